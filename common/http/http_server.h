@@ -1,0 +1,43 @@
+// The HTTP side of a perfgate process: /metrics (Prometheus text format) and /healthz, with
+// room for more handlers. One server per process; handlers run on the server's own threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}
+namespace prometheus {
+class Registry;
+}
+
+namespace perfgate::common {
+
+class HttpServer {
+ public:
+  // Binds host:port (port 0 picks a free one) and starts serving on a background thread.
+  // `registry` must outlive the server. Returns UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry);
+  ~HttpServer();
+
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  HttpServer() = default;
+  std::unique_ptr<httplib::Server> server_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Splits "host:port"; INVALID_ARGUMENT naming `flag` on malformed input.
+absl::Status ParseHostPort(const std::string& flag, const std::string& value, std::string* host,
+                           int* port);
+
+}  // namespace perfgate::common

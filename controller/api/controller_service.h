@@ -1,0 +1,47 @@
+// The Controller gRPC service (CI and operators): validates each request, calls the stores,
+// converts back. WatchRun streams a run's changes, woken by the runs EventBus.
+#pragma once
+
+#include "common/grpc/auth.h"
+#include "controller/dispatch/event_bus.h"
+#include "controller/gateway/session_manager.h"
+#include "controller/metrics.h"
+#include "controller/queue/job_state.h"
+#include "controller/queue/job_store.h"
+#include "perfgate/v1/controller.grpc.pb.h"
+
+namespace perfgate::controller {
+
+class ControllerService final : public v1::Controller::Service {
+ public:
+  ControllerService(JobStore& jobs, AgentStore& agents, SessionManager& sessions, EventBus& work, EventBus& runs,
+                    ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry)
+      : jobs_(jobs), agents_(agents), sessions_(sessions), work_(work), runs_(runs), metrics_(metrics),
+        auth_(std::move(auth)), retry_(retry) {}
+
+  grpc::Status SubmitRun(grpc::ServerContext* ctx, const v1::SubmitRunRequest* req,
+                         v1::SubmitRunResponse* resp) override;
+  grpc::Status GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req, v1::Run* resp) override;
+  grpc::Status ListRuns(grpc::ServerContext* ctx, const v1::ListRunsRequest* req,
+                        v1::ListRunsResponse* resp) override;
+  grpc::Status CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req, v1::Run* resp) override;
+  grpc::Status WatchRun(grpc::ServerContext* ctx, const v1::WatchRunRequest* req,
+                        grpc::ServerWriter<v1::RunEvent>* writer) override;
+  grpc::Status GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
+                          v1::GetRunLogsResponse* resp) override;
+  grpc::Status ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest* req,
+                          v1::ListAgentsResponse* resp) override;
+  grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req, v1::Agent* resp) override;
+
+ private:
+  JobStore& jobs_;
+  AgentStore& agents_;
+  SessionManager& sessions_;
+  EventBus& work_;
+  EventBus& runs_;
+  ControllerMetrics& metrics_;
+  const common::TokenAuth auth_;
+  const RetryPolicy retry_;
+};
+
+}  // namespace perfgate::controller

@@ -1,0 +1,205 @@
+#include "controller/app.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/http/http_server.h"
+#include "common/time/clock.h"
+#include "controller/api/controller_service.h"
+#include "controller/dispatch/dispatcher.h"
+#include "controller/dispatch/housekeeper.h"
+#include "controller/gateway/agent_gateway_service.h"
+#include "controller/store/embedded_postgres.h"
+#include "controller/store/migrations.h"
+#include "controller/store/pg_agent_store.h"
+#include "controller/store/pg_job_store.h"
+#include "controller/store/pg_listener.h"
+#include "common/log/log.h"
+
+namespace perfgate::controller {
+namespace {
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<common::TokenAuth> LoadAuth(const std::string& file) {
+  if (file.empty()) return common::TokenAuth();
+  return common::TokenAuth::FromFile(file);
+}
+
+absl::Status WriteReadyFile(const std::string& path, int grpc_port, int http_port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"grpc_port\": " << grpc_port << ", \"http_port\": " << http_port << ", \"pid\": " << getpid() << "}\n";
+    if (!out) return absl::InternalError("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError("cannot rename to " + path);
+  return absl::OkStatus();
+}
+
+class ControllerAppImpl : public ControllerApp {
+ public:
+  absl::Status Init(const ControllerConfig& cfg);
+  void Wait() override { server_->Wait(); }
+  void Shutdown() override;
+  ~ControllerAppImpl() override;
+
+ private:
+  ControllerConfig cfg_;
+  std::unique_ptr<EmbeddedPostgres> embedded_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgJobStore> jobs_;
+  std::unique_ptr<PgAgentStore> agents_;
+  ControllerMetrics metrics_;
+  EventBus work_, runs_;
+  std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<PgListener> listener_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<Housekeeper> housekeeper_;
+  std::unique_ptr<ControllerService> api_;
+  std::unique_ptr<AgentGatewayService> gateway_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<common::HttpServer> http_;
+  std::once_flag shutdown_once_;
+};
+
+absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
+  cfg_ = cfg;
+  if (cfg_.controller_id.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    cfg_.controller_id = absl::StrCat(host, ":", getpid());
+  }
+  std::string grpc_host, http_host;
+  int grpc_port = 0, http_port = 0;
+  if (auto s = common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &grpc_host, &grpc_port); !s.ok()) return s;
+  if (auto s = common::ParseHostPort("--http-listen", cfg_.http_listen, &http_host, &http_port); !s.ok()) return s;
+  auto api_auth = LoadAuth(cfg_.api_token_file);
+  if (!api_auth.ok()) return api_auth.status();
+  auto agent_auth = LoadAuth(cfg_.agent_token_file);
+  if (!agent_auth.ok()) return agent_auth.status();
+  if (!IsLoopback(grpc_host) && !(api_auth->enabled() && agent_auth->enabled()) && !cfg_.insecure_no_auth) {
+    return absl::FailedPreconditionError(
+        "--grpc-listen " + cfg_.grpc_listen +
+        " is not loopback: pass --api-token-file and --agent-token-file (or --insecure-no-auth on a trusted network)");
+  }
+  if (!api_auth->enabled()) spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
+
+  std::string dsn = cfg_.postgres_dsn;
+  if (dsn.empty()) {
+    EmbeddedPostgresOptions o;
+    o.data_dir = cfg_.data_dir;
+    auto pg = EmbeddedPostgres::Start(o);
+    if (!pg.ok()) return pg.status();
+    embedded_ = *std::move(pg);
+    dsn = embedded_->Dsn();
+  }
+  auto pool = PgPool::Create(dsn, cfg_.pool_size);
+  if (!pool.ok()) return pool.status();
+  pool_ = *std::move(pool);
+  auto version = ApplyMigrations(*pool_, BuiltinMigrations());
+  if (!version.ok()) return version.status();
+  spdlog::info("msg=\"database ready\" schema_version={}", *version);
+
+  RetryPolicy retry;
+  retry.base_backoff = cfg_.retry_base;
+  QueueTimings timings;
+  timings.assigned_lease = cfg_.lease;
+  timings.agent_offline_after = cfg_.offline_after;
+  jobs_ = std::make_unique<PgJobStore>(*pool_, retry, timings);
+  agents_ = std::make_unique<PgAgentStore>(*pool_, retry, timings);
+  // Before anything can expire: whatever ran while no controller was up gets a grace period.
+  if (auto s = jobs_->ExtendLiveLeases(cfg_.startup_grace); !s.ok()) return s;
+
+  SessionManagerOptions so;
+  so.controller_id = cfg_.controller_id;
+  so.heartbeat_interval = cfg_.heartbeat_interval;
+  so.offline_after = cfg_.offline_after;
+  sessions_ = std::make_unique<SessionManager>(so, *agents_, work_, metrics_, common::RealClock::Get());
+  listener_ = std::make_unique<PgListener>(dsn, kEventsChannel, [this](const std::string& payload) {
+    if (payload == "work" || payload == "*") work_.Notify();
+    if (absl::StartsWith(payload, "run:") || payload == "*") runs_.Notify();
+    if (absl::StartsWith(payload, "stop:")) {
+      // stop:<attempt>:<agent>, from a CancelRun on any replica.
+      auto rest = payload.substr(5);
+      auto colon = rest.find(':');
+      if (colon != std::string::npos) {
+        v1::ControllerMessage m;
+        m.mutable_cancel()->set_attempt_id(std::stoll(rest.substr(0, colon)));
+        m.mutable_cancel()->set_reason("run cancelled");
+        sessions_->SendTo(rest.substr(colon + 1), m);
+      }
+    }
+  });
+  dispatcher_ = std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_);
+  housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, metrics_, cfg_.sweep_interval,
+                                               cfg_.lost_after);
+  api_ = std::make_unique<ControllerService>(*jobs_, *agents_, *sessions_, work_, runs_, metrics_, *api_auth, retry);
+  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *sessions_, work_, runs_, metrics_, *agent_auth);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(cfg_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(api_.get());
+  builder.RegisterService(gateway_.get());
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  // Detect dead agents on half-open connections even between heartbeats.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  server_ = builder.BuildAndStart();
+  if (!server_ || bound_port == 0) return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
+
+  auto http = common::HttpServer::Start(http_host, http_port, metrics_.registry());
+  if (!http.ok()) return http.status();
+  http_ = *std::move(http);
+
+  dispatcher_->Start();
+  housekeeper_->Start();
+  spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
+               cfg_.controller_id, bound_port, http_->port(), embedded_ != nullptr);
+  if (!cfg_.ready_file.empty()) return WriteReadyFile(cfg_.ready_file, bound_port, http_->port());
+  return absl::OkStatus();
+}
+
+void ControllerAppImpl::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    spdlog::info("msg=\"controller shutting down\"");
+    if (dispatcher_) dispatcher_->Stop();
+    if (housekeeper_) housekeeper_->Stop();
+    if (sessions_) sessions_->Stop();
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(cfg_.shutdown_deadline));
+    if (http_) http_->Stop();
+  });
+}
+
+ControllerAppImpl::~ControllerAppImpl() {
+  Shutdown();
+  listener_.reset();
+  pool_.reset();
+  embedded_.reset();  // stops the private PostgreSQL after every connection is gone
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ControllerApp>> ControllerApp::Create(const ControllerConfig& cfg) {
+  auto app = std::make_unique<ControllerAppImpl>();
+  if (auto s = app->Init(cfg); !s.ok()) return s;
+  return app;
+}
+
+}  // namespace perfgate::controller

@@ -1,0 +1,43 @@
+// Builds the controller's object graph from its configuration and runs it until Shutdown().
+// main.cc only parses flags and calls this; tests run the real binary.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace perfgate::controller {
+
+struct ControllerConfig {
+  std::string grpc_listen = "127.0.0.1:7600";
+  std::string http_listen = "127.0.0.1:7601";
+  std::string postgres_dsn;            // empty: embedded PostgreSQL under data_dir
+  std::string data_dir = "./perfgate-data";
+  std::string api_token_file;
+  std::string agent_token_file;
+  bool insecure_no_auth = false;       // allow non-loopback listening without tokens
+  std::string controller_id;           // default: hostname:pid
+  std::string ready_file;              // written (JSON with ports) once serving
+  int pool_size = 8;
+  absl::Duration lost_after = absl::Minutes(10);
+  absl::Duration retry_base = absl::Seconds(10);
+  absl::Duration lease = absl::Seconds(30);
+  absl::Duration startup_grace = absl::Seconds(60);
+  absl::Duration sweep_interval = absl::Seconds(2);
+  absl::Duration heartbeat_interval = absl::Seconds(10);
+  absl::Duration offline_after = absl::Seconds(30);
+  absl::Duration shutdown_deadline = absl::Seconds(10);
+};
+
+class ControllerApp {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControllerApp>> Create(const ControllerConfig& cfg);
+  virtual ~ControllerApp() = default;
+  // Blocks until Shutdown() is called (from a signal thread) and the server has stopped.
+  virtual void Wait() = 0;
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace perfgate::controller

@@ -1,0 +1,49 @@
+// The AgentGateway gRPC service: the Session stream (callback API, handled by
+// SessionManager) and the idempotent, epoch-fenced unary calls (sync API, they do SQL).
+#pragma once
+
+#include <atomic>
+
+#include "common/grpc/auth.h"
+#include "controller/dispatch/event_bus.h"
+#include "controller/gateway/session_manager.h"
+#include "controller/metrics.h"
+#include "controller/queue/job_store.h"
+#include "perfgate/v1/agent_gateway.grpc.pb.h"
+
+namespace perfgate::controller {
+
+struct UploadLimits {
+  int max_chunks_per_request = 1000;
+  size_t max_chunk_bytes = 256 * 1024;
+  size_t max_message_bytes = 1024;
+};
+
+class AgentGatewayService final : public v1::AgentGateway::WithCallbackMethod_Session<v1::AgentGateway::Service> {
+ public:
+  AgentGatewayService(JobStore& jobs, SessionManager& sessions, EventBus& work, EventBus& runs,
+                      ControllerMetrics& metrics, common::TokenAuth auth, UploadLimits limits = {})
+      : jobs_(jobs), sessions_(sessions), work_(work), runs_(runs), metrics_(metrics), auth_(std::move(auth)),
+        limits_(limits) {}
+
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Session(
+      grpc::CallbackServerContext* ctx) override;
+  grpc::Status AcceptAttempt(grpc::ServerContext* ctx, const v1::AcceptAttemptRequest* req,
+                             v1::AcceptAttemptResponse* resp) override;
+  grpc::Status CompleteAttempt(grpc::ServerContext* ctx, const v1::CompleteAttemptRequest* req,
+                               v1::CompleteAttemptResponse* resp) override;
+  grpc::Status UploadLog(grpc::ServerContext* ctx, const v1::UploadLogRequest* req,
+                         v1::UploadLogResponse* resp) override;
+
+ private:
+  JobStore& jobs_;
+  SessionManager& sessions_;
+  EventBus& work_;
+  EventBus& runs_;
+  ControllerMetrics& metrics_;
+  const common::TokenAuth auth_;
+  const UploadLimits limits_;
+  std::atomic<uint64_t> next_session_id_{1};
+};
+
+}  // namespace perfgate::controller

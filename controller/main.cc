@@ -1,0 +1,70 @@
+// perfgate-controller: flags to config, then the app. Nothing else lives here.
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "common/log/logging.h"
+#include "common/process/signals.h"
+#include "common/time/duration_flag.h"
+#include "controller/app.h"
+#include "common/log/log.h"
+
+int main(int argc, char** argv) {
+  using perfgate::controller::ControllerConfig;
+  ControllerConfig cfg;
+  std::string log_level = "info";
+  CLI::App app{
+      "perfgate-controller: the durable job queue, scheduler and metric store of the perfgate performance lab.\n"
+      "With no --postgres-dsn it runs a private PostgreSQL under --data-dir (unix socket only)."};
+  app.add_option("--grpc-listen", cfg.grpc_listen, "gRPC address for the API and agents")->capture_default_str();
+  app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics and /healthz")->capture_default_str();
+  app.add_option("--postgres-dsn", cfg.postgres_dsn, "libpq connection string of an existing database");
+  app.add_option("--data-dir", cfg.data_dir, "where the embedded PostgreSQL lives")->capture_default_str();
+  app.add_option("--api-token-file", cfg.api_token_file, "bearer tokens accepted on the Controller API, one a line");
+  app.add_option("--agent-token-file", cfg.agent_token_file, "bearer tokens accepted from agents, one a line");
+  app.add_flag("--insecure-no-auth", cfg.insecure_no_auth, "allow a non-loopback listener without tokens");
+  app.add_option("--controller-id", cfg.controller_id, "name of this replica (default hostname:pid)");
+  app.add_option("--ready-file", cfg.ready_file, "write {grpc_port, http_port, pid} here once serving");
+  app.add_option("--db-pool-size", cfg.pool_size, "database connections")->capture_default_str()->check(CLI::Range(2, 64));
+  perfgate::common::AddDurationOption(app, "--lost-after", &cfg.lost_after,
+                                      "how long a LOST attempt keeps its agent reserved");
+  perfgate::common::AddDurationOption(app, "--retry-backoff", &cfg.retry_base,
+                                      "first retry delay after an infrastructure failure (doubles)");
+  perfgate::common::AddDurationOption(app, "--lease", &cfg.lease, "attempt lease, renewed by heartbeats");
+  perfgate::common::AddDurationOption(app, "--startup-grace", &cfg.startup_grace,
+                                      "leases are extended by this much at start-up");
+  perfgate::common::AddDurationOption(app, "--sweep-interval", &cfg.sweep_interval, "lease sweeper period");
+  perfgate::common::AddDurationOption(app, "--heartbeat-interval", &cfg.heartbeat_interval,
+                                      "heartbeat period asked of agents");
+  perfgate::common::AddDurationOption(app, "--offline-after", &cfg.offline_after,
+                                      "an agent silent this long is offline");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto s = perfgate::common::InitLogging("controller", log_level); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<perfgate::controller::ControllerApp>* app_ptr = nullptr;
+  std::unique_ptr<perfgate::controller::ControllerApp> controller;
+  app_ptr = &controller;
+  std::atomic<bool> early_signal{false};
+  perfgate::common::HandleTerminationSignals([&](int sig) {
+    spdlog::info("msg=\"signal received\" signal={}", sig);
+    if (*app_ptr) {
+      (*app_ptr)->Shutdown();
+    } else {
+      early_signal = true;
+    }
+  });
+  auto created = perfgate::controller::ControllerApp::Create(cfg);
+  if (!created.ok()) {
+    spdlog::error("msg=\"controller failed to start\" error=\"{}\"", created.status().ToString());
+    return 1;
+  }
+  controller = *std::move(created);
+  if (early_signal) controller->Shutdown();
+  controller->Wait();
+  controller.reset();
+  spdlog::info("msg=\"controller stopped\"");
+  return 0;
+}

@@ -1,0 +1,63 @@
+#include "controller/metrics.h"
+
+#include "controller/queue/job_state.h"
+
+namespace perfgate::controller {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* b = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60};
+  return *b;
+}
+
+constexpr const char* kMethods[] = {"SubmitRun",  "GetRun",        "ListRuns",        "CancelRun",
+                                    "WatchRun",   "GetRunLogs",    "ListAgents",      "DrainAgent",
+                                    "AcceptAttempt", "CompleteAttempt", "UploadLog", "Session", "other"};
+
+}  // namespace
+
+ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& jobs = prometheus::BuildGauge()
+                   .Name("perfgate_controller_jobs")
+                   .Help("Jobs in the queue by state")
+                   .Register(*registry_);
+  for (int s = 1; s <= v1::JobState_MAX; ++s) {
+    std::string name = JobStateName(static_cast<JobState>(s));
+    jobs_by_state_[name] = &jobs.Add({{"state", name}});
+  }
+  dispatch_latency_ = &prometheus::BuildHistogram()
+                           .Name("perfgate_controller_dispatch_latency_seconds")
+                           .Help("From a job becoming claimable to its Assign being sent")
+                           .Register(*registry_)
+                           .Add({}, LatencyBuckets());
+  claims_ = &prometheus::BuildCounter()
+                 .Name("perfgate_controller_claims_total")
+                 .Help("Jobs claimed for agents")
+                 .Register(*registry_)
+                 .Add({});
+  agents_connected_ = &prometheus::BuildGauge()
+                           .Name("perfgate_controller_agents_connected")
+                           .Help("Agents with a live session on this controller")
+                           .Register(*registry_)
+                           .Add({});
+  auto& rpc = prometheus::BuildHistogram()
+                  .Name("perfgate_controller_rpc_duration_seconds")
+                  .Help("gRPC handler latency by method (for streams: the stream's lifetime)")
+                  .Register(*registry_);
+  for (const char* m : kMethods) rpc_latency_[m] = &rpc.Add({{"method", m}}, LatencyBuckets());
+}
+
+void ControllerMetrics::SetJobsByState(const std::map<std::string, int64_t>& counts) {
+  for (auto& [state, gauge] : jobs_by_state_) {
+    auto it = counts.find(state);
+    gauge->Set(it == counts.end() ? 0 : static_cast<double>(it->second));
+  }
+}
+
+prometheus::Histogram& ControllerMetrics::rpc_latency(const std::string& method) {
+  auto it = rpc_latency_.find(method);
+  return it == rpc_latency_.end() ? *rpc_latency_.at("other") : *it->second;
+}
+
+}  // namespace perfgate::controller

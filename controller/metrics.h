@@ -1,0 +1,51 @@
+// The controller's own Prometheus metrics. Labelled series are looked up once, here; label
+// values are bounded (states, method names), never ids. Safe for concurrent use.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace perfgate::controller {
+
+class ControllerMetrics {
+ public:
+  ControllerMetrics();
+
+  std::shared_ptr<prometheus::Registry> registry() { return registry_; }
+  // Jobs per state (all states known to the state machine are pre-created at 0).
+  void SetJobsByState(const std::map<std::string, int64_t>& counts);
+  prometheus::Histogram& dispatch_latency() { return *dispatch_latency_; }
+  prometheus::Counter& claims() { return *claims_; }
+  prometheus::Gauge& agents_connected() { return *agents_connected_; }
+  // The latency histogram of one RPC method; methods outside the known set share "other".
+  prometheus::Histogram& rpc_latency(const std::string& method);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::map<std::string, prometheus::Gauge*> jobs_by_state_;
+  prometheus::Histogram* dispatch_latency_;
+  prometheus::Counter* claims_;
+  prometheus::Gauge* agents_connected_;
+  std::map<std::string, prometheus::Histogram*> rpc_latency_;
+};
+
+// Observes the lifetime of a scope into a histogram (seconds).
+class ScopedLatency {
+ public:
+  explicit ScopedLatency(prometheus::Histogram& h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+  ~ScopedLatency() {
+    h_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+ private:
+  prometheus::Histogram& h_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace perfgate::controller

@@ -1,0 +1,66 @@
+// The job/attempt state machine as pure functions: what a job becomes when its attempt ends,
+// when it is cancelled, when its lease runs out; how long a retry waits; what state a run is
+// in given its jobs. The stores apply these decisions inside their transactions, so the rules
+// live here once and are unit-tested without a database.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "perfgate/v1/jobs.pb.h"
+
+namespace perfgate::controller {
+
+using v1::AttemptOutcome;
+using v1::JobState;
+using v1::RunState;
+
+// Database spelling: "QUEUED", "RUNNING", …
+std::string JobStateName(JobState s);
+JobState ParseJobState(const std::string& s);  // JOB_STATE_UNSPECIFIED if unknown
+std::string RunStateName(RunState s);
+RunState ParseRunState(const std::string& s);
+std::string OutcomeName(AttemptOutcome o);
+AttemptOutcome ParseOutcome(const std::string& s);
+std::string RunKindName(v1::RunKind k);
+v1::RunKind ParseRunKind(const std::string& s);
+
+bool IsTerminal(JobState s);
+// States in which an attempt is live and holds its agent.
+bool HoldsAgent(JobState s);
+
+struct RetryPolicy {
+  int default_max_attempts = 3;
+  absl::Duration base_backoff = absl::Seconds(10);
+  absl::Duration max_backoff = absl::Minutes(5);
+};
+
+// Backoff before attempt number `attempts_made + 1`: base × 2^(attempts_made-1), capped.
+absl::Duration RetryBackoff(const RetryPolicy& p, int attempts_made);
+
+struct JobTransition {
+  JobState next;
+  absl::Duration retry_after = absl::ZeroDuration();  // meaningful for RETRY_WAIT
+  std::string message;
+};
+
+// The job's attempt ended with `outcome`. `current` is the job's state (RUNNING, ASSIGNED,
+// CANCELLING or LOST). Infrastructure failures retry while attempts remain; a benchmark's own
+// failure does not; a cancelled job stays cancelled whatever the agent says.
+JobTransition OnAttemptEnded(const RetryPolicy& p, JobState current, AttemptOutcome outcome,
+                             int attempts_made, int max_attempts);
+
+// Cancel requested. FAILED_PRECONDITION is never returned: cancelling a finished job is a
+// no-op (returns the same state), so cancel is idempotent in every state.
+JobState OnCancelRequested(JobState current);
+
+// A LOST attempt's agent never came back within lost_after: like an infrastructure failure.
+JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made, int max_attempts);
+
+// The run's state from its jobs' states.
+RunState DeriveRunState(const std::vector<JobState>& jobs, bool cancel_requested);
+bool IsTerminal(RunState s);
+
+}  // namespace perfgate::controller

@@ -1,0 +1,23 @@
+// Validation of submitted run specs: every error names the field and the problem, and the
+// spec is bounded in size. Fills defaults so that stored specs are complete.
+#pragma once
+
+#include "absl/status/status.h"
+#include "controller/queue/job_state.h"
+#include "perfgate/v1/jobs.pb.h"
+
+namespace perfgate::controller {
+
+struct SpecLimits {
+  int max_jobs = 256;
+  size_t max_command_bytes = 64 * 1024;
+  size_t max_env_entries = 256;
+  size_t max_string_bytes = 1024;
+  uint32_t max_timeout_seconds = 7 * 24 * 3600;
+};
+
+// INVALID_ARGUMENT with "spec.jobs[2].command.timeout_seconds: …" style messages.
+absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& retry,
+                                       const SpecLimits& limits = {});
+
+}  // namespace perfgate::controller

@@ -1,0 +1,54 @@
+// JobStore over PostgreSQL. All state changes are single transactions; all lease arithmetic
+// uses the database's now(). Every change to a run also sends NOTIFY perfgate_events
+// 'run:<id>' (and 'work' when something became claimable) so that other replicas and
+// watchers wake up. Safe for concurrent use.
+#pragma once
+
+#include "controller/queue/job_state.h"
+#include "controller/queue/job_store.h"
+#include "controller/store/pg_pool.h"
+
+namespace perfgate::controller {
+
+inline constexpr char kEventsChannel[] = "perfgate_events";
+
+class PgJobStore : public JobStore {
+ public:
+  PgJobStore(PgPool& pool, RetryPolicy retry, QueueTimings timings)
+      : pool_(pool), retry_(retry), timings_(timings) {}
+
+  absl::StatusOr<v1::Run> SubmitRun(const v1::RunSpec& spec) override;
+  absl::StatusOr<v1::Run> GetRun(int64_t id) override;
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& req) override;
+  absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id) override;
+  absl::StatusOr<std::optional<v1::Assign>> ClaimJob(const std::string& agent, absl::Duration* waited) override;
+  absl::Status AcceptAttempt(const v1::AcceptAttemptRequest& req) override;
+  absl::StatusOr<int64_t> CompleteAttempt(const v1::CompleteAttemptRequest& req) override;
+  absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) override;
+  absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id, int limit) override;
+  absl::StatusOr<SweepResult> Sweep(absl::Duration lost_after) override;
+  absl::Status ExtendLiveLeases(absl::Duration grace) override;
+  absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;
+
+ private:
+  PgPool& pool_;
+  const RetryPolicy retry_;
+  const QueueTimings timings_;
+};
+
+// Shared by the Pg stores (pg_queue_tx.cc): steps that run inside a caller's transaction.
+namespace pgq {
+// Ends a live attempt with `outcome` (attempt state = `attempt_state`, default the outcome's
+// name) and moves its job per OnAttemptEnded when the attempt is still the job's current one.
+// Returns the run id.
+absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int64_t attempt_id,
+                                   v1::AttemptOutcome outcome, int exit_code, const std::string& message,
+                                   int64_t log_chunks, const std::string& attempt_state = "");
+// Recomputes the run's state from its jobs; notifies watchers when it changed.
+void RefreshRunState(pqxx::work& tx, int64_t run_id);
+void NotifyRun(pqxx::work& tx, int64_t run_id);
+void NotifyWork(pqxx::work& tx);
+std::string Interval(absl::Duration d);
+}  // namespace pgq
+
+}  // namespace perfgate::controller

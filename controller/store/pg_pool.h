@@ -1,0 +1,55 @@
+// A small pool of libpqxx connections shared by the controller's stores. libpqxx throws; this
+// is the one place its exceptions become absl::Status codes:
+//   broken connection        -> UNAVAILABLE (the pool reconnects on next use)
+//   unique/foreign-key/check -> ALREADY_EXISTS / FAILED_PRECONDITION / INVALID_ARGUMENT
+//   serialization, deadlock  -> ABORTED (retried inside Transact)
+//   commit outcome unknown   -> UNKNOWN (never retried)
+//   other SQL errors         -> INTERNAL
+// Safe for concurrent use: each call gets a connection of its own for its duration.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace perfgate::controller {
+
+class PgPool {
+ public:
+  // Connects `size` connections eagerly; UNAVAILABLE if the database cannot be reached.
+  static absl::StatusOr<std::unique_ptr<PgPool>> Create(const std::string& dsn, int size);
+  ~PgPool();
+
+  // Runs `fn` in a read-write transaction and commits. Retries up to 3 times on ABORTED
+  // (serialization failure, deadlock) and once on a broken connection. `fn` may be called
+  // more than once, so it must not have effects outside the transaction except through its
+  // return value. An error status returned by `fn` rolls back.
+  absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& fn);
+
+  // Runs `fn` with a raw connection (for LISTEN, COPY, advisory locks held across calls).
+  absl::Status WithConnection(const std::function<absl::Status(pqxx::connection&)>& fn);
+
+  const std::string& dsn() const { return dsn_; }
+
+  // Maps the exception in flight (call from a catch block) to a status.
+  static absl::Status StatusFromCurrentException();
+
+ private:
+  explicit PgPool(std::string dsn) : dsn_(std::move(dsn)) {}
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> c);
+
+  const std::string dsn_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int available_ ABSL_GUARDED_BY(mu_) = 0;  // idle + not yet (re)connected slots
+};
+
+}  // namespace perfgate::controller

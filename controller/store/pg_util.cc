@@ -1,0 +1,35 @@
+#include "controller/store/pg_util.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_join.h"
+
+namespace perfgate::controller {
+
+void SetTimestamp(const pqxx::field& f, google::protobuf::Timestamp* ts) {
+  if (f.is_null()) return;
+  double secs = f.as<double>();
+  double whole = std::floor(secs);
+  ts->set_seconds(static_cast<int64_t>(whole));
+  ts->set_nanos(static_cast<int32_t>((secs - whole) * 1e9));
+}
+
+std::string LabelsToJson(const google::protobuf::Map<std::string, std::string>& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : labels) j[k] = v;
+  return j.dump();
+}
+
+void LabelsFromJson(const std::string& json, google::protobuf::Map<std::string, std::string>* out) {
+  auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) (*out)[k] = v.get<std::string>();
+  }
+}
+
+std::string BigintArray(const std::vector<int64_t>& v) { return "{" + absl::StrJoin(v, ",") + "}"; }
+
+}  // namespace perfgate::controller
