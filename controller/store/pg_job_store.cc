@@ -188,9 +188,9 @@ absl::StatusOr<std::optional<v1::Assign>> PgJobStore::ClaimJob(const std::string
         "SELECT j.id, j.run_id, j.spec::text, r.commit_sha, "
         "extract(epoch from now() - greatest(j.enqueued_at, j.not_before))::float8 "
         "FROM jobs j JOIN runs r ON r.id = j.run_id "
-        "WHERE j.state IN ('QUEUED', 'RETRY_WAIT') AND j.not_before <= now() AND j.selector <@ $2::jsonb "
+        "WHERE j.state IN ('QUEUED', 'RETRY_WAIT') AND j.not_before <= now() AND j.selector <@ $1::jsonb "
         "ORDER BY j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
-        agent, idle[0][0].as<std::string>());
+        idle[0][0].as<std::string>());
     if (job.empty()) return absl::OkStatus();
     int64_t job_id = job[0][0].as<int64_t>();
     int64_t run_id = job[0][1].as<int64_t>();

@@ -1,0 +1,39 @@
+// The agent of one benchmark machine: keeps a session with the controller (reconnecting with
+// jittered backoff), runs one attempt at a time, journals everything to --work-dir and hands
+// it to the Uploader. On start it recovers the journal of its previous life: kills orphaned
+// process groups, reports their attempts as interrupted, re-sends what was not acknowledged.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace perfgate::agent {
+
+struct AgentConfig {
+  std::string controller = "127.0.0.1:7600";
+  std::string name;                         // default: hostname
+  std::map<std::string, std::string> labels;  // added to the detected ones
+  std::string machine_class = "default";
+  std::string work_dir = "./perfgate-agent";
+  std::string token_file;
+  std::string http_listen = "127.0.0.1:7602";
+  absl::Duration reconnect_min = absl::Milliseconds(200);
+  absl::Duration reconnect_max = absl::Seconds(10);
+  absl::Duration default_heartbeat = absl::Seconds(10);
+};
+
+class Agent {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& cfg);
+  virtual ~Agent() = default;
+  // Blocks until Shutdown().
+  virtual void Run() = 0;
+  // Stops taking work, cancels the running attempt, flushes what it can, returns from Run().
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace perfgate::agent

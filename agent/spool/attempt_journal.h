@@ -1,0 +1,85 @@
+// The on-disk record of one attempt on this agent, so that neither an agent restart nor a
+// controller outage loses a log line or a completion:
+//   <dir>/assign.pb    the assignment, written before the agent accepts it
+//   <dir>/process      "pgid start_ticks" of the running process group (to find orphans)
+//   <dir>/log.spool    log chunks, appended as framed records [len u32][stream u8][data]
+//   <dir>/acked        how many chunks the controller has acknowledged
+//   <dir>/result.pb    the completion, once the attempt has ended
+// Chunk seq numbers are record indexes, so a replay after any crash resends the same
+// (attempt, seq) pairs and the controller keeps the first copy. A torn last record (crash
+// mid-append) is cut off on open. Safe for concurrent use (one runner appends, one uploader
+// reads and acks).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "perfgate/v1/agent_gateway.pb.h"
+
+namespace perfgate::agent {
+
+struct ProcessRecord {
+  pid_t pgid = 0;
+  uint64_t start_ticks = 0;
+};
+
+class AttemptJournal {
+ public:
+  // A new attempt. ALREADY_EXISTS if `dir` exists (the same Assign delivered twice).
+  static absl::StatusOr<std::unique_ptr<AttemptJournal>> Create(const std::string& dir, const v1::Assign& assign);
+  // An attempt found on disk after a restart.
+  static absl::StatusOr<std::unique_ptr<AttemptJournal>> Open(const std::string& dir);
+
+  const v1::Assign& assign() const { return assign_; }
+  int64_t attempt_id() const { return assign_.attempt_id(); }
+  const std::string& dir() const { return dir_; }
+
+  absl::Status SetProcess(const ProcessRecord& p);
+  std::optional<ProcessRecord> process() const;
+
+  // Appends one chunk durably (fdatasync) and returns its seq.
+  absl::StatusOr<int64_t> AppendLog(v1::LogStream stream, const std::string& data);
+  int64_t chunk_count() const;
+  int64_t acked() const;
+  // Up to `max_bytes` of chunks not yet acknowledged (at least one if any remain).
+  absl::StatusOr<std::vector<v1::LogChunk>> Unacked(size_t max_bytes) const;
+  // Chunks [0, upto) are safely stored by the controller.
+  absl::Status Ack(int64_t upto);
+
+  // Records the end of the attempt (written once; later calls are ignored).
+  absl::Status Finish(const v1::CompleteAttemptRequest& result);
+  std::optional<v1::CompleteAttemptRequest> result() const;
+
+  // Deletes the directory; the journal must not be used afterwards.
+  absl::Status Remove();
+
+ private:
+  explicit AttemptJournal(std::string dir) : dir_(std::move(dir)) {}
+  absl::Status LoadSpool() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string dir_;
+  v1::Assign assign_;
+  mutable absl::Mutex mu_;
+  int spool_fd_ ABSL_GUARDED_BY(mu_) = -1;
+  std::vector<uint64_t> offsets_ ABSL_GUARDED_BY(mu_);  // start of each record
+  uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<ProcessRecord> process_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::CompleteAttemptRequest> result_ ABSL_GUARDED_BY(mu_);
+
+ public:
+  ~AttemptJournal();
+};
+
+// Writes `data` to `path` atomically (temp file, fsync, rename).
+absl::Status WriteFileAtomic(const std::string& path, const std::string& data);
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+}  // namespace perfgate::agent

@@ -1,0 +1,152 @@
+#include "agent/spool/uploader.h"
+
+#include "common/log/log.h"
+
+namespace perfgate::agent {
+
+Uploader::Uploader(v1::AgentGateway::StubInterface& stub, ContextFactory ctx, RefusedFn refused,
+                   prometheus::Registry& registry)
+    : stub_(stub), ctx_(std::move(ctx)), refused_(std::move(refused)) {
+  chunks_uploaded_ = &prometheus::BuildCounter()
+                          .Name("perfgate_agent_log_chunks_uploaded_total")
+                          .Help("Log chunks acknowledged by the controller")
+                          .Register(registry)
+                          .Add({});
+  upload_errors_ = &prometheus::BuildCounter()
+                        .Name("perfgate_agent_upload_errors_total")
+                        .Help("Failed upload or completion calls (retried)")
+                        .Register(registry)
+                        .Add({});
+}
+
+Uploader::~Uploader() { Stop(); }
+
+void Uploader::Start() {
+  thread_ = std::thread([this] {
+    absl::Duration backoff = absl::Milliseconds(100);
+    while (true) {
+      uint64_t seen;
+      std::vector<std::shared_ptr<AttemptJournal>> todo;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stop_) return;
+        seen = wake_;
+        for (auto& [id, j] : journals_) todo.push_back(j);
+      }
+      bool ok = true;
+      for (auto& j : todo) ok &= Drain(j);
+      backoff = ok ? absl::Milliseconds(100) : std::min(backoff * 2, absl::Seconds(5));
+      absl::MutexLock lock(&mu_);
+      auto woken = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || wake_ != seen; };
+      // Healthy: sleep until woken (new output, a result); failing: retry after the backoff.
+      mu_.AwaitWithTimeout(absl::Condition(&woken), ok ? absl::Seconds(1) : backoff);
+    }
+  });
+}
+
+void Uploader::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Uploader::Add(std::shared_ptr<AttemptJournal> j) {
+  absl::MutexLock lock(&mu_);
+  journals_[j->attempt_id()] = std::move(j);
+  ++wake_;
+}
+
+void Uploader::Drop(int64_t attempt_id) {
+  absl::MutexLock lock(&mu_);
+  journals_.erase(attempt_id);
+}
+
+void Uploader::Wake() {
+  absl::MutexLock lock(&mu_);
+  ++wake_;
+}
+
+std::vector<v1::HeldAttempt> Uploader::Held() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::HeldAttempt> out;
+  for (auto& [id, j] : journals_) {
+    v1::HeldAttempt h;
+    h.set_attempt_id(id);
+    h.set_epoch(j->assign().epoch());
+    h.set_running(!j->result().has_value());
+    out.push_back(h);
+  }
+  return out;
+}
+
+bool Uploader::Idle() {
+  absl::MutexLock lock(&mu_);
+  return journals_.empty();
+}
+
+bool Uploader::Final(const grpc::Status& s) const {
+  auto c = s.error_code();
+  return c == grpc::StatusCode::FAILED_PRECONDITION || c == grpc::StatusCode::NOT_FOUND ||
+         c == grpc::StatusCode::PERMISSION_DENIED || c == grpc::StatusCode::INVALID_ARGUMENT;
+}
+
+bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
+  const int64_t id = j->attempt_id();
+  const int64_t epoch = j->assign().epoch();
+  while (j->acked() < j->chunk_count()) {
+    auto chunks = j->Unacked(1 << 20);
+    if (!chunks.ok()) {
+      spdlog::error("msg=\"cannot read log spool\" attempt={} error=\"{}\"", id, chunks.status().message());
+      return false;
+    }
+    v1::UploadLogRequest req;
+    req.set_attempt_id(id);
+    req.set_epoch(epoch);
+    for (auto& c : *chunks) *req.add_chunks() = std::move(c);
+    v1::UploadLogResponse resp;
+    auto ctx = ctx_();
+    grpc::Status s = stub_.UploadLog(ctx.get(), req, &resp);
+    if (Final(s)) {
+      // The controller will never take this attempt's logs: stop it, then forget it.
+      spdlog::warn("msg=\"controller refused attempt logs\" attempt={} error=\"{}\"", id, s.error_message());
+      refused_(id, s.error_message());
+      break;
+    }
+    if (!s.ok()) {
+      upload_errors_->Increment();
+      spdlog::debug("msg=\"log upload failed\" attempt={} error=\"{}\"", id, s.error_message());
+      return false;
+    }
+    int64_t upto = req.chunks(req.chunks_size() - 1).seq() + 1;
+    if (auto st = j->Ack(upto); !st.ok()) {
+      spdlog::error("msg=\"cannot record ack\" attempt={} error=\"{}\"", id, st.message());
+      return false;
+    }
+    chunks_uploaded_->Increment(req.chunks_size());
+  }
+  auto result = j->result();
+  if (!result) return true;
+  v1::CompleteAttemptRequest req = *result;
+  req.set_attempt_id(id);
+  req.set_epoch(epoch);
+  v1::CompleteAttemptResponse resp;
+  auto ctx = ctx_();
+  grpc::Status s = stub_.CompleteAttempt(ctx.get(), req, &resp);
+  if (!s.ok() && !Final(s)) {
+    upload_errors_->Increment();
+    spdlog::debug("msg=\"completion failed\" attempt={} error=\"{}\"", id, s.error_message());
+    return false;
+  }
+  if (!s.ok()) spdlog::warn("msg=\"controller refused completion\" attempt={} error=\"{}\"", id, s.error_message());
+  else spdlog::info("msg=\"attempt completion delivered\" attempt={} outcome={}", id, v1::AttemptOutcome_Name(req.outcome()));
+  {
+    absl::MutexLock lock(&mu_);
+    journals_.erase(id);
+  }
+  if (auto st = j->Remove(); !st.ok()) spdlog::warn("msg=\"cannot remove journal\" error=\"{}\"", st.message());
+  return true;
+}
+
+}  // namespace perfgate::agent

@@ -1,0 +1,20 @@
+// Suite files (YAML, or JSON, which YAML reads too) parsed into a RunSpec. Every error names
+// the file, the line and column, the field path and the problem; unknown keys are errors (a
+// typo must not silently change a benchmark). Files are bounded in size.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "perfgate/v1/jobs.pb.h"
+
+namespace perfgate::common {
+
+inline constexpr size_t kMaxSuiteBytes = 1 << 20;
+
+// Parses `text` (named `filename` in errors). INVALID_ARGUMENT on any problem.
+absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text);
+// Reads and parses a file. NOT_FOUND if unreadable, INVALID_ARGUMENT if too large or invalid.
+absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path);
+
+}  // namespace perfgate::common

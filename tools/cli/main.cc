@@ -1,0 +1,335 @@
+// perfgate: the operator CLI. Talks to the controller's gRPC API.
+// Exit codes: 0 success (for watch/--wait: the run succeeded), 1 the run failed, 2 bad usage
+// or a refused request, 3 the run was cancelled, 4 the controller could not be reached.
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/time.h"
+#include "common/grpc/auth.h"
+#include "common/spec/suite_parser.h"
+#include "perfgate/v1/controller.grpc.pb.h"
+#include "tools/cli/render.h"
+
+namespace perfgate::cli {
+namespace {
+
+struct Globals {
+  std::string controller;
+  std::string token;
+  std::string token_file;
+  std::string output = "table";
+};
+
+int Fail(const grpc::Status& s) {
+  std::cerr << "perfgate: " << s.error_message() << " (" << static_cast<int>(s.error_code()) << ")\n";
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+             ? 4
+             : 2;
+}
+
+int ExitCodeFor(v1::RunState s) {
+  switch (s) {
+    case v1::RUN_STATE_SUCCEEDED: return 0;
+    case v1::RUN_STATE_CANCELLED: return 3;
+    default: return 1;
+  }
+}
+
+class Client {
+ public:
+  explicit Client(const Globals& g) : g_(g) {
+    stub_ = v1::Controller::NewStub(grpc::CreateChannel(g.controller, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(30)) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!g_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + g_.token);
+    if (timeout != absl::InfiniteDuration()) {
+      ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+    }
+    return ctx;
+  }
+  v1::Controller::Stub& stub() { return *stub_; }
+  bool json() const { return g_.output == "json"; }
+
+ private:
+  const Globals& g_;
+  std::unique_ptr<v1::Controller::Stub> stub_;
+};
+
+int Show(Client& c, const google::protobuf::Message& m, const std::function<void()>& table) {
+  if (c.json()) {
+    std::cout << ToJson(m);
+  } else {
+    table();
+  }
+  return 0;
+}
+
+// Streams a run's changes (and logs) until it ends. Returns the exit code for its outcome.
+int Watch(Client& c, int64_t id, bool logs) {
+  v1::WatchRunRequest req;
+  req.set_id(id);
+  req.set_logs(logs);
+  int64_t after = 0;
+  v1::Run last;
+  for (int reconnects = 0; reconnects < 30; ++reconnects) {
+    req.set_after_log_id(after);
+    auto ctx = c.Ctx(absl::InfiniteDuration());
+    auto reader = c.stub().WatchRun(ctx.get(), req);
+    v1::RunEvent ev;
+    while (reader->Read(&ev)) {
+      if (ev.has_run()) {
+        if (ev.run().state() != last.state()) {
+          if (c.json()) {
+            std::cout << ToJson(ev.run());
+          } else {
+            std::cerr << "run " << id << ": " << RunStateShort(ev.run().state()) << "\n";
+          }
+        }
+        last = ev.run();
+      } else if (ev.has_log()) {
+        after = ev.log().id();
+        if (!c.json()) (ev.log().stream() == v1::LOG_STREAM_STDOUT ? std::cout : std::cerr) << ev.log().data();
+        std::cout.flush();
+      }
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok()) {
+      if (!c.json()) RenderRun(std::cerr, last);
+      return ExitCodeFor(last.state());
+    }
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return Fail(s);
+    std::cerr << "perfgate: lost the controller (" << s.error_message() << "); reconnecting\n";
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  std::cerr << "perfgate: gave up watching run " << id << "\n";
+  return 4;
+}
+
+std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& items, const std::string& flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : items) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw CLI::ValidationError(flag, "want KEY=VALUE, got '" + kv + "'");
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace perfgate::cli
+
+int main(int argc, char** argv) {
+  using namespace perfgate;
+  using namespace perfgate::cli;
+  Globals g;
+  if (const char* e = std::getenv("PERFGATE_CONTROLLER")) g.controller = e;
+  if (g.controller.empty()) g.controller = "127.0.0.1:7600";
+  if (const char* e = std::getenv("PERFGATE_TOKEN")) g.token = e;
+
+  CLI::App app{"perfgate: operate a perfgate performance lab (runs, logs, agents) through its controller."};
+  app.require_subcommand(1);
+  app.add_option("--controller", g.controller, "controller address HOST:PORT (env PERFGATE_CONTROLLER)")
+      ->capture_default_str();
+  app.add_option("--token", g.token, "API bearer token (env PERFGATE_TOKEN)");
+  app.add_option("--token-file", g.token_file, "read the API token from this file");
+  app.add_option("--output,-o", g.output, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
+  auto* run = app.add_subcommand("run", "submit, inspect, watch and cancel runs");
+  run->require_subcommand(1);
+  auto* submit = run->add_subcommand("submit", "queue a run: one command job, or the jobs of a suite file");
+  std::string command, suite, commit, branch, project, kind = "experiment", name, timeout;
+  std::vector<std::string> env, selector;
+  bool wait = false;
+  auto* cmd_opt = submit->add_option("--command", command, "shell command to run on an agent");
+  auto* suite_opt = submit->add_option("--suite", suite, "suite file (YAML or JSON)")->check(CLI::ExistingFile);
+  cmd_opt->excludes(suite_opt);
+  submit->add_option("--commit", commit, "commit of the system under test");
+  submit->add_option("--branch", branch, "branch of the system under test");
+  submit->add_option("--project", project, "project name");
+  submit->add_option("--kind", kind, "baseline, candidate or experiment")
+      ->check(CLI::IsMember({"baseline", "candidate", "experiment"}))
+      ->capture_default_str();
+  submit->add_option("--name", name, "job name (with --command)");
+  submit->add_option("--env", env, "KEY=VALUE for the command (repeatable)");
+  submit->add_option("--selector", selector, "agent label KEY=VALUE the job needs (repeatable)");
+  submit->add_option("--timeout", timeout, "job timeout, e.g. 30m (default 1h)");
+  submit->add_flag("--wait", wait, "watch the run until it ends; exit code reflects the outcome");
+
+  int64_t run_id = 0;
+  auto* get = run->add_subcommand("get", "show a run with its jobs");
+  get->add_option("ID", run_id, "run id")->required();
+  auto* list = run->add_subcommand("list", "list runs, newest first");
+  std::string f_state, f_branch, f_commit, f_kind, page_token;
+  int limit = 50;
+  list->add_option("--state", f_state, "queued, running, succeeded, failed, cancelled, cancelling");
+  list->add_option("--branch", f_branch, "only this branch");
+  list->add_option("--commit", f_commit, "only this commit");
+  list->add_option("--kind", f_kind, "baseline, candidate or experiment");
+  list->add_option("--limit", limit, "page size (max 500)")->capture_default_str();
+  list->add_option("--page-token", page_token, "continue a previous listing");
+  auto* cancel = run->add_subcommand("cancel", "cancel a run (queued jobs at once, running ones via their agent)");
+  cancel->add_option("ID", run_id, "run id")->required();
+  auto* watch = run->add_subcommand("watch", "follow a run's state and logs until it ends");
+  watch->add_option("ID", run_id, "run id")->required();
+  auto* logs = run->add_subcommand("logs", "print a run's logs so far");
+  logs->add_option("ID", run_id, "run id")->required();
+
+  auto* agent = app.add_subcommand("agent", "inspect and drain agents");
+  agent->require_subcommand(1);
+  auto* alist = agent->add_subcommand("list", "list agents");
+  auto* drain = agent->add_subcommand("drain", "stop giving work to an agent (its running job finishes)");
+  std::string agent_name;
+  bool undo = false;
+  drain->add_option("NAME", agent_name, "agent name")->required();
+  drain->add_flag("--undo", undo, "resume giving it work");
+
+  CLI11_PARSE(app, argc, argv);
+  if (!g.token_file.empty()) {
+    auto t = common::ReadTokenFile(g.token_file);
+    if (!t.ok()) {
+      std::cerr << "perfgate: " << t.status().message() << "\n";
+      return 2;
+    }
+    g.token = *t;
+  }
+  Client c(g);
+
+  if (submit->parsed()) {
+    v1::SubmitRunRequest req;
+    v1::RunSpec* spec = req.mutable_spec();
+    try {
+      if (!suite.empty()) {
+        auto parsed = common::LoadSuiteFile(suite);
+        if (!parsed.ok()) {
+          std::cerr << "perfgate: " << parsed.status().message() << "\n";
+          return 2;
+        }
+        *spec = *parsed;
+      } else if (!command.empty()) {
+        v1::JobSpec* job = spec->add_jobs();
+        job->set_name(name.empty() ? "command" : name);
+        job->mutable_command()->set_command(command);
+        for (auto& [k, v] : ParsePairs(env, "--env")) (*job->mutable_command()->mutable_env())[k] = v;
+        for (auto& [k, v] : ParsePairs(selector, "--selector")) (*job->mutable_agent_selector())[k] = v;
+        if (!timeout.empty()) {
+          absl::Duration d;
+          if (!absl::ParseDuration(timeout, &d) || d <= absl::ZeroDuration()) {
+            std::cerr << "perfgate: --timeout: want a duration like 30m, got '" << timeout << "'\n";
+            return 2;
+          }
+          job->mutable_command()->set_timeout_seconds(std::max<int64_t>(1, absl::ToInt64Seconds(d)));
+        }
+      } else {
+        std::cerr << "perfgate: run submit needs --command or --suite\n";
+        return 2;
+      }
+    } catch (const CLI::ValidationError& e) {
+      std::cerr << "perfgate: " << e.what() << "\n";
+      return 2;
+    }
+    if (!commit.empty()) spec->set_commit(commit);
+    if (!branch.empty()) spec->set_branch(branch);
+    if (!project.empty()) spec->set_project(project);
+    v1::RunKind k;
+    v1::RunKind_Parse("RUN_KIND_" + std::string(kind == "baseline" ? "BASELINE" : kind == "candidate" ? "CANDIDATE" : "EXPERIMENT"), &k);
+    spec->set_kind(k);
+    v1::SubmitRunResponse resp;
+    auto ctx = c.Ctx();
+    grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (!wait) return Show(c, resp.run(), [&] { RenderRun(std::cout, resp.run()); });
+    if (c.json()) std::cout << ToJson(resp.run());
+    else std::cerr << "submitted run " << resp.run().id() << "\n";
+    return Watch(c, resp.run().id(), true);
+  }
+  if (get->parsed()) {
+    v1::GetRunRequest req;
+    req.set_id(run_id);
+    v1::Run resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderRun(std::cout, resp); });
+  }
+  if (list->parsed()) {
+    v1::ListRunsRequest req;
+    if (!f_state.empty()) {
+      v1::RunState st;
+      std::string up = f_state;
+      for (auto& ch : up) ch = toupper(ch);
+      if (!v1::RunState_Parse("RUN_STATE_" + up, &st)) {
+        std::cerr << "perfgate: --state: unknown state '" << f_state << "'\n";
+        return 2;
+      }
+      req.set_state(st);
+    }
+    if (!f_kind.empty()) {
+      v1::RunKind k2;
+      std::string up = f_kind;
+      for (auto& ch : up) ch = toupper(ch);
+      if (!v1::RunKind_Parse("RUN_KIND_" + up, &k2)) {
+        std::cerr << "perfgate: --kind: unknown kind '" << f_kind << "'\n";
+        return 2;
+      }
+      req.set_kind(k2);
+    }
+    req.set_branch(f_branch);
+    req.set_commit(f_commit);
+    req.set_page_size(limit);
+    req.set_page_token(page_token);
+    v1::ListRunsResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().ListRuns(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderRunList(std::cout, resp); });
+  }
+  if (cancel->parsed()) {
+    v1::CancelRunRequest req;
+    req.set_id(run_id);
+    v1::Run resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().CancelRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderRun(std::cout, resp); });
+  }
+  if (watch->parsed()) return Watch(c, run_id, true);
+  if (logs->parsed()) {
+    v1::GetRunLogsRequest req;
+    req.set_run_id(run_id);
+    v1::GetRunLogsResponse all;
+    while (true) {
+      v1::GetRunLogsResponse page;
+      auto ctx = c.Ctx();
+      if (auto s = c.stub().GetRunLogs(ctx.get(), req, &page); !s.ok()) return Fail(s);
+      for (auto& ch : *page.mutable_chunks()) {
+        if (!c.json()) (ch.stream() == v1::LOG_STREAM_STDOUT ? std::cout : std::cerr) << ch.data();
+        *all.add_chunks() = std::move(ch);
+      }
+      all.set_last_id(page.last_id());
+      if (page.chunks_size() == 0) break;
+      req.set_after_id(page.last_id());
+    }
+    if (c.json()) std::cout << ToJson(all);
+    return 0;
+  }
+  if (alist->parsed()) {
+    v1::ListAgentsResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().ListAgents(ctx.get(), v1::ListAgentsRequest(), &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderAgents(std::cout, resp); });
+  }
+  if (drain->parsed()) {
+    v1::DrainAgentRequest req;
+    req.set_name(agent_name);
+    req.set_undo(undo);
+    v1::Agent resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().DrainAgent(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    v1::ListAgentsResponse one;
+    *one.add_agents() = resp;
+    return Show(c, resp, [&] { RenderAgents(std::cout, one); });
+  }
+  return 2;
+}

@@ -1,0 +1,20 @@
+// How the CLI shows controller objects: one renderer per object, as a table for people or as
+// JSON (the proto3 JSON mapping, field names as in the .proto) for scripts.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include <google/protobuf/message.h>
+
+#include "perfgate/v1/controller.pb.h"
+
+namespace perfgate::cli {
+
+std::string ToJson(const google::protobuf::Message& m);
+void RenderRun(std::ostream& out, const v1::Run& run);
+void RenderRunList(std::ostream& out, const v1::ListRunsResponse& list);
+void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents);
+std::string RunStateShort(v1::RunState s);
+
+}  // namespace perfgate::cli
