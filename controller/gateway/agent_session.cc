@@ -8,6 +8,7 @@ bool SessionRef::Send(const v1::ControllerMessage& msg) {
 }
 
 void SessionRef::Close(const grpc::Status& status) {
+  close_requested_ = true;
   absl::MutexLock lock(&mu_);
   if (session_) session_->Close(status);
 }

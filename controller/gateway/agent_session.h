@@ -4,6 +4,7 @@
 // called from any thread through a SessionRef, which outlives the reactor safely.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -26,9 +27,14 @@ class SessionRef {
   bool Send(const v1::ControllerMessage& msg);
   void Close(const grpc::Status& status);
   uint64_t id() const { return id_; }
+  // Whether Close() was called (by anyone).
+  bool close_requested() const { return close_requested_; }
+  // A ref bound to no stream (Send fails, Close is recorded): for unit tests of the manager.
+  static std::shared_ptr<SessionRef> Detached(uint64_t id) { return std::shared_ptr<SessionRef>(new SessionRef(id)); }
 
  private:
   friend class AgentSession;
+  std::atomic<bool> close_requested_{false};
   explicit SessionRef(uint64_t id) : id_(id) {}
   const uint64_t id_;
   absl::Mutex mu_;

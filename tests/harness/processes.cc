@@ -1,0 +1,199 @@
+#include "tests/harness/processes.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "common/process/subprocess.h"
+#include "gtest/gtest.h"
+
+namespace perfgate::testing {
+
+std::string BinaryPath(const std::string& name) { return std::string(PERFGATE_BIN_DIR) + "/" + name; }
+
+bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv, std::string log_path)
+    : name_(std::move(name)), log_path_(std::move(log_path)) {
+  int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  common::SpawnOptions o;
+  o.argv = std::move(argv);
+  o.stdout_fd = fd;
+  o.stderr_fd = fd;
+  auto pid = common::Spawn(o);
+  close(fd);
+  if (!pid.ok()) ADD_FAILURE() << "cannot start " << name_ << ": " << pid.status();
+  pid_ = pid.ok() ? *pid : -1;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !reaped_) Kill9();
+}
+
+void ChildProcess::Kill9() {
+  if (pid_ <= 0 || reaped_) return;
+  kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  reaped_ = true;
+}
+
+int ChildProcess::Terminate(absl::Duration timeout) {
+  if (pid_ <= 0 || reaped_) return -1;
+  kill(pid_, SIGTERM);
+  auto st = common::WaitFor(pid_, timeout);
+  if (!st.ok()) {
+    Kill9();
+    return -1;
+  }
+  reaped_ = true;
+  return common::ExitCodeFromWaitStatus(*st);
+}
+
+bool ChildProcess::Running() {
+  if (pid_ <= 0 || reaped_) return false;
+  int status;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    reaped_ = true;
+    return false;
+  }
+  return true;
+}
+
+std::string ChildProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions opts) {
+  std::string ready = dir + "/controller.ready";
+  unlink(ready.c_str());
+  std::vector<std::string> argv = {BinaryPath("perfgate-controller"),
+                                   "--postgres-dsn", opts.dsn,
+                                   "--grpc-listen", "127.0.0.1:" + std::to_string(opts.grpc_port),
+                                   "--http-listen", "127.0.0.1:0",
+                                   "--ready-file", ready,
+                                   // Fast timings so that failure paths finish within a test.
+                                   "--lease", "3s", "--sweep-interval", "200ms", "--lost-after", "3s",
+                                   "--retry-backoff", "200ms", "--heartbeat-interval", "1s",
+                                   "--offline-after", "4s", "--startup-grace", "5s"};
+  if (!opts.api_token_file.empty()) {
+    argv.push_back("--api-token-file");
+    argv.push_back(opts.api_token_file);
+  }
+  argv.insert(argv.end(), opts.extra_args.begin(), opts.extra_args.end());
+  proc_ = std::make_unique<ChildProcess>("controller", argv, dir + "/controller.log");
+  bool up = WaitUntil([&] { return access(ready.c_str(), R_OK) == 0 || !proc_->Running(); }, absl::Seconds(30));
+  if (!up || !proc_->Running()) {
+    ADD_FAILURE() << "controller did not become ready:\n" << proc_->Log();
+    return;
+  }
+  std::ifstream in(ready);
+  auto j = nlohmann::json::parse(in);
+  grpc_port_ = j["grpc_port"];
+  http_port_ = j["http_port"];
+}
+
+std::unique_ptr<v1::Controller::Stub> ControllerProcess::ControllerStub() const {
+  return v1::Controller::NewStub(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+}
+
+std::unique_ptr<v1::AgentGateway::Stub> ControllerProcess::GatewayStub() const {
+  return v1::AgentGateway::NewStub(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+}
+
+AgentProcess::AgentProcess(const std::string& name, const std::string& controller, const std::string& work_dir,
+                           std::vector<std::string> extra_args) {
+  std::vector<std::string> argv = {BinaryPath("perfgate-agent"), "--controller", controller, "--name", name,
+                                   "--work-dir", work_dir, "--http-listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  proc_ = std::make_unique<ChildProcess>("agent " + name, argv, work_dir + ".log");
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token, absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+  return ctx;
+}
+
+v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command, const std::string& token) {
+  v1::SubmitRunRequest req;
+  auto* job = req.mutable_spec()->add_jobs();
+  job->set_name("cmd");
+  job->mutable_command()->set_command(command);
+  job->mutable_command()->set_cancel_grace_seconds(2);
+  v1::SubmitRunResponse resp;
+  auto ctx = Ctx(token);
+  grpc::Status s = stub.SubmitRun(ctx.get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.run();
+}
+
+v1::Run GetRun(v1::Controller::Stub& stub, int64_t id, const std::string& token) {
+  v1::GetRunRequest req;
+  req.set_id(id);
+  v1::Run run;
+  auto ctx = Ctx(token);
+  grpc::Status s = stub.GetRun(ctx.get(), req, &run);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return run;
+}
+
+v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id, absl::Duration timeout) {
+  v1::Run run;
+  WaitUntil(
+      [&] {
+        v1::GetRunRequest req;
+        req.set_id(id);
+        auto ctx = Ctx();
+        if (!stub.GetRun(ctx.get(), req, &run).ok()) return false;
+        return run.state() == v1::RUN_STATE_SUCCEEDED || run.state() == v1::RUN_STATE_FAILED ||
+               run.state() == v1::RUN_STATE_CANCELLED;
+      },
+      timeout);
+  return run;
+}
+
+std::vector<v1::LogChunk> RunLogs(v1::Controller::Stub& stub, int64_t id) {
+  std::vector<v1::LogChunk> out;
+  v1::GetRunLogsRequest req;
+  req.set_run_id(id);
+  while (true) {
+    v1::GetRunLogsResponse resp;
+    auto ctx = Ctx();
+    grpc::Status s = stub.GetRunLogs(ctx.get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok() || resp.chunks().empty()) break;
+    for (const auto& c : resp.chunks()) out.push_back(c);
+    req.set_after_id(resp.last_id());
+  }
+  return out;
+}
+
+std::string AttemptStdout(const std::vector<v1::LogChunk>& chunks, int64_t attempt_id) {
+  std::string out;
+  for (const auto& c : chunks) {
+    if (c.attempt_id() == attempt_id && c.stream() == v1::LOG_STREAM_STDOUT) out += c.data();
+  }
+  return out;
+}
+
+}  // namespace perfgate::testing

@@ -1,0 +1,89 @@
+// Real perfgate processes for integration tests: the controller and agents run as child
+// processes on ephemeral ports, with their logs in files, and can be stopped politely or
+// killed with SIGKILL. Helpers wait on conditions (readiness files, run states) with a
+// deadline instead of sleeping for fixed times.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "perfgate/v1/agent_gateway.grpc.pb.h"
+#include "perfgate/v1/controller.grpc.pb.h"
+
+namespace perfgate::testing {
+
+// Path of a built binary (set by CMake through PERFGATE_BIN_DIR).
+std::string BinaryPath(const std::string& name);
+
+// Polls `cond` every few milliseconds until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout);
+
+class ChildProcess {
+ public:
+  ChildProcess(std::string name, std::vector<std::string> argv, std::string log_path);
+  ~ChildProcess();  // SIGKILL if still running
+  pid_t pid() const { return pid_; }
+  void Kill9();
+  // SIGTERM and wait; returns the exit code (or -1 on timeout, after SIGKILL).
+  int Terminate(absl::Duration timeout = absl::Seconds(20));
+  bool Running();
+  std::string Log() const;
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  std::string name_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+struct ControllerOptions {
+  std::string dsn;
+  int grpc_port = 0;  // 0: ephemeral
+  std::string api_token_file;
+  std::vector<std::string> extra_args;
+};
+
+class ControllerProcess {
+ public:
+  ControllerProcess(const std::string& dir, ControllerOptions opts);
+  std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_port_; }
+  ChildProcess& process() { return *proc_; }
+  std::unique_ptr<v1::Controller::Stub> ControllerStub() const;
+  std::unique_ptr<v1::AgentGateway::Stub> GatewayStub() const;
+
+ private:
+  std::unique_ptr<ChildProcess> proc_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+};
+
+class AgentProcess {
+ public:
+  AgentProcess(const std::string& name, const std::string& controller, const std::string& work_dir,
+               std::vector<std::string> extra_args = {});
+  ChildProcess& process() { return *proc_; }
+
+ private:
+  std::unique_ptr<ChildProcess> proc_;
+};
+
+// Client helpers.
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "", absl::Duration timeout = absl::Seconds(10));
+v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command, const std::string& token = "");
+v1::Run GetRun(v1::Controller::Stub& stub, int64_t id, const std::string& token = "");
+// Waits for the run to reach a terminal state; returns the last seen run.
+v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id, absl::Duration timeout = absl::Seconds(60));
+// All log chunks of a run, in order.
+std::vector<v1::LogChunk> RunLogs(v1::Controller::Stub& stub, int64_t id);
+// The stdout text of one attempt, reassembled from its chunks.
+std::string AttemptStdout(const std::vector<v1::LogChunk>& chunks, int64_t attempt_id);
+
+}  // namespace perfgate::testing

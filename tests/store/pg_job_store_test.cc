@@ -1,0 +1,375 @@
+#include "controller/store/pg_job_store.h"
+
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "controller/store/migrations.h"
+#include "controller/store/pg_agent_store.h"
+#include "gtest/gtest.h"
+#include "tests/harness/test_postgres.h"
+
+namespace perfgate::controller {
+namespace {
+
+class PgJobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dsn_ = perfgate::testing::TestPostgres::Get().NewDatabase();
+    pool_ = *PgPool::Create(dsn_, 8);
+    ASSERT_TRUE(ApplyMigrations(*pool_, BuiltinMigrations()).ok());
+    retry_.base_backoff = absl::ZeroDuration();
+    jobs_ = std::make_unique<PgJobStore>(*pool_, retry_, timings_);
+    agents_ = std::make_unique<PgAgentStore>(*pool_, retry_, timings_);
+  }
+
+  void Connect(const std::string& name, std::map<std::string, std::string> labels = {},
+               std::vector<int64_t> held = {}) {
+    v1::Hello h;
+    h.set_name(name);
+    h.set_capacity(1);
+    h.mutable_labels()->insert(labels.begin(), labels.end());
+    for (int64_t id : held) {
+      auto* x = h.add_held();
+      x->set_attempt_id(id);
+      x->set_running(true);
+    }
+    ASSERT_TRUE(agents_->StartSession(h, "test").ok());
+  }
+
+  v1::Run Submit(int jobs, std::map<std::string, std::string> selector = {}) {
+    v1::RunSpec spec;
+    spec.set_kind(v1::RUN_KIND_BASELINE);
+    spec.set_branch("main");
+    spec.set_commit("c0ffee");
+    for (int i = 0; i < jobs; ++i) {
+      auto* j = spec.add_jobs();
+      j->set_name("j" + std::to_string(i));
+      j->set_max_attempts(3);
+      j->mutable_command()->set_command("true");
+      j->mutable_agent_selector()->insert(selector.begin(), selector.end());
+    }
+    auto run = jobs_->SubmitRun(spec);
+    EXPECT_TRUE(run.ok()) << run.status();
+    return *run;
+  }
+
+  std::optional<v1::Assign> Claim(const std::string& agent) {
+    absl::Duration waited;
+    auto c = jobs_->ClaimJob(agent, &waited);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : std::nullopt;
+  }
+
+  absl::Status Accept(const v1::Assign& a, const std::string& agent) {
+    v1::AcceptAttemptRequest r;
+    r.set_attempt_id(a.attempt_id());
+    r.set_epoch(a.epoch());
+    r.set_agent(agent);
+    return jobs_->AcceptAttempt(r);
+  }
+
+  absl::StatusOr<int64_t> Complete(const v1::Assign& a, v1::AttemptOutcome o) {
+    v1::CompleteAttemptRequest r;
+    r.set_attempt_id(a.attempt_id());
+    r.set_epoch(a.epoch());
+    r.set_outcome(o);
+    return jobs_->CompleteAttempt(r);
+  }
+
+  void Sql(const std::string& sql) {
+    ASSERT_TRUE(pool_->Transact([&](pqxx::work& tx) {
+      tx.exec(sql);
+      return absl::OkStatus();
+    }).ok());
+  }
+
+  JobState StateOf(int64_t run_id, int job = 0) { return jobs_->GetRun(run_id)->jobs(job).state(); }
+
+  std::string dsn_;
+  std::unique_ptr<PgPool> pool_;
+  RetryPolicy retry_;
+  QueueTimings timings_;
+  std::unique_ptr<PgJobStore> jobs_;
+  std::unique_ptr<PgAgentStore> agents_;
+};
+
+TEST_F(PgJobStoreTest, HappyPathThroughEveryState) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  EXPECT_EQ(run.state(), v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(run.jobs(0).state(), v1::JOB_STATE_QUEUED);
+  auto a = Claim("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->run_id(), run.id());
+  EXPECT_EQ(a->commit(), "c0ffee");
+  EXPECT_EQ(a->spec().command().command(), "true");
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_ASSIGNED);
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  ASSERT_TRUE(Accept(*a, "a").ok()) << "accept must be idempotent";
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(jobs_->GetRun(run.id())->state(), v1::RUN_STATE_RUNNING);
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok()) << "a replayed completion is harmless";
+  EXPECT_TRUE(absl::IsFailedPrecondition(Complete(*a, v1::ATTEMPT_OUTCOME_FAILED).status()));
+  v1::Run done = *jobs_->GetRun(run.id());
+  EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_TRUE(done.has_finished_at());
+  ASSERT_EQ(done.jobs(0).attempts_size(), 1);
+  EXPECT_EQ(done.jobs(0).attempts(0).state(), "SUCCEEDED");
+}
+
+TEST_F(PgJobStoreTest, OneActiveAttemptPerAgentAndSelectorsRespected) {
+  Connect("small", {{"tier", "small"}});
+  Connect("large", {{"tier", "large"}});
+  v1::Run run = Submit(3, {{"tier", "large"}});
+  EXPECT_FALSE(Claim("small").has_value()) << "selector not satisfied";
+  auto a = Claim("large");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(Claim("large").has_value()) << "busy agent must not claim";
+  // Even bypassing the store, the database refuses a second live attempt on one agent.
+  EXPECT_THROW(
+      {
+        pqxx::connection c(dsn_);
+        pqxx::work tx(c);
+        tx.exec_params("INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
+                       "VALUES ($1, 'large', 'ASSIGNED', now())",
+                       run.jobs(1).id());
+      },
+      pqxx::unique_violation);
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
+  EXPECT_TRUE(Claim("large").has_value());
+}
+
+TEST_F(PgJobStoreTest, ConcurrentClaimsNeverDoubleAssign) {
+  for (int i = 0; i < 8; ++i) Connect("agent" + std::to_string(i));
+  Submit(40);
+  std::mutex mu;
+  std::set<int64_t> claimed_jobs;
+  int duplicates = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      std::string agent = "agent" + std::to_string(i);
+      for (int k = 0; k < 10; ++k) {
+        absl::Duration waited;
+        auto c = jobs_->ClaimJob(agent, &waited);
+        if (!c.ok() || !c->has_value()) continue;
+        {
+          std::lock_guard<std::mutex> l(mu);
+          if (!claimed_jobs.insert((*c)->job_id()).second) ++duplicates;
+        }
+        v1::CompleteAttemptRequest r;
+        r.set_attempt_id((*c)->attempt_id());
+        r.set_epoch((*c)->epoch());
+        r.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+        (void)jobs_->CompleteAttempt(r);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_GT(claimed_jobs.size(), 8u);
+}
+
+TEST_F(PgJobStoreTest, InfrastructureFailuresRetryThenFail) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto a = Claim("a");
+    ASSERT_TRUE(a.has_value()) << "attempt " << attempt;
+    ASSERT_TRUE(Accept(*a, "a").ok());
+    ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_INFRA_FAILURE).ok());
+    EXPECT_EQ(StateOf(run.id()), attempt < 3 ? v1::JOB_STATE_RETRY_WAIT : v1::JOB_STATE_FAILED);
+  }
+  EXPECT_FALSE(Claim("a").has_value());
+  v1::Run r = *jobs_->GetRun(run.id());
+  EXPECT_EQ(r.state(), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(r.jobs(0).attempts_size(), 3);
+  // Each attempt had a fresh, increasing epoch.
+  EXPECT_LT(r.jobs(0).attempts(0).epoch(), r.jobs(0).attempts(1).epoch());
+}
+
+TEST_F(PgJobStoreTest, BenchmarkFailureIsNotRetried) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  auto a = Claim("a");
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_FAILED).ok());
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_FAILED);
+  EXPECT_FALSE(Claim("a").has_value());
+}
+
+TEST_F(PgJobStoreTest, StaleEpochAndWrongAgentAreRefused) {
+  Connect("a");
+  Connect("b");
+  Submit(1);
+  auto a = Claim("a");
+  v1::Assign stale = *a;
+  stale.set_epoch(a->epoch() + 1000);
+  EXPECT_TRUE(absl::IsFailedPrecondition(Accept(stale, "a")));
+  EXPECT_TRUE(absl::IsPermissionDenied(Accept(*a, "b")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(Complete(stale, v1::ATTEMPT_OUTCOME_SUCCEEDED).status()));
+  v1::Assign unknown = *a;
+  unknown.set_attempt_id(999999);
+  EXPECT_TRUE(absl::IsNotFound(Accept(unknown, "a")));
+  v1::UploadLogRequest up;
+  up.set_attempt_id(a->attempt_id());
+  up.set_epoch(stale.epoch());
+  EXPECT_TRUE(absl::IsFailedPrecondition(jobs_->AppendLogs(up).status()));
+}
+
+TEST_F(PgJobStoreTest, CancelInEveryState) {
+  Connect("a");
+  // Queued: cancelled at once.
+  v1::Run queued = Submit(1);
+  ASSERT_TRUE(jobs_->CancelRun(queued.id()).ok());
+  EXPECT_EQ(jobs_->GetRun(queued.id())->state(), v1::RUN_STATE_CANCELLED);
+  // Running: cancelling, the agent is told, its report ends it.
+  v1::Run running = Submit(1);
+  auto a = Claim("a");
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  auto stops = jobs_->CancelRun(running.id());
+  ASSERT_TRUE(stops.ok());
+  ASSERT_EQ(stops->size(), 1u);
+  EXPECT_EQ((*stops)[0].agent, "a");
+  EXPECT_EQ((*stops)[0].attempt_id, a->attempt_id());
+  EXPECT_EQ(jobs_->GetRun(running.id())->state(), v1::RUN_STATE_CANCELLING);
+  // The agent's heartbeat also carries the order (in case the first message was lost).
+  v1::Heartbeat hb;
+  auto* h = hb.add_held();
+  h->set_attempt_id(a->attempt_id());
+  h->set_running(true);
+  EXPECT_EQ(*agents_->Heartbeat("a", hb), std::vector<int64_t>{a->attempt_id()});
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_CANCELLED).ok());
+  EXPECT_EQ(jobs_->GetRun(running.id())->state(), v1::RUN_STATE_CANCELLED);
+  // Assigned but not yet accepted: the accept is refused and the attempt ends.
+  v1::Run assigned = Submit(1);
+  auto b = Claim("a");
+  ASSERT_TRUE(jobs_->CancelRun(assigned.id()).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(Accept(*b, "a")));
+  EXPECT_EQ(jobs_->GetRun(assigned.id())->state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_TRUE(*agents_->IsIdle("a"));
+  // Retry-wait: cancelled at once.
+  v1::Run retrying = Submit(1);
+  auto c = Claim("a");
+  ASSERT_TRUE(Complete(*c, v1::ATTEMPT_OUTCOME_INFRA_FAILURE).ok());
+  EXPECT_EQ(StateOf(retrying.id()), v1::JOB_STATE_RETRY_WAIT);
+  ASSERT_TRUE(jobs_->CancelRun(retrying.id()).ok());
+  EXPECT_EQ(jobs_->GetRun(retrying.id())->state(), v1::RUN_STATE_CANCELLED);
+  // Finished: cancel is a no-op.
+  ASSERT_TRUE(jobs_->CancelRun(retrying.id()).ok());
+  EXPECT_EQ(jobs_->GetRun(retrying.id())->state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_TRUE(absl::IsNotFound(jobs_->CancelRun(424242).status()));
+}
+
+TEST_F(PgJobStoreTest, ExpiredLeaseMakesAttemptLostAndKeepsTheAgentReserved) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  auto a = Claim("a");
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  Sql("UPDATE attempts SET lease_expires_at = now() - interval '1 second'");
+  auto swept = jobs_->Sweep(absl::Minutes(10));
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->leases_expired, 1);
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_LOST);
+  Submit(1);
+  EXPECT_FALSE(Claim("a").has_value()) << "a LOST attempt keeps its node reserved";
+  // The agent comes back still running it: the attempt resumes.
+  Connect("a", {}, {a->attempt_id()});
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_RUNNING);
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
+  EXPECT_EQ(jobs_->GetRun(run.id())->state(), v1::RUN_STATE_SUCCEEDED);
+}
+
+TEST_F(PgJobStoreTest, LostBeyondLostAfterIsRetriedElsewhere) {
+  Connect("a");
+  Connect("b");
+  v1::Run run = Submit(1);
+  auto a = Claim("a");
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  Sql("UPDATE attempts SET lease_expires_at = now() - interval '1 second'");
+  ASSERT_TRUE(jobs_->Sweep(absl::Minutes(10)).ok());
+  Sql("UPDATE attempts SET lost_at = now() - interval '11 minutes'");
+  auto swept = jobs_->Sweep(absl::Minutes(10));
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->lost_expired, 1);
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_RETRY_WAIT);
+  auto b = Claim("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->job_id(), a->job_id());
+  // The old attempt's late report is fenced off.
+  EXPECT_TRUE(absl::IsFailedPrecondition(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).status()));
+  ASSERT_TRUE(Accept(*b, "b").ok());
+  ASSERT_TRUE(Complete(*b, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
+  EXPECT_EQ(jobs_->GetRun(run.id())->state(), v1::RUN_STATE_SUCCEEDED);
+}
+
+TEST_F(PgJobStoreTest, ReconnectWithoutTheAttemptEndsItAsInfrastructureFailure) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  auto a = Claim("a");
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  Connect("a");  // restarted, holds nothing
+  EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_RETRY_WAIT);
+  EXPECT_TRUE(Claim("a").has_value());
+}
+
+TEST_F(PgJobStoreTest, LogsAreIdempotentByAttemptAndSeq) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  auto a = Claim("a");
+  v1::UploadLogRequest up;
+  up.set_attempt_id(a->attempt_id());
+  up.set_epoch(a->epoch());
+  for (int i = 0; i < 3; ++i) {
+    auto* c = up.add_chunks();
+    c->set_seq(i);
+    c->set_stream(v1::LOG_STREAM_STDOUT);
+    c->set_data(std::string("line ") + char('0' + i) + std::string(1, '\0') + "\xff\n");
+  }
+  ASSERT_TRUE(jobs_->AppendLogs(up).ok());
+  ASSERT_TRUE(jobs_->AppendLogs(up).ok());  // replay
+  auto logs = jobs_->GetRunLogs(run.id(), 0, 100);
+  ASSERT_TRUE(logs.ok());
+  ASSERT_EQ(logs->chunks_size(), 3);
+  EXPECT_EQ(logs->chunks(2).data(), std::string("line 2") + std::string(1, '\0') + "\xff\n") << "binary-safe";
+  auto page = jobs_->GetRunLogs(run.id(), logs->chunks(0).id(), 1);
+  EXPECT_EQ(page->chunks_size(), 1);
+  EXPECT_EQ(page->chunks(0).seq(), 1);
+}
+
+TEST_F(PgJobStoreTest, ListRunsFiltersAndPages) {
+  for (int i = 0; i < 5; ++i) Submit(1);
+  v1::ListRunsRequest req;
+  req.set_page_size(2);
+  auto page1 = jobs_->ListRuns(req);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->runs_size(), 2);
+  EXPECT_GT(page1->runs(0).id(), page1->runs(1).id());
+  req.set_page_token(page1->next_page_token());
+  auto page2 = jobs_->ListRuns(req);
+  ASSERT_EQ(page2->runs_size(), 2);
+  EXPECT_LT(page2->runs(0).id(), page1->runs(1).id());
+  req.set_page_token("garbage");
+  EXPECT_TRUE(absl::IsInvalidArgument(jobs_->ListRuns(req).status()));
+  v1::ListRunsRequest filtered;
+  filtered.set_branch("other");
+  EXPECT_EQ(jobs_->ListRuns(filtered)->runs_size(), 0);
+  filtered.set_branch("main");
+  filtered.set_state(v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(jobs_->ListRuns(filtered)->runs_size(), 5);
+}
+
+TEST_F(PgJobStoreTest, DrainingAgentClaimsNothing) {
+  Connect("a");
+  Submit(1);
+  ASSERT_TRUE(agents_->SetDraining("a", true).ok());
+  EXPECT_FALSE(Claim("a").has_value());
+  ASSERT_TRUE(agents_->SetDraining("a", false).ok());
+  EXPECT_TRUE(Claim("a").has_value());
+  EXPECT_TRUE(absl::IsNotFound(agents_->SetDraining("ghost", true).status()));
+}
+
+}  // namespace
+}  // namespace perfgate::controller

@@ -1,0 +1,84 @@
+#include "agent/spool/attempt_journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+#include "tests/harness/test_postgres.h"
+
+namespace perfgate::agent {
+namespace {
+
+v1::Assign MakeAssign(int64_t id) {
+  v1::Assign a;
+  a.set_attempt_id(id);
+  a.set_epoch(100 + id);
+  a.set_job_id(5);
+  return a;
+}
+
+TEST(AttemptJournalTest, SurvivesReopenWithChunksAckAndResult) {
+  std::string dir = perfgate::testing::MakeTempDir("journal") + "/a1";
+  {
+    auto j = AttemptJournal::Create(dir, MakeAssign(1));
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_EQ(*(*j)->AppendLog(v1::LOG_STREAM_STDOUT, "one\n"), 0);
+    EXPECT_EQ(*(*j)->AppendLog(v1::LOG_STREAM_STDERR, "two\n"), 1);
+    EXPECT_EQ(*(*j)->AppendLog(v1::LOG_STREAM_STDOUT, std::string(3000, 'x')), 2);
+    ASSERT_TRUE((*j)->SetProcess({4242, 99}).ok());
+    ASSERT_TRUE((*j)->Ack(1).ok());
+    EXPECT_TRUE(absl::IsAlreadyExists(AttemptJournal::Create(dir, MakeAssign(1)).status()));
+  }
+  auto j = AttemptJournal::Open(dir);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)->assign().epoch(), 101);
+  EXPECT_EQ((*j)->chunk_count(), 3);
+  EXPECT_EQ((*j)->acked(), 1);
+  ASSERT_TRUE((*j)->process().has_value());
+  EXPECT_EQ((*j)->process()->pgid, 4242);
+  auto unacked = (*j)->Unacked(1 << 20);
+  ASSERT_TRUE(unacked.ok());
+  ASSERT_EQ(unacked->size(), 2u);
+  EXPECT_EQ((*unacked)[0].seq(), 1);
+  EXPECT_EQ((*unacked)[0].stream(), v1::LOG_STREAM_STDERR);
+  EXPECT_EQ((*unacked)[0].data(), "two\n");
+  EXPECT_EQ((*unacked)[1].data().size(), 3000u);
+  // A byte budget smaller than one chunk still returns one chunk (progress is guaranteed).
+  EXPECT_EQ((*j)->Unacked(10)->size(), 1u);
+  v1::CompleteAttemptRequest r;
+  r.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  ASSERT_TRUE((*j)->Finish(r).ok());
+  auto again = AttemptJournal::Open(dir);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->result().has_value());
+  EXPECT_EQ((*again)->result()->log_chunks(), 3);
+  ASSERT_TRUE((*again)->Remove().ok());
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST(AttemptJournalTest, TornTailRecordIsCutOff) {
+  std::string dir = perfgate::testing::MakeTempDir("journal") + "/a2";
+  {
+    auto j = AttemptJournal::Create(dir, MakeAssign(2));
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE((*j)->AppendLog(v1::LOG_STREAM_STDOUT, "complete\n").ok());
+  }
+  // A crash in the middle of an append leaves a header promising more than was written.
+  int fd = open((dir + "/log.spool").c_str(), O_WRONLY | O_APPEND);
+  uint32_t len = 1000;
+  ASSERT_EQ(write(fd, &len, 4), 4);
+  ASSERT_EQ(write(fd, "\x01partial", 8), 8);
+  close(fd);
+  auto j = AttemptJournal::Open(dir);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)->chunk_count(), 1);
+  EXPECT_EQ(*(*j)->AppendLog(v1::LOG_STREAM_STDOUT, "next\n"), 1);
+  auto all = (*j)->Unacked(1 << 20);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].data(), "next\n");
+}
+
+}  // namespace
+}  // namespace perfgate::agent
