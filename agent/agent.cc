@@ -145,7 +145,7 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
   channel_ = grpc::CreateCustomChannel(cfg_.controller, grpc::InsecureChannelCredentials(), args);
   stub_ = v1::AgentGateway::NewStub(channel_);
   uploader_ = std::make_unique<Uploader>(
@@ -271,6 +271,9 @@ void AgentImpl::SessionLoop() {
 
 void AgentImpl::RunSession() {
   auto ctx = NewContext(absl::InfiniteDuration());
+  // Wait for the channel to connect instead of failing fast while it backs off: the session
+  // starts the moment the controller is back.
+  ctx->set_wait_for_ready(true);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;

@@ -1,1 +1,159 @@
-#include "gtest/gtest.h"
+// Submit -> dispatch -> agent runs -> logs and result back, through real processes.
+#include <signal.h>
+
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+TEST_F(ClusterTest, CommandRunsAndItsLogsAndResultComeBack) {
+  StartController();
+  StartAgent("a1");
+  v1::Run run = SubmitCommand(*stub_, "for i in 1 2 3; do echo line-$i; done; echo oops >&2; exit 0");
+  // Watch from the start: every state change and every log chunk arrives on the stream.
+  v1::WatchRunRequest wreq;
+  wreq.set_id(run.id());
+  wreq.set_logs(true);
+  auto ctx = Ctx("", absl::Seconds(60));
+  auto reader = stub_->WatchRun(ctx.get(), wreq);
+  std::vector<v1::RunState> states;
+  std::string watched_stdout;
+  v1::RunEvent ev;
+  while (reader->Read(&ev)) {
+    if (ev.has_run() && (states.empty() || states.back() != ev.run().state())) states.push_back(ev.run().state());
+    if (ev.has_log() && ev.log().stream() == v1::LOG_STREAM_STDOUT) watched_stdout += ev.log().data();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.back(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(watched_stdout, "line-1\nline-2\nline-3\n");
+  v1::Run done = GetRun(*stub_, run.id());
+  ASSERT_EQ(done.jobs(0).attempts_size(), 1);
+  EXPECT_EQ(done.jobs(0).attempts(0).agent(), "a1");
+  EXPECT_EQ(done.jobs(0).attempts(0).outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  auto logs = RunLogs(*stub_, run.id());
+  std::string err;
+  for (const auto& c : logs) {
+    if (c.stream() == v1::LOG_STREAM_STDERR) err += c.data();
+  }
+  EXPECT_EQ(err, "oops\n");
+}
+
+TEST_F(ClusterTest, CliSubmitWaitReflectsTheOutcome) {
+  StartController();
+  StartAgent("a1");
+  std::string out;
+  EXPECT_EQ(Cli({"run", "submit", "--command", "echo from-cli", "--wait"}, &out), 0) << out;
+  EXPECT_NE(out.find("from-cli"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"run", "submit", "--command", "exit 7", "--wait"}, &out), 1) << out;
+  EXPECT_EQ(Cli({"-o", "json", "run", "list", "--state", "failed"}, &out), 0);
+  EXPECT_NE(out.find("\"state\": \"RUN_STATE_FAILED\""), std::string::npos) << out;
+  EXPECT_EQ(Cli({"-o", "json", "run", "get", "1"}, &out), 0);
+  EXPECT_NE(out.find("\"id\": \"1\""), std::string::npos) << out;
+  EXPECT_EQ(Cli({"run", "logs", "1"}, &out), 0);
+  EXPECT_NE(out.find("from-cli"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"agent", "list"}, &out), 0);
+  EXPECT_NE(out.find("a1"), std::string::npos) << out;
+  std::string suite = dir_ + "/suite.yaml";
+  std::ofstream(suite) << "name: two\njobs:\n  - name: one\n    command: echo suite-one\n  - name: two\n"
+                          "    command: echo suite-two\n";
+  EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--kind", "baseline", "--branch", "main", "--wait"}, &out), 0)
+      << out;
+  EXPECT_NE(out.find("suite-two"), std::string::npos) << out;
+}
+
+TEST_F(ClusterTest, CancelQueuedRunIsImmediate) {
+  StartController();  // no agent: the job stays queued
+  v1::Run run = SubmitCommand(*stub_, "echo never");
+  v1::CancelRunRequest req;
+  req.set_id(run.id());
+  v1::Run after;
+  auto ctx = Ctx();
+  ASSERT_TRUE(stub_->CancelRun(ctx.get(), req, &after).ok());
+  EXPECT_EQ(after.state(), v1::RUN_STATE_CANCELLED);
+  // An agent arriving later does not run it.
+  StartAgent("late");
+  v1::Run next = SubmitCommand(*stub_, "echo runs");
+  EXPECT_EQ(WaitForRunEnd(*stub_, next.id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_TRUE(RunLogs(*stub_, run.id()).empty());
+}
+
+TEST_F(ClusterTest, CancelRunningRunStopsTheProcessGroup) {
+  StartController();
+  StartAgent("a1");
+  std::string pidfile = dir_ + "/job.pid";
+  // The job ignores SIGTERM: only the SIGKILL after its 2 s grace stops it.
+  v1::Run run = SubmitCommand(*stub_, "trap '' TERM; echo $$ > " + pidfile + "; echo started; sleep 120");
+  ASSERT_TRUE(WaitUntil([&] { return GetRun(*stub_, run.id()).state() == v1::RUN_STATE_RUNNING; },
+                        absl::Seconds(20)));
+  ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, absl::Seconds(20)));
+  int pid = 0;
+  std::ifstream(pidfile) >> pid;
+  ASSERT_GT(pid, 0);
+  v1::CancelRunRequest req;
+  req.set_id(run.id());
+  v1::Run after;
+  auto ctx = Ctx();
+  ASSERT_TRUE(stub_->CancelRun(ctx.get(), req, &after).ok());
+  EXPECT_EQ(after.state(), v1::RUN_STATE_CANCELLING);
+  v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(30));
+  EXPECT_EQ(done.state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(done.jobs(0).attempts(0).outcome(), v1::ATTEMPT_OUTCOME_CANCELLED);
+  EXPECT_NE(kill(pid, 0), 0) << "the job's process survived the cancel";
+}
+
+TEST_F(ClusterTest, TwoAgentsTenJobsNeverTwoAtOnceOnOneAgent) {
+  StartController();
+  StartAgent("a1");
+  StartAgent("a2");
+  v1::SubmitRunRequest req;
+  for (int i = 0; i < 10; ++i) {
+    auto* j = req.mutable_spec()->add_jobs();
+    j->set_name("job" + std::to_string(i));
+    j->mutable_command()->set_command("echo start $(date +%s%N); sleep 0.2; echo end $(date +%s%N)");
+  }
+  v1::SubmitRunResponse resp;
+  auto ctx = Ctx();
+  ASSERT_TRUE(stub_->SubmitRun(ctx.get(), req, &resp).ok());
+  v1::Run done = WaitForRunEnd(*stub_, resp.run().id(), absl::Seconds(60));
+  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
+  auto logs = RunLogs(*stub_, done.id());
+  std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> spans;
+  for (const auto& job : done.jobs()) {
+    ASSERT_EQ(job.attempts_size(), 1);
+    std::string out = AttemptStdout(logs, job.attempts(0).id());
+    std::vector<std::string> f = absl::StrSplit(out, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+    ASSERT_EQ(f.size(), 4u) << out;
+    int64_t start = 0, end = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(f[1], &start) && absl::SimpleAtoi(f[3], &end));
+    spans[job.attempts(0).agent()].push_back({start, end});
+  }
+  EXPECT_EQ(spans.size(), 2u) << "both agents should have worked";
+  for (auto& [agent, s] : spans) {
+    std::sort(s.begin(), s.end());
+    for (size_t i = 1; i < s.size(); ++i) {
+      EXPECT_LE(s[i - 1].second, s[i].first) << agent << " ran two jobs at once";
+    }
+  }
+}
+
+TEST_F(ClusterTest, DrainedAgentTakesNoWorkUntilUndrained) {
+  StartController();
+  StartAgent("a1");
+  std::string out;
+  ASSERT_EQ(Cli({"agent", "drain", "a1"}, &out), 0) << out;
+  v1::Run run = SubmitCommand(*stub_, "echo drained");
+  // The job must stay queued while the only agent drains; give the dispatcher real chances.
+  for (int i = 0; i < 3; ++i) SubmitCommand(*stub_, "true");
+  EXPECT_FALSE(WaitUntil([&] { return GetRun(*stub_, run.id()).state() != v1::RUN_STATE_QUEUED; },
+                         absl::Seconds(2)));
+  ASSERT_EQ(Cli({"agent", "drain", "a1", "--undo"}, &out), 0) << out;
+  EXPECT_EQ(WaitForRunEnd(*stub_, run.id()).state(), v1::RUN_STATE_SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace perfgate::testing
