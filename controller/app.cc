@@ -156,6 +156,8 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   builder.RegisterService(api_.get());
   builder.RegisterService(gateway_.get());
   builder.SetMaxReceiveMessageSize(8 << 20);
+  // gRPC enables SO_REUSEPORT by default: a second controller would silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Detect dead agents on half-open connections even between heartbeats.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
@@ -164,7 +166,9 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
 
-  auto http = common::HttpServer::Start(http_host, http_port, metrics_.registry());
+  auto http = common::HttpServer::Start(http_host, http_port, metrics_.registry(), [this] {
+    if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
+  });
   if (!http.ok()) return http.status();
   http_ = *std::move(http);
 

@@ -9,12 +9,14 @@
 namespace perfgate::common {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry) {
+    const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry,
+    std::function<void()> before_scrape) {
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->server_ = std::make_unique<httplib::Server>();
   s->registry_ = std::move(registry);
   prometheus::Registry* reg = s->registry_.get();
-  s->server_->Get("/metrics", [reg](const httplib::Request&, httplib::Response& res) {
+  s->server_->Get("/metrics", [reg, before_scrape](const httplib::Request&, httplib::Response& res) {
+    if (before_scrape) before_scrape();
     prometheus::TextSerializer serializer;
     res.set_content(serializer.Serialize(reg->Collect()), "text/plain; version=0.0.4");
   });

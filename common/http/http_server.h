@@ -2,6 +2,7 @@
 // room for more handlers. One server per process; handlers run on the server's own threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,9 +21,11 @@ namespace perfgate::common {
 class HttpServer {
  public:
   // Binds host:port (port 0 picks a free one) and starts serving on a background thread.
-  // `registry` must outlive the server. Returns UNAVAILABLE if the address cannot be bound.
+  // `before_scrape` (optional) runs before each /metrics collection, to refresh gauges that
+  // are read from elsewhere. Returns UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry);
+      const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry,
+      std::function<void()> before_scrape = nullptr);
   ~HttpServer();
 
   int port() const { return port_; }

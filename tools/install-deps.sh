@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what perfgate needs from Debian bookworm's archive (nothing else is downloaded).
+# Idempotent: does nothing when every package is already there. Run as root.
+#   tools/install-deps.sh          build + run dependencies
+#   tools/install-deps.sh --test   also what the tests and benchmarks use
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
+      libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+      libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
+      nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
+      libgtest-dev libgmock-dev curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's postgresql package starts a cluster of its own on port 5432; perfgate does not use
+# it (it runs private clusters on unix sockets), so it is left alone.
