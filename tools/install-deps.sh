@@ -23,5 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# perfgate runs PostgreSQL as the unprivileged 'postgres' user, which must be able to enter
+# the data directory's parents. Some container images are built with a root directory of mode
+# 0700 (a normal Debian machine has 0755); make it searchable, as on any Debian install.
+if [ "$(id -u)" = 0 ] && [ "$(stat -c %a /)" = 700 ]; then
+  echo "install-deps: / has mode 0700; setting 0755 so that the PostgreSQL user can reach its data"
+  chmod 755 /
+fi
 # Debian's postgresql package starts a cluster of its own on port 5432; perfgate does not use
 # it (it runs private clusters on unix sockets), so it is left alone.

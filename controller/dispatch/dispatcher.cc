@@ -22,22 +22,21 @@ void Dispatcher::Stop() {
 }
 
 int Dispatcher::DispatchOnce() {
+  std::vector<std::string> idle = sessions_.IdleAgents();
+  if (idle.empty() || stop_) return 0;
+  auto claims = jobs_.ClaimJobs(idle);
+  if (!claims.ok()) {
+    spdlog::warn("msg=\"claim failed\" agents={} error=\"{}\"", idle.size(), claims.status().message());
+    return 0;
+  }
   int assigned = 0;
-  for (const std::string& agent : sessions_.IdleAgents()) {
-    if (stop_) break;
-    absl::Duration waited;
-    auto claim = jobs_.ClaimJob(agent, &waited);
-    if (!claim.ok()) {
-      spdlog::warn("msg=\"claim failed\" agent={} error=\"{}\"", agent, claim.status().message());
-      return assigned;
-    }
-    if (!claim->has_value()) continue;
-    const v1::Assign& a = **claim;
-    sessions_.SetBusy(agent, a.attempt_id());
+  for (const JobStore::Claim& c : *claims) {
+    const v1::Assign& a = c.assign;
+    sessions_.SetBusy(c.agent, a.attempt_id());
     v1::ControllerMessage m;
     *m.mutable_assign() = a;
-    if (!sessions_.SendTo(agent, m)) {
-      spdlog::warn("msg=\"assign undeliverable\" agent={} attempt={}", agent, a.attempt_id());
+    if (!sessions_.SendTo(c.agent, m)) {
+      spdlog::warn("msg=\"assign undeliverable\" agent={} attempt={}", c.agent, a.attempt_id());
       v1::CompleteAttemptRequest fail;
       fail.set_attempt_id(a.attempt_id());
       fail.set_epoch(a.epoch());
@@ -50,9 +49,9 @@ int Dispatcher::DispatchOnce() {
       continue;
     }
     metrics_.claims().Increment();
-    metrics_.dispatch_latency().Observe(absl::ToDoubleSeconds(waited));
-    spdlog::info("msg=\"job assigned\" run={} job={} attempt={} epoch={} agent={}", a.run_id(), a.job_id(),
-                 a.attempt_id(), a.epoch(), agent);
+    metrics_.dispatch_latency().Observe(absl::ToDoubleSeconds(c.waited));
+    spdlog::debug("msg=\"job assigned\" run={} job={} attempt={} epoch={} agent={}", a.run_id(), a.job_id(),
+                  a.attempt_id(), a.epoch(), c.agent);
     ++assigned;
   }
   return assigned;

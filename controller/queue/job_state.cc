@@ -101,21 +101,26 @@ JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts
   return t;
 }
 
-RunState DeriveRunState(const std::vector<JobState>& jobs, bool cancel_requested) {
-  bool all_terminal = true, any_failed = false, any_cancelled = false, any_started = false;
+JobCounts CountJobs(const std::vector<JobState>& jobs) {
+  JobCounts c;
   for (JobState s : jobs) {
-    all_terminal &= IsTerminal(s);
-    any_failed |= s == v1::JOB_STATE_FAILED;
-    any_cancelled |= s == v1::JOB_STATE_CANCELLED;
-    any_started |= s != v1::JOB_STATE_QUEUED;
+    ++c.total;
+    c.terminal += IsTerminal(s);
+    c.failed += s == v1::JOB_STATE_FAILED;
+    c.cancelled += s == v1::JOB_STATE_CANCELLED;
+    c.started += s != v1::JOB_STATE_QUEUED;
   }
-  if (all_terminal) {
-    if (any_failed) return v1::RUN_STATE_FAILED;
-    if (any_cancelled || cancel_requested) return v1::RUN_STATE_CANCELLED;
+  return c;
+}
+
+RunState DeriveRunState(const JobCounts& jobs, bool cancel_requested) {
+  if (jobs.terminal == jobs.total) {
+    if (jobs.failed > 0) return v1::RUN_STATE_FAILED;
+    if (jobs.cancelled > 0 || cancel_requested) return v1::RUN_STATE_CANCELLED;
     return v1::RUN_STATE_SUCCEEDED;
   }
   if (cancel_requested) return v1::RUN_STATE_CANCELLING;
-  return any_started ? v1::RUN_STATE_RUNNING : v1::RUN_STATE_QUEUED;
+  return jobs.started > 0 ? v1::RUN_STATE_RUNNING : v1::RUN_STATE_QUEUED;
 }
 
 bool IsTerminal(RunState s) {

@@ -59,8 +59,18 @@ JobState OnCancelRequested(JobState current);
 // A LOST attempt's agent never came back within lost_after: like an infrastructure failure.
 JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made, int max_attempts);
 
+// How many of a run's jobs are in which kind of state.
+struct JobCounts {
+  int64_t total = 0;
+  int64_t terminal = 0;
+  int64_t failed = 0;
+  int64_t cancelled = 0;
+  int64_t started = 0;  // not QUEUED
+};
+JobCounts CountJobs(const std::vector<JobState>& jobs);
+
 // The run's state from its jobs' states.
-RunState DeriveRunState(const std::vector<JobState>& jobs, bool cancel_requested);
+RunState DeriveRunState(const JobCounts& jobs, bool cancel_requested);
 bool IsTerminal(RunState s);
 
 }  // namespace perfgate::controller

@@ -48,11 +48,25 @@ class JobStore {
   // agents must be told to stop. NOT_FOUND for an unknown id. Idempotent.
   virtual absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id) = 0;
 
-  // Claims the oldest claimable job whose selector the agent's labels satisfy and creates an
-  // ASSIGNED attempt for it. nullopt when there is none or the agent is busy or draining.
-  // *waited = how long the job had been claimable (database clock).
-  virtual absl::StatusOr<std::optional<v1::Assign>> ClaimJob(const std::string& agent,
-                                                             absl::Duration* waited) = 0;
+  // For each agent in turn, claims the oldest claimable job whose selector the agent's labels
+  // satisfy and creates an ASSIGNED attempt for it; agents that are busy or draining, or for
+  // which nothing matches, get nothing. One transaction for all, committed without waiting
+  // for the disk: a claim lost in a crash was never accepted, so its job is simply claimed
+  // again. `waited` is how long the job had been claimable (database clock).
+  struct Claim {
+    std::string agent;
+    v1::Assign assign;
+    absl::Duration waited;
+  };
+  virtual absl::StatusOr<std::vector<Claim>> ClaimJobs(const std::vector<std::string>& agents) = 0;
+  // One agent (a convenience over ClaimJobs).
+  absl::StatusOr<std::optional<v1::Assign>> ClaimJob(const std::string& agent, absl::Duration* waited) {
+    auto claims = ClaimJobs({agent});
+    if (!claims.ok()) return claims.status();
+    if (claims->empty()) return std::optional<v1::Assign>();
+    if (waited) *waited = claims->front().waited;
+    return std::optional<v1::Assign>(std::move(claims->front().assign));
+  }
   // ASSIGNED -> RUNNING (idempotent). NOT_FOUND unknown attempt; PERMISSION_DENIED another
   // agent's; FAILED_PRECONDITION stale epoch, already ended, or job cancelled meanwhile (the
   // attempt is then ended as cancelled).

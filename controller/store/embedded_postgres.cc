@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/process/subprocess.h"
 #include "controller/store/pg_pool.h"
@@ -46,7 +47,7 @@ absl::Status CheckReachable(const fs::path& path, uint32_t uid, uint32_t gid) {
       if (!ok) {
         return absl::FailedPreconditionError(absl::StrCat(
             "--data-dir ", path.string(), ": PostgreSQL runs as uid ", uid, " and cannot enter ", p.string(),
-            " (mode ", absl::StrCat(absl::Hex(st.st_mode & 0777)), "); choose a data directory outside it, e.g. "
+            " (mode ", absl::StrFormat("%04o", st.st_mode & 07777), "); choose a data directory outside it, e.g. "
             "/var/lib/perfgate"));
       }
     }

@@ -39,23 +39,23 @@ std::vector<int64_t> PgAgentStore::TouchHeld(pqxx::work& tx, const std::string& 
                                              const google::protobuf::RepeatedPtrField<v1::HeldAttempt>& held) {
   std::string all = BigintArray(HeldIds(held, false));
   // LOST attempts the agent still holds resume: it was a network blip or a controller restart.
-  for (const auto& r : tx.exec_params(
+  for (const auto& r : Exec(tx, 
            "UPDATE attempts a SET state = CASE WHEN a.accepted_at IS NULL THEN 'ASSIGNED' ELSE 'RUNNING' END, "
            "lost_at = NULL FROM jobs j WHERE j.id = a.job_id AND a.agent_name = $1 AND a.state = 'LOST' "
            "AND a.id = ANY($2::bigint[]) RETURNING j.id, j.state, a.epoch = j.current_epoch, j.run_id, a.state",
            agent, all)) {
     if (r[2].as<bool>() && r[1].as<std::string>() == "LOST") {
-      tx.exec_params("UPDATE jobs SET state = $2, message = 'agent is back', updated_at = now() WHERE id = $1",
+      Exec(tx, "UPDATE jobs SET state = $2, message = 'agent is back', updated_at = now() WHERE id = $1",
                      r[0].as<int64_t>(), r[4].as<std::string>());
       pgq::RefreshRunState(tx, r[3].as<int64_t>());
     }
   }
-  tx.exec_params(
+  Exec(tx, 
       "UPDATE attempts SET lease_expires_at = now() + $2::interval "
       "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING')",
       agent, pgq::Interval(timings_.assigned_lease));
   std::vector<int64_t> stop;
-  for (const auto& r : tx.exec_params(
+  for (const auto& r : Exec(tx, 
            "SELECT a.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.agent_name = $1 "
            "AND a.id = ANY($2::bigint[]) AND (j.state IN ('CANCELLING', 'CANCELLED') OR a.epoch <> j.current_epoch "
            "OR a.state NOT IN ('ASSIGNED', 'RUNNING', 'LOST'))",
@@ -78,7 +78,7 @@ absl::StatusOr<SessionStart> PgAgentStore::StartSession(const v1::Hello& hello, 
                          hello.name(), LabelsToJson(hello.labels()), hello.capacity(), controller_id, hello.version())[0]
                        .as<bool>();
     // Live attempts the agent does not hold any more: it restarted without them.
-    for (const auto& r : tx.exec_params(
+    for (const auto& r : Exec(tx, 
              "SELECT id FROM attempts WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST') "
              "AND NOT (id = ANY($2::bigint[])) FOR UPDATE",
              hello.name(), BigintArray(HeldIds(hello.held(), false)))) {
@@ -97,7 +97,7 @@ absl::StatusOr<SessionStart> PgAgentStore::StartSession(const v1::Hello& hello, 
 absl::StatusOr<std::vector<int64_t>> PgAgentStore::Heartbeat(const std::string& agent, const v1::Heartbeat& hb) {
   std::vector<int64_t> stop;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params("UPDATE agents SET last_seen = now(), connected = true WHERE name = $1", agent);
+    Exec(tx, "UPDATE agents SET last_seen = now(), connected = true WHERE name = $1", agent);
     stop = TouchHeld(tx, agent, hb.held());
     return absl::OkStatus();
   });
@@ -108,7 +108,7 @@ absl::StatusOr<std::vector<int64_t>> PgAgentStore::Heartbeat(const std::string& 
 absl::Status PgAgentStore::EndSession(const std::string& agent, const std::string& controller_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     // Only if no newer session (possibly on another replica) took the agent over.
-    tx.exec_params("UPDATE agents SET connected = false WHERE name = $1 AND controller_id = $2", agent,
+    Exec(tx, "UPDATE agents SET connected = false WHERE name = $1 AND controller_id = $2", agent,
                    controller_id);
     return absl::OkStatus();
   });
@@ -128,11 +128,11 @@ absl::StatusOr<std::vector<v1::Agent>> PgAgentStore::ListAgents() {
 absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, bool draining) {
   v1::Agent out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    if (tx.exec_params("UPDATE agents SET draining = $2 WHERE name = $1 RETURNING name", name, draining).empty()) {
+    if (Exec(tx, "UPDATE agents SET draining = $2 WHERE name = $1 RETURNING name", name, draining).empty()) {
       return absl::NotFoundError("agent '" + name + "' not found");
     }
     if (!draining) pgq::NotifyWork(tx);
-    out = AgentFromRow(tx.exec_params(absl::StrCat(kAgentSelect, "WHERE g.name = $1"), name)[0]);
+    out = AgentFromRow(Exec(tx, absl::StrCat(kAgentSelect, "WHERE g.name = $1"), name)[0]);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -142,7 +142,7 @@ absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, boo
 absl::StatusOr<bool> PgAgentStore::IsIdle(const std::string& agent) {
   bool idle = false;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    idle = !tx.exec_params(
+    idle = !Exec(tx, 
                   "SELECT 1 FROM agents WHERE name = $1 AND NOT draining AND NOT EXISTS (SELECT 1 FROM attempts "
                   "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST'))",
                   agent)

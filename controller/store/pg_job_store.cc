@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <set>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "controller/store/pg_util.h"
@@ -32,7 +34,7 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
 
 absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   std::map<int64_t, v1::Job*> by_id;
-  for (const auto& r : tx.exec_params(
+  for (const auto& r : Exec(tx, 
            "SELECT id, name, state, spec::text, attempts_made, message, extract(epoch from updated_at)::float8 "
            "FROM jobs WHERE run_id = $1 ORDER BY idx",
            run->id())) {
@@ -48,7 +50,7 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
     SetTimestamp(r[6], job->mutable_updated_at());
     by_id[job->id()] = job;
   }
-  for (const auto& r : tx.exec_params(
+  for (const auto& r : Exec(tx, 
            "SELECT a.job_id, a.id, a.epoch, a.agent_name, a.state, a.outcome, a.exit_code, a.message, "
            "extract(epoch from a.created_at)::float8, extract(epoch from a.finished_at)::float8 "
            "FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.run_id = $1 ORDER BY a.id",
@@ -70,7 +72,7 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
 }
 
 absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id) {
-  auto r = tx.exec_params(absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE id = $1"), id);
+  auto r = Exec(tx, absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE id = $1"), id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("run ", id, " not found"));
   v1::Run run;
   RunFromRow(r[0], &run);
@@ -93,7 +95,7 @@ absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
       std::string json;
       auto st = google::protobuf::util::MessageToJsonString(job, &json);
       if (!st.ok()) return absl::InternalError("cannot encode job spec: " + st.ToString());
-      tx.exec_params(
+      Exec(tx, 
           "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts) "
           "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6)",
           run_id, i, job.name(), json, LabelsToJson(job.agent_selector()), static_cast<int>(job.max_attempts()));
@@ -129,7 +131,7 @@ absl::StatusOr<v1::ListRunsResponse> PgJobStore::ListRuns(const v1::ListRunsRequ
   int page = req.page_size() <= 0 ? 50 : std::min(req.page_size(), 500);
   v1::ListRunsResponse out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto rows = tx.exec_params(
+    auto rows = Exec(tx, 
         absl::StrCat("SELECT ", kRunColumns,
                      " FROM runs WHERE id < $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR branch = $3) "
                      "AND ($4 = '' OR commit_sha = $4) AND ($5 = '' OR kind = $5) AND ($6 = '' OR project = $6) "
@@ -148,21 +150,21 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
   std::vector<StopOrder> stops;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     stops.clear();
-    auto run = tx.exec_params("UPDATE runs SET cancel_requested = true WHERE id = $1 RETURNING id", id);
+    auto run = Exec(tx, "UPDATE runs SET cancel_requested = true WHERE id = $1 RETURNING id", id);
     if (run.empty()) return absl::NotFoundError(absl::StrCat("run ", id, " not found"));
-    for (const auto& r : tx.exec_params("SELECT id, state FROM jobs WHERE run_id = $1 FOR UPDATE", id)) {
+    for (const auto& r : Exec(tx, "SELECT id, state FROM jobs WHERE run_id = $1 FOR UPDATE", id)) {
       JobState cur = ParseJobState(r[1].as<std::string>());
       JobState next = OnCancelRequested(cur);
       if (next == cur) continue;
-      tx.exec_params("UPDATE jobs SET state = $2, message = 'cancel requested', updated_at = now() WHERE id = $1",
+      Exec(tx, "UPDATE jobs SET state = $2, message = 'cancel requested', updated_at = now() WHERE id = $1",
                      r[0].as<int64_t>(), JobStateName(next));
     }
-    for (const auto& r : tx.exec_params(
+    for (const auto& r : Exec(tx, 
              "SELECT a.agent_name, a.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
              "WHERE j.run_id = $1 AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST') AND a.epoch = j.current_epoch",
              id)) {
       stops.push_back({r[0].as<std::string>(), r[1].as<int64_t>()});
-      tx.exec_params("SELECT pg_notify($1, $2)", kEventsChannel,
+      Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel,
                      absl::StrCat("stop:", r[1].as<int64_t>(), ":", r[0].as<std::string>()));
     }
     pgq::RefreshRunState(tx, id);
@@ -173,59 +175,115 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
   return stops;
 }
 
-absl::StatusOr<std::optional<v1::Assign>> PgJobStore::ClaimJob(const std::string& agent, absl::Duration* waited) {
-  std::optional<v1::Assign> out;
+absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::vector<std::string>& agents) {
+  std::vector<Claim> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    out.reset();
-    // Busy or draining agents claim nothing. The unique index is the guarantee; this check
-    // keeps the common case free of constraint violations.
-    auto idle = tx.exec_params(
-        "SELECT labels::text FROM agents WHERE name = $1 AND NOT draining AND NOT EXISTS ("
-        "SELECT 1 FROM attempts WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST'))",
-        agent);
+    out.clear();
+    pgq::AsyncCommit(tx);
+    // The idle ones among the agents (not draining, no live attempt), with their labels. The
+    // unique index on live attempts is the guarantee; this keeps violations rare.
+    std::vector<std::pair<std::string, google::protobuf::Map<std::string, std::string>>> idle;
+    for (const auto& r : Exec(tx, 
+             "SELECT g.name, g.labels::text FROM agents g WHERE g.name = ANY($1::text[]) AND NOT g.draining "
+             "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.agent_name = g.name "
+             "AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST')) ORDER BY g.last_seen",
+             TextArray(agents))) {
+      idle.emplace_back(r[0].as<std::string>(), google::protobuf::Map<std::string, std::string>());
+      LabelsFromJson(r[1].as<std::string>(), &idle.back().second);
+    }
     if (idle.empty()) return absl::OkStatus();
-    auto job = tx.exec_params(
+    std::vector<std::string> idle_names;
+    for (const auto& [name, labels] : idle) idle_names.push_back(name);
+    // Oldest claimable jobs that some idle agent can take, locked against other replicas.
+    auto jobs = Exec(tx, 
         "SELECT j.id, j.run_id, j.spec::text, r.commit_sha, "
-        "extract(epoch from now() - greatest(j.enqueued_at, j.not_before))::float8 "
+        "extract(epoch from now() - greatest(j.enqueued_at, j.not_before))::float8, j.selector::text "
         "FROM jobs j JOIN runs r ON r.id = j.run_id "
-        "WHERE j.state IN ('QUEUED', 'RETRY_WAIT') AND j.not_before <= now() AND j.selector <@ $1::jsonb "
-        "ORDER BY j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
-        idle[0][0].as<std::string>());
-    if (job.empty()) return absl::OkStatus();
-    int64_t job_id = job[0][0].as<int64_t>();
-    int64_t run_id = job[0][1].as<int64_t>();
-    auto att = tx.exec_params(
-        "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
-        "VALUES ($1, $2, 'ASSIGNED', now() + $3::interval) RETURNING id, epoch",
-        job_id, agent, Interval(timings_.assigned_lease));
-    v1::Assign a;
-    a.set_attempt_id(att[0][0].as<int64_t>());
-    a.set_epoch(att[0][1].as<int64_t>());
-    a.set_job_id(job_id);
-    a.set_run_id(run_id);
-    a.set_commit(job[0][3].as<std::string>());
-    auto st = google::protobuf::util::JsonStringToMessage(job[0][2].as<std::string>(), a.mutable_spec());
-    if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
-    tx.exec_params(
-        "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch = $2, "
-        "message = '', updated_at = now() WHERE id = $1",
-        job_id, a.epoch());
-    pgq::RefreshRunState(tx, run_id);
-    pgq::NotifyRun(tx, run_id);
-    if (waited) *waited = absl::Seconds(job[0][4].as<double>());
-    out = std::move(a);
+        "WHERE j.state IN ('QUEUED', 'RETRY_WAIT') AND j.not_before <= now() AND EXISTS ("
+        "SELECT 1 FROM agents g WHERE g.name = ANY($1::text[]) AND j.selector <@ g.labels) "
+        "ORDER BY j.id LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
+        TextArray(idle_names), static_cast<int>(idle.size()));
+    std::vector<bool> taken(idle.size(), false);
+    std::set<int64_t> started_runs;
+    for (const auto& job : jobs) {
+      google::protobuf::Map<std::string, std::string> selector;
+      LabelsFromJson(job[5].as<std::string>(), &selector);
+      size_t pick = idle.size();
+      for (size_t i = 0; i < idle.size() && pick == idle.size(); ++i) {
+        if (!taken[i] && LabelsMatch(selector, idle[i].second)) pick = i;
+      }
+      if (pick == idle.size()) continue;  // its agents were all taken by older jobs
+      taken[pick] = true;
+      int64_t job_id = job[0].as<int64_t>();
+      int64_t run_id = job[1].as<int64_t>();
+      auto att = Exec(tx, 
+          "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
+          "VALUES ($1, $2, 'ASSIGNED', now() + $3::interval) RETURNING id, epoch",
+          job_id, idle[pick].first, Interval(timings_.assigned_lease));
+      Claim c;
+      c.agent = idle[pick].first;
+      c.assign.set_attempt_id(att[0][0].as<int64_t>());
+      c.assign.set_epoch(att[0][1].as<int64_t>());
+      c.assign.set_job_id(job_id);
+      c.assign.set_run_id(run_id);
+      c.assign.set_commit(job[3].as<std::string>());
+      auto st = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(), c.assign.mutable_spec());
+      if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
+      Exec(tx, 
+          "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch = $2, "
+          "message = '', updated_at = now() WHERE id = $1",
+          job_id, c.assign.epoch());
+      started_runs.insert(run_id);
+      c.waited = absl::Seconds(job[4].as<double>());
+      out.push_back(std::move(c));
+    }
+    // A run's first claim starts it; later claims leave the run row alone (no lock).
+    for (int64_t run_id : started_runs) {
+      if (!Exec(tx, "UPDATE runs SET state = 'RUNNING' WHERE id = $1 AND state = 'QUEUED' RETURNING id", run_id)
+               .empty()) {
+        pgq::NotifyRun(tx, run_id);
+      }
+    }
     return absl::OkStatus();
   });
-  if (absl::IsAlreadyExists(s)) return std::optional<v1::Assign>();  // lost a race for the agent
+  if (absl::IsAlreadyExists(s) && agents.size() > 1) {
+    // Lost a race for one agent: claim one by one, so the others still get work.
+    std::vector<Claim> each;
+    for (const auto& a : agents) {
+      auto one = ClaimJobs({a});
+      if (one.ok()) each.insert(each.end(), one->begin(), one->end());
+    }
+    return each;
+  }
+  if (absl::IsAlreadyExists(s)) return std::vector<Claim>();
   if (!s.ok()) return s;
   return out;
 }
 
 absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
+  // The common case in one statement: an ASSIGNED attempt of this agent and epoch whose job is
+  // still ASSIGNED. The outer WHERE is rechecked after any row-lock wait, so a concurrent
+  // cancel makes it match nothing; then everything is rolled back and the detailed path below
+  // decides (and explains). A lost accept is recovered by the protocol (the attempt stays
+  // ASSIGNED, which heartbeats and the completion accept), so it need not wait for the disk.
+  bool fast = false;
+  absl::Status fs = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    fast = !Exec(tx,
+                 "WITH a AS (UPDATE attempts SET state = 'RUNNING', accepted_at = now(), lost_at = NULL, "
+                 "lease_expires_at = now() + $4::interval WHERE id = $1 AND epoch = $2 AND agent_name = $3 "
+                 "AND state = 'ASSIGNED' RETURNING job_id, set_config('synchronous_commit', 'off', true)) "
+                 "UPDATE jobs SET state = 'RUNNING', updated_at = now() FROM a "
+                 "WHERE jobs.id = a.job_id AND jobs.state = 'ASSIGNED' AND jobs.current_epoch = $2 RETURNING jobs.id",
+                 req.attempt_id(), req.epoch(), req.agent(), Interval(timings_.assigned_lease))
+                .empty();
+    return fast ? absl::OkStatus() : absl::CancelledError("not the common case");
+  });
+  if (fs.ok()) return fs;
+  if (!absl::IsCancelled(fs)) return fs;
   absl::Status result;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     result = absl::OkStatus();
-    auto r = tx.exec_params(
+    auto r = Exec(tx, 
         "SELECT a.epoch, a.agent_name, a.state, j.state, j.id, j.run_id FROM attempts a "
         "JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
         req.attempt_id());
@@ -249,13 +307,14 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
       result = absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(), ": job was cancelled"));
       return absl::OkStatus();  // commit the cancellation, report the refusal
     }
-    tx.exec_params(
+    // A lost accept is recovered by the protocol (the attempt stays ASSIGNED, and heartbeats
+    // and the completion accept that), so it need not wait for the disk.
+    pgq::AsyncCommit(tx);
+    Exec(tx, 
         "UPDATE attempts SET state = 'RUNNING', accepted_at = now(), lost_at = NULL, "
         "lease_expires_at = now() + $2::interval WHERE id = $1",
         req.attempt_id(), Interval(timings_.assigned_lease));
-    tx.exec_params("UPDATE jobs SET state = 'RUNNING', updated_at = now() WHERE id = $1", r[0][4].as<int64_t>());
-    pgq::RefreshRunState(tx, r[0][5].as<int64_t>());
-    pgq::NotifyRun(tx, r[0][5].as<int64_t>());
+    Exec(tx, "UPDATE jobs SET state = 'RUNNING', updated_at = now() WHERE id = $1", r[0][4].as<int64_t>());
     return absl::OkStatus();
   });
   return s.ok() ? result : s;
@@ -264,24 +323,8 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
 absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
   int64_t run_id = 0;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto r = tx.exec_params("SELECT epoch, state, outcome FROM attempts WHERE id = $1 FOR UPDATE", req.attempt_id());
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
-    if (r[0][0].as<int64_t>() != req.epoch()) {
-      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
-    }
-    std::string state = r[0][1].as<std::string>();
-    if (state != "ASSIGNED" && state != "RUNNING" && state != "LOST") {
-      if (r[0][2].as<std::string>() == OutcomeName(req.outcome())) {
-        run_id = tx.exec_params1("SELECT j.run_id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = $1",
-                                 req.attempt_id())[0]
-                     .as<int64_t>();
-        return absl::OkStatus();  // a replay of the same completion
-      }
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", req.attempt_id(), " already ended as ", state));
-    }
     auto ended = pgq::EndAttempt(tx, retry_, req.attempt_id(), req.outcome(), req.exit_code(), req.message(),
-                                 req.log_chunks());
+                                 req.log_chunks(), "", req.epoch());
     if (!ended.ok()) return ended.status();
     run_id = *ended;
     return absl::OkStatus();
@@ -293,7 +336,7 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptReq
 absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) {
   int64_t run_id = 0;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto r = tx.exec_params(
+    auto r = Exec(tx, 
         "SELECT a.epoch, j.run_id, j.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = $1",
         req.attempt_id());
     if (r.empty()) return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
@@ -303,13 +346,12 @@ absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) 
     run_id = r[0][1].as<int64_t>();
     int64_t job_id = r[0][2].as<int64_t>();
     for (const auto& c : req.chunks()) {
-      tx.exec_params(
+      Exec(tx, 
           "INSERT INTO log_chunks (run_id, job_id, attempt_id, seq, stream, data) VALUES ($1, $2, $3, $4, $5, $6) "
           "ON CONFLICT (attempt_id, seq) DO NOTHING",
           run_id, job_id, req.attempt_id(), c.seq(), static_cast<int>(c.stream()),
           pqxx::binarystring(c.data().data(), c.data().size()));
     }
-    pgq::NotifyRun(tx, run_id);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -320,10 +362,10 @@ absl::StatusOr<v1::GetRunLogsResponse> PgJobStore::GetRunLogs(int64_t run_id, in
   v1::GetRunLogsResponse out;
   out.set_last_id(after_id);
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    if (tx.exec_params("SELECT 1 FROM runs WHERE id = $1", run_id).empty()) {
+    if (Exec(tx, "SELECT 1 FROM runs WHERE id = $1", run_id).empty()) {
       return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
     }
-    for (const auto& r : tx.exec_params(
+    for (const auto& r : Exec(tx, 
              "SELECT id, job_id, attempt_id, seq, stream, data FROM log_chunks WHERE run_id = $1 AND id > $2 "
              "ORDER BY id LIMIT $3",
              run_id, after_id, limit)) {
@@ -359,14 +401,14 @@ absl::StatusOr<SweepResult> PgJobStore::Sweep(absl::Duration lost_after) {
       if (r[4].as<bool>() && !IsTerminal(js)) {
         // A job being cancelled has nothing left to reach: it is cancelled.
         std::string next = js == v1::JOB_STATE_CANCELLING ? "CANCELLED" : "LOST";
-        tx.exec_params("UPDATE jobs SET state = $2, message = 'agent stopped answering', updated_at = now() "
+        Exec(tx, "UPDATE jobs SET state = $2, message = 'agent stopped answering', updated_at = now() "
                        "WHERE id = $1",
                        r[1].as<int64_t>(), next);
       }
       pgq::RefreshRunState(tx, r[3].as<int64_t>());
     }
     // LOST attempts whose agent never came back: give up, release the node, retry the job.
-    for (const auto& r : tx.exec_params(
+    for (const auto& r : Exec(tx, 
              "SELECT id FROM attempts WHERE state = 'LOST' AND lost_at < now() - $1::interval FOR UPDATE",
              Interval(lost_after))) {
       ++res.lost_expired;
@@ -374,7 +416,7 @@ absl::StatusOr<SweepResult> PgJobStore::Sweep(absl::Duration lost_after) {
                                    "agent lost for longer than lost_after", 0, "EXPIRED");
       if (!ended.ok()) return ended.status();
     }
-    res.agents_offline = tx.exec_params(
+    res.agents_offline = Exec(tx, 
                                "UPDATE agents SET connected = false WHERE connected AND last_seen < now() - $1::interval",
                                Interval(timings_.agent_offline_after))
                              .affected_rows();
@@ -390,11 +432,11 @@ absl::StatusOr<SweepResult> PgJobStore::Sweep(absl::Duration lost_after) {
 
 absl::Status PgJobStore::ExtendLiveLeases(absl::Duration grace) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
+    Exec(tx, 
         "UPDATE attempts SET lease_expires_at = greatest(lease_expires_at, now() + $1::interval) "
         "WHERE state IN ('ASSIGNED', 'RUNNING')",
         Interval(grace));
-    tx.exec_params("UPDATE attempts SET lost_at = greatest(lost_at, now()) WHERE state = 'LOST'");
+    Exec(tx, "UPDATE attempts SET lost_at = greatest(lost_at, now()) WHERE state = 'LOST'");
     return absl::OkStatus();
   });
 }

@@ -1,7 +1,9 @@
 // JobStore over PostgreSQL. All state changes are single transactions; all lease arithmetic
-// uses the database's now(). Every change to a run also sends NOTIFY perfgate_events
-// 'run:<id>' (and 'work' when something became claimable) so that other replicas and
-// watchers wake up. Safe for concurrent use.
+// uses the database's now(). What other controller replicas must learn is sent as NOTIFY
+// perfgate_events: 'work' when something became claimable, 'run:<id>' when a run's state
+// changed, 'stop:<attempt>:<agent>' for cancels. Hot-path steps send nothing: PostgreSQL
+// serialises the commits of notifying transactions, and this replica wakes its own threads
+// in-process. Safe for concurrent use.
 #pragma once
 
 #include "controller/queue/job_state.h"
@@ -21,7 +23,7 @@ class PgJobStore : public JobStore {
   absl::StatusOr<v1::Run> GetRun(int64_t id) override;
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& req) override;
   absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id) override;
-  absl::StatusOr<std::optional<v1::Assign>> ClaimJob(const std::string& agent, absl::Duration* waited) override;
+  absl::StatusOr<std::vector<Claim>> ClaimJobs(const std::vector<std::string>& agents) override;
   absl::Status AcceptAttempt(const v1::AcceptAttemptRequest& req) override;
   absl::StatusOr<int64_t> CompleteAttempt(const v1::CompleteAttemptRequest& req) override;
   absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) override;
@@ -41,11 +43,18 @@ namespace pgq {
 // Ends a live attempt with `outcome` (attempt state = `attempt_state`, default the outcome's
 // name) and moves its job per OnAttemptEnded when the attempt is still the job's current one.
 // Returns the run id.
+// With `expect_epoch` set, FAILED_PRECONDITION for another epoch; an attempt that already
+// ended with the same outcome is OK (a replay) and changes nothing; with another outcome,
+// FAILED_PRECONDITION.
 absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int64_t attempt_id,
                                    v1::AttemptOutcome outcome, int exit_code, const std::string& message,
-                                   int64_t log_chunks, const std::string& attempt_state = "");
-// Recomputes the run's state from its jobs; notifies watchers when it changed.
+                                   int64_t log_chunks, const std::string& attempt_state = "",
+                                   std::optional<int64_t> expect_epoch = std::nullopt);
+// Recomputes the run's state from its jobs (locking the run row, which serialises the check
+// of concurrent job changes); notifies watchers when it changed.
 void RefreshRunState(pqxx::work& tx, int64_t run_id);
+// For writes whose loss in a crash the protocol recovers from: commit without the fsync wait.
+void AsyncCommit(pqxx::work& tx);
 void NotifyRun(pqxx::work& tx, int64_t run_id);
 void NotifyWork(pqxx::work& tx);
 std::string Interval(absl::Duration d);

@@ -30,7 +30,8 @@ class PgPool {
   // Runs `fn` in a read-write transaction and commits. Retries up to 3 times on ABORTED
   // (serialization failure, deadlock) and once on a broken connection. `fn` may be called
   // more than once, so it must not have effects outside the transaction except through its
-  // return value. An error status returned by `fn` rolls back.
+  // return value. An error status returned by `fn` rolls back (and is not retried unless it
+  // is ABORTED).
   absl::Status Transact(const std::function<absl::Status(pqxx::work&)>& fn);
 
   // Runs `fn` with a raw connection (for LISTEN, COPY, advisory locks held across calls).

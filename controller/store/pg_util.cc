@@ -30,6 +30,29 @@ void LabelsFromJson(const std::string& json, google::protobuf::Map<std::string, 
   }
 }
 
+std::string TextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ",";
+    out += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
+                 const google::protobuf::Map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
 std::string BigintArray(const std::vector<int64_t>& v) { return "{" + absl::StrJoin(v, ",") + "}"; }
 
 }  // namespace perfgate::controller

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,24 @@ void LabelsFromJson(const std::string& json, google::protobuf::Map<std::string, 
 
 // "{1,2,3}": a bigint[] literal for a ::bigint[] parameter.
 std::string BigintArray(const std::vector<int64_t>& v);
+
+// A text[] literal ("{\"a\",\"b\"}") for a ::text[] parameter, quoting every element.
+std::string TextArray(const std::vector<std::string>& v);
+
+// Whether every key=value of `selector` is among `labels`.
+bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
+                 const google::protobuf::Map<std::string, std::string>& labels);
+
+// Runs `sql` as a prepared statement on the transaction's connection: the server parses and
+// plans it once per connection instead of on every call. The name is derived from the text,
+// so each call site simply passes its SQL.
+template <typename... Args>
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, Args&&... args) {
+  std::string name = "q" + std::to_string(std::hash<std::string>{}(sql));
+  pqxx::connection_base& c = tx.conn();
+  c.prepare(name, sql);  // a no-op when already defined with this text
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 inline std::string StrOrEmpty(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
 

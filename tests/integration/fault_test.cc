@@ -42,8 +42,13 @@ TEST_F(ClusterTest, AgentKill9MidJobLosesNoLineAndTheJobEndsCorrectly) {
   StartAgent("a1");
   std::string pidfile = dir_ + "/job.pid";
   v1::Run run = SubmitCommand(*stub_, CountingJob(pidfile));
-  ASSERT_TRUE(WaitUntil([&] { return Lines(AttemptStdout(RunLogs(*stub_, run.id()), GetRun(*stub_, run.id()).jobs(0).attempts(0).id())).size() >= 5; },
-                        absl::Seconds(30)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v1::Run r = GetRun(*stub_, run.id());
+        if (r.jobs(0).attempts_size() == 0) return false;
+        return Lines(AttemptStdout(RunLogs(*stub_, run.id()), r.jobs(0).attempts(0).id())).size() >= 5;
+      },
+      absl::Seconds(30)));
   int orphan = 0;
   std::ifstream(pidfile) >> orphan;
   ASSERT_GT(orphan, 0);

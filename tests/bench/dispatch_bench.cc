@@ -1,0 +1,349 @@
+// Dispatch benchmark: the real perfgate-controller on its embedded (durable) PostgreSQL, and
+// simulated agents (each its own gRPC channel, i.e. its own connection, like separate
+// machines) that accept and complete every assignment at once.
+//
+// Measures, in one invocation:
+//   reference: a bare gRPC round trip to the controller (no database), and the database's
+//              single-row commit rate with 2 connections (the ceiling for any durable queue);
+//   dispatch latency: submit -> Assign received, one job at a time on idle agents (p50/p99);
+//   throughput: N jobs over M agents, jobs completed per second (claim + accept + complete);
+//   memory: controller RSS with K agents connected.
+// Prints a table with ratios against the references. Bounded: every phase has a deadline.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/process/subprocess.h"
+#include "perfgate/v1/agent_gateway.grpc.pb.h"
+#include "perfgate/v1/controller.grpc.pb.h"
+
+namespace {
+
+using namespace perfgate;
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t idx = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
+  return v[idx];
+}
+
+long RssKiB(pid_t pid, const char* field = "VmRSS:") {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(strlen(field)));
+  }
+  return -1;
+}
+
+// CPU seconds (user + system) of a process.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  std::istringstream f(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && (f >> field); ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / sysconf(_SC_CLK_TCK);
+}
+
+// CPU seconds of every PostgreSQL server process on the machine (the benchmark's own cluster
+// is the only busy one while it runs).
+double PostgresCpuSeconds() {
+  double total = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream comm(e.path() / "comm");
+    std::string c;
+    if (std::getline(comm, c) && c.rfind("postgres", 0) == 0) total += CpuSeconds(std::stoi(name));
+  }
+  return total;
+}
+
+// Assign arrival times by run id (for the latency phase) and a count of completions.
+struct Shared {
+  absl::Mutex mu;
+  std::map<int64_t, absl::Time> assigned_at;
+  std::atomic<int64_t> completed{0};
+};
+
+class SimAgent {
+ public:
+  SimAgent(const std::string& addr, std::string name, Shared& shared) : name_(std::move(name)), shared_(shared) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    stub_ = v1::AgentGateway::NewStub(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~SimAgent() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  void Heartbeat() {
+    v1::AgentMessage m;
+    m.mutable_heartbeat();
+    std::lock_guard<std::mutex> l(write_mu_);
+    if (stream_) stream_->Write(m);
+  }
+
+ private:
+  void Loop() {
+    auto stream = stub_->Session(&ctx_);
+    {
+      std::lock_guard<std::mutex> l(write_mu_);
+      stream_ = stream.get();
+      v1::AgentMessage hello;
+      hello.mutable_hello()->set_name(name_);
+      hello.mutable_hello()->set_capacity(1);
+      (*hello.mutable_hello()->mutable_labels())["machine_class"] = "sim";
+      stream_->Write(hello);
+    }
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      if (!msg.has_assign()) continue;
+      absl::Time now = absl::Now();
+      {
+        absl::MutexLock lock(&shared_.mu);
+        shared_.assigned_at.emplace(msg.assign().run_id(), now);
+      }
+      v1::AcceptAttemptRequest acc;
+      acc.set_attempt_id(msg.assign().attempt_id());
+      acc.set_epoch(msg.assign().epoch());
+      acc.set_agent(name_);
+      v1::AcceptAttemptResponse ar;
+      grpc::ClientContext c1;
+      if (!stub_->AcceptAttempt(&c1, acc, &ar).ok()) continue;
+      v1::CompleteAttemptRequest done;
+      done.set_attempt_id(acc.attempt_id());
+      done.set_epoch(acc.epoch());
+      done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+      v1::CompleteAttemptResponse dr;
+      grpc::ClientContext c2;
+      if (stub_->CompleteAttempt(&c2, done, &dr).ok()) shared_.completed++;
+    }
+    std::lock_guard<std::mutex> l(write_mu_);
+    stream_ = nullptr;
+    stream->Finish();
+  }
+
+  std::string name_;
+  Shared& shared_;
+  std::unique_ptr<v1::AgentGateway::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::mutex write_mu_;
+  grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>* stream_ = nullptr;
+  std::thread thread_;
+};
+
+v1::SubmitRunRequest Jobs(int n) {
+  v1::SubmitRunRequest req;
+  for (int i = 0; i < n; ++i) req.mutable_spec()->add_jobs()->mutable_command()->set_command("true");
+  return req;
+}
+
+int ConnectedAgents(v1::Controller::Stub& stub) {
+  grpc::ClientContext ctx;
+  v1::ListAgentsResponse resp;
+  if (!stub.ListAgents(&ctx, v1::ListAgentsRequest(), &resp).ok()) return -1;
+  int n = 0;
+  for (const auto& a : resp.agents()) n += a.connected();
+  return n;
+}
+
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int jobs = 10000, agents = 20, idle_agents = 100, samples = 300, jobs_per_run = 100;
+  std::string bin_dir, json_out;
+  CLI::App app{"perfgate dispatch benchmark"};
+  app.add_option("--bin-dir", bin_dir, "where perfgate-controller is")->required();
+  app.add_option("--jobs", jobs, "jobs in the throughput phase")->capture_default_str();
+  app.add_option("--agents", agents, "simulated agents doing work")->capture_default_str();
+  app.add_option("--connected-agents", idle_agents, "agents connected for the memory figure")->capture_default_str();
+  app.add_option("--latency-samples", samples, "sequential single-job submits")->capture_default_str();
+  app.add_option("--json", json_out, "also write the figures here");
+  CLI11_PARSE(app, argc, argv);
+
+  char tmpl[] = "/tmp/perfgate-bench-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  chmod(dir.c_str(), 0755);
+  common::SpawnOptions o;
+  o.argv = {bin_dir + "/perfgate-controller", "--data-dir", dir + "/data", "--grpc-listen", "127.0.0.1:0",
+            "--http-listen", "127.0.0.1:0", "--ready-file", dir + "/ready", "--log-level", "warn"};
+  std::string log = dir + "/controller.log";
+  FILE* lf = fopen(log.c_str(), "w");
+  o.stdout_fd = fileno(lf);
+  o.stderr_fd = fileno(lf);
+  auto pid = common::Spawn(o);
+  if (!pid.ok() || !WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
+    std::cerr << "controller did not start; see " << log << "\n";
+    return 1;
+  }
+  auto ready = nlohmann::json::parse(std::ifstream(dir + "/ready"));
+  std::string addr = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
+  auto stub = v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  nlohmann::json out;
+  auto stop = [&](int code) {
+    common::SignalGroup(*pid, SIGTERM).IgnoreError();
+    common::WaitFor(*pid, absl::Seconds(30)).IgnoreError();
+    return code;
+  };
+
+  // Reference 1: a bare gRPC round trip (refused before any database work).
+  std::vector<double> rtt;
+  for (int i = 0; i < 2000; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetRunRequest req;  // id 0: INVALID_ARGUMENT without touching the database
+    v1::Run r;
+    absl::Time t0 = absl::Now();
+    stub->GetRun(&ctx, req, &r);
+    rtt.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
+  }
+  // Reference 2: single-row commits per second on the same (durable) database, 2 connections.
+  std::string dsn = "host=" + dir + "/data/run port=5432 dbname=perfgate user=perfgate";
+  double ref_tps = 0;
+  {
+    pqxx::connection c(dsn);
+    pqxx::nontransaction nt(c);
+    nt.exec("CREATE TABLE IF NOT EXISTS bench_ref (id int PRIMARY KEY, v bigint)");
+    nt.exec("INSERT INTO bench_ref VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING");
+    std::atomic<int64_t> commits{0};
+    absl::Time end = absl::Now() + absl::Seconds(3);
+    std::vector<std::thread> ts;
+    for (int t = 1; t <= 2; ++t) {
+      ts.emplace_back([&, t] {
+        pqxx::connection cc(dsn);
+        while (absl::Now() < end) {
+          pqxx::work tx(cc);
+          tx.exec_params("UPDATE bench_ref SET v = v + 1 WHERE id = $1", t);
+          tx.commit();
+          commits++;
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+    ref_tps = commits / 3.0;
+  }
+
+  Shared shared;
+  std::vector<std::unique_ptr<SimAgent>> sims;
+  for (int i = 0; i < agents; ++i) sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%03d", i), shared));
+  if (!WaitFor([&] { return ConnectedAgents(*stub) == agents; }, absl::Seconds(60))) {
+    std::cerr << "agents did not connect\n";
+    return stop(1);
+  }
+  std::atomic<bool> hb_stop{false};
+  std::thread heartbeats([&] {
+    while (!hb_stop) {
+      for (auto& s : sims) s->Heartbeat();
+      for (int i = 0; i < 50 && !hb_stop; ++i) absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+
+  // Dispatch latency: one job at a time, idle agents waiting.
+  std::vector<double> lat;
+  for (int i = 0; i < samples; ++i) {
+    int64_t before = shared.completed;
+    grpc::ClientContext ctx;
+    v1::SubmitRunRequest req = Jobs(1);
+    v1::SubmitRunResponse resp;
+    absl::Time t0 = absl::Now();
+    if (!stub->SubmitRun(&ctx, req, &resp).ok()) return stop(1);
+    if (!WaitFor([&] { return shared.completed > before; }, absl::Seconds(30))) {
+      std::cerr << "job never completed\n";
+      return stop(1);
+    }
+    absl::MutexLock lock(&shared.mu);
+    lat.push_back(absl::ToDoubleMilliseconds(shared.assigned_at[resp.run().id()] - t0));
+  }
+
+  // Throughput: all jobs queued in runs of jobs_per_run, agents drain them.
+  int64_t base = shared.completed;
+  double ctl_cpu0 = CpuSeconds(*pid), pg_cpu0 = PostgresCpuSeconds(), self_cpu0 = CpuSeconds(getpid());
+  absl::Time t0 = absl::Now();
+  std::thread submitter([&] {
+    for (int done = 0; done < jobs; done += jobs_per_run) {
+      grpc::ClientContext ctx;
+      v1::SubmitRunResponse resp;
+      if (!stub->SubmitRun(&ctx, Jobs(std::min(jobs_per_run, jobs - done)), &resp).ok()) std::cerr << "submit failed\n";
+    }
+  });
+  bool finished = WaitFor([&] { return shared.completed - base >= jobs; }, absl::Minutes(20));
+  double secs = absl::ToDoubleSeconds(absl::Now() - t0);
+  submitter.join();
+  if (!finished) {
+    std::cerr << "throughput phase did not finish: " << shared.completed - base << " of " << jobs << "\n";
+    return stop(1);
+  }
+  double jobs_per_s = jobs / secs;
+  double ctl_us = (CpuSeconds(*pid) - ctl_cpu0) * 1e6 / jobs, pg_us = (PostgresCpuSeconds() - pg_cpu0) * 1e6 / jobs,
+         agents_us = (CpuSeconds(getpid()) - self_cpu0) * 1e6 / jobs;
+  long rss_after_jobs = RssKiB(*pid);
+
+  // Memory with many connected agents.
+  for (int i = agents; i < idle_agents; ++i) {
+    sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%03d", i), shared));
+  }
+  WaitFor([&] { return ConnectedAgents(*stub) == idle_agents; }, absl::Seconds(60));
+  absl::SleepFor(absl::Seconds(2));
+  long rss = RssKiB(*pid), hwm = RssKiB(*pid, "VmHWM:");
+  hb_stop = true;
+  heartbeats.join();
+
+  double p50 = Percentile(lat, 50), p99 = Percentile(lat, 99), rtt50 = Percentile(rtt, 50) / 1000.0;
+  std::printf("perfgate dispatch benchmark (%d agents, %d jobs; controller on its embedded durable PostgreSQL)\n",
+              agents, jobs);
+  std::printf("  reference: gRPC round trip p50           %8.3f ms\n", rtt50);
+  std::printf("  reference: DB single-row commits/s (2c)  %8.0f /s\n", ref_tps);
+  std::printf("  dispatch latency submit->Assign p50      %8.3f ms  (%.1fx gRPC round trip)\n", p50, p50 / rtt50);
+  std::printf("  dispatch latency submit->Assign p99      %8.3f ms  (target < 20 ms)\n", p99);
+  std::printf("  jobs claimed+completed per second        %8.0f /s  (%.2f of the DB commit rate; target >= 1000)\n",
+              jobs_per_s, jobs_per_s / ref_tps);
+  std::printf("  CPU per job: controller %.0f us, PostgreSQL %.0f us, simulated agents %.0f us (%.0f us of 2 cores' %.0f)\n",
+              ctl_us, pg_us, agents_us, ctl_us + pg_us + agents_us, 2e6 / jobs_per_s);
+  std::printf("  controller RSS after %d jobs             %8.1f MiB\n", jobs, rss_after_jobs / 1024.0);
+  std::printf("  controller RSS with %d agents connected %8.1f MiB  (peak %.1f MiB; target < 64 MB)\n", idle_agents,
+              rss / 1024.0, hwm / 1024.0);
+  out = {{"rtt_p50_ms", rtt50},          {"db_commits_per_s", ref_tps}, {"dispatch_p50_ms", p50},
+         {"dispatch_p99_ms", p99},       {"jobs_per_s", jobs_per_s},    {"rss_mib_after_jobs", rss_after_jobs / 1024.0},
+         {"rss_mib_connected", rss / 1024.0}, {"rss_peak_mib", hwm / 1024.0},
+         {"cpu_us_per_job_controller", ctl_us}, {"cpu_us_per_job_postgres", pg_us}, {"cpu_us_per_job_agents", agents_us}};
+  if (!json_out.empty()) std::ofstream(json_out) << out.dump(2) << "\n";
+  sims.clear();
+  int code = stop(0);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return code;
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs perfgate's system benchmarks and prints figures with ratios against reference runs made
+# in the same invocation. Usage: tests/bench/run.sh [dispatch_bench options, e.g. --jobs 2000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+./tools/install-deps.sh --test
+./tools/build.sh perfgate-controller dispatch_bench
+./build/bin/dispatch_bench --bin-dir "$(pwd)/build/bin" "$@"
