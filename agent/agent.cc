@@ -46,13 +46,6 @@ std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg) {
   return l;
 }
 
-bool FinalRefusal(const grpc::Status& s) {
-  auto c = s.error_code();
-  return c == grpc::StatusCode::FAILED_PRECONDITION || c == grpc::StatusCode::NOT_FOUND ||
-         c == grpc::StatusCode::PERMISSION_DENIED || c == grpc::StatusCode::INVALID_ARGUMENT ||
-         c == grpc::StatusCode::UNAUTHENTICATED;
-}
-
 class AgentImpl : public Agent {
  public:
   absl::Status Init(const AgentConfig& cfg);
@@ -69,6 +62,8 @@ class AgentImpl : public Agent {
   void Execute(const v1::Assign& a);
   void CancelAttempt(int64_t attempt_id, const std::string& reason);
   bool WriteToStream(const v1::AgentMessage& m);
+  // A heartbeat listing every attempt not yet completed at the controller.
+  v1::AgentMessage HeartbeatMessage();
 
   AgentConfig cfg_;
   std::string token_;
@@ -307,10 +302,7 @@ void AgentImpl::RunSession() {
           };
           if (mu_.AwaitWithTimeout(absl::Condition(&done), interval)) return;
         }
-        v1::AgentMessage hb;
-        for (auto& h : uploader_->Held()) *hb.mutable_heartbeat()->add_held() = h;
-        hb.mutable_heartbeat();
-        if (!WriteToStream(hb)) return;
+        if (!WriteToStream(HeartbeatMessage())) return;
       }
     });
     v1::ControllerMessage msg;
@@ -391,7 +383,7 @@ void AgentImpl::Execute(const v1::Assign& a) {
     v1::AcceptAttemptResponse resp;
     auto ctx = NewContext(absl::Seconds(10));
     accepted = stub_->AcceptAttempt(ctx.get(), req, &resp);
-    if (accepted.ok() || FinalRefusal(accepted)) break;
+    if (accepted.ok() || IsFinalRefusal(accepted)) break;
     usleep(500'000);
   }
   if (!accepted.ok()) {
@@ -432,10 +424,14 @@ void AgentImpl::Execute(const v1::Assign& a) {
                v1::AttemptOutcome_Name(outcome.outcome), outcome.exit_code);
   uploader_->Wake();
   // Tell the controller at once that we are free (it also learns from the completion).
+  WriteToStream(HeartbeatMessage());
+}
+
+v1::AgentMessage AgentImpl::HeartbeatMessage() {
   v1::AgentMessage hb;
-  for (auto& h : uploader_->Held()) *hb.mutable_heartbeat()->add_held() = h;
   hb.mutable_heartbeat();
-  WriteToStream(hb);
+  for (auto& h : uploader_->Held()) *hb.mutable_heartbeat()->add_held() = h;
+  return hb;
 }
 
 }  // namespace

@@ -86,7 +86,7 @@ bool Uploader::Idle() {
   return journals_.empty();
 }
 
-bool Uploader::Final(const grpc::Status& s) const {
+bool IsFinalRefusal(const grpc::Status& s) {
   auto c = s.error_code();
   return c == grpc::StatusCode::FAILED_PRECONDITION || c == grpc::StatusCode::NOT_FOUND ||
          c == grpc::StatusCode::PERMISSION_DENIED || c == grpc::StatusCode::INVALID_ARGUMENT;
@@ -108,7 +108,7 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
     v1::UploadLogResponse resp;
     auto ctx = ctx_();
     grpc::Status s = stub_.UploadLog(ctx.get(), req, &resp);
-    if (Final(s)) {
+    if (IsFinalRefusal(s)) {
       // The controller will never take this attempt's logs: stop it, then forget it.
       spdlog::warn("msg=\"controller refused attempt logs\" attempt={} error=\"{}\"", id, s.error_message());
       refused_(id, s.error_message());
@@ -134,7 +134,7 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
   v1::CompleteAttemptResponse resp;
   auto ctx = ctx_();
   grpc::Status s = stub_.CompleteAttempt(ctx.get(), req, &resp);
-  if (!s.ok() && !Final(s)) {
+  if (!s.ok() && !IsFinalRefusal(s)) {
     upload_errors_->Increment();
     spdlog::debug("msg=\"completion failed\" attempt={} error=\"{}\"", id, s.error_message());
     return false;

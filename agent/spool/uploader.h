@@ -21,6 +21,10 @@
 
 namespace perfgate::agent {
 
+// Whether the controller refused for good (the attempt is unknown, superseded or not ours, or
+// the request is invalid): retrying cannot help. Anything else is transient.
+bool IsFinalRefusal(const grpc::Status& s);
+
 class Uploader {
  public:
   using ContextFactory = std::function<std::unique_ptr<grpc::ClientContext>()>;
@@ -46,7 +50,6 @@ class Uploader {
  private:
   // Returns false on a transient error (back off).
   bool Drain(const std::shared_ptr<AttemptJournal>& j);
-  bool Final(const grpc::Status& s) const;
 
   v1::AgentGateway::StubInterface& stub_;
   ContextFactory ctx_;

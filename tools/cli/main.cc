@@ -110,6 +110,15 @@ int Watch(Client& c, int64_t id, bool logs) {
   return 4;
 }
 
+// "failed" -> RUN_STATE_FAILED etc. False when the value names no enum member.
+template <typename Enum>
+bool ParseEnumFlag(const std::string& value, const std::string& prefix,
+                   bool (*parse)(const std::string&, Enum*), Enum* out) {
+  std::string up = value;
+  for (auto& ch : up) ch = toupper(static_cast<unsigned char>(ch));
+  return parse(prefix + up, out);
+}
+
 std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& items, const std::string& flag) {
   std::map<std::string, std::string> out;
   for (const auto& kv : items) {
@@ -235,8 +244,8 @@ int main(int argc, char** argv) {
     if (!commit.empty()) spec->set_commit(commit);
     if (!branch.empty()) spec->set_branch(branch);
     if (!project.empty()) spec->set_project(project);
-    v1::RunKind k;
-    v1::RunKind_Parse("RUN_KIND_" + std::string(kind == "baseline" ? "BASELINE" : kind == "candidate" ? "CANDIDATE" : "EXPERIMENT"), &k);
+    v1::RunKind k = v1::RUN_KIND_EXPERIMENT;
+    ParseEnumFlag(kind, "RUN_KIND_", &v1::RunKind_Parse, &k);  // CLI11 already checked the value
     spec->set_kind(k);
     v1::SubmitRunResponse resp;
     auto ctx = c.Ctx();
@@ -257,26 +266,18 @@ int main(int argc, char** argv) {
   }
   if (list->parsed()) {
     v1::ListRunsRequest req;
-    if (!f_state.empty()) {
-      v1::RunState st;
-      std::string up = f_state;
-      for (auto& ch : up) ch = toupper(ch);
-      if (!v1::RunState_Parse("RUN_STATE_" + up, &st)) {
-        std::cerr << "perfgate: --state: unknown state '" << f_state << "'\n";
-        return 2;
-      }
-      req.set_state(st);
+    v1::RunState st = v1::RUN_STATE_UNSPECIFIED;
+    if (!f_state.empty() && !ParseEnumFlag(f_state, "RUN_STATE_", &v1::RunState_Parse, &st)) {
+      std::cerr << "perfgate: --state: unknown state '" << f_state << "'\n";
+      return 2;
     }
-    if (!f_kind.empty()) {
-      v1::RunKind k2;
-      std::string up = f_kind;
-      for (auto& ch : up) ch = toupper(ch);
-      if (!v1::RunKind_Parse("RUN_KIND_" + up, &k2)) {
-        std::cerr << "perfgate: --kind: unknown kind '" << f_kind << "'\n";
-        return 2;
-      }
-      req.set_kind(k2);
+    v1::RunKind fk = v1::RUN_KIND_UNSPECIFIED;
+    if (!f_kind.empty() && !ParseEnumFlag(f_kind, "RUN_KIND_", &v1::RunKind_Parse, &fk)) {
+      std::cerr << "perfgate: --kind: unknown kind '" << f_kind << "'\n";
+      return 2;
     }
+    req.set_state(st);
+    req.set_kind(fk);
     req.set_branch(f_branch);
     req.set_commit(f_commit);
     req.set_page_size(limit);
