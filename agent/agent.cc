@@ -422,9 +422,8 @@ void AgentImpl::Execute(const v1::Assign& a) {
   attempts_family_->Add({{"outcome", v1::AttemptOutcome_Name(outcome.outcome)}}).Increment();
   spdlog::info("msg=\"attempt finished\" attempt={} outcome={} exit_code={}", a.attempt_id(),
                v1::AttemptOutcome_Name(outcome.outcome), outcome.exit_code);
+  // The completion, delivered by the uploader, tells the controller this agent is free.
   uploader_->Wake();
-  // Tell the controller at once that we are free (it also learns from the completion).
-  WriteToStream(HeartbeatMessage());
 }
 
 v1::AgentMessage AgentImpl::HeartbeatMessage() {

@@ -192,50 +192,63 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::ve
       LabelsFromJson(r[1].as<std::string>(), &idle.back().second);
     }
     if (idle.empty()) return absl::OkStatus();
-    std::vector<std::string> idle_names;
-    for (const auto& [name, labels] : idle) idle_names.push_back(name);
-    // Oldest claimable jobs that some idle agent can take, locked against other replicas.
-    auto jobs = Exec(tx, 
-        "SELECT j.id, j.run_id, j.spec::text, r.commit_sha, "
-        "extract(epoch from now() - greatest(j.enqueued_at, j.not_before))::float8, j.selector::text "
-        "FROM jobs j JOIN runs r ON r.id = j.run_id "
-        "WHERE j.state IN ('QUEUED', 'RETRY_WAIT') AND j.not_before <= now() AND EXISTS ("
-        "SELECT 1 FROM agents g WHERE g.name = ANY($1::text[]) AND j.selector <@ g.labels) "
-        "ORDER BY j.id LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
-        TextArray(idle_names), static_cast<int>(idle.size()));
+    // Walk claimable jobs oldest first, a page at a time, locking them against other replicas.
+    // The query touches only the jobs table so that it always walks the partial index in id
+    // order and stops early (joining runs or filtering selectors in SQL made the planner sort
+    // every claimable job on each claim). Selectors are matched here; older jobs waiting for
+    // agents that are not idle do not hide younger ones that idle agents can take.
     std::vector<bool> taken(idle.size(), false);
+    size_t free_agents = idle.size();
     std::set<int64_t> started_runs;
-    for (const auto& job : jobs) {
-      google::protobuf::Map<std::string, std::string> selector;
-      LabelsFromJson(job[5].as<std::string>(), &selector);
-      size_t pick = idle.size();
-      for (size_t i = 0; i < idle.size() && pick == idle.size(); ++i) {
-        if (!taken[i] && LabelsMatch(selector, idle[i].second)) pick = i;
+    std::map<int64_t, std::string> commits;
+    const int page = static_cast<int>(std::max<size_t>(8, 2 * idle.size()));
+    int64_t after = 0;
+    for (int pages = 0; pages < 50 && free_agents > 0; ++pages) {
+      auto jobs = Exec(tx,
+                       "SELECT id, run_id, spec::text, selector::text, "
+                       "extract(epoch from now() - greatest(enqueued_at, not_before))::float8 FROM jobs "
+                       "WHERE state IN ('QUEUED', 'RETRY_WAIT') AND not_before <= now() AND id > $1 "
+                       "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                       after, page);
+      for (const auto& job : jobs) {
+        after = job[0].as<int64_t>();
+        if (free_agents == 0) break;
+        google::protobuf::Map<std::string, std::string> selector;
+        LabelsFromJson(job[3].as<std::string>(), &selector);
+        size_t pick = idle.size();
+        for (size_t i = 0; i < idle.size() && pick == idle.size(); ++i) {
+          if (!taken[i] && LabelsMatch(selector, idle[i].second)) pick = i;
+        }
+        if (pick == idle.size()) continue;  // no idle agent can take it
+        taken[pick] = true;
+        --free_agents;
+        int64_t job_id = job[0].as<int64_t>();
+        int64_t run_id = job[1].as<int64_t>();
+        if (!commits.count(run_id)) {
+          commits[run_id] = Exec(tx, "SELECT commit_sha FROM runs WHERE id = $1", run_id)[0][0].as<std::string>();
+        }
+        auto att = Exec(tx,
+                        "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
+                        "VALUES ($1, $2, 'ASSIGNED', now() + $3::interval) RETURNING id, epoch",
+                        job_id, idle[pick].first, Interval(timings_.assigned_lease));
+        Claim c;
+        c.agent = idle[pick].first;
+        c.assign.set_attempt_id(att[0][0].as<int64_t>());
+        c.assign.set_epoch(att[0][1].as<int64_t>());
+        c.assign.set_job_id(job_id);
+        c.assign.set_run_id(run_id);
+        c.assign.set_commit(commits[run_id]);
+        auto st = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(), c.assign.mutable_spec());
+        if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
+        Exec(tx,
+             "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch = $2, "
+             "message = '', updated_at = now() WHERE id = $1",
+             job_id, c.assign.epoch());
+        started_runs.insert(run_id);
+        c.waited = absl::Seconds(job[4].as<double>());
+        out.push_back(std::move(c));
       }
-      if (pick == idle.size()) continue;  // its agents were all taken by older jobs
-      taken[pick] = true;
-      int64_t job_id = job[0].as<int64_t>();
-      int64_t run_id = job[1].as<int64_t>();
-      auto att = Exec(tx, 
-          "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
-          "VALUES ($1, $2, 'ASSIGNED', now() + $3::interval) RETURNING id, epoch",
-          job_id, idle[pick].first, Interval(timings_.assigned_lease));
-      Claim c;
-      c.agent = idle[pick].first;
-      c.assign.set_attempt_id(att[0][0].as<int64_t>());
-      c.assign.set_epoch(att[0][1].as<int64_t>());
-      c.assign.set_job_id(job_id);
-      c.assign.set_run_id(run_id);
-      c.assign.set_commit(job[3].as<std::string>());
-      auto st = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(), c.assign.mutable_spec());
-      if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
-      Exec(tx, 
-          "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch = $2, "
-          "message = '', updated_at = now() WHERE id = $1",
-          job_id, c.assign.epoch());
-      started_runs.insert(run_id);
-      c.waited = absl::Seconds(job[4].as<double>());
-      out.push_back(std::move(c));
+      if (static_cast<int>(jobs.size()) < page) break;  // no more claimable jobs
     }
     // A run's first claim starts it; later claims leave the run row alone (no lock).
     for (int64_t run_id : started_runs) {
@@ -322,14 +335,19 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
 
 absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
   int64_t run_id = 0;
+  bool job_ended = false;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto ended = pgq::EndAttempt(tx, retry_, req.attempt_id(), req.outcome(), req.exit_code(), req.message(),
-                                 req.log_chunks(), "", req.epoch());
+                                 req.log_chunks(), "", req.epoch(), /*defer_run_check=*/true, &job_ended);
     if (!ended.ok()) return ended.status();
     run_id = *ended;
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  // The completion is durable now; a failure here is repaired by the sweeper's backstop.
+  if (job_ended) {
+    if (auto f = pgq::FinishRunIfDone(pool_, run_id); !f.ok()) return f;
+  }
   return run_id;
 }
 
@@ -420,6 +438,13 @@ absl::StatusOr<SweepResult> PgJobStore::Sweep(absl::Duration lost_after) {
                                "UPDATE agents SET connected = false WHERE connected AND last_seen < now() - $1::interval",
                                Interval(timings_.agent_offline_after))
                              .affected_rows();
+    // Backstop for FinishRunIfDone: runs whose jobs all ended but whose state was not settled
+    // (a controller died between a completion and the run check).
+    for (const auto& r : tx.exec(
+             "SELECT r.id FROM runs r WHERE r.state IN ('QUEUED', 'RUNNING', 'CANCELLING') AND NOT EXISTS ("
+             "SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED'))")) {
+      pgq::RefreshRunState(tx, r[0].as<int64_t>());
+    }
     // Retry backoffs that have run out make work claimable.
     if (!tx.exec("SELECT 1 FROM jobs WHERE state = 'RETRY_WAIT' AND not_before <= now() LIMIT 1").empty()) {
       pgq::NotifyWork(tx);

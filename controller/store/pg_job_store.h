@@ -46,10 +46,19 @@ namespace pgq {
 // With `expect_epoch` set, FAILED_PRECONDITION for another epoch; an attempt that already
 // ended with the same outcome is OK (a replay) and changes nothing; with another outcome,
 // FAILED_PRECONDITION.
+//
+// A job's end can end its run. With `defer_run_check`, the run is not looked at here (its row
+// lock would serialise every completion of the run through commit); the caller then calls
+// FinishRunIfDone after committing. *job_ended (optional) says whether the job became terminal.
 absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int64_t attempt_id,
                                    v1::AttemptOutcome outcome, int exit_code, const std::string& message,
                                    int64_t log_chunks, const std::string& attempt_state = "",
-                                   std::optional<int64_t> expect_epoch = std::nullopt);
+                                   std::optional<int64_t> expect_epoch = std::nullopt,
+                                   bool defer_run_check = false, bool* job_ended = nullptr);
+// After a job of the run ended and committed: if no job of the run is left open, settle the
+// run's state (under its row lock). Correct under concurrency because each caller checks after
+// its own commit, so the last job to commit always sees all the others.
+absl::Status FinishRunIfDone(PgPool& pool, int64_t run_id);
 // Recomputes the run's state from its jobs (locking the run row, which serialises the check
 // of concurrent job changes); notifies watchers when it changed.
 void RefreshRunState(pqxx::work& tx, int64_t run_id);

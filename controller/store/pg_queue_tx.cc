@@ -38,7 +38,9 @@ void RefreshRunState(pqxx::work& tx, int64_t run_id) {
 absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int64_t attempt_id,
                                    v1::AttemptOutcome outcome, int exit_code, const std::string& message,
                                    int64_t log_chunks, const std::string& attempt_state,
-                                   std::optional<int64_t> expect_epoch) {
+                                   std::optional<int64_t> expect_epoch, bool defer_run_check,
+                                   bool* job_ended) {
+  if (job_ended) *job_ended = false;
   auto r = Exec(tx,
       "SELECT a.epoch, a.state, j.id, j.state, j.attempts_made, j.max_attempts, j.current_epoch, j.run_id, "
       "a.outcome FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
@@ -70,9 +72,24 @@ absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int
         "not_before = now() + $4::interval, enqueued_at = now() WHERE id = $1",
         job_id, JobStateName(t.next), msg, Interval(t.retry_after));
     // RETRY_WAIT leaves the run RUNNING; only a job's end can change the run's state.
-    if (IsTerminal(t.next)) RefreshRunState(tx, run_id);
+    if (IsTerminal(t.next)) {
+      if (job_ended) *job_ended = true;
+      if (!defer_run_check) RefreshRunState(tx, run_id);
+    }
   }
   return run_id;
+}
+
+absl::Status FinishRunIfDone(PgPool& pool, int64_t run_id) {
+  return pool.Transact([&](pqxx::work& tx) -> absl::Status {
+    int64_t open = Exec(tx,
+                        "SELECT count(*) FROM jobs WHERE run_id = $1 "
+                        "AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')",
+                        run_id)[0][0]
+                       .as<int64_t>();
+    if (open == 0) RefreshRunState(tx, run_id);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace perfgate::controller::pgq

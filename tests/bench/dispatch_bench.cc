@@ -194,6 +194,8 @@ int main(int argc, char** argv) {
   app.add_option("--connected-agents", idle_agents, "agents connected for the memory figure")->capture_default_str();
   app.add_option("--latency-samples", samples, "sequential single-job submits")->capture_default_str();
   app.add_option("--json", json_out, "also write the figures here");
+  std::string external_dsn;
+  app.add_option("--postgres-dsn", external_dsn, "use this database instead of the embedded one (for profiling)");
   CLI11_PARSE(app, argc, argv);
 
   char tmpl[] = "/tmp/perfgate-bench-XXXXXX";
@@ -202,6 +204,10 @@ int main(int argc, char** argv) {
   common::SpawnOptions o;
   o.argv = {bin_dir + "/perfgate-controller", "--data-dir", dir + "/data", "--grpc-listen", "127.0.0.1:0",
             "--http-listen", "127.0.0.1:0", "--ready-file", dir + "/ready", "--log-level", "warn"};
+  if (!external_dsn.empty()) {
+    o.argv.push_back("--postgres-dsn");
+    o.argv.push_back(external_dsn);
+  }
   std::string log = dir + "/controller.log";
   FILE* lf = fopen(log.c_str(), "w");
   o.stdout_fd = fileno(lf);
@@ -232,7 +238,8 @@ int main(int argc, char** argv) {
     rtt.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
   }
   // Reference 2: single-row commits per second on the same (durable) database, 2 connections.
-  std::string dsn = "host=" + dir + "/data/run port=5432 dbname=perfgate user=perfgate";
+  std::string dsn =
+      external_dsn.empty() ? "host=" + dir + "/data/run port=5432 dbname=perfgate user=perfgate" : external_dsn;
   double ref_tps = 0;
   {
     pqxx::connection c(dsn);
