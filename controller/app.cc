@@ -186,6 +186,7 @@ void ControllerAppImpl::Shutdown() {
     if (dispatcher_) dispatcher_->Stop();
     if (housekeeper_) housekeeper_->Stop();
     if (sessions_) sessions_->Stop();
+    if (api_) api_->StopWatches();
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(cfg_.shutdown_deadline));
     if (http_) http_->Stop();
   });

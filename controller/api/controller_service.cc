@@ -74,42 +74,23 @@ grpc::Status ControllerService::CancelRun(grpc::ServerContext* ctx, const v1::Ca
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::WatchRun(grpc::ServerContext* ctx, const v1::WatchRunRequest* req,
-                                         grpc::ServerWriter<v1::RunEvent>* writer) {
-  ScopedLatency t(metrics_.rpc_latency("WatchRun"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (req->id() <= 0) return BadId("id");
-  std::string last_sent;
-  int64_t cursor = req->after_log_id();
-  while (!ctx->IsCancelled()) {
-    uint64_t seen = runs_.generation();
-    auto run = jobs_.GetRun(req->id());
-    if (!run.ok()) return ToGrpcStatus(run.status());
-    std::string snapshot = run->SerializeAsString();
-    if (snapshot != last_sent) {
-      v1::RunEvent ev;
-      *ev.mutable_run() = *run;
-      if (!writer->Write(ev)) return grpc::Status::CANCELLED;
-      last_sent = std::move(snapshot);
-    }
-    if (req->logs()) {
-      while (true) {
-        auto logs = jobs_.GetRunLogs(req->id(), cursor, 1000);
-        if (!logs.ok()) return ToGrpcStatus(logs.status());
-        for (const auto& c : logs->chunks()) {
-          v1::RunEvent ev;
-          *ev.mutable_log() = c;
-          if (!writer->Write(ev)) return grpc::Status::CANCELLED;
-        }
-        cursor = logs->last_id();
-        if (logs->chunks_size() < 1000) break;
-      }
-    }
-    // Logs are uploaded before completion, so a terminal run has all of them by now.
-    if (IsTerminal(run->state())) return grpc::Status::OK;
-    runs_.WaitForChange(seen, absl::Seconds(1));
+namespace {
+// A stream refused before it started.
+class RejectedWatch : public grpc::ServerWriteReactor<v1::RunEvent> {
+ public:
+  explicit RejectedWatch(const grpc::Status& s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+}  // namespace
+
+grpc::ServerWriteReactor<v1::RunEvent>* ControllerService::WatchRun(grpc::CallbackServerContext* ctx,
+                                                                    const v1::WatchRunRequest* req) {
+  if (auto s = auth_.Check(*ctx); !s.ok()) return new RejectedWatch(ToGrpcStatus(s));
+  if (req->id() <= 0) return new RejectedWatch(BadId("id"));
+  if (req->after_log_id() < 0) {
+    return new RejectedWatch(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_log_id: negative"));
   }
-  return grpc::Status::CANCELLED;
+  return watches_.Watch(*req);
 }
 
 grpc::Status ControllerService::GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,

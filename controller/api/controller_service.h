@@ -1,8 +1,9 @@
 // The Controller gRPC service (CI and operators): validates each request, calls the stores,
-// converts back. WatchRun streams a run's changes, woken by the runs EventBus.
+// converts back. WatchRun is a callback-API stream served by a RunWatchHub.
 #pragma once
 
 #include "common/grpc/auth.h"
+#include "controller/api/run_watch_hub.h"
 #include "controller/dispatch/event_bus.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics.h"
@@ -12,12 +13,14 @@
 
 namespace perfgate::controller {
 
-class ControllerService final : public v1::Controller::Service {
+class ControllerService final : public v1::Controller::WithCallbackMethod_WatchRun<v1::Controller::Service> {
  public:
   ControllerService(JobStore& jobs, AgentStore& agents, SessionManager& sessions, EventBus& work, EventBus& runs,
                     ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry)
       : jobs_(jobs), agents_(agents), sessions_(sessions), work_(work), runs_(runs), metrics_(metrics),
-        auth_(std::move(auth)), retry_(retry) {}
+        auth_(std::move(auth)), retry_(retry), watches_(jobs, runs) {}
+  // Ends open WatchRun streams (before the server shuts down).
+  void StopWatches() { watches_.Stop(); }
 
   grpc::Status SubmitRun(grpc::ServerContext* ctx, const v1::SubmitRunRequest* req,
                          v1::SubmitRunResponse* resp) override;
@@ -25,8 +28,8 @@ class ControllerService final : public v1::Controller::Service {
   grpc::Status ListRuns(grpc::ServerContext* ctx, const v1::ListRunsRequest* req,
                         v1::ListRunsResponse* resp) override;
   grpc::Status CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req, v1::Run* resp) override;
-  grpc::Status WatchRun(grpc::ServerContext* ctx, const v1::WatchRunRequest* req,
-                        grpc::ServerWriter<v1::RunEvent>* writer) override;
+  grpc::ServerWriteReactor<v1::RunEvent>* WatchRun(grpc::CallbackServerContext* ctx,
+                                                   const v1::WatchRunRequest* req) override;
   grpc::Status GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
                           v1::GetRunLogsResponse* resp) override;
   grpc::Status ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest* req,
@@ -42,6 +45,7 @@ class ControllerService final : public v1::Controller::Service {
   ControllerMetrics& metrics_;
   const common::TokenAuth auth_;
   const RetryPolicy retry_;
+  RunWatchHub watches_;
 };
 
 }  // namespace perfgate::controller

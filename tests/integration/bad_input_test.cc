@@ -33,6 +33,15 @@ TEST_F(ClusterTest, MissingOrWrongTokenIsUnauthenticated) {
   auto ctx = Ctx("");
   EXPECT_EQ(stub_->SubmitRun(ctx.get(), req, &sresp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(RunCount(*stub_, "s3cret"), 0) << "a refused submit stores nothing";
+  {
+    v1::WatchRunRequest wreq;
+    wreq.set_id(1);
+    auto wctx = Ctx("wrong");
+    auto reader = stub_->WatchRun(wctx.get(), wreq);
+    v1::RunEvent ev;
+    EXPECT_FALSE(reader->Read(&ev));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
   std::string out;
   EXPECT_EQ(Cli({"--token-file", tokens, "run", "list"}, &out), 0) << out;
   EXPECT_EQ(Cli({"run", "list"}, &out), 2) << out;

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -41,6 +42,77 @@ TEST_F(ClusterTest, CommandRunsAndItsLogsAndResultComeBack) {
     if (c.stream() == v1::LOG_STREAM_STDERR) err += c.data();
   }
   EXPECT_EQ(err, "oops\n");
+}
+
+// Reads a whole WatchRun stream; returns the status, the last run and the stdout seen.
+struct Watched {
+  grpc::Status status;
+  v1::Run last;
+  std::string out;
+  int64_t last_log_id = 0;
+};
+Watched WatchToEnd(v1::Controller::Stub& stub, int64_t id, int64_t after = 0, const std::string& token = "") {
+  v1::WatchRunRequest req;
+  req.set_id(id);
+  req.set_logs(true);
+  req.set_after_log_id(after);
+  auto ctx = Ctx(token, absl::Seconds(60));
+  auto reader = stub.WatchRun(ctx.get(), req);
+  Watched w;
+  v1::RunEvent ev;
+  while (reader->Read(&ev)) {
+    if (ev.has_run()) w.last = ev.run();
+    if (ev.has_log()) {
+      if (ev.log().stream() == v1::LOG_STREAM_STDOUT) w.out += ev.log().data();
+      w.last_log_id = ev.log().id();
+    }
+  }
+  w.status = reader->Finish();
+  return w;
+}
+
+TEST_F(ClusterTest, ManyWatchersEachGetTheWholeRunAndCanResume) {
+  StartController();
+  StartAgent("a1");
+  // Enough output for several log pages, spread over time.
+  v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 30); do seq 1 2000 | sed \"s/^/$i-/\"; sleep 0.02; done");
+  std::string expect;
+  for (int i = 1; i <= 30; ++i) {
+    for (int k = 1; k <= 2000; ++k) expect += std::to_string(i) + "-" + std::to_string(k) + "\n";
+  }
+  std::vector<Watched> results(20);
+  std::vector<std::thread> watchers;
+  for (int i = 0; i < 20; ++i) {
+    watchers.emplace_back([&, i] { results[i] = WatchToEnd(*stub_, run.id()); });
+  }
+  for (auto& t : watchers) t.join();
+  for (const auto& w : results) {
+    ASSERT_TRUE(w.status.ok()) << w.status.error_message();
+    EXPECT_EQ(w.last.state(), v1::RUN_STATE_SUCCEEDED);
+    EXPECT_TRUE(w.out == expect) << "a watcher saw " << w.out.size() << " of " << expect.size() << " bytes";
+  }
+  // Resuming after the last chunk yields the final state and no log again.
+  Watched again = WatchToEnd(*stub_, run.id(), results[0].last_log_id);
+  ASSERT_TRUE(again.status.ok());
+  EXPECT_EQ(again.out, "");
+  EXPECT_EQ(again.last.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(WatchToEnd(*stub_, 4242).status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(WatchToEnd(*stub_, -1).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ClusterTest, ControllerShutsDownPromptlyWithOpenStreams) {
+  StartController();
+  StartAgent("a1");
+  v1::Run run = SubmitCommand(*stub_, "sleep 30");
+  Watched w;
+  std::thread watcher([&] { w = WatchToEnd(*stub_, run.id()); });
+  ASSERT_TRUE(WaitUntil([&] { return GetRun(*stub_, run.id()).state() == v1::RUN_STATE_RUNNING; },
+                        absl::Seconds(20)));
+  absl::Time t0 = absl::Now();
+  EXPECT_EQ(controller_->process().Terminate(absl::Seconds(30)), 0);
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(15)) << "shutdown must respect its deadline";
+  watcher.join();
+  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::UNAVAILABLE) << w.status.error_message();
 }
 
 TEST_F(ClusterTest, CliSubmitWaitReflectsTheOutcome) {
