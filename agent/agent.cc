@@ -1,16 +1,15 @@
 #include "agent/agent.h"
 
-#include <sys/file.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <deque>
 #include <filesystem>
 #include <random>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -85,7 +84,8 @@ class AgentImpl : public Agent {
   CommandRunner* runner_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<int64_t, std::string> cancelled_ ABSL_GUARDED_BY(mu_);  // cancel before start
   grpc::ClientContext* session_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
-  grpc::ClientReaderWriterInterface<v1::AgentMessage, v1::ControllerMessage>* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientReaderWriterInterface<v1::AgentMessage, v1::ControllerMessage>* stream_
+      ABSL_GUARDED_BY(mu_) = nullptr;
   absl::Duration heartbeat_ ABSL_GUARDED_BY(mu_);
   uint64_t stream_generation_ ABSL_GUARDED_BY(mu_) = 0;
 
@@ -114,7 +114,8 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   std::string lock = cfg_.work_dir + "/agent.lock";
   lock_fd_ = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError("--work-dir " + cfg_.work_dir + " is in use by another agent");
+    return absl::FailedPreconditionError("--work-dir " + cfg_.work_dir +
+                                         " is in use by another agent");
   }
 
   connected_gauge_ = &prometheus::BuildGauge()
@@ -132,7 +133,8 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
                           .Help("Attempts run, by outcome")
                           .Register(*registry_);
   for (int o = 1; o <= v1::AttemptOutcome_MAX; ++o) {
-    attempts_family_->Add({{"outcome", v1::AttemptOutcome_Name(static_cast<v1::AttemptOutcome>(o))}});
+    attempts_family_->Add(
+        {{"outcome", v1::AttemptOutcome_Name(static_cast<v1::AttemptOutcome>(o))}});
   }
 
   grpc::ChannelArguments args;
@@ -145,19 +147,22 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   stub_ = v1::AgentGateway::NewStub(channel_);
   uploader_ = std::make_unique<Uploader>(
       *stub_, [this] { return NewContext(absl::Seconds(30)); },
-      [this](int64_t id, const std::string& why) { CancelAttempt(id, "controller refused the attempt: " + why); },
+      [this](int64_t id, const std::string& why) {
+        CancelAttempt(id, "controller refused the attempt: " + why);
+      },
       *registry_);
 
   if (auto s = Recover(); !s.ok()) return s;
 
   std::string host;
   int port = 0;
-  if (auto s = common::ParseHostPort("--http-listen", cfg_.http_listen, &host, &port); !s.ok()) return s;
+  if (auto s = common::ParseHostPort("--http-listen", cfg_.http_listen, &host, &port); !s.ok())
+    return s;
   auto http = common::HttpServer::Start(host, port, registry_);
   if (!http.ok()) return http.status();
   http_ = *std::move(http);
-  spdlog::info("msg=\"agent starting\" name={} controller={} metrics_port={}", cfg_.name, cfg_.controller,
-               http_->port());
+  spdlog::info("msg=\"agent starting\" name={} controller={} metrics_port={}", cfg_.name,
+               cfg_.controller, http_->port());
   return absl::OkStatus();
 }
 
@@ -174,8 +179,8 @@ absl::Status AgentImpl::Recover() {
   for (const auto& e : fs::directory_iterator(cfg_.work_dir + "/attempts")) {
     auto j = AttemptJournal::Open(e.path().string());
     if (!j.ok()) {
-      spdlog::error("msg=\"unreadable attempt journal; moving it aside\" dir={} error=\"{}\"", e.path().string(),
-                    j.status().message());
+      spdlog::error("msg=\"unreadable attempt journal; moving it aside\" dir={} error=\"{}\"",
+                    e.path().string(), j.status().message());
       std::error_code ec;
       fs::rename(e.path(), e.path().string() + ".corrupt", ec);
       continue;
@@ -187,7 +192,8 @@ absl::Status AgentImpl::Recover() {
         auto ticks = common::ProcessStartTicks(p->pgid);
         // Only our own process: a recycled pid belongs to somebody else.
         if (!ticks.ok() || *ticks == p->start_ticks) {
-          spdlog::warn("msg=\"killing orphaned process group\" attempt={} pgid={}", journal->attempt_id(), p->pgid);
+          spdlog::warn("msg=\"killing orphaned process group\" attempt={} pgid={}",
+                       journal->attempt_id(), p->pgid);
           common::SignalGroup(p->pgid, SIGKILL).IgnoreError();
           for (int i = 0; i < 200 && common::GroupAlive(p->pgid); ++i) usleep(50'000);
           note += absl::StrCat("; killed its orphaned process group ", p->pgid);
@@ -199,8 +205,8 @@ absl::Status AgentImpl::Recover() {
       r.set_message("agent restarted while the attempt ran");
       if (auto s = journal->Finish(r); !s.ok()) return s;
     }
-    spdlog::info("msg=\"recovered attempt journal\" attempt={} unacked_chunks={}", journal->attempt_id(),
-                 journal->chunk_count() - journal->acked());
+    spdlog::info("msg=\"recovered attempt journal\" attempt={} unacked_chunks={}",
+                 journal->attempt_id(), journal->chunk_count() - journal->acked());
     uploader_->Add(std::move(journal));
   }
   return absl::OkStatus();
@@ -309,7 +315,8 @@ void AgentImpl::RunSession() {
     while (stream->Read(&msg)) {
       if (msg.has_hello_ack()) {
         absl::MutexLock lock(&mu_);
-        if (msg.hello_ack().heartbeat_seconds() > 0) heartbeat_ = absl::Seconds(msg.hello_ack().heartbeat_seconds());
+        if (msg.hello_ack().heartbeat_seconds() > 0)
+          heartbeat_ = absl::Seconds(msg.hello_ack().heartbeat_seconds());
         spdlog::info("msg=\"session established\" controller={}", msg.hello_ack().controller_id());
       } else if (msg.has_assign()) {
         absl::MutexLock lock(&mu_);
@@ -334,7 +341,8 @@ void AgentImpl::RunSession() {
   }
   grpc::Status s = stream->Finish();
   connected_gauge_->Set(0);
-  spdlog::warn("msg=\"session ended\" code={} error=\"{}\"", static_cast<int>(s.error_code()), s.error_message());
+  spdlog::warn("msg=\"session ended\" code={} error=\"{}\"", static_cast<int>(s.error_code()),
+               s.error_message());
 }
 
 void AgentImpl::CancelAttempt(int64_t attempt_id, const std::string& reason) {
@@ -352,7 +360,9 @@ void AgentImpl::ExecutorLoop() {
     v1::Assign a;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !pending_.empty(); };
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !pending_.empty();
+      };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) return;
       a = pending_.front();
@@ -366,13 +376,14 @@ void AgentImpl::Execute(const v1::Assign& a) {
   std::string dir = absl::StrCat(cfg_.work_dir, "/attempts/", a.attempt_id());
   auto created = AttemptJournal::Create(dir, a);
   if (!created.ok()) {
-    spdlog::warn("msg=\"assignment not journaled\" attempt={} error=\"{}\"", a.attempt_id(), created.status().message());
+    spdlog::warn("msg=\"assignment not journaled\" attempt={} error=\"{}\"", a.attempt_id(),
+                 created.status().message());
     return;  // a duplicate delivery, or a broken disk: the lease will run out
   }
   std::shared_ptr<AttemptJournal> journal = *std::move(created);
   uploader_->Add(journal);
-  spdlog::info("msg=\"attempt assigned\" run={} job={} attempt={} epoch={}", a.run_id(), a.job_id(), a.attempt_id(),
-               a.epoch());
+  spdlog::info("msg=\"attempt assigned\" run={} job={} attempt={} epoch={}", a.run_id(), a.job_id(),
+               a.attempt_id(), a.epoch());
   // Accept, retrying while the controller is unreachable (the lease covers a short outage).
   v1::AcceptAttemptRequest req;
   req.set_attempt_id(a.attempt_id());
@@ -387,7 +398,8 @@ void AgentImpl::Execute(const v1::Assign& a) {
     usleep(500'000);
   }
   if (!accepted.ok()) {
-    spdlog::warn("msg=\"attempt not accepted\" attempt={} error=\"{}\"", a.attempt_id(), accepted.error_message());
+    spdlog::warn("msg=\"attempt not accepted\" attempt={} error=\"{}\"", a.attempt_id(),
+                 accepted.error_message());
     uploader_->Drop(a.attempt_id());
     journal->Remove().IgnoreError();
     return;
@@ -399,7 +411,8 @@ void AgentImpl::Execute(const v1::Assign& a) {
       absl::MutexLock lock(&mu_);
       current_attempt_ = a.attempt_id();
       runner_ = &runner;
-      if (auto it = cancelled_.find(a.attempt_id()); it != cancelled_.end()) runner.Cancel(it->second);
+      if (auto it = cancelled_.find(a.attempt_id()); it != cancelled_.end())
+        runner.Cancel(it->second);
       if (stopping_) runner.Cancel("agent shutting down");
     }
     if (a.spec().has_command()) {
@@ -417,7 +430,8 @@ void AgentImpl::Execute(const v1::Assign& a) {
   result.set_exit_code(outcome.exit_code);
   result.set_message(outcome.message);
   if (auto s = journal->Finish(result); !s.ok()) {
-    spdlog::error("msg=\"cannot journal result\" attempt={} error=\"{}\"", a.attempt_id(), s.message());
+    spdlog::error("msg=\"cannot journal result\" attempt={} error=\"{}\"", a.attempt_id(),
+                  s.message());
   }
   attempts_family_->Add({{"outcome", v1::AttemptOutcome_Name(outcome.outcome)}}).Increment();
   spdlog::info("msg=\"attempt finished\" attempt={} outcome={} exit_code={}", a.attempt_id(),

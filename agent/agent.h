@@ -15,7 +15,7 @@ namespace perfgate::agent {
 
 struct AgentConfig {
   std::string controller = "127.0.0.1:7600";
-  std::string name;                         // default: hostname
+  std::string name;                           // default: hostname
   std::map<std::string, std::string> labels;  // added to the detected ones
   std::string machine_class = "default";
   std::string work_dir = "./perfgate-agent";

@@ -3,8 +3,8 @@
 
 #include "CLI/CLI.hpp"
 #include "agent/agent.h"
-#include "common/log/logging.h"
 #include "common/log/log.h"
+#include "common/log/logging.h"
 #include "common/process/signals.h"
 
 int main(int argc, char** argv) {
@@ -12,14 +12,19 @@ int main(int argc, char** argv) {
   std::vector<std::string> labels;
   std::string log_level = "info";
   CLI::App app{
-      "perfgate-agent: runs perfgate benchmark jobs on this machine, one at a time, for a perfgate controller."};
-  app.add_option("--controller", cfg.controller, "controller gRPC address HOST:PORT")->capture_default_str();
+      "perfgate-agent: runs perfgate benchmark jobs on this machine, one at a time, for a perfgate "
+      "controller."};
+  app.add_option("--controller", cfg.controller, "controller gRPC address HOST:PORT")
+      ->capture_default_str();
   app.add_option("--name", cfg.name, "agent name (default: hostname)");
-  app.add_option("--machine-class", cfg.machine_class, "machine class label, e.g. bare-metal-16c")->capture_default_str();
+  app.add_option("--machine-class", cfg.machine_class, "machine class label, e.g. bare-metal-16c")
+      ->capture_default_str();
   app.add_option("--label", labels, "extra label KEY=VALUE (repeatable)");
-  app.add_option("--work-dir", cfg.work_dir, "journal, spool and scratch space")->capture_default_str();
+  app.add_option("--work-dir", cfg.work_dir, "journal, spool and scratch space")
+      ->capture_default_str();
   app.add_option("--token-file", cfg.token_file, "bearer token for the controller's agent gateway");
-  app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics")->capture_default_str();
+  app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   for (const auto& l : labels) {
@@ -38,7 +43,10 @@ int main(int argc, char** argv) {
   std::atomic<bool> early{false};
   perfgate::common::HandleTerminationSignals([&](int sig) {
     spdlog::info("msg=\"signal received\" signal={}", sig);
-    if (auto* a = running.load()) a->Shutdown(); else early = true;
+    if (auto* a = running.load())
+      a->Shutdown();
+    else
+      early = true;
   });
   auto agent = perfgate::agent::Agent::Create(cfg);
   if (!agent.ok()) {

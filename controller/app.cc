@@ -1,18 +1,18 @@
 #include "controller/app.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/http/http_server.h"
+#include "common/log/log.h"
 #include "common/time/clock.h"
 #include "controller/api/controller_service.h"
 #include "controller/dispatch/dispatcher.h"
@@ -23,7 +23,6 @@
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
-#include "common/log/log.h"
 
 namespace perfgate::controller {
 namespace {
@@ -41,10 +40,12 @@ absl::Status WriteReadyFile(const std::string& path, int grpc_port, int http_por
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "{\"grpc_port\": " << grpc_port << ", \"http_port\": " << http_port << ", \"pid\": " << getpid() << "}\n";
+    out << "{\"grpc_port\": " << grpc_port << ", \"http_port\": " << http_port
+        << ", \"pid\": " << getpid() << "}\n";
     if (!out) return absl::InternalError("cannot write " + tmp);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError("cannot rename to " + path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return absl::InternalError("cannot rename to " + path);
   return absl::OkStatus();
 }
 
@@ -83,18 +84,25 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   }
   std::string grpc_host, http_host;
   int grpc_port = 0, http_port = 0;
-  if (auto s = common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &grpc_host, &grpc_port); !s.ok()) return s;
-  if (auto s = common::ParseHostPort("--http-listen", cfg_.http_listen, &http_host, &http_port); !s.ok()) return s;
+  if (auto s = common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &grpc_host, &grpc_port);
+      !s.ok())
+    return s;
+  if (auto s = common::ParseHostPort("--http-listen", cfg_.http_listen, &http_host, &http_port);
+      !s.ok())
+    return s;
   auto api_auth = LoadAuth(cfg_.api_token_file);
   if (!api_auth.ok()) return api_auth.status();
   auto agent_auth = LoadAuth(cfg_.agent_token_file);
   if (!agent_auth.ok()) return agent_auth.status();
-  if (!IsLoopback(grpc_host) && !(api_auth->enabled() && agent_auth->enabled()) && !cfg_.insecure_no_auth) {
+  if (!IsLoopback(grpc_host) && !(api_auth->enabled() && agent_auth->enabled()) &&
+      !cfg_.insecure_no_auth) {
     return absl::FailedPreconditionError(
         "--grpc-listen " + cfg_.grpc_listen +
-        " is not loopback: pass --api-token-file and --agent-token-file (or --insecure-no-auth on a trusted network)");
+        " is not loopback: pass --api-token-file and --agent-token-file (or --insecure-no-auth on "
+        "a trusted network)");
   }
-  if (!api_auth->enabled()) spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
+  if (!api_auth->enabled())
+    spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
 
   std::string dsn = cfg_.postgres_dsn;
   if (dsn.empty()) {
@@ -126,7 +134,8 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   so.controller_id = cfg_.controller_id;
   so.heartbeat_interval = cfg_.heartbeat_interval;
   so.offline_after = cfg_.offline_after;
-  sessions_ = std::make_unique<SessionManager>(so, *agents_, work_, metrics_, common::RealClock::Get());
+  sessions_ =
+      std::make_unique<SessionManager>(so, *agents_, work_, metrics_, common::RealClock::Get());
   listener_ = std::make_unique<PgListener>(dsn, kEventsChannel, [this](const std::string& payload) {
     if (payload == "work" || payload == "*") work_.Notify();
     if (absl::StartsWith(payload, "run:") || payload == "*") runs_.Notify();
@@ -143,10 +152,12 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
     }
   });
   dispatcher_ = std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_);
-  housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, metrics_, cfg_.sweep_interval,
-                                               cfg_.lost_after);
-  api_ = std::make_unique<ControllerService>(*jobs_, *agents_, *sessions_, work_, runs_, metrics_, *api_auth, retry);
-  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *sessions_, work_, runs_, metrics_, *agent_auth);
+  housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, metrics_,
+                                               cfg_.sweep_interval, cfg_.lost_after);
+  api_ = std::make_unique<ControllerService>(*jobs_, *agents_, *sessions_, work_, runs_, metrics_,
+                                             *api_auth, retry);
+  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *sessions_, work_, runs_, metrics_,
+                                                   *agent_auth);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -164,7 +175,8 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   server_ = builder.BuildAndStart();
-  if (!server_ || bound_port == 0) return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
+  if (!server_ || bound_port == 0)
+    return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
 
   auto http = common::HttpServer::Start(http_host, http_port, metrics_.registry(), [this] {
     if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
@@ -187,7 +199,9 @@ void ControllerAppImpl::Shutdown() {
     if (housekeeper_) housekeeper_->Stop();
     if (sessions_) sessions_->Stop();
     if (api_) api_->StopWatches();
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(cfg_.shutdown_deadline));
+    if (server_)
+      server_->Shutdown(std::chrono::system_clock::now() +
+                        absl::ToChronoNanoseconds(cfg_.shutdown_deadline));
     if (http_) http_->Stop();
   });
 }

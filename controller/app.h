@@ -13,13 +13,13 @@ namespace perfgate::controller {
 struct ControllerConfig {
   std::string grpc_listen = "127.0.0.1:7600";
   std::string http_listen = "127.0.0.1:7601";
-  std::string postgres_dsn;            // empty: embedded PostgreSQL under data_dir
+  std::string postgres_dsn;  // empty: embedded PostgreSQL under data_dir
   std::string data_dir = "./perfgate-data";
   std::string api_token_file;
   std::string agent_token_file;
-  bool insecure_no_auth = false;       // allow non-loopback listening without tokens
-  std::string controller_id;           // default: hostname:pid
-  std::string ready_file;              // written (JSON with ports) once serving
+  bool insecure_no_auth = false;  // allow non-loopback listening without tokens
+  std::string controller_id;      // default: hostname:pid
+  std::string ready_file;         // written (JSON with ports) once serving
   int pool_size = 8;
   absl::Duration lost_after = absl::Minutes(10);
   absl::Duration retry_base = absl::Seconds(10);

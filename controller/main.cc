@@ -2,37 +2,52 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "common/log/log.h"
 #include "common/log/logging.h"
 #include "common/process/signals.h"
 #include "common/time/duration_flag.h"
 #include "controller/app.h"
-#include "common/log/log.h"
 
 int main(int argc, char** argv) {
   using perfgate::controller::ControllerConfig;
   ControllerConfig cfg;
   std::string log_level = "info";
   CLI::App app{
-      "perfgate-controller: the durable job queue, scheduler and metric store of the perfgate performance lab.\n"
+      "perfgate-controller: the durable job queue, scheduler and metric store of the perfgate "
+      "performance lab.\n"
       "With no --postgres-dsn it runs a private PostgreSQL under --data-dir (unix socket only)."};
-  app.add_option("--grpc-listen", cfg.grpc_listen, "gRPC address for the API and agents")->capture_default_str();
-  app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics and /healthz")->capture_default_str();
-  app.add_option("--postgres-dsn", cfg.postgres_dsn, "libpq connection string of an existing database");
-  app.add_option("--data-dir", cfg.data_dir, "where the embedded PostgreSQL lives")->capture_default_str();
-  app.add_option("--api-token-file", cfg.api_token_file, "bearer tokens accepted on the Controller API, one a line");
-  app.add_option("--agent-token-file", cfg.agent_token_file, "bearer tokens accepted from agents, one a line");
-  app.add_flag("--insecure-no-auth", cfg.insecure_no_auth, "allow a non-loopback listener without tokens");
-  app.add_option("--controller-id", cfg.controller_id, "name of this replica (default hostname:pid)");
-  app.add_option("--ready-file", cfg.ready_file, "write {grpc_port, http_port, pid} here once serving");
-  app.add_option("--db-pool-size", cfg.pool_size, "database connections")->capture_default_str()->check(CLI::Range(2, 64));
+  app.add_option("--grpc-listen", cfg.grpc_listen, "gRPC address for the API and agents")
+      ->capture_default_str();
+  app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics and /healthz")
+      ->capture_default_str();
+  app.add_option("--postgres-dsn", cfg.postgres_dsn,
+                 "libpq connection string of an existing database");
+  app.add_option("--data-dir", cfg.data_dir, "where the embedded PostgreSQL lives")
+      ->capture_default_str();
+  app.add_option("--api-token-file", cfg.api_token_file,
+                 "bearer tokens accepted on the Controller API, one a line");
+  app.add_option("--agent-token-file", cfg.agent_token_file,
+                 "bearer tokens accepted from agents, one a line");
+  app.add_flag("--insecure-no-auth", cfg.insecure_no_auth,
+               "allow a non-loopback listener without tokens");
+  app.add_option("--controller-id", cfg.controller_id,
+                 "name of this replica (default hostname:pid)");
+  app.add_option("--ready-file", cfg.ready_file,
+                 "write {grpc_port, http_port, pid} here once serving");
+  app.add_option("--db-pool-size", cfg.pool_size, "database connections")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 64));
   perfgate::common::AddDurationOption(app, "--lost-after", &cfg.lost_after,
                                       "how long a LOST attempt keeps its agent reserved");
-  perfgate::common::AddDurationOption(app, "--retry-backoff", &cfg.retry_base,
-                                      "first retry delay after an infrastructure failure (doubles)");
-  perfgate::common::AddDurationOption(app, "--lease", &cfg.lease, "attempt lease, renewed by heartbeats");
+  perfgate::common::AddDurationOption(
+      app, "--retry-backoff", &cfg.retry_base,
+      "first retry delay after an infrastructure failure (doubles)");
+  perfgate::common::AddDurationOption(app, "--lease", &cfg.lease,
+                                      "attempt lease, renewed by heartbeats");
   perfgate::common::AddDurationOption(app, "--startup-grace", &cfg.startup_grace,
                                       "leases are extended by this much at start-up");
-  perfgate::common::AddDurationOption(app, "--sweep-interval", &cfg.sweep_interval, "lease sweeper period");
+  perfgate::common::AddDurationOption(app, "--sweep-interval", &cfg.sweep_interval,
+                                      "lease sweeper period");
   perfgate::common::AddDurationOption(app, "--heartbeat-interval", &cfg.heartbeat_interval,
                                       "heartbeat period asked of agents");
   perfgate::common::AddDurationOption(app, "--offline-after", &cfg.offline_after,

@@ -11,9 +11,10 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *b;
 }
 
-constexpr const char* kMethods[] = {"SubmitRun",  "GetRun",        "ListRuns",        "CancelRun",
-                                    "WatchRun",   "GetRunLogs",    "ListAgents",      "DrainAgent",
-                                    "AcceptAttempt", "CompleteAttempt", "UploadLog", "Session", "other"};
+constexpr const char* kMethods[] = {"SubmitRun",     "GetRun",          "ListRuns",   "CancelRun",
+                                    "WatchRun",      "GetRunLogs",      "ListAgents", "DrainAgent",
+                                    "AcceptAttempt", "CompleteAttempt", "UploadLog",  "Session",
+                                    "other"};
 
 }  // namespace
 

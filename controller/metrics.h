@@ -38,7 +38,8 @@ class ControllerMetrics {
 // Observes the lifetime of a scope into a histogram (seconds).
 class ScopedLatency {
  public:
-  explicit ScopedLatency(prometheus::Histogram& h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+  explicit ScopedLatency(prometheus::Histogram& h)
+      : h_(h), start_(std::chrono::steady_clock::now()) {}
   ~ScopedLatency() {
     h_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }

@@ -66,8 +66,8 @@ RunOutcome CommandRunner::Run(const v1::CommandJob& job) {
   opts.working_dir = workdir;
   opts.stdout_fd = out_pipe[1];
   opts.stderr_fd = err_pipe[1];
-  Emit(v1::LOG_STREAM_AGENT, absl::StrCat("perfgate-agent: attempt ", a.attempt_id(), " starting: ",
-                                          job.command(), "\n"));
+  Emit(v1::LOG_STREAM_AGENT, absl::StrCat("perfgate-agent: attempt ", a.attempt_id(),
+                                          " starting: ", job.command(), "\n"));
   auto pid = common::Spawn(opts);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -81,11 +81,14 @@ RunOutcome CommandRunner::Run(const v1::CommandJob& job) {
       spdlog::error("msg=\"cannot journal process\" error=\"{}\"", s.message());
     }
   }
-  StreamBuffer bufs[2] = {{v1::LOG_STREAM_STDOUT, out_pipe[0]}, {v1::LOG_STREAM_STDERR, err_pipe[0]}};
+  StreamBuffer bufs[2] = {{v1::LOG_STREAM_STDOUT, out_pipe[0]},
+                          {v1::LOG_STREAM_STDERR, err_pipe[0]}};
   for (auto& b : bufs) fcntl(b.fd, F_SETFL, O_NONBLOCK);
   const absl::Time started = absl::Now();
-  const absl::Time deadline = started + absl::Seconds(job.timeout_seconds() ? job.timeout_seconds() : 3600);
-  const absl::Duration grace = absl::Seconds(job.cancel_grace_seconds() ? job.cancel_grace_seconds() : 30);
+  const absl::Time deadline =
+      started + absl::Seconds(job.timeout_seconds() ? job.timeout_seconds() : 3600);
+  const absl::Duration grace =
+      absl::Seconds(job.cancel_grace_seconds() ? job.cancel_grace_seconds() : 30);
   absl::Time kill_at = absl::InfiniteFuture();
   bool exited = false, timed_out = false, cancelled = false, stopping = false;
   int wait_status = 0;
@@ -115,9 +118,10 @@ RunOutcome CommandRunner::Run(const v1::CommandJob& job) {
       stopping = true;
       cancelled = cancel_;
       timed_out = !cancelled;
-      Emit(v1::LOG_STREAM_AGENT, timed_out ? absl::StrCat("perfgate-agent: timed out after ", job.timeout_seconds(),
-                                                          "s; sending SIGTERM to the process group\n")
-                                           : "perfgate-agent: cancelled; sending SIGTERM to the process group\n");
+      Emit(v1::LOG_STREAM_AGENT,
+           timed_out ? absl::StrCat("perfgate-agent: timed out after ", job.timeout_seconds(),
+                                    "s; sending SIGTERM to the process group\n")
+                     : "perfgate-agent: cancelled; sending SIGTERM to the process group\n");
       common::SignalGroup(*pid, SIGTERM).IgnoreError();
       kill_at = now + grace;
     }
@@ -182,7 +186,8 @@ RunOutcome CommandRunner::Run(const v1::CommandJob& job) {
     out.outcome = v1::ATTEMPT_OUTCOME_SUCCEEDED;
   } else {
     out.outcome = v1::ATTEMPT_OUTCOME_FAILED;
-    out.message = code == 127 ? "exit code 127 (command not found?)" : absl::StrCat("exit code ", code);
+    out.message =
+        code == 127 ? "exit code 127 (command not found?)" : absl::StrCat("exit code ", code);
   }
   Emit(v1::LOG_STREAM_AGENT, absl::StrCat("perfgate-agent: attempt ", a.attempt_id(), " ended: ",
                                           v1::AttemptOutcome_Name(out.outcome), " exit_code=", code,

@@ -21,7 +21,9 @@ namespace {
 constexpr size_t kHeader = 5;  // u32 length + u8 stream
 constexpr uint32_t kMaxRecord = 16u << 20;
 
-absl::Status Errno(const std::string& what) { return absl::InternalError(what + ": " + strerror(errno)); }
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(what + ": " + strerror(errno));
+}
 
 absl::Status PreadAll(int fd, char* buf, size_t n, uint64_t off) {
   while (n > 0) {
@@ -87,7 +89,8 @@ absl::StatusOr<std::unique_ptr<AttemptJournal>> AttemptJournal::Open(const std::
   std::unique_ptr<AttemptJournal> j(new AttemptJournal(dir));
   auto assign = ReadFile(dir + "/assign.pb");
   if (!assign.ok()) return assign.status();
-  if (!j->assign_.ParseFromString(*assign)) return absl::DataLossError("corrupt " + dir + "/assign.pb");
+  if (!j->assign_.ParseFromString(*assign))
+    return absl::DataLossError("corrupt " + dir + "/assign.pb");
   absl::MutexLock lock(&j->mu_);
   if (auto p = ReadFile(dir + "/process"); p.ok()) {
     std::istringstream in(*p);
@@ -122,7 +125,8 @@ absl::Status AttemptJournal::LoadSpool() {
     offsets_.push_back(off);
     off += kHeader + len;
   }
-  if (off != static_cast<uint64_t>(size) && ftruncate(spool_fd_, off) != 0) return Errno("truncate spool");
+  if (off != static_cast<uint64_t>(size) && ftruncate(spool_fd_, off) != 0)
+    return Errno("truncate spool");
   end_ = off;
   return absl::OkStatus();
 }

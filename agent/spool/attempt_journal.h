@@ -33,7 +33,8 @@ struct ProcessRecord {
 class AttemptJournal {
  public:
   // A new attempt. ALREADY_EXISTS if `dir` exists (the same Assign delivered twice).
-  static absl::StatusOr<std::unique_ptr<AttemptJournal>> Create(const std::string& dir, const v1::Assign& assign);
+  static absl::StatusOr<std::unique_ptr<AttemptJournal>> Create(const std::string& dir,
+                                                                const v1::Assign& assign);
   // An attempt found on disk after a restart.
   static absl::StatusOr<std::unique_ptr<AttemptJournal>> Open(const std::string& dir);
 

@@ -37,7 +37,8 @@ void Uploader::Start() {
       for (auto& j : todo) ok &= Drain(j);
       backoff = ok ? absl::Milliseconds(100) : std::min(backoff * 2, absl::Seconds(5));
       absl::MutexLock lock(&mu_);
-      auto woken = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || wake_ != seen; };
+      auto woken = [this, seen]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || wake_ != seen; };
       // Healthy: sleep until woken (new output, a result); failing: retry after the backoff.
       mu_.AwaitWithTimeout(absl::Condition(&woken), ok ? absl::Seconds(1) : backoff);
     }
@@ -98,7 +99,8 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
   while (j->acked() < j->chunk_count()) {
     auto chunks = j->Unacked(1 << 20);
     if (!chunks.ok()) {
-      spdlog::error("msg=\"cannot read log spool\" attempt={} error=\"{}\"", id, chunks.status().message());
+      spdlog::error("msg=\"cannot read log spool\" attempt={} error=\"{}\"", id,
+                    chunks.status().message());
       return false;
     }
     v1::UploadLogRequest req;
@@ -110,7 +112,8 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
     grpc::Status s = stub_.UploadLog(ctx.get(), req, &resp);
     if (IsFinalRefusal(s)) {
       // The controller will never take this attempt's logs: stop it, then forget it.
-      spdlog::warn("msg=\"controller refused attempt logs\" attempt={} error=\"{}\"", id, s.error_message());
+      spdlog::warn("msg=\"controller refused attempt logs\" attempt={} error=\"{}\"", id,
+                   s.error_message());
       refused_(id, s.error_message());
       break;
     }
@@ -139,13 +142,18 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
     spdlog::debug("msg=\"completion failed\" attempt={} error=\"{}\"", id, s.error_message());
     return false;
   }
-  if (!s.ok()) spdlog::warn("msg=\"controller refused completion\" attempt={} error=\"{}\"", id, s.error_message());
-  else spdlog::info("msg=\"attempt completion delivered\" attempt={} outcome={}", id, v1::AttemptOutcome_Name(req.outcome()));
+  if (!s.ok())
+    spdlog::warn("msg=\"controller refused completion\" attempt={} error=\"{}\"", id,
+                 s.error_message());
+  else
+    spdlog::info("msg=\"attempt completion delivered\" attempt={} outcome={}", id,
+                 v1::AttemptOutcome_Name(req.outcome()));
   {
     absl::MutexLock lock(&mu_);
     journals_.erase(id);
   }
-  if (auto st = j->Remove(); !st.ok()) spdlog::warn("msg=\"cannot remove journal\" error=\"{}\"", st.message());
+  if (auto st = j->Remove(); !st.ok())
+    spdlog::warn("msg=\"cannot remove journal\" error=\"{}\"", st.message());
   return true;
 }
 

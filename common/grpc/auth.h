@@ -3,10 +3,10 @@
 // accepted. Safe for concurrent use once loaded.
 #pragma once
 
+#include <grpcpp/server_context.h>
+
 #include <set>
 #include <string>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/status/statusor.h"
 

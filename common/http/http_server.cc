@@ -15,11 +15,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s->server_ = std::make_unique<httplib::Server>();
   s->registry_ = std::move(registry);
   prometheus::Registry* reg = s->registry_.get();
-  s->server_->Get("/metrics", [reg, before_scrape](const httplib::Request&, httplib::Response& res) {
-    if (before_scrape) before_scrape();
-    prometheus::TextSerializer serializer;
-    res.set_content(serializer.Serialize(reg->Collect()), "text/plain; version=0.0.4");
-  });
+  s->server_->Get(
+      "/metrics", [reg, before_scrape](const httplib::Request&, httplib::Response& res) {
+        if (before_scrape) before_scrape();
+        prometheus::TextSerializer serializer;
+        res.set_content(serializer.Serialize(reg->Collect()), "text/plain; version=0.0.4");
+      });
   s->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -29,7 +30,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     s->port_ = s->server_->bind_to_port(host, port) ? port : -1;
   }
   if (s->port_ <= 0) {
-    return absl::UnavailableError("cannot bind HTTP listener on " + host + ":" + std::to_string(port));
+    return absl::UnavailableError("cannot bind HTTP listener on " + host + ":" +
+                                  std::to_string(port));
   }
   httplib::Server* raw = s->server_.get();
   s->thread_ = std::thread([raw] { raw->listen_after_bind(); });

@@ -25,7 +25,8 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& opts) {
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
     auto eq = kv.find('=');
-    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    if (eq != std::string_view::npos)
+      env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
   }
   for (const auto& [k, v] : opts.env_add) env[k] = v;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
@@ -74,14 +75,16 @@ bool GroupAlive(pid_t pgid) { return pgid > 1 && (kill(-pgid, 0) == 0 || errno =
 absl::StatusOr<uint64_t> ProcessStartTicks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!in || !std::getline(in, line)) return absl::NotFoundError("no process " + std::to_string(pid));
+  if (!in || !std::getline(in, line))
+    return absl::NotFoundError("no process " + std::to_string(pid));
   // The command name (field 2) may contain spaces: fields restart after the last ')'.
   auto rp = line.rfind(')');
   if (rp == std::string::npos) return absl::InternalError("malformed /proc stat");
   std::vector<absl::string_view> f = absl::StrSplit(absl::string_view(line).substr(rp + 2), ' ');
   // f[0] is field 3 (state); field 22 (starttime) is f[19].
   uint64_t ticks = 0;
-  if (f.size() < 20 || !absl::SimpleAtoi(f[19], &ticks)) return absl::InternalError("malformed /proc stat");
+  if (f.size() < 20 || !absl::SimpleAtoi(f[19], &ticks))
+    return absl::InternalError("malformed /proc stat");
   return ticks;
 }
 
@@ -98,8 +101,10 @@ absl::StatusOr<int> WaitFor(pid_t pid, absl::Duration timeout) {
     int status = 0;
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return absl::InternalError(std::string("waitpid: ") + strerror(errno));
-    if (absl::Now() >= deadline) return absl::DeadlineExceededError("process " + std::to_string(pid) + " still running");
+    if (r < 0 && errno != EINTR)
+      return absl::InternalError(std::string("waitpid: ") + strerror(errno));
+    if (absl::Now() >= deadline)
+      return absl::DeadlineExceededError("process " + std::to_string(pid) + " still running");
     std::this_thread::sleep_for(absl::ToChronoNanoseconds(step));
     step = std::min(step * 2, absl::Milliseconds(50));
   }
@@ -107,7 +112,8 @@ absl::StatusOr<int> WaitFor(pid_t pid, absl::Duration timeout) {
 
 absl::StatusOr<std::string> RunAndCapture(const SpawnOptions& opts, int* exit_code) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError(std::string("pipe: ") + strerror(errno));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return absl::InternalError(std::string("pipe: ") + strerror(errno));
   SpawnOptions o = opts;
   o.stdout_fd = fds[1];
   o.stderr_fd = fds[1];

@@ -16,20 +16,25 @@ class Parser {
  public:
   explicit Parser(std::string file) : file_(std::move(file)) {}
 
-  absl::Status Error(const YAML::Node& n, const std::string& path, const std::string& problem) const {
+  absl::Status Error(const YAML::Node& n, const std::string& path,
+                     const std::string& problem) const {
     auto m = n.Mark();
-    if (m.is_null()) return absl::InvalidArgumentError(absl::StrCat(file_, ": ", path, ": ", problem));
-    return absl::InvalidArgumentError(absl::StrCat(file_, ":", m.line + 1, ":", m.column + 1, ": ", path, ": ", problem));
+    if (m.is_null())
+      return absl::InvalidArgumentError(absl::StrCat(file_, ": ", path, ": ", problem));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_, ":", m.line + 1, ":", m.column + 1, ": ", path, ": ", problem));
   }
 
-  absl::Status CheckKeys(const YAML::Node& map, const std::string& path, const std::set<std::string>& allowed) const {
+  absl::Status CheckKeys(const YAML::Node& map, const std::string& path,
+                         const std::set<std::string>& allowed) const {
     if (!map.IsMap()) return Error(map, path, "must be a mapping");
     for (const auto& kv : map) {
       std::string key = kv.first.as<std::string>();
       if (!allowed.count(key)) {
         std::string known;
         for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-        return Error(kv.first, path.empty() ? key : path + "." + key, "unknown key (known: " + known + ")");
+        return Error(kv.first, path.empty() ? key : path + "." + key,
+                     "unknown key (known: " + known + ")");
       }
     }
     return absl::OkStatus();
@@ -63,8 +68,9 @@ class Parser {
   }
 
   absl::Status Job(const YAML::Node& n, const std::string& path, v1::JobSpec* job) const {
-    if (auto s = CheckKeys(n, path, {"name", "command", "env", "working_dir", "timeout", "cancel_grace",
-                                     "agent_selector", "max_attempts"});
+    if (auto s = CheckKeys(n, path,
+                           {"name", "command", "env", "working_dir", "timeout", "cancel_grace",
+                            "agent_selector", "max_attempts"});
         !s.ok()) {
       return s;
     }
@@ -98,13 +104,17 @@ class Parser {
       c->set_cancel_grace_seconds(*v);
     }
     if (n["agent_selector"]) {
-      if (auto s = StrMap(n["agent_selector"], path + ".agent_selector", job->mutable_agent_selector()); !s.ok())
+      if (auto s =
+              StrMap(n["agent_selector"], path + ".agent_selector", job->mutable_agent_selector());
+          !s.ok())
         return s;
     }
     if (n["max_attempts"]) {
       int v = 0;
-      if (!n["max_attempts"].IsScalar() || !YAML::convert<int>::decode(n["max_attempts"], v) || v < 1 || v > 10) {
-        return Error(n["max_attempts"], path + ".max_attempts", "must be a whole number from 1 to 10");
+      if (!n["max_attempts"].IsScalar() || !YAML::convert<int>::decode(n["max_attempts"], v) ||
+          v < 1 || v > 10) {
+        return Error(n["max_attempts"], path + ".max_attempts",
+                     "must be a whole number from 1 to 10");
       }
       job->set_max_attempts(v);
     }
@@ -127,7 +137,8 @@ class Parser {
     }
     YAML::Node jobs = root["jobs"];
     if (!jobs) return Error(root, "jobs", "is required (a list of jobs)");
-    if (!jobs.IsSequence() || jobs.size() == 0) return Error(jobs, "jobs", "must be a non-empty list");
+    if (!jobs.IsSequence() || jobs.size() == 0)
+      return Error(jobs, "jobs", "must be a non-empty list");
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (auto s = Job(jobs[i], absl::StrCat("jobs[", i, "]"), spec.add_jobs()); !s.ok()) return s;
     }
@@ -142,15 +153,15 @@ class Parser {
 
 absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text) {
   if (text.size() > kMaxSuiteBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(filename, ": ", text.size(), " bytes; a suite file may be at most ", kMaxSuiteBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        filename, ": ", text.size(), " bytes; a suite file may be at most ", kMaxSuiteBytes));
   }
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(filename, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML/JSON: ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(
+        filename, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML/JSON: ", e.msg));
   }
   try {
     return Parser(filename).Suite(root);
@@ -167,7 +178,8 @@ absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path) {
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, in.gcount());
     if (text.size() > kMaxSuiteBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": larger than ", kMaxSuiteBytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": larger than ", kMaxSuiteBytes, " bytes"));
     }
   }
   return ParseSuite(path, text);

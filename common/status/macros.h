@@ -9,10 +9,10 @@
 #define PG_STATUS_CONCAT(a, b) PG_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                       \
-  do {                                              \
-    ::absl::Status pg_status_ = (expr);             \
-    if (!pg_status_.ok()) return pg_status_;        \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status pg_status_ = (expr);      \
+    if (!pg_status_.ok()) return pg_status_; \
   } while (0)
 
 // `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its status from the function.

@@ -17,7 +17,8 @@ inline CLI::Option* AddDurationOption(CLI::App& app, const std::string& name, ab
           [out, name](const std::string& v) {
             absl::Duration d;
             if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration()) {
-              throw CLI::ValidationError(name, "want a duration like 500ms, 30s, 10m; got '" + v + "'");
+              throw CLI::ValidationError(name,
+                                         "want a duration like 500ms, 30s, 10m; got '" + v + "'");
             }
             *out = d;
           },

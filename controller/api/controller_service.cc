@@ -1,9 +1,9 @@
 #include "controller/api/controller_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "controller/queue/run_spec.h"
-#include "common/log/log.h"
 
 namespace perfgate::controller {
 
@@ -11,7 +11,8 @@ using common::ToGrpcStatus;
 
 namespace {
 grpc::Status BadId(const char* field) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(field) + ": must be a positive run id");
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      std::string(field) + ": must be a positive run id");
 }
 }  // namespace
 
@@ -31,7 +32,8 @@ grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::Su
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req, v1::Run* resp) {
+grpc::Status ControllerService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
+                                       v1::Run* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->id() <= 0) return BadId("id");
@@ -45,15 +47,18 @@ grpc::Status ControllerService::ListRuns(grpc::ServerContext* ctx, const v1::Lis
                                          v1::ListRunsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListRuns"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (!v1::RunState_IsValid(req->state())) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "state: unknown");
-  if (!v1::RunKind_IsValid(req->kind())) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "kind: unknown");
+  if (!v1::RunState_IsValid(req->state()))
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "state: unknown");
+  if (!v1::RunKind_IsValid(req->kind()))
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "kind: unknown");
   auto list = jobs_.ListRuns(*req);
   if (!list.ok()) return ToGrpcStatus(list.status());
   *resp = *std::move(list);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req, v1::Run* resp) {
+grpc::Status ControllerService::CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req,
+                                          v1::Run* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->id() <= 0) return BadId("id");
@@ -83,22 +88,25 @@ class RejectedWatch : public grpc::ServerWriteReactor<v1::RunEvent> {
 };
 }  // namespace
 
-grpc::ServerWriteReactor<v1::RunEvent>* ControllerService::WatchRun(grpc::CallbackServerContext* ctx,
-                                                                    const v1::WatchRunRequest* req) {
+grpc::ServerWriteReactor<v1::RunEvent>* ControllerService::WatchRun(
+    grpc::CallbackServerContext* ctx, const v1::WatchRunRequest* req) {
   if (auto s = auth_.Check(*ctx); !s.ok()) return new RejectedWatch(ToGrpcStatus(s));
   if (req->id() <= 0) return new RejectedWatch(BadId("id"));
   if (req->after_log_id() < 0) {
-    return new RejectedWatch(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_log_id: negative"));
+    return new RejectedWatch(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_log_id: negative"));
   }
   return watches_.Watch(*req);
 }
 
-grpc::Status ControllerService::GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
+grpc::Status ControllerService::GetRunLogs(grpc::ServerContext* ctx,
+                                           const v1::GetRunLogsRequest* req,
                                            v1::GetRunLogsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRunLogs"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->run_id() <= 0) return BadId("run_id");
-  if (req->after_id() < 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_id: negative");
+  if (req->after_id() < 0)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_id: negative");
   int limit = req->limit() <= 0 ? 1000 : std::min(req->limit(), 10000);
   auto logs = jobs_.GetRunLogs(req->run_id(), req->after_id(), limit);
   if (!logs.ok()) return ToGrpcStatus(logs.status());
@@ -116,11 +124,12 @@ grpc::Status ControllerService::ListAgents(grpc::ServerContext* ctx, const v1::L
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req,
-                                           v1::Agent* resp) {
+grpc::Status ControllerService::DrainAgent(grpc::ServerContext* ctx,
+                                           const v1::DrainAgentRequest* req, v1::Agent* resp) {
   ScopedLatency t(metrics_.rpc_latency("DrainAgent"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (req->name().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name: is required");
+  if (req->name().empty())
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name: is required");
   auto agent = agents_.SetDraining(req->name(), !req->undo());
   if (!agent.ok()) return ToGrpcStatus(agent.status());
   sessions_.SetDraining(req->name(), !req->undo());

@@ -13,28 +13,40 @@
 
 namespace perfgate::controller {
 
-class ControllerService final : public v1::Controller::WithCallbackMethod_WatchRun<v1::Controller::Service> {
+class ControllerService final
+    : public v1::Controller::WithCallbackMethod_WatchRun<v1::Controller::Service> {
  public:
-  ControllerService(JobStore& jobs, AgentStore& agents, SessionManager& sessions, EventBus& work, EventBus& runs,
-                    ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry)
-      : jobs_(jobs), agents_(agents), sessions_(sessions), work_(work), runs_(runs), metrics_(metrics),
-        auth_(std::move(auth)), retry_(retry), watches_(jobs, runs) {}
+  ControllerService(JobStore& jobs, AgentStore& agents, SessionManager& sessions, EventBus& work,
+                    EventBus& runs, ControllerMetrics& metrics, common::TokenAuth auth,
+                    RetryPolicy retry)
+      : jobs_(jobs),
+        agents_(agents),
+        sessions_(sessions),
+        work_(work),
+        runs_(runs),
+        metrics_(metrics),
+        auth_(std::move(auth)),
+        retry_(retry),
+        watches_(jobs, runs) {}
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
 
   grpc::Status SubmitRun(grpc::ServerContext* ctx, const v1::SubmitRunRequest* req,
                          v1::SubmitRunResponse* resp) override;
-  grpc::Status GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req, v1::Run* resp) override;
+  grpc::Status GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
+                      v1::Run* resp) override;
   grpc::Status ListRuns(grpc::ServerContext* ctx, const v1::ListRunsRequest* req,
                         v1::ListRunsResponse* resp) override;
-  grpc::Status CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req, v1::Run* resp) override;
+  grpc::Status CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req,
+                         v1::Run* resp) override;
   grpc::ServerWriteReactor<v1::RunEvent>* WatchRun(grpc::CallbackServerContext* ctx,
                                                    const v1::WatchRunRequest* req) override;
   grpc::Status GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
                           v1::GetRunLogsResponse* resp) override;
   grpc::Status ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest* req,
                           v1::ListAgentsResponse* resp) override;
-  grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req, v1::Agent* resp) override;
+  grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req,
+                          v1::Agent* resp) override;
 
  private:
   JobStore& jobs_;

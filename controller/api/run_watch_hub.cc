@@ -121,7 +121,8 @@ void RunWatchHub::Stop() {
   }
   runs_.Notify();
   if (thread_.joinable()) thread_.join();
-  for (const auto& w : all) Stream::Push(w, {}, true, grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+  for (const auto& w : all)
+    Stream::Push(w, {}, true, grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
 }
 
 size_t RunWatchHub::open_watches() {

@@ -5,12 +5,12 @@
 // A client that reads slowly is not sent more until its queue drains. Safe for concurrent use.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <deque>
 #include <memory>
 #include <set>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"

@@ -26,7 +26,8 @@ int Dispatcher::DispatchOnce() {
   if (idle.empty() || stop_) return 0;
   auto claims = jobs_.ClaimJobs(idle);
   if (!claims.ok()) {
-    spdlog::warn("msg=\"claim failed\" agents={} error=\"{}\"", idle.size(), claims.status().message());
+    spdlog::warn("msg=\"claim failed\" agents={} error=\"{}\"", idle.size(),
+                 claims.status().message());
     return 0;
   }
   int assigned = 0;
@@ -43,15 +44,15 @@ int Dispatcher::DispatchOnce() {
       fail.set_outcome(v1::ATTEMPT_OUTCOME_INFRA_FAILURE);
       fail.set_message("agent session ended before the assignment was delivered");
       if (auto s = jobs_.CompleteAttempt(fail); !s.ok()) {
-        spdlog::warn("msg=\"cannot release undelivered attempt\" attempt={} error=\"{}\"", a.attempt_id(),
-                     s.status().message());
+        spdlog::warn("msg=\"cannot release undelivered attempt\" attempt={} error=\"{}\"",
+                     a.attempt_id(), s.status().message());
       }
       continue;
     }
     metrics_.claims().Increment();
     metrics_.dispatch_latency().Observe(absl::ToDoubleSeconds(c.waited));
-    spdlog::debug("msg=\"job assigned\" run={} job={} attempt={} epoch={} agent={}", a.run_id(), a.job_id(),
-                  a.attempt_id(), a.epoch(), c.agent);
+    spdlog::debug("msg=\"job assigned\" run={} job={} attempt={} epoch={} agent={}", a.run_id(),
+                  a.job_id(), a.attempt_id(), a.epoch(), c.agent);
     ++assigned;
   }
   return assigned;

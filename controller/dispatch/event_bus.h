@@ -23,7 +23,8 @@ class EventBus {
   // True when the generation moved past `seen` within `timeout`.
   bool WaitForChange(uint64_t seen, absl::Duration timeout) const {
     absl::MutexLock lock(&mu_);
-    auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return generation_ != seen; };
+    auto changed = [this, seen]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return generation_ != seen; };
     return mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
   }
 

@@ -25,8 +25,8 @@ void Housekeeper::RunOnce() {
   if (!swept.ok()) {
     spdlog::warn("msg=\"sweep failed\" error=\"{}\"", swept.status().message());
   } else if (swept->leases_expired || swept->lost_expired || swept->agents_offline) {
-    spdlog::info("msg=\"sweep\" leases_expired={} lost_expired={} agents_offline={}", swept->leases_expired,
-                 swept->lost_expired, swept->agents_offline);
+    spdlog::info("msg=\"sweep\" leases_expired={} lost_expired={} agents_offline={}",
+                 swept->leases_expired, swept->lost_expired, swept->agents_offline);
     work_.Notify();
   }
   sessions_.ExpireSilentSessions();

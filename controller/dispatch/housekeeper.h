@@ -16,7 +16,11 @@ class Housekeeper {
  public:
   Housekeeper(JobStore& jobs, SessionManager& sessions, EventBus& work, ControllerMetrics& metrics,
               absl::Duration interval, absl::Duration lost_after)
-      : jobs_(jobs), sessions_(sessions), work_(work), metrics_(metrics), interval_(interval),
+      : jobs_(jobs),
+        sessions_(sessions),
+        work_(work),
+        metrics_(metrics),
+        interval_(interval),
         lost_after_(lost_after) {}
   ~Housekeeper() { Stop(); }
   void Start();

@@ -1,8 +1,8 @@
 #include "controller/gateway/agent_gateway_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/status/grpc_status.h"
 #include "common/log/log.h"
+#include "common/status/grpc_status.h"
 
 namespace perfgate::controller {
 
@@ -18,12 +18,14 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentGatewaySe
   });
 }
 
-grpc::Status AgentGatewayService::AcceptAttempt(grpc::ServerContext* ctx, const v1::AcceptAttemptRequest* req,
+grpc::Status AgentGatewayService::AcceptAttempt(grpc::ServerContext* ctx,
+                                                const v1::AcceptAttemptRequest* req,
                                                 v1::AcceptAttemptResponse*) {
   ScopedLatency t(metrics_.rpc_latency("AcceptAttempt"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->attempt_id() <= 0 || req->epoch() <= 0 || req->agent().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id, epoch and agent are required");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "attempt_id, epoch and agent are required");
   }
   absl::Status s = jobs_.AcceptAttempt(*req);
   if (absl::IsFailedPrecondition(s)) {
@@ -34,31 +36,35 @@ grpc::Status AgentGatewayService::AcceptAttempt(grpc::ServerContext* ctx, const 
   return ToGrpcStatus(s);
 }
 
-grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx, const v1::CompleteAttemptRequest* req,
+grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
+                                                  const v1::CompleteAttemptRequest* req,
                                                   v1::CompleteAttemptResponse*) {
   ScopedLatency t(metrics_.rpc_latency("CompleteAttempt"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->attempt_id() <= 0 || req->epoch() <= 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
   }
-  if (req->outcome() == v1::ATTEMPT_OUTCOME_UNSPECIFIED || !v1::AttemptOutcome_IsValid(req->outcome())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "outcome: must be SUCCEEDED, FAILED, CANCELLED or "
-                                                            "INFRA_FAILURE");
+  if (req->outcome() == v1::ATTEMPT_OUTCOME_UNSPECIFIED ||
+      !v1::AttemptOutcome_IsValid(req->outcome())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "outcome: must be SUCCEEDED, FAILED, CANCELLED or "
+                        "INFRA_FAILURE");
   }
   if (req->message().size() > limits_.max_message_bytes * 64) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message: too long");
   }
   auto run = jobs_.CompleteAttempt(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
-  spdlog::info("msg=\"attempt completed\" run={} attempt={} outcome={} exit_code={}", *run, req->attempt_id(),
-               v1::AttemptOutcome_Name(req->outcome()), req->exit_code());
+  spdlog::info("msg=\"attempt completed\" run={} attempt={} outcome={} exit_code={}", *run,
+               req->attempt_id(), v1::AttemptOutcome_Name(req->outcome()), req->exit_code());
   sessions_.MarkIdleByAttempt(req->attempt_id());
   work_.Notify();
   runs_.Notify();
   return grpc::Status::OK;
 }
 
-grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx, const v1::UploadLogRequest* req,
+grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,
+                                            const v1::UploadLogRequest* req,
                                             v1::UploadLogResponse*) {
   ScopedLatency t(metrics_.rpc_latency("UploadLog"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
@@ -66,19 +72,23 @@ grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx, const v1::
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
   }
   if (req->chunks_size() > limits_.max_chunks_per_request) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("chunks: at most ", limits_.max_chunks_per_request, " per request"));
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("chunks: at most ", limits_.max_chunks_per_request, " per request"));
   }
   for (int i = 0; i < req->chunks_size(); ++i) {
     const auto& c = req->chunks(i);
-    if (c.seq() < 0) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat("chunks[", i, "].seq: negative"));
+    if (c.seq() < 0)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("chunks[", i, "].seq: negative"));
     if (c.data().size() > limits_.max_chunk_bytes) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("chunks[", i, "].data: ", c.data().size(), " bytes; at most ",
-                                       limits_.max_chunk_bytes));
+                          absl::StrCat("chunks[", i, "].data: ", c.data().size(),
+                                       " bytes; at most ", limits_.max_chunk_bytes));
     }
     if (c.stream() == v1::LOG_STREAM_UNSPECIFIED || !v1::LogStream_IsValid(c.stream())) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat("chunks[", i, "].stream: unknown"));
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("chunks[", i, "].stream: unknown"));
     }
   }
   auto run = jobs_.AppendLogs(*req);

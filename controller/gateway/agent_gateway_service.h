@@ -19,11 +19,17 @@ struct UploadLimits {
   size_t max_message_bytes = 1024;
 };
 
-class AgentGatewayService final : public v1::AgentGateway::WithCallbackMethod_Session<v1::AgentGateway::Service> {
+class AgentGatewayService final
+    : public v1::AgentGateway::WithCallbackMethod_Session<v1::AgentGateway::Service> {
  public:
   AgentGatewayService(JobStore& jobs, SessionManager& sessions, EventBus& work, EventBus& runs,
                       ControllerMetrics& metrics, common::TokenAuth auth, UploadLimits limits = {})
-      : jobs_(jobs), sessions_(sessions), work_(work), runs_(runs), metrics_(metrics), auth_(std::move(auth)),
+      : jobs_(jobs),
+        sessions_(sessions),
+        work_(work),
+        runs_(runs),
+        metrics_(metrics),
+        auth_(std::move(auth)),
         limits_(limits) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Session(

@@ -4,14 +4,14 @@
 // called from any thread through a SessionRef, which outlives the reactor safely.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -30,7 +30,9 @@ class SessionRef {
   // Whether Close() was called (by anyone).
   bool close_requested() const { return close_requested_; }
   // A ref bound to no stream (Send fails, Close is recorded): for unit tests of the manager.
-  static std::shared_ptr<SessionRef> Detached(uint64_t id) { return std::shared_ptr<SessionRef>(new SessionRef(id)); }
+  static std::shared_ptr<SessionRef> Detached(uint64_t id) {
+    return std::shared_ptr<SessionRef>(new SessionRef(id));
+  }
 
  private:
   friend class AgentSession;

@@ -28,7 +28,8 @@ void SessionManager::Worker() {
     {
       absl::MutexLock lock(&queue_mu_);
       queue_mu_.Await(absl::Condition(
-          +[](SessionManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->stopping_ || !m->queue_.empty(); },
+          +[](SessionManager* m)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->stopping_ || !m->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping and drained
       ev = std::move(queue_.front());
@@ -52,16 +53,19 @@ std::string SessionManager::AgentOf(const SessionRefPtr& s) {
 
 void SessionManager::HandleHello(const SessionRefPtr& s, const v1::Hello& hello) {
   if (hello.name().empty() || hello.name().size() > 253) {
-    s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello.name: must be 1..253 characters"));
+    s->Close(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello.name: must be 1..253 characters"));
     return;
   }
   if (!AgentOf(s).empty()) {
-    s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one session"));
+    s->Close(
+        grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one session"));
     return;
   }
   auto start = agents_.StartSession(hello, opts_.controller_id);
   if (!start.ok()) {
-    spdlog::warn("msg=\"agent session refused\" agent={} error=\"{}\"", hello.name(), start.status().message());
+    spdlog::warn("msg=\"agent session refused\" agent={} error=\"{}\"", hello.name(),
+                 start.status().message());
     s->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(start.status().message())));
     return;
   }
@@ -78,7 +82,8 @@ void SessionManager::HandleHello(const SessionRefPtr& s, const v1::Hello& hello)
     agent_of_session_[s->id()] = hello.name();
     metrics_.agents_connected().Set(by_agent_.size());
   }
-  if (replaced) replaced->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer session"));
+  if (replaced)
+    replaced->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer session"));
   v1::ControllerMessage ack;
   ack.mutable_hello_ack()->set_controller_id(opts_.controller_id);
   ack.mutable_hello_ack()->set_heartbeat_seconds(absl::ToInt64Seconds(opts_.heartbeat_interval));
@@ -89,8 +94,8 @@ void SessionManager::HandleHello(const SessionRefPtr& s, const v1::Hello& hello)
     s->Send(d);
   }
   SendStops(s, start->stop_attempts);
-  spdlog::info("msg=\"agent connected\" agent={} held={} draining={}", hello.name(), hello.held_size(),
-               start->draining);
+  spdlog::info("msg=\"agent connected\" agent={} held={} draining={}", hello.name(),
+               hello.held_size(), start->draining);
   work_.Notify();
 }
 
@@ -114,7 +119,8 @@ void SessionManager::HandleHeartbeat(const SessionRefPtr& s, const v1::Heartbeat
   }
   auto stops = agents_.Heartbeat(agent, hb);
   if (!stops.ok()) {
-    spdlog::warn("msg=\"heartbeat not recorded\" agent={} error=\"{}\"", agent, stops.status().message());
+    spdlog::warn("msg=\"heartbeat not recorded\" agent={} error=\"{}\"", agent,
+                 stops.status().message());
     return;
   }
   SendStops(s, *stops);
@@ -220,7 +226,8 @@ void SessionManager::Stop() {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, e] : by_agent_) all.push_back(e.session);
   }
-  for (auto& s : all) s->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down"));
+  for (auto& s : all)
+    s->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down"));
   {
     absl::MutexLock lock(&queue_mu_);
     stopping_ = true;

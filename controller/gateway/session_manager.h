@@ -31,8 +31,8 @@ struct SessionManagerOptions {
 
 class SessionManager : public SessionEvents {
  public:
-  SessionManager(SessionManagerOptions opts, AgentStore& agents, EventBus& work, ControllerMetrics& metrics,
-                 const common::Clock& clock);
+  SessionManager(SessionManagerOptions opts, AgentStore& agents, EventBus& work,
+                 ControllerMetrics& metrics, const common::Clock& clock);
   ~SessionManager() override;  // Stop()s
 
   // SessionEvents (gRPC threads): enqueue only.
@@ -49,7 +49,7 @@ class SessionManager : public SessionEvents {
   void SetDraining(const std::string& agent, bool draining);
   // Ends sessions silent for longer than offline_after. Called periodically (and by tests).
   void ExpireSilentSessions();
-  size_t connected() ;
+  size_t connected();
   // Closes every session (controller shutdown) and stops the worker.
   void Stop();
 

@@ -23,11 +23,15 @@ Enum ParseShort(const std::string& s, const Descriptor* d, absl::string_view pre
 
 }  // namespace
 
-std::string JobStateName(JobState s) { return ShortName(s, v1::JobState_descriptor(), "JOB_STATE_"); }
+std::string JobStateName(JobState s) {
+  return ShortName(s, v1::JobState_descriptor(), "JOB_STATE_");
+}
 JobState ParseJobState(const std::string& s) {
   return ParseShort<JobState>(s, v1::JobState_descriptor(), "JOB_STATE_");
 }
-std::string RunStateName(RunState s) { return ShortName(s, v1::RunState_descriptor(), "RUN_STATE_"); }
+std::string RunStateName(RunState s) {
+  return ShortName(s, v1::RunState_descriptor(), "RUN_STATE_");
+}
 RunState ParseRunState(const std::string& s) {
   return ParseShort<RunState>(s, v1::RunState_descriptor(), "RUN_STATE_");
 }
@@ -37,7 +41,9 @@ std::string OutcomeName(AttemptOutcome o) {
 AttemptOutcome ParseOutcome(const std::string& s) {
   return ParseShort<AttemptOutcome>(s, v1::AttemptOutcome_descriptor(), "ATTEMPT_OUTCOME_");
 }
-std::string RunKindName(v1::RunKind k) { return ShortName(k, v1::RunKind_descriptor(), "RUN_KIND_"); }
+std::string RunKindName(v1::RunKind k) {
+  return ShortName(k, v1::RunKind_descriptor(), "RUN_KIND_");
+}
 v1::RunKind ParseRunKind(const std::string& s) {
   return ParseShort<v1::RunKind>(s, v1::RunKind_descriptor(), "RUN_KIND_");
 }
@@ -47,8 +53,8 @@ bool IsTerminal(JobState s) {
 }
 
 bool HoldsAgent(JobState s) {
-  return s == v1::JOB_STATE_ASSIGNED || s == v1::JOB_STATE_RUNNING || s == v1::JOB_STATE_CANCELLING ||
-         s == v1::JOB_STATE_LOST;
+  return s == v1::JOB_STATE_ASSIGNED || s == v1::JOB_STATE_RUNNING ||
+         s == v1::JOB_STATE_CANCELLING || s == v1::JOB_STATE_LOST;
 }
 
 absl::Duration RetryBackoff(const RetryPolicy& p, int attempts_made) {
@@ -73,11 +79,12 @@ JobTransition OnAttemptEnded(const RetryPolicy& p, JobState current, AttemptOutc
     default:
       if (attempts_made < max_attempts) {
         return {v1::JOB_STATE_RETRY_WAIT, RetryBackoff(p, attempts_made),
-                "infrastructure failure; retrying (attempt " + std::to_string(attempts_made) + " of " +
-                    std::to_string(max_attempts) + " used)"};
+                "infrastructure failure; retrying (attempt " + std::to_string(attempts_made) +
+                    " of " + std::to_string(max_attempts) + " used)"};
       }
-      return {v1::JOB_STATE_FAILED, absl::ZeroDuration(),
-              "infrastructure failure on every one of " + std::to_string(max_attempts) + " attempts"};
+      return {
+          v1::JOB_STATE_FAILED, absl::ZeroDuration(),
+          "infrastructure failure on every one of " + std::to_string(max_attempts) + " attempts"};
   }
 }
 
@@ -95,8 +102,10 @@ JobState OnCancelRequested(JobState current) {
   }
 }
 
-JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made, int max_attempts) {
-  JobTransition t = OnAttemptEnded(p, current, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, attempts_made, max_attempts);
+JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made,
+                            int max_attempts) {
+  JobTransition t =
+      OnAttemptEnded(p, current, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, attempts_made, max_attempts);
   if (t.next != v1::JOB_STATE_CANCELLED) t.message = "agent lost; " + t.message;
   return t;
 }

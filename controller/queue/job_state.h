@@ -57,7 +57,8 @@ JobTransition OnAttemptEnded(const RetryPolicy& p, JobState current, AttemptOutc
 JobState OnCancelRequested(JobState current);
 
 // A LOST attempt's agent never came back within lost_after: like an infrastructure failure.
-JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made, int max_attempts);
+JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made,
+                            int max_attempts);
 
 // How many of a run's jobs are in which kind of state.
 struct JobCounts {

@@ -60,7 +60,8 @@ class JobStore {
   };
   virtual absl::StatusOr<std::vector<Claim>> ClaimJobs(const std::vector<std::string>& agents) = 0;
   // One agent (a convenience over ClaimJobs).
-  absl::StatusOr<std::optional<v1::Assign>> ClaimJob(const std::string& agent, absl::Duration* waited) {
+  absl::StatusOr<std::optional<v1::Assign>> ClaimJob(const std::string& agent,
+                                                     absl::Duration* waited) {
     auto claims = ClaimJobs({agent});
     if (!claims.ok()) return claims.status();
     if (claims->empty()) return std::optional<v1::Assign>();
@@ -77,7 +78,8 @@ class JobStore {
   virtual absl::StatusOr<int64_t> CompleteAttempt(const v1::CompleteAttemptRequest& req) = 0;
   // Stores log chunks; chunks already stored (same attempt, seq) are skipped. Returns run id.
   virtual absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) = 0;
-  virtual absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id, int limit) = 0;
+  virtual absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
+                                                            int limit) = 0;
 
   // Lease housekeeping (a singleton duty: a no-op while another replica holds it).
   virtual absl::StatusOr<SweepResult> Sweep(absl::Duration lost_after) = 0;
@@ -98,10 +100,12 @@ class AgentStore {
   // Registers (or updates) the agent as connected to `controller_id` and reconciles its
   // attempts with what it says it holds: live attempts it no longer holds end as
   // infrastructure failures; LOST ones it still runs resume.
-  virtual absl::StatusOr<SessionStart> StartSession(const v1::Hello& hello, const std::string& controller_id) = 0;
+  virtual absl::StatusOr<SessionStart> StartSession(const v1::Hello& hello,
+                                                    const std::string& controller_id) = 0;
   // Refreshes liveness and leases. Returns held attempts the agent must stop (cancelled or
   // superseded).
-  virtual absl::StatusOr<std::vector<int64_t>> Heartbeat(const std::string& agent, const v1::Heartbeat& hb) = 0;
+  virtual absl::StatusOr<std::vector<int64_t>> Heartbeat(const std::string& agent,
+                                                         const v1::Heartbeat& hb) = 0;
   virtual absl::Status EndSession(const std::string& agent, const std::string& controller_id) = 0;
   virtual absl::StatusOr<std::vector<v1::Agent>> ListAgents() = 0;
   // NOT_FOUND for an unknown agent.

@@ -6,15 +6,14 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/log/log.h"
 #include "common/process/subprocess.h"
 #include "controller/store/pg_pool.h"
-#include "common/log/log.h"
 
 namespace fs = std::filesystem;
 
@@ -42,12 +41,13 @@ absl::Status CheckReachable(const fs::path& path, uint32_t uid, uint32_t gid) {
   for (fs::path p = path; !p.empty(); p = p.parent_path()) {
     struct stat st;
     if (stat(p.c_str(), &st) == 0) {
-      bool ok = (st.st_uid == uid && (st.st_mode & S_IXUSR)) || (st.st_gid == gid && (st.st_mode & S_IXGRP)) ||
-                (st.st_mode & S_IXOTH);
+      bool ok = (st.st_uid == uid && (st.st_mode & S_IXUSR)) ||
+                (st.st_gid == gid && (st.st_mode & S_IXGRP)) || (st.st_mode & S_IXOTH);
       if (!ok) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "--data-dir ", path.string(), ": PostgreSQL runs as uid ", uid, " and cannot enter ", p.string(),
-            " (mode ", absl::StrFormat("%04o", st.st_mode & 07777), "); choose a data directory outside it, e.g. "
+            "--data-dir ", path.string(), ": PostgreSQL runs as uid ", uid, " and cannot enter ",
+            p.string(), " (mode ", absl::StrFormat("%04o", st.st_mode & 07777),
+            "); choose a data directory outside it, e.g. "
             "/var/lib/perfgate"));
       }
     }
@@ -58,11 +58,13 @@ absl::Status CheckReachable(const fs::path& path, uint32_t uid, uint32_t gid) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(EmbeddedPostgresOptions opts) {
+absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
+    EmbeddedPostgresOptions opts) {
   if (opts.bin_dir.empty()) opts.bin_dir = FindBinDir();
   if (opts.bin_dir.empty() || !fs::exists(fs::path(opts.bin_dir) / "pg_ctl")) {
     return absl::FailedPreconditionError(
-        "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin); install postgresql-15 "
+        "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin); install "
+        "postgresql-15 "
         "or pass --postgres-dsn");
   }
   std::error_code ec;
@@ -102,12 +104,14 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(Embedd
 
 EmbeddedPostgres::~EmbeddedPostgres() {
   if (running_) {
-    if (auto s = Stop(); !s.ok()) spdlog::warn("msg=\"stopping embedded postgres\" error=\"{}\"", s.message());
+    if (auto s = Stop(); !s.ok())
+      spdlog::warn("msg=\"stopping embedded postgres\" error=\"{}\"", s.message());
   }
 }
 
 std::string EmbeddedPostgres::DsnFor(const std::string& database) const {
-  return absl::StrCat("host=", socket_dir_, " port=", kPort, " dbname=", database, " user=perfgate");
+  return absl::StrCat("host=", socket_dir_, " port=", kPort, " dbname=", database,
+                      " user=perfgate");
 }
 
 absl::Status EmbeddedPostgres::PgCtl(const std::vector<std::string>& args, std::string* output) {
@@ -122,7 +126,8 @@ absl::Status EmbeddedPostgres::PgCtl(const std::vector<std::string>& args, std::
   if (!out.ok()) return out.status();
   *output = *out;
   if (code != 0) {
-    return absl::InternalError(absl::StrCat(fs::path(args[0]).filename().string(), " exited with ", code, ": ", *out));
+    return absl::InternalError(
+        absl::StrCat(fs::path(args[0]).filename().string(), " exited with ", code, ": ", *out));
   }
   return absl::OkStatus();
 }
@@ -130,8 +135,15 @@ absl::Status EmbeddedPostgres::PgCtl(const std::vector<std::string>& args, std::
 absl::Status EmbeddedPostgres::Init() {
   spdlog::info("msg=\"initialising private PostgreSQL cluster\" dir={}", cluster_dir_);
   std::string out;
-  std::vector<std::string> args = {opts_.bin_dir + "/initdb", "-D", cluster_dir_, "-U", "perfgate",
-                                   "--auth=trust", "-E", "UTF8", "--locale=C"};
+  std::vector<std::string> args = {opts_.bin_dir + "/initdb",
+                                   "-D",
+                                   cluster_dir_,
+                                   "-U",
+                                   "perfgate",
+                                   "--auth=trust",
+                                   "-E",
+                                   "UTF8",
+                                   "--locale=C"};
   if (!opts_.durable) args.push_back("--no-sync");
   if (auto s = PgCtl(args, &out); !s.ok()) return s;
   std::ofstream conf(cluster_dir_ + "/postgresql.conf", std::ios::app);
@@ -160,7 +172,8 @@ absl::Status EmbeddedPostgres::StartServer() {
     std::ofstream(log, std::ios::app).close();
     if (chown(log.c_str(), *uid_, *gid_) != 0) return absl::InternalError("cannot chown " + log);
   }
-  auto s = PgCtl({opts_.bin_dir + "/pg_ctl", "start", "-D", cluster_dir_, "-w", "-t", "120", "-l", log}, &out);
+  auto s = PgCtl(
+      {opts_.bin_dir + "/pg_ctl", "start", "-D", cluster_dir_, "-w", "-t", "120", "-l", log}, &out);
   if (!s.ok()) return absl::InternalError(std::string(s.message()) + " (see " + log + ")");
   running_ = true;
   spdlog::info("msg=\"private PostgreSQL started\" socket_dir={}", socket_dir_);
@@ -170,13 +183,15 @@ absl::Status EmbeddedPostgres::StartServer() {
 absl::Status EmbeddedPostgres::Stop() {
   std::string out;
   running_ = false;
-  return PgCtl({opts_.bin_dir + "/pg_ctl", "stop", "-D", cluster_dir_, "-m", "fast", "-w", "-t", "60"}, &out);
+  return PgCtl(
+      {opts_.bin_dir + "/pg_ctl", "stop", "-D", cluster_dir_, "-m", "fast", "-w", "-t", "60"},
+      &out);
 }
 
 absl::Status EmbeddedPostgres::Restart() {
   std::string out;
-  return PgCtl({opts_.bin_dir + "/pg_ctl", "restart", "-D", cluster_dir_, "-m", "fast", "-w", "-t", "120", "-l",
-                opts_.data_dir + "/postgres.log"},
+  return PgCtl({opts_.bin_dir + "/pg_ctl", "restart", "-D", cluster_dir_, "-m", "fast", "-w", "-t",
+                "120", "-l", opts_.data_dir + "/postgres.log"},
                &out);
 }
 

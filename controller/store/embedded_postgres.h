@@ -15,11 +15,11 @@
 namespace perfgate::controller {
 
 struct EmbeddedPostgresOptions {
-  std::string data_dir;          // the cluster goes in data_dir/pg, sockets in data_dir/run
-  std::string bin_dir;           // empty: newest /usr/lib/postgresql/*/bin
+  std::string data_dir;  // the cluster goes in data_dir/pg, sockets in data_dir/run
+  std::string bin_dir;   // empty: newest /usr/lib/postgresql/*/bin
   std::string database = "perfgate";
-  std::string run_as_user;       // when root; empty: "postgres" if it exists, else "nobody"
-  bool durable = true;           // false (tests only): fsync off for speed
+  std::string run_as_user;  // when root; empty: "postgres" if it exists, else "nobody"
+  bool durable = true;      // false (tests only): fsync off for speed
   std::map<std::string, std::string> settings;  // extra postgresql.conf settings
 };
 

@@ -17,21 +17,24 @@ absl::StatusOr<int> ApplyMigrations(PgPool& pool, const std::vector<Migration>& 
     };
     exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) + ")");
     absl::Status result = [&]() -> absl::Status {
-      exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-           " version int PRIMARY KEY, name text NOT NULL,"
-           " applied_at timestamptz NOT NULL DEFAULT now())");
+      exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          " version int PRIMARY KEY, name text NOT NULL,"
+          " applied_at timestamptz NOT NULL DEFAULT now())");
       version = exec("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0].as<int>();
       int newest = migrations.empty() ? 0 : migrations.back().version;
       if (version > newest) {
         return absl::FailedPreconditionError(
-            "database schema is version " + std::to_string(version) + " but this binary knows only up to " +
-            std::to_string(newest) + "; refusing to run an older controller against a newer schema");
+            "database schema is version " + std::to_string(version) +
+            " but this binary knows only up to " + std::to_string(newest) +
+            "; refusing to run an older controller against a newer schema");
       }
       for (const auto& m : migrations) {
         if (m.version <= version) continue;
         pqxx::work tx(c);
         tx.exec(m.sql);
-        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                       m.name);
         tx.commit();
         spdlog::info("msg=\"applied migration\" version={} name={}", m.version, m.name);
         version = m.version;

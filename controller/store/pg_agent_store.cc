@@ -10,7 +10,8 @@ namespace {
 constexpr char kAgentSelect[] =
     "SELECT g.name, g.labels::text, g.capacity, g.connected, g.draining, "
     "extract(epoch from g.last_seen)::float8, coalesce(a.id, 0), coalesce(a.job_id, 0) "
-    "FROM agents g LEFT JOIN attempts a ON a.agent_name = g.name AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST') ";
+    "FROM agents g LEFT JOIN attempts a ON a.agent_name = g.name AND a.state IN ('ASSIGNED', "
+    "'RUNNING', 'LOST') ";
 
 v1::Agent AgentFromRow(const pqxx::row& r) {
   v1::Agent a;
@@ -25,7 +26,8 @@ v1::Agent AgentFromRow(const pqxx::row& r) {
   return a;
 }
 
-std::vector<int64_t> HeldIds(const google::protobuf::RepeatedPtrField<v1::HeldAttempt>& held, bool running_only) {
+std::vector<int64_t> HeldIds(const google::protobuf::RepeatedPtrField<v1::HeldAttempt>& held,
+                             bool running_only) {
   std::vector<int64_t> ids;
   for (const auto& h : held) {
     if (!running_only || h.running()) ids.push_back(h.attempt_id());
@@ -35,55 +37,70 @@ std::vector<int64_t> HeldIds(const google::protobuf::RepeatedPtrField<v1::HeldAt
 
 }  // namespace
 
-std::vector<int64_t> PgAgentStore::TouchHeld(pqxx::work& tx, const std::string& agent,
-                                             const google::protobuf::RepeatedPtrField<v1::HeldAttempt>& held) {
+std::vector<int64_t> PgAgentStore::TouchHeld(
+    pqxx::work& tx, const std::string& agent,
+    const google::protobuf::RepeatedPtrField<v1::HeldAttempt>& held) {
   std::string all = BigintArray(HeldIds(held, false));
   // LOST attempts the agent still holds resume: it was a network blip or a controller restart.
-  for (const auto& r : Exec(tx, 
-           "UPDATE attempts a SET state = CASE WHEN a.accepted_at IS NULL THEN 'ASSIGNED' ELSE 'RUNNING' END, "
-           "lost_at = NULL FROM jobs j WHERE j.id = a.job_id AND a.agent_name = $1 AND a.state = 'LOST' "
-           "AND a.id = ANY($2::bigint[]) RETURNING j.id, j.state, a.epoch = j.current_epoch, j.run_id, a.state",
-           agent, all)) {
+  for (const auto& r : Exec(tx,
+                            "UPDATE attempts a SET state = CASE WHEN a.accepted_at IS NULL THEN "
+                            "'ASSIGNED' ELSE 'RUNNING' END, "
+                            "lost_at = NULL FROM jobs j WHERE j.id = a.job_id AND a.agent_name = "
+                            "$1 AND a.state = 'LOST' "
+                            "AND a.id = ANY($2::bigint[]) RETURNING j.id, j.state, a.epoch = "
+                            "j.current_epoch, j.run_id, a.state",
+                            agent, all)) {
     if (r[2].as<bool>() && r[1].as<std::string>() == "LOST") {
-      Exec(tx, "UPDATE jobs SET state = $2, message = 'agent is back', updated_at = now() WHERE id = $1",
-                     r[0].as<int64_t>(), r[4].as<std::string>());
+      Exec(
+          tx,
+          "UPDATE jobs SET state = $2, message = 'agent is back', updated_at = now() WHERE id = $1",
+          r[0].as<int64_t>(), r[4].as<std::string>());
       pgq::RefreshRunState(tx, r[3].as<int64_t>());
     }
   }
-  Exec(tx, 
-      "UPDATE attempts SET lease_expires_at = now() + $2::interval "
-      "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING')",
-      agent, pgq::Interval(timings_.assigned_lease));
+  Exec(tx,
+       "UPDATE attempts SET lease_expires_at = now() + $2::interval "
+       "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING')",
+       agent, pgq::Interval(timings_.assigned_lease));
   std::vector<int64_t> stop;
-  for (const auto& r : Exec(tx, 
-           "SELECT a.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.agent_name = $1 "
-           "AND a.id = ANY($2::bigint[]) AND (j.state IN ('CANCELLING', 'CANCELLED') OR a.epoch <> j.current_epoch "
-           "OR a.state NOT IN ('ASSIGNED', 'RUNNING', 'LOST'))",
-           agent, BigintArray(HeldIds(held, true)))) {
+  for (const auto& r :
+       Exec(tx,
+            "SELECT a.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.agent_name = $1 "
+            "AND a.id = ANY($2::bigint[]) AND (j.state IN ('CANCELLING', 'CANCELLED') OR a.epoch "
+            "<> j.current_epoch "
+            "OR a.state NOT IN ('ASSIGNED', 'RUNNING', 'LOST'))",
+            agent, BigintArray(HeldIds(held, true)))) {
     stop.push_back(r[0].as<int64_t>());
   }
   return stop;
 }
 
-absl::StatusOr<SessionStart> PgAgentStore::StartSession(const v1::Hello& hello, const std::string& controller_id) {
+absl::StatusOr<SessionStart> PgAgentStore::StartSession(const v1::Hello& hello,
+                                                        const std::string& controller_id) {
   SessionStart out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out = SessionStart{};
-    out.draining = tx.exec_params1(
-                         "INSERT INTO agents (name, labels, capacity, connected, controller_id, version, last_seen) "
-                         "VALUES ($1, $2::jsonb, $3, true, $4, $5, now()) ON CONFLICT (name) DO UPDATE SET "
-                         "labels = EXCLUDED.labels, capacity = EXCLUDED.capacity, connected = true, "
-                         "controller_id = EXCLUDED.controller_id, version = EXCLUDED.version, last_seen = now() "
-                         "RETURNING draining",
-                         hello.name(), LabelsToJson(hello.labels()), hello.capacity(), controller_id, hello.version())[0]
-                       .as<bool>();
+    out.draining =
+        tx.exec_params1(
+              "INSERT INTO agents (name, labels, capacity, connected, controller_id, version, "
+              "last_seen) "
+              "VALUES ($1, $2::jsonb, $3, true, $4, $5, now()) ON CONFLICT (name) DO UPDATE SET "
+              "labels = EXCLUDED.labels, capacity = EXCLUDED.capacity, connected = true, "
+              "controller_id = EXCLUDED.controller_id, version = EXCLUDED.version, last_seen = "
+              "now() "
+              "RETURNING draining",
+              hello.name(), LabelsToJson(hello.labels()), hello.capacity(), controller_id,
+              hello.version())[0]
+            .as<bool>();
     // Live attempts the agent does not hold any more: it restarted without them.
-    for (const auto& r : Exec(tx, 
-             "SELECT id FROM attempts WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST') "
-             "AND NOT (id = ANY($2::bigint[])) FOR UPDATE",
-             hello.name(), BigintArray(HeldIds(hello.held(), false)))) {
-      auto ended = pgq::EndAttempt(tx, retry_, r[0].as<int64_t>(), v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 0,
-                                   "agent reconnected without this attempt", 0);
+    for (const auto& r : Exec(tx,
+                              "SELECT id FROM attempts WHERE agent_name = $1 AND state IN "
+                              "('ASSIGNED', 'RUNNING', 'LOST') "
+                              "AND NOT (id = ANY($2::bigint[])) FOR UPDATE",
+                              hello.name(), BigintArray(HeldIds(hello.held(), false)))) {
+      auto ended =
+          pgq::EndAttempt(tx, retry_, r[0].as<int64_t>(), v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 0,
+                          "agent reconnected without this attempt", 0);
       if (!ended.ok()) return ended.status();
     }
     out.stop_attempts = TouchHeld(tx, hello.name(), hello.held());
@@ -94,7 +111,8 @@ absl::StatusOr<SessionStart> PgAgentStore::StartSession(const v1::Hello& hello, 
   return out;
 }
 
-absl::StatusOr<std::vector<int64_t>> PgAgentStore::Heartbeat(const std::string& agent, const v1::Heartbeat& hb) {
+absl::StatusOr<std::vector<int64_t>> PgAgentStore::Heartbeat(const std::string& agent,
+                                                             const v1::Heartbeat& hb) {
   std::vector<int64_t> stop;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     Exec(tx, "UPDATE agents SET last_seen = now(), connected = true WHERE name = $1", agent);
@@ -109,7 +127,7 @@ absl::Status PgAgentStore::EndSession(const std::string& agent, const std::strin
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     // Only if no newer session (possibly on another replica) took the agent over.
     Exec(tx, "UPDATE agents SET connected = false WHERE name = $1 AND controller_id = $2", agent,
-                   controller_id);
+         controller_id);
     return absl::OkStatus();
   });
 }
@@ -118,7 +136,8 @@ absl::StatusOr<std::vector<v1::Agent>> PgAgentStore::ListAgents() {
   std::vector<v1::Agent> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
-    for (const auto& r : tx.exec(absl::StrCat(kAgentSelect, "ORDER BY g.name"))) out.push_back(AgentFromRow(r));
+    for (const auto& r : tx.exec(absl::StrCat(kAgentSelect, "ORDER BY g.name")))
+      out.push_back(AgentFromRow(r));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -128,7 +147,8 @@ absl::StatusOr<std::vector<v1::Agent>> PgAgentStore::ListAgents() {
 absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, bool draining) {
   v1::Agent out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    if (Exec(tx, "UPDATE agents SET draining = $2 WHERE name = $1 RETURNING name", name, draining).empty()) {
+    if (Exec(tx, "UPDATE agents SET draining = $2 WHERE name = $1 RETURNING name", name, draining)
+            .empty()) {
       return absl::NotFoundError("agent '" + name + "' not found");
     }
     if (!draining) pgq::NotifyWork(tx);
@@ -142,10 +162,11 @@ absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, boo
 absl::StatusOr<bool> PgAgentStore::IsIdle(const std::string& agent) {
   bool idle = false;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    idle = !Exec(tx, 
-                  "SELECT 1 FROM agents WHERE name = $1 AND NOT draining AND NOT EXISTS (SELECT 1 FROM attempts "
-                  "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST'))",
-                  agent)
+    idle = !Exec(tx,
+                 "SELECT 1 FROM agents WHERE name = $1 AND NOT draining AND NOT EXISTS (SELECT 1 "
+                 "FROM attempts "
+                 "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST'))",
+                 agent)
                 .empty();
     return absl::OkStatus();
   });

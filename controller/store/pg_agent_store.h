@@ -12,8 +12,10 @@ class PgAgentStore : public AgentStore {
   PgAgentStore(PgPool& pool, RetryPolicy retry, QueueTimings timings)
       : pool_(pool), retry_(retry), timings_(timings) {}
 
-  absl::StatusOr<SessionStart> StartSession(const v1::Hello& hello, const std::string& controller_id) override;
-  absl::StatusOr<std::vector<int64_t>> Heartbeat(const std::string& agent, const v1::Heartbeat& hb) override;
+  absl::StatusOr<SessionStart> StartSession(const v1::Hello& hello,
+                                            const std::string& controller_id) override;
+  absl::StatusOr<std::vector<int64_t>> Heartbeat(const std::string& agent,
+                                                 const v1::Heartbeat& hb) override;
   absl::Status EndSession(const std::string& agent, const std::string& controller_id) override;
   absl::StatusOr<std::vector<v1::Agent>> ListAgents() override;
   absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining) override;

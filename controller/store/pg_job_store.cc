@@ -17,7 +17,8 @@ using pgq::Interval;
 constexpr int64_t kSweepLockKey = 0x7065726673776570;
 
 constexpr char kRunColumns[] =
-    "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from created_at)::float8, "
+    "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
+    "created_at)::float8, "
     "extract(epoch from finished_at)::float8";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
@@ -34,27 +35,31 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
 
 absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   std::map<int64_t, v1::Job*> by_id;
-  for (const auto& r : Exec(tx, 
-           "SELECT id, name, state, spec::text, attempts_made, message, extract(epoch from updated_at)::float8 "
-           "FROM jobs WHERE run_id = $1 ORDER BY idx",
-           run->id())) {
+  for (const auto& r : Exec(tx,
+                            "SELECT id, name, state, spec::text, attempts_made, message, "
+                            "extract(epoch from updated_at)::float8 "
+                            "FROM jobs WHERE run_id = $1 ORDER BY idx",
+                            run->id())) {
     v1::Job* job = run->add_jobs();
     job->set_id(r[0].as<int64_t>());
     job->set_run_id(run->id());
     job->set_name(r[1].as<std::string>());
     job->set_state(ParseJobState(r[2].as<std::string>()));
-    auto st = google::protobuf::util::JsonStringToMessage(r[3].as<std::string>(), job->mutable_spec());
+    auto st =
+        google::protobuf::util::JsonStringToMessage(r[3].as<std::string>(), job->mutable_spec());
     if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
     job->set_attempts_made(r[4].as<int>());
     job->set_message(r[5].as<std::string>());
     SetTimestamp(r[6], job->mutable_updated_at());
     by_id[job->id()] = job;
   }
-  for (const auto& r : Exec(tx, 
-           "SELECT a.job_id, a.id, a.epoch, a.agent_name, a.state, a.outcome, a.exit_code, a.message, "
-           "extract(epoch from a.created_at)::float8, extract(epoch from a.finished_at)::float8 "
-           "FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.run_id = $1 ORDER BY a.id",
-           run->id())) {
+  for (const auto& r :
+       Exec(tx,
+            "SELECT a.job_id, a.id, a.epoch, a.agent_name, a.state, a.outcome, a.exit_code, "
+            "a.message, "
+            "extract(epoch from a.created_at)::float8, extract(epoch from a.finished_at)::float8 "
+            "FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.run_id = $1 ORDER BY a.id",
+            run->id())) {
     auto it = by_id.find(r[0].as<int64_t>());
     if (it == by_id.end()) continue;
     v1::Attempt* a = it->second->add_attempts();
@@ -85,20 +90,23 @@ absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id) {
 absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
   v1::Run out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    int64_t run_id = tx.exec_params1(
-                           "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state) "
-                           "VALUES ($1, $2, $3, $4, $5, 'QUEUED') RETURNING id",
-                           spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()), spec.suite_name())[0]
-                         .as<int64_t>();
+    int64_t run_id =
+        tx.exec_params1(
+              "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state) "
+              "VALUES ($1, $2, $3, $4, $5, 'QUEUED') RETURNING id",
+              spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
+              spec.suite_name())[0]
+            .as<int64_t>();
     for (int i = 0; i < spec.jobs_size(); ++i) {
       const v1::JobSpec& job = spec.jobs(i);
       std::string json;
       auto st = google::protobuf::util::MessageToJsonString(job, &json);
       if (!st.ok()) return absl::InternalError("cannot encode job spec: " + st.ToString());
-      Exec(tx, 
-          "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts) "
-          "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6)",
-          run_id, i, job.name(), json, LabelsToJson(job.agent_selector()), static_cast<int>(job.max_attempts()));
+      Exec(tx,
+           "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts) "
+           "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6)",
+           run_id, i, job.name(), json, LabelsToJson(job.agent_selector()),
+           static_cast<int>(job.max_attempts()));
     }
     pgq::NotifyWork(tx);
     pgq::NotifyRun(tx, run_id);
@@ -131,15 +139,20 @@ absl::StatusOr<v1::ListRunsResponse> PgJobStore::ListRuns(const v1::ListRunsRequ
   int page = req.page_size() <= 0 ? 50 : std::min(req.page_size(), 500);
   v1::ListRunsResponse out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto rows = Exec(tx, 
-        absl::StrCat("SELECT ", kRunColumns,
-                     " FROM runs WHERE id < $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR branch = $3) "
-                     "AND ($4 = '' OR commit_sha = $4) AND ($5 = '' OR kind = $5) AND ($6 = '' OR project = $6) "
-                     "ORDER BY id DESC LIMIT $7"),
+    auto rows = Exec(
+        tx,
+        absl::StrCat(
+            "SELECT ", kRunColumns,
+            " FROM runs WHERE id < $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR branch = $3) "
+            "AND ($4 = '' OR commit_sha = $4) AND ($5 = '' OR kind = $5) AND ($6 = '' OR project = "
+            "$6) "
+            "ORDER BY id DESC LIMIT $7"),
         before, req.state() ? RunStateName(req.state()) : "", req.branch(), req.commit(),
         req.kind() ? RunKindName(req.kind()) : "", req.project(), page + 1);
-    for (int i = 0; i < static_cast<int>(rows.size()) && i < page; ++i) RunFromRow(rows[i], out.add_runs());
-    if (static_cast<int>(rows.size()) > page) out.set_next_page_token(std::to_string(out.runs(page - 1).id()));
+    for (int i = 0; i < static_cast<int>(rows.size()) && i < page; ++i)
+      RunFromRow(rows[i], out.add_runs());
+    if (static_cast<int>(rows.size()) > page)
+      out.set_next_page_token(std::to_string(out.runs(page - 1).id()));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -156,16 +169,20 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
       JobState cur = ParseJobState(r[1].as<std::string>());
       JobState next = OnCancelRequested(cur);
       if (next == cur) continue;
-      Exec(tx, "UPDATE jobs SET state = $2, message = 'cancel requested', updated_at = now() WHERE id = $1",
-                     r[0].as<int64_t>(), JobStateName(next));
+      Exec(tx,
+           "UPDATE jobs SET state = $2, message = 'cancel requested', updated_at = now() WHERE id "
+           "= $1",
+           r[0].as<int64_t>(), JobStateName(next));
     }
-    for (const auto& r : Exec(tx, 
-             "SELECT a.agent_name, a.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
-             "WHERE j.run_id = $1 AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST') AND a.epoch = j.current_epoch",
-             id)) {
+    for (const auto& r :
+         Exec(tx,
+              "SELECT a.agent_name, a.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
+              "WHERE j.run_id = $1 AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST') AND a.epoch = "
+              "j.current_epoch",
+              id)) {
       stops.push_back({r[0].as<std::string>(), r[1].as<int64_t>()});
       Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel,
-                     absl::StrCat("stop:", r[1].as<int64_t>(), ":", r[0].as<std::string>()));
+           absl::StrCat("stop:", r[1].as<int64_t>(), ":", r[0].as<std::string>()));
     }
     pgq::RefreshRunState(tx, id);
     pgq::NotifyRun(tx, id);
@@ -175,7 +192,8 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
   return stops;
 }
 
-absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::vector<std::string>& agents) {
+absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
+    const std::vector<std::string>& agents) {
   std::vector<Claim> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
@@ -183,11 +201,13 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::ve
     // The idle ones among the agents (not draining, no live attempt), with their labels. The
     // unique index on live attempts is the guarantee; this keeps violations rare.
     std::vector<std::pair<std::string, google::protobuf::Map<std::string, std::string>>> idle;
-    for (const auto& r : Exec(tx, 
-             "SELECT g.name, g.labels::text FROM agents g WHERE g.name = ANY($1::text[]) AND NOT g.draining "
-             "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.agent_name = g.name "
-             "AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST')) ORDER BY g.last_seen",
-             TextArray(agents))) {
+    for (const auto& r :
+         Exec(tx,
+              "SELECT g.name, g.labels::text FROM agents g WHERE g.name = ANY($1::text[]) AND NOT "
+              "g.draining "
+              "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.agent_name = g.name "
+              "AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST')) ORDER BY g.last_seen",
+              TextArray(agents))) {
       idle.emplace_back(r[0].as<std::string>(), google::protobuf::Map<std::string, std::string>());
       LabelsFromJson(r[1].as<std::string>(), &idle.back().second);
     }
@@ -204,12 +224,13 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::ve
     const int page = static_cast<int>(std::max<size_t>(8, 2 * idle.size()));
     int64_t after = 0;
     for (int pages = 0; pages < 50 && free_agents > 0; ++pages) {
-      auto jobs = Exec(tx,
-                       "SELECT id, run_id, spec::text, selector::text, "
-                       "extract(epoch from now() - greatest(enqueued_at, not_before))::float8 FROM jobs "
-                       "WHERE state IN ('QUEUED', 'RETRY_WAIT') AND not_before <= now() AND id > $1 "
-                       "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
-                       after, page);
+      auto jobs =
+          Exec(tx,
+               "SELECT id, run_id, spec::text, selector::text, "
+               "extract(epoch from now() - greatest(enqueued_at, not_before))::float8 FROM jobs "
+               "WHERE state IN ('QUEUED', 'RETRY_WAIT') AND not_before <= now() AND id > $1 "
+               "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+               after, page);
       for (const auto& job : jobs) {
         after = job[0].as<int64_t>();
         if (free_agents == 0) break;
@@ -225,7 +246,8 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::ve
         int64_t job_id = job[0].as<int64_t>();
         int64_t run_id = job[1].as<int64_t>();
         if (!commits.count(run_id)) {
-          commits[run_id] = Exec(tx, "SELECT commit_sha FROM runs WHERE id = $1", run_id)[0][0].as<std::string>();
+          commits[run_id] =
+              Exec(tx, "SELECT commit_sha FROM runs WHERE id = $1", run_id)[0][0].as<std::string>();
         }
         auto att = Exec(tx,
                         "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
@@ -238,10 +260,12 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::ve
         c.assign.set_job_id(job_id);
         c.assign.set_run_id(run_id);
         c.assign.set_commit(commits[run_id]);
-        auto st = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(), c.assign.mutable_spec());
+        auto st = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(),
+                                                              c.assign.mutable_spec());
         if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
         Exec(tx,
-             "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch = $2, "
+             "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch "
+             "= $2, "
              "message = '', updated_at = now() WHERE id = $1",
              job_id, c.assign.epoch());
         started_runs.insert(run_id);
@@ -252,7 +276,9 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(const std::ve
     }
     // A run's first claim starts it; later claims leave the run row alone (no lock).
     for (int64_t run_id : started_runs) {
-      if (!Exec(tx, "UPDATE runs SET state = 'RUNNING' WHERE id = $1 AND state = 'QUEUED' RETURNING id", run_id)
+      if (!Exec(tx,
+                "UPDATE runs SET state = 'RUNNING' WHERE id = $1 AND state = 'QUEUED' RETURNING id",
+                run_id)
                .empty()) {
         pgq::NotifyRun(tx, run_id);
       }
@@ -282,11 +308,15 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
   bool fast = false;
   absl::Status fs = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     fast = !Exec(tx,
-                 "WITH a AS (UPDATE attempts SET state = 'RUNNING', accepted_at = now(), lost_at = NULL, "
-                 "lease_expires_at = now() + $4::interval WHERE id = $1 AND epoch = $2 AND agent_name = $3 "
-                 "AND state = 'ASSIGNED' RETURNING job_id, set_config('synchronous_commit', 'off', true)) "
+                 "WITH a AS (UPDATE attempts SET state = 'RUNNING', accepted_at = now(), lost_at = "
+                 "NULL, "
+                 "lease_expires_at = now() + $4::interval WHERE id = $1 AND epoch = $2 AND "
+                 "agent_name = $3 "
+                 "AND state = 'ASSIGNED' RETURNING job_id, set_config('synchronous_commit', 'off', "
+                 "true)) "
                  "UPDATE jobs SET state = 'RUNNING', updated_at = now() FROM a "
-                 "WHERE jobs.id = a.job_id AND jobs.state = 'ASSIGNED' AND jobs.current_epoch = $2 RETURNING jobs.id",
+                 "WHERE jobs.id = a.job_id AND jobs.state = 'ASSIGNED' AND jobs.current_epoch = $2 "
+                 "RETURNING jobs.id",
                  req.attempt_id(), req.epoch(), req.agent(), Interval(timings_.assigned_lease))
                 .empty();
     return fast ? absl::OkStatus() : absl::CancelledError("not the common case");
@@ -296,38 +326,44 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
   absl::Status result;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     result = absl::OkStatus();
-    auto r = Exec(tx, 
-        "SELECT a.epoch, a.agent_name, a.state, j.state, j.id, j.run_id FROM attempts a "
-        "JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
-        req.attempt_id());
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
+    auto r = Exec(tx,
+                  "SELECT a.epoch, a.agent_name, a.state, j.state, j.id, j.run_id FROM attempts a "
+                  "JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
+                  req.attempt_id());
+    if (r.empty())
+      return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
     if (r[0][0].as<int64_t>() != req.epoch()) {
-      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
     }
     if (r[0][1].as<std::string>() != req.agent()) {
-      return absl::PermissionDeniedError(absl::StrCat("attempt ", req.attempt_id(), " belongs to another agent"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("attempt ", req.attempt_id(), " belongs to another agent"));
     }
     std::string astate = r[0][2].as<std::string>();
     JobState jstate = ParseJobState(r[0][3].as<std::string>());
     if (astate == "RUNNING") return absl::OkStatus();  // a replay
     if (astate != "ASSIGNED" && astate != "LOST") {
-      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(), " already ended (", astate, ")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", req.attempt_id(), " already ended (", astate, ")"));
     }
     if (jstate == v1::JOB_STATE_CANCELLING || jstate == v1::JOB_STATE_CANCELLED) {
       auto ended = pgq::EndAttempt(tx, retry_, req.attempt_id(), v1::ATTEMPT_OUTCOME_CANCELLED, 0,
                                    "cancelled before it started", 0);
       if (!ended.ok()) return ended.status();
-      result = absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(), ": job was cancelled"));
+      result = absl::FailedPreconditionError(
+          absl::StrCat("attempt ", req.attempt_id(), ": job was cancelled"));
       return absl::OkStatus();  // commit the cancellation, report the refusal
     }
     // A lost accept is recovered by the protocol (the attempt stays ASSIGNED, and heartbeats
     // and the completion accept that), so it need not wait for the disk.
     pgq::AsyncCommit(tx);
-    Exec(tx, 
-        "UPDATE attempts SET state = 'RUNNING', accepted_at = now(), lost_at = NULL, "
-        "lease_expires_at = now() + $2::interval WHERE id = $1",
-        req.attempt_id(), Interval(timings_.assigned_lease));
-    Exec(tx, "UPDATE jobs SET state = 'RUNNING', updated_at = now() WHERE id = $1", r[0][4].as<int64_t>());
+    Exec(tx,
+         "UPDATE attempts SET state = 'RUNNING', accepted_at = now(), lost_at = NULL, "
+         "lease_expires_at = now() + $2::interval WHERE id = $1",
+         req.attempt_id(), Interval(timings_.assigned_lease));
+    Exec(tx, "UPDATE jobs SET state = 'RUNNING', updated_at = now() WHERE id = $1",
+         r[0][4].as<int64_t>());
     return absl::OkStatus();
   });
   return s.ok() ? result : s;
@@ -337,8 +373,9 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptReq
   int64_t run_id = 0;
   bool job_ended = false;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto ended = pgq::EndAttempt(tx, retry_, req.attempt_id(), req.outcome(), req.exit_code(), req.message(),
-                                 req.log_chunks(), "", req.epoch(), /*defer_run_check=*/true, &job_ended);
+    auto ended =
+        pgq::EndAttempt(tx, retry_, req.attempt_id(), req.outcome(), req.exit_code(), req.message(),
+                        req.log_chunks(), "", req.epoch(), /*defer_run_check=*/true, &job_ended);
     if (!ended.ok()) return ended.status();
     run_id = *ended;
     return absl::OkStatus();
@@ -354,21 +391,25 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptReq
 absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) {
   int64_t run_id = 0;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto r = Exec(tx, 
-        "SELECT a.epoch, j.run_id, j.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = $1",
-        req.attempt_id());
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
+    auto r = Exec(tx,
+                  "SELECT a.epoch, j.run_id, j.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                  "WHERE a.id = $1",
+                  req.attempt_id());
+    if (r.empty())
+      return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
     if (r[0][0].as<int64_t>() != req.epoch()) {
-      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
     }
     run_id = r[0][1].as<int64_t>();
     int64_t job_id = r[0][2].as<int64_t>();
     for (const auto& c : req.chunks()) {
-      Exec(tx, 
-          "INSERT INTO log_chunks (run_id, job_id, attempt_id, seq, stream, data) VALUES ($1, $2, $3, $4, $5, $6) "
-          "ON CONFLICT (attempt_id, seq) DO NOTHING",
-          run_id, job_id, req.attempt_id(), c.seq(), static_cast<int>(c.stream()),
-          pqxx::binarystring(c.data().data(), c.data().size()));
+      Exec(tx,
+           "INSERT INTO log_chunks (run_id, job_id, attempt_id, seq, stream, data) VALUES ($1, $2, "
+           "$3, $4, $5, $6) "
+           "ON CONFLICT (attempt_id, seq) DO NOTHING",
+           run_id, job_id, req.attempt_id(), c.seq(), static_cast<int>(c.stream()),
+           pqxx::binarystring(c.data().data(), c.data().size()));
     }
     return absl::OkStatus();
   });
@@ -376,17 +417,19 @@ absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) 
   return run_id;
 }
 
-absl::StatusOr<v1::GetRunLogsResponse> PgJobStore::GetRunLogs(int64_t run_id, int64_t after_id, int limit) {
+absl::StatusOr<v1::GetRunLogsResponse> PgJobStore::GetRunLogs(int64_t run_id, int64_t after_id,
+                                                              int limit) {
   v1::GetRunLogsResponse out;
   out.set_last_id(after_id);
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     if (Exec(tx, "SELECT 1 FROM runs WHERE id = $1", run_id).empty()) {
       return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
     }
-    for (const auto& r : Exec(tx, 
-             "SELECT id, job_id, attempt_id, seq, stream, data FROM log_chunks WHERE run_id = $1 AND id > $2 "
-             "ORDER BY id LIMIT $3",
-             run_id, after_id, limit)) {
+    for (const auto& r : Exec(tx,
+                              "SELECT id, job_id, attempt_id, seq, stream, data FROM log_chunks "
+                              "WHERE run_id = $1 AND id > $2 "
+                              "ORDER BY id LIMIT $3",
+                              run_id, after_id, limit)) {
       v1::LogChunk* c = out.add_chunks();
       c->set_id(r[0].as<int64_t>());
       c->set_job_id(r[1].as<int64_t>());
@@ -410,43 +453,50 @@ absl::StatusOr<SweepResult> PgJobStore::Sweep(absl::Duration lost_after) {
       return absl::OkStatus();  // another replica sweeps
     }
     // Live attempts whose lease ran out: LOST, agent kept reserved.
-    for (const auto& r : tx.exec(
-             "UPDATE attempts a SET state = 'LOST', lost_at = now() FROM jobs j "
-             "WHERE j.id = a.job_id AND a.state IN ('ASSIGNED', 'RUNNING') AND a.lease_expires_at < now() "
-             "RETURNING a.id, j.id, j.state, j.run_id, a.epoch = j.current_epoch")) {
+    for (const auto& r :
+         tx.exec("UPDATE attempts a SET state = 'LOST', lost_at = now() FROM jobs j "
+                 "WHERE j.id = a.job_id AND a.state IN ('ASSIGNED', 'RUNNING') AND "
+                 "a.lease_expires_at < now() "
+                 "RETURNING a.id, j.id, j.state, j.run_id, a.epoch = j.current_epoch")) {
       ++res.leases_expired;
       JobState js = ParseJobState(r[2].as<std::string>());
       if (r[4].as<bool>() && !IsTerminal(js)) {
         // A job being cancelled has nothing left to reach: it is cancelled.
         std::string next = js == v1::JOB_STATE_CANCELLING ? "CANCELLED" : "LOST";
-        Exec(tx, "UPDATE jobs SET state = $2, message = 'agent stopped answering', updated_at = now() "
-                       "WHERE id = $1",
-                       r[1].as<int64_t>(), next);
+        Exec(tx,
+             "UPDATE jobs SET state = $2, message = 'agent stopped answering', updated_at = now() "
+             "WHERE id = $1",
+             r[1].as<int64_t>(), next);
       }
       pgq::RefreshRunState(tx, r[3].as<int64_t>());
     }
     // LOST attempts whose agent never came back: give up, release the node, retry the job.
-    for (const auto& r : Exec(tx, 
-             "SELECT id FROM attempts WHERE state = 'LOST' AND lost_at < now() - $1::interval FOR UPDATE",
-             Interval(lost_after))) {
+    for (const auto& r : Exec(tx,
+                              "SELECT id FROM attempts WHERE state = 'LOST' AND lost_at < now() - "
+                              "$1::interval FOR UPDATE",
+                              Interval(lost_after))) {
       ++res.lost_expired;
-      auto ended = pgq::EndAttempt(tx, retry_, r[0].as<int64_t>(), v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 0,
-                                   "agent lost for longer than lost_after", 0, "EXPIRED");
+      auto ended =
+          pgq::EndAttempt(tx, retry_, r[0].as<int64_t>(), v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 0,
+                          "agent lost for longer than lost_after", 0, "EXPIRED");
       if (!ended.ok()) return ended.status();
     }
-    res.agents_offline = Exec(tx, 
-                               "UPDATE agents SET connected = false WHERE connected AND last_seen < now() - $1::interval",
-                               Interval(timings_.agent_offline_after))
+    res.agents_offline = Exec(tx,
+                              "UPDATE agents SET connected = false WHERE connected AND last_seen < "
+                              "now() - $1::interval",
+                              Interval(timings_.agent_offline_after))
                              .affected_rows();
     // Backstop for FinishRunIfDone: runs whose jobs all ended but whose state was not settled
     // (a controller died between a completion and the run check).
-    for (const auto& r : tx.exec(
-             "SELECT r.id FROM runs r WHERE r.state IN ('QUEUED', 'RUNNING', 'CANCELLING') AND NOT EXISTS ("
-             "SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED'))")) {
+    for (const auto& r : tx.exec("SELECT r.id FROM runs r WHERE r.state IN ('QUEUED', 'RUNNING', "
+                                 "'CANCELLING') AND NOT EXISTS ("
+                                 "SELECT 1 FROM jobs j WHERE j.run_id = r.id AND j.state NOT IN "
+                                 "('SUCCEEDED', 'FAILED', 'CANCELLED'))")) {
       pgq::RefreshRunState(tx, r[0].as<int64_t>());
     }
     // Retry backoffs that have run out make work claimable.
-    if (!tx.exec("SELECT 1 FROM jobs WHERE state = 'RETRY_WAIT' AND not_before <= now() LIMIT 1").empty()) {
+    if (!tx.exec("SELECT 1 FROM jobs WHERE state = 'RETRY_WAIT' AND not_before <= now() LIMIT 1")
+             .empty()) {
       pgq::NotifyWork(tx);
     }
     return absl::OkStatus();
@@ -457,10 +507,10 @@ absl::StatusOr<SweepResult> PgJobStore::Sweep(absl::Duration lost_after) {
 
 absl::Status PgJobStore::ExtendLiveLeases(absl::Duration grace) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    Exec(tx, 
-        "UPDATE attempts SET lease_expires_at = greatest(lease_expires_at, now() + $1::interval) "
-        "WHERE state IN ('ASSIGNED', 'RUNNING')",
-        Interval(grace));
+    Exec(tx,
+         "UPDATE attempts SET lease_expires_at = greatest(lease_expires_at, now() + $1::interval) "
+         "WHERE state IN ('ASSIGNED', 'RUNNING')",
+         Interval(grace));
     Exec(tx, "UPDATE attempts SET lost_at = greatest(lost_at, now()) WHERE state = 'LOST'");
     return absl::OkStatus();
   });

@@ -27,7 +27,8 @@ class PgJobStore : public JobStore {
   absl::Status AcceptAttempt(const v1::AcceptAttemptRequest& req) override;
   absl::StatusOr<int64_t> CompleteAttempt(const v1::CompleteAttemptRequest& req) override;
   absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) override;
-  absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id, int limit) override;
+  absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
+                                                    int limit) override;
   absl::StatusOr<SweepResult> Sweep(absl::Duration lost_after) override;
   absl::Status ExtendLiveLeases(absl::Duration grace) override;
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;
@@ -51,8 +52,9 @@ namespace pgq {
 // lock would serialise every completion of the run through commit); the caller then calls
 // FinishRunIfDone after committing. *job_ended (optional) says whether the job became terminal.
 absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int64_t attempt_id,
-                                   v1::AttemptOutcome outcome, int exit_code, const std::string& message,
-                                   int64_t log_chunks, const std::string& attempt_state = "",
+                                   v1::AttemptOutcome outcome, int exit_code,
+                                   const std::string& message, int64_t log_chunks,
+                                   const std::string& attempt_state = "",
                                    std::optional<int64_t> expect_epoch = std::nullopt,
                                    bool defer_run_check = false, bool* job_ended = nullptr);
 // After a job of the run ended and committed: if no job of the run is left open, settle the

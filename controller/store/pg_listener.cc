@@ -49,7 +49,8 @@ void PgListener::Loop() {
       }
     } catch (const std::exception& e) {
       if (stop_) break;
-      spdlog::warn("msg=\"event listener lost the database\" error=\"{}\" retry_ms={}", e.what(), backoff_ms);
+      spdlog::warn("msg=\"event listener lost the database\" error=\"{}\" retry_ms={}", e.what(),
+                   backoff_ms);
       first = false;
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 5000);

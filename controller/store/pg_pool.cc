@@ -55,7 +55,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
   std::unique_ptr<pqxx::connection> c;
   {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](int* n) { return *n > 0; }, &available_));
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n > 0; }, &available_));
     --available_;
     if (!idle_.empty()) {
       c = std::move(idle_.back());
@@ -105,7 +106,8 @@ absl::Status PgPool::Transact(const std::function<absl::Status(pqxx::work&)>& fn
     });
     bool retry = absl::IsAborted(s) || (absl::IsUnavailable(s) && attempt == 0);
     if (!retry) return s;
-    spdlog::debug("msg=\"retrying transaction\" attempt={} status=\"{}\"", attempt + 1, s.ToString());
+    spdlog::debug("msg=\"retrying transaction\" attempt={} status=\"{}\"", attempt + 1,
+                  s.ToString());
     std::this_thread::sleep_for(std::chrono::milliseconds(5 * (attempt + 1)));
   }
   return s;

@@ -5,7 +5,9 @@
 
 namespace perfgate::controller::pgq {
 
-std::string Interval(absl::Duration d) { return absl::StrCat(absl::ToInt64Milliseconds(d), " milliseconds"); }
+std::string Interval(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Milliseconds(d), " milliseconds");
+}
 
 void NotifyRun(pqxx::work& tx, int64_t run_id) {
   Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel, absl::StrCat("run:", run_id));
@@ -18,59 +20,68 @@ void AsyncCommit(pqxx::work& tx) { tx.exec("SET LOCAL synchronous_commit = off")
 void RefreshRunState(pqxx::work& tx, int64_t run_id) {
   auto run = Exec(tx, "SELECT state, cancel_requested FROM runs WHERE id = $1 FOR UPDATE", run_id);
   if (run.empty()) return;
-  auto c = Exec(tx,
-                "SELECT count(*), count(*) FILTER (WHERE state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')), "
-                "count(*) FILTER (WHERE state = 'FAILED'), count(*) FILTER (WHERE state = 'CANCELLED'), "
-                "count(*) FILTER (WHERE state <> 'QUEUED') FROM jobs WHERE run_id = $1",
-                run_id)[0];
+  auto c = Exec(
+      tx,
+      "SELECT count(*), count(*) FILTER (WHERE state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')), "
+      "count(*) FILTER (WHERE state = 'FAILED'), count(*) FILTER (WHERE state = 'CANCELLED'), "
+      "count(*) FILTER (WHERE state <> 'QUEUED') FROM jobs WHERE run_id = $1",
+      run_id)[0];
   JobCounts counts{c[0].as<int64_t>(), c[1].as<int64_t>(), c[2].as<int64_t>(), c[3].as<int64_t>(),
                    c[4].as<int64_t>()};
   RunState next = DeriveRunState(counts, run[0][1].as<bool>());
   std::string name = RunStateName(next);
   if (name == run[0][0].as<std::string>()) return;
-  Exec(tx, 
-      "UPDATE runs SET state = $2, finished_at = CASE WHEN $3 THEN coalesce(finished_at, now()) END "
-      "WHERE id = $1",
-      run_id, name, IsTerminal(next));
+  Exec(tx,
+       "UPDATE runs SET state = $2, finished_at = CASE WHEN $3 THEN coalesce(finished_at, now()) "
+       "END "
+       "WHERE id = $1",
+       run_id, name, IsTerminal(next));
   NotifyRun(tx, run_id);
 }
 
 absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int64_t attempt_id,
-                                   v1::AttemptOutcome outcome, int exit_code, const std::string& message,
-                                   int64_t log_chunks, const std::string& attempt_state,
+                                   v1::AttemptOutcome outcome, int exit_code,
+                                   const std::string& message, int64_t log_chunks,
+                                   const std::string& attempt_state,
                                    std::optional<int64_t> expect_epoch, bool defer_run_check,
                                    bool* job_ended) {
   if (job_ended) *job_ended = false;
-  auto r = Exec(tx,
-      "SELECT a.epoch, a.state, j.id, j.state, j.attempts_made, j.max_attempts, j.current_epoch, j.run_id, "
+  auto r = Exec(
+      tx,
+      "SELECT a.epoch, a.state, j.id, j.state, j.attempts_made, j.max_attempts, j.current_epoch, "
+      "j.run_id, "
       "a.outcome FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
       attempt_id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("attempt ", attempt_id, " not found"));
   const auto& row = r[0];
   int64_t epoch = row[0].as<int64_t>();
   if (expect_epoch && *expect_epoch != epoch) {
-    return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, ": stale epoch ", *expect_epoch));
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", attempt_id, ": stale epoch ", *expect_epoch));
   }
   std::string prior = row[1].as<std::string>();
   if (prior != "ASSIGNED" && prior != "RUNNING" && prior != "LOST") {
     if (row[8].as<std::string>() == OutcomeName(outcome)) return row[7].as<int64_t>();  // a replay
-    return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, " already ended as ", prior));
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", attempt_id, " already ended as ", prior));
   }
   int64_t job_id = row[2].as<int64_t>();
   JobState job_state = ParseJobState(row[3].as<std::string>());
   int64_t run_id = row[7].as<int64_t>();
-  Exec(tx, 
-      "UPDATE attempts SET state = $2, outcome = $3, exit_code = $4, message = $5, log_chunks = $6, "
-      "finished_at = now(), lost_at = NULL WHERE id = $1",
-      attempt_id, attempt_state.empty() ? OutcomeName(outcome) : attempt_state, OutcomeName(outcome), exit_code,
-      message, log_chunks);
+  Exec(tx,
+       "UPDATE attempts SET state = $2, outcome = $3, exit_code = $4, message = $5, log_chunks = "
+       "$6, "
+       "finished_at = now(), lost_at = NULL WHERE id = $1",
+       attempt_id, attempt_state.empty() ? OutcomeName(outcome) : attempt_state,
+       OutcomeName(outcome), exit_code, message, log_chunks);
   if (row[6].as<int64_t>() == epoch && !IsTerminal(job_state)) {
     JobTransition t = OnAttemptEnded(retry, job_state, outcome, row[4].as<int>(), row[5].as<int>());
-    std::string msg = message.empty() ? t.message : (t.message.empty() ? message : t.message + ": " + message);
-    Exec(tx, 
-        "UPDATE jobs SET state = $2, message = $3, updated_at = now(), "
-        "not_before = now() + $4::interval, enqueued_at = now() WHERE id = $1",
-        job_id, JobStateName(t.next), msg, Interval(t.retry_after));
+    std::string msg =
+        message.empty() ? t.message : (t.message.empty() ? message : t.message + ": " + message);
+    Exec(tx,
+         "UPDATE jobs SET state = $2, message = $3, updated_at = now(), "
+         "not_before = now() + $4::interval, enqueued_at = now() WHERE id = $1",
+         job_id, JobStateName(t.next), msg, Interval(t.retry_after));
     // RETRY_WAIT leaves the run RUNNING; only a job's end can change the run's state.
     if (IsTerminal(t.next)) {
       if (job_ended) *job_ended = true;

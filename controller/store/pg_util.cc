@@ -1,7 +1,6 @@
 #include "controller/store/pg_util.h"
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_join.h"

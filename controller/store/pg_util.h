@@ -1,14 +1,14 @@
 // Small conversions between PostgreSQL values and our protos, shared by the Pg* stores.
 #pragma once
 
+#include <google/protobuf/timestamp.pb.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/timestamp.pb.h>
-#include <pqxx/pqxx>
 
 namespace perfgate::controller {
 
@@ -39,6 +39,8 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, Args&&... 
   return tx.exec_prepared(name, std::forward<Args>(args)...);
 }
 
-inline std::string StrOrEmpty(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
+inline std::string StrOrEmpty(const pqxx::field& f) {
+  return f.is_null() ? std::string() : f.as<std::string>();
+}
 
 }  // namespace perfgate::controller

@@ -9,6 +9,7 @@
 //   throughput: N jobs over M agents, jobs completed per second (claim + accept + complete);
 //   memory: controller RSS with K agents connected.
 // Prints a table with ratios against the references. Bounded: every phase has a deadline.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,12 +21,10 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <sstream>
-#include <thread>
-
-#include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <sstream>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
@@ -92,10 +91,12 @@ struct Shared {
 
 class SimAgent {
  public:
-  SimAgent(const std::string& addr, std::string name, Shared& shared) : name_(std::move(name)), shared_(shared) {
+  SimAgent(const std::string& addr, std::string name, Shared& shared)
+      : name_(std::move(name)), shared_(shared) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-    stub_ = v1::AgentGateway::NewStub(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+    stub_ = v1::AgentGateway::NewStub(
+        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
     thread_ = std::thread([this] { Loop(); });
   }
   ~SimAgent() {
@@ -160,7 +161,8 @@ class SimAgent {
 
 v1::SubmitRunRequest Jobs(int n) {
   v1::SubmitRunRequest req;
-  for (int i = 0; i < n; ++i) req.mutable_spec()->add_jobs()->mutable_command()->set_command("true");
+  for (int i = 0; i < n; ++i)
+    req.mutable_spec()->add_jobs()->mutable_command()->set_command("true");
   return req;
 }
 
@@ -191,19 +193,31 @@ int main(int argc, char** argv) {
   app.add_option("--bin-dir", bin_dir, "where perfgate-controller is")->required();
   app.add_option("--jobs", jobs, "jobs in the throughput phase")->capture_default_str();
   app.add_option("--agents", agents, "simulated agents doing work")->capture_default_str();
-  app.add_option("--connected-agents", idle_agents, "agents connected for the memory figure")->capture_default_str();
-  app.add_option("--latency-samples", samples, "sequential single-job submits")->capture_default_str();
+  app.add_option("--connected-agents", idle_agents, "agents connected for the memory figure")
+      ->capture_default_str();
+  app.add_option("--latency-samples", samples, "sequential single-job submits")
+      ->capture_default_str();
   app.add_option("--json", json_out, "also write the figures here");
   std::string external_dsn;
-  app.add_option("--postgres-dsn", external_dsn, "use this database instead of the embedded one (for profiling)");
+  app.add_option("--postgres-dsn", external_dsn,
+                 "use this database instead of the embedded one (for profiling)");
   CLI11_PARSE(app, argc, argv);
 
   char tmpl[] = "/tmp/perfgate-bench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   chmod(dir.c_str(), 0755);
   common::SpawnOptions o;
-  o.argv = {bin_dir + "/perfgate-controller", "--data-dir", dir + "/data", "--grpc-listen", "127.0.0.1:0",
-            "--http-listen", "127.0.0.1:0", "--ready-file", dir + "/ready", "--log-level", "warn"};
+  o.argv = {bin_dir + "/perfgate-controller",
+            "--data-dir",
+            dir + "/data",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--ready-file",
+            dir + "/ready",
+            "--log-level",
+            "warn"};
   if (!external_dsn.empty()) {
     o.argv.push_back("--postgres-dsn");
     o.argv.push_back(external_dsn);
@@ -213,13 +227,15 @@ int main(int argc, char** argv) {
   o.stdout_fd = fileno(lf);
   o.stderr_fd = fileno(lf);
   auto pid = common::Spawn(o);
-  if (!pid.ok() || !WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
+  if (!pid.ok() ||
+      !WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
     std::cerr << "controller did not start; see " << log << "\n";
     return 1;
   }
   auto ready = nlohmann::json::parse(std::ifstream(dir + "/ready"));
   std::string addr = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
-  auto stub = v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   nlohmann::json out;
   auto stop = [&](int code) {
     common::SignalGroup(*pid, SIGTERM).IgnoreError();
@@ -238,8 +254,9 @@ int main(int argc, char** argv) {
     rtt.push_back(absl::ToDoubleMicroseconds(absl::Now() - t0));
   }
   // Reference 2: single-row commits per second on the same (durable) database, 2 connections.
-  std::string dsn =
-      external_dsn.empty() ? "host=" + dir + "/data/run port=5432 dbname=perfgate user=perfgate" : external_dsn;
+  std::string dsn = external_dsn.empty()
+                        ? "host=" + dir + "/data/run port=5432 dbname=perfgate user=perfgate"
+                        : external_dsn;
   double ref_tps = 0;
   {
     pqxx::connection c(dsn);
@@ -266,7 +283,8 @@ int main(int argc, char** argv) {
 
   Shared shared;
   std::vector<std::unique_ptr<SimAgent>> sims;
-  for (int i = 0; i < agents; ++i) sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%03d", i), shared));
+  for (int i = 0; i < agents; ++i)
+    sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%03d", i), shared));
   if (!WaitFor([&] { return ConnectedAgents(*stub) == agents; }, absl::Seconds(60))) {
     std::cerr << "agents did not connect\n";
     return stop(1);
@@ -298,24 +316,28 @@ int main(int argc, char** argv) {
 
   // Throughput: all jobs queued in runs of jobs_per_run, agents drain them.
   int64_t base = shared.completed;
-  double ctl_cpu0 = CpuSeconds(*pid), pg_cpu0 = PostgresCpuSeconds(), self_cpu0 = CpuSeconds(getpid());
+  double ctl_cpu0 = CpuSeconds(*pid), pg_cpu0 = PostgresCpuSeconds(),
+         self_cpu0 = CpuSeconds(getpid());
   absl::Time t0 = absl::Now();
   std::thread submitter([&] {
     for (int done = 0; done < jobs; done += jobs_per_run) {
       grpc::ClientContext ctx;
       v1::SubmitRunResponse resp;
-      if (!stub->SubmitRun(&ctx, Jobs(std::min(jobs_per_run, jobs - done)), &resp).ok()) std::cerr << "submit failed\n";
+      if (!stub->SubmitRun(&ctx, Jobs(std::min(jobs_per_run, jobs - done)), &resp).ok())
+        std::cerr << "submit failed\n";
     }
   });
   bool finished = WaitFor([&] { return shared.completed - base >= jobs; }, absl::Minutes(20));
   double secs = absl::ToDoubleSeconds(absl::Now() - t0);
   submitter.join();
   if (!finished) {
-    std::cerr << "throughput phase did not finish: " << shared.completed - base << " of " << jobs << "\n";
+    std::cerr << "throughput phase did not finish: " << shared.completed - base << " of " << jobs
+              << "\n";
     return stop(1);
   }
   double jobs_per_s = jobs / secs;
-  double ctl_us = (CpuSeconds(*pid) - ctl_cpu0) * 1e6 / jobs, pg_us = (PostgresCpuSeconds() - pg_cpu0) * 1e6 / jobs,
+  double ctl_us = (CpuSeconds(*pid) - ctl_cpu0) * 1e6 / jobs,
+         pg_us = (PostgresCpuSeconds() - pg_cpu0) * 1e6 / jobs,
          agents_us = (CpuSeconds(getpid()) - self_cpu0) * 1e6 / jobs;
   long rss_after_jobs = RssKiB(*pid);
 
@@ -330,23 +352,39 @@ int main(int argc, char** argv) {
   heartbeats.join();
 
   double p50 = Percentile(lat, 50), p99 = Percentile(lat, 99), rtt50 = Percentile(rtt, 50) / 1000.0;
-  std::printf("perfgate dispatch benchmark (%d agents, %d jobs; controller on its embedded durable PostgreSQL)\n",
-              agents, jobs);
+  std::printf(
+      "perfgate dispatch benchmark (%d agents, %d jobs; controller on its embedded durable "
+      "PostgreSQL)\n",
+      agents, jobs);
   std::printf("  reference: gRPC round trip p50           %8.3f ms\n", rtt50);
   std::printf("  reference: DB single-row commits/s (2c)  %8.0f /s\n", ref_tps);
-  std::printf("  dispatch latency submit->Assign p50      %8.3f ms  (%.1fx gRPC round trip)\n", p50, p50 / rtt50);
+  std::printf("  dispatch latency submit->Assign p50      %8.3f ms  (%.1fx gRPC round trip)\n", p50,
+              p50 / rtt50);
   std::printf("  dispatch latency submit->Assign p99      %8.3f ms  (target < 20 ms)\n", p99);
-  std::printf("  jobs claimed+completed per second        %8.0f /s  (%.2f of the DB commit rate; target >= 1000)\n",
-              jobs_per_s, jobs_per_s / ref_tps);
-  std::printf("  CPU per job: controller %.0f us, PostgreSQL %.0f us, simulated agents %.0f us (%.0f us of 2 cores' %.0f)\n",
-              ctl_us, pg_us, agents_us, ctl_us + pg_us + agents_us, 2e6 / jobs_per_s);
-  std::printf("  controller RSS after %d jobs             %8.1f MiB\n", jobs, rss_after_jobs / 1024.0);
-  std::printf("  controller RSS with %d agents connected %8.1f MiB  (peak %.1f MiB; target < 64 MB)\n", idle_agents,
-              rss / 1024.0, hwm / 1024.0);
-  out = {{"rtt_p50_ms", rtt50},          {"db_commits_per_s", ref_tps}, {"dispatch_p50_ms", p50},
-         {"dispatch_p99_ms", p99},       {"jobs_per_s", jobs_per_s},    {"rss_mib_after_jobs", rss_after_jobs / 1024.0},
-         {"rss_mib_connected", rss / 1024.0}, {"rss_peak_mib", hwm / 1024.0},
-         {"cpu_us_per_job_controller", ctl_us}, {"cpu_us_per_job_postgres", pg_us}, {"cpu_us_per_job_agents", agents_us}};
+  std::printf(
+      "  jobs claimed+completed per second        %8.0f /s  (%.2f of the DB commit rate; target >= "
+      "1000)\n",
+      jobs_per_s, jobs_per_s / ref_tps);
+  std::printf(
+      "  CPU per job: controller %.0f us, PostgreSQL %.0f us, simulated agents %.0f us (%.0f us of "
+      "2 cores' %.0f)\n",
+      ctl_us, pg_us, agents_us, ctl_us + pg_us + agents_us, 2e6 / jobs_per_s);
+  std::printf("  controller RSS after %d jobs             %8.1f MiB\n", jobs,
+              rss_after_jobs / 1024.0);
+  std::printf(
+      "  controller RSS with %d agents connected %8.1f MiB  (peak %.1f MiB; target < 64 MB)\n",
+      idle_agents, rss / 1024.0, hwm / 1024.0);
+  out = {{"rtt_p50_ms", rtt50},
+         {"db_commits_per_s", ref_tps},
+         {"dispatch_p50_ms", p50},
+         {"dispatch_p99_ms", p99},
+         {"jobs_per_s", jobs_per_s},
+         {"rss_mib_after_jobs", rss_after_jobs / 1024.0},
+         {"rss_mib_connected", rss / 1024.0},
+         {"rss_peak_mib", hwm / 1024.0},
+         {"cpu_us_per_job_controller", ctl_us},
+         {"cpu_us_per_job_postgres", pg_us},
+         {"cpu_us_per_job_agents", agents_us}};
   if (!json_out.empty()) std::ofstream(json_out) << out.dump(2) << "\n";
   sims.clear();
   int code = stop(0);

@@ -1,23 +1,24 @@
 #include "tests/harness/processes.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
 
 #include "common/process/subprocess.h"
 #include "gtest/gtest.h"
 
 namespace perfgate::testing {
 
-std::string BinaryPath(const std::string& name) { return std::string(PERFGATE_BIN_DIR) + "/" + name; }
+std::string BinaryPath(const std::string& name) {
+  return std::string(PERFGATE_BIN_DIR) + "/" + name;
+}
 
 bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
@@ -85,14 +86,12 @@ std::string ChildProcess::Log() const {
 ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions opts) {
   std::string ready = dir + "/controller.ready";
   unlink(ready.c_str());
-  std::vector<std::string> argv = {BinaryPath("perfgate-controller"),
-                                   "--postgres-dsn", opts.dsn,
+  std::vector<std::string> argv = {BinaryPath("perfgate-controller"), "--postgres-dsn", opts.dsn,
                                    "--grpc-listen", "127.0.0.1:" + std::to_string(opts.grpc_port),
-                                   "--http-listen", "127.0.0.1:0",
-                                   "--ready-file", ready,
+                                   "--http-listen", "127.0.0.1:0", "--ready-file", ready,
                                    // Fast timings so that failure paths finish within a test.
-                                   "--lease", "3s", "--sweep-interval", "200ms", "--lost-after", "3s",
-                                   "--retry-backoff", "200ms", "--heartbeat-interval", "1s",
+                                   "--lease", "3s", "--sweep-interval", "200ms", "--lost-after",
+                                   "3s", "--retry-backoff", "200ms", "--heartbeat-interval", "1s",
                                    "--offline-after", "4s", "--startup-grace", "5s"};
   if (!opts.api_token_file.empty()) {
     argv.push_back("--api-token-file");
@@ -100,7 +99,8 @@ ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions o
   }
   argv.insert(argv.end(), opts.extra_args.begin(), opts.extra_args.end());
   proc_ = std::make_unique<ChildProcess>("controller", argv, dir + "/controller.log");
-  bool up = WaitUntil([&] { return access(ready.c_str(), R_OK) == 0 || !proc_->Running(); }, absl::Seconds(30));
+  bool up = WaitUntil([&] { return access(ready.c_str(), R_OK) == 0 || !proc_->Running(); },
+                      absl::Seconds(30));
   if (!up || !proc_->Running()) {
     ADD_FAILURE() << "controller did not become ready:\n" << proc_->Log();
     return;
@@ -112,17 +112,26 @@ ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions o
 }
 
 std::unique_ptr<v1::Controller::Stub> ControllerProcess::ControllerStub() const {
-  return v1::Controller::NewStub(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+  return v1::Controller::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
 }
 
 std::unique_ptr<v1::AgentGateway::Stub> ControllerProcess::GatewayStub() const {
-  return v1::AgentGateway::NewStub(grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+  return v1::AgentGateway::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
 }
 
-AgentProcess::AgentProcess(const std::string& name, const std::string& controller, const std::string& work_dir,
-                           std::vector<std::string> extra_args) {
-  std::vector<std::string> argv = {BinaryPath("perfgate-agent"), "--controller", controller, "--name", name,
-                                   "--work-dir", work_dir, "--http-listen", "127.0.0.1:0"};
+AgentProcess::AgentProcess(const std::string& name, const std::string& controller,
+                           const std::string& work_dir, std::vector<std::string> extra_args) {
+  std::vector<std::string> argv = {BinaryPath("perfgate-agent"),
+                                   "--controller",
+                                   controller,
+                                   "--name",
+                                   name,
+                                   "--work-dir",
+                                   work_dir,
+                                   "--http-listen",
+                                   "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc_ = std::make_unique<ChildProcess>("agent " + name, argv, work_dir + ".log");
 }
@@ -134,7 +143,8 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token, absl::Duratio
   return ctx;
 }
 
-v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command, const std::string& token) {
+v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command,
+                      const std::string& token) {
   v1::SubmitRunRequest req;
   auto* job = req.mutable_spec()->add_jobs();
   job->set_name("cmd");

@@ -76,11 +76,14 @@ class AgentProcess {
 };
 
 // Client helpers.
-std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "", absl::Duration timeout = absl::Seconds(10));
-v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command, const std::string& token = "");
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "",
+                                         absl::Duration timeout = absl::Seconds(10));
+v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command,
+                      const std::string& token = "");
 v1::Run GetRun(v1::Controller::Stub& stub, int64_t id, const std::string& token = "");
 // Waits for the run to reach a terminal state; returns the last seen run.
-v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id, absl::Duration timeout = absl::Seconds(60));
+v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id,
+                      absl::Duration timeout = absl::Seconds(60));
 // All log chunks of a run, in order.
 std::vector<v1::LogChunk> RunLogs(v1::Controller::Stub& stub, int64_t id);
 // The stdout text of one attempt, reassembled from its chunks.

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-
 #include <pqxx/pqxx>
 
 namespace perfgate::testing {

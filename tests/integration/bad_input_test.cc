@@ -31,7 +31,8 @@ TEST_F(ClusterTest, MissingOrWrongTokenIsUnauthenticated) {
   req.mutable_spec()->add_jobs()->mutable_command()->set_command("true");
   v1::SubmitRunResponse sresp;
   auto ctx = Ctx("");
-  EXPECT_EQ(stub_->SubmitRun(ctx.get(), req, &sresp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->SubmitRun(ctx.get(), req, &sresp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(RunCount(*stub_, "s3cret"), 0) << "a refused submit stores nothing";
   {
     v1::WatchRunRequest wreq;
@@ -86,21 +87,24 @@ TEST_F(ClusterTest, MalformedRequestsAreRefusedWithTheFieldNamed) {
     auto ctx = Ctx();
     grpc::Status s = stub_->SubmitRun(ctx.get(), req, &sresp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_NE(s.error_message().find("spec.jobs[1].command.command"), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find("spec.jobs[1].command.command"), std::string::npos)
+        << s.error_message();
   }
   {
     v1::SubmitRunRequest req;  // larger than the server accepts at all
     req.mutable_spec()->add_jobs()->mutable_command()->set_command(std::string(9 << 20, 'x'));
     v1::SubmitRunResponse sresp;
     auto ctx = Ctx();
-    EXPECT_EQ(stub_->SubmitRun(ctx.get(), req, &sresp).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(stub_->SubmitRun(ctx.get(), req, &sresp).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
   }
   {
     v1::ListRunsRequest req;
     req.set_page_token("not-a-token");
     v1::ListRunsResponse lresp;
     auto ctx = Ctx();
-    EXPECT_EQ(stub_->ListRuns(ctx.get(), req, &lresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(stub_->ListRuns(ctx.get(), req, &lresp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
     v1::DrainAgentRequest req;
@@ -148,7 +152,8 @@ TEST_F(ClusterTest, GatewayRefusesOversizedAndUnknownUploads) {
     req.set_epoch(attempt.epoch());
     req.add_chunks()->set_seq(1001);  // stream unspecified
     auto ctx = Ctx();
-    EXPECT_EQ(gw->UploadLog(ctx.get(), req, &uresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(gw->UploadLog(ctx.get(), req, &uresp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
     v1::UploadLogRequest req;
@@ -163,10 +168,12 @@ TEST_F(ClusterTest, GatewayRefusesOversizedAndUnknownUploads) {
     req.set_epoch(attempt.epoch());
     v1::CompleteAttemptResponse cresp;
     auto ctx = Ctx();
-    EXPECT_EQ(gw->CompleteAttempt(ctx.get(), req, &cresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(gw->CompleteAttempt(ctx.get(), req, &cresp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
     req.set_outcome(v1::ATTEMPT_OUTCOME_FAILED);
     auto ctx2 = Ctx();
-    EXPECT_EQ(gw->CompleteAttempt(ctx2.get(), req, &cresp).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+    EXPECT_EQ(gw->CompleteAttempt(ctx2.get(), req, &cresp).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION)
         << "a finished attempt cannot be rewritten";
   }
   EXPECT_EQ(RunLogs(*stub_, run.id()).size(), before);

@@ -46,7 +46,8 @@ TEST_F(ClusterTest, AgentKill9MidJobLosesNoLineAndTheJobEndsCorrectly) {
       [&] {
         v1::Run r = GetRun(*stub_, run.id());
         if (r.jobs(0).attempts_size() == 0) return false;
-        return Lines(AttemptStdout(RunLogs(*stub_, run.id()), r.jobs(0).attempts(0).id())).size() >= 5;
+        return Lines(AttemptStdout(RunLogs(*stub_, run.id()), r.jobs(0).attempts(0).id())).size() >=
+               5;
       },
       absl::Seconds(30)));
   int orphan = 0;
@@ -74,7 +75,8 @@ TEST_F(ClusterTest, AgentKill9MidJobLosesNoLineAndTheJobEndsCorrectly) {
   for (const auto& c : logs) seqs[c.attempt_id()].push_back(c.seq());
   for (auto& [a, s] : seqs) {
     std::sort(s.begin(), s.end());
-    for (size_t i = 0; i < s.size(); ++i) EXPECT_EQ(s[i], static_cast<int64_t>(i)) << "attempt " << a;
+    for (size_t i = 0; i < s.size(); ++i)
+      EXPECT_EQ(s[i], static_cast<int64_t>(i)) << "attempt " << a;
   }
 }
 
@@ -95,7 +97,8 @@ TEST_F(ClusterTest, ControllerKill9MidJobLosesNoLineAndTheJobCompletesOnce) {
   v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(60));
   ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
   ASSERT_EQ(done.jobs(0).attempts_size(), 1) << "the attempt survived the controller restart";
-  EXPECT_EQ(Lines(AttemptStdout(RunLogs(*stub_, run.id()), done.jobs(0).attempts(0).id())), Range(1, kLines));
+  EXPECT_EQ(Lines(AttemptStdout(RunLogs(*stub_, run.id()), done.jobs(0).attempts(0).id())),
+            Range(1, kLines));
 }
 
 TEST_F(ClusterTest, ControllerRecoversFromPostgresRestart) {

@@ -21,7 +21,8 @@ class ClusterTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) {
       if (controller_) std::cerr << "---- controller log ----\n" << controller_->process().Log();
-      for (auto& [name, a] : agents_) std::cerr << "---- agent " << name << " log ----\n" << a->process().Log();
+      for (auto& [name, a] : agents_)
+        std::cerr << "---- agent " << name << " log ----\n" << a->process().Log();
     }
     agents_.clear();
     controller_.reset();
@@ -35,7 +36,8 @@ class ClusterTest : public ::testing::Test {
     agents_.erase(name);
     auto& a = agents_[name];
     a = std::make_unique<AgentProcess>(name, controller_->address(), dir_ + "/agent-" + name);
-    EXPECT_TRUE(WaitUntil([&] { return AgentConnected(name); }, absl::Seconds(20))) << name << " never connected";
+    EXPECT_TRUE(WaitUntil([&] { return AgentConnected(name); }, absl::Seconds(20)))
+        << name << " never connected";
     return *a;
   }
   bool AgentConnected(const std::string& name) {

@@ -14,7 +14,8 @@ namespace {
 TEST_F(ClusterTest, CommandRunsAndItsLogsAndResultComeBack) {
   StartController();
   StartAgent("a1");
-  v1::Run run = SubmitCommand(*stub_, "for i in 1 2 3; do echo line-$i; done; echo oops >&2; exit 0");
+  v1::Run run =
+      SubmitCommand(*stub_, "for i in 1 2 3; do echo line-$i; done; echo oops >&2; exit 0");
   // Watch from the start: every state change and every log chunk arrives on the stream.
   v1::WatchRunRequest wreq;
   wreq.set_id(run.id());
@@ -25,8 +26,10 @@ TEST_F(ClusterTest, CommandRunsAndItsLogsAndResultComeBack) {
   std::string watched_stdout;
   v1::RunEvent ev;
   while (reader->Read(&ev)) {
-    if (ev.has_run() && (states.empty() || states.back() != ev.run().state())) states.push_back(ev.run().state());
-    if (ev.has_log() && ev.log().stream() == v1::LOG_STREAM_STDOUT) watched_stdout += ev.log().data();
+    if (ev.has_run() && (states.empty() || states.back() != ev.run().state()))
+      states.push_back(ev.run().state());
+    if (ev.has_log() && ev.log().stream() == v1::LOG_STREAM_STDOUT)
+      watched_stdout += ev.log().data();
   }
   ASSERT_TRUE(reader->Finish().ok());
   ASSERT_FALSE(states.empty());
@@ -51,7 +54,8 @@ struct Watched {
   std::string out;
   int64_t last_log_id = 0;
 };
-Watched WatchToEnd(v1::Controller::Stub& stub, int64_t id, int64_t after = 0, const std::string& token = "") {
+Watched WatchToEnd(v1::Controller::Stub& stub, int64_t id, int64_t after = 0,
+                   const std::string& token = "") {
   v1::WatchRunRequest req;
   req.set_id(id);
   req.set_logs(true);
@@ -75,7 +79,8 @@ TEST_F(ClusterTest, ManyWatchersEachGetTheWholeRunAndCanResume) {
   StartController();
   StartAgent("a1");
   // Enough output for several log pages, spread over time.
-  v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 30); do seq 1 2000 | sed \"s/^/$i-/\"; sleep 0.02; done");
+  v1::Run run = SubmitCommand(
+      *stub_, "for i in $(seq 1 30); do seq 1 2000 | sed \"s/^/$i-/\"; sleep 0.02; done");
   std::string expect;
   for (int i = 1; i <= 30; ++i) {
     for (int k = 1; k <= 2000; ++k) expect += std::to_string(i) + "-" + std::to_string(k) + "\n";
@@ -89,7 +94,8 @@ TEST_F(ClusterTest, ManyWatchersEachGetTheWholeRunAndCanResume) {
   for (const auto& w : results) {
     ASSERT_TRUE(w.status.ok()) << w.status.error_message();
     EXPECT_EQ(w.last.state(), v1::RUN_STATE_SUCCEEDED);
-    EXPECT_TRUE(w.out == expect) << "a watcher saw " << w.out.size() << " of " << expect.size() << " bytes";
+    EXPECT_TRUE(w.out == expect) << "a watcher saw " << w.out.size() << " of " << expect.size()
+                                 << " bytes";
   }
   // Resuming after the last chunk yields the final state and no log again.
   Watched again = WatchToEnd(*stub_, run.id(), results[0].last_log_id);
@@ -131,9 +137,13 @@ TEST_F(ClusterTest, CliSubmitWaitReflectsTheOutcome) {
   EXPECT_EQ(Cli({"agent", "list"}, &out), 0);
   EXPECT_NE(out.find("a1"), std::string::npos) << out;
   std::string suite = dir_ + "/suite.yaml";
-  std::ofstream(suite) << "name: two\njobs:\n  - name: one\n    command: echo suite-one\n  - name: two\n"
-                          "    command: echo suite-two\n";
-  EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--kind", "baseline", "--branch", "main", "--wait"}, &out), 0)
+  std::ofstream(suite)
+      << "name: two\njobs:\n  - name: one\n    command: echo suite-one\n  - name: two\n"
+         "    command: echo suite-two\n";
+  EXPECT_EQ(
+      Cli({"run", "submit", "--suite", suite, "--kind", "baseline", "--branch", "main", "--wait"},
+          &out),
+      0)
       << out;
   EXPECT_NE(out.find("suite-two"), std::string::npos) << out;
 }
@@ -159,7 +169,8 @@ TEST_F(ClusterTest, CancelRunningRunStopsTheProcessGroup) {
   StartAgent("a1");
   std::string pidfile = dir_ + "/job.pid";
   // The job ignores SIGTERM: only the SIGKILL after its 2 s grace stops it.
-  v1::Run run = SubmitCommand(*stub_, "trap '' TERM; echo $$ > " + pidfile + "; echo started; sleep 120");
+  v1::Run run =
+      SubmitCommand(*stub_, "trap '' TERM; echo $$ > " + pidfile + "; echo started; sleep 120");
   ASSERT_TRUE(WaitUntil([&] { return GetRun(*stub_, run.id()).state() == v1::RUN_STATE_RUNNING; },
                         absl::Seconds(20)));
   ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, absl::Seconds(20)));
@@ -186,7 +197,8 @@ TEST_F(ClusterTest, TwoAgentsTenJobsNeverTwoAtOnceOnOneAgent) {
   for (int i = 0; i < 10; ++i) {
     auto* j = req.mutable_spec()->add_jobs();
     j->set_name("job" + std::to_string(i));
-    j->mutable_command()->set_command("echo start $(date +%s%N); sleep 0.2; echo end $(date +%s%N)");
+    j->mutable_command()->set_command(
+        "echo start $(date +%s%N); sleep 0.2; echo end $(date +%s%N)");
   }
   v1::SubmitRunResponse resp;
   auto ctx = Ctx();

@@ -30,10 +30,12 @@ TEST(MigrationsTest, ConcurrentStartsApplyEachMigrationOnce) {
   auto pool = PgPool::Create(dsn, 1);
   ASSERT_TRUE(pool.ok());
   int64_t rows = 0;
-  ASSERT_TRUE((*pool)->Transact([&](pqxx::work& tx) {
-    rows = tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<int64_t>();
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE((*pool)
+                  ->Transact([&](pqxx::work& tx) {
+                    rows = tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<int64_t>();
+                    return absl::OkStatus();
+                  })
+                  .ok());
   EXPECT_EQ(rows, static_cast<int64_t>(BuiltinMigrations().size()));
 }
 

@@ -78,10 +78,12 @@ class PgJobStoreTest : public ::testing::Test {
   }
 
   void Sql(const std::string& sql) {
-    ASSERT_TRUE(pool_->Transact([&](pqxx::work& tx) {
-      tx.exec(sql);
-      return absl::OkStatus();
-    }).ok());
+    ASSERT_TRUE(pool_
+                    ->Transact([&](pqxx::work& tx) {
+                      tx.exec(sql);
+                      return absl::OkStatus();
+                    })
+                    .ok());
   }
 
   JobState StateOf(int64_t run_id, int job = 0) { return jobs_->GetRun(run_id)->jobs(job).state(); }
@@ -110,7 +112,8 @@ TEST_F(PgJobStoreTest, HappyPathThroughEveryState) {
   EXPECT_EQ(StateOf(run.id()), v1::JOB_STATE_RUNNING);
   EXPECT_EQ(jobs_->GetRun(run.id())->state(), v1::RUN_STATE_RUNNING);
   ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
-  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok()) << "a replayed completion is harmless";
+  ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok())
+      << "a replayed completion is harmless";
   EXPECT_TRUE(absl::IsFailedPrecondition(Complete(*a, v1::ATTEMPT_OUTCOME_FAILED).status()));
   v1::Run done = *jobs_->GetRun(run.id());
   EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
@@ -132,9 +135,10 @@ TEST_F(PgJobStoreTest, OneActiveAttemptPerAgentAndSelectorsRespected) {
       {
         pqxx::connection c(dsn_);
         pqxx::work tx(c);
-        tx.exec_params("INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
-                       "VALUES ($1, 'large', 'ASSIGNED', now())",
-                       run.jobs(1).id());
+        tx.exec_params(
+            "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
+            "VALUES ($1, 'large', 'ASSIGNED', now())",
+            run.jobs(1).id());
       },
       pqxx::unique_violation);
   ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
@@ -333,7 +337,8 @@ TEST_F(PgJobStoreTest, LogsAreIdempotentByAttemptAndSeq) {
   auto logs = jobs_->GetRunLogs(run.id(), 0, 100);
   ASSERT_TRUE(logs.ok());
   ASSERT_EQ(logs->chunks_size(), 3);
-  EXPECT_EQ(logs->chunks(2).data(), std::string("line 2") + std::string(1, '\0') + "\xff\n") << "binary-safe";
+  EXPECT_EQ(logs->chunks(2).data(), std::string("line 2") + std::string(1, '\0') + "\xff\n")
+      << "binary-safe";
   auto page = jobs_->GetRunLogs(run.id(), logs->chunks(0).id(), 1);
   EXPECT_EQ(page->chunks_size(), 1);
   EXPECT_EQ(page->chunks(0).seq(), 1);

@@ -1,11 +1,11 @@
 // perfgate: the operator CLI. Talks to the controller's gRPC API.
 // Exit codes: 0 success (for watch/--wait: the run succeeded), 1 the run failed, 2 bad usage
 // or a refused request, 3 the run was cancelled, 4 the controller could not be reached.
+#include <grpcpp/grpcpp.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
@@ -25,24 +25,30 @@ struct Globals {
 };
 
 int Fail(const grpc::Status& s) {
-  std::cerr << "perfgate: " << s.error_message() << " (" << static_cast<int>(s.error_code()) << ")\n";
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+  std::cerr << "perfgate: " << s.error_message() << " (" << static_cast<int>(s.error_code())
+            << ")\n";
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                 s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
              ? 4
              : 2;
 }
 
 int ExitCodeFor(v1::RunState s) {
   switch (s) {
-    case v1::RUN_STATE_SUCCEEDED: return 0;
-    case v1::RUN_STATE_CANCELLED: return 3;
-    default: return 1;
+    case v1::RUN_STATE_SUCCEEDED:
+      return 0;
+    case v1::RUN_STATE_CANCELLED:
+      return 3;
+    default:
+      return 1;
   }
 }
 
 class Client {
  public:
   explicit Client(const Globals& g) : g_(g) {
-    stub_ = v1::Controller::NewStub(grpc::CreateChannel(g.controller, grpc::InsecureChannelCredentials()));
+    stub_ = v1::Controller::NewStub(
+        grpc::CreateChannel(g.controller, grpc::InsecureChannelCredentials()));
   }
   std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(30)) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -93,7 +99,8 @@ int Watch(Client& c, int64_t id, bool logs) {
         last = ev.run();
       } else if (ev.has_log()) {
         after = ev.log().id();
-        if (!c.json()) (ev.log().stream() == v1::LOG_STREAM_STDOUT ? std::cout : std::cerr) << ev.log().data();
+        if (!c.json())
+          (ev.log().stream() == v1::LOG_STREAM_STDOUT ? std::cout : std::cerr) << ev.log().data();
         std::cout.flush();
       }
     }
@@ -119,11 +126,13 @@ bool ParseEnumFlag(const std::string& value, const std::string& prefix,
   return parse(prefix + up, out);
 }
 
-std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& items, const std::string& flag) {
+std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& items,
+                                              const std::string& flag) {
   std::map<std::string, std::string> out;
   for (const auto& kv : items) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw CLI::ValidationError(flag, "want KEY=VALUE, got '" + kv + "'");
+    if (eq == std::string::npos || eq == 0)
+      throw CLI::ValidationError(flag, "want KEY=VALUE, got '" + kv + "'");
     out[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return out;
@@ -140,22 +149,28 @@ int main(int argc, char** argv) {
   if (g.controller.empty()) g.controller = "127.0.0.1:7600";
   if (const char* e = std::getenv("PERFGATE_TOKEN")) g.token = e;
 
-  CLI::App app{"perfgate: operate a perfgate performance lab (runs, logs, agents) through its controller."};
+  CLI::App app{
+      "perfgate: operate a perfgate performance lab (runs, logs, agents) through its controller."};
   app.require_subcommand(1);
-  app.add_option("--controller", g.controller, "controller address HOST:PORT (env PERFGATE_CONTROLLER)")
+  app.add_option("--controller", g.controller,
+                 "controller address HOST:PORT (env PERFGATE_CONTROLLER)")
       ->capture_default_str();
   app.add_option("--token", g.token, "API bearer token (env PERFGATE_TOKEN)");
   app.add_option("--token-file", g.token_file, "read the API token from this file");
-  app.add_option("--output,-o", g.output, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  app.add_option("--output,-o", g.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
 
   auto* run = app.add_subcommand("run", "submit, inspect, watch and cancel runs");
   run->require_subcommand(1);
-  auto* submit = run->add_subcommand("submit", "queue a run: one command job, or the jobs of a suite file");
+  auto* submit =
+      run->add_subcommand("submit", "queue a run: one command job, or the jobs of a suite file");
   std::string command, suite, commit, branch, project, kind = "experiment", name, timeout;
   std::vector<std::string> env, selector;
   bool wait = false;
   auto* cmd_opt = submit->add_option("--command", command, "shell command to run on an agent");
-  auto* suite_opt = submit->add_option("--suite", suite, "suite file (YAML or JSON)")->check(CLI::ExistingFile);
+  auto* suite_opt =
+      submit->add_option("--suite", suite, "suite file (YAML or JSON)")->check(CLI::ExistingFile);
   cmd_opt->excludes(suite_opt);
   submit->add_option("--commit", commit, "commit of the system under test");
   submit->add_option("--branch", branch, "branch of the system under test");
@@ -181,7 +196,8 @@ int main(int argc, char** argv) {
   list->add_option("--kind", f_kind, "baseline, candidate or experiment");
   list->add_option("--limit", limit, "page size (max 500)")->capture_default_str();
   list->add_option("--page-token", page_token, "continue a previous listing");
-  auto* cancel = run->add_subcommand("cancel", "cancel a run (queued jobs at once, running ones via their agent)");
+  auto* cancel = run->add_subcommand(
+      "cancel", "cancel a run (queued jobs at once, running ones via their agent)");
   cancel->add_option("ID", run_id, "run id")->required();
   auto* watch = run->add_subcommand("watch", "follow a run's state and logs until it ends");
   watch->add_option("ID", run_id, "run id")->required();
@@ -191,7 +207,8 @@ int main(int argc, char** argv) {
   auto* agent = app.add_subcommand("agent", "inspect and drain agents");
   agent->require_subcommand(1);
   auto* alist = agent->add_subcommand("list", "list agents");
-  auto* drain = agent->add_subcommand("drain", "stop giving work to an agent (its running job finishes)");
+  auto* drain =
+      agent->add_subcommand("drain", "stop giving work to an agent (its running job finishes)");
   std::string agent_name;
   bool undo = false;
   drain->add_option("NAME", agent_name, "agent name")->required();
@@ -223,15 +240,18 @@ int main(int argc, char** argv) {
         v1::JobSpec* job = spec->add_jobs();
         job->set_name(name.empty() ? "command" : name);
         job->mutable_command()->set_command(command);
-        for (auto& [k, v] : ParsePairs(env, "--env")) (*job->mutable_command()->mutable_env())[k] = v;
-        for (auto& [k, v] : ParsePairs(selector, "--selector")) (*job->mutable_agent_selector())[k] = v;
+        for (auto& [k, v] : ParsePairs(env, "--env"))
+          (*job->mutable_command()->mutable_env())[k] = v;
+        for (auto& [k, v] : ParsePairs(selector, "--selector"))
+          (*job->mutable_agent_selector())[k] = v;
         if (!timeout.empty()) {
           absl::Duration d;
           if (!absl::ParseDuration(timeout, &d) || d <= absl::ZeroDuration()) {
             std::cerr << "perfgate: --timeout: want a duration like 30m, got '" << timeout << "'\n";
             return 2;
           }
-          job->mutable_command()->set_timeout_seconds(std::max<int64_t>(1, absl::ToInt64Seconds(d)));
+          job->mutable_command()->set_timeout_seconds(
+              std::max<int64_t>(1, absl::ToInt64Seconds(d)));
         }
       } else {
         std::cerr << "perfgate: run submit needs --command or --suite\n";
@@ -252,8 +272,10 @@ int main(int argc, char** argv) {
     grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp);
     if (!s.ok()) return Fail(s);
     if (!wait) return Show(c, resp.run(), [&] { RenderRun(std::cout, resp.run()); });
-    if (c.json()) std::cout << ToJson(resp.run());
-    else std::cerr << "submitted run " << resp.run().id() << "\n";
+    if (c.json())
+      std::cout << ToJson(resp.run());
+    else
+      std::cerr << "submitted run " << resp.run().id() << "\n";
     return Watch(c, resp.run().id(), true);
   }
   if (get->parsed()) {
@@ -318,7 +340,8 @@ int main(int argc, char** argv) {
   if (alist->parsed()) {
     v1::ListAgentsResponse resp;
     auto ctx = c.Ctx();
-    if (auto s = c.stub().ListAgents(ctx.get(), v1::ListAgentsRequest(), &resp); !s.ok()) return Fail(s);
+    if (auto s = c.stub().ListAgents(ctx.get(), v1::ListAgentsRequest(), &resp); !s.ok())
+      return Fail(s);
     return Show(c, resp, [&] { RenderAgents(std::cout, resp); });
   }
   if (drain->parsed()) {

@@ -38,45 +38,50 @@ std::string RunStateShort(v1::RunState s) { return Short(v1::RunState_Name(s), "
 void RenderRun(std::ostream& out, const v1::Run& run) {
   out << "run " << run.id() << "  " << RunStateShort(run.state()) << "\n"
       << "  kind:    " << Short(v1::RunKind_Name(run.kind()), "RUN_KIND_") << "\n"
-      << "  project: " << (run.project().empty() ? "-" : run.project()) << "   branch: "
-      << (run.branch().empty() ? "-" : run.branch()) << "   commit: " << (run.commit().empty() ? "-" : run.commit())
-      << "\n"
+      << "  project: " << (run.project().empty() ? "-" : run.project())
+      << "   branch: " << (run.branch().empty() ? "-" : run.branch())
+      << "   commit: " << (run.commit().empty() ? "-" : run.commit()) << "\n"
       << "  suite:   " << (run.suite_name().empty() ? "-" : run.suite_name()) << "\n"
-      << "  created: " << When(run.created_at()) << "   finished: " << When(run.finished_at()) << "\n";
+      << "  created: " << When(run.created_at()) << "   finished: " << When(run.finished_at())
+      << "\n";
   if (run.jobs().empty()) return;
-  out << "\n  " << std::left << std::setw(8) << "JOB" << std::setw(24) << "NAME" << std::setw(12) << "STATE"
-      << std::setw(9) << "ATTEMPTS" << std::setw(20) << "AGENT" << "MESSAGE\n";
+  out << "\n  " << std::left << std::setw(8) << "JOB" << std::setw(24) << "NAME" << std::setw(12)
+      << "STATE" << std::setw(9) << "ATTEMPTS" << std::setw(20) << "AGENT"
+      << "MESSAGE\n";
   for (const auto& j : run.jobs()) {
     std::string agent = j.attempts().empty() ? "-" : j.attempts(j.attempts_size() - 1).agent();
-    out << "  " << std::left << std::setw(8) << j.id() << std::setw(24) << j.name().substr(0, 23) << std::setw(12)
-        << Short(v1::JobState_Name(j.state()), "JOB_STATE_") << std::setw(9) << j.attempts_made() << std::setw(20)
-        << agent.substr(0, 19) << j.message() << "\n";
+    out << "  " << std::left << std::setw(8) << j.id() << std::setw(24) << j.name().substr(0, 23)
+        << std::setw(12) << Short(v1::JobState_Name(j.state()), "JOB_STATE_") << std::setw(9)
+        << j.attempts_made() << std::setw(20) << agent.substr(0, 19) << j.message() << "\n";
   }
 }
 
 void RenderRunList(std::ostream& out, const v1::ListRunsResponse& list) {
-  out << std::left << std::setw(8) << "RUN" << std::setw(12) << "STATE" << std::setw(12) << "KIND" << std::setw(20)
-      << "BRANCH" << std::setw(14) << "COMMIT" << std::setw(20) << "SUITE" << "CREATED\n";
+  out << std::left << std::setw(8) << "RUN" << std::setw(12) << "STATE" << std::setw(12) << "KIND"
+      << std::setw(20) << "BRANCH" << std::setw(14) << "COMMIT" << std::setw(20) << "SUITE"
+      << "CREATED\n";
   for (const auto& r : list.runs()) {
-    out << std::left << std::setw(8) << r.id() << std::setw(12) << RunStateShort(r.state()) << std::setw(12)
-        << Short(v1::RunKind_Name(r.kind()), "RUN_KIND_") << std::setw(20) << r.branch().substr(0, 19)
-        << std::setw(14) << r.commit().substr(0, 12) << std::setw(20) << r.suite_name().substr(0, 19)
-        << When(r.created_at()) << "\n";
+    out << std::left << std::setw(8) << r.id() << std::setw(12) << RunStateShort(r.state())
+        << std::setw(12) << Short(v1::RunKind_Name(r.kind()), "RUN_KIND_") << std::setw(20)
+        << r.branch().substr(0, 19) << std::setw(14) << r.commit().substr(0, 12) << std::setw(20)
+        << r.suite_name().substr(0, 19) << When(r.created_at()) << "\n";
   }
-  if (!list.next_page_token().empty()) out << "(more: --page-token " << list.next_page_token() << ")\n";
+  if (!list.next_page_token().empty())
+    out << "(more: --page-token " << list.next_page_token() << ")\n";
 }
 
 void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents) {
-  out << std::left << std::setw(24) << "AGENT" << std::setw(11) << "CONNECTED" << std::setw(9) << "DRAINING"
-      << std::setw(10) << "ATTEMPT" << std::setw(22) << "LAST SEEN" << "LABELS\n";
+  out << std::left << std::setw(24) << "AGENT" << std::setw(11) << "CONNECTED" << std::setw(9)
+      << "DRAINING" << std::setw(10) << "ATTEMPT" << std::setw(22) << "LAST SEEN"
+      << "LABELS\n";
   for (const auto& a : agents.agents()) {
     std::vector<std::string> labels;
     std::map<std::string, std::string> sorted(a.labels().begin(), a.labels().end());
     for (const auto& [k, v] : sorted) labels.push_back(k + "=" + v);
-    out << std::left << std::setw(24) << a.name().substr(0, 23) << std::setw(11) << (a.connected() ? "yes" : "no")
-        << std::setw(9) << (a.draining() ? "yes" : "no") << std::setw(10)
-        << (a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "-") << std::setw(22)
-        << When(a.last_seen()) << absl::StrJoin(labels, ",") << "\n";
+    out << std::left << std::setw(24) << a.name().substr(0, 23) << std::setw(11)
+        << (a.connected() ? "yes" : "no") << std::setw(9) << (a.draining() ? "yes" : "no")
+        << std::setw(10) << (a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "-")
+        << std::setw(22) << When(a.last_seen()) << absl::StrJoin(labels, ",") << "\n";
   }
 }
 

@@ -2,10 +2,10 @@
 // JSON (the proto3 JSON mapping, field names as in the .proto) for scripts.
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <ostream>
 #include <string>
-
-#include <google/protobuf/message.h>
 
 #include "perfgate/v1/controller.pb.h"
 

@@ -51,7 +51,8 @@ TEST_F(CommandRunnerTest, CapturesStreamsEnvironmentAndExitCode) {
   EXPECT_EQ(o.exit_code, 3);
   EXPECT_EQ(Output(v1::LOG_STREAM_STDOUT), "out-bar\n" + dir_ + "/work\n");
   EXPECT_EQ(Output(v1::LOG_STREAM_STDERR), "err-abc123\n");
-  EXPECT_NE(Output(v1::LOG_STREAM_AGENT).find("ended: ATTEMPT_OUTCOME_FAILED exit_code=3"), std::string::npos);
+  EXPECT_NE(Output(v1::LOG_STREAM_AGENT).find("ended: ATTEMPT_OUTCOME_FAILED exit_code=3"),
+            std::string::npos);
 }
 
 TEST_F(CommandRunnerTest, LargeOutputArrivesCompleteAndInOrder) {
@@ -74,7 +75,8 @@ TEST_F(CommandRunnerTest, TimeoutKillsTheWholeGroupIncludingStubbornChildren) {
   CommandRunner r(*journal_, dir_);
   std::string pidfile = dir_ + "/child.pid";
   // The background child ignores SIGTERM, so only the SIGKILL after the grace stops it.
-  RunOutcome o = r.Run(Job("sh -c 'trap \"\" TERM; echo $$ > " + pidfile + "; sleep 60' & sleep 60", 1, 1));
+  RunOutcome o =
+      r.Run(Job("sh -c 'trap \"\" TERM; echo $$ > " + pidfile + "; sleep 60' & sleep 60", 1, 1));
   EXPECT_EQ(o.outcome, v1::ATTEMPT_OUTCOME_FAILED);
   EXPECT_EQ(o.message, "timed out after 1s");
   int child = 0;
@@ -87,8 +89,9 @@ TEST_F(CommandRunnerTest, TimeoutKillsTheWholeGroupIncludingStubbornChildren) {
 TEST_F(CommandRunnerTest, CancelStopsARunningCommand) {
   CommandRunner r(*journal_, dir_);
   std::thread canceller([&] {
-    perfgate::testing::WaitUntil([&] { return Output(v1::LOG_STREAM_STDOUT).find("started") != std::string::npos; },
-                                 absl::Seconds(10));
+    perfgate::testing::WaitUntil(
+        [&] { return Output(v1::LOG_STREAM_STDOUT).find("started") != std::string::npos; },
+        absl::Seconds(10));
     r.Cancel("operator asked");
   });
   absl::Time start = absl::Now();

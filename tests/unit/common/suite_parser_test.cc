@@ -35,7 +35,8 @@ jobs:
 }
 
 TEST(SuiteParserTest, AcceptsJson) {
-  auto spec = ParseSuite("s.json", R"({"name": "j", "jobs": [{"command": "true", "timeout": "30s"}]})");
+  auto spec =
+      ParseSuite("s.json", R"({"name": "j", "jobs": [{"command": "true", "timeout": "30s"}]})");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->jobs(0).command().timeout_seconds(), 30u);
 }
@@ -46,12 +47,14 @@ TEST(SuiteParserTest, ErrorsNameFileLineFieldAndProblem) {
     std::string want;
   } cases[] = {
       {"jobs:\n  - command: x\n    timout: 10m\n", "s.yaml:3:5: jobs[0].timout: unknown key"},
-      {"jobs:\n  - command: x\n    timeout: soon\n", "s.yaml:3:14: jobs[0].timeout: want a positive duration"},
+      {"jobs:\n  - command: x\n    timeout: soon\n",
+       "s.yaml:3:14: jobs[0].timeout: want a positive duration"},
       {"jobs:\n  - name: a\n", "jobs[0].command: is required"},
       {"name: x\n", "jobs: is required"},
       {"jobs: []\n", "jobs: must be a non-empty list"},
       {"jobs:\n  - command: [a, b]\n", "s.yaml:2:14: jobs[0].command: must be a string"},
-      {"jobs:\n  - command: x\n    max_attempts: many\n", "jobs[0].max_attempts: must be a whole number"},
+      {"jobs:\n  - command: x\n    max_attempts: many\n",
+       "jobs[0].max_attempts: must be a whole number"},
       {"jobs: [\n", "s.yaml:2:1: not valid YAML/JSON"},
       {"", "the file is empty"},
       {"colour: red\njobs: []\n", "s.yaml:1:1: colour: unknown key"},

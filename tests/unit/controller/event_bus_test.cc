@@ -11,7 +11,9 @@ namespace perfgate::controller {
 namespace {
 
 // The manager works on its own thread: wait for its effects.
-bool Eventually(const std::function<bool()>& f) { return perfgate::testing::WaitUntil(f, absl::Seconds(10)); }
+bool Eventually(const std::function<bool()>& f) {
+  return perfgate::testing::WaitUntil(f, absl::Seconds(10));
+}
 
 TEST(EventBusTest, NotifyBeforeWaitIsNotMissed) {
   EventBus bus;
@@ -36,7 +38,8 @@ class FakeAgentStore : public AgentStore {
     started.push_back(h.name());
     return SessionStart{};
   }
-  absl::StatusOr<std::vector<int64_t>> Heartbeat(const std::string&, const v1::Heartbeat&) override {
+  absl::StatusOr<std::vector<int64_t>> Heartbeat(const std::string&,
+                                                 const v1::Heartbeat&) override {
     ++heartbeats;
     return std::vector<int64_t>{};
   }

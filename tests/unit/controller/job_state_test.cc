@@ -33,29 +33,34 @@ TEST(JobStateTest, BackoffDoublesAndCaps) {
 }
 
 TEST(JobStateTest, SuccessAndBenchmarkFailureAreFinal) {
-  EXPECT_EQ(OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_SUCCEEDED, 1, 3).next,
-            v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(
+      OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_SUCCEEDED, 1, 3).next,
+      v1::JOB_STATE_SUCCEEDED);
   // A benchmark failing its own checks is not retried, even with attempts left.
   EXPECT_EQ(OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_FAILED, 1, 3).next,
             v1::JOB_STATE_FAILED);
 }
 
 TEST(JobStateTest, InfrastructureFailureRetriesThenFails) {
-  auto t1 = OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 1, 3);
+  auto t1 =
+      OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 1, 3);
   EXPECT_EQ(t1.next, v1::JOB_STATE_RETRY_WAIT);
   EXPECT_EQ(t1.retry_after, absl::Seconds(10));
-  auto t2 = OnAttemptEnded(Policy(), v1::JOB_STATE_ASSIGNED, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 2, 3);
+  auto t2 =
+      OnAttemptEnded(Policy(), v1::JOB_STATE_ASSIGNED, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 2, 3);
   EXPECT_EQ(t2.next, v1::JOB_STATE_RETRY_WAIT);
   EXPECT_EQ(t2.retry_after, absl::Seconds(20));
-  auto t3 = OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 3, 3);
+  auto t3 =
+      OnAttemptEnded(Policy(), v1::JOB_STATE_RUNNING, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 3, 3);
   EXPECT_EQ(t3.next, v1::JOB_STATE_FAILED);
   EXPECT_NE(t3.message.find("3 attempts"), std::string::npos);
 }
 
 TEST(JobStateTest, CancelledJobStaysCancelledWhateverTheAgentSays) {
-  for (auto outcome : {v1::ATTEMPT_OUTCOME_SUCCEEDED, v1::ATTEMPT_OUTCOME_FAILED, v1::ATTEMPT_OUTCOME_INFRA_FAILURE,
-                       v1::ATTEMPT_OUTCOME_CANCELLED}) {
-    EXPECT_EQ(OnAttemptEnded(Policy(), v1::JOB_STATE_CANCELLING, outcome, 1, 3).next, v1::JOB_STATE_CANCELLED);
+  for (auto outcome : {v1::ATTEMPT_OUTCOME_SUCCEEDED, v1::ATTEMPT_OUTCOME_FAILED,
+                       v1::ATTEMPT_OUTCOME_INFRA_FAILURE, v1::ATTEMPT_OUTCOME_CANCELLED}) {
+    EXPECT_EQ(OnAttemptEnded(Policy(), v1::JOB_STATE_CANCELLING, outcome, 1, 3).next,
+              v1::JOB_STATE_CANCELLED);
   }
 }
 
@@ -80,14 +85,22 @@ TEST(JobStateTest, LostExpiryRetriesLikeInfrastructureFailure) {
 TEST(JobStateTest, RunStateFromJobs) {
   using v1::JOB_STATE_QUEUED, v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_FAILED,
       v1::JOB_STATE_CANCELLED;
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_QUEUED, JOB_STATE_QUEUED}), false), v1::RUN_STATE_QUEUED);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_QUEUED, JOB_STATE_RUNNING}), false), v1::RUN_STATE_RUNNING);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_SUCCEEDED, JOB_STATE_QUEUED}), false), v1::RUN_STATE_RUNNING);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_SUCCEEDED, JOB_STATE_SUCCEEDED}), false), v1::RUN_STATE_SUCCEEDED);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_SUCCEEDED, JOB_STATE_FAILED}), false), v1::RUN_STATE_FAILED);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_CANCELLED, JOB_STATE_SUCCEEDED}), true), v1::RUN_STATE_CANCELLED);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_CANCELLED, JOB_STATE_RUNNING}), true), v1::RUN_STATE_CANCELLING);
-  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_FAILED, JOB_STATE_CANCELLED}), true), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_QUEUED, JOB_STATE_QUEUED}), false),
+            v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_QUEUED, JOB_STATE_RUNNING}), false),
+            v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_SUCCEEDED, JOB_STATE_QUEUED}), false),
+            v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_SUCCEEDED, JOB_STATE_SUCCEEDED}), false),
+            v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_SUCCEEDED, JOB_STATE_FAILED}), false),
+            v1::RUN_STATE_FAILED);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_CANCELLED, JOB_STATE_SUCCEEDED}), true),
+            v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_CANCELLED, JOB_STATE_RUNNING}), true),
+            v1::RUN_STATE_CANCELLING);
+  EXPECT_EQ(DeriveRunState(CountJobs({JOB_STATE_FAILED, JOB_STATE_CANCELLED}), true),
+            v1::RUN_STATE_FAILED);
 }
 
 }  // namespace

@@ -27,17 +27,23 @@ TEST(RunSpecTest, ErrorsNameTheField) {
     std::string field;
   } cases[] = {
       {[](v1::RunSpec* s) { s->clear_jobs(); }, "spec.jobs:"},
-      {[](v1::RunSpec* s) { s->mutable_jobs(0)->mutable_command()->set_command(""); }, "spec.jobs[0].command.command:"},
+      {[](v1::RunSpec* s) { s->mutable_jobs(0)->mutable_command()->set_command(""); },
+       "spec.jobs[0].command.command:"},
       {[](v1::RunSpec* s) { s->mutable_jobs(0)->clear_command(); }, "spec.jobs[0].command:"},
-      {[](v1::RunSpec* s) { s->mutable_jobs(0)->mutable_command()->set_timeout_seconds(99'999'999); },
+      {[](v1::RunSpec* s) {
+         s->mutable_jobs(0)->mutable_command()->set_timeout_seconds(99'999'999);
+       },
        "spec.jobs[0].command.timeout_seconds:"},
       {[](v1::RunSpec* s) { (*s->mutable_jobs(0)->mutable_command()->mutable_env())["A=B"] = "x"; },
        "spec.jobs[0].command.env:"},
       {[](v1::RunSpec* s) { s->set_branch(std::string(5000, 'b')); }, "spec.branch:"},
       {[](v1::RunSpec* s) { s->set_commit(std::string("ab\0c", 4)); }, "spec.commit:"},
-      {[](v1::RunSpec* s) { s->mutable_jobs(0)->set_max_attempts(11); }, "spec.jobs[0].max_attempts:"},
+      {[](v1::RunSpec* s) { s->mutable_jobs(0)->set_max_attempts(11); },
+       "spec.jobs[0].max_attempts:"},
       {[](v1::RunSpec* s) { s->set_kind(static_cast<v1::RunKind>(42)); }, "spec.kind:"},
-      {[](v1::RunSpec* s) { s->mutable_jobs(0)->mutable_command()->set_command(std::string(70'000, 'x')); },
+      {[](v1::RunSpec* s) {
+         s->mutable_jobs(0)->mutable_command()->set_command(std::string(70'000, 'x'));
+       },
        "spec.jobs[0].command.command:"},
   };
   for (const auto& c : cases) {
