@@ -88,6 +88,12 @@ JobTransition OnAttemptEnded(const RetryPolicy& p, JobState current, AttemptOutc
   }
 }
 
+std::string JobMessage(const JobTransition& t, const std::string& agent_message) {
+  if (agent_message.empty()) return t.message;
+  if (t.message.empty()) return agent_message;
+  return t.message + ": " + agent_message;
+}
+
 JobState OnCancelRequested(JobState current) {
   switch (current) {
     case v1::JOB_STATE_QUEUED:

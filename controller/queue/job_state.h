@@ -52,6 +52,9 @@ struct JobTransition {
 JobTransition OnAttemptEnded(const RetryPolicy& p, JobState current, AttemptOutcome outcome,
                              int attempts_made, int max_attempts);
 
+// The job's message after a transition: the state machine's reason, then the agent's words.
+std::string JobMessage(const JobTransition& t, const std::string& agent_message);
+
 // Cancel requested. FAILED_PRECONDITION is never returned: cancelling a finished job is a
 // no-op (returns the same state), so cancel is idempotent in every state.
 JobState OnCancelRequested(JobState current);

@@ -192,19 +192,34 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
   return stops;
 }
 
+std::optional<std::string> PgJobStore::CachedCommit(int64_t run_id) {
+  absl::MutexLock lock(&cache_mu_);
+  auto it = commit_cache_.find(run_id);
+  if (it == commit_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PgJobStore::RememberCommits(const std::map<int64_t, std::string>& commits) {
+  absl::MutexLock lock(&cache_mu_);
+  if (commit_cache_.size() > 10'000) commit_cache_.clear();  // bounded; a miss is one query
+  commit_cache_.insert(commits.begin(), commits.end());
+}
+
 absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
     const std::vector<std::string>& agents) {
   std::vector<Claim> out;
+  std::map<int64_t, std::string> fresh_commits;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
-    pgq::AsyncCommit(tx);
+    fresh_commits.clear();
     // The idle ones among the agents (not draining, no live attempt), with their labels. The
     // unique index on live attempts is the guarantee; this keeps violations rare.
     std::vector<std::pair<std::string, google::protobuf::Map<std::string, std::string>>> idle;
     for (const auto& r :
          Exec(tx,
-              "SELECT g.name, g.labels::text FROM agents g WHERE g.name = ANY($1::text[]) AND NOT "
-              "g.draining "
+              // set_config: commit without waiting for the disk (see the contract).
+              "SELECT g.name, g.labels::text, set_config('synchronous_commit', 'off', true) "
+              "FROM agents g WHERE g.name = ANY($1::text[]) AND NOT g.draining "
               "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.agent_name = g.name "
               "AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST')) ORDER BY g.last_seen",
               TextArray(agents))) {
@@ -221,7 +236,8 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
     size_t free_agents = idle.size();
     std::set<int64_t> started_runs;
     std::map<int64_t, std::string> commits;
-    const int page = static_cast<int>(std::max<size_t>(8, 2 * idle.size()));
+    // Lock as many jobs as there are idle agents; page on only if selectors leave some idle.
+    const int page = static_cast<int>(idle.size());
     int64_t after = 0;
     for (int pages = 0; pages < 50 && free_agents > 0; ++pages) {
       auto jobs =
@@ -246,8 +262,13 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
         int64_t job_id = job[0].as<int64_t>();
         int64_t run_id = job[1].as<int64_t>();
         if (!commits.count(run_id)) {
-          commits[run_id] =
-              Exec(tx, "SELECT commit_sha FROM runs WHERE id = $1", run_id)[0][0].as<std::string>();
+          if (std::optional<std::string> cached = CachedCommit(run_id)) {
+            commits[run_id] = *cached;  // seen started by a committed claim already
+          } else {
+            auto r = Exec(tx, "SELECT commit_sha, state FROM runs WHERE id = $1", run_id);
+            commits[run_id] = fresh_commits[run_id] = r[0][0].as<std::string>();
+            if (r[0][1].as<std::string>() == "QUEUED") started_runs.insert(run_id);
+          }
         }
         auto att = Exec(tx,
                         "INSERT INTO attempts (job_id, agent_name, state, lease_expires_at) "
@@ -268,7 +289,6 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
              "= $2, "
              "message = '', updated_at = now() WHERE id = $1",
              job_id, c.assign.epoch());
-        started_runs.insert(run_id);
         c.waited = absl::Seconds(job[4].as<double>());
         out.push_back(std::move(c));
       }
@@ -285,6 +305,7 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
     }
     return absl::OkStatus();
   });
+  if (s.ok()) RememberCommits(fresh_commits);  // only what committed
   if (absl::IsAlreadyExists(s) && agents.size() > 1) {
     // Lost a race for one agent: claim one by one, so the others still get work.
     std::vector<Claim> each;
@@ -372,15 +393,41 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
 absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
   int64_t run_id = 0;
   bool job_ended = false;
-  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto ended =
-        pgq::EndAttempt(tx, retry_, req.attempt_id(), req.outcome(), req.exit_code(), req.message(),
-                        req.log_chunks(), "", req.epoch(), /*defer_run_check=*/true, &job_ended);
-    if (!ended.ok()) return ended.status();
-    run_id = *ended;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  // The common case in one statement: a live attempt of the current epoch ends as succeeded,
+  // failed or cancelled while its job runs. Anything else (a retry, a replay, a cancel in
+  // between, a stale epoch) matches nothing, is rolled back, and takes the detailed path.
+  if (req.outcome() != v1::ATTEMPT_OUTCOME_INFRA_FAILURE) {
+    JobTransition t = OnAttemptEnded(retry_, v1::JOB_STATE_RUNNING, req.outcome(), 0, 0);
+    absl::Status fs = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+      auto r = Exec(tx,
+                    "WITH a AS (UPDATE attempts SET state = $3, outcome = $3, exit_code = $4, "
+                    "message = $5, log_chunks = $6, finished_at = now(), lost_at = NULL "
+                    "WHERE id = $1 AND epoch = $2 AND state IN ('ASSIGNED', 'RUNNING') "
+                    "RETURNING job_id) "
+                    "UPDATE jobs SET state = $7, message = $8, updated_at = now() FROM a "
+                    "WHERE jobs.id = a.job_id AND jobs.current_epoch = $2 "
+                    "AND jobs.state IN ('ASSIGNED', 'RUNNING') RETURNING jobs.run_id",
+                    req.attempt_id(), req.epoch(), OutcomeName(req.outcome()), req.exit_code(),
+                    req.message(), req.log_chunks(), JobStateName(t.next),
+                    JobMessage(t, req.message()));
+      if (r.empty()) return absl::CancelledError("not the common case");
+      run_id = r[0][0].as<int64_t>();
+      job_ended = true;
+      return absl::OkStatus();
+    });
+    if (!fs.ok() && !absl::IsCancelled(fs)) return fs;
+  }
+  if (!job_ended) {
+    absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+      auto ended = pgq::EndAttempt(tx, retry_, req.attempt_id(), req.outcome(), req.exit_code(),
+                                   req.message(), req.log_chunks(), "", req.epoch(),
+                                   /*defer_run_check=*/true, &job_ended);
+      if (!ended.ok()) return ended.status();
+      run_id = *ended;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
   // The completion is durable now; a failure here is repaired by the sweeper's backstop.
   if (job_ended) {
     if (auto f = pgq::FinishRunIfDone(pool_, run_id); !f.ok()) return f;

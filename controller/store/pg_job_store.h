@@ -6,6 +6,10 @@
 // in-process. Safe for concurrent use.
 #pragma once
 
+#include <map>
+#include <optional>
+
+#include "absl/synchronization/mutex.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
 #include "controller/store/pg_pool.h"
@@ -34,9 +38,16 @@ class PgJobStore : public JobStore {
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;
 
  private:
+  // Runs' commits never change: claims look each up once. Filled only from committed claims,
+  // so a run found in the cache has been started (QUEUED -> RUNNING) by a committed claim.
+  std::optional<std::string> CachedCommit(int64_t run_id);
+  void RememberCommits(const std::map<int64_t, std::string>& commits);
+
   PgPool& pool_;
   const RetryPolicy retry_;
   const QueueTimings timings_;
+  absl::Mutex cache_mu_;
+  std::map<int64_t, std::string> commit_cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 // Shared by the Pg stores (pg_queue_tx.cc): steps that run inside a caller's transaction.

@@ -76,8 +76,7 @@ absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int
        OutcomeName(outcome), exit_code, message, log_chunks);
   if (row[6].as<int64_t>() == epoch && !IsTerminal(job_state)) {
     JobTransition t = OnAttemptEnded(retry, job_state, outcome, row[4].as<int>(), row[5].as<int>());
-    std::string msg =
-        message.empty() ? t.message : (t.message.empty() ? message : t.message + ": " + message);
+    std::string msg = JobMessage(t, message);
     Exec(tx,
          "UPDATE jobs SET state = $2, message = $3, updated_at = now(), "
          "not_before = now() + $4::interval, enqueued_at = now() WHERE id = $1",
@@ -92,13 +91,19 @@ absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int
 }
 
 absl::Status FinishRunIfDone(PgPool& pool, int64_t run_id) {
+  int64_t open = 0;
+  absl::Status s = pool.WithConnection([&](pqxx::connection& c) -> absl::Status {
+    pqxx::nontransaction nt(c);  // one read, no transaction around it
+    open = Exec(nt,
+                "SELECT count(*) FROM jobs WHERE run_id = $1 "
+                "AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')",
+                run_id)[0][0]
+               .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok() || open > 0) return s;
   return pool.Transact([&](pqxx::work& tx) -> absl::Status {
-    int64_t open = Exec(tx,
-                        "SELECT count(*) FROM jobs WHERE run_id = $1 "
-                        "AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')",
-                        run_id)[0][0]
-                       .as<int64_t>();
-    if (open == 0) RefreshRunState(tx, run_id);
+    RefreshRunState(tx, run_id);
     return absl::OkStatus();
   });
 }
