@@ -10,7 +10,9 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/http/http_server.h"
 #include "common/log/log.h"
 #include "common/time/clock.h"
@@ -140,18 +142,19 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
     if (payload == "work" || payload == "*") work_.Notify();
     if (absl::StartsWith(payload, "run:") || payload == "*") runs_.Notify();
     if (absl::StartsWith(payload, "stop:")) {
-      // stop:<attempt>:<agent>, from a CancelRun on any replica.
-      auto rest = payload.substr(5);
-      auto colon = rest.find(':');
-      if (colon != std::string::npos) {
+      // stop:<attempt>:<agent>, from a CancelRun on any replica. Anyone who can reach the
+      // database can NOTIFY: a malformed payload is ignored.
+      std::vector<std::string> parts = absl::StrSplit(payload, absl::MaxSplits(':', 2));
+      int64_t attempt = 0;
+      if (parts.size() == 3 && absl::SimpleAtoi(parts[1], &attempt) && attempt > 0) {
         v1::ControllerMessage m;
-        m.mutable_cancel()->set_attempt_id(std::stoll(rest.substr(0, colon)));
+        m.mutable_cancel()->set_attempt_id(attempt);
         m.mutable_cancel()->set_reason("run cancelled");
-        sessions_->SendTo(rest.substr(colon + 1), m);
+        sessions_->SendTo(parts[2], m);
       }
     }
   });
-  dispatcher_ = std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_);
+  dispatcher_ = std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_, cfg_.dispatch_poll);
   housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, metrics_,
                                                cfg_.sweep_interval, cfg_.lost_after);
   api_ = std::make_unique<ControllerService>(*jobs_, *agents_, *sessions_, work_, runs_, metrics_,

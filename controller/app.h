@@ -26,6 +26,7 @@ struct ControllerConfig {
   absl::Duration lease = absl::Seconds(30);
   absl::Duration startup_grace = absl::Seconds(60);
   absl::Duration sweep_interval = absl::Seconds(2);
+  absl::Duration dispatch_poll = absl::Seconds(5);  // backstop; wake-ups are event-driven
   absl::Duration heartbeat_interval = absl::Seconds(10);
   absl::Duration offline_after = absl::Seconds(30);
   absl::Duration shutdown_deadline = absl::Seconds(10);

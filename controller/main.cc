@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
                                       "attempt lease, renewed by heartbeats");
   perfgate::common::AddDurationOption(app, "--startup-grace", &cfg.startup_grace,
                                       "leases are extended by this much at start-up");
+  perfgate::common::AddDurationOption(app, "--dispatch-poll", &cfg.dispatch_poll,
+                                      "backstop poll of the dispatcher (it wakes on events)");
   perfgate::common::AddDurationOption(app, "--sweep-interval", &cfg.sweep_interval,
                                       "lease sweeper period");
   perfgate::common::AddDurationOption(app, "--heartbeat-interval", &cfg.heartbeat_interval,
