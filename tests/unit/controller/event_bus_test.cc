@@ -1,5 +1,7 @@
 #include "controller/dispatch/event_bus.h"
 
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "common/time/clock.h"
@@ -31,10 +33,12 @@ TEST(EventBusTest, WakesAWaiter) {
   EXPECT_FALSE(bus.WaitForChange(bus.generation(), absl::Milliseconds(1)));
 }
 
-// An in-memory AgentStore: the seam under the session manager.
+// An in-memory AgentStore: the seam under the session manager (called from its worker
+// thread, read from the test's).
 class FakeAgentStore : public AgentStore {
  public:
   absl::StatusOr<SessionStart> StartSession(const v1::Hello& h, const std::string&) override {
+    std::lock_guard<std::mutex> l(mu);
     started.push_back(h.name());
     return SessionStart{};
   }
@@ -44,14 +48,24 @@ class FakeAgentStore : public AgentStore {
     return std::vector<int64_t>{};
   }
   absl::Status EndSession(const std::string& a, const std::string&) override {
+    std::lock_guard<std::mutex> l(mu);
     ended.push_back(a);
     return absl::OkStatus();
+  }
+  std::vector<std::string> Ended() {
+    std::lock_guard<std::mutex> l(mu);
+    return ended;
+  }
+  size_t StartedCount() {
+    std::lock_guard<std::mutex> l(mu);
+    return started.size();
   }
   absl::StatusOr<std::vector<v1::Agent>> ListAgents() override { return std::vector<v1::Agent>{}; }
   absl::StatusOr<v1::Agent> SetDraining(const std::string&, bool) override { return v1::Agent(); }
   absl::StatusOr<bool> IsIdle(const std::string&) override { return true; }
+  std::mutex mu;
   std::vector<std::string> started, ended;
-  int heartbeats = 0;
+  std::atomic<int> heartbeats{0};
 };
 
 v1::AgentMessage Hello(const std::string& name) {
@@ -85,7 +99,7 @@ TEST(SessionManagerTest, SilentSessionsAreClosedAfterOfflineAfter) {
   m.OnClosed(a);  // the stream ends
   ASSERT_TRUE(Eventually([&] { return m.connected() == 1; }));
   EXPECT_EQ(m.IdleAgents(), std::vector<std::string>({"b"}));
-  EXPECT_EQ(store.ended, std::vector<std::string>({"a"}));
+  EXPECT_TRUE(Eventually([&] { return store.Ended() == std::vector<std::string>({"a"}); }));
 }
 
 TEST(SessionManagerTest, BusyAgentsAreNotOfferedWorkAndNewerSessionWins) {
@@ -97,7 +111,7 @@ TEST(SessionManagerTest, BusyAgentsAreNotOfferedWorkAndNewerSessionWins) {
   auto old_session = SessionRef::Detached(1), new_session = SessionRef::Detached(2);
   m.OnMessage(old_session, Hello("a"));
   m.OnMessage(new_session, Hello("a"));
-  ASSERT_TRUE(Eventually([&] { return store.started.size() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return store.StartedCount() == 2; }));
   ASSERT_TRUE(Eventually([&] { return old_session->close_requested(); }));
   m.OnClosed(old_session);  // the replaced stream ending must not unregister the new one
   m.SetBusy("a", 7);
