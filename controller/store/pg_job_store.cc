@@ -399,17 +399,17 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptReq
   if (req.outcome() != v1::ATTEMPT_OUTCOME_INFRA_FAILURE) {
     JobTransition t = OnAttemptEnded(retry_, v1::JOB_STATE_RUNNING, req.outcome(), 0, 0);
     absl::Status fs = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-      auto r = Exec(tx,
-                    "WITH a AS (UPDATE attempts SET state = $3, outcome = $3, exit_code = $4, "
-                    "message = $5, log_chunks = $6, finished_at = now(), lost_at = NULL "
-                    "WHERE id = $1 AND epoch = $2 AND state IN ('ASSIGNED', 'RUNNING') "
-                    "RETURNING job_id) "
-                    "UPDATE jobs SET state = $7, message = $8, updated_at = now() FROM a "
-                    "WHERE jobs.id = a.job_id AND jobs.current_epoch = $2 "
-                    "AND jobs.state IN ('ASSIGNED', 'RUNNING') RETURNING jobs.run_id",
-                    req.attempt_id(), req.epoch(), OutcomeName(req.outcome()), req.exit_code(),
-                    req.message(), req.log_chunks(), JobStateName(t.next),
-                    JobMessage(t, req.message()));
+      auto r =
+          Exec(tx,
+               "WITH a AS (UPDATE attempts SET state = $3, outcome = $3, exit_code = $4, "
+               "message = $5, log_chunks = $6, finished_at = now(), lost_at = NULL "
+               "WHERE id = $1 AND epoch = $2 AND state IN ('ASSIGNED', 'RUNNING') "
+               "RETURNING job_id) "
+               "UPDATE jobs SET state = $7, message = $8, updated_at = now() FROM a "
+               "WHERE jobs.id = a.job_id AND jobs.current_epoch = $2 "
+               "AND jobs.state IN ('ASSIGNED', 'RUNNING') RETURNING jobs.run_id",
+               req.attempt_id(), req.epoch(), OutcomeName(req.outcome()), req.exit_code(),
+               req.message(), req.log_chunks(), JobStateName(t.next), JobMessage(t, req.message()));
       if (r.empty()) return absl::CancelledError("not the common case");
       run_id = r[0][0].as<int64_t>();
       job_ended = true;

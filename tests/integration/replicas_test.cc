@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <fstream>
-
 #include <pqxx/pqxx>
 
 #include "tests/integration/fixture.h"
@@ -40,8 +39,9 @@ TEST_F(ClusterTest, ReplicasWakeEachOtherAndCancelAcrossReplicas) {
 
   std::string pidfile = dir_ + "/job.pid";
   v1::Run long_run = SubmitCommand(*stub_, "echo $$ > " + pidfile + "; sleep 120");
-  ASSERT_TRUE(WaitUntil([&] { return GetRun(*stub_, long_run.id()).state() == v1::RUN_STATE_RUNNING; },
-                        absl::Seconds(30)));
+  ASSERT_TRUE(
+      WaitUntil([&] { return GetRun(*stub_, long_run.id()).state() == v1::RUN_STATE_RUNNING; },
+                absl::Seconds(30)));
   ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, absl::Seconds(10)));
   int pid = 0;
   std::ifstream(pidfile) >> pid;
@@ -50,7 +50,8 @@ TEST_F(ClusterTest, ReplicasWakeEachOtherAndCancelAcrossReplicas) {
   v1::Run after;
   auto ctx = Ctx();
   ASSERT_TRUE(stub_->CancelRun(ctx.get(), req, &after).ok());
-  EXPECT_EQ(WaitForRunEnd(*stub_, long_run.id(), absl::Seconds(30)).state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(WaitForRunEnd(*stub_, long_run.id(), absl::Seconds(30)).state(),
+            v1::RUN_STATE_CANCELLED);
   EXPECT_NE(kill(pid, 0), 0) << "the job survived a cancel sent through the other replica";
   EXPECT_TRUE(controller_->process().Running());
   EXPECT_TRUE(replica_b.process().Running()) << replica_b.process().Log();

@@ -1,7 +1,6 @@
 // Submit -> dispatch -> agent runs -> logs and result back, through real processes.
-#include <signal.h>
-
 #include <httplib.h>
+#include <signal.h>
 
 #include <fstream>
 #include <thread>
@@ -45,10 +44,11 @@ TEST_F(ClusterTest, CommandRunsAndItsLogsAndResultComeBack) {
   httplib::Client http("127.0.0.1", controller_->http_port());
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics && metrics->status == 200);
-  for (const char* want : {"perfgate_controller_claims_total 1", "perfgate_controller_agents_connected 1",
-                           "perfgate_controller_jobs{state=\"SUCCEEDED\"} 1",
-                           "perfgate_controller_dispatch_latency_seconds_count 1",
-                           "perfgate_controller_rpc_duration_seconds_count{method=\"CompleteAttempt\"} 1"}) {
+  for (const char* want :
+       {"perfgate_controller_claims_total 1", "perfgate_controller_agents_connected 1",
+        "perfgate_controller_jobs{state=\"SUCCEEDED\"} 1",
+        "perfgate_controller_dispatch_latency_seconds_count 1",
+        "perfgate_controller_rpc_duration_seconds_count{method=\"CompleteAttempt\"} 1"}) {
     EXPECT_NE(metrics->body.find(want), std::string::npos) << want << "\n" << metrics->body;
   }
   auto logs = RunLogs(*stub_, run.id());

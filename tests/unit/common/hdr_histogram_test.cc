@@ -1,0 +1,132 @@
+#include "common/hist/hdr_histogram.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace perfgate::common {
+namespace {
+
+// The exact percentile with the histogram's definition: the smallest value v with at least
+// p percent of the values <= v.
+int64_t ExactPercentile(std::vector<int64_t> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(p / 100.0 * v.size())));
+  return v[rank - 1];
+}
+
+TEST(HdrHistogramTest, EveryValueIsKeptToThreeSignificantDigits) {
+  auto h = HdrHistogram::Create();
+  ASSERT_TRUE(h.ok());
+  for (int64_t v = 1; v <= 60'000'000; v = v * 1.013 + 1) {
+    int64_t lo = h->LowestEquivalent(v), hi = h->HighestEquivalent(v);
+    ASSERT_LE(lo, v);
+    ASSERT_GE(hi, v);
+    // One counter spans at most 1/1000 of its values (and values below 2048 exactly).
+    ASSERT_LE(hi - lo, std::max<int64_t>(0, v / 1000)) << v;
+  }
+  EXPECT_LT(h->memory_bytes(), 150 * 1024u);
+}
+
+TEST(HdrHistogramTest, PercentilesMatchExactOnesWithinAThousandth) {
+  std::mt19937_64 rng(42);
+  std::lognormal_distribution<double> latency(std::log(2000.0), 1.2);  // µs: long tail
+  std::vector<int64_t> values;
+  auto h = HdrHistogram::Create();
+  for (int i = 0; i < 200'000; ++i) {
+    int64_t v = std::clamp<int64_t>(static_cast<int64_t>(latency(rng)), 1, 60'000'000);
+    values.push_back(v);
+    h->Record(v);
+  }
+  for (double p : {1.0, 25.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+    int64_t exact = ExactPercentile(values, p);
+    int64_t got = h->ValueAtPercentile(p);
+    EXPECT_GE(got, exact) << "p" << p;
+    EXPECT_LE(got - exact, exact / 1000) << "p" << p << " exact " << exact << " got " << got;
+  }
+  double exact_mean = 0;
+  for (int64_t v : values) exact_mean += v;
+  exact_mean /= values.size();
+  EXPECT_NEAR(h->mean(), exact_mean, 1e-6 * exact_mean);
+  EXPECT_EQ(h->min(), *std::min_element(values.begin(), values.end()));
+  EXPECT_EQ(h->max(), *std::max_element(values.begin(), values.end()));
+  EXPECT_EQ(h->ValueAtPercentile(0), h->min());
+}
+
+TEST(HdrHistogramTest, ATailSampleIsNotLost) {
+  // HdrHistogram's own illustration: 10,000 fast requests and one very slow one.
+  auto h = HdrHistogram::Create();
+  h->Record(1000, 10'000);
+  h->Record(50'000'000);
+  EXPECT_EQ(h->ValueAtPercentile(50), 1000);
+  EXPECT_EQ(h->ValueAtPercentile(99.99), 1000);
+  EXPECT_EQ(h->ValueAtPercentile(99.999), 50'000'000);
+  EXPECT_EQ(h->max(), 50'000'000);
+  EXPECT_EQ(h->total(), 10'001);
+}
+
+TEST(HdrHistogramTest, MergeEqualsRecordingEverythingInOne) {
+  auto a = HdrHistogram::Create(), b = HdrHistogram::Create(), all = HdrHistogram::Create();
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int64_t> d(1, 5'000'000);
+  for (int i = 0; i < 50'000; ++i) {
+    int64_t v = d(rng);
+    (i % 3 ? *a : *b).Record(v);
+    all->Record(v);
+  }
+  ASSERT_TRUE(a->Merge(*b).ok());
+  EXPECT_EQ(a->ToProto().SerializeAsString(), all->ToProto().SerializeAsString());
+  auto other_shape = HdrHistogram::Create(1, 1'000'000, 2);
+  EXPECT_TRUE(absl::IsInvalidArgument(a->Merge(*other_shape)));
+}
+
+TEST(HdrHistogramTest, OutOfRangeValuesAreClampedAndCounted) {
+  auto h = HdrHistogram::Create();
+  h->Record(0);
+  h->Record(-5);
+  h->Record(90'000'000, 2);
+  EXPECT_EQ(h->clamped_low(), 2);
+  EXPECT_EQ(h->clamped_high(), 2);
+  EXPECT_EQ(h->min(), 1);
+  EXPECT_EQ(h->max(), 60'000'000);
+  EXPECT_TRUE(absl::IsInvalidArgument(HdrHistogram::Create(0, 100, 3).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(HdrHistogram::Create(1, 1, 3).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(HdrHistogram::Create(1, 100, 9).status()));
+}
+
+TEST(HdrHistogramTest, SerialisesCompactlyAndRoundTrips) {
+  auto h = HdrHistogram::Create();
+  for (int64_t v : {5, 5, 17, 900, 12'345, 3'000'000}) h->Record(v);
+  v1::HdrHistogram p = h->ToProto();
+  EXPECT_LT(p.ByteSizeLong(), 100u) << "empty buckets are run-length encoded";
+  auto back = HdrHistogram::FromProto(p);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->ToProto().SerializeAsString(), p.SerializeAsString());
+  for (double q : {10.0, 50.0, 99.0})
+    EXPECT_EQ(back->ValueAtPercentile(q), h->ValueAtPercentile(q));
+
+  v1::HdrHistogram bad = p;
+  bad.set_total(p.total() + 1);
+  EXPECT_NE(HdrHistogram::FromProto(bad).status().message().find("histogram total"),
+            std::string::npos);
+  bad = p;
+  bad.add_counts(-1'000'000);
+  bad.add_counts(1);
+  EXPECT_TRUE(absl::IsInvalidArgument(HdrHistogram::FromProto(bad).status()));
+  bad = p;
+  bad.set_significant_digits(0);
+  EXPECT_TRUE(absl::IsInvalidArgument(HdrHistogram::FromProto(bad).status()));
+}
+
+TEST(HdrHistogramTest, MemoryIsFixedWhateverIsRecorded) {
+  auto h = HdrHistogram::Create();
+  size_t before = h->memory_bytes();
+  for (int64_t i = 0; i < 1'000'000; ++i) h->Record(1 + (i * 7919) % 60'000'000);
+  EXPECT_EQ(h->memory_bytes(), before);
+  EXPECT_EQ(h->total(), 1'000'000);
+}
+
+}  // namespace
+}  // namespace perfgate::common
