@@ -10,7 +10,7 @@ namespace perfgate::common {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry,
-    std::function<void()> before_scrape) {
+    std::function<void()> before_scrape, std::function<void(httplib::Server&)> add_routes) {
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->server_ = std::make_unique<httplib::Server>();
   s->registry_ = std::move(registry);
@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
+  if (add_routes) add_routes(*s->server_);
   if (port == 0) {
     s->port_ = s->server_->bind_to_any_port(host);
   } else {

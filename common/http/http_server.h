@@ -22,10 +22,12 @@ class HttpServer {
  public:
   // Binds host:port (port 0 picks a free one) and starts serving on a background thread.
   // `before_scrape` (optional) runs before each /metrics collection, to refresh gauges that
-  // are read from elsewhere. Returns UNAVAILABLE if the address cannot be bound.
+  // are read from elsewhere; `add_routes` (optional) registers the process's own handlers.
+  // Returns UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry,
-      std::function<void()> before_scrape = nullptr);
+      std::function<void()> before_scrape = nullptr,
+      std::function<void(httplib::Server&)> add_routes = nullptr);
   ~HttpServer();
 
   int port() const { return port_; }

@@ -1,0 +1,105 @@
+// The sample target as a real process: its metrics count exactly what it served, and each
+// injected regression shows where it should (wall time, CPU time, resident memory).
+#include <httplib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+class SampleTarget {
+ public:
+  SampleTarget(const std::string& dir, const std::string& name, std::vector<std::string> flags) {
+    std::string ready = dir + "/" + name + ".ready";
+    std::vector<std::string> argv = {BinaryPath("perfgate-sample-target"), "--listen",
+                                     "127.0.0.1:0", "--ready-file", ready};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    proc_ = std::make_unique<ChildProcess>(name, argv, dir + "/" + name + ".log");
+    EXPECT_TRUE(WaitUntil([&] { return access(ready.c_str(), R_OK) == 0; }, absl::Seconds(10)))
+        << proc_->Log();
+    port_ = nlohmann::json::parse(std::ifstream(ready))["port"];
+  }
+  httplib::Client Client() const { return httplib::Client("127.0.0.1", port_); }
+  ChildProcess& process() { return *proc_; }
+  std::string Metrics() const {
+    auto r = Client().Get("/metrics");
+    return r ? r->body : "";
+  }
+
+ private:
+  std::unique_ptr<ChildProcess> proc_;
+  int port_ = 0;
+};
+
+long ProcStatusKiB(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream f(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && (f >> field); ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / sysconf(_SC_CLK_TCK);
+}
+
+TEST_F(ClusterTest, SampleTargetCountsExactlyWhatItServed) {
+  SampleTarget t(dir_, "plain", {});
+  auto c = t.Client();
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(c.Get("/api/items")->status, 200);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(c.Get("/api/items/99")->status, 404);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.Post("/api/items", "hello", "text/plain")->status, 201);
+  auto one = c.Get("/api/items/7");
+  ASSERT_EQ(one->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(one->body)["name"], "item-7");
+  std::string m = t.Metrics();
+  for (const char* want : {"sample_target_requests_total{route=\"list\",status=\"2xx\"} 300",
+                           "sample_target_requests_total{route=\"get\",status=\"4xx\"} 50",
+                           "sample_target_requests_total{route=\"get\",status=\"2xx\"} 1",
+                           "sample_target_requests_total{route=\"create\",status=\"2xx\"} 20",
+                           "sample_target_request_duration_seconds_count{route=\"list\"} 300",
+                           "sample_target_leaked_bytes 0"}) {
+    EXPECT_NE(m.find(want), std::string::npos) << want;
+  }
+}
+
+TEST_F(ClusterTest, SampleTargetInjectsLatencyCpuAndMemoryGrowth) {
+  SampleTarget slow(dir_, "slow", {"--added-latency", "20ms"});
+  auto c = slow.Client();
+  for (int i = 0; i < 10; ++i) {
+    absl::Time t0 = absl::Now();
+    ASSERT_EQ(c.Get("/api/items")->status, 200);
+    EXPECT_GE(absl::Now() - t0, absl::Milliseconds(20));  // a floor, not a speed claim
+  }
+
+  SampleTarget burner(dir_, "burner", {"--cpu-burn", "10ms"});
+  double cpu0 = CpuSeconds(burner.process().pid());
+  auto b = burner.Client();
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(b.Get("/api/items")->status, 200);
+  EXPECT_GE(CpuSeconds(burner.process().pid()) - cpu0, 0.25) << "30 requests x 10 ms of CPU";
+
+  SampleTarget leaker(dir_, "leaker", {"--leak-bytes", "1000000"});
+  long rss0 = ProcStatusKiB(leaker.process().pid(), "VmRSS");
+  auto l = leaker.Client();
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(l.Get("/api/items")->status, 200);
+  EXPECT_NE(leaker.Metrics().find("sample_target_leaked_bytes 40000000"), std::string::npos);
+  EXPECT_GE(ProcStatusKiB(leaker.process().pid(), "VmRSS") - rss0, 38'000) << "40 MB kept resident";
+}
+
+}  // namespace
+}  // namespace perfgate::testing

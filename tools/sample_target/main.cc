@@ -1,0 +1,188 @@
+// perfgate-sample-target: a small HTTP service to benchmark, with Prometheus metrics about
+// itself and flags that inject a regression per request (added latency, CPU burn, memory
+// growth), so that perfgate's demo and tests have a system under test whose performance they
+// control.
+//
+//   GET  /api/items          a JSON list of 20 items
+//   GET  /api/items/{id}     one item (404 for an unknown id)
+//   POST /api/items          echoes the body's length (201)
+//   GET  /healthz, /metrics
+#include <httplib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/http/http_server.h"
+#include "common/process/signals.h"
+#include "common/time/duration_flag.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace {
+
+struct Injection {
+  absl::Duration added_latency = absl::ZeroDuration();
+  absl::Duration cpu_burn = absl::ZeroDuration();
+  int64_t leak_bytes = 0;
+};
+
+// Per-route metrics, looked up once.
+struct RouteMetrics {
+  prometheus::Histogram* latency;
+  prometheus::Counter* ok;
+  prometheus::Counter* other;
+};
+
+class Service {
+ public:
+  Service(Injection inj, prometheus::Registry& reg) : inj_(inj) {
+    auto& latency = prometheus::BuildHistogram()
+                        .Name("sample_target_request_duration_seconds")
+                        .Help("Time to handle a request, by route")
+                        .Register(reg);
+    auto& requests = prometheus::BuildCounter()
+                         .Name("sample_target_requests_total")
+                         .Help("Requests handled, by route and status")
+                         .Register(reg);
+    prometheus::Histogram::BucketBoundaries b = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    for (const char* r : {"list", "get", "create"}) {
+      routes_[r] = {&latency.Add({{"route", r}}, b),
+                    &requests.Add({{"route", r}, {"status", "2xx"}}),
+                    &requests.Add({{"route", r}, {"status", "4xx"}})};
+    }
+    leaked_ = &prometheus::BuildGauge()
+                   .Name("sample_target_leaked_bytes")
+                   .Help("Memory deliberately kept by --leak-bytes")
+                   .Register(reg)
+                   .Add({});
+  }
+
+  void Routes(httplib::Server& s) {
+    s.Get("/api/items", [this](const httplib::Request&, httplib::Response& res) {
+      Handle("list", res, [&] {
+        std::string body = "[";
+        for (int i = 1; i <= 20; ++i)
+          body += absl::StrCat(i > 1 ? "," : "", R"({"id":)", i, R"(,"name":"item-)", i, "\"}");
+        res.set_content(body + "]", "application/json");
+        return 200;
+      });
+    });
+    s.Get(R"(/api/items/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+      Handle("get", res, [&] {
+        int id = 0;
+        if (!absl::SimpleAtoi(req.matches[1].str(), &id) || id < 1 || id > 20) {
+          res.set_content(R"({"error":"no such item"})", "application/json");
+          return 404;
+        }
+        res.set_content(absl::StrCat(R"({"id":)", id, R"(,"name":"item-)", id, "\"}"),
+                        "application/json");
+        return 200;
+      });
+    });
+    s.Post("/api/items", [this](const httplib::Request& req, httplib::Response& res) {
+      Handle("create", res, [&] {
+        res.set_content(absl::StrCat(R"({"received_bytes":)", req.body.size(), "}"),
+                        "application/json");
+        return 201;
+      });
+    });
+  }
+
+ private:
+  template <typename F>
+  void Handle(const char* route, httplib::Response& res, F body) {
+    auto start = std::chrono::steady_clock::now();
+    Inject();
+    res.status = body();
+    RouteMetrics& m = routes_[route];
+    (res.status < 400 ? m.ok : m.other)->Increment();
+    m.latency->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  void Inject() {
+    if (inj_.cpu_burn > absl::ZeroDuration()) {
+      // Burn CPU, not wall time: spin until this thread has used the budget.
+      auto cpu_now = [] {
+        timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return absl::DurationFromTimespec(ts);
+      };
+      absl::Duration until = cpu_now() + inj_.cpu_burn;
+      volatile uint64_t x = 0;
+      while (cpu_now() < until) {
+        for (int i = 0; i < 1000; ++i) x = x * 31 + i;
+      }
+    }
+    if (inj_.added_latency > absl::ZeroDuration())
+      std::this_thread::sleep_for(absl::ToChronoNanoseconds(inj_.added_latency));
+    if (inj_.leak_bytes > 0) {
+      std::vector<char> block(inj_.leak_bytes, 1);  // touched, so it is resident
+      std::lock_guard<std::mutex> l(leak_mu_);
+      leaked_blocks_.push_back(std::move(block));
+      leaked_->Increment(inj_.leak_bytes);
+    }
+  }
+
+  Injection inj_;
+  std::map<std::string, RouteMetrics> routes_;
+  prometheus::Gauge* leaked_;
+  std::mutex leak_mu_;
+  std::vector<std::vector<char>> leaked_blocks_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:8080", ready_file;
+  Injection inj;
+  CLI::App app{
+      "perfgate-sample-target: a small HTTP service to benchmark, with injectable regressions."};
+  app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)")->capture_default_str();
+  app.add_option("--ready-file", ready_file, "write {\"port\": N} here once listening");
+  perfgate::common::AddDurationOption(app, "--added-latency", &inj.added_latency,
+                                      "sleep this long in every request");
+  perfgate::common::AddDurationOption(app, "--cpu-burn", &inj.cpu_burn,
+                                      "use this much CPU in every request");
+  app.add_option("--leak-bytes", inj.leak_bytes, "keep this many bytes per request (memory growth)")
+      ->check(CLI::Range(int64_t{0}, int64_t{64} << 20));
+  CLI11_PARSE(app, argc, argv);
+
+  std::string host;
+  int port = 0;
+  if (auto s = perfgate::common::ParseHostPort("--listen", listen, &host, &port); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  Service service(inj, *registry);
+  std::atomic<bool> stop{false};
+  perfgate::common::HandleTerminationSignals([&](int) { stop = true; });
+  auto server = perfgate::common::HttpServer::Start(host, port, registry, nullptr,
+                                                    [&](httplib::Server& s) { service.Routes(s); });
+  if (!server.ok()) {
+    std::cerr << server.status().message() << "\n";
+    return 1;
+  }
+  std::cerr << "sample-target listening on " << host << ":" << (*server)->port() << "\n";
+  if (!ready_file.empty()) {
+    std::ofstream(ready_file + ".tmp") << "{\"port\": " << (*server)->port() << "}\n";
+    std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());
+  }
+  while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  (*server)->Stop();
+  return 0;
+}
