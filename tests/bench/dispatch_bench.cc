@@ -30,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/process/proc_stats.h"
 #include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 #include "perfgate/v1/controller.grpc.pb.h"
@@ -45,27 +46,15 @@ double Percentile(std::vector<double> v, double p) {
   return v[idx];
 }
 
-long RssKiB(pid_t pid, const char* field = "VmRSS:") {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(strlen(field)));
-  }
-  return -1;
+long RssKiB(pid_t pid, bool peak = false) {
+  auto s = common::ReadProcStats(pid);
+  if (!s.ok()) return -1;
+  return (peak ? s->peak_rss_bytes : s->rss_bytes) / 1024;
 }
 
-// CPU seconds (user + system) of a process.
 double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return 0;
-  std::istringstream f(line.substr(line.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && (f >> field); ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / sysconf(_SC_CLK_TCK);
+  auto s = common::ReadProcStats(pid);
+  return s.ok() ? s->cpu_seconds : 0;
 }
 
 // CPU seconds of every PostgreSQL server process on the machine (the benchmark's own cluster
@@ -347,7 +336,7 @@ int main(int argc, char** argv) {
   }
   WaitFor([&] { return ConnectedAgents(*stub) == idle_agents; }, absl::Seconds(60));
   absl::SleepFor(absl::Seconds(2));
-  long rss = RssKiB(*pid), hwm = RssKiB(*pid, "VmHWM:");
+  long rss = RssKiB(*pid), hwm = RssKiB(*pid, true);
   hb_stop = true;
   heartbeats.join();
 

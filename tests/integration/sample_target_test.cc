@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/process/proc_stats.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
@@ -36,26 +37,10 @@ class SampleTarget {
   int port_ = 0;
 };
 
-long ProcStatusKiB(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  std::istringstream f(line.substr(line.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && (f >> field); ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / sysconf(_SC_CLK_TCK);
+common::ProcStats Stats(pid_t pid) {
+  auto s = common::ReadProcStats(pid);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *s : common::ProcStats{};
 }
 
 TEST_F(ClusterTest, SampleTargetCountsExactlyWhatItServed) {
@@ -88,17 +73,17 @@ TEST_F(ClusterTest, SampleTargetInjectsLatencyCpuAndMemoryGrowth) {
   }
 
   SampleTarget burner(dir_, "burner", {"--cpu-burn", "10ms"});
-  double cpu0 = CpuSeconds(burner.process().pid());
+  double cpu0 = Stats(burner.process().pid()).cpu_seconds;
   auto b = burner.Client();
   for (int i = 0; i < 30; ++i) ASSERT_EQ(b.Get("/api/items")->status, 200);
-  EXPECT_GE(CpuSeconds(burner.process().pid()) - cpu0, 0.25) << "30 requests x 10 ms of CPU";
+  EXPECT_GE(Stats(burner.process().pid()).cpu_seconds - cpu0, 0.25) << "30 requests x 10 ms of CPU";
 
   SampleTarget leaker(dir_, "leaker", {"--leak-bytes", "1000000"});
-  long rss0 = ProcStatusKiB(leaker.process().pid(), "VmRSS");
+  int64_t rss0 = Stats(leaker.process().pid()).rss_bytes;
   auto l = leaker.Client();
   for (int i = 0; i < 40; ++i) ASSERT_EQ(l.Get("/api/items")->status, 200);
   EXPECT_NE(leaker.Metrics().find("sample_target_leaked_bytes 40000000"), std::string::npos);
-  EXPECT_GE(ProcStatusKiB(leaker.process().pid(), "VmRSS") - rss0, 38'000) << "40 MB kept resident";
+  EXPECT_GE(Stats(leaker.process().pid()).rss_bytes - rss0, 38'000'000) << "40 MB kept resident";
 }
 
 }  // namespace
