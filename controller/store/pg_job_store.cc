@@ -351,11 +351,9 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
                   "SELECT a.epoch, a.agent_name, a.state, j.state, j.id, j.run_id FROM attempts a "
                   "JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
                   req.attempt_id());
-    if (r.empty())
-      return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
+    if (r.empty()) return pgq::AttemptNotFound(req.attempt_id());
     if (r[0][0].as<int64_t>() != req.epoch()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
+      return pgq::StaleEpoch(req.attempt_id(), req.epoch());
     }
     if (r[0][1].as<std::string>() != req.agent()) {
       return absl::PermissionDeniedError(
@@ -442,11 +440,9 @@ absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) 
                   "SELECT a.epoch, j.run_id, j.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
                   "WHERE a.id = $1",
                   req.attempt_id());
-    if (r.empty())
-      return absl::NotFoundError(absl::StrCat("attempt ", req.attempt_id(), " not found"));
+    if (r.empty()) return pgq::AttemptNotFound(req.attempt_id());
     if (r[0][0].as<int64_t>() != req.epoch()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", req.attempt_id(), ": stale epoch ", req.epoch()));
+      return pgq::StaleEpoch(req.attempt_id(), req.epoch());
     }
     run_id = r[0][1].as<int64_t>();
     int64_t job_id = r[0][2].as<int64_t>();

@@ -80,6 +80,9 @@ void AsyncCommit(pqxx::work& tx);
 void NotifyRun(pqxx::work& tx, int64_t run_id);
 void NotifyWork(pqxx::work& tx);
 std::string Interval(absl::Duration d);
+// The errors every epoch-fenced call gives, worded once.
+absl::Status AttemptNotFound(int64_t attempt_id);
+absl::Status StaleEpoch(int64_t attempt_id, int64_t epoch);
 }  // namespace pgq
 
 }  // namespace perfgate::controller

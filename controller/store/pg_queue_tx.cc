@@ -9,6 +9,15 @@ std::string Interval(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Milliseconds(d), " milliseconds");
 }
 
+absl::Status AttemptNotFound(int64_t attempt_id) {
+  return absl::NotFoundError(absl::StrCat("attempt ", attempt_id, " not found"));
+}
+
+absl::Status StaleEpoch(int64_t attempt_id, int64_t epoch) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("attempt ", attempt_id, ": stale epoch ", epoch));
+}
+
 void NotifyRun(pqxx::work& tx, int64_t run_id) {
   Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel, absl::StrCat("run:", run_id));
 }
@@ -52,12 +61,11 @@ absl::StatusOr<int64_t> EndAttempt(pqxx::work& tx, const RetryPolicy& retry, int
       "j.run_id, "
       "a.outcome FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a, j",
       attempt_id);
-  if (r.empty()) return absl::NotFoundError(absl::StrCat("attempt ", attempt_id, " not found"));
+  if (r.empty()) return AttemptNotFound(attempt_id);
   const auto& row = r[0];
   int64_t epoch = row[0].as<int64_t>();
   if (expect_epoch && *expect_epoch != epoch) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("attempt ", attempt_id, ": stale epoch ", *expect_epoch));
+    return StaleEpoch(attempt_id, *expect_epoch);
   }
   std::string prior = row[1].as<std::string>();
   if (prior != "ASSIGNED" && prior != "RUNNING" && prior != "LOST") {
