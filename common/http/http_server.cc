@@ -24,6 +24,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
+  // cpp-httplib's defaults suit a toy: Nagle on (a response written in two pieces waits ~40 ms
+  // for the client's delayed ACK) and keep-alive connections closed after 5 requests.
+  s->server_->set_tcp_nodelay(true);
+  s->server_->set_keep_alive_max_count(1'000'000);
+  s->server_->set_keep_alive_timeout(60);
   if (add_routes) add_routes(*s->server_);
   if (port == 0) {
     s->port_ = s->server_->bind_to_any_port(host);

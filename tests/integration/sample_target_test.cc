@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "agent/load/http_load.h"
 #include "common/process/proc_stats.h"
 #include "tests/integration/fixture.h"
 
@@ -26,6 +27,15 @@ class SampleTarget {
     port_ = nlohmann::json::parse(std::ifstream(ready))["port"];
   }
   httplib::Client Client() const { return httplib::Client("127.0.0.1", port_); }
+  int port() const { return port_; }
+  // The server's own count of requests for a route and status class, from its /metrics.
+  int64_t Served(const std::string& route, const std::string& status) const {
+    std::string key =
+        "sample_target_requests_total{route=\"" + route + "\",status=\"" + status + "\"} ";
+    std::string m = Metrics();
+    auto at = m.find(key);
+    return at == std::string::npos ? -1 : std::stoll(m.substr(at + key.size()));
+  }
   ChildProcess& process() { return *proc_; }
   std::string Metrics() const {
     auto r = Client().Get("/metrics");
@@ -84,6 +94,99 @@ TEST_F(ClusterTest, SampleTargetInjectsLatencyCpuAndMemoryGrowth) {
   for (int i = 0; i < 40; ++i) ASSERT_EQ(l.Get("/api/items")->status, 200);
   EXPECT_NE(leaker.Metrics().find("sample_target_leaked_bytes 40000000"), std::string::npos);
   EXPECT_GE(Stats(leaker.process().pid()).rss_bytes - rss0, 38'000'000) << "40 MB kept resident";
+}
+
+agent::LoadOptions Load(int port, double rate, absl::Duration d, int connections) {
+  agent::LoadOptions o;
+  o.port = port;
+  o.rate = rate;
+  o.duration = d;
+  o.connections = connections;
+  agent::LoadRequest list;
+  list.path = "/api/items";
+  o.mix = {list};
+  return o;
+}
+
+TEST_F(ClusterTest, ClosedLoopLoadCountsMatchTheServerExactly) {
+  SampleTarget t(dir_, "closed", {});
+  auto o = Load(t.port(), 0, absl::Seconds(1), 4);
+  o.threads = 2;
+  auto r = agent::RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->open_loop);
+  EXPECT_GT(r->total.completed, 100);
+  EXPECT_EQ(r->total.errors + r->total.timeouts, 0);
+  EXPECT_EQ(r->total.sent, r->total.completed);
+  EXPECT_EQ(r->total.status_counts[200], r->total.completed);
+  EXPECT_EQ(t.Served("list", "2xx"), r->total.completed)
+      << "the generator must count what the server saw";
+}
+
+TEST_F(ClusterTest, OpenLoopSendsTheScheduleAndTheServerSeesEveryRequest) {
+  SampleTarget t(dir_, "open", {});
+  auto o = Load(t.port(), 200, absl::Seconds(2), 4);
+  agent::LoadRequest get7;
+  get7.name = "get one";
+  get7.path = "/api/items/7";
+  get7.weight = 1;
+  agent::LoadRequest create;
+  create.method = "POST";
+  create.path = "/api/items";
+  create.body = "{}";
+  create.weight = 1;
+  o.mix.push_back(get7);
+  o.mix.push_back(create);
+  auto r = agent::RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->open_loop);
+  EXPECT_EQ(r->total.sent, 400) << "2 s at 200 req/s, constant arrivals";
+  EXPECT_EQ(r->total.completed, 400);
+  EXPECT_TRUE(r->valid) << r->invalid_reason << "; sched p99 us "
+                        << r->total.scheduling_delay.ValueAtPercentile(99) << ", connect p99 us "
+                        << r->total.connect_time.ValueAtPercentile(99) << ", connects "
+                        << r->total.connect_time.total() << ", connect errors " << r->connect_errors
+                        << ", errors " << r->total.errors << ", timeouts " << r->total.timeouts;
+  EXPECT_EQ(t.Served("list", "2xx"), r->endpoints.at("GET /api/items").completed);
+  EXPECT_EQ(t.Served("get", "2xx"), r->endpoints.at("get one").completed);
+  EXPECT_EQ(t.Served("create", "2xx"), r->endpoints.at("POST /api/items").completed);
+  EXPECT_EQ(r->endpoints.at("POST /api/items").status_counts[201],
+            r->endpoints.at("POST /api/items").completed);
+}
+
+TEST_F(ClusterTest, OpenLoopLatencyIncludesTimeWaitingBehindASlowServer) {
+  // One connection to a server needing 20 ms a request can carry 50 req/s; asking 100 req/s
+  // must show the queueing in latency (coordinated omission corrected) and mark the run invalid.
+  SampleTarget t(dir_, "slow", {"--added-latency", "20ms"});
+  auto r = agent::RunLoad(Load(t.port(), 100, absl::Seconds(1), 1));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->valid);
+  EXPECT_NE(r->invalid_reason.find("below"), std::string::npos) << r->invalid_reason;
+  int64_t service_p50 = r->total.service_time.ValueAtPercentile(50);
+  int64_t latency_p50 = r->total.latency.ValueAtPercentile(50);
+  EXPECT_GE(service_p50, 20'000);
+  EXPECT_GT(latency_p50, 5 * service_p50) << "latency must count the wait for the connection";
+  EXPECT_EQ(r->total.timeouts + r->total.completed, r->total.sent + static_cast<int64_t>(0));
+  // The same server in closed loop: latency is service time (and labelled closed loop).
+  auto closed = agent::RunLoad(Load(t.port(), 0, absl::Milliseconds(500), 1));
+  ASSERT_TRUE(closed.ok());
+  EXPECT_FALSE(closed->open_loop);
+  EXPECT_LE(closed->total.latency.ValueAtPercentile(50),
+            closed->total.service_time.ValueAtPercentile(50));
+}
+
+TEST_F(ClusterTest, LoadOptionsAreValidated) {
+  agent::LoadOptions o;
+  EXPECT_NE(agent::RunLoad(o).status().message().find("load.requests"), std::string::npos);
+  o = Load(8080, 10, absl::Seconds(1), 1);
+  o.mix[0].path = "api";
+  EXPECT_NE(agent::RunLoad(o).status().message().find("load.requests[0].path"), std::string::npos);
+  o = Load(8080, 10, absl::Seconds(1), 1);
+  o.threads = 4;
+  EXPECT_NE(agent::RunLoad(o).status().message().find("load.connections"), std::string::npos);
+  o = Load(8080, 10, absl::Seconds(1), 1);
+  o.host = "no-such-host.invalid";
+  EXPECT_TRUE(absl::IsUnavailable(agent::RunLoad(o).status()));
 }
 
 }  // namespace

@@ -148,11 +148,18 @@ class Service {
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8080", ready_file;
+  int threads = 64;
   Injection inj;
   CLI::App app{
       "perfgate-sample-target: a small HTTP service to benchmark, with injectable regressions."};
   app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)")->capture_default_str();
   app.add_option("--ready-file", ready_file, "write {\"port\": N} here once listening");
+  app.add_option(
+         "--threads", threads,
+         "worker threads; each keep-alive connection holds one, so allow at least as many as "
+         "the load's connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   perfgate::common::AddDurationOption(app, "--added-latency", &inj.added_latency,
                                       "sleep this long in every request");
   perfgate::common::AddDurationOption(app, "--cpu-burn", &inj.cpu_burn,
@@ -171,8 +178,11 @@ int main(int argc, char** argv) {
   Service service(inj, *registry);
   std::atomic<bool> stop{false};
   perfgate::common::HandleTerminationSignals([&](int) { stop = true; });
-  auto server = perfgate::common::HttpServer::Start(host, port, registry, nullptr,
-                                                    [&](httplib::Server& s) { service.Routes(s); });
+  auto server =
+      perfgate::common::HttpServer::Start(host, port, registry, nullptr, [&](httplib::Server& s) {
+        s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        service.Routes(s);
+      });
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;

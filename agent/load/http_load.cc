@@ -1,0 +1,429 @@
+#include "agent/load/http_load.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <deque>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/load/http_response_parser.h"
+
+namespace perfgate::agent {
+namespace {
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t Micros(int64_t ns) { return std::max<int64_t>(1, ns / 1000); }
+
+// One request waiting for, or riding on, a connection.
+struct Pending {
+  int req = 0;
+  int64_t intended_ns = 0;
+};
+
+struct Conn {
+  int fd = -1;
+  enum class State { kClosed, kConnecting, kIdle, kBusy } state = State::kClosed;
+  int64_t connect_start_ns = 0;
+  std::string out;
+  size_t out_off = 0;
+  Pending cur;
+  int64_t write_ns = 0;
+  HttpResponseParser parser;
+};
+
+// One worker thread: its own epoll loop, connections, schedule and statistics.
+class Worker {
+ public:
+  Worker(const LoadOptions& o, const sockaddr_in& addr, const std::vector<std::string>& wire,
+         const std::vector<double>& cumulative_weights, int connections, double rate, uint64_t seed)
+      : o_(o),
+        addr_(addr),
+        wire_(wire),
+        cum_(cumulative_weights),
+        rate_(rate),
+        rng_(seed),
+        conns_(connections) {
+    for (size_t i = 0; i < wire.size(); ++i) stats_.push_back(EndpointStats::Make());
+  }
+
+  void Run(int64_t start_ns, int64_t end_ns) {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    for (size_t i = 0; i < conns_.size(); ++i) Connect(i);
+    const bool open = rate_ > 0;
+    int64_t next = start_ns;
+    const int64_t hard_stop = end_ns + absl::ToInt64Nanoseconds(o_.timeout);
+    epoll_event events[64];
+    while (true) {
+      int64_t now = NowNs();
+      if (open) {
+        while (next <= now && next < end_ns) {
+          queue_.push_back({PickRequest(), next});
+          next += Gap();
+        }
+      }
+      bool generating = now < end_ns;
+      // Hand queued (open) or fresh (closed) requests to idle connections.
+      for (size_t i = 0; i < conns_.size(); ++i) {
+        Conn& c = conns_[i];
+        if (c.state != Conn::State::kIdle) continue;
+        if (open) {
+          if (queue_.empty()) continue;
+          Pending p = queue_.front();
+          queue_.pop_front();
+          Start(i, p, now);
+        } else if (generating) {
+          Start(i, {PickRequest(), now}, now);
+        }
+      }
+      int busy = 0;
+      for (size_t i = 0; i < conns_.size(); ++i) {
+        Conn& c = conns_[i];
+        if (c.state == Conn::State::kBusy &&
+            now - c.write_ns > absl::ToInt64Nanoseconds(o_.timeout)) {
+          stats_[c.cur.req].timeouts++;
+          Reconnect(i);
+        }
+        busy += conns_[i].state == Conn::State::kBusy;
+      }
+      if (!generating && busy == 0 && queue_.empty()) break;
+      if (now >= hard_stop) {
+        // Whatever is still out or queued did not complete in time.
+        for (auto& c : conns_) {
+          if (c.state == Conn::State::kBusy) stats_[c.cur.req].timeouts++;
+        }
+        for (auto& p : queue_) stats_[p.req].timeouts++;
+        break;
+      }
+      // Sleep until the next intended start, but poll without sleeping when it is near: the
+      // kernel's millisecond timeout would delay it.
+      int timeout_ms = 1;
+      if (open && generating) {
+        int64_t until = next - NowNs();
+        timeout_ms = until <= 1'000'000 ? 0 : static_cast<int>(until / 1'000'000) - 1;
+      }
+      int n = epoll_wait(epfd_, events, 64, timeout_ms);
+      for (int k = 0; k < n; ++k)
+        OnEvent(static_cast<size_t>(events[k].data.u64), events[k].events);
+    }
+    for (auto& c : conns_) {
+      if (c.fd >= 0) close(c.fd);
+    }
+    close(epfd_);
+  }
+
+  std::vector<EndpointStats>& stats() { return stats_; }
+  const common::HdrHistogram& connect_time() const { return connect_time_; }
+  int64_t last_completion_ns() const { return last_completion_ns_; }
+  int64_t connect_errors() const { return errors_at_connect_; }
+
+ private:
+  int PickRequest() {
+    if (cum_.size() == 1) return 0;
+    double x = std::uniform_real_distribution<double>(0, cum_.back())(rng_);
+    return static_cast<int>(std::upper_bound(cum_.begin(), cum_.end(), x) - cum_.begin());
+  }
+
+  int64_t Gap() {
+    double mean_ns = 1e9 / rate_;
+    if (!o_.poisson) return static_cast<int64_t>(mean_ns);
+    return static_cast<int64_t>(std::exponential_distribution<double>(1.0 / mean_ns)(rng_));
+  }
+
+  void Connect(size_t i) {
+    Conn& c = conns_[i];
+    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c.connect_start_ns = NowNs();
+    c.state = Conn::State::kConnecting;
+    int r = connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_);
+    epoll_event ev{};
+    ev.events = EPOLLOUT;
+    ev.data.u64 = i;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev);
+    if (r != 0 && errno != EINPROGRESS) errors_at_connect_++;
+  }
+
+  void Reconnect(size_t i) {
+    Conn& c = conns_[i];
+    if (c.fd >= 0) {
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+      close(c.fd);
+    }
+    c.fd = -1;
+    c.state = Conn::State::kClosed;
+    Connect(i);
+  }
+
+  void Watch(size_t i, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = i;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, conns_[i].fd, &ev);
+  }
+
+  void Start(size_t i, Pending p, int64_t now) {
+    Conn& c = conns_[i];
+    c.cur = p;
+    c.state = Conn::State::kBusy;
+    c.out = wire_[p.req];
+    c.out_off = 0;
+    c.write_ns = now;
+    c.parser.Reset(wire_[p.req].rfind("HEAD ", 0) == 0);
+    stats_[p.req].sent++;
+    stats_[p.req].scheduling_delay.Record(Micros(now - p.intended_ns));
+    WriteMore(i);
+  }
+
+  void WriteMore(size_t i) {
+    Conn& c = conns_[i];
+    while (c.out_off < c.out.size()) {
+      ssize_t w = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (w > 0) {
+        c.out_off += w;
+        continue;
+      }
+      if (w < 0 && errno == EAGAIN) {
+        Watch(i, EPOLLOUT);
+        return;
+      }
+      Fail(i);
+      return;
+    }
+    Watch(i, EPOLLIN);
+  }
+
+  void Fail(size_t i) {
+    Conn& c = conns_[i];
+    if (c.state == Conn::State::kBusy) stats_[c.cur.req].errors++;
+    Reconnect(i);
+  }
+
+  void OnEvent(size_t i, uint32_t ev) {
+    Conn& c = conns_[i];
+    if (c.state == Conn::State::kConnecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0 || (ev & (EPOLLERR | EPOLLHUP))) {
+        errors_at_connect_++;
+        // Try again a moment later rather than spinning on a refusing server.
+        usleep(10'000);
+        Reconnect(i);
+        return;
+      }
+      int64_t now = NowNs();
+      connect_time_.Record(Micros(now - c.connect_start_ns));
+      c.state = Conn::State::kIdle;
+      Watch(i, EPOLLIN);
+      return;
+    }
+    if (c.state != Conn::State::kBusy) {
+      if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        Reconnect(i);  // the server closed an idle connection
+      return;
+    }
+    if (ev & EPOLLOUT) {
+      WriteMore(i);
+      return;
+    }
+    char buf[65536];
+    while (true) {
+      ssize_t r = recv(c.fd, buf, sizeof buf, 0);
+      if (r < 0 && errno == EAGAIN) return;
+      if (r < 0) {
+        Fail(i);
+        return;
+      }
+      HttpResponseParser::Result res = c.parser.Feed(buf, static_cast<size_t>(r));
+      if (res == HttpResponseParser::Result::kNeedMore) {
+        if (r == 0) {
+          Fail(i);
+          return;
+        }
+        continue;
+      }
+      if (res == HttpResponseParser::Result::kError) {
+        Fail(i);
+        return;
+      }
+      Complete(i);
+      return;
+    }
+  }
+
+  void Complete(size_t i) {
+    Conn& c = conns_[i];
+    int64_t now = NowNs();
+    EndpointStats& s = stats_[c.cur.req];
+    s.completed++;
+    s.status_counts[c.parser.status()]++;
+    s.latency.Record(Micros(now - c.cur.intended_ns));
+    s.service_time.Record(Micros(now - c.write_ns));
+    last_completion_ns_ = std::max(last_completion_ns_, now);
+    if (c.parser.keep_alive()) {
+      c.state = Conn::State::kIdle;
+    } else {
+      Reconnect(i);
+    }
+  }
+
+  const LoadOptions& o_;
+  sockaddr_in addr_;
+  const std::vector<std::string>& wire_;
+  const std::vector<double>& cum_;
+  double rate_;
+  std::mt19937_64 rng_;
+  std::vector<Conn> conns_;
+  std::deque<Pending> queue_;
+  std::vector<EndpointStats> stats_;
+  common::HdrHistogram connect_time_ = *common::HdrHistogram::Create();
+  int64_t last_completion_ns_ = 0;
+  int64_t errors_at_connect_ = 0;
+  int epfd_ = -1;
+};
+
+std::string Encode(const LoadOptions& o, const LoadRequest& r) {
+  std::string s = absl::StrCat(r.method, " ", r.path, " HTTP/1.1\r\nHost: ", o.host, ":", o.port,
+                               "\r\nUser-Agent: perfgate-load\r\n");
+  for (const auto& [k, v] : r.headers) absl::StrAppend(&s, k, ": ", v, "\r\n");
+  if (!r.body.empty() || r.method == "POST" || r.method == "PUT") {
+    absl::StrAppend(&s, "Content-Length: ", r.body.size(), "\r\n");
+  }
+  absl::StrAppend(&s, "\r\n", r.body);
+  return s;
+}
+
+}  // namespace
+
+EndpointStats EndpointStats::Make() {
+  auto h = [] { return *common::HdrHistogram::Create(); };
+  return EndpointStats{h(), h(), h(), h(), {}, 0, 0, 0, 0};
+}
+
+absl::Status EndpointStats::Merge(const EndpointStats& o) {
+  for (auto [mine, theirs] : {std::pair{&latency, &o.latency},
+                              {&service_time, &o.service_time},
+                              {&scheduling_delay, &o.scheduling_delay},
+                              {&connect_time, &o.connect_time}}) {
+    if (auto s = mine->Merge(*theirs); !s.ok()) return s;
+  }
+  for (const auto& [code, n] : o.status_counts) status_counts[code] += n;
+  sent += o.sent;
+  completed += o.completed;
+  errors += o.errors;
+  timeouts += o.timeouts;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
+  if (o.mix.empty()) return absl::InvalidArgumentError("load.requests: at least one request");
+  if (o.port <= 0 || o.port > 65535) return absl::InvalidArgumentError("load.port: 1..65535");
+  if (o.rate < 0) return absl::InvalidArgumentError("load.rate: must not be negative");
+  if (o.threads < 1 || o.threads > 64) return absl::InvalidArgumentError("load.threads: 1..64");
+  if (o.connections < o.threads || o.connections > 10000) {
+    return absl::InvalidArgumentError("load.connections: at least one per thread, at most 10000");
+  }
+  if (o.duration <= absl::ZeroDuration())
+    return absl::InvalidArgumentError("load.duration: must be positive");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(o.port));
+  if (inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_INET;
+    if (getaddrinfo(o.host.c_str(), nullptr, &hints, &res) != 0 || !res) {
+      return absl::UnavailableError("load.host: cannot resolve '" + o.host + "'");
+    }
+    addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
+    freeaddrinfo(res);
+  }
+  std::vector<std::string> wire;
+  std::vector<double> cum;
+  double total_weight = 0;
+  for (size_t i = 0; i < o.mix.size(); ++i) {
+    const LoadRequest& r = o.mix[i];
+    if (r.weight <= 0)
+      return absl::InvalidArgumentError(absl::StrCat("load.requests[", i, "].weight: must be > 0"));
+    if (r.path.empty() || r.path[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("load.requests[", i, "].path: must start with /"));
+    }
+    wire.push_back(Encode(o, r));
+    total_weight += r.weight;
+    cum.push_back(total_weight);
+  }
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int t = 0; t < o.threads; ++t) {
+    int conns = o.connections / o.threads + (t < o.connections % o.threads ? 1 : 0);
+    workers.push_back(
+        std::make_unique<Worker>(o, addr, wire, cum, conns, o.rate / o.threads, o.seed + t));
+  }
+  const int64_t start = NowNs() + 20'000'000;  // connections get 20 ms to open
+  const int64_t end = start + absl::ToInt64Nanoseconds(o.duration);
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w, start, end] { w->Run(start, end); });
+  for (auto& t : threads) t.join();
+
+  LoadResult res;
+  res.open_loop = o.rate > 0;
+  res.target_rate = o.rate;
+  for (size_t i = 0; i < o.mix.size(); ++i) {
+    std::string name =
+        o.mix[i].name.empty() ? o.mix[i].method + " " + o.mix[i].path : o.mix[i].name;
+    EndpointStats merged = EndpointStats::Make();
+    for (auto& w : workers) {
+      if (auto s = merged.Merge(w->stats()[i]); !s.ok()) return s;
+    }
+    if (auto s = res.total.Merge(merged); !s.ok()) return s;
+    auto it = res.endpoints.find(name);
+    if (it == res.endpoints.end()) {
+      res.endpoints.emplace(name, std::move(merged));
+    } else if (auto s = it->second.Merge(merged); !s.ok()) {  // two requests share a name
+      return s;
+    }
+  }
+  for (auto& w : workers) {
+    if (auto s = res.total.connect_time.Merge(w->connect_time()); !s.ok()) return s;
+    res.connect_errors += w->connect_errors();
+  }
+  // Completions over the time they took: a server that falls behind keeps answering after the
+  // window while the queue drains, and that time counts.
+  int64_t last = end;
+  for (auto& w : workers) last = std::max(last, w->last_completion_ns());
+  res.elapsed = absl::Nanoseconds(last - start);
+  res.achieved_rate = res.total.completed / absl::ToDoubleSeconds(res.elapsed);
+  if (res.open_loop) {
+    double sched_p99_us = res.total.scheduling_delay.ValueAtPercentile(99);
+    if (res.achieved_rate < o.min_rate_fraction * o.rate) {
+      res.valid = false;
+      res.invalid_reason =
+          absl::StrFormat("achieved %.1f req/s, below %.0f%% of the target %.1f req/s",
+                          res.achieved_rate, o.min_rate_fraction * 100, o.rate);
+    } else if (sched_p99_us > absl::ToDoubleMicroseconds(o.max_sched_delay_p99)) {
+      res.valid = false;
+      res.invalid_reason =
+          absl::StrFormat("scheduling delay p99 %.3f ms exceeds %.3f ms: the generator fell behind",
+                          sched_p99_us / 1000, absl::ToDoubleMilliseconds(o.max_sched_delay_p99));
+    }
+  }
+  return res;
+}
+
+}  // namespace perfgate::agent
