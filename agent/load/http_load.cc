@@ -74,7 +74,7 @@ class Worker {
       if (open) {
         while (next <= now && next < end_ns) {
           queue_.push_back({PickRequest(), next});
-          next += Gap();
+          next = NextIntended(start_ns);
         }
       }
       bool generating = now < end_ns;
@@ -139,11 +139,18 @@ class Worker {
     return static_cast<int>(std::upper_bound(cum_.begin(), cum_.end(), x) - cum_.begin());
   }
 
-  int64_t Gap() {
+  // The intended start of the next request. Times are computed from the run's start in
+  // double precision (start + k / rate), so rounding never adds or drops a request.
+  int64_t NextIntended(int64_t start_ns) {
     double mean_ns = 1e9 / rate_;
-    if (!o_.poisson) return static_cast<int64_t>(mean_ns);
-    return static_cast<int64_t>(std::exponential_distribution<double>(1.0 / mean_ns)(rng_));
+    if (o_.poisson) {
+      offset_ns_ += std::exponential_distribution<double>(1.0 / mean_ns)(rng_);
+    } else {
+      offset_ns_ = static_cast<double>(++scheduled_) * mean_ns;
+    }
+    return start_ns + static_cast<int64_t>(offset_ns_);
   }
+
 
   void Connect(size_t i) {
     Conn& c = conns_[i];
@@ -295,6 +302,8 @@ class Worker {
   std::vector<EndpointStats> stats_;
   common::HdrHistogram connect_time_ = *common::HdrHistogram::Create();
   int64_t last_completion_ns_ = 0;
+  int64_t scheduled_ = 0;
+  double offset_ns_ = 0;
   int64_t errors_at_connect_ = 0;
   int epfd_ = -1;
 };

@@ -175,6 +175,36 @@ TEST_F(ClusterTest, OpenLoopLatencyIncludesTimeWaitingBehindASlowServer) {
             closed->total.service_time.ValueAtPercentile(50));
 }
 
+TEST_F(ClusterTest, PerfgateLoadCommandReportsWhatTheServerSaw) {
+  SampleTarget t(dir_, "cli", {});
+  common::SpawnOptions o;
+  o.argv = {BinaryPath("perfgate"),
+            "-o",
+            "json",
+            "load",
+            "http://127.0.0.1:" + std::to_string(t.port()) + "/api/items",
+            "--rate",
+            "150",
+            "--duration",
+            "1s",
+            "--connections",
+            "3"};
+  int code = -1;
+  auto out = common::RunAndCapture(o, &code);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(code, 0) << *out;
+  auto j = nlohmann::json::parse(*out);
+  EXPECT_EQ(j["mode"], "open_loop");
+  EXPECT_EQ(j["total"]["sent"], 150);
+  EXPECT_EQ(j["total"]["completed"].get<int64_t>(), t.Served("list", "2xx"));
+  EXPECT_TRUE(j["valid"].get<bool>());
+  EXPECT_GT(j["total"]["latency_us"]["p99"].get<int64_t>(), 0);
+  o.argv = {BinaryPath("perfgate"), "load", "ftp://x/", "--closed-loop"};
+  out = common::RunAndCapture(o, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out->find("only http://"), std::string::npos) << *out;
+}
+
 TEST_F(ClusterTest, LoadOptionsAreValidated) {
   agent::LoadOptions o;
   EXPECT_NE(agent::RunLoad(o).status().message().find("load.requests"), std::string::npos);

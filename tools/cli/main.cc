@@ -12,6 +12,7 @@
 #include "common/grpc/auth.h"
 #include "common/spec/suite_parser.h"
 #include "perfgate/v1/controller.grpc.pb.h"
+#include "tools/cli/load_command.h"
 #include "tools/cli/render.h"
 
 namespace perfgate::cli {
@@ -214,7 +215,13 @@ int main(int argc, char** argv) {
   drain->add_option("NAME", agent_name, "agent name")->required();
   drain->add_flag("--undo", undo, "resume giving it work");
 
+  auto* load = app.add_subcommand(
+      "load", "drive HTTP load at a URL with the built-in generator (no controller)");
+  LoadFlags load_flags;
+  AddLoadFlags(load, &load_flags);
+
   CLI11_PARSE(app, argc, argv);
+  if (load->parsed()) return RunLoadCommand(load_flags, g.output == "json");
   if (!g.token_file.empty()) {
     auto t = common::ReadTokenFile(g.token_file);
     if (!t.ok()) {
