@@ -160,8 +160,10 @@ class Worker {
     c.connect_start_ns = NowNs();
     c.state = Conn::State::kConnecting;
     int r = connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_);
+    // Registered once, edge-triggered for both directions: reads and writes always run until
+    // EAGAIN, so no per-request epoll_ctl is needed.
     epoll_event ev{};
-    ev.events = EPOLLOUT;
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
     ev.data.u64 = i;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev);
     if (r != 0 && errno != EINPROGRESS) errors_at_connect_++;
@@ -176,13 +178,6 @@ class Worker {
     c.fd = -1;
     c.state = Conn::State::kClosed;
     Connect(i);
-  }
-
-  void Watch(size_t i, uint32_t events) {
-    epoll_event ev{};
-    ev.events = events;
-    ev.data.u64 = i;
-    epoll_ctl(epfd_, EPOLL_CTL_MOD, conns_[i].fd, &ev);
   }
 
   void Start(size_t i, Pending p, int64_t now) {
@@ -206,14 +201,10 @@ class Worker {
         c.out_off += w;
         continue;
       }
-      if (w < 0 && errno == EAGAIN) {
-        Watch(i, EPOLLOUT);
-        return;
-      }
+      if (w < 0 && errno == EAGAIN) return;  // EPOLLOUT (edge) resumes it
       Fail(i);
       return;
     }
-    Watch(i, EPOLLIN);
   }
 
   void Fail(size_t i) {
@@ -238,7 +229,6 @@ class Worker {
       int64_t now = NowNs();
       connect_time_.Record(Micros(now - c.connect_start_ns));
       c.state = Conn::State::kIdle;
-      Watch(i, EPOLLIN);
       return;
     }
     if (c.state != Conn::State::kBusy) {
@@ -246,10 +236,8 @@ class Worker {
         Reconnect(i);  // the server closed an idle connection
       return;
     }
-    if (ev & EPOLLOUT) {
-      WriteMore(i);
-      return;
-    }
+    if ((ev & EPOLLOUT) && c.out_off < c.out.size()) WriteMore(i);
+    if (!(ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
     char buf[65536];
     while (true) {
       ssize_t r = recv(c.fd, buf, sizeof buf, 0);
