@@ -156,8 +156,8 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   });
   dispatcher_ =
       std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_, cfg_.dispatch_poll);
-  housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, metrics_,
-                                               cfg_.sweep_interval, cfg_.lost_after);
+  housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, cfg_.sweep_interval,
+                                               cfg_.lost_after);
   api_ = std::make_unique<ControllerService>(*jobs_, *agents_, *sessions_, work_, runs_, metrics_,
                                              *api_auth, retry);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *sessions_, work_, runs_, metrics_,

@@ -30,7 +30,6 @@ void Housekeeper::RunOnce() {
     work_.Notify();
   }
   sessions_.ExpireSilentSessions();
-  if (auto counts = jobs_.CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
 }
 
 }  // namespace perfgate::controller

@@ -1,5 +1,6 @@
 // Periodic duties of a controller replica: lease sweeping (a singleton among replicas, under
-// an advisory lock in the store), ending silent sessions, refreshing queue-depth gauges.
+// an advisory lock in the store) and ending silent sessions. (Queue-depth gauges are refreshed
+// when /metrics is scraped, not here.)
 #pragma once
 
 #include <atomic>
@@ -7,19 +8,17 @@
 
 #include "controller/dispatch/event_bus.h"
 #include "controller/gateway/session_manager.h"
-#include "controller/metrics.h"
 #include "controller/queue/job_store.h"
 
 namespace perfgate::controller {
 
 class Housekeeper {
  public:
-  Housekeeper(JobStore& jobs, SessionManager& sessions, EventBus& work, ControllerMetrics& metrics,
-              absl::Duration interval, absl::Duration lost_after)
+  Housekeeper(JobStore& jobs, SessionManager& sessions, EventBus& work, absl::Duration interval,
+              absl::Duration lost_after)
       : jobs_(jobs),
         sessions_(sessions),
         work_(work),
-        metrics_(metrics),
         interval_(interval),
         lost_after_(lost_after) {}
   ~Housekeeper() { Stop(); }
@@ -31,7 +30,6 @@ class Housekeeper {
   JobStore& jobs_;
   SessionManager& sessions_;
   EventBus& work_;
-  ControllerMetrics& metrics_;
   const absl::Duration interval_;
   const absl::Duration lost_after_;
   EventBus stop_signal_;
