@@ -110,8 +110,6 @@ class AgentStore {
   virtual absl::StatusOr<std::vector<v1::Agent>> ListAgents() = 0;
   // NOT_FOUND for an unknown agent.
   virtual absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining) = 0;
-  // Whether the agent holds a live attempt (busy) or is draining.
-  virtual absl::StatusOr<bool> IsIdle(const std::string& agent) = 0;
 };
 
 using JobStorePtr = std::unique_ptr<JobStore>;

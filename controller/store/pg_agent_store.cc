@@ -159,19 +159,4 @@ absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, boo
   return out;
 }
 
-absl::StatusOr<bool> PgAgentStore::IsIdle(const std::string& agent) {
-  bool idle = false;
-  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    idle = !Exec(tx,
-                 "SELECT 1 FROM agents WHERE name = $1 AND NOT draining AND NOT EXISTS (SELECT 1 "
-                 "FROM attempts "
-                 "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING', 'LOST'))",
-                 agent)
-                .empty();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return idle;
-}
-
 }  // namespace perfgate::controller

@@ -19,7 +19,6 @@ class PgAgentStore : public AgentStore {
   absl::Status EndSession(const std::string& agent, const std::string& controller_id) override;
   absl::StatusOr<std::vector<v1::Agent>> ListAgents() override;
   absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining) override;
-  absl::StatusOr<bool> IsIdle(const std::string& agent) override;
 
  private:
   // Refreshes leases of what the agent holds and returns the held attempts it must stop.

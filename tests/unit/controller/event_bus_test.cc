@@ -62,7 +62,6 @@ class FakeAgentStore : public AgentStore {
   }
   absl::StatusOr<std::vector<v1::Agent>> ListAgents() override { return std::vector<v1::Agent>{}; }
   absl::StatusOr<v1::Agent> SetDraining(const std::string&, bool) override { return v1::Agent(); }
-  absl::StatusOr<bool> IsIdle(const std::string&) override { return true; }
   std::mutex mu;
   std::vector<std::string> started, ended;
   std::atomic<int> heartbeats{0};
