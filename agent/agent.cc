@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <random>
@@ -82,7 +83,8 @@ class AgentImpl : public Agent {
   std::deque<v1::Assign> pending_ ABSL_GUARDED_BY(mu_);
   int64_t current_attempt_ ABSL_GUARDED_BY(mu_) = 0;
   CommandRunner* runner_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::map<int64_t, std::string> cancelled_ ABSL_GUARDED_BY(mu_);  // cancel before start
+  // Cancels that arrived for the current or a queued attempt before it started running.
+  std::map<int64_t, std::string> cancelled_ ABSL_GUARDED_BY(mu_);
   grpc::ClientContext* session_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientReaderWriterInterface<v1::AgentMessage, v1::ControllerMessage>* stream_
       ABSL_GUARDED_BY(mu_) = nullptr;
@@ -347,11 +349,16 @@ void AgentImpl::RunSession() {
 
 void AgentImpl::CancelAttempt(int64_t attempt_id, const std::string& reason) {
   absl::MutexLock lock(&mu_);
+  bool queued = std::any_of(pending_.begin(), pending_.end(),
+                            [&](const v1::Assign& p) { return p.attempt_id() == attempt_id; });
   if (current_attempt_ == attempt_id && runner_) {
     spdlog::info("msg=\"cancelling attempt\" attempt={} reason=\"{}\"", attempt_id, reason);
     runner_->Cancel(reason);
+  } else if (current_attempt_ == attempt_id || queued) {
+    cancelled_[attempt_id] = reason;  // applied when it starts
   } else {
-    cancelled_[attempt_id] = reason;  // not started yet (or already over)
+    // Already over, or never ours: nothing to stop, and nothing to remember.
+    spdlog::debug("msg=\"cancel for an attempt not running here\" attempt={}", attempt_id);
   }
 }
 
@@ -367,8 +374,12 @@ void AgentImpl::ExecutorLoop() {
       if (stopping_) return;
       a = pending_.front();
       pending_.pop_front();
+      current_attempt_ = a.attempt_id();  // from here a cancel is remembered until it starts
     }
     Execute(a);
+    absl::MutexLock lock(&mu_);
+    current_attempt_ = 0;
+    cancelled_.erase(a.attempt_id());
   }
 }
 
@@ -409,7 +420,6 @@ void AgentImpl::Execute(const v1::Assign& a) {
     CommandRunner runner(*journal, dir + "/work");
     {
       absl::MutexLock lock(&mu_);
-      current_attempt_ = a.attempt_id();
       runner_ = &runner;
       if (auto it = cancelled_.find(a.attempt_id()); it != cancelled_.end())
         runner.Cancel(it->second);
@@ -422,8 +432,6 @@ void AgentImpl::Execute(const v1::Assign& a) {
     }
     absl::MutexLock lock(&mu_);
     runner_ = nullptr;
-    current_attempt_ = 0;
-    cancelled_.erase(a.attempt_id());
   }
   v1::CompleteAttemptRequest result;
   result.set_outcome(outcome.outcome);
