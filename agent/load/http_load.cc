@@ -40,6 +40,7 @@ struct Conn {
   int fd = -1;
   enum class State { kClosed, kConnecting, kIdle, kBusy } state = State::kClosed;
   int64_t connect_start_ns = 0;
+  int64_t retry_at_ns = 0;  // when kClosed after a failed connect: try again then
   std::string out;
   size_t out_off = 0;
   Pending cur;
@@ -100,6 +101,7 @@ class Worker {
           Reconnect(i);
         }
         busy += conns_[i].state == Conn::State::kBusy;
+        if (c.state == Conn::State::kClosed && c.retry_at_ns <= now) Connect(i);
       }
       if (!generating && busy == 0 && queue_.empty()) break;
       if (now >= hard_stop) {
@@ -117,6 +119,7 @@ class Worker {
         int64_t until = next - NowNs();
         timeout_ms = until <= 1'000'000 ? 0 : static_cast<int>(until / 1'000'000) - 1;
       }
+      timeout_ms = std::min(timeout_ms, 10);  // closed connections retry on time
       int n = epoll_wait(epfd_, events, 64, timeout_ms);
       for (int k = 0; k < n; ++k)
         OnEvent(static_cast<size_t>(events[k].data.u64), events[k].events);
@@ -151,10 +154,13 @@ class Worker {
     return start_ns + static_cast<int64_t>(offset_ns_);
   }
 
-
   void Connect(size_t i) {
     Conn& c = conns_[i];
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) {
+      RetryLater(i);
+      return;
+    }
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c.connect_start_ns = NowNs();
@@ -166,10 +172,10 @@ class Worker {
     ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
     ev.data.u64 = i;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev);
-    if (r != 0 && errno != EINPROGRESS) errors_at_connect_++;
+    if (r != 0 && errno != EINPROGRESS) RetryLater(i);
   }
 
-  void Reconnect(size_t i) {
+  void CloseConn(size_t i) {
     Conn& c = conns_[i];
     if (c.fd >= 0) {
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
@@ -177,6 +183,18 @@ class Worker {
     }
     c.fd = -1;
     c.state = Conn::State::kClosed;
+  }
+
+  // A failed connect: this connection waits a moment before trying again (a refusing server
+  // must not be spun on), while the others go on.
+  void RetryLater(size_t i) {
+    errors_at_connect_++;
+    CloseConn(i);
+    conns_[i].retry_at_ns = NowNs() + 10'000'000;
+  }
+
+  void Reconnect(size_t i) {
+    CloseConn(i);
     Connect(i);
   }
 
@@ -220,10 +238,7 @@ class Worker {
       socklen_t len = sizeof err;
       getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0 || (ev & (EPOLLERR | EPOLLHUP))) {
-        errors_at_connect_++;
-        // Try again a moment later rather than spinning on a refusing server.
-        usleep(10'000);
-        Reconnect(i);
+        RetryLater(i);
         return;
       }
       int64_t now = NowNs();

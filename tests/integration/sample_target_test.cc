@@ -1,6 +1,9 @@
 // The sample target as a real process: its metrics count exactly what it served, and each
 // injected regression shows where it should (wall time, CPU time, resident memory).
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -203,6 +206,26 @@ TEST_F(ClusterTest, PerfgateLoadCommandReportsWhatTheServerSaw) {
   out = common::RunAndCapture(o, &code);
   EXPECT_EQ(code, 2);
   EXPECT_NE(out->find("only http://"), std::string::npos) << *out;
+}
+
+TEST_F(ClusterTest, LoadAgainstARefusingPortEndsOnTimeAndCountsConnectErrors) {
+  // A port nobody listens on: bind one, note it, close it.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  absl::Time t0 = absl::Now();
+  auto r = agent::RunLoad(Load(port, 0, absl::Milliseconds(300), 4));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(10));
+  EXPECT_GT(r->connect_errors, 4) << "each connection keeps retrying";
+  EXPECT_EQ(r->total.sent, 0);
+  EXPECT_EQ(r->total.completed, 0);
 }
 
 TEST_F(ClusterTest, LoadOptionsAreValidated) {
