@@ -1,4 +1,4 @@
-// Conversion between absl::Status (our error values) and grpc::Status (the wire).
+// Conversion from absl::Status (our error values) to grpc::Status (the wire).
 // The canonical codes are numerically identical in both.
 #pragma once
 
@@ -11,11 +11,6 @@ namespace perfgate::common {
 inline grpc::Status ToGrpcStatus(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-inline absl::Status FromGrpcStatus(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
 }  // namespace perfgate::common

@@ -125,11 +125,6 @@ void RunWatchHub::Stop() {
     Stream::Push(w, {}, true, grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
 }
 
-size_t RunWatchHub::open_watches() {
-  absl::MutexLock lock(&mu_);
-  return watches_.size();
-}
-
 void RunWatchHub::Loop() {
   while (true) {
     uint64_t seen = runs_.generation();

@@ -29,7 +29,6 @@ class RunWatchHub {
   grpc::ServerWriteReactor<v1::RunEvent>* Watch(const v1::WatchRunRequest& req);
   // Finishes every open watch (CANCELLED) and stops the thread.
   void Stop();
-  size_t open_watches();
 
  private:
   class Stream;

@@ -52,11 +52,6 @@ bool IsTerminal(JobState s) {
   return s == v1::JOB_STATE_SUCCEEDED || s == v1::JOB_STATE_FAILED || s == v1::JOB_STATE_CANCELLED;
 }
 
-bool HoldsAgent(JobState s) {
-  return s == v1::JOB_STATE_ASSIGNED || s == v1::JOB_STATE_RUNNING ||
-         s == v1::JOB_STATE_CANCELLING || s == v1::JOB_STATE_LOST;
-}
-
 absl::Duration RetryBackoff(const RetryPolicy& p, int attempts_made) {
   absl::Duration d = p.base_backoff;
   for (int i = 1; i < attempts_made && d < p.max_backoff; ++i) d *= 2;
@@ -106,14 +101,6 @@ JobState OnCancelRequested(JobState current) {
     default:
       return current;
   }
-}
-
-JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made,
-                            int max_attempts) {
-  JobTransition t =
-      OnAttemptEnded(p, current, v1::ATTEMPT_OUTCOME_INFRA_FAILURE, attempts_made, max_attempts);
-  if (t.next != v1::JOB_STATE_CANCELLED) t.message = "agent lost; " + t.message;
-  return t;
 }
 
 JobCounts CountJobs(const std::vector<JobState>& jobs) {

@@ -28,8 +28,6 @@ std::string RunKindName(v1::RunKind k);
 v1::RunKind ParseRunKind(const std::string& s);
 
 bool IsTerminal(JobState s);
-// States in which an attempt is live and holds its agent.
-bool HoldsAgent(JobState s);
 
 struct RetryPolicy {
   int default_max_attempts = 3;
@@ -58,10 +56,6 @@ std::string JobMessage(const JobTransition& t, const std::string& agent_message)
 // Cancel requested. FAILED_PRECONDITION is never returned: cancelling a finished job is a
 // no-op (returns the same state), so cancel is idempotent in every state.
 JobState OnCancelRequested(JobState current);
-
-// A LOST attempt's agent never came back within lost_after: like an infrastructure failure.
-JobTransition OnLostExpired(const RetryPolicy& p, JobState current, int attempts_made,
-                            int max_attempts);
 
 // How many of a run's jobs are in which kind of state.
 struct JobCounts {

@@ -39,8 +39,4 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, Args&&... 
   return tx.exec_prepared(name, std::forward<Args>(args)...);
 }
 
-inline std::string StrOrEmpty(const pqxx::field& f) {
-  return f.is_null() ? std::string() : f.as<std::string>();
-}
-
 }  // namespace perfgate::controller

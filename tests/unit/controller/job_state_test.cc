@@ -75,13 +75,6 @@ TEST(JobStateTest, CancelFromEveryState) {
   EXPECT_EQ(OnCancelRequested(v1::JOB_STATE_FAILED), v1::JOB_STATE_FAILED);
 }
 
-TEST(JobStateTest, LostExpiryRetriesLikeInfrastructureFailure) {
-  auto t = OnLostExpired(Policy(), v1::JOB_STATE_LOST, 1, 3);
-  EXPECT_EQ(t.next, v1::JOB_STATE_RETRY_WAIT);
-  EXPECT_NE(t.message.find("agent lost"), std::string::npos);
-  EXPECT_EQ(OnLostExpired(Policy(), v1::JOB_STATE_LOST, 3, 3).next, v1::JOB_STATE_FAILED);
-}
-
 TEST(JobStateTest, RunStateFromJobs) {
   using v1::JOB_STATE_QUEUED, v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_FAILED,
       v1::JOB_STATE_CANCELLED;
