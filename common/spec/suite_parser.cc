@@ -7,34 +7,79 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/spec/template.h"
+#include "common/status/macros.h"
 
 namespace perfgate::common {
 namespace {
+
+using google::protobuf::RepeatedPtrField;
+using StrMapField = google::protobuf::Map<std::string, std::string>;
+
+// A template string seen while parsing one job, checked once the job's ports are known.
+struct TemplateUse {
+  YAML::Mark mark;
+  std::string path;
+  std::string text;
+};
 
 class Parser {
  public:
   explicit Parser(std::string file) : file_(std::move(file)) {}
 
+  absl::StatusOr<v1::RunSpec> Suite(const YAML::Node& root) {
+    v1::RunSpec spec;
+    if (!root || root.IsNull()) return Error(root, "suite", "the file is empty");
+    RETURN_IF_ERROR(CheckKeys(root, "", {"name", "project", "jobs"}));
+    if (root["name"]) {
+      ASSIGN_OR_RETURN(*spec.mutable_suite_name(), Str(root["name"], "name"));
+    }
+    if (root["project"]) {
+      ASSIGN_OR_RETURN(*spec.mutable_project(), Str(root["project"], "project"));
+    }
+    YAML::Node jobs = root["jobs"];
+    if (!jobs) return Error(root, "jobs", "is required (a list of jobs)");
+    if (!jobs.IsSequence() || jobs.size() == 0)
+      return Error(jobs, "jobs", "must be a non-empty list");
+    std::set<std::string> names;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      std::string path = absl::StrCat("jobs[", i, "]");
+      v1::JobSpec* job = spec.add_jobs();
+      RETURN_IF_ERROR(Job(jobs[i], path, job));
+      if (!job->name().empty() && !names.insert(job->name()).second) {
+        return Error(jobs[i]["name"], path + ".name", "'" + job->name() + "' is used twice");
+      }
+    }
+    return spec;
+  }
+
+ private:
   absl::Status Error(const YAML::Node& n, const std::string& path,
                      const std::string& problem) const {
-    auto m = n.Mark();
+    return ErrorAt(n.Mark(), path, problem);
+  }
+  absl::Status ErrorAt(const YAML::Mark& m, const std::string& path,
+                       const std::string& problem) const {
     if (m.is_null())
       return absl::InvalidArgumentError(absl::StrCat(file_, ": ", path, ": ", problem));
     return absl::InvalidArgumentError(
         absl::StrCat(file_, ":", m.line + 1, ":", m.column + 1, ": ", path, ": ", problem));
   }
 
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
   absl::Status CheckKeys(const YAML::Node& map, const std::string& path,
                          const std::set<std::string>& allowed) const {
-    if (!map.IsMap()) return Error(map, path, "must be a mapping");
+    if (!map.IsMap()) return Error(map, path.empty() ? "suite" : path, "must be a mapping");
     for (const auto& kv : map) {
       std::string key = kv.first.as<std::string>();
       if (!allowed.count(key)) {
-        std::string known;
-        for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-        return Error(kv.first, path.empty() ? key : path + "." + key,
-                     "unknown key (known: " + known + ")");
+        return Error(kv.first, Join(path, key),
+                     "unknown key (known: " + absl::StrJoin(allowed, ", ") + ")");
       }
     }
     return absl::OkStatus();
@@ -45,108 +90,519 @@ class Parser {
     return n.as<std::string>();
   }
 
-  absl::StatusOr<uint32_t> Seconds(const YAML::Node& n, const std::string& path) const {
-    if (!n.IsScalar()) return Error(n, path, "must be a duration like 30s, 10m, 1h");
-    std::string v = n.as<std::string>();
-    absl::Duration d;
-    if (!absl::ParseDuration(v, &d) || d <= absl::ZeroDuration()) {
-      return Error(n, path, "want a positive duration like 30s, 10m, 1h; got '" + v + "'");
-    }
-    return static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(d)));
+  absl::StatusOr<std::string> NonEmpty(const YAML::Node& n, const std::string& path) const {
+    ASSIGN_OR_RETURN(std::string s, Str(n, path));
+    if (s.empty()) return Error(n, path, "must not be empty");
+    return s;
   }
 
-  absl::Status StrMap(const YAML::Node& n, const std::string& path,
-                      google::protobuf::Map<std::string, std::string>* out) const {
+  // A string with {variables}, recorded for the job's template check.
+  absl::StatusOr<std::string> Tmpl(const YAML::Node& n, const std::string& path) {
+    ASSIGN_OR_RETURN(std::string s, Str(n, path));
+    templates_.push_back({n.Mark(), path, s});
+    return s;
+  }
+
+  absl::StatusOr<uint32_t> Seconds(const YAML::Node& n, const std::string& path,
+                                   bool allow_zero = false) const {
+    std::string want = "want a duration like 30s, 10m, 1h";
+    if (!n.IsScalar()) return Error(n, path, want);
+    std::string v = n.as<std::string>();
+    absl::Duration d;
+    if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() ||
+        (!allow_zero && d == absl::ZeroDuration())) {
+      return Error(n, path, want + (allow_zero ? "" : " (positive)") + "; got '" + v + "'");
+    }
+    if (d > absl::Hours(24 * 7)) return Error(n, path, "at most a week; got '" + v + "'");
+    if (d != absl::ZeroDuration() && d < absl::Seconds(1))
+      return Error(n, path, "at least 1s; got '" + v + "'");
+    return static_cast<uint32_t>(absl::ToInt64Seconds(d));
+  }
+
+  absl::StatusOr<uint32_t> Whole(const YAML::Node& n, const std::string& path, int64_t lo,
+                                 int64_t hi) const {
+    int64_t v = 0;
+    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v) || v < lo || v > hi) {
+      return Error(n, path, absl::StrCat("must be a whole number from ", lo, " to ", hi));
+    }
+    return static_cast<uint32_t>(v);
+  }
+
+  absl::StatusOr<double> Number(const YAML::Node& n, const std::string& path, double lo,
+                                double hi) const {
+    double v = 0;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !(v >= lo && v <= hi)) {
+      return Error(n, path, absl::StrCat("must be a number from ", lo, " to ", hi));
+    }
+    return v;
+  }
+
+  absl::StatusOr<bool> Bool(const YAML::Node& n, const std::string& path) const {
+    bool v = false;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+      return Error(n, path, "must be true or false");
+    return v;
+  }
+
+  absl::Status StrMap(const YAML::Node& n, const std::string& path, StrMapField* out,
+                      bool templates = false) {
     if (!n.IsMap()) return Error(n, path, "must be a mapping of strings");
     for (const auto& kv : n) {
       std::string k = kv.first.as<std::string>();
-      auto v = Str(kv.second, path + "." + k);
-      if (!v.ok()) return v.status();
-      (*out)[k] = *v;
+      std::string p = path + "." + k;
+      ASSIGN_OR_RETURN((*out)[k], templates ? Tmpl(kv.second, p) : Str(kv.second, p));
     }
     return absl::OkStatus();
   }
 
-  absl::Status Job(const YAML::Node& n, const std::string& path, v1::JobSpec* job) const {
-    if (auto s = CheckKeys(n, path,
-                           {"name", "command", "env", "working_dir", "timeout", "cancel_grace",
-                            "agent_selector", "max_attempts"});
-        !s.ok()) {
-      return s;
+  absl::Status StrList(const YAML::Node& n, const std::string& path,
+                       RepeatedPtrField<std::string>* out, bool templates = false) {
+    if (!n.IsSequence()) return Error(n, path, "must be a list of strings");
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = absl::StrCat(path, "[", i, "]");
+      ASSIGN_OR_RETURN(*out->Add(), templates ? Tmpl(n[i], p) : Str(n[i], p));
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status Job(const YAML::Node& n, const std::string& path, v1::JobSpec* job) {
+    RETURN_IF_ERROR(CheckKeys(n, path,
+                              {"name", "command", "benchmark", "env", "working_dir", "timeout",
+                               "cancel_grace", "agent_selector", "max_attempts"}));
     if (n["name"]) {
-      auto v = Str(n["name"], path + ".name");
-      if (!v.ok()) return v.status();
-      job->set_name(*v);
-    }
-    if (!n["command"]) return Error(n, path + ".command", "is required");
-    auto cmd = Str(n["command"], path + ".command");
-    if (!cmd.ok()) return cmd.status();
-    if (cmd->empty()) return Error(n["command"], path + ".command", "must not be empty");
-    v1::CommandJob* c = job->mutable_command();
-    c->set_command(*cmd);
-    if (n["env"]) {
-      if (auto s = StrMap(n["env"], path + ".env", c->mutable_env()); !s.ok()) return s;
-    }
-    if (n["working_dir"]) {
-      auto v = Str(n["working_dir"], path + ".working_dir");
-      if (!v.ok()) return v.status();
-      c->set_working_dir(*v);
-    }
-    if (n["timeout"]) {
-      auto v = Seconds(n["timeout"], path + ".timeout");
-      if (!v.ok()) return v.status();
-      c->set_timeout_seconds(*v);
-    }
-    if (n["cancel_grace"]) {
-      auto v = Seconds(n["cancel_grace"], path + ".cancel_grace");
-      if (!v.ok()) return v.status();
-      c->set_cancel_grace_seconds(*v);
+      ASSIGN_OR_RETURN(*job->mutable_name(), NonEmpty(n["name"], path + ".name"));
     }
     if (n["agent_selector"]) {
-      if (auto s =
-              StrMap(n["agent_selector"], path + ".agent_selector", job->mutable_agent_selector());
-          !s.ok())
-        return s;
+      RETURN_IF_ERROR(
+          StrMap(n["agent_selector"], path + ".agent_selector", job->mutable_agent_selector()));
     }
     if (n["max_attempts"]) {
-      int v = 0;
-      if (!n["max_attempts"].IsScalar() || !YAML::convert<int>::decode(n["max_attempts"], v) ||
-          v < 1 || v > 10) {
-        return Error(n["max_attempts"], path + ".max_attempts",
-                     "must be a whole number from 1 to 10");
-      }
+      ASSIGN_OR_RETURN(auto v, Whole(n["max_attempts"], path + ".max_attempts", 1, 10));
       job->set_max_attempts(v);
+    }
+    if (n["command"] && n["benchmark"])
+      return Error(n["benchmark"], path, "give either command or benchmark, not both");
+    if (n["benchmark"]) {
+      for (const char* k : {"env", "working_dir", "timeout", "cancel_grace"}) {
+        if (n[k]) {
+          return Error(n[k], Join(path, k),
+                       "belongs to a command job; a benchmark job sets it inside benchmark");
+        }
+      }
+      return Benchmark(n["benchmark"], path + ".benchmark", job->mutable_benchmark());
+    }
+    if (!n["command"]) return Error(n, path + ".command", "is required (or a benchmark section)");
+    v1::CommandJob* c = job->mutable_command();
+    ASSIGN_OR_RETURN(*c->mutable_command(), NonEmpty(n["command"], path + ".command"));
+    if (n["env"]) RETURN_IF_ERROR(StrMap(n["env"], path + ".env", c->mutable_env()));
+    if (n["working_dir"]) {
+      ASSIGN_OR_RETURN(*c->mutable_working_dir(), Str(n["working_dir"], path + ".working_dir"));
+    }
+    if (n["timeout"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["timeout"], path + ".timeout"));
+      c->set_timeout_seconds(v);
+    }
+    if (n["cancel_grace"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["cancel_grace"], path + ".cancel_grace"));
+      c->set_cancel_grace_seconds(v);
     }
     return absl::OkStatus();
   }
 
-  absl::StatusOr<v1::RunSpec> Suite(const YAML::Node& root) const {
-    v1::RunSpec spec;
-    if (!root || root.IsNull()) return Error(root, "suite", "the file is empty");
-    if (auto s = CheckKeys(root, "", {"name", "project", "jobs"}); !s.ok()) return s;
-    if (root["name"]) {
-      auto v = Str(root["name"], "name");
-      if (!v.ok()) return v.status();
-      spec.set_suite_name(*v);
+  absl::Status Benchmark(const YAML::Node& n, const std::string& path, v1::BenchmarkJob* b) {
+    templates_.clear();
+    ports_.clear();
+    RETURN_IF_ERROR(CheckKeys(
+        n, path, {"build", "stack", "fixtures", "workload", "limits", "timeout", "cancel_grace"}));
+    if (n["build"]) RETURN_IF_ERROR(Build(n["build"], path + ".build", b->mutable_build()));
+    if (n["stack"]) RETURN_IF_ERROR(Stack(n["stack"], path + ".stack", b->mutable_stack()));
+    if (n["fixtures"]) {
+      const YAML::Node& f = n["fixtures"];
+      if (!f.IsSequence()) return Error(f, path + ".fixtures", "must be a list");
+      for (size_t i = 0; i < f.size(); ++i) {
+        RETURN_IF_ERROR(Fixture(f[i], absl::StrCat(path, ".fixtures[", i, "]"), b->add_fixtures()));
+      }
     }
-    if (root["project"]) {
-      auto v = Str(root["project"], "project");
-      if (!v.ok()) return v.status();
-      spec.set_project(*v);
+    if (!n["workload"]) return Error(n, path + ".workload", "is required");
+    RETURN_IF_ERROR(Workload(n["workload"], path + ".workload", b->mutable_workload()));
+    if (n["limits"]) {
+      const YAML::Node& l = n["limits"];
+      if (!l.IsSequence()) return Error(l, path + ".limits", "must be a list");
+      for (size_t i = 0; i < l.size(); ++i) {
+        std::string p = absl::StrCat(path, ".limits[", i, "]");
+        RETURN_IF_ERROR(CheckKeys(l[i], p, {"metric", "max", "min"}));
+        v1::MetricLimit* m = b->add_limits();
+        if (!l[i]["metric"]) return Error(l[i], p + ".metric", "is required");
+        ASSIGN_OR_RETURN(*m->mutable_metric(), NonEmpty(l[i]["metric"], p + ".metric"));
+        if (!l[i]["max"] && !l[i]["min"]) return Error(l[i], p, "give max, min or both");
+        if (l[i]["max"]) {
+          ASSIGN_OR_RETURN(auto v, Number(l[i]["max"], p + ".max", -1e18, 1e18));
+          m->set_max(v);
+        }
+        if (l[i]["min"]) {
+          ASSIGN_OR_RETURN(auto v, Number(l[i]["min"], p + ".min", -1e18, 1e18));
+          m->set_min(v);
+        }
+      }
     }
-    YAML::Node jobs = root["jobs"];
-    if (!jobs) return Error(root, "jobs", "is required (a list of jobs)");
-    if (!jobs.IsSequence() || jobs.size() == 0)
-      return Error(jobs, "jobs", "must be a non-empty list");
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      if (auto s = Job(jobs[i], absl::StrCat("jobs[", i, "]"), spec.add_jobs()); !s.ok()) return s;
+    if (n["timeout"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["timeout"], path + ".timeout"));
+      b->set_timeout_seconds(v);
     }
-    return spec;
+    if (n["cancel_grace"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["cancel_grace"], path + ".cancel_grace"));
+      b->set_cancel_grace_seconds(v);
+    }
+    return CheckTemplates(b->has_build());
   }
 
- private:
+  // Every {variable} must be one the agent can fill in for this job.
+  absl::Status CheckTemplates(bool has_build) const {
+    for (const auto& t : templates_) {
+      std::string problem = CheckTemplateReferences(t.text, ports_, has_build);
+      if (!problem.empty()) return ErrorAt(t.mark, t.path, problem);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Build(const YAML::Node& n, const std::string& path, v1::BuildSpec* b) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"repository", "commands", "env", "timeout"}));
+    if (!n["repository"]) return Error(n, path + ".repository", "is required");
+    ASSIGN_OR_RETURN(*b->mutable_repository(), NonEmpty(n["repository"], path + ".repository"));
+    if (n["commands"])
+      RETURN_IF_ERROR(StrList(n["commands"], path + ".commands", b->mutable_commands(), true));
+    if (n["env"]) RETURN_IF_ERROR(StrMap(n["env"], path + ".env", b->mutable_env(), true));
+    if (n["timeout"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["timeout"], path + ".timeout"));
+      b->set_timeout_seconds(v);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Ready(const YAML::Node& n, const std::string& path, v1::ReadinessCheck* r) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"tcp", "http", "command", "status", "timeout"}));
+    int kinds = !!n["tcp"] + !!n["http"] + !!n["command"];
+    if (kinds != 1) return Error(n, path, "give exactly one of tcp, http, command");
+    if (n["tcp"]) {
+      ASSIGN_OR_RETURN(*r->mutable_tcp(), Tmpl(n["tcp"], path + ".tcp"));
+    }
+    if (n["http"]) {
+      ASSIGN_OR_RETURN(*r->mutable_http(), Tmpl(n["http"], path + ".http"));
+      if (r->http().rfind("http://", 0) != 0)
+        return Error(n["http"], path + ".http", "must be an http:// URL");
+    }
+    if (n["command"]) {
+      ASSIGN_OR_RETURN(*r->mutable_command(), Tmpl(n["command"], path + ".command"));
+    }
+    if (n["status"]) {
+      if (!n["http"]) return Error(n["status"], path + ".status", "only for an http check");
+      ASSIGN_OR_RETURN(auto v, Whole(n["status"], path + ".status", 100, 599));
+      r->set_http_status(v);
+    }
+    if (n["timeout"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["timeout"], path + ".timeout"));
+      r->set_timeout_seconds(v);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DeclarePorts(const YAML::Node& n, const std::string& path,
+                            RepeatedPtrField<std::string>* out) {
+    RETURN_IF_ERROR(StrList(n, path, out));
+    for (int i = 0; i < out->size(); ++i) {
+      const std::string& p = out->Get(i);
+      if (p.empty() || TemplateReferences("{port:" + p + "}").size() != 1) {
+        return Error(n[i], absl::StrCat(path, "[", i, "]"),
+                     "a port name uses letters, digits, _ . -");
+      }
+      if (!ports_.insert(p).second)
+        return Error(n[i], absl::StrCat(path, "[", i, "]"), "port '" + p + "' declared twice");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Stack(const YAML::Node& n, const std::string& path, v1::StackSpec* s) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"services", "compose", "stop_grace"}));
+    if (!!n["services"] == !!n["compose"])
+      return Error(n, path, "give either services (exec driver) or compose");
+    if (n["stop_grace"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["stop_grace"], path + ".stop_grace"));
+      s->set_stop_grace_seconds(v);
+    }
+    if (n["compose"]) {
+      const YAML::Node& c = n["compose"];
+      std::string p = path + ".compose";
+      RETURN_IF_ERROR(CheckKeys(c, p, {"file", "ports", "env", "ready", "services"}));
+      v1::ComposeStack* cs = s->mutable_compose();
+      if (!c["file"]) return Error(c, p + ".file", "is required");
+      ASSIGN_OR_RETURN(*cs->mutable_file(), Tmpl(c["file"], p + ".file"));
+      if (c["ports"]) RETURN_IF_ERROR(DeclarePorts(c["ports"], p + ".ports", cs->mutable_ports()));
+      if (c["env"]) RETURN_IF_ERROR(StrMap(c["env"], p + ".env", cs->mutable_env(), true));
+      if (c["services"])
+        RETURN_IF_ERROR(StrList(c["services"], p + ".services", cs->mutable_services()));
+      if (c["ready"]) {
+        if (!c["ready"].IsSequence()) return Error(c["ready"], p + ".ready", "must be a list");
+        for (size_t i = 0; i < c["ready"].size(); ++i) {
+          RETURN_IF_ERROR(
+              Ready(c["ready"][i], absl::StrCat(p, ".ready[", i, "]"), cs->add_ready()));
+        }
+      }
+      return absl::OkStatus();
+    }
+    const YAML::Node& svcs = n["services"];
+    if (!svcs.IsSequence() || svcs.size() == 0)
+      return Error(svcs, path + ".services", "must be a non-empty list");
+    std::set<std::string> names;
+    v1::ExecStack* ex = s->mutable_exec();
+    for (size_t i = 0; i < svcs.size(); ++i) {
+      std::string p = absl::StrCat(path, ".services[", i, "]");
+      const YAML::Node& sv = svcs[i];
+      RETURN_IF_ERROR(CheckKeys(sv, p, {"name", "args", "env", "working_dir", "ports", "ready"}));
+      v1::ServiceSpec* svc = ex->add_services();
+      if (!sv["name"]) return Error(sv, p + ".name", "is required");
+      ASSIGN_OR_RETURN(*svc->mutable_name(), NonEmpty(sv["name"], p + ".name"));
+      if (!names.insert(svc->name()).second)
+        return Error(sv["name"], p + ".name", "'" + svc->name() + "' is used twice");
+      if (!sv["args"]) return Error(sv, p + ".args", "is required (the program and arguments)");
+      RETURN_IF_ERROR(StrList(sv["args"], p + ".args", svc->mutable_args(), true));
+      if (svc->args().empty() || svc->args(0).empty())
+        return Error(sv["args"], p + ".args", "must name a program first");
+      if (sv["env"]) RETURN_IF_ERROR(StrMap(sv["env"], p + ".env", svc->mutable_env(), true));
+      if (sv["working_dir"]) {
+        ASSIGN_OR_RETURN(*svc->mutable_working_dir(), Tmpl(sv["working_dir"], p + ".working_dir"));
+      }
+      if (sv["ports"])
+        RETURN_IF_ERROR(DeclarePorts(sv["ports"], p + ".ports", svc->mutable_ports()));
+      if (sv["ready"]) RETURN_IF_ERROR(Ready(sv["ready"], p + ".ready", svc->mutable_ready()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Fixture(const YAML::Node& n, const std::string& path, v1::FixtureSpec* f) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"name", "pg_dump", "sql", "command", "dsn", "timeout"}));
+    if (n["name"]) {
+      ASSIGN_OR_RETURN(*f->mutable_name(), NonEmpty(n["name"], path + ".name"));
+    }
+    int kinds = !!n["pg_dump"] + !!n["sql"] + !!n["command"];
+    if (kinds != 1) return Error(n, path, "give exactly one of pg_dump, sql, command");
+    if (n["pg_dump"]) {
+      ASSIGN_OR_RETURN(*f->mutable_pg_dump(), Tmpl(n["pg_dump"], path + ".pg_dump"));
+    }
+    if (n["sql"]) {
+      ASSIGN_OR_RETURN(*f->mutable_sql(), Tmpl(n["sql"], path + ".sql"));
+    }
+    if (n["command"]) {
+      ASSIGN_OR_RETURN(*f->mutable_command(), Tmpl(n["command"], path + ".command"));
+    }
+    bool needs_dsn = !n["command"];
+    if (needs_dsn && !n["dsn"])
+      return Error(n, path + ".dsn", "is required for a database fixture (the target database)");
+    if (!needs_dsn && n["dsn"]) return Error(n["dsn"], path + ".dsn", "only for pg_dump and sql");
+    if (n["dsn"]) {
+      ASSIGN_OR_RETURN(*f->mutable_dsn(), Tmpl(n["dsn"], path + ".dsn"));
+    }
+    if (n["timeout"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["timeout"], path + ".timeout"));
+      f->set_timeout_seconds(v);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Workload(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
+    RETURN_IF_ERROR(CheckKeys(
+        n, path,
+        {"warmup", "duration", "repetitions", "pause", "http", "wrk", "pgbench", "command"}));
+    if (n["warmup"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["warmup"], path + ".warmup", true));
+      w->set_warmup_seconds(v);
+    }
+    if (n["duration"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["duration"], path + ".duration"));
+      w->set_duration_seconds(v);
+    }
+    if (n["repetitions"]) {
+      ASSIGN_OR_RETURN(auto v, Whole(n["repetitions"], path + ".repetitions", 1, 1000));
+      w->set_repetitions(v);
+    }
+    if (n["pause"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["pause"], path + ".pause", true));
+      w->set_pause_seconds(v);
+    }
+    int kinds = !!n["http"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"];
+    if (kinds != 1)
+      return Error(n, path, "give exactly one load generator: http, wrk, pgbench or command");
+    if (n["http"]) return Http(n["http"], path + ".http", w);
+    if (n["wrk"]) {
+      const YAML::Node& g = n["wrk"];
+      std::string p = path + ".wrk";
+      RETURN_IF_ERROR(CheckKeys(g, p, {"url", "connections", "threads", "args"}));
+      v1::WrkSpec* s = w->mutable_wrk();
+      if (!g["url"]) return Error(g, p + ".url", "is required");
+      ASSIGN_OR_RETURN(*s->mutable_url(), Tmpl(g["url"], p + ".url"));
+      if (g["connections"]) {
+        ASSIGN_OR_RETURN(auto v, Whole(g["connections"], p + ".connections", 1, 10000));
+        s->set_connections(v);
+      }
+      if (g["threads"]) {
+        ASSIGN_OR_RETURN(auto v, Whole(g["threads"], p + ".threads", 1, 64));
+        s->set_threads(v);
+      }
+      if (g["args"]) RETURN_IF_ERROR(StrList(g["args"], p + ".args", s->mutable_args(), true));
+      return absl::OkStatus();
+    }
+    if (n["pgbench"]) {
+      const YAML::Node& g = n["pgbench"];
+      std::string p = path + ".pgbench";
+      RETURN_IF_ERROR(CheckKeys(g, p, {"dsn", "clients", "jobs", "args"}));
+      v1::PgbenchSpec* s = w->mutable_pgbench();
+      if (!g["dsn"]) return Error(g, p + ".dsn", "is required");
+      ASSIGN_OR_RETURN(*s->mutable_dsn(), Tmpl(g["dsn"], p + ".dsn"));
+      if (g["clients"]) {
+        ASSIGN_OR_RETURN(auto v, Whole(g["clients"], p + ".clients", 1, 10000));
+        s->set_clients(v);
+      }
+      if (g["jobs"]) {
+        ASSIGN_OR_RETURN(auto v, Whole(g["jobs"], p + ".jobs", 1, 64));
+        s->set_jobs(v);
+      }
+      if (g["args"]) RETURN_IF_ERROR(StrList(g["args"], p + ".args", s->mutable_args(), true));
+      return absl::OkStatus();
+    }
+    const YAML::Node& g = n["command"];
+    std::string p = path + ".command";
+    v1::CommandLoadSpec* s = w->mutable_command();
+    if (g.IsScalar()) {
+      ASSIGN_OR_RETURN(*s->mutable_command(), Tmpl(g, p));
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(CheckKeys(g, p, {"run", "env"}));
+    if (!g["run"]) return Error(g, p + ".run", "is required");
+    ASSIGN_OR_RETURN(*s->mutable_command(), Tmpl(g["run"], p + ".run"));
+    if (g["env"]) RETURN_IF_ERROR(StrMap(g["env"], p + ".env", s->mutable_env(), true));
+    return absl::OkStatus();
+  }
+
+  absl::Status Http(const YAML::Node& g, const std::string& p, v1::WorkloadSpec* w) {
+    RETURN_IF_ERROR(CheckKeys(g, p,
+                              {"target", "rate", "closed_loop", "poisson", "connections", "threads",
+                               "timeout", "requests", "stages", "max_sched_delay_p99"}));
+    v1::HttpLoadSpec* s = w->mutable_http();
+    if (!g["target"]) return Error(g, p + ".target", "is required (http://HOST:PORT)");
+    ASSIGN_OR_RETURN(*s->mutable_target(), Tmpl(g["target"], p + ".target"));
+    if (s->target().rfind("http://", 0) != 0)
+      return Error(g["target"], p + ".target", "must be an http:// URL");
+    if (g["rate"]) {
+      ASSIGN_OR_RETURN(auto v, Number(g["rate"], p + ".rate", 0.001, 10'000'000));
+      s->set_rate(v);
+    }
+    if (g["closed_loop"]) {
+      ASSIGN_OR_RETURN(auto v, Bool(g["closed_loop"], p + ".closed_loop"));
+      s->set_closed_loop(v);
+    }
+    if (g["poisson"]) {
+      ASSIGN_OR_RETURN(auto v, Bool(g["poisson"], p + ".poisson"));
+      s->set_poisson(v);
+    }
+    if (g["connections"]) {
+      ASSIGN_OR_RETURN(auto v, Whole(g["connections"], p + ".connections", 1, 10000));
+      s->set_connections(v);
+    }
+    if (g["threads"]) {
+      ASSIGN_OR_RETURN(auto v, Whole(g["threads"], p + ".threads", 1, 64));
+      s->set_threads(v);
+    }
+    if (s->connections() && s->threads() && s->connections() < s->threads())
+      return Error(g["connections"], p + ".connections", "at least one per thread");
+    if (g["timeout"]) {
+      absl::Duration d;
+      if (!g["timeout"].IsScalar() || !absl::ParseDuration(g["timeout"].as<std::string>(), &d) ||
+          d < absl::Milliseconds(1) || d > absl::Minutes(10)) {
+        return Error(g["timeout"], p + ".timeout", "want a duration from 1ms to 10m, like 5s");
+      }
+      s->set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
+    }
+    if (g["max_sched_delay_p99"]) {
+      absl::Duration d;
+      if (!g["max_sched_delay_p99"].IsScalar() ||
+          !absl::ParseDuration(g["max_sched_delay_p99"].as<std::string>(), &d) ||
+          d < absl::Microseconds(1) || d > absl::Seconds(60)) {
+        return Error(g["max_sched_delay_p99"], p + ".max_sched_delay_p99",
+                     "want a duration from 1us to 60s, like 10ms");
+      }
+      s->set_max_sched_delay_p99_us(static_cast<uint32_t>(absl::ToInt64Microseconds(d)));
+    }
+    if (g["stages"]) {
+      const YAML::Node& st = g["stages"];
+      if (!st.IsSequence() || st.size() == 0)
+        return Error(st, p + ".stages", "must be a non-empty list");
+      if (g["rate"]) return Error(g["rate"], p + ".rate", "give either rate or stages");
+      uint32_t total = 0;
+      for (size_t i = 0; i < st.size(); ++i) {
+        std::string sp = absl::StrCat(p, ".stages[", i, "]");
+        RETURN_IF_ERROR(CheckKeys(st[i], sp, {"duration", "rate", "ramp_to"}));
+        v1::RateStage* r = s->add_stages();
+        if (!st[i]["duration"]) return Error(st[i], sp + ".duration", "is required");
+        ASSIGN_OR_RETURN(auto d, Seconds(st[i]["duration"], sp + ".duration"));
+        r->set_duration_seconds(d);
+        total += d;
+        if (!st[i]["rate"]) return Error(st[i], sp + ".rate", "is required");
+        ASSIGN_OR_RETURN(auto v, Number(st[i]["rate"], sp + ".rate", 0, 10'000'000));
+        r->set_rate(v);
+        if (st[i]["ramp_to"]) {
+          ASSIGN_OR_RETURN(auto to, Number(st[i]["ramp_to"], sp + ".ramp_to", 0, 10'000'000));
+          r->set_rate_to(to);
+        }
+        if (r->rate() == 0 && r->rate_to() == 0)
+          return Error(st[i], sp, "a stage needs a positive rate (use pause between repetitions)");
+      }
+      if (w->duration_seconds() && w->duration_seconds() != total) {
+        return Error(st, p + ".stages",
+                     absl::StrCat("stages last ", total, "s but workload.duration is ",
+                                  w->duration_seconds(), "s; drop duration or make them agree"));
+      }
+      w->set_duration_seconds(total);
+    }
+    if (s->closed_loop() && (s->rate() > 0 || s->stages_size() > 0))
+      return Error(g["closed_loop"], p + ".closed_loop", "a closed loop takes no rate or stages");
+    if (!s->closed_loop() && s->rate() == 0 && s->stages_size() == 0)
+      return Error(g, p + ".rate", "is required (or stages, or closed_loop: true)");
+    if (g["requests"]) {
+      const YAML::Node& rq = g["requests"];
+      if (!rq.IsSequence() || rq.size() == 0)
+        return Error(rq, p + ".requests", "must be a non-empty list");
+      for (size_t i = 0; i < rq.size(); ++i) {
+        std::string rp = absl::StrCat(p, ".requests[", i, "]");
+        RETURN_IF_ERROR(
+            CheckKeys(rq[i], rp, {"name", "method", "path", "headers", "body", "weight"}));
+        v1::HttpRequestSpec* r = s->add_requests();
+        if (rq[i]["name"]) {
+          ASSIGN_OR_RETURN(*r->mutable_name(), NonEmpty(rq[i]["name"], rp + ".name"));
+        }
+        if (rq[i]["method"]) {
+          ASSIGN_OR_RETURN(*r->mutable_method(), NonEmpty(rq[i]["method"], rp + ".method"));
+        }
+        if (rq[i]["path"]) {
+          ASSIGN_OR_RETURN(*r->mutable_path(), Str(rq[i]["path"], rp + ".path"));
+          if (r->path().empty() || r->path()[0] != '/')
+            return Error(rq[i]["path"], rp + ".path", "must start with /");
+        }
+        if (rq[i]["headers"])
+          RETURN_IF_ERROR(StrMap(rq[i]["headers"], rp + ".headers", r->mutable_headers()));
+        if (rq[i]["body"]) {
+          ASSIGN_OR_RETURN(*r->mutable_body(), Str(rq[i]["body"], rp + ".body"));
+        }
+        if (rq[i]["weight"]) {
+          ASSIGN_OR_RETURN(auto v, Number(rq[i]["weight"], rp + ".weight", 1e-9, 1e9));
+          r->set_weight(v);
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
   std::string file_;
+  std::vector<TemplateUse> templates_;
+  std::set<std::string> ports_;
 };
 
 }  // namespace
@@ -164,7 +620,8 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::s
         filename, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML/JSON: ", e.msg));
   }
   try {
-    return Parser(filename).Suite(root);
+    Parser p(filename);
+    return p.Suite(root);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(filename, ":", e.mark.line + 1, ": ", e.msg));
   }

@@ -1,6 +1,11 @@
 #include "controller/queue/run_spec.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "common/spec/template.h"
+#include "common/status/macros.h"
 
 namespace perfgate::controller {
 namespace {
@@ -15,6 +20,168 @@ absl::Status CheckString(const std::string& field, const std::string& v, size_t 
   if (v.size() > max)
     return Bad(field, absl::StrCat("is ", v.size(), " bytes; at most ", max, " allowed"));
   if (v.find('\0') != std::string::npos) return Bad(field, "contains a NUL byte");
+  return absl::OkStatus();
+}
+
+// Collects every template string of a benchmark job with its field path.
+struct Templates {
+  std::vector<std::pair<std::string, const std::string*>> uses;
+  void Add(const std::string& field, const std::string& v) { uses.emplace_back(field, &v); }
+  void AddAll(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& v) {
+    for (int i = 0; i < v.size(); ++i) Add(absl::StrCat(field, "[", i, "]"), v[i]);
+  }
+  void AddMap(const std::string& field,
+              const google::protobuf::Map<std::string, std::string>& m) {
+    for (const auto& [k, v] : m) Add(field + "[" + k + "]", v);
+  }
+  void AddReady(const std::string& field, const v1::ReadinessCheck& r) {
+    Add(field + ".tcp", r.tcp());
+    Add(field + ".http", r.http());
+    Add(field + ".command", r.command());
+  }
+};
+
+absl::Status CheckPort(const std::string& field, const std::string& name,
+                       std::set<std::string>* ports) {
+  if (name.empty() || common::TemplateReferences("{port:" + name + "}").size() != 1)
+    return Bad(field, "port names use letters, digits, _ . -");
+  if (!ports->insert(name).second) return Bad(field, "port '" + name + "' declared twice");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f,
+                               const SpecLimits& limits) {
+  Templates t;
+  std::set<std::string> ports;
+  if (b->has_build()) {
+    if (b->build().repository().empty()) return Bad(f + ".build.repository", "is required");
+    t.AddAll(f + ".build.commands", b->build().commands());
+    t.AddMap(f + ".build.env", b->build().env());
+    if (b->build().timeout_seconds() == 0) b->mutable_build()->set_timeout_seconds(1800);
+  }
+  if (b->has_stack()) {
+    const v1::StackSpec& st = b->stack();
+    if (st.has_exec()) {
+      if (st.exec().services().empty()) return Bad(f + ".stack.services", "at least one service");
+      std::set<std::string> names;
+      for (int i = 0; i < st.exec().services_size(); ++i) {
+        const v1::ServiceSpec& s = st.exec().services(i);
+        std::string sf = absl::StrCat(f, ".stack.services[", i, "]");
+        if (s.name().empty()) return Bad(sf + ".name", "is required");
+        if (!names.insert(s.name()).second) return Bad(sf + ".name", "used twice");
+        if (s.args().empty() || s.args(0).empty()) return Bad(sf + ".args", "must name a program");
+        for (int p = 0; p < s.ports_size(); ++p) {
+          RETURN_IF_ERROR(CheckPort(absl::StrCat(sf, ".ports[", p, "]"), s.ports(p), &ports));
+        }
+        t.AddAll(sf + ".args", s.args());
+        t.AddMap(sf + ".env", s.env());
+        t.Add(sf + ".working_dir", s.working_dir());
+        t.AddReady(sf + ".ready", s.ready());
+      }
+    } else if (st.has_compose()) {
+      const v1::ComposeStack& c = st.compose();
+      if (c.file().empty()) return Bad(f + ".stack.compose.file", "is required");
+      for (int p = 0; p < c.ports_size(); ++p) {
+        RETURN_IF_ERROR(
+            CheckPort(absl::StrCat(f, ".stack.compose.ports[", p, "]"), c.ports(p), &ports));
+      }
+      t.Add(f + ".stack.compose.file", c.file());
+      t.AddMap(f + ".stack.compose.env", c.env());
+      for (int i = 0; i < c.ready_size(); ++i)
+        t.AddReady(absl::StrCat(f, ".stack.compose.ready[", i, "]"), c.ready(i));
+    } else {
+      return Bad(f + ".stack", "needs services (exec) or compose");
+    }
+  }
+  for (int i = 0; i < b->fixtures_size(); ++i) {
+    const v1::FixtureSpec& x = b->fixtures(i);
+    std::string xf = absl::StrCat(f, ".fixtures[", i, "]");
+    if (x.kind_case() == v1::FixtureSpec::KIND_NOT_SET)
+      return Bad(xf, "needs pg_dump, sql or command");
+    if (!x.has_command() && x.dsn().empty()) return Bad(xf + ".dsn", "is required");
+    t.Add(xf + ".pg_dump", x.pg_dump());
+    t.Add(xf + ".sql", x.sql());
+    t.Add(xf + ".command", x.command());
+    t.Add(xf + ".dsn", x.dsn());
+  }
+  v1::WorkloadSpec* w = b->mutable_workload();
+  std::string wf = f + ".workload";
+  if (w->repetitions() == 0) w->set_repetitions(9);
+  if (w->repetitions() > 1000) return Bad(wf + ".repetitions", "at most 1000");
+  if (w->duration_seconds() == 0) w->set_duration_seconds(30);
+  switch (w->generator_case()) {
+    case v1::WorkloadSpec::kHttp: {
+      v1::HttpLoadSpec* h = w->mutable_http();
+      if (h->target().rfind("http://", 0) != 0)
+        return Bad(wf + ".http.target", "must be an http:// URL");
+      if (h->closed_loop() == (h->rate() > 0 || h->stages_size() > 0))
+        return Bad(wf + ".http.rate", "give a rate or stages (open loop) or closed_loop");
+      uint32_t staged = 0;
+      for (const auto& s : h->stages()) staged += s.duration_seconds();
+      if (h->stages_size() > 0) w->set_duration_seconds(staged);
+      if (h->connections() == 0) h->set_connections(16);
+      if (h->threads() == 0) h->set_threads(1);
+      if (h->threads() > 64) return Bad(wf + ".http.threads", "at most 64");
+      if (h->connections() < h->threads() || h->connections() > 10000)
+        return Bad(wf + ".http.connections", "at least one per thread, at most 10000");
+      if (h->timeout_ms() == 0) h->set_timeout_ms(5000);
+      if (h->max_sched_delay_p99_us() == 0) h->set_max_sched_delay_p99_us(10'000);
+      if (h->requests().empty()) h->add_requests();
+      for (int i = 0; i < h->requests_size(); ++i) {
+        v1::HttpRequestSpec* r = h->mutable_requests(i);
+        if (r->method().empty()) r->set_method("GET");
+        if (r->path().empty()) r->set_path("/");
+        if (r->path()[0] != '/')
+          return Bad(absl::StrCat(wf, ".http.requests[", i, "].path"), "must start with /");
+        if (r->weight() == 0) r->set_weight(1);
+        if (!(r->weight() > 0))
+          return Bad(absl::StrCat(wf, ".http.requests[", i, "].weight"), "must be positive");
+      }
+      t.Add(wf + ".http.target", h->target());
+      break;
+    }
+    case v1::WorkloadSpec::kWrk:
+      if (w->wrk().url().empty()) return Bad(wf + ".wrk.url", "is required");
+      if (w->wrk().connections() == 0) w->mutable_wrk()->set_connections(16);
+      if (w->wrk().threads() == 0) w->mutable_wrk()->set_threads(1);
+      t.Add(wf + ".wrk.url", w->wrk().url());
+      t.AddAll(wf + ".wrk.args", w->wrk().args());
+      break;
+    case v1::WorkloadSpec::kPgbench:
+      if (w->pgbench().dsn().empty()) return Bad(wf + ".pgbench.dsn", "is required");
+      if (w->pgbench().clients() == 0) w->mutable_pgbench()->set_clients(4);
+      if (w->pgbench().jobs() == 0) w->mutable_pgbench()->set_jobs(1);
+      t.Add(wf + ".pgbench.dsn", w->pgbench().dsn());
+      t.AddAll(wf + ".pgbench.args", w->pgbench().args());
+      break;
+    case v1::WorkloadSpec::kCommand:
+      if (w->command().command().empty()) return Bad(wf + ".command", "is required");
+      t.Add(wf + ".command", w->command().command());
+      t.AddMap(wf + ".command.env", w->command().env());
+      break;
+    default:
+      return Bad(wf, "needs a load generator: http, wrk, pgbench or command");
+  }
+  for (int i = 0; i < b->limits_size(); ++i) {
+    const auto& l = b->limits(i);
+    if (l.metric().empty()) return Bad(absl::StrCat(f, ".limits[", i, "].metric"), "is required");
+    if (!l.has_max() && !l.has_min()) return Bad(absl::StrCat(f, ".limits[", i, "]"), "max or min");
+  }
+  uint64_t total = uint64_t{w->repetitions()} *
+                   (w->warmup_seconds() + w->duration_seconds() + w->pause_seconds());
+  if (b->timeout_seconds() == 0) b->set_timeout_seconds(std::max<uint64_t>(7200, total * 2));
+  if (b->timeout_seconds() > limits.max_timeout_seconds)
+    return Bad(f + ".timeout_seconds", absl::StrCat("at most ", limits.max_timeout_seconds));
+  if (total > b->timeout_seconds()) {
+    return Bad(f + ".timeout_seconds",
+               absl::StrCat("the workload alone takes ", total, "s; the timeout is ",
+                            b->timeout_seconds(), "s"));
+  }
+  if (b->cancel_grace_seconds() == 0) b->set_cancel_grace_seconds(30);
+  for (const auto& [field, text] : t.uses) {
+    std::string problem = common::CheckTemplateReferences(*text, ports, b->has_build());
+    if (!problem.empty()) return Bad(field, problem);
+  }
   return absl::OkStatus();
 }
 
@@ -54,7 +221,16 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
     }
     if (job->max_attempts() == 0) job->set_max_attempts(retry.default_max_attempts);
     if (job->max_attempts() > 10) return Bad(f + ".max_attempts", "at most 10");
-    if (!job->has_command()) return Bad(f + ".command", "is required (the only job type so far)");
+    if (job->ByteSizeLong() > limits.max_job_spec_bytes) {
+      return Bad(f, absl::StrCat("is ", job->ByteSizeLong(), " bytes serialised; at most ",
+                                 limits.max_job_spec_bytes));
+    }
+    if (job->has_benchmark()) {
+      if (auto s = ValidateBenchmark(job->mutable_benchmark(), f + ".benchmark", limits); !s.ok())
+        return s;
+      continue;
+    }
+    if (!job->has_command()) return Bad(f + ".command", "is required (or benchmark)");
     v1::CommandJob* cmd = job->mutable_command();
     if (auto s =
             CheckString(f + ".command.command", cmd->command(), limits.max_command_bytes, true);

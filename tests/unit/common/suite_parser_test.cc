@@ -48,7 +48,7 @@ TEST(SuiteParserTest, ErrorsNameFileLineFieldAndProblem) {
   } cases[] = {
       {"jobs:\n  - command: x\n    timout: 10m\n", "s.yaml:3:5: jobs[0].timout: unknown key"},
       {"jobs:\n  - command: x\n    timeout: soon\n",
-       "s.yaml:3:14: jobs[0].timeout: want a positive duration"},
+       "s.yaml:3:14: jobs[0].timeout: want a duration like 30s"},
       {"jobs:\n  - name: a\n", "jobs[0].command: is required"},
       {"name: x\n", "jobs: is required"},
       {"jobs: []\n", "jobs: must be a non-empty list"},
@@ -74,6 +74,153 @@ TEST(SuiteParserTest, RejectsOversizedInput) {
   ASSERT_FALSE(spec.ok());
   EXPECT_NE(spec.status().message().find("at most"), std::string::npos);
   EXPECT_TRUE(absl::IsNotFound(LoadSuiteFile("/nonexistent/suite.yaml").status()));
+}
+
+constexpr char kBenchmark[] = R"(
+name: latency
+project: sample
+jobs:
+  - name: api
+    agent_selector: {machine_class: small}
+    benchmark:
+      build:
+        repository: /srv/git/sample.git
+        commands: ["make -C {srcdir}"]
+      stack:
+        services:
+          - name: db
+            args: [postgres, -p, "{port:db}"]
+            ports: [db]
+            ready: {tcp: "{host}:{port:db}", timeout: 30s}
+          - name: api
+            args: ["{srcdir}/server", --listen, "{host}:{port:api}", --db, "{port:db}"]
+            env: {LOG: "{workdir}/api.log"}
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", status: 204}
+      fixtures:
+        - name: data
+          pg_dump: "{srcdir}/fixtures/prod.dump.gz"
+          dsn: "postgresql://postgres@{host}:{port:db}/app"
+        - command: "echo seeded > {workdir}/seed"
+      workload:
+        warmup: 5s
+        duration: 20s
+        repetitions: 7
+        pause: 1s
+        http:
+          target: "http://{host}:{port:api}"
+          rate: 500
+          poisson: true
+          connections: 8
+          timeout: 2s
+          requests:
+            - {name: home, path: /, weight: 3}
+            - {name: post, method: POST, path: /work, body: '{"n": 1}', headers: {Content-Type: application/json}}
+      limits:
+        - {metric: http.latency.p99, max: 50}
+        - {metric: proc.api.rss_peak, max: 256}
+)";
+
+TEST(SuiteParserTest, ParsesABenchmarkJob) {
+  auto spec = ParseSuite("b.yaml", kBenchmark);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::BenchmarkJob& b = spec->jobs(0).benchmark();
+  EXPECT_EQ(b.build().repository(), "/srv/git/sample.git");
+  ASSERT_EQ(b.stack().exec().services_size(), 2);
+  EXPECT_EQ(b.stack().exec().services(1).ready().http_status(), 204u);
+  EXPECT_EQ(b.stack().exec().services(0).ready().timeout_seconds(), 30u);
+  ASSERT_EQ(b.fixtures_size(), 2);
+  EXPECT_EQ(b.fixtures(0).pg_dump(), "{srcdir}/fixtures/prod.dump.gz");
+  EXPECT_EQ(b.workload().warmup_seconds(), 5u);
+  EXPECT_EQ(b.workload().duration_seconds(), 20u);
+  EXPECT_EQ(b.workload().repetitions(), 7u);
+  EXPECT_EQ(b.workload().http().rate(), 500);
+  EXPECT_TRUE(b.workload().http().poisson());
+  EXPECT_EQ(b.workload().http().timeout_ms(), 2000u);
+  ASSERT_EQ(b.workload().http().requests_size(), 2);
+  EXPECT_EQ(b.workload().http().requests(1).body(), R"({"n": 1})");
+  ASSERT_EQ(b.limits_size(), 2);
+  EXPECT_EQ(b.limits(0).max(), 50);
+  EXPECT_FALSE(b.limits(0).has_min());
+}
+
+TEST(SuiteParserTest, ParsesStagesAndOtherGenerators) {
+  auto spec = ParseSuite("b.yaml", R"(
+jobs:
+  - name: ramp
+    benchmark:
+      workload:
+        http:
+          target: http://127.0.0.1:8080
+          stages: [{duration: 10s, rate: 100}, {duration: 20s, rate: 100, ramp_to: 400}]
+  - name: wrk
+    benchmark:
+      workload: {wrk: {url: "http://127.0.0.1:8080/", connections: 4}}
+  - name: pg
+    benchmark:
+      workload: {pgbench: {dsn: "postgresql://127.0.0.1/x", clients: 2, args: ["-S"]}}
+  - name: cmd
+    benchmark:
+      workload: {command: "./bench --seconds $PERFGATE_DURATION_SECONDS"}
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->jobs(0).benchmark().workload().duration_seconds(), 30u);
+  EXPECT_EQ(spec->jobs(0).benchmark().workload().http().stages(1).rate_to(), 400);
+  EXPECT_EQ(spec->jobs(1).benchmark().workload().wrk().connections(), 4u);
+  EXPECT_EQ(spec->jobs(2).benchmark().workload().pgbench().args(0), "-S");
+  EXPECT_NE(spec->jobs(3).benchmark().workload().command().command().find("$PERFGATE"),
+            std::string::npos);
+}
+
+TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
+  auto job = [](const std::string& body) { return "jobs:\n  - benchmark:\n" + body; };
+  const std::string http = "        http: {target: \"http://{host}:1\", rate: 10}\n";
+  struct Case {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {job("      fixtures: []\n"), "jobs[0].benchmark.workload: is required"},
+      {job("      workload: {duration: 10s}\n"), "give exactly one load generator"},
+      {job("      workload:\n        duration: 10 seconds\n" + http),
+       "s.yaml:4:19: jobs[0].benchmark.workload.duration: want a duration"},
+      {job("      workload:\n        repetitions: -1\n" + http),
+       "jobs[0].benchmark.workload.repetitions: must be a whole number from 1 to 1000"},
+      {job("      workload:\n        http: {target: \"http://{host}:{port:api}\", rate: 1}\n"),
+       "s.yaml:4:24: jobs[0].benchmark.workload.http.target: {port:api} names a port no "
+       "service declares (declared: none)"},
+      {job("      workload:\n        http: {target: \"http://{hots}:1\", rate: 1}\n"),
+       "unknown template variable {hots}"},
+      {job("      workload:\n        command: \"{srcdir}/bench\"\n"),
+       "{srcdir} is only defined when the job has a build section"},
+      {job("      workload:\n        http: {target: \"ftp://x\", rate: 1}\n"),
+       "http.target: must be an http:// URL"},
+      {job("      workload:\n        http: {target: \"http://x:1\"}\n"),
+       "http.rate: is required"},
+      {job("      stack:\n        services: [{name: a}]\n      workload:\n" + http),
+       "jobs[0].benchmark.stack.services[0].args: is required"},
+      {job("      stack:\n        services: [{name: a, args: [x], ports: [p, p]}]\n"
+           "      workload:\n" + http),
+       "port 'p' declared twice"},
+      {job("      stack:\n        services: [{name: a, args: [x], ready: {tcp: x, http: y}}]\n"
+           "      workload:\n" + http),
+       "stack.services[0].ready: give exactly one of tcp, http, command"},
+      {job("      fixtures: [{pg_dump: /x.dump}]\n      workload:\n" + http),
+       "fixtures[0].dsn: is required"},
+      {job("      build: {commands: [make]}\n      workload:\n" + http),
+       "build.repository: is required"},
+      {job("      limits: [{metric: x}]\n      workload:\n" + http),
+       "limits[0]: give max, min or both"},
+      {job("      workload:\n        wrk: {url: x, conections: 3}\n"),
+       "workload.wrk.conections: unknown key"},
+      {"jobs:\n  - command: x\n    benchmark: {}\n", "give either command or benchmark"},
+      {"jobs:\n  - timeout: 1m\n    benchmark: {}\n", "belongs to a command job"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseSuite("s.yaml", c.text);
+    ASSERT_FALSE(spec.ok()) << c.text;
+    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
+        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n" << c.text;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,94 @@
+#include "common/spec/template.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+
+namespace perfgate::common {
+namespace {
+
+bool NameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
+
+// Walks `text`, calling `ref(name)` for each reference and `lit(piece)` for literal text.
+template <typename Ref, typename Lit>
+void Walk(const std::string& text, Ref ref, Lit lit) {
+  size_t i = 0, n = text.size();
+  while (i < n) {
+    char c = text[i];
+    if (c == '{' && i + 1 < n && text[i + 1] == '{') {
+      lit(std::string("{"));
+      i += 2;
+      continue;
+    }
+    if (c == '{' && (i == 0 || text[i - 1] != '$')) {
+      size_t j = i + 1;
+      // "port:" prefix, then a name.
+      if (text.compare(j, 5, "port:") == 0) j += 5;
+      size_t name_start = j;
+      while (j < n && NameChar(text[j])) ++j;
+      if (j < n && text[j] == '}' && j > name_start) {
+        ref(text.substr(i + 1, j - i - 1));
+        i = j + 1;
+        continue;
+      }
+    }
+    lit(std::string(1, c));
+    ++i;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> TemplateReferences(const std::string& text) {
+  std::vector<std::string> out;
+  Walk(
+      text, [&](const std::string& name) { out.push_back(name); }, [](const std::string&) {});
+  return out;
+}
+
+std::string CheckTemplateReferences(const std::string& text, const std::set<std::string>& ports,
+                                    bool has_build) {
+  for (const std::string& ref : TemplateReferences(text)) {
+    if (ref.rfind("port:", 0) == 0) {
+      if (!ports.count(ref.substr(5))) {
+        return "{" + ref + "} names a port no service declares (declared: " +
+               (ports.empty() ? std::string("none") : absl::StrJoin(ports, ", ")) + ")";
+      }
+      continue;
+    }
+    bool known = false;
+    for (const char* v : kTemplateVariables) known = known || ref == v;
+    if (!known) {
+      return "unknown template variable {" + ref + "} (known: " +
+             absl::StrJoin(kTemplateVariables, ", ") + ", port:NAME)";
+    }
+    if (ref == "srcdir" && !has_build)
+      return "{srcdir} is only defined when the job has a build section";
+  }
+  return "";
+}
+
+absl::StatusOr<std::string> ExpandTemplate(const std::string& text,
+                                           const std::map<std::string, std::string>& vars) {
+  std::string out;
+  std::string missing;
+  Walk(
+      text,
+      [&](const std::string& name) {
+        auto it = vars.find(name);
+        if (it == vars.end()) {
+          if (missing.empty()) missing = name;
+          return;
+        }
+        out += it->second;
+      },
+      [&](const std::string& piece) { out += piece; });
+  if (!missing.empty()) {
+    return absl::InvalidArgumentError("unknown template variable {" + missing + "} in '" + text +
+                                      "'");
+  }
+  return out;
+}
+
+}  // namespace perfgate::common
