@@ -190,15 +190,16 @@ absl::Status AgentImpl::Recover() {
     std::shared_ptr<AttemptJournal> journal = *std::move(j);
     if (!journal->result()) {
       std::string note = "perfgate-agent: the agent restarted while this attempt ran";
-      if (auto p = journal->process(); p && common::GroupAlive(p->pgid)) {
-        auto ticks = common::ProcessStartTicks(p->pgid);
+      for (const ProcessRecord& p : journal->processes()) {
+        if (!common::GroupAlive(p.pgid)) continue;
+        auto ticks = common::ProcessStartTicks(p.pgid);
         // Only our own process: a recycled pid belongs to somebody else.
-        if (!ticks.ok() || *ticks == p->start_ticks) {
+        if (!ticks.ok() || *ticks == p.start_ticks) {
           spdlog::warn("msg=\"killing orphaned process group\" attempt={} pgid={}",
-                       journal->attempt_id(), p->pgid);
-          common::SignalGroup(p->pgid, SIGKILL).IgnoreError();
-          for (int i = 0; i < 200 && common::GroupAlive(p->pgid); ++i) usleep(50'000);
-          note += absl::StrCat("; killed its orphaned process group ", p->pgid);
+                       journal->attempt_id(), p.pgid);
+          common::SignalGroup(p.pgid, SIGKILL).IgnoreError();
+          for (int i = 0; i < 200 && common::GroupAlive(p.pgid); ++i) usleep(50'000);
+          note += absl::StrCat("; killed its orphaned process group ", p.pgid);
         }
       }
       journal->AppendLog(v1::LOG_STREAM_AGENT, note + "\n").IgnoreError();

@@ -24,6 +24,7 @@
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_job_store.h"
+#include "controller/store/pg_result_store.h"
 #include "controller/store/pg_listener.h"
 
 namespace perfgate::controller {
@@ -63,6 +64,7 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<EmbeddedPostgres> embedded_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<PgJobStore> jobs_;
+  std::unique_ptr<PgResultStore> results_;
   std::unique_ptr<PgAgentStore> agents_;
   ControllerMetrics metrics_;
   EventBus work_, runs_;
@@ -128,6 +130,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   timings.assigned_lease = cfg_.lease;
   timings.agent_offline_after = cfg_.offline_after;
   jobs_ = std::make_unique<PgJobStore>(*pool_, retry, timings);
+  results_ = std::make_unique<PgResultStore>(*pool_);
   agents_ = std::make_unique<PgAgentStore>(*pool_, retry, timings);
   // Before anything can expire: whatever ran while no controller was up gets a grace period.
   if (auto s = jobs_->ExtendLiveLeases(cfg_.startup_grace); !s.ok()) return s;
@@ -158,9 +161,9 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
       std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_, cfg_.dispatch_poll);
   housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, cfg_.sweep_interval,
                                                cfg_.lost_after);
-  api_ = std::make_unique<ControllerService>(*jobs_, *agents_, *sessions_, work_, runs_, metrics_,
+  api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_, metrics_,
                                              *api_auth, retry);
-  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *sessions_, work_, runs_, metrics_,
+  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
                                                    *agent_auth);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -13,7 +13,7 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 
 constexpr const char* kMethods[] = {"SubmitRun",     "GetRun",          "ListRuns",   "CancelRun",
                                     "WatchRun",      "GetRunLogs",      "ListAgents", "DrainAgent",
-                                    "AcceptAttempt", "CompleteAttempt", "UploadLog",  "Session",
+                                    "AcceptAttempt", "CompleteAttempt", "UploadLog", "UploadResults", "GetRunResults",  "Session",
                                     "other"};
 
 }  // namespace

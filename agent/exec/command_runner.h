@@ -32,10 +32,6 @@ class CommandRunner {
   void Cancel(const std::string& reason);
 
  private:
-  // Appends a chunk, logging (not failing) if the disk refuses: the outcome still counts.
-  void Emit(v1::LogStream stream, const std::string& data);
-  bool StopGroup(pid_t pgid, absl::Duration grace, absl::Time* kill_at);
-
   AttemptJournal& journal_;
   const std::string default_workdir_;
   std::atomic<bool> cancel_{false};

@@ -95,7 +95,7 @@ absl::StatusOr<std::unique_ptr<AttemptJournal>> AttemptJournal::Open(const std::
   if (auto p = ReadFile(dir + "/process"); p.ok()) {
     std::istringstream in(*p);
     ProcessRecord rec;
-    if (in >> rec.pgid >> rec.start_ticks) j->process_ = rec;
+    while (in >> rec.pgid >> rec.start_ticks) j->processes_.push_back(rec);
   }
   if (auto a = ReadFile(dir + "/acked"); a.ok()) {
     int64_t acked = 0;
@@ -131,15 +131,76 @@ absl::Status AttemptJournal::LoadSpool() {
   return absl::OkStatus();
 }
 
-absl::Status AttemptJournal::SetProcess(const ProcessRecord& p) {
-  absl::MutexLock lock(&mu_);
-  process_ = p;
-  return WriteFileAtomic(dir_ + "/process", absl::StrCat(p.pgid, " ", p.start_ticks, "\n"));
+absl::Status AttemptJournal::WriteProcesses() {
+  std::string text;
+  for (const auto& p : processes_) absl::StrAppend(&text, p.pgid, " ", p.start_ticks, "\n");
+  return WriteFileAtomic(dir_ + "/process", text);
 }
 
-std::optional<ProcessRecord> AttemptJournal::process() const {
+absl::Status AttemptJournal::AddProcess(const ProcessRecord& p) {
   absl::MutexLock lock(&mu_);
-  return process_;
+  processes_.push_back(p);
+  return WriteProcesses();
+}
+
+absl::Status AttemptJournal::RemoveProcess(pid_t pgid) {
+  absl::MutexLock lock(&mu_);
+  processes_.erase(std::remove_if(processes_.begin(), processes_.end(),
+                                  [&](const ProcessRecord& p) { return p.pgid == pgid; }),
+                   processes_.end());
+  return WriteProcesses();
+}
+
+std::vector<ProcessRecord> AttemptJournal::processes() const {
+  absl::MutexLock lock(&mu_);
+  return processes_;
+}
+
+absl::Status AttemptJournal::AddResult(const v1::RepetitionResult& r) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_ + "/results", ec);
+  if (ec) return absl::InternalError("mkdir " + dir_ + "/results: " + ec.message());
+  absl::MutexLock lock(&mu_);
+  return WriteFileAtomic(absl::StrCat(dir_, "/results/", r.repetition(), ".pb"),
+                         r.SerializeAsString());
+}
+
+absl::StatusOr<std::vector<v1::RepetitionResult>> AttemptJournal::UnackedResults() const {
+  std::vector<v1::RepetitionResult> out;
+  absl::MutexLock lock(&mu_);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/results", ec)) {
+    if (e.path().extension() != ".pb") continue;
+    auto data = ReadFile(e.path().string());
+    if (!data.ok()) return data.status();
+    v1::RepetitionResult r;
+    if (!r.ParseFromString(*data)) return absl::DataLossError("corrupt " + e.path().string());
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.repetition() < b.repetition(); });
+  return out;
+}
+
+absl::Status AttemptJournal::AckResults(const std::vector<int>& repetitions) {
+  absl::MutexLock lock(&mu_);
+  for (int rep : repetitions) {
+    std::string from = absl::StrCat(dir_, "/results/", rep, ".pb");
+    std::string to = absl::StrCat(dir_, "/results/", rep, ".acked");
+    if (rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) return Errno("rename " + from);
+  }
+  return absl::OkStatus();
+}
+
+int AttemptJournal::result_count() const {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/results", ec)) {
+    (void)e;
+    ++n;
+  }
+  return n;
 }
 
 absl::StatusOr<int64_t> AttemptJournal::AppendLog(v1::LogStream stream, const std::string& data) {

@@ -1,9 +1,11 @@
 // The on-disk record of one attempt on this agent, so that neither an agent restart nor a
 // controller outage loses a log line or a completion:
 //   <dir>/assign.pb    the assignment, written before the agent accepts it
-//   <dir>/process      "pgid start_ticks" of the running process group (to find orphans)
+//   <dir>/process      "pgid start_ticks" per line: the attempt's live process groups (to find
+//                      orphans after a restart: the command, or a benchmark's services)
 //   <dir>/log.spool    log chunks, appended as framed records [len u32][stream u8][data]
 //   <dir>/acked        how many chunks the controller has acknowledged
+//   <dir>/results/N.pb a benchmark repetition's result (renamed N.acked once stored upstream)
 //   <dir>/result.pb    the completion, once the attempt has ended
 // Chunk seq numbers are record indexes, so a replay after any crash resends the same
 // (attempt, seq) pairs and the controller keeps the first copy. A torn last record (crash
@@ -42,8 +44,18 @@ class AttemptJournal {
   int64_t attempt_id() const { return assign_.attempt_id(); }
   const std::string& dir() const { return dir_; }
 
-  absl::Status SetProcess(const ProcessRecord& p);
-  std::optional<ProcessRecord> process() const;
+  // Process groups started for the attempt, recorded before they can outlive an agent crash.
+  absl::Status AddProcess(const ProcessRecord& p);
+  absl::Status RemoveProcess(pid_t pgid);
+  std::vector<ProcessRecord> processes() const;
+
+  // A repetition's result, durably, before it is uploaded. Rewriting one is allowed until it
+  // is acknowledged.
+  absl::Status AddResult(const v1::RepetitionResult& r);
+  // Results not yet acknowledged, by repetition.
+  absl::StatusOr<std::vector<v1::RepetitionResult>> UnackedResults() const;
+  absl::Status AckResults(const std::vector<int>& repetitions);
+  int result_count() const;
 
   // Appends one chunk durably (fdatasync) and returns its seq.
   absl::StatusOr<int64_t> AppendLog(v1::LogStream stream, const std::string& data);
@@ -72,7 +84,8 @@ class AttemptJournal {
   std::vector<uint64_t> offsets_ ABSL_GUARDED_BY(mu_);  // start of each record
   uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
-  std::optional<ProcessRecord> process_ ABSL_GUARDED_BY(mu_);
+  std::vector<ProcessRecord> processes_ ABSL_GUARDED_BY(mu_);
+  absl::Status WriteProcesses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<v1::CompleteAttemptRequest> result_ ABSL_GUARDED_BY(mu_);
 
  public:

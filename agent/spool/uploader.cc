@@ -12,6 +12,11 @@ Uploader::Uploader(v1::AgentGateway::StubInterface& stub, ContextFactory ctx, Re
                           .Help("Log chunks acknowledged by the controller")
                           .Register(registry)
                           .Add({});
+  results_uploaded_ = &prometheus::BuildCounter()
+                           .Name("perfgate_agent_results_uploaded_total")
+                           .Help("Benchmark repetitions acknowledged by the controller")
+                           .Register(registry)
+                           .Add({});
   upload_errors_ = &prometheus::BuildCounter()
                         .Name("perfgate_agent_upload_errors_total")
                         .Help("Failed upload or completion calls (retried)")
@@ -96,6 +101,42 @@ bool IsFinalRefusal(const grpc::Status& s) {
 bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
   const int64_t id = j->attempt_id();
   const int64_t epoch = j->assign().epoch();
+  // Results first: they are what the attempt was for.
+  auto results = j->UnackedResults();
+  if (!results.ok()) {
+    spdlog::error("msg=\"cannot read spooled results\" attempt={} error=\"{}\"", id,
+                  results.status().message());
+    return false;
+  }
+  for (size_t i = 0; i < results->size();) {
+    v1::UploadResultsRequest req;
+    req.set_attempt_id(id);
+    req.set_epoch(epoch);
+    std::vector<int> reps;
+    size_t bytes = 0;
+    for (; i < results->size() && reps.size() < 16 && bytes < (2 << 20); ++i) {
+      bytes += (*results)[i].ByteSizeLong();
+      reps.push_back((*results)[i].repetition());
+      *req.add_results() = std::move((*results)[i]);
+    }
+    v1::UploadResultsResponse resp;
+    auto ctx = ctx_();
+    grpc::Status s = stub_.UploadResults(ctx.get(), req, &resp);
+    if (IsFinalRefusal(s)) {
+      spdlog::error("msg=\"controller refused results\" attempt={} error=\"{}\"", id,
+                    s.error_message());
+      refused_(id, s.error_message());
+    } else if (!s.ok()) {
+      upload_errors_->Increment();
+      spdlog::debug("msg=\"result upload failed\" attempt={} error=\"{}\"", id, s.error_message());
+      return false;
+    }
+    if (auto st = j->AckResults(reps); !st.ok()) {
+      spdlog::error("msg=\"cannot record result ack\" attempt={} error=\"{}\"", id, st.message());
+      return false;
+    }
+    results_uploaded_->Increment(reps.size());
+  }
   while (j->acked() < j->chunk_count()) {
     auto chunks = j->Unacked(1 << 20);
     if (!chunks.ok()) {

@@ -1,4 +1,4 @@
-// Drains attempt journals to the controller: log chunks first (UploadLog, at most ~1 MiB a
+// Drains attempt journals to the controller: spooled repetition results, then log chunks (UploadLog, at most ~1 MiB a
 // call), then, once every chunk is acknowledged, the completion (CompleteAttempt). A journal
 // is deleted only after the controller has accepted its completion, or has refused it for
 // good (unknown attempt, stale epoch). Transient failures back off and retry forever: the
@@ -55,6 +55,7 @@ class Uploader {
   ContextFactory ctx_;
   RefusedFn refused_;
   prometheus::Counter* chunks_uploaded_;
+  prometheus::Counter* results_uploaded_;
   prometheus::Counter* upload_errors_;
   absl::Mutex mu_;
   std::map<int64_t, std::shared_ptr<AttemptJournal>> journals_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
+#include "controller/queue/result_summary.h"
 #include "controller/queue/run_spec.h"
 
 namespace perfgate::controller {
@@ -111,6 +112,19 @@ grpc::Status ControllerService::GetRunLogs(grpc::ServerContext* ctx,
   auto logs = jobs_.GetRunLogs(req->run_id(), req->after_id(), limit);
   if (!logs.ok()) return ToGrpcStatus(logs.status());
   *resp = *std::move(logs);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetRunResults(grpc::ServerContext* ctx,
+                                              const v1::GetRunResultsRequest* req,
+                                              v1::RunResults* resp) {
+  ScopedLatency t(metrics_.rpc_latency("GetRunResults"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->run_id() <= 0) return BadId("run_id");
+  auto results = results_.GetRunResults(req->run_id());
+  if (!results.ok()) return ToGrpcStatus(results.status());
+  *resp = *std::move(results);
+  SummarizeRunResults(resp);
   return grpc::Status::OK;
 }
 

@@ -9,6 +9,7 @@
 #include "controller/metrics.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
+#include "controller/queue/result_store.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 
 namespace perfgate::controller {
@@ -16,10 +17,11 @@ namespace perfgate::controller {
 class ControllerService final
     : public v1::Controller::WithCallbackMethod_WatchRun<v1::Controller::Service> {
  public:
-  ControllerService(JobStore& jobs, AgentStore& agents, SessionManager& sessions, EventBus& work,
+  ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents, SessionManager& sessions, EventBus& work,
                     EventBus& runs, ControllerMetrics& metrics, common::TokenAuth auth,
                     RetryPolicy retry)
       : jobs_(jobs),
+        results_(results),
         agents_(agents),
         sessions_(sessions),
         work_(work),
@@ -43,6 +45,8 @@ class ControllerService final
                                                    const v1::WatchRunRequest* req) override;
   grpc::Status GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
                           v1::GetRunLogsResponse* resp) override;
+  grpc::Status GetRunResults(grpc::ServerContext* ctx, const v1::GetRunResultsRequest* req,
+                             v1::RunResults* resp) override;
   grpc::Status ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest* req,
                           v1::ListAgentsResponse* resp) override;
   grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req,
@@ -50,6 +54,7 @@ class ControllerService final
 
  private:
   JobStore& jobs_;
+  ResultStore& results_;
   AgentStore& agents_;
   SessionManager& sessions_;
   EventBus& work_;

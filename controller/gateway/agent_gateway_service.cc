@@ -1,6 +1,9 @@
 #include "controller/gateway/agent_gateway_service.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "common/hist/hdr_histogram.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 
@@ -94,6 +97,56 @@ grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,
   auto run = jobs_.AppendLogs(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
   runs_.Notify();
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
+                                                const v1::UploadResultsRequest* req,
+                                                v1::UploadResultsResponse*) {
+  ScopedLatency t(metrics_.rpc_latency("UploadResults"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  auto bad = [](const std::string& m) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, m);
+  };
+  if (req->attempt_id() <= 0 || req->epoch() <= 0) return bad("attempt_id and epoch are required");
+  if (req->results_size() > limits_.max_repetitions_per_request) {
+    return bad(absl::StrCat("results: at most ", limits_.max_repetitions_per_request,
+                            " repetitions per request"));
+  }
+  for (int i = 0; i < req->results_size(); ++i) {
+    const auto& r = req->results(i);
+    std::string f = absl::StrCat("results[", i, "]");
+    if (r.repetition() < 1) return bad(f + ".repetition: must be 1 or more");
+    if (r.measurements_size() > limits_.max_measurements_per_repetition)
+      return bad(f + ".measurements: too many");
+    if (r.histograms_size() > limits_.max_histograms_per_repetition)
+      return bad(f + ".histograms: too many");
+    if (r.invalid_reason().size() > limits_.max_message_bytes * 64 ||
+        r.generator().size() > limits_.max_name_bytes)
+      return bad(f + ": invalid_reason or generator too long");
+    for (int k = 0; k < r.measurements_size(); ++k) {
+      const auto& m = r.measurements(k);
+      if (m.name().empty() || m.name().size() > limits_.max_name_bytes ||
+          m.unit().size() > limits_.max_name_bytes) {
+        return bad(absl::StrCat(f, ".measurements[", k, "]: name must be 1..",
+                                limits_.max_name_bytes, " bytes, unit at most as long"));
+      }
+      if (!std::isfinite(m.value()))
+        return bad(absl::StrCat(f, ".measurements[", k, "].value: not a finite number"));
+      if (!v1::Direction_IsValid(m.direction()))
+        return bad(absl::StrCat(f, ".measurements[", k, "].direction: unknown"));
+    }
+    for (int k = 0; k < r.histograms_size(); ++k) {
+      const auto& h = r.histograms(k);
+      if (h.name().empty() || h.name().size() > limits_.max_name_bytes)
+        return bad(absl::StrCat(f, ".histograms[", k, "].name: must be 1..", limits_.max_name_bytes,
+                                " bytes"));
+      if (auto parsed = common::HdrHistogram::FromProto(h.histogram()); !parsed.ok())
+        return bad(absl::StrCat(f, ".histograms[", k, "]: ", parsed.status().message()));
+    }
+  }
+  auto run = results_.StoreResults(*req);
+  if (!run.ok()) return ToGrpcStatus(run.status());
   return grpc::Status::OK;
 }
 

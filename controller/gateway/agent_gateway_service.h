@@ -9,6 +9,7 @@
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics.h"
 #include "controller/queue/job_store.h"
+#include "controller/queue/result_store.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 
 namespace perfgate::controller {
@@ -17,14 +18,19 @@ struct UploadLimits {
   int max_chunks_per_request = 1000;
   size_t max_chunk_bytes = 256 * 1024;
   size_t max_message_bytes = 1024;
+  int max_repetitions_per_request = 100;
+  int max_measurements_per_repetition = 10'000;
+  int max_histograms_per_repetition = 1'000;
+  size_t max_name_bytes = 256;
 };
 
 class AgentGatewayService final
     : public v1::AgentGateway::WithCallbackMethod_Session<v1::AgentGateway::Service> {
  public:
-  AgentGatewayService(JobStore& jobs, SessionManager& sessions, EventBus& work, EventBus& runs,
+  AgentGatewayService(JobStore& jobs, ResultStore& results, SessionManager& sessions, EventBus& work, EventBus& runs,
                       ControllerMetrics& metrics, common::TokenAuth auth, UploadLimits limits = {})
       : jobs_(jobs),
+        results_(results),
         sessions_(sessions),
         work_(work),
         runs_(runs),
@@ -40,9 +46,12 @@ class AgentGatewayService final
                                v1::CompleteAttemptResponse* resp) override;
   grpc::Status UploadLog(grpc::ServerContext* ctx, const v1::UploadLogRequest* req,
                          v1::UploadLogResponse* resp) override;
+  grpc::Status UploadResults(grpc::ServerContext* ctx, const v1::UploadResultsRequest* req,
+                             v1::UploadResultsResponse* resp) override;
 
  private:
   JobStore& jobs_;
+  ResultStore& results_;
   SessionManager& sessions_;
   EventBus& work_;
   EventBus& runs_;

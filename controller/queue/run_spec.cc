@@ -30,8 +30,7 @@ struct Templates {
   void AddAll(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& v) {
     for (int i = 0; i < v.size(); ++i) Add(absl::StrCat(field, "[", i, "]"), v[i]);
   }
-  void AddMap(const std::string& field,
-              const google::protobuf::Map<std::string, std::string>& m) {
+  void AddMap(const std::string& field, const google::protobuf::Map<std::string, std::string>& m) {
     for (const auto& [k, v] : m) Add(field + "[" + k + "]", v);
   }
   void AddReady(const std::string& field, const v1::ReadinessCheck& r) {

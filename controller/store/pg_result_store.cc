@@ -45,9 +45,8 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
            "INSERT INTO repetitions (attempt_id, repetition, run_id, job_id, valid, "
            "invalid_reason, generator, started_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
            "to_timestamp($8), to_timestamp($9))",
-           req.attempt_id(), rep->repetition(), run_id, job_id, rep->valid(),
-           rep->invalid_reason(), rep->generator(), EpochSeconds(rep->started_at()),
-           EpochSeconds(rep->ended_at()));
+           req.attempt_id(), rep->repetition(), run_id, job_id, rep->valid(), rep->invalid_reason(),
+           rep->generator(), EpochSeconds(rep->started_at()), EpochSeconds(rep->ended_at()));
       for (const auto& h : rep->histograms()) {
         std::string data = h.histogram().SerializeAsString();
         Exec(tx,

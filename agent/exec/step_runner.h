@@ -1,0 +1,55 @@
+// Runs one child process group to completion for an attempt: output streamed into the
+// attempt's journal as log chunks (at line boundaries, at most every 100 ms or 64 KiB) and
+// optionally captured, a timeout and a cancel flag both stopping the whole group (SIGTERM,
+// grace, SIGKILL), and anything the leader leaves behind in its group stopped too. The group
+// is recorded in the journal while it runs, so an agent restart can find it. Used for
+// command jobs and for every step of a benchmark (build, fixtures, load generators).
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "absl/time/time.h"
+#include "agent/spool/attempt_journal.h"
+#include "common/process/subprocess.h"
+
+namespace perfgate::agent {
+
+struct StepOptions {
+  common::SpawnOptions spawn;  // stdout/stderr are set by the runner
+  absl::Duration timeout = absl::Hours(1);
+  absl::Duration grace = absl::Seconds(10);
+  bool stream_output = true;  // into the journal as STDOUT/STDERR chunks
+  size_t capture_stdout = 0;  // keep up to this many bytes of stdout in the result
+};
+
+struct StepResult {
+  int exit_code = 0;  // 128+signal for a signal
+  bool timed_out = false;
+  bool cancelled = false;
+  std::string spawn_error;  // non-empty when the process could not be started
+  std::string stdout_text;  // the first capture_stdout bytes
+  absl::Duration elapsed;
+  bool ok() const { return spawn_error.empty() && !timed_out && !cancelled && exit_code == 0; }
+};
+
+class StepRunner {
+ public:
+  // `cancel` is polled while the step runs.
+  StepRunner(AttemptJournal& journal, const std::atomic<bool>& cancel)
+      : journal_(journal), cancel_(cancel) {}
+
+  StepResult Run(const StepOptions& opts);
+  // Appends a chunk, logging (not failing) if the disk refuses: the outcome still counts.
+  void Emit(v1::LogStream stream, const std::string& data);
+  // One line on the agent's own stream ("perfgate-agent: " prefixed, newline added).
+  void Note(const std::string& line) {
+    Emit(v1::LOG_STREAM_AGENT, "perfgate-agent: " + line + "\n");
+  }
+
+ private:
+  AttemptJournal& journal_;
+  const std::atomic<bool>& cancel_;
+};
+
+}  // namespace perfgate::agent
