@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/bench/benchmark_runner.h"
 #include "agent/exec/command_runner.h"
 #include "agent/spool/attempt_journal.h"
 #include "agent/spool/uploader.h"
@@ -82,7 +83,8 @@ class AgentImpl : public Agent {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<v1::Assign> pending_ ABSL_GUARDED_BY(mu_);
   int64_t current_attempt_ ABSL_GUARDED_BY(mu_) = 0;
-  CommandRunner* runner_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Stops the running attempt (set while one runs).
+  std::function<void(const std::string&)> cancel_running_ ABSL_GUARDED_BY(mu_);
   // Cancels that arrived for the current or a queued attempt before it started running.
   std::map<int64_t, std::string> cancelled_ ABSL_GUARDED_BY(mu_);
   grpc::ClientContext* session_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -110,6 +112,9 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
     token_ = *t;
   }
   std::error_code ec;
+  // Absolute: services and build steps run in other directories and get paths under it.
+  cfg_.work_dir = fs::absolute(cfg_.work_dir, ec).lexically_normal().string();
+  if (cfg_.work_dir.size() > 1 && cfg_.work_dir.back() == '/') cfg_.work_dir.pop_back();
   fs::create_directories(cfg_.work_dir + "/attempts", ec);
   if (ec) return absl::FailedPreconditionError("--work-dir " + cfg_.work_dir + ": " + ec.message());
   // One agent per work directory: two would fight over the journal.
@@ -231,7 +236,7 @@ void AgentImpl::Shutdown() {
   if (stopping_) return;
   stopping_ = true;
   spdlog::info("msg=\"agent shutting down\"");
-  if (runner_) runner_->Cancel("agent shutting down");
+  if (cancel_running_) cancel_running_("agent shutting down");
   if (session_ctx_) session_ctx_->TryCancel();
 }
 
@@ -352,9 +357,9 @@ void AgentImpl::CancelAttempt(int64_t attempt_id, const std::string& reason) {
   absl::MutexLock lock(&mu_);
   bool queued = std::any_of(pending_.begin(), pending_.end(),
                             [&](const v1::Assign& p) { return p.attempt_id() == attempt_id; });
-  if (current_attempt_ == attempt_id && runner_) {
+  if (current_attempt_ == attempt_id && cancel_running_) {
     spdlog::info("msg=\"cancelling attempt\" attempt={} reason=\"{}\"", attempt_id, reason);
-    runner_->Cancel(reason);
+    cancel_running_(reason);
   } else if (current_attempt_ == attempt_id || queued) {
     cancelled_[attempt_id] = reason;  // applied when it starts
   } else {
@@ -418,21 +423,30 @@ void AgentImpl::Execute(const v1::Assign& a) {
   }
   RunOutcome outcome;
   {
-    CommandRunner runner(*journal, dir + "/work");
+    CommandRunner command(*journal, dir + "/work");
+    BenchmarkRunner benchmark(*journal, cfg_.work_dir + "/cache", dir + "/work",
+                              [this] { uploader_->Wake(); });
+    std::function<void(const std::string&)> cancel;
+    if (a.spec().has_benchmark()) {
+      cancel = [&benchmark](const std::string& why) { benchmark.Cancel(why); };
+    } else {
+      cancel = [&command](const std::string& why) { command.Cancel(why); };
+    }
     {
       absl::MutexLock lock(&mu_);
-      runner_ = &runner;
-      if (auto it = cancelled_.find(a.attempt_id()); it != cancelled_.end())
-        runner.Cancel(it->second);
-      if (stopping_) runner.Cancel("agent shutting down");
+      cancel_running_ = cancel;
+      if (auto it = cancelled_.find(a.attempt_id()); it != cancelled_.end()) cancel(it->second);
+      if (stopping_) cancel("agent shutting down");
     }
-    if (a.spec().has_command()) {
-      outcome = runner.Run(a.spec().command());
+    if (a.spec().has_benchmark()) {
+      outcome = benchmark.Run(a.spec().benchmark());
+    } else if (a.spec().has_command()) {
+      outcome = command.Run(a.spec().command());
     } else {
       outcome = {v1::ATTEMPT_OUTCOME_FAILED, 0, "this agent does not know the job's type"};
     }
     absl::MutexLock lock(&mu_);
-    runner_ = nullptr;
+    cancel_running_ = nullptr;
   }
   v1::CompleteAttemptRequest result;
   result.set_outcome(outcome.outcome);

@@ -8,7 +8,12 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
       nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
-      libgtest-dev libgmock-dev curl)
+      libgtest-dev libgmock-dev curl zlib1g-dev)
+# The tests also drive wrk, and the compose driver against a real Docker engine with an image
+# built locally from busybox (no registry pulls).
+if [ "${1:-}" = --test ]; then
+  pkgs+=(wrk docker.io docker-compose busybox-static iptables)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

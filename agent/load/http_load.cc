@@ -51,13 +51,15 @@ struct Conn {
 // One worker thread: its own epoll loop, connections, schedule and statistics.
 class Worker {
  public:
+  // `stages` are this worker's share of the schedule (empty for a closed loop).
   Worker(const LoadOptions& o, const sockaddr_in& addr, const std::vector<std::string>& wire,
-         const std::vector<double>& cumulative_weights, int connections, double rate, uint64_t seed)
+         const std::vector<double>& cumulative_weights, int connections,
+         std::vector<RateStage> stages, uint64_t seed)
       : o_(o),
         addr_(addr),
         wire_(wire),
         cum_(cumulative_weights),
-        rate_(rate),
+        stages_(std::move(stages)),
         rng_(seed),
         conns_(connections) {
     for (size_t i = 0; i < wire.size(); ++i) stats_.push_back(EndpointStats::Make());
@@ -66,12 +68,16 @@ class Worker {
   void Run(int64_t start_ns, int64_t end_ns) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     for (size_t i = 0; i < conns_.size(); ++i) Connect(i);
-    const bool open = rate_ > 0;
-    int64_t next = start_ns;
-    const int64_t hard_stop = end_ns + absl::ToInt64Nanoseconds(o_.timeout);
+    const bool open = !stages_.empty();
+    int64_t next = open ? start_ns + IntendedOffsetNs(0) : INT64_MAX;
+    int64_t hard_stop = end_ns + absl::ToInt64Nanoseconds(o_.timeout);
     epoll_event events[64];
     while (true) {
       int64_t now = NowNs();
+      if (o_.stop && o_.stop->load(std::memory_order_relaxed) && now < end_ns) {
+        end_ns = now;  // asked to stop: send nothing more, let what is out finish
+        hard_stop = end_ns + absl::ToInt64Nanoseconds(o_.timeout);
+      }
       if (open) {
         while (next <= now && next < end_ns) {
           queue_.push_back({PickRequest(), next});
@@ -142,16 +148,40 @@ class Worker {
     return static_cast<int>(std::upper_bound(cum_.begin(), cum_.end(), x) - cum_.begin());
   }
 
-  // The intended start of the next request. Times are computed from the run's start in
-  // double precision (start + k / rate), so rounding never adds or drops a request.
+  // The intended start of the next request. The schedule runs in "count space": request k
+  // is due when the expected number of arrivals since the start reaches u_k, with u_k = k for
+  // constant spacing and u_k a unit-rate Poisson process for Poisson arrivals (time rescaling
+  // turns it into a Poisson process of the staged rate). Times are computed from the run's
+  // start in double precision, so rounding never adds or drops a request.
   int64_t NextIntended(int64_t start_ns) {
-    double mean_ns = 1e9 / rate_;
     if (o_.poisson) {
-      offset_ns_ += std::exponential_distribution<double>(1.0 / mean_ns)(rng_);
+      count_ += std::exponential_distribution<double>(1.0)(rng_);
     } else {
-      offset_ns_ = static_cast<double>(++scheduled_) * mean_ns;
+      count_ = static_cast<double>(++scheduled_);
     }
-    return start_ns + static_cast<int64_t>(offset_ns_);
+    int64_t off = IntendedOffsetNs(count_);
+    return off == INT64_MAX ? INT64_MAX : start_ns + off;
+  }
+
+  // Inverse of the expected arrival count N(t) of the staged schedule; INT64_MAX past its end.
+  int64_t IntendedOffsetNs(double u) const {
+    double t0 = 0;
+    for (const RateStage& s : stages_) {
+      double d = absl::ToDoubleSeconds(s.duration);
+      double r0 = s.rate, r1 = s.rate_to;
+      double count = d * (r0 + r1) / 2;
+      if (u <= count) {
+        // Solve r0 t + (r1 - r0) t^2 / (2d) = u in the stable form (no cancellation as the
+        // ramp flattens): t = 2u / (r0 + sqrt(r0^2 + 2 (r1 - r0) u / d)).
+        double disc = std::max(0.0, r0 * r0 + 2 * (r1 - r0) * u / d);
+        double denom = r0 + std::sqrt(disc);
+        double t = denom > 0 ? 2 * u / denom : 0;
+        return static_cast<int64_t>((t0 + std::min(t, d)) * 1e9);
+      }
+      u -= count;
+      t0 += d;
+    }
+    return INT64_MAX;
   }
 
   void Connect(size_t i) {
@@ -298,7 +328,8 @@ class Worker {
   sockaddr_in addr_;
   const std::vector<std::string>& wire_;
   const std::vector<double>& cum_;
-  double rate_;
+  std::vector<RateStage> stages_;
+  double count_ = 0;
   std::mt19937_64 rng_;
   std::vector<Conn> conns_;
   std::deque<Pending> queue_;
@@ -306,7 +337,6 @@ class Worker {
   common::HdrHistogram connect_time_ = *common::HdrHistogram::Create();
   int64_t last_completion_ns_ = 0;
   int64_t scheduled_ = 0;
-  double offset_ns_ = 0;
   int64_t errors_at_connect_ = 0;
   int epfd_ = -1;
 };
@@ -352,8 +382,31 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   if (o.connections < o.threads || o.connections > 10000) {
     return absl::InvalidArgumentError("load.connections: at least one per thread, at most 10000");
   }
-  if (o.duration <= absl::ZeroDuration())
+  std::vector<RateStage> stages = o.stages;
+  if (!stages.empty()) {
+    for (size_t i = 0; i < stages.size(); ++i) {
+      const RateStage& s = stages[i];
+      if (s.duration <= absl::ZeroDuration() || s.rate < 0 || s.rate_to < 0 ||
+          s.rate + s.rate_to <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("load.stages[", i, "]: needs a positive duration and a positive rate"));
+      }
+    }
+  } else if (o.duration <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("load.duration: must be positive");
+  } else if (o.rate > 0) {
+    stages.push_back({o.duration, o.rate, o.rate});
+  }
+  absl::Duration duration = o.duration;
+  double expected = 0;
+  if (!stages.empty()) {
+    duration = absl::ZeroDuration();
+    for (const auto& s : stages) {
+      duration += s.duration;
+      expected += absl::ToDoubleSeconds(s.duration) * (s.rate + s.rate_to) / 2;
+    }
+  }
+  const double target_rate = stages.empty() ? 0 : expected / absl::ToDoubleSeconds(duration);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(o.port));
@@ -384,18 +437,23 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int t = 0; t < o.threads; ++t) {
     int conns = o.connections / o.threads + (t < o.connections % o.threads ? 1 : 0);
+    std::vector<RateStage> share = stages;
+    for (auto& s : share) {
+      s.rate /= o.threads;
+      s.rate_to /= o.threads;
+    }
     workers.push_back(
-        std::make_unique<Worker>(o, addr, wire, cum, conns, o.rate / o.threads, o.seed + t));
+        std::make_unique<Worker>(o, addr, wire, cum, conns, std::move(share), o.seed + t));
   }
   const int64_t start = NowNs() + 20'000'000;  // connections get 20 ms to open
-  const int64_t end = start + absl::ToInt64Nanoseconds(o.duration);
+  const int64_t end = start + absl::ToInt64Nanoseconds(duration);
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w, start, end] { w->Run(start, end); });
   for (auto& t : threads) t.join();
 
   LoadResult res;
-  res.open_loop = o.rate > 0;
-  res.target_rate = o.rate;
+  res.open_loop = !stages.empty();
+  res.target_rate = target_rate;
   for (size_t i = 0; i < o.mix.size(); ++i) {
     std::string name =
         o.mix[i].name.empty() ? o.mix[i].method + " " + o.mix[i].path : o.mix[i].name;
@@ -423,11 +481,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   res.achieved_rate = res.total.completed / absl::ToDoubleSeconds(res.elapsed);
   if (res.open_loop) {
     double sched_p99_us = res.total.scheduling_delay.ValueAtPercentile(99);
-    if (res.achieved_rate < o.min_rate_fraction * o.rate) {
+    if (res.achieved_rate < o.min_rate_fraction * target_rate) {
       res.valid = false;
       res.invalid_reason =
           absl::StrFormat("achieved %.1f req/s, below %.0f%% of the target %.1f req/s",
-                          res.achieved_rate, o.min_rate_fraction * 100, o.rate);
+                          res.achieved_rate, o.min_rate_fraction * 100, target_rate);
     } else if (sched_p99_us > absl::ToDoubleMicroseconds(o.max_sched_delay_p99)) {
       res.valid = false;
       res.invalid_reason =

@@ -12,6 +12,7 @@
 // histograms (memory stays flat over long runs).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,17 +32,30 @@ struct LoadRequest {
   double weight = 1;
 };
 
+// A stretch of an open-loop schedule: `rate` at its start, `rate_to` at its end (a linear
+// ramp; equal for a step).
+struct RateStage {
+  absl::Duration duration;
+  double rate = 0;
+  double rate_to = 0;
+};
+
 struct LoadOptions {
   std::string host = "127.0.0.1";
   int port = 80;
   std::vector<LoadRequest> mix;
   double rate = 0;       // requests per second over all threads; 0 = closed loop
+  // Instead of a constant rate (open loop): the schedule's stages; their durations add up to
+  // the run's duration (which is then ignored) and the target rate is their mean.
+  std::vector<RateStage> stages;
   bool poisson = false;  // exponential inter-arrival times instead of constant
   absl::Duration duration = absl::Seconds(10);
   int connections = 10;  // over all threads
   int threads = 1;
   absl::Duration timeout = absl::Seconds(5);
   uint64_t seed = 1;
+  // When set and it becomes true, the run stops sending early (in-flight requests finish).
+  const std::atomic<bool>* stop = nullptr;
   // A repetition is invalid when the achieved rate is below this fraction of the target, or
   // the scheduling delay p99 exceeds max_sched_delay_p99 (the generator fell behind).
   double min_rate_fraction = 0.99;

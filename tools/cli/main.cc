@@ -204,6 +204,14 @@ int main(int argc, char** argv) {
   watch->add_option("ID", run_id, "run id")->required();
   auto* logs = run->add_subcommand("logs", "print a run's logs so far");
   logs->add_option("ID", run_id, "run id")->required();
+  auto* results = run->add_subcommand(
+      "results",
+      "a benchmark run's results: per repetition values and, per metric, the median, IQR and "
+      "CV over the valid repetitions (invalid ones marked with !)");
+  results->add_option("ID", run_id, "run id")->required();
+  bool all_metrics = false;
+  results->add_flag("--all", all_metrics,
+                    "every metric in the table (default: the headline ones; JSON has all)");
 
   auto* agent = app.add_subcommand("agent", "inspect and drain agents");
   agent->require_subcommand(1);
@@ -284,6 +292,14 @@ int main(int argc, char** argv) {
     else
       std::cerr << "submitted run " << resp.run().id() << "\n";
     return Watch(c, resp.run().id(), true);
+  }
+  if (results->parsed()) {
+    v1::GetRunResultsRequest req;
+    req.set_run_id(run_id);
+    v1::RunResults resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetRunResults(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderResults(std::cout, resp, all_metrics); });
   }
   if (get->parsed()) {
     v1::GetRunRequest req;

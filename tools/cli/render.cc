@@ -3,7 +3,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <cmath>
 #include <iomanip>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -82,6 +84,75 @@ void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents) {
         << (a.connected() ? "yes" : "no") << std::setw(9) << (a.draining() ? "yes" : "no")
         << std::setw(10) << (a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "-")
         << std::setw(22) << When(a.last_seen()) << absl::StrJoin(labels, ",") << "\n";
+  }
+}
+
+}  // namespace perfgate::cli
+
+namespace perfgate::cli {
+namespace {
+
+bool Headline(const std::string& name) {
+  static const char* kPrefixes[] = {"http.throughput",   "http.latency.p50", "http.latency.p99",
+                                    "http.latency.p999", "http.errors",      "pg.tps",
+                                    "pg.latency.mean",   "pg.latency.p99"};
+  for (const char* p : kPrefixes)
+    if (name == p) return true;
+  // Per-service resources.
+  return name.rfind("proc.", 0) == 0 && (name.find(".rss_peak") != std::string::npos ||
+                                         name.find(".cpu_util") != std::string::npos);
+}
+
+std::string Num(double v) {
+  std::ostringstream o;
+  if (v != 0 && (std::fabs(v) >= 1e6 || std::fabs(v) < 1e-3)) {
+    o << std::setprecision(3) << std::scientific << v;
+  } else {
+    o << std::setprecision(std::fabs(v) >= 1000 ? 0
+                           : std::fabs(v) >= 10 ? 2
+                                                : 3)
+      << std::fixed << v;
+  }
+  return o.str();
+}
+
+}  // namespace
+
+void RenderResults(std::ostream& out, const v1::RunResults& results, bool all) {
+  for (const auto& job : results.jobs()) {
+    out << "job " << job.job_name() << " (id " << job.job_id() << ")";
+    if (job.repetitions().empty()) {
+      out << ": no results\n\n";
+      continue;
+    }
+    int valid = 0;
+    for (const auto& r : job.repetitions()) valid += r.valid();
+    out << ", attempt " << job.attempt_id() << ": " << job.repetitions_size() << " repetitions, "
+        << valid << " valid, generator " << job.repetitions(0).generator() << "\n";
+    for (const auto& r : job.repetitions()) {
+      if (!r.valid())
+        out << "  ! repetition " << r.repetition() << " invalid: " << r.invalid_reason() << "\n";
+    }
+    size_t width = 6;
+    for (const auto& s : job.summary())
+      if (all || Headline(s.name())) width = std::max(width, s.name().size());
+    out << "  " << std::left << std::setw(width) << "metric" << std::right << std::setw(8) << "unit"
+        << std::setw(11) << "median" << std::setw(10) << "IQR" << std::setw(8) << "CV"
+        << "   repetitions\n";
+    for (const auto& s : job.summary()) {
+      if (!all && !Headline(s.name())) continue;
+      out << "  " << std::left << std::setw(width) << s.name() << std::right << std::setw(8)
+          << s.unit() << std::setw(11) << Num(s.median()) << std::setw(10) << Num(s.iqr())
+          << std::setw(7) << std::fixed << std::setprecision(1) << s.cv() * 100 << "%"
+          << "  ";
+      for (const auto& r : job.repetitions()) {
+        for (const auto& m : r.measurements()) {
+          if (m.name() == s.name()) out << " " << Num(m.value()) << (r.valid() ? "" : "!");
+        }
+      }
+      out << "\n";
+    }
+    out << "\n";
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "perfgate/v1/controller.pb.h"
+#include "perfgate/v1/results.pb.h"
 
 namespace perfgate::cli {
 
@@ -16,5 +17,8 @@ void RenderRun(std::ostream& out, const v1::Run& run);
 void RenderRunList(std::ostream& out, const v1::ListRunsResponse& list);
 void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents);
 std::string RunStateShort(v1::RunState s);
+// Per job: one row per metric with its median, IQR, CV and each repetition's value. Without
+// `all`, only headline metrics (throughput, latency percentiles, resources).
+void RenderResults(std::ostream& out, const v1::RunResults& results, bool all);
 
 }  // namespace perfgate::cli

@@ -1,0 +1,32 @@
+// What every step of a benchmark attempt shares: the journal its logs go to, the step runner,
+// the cancel flag, the attempt's scratch directory and its template variables.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/exec/step_runner.h"
+#include "common/spec/template.h"
+
+namespace perfgate::agent {
+
+struct BenchContext {
+  AttemptJournal& journal;
+  StepRunner& steps;
+  const std::atomic<bool>& cancel;
+  std::string workdir;                      // the attempt's scratch directory
+  std::map<std::string, std::string> vars;  // {host} {workdir} {port:api} ...
+
+  absl::StatusOr<std::string> Expand(const std::string& text) const {
+    return common::ExpandTemplate(text, vars);
+  }
+  // Sleeps up to `d`, waking early on cancel. False when cancelled.
+  bool Sleep(absl::Duration d) const;
+};
+
+// A step's failure as the attempt's message: "what: exit code 3" / "what: timed out after 1m".
+std::string DescribeFailure(const std::string& what, const StepResult& r);
+
+}  // namespace perfgate::agent

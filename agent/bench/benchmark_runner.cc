@@ -1,0 +1,247 @@
+#include "agent/bench/benchmark_runner.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/bench/bench_context.h"
+#include "agent/bench/build_cache.h"
+#include "agent/bench/fixtures.h"
+#include "agent/bench/generators.h"
+#include "agent/bench/resource_sampler.h"
+#include "agent/bench/stack.h"
+#include "common/log/log.h"
+#include "common/stats/summary.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace perfgate::agent {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp Now() {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+}
+
+const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& name) {
+  for (const auto& m : r.measurements())
+    if (m.name() == name) return &m;
+  return nullptr;
+}
+
+// One line for the log about a finished repetition.
+std::string Headline(const v1::RepetitionResult& r) {
+  std::vector<std::string> parts;
+  for (const char* name :
+       {"http.throughput", "http.latency.p50", "http.latency.p99", "pg.tps", "pg.latency.mean"}) {
+    if (const auto* m = Find(r, name))
+      parts.push_back(absl::StrFormat("%s=%.4g %s", name, m->value(), m->unit()));
+  }
+  if (parts.empty() && r.measurements_size() > 0) {
+    const auto& m = r.measurements(0);
+    parts.push_back(absl::StrFormat("%s=%.4g %s", m.name(), m.value(), m.unit()));
+  }
+  std::string s = absl::StrJoin(parts, " ");
+  if (!r.valid()) absl::StrAppend(&s, " INVALID: ", r.invalid_reason());
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<int> FreeLocalPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError("socket: " + std::string(strerror(errno)));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return absl::InternalError("bind: " + std::string(strerror(errno)));
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::vector<std::string> CheckLimits(
+    const google::protobuf::RepeatedPtrField<v1::MetricLimit>& limits,
+    const std::vector<v1::RepetitionResult>& results) {
+  std::vector<std::string> broken;
+  for (const auto& l : limits) {
+    std::vector<double> values;
+    std::string unit;
+    for (const auto& r : results) {
+      if (!r.valid()) continue;
+      if (const auto* m = Find(r, l.metric())) {
+        values.push_back(m->value());
+        unit = m->unit();
+      }
+    }
+    if (values.empty()) {
+      broken.push_back(l.metric() + ": no valid repetition reported it");
+      continue;
+    }
+    double median = common::Summarize(values).median;
+    if (l.has_max() && median > l.max())
+      broken.push_back(
+          absl::StrFormat("%s: median %.6g %s > max %.6g", l.metric(), median, unit, l.max()));
+    if (l.has_min() && median < l.min())
+      broken.push_back(
+          absl::StrFormat("%s: median %.6g %s < min %.6g", l.metric(), median, unit, l.min()));
+  }
+  return broken;
+}
+
+void BenchmarkRunner::Cancel(const std::string& reason) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancel_reason_.empty()) cancel_reason_ = reason;
+  }
+  cancel_ = true;
+}
+
+RunOutcome BenchmarkRunner::Run(const v1::BenchmarkJob& job) {
+  StepRunner steps(journal_, cancel_);
+  const v1::Assign& a = journal_.assign();
+  steps.Note(absl::StrCat("attempt ", a.attempt_id(), " starting: benchmark of commit ",
+                          a.commit().empty() ? "(none)" : a.commit()));
+  // The attempt's own deadline: the watchdog cancels, and the outcome says "timed out".
+  const absl::Duration timeout =
+      absl::Seconds(job.timeout_seconds() ? job.timeout_seconds() : 7200);
+  std::atomic<bool> timed_out{false}, done{false};
+  std::thread watchdog([&] {
+    absl::Time until = absl::Now() + timeout;
+    while (!done && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+    if (!done) {
+      timed_out = true;
+      Cancel(absl::StrCat("timed out after ", absl::FormatDuration(timeout)));
+    }
+  });
+  absl::Time t0 = absl::Now();
+  std::vector<v1::RepetitionResult> results;
+  RunOutcome out = RunInner(job, steps, &results);
+  done = true;
+  watchdog.join();
+  if (out.outcome == v1::ATTEMPT_OUTCOME_CANCELLED) {
+    absl::MutexLock lock(&mu_);
+    out.message = cancel_reason_.empty() ? "cancelled" : cancel_reason_;
+    if (timed_out) out.outcome = v1::ATTEMPT_OUTCOME_FAILED;  // the benchmark's own fault
+  }
+  steps.Note(
+      absl::StrCat("attempt ", a.attempt_id(), " ended: ", v1::AttemptOutcome_Name(out.outcome),
+                   out.message.empty() ? "" : " (" + out.message + ")",
+                   absl::StrFormat(" after %.3fs", absl::ToDoubleSeconds(absl::Now() - t0))));
+  return out;
+}
+
+RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& steps,
+                                     std::vector<v1::RepetitionResult>* results) {
+  const v1::Assign& a = journal_.assign();
+  auto failed = [](const std::string& m) { return RunOutcome{v1::ATTEMPT_OUTCOME_FAILED, 0, m}; };
+  auto from_status = [&](const absl::Status& s) {
+    if (absl::IsCancelled(s)) return RunOutcome{v1::ATTEMPT_OUTCOME_CANCELLED, 0, ""};
+    if (absl::IsInternal(s) || absl::IsUnavailable(s))
+      return RunOutcome{v1::ATTEMPT_OUTCOME_INFRA_FAILURE, 0, std::string(s.message())};
+    return failed(std::string(s.message()));
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(workdir_, ec);
+  BenchContext ctx{journal_, steps, cancel_, workdir_, {}};
+  ctx.vars["host"] = "127.0.0.1";
+  ctx.vars["workdir"] = workdir_;
+  ctx.vars["commit"] = a.commit();
+  ctx.vars["run_id"] = std::to_string(a.run_id());
+  ctx.vars["attempt_id"] = std::to_string(a.attempt_id());
+  std::vector<std::string> ports;
+  if (job.stack().has_exec()) {
+    for (const auto& s : job.stack().exec().services())
+      ports.insert(ports.end(), s.ports().begin(), s.ports().end());
+  } else if (job.stack().has_compose()) {
+    ports.assign(job.stack().compose().ports().begin(), job.stack().compose().ports().end());
+  }
+  for (const auto& p : ports) {
+    auto port = FreeLocalPort();
+    if (!port.ok()) return from_status(absl::InternalError(port.status().message()));
+    ctx.vars["port:" + p] = std::to_string(*port);
+    steps.Note(absl::StrCat("port ", p, " = ", *port));
+  }
+
+  if (job.has_build()) {
+    BuildCache cache(cache_dir_);
+    auto src = cache.Prepare(job.build(), a.commit(), ctx);
+    if (!src.ok()) return from_status(src.status());
+  }
+
+  std::unique_ptr<Stack> stack;
+  if (job.has_stack()) {
+    stack = MakeStack(job.stack(), ctx);
+    // From here on the stack comes down whatever happens (the destructor stops it too).
+    if (auto s = stack->Start(); !s.ok()) {
+      stack->Stop();
+      return from_status(s);
+    }
+  }
+  auto teardown = [&](RunOutcome o) {
+    if (stack) stack->Stop();
+    return o;
+  };
+  for (int i = 0; i < job.fixtures_size(); ++i) {
+    if (auto s = LoadFixture(job.fixtures(i), i, ctx); !s.ok()) return teardown(from_status(s));
+  }
+  const v1::WorkloadSpec& w = job.workload();
+  const int reps = w.repetitions() ? static_cast<int>(w.repetitions()) : 9;
+  const absl::Duration window = absl::Seconds(w.duration_seconds() ? w.duration_seconds() : 30);
+  if (w.warmup_seconds() > 0) {
+    steps.Note(absl::StrCat("warm-up for ", w.warmup_seconds(), "s (not measured)"));
+    v1::RepetitionResult discard;
+    if (auto s = RunGenerator(w, absl::Seconds(w.warmup_seconds()), true, ctx, &discard); !s.ok())
+      return teardown(from_status(s));
+  }
+  for (int rep = 1; rep <= reps; ++rep) {
+    if (cancel_) return teardown({v1::ATTEMPT_OUTCOME_CANCELLED, 0, ""});
+    steps.Note(absl::StrCat("repetition ", rep, "/", reps, ": ", absl::FormatDuration(window)));
+    v1::RepetitionResult r;
+    r.set_repetition(rep);
+    ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{});
+    *r.mutable_started_at() = Now();
+    sampler.Start();
+    absl::Status s = RunGenerator(w, window, false, ctx, &r);
+    sampler.Stop(&r);
+    *r.mutable_ended_at() = Now();
+    if (!s.ok()) return teardown(from_status(s));
+    if (stack) {
+      if (std::string dead = stack->CheckAlive(); !dead.empty()) {
+        return teardown(failed(absl::StrCat("repetition ", rep, ": ", dead)));
+      }
+    }
+    if (auto st = journal_.AddResult(r); !st.ok()) {
+      return teardown(
+          from_status(absl::InternalError("cannot spool result: " + std::string(st.message()))));
+    }
+    results->push_back(r);
+    if (result_added_) result_added_();
+    steps.Note(absl::StrCat("repetition ", rep, "/", reps, " done: ", Headline(r)));
+    if (rep < reps && w.pause_seconds() > 0 && !ctx.Sleep(absl::Seconds(w.pause_seconds())))
+      return teardown({v1::ATTEMPT_OUTCOME_CANCELLED, 0, ""});
+  }
+  teardown({});
+  int valid = 0;
+  for (const auto& r : *results) valid += r.valid();
+  if (valid == 0) return failed(absl::StrCat("none of the ", reps, " repetitions was valid"));
+  std::vector<std::string> broken = CheckLimits(job.limits(), *results);
+  if (!broken.empty()) {
+    for (const auto& b : broken) steps.Note("limit broken: " + b);
+    return failed("limits broken: " + absl::StrJoin(broken, "; "));
+  }
+  return {v1::ATTEMPT_OUTCOME_SUCCEEDED, 0,
+          absl::StrCat(valid, " of ", reps, " repetitions valid")};
+}
+
+}  // namespace perfgate::agent

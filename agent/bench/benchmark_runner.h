@@ -1,0 +1,56 @@
+// Runs a BenchmarkJob for one attempt:
+//   build at the commit (cached) -> stack up (ready) -> fixtures -> warm-up ->
+//   N x [resource sampling + load generator window -> result spooled and uploaded] -> stack down
+// then checks the suite's limits on the medians of the valid repetitions. Every step's output
+// goes to the attempt's log. A failing build, stack, fixture or generator fails the attempt as
+// a test failure (not retried); the stack is torn down in every case, also on cancel and
+// timeout. Run() blocks; Cancel() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/exec/command_runner.h"
+#include "agent/spool/attempt_journal.h"
+#include "perfgate/v1/suite.pb.h"
+
+namespace perfgate::agent {
+
+class BenchmarkRunner {
+ public:
+  // `cache_dir` holds repository mirrors and builds; `workdir` is the attempt's scratch
+  // directory; `result_added` is called after each repetition's result is spooled.
+  BenchmarkRunner(AttemptJournal& journal, std::string cache_dir, std::string workdir,
+                  std::function<void()> result_added)
+      : journal_(journal),
+        cache_dir_(std::move(cache_dir)),
+        workdir_(std::move(workdir)),
+        result_added_(std::move(result_added)) {}
+
+  RunOutcome Run(const v1::BenchmarkJob& job);
+  void Cancel(const std::string& reason);
+
+ private:
+  RunOutcome RunInner(const v1::BenchmarkJob& job, class StepRunner& steps,
+                      std::vector<v1::RepetitionResult>* results);
+
+  AttemptJournal& journal_;
+  const std::string cache_dir_, workdir_;
+  std::function<void()> result_added_;
+  std::atomic<bool> cancel_{false};
+  absl::Mutex mu_;
+  std::string cancel_reason_ ABSL_GUARDED_BY(mu_);
+};
+
+// The limits a set of results breaks, one line each ("http.latency.p99: median 63.2 ms > max
+// 50"); a limit on a metric no valid repetition reported is broken too.
+std::vector<std::string> CheckLimits(
+    const google::protobuf::RepeatedPtrField<v1::MetricLimit>& limits,
+    const std::vector<v1::RepetitionResult>& results);
+
+// A free TCP port on 127.0.0.1 (bound and released; the caller uses it soon).
+absl::StatusOr<int> FreeLocalPort();
+
+}  // namespace perfgate::agent

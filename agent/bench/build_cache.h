@@ -1,0 +1,35 @@
+// Builds the system under test at a commit, once: a mirror of each repository (URL or local
+// path) under <cache>/repos/, a checkout per commit under <cache>/builds/<repo>/<sha>/, the
+// suite's build commands run in it, and a marker written when they all succeed. A later
+// attempt for the same commit reuses the checkout without building. The newest
+// `keep_builds` checkouts per repository are kept.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/bench/bench_context.h"
+#include "perfgate/v1/suite.pb.h"
+
+namespace perfgate::agent {
+
+class BuildCache {
+ public:
+  explicit BuildCache(std::string root, int keep_builds = 10)
+      : root_(std::move(root)), keep_(keep_builds) {}
+
+  // Returns the checkout directory ({srcdir}). FAILED_PRECONDITION (the message says which
+  // step) when the repository, the commit or a build command fails; CANCELLED on cancel.
+  absl::StatusOr<std::string> Prepare(const v1::BuildSpec& build, const std::string& commit,
+                                      BenchContext& ctx);
+
+ private:
+  absl::Status Git(BenchContext& ctx, const std::vector<std::string>& args, const std::string& what,
+                   std::string* out = nullptr);
+  void Evict(const std::string& builds_dir, const std::string& keep_dir);
+
+  const std::string root_;
+  const int keep_;
+};
+
+}  // namespace perfgate::agent

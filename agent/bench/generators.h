@@ -1,0 +1,31 @@
+// The load generators a workload can use, each run for one window (a warm-up or a measured
+// repetition) and turned into the same kind of result:
+//  - http: the built-in generator (agent/load/http_load.h), open or closed loop, with stages;
+//  - wrk: Debian's wrk, its --latency report parsed into the http.* metrics;
+//  - pgbench: PostgreSQL's pgbench, its summary plus its per-transaction log (-l) folded into
+//    a latency histogram;
+//  - command: any program that prints a JSON document (format in proto/perfgate/v1/suite.proto).
+#pragma once
+
+#include "absl/status/status.h"
+#include "agent/bench/bench_context.h"
+#include "agent/load/http_load.h"
+#include "perfgate/v1/results.pb.h"
+#include "perfgate/v1/suite.pb.h"
+
+namespace perfgate::agent {
+
+// Runs the workload's generator for `window` (`warmup`: a warm-up window, whose result is
+// thrown away; a staged http workload then runs at its first stage's rate). Fills `out`'s
+// measurements, histograms, validity and generator label. FAILED_PRECONDITION when the generator
+// cannot run or its output cannot be read; CANCELLED on cancel.
+absl::Status RunGenerator(const v1::WorkloadSpec& w, absl::Duration window, bool warmup,
+                          BenchContext& ctx, v1::RepetitionResult* out);
+
+// The pieces, exposed for tests.
+void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out);
+absl::Status ParseWrkOutput(const std::string& text, v1::RepetitionResult* out);
+absl::Status ParsePgbenchOutput(const std::string& text, v1::RepetitionResult* out);
+absl::Status ParseCommandOutput(const std::string& json, v1::RepetitionResult* out);
+
+}  // namespace perfgate::agent

@@ -1,0 +1,119 @@
+#include "agent/bench/readiness.h"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace perfgate::agent {
+namespace {
+
+std::string ProbeTcp(const std::string& hostport) {
+  size_t colon = hostport.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(hostport.substr(colon + 1), &port))
+    return "'" + hostport + "' is not host:port";
+  std::string host = hostport.substr(0, colon);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res)
+    return "cannot resolve " + host;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int rc = fd >= 0 ? connect(fd, res->ai_addr, res->ai_addrlen) : -1;
+  std::string err = rc == 0 ? "" : std::string("connect ") + hostport + ": " + strerror(errno);
+  if (fd >= 0) close(fd);
+  freeaddrinfo(res);
+  return err;
+}
+
+std::string ProbeHttp(const std::string& url, int want) {
+  std::string host, path;
+  int port = 0;
+  if (!SplitHttpUrl(url, &host, &port, &path)) return "'" + url + "' is not an http:// URL";
+  httplib::Client cli(host, port);
+  cli.set_connection_timeout(1, 0);
+  cli.set_read_timeout(2, 0);
+  auto res = cli.Get(path.c_str());
+  if (!res) return "GET " + url + ": " + httplib::to_string(res.error());
+  if (res->status != want)
+    return absl::StrCat("GET ", url, ": status ", res->status, ", want ", want);
+  return "";
+}
+
+}  // namespace
+
+bool SplitHttpUrl(const std::string& url, std::string* host, int* port, std::string* path) {
+  absl::string_view u = url;
+  if (!absl::ConsumePrefix(&u, "http://")) return false;
+  size_t slash = u.find('/');
+  absl::string_view hostport = u.substr(0, slash);
+  *path = slash == absl::string_view::npos ? "/" : std::string(u.substr(slash));
+  size_t colon = hostport.rfind(':');
+  *port = 80;
+  if (colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(hostport.substr(colon + 1), port) || *port <= 0 || *port > 65535)
+      return false;
+    hostport = hostport.substr(0, colon);
+  }
+  *host = std::string(hostport);
+  return !host->empty();
+}
+
+absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
+                       const std::function<std::string()>& alive) {
+  absl::Duration timeout = absl::Seconds(check.timeout_seconds() ? check.timeout_seconds() : 60);
+  absl::Time deadline = absl::Now() + timeout;
+  std::string what, last;
+  while (true) {
+    if (ctx.cancel) return absl::CancelledError("cancelled");
+    if (alive) {
+      if (std::string dead = alive(); !dead.empty()) return absl::FailedPreconditionError(dead);
+    }
+    switch (check.check_case()) {
+      case v1::ReadinessCheck::kTcp: {
+        auto hp = ctx.Expand(check.tcp());
+        if (!hp.ok()) return hp.status();
+        what = "tcp " + *hp;
+        last = ProbeTcp(*hp);
+        break;
+      }
+      case v1::ReadinessCheck::kHttp: {
+        auto url = ctx.Expand(check.http());
+        if (!url.ok()) return url.status();
+        what = "http " + *url;
+        last = ProbeHttp(*url, check.http_status() ? check.http_status() : 200);
+        break;
+      }
+      case v1::ReadinessCheck::kCommand: {
+        auto cmd = ctx.Expand(check.command());
+        if (!cmd.ok()) return cmd.status();
+        what = "command " + *cmd;
+        StepOptions o;
+        o.spawn.argv = {"/bin/sh", "-c", *cmd};
+        o.spawn.working_dir = ctx.workdir;
+        o.stream_output = false;
+        o.timeout = std::max(absl::Seconds(1), std::min(absl::Seconds(30), deadline - absl::Now()));
+        StepResult r = ctx.steps.Run(o);
+        last = r.ok() ? "" : DescribeFailure(*cmd, r);
+        break;
+      }
+      default:
+        return absl::OkStatus();  // no check: ready once started
+    }
+    if (last.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("not ready after ", absl::FormatDuration(timeout), " (", what, "): ", last));
+    }
+    ctx.Sleep(absl::Milliseconds(100));
+  }
+}
+
+}  // namespace perfgate::agent

@@ -1,0 +1,22 @@
+// Waits until a service is ready: a TCP port accepts connections, an HTTP URL answers the
+// expected status, or a command exits 0, polled every 100 ms up to the check's timeout.
+#pragma once
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "agent/bench/bench_context.h"
+#include "perfgate/v1/suite.pb.h"
+
+namespace perfgate::agent {
+
+// `alive` (optional) is asked between polls; when it returns a message the service died and
+// waiting stops with that message. DEADLINE_EXCEEDED (with the last probe's error) on
+// timeout, CANCELLED on cancel, FAILED_PRECONDITION when the service died.
+absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
+                       const std::function<std::string()>& alive = nullptr);
+
+// Splits "http://host:port/path" (port default 80, path default /). False if malformed.
+bool SplitHttpUrl(const std::string& url, std::string* host, int* port, std::string* path);
+
+}  // namespace perfgate::agent

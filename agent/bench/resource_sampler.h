@@ -1,0 +1,58 @@
+// Samples the stack's processes from /proc while a repetition runs: every `interval`, each
+// service's resident memory (summed over its process tree) and CPU time. At the end it reports
+// per service: rss_peak and rss_mean (MiB, over the samples), cpu_seconds (CPU time spent in
+// the window, including children that exited and were waited for) and cpu_util (cpu_seconds
+// per second of the window: 1.0 = one core busy).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/bench/stack.h"
+#include "perfgate/v1/results.pb.h"
+
+namespace perfgate::agent {
+
+struct ProcTreeSample {
+  int64_t rss_bytes = 0;
+  double cpu_seconds = 0;  // utime + stime of the live tree, plus the roots' waited-for children
+  int processes = 0;
+};
+
+// One reading of the trees under `roots` (the roots included). Gone processes are skipped.
+ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots);
+
+class ResourceSampler {
+ public:
+  explicit ResourceSampler(std::vector<ServiceProcesses> services,
+                           absl::Duration interval = absl::Milliseconds(250));
+  ~ResourceSampler();  // Stop()s
+
+  void Start();
+  // Stops sampling and appends the measurements (proc.SERVICE.*) to `out`.
+  void Stop(v1::RepetitionResult* out);
+
+ private:
+  struct Series {
+    int64_t peak = 0;
+    double rss_sum = 0;
+    int samples = 0;
+    double cpu_first = -1, cpu_last = 0;
+  };
+  void Tick();
+
+  const std::vector<ServiceProcesses> services_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+  absl::Time started_;
+  std::thread thread_;
+};
+
+}  // namespace perfgate::agent
