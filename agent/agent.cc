@@ -311,10 +311,15 @@ void AgentImpl::RunSession() {
         {
           absl::MutexLock lock(&mu_);
           interval = heartbeat_;
-          auto done = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-            return stopping_ || stream_generation_ != generation;
+          // The controller's HelloAck may shorten the interval after this wait began (the
+          // lease could run out before a long default interval passes): start over then.
+          auto woken = [this, generation, interval]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            return stopping_ || stream_generation_ != generation || heartbeat_ != interval;
           };
-          if (mu_.AwaitWithTimeout(absl::Condition(&done), interval)) return;
+          if (mu_.AwaitWithTimeout(absl::Condition(&woken), interval)) {
+            if (stopping_ || stream_generation_ != generation) return;
+            continue;
+          }
         }
         if (!WriteToStream(HeartbeatMessage())) return;
       }

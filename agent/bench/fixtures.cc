@@ -9,6 +9,11 @@
 namespace perfgate::agent {
 namespace {
 
+// Drops "ALTER ... OWNER TO ...;", "GRANT ...;" and "REVOKE ...;" lines outside COPY blocks.
+constexpr char kNoOwnerFilter[] =
+    R"(awk '/^COPY .* FROM stdin;$/ {c = 1} c && /^\\.$/ {c = 0; print; next} )"
+    R"(!c && (/^ALTER .* OWNER TO .*;$/ || /^(GRANT|REVOKE) .*;$/) {next} {print}')";
+
 // Quotes `s` for /bin/sh.
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
@@ -73,8 +78,15 @@ absl::Status LoadFixture(const v1::FixtureSpec& f, int index, BenchContext& ctx)
     switch (*format) {
       case DumpFormat::kPlainSql:
         what = gz ? "plain SQL (gzip)" : "plain SQL";
-        cmd = src + "psql -X -q -v ON_ERROR_STOP=1 -d " + ShellQuote(dsn) +
-              (gz ? " -f -" : " -f" + file_arg) + " > /dev/null";
+        if (f.has_pg_dump()) {
+          // A plain pg_dump: drop its ownership and privilege statements (top-level lines,
+          // never inside COPY data), as pg_restore --no-owner --no-privileges would.
+          cmd = (gz ? "gzip -dc " : "cat ") + ShellQuote(path) + " | " + kNoOwnerFilter +
+                " | psql -X -q -v ON_ERROR_STOP=1 -d " + ShellQuote(dsn) + " -f - > /dev/null";
+        } else {
+          cmd = src + "psql -X -q -v ON_ERROR_STOP=1 -d " + ShellQuote(dsn) +
+                (gz ? " -f -" : " -f" + file_arg) + " > /dev/null";
+        }
         break;
       case DumpFormat::kCustom:
       case DumpFormat::kTar:

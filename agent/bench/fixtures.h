@@ -3,7 +3,7 @@
 //    a directory-format dump (pg_restore -j 2), or a plain SQL dump (psql), each optionally
 //    gzip-compressed; the format is told from the file's first bytes. Owners and privileges of
 //    the source are skipped (--no-owner --no-privileges), so a production backup restores
-//    without its roles.
+//    without its roles (for a plain SQL dump, its OWNER TO / GRANT / REVOKE lines are dropped).
 //  - sql: a SQL script (optionally gzip-compressed) run with psql, stopping at the first error.
 //  - command: any shell command.
 #pragma once

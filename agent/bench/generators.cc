@@ -37,12 +37,12 @@ void AddHistogram(v1::RepetitionResult* out, const std::string& name,
 }
 
 void AddPercentiles(v1::RepetitionResult* out, const std::string& prefix,
-                    const common::HdrHistogram& h) {
+                    const common::HdrHistogram& h, bool with_mean = true) {
   if (h.total() == 0) return;
   for (auto [suffix, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p999", 99.9}}) {
     Add(out, prefix + "." + suffix, "ms", h.ValueAtPercentile(p) / 1000.0, kLower);
   }
-  Add(out, prefix + ".mean", "ms", h.mean() / 1000.0, kLower);
+  if (with_mean) Add(out, prefix + ".mean", "ms", h.mean() / 1000.0, kLower);
   Add(out, prefix + ".max", "ms", h.max() / 1000.0, kLower);
 }
 
@@ -199,7 +199,8 @@ absl::Status RunPgbench(const v1::PgbenchSpec& p, absl::Duration window, BenchCo
   }
   std::filesystem::remove_all(logdir, ec);
   if (hist->total() > 0) {
-    AddPercentiles(out, "pg.latency", *hist);
+    // pgbench's own summary already gave the mean.
+    AddPercentiles(out, "pg.latency", *hist, /*with_mean=*/false);
     AddHistogram(out, "pg.latency", *hist);
   }
   return absl::OkStatus();
@@ -368,6 +369,10 @@ absl::Status ParseCommandOutput(const std::string& text, v1::RepetitionResult* o
     }
     double v = m["value"].get<double>();
     if (!std::isfinite(v)) return bad(f + ".value: not finite");
+    for (const auto& prev : out->measurements()) {
+      if (prev.name() == m["name"].get<std::string>())
+        return bad(f + ".name: '" + prev.name() + "' is given twice");
+    }
     Add(out, m["name"].get<std::string>(), unit, v, d);
   }
   out->set_valid(true);

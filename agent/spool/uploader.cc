@@ -128,7 +128,8 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
       refused_(id, s.error_message());
     } else if (!s.ok()) {
       upload_errors_->Increment();
-      spdlog::debug("msg=\"result upload failed\" attempt={} error=\"{}\"", id, s.error_message());
+      spdlog::warn("msg=\"result upload failed; will retry\" attempt={} code={} error=\"{}\"", id,
+                   static_cast<int>(s.error_code()), s.error_message());
       return false;
     }
     if (auto st = j->AckResults(reps); !st.ok()) {

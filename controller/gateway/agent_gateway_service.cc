@@ -1,6 +1,7 @@
 #include "controller/gateway/agent_gateway_service.h"
 
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/hist/hdr_histogram.h"
@@ -124,8 +125,13 @@ grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
     if (r.invalid_reason().size() > limits_.max_message_bytes * 64 ||
         r.generator().size() > limits_.max_name_bytes)
       return bad(f + ": invalid_reason or generator too long");
+    std::set<std::string> names;
     for (int k = 0; k < r.measurements_size(); ++k) {
       const auto& m = r.measurements(k);
+      if (!names.insert(m.name()).second) {
+        return bad(absl::StrCat(f, ".measurements[", k, "].name: '", m.name(),
+                                "' appears twice in the repetition"));
+      }
       if (m.name().empty() || m.name().size() > limits_.max_name_bytes ||
           m.unit().size() > limits_.max_name_bytes) {
         return bad(absl::StrCat(f, ".measurements[", k, "]: name must be 1..",
@@ -136,8 +142,13 @@ grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
       if (!v1::Direction_IsValid(m.direction()))
         return bad(absl::StrCat(f, ".measurements[", k, "].direction: unknown"));
     }
+    names.clear();
     for (int k = 0; k < r.histograms_size(); ++k) {
       const auto& h = r.histograms(k);
+      if (!names.insert(h.name()).second) {
+        return bad(absl::StrCat(f, ".histograms[", k, "].name: '", h.name(),
+                                "' appears twice in the repetition"));
+      }
       if (h.name().empty() || h.name().size() > limits_.max_name_bytes)
         return bad(absl::StrCat(f, ".histograms[", k, "].name: must be 1..", limits_.max_name_bytes,
                                 " bytes"));

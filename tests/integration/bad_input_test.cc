@@ -1,5 +1,7 @@
 // Bad input at the API and gateway gets a clear error and changes nothing.
+#include <cmath>
 #include <fstream>
+#include <functional>
 
 #include "tests/integration/fixture.h"
 
@@ -175,6 +177,52 @@ TEST_F(ClusterTest, GatewayRefusesOversizedAndUnknownUploads) {
     EXPECT_EQ(gw->CompleteAttempt(ctx2.get(), req, &cresp).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION)
         << "a finished attempt cannot be rewritten";
+  }
+  {
+    // Results: every field is checked before anything is stored.
+    auto upload = [&](std::function<void(v1::RepetitionResult*)> edit) {
+      v1::UploadResultsRequest req;
+      req.set_attempt_id(attempt.id());
+      req.set_epoch(attempt.epoch());
+      v1::RepetitionResult* r = req.add_results();
+      r->set_repetition(1);
+      auto* m = r->add_measurements();
+      m->set_name("http.throughput");
+      m->set_value(100);
+      edit(r);
+      v1::UploadResultsResponse resp;
+      auto ctx = Ctx();
+      return gw->UploadResults(ctx.get(), req, &resp);
+    };
+    struct Case {
+      std::function<void(v1::RepetitionResult*)> edit;
+      std::string want;
+    } cases[] = {
+        {[](v1::RepetitionResult* r) { r->set_repetition(0); }, "results[0].repetition"},
+        {[](v1::RepetitionResult* r) { *r->add_measurements() = r->measurements(0); },
+         "results[0].measurements[1].name: 'http.throughput' appears twice"},
+        {[](v1::RepetitionResult* r) { r->mutable_measurements(0)->set_value(NAN); },
+         "results[0].measurements[0].value: not a finite number"},
+        {[](v1::RepetitionResult* r) { r->mutable_measurements(0)->set_name(""); },
+         "results[0].measurements[0]: name must be"},
+        {[](v1::RepetitionResult* r) {
+           auto* h = r->add_histograms();
+           h->set_name("h");
+           h->mutable_histogram()->set_significant_digits(9);
+         },
+         "results[0].histograms[0]"},
+    };
+    for (const auto& c : cases) {
+      grpc::Status s = upload(c.edit);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.want;
+      EXPECT_NE(s.error_message().find(c.want), std::string::npos) << s.error_message();
+    }
+    v1::GetRunResultsRequest req;
+    req.set_run_id(run.id());
+    v1::RunResults res;
+    auto ctx = Ctx();
+    ASSERT_TRUE(stub_->GetRunResults(ctx.get(), req, &res).ok());
+    EXPECT_EQ(res.jobs(0).repetitions_size(), 0) << "nothing refused may be stored";
   }
   EXPECT_EQ(RunLogs(*stub_, run.id()).size(), before);
   EXPECT_EQ(GetRun(*stub_, run.id()).state(), v1::RUN_STATE_SUCCEEDED);

@@ -61,5 +61,65 @@ TEST(RunSpecTest, BoundsJobCount) {
   EXPECT_TRUE(absl::IsInvalidArgument(ValidateAndDefaultRunSpec(&s, RetryPolicy{})));
 }
 
+v1::RunSpec OneBenchmark() {
+  v1::RunSpec s;
+  v1::BenchmarkJob* b = s.add_jobs()->mutable_benchmark();
+  auto* svc = b->mutable_stack()->mutable_exec()->add_services();
+  svc->set_name("api");
+  svc->add_args("/srv/api");
+  svc->add_args("--port={port:api}");
+  svc->add_ports("api");
+  b->mutable_workload()->mutable_http()->set_target("http://{host}:{port:api}");
+  b->mutable_workload()->mutable_http()->set_rate(100);
+  return s;
+}
+
+TEST(RunSpecTest, BenchmarkDefaultsAndChecks) {
+  v1::RunSpec s = OneBenchmark();
+  ASSERT_TRUE(ValidateAndDefaultRunSpec(&s, RetryPolicy{}).ok());
+  const v1::BenchmarkJob& b = s.jobs(0).benchmark();
+  EXPECT_EQ(b.workload().repetitions(), 9u);
+  EXPECT_EQ(b.workload().duration_seconds(), 30u);
+  EXPECT_EQ(b.workload().http().connections(), 16u);
+  EXPECT_EQ(b.workload().http().requests(0).path(), "/");
+  EXPECT_EQ(b.timeout_seconds(), 7200u);
+  struct Case {
+    std::function<void(v1::BenchmarkJob*)> mutate;
+    std::string want;
+  } cases[] = {
+      {[](v1::BenchmarkJob* b) { b->mutable_workload()->clear_generator(); },
+       "spec.jobs[0].benchmark.workload: needs a load generator"},
+      {[](v1::BenchmarkJob* b) {
+         b->mutable_workload()->mutable_http()->set_target("http://{host}:{port:web}");
+       },
+       "spec.jobs[0].benchmark.workload.http.target: {port:web} names a port no service declares"},
+      {[](v1::BenchmarkJob* b) {
+         b->mutable_stack()->mutable_exec()->mutable_services(0)->set_args(1, "{srcdir}/x");
+       },
+       "spec.jobs[0].benchmark.stack.services[0].args[1]: {srcdir} is only defined"},
+      {[](v1::BenchmarkJob* b) {
+         b->mutable_stack()->mutable_exec()->mutable_services(0)->add_ports("api");
+       },
+       "port 'api' declared twice"},
+      {[](v1::BenchmarkJob* b) { b->mutable_workload()->set_repetitions(5000); },
+       "workload.repetitions: at most 1000"},
+      {[](v1::BenchmarkJob* b) {
+         b->mutable_workload()->set_repetitions(1000);
+         b->mutable_workload()->set_duration_seconds(3600);
+         b->set_timeout_seconds(3600);
+       },
+       "the workload alone takes"},
+      {[](v1::BenchmarkJob* b) { b->add_fixtures()->set_pg_dump("/x.dump"); },
+       "fixtures[0].dsn: is required"},
+  };
+  for (const auto& c : cases) {
+    v1::RunSpec bad = OneBenchmark();
+    c.mutate(bad.mutable_jobs(0)->mutable_benchmark());
+    absl::Status st = ValidateAndDefaultRunSpec(&bad, RetryPolicy{});
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << c.want;
+    EXPECT_NE(st.message().find(c.want), std::string::npos) << st.message();
+  }
+}
+
 }  // namespace
 }  // namespace perfgate::controller

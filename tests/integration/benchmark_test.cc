@@ -1,0 +1,357 @@
+// Benchmark jobs end to end: a real git repository of a system under test, built at a commit by
+// a real agent, its stack started and measured under real load, results through the real
+// controller into PostgreSQL and back out through the CLI.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+void Sh(const std::string& cmd) { ASSERT_EQ(system(cmd.c_str()), 0) << cmd; }
+
+std::string ShOut(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+class BenchmarkTest : public ClusterTest {
+ protected:
+  // A repository whose commits differ in the flags the sample target is started with.
+  std::string Commit(const std::string& flags) {
+    repo_ = dir_ + "/sut";
+    if (access(repo_.c_str(), F_OK) != 0) {
+      Sh("git init -q " + repo_ + " && git -C " + repo_ + " config user.email t@x && git -C " +
+         repo_ + " config user.name t");
+    }
+    std::ofstream(repo_ + "/flags") << flags << "\n";
+    Sh("cd " + repo_ + " && git add flags && git commit -q --allow-empty -m '" + flags + "'");
+    return ShOut("git -C " + repo_ + " rev-parse HEAD");
+  }
+
+  std::string WriteSuite(const std::string& name, std::string yaml) {
+    yaml = absl::StrReplaceAll(
+        yaml, {{"$REPO", repo_}, {"$TARGET", BinaryPath("perfgate-sample-target")}});
+    std::string path = dir_ + "/" + name + ".yaml";
+    std::ofstream(path) << yaml;
+    return path;
+  }
+
+  int64_t Submit(const std::string& suite, const std::string& commit, int want_exit) {
+    std::string out;
+    int code = Cli({"-o", "json", "run", "submit", "--suite", suite, "--commit", commit, "--branch",
+                    "main", "--kind", "baseline"},
+                   &out);
+    EXPECT_EQ(code, 0) << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    int64_t id = j.is_discarded() || !j.contains("id") ? 0 : std::stoll(j["id"].get<std::string>());
+    if (want_exit >= 0) {
+      // Bounded: a stuck run fails the test instead of hanging it.
+      EXPECT_TRUE(
+          WaitUntil([&] { return IsTerminal(GetRun(*stub_, id).state()); }, absl::Seconds(150)))
+          << AllLogs(id);
+      EXPECT_EQ(Cli({"run", "watch", std::to_string(id)}, &out), want_exit) << out;
+    }
+    return id;
+  }
+
+  v1::RunResults Results(int64_t run) {
+    v1::GetRunResultsRequest req;
+    req.set_run_id(run);
+    v1::RunResults res;
+    auto ctx = Ctx();
+    EXPECT_TRUE(stub_->GetRunResults(ctx.get(), req, &res).ok());
+    return res;
+  }
+
+  static double Median(const v1::RunResults& r, const std::string& metric) {
+    for (const auto& s : r.jobs(0).summary())
+      if (s.name() == metric) return s.median();
+    ADD_FAILURE() << "no metric " << metric;
+    return -1;
+  }
+
+  std::string AllLogs(int64_t run) {
+    std::string out;
+    for (const auto& c : RunLogs(*stub_, run)) out += c.data();
+    return out;
+  }
+
+  static bool IsTerminal(v1::RunState s) {
+    return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
+           s == v1::RUN_STATE_CANCELLED;
+  }
+
+  std::string repo_;
+};
+
+constexpr char kHttpSuite[] = R"yaml(
+name: it-http
+jobs:
+  - name: api
+    benchmark:
+      build:
+        repository: $REPO
+        commands: ["mkdir -p out && cp flags out/flags"]
+      stack:
+        services:
+          - name: api
+            args: [/bin/sh, -c, "exec $TARGET --listen {host}:{port:api} --threads 16 $(cat {srcdir}/out/flags)"]
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
+      workload:
+        warmup: 1s
+        duration: 2s
+        repetitions: 3
+        http:
+          target: "http://{host}:{port:api}"
+          rate: 100
+          connections: 8
+          # The tests share two cores with other tests: judge the pipeline, not the machine.
+          max_sched_delay_p99: 250ms
+          requests:
+            - {name: list, path: /api/items}
+            - {name: one, path: /api/items/3}
+      limits:
+        - {metric: http.error_ratio, max: 0}
+)yaml";
+
+TEST_F(BenchmarkTest, BaselineAndCandidateAreBuiltAtTheirCommitsAndMeasured) {
+  StartController();
+  StartAgent("a1");
+  std::string base = Commit("--added-latency 0ms");
+  std::string cand = Commit("--added-latency 5ms");
+  std::string suite = WriteSuite("http", kHttpSuite);
+  int64_t r1 = Submit(suite, base, 0);
+  int64_t r2 = Submit(suite, cand, 0);
+
+  v1::RunResults a = Results(r1), b = Results(r2);
+  ASSERT_EQ(a.jobs_size(), 1);
+  ASSERT_EQ(a.jobs(0).repetitions_size(), 3) << AllLogs(r1);
+  ASSERT_EQ(b.jobs(0).repetitions_size(), 3) << AllLogs(r2);
+  for (const auto& rep : a.jobs(0).repetitions()) {
+    EXPECT_TRUE(rep.valid()) << rep.invalid_reason();
+    EXPECT_EQ(rep.generator(), "http-open-loop");
+  }
+  EXPECT_NEAR(Median(a, "http.throughput"), 100, 3);
+  EXPECT_NEAR(Median(a, "http.requests"), 200, 3) << "2 s at 100 req/s";
+  EXPECT_LT(Median(a, "http.latency.p50"), 3.0);
+  EXPECT_GE(Median(b, "http.latency.p50"), 5.0) << "the candidate commit adds 5 ms";
+  EXPECT_GT(Median(a, "proc.api.rss_peak"), 1.0) << "MiB of the service, sampled from /proc";
+  EXPECT_GT(Median(a, "proc.api.cpu_seconds"), 0.0);
+  EXPECT_GE(Median(a, "http.list.requests"), 50) << "per-endpoint figures of the mix";
+  // The second run of the same suite reuses nothing but the repository mirror; the baseline
+  // commit is cached now.
+  int64_t r3 = Submit(suite, base, 0);
+  EXPECT_NE(AllLogs(r3).find("is cached"), std::string::npos);
+
+  std::string table;
+  ASSERT_EQ(Cli({"run", "results", std::to_string(r2)}, &table), 0) << table;
+  for (const char* want :
+       {"job api", "3 repetitions, 3 valid", "http.latency.p50", "median", "proc.api.rss_peak"}) {
+    EXPECT_NE(table.find(want), std::string::npos) << want << "\n" << table;
+  }
+}
+
+TEST_F(BenchmarkTest, BuildFailuresAndBrokenLimitsFailTheRunWithoutRetry) {
+  StartController();
+  StartAgent("a1");
+  std::string commit = Commit("--added-latency 2ms");
+  std::string broken = WriteSuite(
+      "broken",
+      absl::StrReplaceAll(kHttpSuite, {{"mkdir -p out && cp flags out/flags",
+                                        "echo 'error: no rule to make out' >&2; exit 2"}}));
+  int64_t r1 = Submit(broken, commit, 1);
+  v1::Run run = GetRun(*stub_, r1);
+  ASSERT_EQ(run.jobs(0).attempts_size(), 1) << "a build failure is the code's fault: no retry";
+  EXPECT_NE(run.jobs(0).message().find("build step 1"), std::string::npos) << run.jobs(0).message();
+  EXPECT_NE(AllLogs(r1).find("error: no rule to make out"), std::string::npos);
+
+  std::string strict = WriteSuite(
+      "strict", absl::StrReplaceAll(kHttpSuite, {{"{metric: http.error_ratio, max: 0}",
+                                                  "{metric: http.latency.p50, max: 1}"}}));
+  int64_t r2 = Submit(strict, commit, 1);
+  run = GetRun(*stub_, r2);
+  EXPECT_EQ(run.jobs(0).attempts_size(), 1);
+  EXPECT_NE(run.jobs(0).message().find("limits broken: http.latency.p50: median"),
+            std::string::npos)
+      << run.jobs(0).message();
+  EXPECT_EQ(Results(r2).jobs(0).repetitions_size(), 3) << "the measurements are kept";
+}
+
+TEST_F(BenchmarkTest, CancelDuringRepetitionsTearsTheStackDown) {
+  StartController();
+  StartAgent("a1");
+  std::string commit = Commit("--added-latency 0ms");
+  std::string suite =
+      WriteSuite("long", absl::StrReplaceAll(kHttpSuite, {{"repetitions: 3", "repetitions: 100"}}));
+  int64_t id = Submit(suite, commit, -1);
+  ASSERT_TRUE(
+      WaitUntil([&] { return Results(id).jobs(0).repetitions_size() >= 1; }, absl::Seconds(60)))
+      << AllLogs(id);
+  std::smatch m;
+  std::string logs = AllLogs(id);
+  ASSERT_TRUE(std::regex_search(logs, m, std::regex("port api = (\\d+)"))) << logs;
+  int port = std::stoi(m[1]);
+  std::string out;
+  ASSERT_EQ(Cli({"run", "cancel", std::to_string(id)}, &out), 0) << out;
+  ASSERT_TRUE(WaitUntil([&] { return GetRun(*stub_, id).state() == v1::RUN_STATE_CANCELLED; },
+                        absl::Seconds(30)));
+  v1::Run run = GetRun(*stub_, id);
+  ASSERT_EQ(run.jobs(0).attempts_size(), 1);
+  EXPECT_EQ(run.jobs(0).attempts(0).outcome(), v1::ATTEMPT_OUTCOME_CANCELLED)
+      << run.jobs(0).attempts(0).DebugString();
+  // Nothing listens on the service's port any more.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  close(fd);
+  EXPECT_NE(AllLogs(id).find("service api stopped"), std::string::npos) << AllLogs(id);
+}
+
+TEST_F(BenchmarkTest, RestoresARealPgDumpIntoTheStackAndRunsPgbench) {
+  // The source database: a real PostgreSQL with a table, dumped in custom format and as gzipped
+  // plain SQL, the way a production backup would be taken.
+  std::string src = TestPostgres::Get().NewDatabase();
+  std::ofstream(dir_ + "/src.sql")
+      << "CREATE TABLE items (id int PRIMARY KEY, name text);\n"
+         "INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 1000) g;\n"
+         "CREATE TABLE notes (t text);\nINSERT INTO notes VALUES ('hello');\n";
+  Sh("psql -X -q -v ON_ERROR_STOP=1 -d '" + src + "' -f " + dir_ + "/src.sql");
+  Sh("pg_dump -Fc -t items -d '" + src + "' -f " + dir_ + "/items.dump");
+  Sh("pg_dump -Fp -t notes -d '" + src + "' | gzip > " + dir_ + "/notes.sql.gz");
+  std::ofstream(dir_ + "/index.sql") << "CREATE INDEX items_name ON items (name);\n";
+  Sh("chmod 644 " + dir_ + "/items.dump " + dir_ + "/notes.sql.gz " + dir_ + "/index.sql");
+  StartController();
+  StartAgent("a1");
+  // PostgreSQL refuses to run as root: as root the service drops to the postgres user.
+  std::string pgbin = ShOut("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
+  std::string server = pgbin + "/initdb -D {workdir}/pg -A trust -U postgres >/dev/null && exec " +
+                       pgbin +
+                       "/postgres -D {workdir}/pg -p {port:db} -k {workdir}/pg -c "
+                       "listen_addresses=127.0.0.1 -c fsync=off";
+  std::string db_cmd =
+      geteuid() == 0 ? "mkdir -p {workdir}/pg && chown postgres {workdir}/pg && exec runuser -u "
+                       "postgres -- /bin/sh -c '" +
+                           server + "'"
+                     : server;
+  std::string dsn = "postgresql://postgres@127.0.0.1:{port:db}/app";
+  std::string suite = WriteSuite(
+      "pg",
+      absl::StrCat(R"x(
+name: it-pg
+jobs:
+  - name: db
+    benchmark:
+      stack:
+        services:
+          - name: db
+            args: [/bin/sh, -c, ")x",
+                   db_cmd, R"x("]
+            ports: [db]
+            ready: {command: "pg_isready -q -h 127.0.0.1 -p {port:db}", timeout: 60s}
+      fixtures:
+        - {name: create, command: "psql -X -q -h 127.0.0.1 -p {port:db} -U postgres -c 'CREATE DATABASE app'"}
+        - {name: items, pg_dump: ")x",
+                   dir_, R"x(/items.dump", dsn: ")x", dsn, R"x("}
+        - {name: notes, pg_dump: ")x",
+                   dir_, R"x(/notes.sql.gz", dsn: ")x", dsn, R"x("}
+        - {name: index, sql: ")x",
+                   dir_, R"x(/index.sql", dsn: ")x", dsn, R"x("}
+        - name: check
+          command: >-
+            test "$(psql -X -tA -d )x",
+                   dsn, R"x( -c 'SELECT count(*) FROM items')" = 1000 &&
+            test "$(psql -X -tA -d )x",
+                   dsn, R"x( -c 'SELECT t FROM notes')" = hello &&
+            test "$(psql -X -tA -d )x",
+                   dsn,
+                   R"x( -c "SELECT count(*) FROM pg_indexes WHERE indexname = 'items_name'")" = 1 &&
+            echo 'SELECT name FROM items WHERE id = 1 + (random() * 999)::int;' > {workdir}/q.sql
+      workload:
+        duration: 2s
+        repetitions: 2
+        pgbench: {dsn: ")x",
+                   dsn, R"x(", clients: 2, args: [-n, -f, "{workdir}/q.sql"]}
+)x"));
+  int64_t id = Submit(suite, "", 0);
+  std::string logs = AllLogs(id);
+  EXPECT_NE(logs.find("loading custom-format dump"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("loading plain SQL (gzip)"), std::string::npos) << logs;
+  v1::RunResults r = Results(id);
+  ASSERT_EQ(r.jobs(0).repetitions_size(), 2) << logs;
+  EXPECT_EQ(r.jobs(0).repetitions(0).generator(), "pgbench");
+  EXPECT_GT(Median(r, "pg.tps"), 10);
+  EXPECT_GT(Median(r, "pg.latency.p99"), 0);
+  EXPECT_EQ(Median(r, "pg.failed"), 0);
+  EXPECT_GT(Median(r, "proc.db.rss_peak"), 5) << "the whole postgres process tree, in MiB";
+}
+
+TEST_F(BenchmarkTest, ComposeStackBuildsItsImageLocallyAndIsTornDown) {
+  if (system("docker info >/dev/null 2>&1") != 0 || system("which docker-compose >/dev/null") != 0)
+    GTEST_SKIP() << "no Docker engine here (tools/test.sh starts one where it can)";
+  repo_ = dir_ + "/web";
+  Sh("mkdir -p " + repo_ + "/www && echo hello > " + repo_ + "/www/index.html");
+  std::ofstream(repo_ + "/Dockerfile")
+      << "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n"
+         "ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", "
+         "\"8080\", \"-h\", \"/www\"]\n";
+  std::ofstream(repo_ + "/docker-compose.yml")
+      << "version: \"2.4\"\nservices:\n  web:\n    build: .\n    image: perfgate-it-web:latest\n"
+         "    ports: [\"127.0.0.1:${PERFGATE_PORT_WEB}:8080\"]\n";
+  Sh("cd " + repo_ +
+     " && git init -q && git config user.email t@x && git config user.name t && "
+     "git add -A && git commit -qm web");
+  StartController();
+  StartAgent("a1");
+  std::string suite = WriteSuite("compose", R"yaml(
+name: it-compose
+jobs:
+  - name: web
+    benchmark:
+      build:
+        repository: $REPO
+        commands: ["cp $(command -v busybox) busybox"]
+      stack:
+        compose:
+          file: "{srcdir}/docker-compose.yml"
+          ports: [web]
+          ready: [{http: "http://{host}:{port:web}/index.html", timeout: 60s}]
+      workload:
+        duration: 1s
+        repetitions: 2
+        http: {target: "http://{host}:{port:web}", closed_loop: true, connections: 2, requests: [{path: /index.html}]}
+)yaml");
+  int64_t id = Submit(suite, "HEAD", 0);
+  std::string logs = AllLogs(id);
+  v1::RunResults r = Results(id);
+  ASSERT_EQ(r.jobs(0).repetitions_size(), 2) << logs;
+  EXPECT_EQ(r.jobs(0).repetitions(0).generator(), "http-closed-loop");
+  EXPECT_GT(Median(r, "http.throughput"), 10);
+  EXPECT_GT(Median(r, "proc.web.rss_peak"), 0.0) << "the container's processes, from /proc";
+  EXPECT_NE(logs.find("down -v"), std::string::npos);
+  v1::Run run = GetRun(*stub_, id);
+  std::string project = "perfgate-" + std::to_string(run.jobs(0).attempts(0).id());
+  EXPECT_EQ(ShOut("docker ps -aq --filter label=com.docker.compose.project=" + project), "")
+      << "the attempt's containers are gone";
+}
+
+}  // namespace
+}  // namespace perfgate::testing

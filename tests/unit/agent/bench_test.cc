@@ -1,0 +1,342 @@
+// The benchmark runner's pieces against real files, real git repositories and real processes.
+#include <signal.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/bench/bench_context.h"
+#include "agent/bench/benchmark_runner.h"
+#include "agent/bench/build_cache.h"
+#include "agent/bench/fixtures.h"
+#include "agent/bench/generators.h"
+#include "agent/bench/readiness.h"
+#include "agent/bench/resource_sampler.h"
+#include "agent/bench/stack.h"
+#include "common/process/subprocess.h"
+#include "gtest/gtest.h"
+#include "tests/harness/processes.h"
+#include "tests/harness/test_postgres.h"
+
+namespace perfgate::agent {
+namespace {
+
+const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& name) {
+  for (const auto& m : r.measurements())
+    if (m.name() == name) return &m;
+  return nullptr;
+}
+
+TEST(GeneratorParsersTest, ReadsWrkLatencyReport) {
+  const char* out = R"(Running 10s test @ http://127.0.0.1:8080/
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   135.21us   45.71us   2.33ms   86.42%
+    Req/Sec    70.94k     3.15k   76.39k    72.28%
+  Latency Distribution
+     50%  127.00us
+     75%  146.00us
+     90%  175.00us
+     99%    1.20ms
+  713175 requests in 10.10s, 115.62MB read
+  Socket errors: connect 1, read 2, write 0, timeout 5
+  Non-2xx or 3xx responses: 12
+Requests/sec:  70611.45
+Transfer/sec:     11.45MB
+)";
+  v1::RepetitionResult r;
+  ASSERT_TRUE(ParseWrkOutput(out, &r).ok());
+  EXPECT_DOUBLE_EQ(Find(r, "http.throughput")->value(), 70611.45);
+  EXPECT_EQ(Find(r, "http.throughput")->direction(), v1::DIRECTION_HIGHER_IS_BETTER);
+  EXPECT_DOUBLE_EQ(Find(r, "http.latency.p50")->value(), 0.127);
+  EXPECT_DOUBLE_EQ(Find(r, "http.latency.p99")->value(), 1.2);
+  EXPECT_DOUBLE_EQ(Find(r, "http.latency.mean")->value(), 0.13521);
+  EXPECT_DOUBLE_EQ(Find(r, "http.latency.max")->value(), 2.33);
+  EXPECT_EQ(Find(r, "http.requests")->value(), 713175);
+  EXPECT_EQ(Find(r, "http.errors")->value(), 1 + 2 + 5 + 12);
+  v1::RepetitionResult empty;
+  EXPECT_FALSE(
+      ParseWrkOutput("unable to connect to 127.0.0.1:1 Connection refused\n", &empty).ok());
+}
+
+TEST(GeneratorParsersTest, ReadsPgbenchSummary) {
+  const char* out = R"(pgbench (15.8 (Debian 15.8-0+deb12u1))
+transaction type: <builtin: select only>
+scaling factor: 1
+query mode: simple
+number of clients: 4
+number of threads: 1
+maximum number of tries: 1
+duration: 5 s
+number of transactions actually processed: 61234
+number of failed transactions: 0 (0.000%)
+latency average = 0.326 ms
+latency stddev = 0.101 ms
+initial connection time = 12.345 ms
+tps = 12246.817342 (without initial connection time)
+)";
+  v1::RepetitionResult r;
+  ASSERT_TRUE(ParsePgbenchOutput(out, &r).ok());
+  EXPECT_DOUBLE_EQ(Find(r, "pg.tps")->value(), 12246.817342);
+  EXPECT_DOUBLE_EQ(Find(r, "pg.latency.mean")->value(), 0.326);
+  EXPECT_DOUBLE_EQ(Find(r, "pg.latency.stddev")->value(), 0.101);
+  EXPECT_EQ(Find(r, "pg.transactions")->value(), 61234);
+  EXPECT_EQ(Find(r, "pg.failed")->value(), 0);
+}
+
+TEST(GeneratorParsersTest, ReadsCommandJsonAndNamesBadFields) {
+  v1::RepetitionResult r;
+  ASSERT_TRUE(ParseCommandOutput(R"({"measurements": [
+      {"name": "ops", "value": 1200, "unit": "op/s", "lower_is_better": false},
+      {"name": "lat", "value": 1.5, "unit": "ms", "direction": "lower_is_better"}],
+      "valid": false, "invalid_reason": "noisy neighbour"})",
+                                 &r)
+                  .ok());
+  EXPECT_EQ(Find(r, "ops")->direction(), v1::DIRECTION_HIGHER_IS_BETTER);
+  EXPECT_EQ(Find(r, "lat")->value(), 1.5);
+  EXPECT_FALSE(r.valid());
+  EXPECT_EQ(r.invalid_reason(), "noisy neighbour");
+  struct Case {
+    const char* json;
+    const char* want;
+  } cases[] = {
+      {"not json", "not a JSON object"},
+      {"{}", "measurements: a list is required"},
+      {R"({"measurements": [{"value": 1}]})", "measurements[0].name"},
+      {R"({"measurements": [{"name": "x", "value": "1"}]})", "measurements[0].value"},
+      {R"({"measurements": [{"name": "x", "value": 1, "direction": "up"}]})",
+       "measurements[0].direction"},
+  };
+  for (const auto& c : cases) {
+    v1::RepetitionResult bad;
+    auto s = ParseCommandOutput(c.json, &bad);
+    ASSERT_FALSE(s.ok()) << c.json;
+    EXPECT_NE(s.message().find(c.want), std::string::npos) << s.message();
+  }
+}
+
+TEST(LimitsTest, MediansOfValidRepetitionsAgainstMinAndMax) {
+  std::vector<v1::RepetitionResult> reps(4);
+  double p99[] = {10, 12, 11, 500};  // the 500 is from an invalid repetition
+  for (int i = 0; i < 4; ++i) {
+    reps[i].set_valid(i < 3);
+    auto* m = reps[i].add_measurements();
+    m->set_name("http.latency.p99");
+    m->set_unit("ms");
+    m->set_value(p99[i]);
+  }
+  google::protobuf::RepeatedPtrField<v1::MetricLimit> limits;
+  limits.Add()->set_metric("http.latency.p99");
+  limits[0].set_max(11.5);
+  EXPECT_TRUE(CheckLimits(limits, reps).empty());
+  limits[0].set_max(10.5);
+  auto broken = CheckLimits(limits, reps);
+  ASSERT_EQ(broken.size(), 1u);
+  EXPECT_EQ(broken[0], "http.latency.p99: median 11 ms > max 10.5");
+  limits.Add()->set_metric("absent");
+  limits[1].set_min(1);
+  EXPECT_EQ(CheckLimits(limits, reps).size(), 2u);
+}
+
+class BenchFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = perfgate::testing::MakeTempDir("bench");
+    v1::Assign a;
+    a.set_attempt_id(42);
+    a.set_epoch(1);
+    journal_ = *AttemptJournal::Create(dir_ + "/attempt", a);
+    steps_ = std::make_unique<StepRunner>(*journal_, cancel_);
+    ctx_ = std::make_unique<BenchContext>(
+        BenchContext{*journal_, *steps_, cancel_, dir_ + "/work", {{"host", "127.0.0.1"}}});
+    ctx_->vars["workdir"] = ctx_->workdir;
+    ctx_->vars["attempt_id"] = "42";
+    std::filesystem::create_directories(ctx_->workdir);
+  }
+  std::string Log() {
+    std::string out;
+    auto chunks = journal_->Unacked(1 << 30);
+    for (const auto& c : *chunks) out += c.data();
+    return out;
+  }
+  void Write(const std::string& path, const std::string& data) { std::ofstream(path) << data; }
+  void Sh(const std::string& cmd) { ASSERT_EQ(system(cmd.c_str()), 0) << cmd; }
+
+  std::string dir_;
+  std::atomic<bool> cancel_{false};
+  std::unique_ptr<AttemptJournal> journal_;
+  std::unique_ptr<StepRunner> steps_;
+  std::unique_ptr<BenchContext> ctx_;
+};
+
+TEST_F(BenchFilesTest, DetectsDumpFormatsThroughGzip) {
+  Write(dir_ + "/plain.sql", "CREATE TABLE t (x int);\n");
+  Write(dir_ + "/custom.dump", std::string("PGDMP\x01\x0e\x00", 8) + "rest");
+  gzFile gz = gzopen((dir_ + "/custom.dump.gz").c_str(), "wb");
+  gzwrite(gz, "PGDMP\x01\x0e", 7);
+  gzclose(gz);
+  gz = gzopen((dir_ + "/plain.sql.gz").c_str(), "wb");
+  gzwrite(gz, "SELECT 1;\n", 10);
+  gzclose(gz);
+  bool gzipped = true;
+  EXPECT_EQ(*DetectDumpFormat(dir_ + "/plain.sql", &gzipped), DumpFormat::kPlainSql);
+  EXPECT_FALSE(gzipped);
+  EXPECT_EQ(*DetectDumpFormat(dir_ + "/custom.dump", &gzipped), DumpFormat::kCustom);
+  EXPECT_EQ(*DetectDumpFormat(dir_ + "/custom.dump.gz", &gzipped), DumpFormat::kCustom);
+  EXPECT_TRUE(gzipped);
+  EXPECT_EQ(*DetectDumpFormat(dir_ + "/plain.sql.gz", &gzipped), DumpFormat::kPlainSql);
+  EXPECT_TRUE(gzipped);
+  EXPECT_TRUE(absl::IsNotFound(DetectDumpFormat(dir_ + "/missing", &gzipped).status()));
+}
+
+TEST_F(BenchFilesTest, BuildsACommitOnceAndReportsBadCommitsAndBuilds) {
+  std::string repo = dir_ + "/repo";
+  Sh("git init -q " + repo + " && cd " + repo +
+     " && git config user.email t@x && git config user.name t && echo one > v && git add v && "
+     "git commit -qm one && git tag first && echo two > v && git commit -qam two");
+  v1::BuildSpec b;
+  b.set_repository(repo);
+  // Counts builds in a file outside the checkout, and copies the commit's content.
+  b.add_commands("echo built >> " + dir_ + "/builds.txt && cp v built-v");
+  BuildCache cache(dir_ + "/cache");
+  auto src = cache.Prepare(b, "first", *ctx_);
+  ASSERT_TRUE(src.ok()) << src.status() << Log();
+  EXPECT_EQ(ctx_->vars["srcdir"], *src);
+  std::ifstream built(*src + "/built-v");
+  std::string v;
+  built >> v;
+  EXPECT_EQ(v, "one");
+  auto again = cache.Prepare(b, "first", *ctx_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *src);
+  EXPECT_NE(Log().find("is cached"), std::string::npos);
+  std::ifstream counts(dir_ + "/builds.txt");
+  int n = 0;
+  for (std::string line; std::getline(counts, line);) ++n;
+  EXPECT_EQ(n, 1) << "the second Prepare reused the build";
+  // A new commit in the repository is fetched.
+  Sh("cd " + repo + " && echo three > v && git commit -qam three");
+  auto head = cache.Prepare(b, "HEAD", *ctx_);
+  ASSERT_TRUE(head.ok()) << head.status();
+  std::ifstream(*head + "/built-v") >> v;
+  EXPECT_EQ(v, "three");
+
+  auto bad = cache.Prepare(b, "no-such-commit", *ctx_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(bad.status()));
+  EXPECT_NE(bad.status().message().find("no-such-commit"), std::string::npos);
+  v1::BuildSpec failing = b;
+  failing.set_commands(0, "echo compiler says no >&2; exit 4");
+  Sh("cd " + repo + " && echo four > v && git commit -qam four");
+  auto broken = cache.Prepare(failing, "HEAD", *ctx_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(broken.status()));
+  EXPECT_NE(broken.status().message().find("build step 1"), std::string::npos);
+  EXPECT_NE(broken.status().message().find("exit code 4"), std::string::npos);
+  EXPECT_NE(Log().find("compiler says no"), std::string::npos) << "build output is in the log";
+  v1::BuildSpec nowhere = b;
+  nowhere.set_repository(dir_ + "/no-repo");
+  EXPECT_TRUE(absl::IsFailedPrecondition(cache.Prepare(nowhere, "HEAD", *ctx_).status()));
+}
+
+TEST_F(BenchFilesTest, ExecStackStartsWaitsAndStopsInReverse) {
+  auto port = FreeLocalPort();
+  ASSERT_TRUE(port.ok());
+  ctx_->vars["port:api"] = std::to_string(*port);
+  v1::StackSpec spec;
+  auto* api = spec.mutable_exec()->add_services();
+  api->set_name("api");
+  api->add_args(perfgate::testing::BinaryPath("perfgate-sample-target"));
+  api->add_args("--listen");
+  api->add_args("{host}:{port:api}");
+  api->mutable_ready()->set_http("http://{host}:{port:api}/healthz");
+  auto* side = spec.mutable_exec()->add_services();
+  side->set_name("sidecar");
+  side->add_args("/bin/sh");
+  side->add_args("-c");
+  side->add_args("echo sidecar up; sleep 60 & sleep 60");
+  spec.set_stop_grace_seconds(2);
+  auto stack = MakeStack(spec, *ctx_);
+  ASSERT_TRUE(stack->Start().ok()) << Log();
+  auto procs = stack->Processes();
+  ASSERT_EQ(procs.size(), 2u);
+  EXPECT_EQ(procs[0].name, "api");
+  EXPECT_EQ(stack->CheckAlive(), "");
+  EXPECT_TRUE(perfgate::testing::WaitUntil(
+      [&] { return SampleProcessTree(procs[1].roots).processes >= 3; }, absl::Seconds(5)))
+      << "the shell and both sleeps";
+  EXPECT_GT(SampleProcessTree(procs[0].roots).rss_bytes, 1 << 20);
+  EXPECT_EQ(journal_->processes().size(), 2u);
+  stack->Stop();
+  for (const auto& p : procs) {
+    EXPECT_TRUE(perfgate::testing::WaitUntil([&] { return !common::GroupAlive(p.roots[0]); },
+                                             absl::Seconds(5)))
+        << p.name << ": the whole group goes, the background sleep too";
+  }
+  EXPECT_TRUE(journal_->processes().empty());
+  std::string log = Log();
+  EXPECT_LT(log.find("service sidecar stopped"), log.find("service api stopped"))
+      << "reverse order\n"
+      << log;
+  EXPECT_NE(log.find("sidecar up"), std::string::npos) << "service output reaches the log";
+}
+
+TEST_F(BenchFilesTest, AServiceThatDiesBeforeReadyFailsTheStackWithItsOutput) {
+  v1::StackSpec spec;
+  auto* svc = spec.mutable_exec()->add_services();
+  svc->set_name("db");
+  svc->add_args("/bin/sh");
+  svc->add_args("-c");
+  svc->add_args("echo 'FATAL: bad config' >&2; exit 3");
+  svc->mutable_ready()->set_tcp("127.0.0.1:1");
+  auto stack = MakeStack(spec, *ctx_);
+  absl::Status s = stack->Start();
+  ASSERT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("service db: exited (exit code 3) before it was ready"),
+            std::string::npos)
+      << s;
+  stack->Stop();
+  EXPECT_NE(Log().find("FATAL: bad config"), std::string::npos);
+}
+
+TEST_F(BenchFilesTest, ReadinessTimesOutWithTheLastProbeError) {
+  v1::ReadinessCheck c;
+  c.set_tcp("127.0.0.1:1");
+  c.set_timeout_seconds(1);
+  absl::Time t0 = absl::Now();
+  absl::Status s = WaitReady(c, *ctx_);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_NE(s.message().find("connect 127.0.0.1:1"), std::string::npos) << s;
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  c.set_command("test -f " + dir_ + "/flag");
+  std::thread later([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    Write(dir_ + "/flag", "");
+  });
+  c.set_timeout_seconds(10);
+  EXPECT_TRUE(WaitReady(c, *ctx_).ok());
+  later.join();
+}
+
+TEST_F(BenchFilesTest, CommandFixturesAndGeneratorsRunInTheWorkdir) {
+  v1::FixtureSpec f;
+  f.set_name("seed");
+  f.set_command("echo seeded > {workdir}/seed.txt");
+  std::filesystem::create_directories(ctx_->workdir);
+  ASSERT_TRUE(LoadFixture(f, 0, *ctx_).ok()) << Log();
+  EXPECT_TRUE(std::filesystem::exists(ctx_->workdir + "/seed.txt"));
+  f.set_command("exit 9");
+  absl::Status s = LoadFixture(f, 0, *ctx_);
+  EXPECT_NE(s.message().find("fixture seed: command: exit code 9"), std::string::npos) << s;
+
+  v1::WorkloadSpec w;
+  w.mutable_command()->set_command(
+      R"(test -f seed.txt && echo "{\"measurements\": [{\"name\": \"secs\", \"value\": $PERFGATE_DURATION_SECONDS}]}")");
+  v1::RepetitionResult r;
+  ASSERT_TRUE(RunGenerator(w, absl::Seconds(3), false, *ctx_, &r).ok()) << Log();
+  EXPECT_EQ(r.generator(), "command");
+  EXPECT_EQ(Find(r, "secs")->value(), 3);
+}
+
+}  // namespace
+}  // namespace perfgate::agent
