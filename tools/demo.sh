@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # perfgate's main job end to end, on its embedded defaults: builds perfgate, starts a
-# controller on a private PostgreSQL (unix socket only) and a local agent, submits the demo
-# suite, follows it to the end, and shows the results. Everything listens on loopback only and
-# is stopped when the script exits. Run as root on a fresh Debian bookworm machine.
+# controller on a private PostgreSQL (unix socket only) and a local agent, makes a git
+# repository of a system under test (the sample target; each commit's `flags` file says which
+# regression it carries), and benchmarks a baseline commit and a candidate commit with
+# deploy/examples/sample-target-suite.yaml: built at the commit, started on a port the agent
+# picks, warmed up, 9 repetitions of open-loop HTTP load with /proc sampling, results into
+# PostgreSQL. Prints both result tables. Everything listens on loopback only and is stopped
+# when the script exits. Run as root on a fresh Debian bookworm machine.
 #   PERFGATE_DEMO_DIR   where state goes (default /tmp/perfgate-demo; removed at the start)
 #   PERFGATE_DEMO_PORT  controller gRPC port (default 7600; HTTP is the next port)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 ./tools/install-deps.sh
-./tools/build.sh perfgate-controller perfgate-agent perfgate
+./tools/build.sh perfgate-controller perfgate-agent perfgate perfgate-sample-target
 bin=$root/build/bin
 dir=${PERFGATE_DEMO_DIR:-/tmp/perfgate-demo}
 port=${PERFGATE_DEMO_PORT:-7600}
@@ -31,8 +35,8 @@ pids+=($!)
 for _ in $(seq 1 300); do [ -f "$dir/controller.ready" ] && break; sleep 0.1; done
 [ -f "$dir/controller.ready" ] || { echo "controller did not start:"; cat "$dir/controller.log"; exit 1; }
 
-echo "== starting an agent"
-"$bin/perfgate-agent" --controller "127.0.0.1:$port" --name demo-agent --work-dir "$dir/agent" \
+echo "== starting an agent (the sample target on its PATH)"
+PATH=$bin:$PATH "$bin/perfgate-agent" --controller "127.0.0.1:$port" --name demo-agent --work-dir "$dir/agent" \
   --http-listen 127.0.0.1:0 >"$dir/agent.log" 2>&1 &
 pids+=($!)
 export PERFGATE_CONTROLLER=127.0.0.1:$port
@@ -40,18 +44,43 @@ for _ in $(seq 1 100); do "$bin/perfgate" agent list 2>/dev/null | grep -q 'demo
 "$bin/perfgate" agent list
 
 echo
-echo "== submitting deploy/examples/demo-suite.yaml and following it"
-"$bin/perfgate" run submit --suite deploy/examples/demo-suite.yaml --kind baseline --branch main \
-  --commit "$(git rev-parse --short HEAD 2>/dev/null || echo demo)" --wait
+echo "== the system under test: a git repository with a baseline and a candidate commit"
+sut=$dir/sut
+git init -q "$sut"
+git -C "$sut" config user.email demo@perfgate.invalid
+git -C "$sut" config user.name "perfgate demo"
+echo "--added-latency 0ms" >"$sut/flags"
+git -C "$sut" add flags
+git -C "$sut" commit -qm "baseline: the sample target as it is"
+base=$(git -C "$sut" rev-parse HEAD)
+echo "--added-latency 2ms" >"$sut/flags"
+git -C "$sut" commit -qam "candidate: 2 ms more per request"
+cand=$(git -C "$sut" rev-parse HEAD)
+git -C "$sut" log --oneline
+suite=$dir/suite.yaml
+sed "s#repository: /tmp/perfgate-demo/sut#repository: $sut#" deploy/examples/sample-target-suite.yaml >"$suite"
+
+echo
+echo "== benchmarking the baseline ${base:0:12} (following its log)"
+"$bin/perfgate" run submit --suite "$suite" --kind baseline --branch main --commit "$base" --wait
+echo
+echo "== benchmarking the candidate ${cand:0:12}"
+"$bin/perfgate" run submit --suite "$suite" --kind candidate --branch main --commit "$cand" >/dev/null
+"$bin/perfgate" run watch 2 >"$dir/candidate.log" 2>&1
+"$bin/perfgate" run get 2
 echo
 echo "== runs"
 "$bin/perfgate" run list
 echo
-echo "== the run as JSON (what CI reads)"
-"$bin/perfgate" -o json run get 1 | head -12
+echo "== results of the baseline (run 1)"
+"$bin/perfgate" run results 1
+echo "== results of the candidate (run 2)"
+"$bin/perfgate" run results 2
+echo "== the same as JSON (what CI reads), first lines"
+"$bin/perfgate" -o json run results 2 | head -12
 echo "  ..."
 echo
 echo "== the controller's own metrics (http://127.0.0.1:$http/metrics)"
-curl -s "http://127.0.0.1:$http/metrics" | grep -E '^perfgate_controller_(jobs\{state="SUCCEEDED"|claims_total|agents_connected|dispatch_latency_seconds_count)'
+curl -s "http://127.0.0.1:$http/metrics" | grep -E '^perfgate_controller_(jobs\{state="SUCCEEDED"|claims_total|agents_connected|rpc_duration_seconds_count\{method="UploadResults")'
 echo
 echo "demo finished: logs in $dir/controller.log and $dir/agent.log"

@@ -101,8 +101,8 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
   o.threads = h.threads() ? h.threads() : 1;
   o.timeout = absl::Milliseconds(h.timeout_ms() ? h.timeout_ms() : 5000);
   o.poisson = h.poisson();
-  o.max_sched_delay_p99 =
-      absl::Microseconds(h.max_sched_delay_p99_us() ? h.max_sched_delay_p99_us() : 10'000);
+  o.max_generator_lag_p99 =
+      absl::Microseconds(h.max_generator_lag_p99_us() ? h.max_generator_lag_p99_us() : 10'000);
   o.duration = window;
   o.stop = &ctx.cancel;
   if (!h.closed_loop()) {
@@ -248,6 +248,8 @@ void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out) {
   if (r.open_loop) {
     Add(out, "http.target_rate", "req/s", r.target_rate, kHigher);
     Add(out, "http.sched_delay.p99", "ms", t.scheduling_delay.ValueAtPercentile(99) / 1000.0,
+        kLower);
+    Add(out, "http.generator_lag.p99", "ms", t.generator_lag.ValueAtPercentile(99) / 1000.0,
         kLower);
     AddHistogram(out, "http.sched_delay", t.scheduling_delay);
   }

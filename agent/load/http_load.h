@@ -44,7 +44,7 @@ struct LoadOptions {
   std::string host = "127.0.0.1";
   int port = 80;
   std::vector<LoadRequest> mix;
-  double rate = 0;       // requests per second over all threads; 0 = closed loop
+  double rate = 0;  // requests per second over all threads; 0 = closed loop
   // Instead of a constant rate (open loop): the schedule's stages; their durations add up to
   // the run's duration (which is then ignored) and the target rate is their mean.
   std::vector<RateStage> stages;
@@ -57,15 +57,18 @@ struct LoadOptions {
   // When set and it becomes true, the run stops sending early (in-flight requests finish).
   const std::atomic<bool>* stop = nullptr;
   // A repetition is invalid when the achieved rate is below this fraction of the target, or
-  // the scheduling delay p99 exceeds max_sched_delay_p99 (the generator fell behind).
+  // the generator lag p99 exceeds max_generator_lag_p99 (the generator fell behind).
   double min_rate_fraction = 0.99;
-  absl::Duration max_sched_delay_p99 = absl::Milliseconds(10);
+  absl::Duration max_generator_lag_p99 = absl::Milliseconds(10);
 };
 
 struct EndpointStats {
   common::HdrHistogram latency;           // from the intended start (µs)
   common::HdrHistogram service_time;      // write -> complete response (µs)
-  common::HdrHistogram scheduling_delay;  // intended start -> write (µs)
+  common::HdrHistogram scheduling_delay;  // intended start -> write (µs), incl. waiting for a
+                                          // free connection while all are busy on the server
+  common::HdrHistogram generator_lag;     // max(intended start, a connection came free) ->
+                                          // write (µs): the generator's own lateness
   common::HdrHistogram connect_time;      // TCP connect (µs; kept in LoadResult::total only)
   std::map<int, int64_t> status_counts;
   int64_t sent = 0, completed = 0, errors = 0, timeouts = 0;

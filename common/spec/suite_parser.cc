@@ -485,7 +485,7 @@ class Parser {
   absl::Status Http(const YAML::Node& g, const std::string& p, v1::WorkloadSpec* w) {
     RETURN_IF_ERROR(CheckKeys(g, p,
                               {"target", "rate", "closed_loop", "poisson", "connections", "threads",
-                               "timeout", "requests", "stages", "max_sched_delay_p99"}));
+                               "timeout", "requests", "stages", "max_generator_lag_p99"}));
     v1::HttpLoadSpec* s = w->mutable_http();
     if (!g["target"]) return Error(g, p + ".target", "is required (http://HOST:PORT)");
     ASSIGN_OR_RETURN(*s->mutable_target(), Tmpl(g["target"], p + ".target"));
@@ -521,15 +521,15 @@ class Parser {
       }
       s->set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
     }
-    if (g["max_sched_delay_p99"]) {
+    if (g["max_generator_lag_p99"]) {
       absl::Duration d;
-      if (!g["max_sched_delay_p99"].IsScalar() ||
-          !absl::ParseDuration(g["max_sched_delay_p99"].as<std::string>(), &d) ||
+      if (!g["max_generator_lag_p99"].IsScalar() ||
+          !absl::ParseDuration(g["max_generator_lag_p99"].as<std::string>(), &d) ||
           d < absl::Microseconds(1) || d > absl::Seconds(60)) {
-        return Error(g["max_sched_delay_p99"], p + ".max_sched_delay_p99",
+        return Error(g["max_generator_lag_p99"], p + ".max_generator_lag_p99",
                      "want a duration from 1us to 60s, like 10ms");
       }
-      s->set_max_sched_delay_p99_us(static_cast<uint32_t>(absl::ToInt64Microseconds(d)));
+      s->set_max_generator_lag_p99_us(static_cast<uint32_t>(absl::ToInt64Microseconds(d)));
     }
     if (g["stages"]) {
       const YAML::Node& st = g["stages"];

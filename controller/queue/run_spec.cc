@@ -124,7 +124,7 @@ absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f,
       if (h->connections() < h->threads() || h->connections() > 10000)
         return Bad(wf + ".http.connections", "at least one per thread, at most 10000");
       if (h->timeout_ms() == 0) h->set_timeout_ms(5000);
-      if (h->max_sched_delay_p99_us() == 0) h->set_max_sched_delay_p99_us(10'000);
+      if (h->max_generator_lag_p99_us() == 0) h->set_max_generator_lag_p99_us(10'000);
       if (h->requests().empty()) h->add_requests();
       for (int i = 0; i < h->requests_size(); ++i) {
         v1::HttpRequestSpec* r = h->mutable_requests(i);

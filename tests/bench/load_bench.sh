@@ -3,7 +3,10 @@
 # invocation (ratios, not absolute numbers, are what compare across machines):
 #  1. closed-loop maximum throughput: perfgate load vs wrk, same connections, 1 thread, both
 #     pinned to core 0 (nginx, one worker, pinned to core 1);
-#  2. open loop at 50 % and 80 % of wrk's maximum: achieved/target and scheduling-delay p99;
+#  2. open loop at 50 % and 80 % of wrk's maximum: achieved/target, scheduling-delay p99 (intended
+#     start -> write, including waits for a free connection while all 32 are busy on nginx) and
+#     generator-lag p99 (from when a request could first be sent -> write: the generator's own
+#     lateness);
 #  3. the generator's RSS sampled over a soak run (default 10 minutes; --soak 60s for a quick one).
 # Usage: tests/bench/load_bench.sh [--connections 32] [--duration 10s] [--soak 600s]
 set -euo pipefail
@@ -57,9 +60,10 @@ for pct in 50 80; do
   rate=$(python3 -c "print(round($wrk_rps*$pct/100))")
   taskset -c 0 "$bin/perfgate" -o json load "$url" --rate "$rate" --connections "$conns" --threads 1 \
     --duration "$duration" > "$dir/open$pct.json" || true
-  printf '== open loop at %s%% of max (%s req/s): achieved/target %.4f, scheduling delay p99 %s us, latency p99 %s us, valid %s\n' \
+  printf '== open loop at %s%% of max (%s req/s): achieved/target %.4f, scheduling delay p99 %s us, generator lag p99 %s us, latency p99 %s us, valid %s\n' \
     "$pct" "$rate" "$(field "$dir/open$pct.json" 'd["achieved_rate"]/d["target_rate"]')" \
     "$(field "$dir/open$pct.json" 'd["total"]["scheduling_delay_us"]["p99"]')" \
+    "$(field "$dir/open$pct.json" 'd["total"]["generator_lag_us"]["p99"]')" \
     "$(field "$dir/open$pct.json" 'd["total"]["latency_us"]["p99"]')" "$(field "$dir/open$pct.json" 'd["valid"]')"
 done
 
@@ -83,6 +87,7 @@ s = [float(x) for x in sys.argv[1:]]
 if len(s) >= 2:
     print(f"  first {s[0]:.1f} MiB, last {s[-1]:.1f} MiB, max {max(s):.1f} MiB, growth {s[-1]-s[0]:+.1f} MiB")
 PY
-printf '  soak achieved/target %.4f, scheduling delay p99 %s us, valid %s\n' \
+printf '  soak achieved/target %.4f, scheduling delay p99 %s us, generator lag p99 %s us, valid %s\n' \
   "$(field "$dir/soak.json" 'd["achieved_rate"]/d["target_rate"]')" \
-  "$(field "$dir/soak.json" 'd["total"]["scheduling_delay_us"]["p99"]')" "$(field "$dir/soak.json" 'd["valid"]')"
+  "$(field "$dir/soak.json" 'd["total"]["scheduling_delay_us"]["p99"]')" \
+  "$(field "$dir/soak.json" 'd["total"]["generator_lag_us"]["p99"]')" "$(field "$dir/soak.json" 'd["valid"]')"

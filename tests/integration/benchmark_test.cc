@@ -122,7 +122,7 @@ jobs:
           rate: 100
           connections: 8
           # The tests share two cores with other tests: judge the pipeline, not the machine.
-          max_sched_delay_p99: 250ms
+          max_generator_lag_p99: 250ms
           requests:
             - {name: list, path: /api/items}
             - {name: one, path: /api/items/3}

@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "agent/load/http_load.h"
 #include "common/process/subprocess.h"
 #include "tests/integration/fixture.h"
@@ -84,6 +87,10 @@ TEST_F(ClusterTest, OpenLoopLatencyIncludesTimeWaitingBehindASlowServer) {
   EXPECT_GE(service_p50, 20'000);
   EXPECT_GT(latency_p50, 5 * service_p50) << "latency must count the wait for the connection";
   EXPECT_EQ(r->total.timeouts + r->total.completed, r->total.sent);
+  // The wait is the server's doing, not the generator's: scheduling delay (intended -> write)
+  // holds it, generator lag (could first send -> write) does not.
+  EXPECT_GT(r->total.scheduling_delay.ValueAtPercentile(50), 100'000);
+  EXPECT_LT(r->total.generator_lag.ValueAtPercentile(50), 5'000);
   // The same server in closed loop: latency is service time (and labelled closed loop).
   auto closed = agent::RunLoad(Load(t.port(), 0, absl::Milliseconds(500), 1));
   ASSERT_TRUE(closed.ok());
@@ -154,6 +161,36 @@ TEST_F(ClusterTest, LoadOptionsAreValidated) {
   o = Load(8080, 10, absl::Seconds(1), 1);
   o.host = "no-such-host.invalid";
   EXPECT_TRUE(absl::IsUnavailable(agent::RunLoad(o).status()));
+}
+
+TEST_F(ClusterTest, StagedScheduleSendsExactlyItsExpectedCount) {
+  SampleTarget t(dir_, "staged", {});
+  auto o = Load(t.port(), 0, absl::ZeroDuration(), 4);
+  // 1 s at 100 req/s, then 1 s ramping 100 -> 300: 100 + 200 expected arrivals.
+  o.stages = {{absl::Seconds(1), 100, 100}, {absl::Seconds(1), 100, 300}};
+  auto r = agent::RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->open_loop);
+  EXPECT_DOUBLE_EQ(r->target_rate, 150);
+  EXPECT_NEAR(r->total.sent, 300, 1) << "constant spacing in count space: one per expected arrival";
+  EXPECT_EQ(t.Served("list", "2xx"), r->total.completed);
+  // A stop flag ends the run early; what was sent completes.
+  std::atomic<bool> stop{false};
+  auto o2 = Load(t.port(), 100, absl::Seconds(30), 2);
+  o2.stop = &stop;
+  std::thread stopper([&] {
+    absl::SleepFor(absl::Milliseconds(500));
+    stop = true;
+  });
+  absl::Time t0 = absl::Now();
+  auto r2 = agent::RunLoad(o2);
+  stopper.join();
+  ASSERT_TRUE(r2.ok());
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  EXPECT_EQ(r2->total.sent, r2->total.completed);
+  auto bad = Load(t.port(), 0, absl::ZeroDuration(), 2);
+  bad.stages = {{absl::Seconds(1), 0, 0}};
+  EXPECT_TRUE(absl::IsInvalidArgument(agent::RunLoad(bad).status()));
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ nlohmann::json ToJson(const agent::EndpointStats& s) {
   j["latency_us"] = Percentiles(s.latency);
   j["service_time_us"] = Percentiles(s.service_time);
   j["scheduling_delay_us"] = Percentiles(s.scheduling_delay);
+  j["generator_lag_us"] = Percentiles(s.generator_lag);
   return j;
 }
 
@@ -174,7 +175,10 @@ int RunLoadCommand(const LoadFlags& f, bool json) {
     };
     row(res->open_loop ? "latency (corrected)" : "latency", t.latency);
     row("service time", t.service_time);
-    if (res->open_loop) row("scheduling delay", t.scheduling_delay);
+    if (res->open_loop) {
+      row("scheduling delay", t.scheduling_delay);
+      row("generator lag", t.generator_lag);
+    }
     row("connect", t.connect_time);
     if (!res->valid) std::cout << "\nINVALID: " << res->invalid_reason << "\n";
   }

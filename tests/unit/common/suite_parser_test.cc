@@ -1,5 +1,7 @@
 #include "common/spec/suite_parser.h"
 
+#include <filesystem>
+
 #include "gtest/gtest.h"
 
 namespace perfgate::common {
@@ -194,15 +196,16 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
        "{srcdir} is only defined when the job has a build section"},
       {job("      workload:\n        http: {target: \"ftp://x\", rate: 1}\n"),
        "http.target: must be an http:// URL"},
-      {job("      workload:\n        http: {target: \"http://x:1\"}\n"),
-       "http.rate: is required"},
+      {job("      workload:\n        http: {target: \"http://x:1\"}\n"), "http.rate: is required"},
       {job("      stack:\n        services: [{name: a}]\n      workload:\n" + http),
        "jobs[0].benchmark.stack.services[0].args: is required"},
       {job("      stack:\n        services: [{name: a, args: [x], ports: [p, p]}]\n"
-           "      workload:\n" + http),
+           "      workload:\n" +
+           http),
        "port 'p' declared twice"},
       {job("      stack:\n        services: [{name: a, args: [x], ready: {tcp: x, http: y}}]\n"
-           "      workload:\n" + http),
+           "      workload:\n" +
+           http),
        "stack.services[0].ready: give exactly one of tcp, http, command"},
       {job("      fixtures: [{pg_dump: /x.dump}]\n      workload:\n" + http),
        "fixtures[0].dsn: is required"},
@@ -219,8 +222,28 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
     auto spec = ParseSuite("s.yaml", c.text);
     ASSERT_FALSE(spec.ok()) << c.text;
     EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
-        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n" << c.text;
+        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
+        << c.text;
   }
+}
+
+}  // namespace
+}  // namespace perfgate::common
+
+namespace perfgate::common {
+namespace {
+
+// Every example the docs point to must be a valid suite.
+TEST(SuiteParserTest, EveryShippedExampleParses) {
+  int n = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(PERFGATE_SOURCE_DIR "/deploy/examples")) {
+    if (e.path().extension() != ".yaml") continue;
+    auto spec = LoadSuiteFile(e.path().string());
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    ++n;
+  }
+  EXPECT_GE(n, 4);
 }
 
 }  // namespace
