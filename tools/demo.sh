@@ -76,8 +76,9 @@ echo "== results of the baseline (run 1)"
 "$bin/perfgate" run results 1
 echo "== results of the candidate (run 2)"
 "$bin/perfgate" run results 2
-echo "== the same as JSON (what CI reads), first lines"
-"$bin/perfgate" -o json run results 2 | head -12
+echo "== the same as JSON (what CI reads), first lines of $dir/results-2.json"
+"$bin/perfgate" -o json run results 2 >"$dir/results-2.json"
+head -12 "$dir/results-2.json"
 echo "  ..."
 echo
 echo "== the controller's own metrics (http://127.0.0.1:$http/metrics)"
