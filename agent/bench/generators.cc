@@ -96,7 +96,11 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
     lr.weight = r.weight() > 0 ? r.weight() : 1;
     o.mix.push_back(lr);
   }
-  if (o.mix.empty()) o.mix.push_back(LoadRequest{"", "GET", base.empty() ? "/" : base});
+  if (o.mix.empty()) {
+    LoadRequest whole;
+    whole.path = base.empty() ? "/" : base;
+    o.mix.push_back(whole);
+  }
   o.connections = h.connections() ? h.connections() : 16;
   o.threads = h.threads() ? h.threads() : 1;
   o.timeout = absl::Milliseconds(h.timeout_ms() ? h.timeout_ms() : 5000);

@@ -486,21 +486,29 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   for (auto& w : workers) last = std::max(last, w->last_completion_ns());
   res.elapsed = absl::Nanoseconds(last - start);
   res.achieved_rate = res.total.completed / absl::ToDoubleSeconds(res.elapsed);
-  if (res.open_loop) {
-    double lag_p99_us = res.total.generator_lag.ValueAtPercentile(99);
-    if (res.achieved_rate < o.min_rate_fraction * target_rate) {
-      res.valid = false;
-      res.invalid_reason =
-          absl::StrFormat("achieved %.1f req/s, below %.0f%% of the target %.1f req/s",
-                          res.achieved_rate, o.min_rate_fraction * 100, target_rate);
-    } else if (lag_p99_us > absl::ToDoubleMicroseconds(o.max_generator_lag_p99)) {
-      res.valid = false;
-      res.invalid_reason =
-          absl::StrFormat("generator lag p99 %.3f ms exceeds %.3f ms: the generator fell behind",
-                          lag_p99_us / 1000, absl::ToDoubleMilliseconds(o.max_generator_lag_p99));
-    }
-  }
+  JudgeValidity(o, &res);
   return res;
+}
+
+void JudgeValidity(const LoadOptions& o, LoadResult* res) {
+  const double target_rate = res->target_rate;
+  res->valid = true;
+  res->invalid_reason.clear();
+  if (!res->open_loop) return;  // closed loop has no schedule to keep
+  if (res->achieved_rate < o.min_rate_fraction * target_rate) {
+    res->valid = false;
+    res->invalid_reason =
+        absl::StrFormat("achieved %.1f req/s, below %.0f%% of the target %.1f req/s",
+                        res->achieved_rate, o.min_rate_fraction * 100, target_rate);
+    return;
+  }
+  double lag_p99_us = res->total.generator_lag.ValueAtPercentile(99);
+  if (lag_p99_us > absl::ToDoubleMicroseconds(o.max_generator_lag_p99)) {
+    res->valid = false;
+    res->invalid_reason =
+        absl::StrFormat("generator lag p99 %.3f ms exceeds %.3f ms: the generator fell behind",
+                        lag_p99_us / 1000, absl::ToDoubleMilliseconds(o.max_generator_lag_p99));
+  }
 }
 
 }  // namespace perfgate::agent

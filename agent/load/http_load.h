@@ -92,4 +92,9 @@ struct LoadResult {
 // UNAVAILABLE when the host cannot be resolved.
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& opts);
 
+// Sets res->valid and res->invalid_reason from the achieved rate and the generator lag (open
+// loop only, against res->target_rate; a closed-loop run is always valid). Pure: RunLoad calls
+// it once the workers' figures are merged.
+void JudgeValidity(const LoadOptions& opts, LoadResult* res);
+
 }  // namespace perfgate::agent

@@ -193,6 +193,49 @@ TEST_F(BenchmarkTest, BuildFailuresAndBrokenLimitsFailTheRunWithoutRetry) {
   EXPECT_EQ(Results(r2).jobs(0).repetitions_size(), 3) << "the measurements are kept";
 }
 
+TEST_F(BenchmarkTest, WrkAndCommandGeneratorsReportThroughTheSamePath) {
+  StartController();
+  StartAgent("a1");
+  std::string commit = Commit("--added-latency 0ms");
+  std::string http_block = R"yaml(        http:
+          target: "http://{host}:{port:api}"
+          rate: 100
+          connections: 8
+          # The tests share two cores with other tests: judge the pipeline, not the machine.
+          max_generator_lag_p99: 250ms
+          requests:
+            - {name: list, path: /api/items}
+            - {name: one, path: /api/items/3}
+)yaml";
+  ASSERT_NE(std::string(kHttpSuite).find(http_block), std::string::npos);
+  std::string wrk = WriteSuite(
+      "wrk", absl::StrReplaceAll(
+                 kHttpSuite,
+                 {{http_block,
+                   "        wrk: {url: \"http://{host}:{port:api}/api/items\", connections: 4}\n"},
+                  {"{metric: http.error_ratio, max: 0}", "{metric: http.errors, max: 0}"}}));
+  int64_t r1 = Submit(wrk, commit, 0);
+  v1::RunResults a = Results(r1);
+  ASSERT_EQ(a.jobs(0).repetitions_size(), 3) << AllLogs(r1);
+  EXPECT_EQ(a.jobs(0).repetitions(0).generator(), "wrk");
+  EXPECT_GT(Median(a, "http.throughput"), 100);
+  EXPECT_GT(Median(a, "http.latency.p99"), 0);
+  EXPECT_GT(Median(a, "proc.api.cpu_util"), 0.05) << "wrk keeps the service busy";
+
+  std::string cmd =
+      WriteSuite("cmd", absl::StrReplaceAll(kHttpSuite, {{http_block, R"yaml(        command: >-
+          curl -s -o /dev/null -w '{"measurements": [{"name": "curl.seconds", "unit": "s", "value": %{{time_total}}]}'
+          http://{host}:{port:api}/api/items
+)yaml"},
+                                                         {"{metric: http.error_ratio, max: 0}",
+                                                          "{metric: curl.seconds, max: 5}"}}));
+  int64_t r2 = Submit(cmd, commit, 0);
+  v1::RunResults b = Results(r2);
+  ASSERT_EQ(b.jobs(0).repetitions_size(), 3) << AllLogs(r2);
+  EXPECT_EQ(b.jobs(0).repetitions(0).generator(), "command");
+  EXPECT_GT(Median(b, "curl.seconds"), 0);
+}
+
 TEST_F(BenchmarkTest, CancelDuringRepetitionsTearsTheStackDown) {
   StartController();
   StartAgent("a1");

@@ -90,6 +90,10 @@ void AddLoadFlags(CLI::App* cmd, LoadFlags* f) {
   cmd->add_option("--body", f->body, "request body");
   cmd->add_option("--header,-H", f->headers, "'Name: value' (repeatable)");
   cmd->add_option("--timeout", f->timeout, "per-request timeout")->capture_default_str();
+  cmd->add_option("--max-generator-lag", f->max_generator_lag,
+                  "open loop: the run is invalid when the generator's own lateness p99 exceeds "
+                  "this (raise it on a busy machine)")
+      ->capture_default_str();
 }
 
 int RunLoadCommand(const LoadFlags& f, bool json) {
@@ -111,6 +115,12 @@ int RunLoadCommand(const LoadFlags& f, bool json) {
   }
   if (!absl::ParseDuration(f.timeout, &o.timeout) || o.timeout <= absl::ZeroDuration()) {
     std::cerr << "perfgate load: --timeout: want a duration like 5s, got '" << f.timeout << "'\n";
+    return 2;
+  }
+  if (!absl::ParseDuration(f.max_generator_lag, &o.max_generator_lag_p99) ||
+      o.max_generator_lag_p99 <= absl::ZeroDuration()) {
+    std::cerr << "perfgate load: --max-generator-lag: want a duration like 10ms, got '"
+              << f.max_generator_lag << "'\n";
     return 2;
   }
   r.method = f.method;

@@ -22,6 +22,7 @@ struct LoadFlags {
   std::string body;
   std::vector<std::string> headers;
   std::string timeout = "5s";
+  std::string max_generator_lag = "10ms";
 };
 
 // Registers the subcommand's options on `cmd`.

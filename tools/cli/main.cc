@@ -153,6 +153,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "perfgate: operate a perfgate performance lab (runs, logs, agents) through its controller."};
   app.require_subcommand(1);
+  // Global options may also follow the subcommand: `perfgate run results 7 --output json`.
+  app.fallthrough();
   app.add_option("--controller", g.controller,
                  "controller address HOST:PORT (env PERFGATE_CONTROLLER)")
       ->capture_default_str();
