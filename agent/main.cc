@@ -25,6 +25,12 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", cfg.token_file, "bearer token for the controller's agent gateway");
   app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics")
       ->capture_default_str();
+  app.add_option("--prometheus-url", cfg.prometheus_url,
+                 "an existing Prometheus for suites' queries (it must scrape their targets); by "
+                 "default each attempt runs a private one");
+  app.add_option("--prometheus-bin", cfg.prometheus_bin,
+                 "the prometheus binary for private servers")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   for (const auto& l : labels) {

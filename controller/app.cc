@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/http/http_server.h"
 #include "common/log/log.h"
+#include "common/process/subprocess.h"
 #include "common/time/clock.h"
 #include "controller/api/controller_service.h"
 #include "controller/dispatch/dispatcher.h"
@@ -161,8 +162,14 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
       std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_, cfg_.dispatch_poll);
   housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, cfg_.sweep_interval,
                                                cfg_.lost_after);
-  api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_, metrics_,
-                                             *api_auth, retry);
+  SpecLimits spec_limits;
+  spec_limits.promtool = common::FindProgram(cfg_.promtool);
+  if (spec_limits.promtool.empty() && !cfg_.promtool.empty()) {
+    spdlog::warn("msg=\"promtool not found; suites' PromQL is not checked at submit\" promtool={}",
+                 cfg_.promtool);
+  }
+  api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
+                                             metrics_, *api_auth, retry, spec_limits);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
                                                    *agent_auth);
 

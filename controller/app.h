@@ -20,6 +20,7 @@ struct ControllerConfig {
   bool insecure_no_auth = false;  // allow non-loopback listening without tokens
   std::string controller_id;      // default: hostname:pid
   std::string ready_file;         // written (JSON with ports) once serving
+  std::string promtool = "promtool";  // checks suites' PromQL at submit; "" = no check
   int pool_size = 8;
   absl::Duration lost_after = absl::Minutes(10);
   absl::Duration retry_base = absl::Seconds(10);

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
                  "name of this replica (default hostname:pid)");
   app.add_option("--ready-file", cfg.ready_file,
                  "write {grpc_port, http_port, pid} here once serving");
+  app.add_option("--promtool", cfg.promtool,
+                 "promtool used to check suites' PromQL at submit (\"\" to skip the check)")
+      ->capture_default_str();
   app.add_option("--db-pool-size", cfg.pool_size, "database connections")
       ->capture_default_str()
       ->check(CLI::Range(2, 64));

@@ -188,13 +188,17 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
       return from_status(s);
     }
   }
+  std::unique_ptr<Observer> observer;
   auto teardown = [&](RunOutcome o) {
+    if (observer) observer->Stop();
     if (stack) stack->Stop();
     return o;
   };
   for (int i = 0; i < job.fixtures_size(); ++i) {
     if (auto s = LoadFixture(job.fixtures(i), i, ctx); !s.ok()) return teardown(from_status(s));
   }
+  observer = std::make_unique<Observer>(job.observe(), ctx, observe_);
+  if (auto s = observer->Start(); !s.ok()) return teardown(from_status(s));
   const v1::WorkloadSpec& w = job.workload();
   const int reps = w.repetitions() ? static_cast<int>(w.repetitions()) : 9;
   const absl::Duration window = absl::Seconds(w.duration_seconds() ? w.duration_seconds() : 30);
@@ -210,12 +214,14 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
     v1::RepetitionResult r;
     r.set_repetition(rep);
     ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{});
+    observer->BeginWindow(&r);
     *r.mutable_started_at() = Now();
     sampler.Start();
     absl::Status s = RunGenerator(w, window, false, ctx, &r);
     sampler.Stop(&r);
     *r.mutable_ended_at() = Now();
     if (!s.ok()) return teardown(from_status(s));
+    observer->EndWindow(&r);
     if (stack) {
       if (std::string dead = stack->CheckAlive(); !dead.empty()) {
         return teardown(failed(absl::StrCat("repetition ", rep, ": ", dead)));

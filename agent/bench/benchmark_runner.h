@@ -1,6 +1,8 @@
 // Runs a BenchmarkJob for one attempt:
 //   build at the commit (cached) -> stack up (ready) -> fixtures -> warm-up ->
-//   N x [resource sampling + load generator window -> result spooled and uploaded] -> stack down
+//   observers up (a private Prometheus) ->
+//   N x [observers + resource sampling + load generator window -> result spooled and uploaded]
+//   -> observers down -> stack down
 // then checks the suite's limits on the medians of the valid repetitions. Every step's output
 // goes to the attempt's log. A failing build, stack, fixture or generator fails the attempt as
 // a test failure (not retried); the stack is torn down in every case, also on cancel and
@@ -13,6 +15,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "agent/exec/command_runner.h"
+#include "agent/observe/observer.h"
 #include "agent/spool/attempt_journal.h"
 #include "perfgate/v1/suite.pb.h"
 
@@ -23,11 +26,12 @@ class BenchmarkRunner {
   // `cache_dir` holds repository mirrors and builds; `workdir` is the attempt's scratch
   // directory; `result_added` is called after each repetition's result is spooled.
   BenchmarkRunner(AttemptJournal& journal, std::string cache_dir, std::string workdir,
-                  std::function<void()> result_added)
+                  std::function<void()> result_added, ObserveConfig observe = {})
       : journal_(journal),
         cache_dir_(std::move(cache_dir)),
         workdir_(std::move(workdir)),
-        result_added_(std::move(result_added)) {}
+        result_added_(std::move(result_added)),
+        observe_(std::move(observe)) {}
 
   RunOutcome Run(const v1::BenchmarkJob& job);
   void Cancel(const std::string& reason);
@@ -39,6 +43,7 @@ class BenchmarkRunner {
   AttemptJournal& journal_;
   const std::string cache_dir_, workdir_;
   std::function<void()> result_added_;
+  const ObserveConfig observe_;
   std::atomic<bool> cancel_{false};
   absl::Mutex mu_;
   std::string cancel_reason_ ABSL_GUARDED_BY(mu_);

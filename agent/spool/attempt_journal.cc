@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
 
 namespace fs = std::filesystem;
 
@@ -163,6 +164,16 @@ absl::Status AttemptJournal::AddResult(const v1::RepetitionResult& r) {
   absl::MutexLock lock(&mu_);
   return WriteFileAtomic(absl::StrCat(dir_, "/results/", r.repetition(), ".pb"),
                          r.SerializeAsString());
+}
+
+absl::StatusOr<std::string> AttemptJournal::AddBlob(const std::string& bytes) {
+  std::string sha = common::Sha256Hex(bytes);
+  std::error_code ec;
+  std::filesystem::create_directories(dir_ + "/blobs", ec);
+  if (ec) return absl::InternalError("mkdir " + dir_ + "/blobs: " + ec.message());
+  if (std::filesystem::exists(BlobPath(sha), ec)) return sha;  // the same bytes again
+  if (auto s = WriteFileAtomic(BlobPath(sha), bytes); !s.ok()) return s;
+  return sha;
 }
 
 absl::StatusOr<std::vector<v1::RepetitionResult>> AttemptJournal::UnackedResults() const {

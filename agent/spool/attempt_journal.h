@@ -6,6 +6,8 @@
 //   <dir>/log.spool    log chunks, appended as framed records [len u32][stream u8][data]
 //   <dir>/acked        how many chunks the controller has acknowledged
 //   <dir>/results/N.pb a benchmark repetition's result (renamed N.acked once stored upstream)
+//   <dir>/blobs/SHA256 a captured profile's bytes, named by their hash (uploaded before the
+//                      result that names them)
 //   <dir>/result.pb    the completion, once the attempt has ended
 // Chunk seq numbers are record indexes, so a replay after any crash resends the same
 // (attempt, seq) pairs and the controller keeps the first copy. A torn last record (crash
@@ -56,6 +58,9 @@ class AttemptJournal {
   absl::StatusOr<std::vector<v1::RepetitionResult>> UnackedResults() const;
   absl::Status AckResults(const std::vector<int>& repetitions);
   int result_count() const;
+  // Stores `bytes` durably under their sha256 (hex), which is returned.
+  absl::StatusOr<std::string> AddBlob(const std::string& bytes);
+  std::string BlobPath(const std::string& sha256) const { return dir_ + "/blobs/" + sha256; }
 
   // Appends one chunk durably (fdatasync) and returns its seq.
   absl::StatusOr<int64_t> AppendLog(v1::LogStream stream, const std::string& data);

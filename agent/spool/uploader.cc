@@ -98,6 +98,64 @@ bool IsFinalRefusal(const grpc::Status& s) {
          c == grpc::StatusCode::PERMISSION_DENIED || c == grpc::StatusCode::INVALID_ARGUMENT;
 }
 
+bool Uploader::UploadBlobs(AttemptJournal& j, v1::RepetitionResult* r) {
+  constexpr size_t kChunk = 1 << 20;
+  bool changed = false;
+  auto* refs = r->mutable_profiles();
+  for (int i = 0; i < refs->size();) {
+    const v1::ProfileRef& p = refs->Get(i);
+    std::string problem;
+    auto bytes = ReadFile(j.BlobPath(p.sha256()));
+    if (!bytes.ok()) {
+      problem = "the spooled profile is gone: " + std::string(bytes.status().message());
+    } else {
+      v1::UploadBlobChunkRequest req;
+      req.set_attempt_id(j.attempt_id());
+      req.set_epoch(j.assign().epoch());
+      req.set_sha256(p.sha256());
+      req.set_size(static_cast<int64_t>(bytes->size()));
+      req.set_offset(0);  // an empty chunk first: how much does the controller hold?
+      v1::UploadBlobChunkResponse resp;
+      while (true) {
+        auto ctx = ctx_();
+        grpc::Status s = stub_.UploadBlobChunk(ctx.get(), req, &resp);
+        if (IsFinalRefusal(s)) {
+          problem = "the controller refused the profile: " + s.error_message();
+          break;
+        }
+        if (!s.ok()) {
+          upload_errors_->Increment();
+          spdlog::warn("msg=\"blob upload failed; will retry\" attempt={} sha256={} error=\"{}\"",
+                       j.attempt_id(), p.sha256(), s.error_message());
+          return false;
+        }
+        if (resp.complete()) break;
+        req.set_offset(resp.received());
+        req.set_data(bytes->substr(static_cast<size_t>(resp.received()), kChunk));
+      }
+    }
+    if (problem.empty()) {
+      ++i;
+      continue;
+    }
+    spdlog::error("msg=\"profile dropped\" attempt={} sha256={} error=\"{}\"", j.attempt_id(),
+                  p.sha256(), problem);
+    v1::Gap* g = r->add_gaps();
+    g->set_name("profile." + p.service() + "." + p.kind() + "." + p.point());
+    g->set_reason(problem.substr(0, 900));
+    refs->DeleteSubrange(i, 1);
+    changed = true;
+  }
+  if (changed) {
+    if (auto s = j.AddResult(*r); !s.ok()) {
+      spdlog::error("msg=\"cannot rewrite spooled result\" attempt={} error=\"{}\"",
+                    j.attempt_id(), s.message());
+      return false;
+    }
+  }
+  return true;
+}
+
 bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
   const int64_t id = j->attempt_id();
   const int64_t epoch = j->assign().epoch();
@@ -107,6 +165,10 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
     spdlog::error("msg=\"cannot read spooled results\" attempt={} error=\"{}\"", id,
                   results.status().message());
     return false;
+  }
+  // The blobs the results name go first: the controller takes a result once its blobs are whole.
+  for (auto& r : *results) {
+    if (!UploadBlobs(*j, &r)) return false;
   }
   for (size_t i = 0; i < results->size();) {
     v1::UploadResultsRequest req;

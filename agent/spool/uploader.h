@@ -50,6 +50,9 @@ class Uploader {
  private:
   // Returns false on a transient error (back off).
   bool Drain(const std::shared_ptr<AttemptJournal>& j);
+  // Uploads the blobs `r` names (resuming where the controller left off); a blob that cannot be
+  // had any more becomes a gap in `r`. False to retry later.
+  bool UploadBlobs(AttemptJournal& j, v1::RepetitionResult* r);
 
   v1::AgentGateway::StubInterface& stub_;
   ContextFactory ctx_;

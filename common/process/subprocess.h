@@ -48,6 +48,10 @@ absl::StatusOr<std::string> RunAndCapture(const SpawnOptions& opts, int* exit_co
 // Waits for `pid` up to `timeout`; returns its wait status, or DEADLINE_EXCEEDED.
 absl::StatusOr<int> WaitFor(pid_t pid, absl::Duration timeout);
 
+// `name` resolved like a shell would: itself when it contains '/' and is executable, else the
+// first executable PATH entry. "" when there is none.
+std::string FindProgram(const std::string& name);
+
 // Decodes a waitpid status into an exit code (128+signal for a signal).
 int ExitCodeFromWaitStatus(int status);
 

@@ -213,7 +213,8 @@ class Parser {
     templates_.clear();
     ports_.clear();
     RETURN_IF_ERROR(CheckKeys(
-        n, path, {"build", "stack", "fixtures", "workload", "limits", "timeout", "cancel_grace"}));
+        n, path,
+        {"build", "stack", "fixtures", "workload", "observe", "limits", "timeout", "cancel_grace"}));
     if (n["build"]) RETURN_IF_ERROR(Build(n["build"], path + ".build", b->mutable_build()));
     if (n["stack"]) RETURN_IF_ERROR(Stack(n["stack"], path + ".stack", b->mutable_stack()));
     if (n["fixtures"]) {
@@ -225,6 +226,9 @@ class Parser {
     }
     if (!n["workload"]) return Error(n, path + ".workload", "is required");
     RETURN_IF_ERROR(Workload(n["workload"], path + ".workload", b->mutable_workload()));
+    if (n["observe"]) {
+      RETURN_IF_ERROR(Observe(n["observe"], path + ".observe", b->workload(), b->mutable_observe()));
+    }
     if (n["limits"]) {
       const YAML::Node& l = n["limits"];
       if (!l.IsSequence()) return Error(l, path + ".limits", "must be a list");
@@ -254,6 +258,195 @@ class Parser {
       b->set_cancel_grace_seconds(v);
     }
     return CheckTemplates(b->has_build());
+  }
+
+  // A name that becomes part of a metric name: letters, digits, _ and ., starting with a letter.
+  absl::StatusOr<std::string> MetricName(const YAML::Node& n, const std::string& path) const {
+    ASSIGN_OR_RETURN(std::string s, NonEmpty(n, path));
+    bool ok = std::isalpha(static_cast<unsigned char>(s[0])) && s.size() <= 100;
+    for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+    if (!ok) {
+      return Error(n, path,
+                   "'" + s + "': want letters, digits, _ and . (starting with a letter, at most "
+                   "100)");
+    }
+    return s;
+  }
+
+  absl::Status Observe(const YAML::Node& n, const std::string& path, const v1::WorkloadSpec& w,
+                       v1::ObserveSpec* o) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"prometheus", "profiles", "postgres"}));
+    if (n["prometheus"]) {
+      RETURN_IF_ERROR(Prometheus(n["prometheus"], path + ".prometheus", o->mutable_prometheus()));
+    }
+    if (n["profiles"]) {
+      const YAML::Node& l = n["profiles"];
+      if (!l.IsSequence()) return Error(l, path + ".profiles", "must be a list");
+      for (size_t i = 0; i < l.size(); ++i) {
+        RETURN_IF_ERROR(
+            Profile(l[i], absl::StrCat(path, ".profiles[", i, "]"), w, o->add_profiles()));
+      }
+    }
+    if (n["postgres"]) {
+      const YAML::Node& g = n["postgres"];
+      std::string p = path + ".postgres";
+      RETURN_IF_ERROR(CheckKeys(g, p, {"dsn", "top", "explain"}));
+      v1::PostgresStatsSpec* pg = o->mutable_postgres();
+      if (!g["dsn"]) return Error(g, p + ".dsn", "is required");
+      ASSIGN_OR_RETURN(*pg->mutable_dsn(), Tmpl(g["dsn"], p + ".dsn"));
+      if (g["top"]) {
+        ASSIGN_OR_RETURN(auto v, Whole(g["top"], p + ".top", 1, 1000));
+        pg->set_top(v);
+      }
+      if (g["explain"]) {
+        const YAML::Node& l = g["explain"];
+        if (!l.IsSequence()) return Error(l, p + ".explain", "must be a list");
+        std::set<std::string> names;
+        for (size_t i = 0; i < l.size(); ++i) {
+          std::string ep = absl::StrCat(p, ".explain[", i, "]");
+          RETURN_IF_ERROR(CheckKeys(l[i], ep, {"name", "sql"}));
+          v1::ExplainSpec* e = pg->add_explain();
+          if (!l[i]["name"]) return Error(l[i], ep + ".name", "is required");
+          if (!l[i]["sql"]) return Error(l[i], ep + ".sql", "is required");
+          ASSIGN_OR_RETURN(*e->mutable_name(), MetricName(l[i]["name"], ep + ".name"));
+          ASSIGN_OR_RETURN(*e->mutable_sql(), NonEmpty(l[i]["sql"], ep + ".sql"));
+          if (!names.insert(e->name()).second)
+            return Error(l[i]["name"], ep + ".name", "'" + e->name() + "' is used twice");
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Prometheus(const YAML::Node& n, const std::string& path, v1::PrometheusSpec* pr) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"scrape", "queries"}));
+    if (n["scrape"]) {
+      const YAML::Node& l = n["scrape"];
+      if (!l.IsSequence()) return Error(l, path + ".scrape", "must be a list");
+      for (size_t i = 0; i < l.size(); ++i) {
+        std::string p = absl::StrCat(path, ".scrape[", i, "]");
+        RETURN_IF_ERROR(CheckKeys(l[i], p, {"job", "target", "path"}));
+        v1::ScrapeTarget* t = pr->add_scrape();
+        if (!l[i]["job"]) return Error(l[i], p + ".job", "is required");
+        if (!l[i]["target"]) return Error(l[i], p + ".target", "is required (host:port)");
+        ASSIGN_OR_RETURN(*t->mutable_job(), MetricName(l[i]["job"], p + ".job"));
+        ASSIGN_OR_RETURN(*t->mutable_target(), Tmpl(l[i]["target"], p + ".target"));
+        if (l[i]["path"]) {
+          ASSIGN_OR_RETURN(*t->mutable_path(), NonEmpty(l[i]["path"], p + ".path"));
+          if (t->path()[0] != '/') return Error(l[i]["path"], p + ".path", "must start with /");
+        }
+      }
+    }
+    if (!n["queries"]) return Error(n, path + ".queries", "is required (a list of named queries)");
+    const YAML::Node& q = n["queries"];
+    if (!q.IsSequence() || q.size() == 0)
+      return Error(q, path + ".queries", "must be a non-empty list");
+    std::set<std::string> names;
+    for (size_t i = 0; i < q.size(); ++i) {
+      std::string p = absl::StrCat(path, ".queries[", i, "]");
+      RETURN_IF_ERROR(CheckKeys(q[i], p, {"name", "expr", "unit", "direction", "mode", "step"}));
+      v1::PromQuery* pq = pr->add_queries();
+      if (!q[i]["name"]) return Error(q[i], p + ".name", "is required");
+      if (!q[i]["expr"]) return Error(q[i], p + ".expr", "is required (PromQL)");
+      ASSIGN_OR_RETURN(*pq->mutable_name(), MetricName(q[i]["name"], p + ".name"));
+      if (!names.insert(pq->name()).second)
+        return Error(q[i]["name"], p + ".name", "'" + pq->name() + "' is used twice");
+      ASSIGN_OR_RETURN(*pq->mutable_expr(), NonEmpty(q[i]["expr"], p + ".expr"));
+      if (pq->expr().size() > 4096) return Error(q[i]["expr"], p + ".expr", "at most 4096 bytes");
+      if (q[i]["unit"]) {
+        ASSIGN_OR_RETURN(*pq->mutable_unit(), Str(q[i]["unit"], p + ".unit"));
+      }
+      if (q[i]["direction"]) {
+        ASSIGN_OR_RETURN(std::string d, Str(q[i]["direction"], p + ".direction"));
+        if (d == "lower_is_better") {
+          pq->set_direction(v1::DIRECTION_LOWER_IS_BETTER);
+        } else if (d == "higher_is_better") {
+          pq->set_direction(v1::DIRECTION_HIGHER_IS_BETTER);
+        } else {
+          return Error(q[i]["direction"], p + ".direction",
+                       "'" + d + "': want lower_is_better or higher_is_better");
+        }
+      }
+      if (q[i]["mode"]) {
+        ASSIGN_OR_RETURN(std::string m, Str(q[i]["mode"], p + ".mode"));
+        if (m == "instant") {
+          pq->set_mode(v1::PromQuery::MODE_INSTANT);
+        } else if (m == "range") {
+          pq->set_mode(v1::PromQuery::MODE_RANGE);
+        } else {
+          return Error(q[i]["mode"], p + ".mode", "'" + m + "': want instant or range");
+        }
+      }
+      if (q[i]["step"]) {
+        if (pq->mode() != v1::PromQuery::MODE_RANGE)
+          return Error(q[i]["step"], p + ".step", "belongs to a range query (mode: range)");
+        absl::Duration d;
+        if (!q[i]["step"].IsScalar() || !absl::ParseDuration(q[i]["step"].as<std::string>(), &d) ||
+            d < absl::Milliseconds(100) || d > absl::Hours(1)) {
+          return Error(q[i]["step"], p + ".step", "want a duration from 100ms to 1h, like 1s");
+        }
+        pq->set_step_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Profile(const YAML::Node& n, const std::string& p, const v1::WorkloadSpec& w,
+                       v1::ProfileSpec* ps) {
+    RETURN_IF_ERROR(CheckKeys(n, p, {"service", "url", "cpu", "heap", "heap_every", "extra"}));
+    if (!n["service"]) return Error(n, p + ".service", "is required");
+    if (!n["url"]) return Error(n, p + ".url", "is required (the /debug/pprof base URL)");
+    ASSIGN_OR_RETURN(*ps->mutable_service(), MetricName(n["service"], p + ".service"));
+    ASSIGN_OR_RETURN(*ps->mutable_url(), Tmpl(n["url"], p + ".url"));
+    if (ps->url().rfind("http://", 0) != 0)
+      return Error(n["url"], p + ".url", "must be an http:// URL");
+    const uint32_t window = w.duration_seconds() ? w.duration_seconds() : 30;
+    if (n["cpu"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["cpu"], p + ".cpu"));
+      if (v > window) {
+        return Error(n["cpu"], p + ".cpu",
+                     absl::StrCat("longer than the measured window (", window, "s)"));
+      }
+      ps->set_cpu_seconds(v);
+    }
+    if (n["heap"]) {
+      const YAML::Node& h = n["heap"];
+      if (!h.IsSequence()) return Error(h, p + ".heap", "must be a list of: before, after");
+      for (size_t i = 0; i < h.size(); ++i) {
+        std::string hp = absl::StrCat(p, ".heap[", i, "]");
+        ASSIGN_OR_RETURN(std::string v, Str(h[i], hp));
+        if (v == "before") {
+          ps->set_heap_before(true);
+        } else if (v == "after") {
+          ps->set_heap_after(true);
+        } else {
+          return Error(h[i], hp, "'" + v + "': want before or after");
+        }
+      }
+    }
+    if (n["heap_every"]) {
+      ASSIGN_OR_RETURN(auto v, Seconds(n["heap_every"], p + ".heap_every"));
+      ps->set_heap_every_seconds(v);
+    }
+    if (n["extra"]) {
+      static const std::set<std::string> kKnown = {"goroutine", "allocs", "block", "mutex",
+                                                   "threadcreate"};
+      const YAML::Node& e = n["extra"];
+      if (!e.IsSequence()) return Error(e, p + ".extra", "must be a list");
+      for (size_t i = 0; i < e.size(); ++i) {
+        std::string ep = absl::StrCat(p, ".extra[", i, "]");
+        ASSIGN_OR_RETURN(std::string v, Str(e[i], ep));
+        if (!kKnown.count(v)) {
+          return Error(e[i], ep, "'" + v + "': want one of " + absl::StrJoin(kKnown, ", "));
+        }
+        ps->add_extra(v);
+      }
+    }
+    if (!ps->cpu_seconds() && !ps->heap_before() && !ps->heap_after() &&
+        !ps->heap_every_seconds() && ps->extra_size() == 0) {
+      return Error(n, p, "captures nothing: give cpu, heap, heap_every or extra");
+    }
+    return absl::OkStatus();
   }
 
   // Every {variable} must be one the agent can fill in for this job.

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
+#include "controller/profile/pprof.h"
 #include "controller/queue/result_summary.h"
 #include "controller/queue/run_spec.h"
 
@@ -22,7 +23,7 @@ grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::Su
   ScopedLatency t(metrics_.rpc_latency("SubmitRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   v1::RunSpec spec = req->spec();
-  if (auto s = ValidateAndDefaultRunSpec(&spec, retry_); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = ValidateAndDefaultRunSpec(&spec, retry_, spec_limits_); !s.ok()) return ToGrpcStatus(s);
   auto run = jobs_.SubmitRun(spec);
   if (!run.ok()) return ToGrpcStatus(run.status());
   spdlog::info("msg=\"run submitted\" run={} kind={} jobs={} branch={} commit={}", run->id(),
@@ -125,6 +126,121 @@ grpc::Status ControllerService::GetRunResults(grpc::ServerContext* ctx,
   if (!results.ok()) return ToGrpcStatus(results.status());
   *resp = *std::move(results);
   SummarizeRunResults(resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetRunSeries(grpc::ServerContext* ctx,
+                                             const v1::GetRunSeriesRequest* req,
+                                             v1::GetRunSeriesResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("GetRunSeries"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->run_id() <= 0) return BadId("run_id");
+  if (req->name().empty() || req->name().size() > 256)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name: 1 to 256 bytes");
+  auto r = results_.GetRunSeries(req->run_id(), req->name());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetRunDbStats(grpc::ServerContext* ctx,
+                                              const v1::GetRunDbStatsRequest* req,
+                                              v1::GetRunDbStatsResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("GetRunDbStats"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->run_id() <= 0) return BadId("run_id");
+  auto r = results_.GetRunDbStats(req->run_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ListProfiles(grpc::ServerContext* ctx,
+                                             const v1::ListProfilesRequest* req,
+                                             v1::ListProfilesResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("ListProfiles"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->run_id() <= 0) return BadId("run_id");
+  auto r = results_.ListProfiles(req->run_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// A stored profile, parsed. The id is named in errors.
+absl::StatusOr<Profile> LoadProfile(ResultStore& results, int64_t id) {
+  auto p = results.GetProfile(id);
+  if (!p.ok()) return p.status();
+  auto parsed = Profile::Parse(p->second);
+  if (!parsed.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("profile ", id, " (", p->first.service(), " ", p->first.kind(),
+                     "): ", parsed.status().message()));
+  }
+  return parsed;
+}
+
+int Limit(int32_t asked) { return asked <= 0 ? 20 : std::min(asked, 1000); }
+
+}  // namespace
+
+grpc::Status ControllerService::GetProfileTop(grpc::ServerContext* ctx,
+                                              const v1::GetProfileTopRequest* req,
+                                              v1::ProfileTop* resp) {
+  ScopedLatency t(metrics_.rpc_latency("GetProfileTop"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->profile_id() <= 0) return BadId("profile_id");
+  auto p = LoadProfile(results_, req->profile_id());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  auto top = TopFunctions(*p, req->sample_type(), Limit(req->limit()));
+  if (!top.ok()) return ToGrpcStatus(top.status());
+  *resp = *std::move(top);
+  resp->set_profile_id(req->profile_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::DiffProfiles(grpc::ServerContext* ctx,
+                                             const v1::DiffProfilesRequest* req,
+                                             v1::ProfileDiff* resp) {
+  ScopedLatency t(metrics_.rpc_latency("DiffProfiles"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->base_id() <= 0) return BadId("base_id");
+  if (req->candidate_id() <= 0) return BadId("candidate_id");
+  auto base = LoadProfile(results_, req->base_id());
+  if (!base.ok()) return ToGrpcStatus(base.status());
+  auto cand = LoadProfile(results_, req->candidate_id());
+  if (!cand.ok()) return ToGrpcStatus(cand.status());
+  auto d = controller::DiffProfiles(*base, *cand, req->sample_type(), Limit(req->limit()));
+  if (!d.ok()) return ToGrpcStatus(d.status());
+  *resp = *std::move(d);
+  resp->set_base_id(req->base_id());
+  resp->set_candidate_id(req->candidate_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::DownloadProfile(grpc::ServerContext* ctx,
+                                                const v1::DownloadProfileRequest* req,
+                                                grpc::ServerWriter<v1::DownloadProfileChunk>* w) {
+  ScopedLatency t(metrics_.rpc_latency("DownloadProfile"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->profile_id() <= 0) return BadId("profile_id");
+  auto p = results_.GetProfile(req->profile_id());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  const std::string& bytes = p->second;
+  constexpr size_t kChunk = 1 << 20;
+  size_t off = 0;
+  do {
+    v1::DownloadProfileChunk c;
+    if (off == 0) {
+      c.set_size(static_cast<int64_t>(bytes.size()));
+      c.set_sha256(p->first.sha256());
+    }
+    c.set_data(bytes.substr(off, kChunk));
+    off += kChunk;
+    if (!w->Write(c)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  } while (off < bytes.size());
   return grpc::Status::OK;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/grpc/auth.h"
+#include "controller/queue/run_spec.h"
 #include "controller/api/run_watch_hub.h"
 #include "controller/dispatch/event_bus.h"
 #include "controller/gateway/session_manager.h"
@@ -19,7 +20,7 @@ class ControllerService final
  public:
   ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents, SessionManager& sessions, EventBus& work,
                     EventBus& runs, ControllerMetrics& metrics, common::TokenAuth auth,
-                    RetryPolicy retry)
+                    RetryPolicy retry, SpecLimits spec_limits)
       : jobs_(jobs),
         results_(results),
         agents_(agents),
@@ -29,6 +30,7 @@ class ControllerService final
         metrics_(metrics),
         auth_(std::move(auth)),
         retry_(retry),
+        spec_limits_(std::move(spec_limits)),
         watches_(jobs, runs) {}
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
@@ -47,6 +49,18 @@ class ControllerService final
                           v1::GetRunLogsResponse* resp) override;
   grpc::Status GetRunResults(grpc::ServerContext* ctx, const v1::GetRunResultsRequest* req,
                              v1::RunResults* resp) override;
+  grpc::Status GetRunSeries(grpc::ServerContext* ctx, const v1::GetRunSeriesRequest* req,
+                            v1::GetRunSeriesResponse* resp) override;
+  grpc::Status GetRunDbStats(grpc::ServerContext* ctx, const v1::GetRunDbStatsRequest* req,
+                             v1::GetRunDbStatsResponse* resp) override;
+  grpc::Status ListProfiles(grpc::ServerContext* ctx, const v1::ListProfilesRequest* req,
+                            v1::ListProfilesResponse* resp) override;
+  grpc::Status GetProfileTop(grpc::ServerContext* ctx, const v1::GetProfileTopRequest* req,
+                             v1::ProfileTop* resp) override;
+  grpc::Status DiffProfiles(grpc::ServerContext* ctx, const v1::DiffProfilesRequest* req,
+                            v1::ProfileDiff* resp) override;
+  grpc::Status DownloadProfile(grpc::ServerContext* ctx, const v1::DownloadProfileRequest* req,
+                               grpc::ServerWriter<v1::DownloadProfileChunk>* writer) override;
   grpc::Status ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest* req,
                           v1::ListAgentsResponse* resp) override;
   grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req,
@@ -62,6 +76,7 @@ class ControllerService final
   ControllerMetrics& metrics_;
   const common::TokenAuth auth_;
   const RetryPolicy retry_;
+  const SpecLimits spec_limits_;
   RunWatchHub watches_;
 };
 

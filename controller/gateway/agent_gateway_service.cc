@@ -4,11 +4,59 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
 #include "common/hist/hdr_histogram.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 
 namespace perfgate::controller {
+namespace {
+
+// The observation parts of a repetition (gaps, series, profiles, dbstats) within bounds: "" or
+// ".field: problem".
+std::string CheckObserved(const v1::RepetitionResult& r, const UploadLimits& l) {
+  auto long_name = [&](const std::string& v) { return v.empty() || v.size() > l.max_name_bytes; };
+  if (r.gaps_size() > l.max_measurements_per_repetition) return ".gaps: too many";
+  for (int k = 0; k < r.gaps_size(); ++k) {
+    if (long_name(r.gaps(k).name()) || r.gaps(k).reason().size() > l.max_message_bytes)
+      return absl::StrCat(".gaps[", k, "]: name must be 1..", l.max_name_bytes,
+                          " bytes, reason at most ", l.max_message_bytes);
+  }
+  if (r.series_size() > l.max_histograms_per_repetition * 4) return ".series: too many";
+  size_t points = 0;
+  for (int k = 0; k < r.series_size(); ++k) {
+    if (long_name(r.series(k).name())) return absl::StrCat(".series[", k, "].name: bad length");
+    points += r.series(k).points_size();
+  }
+  if (points > 1'000'000) return ".series: more than 1,000,000 points";
+  if (r.profiles_size() > 256) return ".profiles: at most 256";
+  std::set<std::string> keys;
+  for (int k = 0; k < r.profiles_size(); ++k) {
+    const auto& p = r.profiles(k);
+    std::string f = absl::StrCat(".profiles[", k, "]");
+    if (!common::IsSha256Hex(p.sha256())) return f + ".sha256: want 64 lowercase hex digits";
+    if (long_name(p.service()) || long_name(p.kind()) || long_name(p.point()))
+      return f + ": service, kind and point must be 1.." + std::to_string(l.max_name_bytes) +
+             " bytes";
+    if (!keys.insert(p.service() + "/" + p.kind() + "/" + p.point()).second)
+      return f + ": the same service, kind and point twice";
+  }
+  const auto& d = r.dbstats();
+  if (d.statements_size() > 1000) return ".dbstats.statements: at most 1000";
+  if (d.explains_size() > 100) return ".dbstats.explains: at most 100";
+  for (int k = 0; k < d.statements_size(); ++k) {
+    if (d.statements(k).query().size() > 64 * 1024)
+      return absl::StrCat(".dbstats.statements[", k, "].query: at most 64 KiB");
+  }
+  for (int k = 0; k < d.explains_size(); ++k) {
+    if (d.explains(k).plan_json().size() > (1 << 20))
+      return absl::StrCat(".dbstats.explains[", k, "].plan_json: at most 1 MiB");
+  }
+  return "";
+}
+
+}  // namespace
+
 
 using common::ToGrpcStatus;
 
@@ -101,6 +149,20 @@ grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AgentGatewayService::UploadBlobChunk(grpc::ServerContext* ctx,
+                                                  const v1::UploadBlobChunkRequest* req,
+                                                  v1::UploadBlobChunkResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("UploadBlobChunk"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->attempt_id() <= 0 || req->epoch() <= 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
+  }
+  auto r = results_.StoreBlobChunk(*req);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *r;
+  return grpc::Status::OK;
+}
+
 grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
                                                 const v1::UploadResultsRequest* req,
                                                 v1::UploadResultsResponse*) {
@@ -155,6 +217,7 @@ grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
       if (auto parsed = common::HdrHistogram::FromProto(h.histogram()); !parsed.ok())
         return bad(absl::StrCat(f, ".histograms[", k, "]: ", parsed.status().message()));
     }
+    if (std::string why = CheckObserved(r, limits_); !why.empty()) return bad(f + why);
   }
   auto run = results_.StoreResults(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());

@@ -48,6 +48,8 @@ class AgentGatewayService final
                          v1::UploadLogResponse* resp) override;
   grpc::Status UploadResults(grpc::ServerContext* ctx, const v1::UploadResultsRequest* req,
                              v1::UploadResultsResponse* resp) override;
+  grpc::Status UploadBlobChunk(grpc::ServerContext* ctx, const v1::UploadBlobChunkRequest* req,
+                               v1::UploadBlobChunkResponse* resp) override;
 
  private:
   JobStore& jobs_;

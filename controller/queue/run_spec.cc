@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/promql_check.h"
 #include "common/spec/template.h"
 #include "common/status/macros.h"
 
@@ -48,8 +49,65 @@ absl::Status CheckPort(const std::string& field, const std::string& name,
   return absl::OkStatus();
 }
 
+absl::Status ValidateObserve(v1::ObserveSpec* o, const std::string& f, Templates* t,
+                             std::vector<std::pair<std::string, std::string>>* promql) {
+  std::set<std::string> names;
+  v1::PrometheusSpec* pr = o->mutable_prometheus();
+  for (int i = 0; i < pr->scrape_size(); ++i) {
+    v1::ScrapeTarget* s = pr->mutable_scrape(i);
+    std::string sf = absl::StrCat(f, ".prometheus.scrape[", i, "]");
+    if (s->job().empty()) return Bad(sf + ".job", "is required");
+    if (s->target().empty()) return Bad(sf + ".target", "is required (host:port)");
+    if (s->path().empty()) s->set_path("/metrics");
+    if (s->path()[0] != '/') return Bad(sf + ".path", "must start with /");
+    t->Add(sf + ".target", s->target());
+  }
+  if (pr->queries_size() > 200) return Bad(f + ".prometheus.queries", "at most 200");
+  for (int i = 0; i < pr->queries_size(); ++i) {
+    v1::PromQuery* q = pr->mutable_queries(i);
+    std::string qf = absl::StrCat(f, ".prometheus.queries[", i, "]");
+    if (q->name().empty()) return Bad(qf + ".name", "is required");
+    if (!names.insert(q->name()).second) return Bad(qf + ".name", "'" + q->name() + "' used twice");
+    if (q->expr().empty()) return Bad(qf + ".expr", "is required");
+    if (q->expr().size() > 4096) return Bad(qf + ".expr", "at most 4096 bytes");
+    if (q->mode() == v1::PromQuery::MODE_UNSPECIFIED) q->set_mode(v1::PromQuery::MODE_INSTANT);
+    if (q->mode() == v1::PromQuery::MODE_RANGE && q->step_ms() == 0) q->set_step_ms(1000);
+    if (q->mode() == v1::PromQuery::MODE_RANGE && q->step_ms() < 100)
+      return Bad(qf + ".step_ms", "at least 100");
+    promql->emplace_back("spec." + qf + ".expr", q->expr());
+  }
+  if (o->profiles_size() > 32) return Bad(f + ".profiles", "at most 32");
+  std::set<std::string> services;
+  for (int i = 0; i < o->profiles_size(); ++i) {
+    const v1::ProfileSpec& p = o->profiles(i);
+    std::string pf = absl::StrCat(f, ".profiles[", i, "]");
+    if (p.service().empty()) return Bad(pf + ".service", "is required");
+    if (!services.insert(p.service()).second)
+      return Bad(pf + ".service", "'" + p.service() + "' used twice");
+    if (p.url().rfind("http://", 0) != 0) return Bad(pf + ".url", "must be an http:// URL");
+    t->Add(pf + ".url", p.url());
+    if (!p.cpu_seconds() && !p.heap_before() && !p.heap_after() && !p.heap_every_seconds() &&
+        p.extra().empty())
+      return Bad(pf, "captures nothing");
+  }
+  if (o->has_postgres()) {
+    v1::PostgresStatsSpec* pg = o->mutable_postgres();
+    if (pg->dsn().empty()) return Bad(f + ".postgres.dsn", "is required");
+    if (pg->top() == 0) pg->set_top(20);
+    if (pg->top() > 1000) return Bad(f + ".postgres.top", "at most 1000");
+    t->Add(f + ".postgres.dsn", pg->dsn());
+    for (int i = 0; i < pg->explain_size(); ++i) {
+      std::string ef = absl::StrCat(f, ".postgres.explain[", i, "]");
+      if (pg->explain(i).name().empty()) return Bad(ef + ".name", "is required");
+      if (pg->explain(i).sql().empty()) return Bad(ef + ".sql", "is required");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f,
-                               const SpecLimits& limits) {
+                               const SpecLimits& limits,
+                               std::vector<std::pair<std::string, std::string>>* promql) {
   Templates t;
   std::set<std::string> ports;
   if (b->has_build()) {
@@ -161,6 +219,15 @@ absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f,
     default:
       return Bad(wf, "needs a load generator: http, wrk, pgbench or command");
   }
+  if (b->has_observe()) {
+    RETURN_IF_ERROR(ValidateObserve(b->mutable_observe(), f + ".observe", &t, promql));
+    for (int i = 0; i < b->observe().profiles_size(); ++i) {
+      if (b->observe().profiles(i).cpu_seconds() > w->duration_seconds()) {
+        return Bad(absl::StrCat(f, ".observe.profiles[", i, "].cpu_seconds"),
+                   absl::StrCat("longer than the measured window (", w->duration_seconds(), "s)"));
+      }
+    }
+  }
   for (int i = 0; i < b->limits_size(); ++i) {
     const auto& l = b->limits(i);
     if (l.metric().empty()) return Bad(absl::StrCat(f, ".limits[", i, "].metric"), "is required");
@@ -204,6 +271,7 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
     return Bad("jobs", absl::StrCat("has ", spec->jobs_size(), " jobs; at most ", limits.max_jobs,
                                     " allowed"));
   }
+  std::vector<std::pair<std::string, std::string>> promql;  // (field, expr) of every job
   for (int i = 0; i < spec->jobs_size(); ++i) {
     v1::JobSpec* job = spec->mutable_jobs(i);
     std::string f = absl::StrCat("jobs[", i, "]");
@@ -225,7 +293,8 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
                                  limits.max_job_spec_bytes));
     }
     if (job->has_benchmark()) {
-      if (auto s = ValidateBenchmark(job->mutable_benchmark(), f + ".benchmark", limits); !s.ok())
+      if (auto s = ValidateBenchmark(job->mutable_benchmark(), f + ".benchmark", limits, &promql);
+          !s.ok())
         return s;
       continue;
     }
@@ -259,6 +328,7 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
     if (cmd->cancel_grace_seconds() > 3600)
       return Bad(f + ".command.cancel_grace_seconds", "at most 3600");
   }
+  if (!limits.promtool.empty()) RETURN_IF_ERROR(common::CheckPromql(limits.promtool, promql));
   return absl::OkStatus();
 }
 

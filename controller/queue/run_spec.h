@@ -15,6 +15,7 @@ struct SpecLimits {
   size_t max_string_bytes = 1024;
   uint32_t max_timeout_seconds = 7 * 24 * 3600;
   size_t max_job_spec_bytes = 256 * 1024;  // one serialised job
+  std::string promtool;                    // checks PromQL syntax when set (path to promtool)
 };
 
 // INVALID_ARGUMENT with "spec.jobs[2].command.timeout_seconds: …" style messages.

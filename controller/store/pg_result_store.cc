@@ -1,10 +1,14 @@
 #include "controller/store/pg_result_store.h"
 
 #include <pqxx/stream_to>
+#include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
+#include "common/status/macros.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_util.h"
 
@@ -40,6 +44,18 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
       if (stored.insert(rep.repetition()).second) fresh.push_back(&rep);
     }
     if (fresh.empty()) return absl::OkStatus();
+    // Profiles name blobs, which must have arrived whole first.
+    for (const auto* rep : fresh) {
+      for (int i = 0; i < rep->profiles_size(); ++i) {
+        const auto& p = rep->profiles(i);
+        auto b = Exec(tx, "SELECT complete FROM blobs WHERE sha256 = $1", p.sha256());
+        if (b.empty() || !b[0][0].as<bool>()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("results[repetition ", rep->repetition(), "].profiles[", i,
+                           "].sha256: blob ", p.sha256(), " has not been uploaded whole"));
+        }
+      }
+    }
     for (const auto* rep : fresh) {
       Exec(tx,
            "INSERT INTO repetitions (attempt_id, repetition, run_id, job_id, valid, "
@@ -53,6 +69,33 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
              "INSERT INTO histograms (attempt_id, repetition, name, data) VALUES ($1, $2, $3, $4)",
              req.attempt_id(), rep->repetition(), h.name(),
              pqxx::binarystring(data.data(), data.size()));
+      }
+      for (const auto& g : rep->gaps()) {
+        Exec(tx,
+             "INSERT INTO gaps (attempt_id, repetition, name, reason) VALUES ($1, $2, $3, $4) "
+             "ON CONFLICT DO NOTHING",
+             req.attempt_id(), rep->repetition(), g.name(), g.reason());
+      }
+      for (int i = 0; i < rep->series_size(); ++i) {
+        std::string data = rep->series(i).SerializeAsString();
+        Exec(tx,
+             "INSERT INTO series (attempt_id, repetition, name, idx, data) VALUES ($1, $2, $3, "
+             "$4, $5)",
+             req.attempt_id(), rep->repetition(), rep->series(i).name(), i,
+             pqxx::binarystring(data.data(), data.size()));
+      }
+      if (rep->has_dbstats()) {
+        std::string data = rep->dbstats().SerializeAsString();
+        Exec(tx, "INSERT INTO dbstats (attempt_id, repetition, data) VALUES ($1, $2, $3)",
+             req.attempt_id(), rep->repetition(), pqxx::binarystring(data.data(), data.size()));
+      }
+      for (const auto& p : rep->profiles()) {
+        Exec(tx,
+             "INSERT INTO profiles (attempt_id, repetition, run_id, job_id, service, kind, point, "
+             "sha256, size, captured_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+             "to_timestamp($10)) ON CONFLICT DO NOTHING",
+             req.attempt_id(), rep->repetition(), run_id, job_id, p.service(), p.kind(), p.point(),
+             p.sha256(), p.size(), EpochSeconds(p.captured_at()));
       }
     }
     pqxx::stream_to copy(tx, "measurements",
@@ -128,6 +171,232 @@ absl::StatusOr<v1::RunResults> PgResultStore::GetRunResults(int64_t run_id) {
       m->set_unit(r[3].as<std::string>());
       m->set_direction(static_cast<v1::Direction>(r[4].as<int>()));
       m->set_value(r[5].as<double>());
+    }
+    for (const auto& r : Exec(tx,
+                              "SELECT attempt_id, repetition, name, reason FROM gaps WHERE "
+                              "attempt_id = ANY($1::bigint[]) ORDER BY attempt_id, repetition, "
+                              "name",
+                              BigintArray(attempts))) {
+      auto it = reps.find({r[0].as<int64_t>(), r[1].as<int>()});
+      if (it == reps.end()) continue;
+      v1::Gap* g = it->second->add_gaps();
+      g->set_name(r[2].as<std::string>());
+      g->set_reason(r[3].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+namespace {
+
+// The latest attempt with results of each job of the run, with the job's name. NOT_FOUND for
+// an unknown run.
+absl::StatusOr<std::map<int64_t, std::string>> LatestAttempts(pqxx::work& tx, int64_t run_id) {
+  if (Exec(tx, "SELECT 1 FROM runs WHERE id = $1", run_id).empty()) {
+    return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+  }
+  std::map<int64_t, std::string> out;
+  for (const auto& r : Exec(tx,
+                            "SELECT (SELECT max(attempt_id) FROM repetitions p WHERE p.job_id = "
+                            "j.id), j.name FROM jobs j WHERE j.run_id = $1",
+                            run_id)) {
+    if (!r[0].is_null()) out[r[0].as<int64_t>()] = r[1].as<std::string>();
+  }
+  return out;
+}
+
+std::vector<int64_t> Keys(const std::map<int64_t, std::string>& m) {
+  std::vector<int64_t> v;
+  for (const auto& [k, _] : m) v.push_back(k);
+  return v;
+}
+
+template <typename Msg>
+bool ParseBytea(const pqxx::field& f, Msg* m) {
+  pqxx::binarystring b(f);
+  return m->ParseFromArray(b.data(), static_cast<int>(b.size()));
+}
+
+constexpr int64_t kMaxBlobBytes = 256ll << 20;
+constexpr size_t kMaxChunkBytes = 4 << 20;
+
+}  // namespace
+
+absl::StatusOr<v1::UploadBlobChunkResponse> PgResultStore::StoreBlobChunk(
+    const v1::UploadBlobChunkRequest& req) {
+  if (!common::IsSha256Hex(req.sha256()))
+    return absl::InvalidArgumentError("sha256: want 64 lowercase hex digits");
+  if (req.size() <= 0 || req.size() > kMaxBlobBytes)
+    return absl::InvalidArgumentError(absl::StrCat("size: want 1 to ", kMaxBlobBytes, " bytes"));
+  if (req.data().size() > kMaxChunkBytes)
+    return absl::InvalidArgumentError(absl::StrCat("data: at most ", kMaxChunkBytes, " bytes"));
+  if (req.offset() < 0 || req.offset() + static_cast<int64_t>(req.data().size()) > req.size())
+    return absl::InvalidArgumentError("offset: the chunk lies outside the blob");
+  v1::UploadBlobChunkResponse resp;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    resp.Clear();
+    auto a = Exec(tx, "SELECT epoch FROM attempts WHERE id = $1", req.attempt_id());
+    if (a.empty()) return pgq::AttemptNotFound(req.attempt_id());
+    if (a[0][0].as<int64_t>() != req.epoch()) return pgq::StaleEpoch(req.attempt_id(), req.epoch());
+    Exec(tx, "INSERT INTO blobs (sha256, size) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+         req.sha256(), req.size());
+    auto b = Exec(tx, "SELECT size, received, complete FROM blobs WHERE sha256 = $1 FOR UPDATE",
+                  req.sha256());
+    const int64_t size = b[0][0].as<int64_t>();
+    int64_t received = b[0][1].as<int64_t>();
+    if (size != req.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("size: ", req.size(), " disagrees with the ", size, " given before"));
+    }
+    if (b[0][2].as<bool>()) {
+      resp.set_received(size);
+      resp.set_complete(true);
+      return absl::OkStatus();
+    }
+    if (req.offset() > received) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("offset: ", req.offset(), " is beyond the ", received, " bytes held"));
+    }
+    const int64_t end = req.offset() + static_cast<int64_t>(req.data().size());
+    if (end > received) {
+      // Keep only the part not held yet: a resent chunk may overlap what arrived before.
+      std::string_view fresh(req.data());
+      fresh.remove_prefix(static_cast<size_t>(received - req.offset()));
+      Exec(tx, "INSERT INTO blob_chunks (sha256, off, data) VALUES ($1, $2, $3)", req.sha256(),
+           received, pqxx::binarystring(fresh.data(), fresh.size()));
+      received = end;
+      Exec(tx, "UPDATE blobs SET received = $2 WHERE sha256 = $1", req.sha256(), received);
+    }
+    if (received == size) {
+      common::Sha256 h;
+      for (const auto& r :
+           Exec(tx, "SELECT data FROM blob_chunks WHERE sha256 = $1 ORDER BY off", req.sha256())) {
+        pqxx::binarystring d(r[0]);
+        h.Update(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+      }
+      if (h.HexDigest() != req.sha256()) {
+        Exec(tx, "DELETE FROM blobs WHERE sha256 = $1", req.sha256());
+        return absl::InvalidArgumentError("sha256: the bytes received do not hash to " +
+                                          req.sha256() + "; the partial blob is discarded");
+      }
+      Exec(tx, "UPDATE blobs SET complete = true WHERE sha256 = $1", req.sha256());
+      resp.set_complete(true);
+    }
+    resp.set_received(received);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return resp;
+}
+
+absl::StatusOr<v1::GetRunSeriesResponse> PgResultStore::GetRunSeries(int64_t run_id,
+                                                                     const std::string& name) {
+  v1::GetRunSeriesResponse out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
+    ASSIGN_OR_RETURN(auto attempts, LatestAttempts(tx, run_id));
+    if (attempts.empty()) return absl::OkStatus();
+    v1::RepetitionSeries* cur = nullptr;
+    for (const auto& r : Exec(tx,
+                              "SELECT attempt_id, repetition, data FROM series WHERE attempt_id = "
+                              "ANY($1::bigint[]) AND name = $2 ORDER BY attempt_id, repetition, idx",
+                              BigintArray(Keys(attempts)), name)) {
+      int64_t a = r[0].as<int64_t>();
+      int rep = r[1].as<int>();
+      if (!cur || cur->attempt_id() != a || cur->repetition() != rep) {
+        cur = out.add_repetitions();
+        cur->set_attempt_id(a);
+        cur->set_repetition(rep);
+        cur->set_job_name(attempts[a]);
+      }
+      if (!ParseBytea(r[2], cur->add_series()))
+        return absl::DataLossError("a stored series does not parse");
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::GetRunDbStatsResponse> PgResultStore::GetRunDbStats(int64_t run_id) {
+  v1::GetRunDbStatsResponse out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
+    ASSIGN_OR_RETURN(auto attempts, LatestAttempts(tx, run_id));
+    if (attempts.empty()) return absl::OkStatus();
+    for (const auto& r : Exec(tx,
+                              "SELECT attempt_id, repetition, data FROM dbstats WHERE attempt_id "
+                              "= ANY($1::bigint[]) ORDER BY attempt_id, repetition",
+                              BigintArray(Keys(attempts)))) {
+      v1::RepetitionDbStats* d = out.add_repetitions();
+      d->set_attempt_id(r[0].as<int64_t>());
+      d->set_repetition(r[1].as<int>());
+      d->set_job_name(attempts[d->attempt_id()]);
+      if (!ParseBytea(r[2], d->mutable_dbstats()))
+        return absl::DataLossError("stored dbstats do not parse");
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+namespace {
+
+void ReadProfileRow(const pqxx::row& r, v1::ProfileRef* p) {
+  p->set_id(r[0].as<int64_t>());
+  p->set_repetition(r[1].as<int>());
+  p->set_service(r[2].as<std::string>());
+  p->set_kind(r[3].as<std::string>());
+  p->set_point(r[4].as<std::string>());
+  p->set_sha256(r[5].as<std::string>());
+  p->set_size(r[6].as<int64_t>());
+  SetTimestamp(r[7], p->mutable_captured_at());
+  p->set_job_name(r[8].as<std::string>());
+}
+
+constexpr const char* kProfileColumns =
+    "p.id, p.repetition, p.service, p.kind, p.point, p.sha256, p.size, "
+    "extract(epoch from p.captured_at)::float8, j.name";
+
+}  // namespace
+
+absl::StatusOr<v1::ListProfilesResponse> PgResultStore::ListProfiles(int64_t run_id) {
+  v1::ListProfilesResponse out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
+    ASSIGN_OR_RETURN(auto attempts, LatestAttempts(tx, run_id));
+    if (attempts.empty()) return absl::OkStatus();
+    for (const auto& r :
+         Exec(tx,
+              absl::StrCat("SELECT ", kProfileColumns,
+                           " FROM profiles p JOIN jobs j ON j.id = p.job_id WHERE p.attempt_id = "
+                           "ANY($1::bigint[]) ORDER BY p.id"),
+              BigintArray(Keys(attempts)))) {
+      ReadProfileRow(r, out.add_profiles());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::pair<v1::ProfileRef, std::string>> PgResultStore::GetProfile(int64_t id) {
+  std::pair<v1::ProfileRef, std::string> out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out = {};
+    auto r = Exec(tx,
+                  absl::StrCat("SELECT ", kProfileColumns,
+                               " FROM profiles p JOIN jobs j ON j.id = p.job_id WHERE p.id = $1"),
+                  id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("profile ", id, " not found"));
+    ReadProfileRow(r[0], &out.first);
+    for (const auto& c : Exec(tx, "SELECT data FROM blob_chunks WHERE sha256 = $1 ORDER BY off",
+                              out.first.sha256())) {
+      pqxx::binarystring d(c[0]);
+      out.second.append(reinterpret_cast<const char*>(d.data()), d.size());
     }
     return absl::OkStatus();
   });

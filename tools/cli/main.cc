@@ -3,13 +3,16 @@
 // or a refused request, 3 the run was cancelled, 4 the controller could not be reached.
 #include <grpcpp/grpcpp.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "common/grpc/auth.h"
+#include "common/hash/sha256.h"
 #include "common/spec/suite_parser.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 #include "tools/cli/load_command.h"
@@ -215,6 +218,40 @@ int main(int argc, char** argv) {
   results->add_flag("--all", all_metrics,
                     "every metric in the table (default: the headline ones; JSON has all)");
 
+  std::string series_name;
+  auto* series = run->add_subcommand(
+      "series", "a Prometheus range query's stored series, per repetition");
+  series->add_option("ID", run_id, "run id")->required();
+  series->add_option("METRIC", series_name, "the query's name in the suite")->required();
+  auto* dbstats = run->add_subcommand(
+      "dbstats", "pg_stat_statements top statements and EXPLAIN plans, per repetition");
+  dbstats->add_option("ID", run_id, "run id")->required();
+
+  auto* profile = app.add_subcommand("profile", "pprof profiles captured during runs");
+  profile->require_subcommand(1);
+  auto* plist = profile->add_subcommand("list", "a run's profiles");
+  plist->add_option("RUN", run_id, "run id")->required();
+  int64_t profile_id = 0, other_id = 0;
+  std::string sample_type, out_file;
+  int top_n = 20;
+  auto* ptop = profile->add_subcommand(
+      "top", "the functions with the largest flat values (flat: own; cum: with callees)");
+  ptop->add_option("ID", profile_id, "profile id (from profile list)")->required();
+  ptop->add_option("--sample-type", sample_type,
+                   "e.g. cpu, inuse_space, alloc_objects (default: the profile's default)");
+  ptop->add_option("-n,--limit", top_n, "functions to show")->capture_default_str();
+  auto* pdiff = profile->add_subcommand(
+      "diff", "what changed from profile A to B by function (baseline vs candidate, or a "
+              "run's first and last heap profile: growth = leak suspects)");
+  pdiff->add_option("A", profile_id, "base profile id")->required();
+  pdiff->add_option("B", other_id, "candidate profile id")->required();
+  pdiff->add_option("--sample-type", sample_type, "as for top (default: A's default)");
+  pdiff->add_option("-n,--limit", top_n, "functions to show")->capture_default_str();
+  auto* pdown = profile->add_subcommand(
+      "download", "write the profile as captured (opens unchanged in go tool pprof)");
+  pdown->add_option("ID", profile_id, "profile id")->required();
+  pdown->add_option("-o,--file", out_file, "where to write it")->required();
+
   auto* agent = app.add_subcommand("agent", "inspect and drain agents");
   agent->require_subcommand(1);
   auto* alist = agent->add_subcommand("list", "list agents");
@@ -302,6 +339,93 @@ int main(int argc, char** argv) {
     auto ctx = c.Ctx();
     if (auto s = c.stub().GetRunResults(ctx.get(), req, &resp); !s.ok()) return Fail(s);
     return Show(c, resp, [&] { RenderResults(std::cout, resp, all_metrics); });
+  }
+  if (series->parsed()) {
+    v1::GetRunSeriesRequest req;
+    req.set_run_id(run_id);
+    req.set_name(series_name);
+    v1::GetRunSeriesResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetRunSeries(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderSeries(std::cout, resp); });
+  }
+  if (dbstats->parsed()) {
+    v1::GetRunDbStatsRequest req;
+    req.set_run_id(run_id);
+    v1::GetRunDbStatsResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetRunDbStats(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderDbStats(std::cout, resp); });
+  }
+  if (plist->parsed()) {
+    v1::ListProfilesRequest req;
+    req.set_run_id(run_id);
+    v1::ListProfilesResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().ListProfiles(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderProfiles(std::cout, resp); });
+  }
+  if (ptop->parsed()) {
+    v1::GetProfileTopRequest req;
+    req.set_profile_id(profile_id);
+    req.set_sample_type(sample_type);
+    req.set_limit(top_n);
+    v1::ProfileTop resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetProfileTop(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderProfileTop(std::cout, resp); });
+  }
+  if (pdiff->parsed()) {
+    v1::DiffProfilesRequest req;
+    req.set_base_id(profile_id);
+    req.set_candidate_id(other_id);
+    req.set_sample_type(sample_type);
+    req.set_limit(top_n);
+    v1::ProfileDiff resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().DiffProfiles(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderProfileDiff(std::cout, resp); });
+  }
+  if (pdown->parsed()) {
+    v1::DownloadProfileRequest req;
+    req.set_profile_id(profile_id);
+    auto ctx = c.Ctx(absl::Minutes(10));
+    auto reader = c.stub().DownloadProfile(ctx.get(), req);
+    v1::DownloadProfileChunk chunk;
+    std::string bytes, sha;
+    int64_t size = -1;
+    while (reader->Read(&chunk)) {
+      if (size < 0) {
+        size = chunk.size();
+        sha = chunk.sha256();
+      }
+      bytes += chunk.data();
+    }
+    if (auto s = reader->Finish(); !s.ok()) return Fail(s);
+    if (static_cast<int64_t>(bytes.size()) != size) {
+      std::cerr << "perfgate: got " << bytes.size() << " of " << size << " bytes\n";
+      return 4;
+    }
+    if (common::Sha256Hex(bytes) != sha) {
+      std::cerr << "perfgate: the bytes received do not hash to " << sha << "\n";
+      return 4;
+    }
+    std::string tmp = out_file + ".part";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out) {
+        std::cerr << "perfgate: cannot write " << tmp << "\n";
+        return 2;
+      }
+    }
+    if (std::rename(tmp.c_str(), out_file.c_str()) != 0) {
+      std::cerr << "perfgate: cannot rename " << tmp << " to " << out_file << "\n";
+      return 2;
+    }
+    std::cerr << "wrote " << bytes.size() << " bytes (sha256 " << sha.substr(0, 12) << ") to "
+              << out_file << "\n";
+    return 0;
   }
   if (get->parsed()) {
     v1::GetRunRequest req;

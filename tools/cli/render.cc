@@ -98,6 +98,8 @@ bool Headline(const std::string& name) {
                                     "pg.latency.mean",   "pg.latency.p99"};
   for (const char* p : kPrefixes)
     if (name == p) return true;
+  // The suite's own Prometheus queries, and whether the host was quiet.
+  if (name.rfind("prom.", 0) == 0 || name == "host.cpu_util") return true;
   // Per-service resources.
   return name.rfind("proc.", 0) == 0 && (name.find(".rss_peak") != std::string::npos ||
                                          name.find(".cpu_util") != std::string::npos);
@@ -132,6 +134,9 @@ void RenderResults(std::ostream& out, const v1::RunResults& results, bool all) {
     for (const auto& r : job.repetitions()) {
       if (!r.valid())
         out << "  ! repetition " << r.repetition() << " invalid: " << r.invalid_reason() << "\n";
+      for (const auto& g : r.gaps())
+        out << "  - repetition " << r.repetition() << " gap " << g.name() << ": " << g.reason()
+            << "\n";
     }
     size_t width = 6;
     for (const auto& s : job.summary())

@@ -20,5 +20,13 @@ std::string RunStateShort(v1::RunState s);
 // Per job: one row per metric with its median, IQR, CV and each repetition's value. Without
 // `all`, only headline metrics (throughput, latency percentiles, resources).
 void RenderResults(std::ostream& out, const v1::RunResults& results, bool all);
+// Observation captures (render_observe.cc).
+void RenderSeries(std::ostream& out, const v1::GetRunSeriesResponse& s);
+void RenderDbStats(std::ostream& out, const v1::GetRunDbStatsResponse& d);
+void RenderProfiles(std::ostream& out, const v1::ListProfilesResponse& p);
+void RenderProfileTop(std::ostream& out, const v1::ProfileTop& t);
+void RenderProfileDiff(std::ostream& out, const v1::ProfileDiff& d);
+// "1.50 MiB", "2.300 s", "1234" for a pprof unit.
+std::string FormatProfileValue(int64_t v, const std::string& unit);
 
 }  // namespace perfgate::cli

@@ -1,0 +1,28 @@
+// SHA-256 (OpenSSL's libcrypto), for content-addressed blobs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace perfgate::common {
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(std::string_view data);
+  std::string HexDigest();  // 64 lowercase hex digits; the hasher must not be used afterwards
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string Sha256Hex(std::string_view data);
+// True for 64 lowercase hex digits.
+bool IsSha256Hex(std::string_view s);
+
+}  // namespace perfgate::common

@@ -1,0 +1,232 @@
+#include "controller/profile/pprof.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace perfgate::controller {
+namespace {
+
+absl::StatusOr<std::string> Gunzip(const std::string& in) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return absl::InternalError("zlib init failed");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&z);
+      return absl::InvalidArgumentError("corrupt gzip data");
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kMaxProfileBytes) {
+      inflateEnd(&z);
+      return absl::InvalidArgumentError(
+          absl::StrCat("decompresses to more than ", kMaxProfileBytes, " bytes"));
+    }
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
+      inflateEnd(&z);
+      return absl::InvalidArgumentError("truncated gzip data");
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Profile> Profile::Parse(const std::string& bytes) {
+  std::string raw;
+  const std::string* data = &bytes;
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+      static_cast<unsigned char>(bytes[1]) == 0x8b) {
+    auto g = Gunzip(bytes);
+    if (!g.ok()) return g.status();
+    raw = std::move(*g);
+    data = &raw;
+  }
+  Profile p;
+  if (!p.p_.ParseFromString(*data))
+    return absl::InvalidArgumentError("not a pprof profile (the protobuf does not parse)");
+  const int64_t n = p.p_.string_table_size();
+  if (n == 0 || !p.p_.string_table(0).empty())
+    return absl::InvalidArgumentError("not a pprof profile (string_table[0] must be \"\")");
+  auto bad_index = [n](int64_t i) { return i < 0 || i >= n; };
+  if (p.p_.sample_type_size() == 0) return absl::InvalidArgumentError("no sample types");
+  for (const auto& t : p.p_.sample_type()) {
+    if (bad_index(t.type()) || bad_index(t.unit()))
+      return absl::InvalidArgumentError("a sample type names a string that does not exist");
+  }
+  for (const auto& f : p.p_.function()) {
+    if (bad_index(f.name()) || bad_index(f.filename()) || bad_index(f.system_name()))
+      return absl::InvalidArgumentError(
+          absl::StrCat("function ", f.id(), " names a string that does not exist"));
+  }
+  for (const auto& s : p.p_.sample()) {
+    if (s.value_size() != p.p_.sample_type_size())
+      return absl::InvalidArgumentError("a sample's values do not match the sample types");
+  }
+  return p;
+}
+
+const std::string& Profile::Str(int64_t i) const { return p_.string_table(static_cast<int>(i)); }
+
+std::vector<std::string> Profile::SampleTypes() const {
+  std::vector<std::string> out;
+  for (const auto& t : p_.sample_type()) out.push_back(Str(t.type()) + "/" + Str(t.unit()));
+  return out;
+}
+
+absl::StatusOr<int> Profile::SampleTypeIndex(const std::string& type) const {
+  if (type.empty()) {
+    if (p_.default_sample_type() > 0) {
+      for (int i = 0; i < p_.sample_type_size(); ++i) {
+        if (p_.sample_type(i).type() == p_.default_sample_type()) return i;
+      }
+    }
+    return p_.sample_type_size() - 1;
+  }
+  for (int i = 0; i < p_.sample_type_size(); ++i) {
+    if (Str(p_.sample_type(i).type()) == type) return i;
+  }
+  std::vector<std::string> names;
+  for (const auto& t : p_.sample_type()) names.push_back(Str(t.type()));
+  return absl::InvalidArgumentError("sample_type: '" + type + "' is not in the profile (it has " +
+                                    absl::StrJoin(names, ", ") + ")");
+}
+
+std::map<std::string, Profile::Cost> Profile::Costs(int index, int64_t* total) const {
+  std::unordered_map<uint64_t, const pprof::Function*> functions;
+  for (const auto& f : p_.function()) functions[f.id()] = &f;
+  // Each location's frames, innermost first, as function names.
+  std::unordered_map<uint64_t, std::vector<std::pair<std::string, std::string>>> frames;
+  for (const auto& l : p_.location()) {
+    auto& v = frames[l.id()];
+    for (const auto& line : l.line()) {
+      auto it = functions.find(line.function_id());
+      if (it == functions.end()) continue;
+      v.emplace_back(Str(it->second->name()), Str(it->second->filename()));
+    }
+    if (v.empty()) {  // not symbolised: the address stands in for the function
+      char buf[32];
+      snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(l.address()));
+      v.emplace_back(buf, "");
+    }
+  }
+  std::map<std::string, Cost> out;
+  *total = 0;
+  std::set<std::string> seen;
+  for (const auto& s : p_.sample()) {
+    const int64_t v = s.value(index);
+    *total += v;
+    if (v == 0) continue;
+    seen.clear();
+    bool leaf = true;
+    for (uint64_t loc : s.location_id()) {
+      auto it = frames.find(loc);
+      if (it == frames.end()) continue;
+      for (const auto& [name, file] : it->second) {
+        Cost& c = out[name];
+        if (c.file.empty()) c.file = file;
+        if (leaf) c.flat += v;
+        leaf = false;
+        if (seen.insert(name).second) c.cum += v;  // recursion counts once
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ProfileTop> TopFunctions(const Profile& p, const std::string& sample_type,
+                                            int limit) {
+  auto idx = p.SampleTypeIndex(sample_type);
+  if (!idx.ok()) return idx.status();
+  v1::ProfileTop top;
+  const auto& t = p.proto().sample_type(*idx);
+  top.set_sample_type(p.proto().string_table(static_cast<int>(t.type())));
+  top.set_unit(p.proto().string_table(static_cast<int>(t.unit())));
+  for (const auto& s : p.SampleTypes()) top.add_sample_types(s);
+  top.set_samples(p.samples());
+  int64_t total = 0;
+  auto costs = p.Costs(*idx, &total);
+  top.set_total(total);
+  std::vector<std::pair<std::string, Profile::Cost>> v(costs.begin(), costs.end());
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+    if (a.second.flat != b.second.flat) return a.second.flat > b.second.flat;
+    if (a.second.cum != b.second.cum) return a.second.cum > b.second.cum;
+    return a.first < b.first;
+  });
+  for (size_t i = 0; i < v.size() && static_cast<int>(i) < limit; ++i) {
+    v1::FunctionCost* f = top.add_functions();
+    f->set_name(v[i].first);
+    f->set_file(v[i].second.file);
+    f->set_flat(v[i].second.flat);
+    f->set_cum(v[i].second.cum);
+  }
+  return top;
+}
+
+absl::StatusOr<v1::ProfileDiff> DiffProfiles(const Profile& base, const Profile& candidate,
+                                             const std::string& sample_type, int limit) {
+  auto bi = base.SampleTypeIndex(sample_type);
+  if (!bi.ok()) return bi.status();
+  const auto& bt = base.proto().sample_type(*bi);
+  const std::string type = base.proto().string_table(static_cast<int>(bt.type()));
+  auto ci = candidate.SampleTypeIndex(type);
+  if (!ci.ok()) {
+    return absl::InvalidArgumentError("the candidate profile has no sample type '" + type +
+                                      "': are these the same kind of profile?");
+  }
+  v1::ProfileDiff d;
+  d.set_sample_type(type);
+  d.set_unit(base.proto().string_table(static_cast<int>(bt.unit())));
+  int64_t btotal = 0, ctotal = 0;
+  auto b = base.Costs(*bi, &btotal);
+  auto c = candidate.Costs(*ci, &ctotal);
+  d.set_base_total(btotal);
+  d.set_candidate_total(ctotal);
+  std::map<std::string, v1::FunctionDelta> all;
+  for (const auto& [name, cost] : b) {
+    auto& f = all[name];
+    f.set_name(name);
+    f.set_base_flat(cost.flat);
+    f.set_base_cum(cost.cum);
+  }
+  for (const auto& [name, cost] : c) {
+    auto& f = all[name];
+    f.set_name(name);
+    f.set_candidate_flat(cost.flat);
+    f.set_candidate_cum(cost.cum);
+  }
+  std::vector<v1::FunctionDelta> v;
+  for (auto& [_, f] : all) {
+    if (f.base_flat() != f.candidate_flat() || f.base_cum() != f.candidate_cum())
+      v.push_back(std::move(f));
+  }
+  auto flat_delta = [](const v1::FunctionDelta& f) {
+    return std::llabs(f.candidate_flat() - f.base_flat());
+  };
+  auto cum_delta = [](const v1::FunctionDelta& f) {
+    return std::llabs(f.candidate_cum() - f.base_cum());
+  };
+  std::sort(v.begin(), v.end(), [&](const auto& x, const auto& y) {
+    if (flat_delta(x) != flat_delta(y)) return flat_delta(x) > flat_delta(y);
+    if (cum_delta(x) != cum_delta(y)) return cum_delta(x) > cum_delta(y);
+    return x.name() < y.name();
+  });
+  for (size_t i = 0; i < v.size() && static_cast<int>(i) < limit; ++i) *d.add_functions() = v[i];
+  return d;
+}
+
+}  // namespace perfgate::controller

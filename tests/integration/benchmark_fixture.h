@@ -1,0 +1,113 @@
+// The benchmark-job test fixture: a controller and agents (ClusterTest), a git repository of
+// a system under test whose commits differ in the sample target's flags, suites written from
+// templates, submissions watched to their end, results read back.
+#pragma once
+
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_replace.h"
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+
+inline void Sh(const std::string& cmd) { ASSERT_EQ(system(cmd.c_str()), 0) << cmd; }
+
+inline std::string ShOut(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+class BenchmarkTest : public ClusterTest {
+ protected:
+  // A repository whose commits differ in the flags the sample target is started with.
+  std::string Commit(const std::string& flags) {
+    repo_ = dir_ + "/sut";
+    if (access(repo_.c_str(), F_OK) != 0) {
+      Sh("git init -q " + repo_ + " && git -C " + repo_ + " config user.email t@x && git -C " +
+         repo_ + " config user.name t");
+    }
+    std::ofstream(repo_ + "/flags") << flags << "\n";
+    Sh("cd " + repo_ + " && git add flags && git commit -q --allow-empty -m '" + flags + "'");
+    return ShOut("git -C " + repo_ + " rev-parse HEAD");
+  }
+
+  std::string WriteSuite(const std::string& name, std::string yaml) {
+    yaml = absl::StrReplaceAll(
+        yaml, {{"$REPO", repo_}, {"$TARGET", BinaryPath("perfgate-sample-target")}});
+    std::string path = dir_ + "/" + name + ".yaml";
+    std::ofstream(path) << yaml;
+    return path;
+  }
+
+  int64_t Submit(const std::string& suite, const std::string& commit, int want_exit) {
+    std::string out;
+    int code = Cli({"-o", "json", "run", "submit", "--suite", suite, "--commit", commit, "--branch",
+                    "main", "--kind", "baseline"},
+                   &out);
+    EXPECT_EQ(code, 0) << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    int64_t id = j.is_discarded() || !j.contains("id") ? 0 : std::stoll(j["id"].get<std::string>());
+    if (want_exit >= 0) {
+      // Bounded: a stuck run fails the test instead of hanging it.
+      EXPECT_TRUE(
+          WaitUntil([&] { return IsTerminal(GetRun(*stub_, id).state()); }, absl::Seconds(150)))
+          << AllLogs(id);
+      EXPECT_EQ(Cli({"run", "watch", std::to_string(id)}, &out), want_exit) << out;
+    }
+    return id;
+  }
+
+  v1::RunResults Results(int64_t run) {
+    v1::GetRunResultsRequest req;
+    req.set_run_id(run);
+    v1::RunResults res;
+    auto ctx = Ctx();
+    EXPECT_TRUE(stub_->GetRunResults(ctx.get(), req, &res).ok());
+    return res;
+  }
+
+  static double Median(const v1::RunResults& r, const std::string& metric) {
+    for (const auto& s : r.jobs(0).summary())
+      if (s.name() == metric) return s.median();
+    ADD_FAILURE() << "no metric " << metric;
+    return -1;
+  }
+
+  std::string AllLogs(int64_t run) {
+    std::string out;
+    for (const auto& c : RunLogs(*stub_, run)) out += c.data();
+    return out;
+  }
+
+  static bool IsTerminal(v1::RunState s) {
+    return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
+           s == v1::RUN_STATE_CANCELLED;
+  }
+
+  // A stack service's shell command running a private PostgreSQL on {port:db} with its data
+  // under {workdir}/pg (`extra`: more server options). PostgreSQL refuses to run as root: as
+  // root the service drops to the postgres user.
+  static std::string PostgresServiceCommand(const std::string& extra) {
+    std::string pgbin = ShOut("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
+    std::string server = pgbin + "/initdb -D {workdir}/pg -A trust -U postgres >/dev/null && exec " +
+                         pgbin +
+                         "/postgres -D {workdir}/pg -p {port:db} -k {workdir}/pg -c "
+                         "listen_addresses=127.0.0.1 -c fsync=off " + extra;
+    return geteuid() == 0 ? "mkdir -p {workdir}/pg && chown postgres {workdir}/pg && exec runuser "
+                            "-u postgres -- /bin/sh -c '" +
+                                server + "'"
+                          : server;
+  }
+
+  std::string repo_;
+};
+
+}  // namespace perfgate::testing
