@@ -432,8 +432,8 @@ void AgentImpl::Execute(const v1::Assign& a) {
     ObserveConfig observe;
     observe.prometheus_url = cfg_.prometheus_url;
     observe.prometheus_bin = cfg_.prometheus_bin;
-    BenchmarkRunner benchmark(*journal, cfg_.work_dir + "/cache", dir + "/work",
-                              [this] { uploader_->Wake(); }, observe);
+    BenchmarkRunner benchmark(
+        *journal, cfg_.work_dir + "/cache", dir + "/work", [this] { uploader_->Wake(); }, observe);
     std::function<void(const std::string&)> cancel;
     if (a.spec().has_benchmark()) {
       cancel = [&benchmark](const std::string& why) { benchmark.Cancel(why); };

@@ -24,7 +24,7 @@ struct AgentConfig {
   absl::Duration reconnect_min = absl::Milliseconds(200);
   absl::Duration reconnect_max = absl::Seconds(10);
   absl::Duration default_heartbeat = absl::Seconds(10);
-  std::string prometheus_url;                // suites' PromQL goes here; "" = a private server
+  std::string prometheus_url;                 // suites' PromQL goes here; "" = a private server
   std::string prometheus_bin = "prometheus";  // the private server's binary
 };
 

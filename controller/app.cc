@@ -25,8 +25,8 @@
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_job_store.h"
-#include "controller/store/pg_result_store.h"
 #include "controller/store/pg_listener.h"
+#include "controller/store/pg_result_store.h"
 
 namespace perfgate::controller {
 namespace {
@@ -170,8 +170,8 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   }
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
                                              metrics_, *api_auth, retry, spec_limits);
-  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
-                                                   *agent_auth);
+  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
+                                                   metrics_, *agent_auth);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

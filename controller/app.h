@@ -17,9 +17,9 @@ struct ControllerConfig {
   std::string data_dir = "./perfgate-data";
   std::string api_token_file;
   std::string agent_token_file;
-  bool insecure_no_auth = false;  // allow non-loopback listening without tokens
-  std::string controller_id;      // default: hostname:pid
-  std::string ready_file;         // written (JSON with ports) once serving
+  bool insecure_no_auth = false;      // allow non-loopback listening without tokens
+  std::string controller_id;          // default: hostname:pid
+  std::string ready_file;             // written (JSON with ports) once serving
   std::string promtool = "promtool";  // checks suites' PromQL at submit; "" = no check
   int pool_size = 8;
   absl::Duration lost_after = absl::Minutes(10);

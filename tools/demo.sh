@@ -4,8 +4,9 @@
 # repository of a system under test (the sample target; each commit's `flags` file says which
 # regression it carries), and benchmarks a baseline commit and a candidate commit with
 # deploy/examples/sample-target-suite.yaml: built at the commit, started on a port the agent
-# picks, warmed up, 9 repetitions of open-loop HTTP load with /proc sampling, results into
-# PostgreSQL. Prints both result tables. Everything listens on loopback only and is stopped
+# picks, warmed up, 9 repetitions of open-loop HTTP load with /proc sampling and a private
+# Prometheus scraping the service (the suite's PromQL over each window), results into
+# PostgreSQL. Prints both result tables and the candidate's leak as a Prometheus series. Everything listens on loopback only and is stopped
 # when the script exits. Run as root on a fresh Debian bookworm machine.
 #   PERFGATE_DEMO_DIR   where state goes (default /tmp/perfgate-demo; removed at the start)
 #   PERFGATE_DEMO_PORT  controller gRPC port (default 7600; HTTP is the next port)
@@ -53,8 +54,8 @@ echo "--added-latency 0ms" >"$sut/flags"
 git -C "$sut" add flags
 git -C "$sut" commit -qm "baseline: the sample target as it is"
 base=$(git -C "$sut" rev-parse HEAD)
-echo "--added-latency 2ms" >"$sut/flags"
-git -C "$sut" commit -qam "candidate: 2 ms more per request"
+echo "--added-latency 2ms --leak-bytes 256" >"$sut/flags"
+git -C "$sut" commit -qam "candidate: 2 ms more per request, and a leak"
 cand=$(git -C "$sut" rev-parse HEAD)
 git -C "$sut" log --oneline
 suite=$dir/suite.yaml
@@ -76,6 +77,8 @@ echo "== results of the baseline (run 1)"
 "$bin/perfgate" run results 1
 echo "== results of the candidate (run 2)"
 "$bin/perfgate" run results 2
+echo "== the candidate's leak as its own Prometheus saw it (range query 'leaked', repetition 1)"
+"$bin/perfgate" run series 2 leaked | awk '/repetition 2 /{stop=1} !stop'
 echo "== the same as JSON (what CI reads), first lines of $dir/results-2.json"
 "$bin/perfgate" -o json run results 2 >"$dir/results-2.json"
 head -12 "$dir/results-2.json"

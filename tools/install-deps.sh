@@ -8,11 +8,12 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
       nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
-      libgtest-dev libgmock-dev curl zlib1g-dev)
+      libgtest-dev libgmock-dev curl zlib1g-dev prometheus)
 # The tests also drive wrk, and the compose driver against a real Docker engine with an image
-# built locally from busybox (no registry pulls).
+# built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
+# library only) whose /debug/pprof the profile tests capture.
 if [ "${1:-}" = --test ]; then
-  pkgs+=(wrk docker.io docker-compose busybox-static iptables)
+  pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -27,6 +28,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # perfgate wants the prometheus binary (agents start private servers per attempt), not the
+  # system-wide server the package starts under systemd: on a benchmark machine that is noise.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+     systemctl is-active --quiet prometheus 2>/dev/null; then
+    echo "install-deps: stopping and disabling the prometheus service the package started"
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 # perfgate runs PostgreSQL as the unprivileged 'postgres' user, which must be able to enter
 # the data directory's parents. Some container images are built with a root directory of mode

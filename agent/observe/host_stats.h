@@ -12,11 +12,11 @@ namespace perfgate::agent {
 
 struct HostSnapshot {
   absl::Time at;
-  uint64_t cpu_total = 0;   // jiffies over all CPUs (/proc/stat "cpu" line)
-  uint64_t cpu_idle = 0;    // idle + iowait
+  uint64_t cpu_total = 0;  // jiffies over all CPUs (/proc/stat "cpu" line)
+  uint64_t cpu_idle = 0;   // idle + iowait
   uint64_t cpu_iowait = 0;
-  uint64_t ctxt = 0;        // context switches since boot
-  double load1 = 0;         // /proc/loadavg
+  uint64_t ctxt = 0;  // context switches since boot
+  double load1 = 0;   // /proc/loadavg
   int64_t mem_total_kib = 0;
   int64_t mem_available_kib = 0;
   int64_t swap_used_kib = 0;

@@ -24,7 +24,8 @@ absl::Status Observer::Start() {
     }
     prom_ = std::make_unique<PromClient>(url);
   }
-  if (spec_.profiles_size() > 0) profiles_ = std::make_unique<ProfileCapture>(spec_.profiles(), ctx_);
+  if (spec_.profiles_size() > 0)
+    profiles_ = std::make_unique<ProfileCapture>(spec_.profiles(), ctx_);
   if (spec_.has_postgres()) {
     auto dsn = ctx_.Expand(spec_.postgres().dsn());
     if (!dsn.ok()) return absl::FailedPreconditionError(dsn.status().message());

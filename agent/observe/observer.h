@@ -19,7 +19,7 @@
 namespace perfgate::agent {
 
 struct ObserveConfig {
-  std::string prometheus_url;                // an existing Prometheus; "" = a private one
+  std::string prometheus_url;                 // an existing Prometheus; "" = a private one
   std::string prometheus_bin = "prometheus";  // for the private one
   // Wait after a window ends before querying, so the last scrape inside it has landed.
   absl::Duration prometheus_settle = absl::Milliseconds(1500);

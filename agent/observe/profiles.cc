@@ -104,8 +104,7 @@ void ProfileCapture::BeginWindow() {
     if (s.cpu_seconds() > 0) {
       threads_.emplace_back([this, i] {
         const auto& sp = specs_[i];
-        Capture(sp, bases_[i], "cpu", "window",
-                absl::StrCat("/profile?seconds=", sp.cpu_seconds()),
+        Capture(sp, bases_[i], "cpu", "window", absl::StrCat("/profile?seconds=", sp.cpu_seconds()),
                 absl::Seconds(sp.cpu_seconds() + 30));
       });
     }
@@ -138,7 +137,8 @@ void ProfileCapture::EndWindow(v1::RepetitionResult* out) {
   for (size_t i = 0; i < specs_.size(); ++i) {
     const auto& s = specs_[i];
     if (s.heap_after()) Capture(s, bases_[i], "heap", "after", "/heap", absl::Seconds(30));
-    for (const auto& kind : s.extra()) Capture(s, bases_[i], kind, "after", "/" + kind, absl::Seconds(30));
+    for (const auto& kind : s.extra())
+      Capture(s, bases_[i], kind, "after", "/" + kind, absl::Seconds(30));
   }
   absl::MutexLock lock(&mu_);
   for (auto& r : refs_) *out->add_profiles() = std::move(r);

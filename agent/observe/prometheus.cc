@@ -1,7 +1,7 @@
 #include "agent/observe/prometheus.h"
 
-#include <httplib.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -38,9 +38,9 @@ absl::Status PrivatePrometheus::Start(
     const google::protobuf::RepeatedPtrField<v1::ScrapeTarget>& targets) {
   std::string bin = common::FindProgram(binary);
   if (bin.empty()) {
-    return absl::FailedPreconditionError(
-        "prometheus: '" + binary + "' is not installed (apt-get install prometheus), and the "
-        "agent has no --prometheus-url");
+    return absl::FailedPreconditionError("prometheus: '" + binary +
+                                         "' is not installed (apt-get install prometheus), and the "
+                                         "agent has no --prometheus-url");
   }
   std::error_code ec;
   std::filesystem::create_directories(dir + "/data", ec);
@@ -50,8 +50,8 @@ absl::Status PrivatePrometheus::Start(
   for (const auto& t : targets) {
     auto target = ctx_.Expand(t.target());
     if (!target.ok()) return absl::FailedPreconditionError(target.status().message());
-    cfg << "  - job_name: " << YamlQuote(t.job()) << "\n    metrics_path: "
-        << YamlQuote(t.path().empty() ? "/metrics" : t.path())
+    cfg << "  - job_name: " << YamlQuote(t.job())
+        << "\n    metrics_path: " << YamlQuote(t.path().empty() ? "/metrics" : t.path())
         << "\n    static_configs:\n      - targets: [" << YamlQuote(*target) << "]\n";
   }
   cfg.close();
@@ -71,12 +71,13 @@ absl::Status PrivatePrometheus::Start(
   o.stderr_fd = fd;
   auto pid = common::Spawn(o);
   if (fd >= 0) ::close(fd);
-  if (!pid.ok()) return absl::FailedPreconditionError("prometheus: " + std::string(pid.status().message()));
+  if (!pid.ok())
+    return absl::FailedPreconditionError("prometheus: " + std::string(pid.status().message()));
   pid_ = *pid;
   if (auto t = common::ProcessStartTicks(pid_); t.ok())
     ctx_.journal.AddProcess({pid_, *t}).IgnoreError();
-  ctx_.steps.Note(absl::StrCat("private prometheus on ", url_, " (pid ", pid_, ", ",
-                               targets.size(), " scrape targets, 1s interval)"));
+  ctx_.steps.Note(absl::StrCat("private prometheus on ", url_, " (pid ", pid_, ", ", targets.size(),
+                               " scrape targets, 1s interval)"));
   // Ready, and every target scraped once (so the first window has data from its start).
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   std::string last;
@@ -136,8 +137,8 @@ absl::StatusOr<std::vector<PromSample>> PromClient::Get(
         absl::StrCat("prometheus answered status ", res->status, " without JSON"));
   }
   if (j.value("status", "") != "success") {
-    return absl::InvalidArgumentError(Truncate(j.value("errorType", "error") + ": " +
-                                               j.value("error", "(no message)")));
+    return absl::InvalidArgumentError(
+        Truncate(j.value("errorType", "error") + ": " + j.value("error", "(no message)")));
   }
   const auto& data = j["data"];
   std::string type = data.value("resultType", "");
@@ -181,8 +182,8 @@ absl::StatusOr<std::vector<PromSample>> PromClient::Instant(const std::string& e
   return Get("/api/v1/query", {{"query", expr}, {"time", PromTime(at)}});
 }
 
-absl::StatusOr<std::vector<PromSample>> PromClient::Range(const std::string& expr,
-                                                          absl::Time start, absl::Time end,
+absl::StatusOr<std::vector<PromSample>> PromClient::Range(const std::string& expr, absl::Time start,
+                                                          absl::Time end,
                                                           absl::Duration step) const {
   return Get("/api/v1/query_range",
              {{"query", expr},
@@ -203,8 +204,7 @@ void RunPromQueries(const PromClient& client,
       g->set_reason(Truncate(why));
     };
     if (q.mode() == v1::PromQuery::MODE_RANGE) {
-      auto r = client.Range(expr, start, end,
-                            absl::Milliseconds(q.step_ms() ? q.step_ms() : 1000));
+      auto r = client.Range(expr, start, end, absl::Milliseconds(q.step_ms() ? q.step_ms() : 1000));
       if (!r.ok()) {
         gap(std::string(r.status().message()));
         continue;

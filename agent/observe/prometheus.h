@@ -52,8 +52,9 @@ class PromClient {
                                                 absl::Time end, absl::Duration step) const;
 
  private:
-  absl::StatusOr<std::vector<PromSample>> Get(const std::string& path,
-                                              const std::vector<std::pair<std::string, std::string>>& params) const;
+  absl::StatusOr<std::vector<PromSample>> Get(
+      const std::string& path,
+      const std::vector<std::pair<std::string, std::string>>& params) const;
   std::string base_;
 };
 

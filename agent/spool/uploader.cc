@@ -148,8 +148,8 @@ bool Uploader::UploadBlobs(AttemptJournal& j, v1::RepetitionResult* r) {
   }
   if (changed) {
     if (auto s = j.AddResult(*r); !s.ok()) {
-      spdlog::error("msg=\"cannot rewrite spooled result\" attempt={} error=\"{}\"",
-                    j.attempt_id(), s.message());
+      spdlog::error("msg=\"cannot rewrite spooled result\" attempt={} error=\"{}\"", j.attempt_id(),
+                    s.message());
       return false;
     }
   }

@@ -1,9 +1,9 @@
-// Drains attempt journals to the controller: spooled repetition results, then log chunks (UploadLog, at most ~1 MiB a
-// call), then, once every chunk is acknowledged, the completion (CompleteAttempt). A journal
-// is deleted only after the controller has accepted its completion, or has refused it for
-// good (unknown attempt, stale epoch). Transient failures back off and retry forever: the
-// journal is on disk, so nothing is lost meanwhile. Runs on its own thread; Add()/Wake() and
-// Held() are safe from any thread.
+// Drains attempt journals to the controller: spooled repetition results, then log chunks
+// (UploadLog, at most ~1 MiB a call), then, once every chunk is acknowledged, the completion
+// (CompleteAttempt). A journal is deleted only after the controller has accepted its completion, or
+// has refused it for good (unknown attempt, stale epoch). Transient failures back off and retry
+// forever: the journal is on disk, so nothing is lost meanwhile. Runs on its own thread;
+// Add()/Wake() and Held() are safe from any thread.
 #pragma once
 
 #include <functional>

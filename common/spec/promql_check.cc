@@ -52,8 +52,8 @@ absl::Status CheckPromql(const std::string& promtool,
     std::ofstream out(file);
     out << "groups:\n  - name: perfgate\n    rules:\n";
     for (size_t i = 0; i < exprs.size(); ++i) {
-      out << "      - record: perfgate_q" << i << "\n        expr: "
-          << Quote(SubstituteWindow(exprs[i].second, 60'000)) << "\n";
+      out << "      - record: perfgate_q" << i
+          << "\n        expr: " << Quote(SubstituteWindow(exprs[i].second, 60'000)) << "\n";
     }
   }
   SpawnOptions o;
@@ -62,8 +62,10 @@ absl::Status CheckPromql(const std::string& promtool,
   auto out = RunAndCapture(o, &code);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  if (!out.ok()) return absl::FailedPreconditionError("promtool: " + std::string(out.status().message()));
-  if (code == 127) return absl::FailedPreconditionError("promtool is not installed (" + promtool + ")");
+  if (!out.ok())
+    return absl::FailedPreconditionError("promtool: " + std::string(out.status().message()));
+  if (code == 127)
+    return absl::FailedPreconditionError("promtool is not installed (" + promtool + ")");
   if (code == 0) return absl::OkStatus();
   // "... rule 2, "perfgate_q1": could not parse expression: 1:16: parse error: ..."
   static const std::regex kLine(R"re("perfgate_q(\d+)": (?:could not parse expression: )?(.*))re");
@@ -73,8 +75,7 @@ absl::Status CheckPromql(const std::string& promtool,
     if (i < exprs.size()) {
       std::string why = m[2].str();
       if (auto nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
-      return absl::InvalidArgumentError(
-          absl::StrCat(exprs[i].first, ": bad PromQL: ", why));
+      return absl::InvalidArgumentError(absl::StrCat(exprs[i].first, ": bad PromQL: ", why));
     }
   }
   return absl::InvalidArgumentError("bad PromQL: " + *out);

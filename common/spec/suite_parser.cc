@@ -212,9 +212,9 @@ class Parser {
   absl::Status Benchmark(const YAML::Node& n, const std::string& path, v1::BenchmarkJob* b) {
     templates_.clear();
     ports_.clear();
-    RETURN_IF_ERROR(CheckKeys(
-        n, path,
-        {"build", "stack", "fixtures", "workload", "observe", "limits", "timeout", "cancel_grace"}));
+    RETURN_IF_ERROR(CheckKeys(n, path,
+                              {"build", "stack", "fixtures", "workload", "observe", "limits",
+                               "timeout", "cancel_grace"}));
     if (n["build"]) RETURN_IF_ERROR(Build(n["build"], path + ".build", b->mutable_build()));
     if (n["stack"]) RETURN_IF_ERROR(Stack(n["stack"], path + ".stack", b->mutable_stack()));
     if (n["fixtures"]) {
@@ -227,7 +227,8 @@ class Parser {
     if (!n["workload"]) return Error(n, path + ".workload", "is required");
     RETURN_IF_ERROR(Workload(n["workload"], path + ".workload", b->mutable_workload()));
     if (n["observe"]) {
-      RETURN_IF_ERROR(Observe(n["observe"], path + ".observe", b->workload(), b->mutable_observe()));
+      RETURN_IF_ERROR(
+          Observe(n["observe"], path + ".observe", b->workload(), b->mutable_observe()));
     }
     if (n["limits"]) {
       const YAML::Node& l = n["limits"];
@@ -264,11 +265,13 @@ class Parser {
   absl::StatusOr<std::string> MetricName(const YAML::Node& n, const std::string& path) const {
     ASSIGN_OR_RETURN(std::string s, NonEmpty(n, path));
     bool ok = std::isalpha(static_cast<unsigned char>(s[0])) && s.size() <= 100;
-    for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+    for (char c : s)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
     if (!ok) {
       return Error(n, path,
-                   "'" + s + "': want letters, digits, _ and . (starting with a letter, at most "
-                   "100)");
+                   "'" + s +
+                       "': want letters, digits, _ and . (starting with a letter, at most "
+                       "100)");
     }
     return s;
   }

@@ -23,7 +23,8 @@ grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::Su
   ScopedLatency t(metrics_.rpc_latency("SubmitRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   v1::RunSpec spec = req->spec();
-  if (auto s = ValidateAndDefaultRunSpec(&spec, retry_, spec_limits_); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = ValidateAndDefaultRunSpec(&spec, retry_, spec_limits_); !s.ok())
+    return ToGrpcStatus(s);
   auto run = jobs_.SubmitRun(spec);
   if (!run.ok()) return ToGrpcStatus(run.status());
   spdlog::info("msg=\"run submitted\" run={} kind={} jobs={} branch={} commit={}", run->id(),
@@ -175,9 +176,9 @@ absl::StatusOr<Profile> LoadProfile(ResultStore& results, int64_t id) {
   if (!p.ok()) return p.status();
   auto parsed = Profile::Parse(p->second);
   if (!parsed.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("profile ", id, " (", p->first.service(), " ", p->first.kind(),
-                     "): ", parsed.status().message()));
+    return absl::FailedPreconditionError(absl::StrCat("profile ", id, " (", p->first.service(), " ",
+                                                      p->first.kind(),
+                                                      "): ", parsed.status().message()));
   }
   return parsed;
 }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include "common/grpc/auth.h"
-#include "controller/queue/run_spec.h"
 #include "controller/api/run_watch_hub.h"
 #include "controller/dispatch/event_bus.h"
 #include "controller/gateway/session_manager.h"
@@ -11,6 +10,7 @@
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
+#include "controller/queue/run_spec.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 
 namespace perfgate::controller {
@@ -18,9 +18,10 @@ namespace perfgate::controller {
 class ControllerService final
     : public v1::Controller::WithCallbackMethod_WatchRun<v1::Controller::Service> {
  public:
-  ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents, SessionManager& sessions, EventBus& work,
-                    EventBus& runs, ControllerMetrics& metrics, common::TokenAuth auth,
-                    RetryPolicy retry, SpecLimits spec_limits)
+  ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents,
+                    SessionManager& sessions, EventBus& work, EventBus& runs,
+                    ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry,
+                    SpecLimits spec_limits)
       : jobs_(jobs),
         results_(results),
         agents_(agents),

@@ -57,7 +57,6 @@ std::string CheckObserved(const v1::RepetitionResult& r, const UploadLimits& l) 
 
 }  // namespace
 
-
 using common::ToGrpcStatus;
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentGatewayService::Session(

@@ -27,8 +27,9 @@ struct UploadLimits {
 class AgentGatewayService final
     : public v1::AgentGateway::WithCallbackMethod_Session<v1::AgentGateway::Service> {
  public:
-  AgentGatewayService(JobStore& jobs, ResultStore& results, SessionManager& sessions, EventBus& work, EventBus& runs,
-                      ControllerMetrics& metrics, common::TokenAuth auth, UploadLimits limits = {})
+  AgentGatewayService(JobStore& jobs, ResultStore& results, SessionManager& sessions,
+                      EventBus& work, EventBus& runs, ControllerMetrics& metrics,
+                      common::TokenAuth auth, UploadLimits limits = {})
       : jobs_(jobs),
         results_(results),
         sessions_(sessions),

@@ -105,8 +105,7 @@ absl::Status ValidateObserve(v1::ObserveSpec* o, const std::string& f, Templates
   return absl::OkStatus();
 }
 
-absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f,
-                               const SpecLimits& limits,
+absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f, const SpecLimits& limits,
                                std::vector<std::pair<std::string, std::string>>* promql) {
   Templates t;
   std::set<std::string> ports;

@@ -1,7 +1,7 @@
 #include "controller/store/pg_result_store.h"
 
-#include <pqxx/stream_to>
 #include <map>
+#include <pqxx/stream_to>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -299,10 +299,11 @@ absl::StatusOr<v1::GetRunSeriesResponse> PgResultStore::GetRunSeries(int64_t run
     ASSIGN_OR_RETURN(auto attempts, LatestAttempts(tx, run_id));
     if (attempts.empty()) return absl::OkStatus();
     v1::RepetitionSeries* cur = nullptr;
-    for (const auto& r : Exec(tx,
-                              "SELECT attempt_id, repetition, data FROM series WHERE attempt_id = "
-                              "ANY($1::bigint[]) AND name = $2 ORDER BY attempt_id, repetition, idx",
-                              BigintArray(Keys(attempts)), name)) {
+    for (const auto& r :
+         Exec(tx,
+              "SELECT attempt_id, repetition, data FROM series WHERE attempt_id = "
+              "ANY($1::bigint[]) AND name = $2 ORDER BY attempt_id, repetition, idx",
+              BigintArray(Keys(attempts)), name)) {
       int64_t a = r[0].as<int64_t>();
       int rep = r[1].as<int>();
       if (!cur || cur->attempt_id() != a || cur->repetition() != rep) {

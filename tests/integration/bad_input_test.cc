@@ -211,6 +211,28 @@ TEST_F(ClusterTest, GatewayRefusesOversizedAndUnknownUploads) {
            h->mutable_histogram()->set_significant_digits(9);
          },
          "results[0].histograms[0]"},
+        {[](v1::RepetitionResult* r) {
+           auto* p = r->add_profiles();
+           p->set_service("api");
+           p->set_kind("heap");
+           p->set_point("after");
+           p->set_sha256("not-a-hash");
+         },
+         "results[0].profiles[0].sha256: want 64 lowercase hex digits"},
+        {[](v1::RepetitionResult* r) {
+           auto* p = r->add_profiles();
+           p->set_service("api");
+           p->set_kind("heap");
+           p->set_point("after");
+           p->set_sha256(std::string(64, 'a'));
+         },
+         "profiles[0].sha256: blob " + std::string(64, 'a') + " has not been uploaded whole"},
+        {[](v1::RepetitionResult* r) { r->add_gaps()->set_reason("why"); },
+         "results[0].gaps[0]: name must be"},
+        {[](v1::RepetitionResult* r) {
+           r->mutable_dbstats()->add_explains()->set_plan_json(std::string(2 << 20, 'x'));
+         },
+         "results[0].dbstats.explains[0].plan_json: at most 1 MiB"},
     };
     for (const auto& c : cases) {
       grpc::Status s = upload(c.edit);
@@ -223,6 +245,25 @@ TEST_F(ClusterTest, GatewayRefusesOversizedAndUnknownUploads) {
     auto ctx = Ctx();
     ASSERT_TRUE(stub_->GetRunResults(ctx.get(), req, &res).ok());
     EXPECT_EQ(res.jobs(0).repetitions_size(), 0) << "nothing refused may be stored";
+  }
+  {
+    // Blob chunks: bounded and named.
+    v1::UploadBlobChunkRequest req;
+    req.set_attempt_id(attempt.id());
+    req.set_epoch(attempt.epoch());
+    req.set_sha256(std::string(64, 'b'));
+    req.set_size(8 << 20);
+    req.set_data(std::string(5 << 20, 'x'));
+    v1::UploadBlobChunkResponse resp;
+    auto ctx = Ctx();
+    grpc::Status s = gw->UploadBlobChunk(ctx.get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("data: at most"), std::string::npos) << s.error_message();
+    req.set_data("");
+    req.set_size(1ll << 40);
+    auto ctx2 = Ctx();
+    s = gw->UploadBlobChunk(ctx2.get(), req, &resp);
+    EXPECT_NE(s.error_message().find("size: want 1 to"), std::string::npos) << s.error_message();
   }
   EXPECT_EQ(RunLogs(*stub_, run.id()).size(), before);
   EXPECT_EQ(GetRun(*stub_, run.id()).state(), v1::RUN_STATE_SUCCEEDED);

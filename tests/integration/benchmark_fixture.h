@@ -97,10 +97,11 @@ class BenchmarkTest : public ClusterTest {
   // root the service drops to the postgres user.
   static std::string PostgresServiceCommand(const std::string& extra) {
     std::string pgbin = ShOut("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
-    std::string server = pgbin + "/initdb -D {workdir}/pg -A trust -U postgres >/dev/null && exec " +
-                         pgbin +
-                         "/postgres -D {workdir}/pg -p {port:db} -k {workdir}/pg -c "
-                         "listen_addresses=127.0.0.1 -c fsync=off " + extra;
+    std::string server =
+        pgbin + "/initdb -D {workdir}/pg -A trust -U postgres >/dev/null && exec " + pgbin +
+        "/postgres -D {workdir}/pg -p {port:db} -k {workdir}/pg -c "
+        "listen_addresses=127.0.0.1 -c fsync=off " +
+        extra;
     return geteuid() == 0 ? "mkdir -p {workdir}/pg && chown postgres {workdir}/pg && exec runuser "
                             "-u postgres -- /bin/sh -c '" +
                                 server + "'"

@@ -89,8 +89,8 @@ const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& na
 TEST_F(ObserveTest, PrometheusQueriesRunOverEachWindowAndGapsAreNamed) {
   StartController();
   StartAgent("a1");
-  std::string suite = WriteSuite(
-      "observe", absl::StrReplaceAll(kObservedSuite, {{"$GOLEAK", Goleak()}}));
+  std::string suite =
+      WriteSuite("observe", absl::StrReplaceAll(kObservedSuite, {{"$GOLEAK", Goleak()}}));
   int64_t id = Submit(suite, "", 0);
   v1::RunResults r = Results(id);
   ASSERT_EQ(r.jobs_size(), 1);
@@ -181,8 +181,7 @@ TEST_F(ObserveTest, PrometheusQueriesRunOverEachWindowAndGapsAreNamed) {
 
   // Download: the bytes as captured (their sha256 is the listing's), and they parse again.
   std::string file = dir_ + "/heap.pb.gz";
-  ASSERT_EQ(Cli({"profile", "download", std::to_string(ids["1/heap/after"]), "-o", file}, &text),
-            0)
+  ASSERT_EQ(Cli({"profile", "download", std::to_string(ids["1/heap/after"]), "-o", file}, &text), 0)
       << text;
   std::ifstream in(file, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -199,9 +198,9 @@ TEST_F(ObserveTest, PrometheusQueriesRunOverEachWindowAndGapsAreNamed) {
   // Bad ids and sample types are refused by name.
   EXPECT_EQ(Cli({"profile", "top", "999999"}, &text), 2);
   EXPECT_NE(text.find("profile 999999 not found"), std::string::npos) << text;
-  EXPECT_EQ(Cli({"profile", "top", std::to_string(ids["1/heap/after"]), "--sample-type", "nope"},
-                &text),
-            2);
+  EXPECT_EQ(
+      Cli({"profile", "top", std::to_string(ids["1/heap/after"]), "--sample-type", "nope"}, &text),
+      2);
   EXPECT_NE(text.find("'nope' is not in the profile"), std::string::npos) << text;
 }
 
@@ -303,7 +302,8 @@ jobs:
   v1::RunResults r = Results(id);
   bool broken_gap = false;
   for (const auto& g : r.jobs(0).repetitions(0).gaps())
-    broken_gap |= g.name() == "dbstats.explain.broken" && g.reason().find("nope") != std::string::npos;
+    broken_gap |=
+        g.name() == "dbstats.explain.broken" && g.reason().find("nope") != std::string::npos;
   EXPECT_TRUE(broken_gap) << r.DebugString();
   std::string table;
   ASSERT_EQ(Cli({"run", "dbstats", std::to_string(id)}, &table), 0);

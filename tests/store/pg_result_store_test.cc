@@ -1,5 +1,6 @@
 #include "controller/store/pg_result_store.h"
 
+#include "common/hash/sha256.h"
 #include "common/hist/hdr_histogram.h"
 #include "controller/queue/result_summary.h"
 #include "controller/store/migrations.h"
@@ -113,6 +114,152 @@ TEST_F(PgResultStoreTest, RefusesStaleEpochsAndUnknownAttempts) {
   ASSERT_TRUE(empty.ok());
   ASSERT_EQ(empty->jobs_size(), 1);
   EXPECT_EQ(empty->jobs(0).repetitions_size(), 0);
+}
+
+v1::UploadBlobChunkRequest Chunk(const v1::Assign& a, const std::string& blob, int64_t off,
+                                 size_t n) {
+  v1::UploadBlobChunkRequest c;
+  c.set_attempt_id(a.attempt_id());
+  c.set_epoch(a.epoch());
+  c.set_sha256(common::Sha256Hex(blob));
+  c.set_size(static_cast<int64_t>(blob.size()));
+  c.set_offset(off);
+  c.set_data(blob.substr(static_cast<size_t>(off), n));
+  return c;
+}
+
+TEST_F(PgResultStoreTest, BlobsArriveInChunksResumeAndAreVerified) {
+  std::string blob(3 * 1000 + 7, 'x');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 31 % 251);
+  // An empty chunk asks how much is held.
+  auto r = results_->StoreBlobChunk(Chunk(assign_, blob, 0, 0));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->received(), 0);
+  r = results_->StoreBlobChunk(Chunk(assign_, blob, 0, 1000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->received(), 1000);
+  EXPECT_FALSE(r->complete());
+  // A resent chunk (the agent missed the answer) is harmless; an overlapping one keeps only its
+  // new part.
+  r = results_->StoreBlobChunk(Chunk(assign_, blob, 0, 1000));
+  EXPECT_EQ(r->received(), 1000);
+  r = results_->StoreBlobChunk(Chunk(assign_, blob, 500, 1500));
+  EXPECT_EQ(r->received(), 2000);
+  // A gap is refused, naming the offset.
+  auto gap = results_->StoreBlobChunk(Chunk(assign_, blob, 2500, 100));
+  EXPECT_EQ(gap.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(gap.status().message().find("beyond the 2000 bytes held"), std::string::npos);
+  r = results_->StoreBlobChunk(Chunk(assign_, blob, 2000, 2000));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->complete());
+  EXPECT_EQ(r->received(), static_cast<int64_t>(blob.size()));
+  // Complete blobs answer at once, from any attempt.
+  r = results_->StoreBlobChunk(Chunk(assign_, blob, 0, 0));
+  EXPECT_TRUE(r->complete());
+
+  // A result naming it is stored with its profile, and the bytes read back exactly.
+  v1::RepetitionResult rep = Rep(1, 10);
+  auto* p = rep.add_profiles();
+  p->set_service("api");
+  p->set_kind("heap");
+  p->set_point("after");
+  p->set_sha256(common::Sha256Hex(blob));
+  p->set_size(static_cast<int64_t>(blob.size()));
+  ASSERT_TRUE(results_->StoreResults(Req({rep})).ok());
+  auto list = results_->ListProfiles(run_.id());
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->profiles_size(), 1);
+  EXPECT_EQ(list->profiles(0).job_name(), "bench");
+  EXPECT_EQ(list->profiles(0).repetition(), 1);
+  auto got = results_->GetProfile(list->profiles(0).id());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->second, blob);
+  EXPECT_EQ(results_->GetProfile(987654).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(PgResultStoreTest, ABlobThatDoesNotHashToItsNameIsDiscarded) {
+  std::string blob(100, 'a');
+  auto c = Chunk(assign_, blob, 0, 100);
+  c.mutable_data()->back() = 'b';  // corrupted on the way
+  auto r = results_->StoreBlobChunk(c);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("do not hash to"), std::string::npos);
+  // Nothing of it is kept: a correct upload starts from 0.
+  r = results_->StoreBlobChunk(Chunk(assign_, blob, 0, 0));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->received(), 0);
+  // Bad names, sizes and offsets are refused by field.
+  auto bad = Chunk(assign_, blob, 0, 10);
+  bad.set_sha256("XYZ");
+  EXPECT_NE(results_->StoreBlobChunk(bad).status().message().find("sha256:"), std::string::npos);
+  bad = Chunk(assign_, blob, 0, 10);
+  bad.set_size(5);
+  EXPECT_NE(results_->StoreBlobChunk(bad).status().message().find("offset:"), std::string::npos);
+  bad = Chunk(assign_, blob, 0, 10);
+  bad.set_size(0);
+  EXPECT_NE(results_->StoreBlobChunk(bad).status().message().find("size:"), std::string::npos);
+  ASSERT_TRUE(results_->StoreBlobChunk(Chunk(assign_, blob, 0, 10)).ok());
+  bad = Chunk(assign_, blob, 10, 10);
+  bad.set_size(200);
+  EXPECT_NE(results_->StoreBlobChunk(bad).status().message().find("disagrees"), std::string::npos);
+  // A stale epoch is refused like any other upload.
+  bad = Chunk(assign_, blob, 10, 10);
+  bad.set_epoch(assign_.epoch() + 7);
+  EXPECT_EQ(results_->StoreBlobChunk(bad).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(PgResultStoreTest, AResultNamingAMissingBlobIsRefusedAndNothingIsStored) {
+  v1::RepetitionResult rep = Rep(1, 10);
+  auto* p = rep.add_profiles();
+  p->set_service("api");
+  p->set_kind("cpu");
+  p->set_point("window");
+  p->set_sha256(common::Sha256Hex("never uploaded"));
+  auto s = results_->StoreResults(Req({rep}));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("has not been uploaded whole"), std::string::npos);
+  auto got = results_->GetRunResults(run_.id());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->jobs(0).repetitions_size(), 0);
+}
+
+TEST_F(PgResultStoreTest, GapsSeriesAndDbStatsRoundTrip) {
+  v1::RepetitionResult rep = Rep(1, 10);
+  auto* g = rep.add_gaps();
+  g->set_name("prom.missing");
+  g->set_reason("the query returned no data for the window");
+  for (int k = 0; k < 2; ++k) {
+    auto* sr = rep.add_series();
+    sr->set_name("rss");
+    sr->set_unit("bytes");
+    (*sr->mutable_labels())["instance"] = k ? "b" : "a";
+    for (int t = 0; t < 3; ++t) {
+      auto* pt = sr->add_points();
+      pt->set_t_ms(1000 * t);
+      pt->set_value(k * 10 + t);
+    }
+  }
+  auto* st = rep.mutable_dbstats()->add_statements();
+  st->set_query("SELECT 1");
+  st->set_calls(42);
+  ASSERT_TRUE(results_->StoreResults(Req({rep, Rep(2, 11)})).ok());
+  auto res = results_->GetRunResults(run_.id());
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(res->jobs(0).repetitions(0).gaps_size(), 1);
+  EXPECT_EQ(res->jobs(0).repetitions(0).gaps(0).name(), "prom.missing");
+  EXPECT_EQ(res->jobs(0).repetitions(1).gaps_size(), 0);
+  auto series = results_->GetRunSeries(run_.id(), "rss");
+  ASSERT_TRUE(series.ok());
+  ASSERT_EQ(series->repetitions_size(), 1);
+  ASSERT_EQ(series->repetitions(0).series_size(), 2);
+  EXPECT_EQ(series->repetitions(0).series(1).labels().at("instance"), "b");
+  EXPECT_EQ(series->repetitions(0).series(1).points(2).value(), 12);
+  EXPECT_EQ(results_->GetRunSeries(run_.id(), "other")->repetitions_size(), 0);
+  auto db = results_->GetRunDbStats(run_.id());
+  ASSERT_TRUE(db.ok());
+  ASSERT_EQ(db->repetitions_size(), 1);
+  EXPECT_EQ(db->repetitions(0).dbstats().statements(0).calls(), 42);
+  EXPECT_EQ(results_->GetRunSeries(424242, "rss").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

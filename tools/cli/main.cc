@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
                     "every metric in the table (default: the headline ones; JSON has all)");
 
   std::string series_name;
-  auto* series = run->add_subcommand(
-      "series", "a Prometheus range query's stored series, per repetition");
+  auto* series =
+      run->add_subcommand("series", "a Prometheus range query's stored series, per repetition");
   series->add_option("ID", run_id, "run id")->required();
   series->add_option("METRIC", series_name, "the query's name in the suite")->required();
   auto* dbstats = run->add_subcommand(
@@ -241,8 +241,9 @@ int main(int argc, char** argv) {
                    "e.g. cpu, inuse_space, alloc_objects (default: the profile's default)");
   ptop->add_option("-n,--limit", top_n, "functions to show")->capture_default_str();
   auto* pdiff = profile->add_subcommand(
-      "diff", "what changed from profile A to B by function (baseline vs candidate, or a "
-              "run's first and last heap profile: growth = leak suspects)");
+      "diff",
+      "what changed from profile A to B by function (baseline vs candidate, or a "
+      "run's first and last heap profile: growth = leak suspects)");
   pdiff->add_option("A", profile_id, "base profile id")->required();
   pdiff->add_option("B", other_id, "candidate profile id")->required();
   pdiff->add_option("--sample-type", sample_type, "as for top (default: A's default)");

@@ -67,8 +67,8 @@ void RenderSeries(std::ostream& out, const v1::GetRunSeriesResponse& s) {
       out << "\n";
       const int64_t t0 = series.points().empty() ? 0 : series.points(0).t_ms();
       for (const auto& p : series.points()) {
-        out << "  " << std::setw(8) << absl::StrFormat("+%.1fs", (p.t_ms() - t0) / 1000.0)
-            << "  " << absl::StrFormat("%.6g", p.value()) << "\n";
+        out << "  " << std::setw(8) << absl::StrFormat("+%.1fs", (p.t_ms() - t0) / 1000.0) << "  "
+            << absl::StrFormat("%.6g", p.value()) << "\n";
       }
     }
   }
@@ -82,8 +82,8 @@ void RenderDbStats(std::ostream& out, const v1::GetRunDbStatsResponse& d) {
   for (const auto& rep : d.repetitions()) {
     out << "job " << rep.job_name() << " repetition " << rep.repetition() << "\n";
     out << "  " << std::setw(10) << "calls" << std::setw(12) << "total ms" << std::setw(10)
-        << "mean ms" << std::setw(10) << "rows" << std::setw(10) << "hit" << std::setw(8)
-        << "read" << "  query\n";
+        << "mean ms" << std::setw(10) << "rows" << std::setw(10) << "hit" << std::setw(8) << "read"
+        << "  query\n";
     for (const auto& st : rep.dbstats().statements()) {
       out << "  " << std::setw(10) << st.calls() << std::setw(12)
           << absl::StrFormat("%.2f", st.total_ms()) << std::setw(10)
@@ -102,9 +102,10 @@ void RenderProfiles(std::ostream& out, const v1::ListProfilesResponse& p) {
     out << "no profiles\n";
     return;
   }
-  out << std::setw(6) << "id" << "  " << std::left << std::setw(14) << "job" << std::right
-      << std::setw(4) << "rep" << "  " << std::left << std::setw(14) << "service" << std::setw(11)
-      << "kind" << std::setw(9) << "point" << std::right << std::setw(11) << "size"
+  out << std::setw(6) << "id"
+      << "  " << std::left << std::setw(14) << "job" << std::right << std::setw(4) << "rep"
+      << "  " << std::left << std::setw(14) << "service" << std::setw(11) << "kind" << std::setw(9)
+      << "point" << std::right << std::setw(11) << "size"
       << "  sha256\n";
   for (const auto& r : p.profiles()) {
     out << std::setw(6) << r.id() << "  " << std::left << std::setw(14) << r.job_name()
@@ -116,14 +117,14 @@ void RenderProfiles(std::ostream& out, const v1::ListProfilesResponse& p) {
 }
 
 void RenderProfileTop(std::ostream& out, const v1::ProfileTop& t) {
-  out << "profile " << t.profile_id() << ": " << t.sample_type() << " (" << t.unit()
-      << "), total " << FormatProfileValue(t.total(), t.unit()) << " in " << t.samples()
-      << " samples\n";
+  out << "profile " << t.profile_id() << ": " << t.sample_type() << " (" << t.unit() << "), total "
+      << FormatProfileValue(t.total(), t.unit()) << " in " << t.samples() << " samples\n";
   out << "sample types:";
   for (const auto& s : t.sample_types()) out << " " << s;
   out << "\n";
   out << std::setw(12) << "flat" << std::setw(7) << "flat%" << std::setw(12) << "cum"
-      << std::setw(7) << "cum%" << "  function\n";
+      << std::setw(7) << "cum%"
+      << "  function\n";
   for (const auto& f : t.functions()) {
     out << std::setw(12) << FormatProfileValue(f.flat(), t.unit()) << std::setw(7)
         << Pct(f.flat(), t.total()) << std::setw(12) << FormatProfileValue(f.cum(), t.unit())
@@ -137,7 +138,8 @@ void RenderProfileDiff(std::ostream& out, const v1::ProfileDiff& d) {
       << FormatProfileValue(d.candidate_total(), d.unit()) << " ("
       << Signed(d.candidate_total() - d.base_total(), d.unit()) << ")\n";
   out << std::setw(13) << "flat delta" << std::setw(12) << "base" << std::setw(12) << "candidate"
-      << std::setw(13) << "cum delta" << "  function\n";
+      << std::setw(13) << "cum delta"
+      << "  function\n";
   for (const auto& f : d.functions()) {
     out << std::setw(13) << Signed(f.candidate_flat() - f.base_flat(), d.unit()) << std::setw(12)
         << FormatProfileValue(f.base_flat(), d.unit()) << std::setw(12)

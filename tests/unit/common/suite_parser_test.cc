@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "common/process/subprocess.h"
+#include "common/spec/promql_check.h"
 #include "gtest/gtest.h"
 
 namespace perfgate::common {
@@ -225,6 +227,114 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
         << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
         << c.text;
   }
+}
+
+TEST(SuiteParserTest, ParsesObserve) {
+  auto spec = ParseSuite("s.yaml", R"yaml(
+jobs:
+  - benchmark:
+      stack:
+        services: [{name: api, args: [x], ports: [api]}]
+      workload:
+        duration: 20s
+        http: {target: "http://{host}:{port:api}", rate: 10}
+      observe:
+        prometheus:
+          scrape: [{job: api, target: "{host}:{port:api}", path: /m}]
+          queries:
+            - {name: rps, expr: 'sum(rate(x_total[window]))', unit: req/s, direction: higher_is_better}
+            - {name: rss, expr: 'process_resident_memory_bytes{job="api"}', mode: range, step: 2s}
+        profiles:
+          - {service: api, url: "http://{host}:{port:api}/debug/pprof", cpu: 10s, heap: [before, after], heap_every: 5s, extra: [goroutine, allocs]}
+        postgres:
+          dsn: "postgresql://127.0.0.1:{port:api}/x"
+          top: 7
+          explain: [{name: q, sql: "SELECT 1"}]
+)yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const auto& o = spec->jobs(0).benchmark().observe();
+  ASSERT_EQ(o.prometheus().queries_size(), 2);
+  EXPECT_EQ(o.prometheus().scrape(0).path(), "/m");
+  EXPECT_EQ(o.prometheus().queries(0).direction(), v1::DIRECTION_HIGHER_IS_BETTER);
+  EXPECT_EQ(o.prometheus().queries(0).expr(), "sum(rate(x_total[window]))");
+  EXPECT_EQ(o.prometheus().queries(1).mode(), v1::PromQuery::MODE_RANGE);
+  EXPECT_EQ(o.prometheus().queries(1).step_ms(), 2000u);
+  EXPECT_EQ(o.profiles(0).cpu_seconds(), 10u);
+  EXPECT_TRUE(o.profiles(0).heap_before() && o.profiles(0).heap_after());
+  EXPECT_EQ(o.profiles(0).heap_every_seconds(), 5u);
+  EXPECT_EQ(o.profiles(0).extra_size(), 2);
+  EXPECT_EQ(o.postgres().top(), 7u);
+  EXPECT_EQ(o.postgres().explain(0).sql(), "SELECT 1");
+}
+
+TEST(SuiteParserTest, BadObserveSectionsNameLineFieldAndProblem) {
+  auto job = [](const std::string& observe) {
+    return "jobs:\n  - benchmark:\n      workload:\n        duration: 10s\n"
+           "        command: \"true\"\n      observe:\n" +
+           observe;
+  };
+  struct Case {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {job("        prometheus: {queries: [{name: a}]}\n"),
+       "observe.prometheus.queries[0].expr: is required (PromQL)"},
+      {job("        prometheus: {scrape: [{job: a, target: x}]}\n"),
+       "observe.prometheus.queries: is required"},
+      {job("        prometheus: {queries: [{name: a, expr: up, direction: up}]}\n"),
+       "s.yaml:7:63: jobs[0].benchmark.observe.prometheus.queries[0].direction: 'up': want "
+       "lower_is_better or higher_is_better"},
+      {job("        prometheus: {queries: [{name: a, expr: up, step: 1s}]}\n"),
+       "queries[0].step: belongs to a range query"},
+      {job("        prometheus: {queries: [{name: a, expr: up}, {name: a, expr: up}]}\n"),
+       "queries[1].name: 'a' is used twice"},
+      {job("        prometheus: {queries: [{name: 'a b', expr: up}]}\n"),
+       "queries[0].name: 'a b': want letters, digits"},
+      {job("        prometheus: {queries: [{name: a, expr: up, mode: sometimes}]}\n"),
+       "'sometimes': want instant or range"},
+      {job("        prometheus: {scrape: [{job: a, target: \"{host}:{port:api}\"}], queries: "
+           "[{name: "
+           "a, expr: up}]}\n"),
+       "{port:api} names a port no service declares"},
+      {job("        profiles: [{service: a, url: \"http://x/debug/pprof\", cpu: 30s}]\n"),
+       "profiles[0].cpu: longer than the measured window (10s)"},
+      {job("        profiles: [{service: a, url: \"http://x/debug/pprof\"}]\n"),
+       "profiles[0]: captures nothing"},
+      {job("        profiles: [{service: a, url: \"http://x\", heap: [during]}]\n"),
+       "profiles[0].heap[0]: 'during': want before or after"},
+      {job("        profiles: [{service: a, url: \"http://x\", extra: [threads]}]\n"),
+       "'threads': want one of allocs, block, goroutine, mutex, threadcreate"},
+      {job("        profiles: [{service: a, url: \"ftp://x\", cpu: 1s}]\n"),
+       "profiles[0].url: must be an http:// URL"},
+      {job("        postgres: {top: 5}\n"), "observe.postgres.dsn: is required"},
+      {job("        postgres: {dsn: x, explain: [{name: q}]}\n"),
+       "postgres.explain[0].sql: is required"},
+      {job("        grafana: {}\n"), "observe.grafana: unknown key"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseSuite("s.yaml", c.text);
+    ASSERT_FALSE(spec.ok()) << c.text;
+    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
+        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
+        << c.text;
+  }
+}
+
+TEST(PromqlCheckTest, PromtoolNamesTheBadExpression) {
+  if (FindProgram("promtool").empty())
+    GTEST_FAIL() << "promtool missing: apt-get install prometheus";
+  EXPECT_TRUE(
+      CheckPromql("promtool", {{"a", "sum(rate(x[window]))"}, {"b", "up{job=\"x\"}"}}).ok());
+  auto s = CheckPromql("promtool", {{"q0", "up"}, {"q1", "sum(rate(x[5m])"}, {"q2", "up{"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("q1: bad PromQL: "), std::string::npos) << s;
+  EXPECT_NE(s.message().find("unclosed left parenthesis"), std::string::npos) << s;
+  // Quotes and backslashes in an expression survive the generated rules file.
+  EXPECT_TRUE(CheckPromql("promtool", {{"a", "up{job=~\"a|b\\\\.c\", x='y'}"}}).ok());
+  EXPECT_EQ(CheckPromql("/nonexistent/promtool", {{"a", "up"}}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(SubstituteWindow("rate(x[window]) / rate(y[window])", 30000),
+            "rate(x[30000ms]) / rate(y[30000ms])");
 }
 
 }  // namespace

@@ -131,8 +131,7 @@ TEST(PprofTest, TheDefaultSampleTypeIsHonoured) {
   EXPECT_EQ(TopFunctions(*p, "", 5)->sample_type(), "samples");
   auto bad = TopFunctions(*p, "alloc_space", 5);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("it has samples, cpu"), std::string::npos)
-      << bad.status();
+  EXPECT_NE(bad.status().message().find("it has samples, cpu"), std::string::npos) << bad.status();
 }
 
 TEST(PprofTest, DiffLinesFunctionsUpByNameLargestChangeFirst) {
@@ -141,8 +140,8 @@ TEST(PprofTest, DiffLinesFunctionsUpByNameLargestChangeFirst) {
   cand.Type("samples", "count").Type("cpu", "nanoseconds");
   uint64_t main = cand.Loc({"main"}), handler = cand.Loc({"handler"});
   uint64_t write = cand.Loc({"write"}), leak = cand.Loc({"grow"});
-  cand.Sample({write, handler, main}, {1, 150});    // write +50
-  cand.Sample({leak, handler, main}, {9, 900});     // grow is new: +900
+  cand.Sample({write, handler, main}, {1, 150});  // write +50
+  cand.Sample({leak, handler, main}, {9, 900});   // grow is new: +900
   auto b = Profile::Parse(base.Bytes());
   auto c = Profile::Parse(cand.Gzipped());
   ASSERT_TRUE(b.ok() && c.ok());

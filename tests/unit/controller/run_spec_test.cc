@@ -83,6 +83,26 @@ TEST(RunSpecTest, BenchmarkDefaultsAndChecks) {
   EXPECT_EQ(b.workload().http().connections(), 16u);
   EXPECT_EQ(b.workload().http().requests(0).path(), "/");
   EXPECT_EQ(b.timeout_seconds(), 7200u);
+  {
+    v1::RunSpec o = OneBenchmark();
+    auto* ob = o.mutable_jobs(0)->mutable_benchmark()->mutable_observe();
+    auto* q = ob->mutable_prometheus()->add_queries();
+    q->set_name("rss");
+    q->set_expr("process_resident_memory_bytes");
+    q->set_mode(v1::PromQuery::MODE_RANGE);
+    auto* t = ob->mutable_prometheus()->add_scrape();
+    t->set_job("api");
+    t->set_target("{host}:{port:api}");
+    ob->mutable_postgres()->set_dsn("postgresql://{host}:{port:api}/x");
+    ASSERT_TRUE(ValidateAndDefaultRunSpec(&o, RetryPolicy{}).ok());
+    EXPECT_EQ(ob->prometheus().queries(0).step_ms(), 1000u) << "range queries step 1 s";
+    EXPECT_EQ(ob->prometheus().scrape(0).path(), "/metrics");
+    EXPECT_EQ(ob->postgres().top(), 20u);
+    q->set_mode(v1::PromQuery::MODE_UNSPECIFIED);
+    q->set_step_ms(0);
+    ASSERT_TRUE(ValidateAndDefaultRunSpec(&o, RetryPolicy{}).ok());
+    EXPECT_EQ(ob->prometheus().queries(0).mode(), v1::PromQuery::MODE_INSTANT);
+  }
   struct Case {
     std::function<void(v1::BenchmarkJob*)> mutate;
     std::string want;
@@ -111,6 +131,31 @@ TEST(RunSpecTest, BenchmarkDefaultsAndChecks) {
        "the workload alone takes"},
       {[](v1::BenchmarkJob* b) { b->add_fixtures()->set_pg_dump("/x.dump"); },
        "fixtures[0].dsn: is required"},
+      {[](v1::BenchmarkJob* b) { b->mutable_observe()->mutable_prometheus()->add_queries(); },
+       "observe.prometheus.queries[0].name: is required"},
+      {[](v1::BenchmarkJob* b) {
+         auto* q = b->mutable_observe()->mutable_prometheus()->add_queries();
+         q->set_name("a");
+         q->set_expr("up");
+         q->set_mode(v1::PromQuery::MODE_RANGE);
+         q->set_step_ms(5);
+       },
+       "observe.prometheus.queries[0].step_ms: at least 100"},
+      {[](v1::BenchmarkJob* b) {
+         auto* t = b->mutable_observe()->mutable_prometheus()->add_scrape();
+         t->set_job("x");
+         t->set_target("{host}:{port:nope}");
+       },
+       "observe.prometheus.scrape[0].target: {port:nope} names a port no service declares"},
+      {[](v1::BenchmarkJob* b) {
+         auto* p = b->mutable_observe()->add_profiles();
+         p->set_service("api");
+         p->set_url("http://{host}:{port:api}/debug/pprof");
+         p->set_cpu_seconds(31);
+       },
+       "observe.profiles[0].cpu_seconds: longer than the measured window (30s)"},
+      {[](v1::BenchmarkJob* b) { b->mutable_observe()->mutable_postgres()->set_top(5); },
+       "observe.postgres.dsn: is required"},
   };
   for (const auto& c : cases) {
     v1::RunSpec bad = OneBenchmark();
