@@ -107,43 +107,72 @@ absl::StatusOr<int> Profile::SampleTypeIndex(const std::string& type) const {
 }
 
 std::map<std::string, Profile::Cost> Profile::Costs(int index, int64_t* total) const {
-  std::unordered_map<uint64_t, const pprof::Function*> functions;
-  for (const auto& f : p_.function()) functions[f.id()] = &f;
-  // Each location's frames, innermost first, as function names.
-  std::unordered_map<uint64_t, std::vector<std::pair<std::string, std::string>>> frames;
+  // Functions get dense indexes (by name: two ids with one name are one function, as pprof
+  // shows them); each location becomes the list of its frames' indexes, innermost first. The
+  // sample loop then touches only integer arrays: a "seen in this sample" stamp per function
+  // makes cum count each function once per sample, recursion included.
+  std::unordered_map<std::string, int> by_name;
+  std::vector<const std::string*> names;
+  std::vector<std::string> files, synthetic;
+  synthetic.reserve(p_.location_size());
+  auto intern = [&](const std::string& name, const std::string& file) {
+    auto [it, added] = by_name.emplace(name, static_cast<int>(names.size()));
+    if (added) {
+      names.push_back(&it->first);
+      files.push_back(file);
+    }
+    return it->second;
+  };
+  std::unordered_map<uint64_t, int> fn_index;
+  for (const auto& f : p_.function()) fn_index[f.id()] = intern(Str(f.name()), Str(f.filename()));
+  // Location ids are usually 1..N: index them directly when they are, else through a map.
+  uint64_t max_id = 0;
+  for (const auto& l : p_.location()) max_id = std::max(max_id, l.id());
+  const bool dense = max_id <= 4 * static_cast<uint64_t>(p_.location_size()) + 16;
+  std::vector<std::vector<int>> frames(dense ? max_id + 1 : 0);
+  std::unordered_map<uint64_t, std::vector<int>> sparse;
   for (const auto& l : p_.location()) {
-    auto& v = frames[l.id()];
+    std::vector<int>& v = dense ? frames[l.id()] : sparse[l.id()];
     for (const auto& line : l.line()) {
-      auto it = functions.find(line.function_id());
-      if (it == functions.end()) continue;
-      v.emplace_back(Str(it->second->name()), Str(it->second->filename()));
+      auto it = fn_index.find(line.function_id());
+      if (it != fn_index.end()) v.push_back(it->second);
     }
     if (v.empty()) {  // not symbolised: the address stands in for the function
       char buf[32];
       snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(l.address()));
-      v.emplace_back(buf, "");
+      v.push_back(intern(buf, ""));
     }
   }
-  std::map<std::string, Cost> out;
+  static const std::vector<int> kNone;
+  auto frames_of = [&](uint64_t id) -> const std::vector<int>& {
+    if (dense) return id < frames.size() ? frames[id] : kNone;
+    auto it = sparse.find(id);
+    return it == sparse.end() ? kNone : it->second;
+  };
+  std::vector<int64_t> flat(names.size()), cum(names.size());
+  std::vector<int> stamp(names.size(), -1);
   *total = 0;
-  std::set<std::string> seen;
-  for (const auto& s : p_.sample()) {
+  for (int si = 0; si < p_.sample_size(); ++si) {
+    const auto& s = p_.sample(si);
     const int64_t v = s.value(index);
     *total += v;
     if (v == 0) continue;
-    seen.clear();
     bool leaf = true;
     for (uint64_t loc : s.location_id()) {
-      auto it = frames.find(loc);
-      if (it == frames.end()) continue;
-      for (const auto& [name, file] : it->second) {
-        Cost& c = out[name];
-        if (c.file.empty()) c.file = file;
-        if (leaf) c.flat += v;
+      for (int f : frames_of(loc)) {
+        if (leaf) flat[f] += v;
         leaf = false;
-        if (seen.insert(name).second) c.cum += v;  // recursion counts once
+        if (stamp[f] != si) {
+          stamp[f] = si;
+          cum[f] += v;
+        }
       }
     }
+  }
+  std::map<std::string, Cost> out;
+  for (size_t f = 0; f < names.size(); ++f) {
+    if (flat[f] == 0 && cum[f] == 0) continue;
+    out[*names[f]] = Cost{files[f], flat[f], cum[f]};
   }
   return out;
 }
