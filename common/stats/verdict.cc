@@ -1,0 +1,98 @@
+#include "common/stats/verdict.h"
+
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+#include "common/stats/mann_whitney.h"
+#include "common/stats/multiple_testing.h"
+
+namespace perfgate::common {
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kNoChange:
+      return "no_change";
+    case Verdict::kRegression:
+      return "regression";
+    case Verdict::kImprovement:
+      return "improvement";
+    case Verdict::kInconclusive:
+      return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metrics,
+                                        const VerdictOptions& opts) {
+  std::vector<MetricVerdict> out(metrics.size());
+  std::vector<size_t> tested;
+  std::vector<double> pvalues;
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    const MetricSamples& m = metrics[i];
+    MetricVerdict& v = out[i];
+    v.name = m.name;
+    v.floor = std::max(opts.min_effect, opts.noise_factor * m.noise_cv);
+    if (!m.baseline.empty()) {
+      std::vector<double> b(m.baseline);
+      v.baseline_median = MedianInPlace(b);
+    }
+    if (!m.candidate.empty()) {
+      std::vector<double> c(m.candidate);
+      v.candidate_median = MedianInPlace(c);
+    }
+    const int nb = static_cast<int>(m.baseline.size()), nc = static_cast<int>(m.candidate.size());
+    if (nb < opts.min_repetitions || nc < opts.min_repetitions) {
+      v.verdict = Verdict::kInconclusive;
+      v.reason =
+          absl::StrFormat("fewer than %d valid repetitions (baseline %d, candidate %d): no verdict",
+                          opts.min_repetitions, nb, nc);
+      continue;
+    }
+    if (v.baseline_median != 0) {
+      v.ratio = BootstrapRatio(m.baseline, m.candidate, opts.bootstrap);
+      v.has_ratio = true;
+    }
+    const MannWhitneyResult mw = MannWhitneyU(m.candidate, m.baseline);
+    v.u = mw.u;
+    v.p = mw.p;
+    v.tested = true;
+    tested.push_back(i);
+    pvalues.push_back(mw.p);
+  }
+  const std::vector<double> adjusted = BenjaminiHochberg(pvalues);
+  for (size_t k = 0; k < tested.size(); ++k) {
+    const MetricSamples& m = metrics[tested[k]];
+    MetricVerdict& v = out[tested[k]];
+    v.p_adjusted = adjusted[k];
+    const bool significant = v.p <= opts.alpha && v.p_adjusted <= opts.fdr_q;
+    // Without a ratio (baseline median 0) any significant rise is material.
+    const double change =
+        v.has_ratio ? v.ratio.estimate - 1 : (v.candidate_median > 0 ? INFINITY : -INFINITY);
+    const bool unchanged_medians = v.candidate_median == v.baseline_median;
+    const bool material = !unchanged_medians && std::abs(change) >= v.floor;
+    const bool worse = m.lower_is_better ? change > 0 : change < 0;
+    const std::string effect =
+        v.has_ratio ? absl::StrFormat("%+.1f %%", 100 * change) : std::string("from 0");
+    if (significant && material) {
+      v.verdict = worse ? Verdict::kRegression : Verdict::kImprovement;
+      v.reason = absl::StrFormat("%s (floor %.1f %%), p = %.2g, BH-adjusted %.2g", effect,
+                                 100 * v.floor, v.p, v.p_adjusted);
+    } else if (significant) {
+      v.verdict = Verdict::kNoChange;
+      v.reason = absl::StrFormat("%s is significant (p = %.2g) but within the %.1f %% floor",
+                                 effect, v.p, 100 * v.floor);
+    } else if (material) {
+      v.verdict = Verdict::kInconclusive;
+      v.reason = absl::StrFormat(
+          "%s beyond the %.1f %% floor but not significant (p = %.2g, BH-adjusted %.2g; "
+          "alpha %.2g)",
+          effect, 100 * v.floor, v.p, v.p_adjusted, opts.alpha);
+    } else {
+      v.verdict = Verdict::kNoChange;
+      v.reason = absl::StrFormat("%s, not significant (p = %.2g)", effect, v.p);
+    }
+  }
+  return out;
+}
+
+}  // namespace perfgate::common
