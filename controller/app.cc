@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
 #include "common/time/clock.h"
+#include "controller/analysis/analyser.h"
+#include "controller/analysis/notifier.h"
 #include "controller/api/controller_service.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"
@@ -24,6 +27,8 @@
 #include "controller/store/embedded_postgres.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
+#include "controller/store/pg_analysis_store.h"
+#include "controller/web/pages.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
@@ -73,6 +78,10 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<PgListener> listener_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Housekeeper> housekeeper_;
+  std::unique_ptr<PgAnalysisStore> analysis_;
+  std::unique_ptr<Analyser> analyser_;
+  std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<WebPages> pages_;
   std::unique_ptr<ControllerService> api_;
   std::unique_ptr<AgentGatewayService> gateway_;
   std::unique_ptr<grpc::Server> server_;
@@ -168,8 +177,37 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
     spdlog::warn("msg=\"promtool not found; suites' PromQL is not checked at submit\" promtool={}",
                  cfg_.promtool);
   }
+  const std::string external_url =
+      cfg_.external_url.empty() ? absl::StrCat("http://", cfg_.http_listen) : cfg_.external_url;
+  NotifierOptions no;
+  no.webhook_url = cfg_.alert_webhook_url;
+  no.alertmanager_url = cfg_.alertmanager_url;
+  for (const auto& [flag, url] : {std::pair{"--alert-webhook-url", no.webhook_url},
+                                  {"--alertmanager-url", no.alertmanager_url}}) {
+    std::string host, path;
+    int port = 0;
+    if (!url.empty())
+      if (auto s = ParseHttpUrl(flag, url, &host, &port, &path); !s.ok()) return s;
+  }
+  if (!cfg_.alert_webhook_secret_file.empty()) {
+    std::ifstream in(cfg_.alert_webhook_secret_file);
+    std::getline(in, no.webhook_secret);
+    if (no.webhook_secret.empty())
+      return absl::InvalidArgumentError("--alert-webhook-secret-file: " +
+                                        cfg_.alert_webhook_secret_file + " is empty or unreadable");
+  }
+  AnalyserOptions ao;
+  ao.external_url = external_url;
+  ao.poll = cfg_.analysis_poll;
+  ao.webhook = !no.webhook_url.empty();
+  ao.alertmanager = !no.alertmanager_url.empty();
+  analysis_ = std::make_unique<PgAnalysisStore>(*pool_);
+  analyser_ = std::make_unique<Analyser>(*analysis_, *results_, runs_, ao);
+  notifier_ = std::make_unique<Notifier>(*analysis_, no);
+  pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
-                                             metrics_, *api_auth, retry, spec_limits);
+                                             metrics_, *api_auth, retry, spec_limits,
+                                             *analysis_, *analyser_, external_url);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, *agent_auth);
 
@@ -192,14 +230,20 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   if (!server_ || bound_port == 0)
     return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
 
-  auto http = common::HttpServer::Start(http_host, http_port, metrics_.registry(), [this] {
-    if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
-  });
+  auto http = common::HttpServer::Start(
+      http_host, http_port, metrics_.registry(),
+      [this] {
+        if (auto counts = jobs_->CountJobsByState(); counts.ok())
+          metrics_.SetJobsByState(*counts);
+      },
+      [this](httplib::Server& server) { pages_->Register(server); });
   if (!http.ok()) return http.status();
   http_ = *std::move(http);
 
   dispatcher_->Start();
   housekeeper_->Start();
+  analyser_->Start();
+  if (ao.webhook || ao.alertmanager) notifier_->Start();
   spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
                cfg_.controller_id, bound_port, http_->port(), embedded_ != nullptr);
   if (!cfg_.ready_file.empty()) return WriteReadyFile(cfg_.ready_file, bound_port, http_->port());
@@ -211,6 +255,8 @@ void ControllerAppImpl::Shutdown() {
     spdlog::info("msg=\"controller shutting down\"");
     if (dispatcher_) dispatcher_->Stop();
     if (housekeeper_) housekeeper_->Stop();
+    if (analyser_) analyser_->Stop();
+    if (notifier_) notifier_->Stop();
     if (sessions_) sessions_->Stop();
     if (api_) api_->StopWatches();
     if (server_)

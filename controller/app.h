@@ -31,6 +31,12 @@ struct ControllerConfig {
   absl::Duration heartbeat_interval = absl::Seconds(10);
   absl::Duration offline_after = absl::Seconds(30);
   absl::Duration shutdown_deadline = absl::Seconds(10);
+  // Analysis and alerts.
+  std::string external_url;           // base of links in reports/alerts; default http://<http-listen>
+  std::string alert_webhook_url;      // "" off
+  std::string alert_webhook_secret_file;
+  std::string alertmanager_url;       // "" off
+  absl::Duration analysis_poll = absl::Seconds(5);
 };
 
 class ControllerApp {

@@ -57,6 +57,19 @@ int main(int argc, char** argv) {
                                       "heartbeat period asked of agents");
   perfgate::common::AddDurationOption(app, "--offline-after", &cfg.offline_after,
                                       "an agent silent this long is offline");
+  app.add_option("--external-url", cfg.external_url,
+                 "base URL of this controller's web pages, for links in reports and alerts "
+                 "(default http://<--http-listen>)");
+  app.add_option("--alert-webhook-url", cfg.alert_webhook_url,
+                 "POST each alert here as JSON (http://host:port/path)");
+  app.add_option("--alert-webhook-secret-file", cfg.alert_webhook_secret_file,
+                 "sign webhook bodies with HMAC-SHA256 under this file's first line "
+                 "(header X-Perfgate-Signature: sha256=<hex>)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--alertmanager-url", cfg.alertmanager_url,
+                 "send alerts to this Alertmanager's v2 API (http://host:9093)");
+  perfgate::common::AddDurationOption(app, "--analysis-poll", &cfg.analysis_poll,
+                                      "backstop poll for finished runs to analyse");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

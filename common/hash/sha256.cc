@@ -46,3 +46,23 @@ bool IsSha256Hex(std::string_view s) {
 }
 
 }  // namespace perfgate::common
+
+#include <openssl/hmac.h>
+
+namespace perfgate::common {
+
+std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += kHex[out[i] >> 4];
+    hex += kHex[out[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace perfgate::common

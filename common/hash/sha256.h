@@ -26,3 +26,11 @@ std::string Sha256Hex(std::string_view data);
 bool IsSha256Hex(std::string_view s);
 
 }  // namespace perfgate::common
+
+namespace perfgate::common {
+
+// HMAC-SHA256 of `data` under `key`, as 64 lowercase hex digits (signatures of outgoing
+// webhooks).
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
+
+}  // namespace perfgate::common

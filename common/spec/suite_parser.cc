@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/spec/limit_levels.h"
 #include "common/spec/template.h"
 #include "common/status/macros.h"
 
@@ -235,19 +236,26 @@ class Parser {
       if (!l.IsSequence()) return Error(l, path + ".limits", "must be a list");
       for (size_t i = 0; i < l.size(); ++i) {
         std::string p = absl::StrCat(path, ".limits[", i, "]");
-        RETURN_IF_ERROR(CheckKeys(l[i], p, {"metric", "max", "min"}));
+        RETURN_IF_ERROR(
+            CheckKeys(l[i], p, {"metric", "max", "min", "target", "acceptable", "critical"}));
         v1::MetricLimit* m = b->add_limits();
         if (!l[i]["metric"]) return Error(l[i], p + ".metric", "is required");
         ASSIGN_OR_RETURN(*m->mutable_metric(), NonEmpty(l[i]["metric"], p + ".metric"));
-        if (!l[i]["max"] && !l[i]["min"]) return Error(l[i], p, "give max, min or both");
-        if (l[i]["max"]) {
-          ASSIGN_OR_RETURN(auto v, Number(l[i]["max"], p + ".max", -1e18, 1e18));
-          m->set_max(v);
+        bool any = false;
+        for (const char* key : {"max", "min", "target", "acceptable", "critical"}) {
+          if (!l[i][key]) continue;
+          any = true;
+          ASSIGN_OR_RETURN(auto v, Number(l[i][key], absl::StrCat(p, ".", key), -1e18, 1e18));
+          const std::string k = key;
+          if (k == "max") m->set_max(v);
+          if (k == "min") m->set_min(v);
+          if (k == "target") m->set_target(v);
+          if (k == "acceptable") m->set_acceptable(v);
+          if (k == "critical") m->set_critical(v);
         }
-        if (l[i]["min"]) {
-          ASSIGN_OR_RETURN(auto v, Number(l[i]["min"], p + ".min", -1e18, 1e18));
-          m->set_min(v);
-        }
+        if (!any) return Error(l[i], p, "give max, min, or target/acceptable/critical levels");
+        if (auto s = common::CheckLimitLevels(*m); !s.ok())
+          return Error(l[i], p, std::string(s.message()));
       }
     }
     if (n["timeout"]) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include "common/grpc/auth.h"
+#include "controller/analysis/analyser.h"
+#include "controller/analysis/analysis_store.h"
 #include "controller/api/run_watch_hub.h"
 #include "controller/dispatch/event_bus.h"
 #include "controller/gateway/session_manager.h"
@@ -21,7 +23,8 @@ class ControllerService final
   ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents,
                     SessionManager& sessions, EventBus& work, EventBus& runs,
                     ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry,
-                    SpecLimits spec_limits)
+                    SpecLimits spec_limits, AnalysisStore& analysis, Analyser& analyser,
+                    std::string external_url)
       : jobs_(jobs),
         results_(results),
         agents_(agents),
@@ -32,6 +35,9 @@ class ControllerService final
         auth_(std::move(auth)),
         retry_(retry),
         spec_limits_(std::move(spec_limits)),
+        analysis_(analysis),
+        analyser_(analyser),
+        external_url_(std::move(external_url)),
         watches_(jobs, runs) {}
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
@@ -48,6 +54,22 @@ class ControllerService final
                                                    const v1::WatchRunRequest* req) override;
   grpc::Status GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
                           v1::GetRunLogsResponse* resp) override;
+  // Analysis (analysis_handlers.cc).
+  grpc::Status CompareRun(grpc::ServerContext* ctx, const v1::CompareRunRequest* req,
+                          v1::Comparison* resp) override;
+  grpc::Status GetReport(grpc::ServerContext* ctx, const v1::GetReportRequest* req,
+                         v1::Report* resp) override;
+  grpc::Status GetHistory(grpc::ServerContext* ctx, const v1::GetHistoryRequest* req,
+                          v1::History* resp) override;
+  grpc::Status ListChangePoints(grpc::ServerContext* ctx, const v1::ListChangePointsRequest* req,
+                                v1::ListChangePointsResponse* resp) override;
+  grpc::Status TriageChangePoint(grpc::ServerContext* ctx,
+                                 const v1::TriageChangePointRequest* req,
+                                 v1::ChangePointRecord* resp) override;
+  grpc::Status ListAlerts(grpc::ServerContext* ctx, const v1::ListAlertsRequest* req,
+                          v1::ListAlertsResponse* resp) override;
+  grpc::Status UpdateAlert(grpc::ServerContext* ctx, const v1::UpdateAlertRequest* req,
+                           v1::Alert* resp) override;
   grpc::Status GetRunResults(grpc::ServerContext* ctx, const v1::GetRunResultsRequest* req,
                              v1::RunResults* resp) override;
   grpc::Status GetRunSeries(grpc::ServerContext* ctx, const v1::GetRunSeriesRequest* req,
@@ -78,6 +100,9 @@ class ControllerService final
   const common::TokenAuth auth_;
   const RetryPolicy retry_;
   const SpecLimits spec_limits_;
+  AnalysisStore& analysis_;
+  Analyser& analyser_;
+  const std::string external_url_;
   RunWatchHub watches_;
 };
 

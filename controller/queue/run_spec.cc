@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/limit_levels.h"
 #include "common/spec/promql_check.h"
 #include "common/spec/template.h"
 #include "common/status/macros.h"
@@ -230,7 +231,11 @@ absl::Status ValidateBenchmark(v1::BenchmarkJob* b, const std::string& f, const 
   for (int i = 0; i < b->limits_size(); ++i) {
     const auto& l = b->limits(i);
     if (l.metric().empty()) return Bad(absl::StrCat(f, ".limits[", i, "].metric"), "is required");
-    if (!l.has_max() && !l.has_min()) return Bad(absl::StrCat(f, ".limits[", i, "]"), "max or min");
+    if (!l.has_max() && !l.has_min() && !common::HasLevels(l))
+      return Bad(absl::StrCat(f, ".limits[", i, "]"),
+                 "give max, min, or target/acceptable/critical levels");
+    if (auto s = common::CheckLimitLevels(l); !s.ok())
+      return Bad(absl::StrCat(f, ".limits[", i, "]"), std::string(s.message()));
   }
   uint64_t total = uint64_t{w->repetitions()} *
                    (w->warmup_seconds() + w->duration_seconds() + w->pause_seconds());
@@ -264,6 +269,14 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
       !s.ok())
     return s;
   if (!v1::RunKind_IsValid(spec->kind())) return Bad("kind", "unknown run kind");
+  if (auto s = CheckString("baseline_branch", spec->baseline_branch(), limits.max_string_bytes,
+                           false);
+      !s.ok())
+    return s;
+  if (spec->baseline_runs() < 0 || spec->baseline_runs() > 20)
+    return Bad("baseline_runs", "must be 1..20 (0: the default, 1)");
+  if (spec->baseline_runs() == 0) spec->set_baseline_runs(1);
+  if (spec->against_run_id() < 0) return Bad("against_run_id", "must be a run id");
   if (spec->kind() == v1::RUN_KIND_UNSPECIFIED) spec->set_kind(v1::RUN_KIND_EXPERIMENT);
   if (spec->jobs().empty()) return Bad("jobs", "at least one job is required");
   if (spec->jobs_size() > limits.max_jobs) {

@@ -19,7 +19,8 @@ constexpr int64_t kSweepLockKey = 0x7065726673776570;
 constexpr char kRunColumns[] =
     "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
     "created_at)::float8, "
-    "extract(epoch from finished_at)::float8";
+    "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
+    "coalesce(against_run_id, 0), verdict";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_id(r[0].as<int64_t>());
@@ -31,6 +32,10 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_suite_name(r[6].as<std::string>());
   SetTimestamp(r[7], run->mutable_created_at());
   SetTimestamp(r[8], run->mutable_finished_at());
+  run->set_baseline_branch(r[9].as<std::string>());
+  run->set_baseline_runs(r[10].as<int>());
+  run->set_against_run_id(r[11].as<int64_t>());
+  run->set_verdict(r[12].as<std::string>());
 }
 
 absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
@@ -90,12 +95,19 @@ absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id) {
 absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
   v1::Run out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (spec.against_run_id() != 0 &&
+        Exec(tx, "SELECT 1 FROM runs WHERE id = $1", spec.against_run_id()).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("against_run_id: run ", spec.against_run_id(), " not found"));
+    }
     int64_t run_id =
         tx.exec_params1(
-              "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state) "
-              "VALUES ($1, $2, $3, $4, $5, 'QUEUED') RETURNING id",
+              "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state, "
+              "baseline_branch, baseline_runs, against_run_id) "
+              "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0)) RETURNING id",
               spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
-              spec.suite_name())[0]
+              spec.suite_name(), spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
+              std::max(1, spec.baseline_runs()), spec.against_run_id())[0]
             .as<int64_t>();
     for (int i = 0; i < spec.jobs_size(); ++i) {
       const v1::JobSpec& job = spec.jobs(i);

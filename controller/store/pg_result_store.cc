@@ -59,8 +59,10 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
     for (const auto* rep : fresh) {
       Exec(tx,
            "INSERT INTO repetitions (attempt_id, repetition, run_id, job_id, valid, "
-           "invalid_reason, generator, started_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-           "to_timestamp($8), to_timestamp($9))",
+           "invalid_reason, generator, started_at, ended_at, machine_class) VALUES ($1, $2, $3, "
+           "$4, $5, $6, $7, to_timestamp($8), to_timestamp($9), (SELECT coalesce(g.labels->>"
+           "'machine_class', '') FROM attempts a JOIN agents g ON g.name = a.agent_name WHERE "
+           "a.id = $1))",
            req.attempt_id(), rep->repetition(), run_id, job_id, rep->valid(), rep->invalid_reason(),
            rep->generator(), EpochSeconds(rep->started_at()), EpochSeconds(rep->ended_at()));
       for (const auto& h : rep->histograms()) {

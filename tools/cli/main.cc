@@ -189,6 +189,16 @@ int main(int argc, char** argv) {
   submit->add_option("--selector", selector, "agent label KEY=VALUE the job needs (repeatable)");
   submit->add_option("--timeout", timeout, "job timeout, e.g. 30m (default 1h)");
   submit->add_flag("--wait", wait, "watch the run until it ends; exit code reflects the outcome");
+  std::string baseline_branch;
+  int baseline_runs = 0;
+  int64_t against = 0;
+  submit->add_option("--baseline-branch", baseline_branch,
+                     "candidates: compare with this branch's baseline (default: --branch)");
+  submit->add_option("--baseline-runs", baseline_runs,
+                     "candidates: pool this many of the newest baseline runs (default 1)")
+      ->check(CLI::Range(1, 20));
+  submit->add_option("--against", against, "compare with this run instead of the baseline")
+      ->check(CLI::PositiveNumber);
 
   int64_t run_id = 0;
   auto* get = run->add_subcommand("get", "show a run with its jobs");
@@ -263,6 +273,65 @@ int main(int argc, char** argv) {
   drain->add_option("NAME", agent_name, "agent name")->required();
   drain->add_flag("--undo", undo, "resume giving it work");
 
+  // Analysis.
+  auto* compare = app.add_subcommand(
+      "compare",
+      "a candidate's verdicts against its baseline: Mann-Whitney U per metric, "
+      "Benjamini-Hochberg across metrics, ratio of medians with a bootstrap 95 % CI");
+  compare->add_option("CANDIDATE", run_id, "candidate run id")->required();
+  int64_t compare_against = 0;
+  compare->add_option("--against", compare_against,
+                      "compare with this run now (default: the stored comparison with the "
+                      "branch's baseline)")
+      ->check(CLI::PositiveNumber);
+  auto* report = app.add_subcommand(
+      "report", "a candidate's report: md (PR comment), json (schema: perfgate.v1.Comparison), "
+                "text, or html (prints the page's URL)");
+  report->add_option("RUN", run_id, "candidate run id")->required();
+  std::string report_format = "md";
+  report->add_option("--format", report_format, "md, json, text or html")
+      ->check(CLI::IsMember({"md", "json", "text", "html"}))
+      ->capture_default_str();
+  auto* history = app.add_subcommand(
+      "history", "a metric's medians along a branch's baseline runs, with change points");
+  v1::GetHistoryRequest hreq;
+  history->add_option("--suite", *hreq.mutable_suite_name(), "suite name")->required();
+  history->add_option("--metric", *hreq.mutable_metric(), "metric name")->required();
+  history->add_option("--branch", *hreq.mutable_branch(), "branch (default main)");
+  history->add_option("--project", *hreq.mutable_project(), "project (default any)");
+  history->add_option("--job", *hreq.mutable_job_name(), "job (default: the newest run's)");
+  history->add_option("--machine-class", *hreq.mutable_machine_class(),
+                      "machine class (default: the newest run's)");
+  int history_limit = 50;
+  history->add_option("--limit", history_limit, "newest points")->capture_default_str();
+
+  auto* alert = app.add_subcommand("alert", "regression, improvement and change-point alerts");
+  alert->require_subcommand(1);
+  auto* alist_cmd = alert->add_subcommand("list", "alerts, newest first");
+  std::string alert_state, note;
+  alist_cmd->add_option("--state", alert_state, "firing, acknowledged or resolved");
+  int64_t alert_id = 0;
+  auto* aack = alert->add_subcommand("ack", "acknowledge an alert");
+  aack->add_option("ID", alert_id, "alert id")->required();
+  aack->add_option("--note", note, "why");
+  auto* aresolve = alert->add_subcommand("resolve", "resolve an alert (Alertmanager is told)");
+  aresolve->add_option("ID", alert_id, "alert id")->required();
+  aresolve->add_option("--note", note, "why");
+
+  auto* cp = app.add_subcommand("changepoint", "change points found along baseline branches");
+  cp->require_subcommand(1);
+  auto* cplist = cp->add_subcommand("list", "change points, newest first");
+  std::string cp_state, cp_suite;
+  cplist->add_option("--state", cp_state, "open, acknowledged, fixed or false_positive");
+  cplist->add_option("--suite", cp_suite, "only this suite");
+  auto* cptriage = cp->add_subcommand("triage", "set a change point's state");
+  int64_t cp_id = 0;
+  cptriage->add_option("ID", cp_id, "change point id")->required();
+  cptriage->add_option("STATE", cp_state, "open, acknowledged, fixed or false_positive")
+      ->required()
+      ->check(CLI::IsMember({"open", "acknowledged", "fixed", "false_positive"}));
+  cptriage->add_option("--note", note, "why");
+
   auto* load = app.add_subcommand(
       "load", "drive HTTP load at a URL with the built-in generator (no controller)");
   LoadFlags load_flags;
@@ -322,6 +391,9 @@ int main(int argc, char** argv) {
     v1::RunKind k = v1::RUN_KIND_EXPERIMENT;
     ParseEnumFlag(kind, "RUN_KIND_", &v1::RunKind_Parse, &k);  // CLI11 already checked the value
     spec->set_kind(k);
+    if (!baseline_branch.empty()) spec->set_baseline_branch(baseline_branch);
+    if (baseline_runs) spec->set_baseline_runs(baseline_runs);
+    if (against) spec->set_against_run_id(against);
     v1::SubmitRunResponse resp;
     auto ctx = c.Ctx();
     grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp);
@@ -332,6 +404,74 @@ int main(int argc, char** argv) {
     else
       std::cerr << "submitted run " << resp.run().id() << "\n";
     return Watch(c, resp.run().id(), true);
+  }
+  if (compare->parsed()) {
+    v1::CompareRunRequest req;
+    req.set_run_id(run_id);
+    req.set_against_run_id(compare_against);
+    v1::Comparison resp;
+    auto ctx = c.Ctx(absl::Minutes(2));
+    if (auto s = c.stub().CompareRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderComparison(std::cout, resp); });
+  }
+  if (report->parsed()) {
+    v1::GetReportRequest req;
+    req.set_run_id(run_id);
+    req.set_format(report_format);
+    v1::Report resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetReport(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    std::cout << resp.body();
+    if (!resp.body().empty() && resp.body().back() != '\n') std::cout << "\n";
+    return 0;
+  }
+  if (history->parsed()) {
+    hreq.set_limit(history_limit);
+    v1::History resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().GetHistory(ctx.get(), hreq, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderHistory(std::cout, resp); });
+  }
+  if (alist_cmd->parsed()) {
+    v1::ListAlertsRequest req;
+    req.set_state(alert_state);
+    v1::ListAlertsResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().ListAlerts(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderAlerts(std::cout, resp); });
+  }
+  if (aack->parsed() || aresolve->parsed()) {
+    v1::UpdateAlertRequest req;
+    req.set_id(alert_id);
+    req.set_state(aack->parsed() ? "acknowledged" : "resolved");
+    req.set_note(note);
+    v1::Alert resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().UpdateAlert(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    v1::ListAlertsResponse one;
+    *one.add_alerts() = resp;
+    return Show(c, resp, [&] { RenderAlerts(std::cout, one); });
+  }
+  if (cplist->parsed()) {
+    v1::ListChangePointsRequest req;
+    req.set_state(cp_state);
+    req.set_suite_name(cp_suite);
+    v1::ListChangePointsResponse resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().ListChangePoints(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Show(c, resp, [&] { RenderChangePoints(std::cout, resp.change_points()); });
+  }
+  if (cptriage->parsed()) {
+    v1::TriageChangePointRequest req;
+    req.set_id(cp_id);
+    req.set_state(cp_state);
+    req.set_note(note);
+    v1::ChangePointRecord resp;
+    auto ctx = c.Ctx();
+    if (auto s = c.stub().TriageChangePoint(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    google::protobuf::RepeatedPtrField<v1::ChangePointRecord> one;
+    *one.Add() = resp;
+    return Show(c, resp, [&] { RenderChangePoints(std::cout, one); });
   }
   if (results->parsed()) {
     v1::GetRunResultsRequest req;

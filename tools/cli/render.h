@@ -26,6 +26,12 @@ void RenderDbStats(std::ostream& out, const v1::GetRunDbStatsResponse& d);
 void RenderProfiles(std::ostream& out, const v1::ListProfilesResponse& p);
 void RenderProfileTop(std::ostream& out, const v1::ProfileTop& t);
 void RenderProfileDiff(std::ostream& out, const v1::ProfileDiff& d);
+// Analysis (render_analysis.cc).
+void RenderComparison(std::ostream& out, const v1::Comparison& c);
+void RenderHistory(std::ostream& out, const v1::History& h);
+void RenderAlerts(std::ostream& out, const v1::ListAlertsResponse& a);
+void RenderChangePoints(std::ostream& out,
+                        const google::protobuf::RepeatedPtrField<v1::ChangePointRecord>& cps);
 // "1.50 MiB", "2.300 s", "1234" for a pprof unit.
 std::string FormatProfileValue(int64_t v, const std::string& unit);
 

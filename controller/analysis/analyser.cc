@@ -1,0 +1,288 @@
+#include "controller/analysis/analyser.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/hist/hdr_histogram.h"
+#include "controller/profile/pprof.h"
+
+namespace perfgate::controller {
+namespace {
+
+// Latency curves are drawn for these histograms when both sides have them.
+constexpr const char* kCurveHistograms[] = {"http.latency"};
+constexpr double kCurvePercentiles[] = {50, 75, 90, 95, 99, 99.9};
+
+absl::StatusOr<common::HdrHistogram> Merge(const std::vector<v1::HdrHistogram>& hs) {
+  auto out = common::HdrHistogram::Create();
+  if (!out.ok()) return out.status();
+  for (const auto& p : hs) {
+    auto h = common::HdrHistogram::FromProto(p);
+    if (!h.ok()) return h.status();
+    if (auto s = out->Merge(*h); !s.ok()) return s;
+  }
+  return out;
+}
+
+// The profile's default sample type for diffs: CPU time, or memory in use.
+std::string DiffSampleType(const std::string& kind) {
+  if (kind == "cpu") return "cpu";
+  if (kind == "heap") return "inuse_space";
+  return "";
+}
+
+}  // namespace
+
+void Analyser::Start() {
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      const uint64_t seen = runs_.generation();
+      RunOnce();
+      // Woken by run changes (a run finishing among them), else the slow poll.
+      const absl::Time until = absl::Now() + opts_.poll;
+      while (!stop_ && absl::Now() < until) {
+        if (runs_.WaitForChange(seen, absl::Milliseconds(200))) break;
+      }
+    }
+  });
+}
+
+void Analyser::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+int Analyser::RunOnce() {
+  auto runs = store_.RunsToAnalyse(20);
+  if (!runs.ok()) {
+    spdlog::warn("component=analyser msg=\"cannot list runs to analyse\" error=\"{}\"",
+                 runs.status().ToString());
+    return 0;
+  }
+  int done = 0;
+  for (const v1::Run& run : *runs) {
+    if (stop_) break;
+    if (auto s = Analyse(run); !s.ok()) {
+      spdlog::warn("component=analyser msg=\"analysis failed\" run={} error=\"{}\"", run.id(),
+                   s.ToString());
+      continue;
+    }
+    ++done;
+  }
+  return done;
+}
+
+absl::StatusOr<v1::Comparison> Analyser::Compare(int64_t candidate, int64_t against) {
+  auto samples = store_.LoadRunSamples(candidate);
+  if (!samples.ok()) return samples.status();
+  if (against != 0 && against == candidate)
+    return absl::InvalidArgumentError("against_run_id: a run cannot be compared with itself");
+  return CompareSamples(*samples, against);
+}
+
+absl::StatusOr<v1::Comparison> Analyser::CompareSamples(const RunSamples& candidate,
+                                                        int64_t against) {
+  const v1::Run& run = candidate.run;
+  const std::string branch = run.baseline_branch().empty() ? run.branch() : run.baseline_branch();
+  if (candidate.jobs.empty()) return NoComparison(candidate, "the run measured nothing");
+  // The baseline runs: the explicit one, or per job the newest K on the same machine class.
+  std::vector<int64_t> ids;
+  std::vector<std::string> missing;
+  if (against != 0) {
+    ids.push_back(against);
+  } else {
+    for (const JobSamples& job : candidate.jobs) {
+      auto b = store_.BaselineRuns(run, branch, job.job_name, job.machine_class,
+                                   std::max(1, run.baseline_runs()));
+      if (!b.ok()) return b.status();
+      if (b->empty()) missing.push_back(job.job_name + " on " + job.machine_class);
+      for (int64_t id : *b) {
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      }
+    }
+  }
+  if (ids.empty()) {
+    return NoComparison(
+        candidate,
+        absl::StrCat("no baseline: branch ", branch, " has no succeeded baseline run of suite ",
+                     run.suite_name(), " for ", absl::StrJoin(missing, ", "),
+                     "; submit one with --kind baseline (perfgate does not guess across machine "
+                     "classes)"));
+  }
+  ComparisonInputs in;
+  in.candidate = candidate;
+  for (int64_t id : ids) {
+    auto b = store_.LoadRunSamples(id);
+    if (!b.ok()) return b.status();
+    in.baselines.push_back(*std::move(b));
+  }
+  for (const JobSamples& job : candidate.jobs) {
+    auto noise = store_.NoiseSamples(run, branch, job.job_name, job.machine_class, opts_.noise_runs);
+    if (!noise.ok()) return noise.status();
+    for (const auto& [metric, runs] : *noise)
+      in.noise_cv[{job.job_name, metric}] = LearnNoiseCv(runs);
+  }
+  v1::Comparison c = BuildComparison(in, opts_.verdict);
+  if (!missing.empty()) {
+    c.set_note(absl::StrCat("no baseline for ", absl::StrJoin(missing, ", ")));
+  }
+  AddCurves(candidate, in.baselines, &c);
+  AddProfileDiffs(run.id(), ids.front(), &c);
+  return c;
+}
+
+void Analyser::AddCurves(const RunSamples& candidate, const std::vector<RunSamples>& baselines,
+                         v1::Comparison* c) {
+  for (const JobSamples& job : candidate.jobs) {
+    for (const char* name : kCurveHistograms) {
+      auto ch = store_.Histograms(candidate.run.id(), job.job_name, name);
+      if (!ch.ok() || ch->empty()) continue;
+      std::vector<v1::HdrHistogram> bh;
+      for (const auto& b : baselines) {
+        auto h = store_.Histograms(b.run.id(), job.job_name, name);
+        if (h.ok()) bh.insert(bh.end(), h->begin(), h->end());
+      }
+      if (bh.empty()) continue;
+      auto cm = Merge(*ch), bm = Merge(bh);
+      if (!cm.ok() || !bm.ok()) continue;
+      v1::PercentileCurve* curve = c->add_curves();
+      curve->set_job_name(job.job_name);
+      curve->set_histogram(name);
+      for (double p : kCurvePercentiles) {
+        curve->add_percentiles(p);
+        curve->add_baseline_ms(bm->ValueAtPercentile(p) / 1000.0);
+        curve->add_candidate_ms(cm->ValueAtPercentile(p) / 1000.0);
+      }
+    }
+  }
+}
+
+void Analyser::AddProfileDiffs(int64_t candidate, int64_t baseline, v1::Comparison* c) {
+  auto cand = results_.ListProfiles(candidate);
+  auto base = results_.ListProfiles(baseline);
+  if (!cand.ok() || !base.ok()) return;
+  // Line the profiles up by (job, service, kind, point); the earliest repetition of each.
+  auto key = [](const v1::ProfileRef& p) {
+    return absl::StrCat(p.job_name(), "/", p.service(), "/", p.kind(), "/", p.point());
+  };
+  std::map<std::string, v1::ProfileRef> first_base;
+  for (const auto& p : base->profiles()) {
+    auto it = first_base.find(key(p));
+    if (it == first_base.end() || p.repetition() < it->second.repetition()) first_base[key(p)] = p;
+  }
+  std::set<std::string> done;
+  for (const auto& p : cand->profiles()) {
+    if (c->profile_diffs_size() >= opts_.max_profile_diffs) break;
+    const std::string k = key(p);
+    auto it = first_base.find(k);
+    if (it == first_base.end() || !done.insert(k).second) continue;
+    auto a = results_.GetProfile(it->second.id());
+    auto b = results_.GetProfile(p.id());
+    if (!a.ok() || !b.ok()) continue;
+    auto pa = Profile::Parse(a->second);
+    auto pb = Profile::Parse(b->second);
+    if (!pa.ok() || !pb.ok()) continue;
+    auto d = DiffProfiles(*pa, *pb, DiffSampleType(p.kind()), 10);
+    if (!d.ok()) continue;
+    d->set_base_id(it->second.id());
+    d->set_candidate_id(p.id());
+    d->set_label(k);
+    *c->add_profile_diffs() = *std::move(d);
+  }
+}
+
+absl::Status Analyser::FindChangePoints(const RunSamples& baseline, AnalysisOutcome* out) {
+  const v1::Run& run = baseline.run;
+  for (const JobSamples& job : baseline.jobs) {
+    for (const auto& [metric, m] : job.metrics) {
+      if (!IsComparedMetric(metric)) continue;
+      v1::GetHistoryRequest req;
+      req.set_project(run.project());
+      req.set_branch(run.branch());
+      req.set_suite_name(run.suite_name());
+      req.set_machine_class(job.machine_class);
+      req.set_job_name(job.job_name);
+      req.set_metric(metric);
+      req.set_limit(opts_.history_window);
+      auto h = store_.GetHistory(req);
+      if (!h.ok()) return h.status();
+      const int n = h->points_size();
+      if (n < 2 * opts_.change_points.min_segment) continue;
+      std::vector<double> medians;
+      for (const auto& p : h->points()) medians.push_back(p.median());
+      for (const common::ChangePoint& cp : common::EDivisive(medians, opts_.change_points)) {
+        if (n - cp.index < opts_.min_points_after) continue;  // wait for more evidence
+        const int64_t at_run = h->points(cp.index).run_id();
+        // The same change seen again a point or two away is not a new one.
+        bool known = false;
+        for (const auto& k : h->change_points()) {
+          for (int d = -3; d <= 3 && !known; ++d) {
+            const int i = cp.index + d;
+            known = i >= 0 && i < n && h->points(i).run_id() == k.run_id();
+          }
+        }
+        if (known) continue;
+        v1::ChangePointRecord r;
+        r.set_project(run.project());
+        r.set_branch(run.branch());
+        r.set_suite_name(run.suite_name());
+        r.set_machine_class(job.machine_class);
+        r.set_job_name(job.job_name);
+        r.set_metric(metric);
+        r.set_run_id(at_run);
+        r.set_commit(h->points(cp.index).commit());
+        r.set_before(cp.mean_before);
+        r.set_after(cp.mean_after);
+        r.set_p(cp.p);
+        r.set_direction(m.direction);
+        out->change_points.push_back(std::move(r));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Analyser::Analyse(const v1::Run& run) {
+  AnalysisOutcome out;
+  out.run_id = run.id();
+  out.webhook = opts_.webhook;
+  out.alertmanager = opts_.alertmanager;
+  const bool compared = run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0;
+  if (run.state() == v1::RUN_STATE_SUCCEEDED &&
+      (compared || run.kind() == v1::RUN_KIND_BASELINE)) {
+    auto samples = store_.LoadRunSamples(run.id());
+    if (!samples.ok()) return samples.status();
+    if (compared) {
+      auto c = CompareSamples(*samples, run.against_run_id());
+      if (!c.ok()) return c.status();
+      out.has_comparison = true;
+      out.comparison = *std::move(c);
+      out.alerts = AlertsFor(out.comparison,
+                             absl::StrCat(opts_.external_url, "/runs/", run.id(), "/compare"));
+    }
+    if (run.kind() == v1::RUN_KIND_BASELINE) {
+      if (auto s = FindChangePoints(*samples, &out); !s.ok()) return s;
+      out.change_point_url_prefix = absl::StrCat(opts_.external_url, "/changepoints");
+    }
+  }
+  if (auto s = store_.SaveAnalysis(&out); !s.ok()) return s;
+  if (out.has_comparison) {
+    spdlog::info(
+        "component=analyser msg=\"run compared\" run={} verdict={} comparison={} baselines={} "
+        "alerts={}",
+        run.id(), VerdictText(out.comparison.verdict()), out.comparison.id(),
+        out.comparison.baseline_run_ids_size(), out.alerts.size());
+  }
+  for (const auto& cp : out.change_points) {
+    spdlog::info(
+        "component=analyser msg=\"change point\" run={} metric={} job={} before={} after={} p={}",
+        cp.run_id(), cp.metric(), cp.job_name(), cp.before(), cp.after(), cp.p());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace perfgate::controller

@@ -1,0 +1,65 @@
+// The analysis of finished runs (ARCHITECTURE.md "Data flow", step 6): a candidate (or a run
+// submitted with an explicit run to compare against) is compared with its baseline; a baseline
+// extends its branch's history and is searched for change points. Outcomes — comparison,
+// alerts, change points — are stored in one transaction that also marks the run analysed, so a
+// crash re-analyses and two replicas never both store. Works off the database (finished runs
+// not yet analysed), woken by run events and a slow poll.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "common/stats/change_point.h"
+#include "common/stats/verdict.h"
+#include "controller/analysis/analysis_store.h"
+#include "controller/dispatch/event_bus.h"
+#include "controller/queue/result_store.h"
+
+namespace perfgate::controller {
+
+struct AnalyserOptions {
+  common::VerdictOptions verdict;
+  int noise_runs = 10;          // baseline runs the noise of a metric is learned from
+  int history_window = 50;      // change points are searched in the newest N baseline points
+  int min_points_after = 5;     // points after a change before it is reported
+  common::ChangePointOptions change_points;
+  int max_profile_diffs = 4;
+  absl::Duration poll = absl::Seconds(5);
+  std::string external_url;     // where the web pages are, for links ("http://host:port")
+  bool webhook = false, alertmanager = false;  // alerts need delivering there
+};
+
+class Analyser {
+ public:
+  Analyser(AnalysisStore& store, ResultStore& results, EventBus& runs, AnalyserOptions opts)
+      : store_(store), results_(results), runs_(runs), opts_(std::move(opts)) {}
+  ~Analyser() { Stop(); }
+  void Start();
+  void Stop();
+
+  // Analyses the runs waiting; returns how many.
+  int RunOnce();
+
+  // A comparison of `candidate` with `against` (a run id), or with its branch's baseline when
+  // against is 0; not stored.
+  absl::StatusOr<v1::Comparison> Compare(int64_t candidate, int64_t against);
+
+ private:
+  absl::StatusOr<v1::Comparison> CompareSamples(const RunSamples& candidate, int64_t against);
+  absl::Status Analyse(const v1::Run& run);
+  absl::Status FindChangePoints(const RunSamples& baseline, AnalysisOutcome* out);
+  void AddCurves(const RunSamples& candidate, const std::vector<RunSamples>& baselines,
+                 v1::Comparison* c);
+  void AddProfileDiffs(int64_t candidate, int64_t baseline, v1::Comparison* c);
+
+  AnalysisStore& store_;
+  ResultStore& results_;
+  EventBus& runs_;
+  const AnalyserOptions opts_;
+  EventBus stop_signal_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace perfgate::controller

@@ -1,0 +1,237 @@
+#include "controller/analysis/comparer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/spec/limit_levels.h"
+#include "common/stats/summary.h"
+
+namespace perfgate::controller {
+namespace {
+
+v1::Verdict ToProto(common::Verdict v) {
+  switch (v) {
+    case common::Verdict::kNoChange:
+      return v1::VERDICT_NO_CHANGE;
+    case common::Verdict::kRegression:
+      return v1::VERDICT_REGRESSION;
+    case common::Verdict::kImprovement:
+      return v1::VERDICT_IMPROVEMENT;
+    case common::Verdict::kInconclusive:
+      return v1::VERDICT_INCONCLUSIVE;
+  }
+  return v1::VERDICT_UNSPECIFIED;
+}
+
+void Describe(const RunSamples& candidate, v1::Comparison* c) {
+  const v1::Run& r = candidate.run;
+  c->set_candidate_run_id(r.id());
+  c->set_project(r.project());
+  c->set_suite_name(r.suite_name());
+  c->set_branch(r.branch());
+  c->set_baseline_branch(r.baseline_branch().empty() ? r.branch() : r.baseline_branch());
+  c->set_candidate_commit(r.commit());
+  std::vector<std::string> classes;
+  for (const auto& j : candidate.jobs) {
+    if (std::find(classes.begin(), classes.end(), j.machine_class) == classes.end())
+      classes.push_back(j.machine_class);
+  }
+  c->set_machine_class(absl::StrJoin(classes, ","));
+}
+
+}  // namespace
+
+const JobSamples* RunSamples::Job(const std::string& name) const {
+  for (const auto& j : jobs) {
+    if (j.job_name == name) return &j;
+  }
+  return nullptr;
+}
+
+bool IsComparedMetric(const std::string& name) {
+  if (absl::StartsWith(name, "host.")) return false;
+  for (const char* s : {".target_rate", ".generator_lag.", ".sched_delay."}) {
+    if (absl::StrContains(name, s)) return false;
+  }
+  return true;
+}
+
+const char* VerdictText(v1::Verdict v) {
+  switch (v) {
+    case v1::VERDICT_NO_CHANGE:
+      return "no_change";
+    case v1::VERDICT_REGRESSION:
+      return "regression";
+    case v1::VERDICT_IMPROVEMENT:
+      return "improvement";
+    case v1::VERDICT_INCONCLUSIVE:
+      return "inconclusive";
+    default:
+      return "none";
+  }
+}
+
+double LearnNoiseCv(const std::vector<std::vector<double>>& runs) {
+  std::vector<double> cvs;
+  for (const auto& r : runs) {
+    if (r.size() < 3) continue;
+    cvs.push_back(common::Summarize(r).cv);
+  }
+  if (cvs.empty()) return 0;
+  std::sort(cvs.begin(), cvs.end());
+  return common::Quantile(cvs, 0.5);
+}
+
+v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note) {
+  v1::Comparison c;
+  Describe(candidate, &c);
+  c.set_verdict(v1::VERDICT_UNSPECIFIED);
+  c.set_note(note);
+  c.set_summary(note);
+  return c;
+}
+
+v1::Comparison BuildComparison(const ComparisonInputs& in, const common::VerdictOptions& opts) {
+  v1::Comparison c;
+  Describe(in.candidate, &c);
+  for (const auto& b : in.baselines) {
+    c.add_baseline_run_ids(b.run.id());
+    c.add_baseline_commits(b.run.commit());
+  }
+  // One family of tests over every compared metric of every job (BH across all of them).
+  std::vector<common::MetricSamples> samples;
+  std::vector<std::pair<const JobSamples*, const JobSamples::Metric*>> meta;
+  for (const JobSamples& job : in.candidate.jobs) {
+    for (const auto& [name, m] : job.metrics) {
+      if (!IsComparedMetric(name)) continue;
+      common::MetricSamples s;
+      s.name = name;
+      s.lower_is_better = m.direction != v1::DIRECTION_HIGHER_IS_BETTER;
+      s.candidate = m.values;
+      bool seen = false;
+      for (const auto& b : in.baselines) {
+        const JobSamples* bj = b.Job(job.job_name);
+        if (!bj) continue;
+        auto it = bj->metrics.find(name);
+        if (it == bj->metrics.end()) continue;
+        seen = true;
+        s.baseline.insert(s.baseline.end(), it->second.values.begin(), it->second.values.end());
+      }
+      if (!seen) continue;  // a metric the baseline does not have is not a regression
+      auto nit = in.noise_cv.find({job.job_name, name});
+      s.noise_cv = nit == in.noise_cv.end() ? 0 : nit->second;
+      samples.push_back(std::move(s));
+      meta.emplace_back(&job, &m);
+    }
+  }
+  const std::vector<common::MetricVerdict> verdicts = common::JudgeMetrics(samples, opts);
+  int regressions = 0, improvements = 0, inconclusive = 0;
+  for (size_t i = 0; i < verdicts.size(); ++i) {
+    const common::MetricVerdict& v = verdicts[i];
+    v1::MetricComparison* m = c.add_metrics();
+    m->set_job_name(meta[i].first->job_name);
+    m->set_name(v.name);
+    m->set_unit(meta[i].second->unit);
+    m->set_direction(meta[i].second->direction);
+    m->set_verdict(ToProto(v.verdict));
+    m->set_reason(v.reason);
+    for (double x : samples[i].baseline) m->add_baseline_values(x);
+    for (double x : samples[i].candidate) m->add_candidate_values(x);
+    m->set_baseline_median(v.baseline_median);
+    m->set_candidate_median(v.candidate_median);
+    m->set_has_ratio(v.has_ratio);
+    m->set_ratio(v.ratio.estimate);
+    m->set_ratio_low(v.ratio.low);
+    m->set_ratio_high(v.ratio.high);
+    m->set_p(v.p);
+    m->set_p_adjusted(v.p_adjusted);
+    m->set_floor(v.floor);
+    m->set_noise_cv(samples[i].noise_cv);
+    regressions += v.verdict == common::Verdict::kRegression;
+    improvements += v.verdict == common::Verdict::kImprovement;
+    inconclusive += v.verdict == common::Verdict::kInconclusive;
+  }
+  c.set_regressions(regressions);
+  c.set_improvements(improvements);
+  c.set_inconclusive(inconclusive);
+  v1::Verdict overall = v1::VERDICT_NO_CHANGE;
+  if (regressions) {
+    overall = v1::VERDICT_REGRESSION;
+  } else if (inconclusive) {
+    overall = v1::VERDICT_INCONCLUSIVE;
+  } else if (improvements) {
+    overall = v1::VERDICT_IMPROVEMENT;
+  }
+  if (verdicts.empty()) {
+    overall = v1::VERDICT_UNSPECIFIED;
+    c.set_note("no metric in common with the baseline");
+  }
+  c.set_verdict(overall);
+  c.set_summary(absl::StrFormat("%s: %d metrics compared; %d regressed, %d improved, %d inconclusive",
+                                VerdictText(overall), c.metrics_size(), regressions, improvements,
+                                inconclusive));
+
+  // Absolute levels, on the candidate's medians.
+  for (const JobSamples& job : in.candidate.jobs) {
+    for (const v1::MetricLimit& l : job.limits) {
+      if (!common::HasLevels(l)) continue;
+      v1::LimitCheck* lc = c.add_limits();
+      lc->set_job_name(job.job_name);
+      lc->set_metric(l.metric());
+      auto it = job.metrics.find(l.metric());
+      if (it == job.metrics.end() || it->second.values.empty()) {
+        lc->set_level("missing");
+        lc->set_text("no valid value measured");
+        continue;
+      }
+      const double median = common::Summarize(it->second.values).median;
+      lc->set_unit(it->second.unit);
+      lc->set_value(median);
+      const auto r = common::ClassifyLevel(
+          l, median, it->second.direction != v1::DIRECTION_HIGHER_IS_BETTER, it->second.unit);
+      lc->set_level(r.level);
+      lc->set_text(r.text);
+    }
+  }
+  return c;
+}
+
+std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url) {
+  std::vector<v1::Alert> out;
+  for (const auto& m : c.metrics()) {
+    const bool regression = m.verdict() == v1::VERDICT_REGRESSION;
+    if (!regression && m.verdict() != v1::VERDICT_IMPROVEMENT) continue;
+    v1::Alert a;
+    a.set_kind(regression ? "regression" : "improvement");
+    a.set_state("firing");
+    a.set_run_id(c.candidate_run_id());
+    a.set_comparison_id(c.id());
+    a.set_project(c.project());
+    a.set_suite_name(c.suite_name());
+    a.set_job_name(m.job_name());
+    a.set_metric(m.name());
+    a.set_machine_class(c.machine_class());
+    a.set_ratio(m.ratio());
+    a.set_ratio_low(m.ratio_low());
+    a.set_ratio_high(m.ratio_high());
+    a.set_baseline_commit(c.baseline_commits_size() ? c.baseline_commits(0) : "");
+    a.set_candidate_commit(c.candidate_commit());
+    a.set_url(url);
+    a.set_summary(absl::StrFormat(
+        "%s %s of %s/%s: %.4g -> %.4g %s (x%.3f, 95%% CI %.3f..%.3f) at %s", c.suite_name(),
+        a.kind(), m.job_name(), m.name(), m.baseline_median(), m.candidate_median(), m.unit(),
+        m.ratio(), m.ratio_low(), m.ratio_high(), c.candidate_commit().substr(0, 12)));
+    // The worst-moving functions of the first profile diff: the evidence of where it went.
+    if (c.profile_diffs_size() > 0) {
+      const auto& d = c.profile_diffs(0);
+      for (int i = 0; i < d.functions_size() && i < 5; ++i) *a.add_worst_functions() = d.functions(i);
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace perfgate::controller

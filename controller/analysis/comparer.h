@@ -1,0 +1,63 @@
+// A candidate run against its baseline runs: which metrics are compared, the verdicts
+// (common/stats/verdict.h), the overall verdict, absolute limit levels, and the alerts a
+// comparison raises. Pure: the analyser gathers the inputs from the stores.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/stats/verdict.h"
+#include "perfgate/v1/analysis.pb.h"
+#include "perfgate/v1/jobs.pb.h"
+
+namespace perfgate::controller {
+
+// One job's valid repetitions, per metric.
+struct JobSamples {
+  std::string job_name;
+  std::string machine_class;
+  struct Metric {
+    std::string unit;
+    v1::Direction direction = v1::DIRECTION_LOWER_IS_BETTER;
+    std::vector<double> values;
+  };
+  std::map<std::string, Metric> metrics;
+  std::vector<v1::MetricLimit> limits;  // from the job's suite
+  int valid = 0, total = 0;             // repetitions
+};
+
+struct RunSamples {
+  v1::Run run;  // without jobs
+  std::vector<JobSamples> jobs;
+  const JobSamples* Job(const std::string& name) const;
+};
+
+struct ComparisonInputs {
+  RunSamples candidate;
+  std::vector<RunSamples> baselines;  // pooled; newest first
+  // (job, metric) -> the metric's usual coefficient of variation on this machine class.
+  std::map<std::pair<std::string, std::string>, double> noise_cv;
+};
+
+// Whether a metric is the system's performance (compared) rather than evidence about the
+// measurement itself (generator lag, target rate, host figures), which is shown but not judged.
+bool IsComparedMetric(const std::string& name);
+
+// The comparison with metrics, verdicts, levels and summary; no curves or profile diffs.
+v1::Comparison BuildComparison(const ComparisonInputs& in, const common::VerdictOptions& opts);
+
+// A comparison that could not be made (no baseline on this machine class, ...).
+v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note);
+
+// The metric's noise: the median of its per-run coefficients of variation (runs with at least
+// 3 values); 0 without such runs.
+double LearnNoiseCv(const std::vector<std::vector<double>>& runs);
+
+// An alert per regression or improvement, with its evidence; `url` is the comparison page.
+std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url);
+
+const char* VerdictText(v1::Verdict v);  // no_change, regression, ...; "none" for UNSPECIFIED
+
+}  // namespace perfgate::controller

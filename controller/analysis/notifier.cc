@@ -1,0 +1,159 @@
+#include "controller/analysis/notifier.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
+
+namespace perfgate::controller {
+
+absl::Status ParseHttpUrl(const std::string& flag, const std::string& url, std::string* host,
+                          int* port, std::string* path) {
+  if (!absl::StartsWith(url, "http://"))
+    return absl::InvalidArgumentError(flag + ": " + url + ": only http:// URLs are supported");
+  std::string rest = url.substr(7);
+  const size_t slash = rest.find('/');
+  *path = slash == std::string::npos ? "/" : rest.substr(slash);
+  std::string hostport = rest.substr(0, slash);
+  const size_t colon = hostport.rfind(':');
+  *port = 80;
+  if (colon != std::string::npos) {
+    if (!absl::SimpleAtoi(hostport.substr(colon + 1), port) || *port <= 0 || *port > 65535)
+      return absl::InvalidArgumentError(flag + ": " + url + ": bad port");
+    hostport = hostport.substr(0, colon);
+  }
+  if (hostport.empty()) return absl::InvalidArgumentError(flag + ": " + url + ": no host");
+  *host = hostport;
+  return absl::OkStatus();
+}
+
+std::string Notifier::WebhookBody(const v1::Alert& a) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(a, &json, o);
+  return absl::StrCat("{\"event\":\"perfgate.alert\",\"alert\":", json, "}");
+}
+
+std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active_for) {
+  using google::protobuf::util::TimeUtil;
+  nlohmann::json alert;
+  alert["labels"] = {{"alertname", a.kind() == "change_point" ? "PerfgateChangePoint"
+                                   : a.kind() == "improvement" ? "PerfgateImprovement"
+                                                               : "PerfgateRegression"},
+                     {"severity", a.kind() == "regression" ? "warning" : "info"},
+                     {"alert_id", std::to_string(a.id())},
+                     {"project", a.project()},
+                     {"suite", a.suite_name()},
+                     {"job", a.job_name()},
+                     {"metric", a.metric()},
+                     {"machine_class", a.machine_class()}};
+  alert["annotations"] = {{"summary", a.summary()},
+                          {"candidate_commit", a.candidate_commit()},
+                          {"baseline_commit", a.baseline_commit()},
+                          {"ratio", absl::StrCat(a.ratio())},
+                          {"ratio_ci", absl::StrCat(a.ratio_low(), "..", a.ratio_high())}};
+  if (!a.url().empty()) alert["generatorURL"] = a.url();
+  const absl::Time created =
+      a.has_created_at() ? absl::FromUnixSeconds(a.created_at().seconds()) : absl::Now();
+  alert["startsAt"] = absl::FormatTime(absl::RFC3339_sec, created, absl::UTCTimeZone());
+  const absl::Time ends = a.state() == "resolved" ? absl::Now() : absl::Now() + active_for;
+  alert["endsAt"] = absl::FormatTime(absl::RFC3339_sec, ends, absl::UTCTimeZone());
+  return nlohmann::json::array({alert}).dump();
+}
+
+absl::Status Notifier::Post(const std::string& url, const std::string& body,
+                            const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string host, path;
+  int port = 0;
+  if (auto s = ParseHttpUrl("url", url, &host, &port, &path); !s.ok()) return s;
+  httplib::Client cli(host, port);
+  const int64_t ms = absl::ToInt64Milliseconds(opts_.timeout);
+  cli.set_connection_timeout(ms / 1000, (ms % 1000) * 1000);
+  cli.set_read_timeout(ms / 1000, (ms % 1000) * 1000);
+  httplib::Headers h;
+  for (const auto& [k, v] : headers) h.emplace(k, v);
+  auto res = cli.Post(path, h, body, "application/json");
+  if (!res) return absl::UnavailableError(absl::StrCat(url, ": ", httplib::to_string(res.error())));
+  if (res->status / 100 != 2) {
+    return absl::UnavailableError(
+        absl::StrCat(url, ": HTTP ", res->status, ": ", res->body.substr(0, 200)));
+  }
+  return absl::OkStatus();
+}
+
+int Notifier::RunOnce() {
+  auto due = store_.DueDeliveries(50);
+  if (!due.ok()) {
+    spdlog::warn("component=notifier msg=\"cannot read deliveries\" error=\"{}\"",
+                 due.status().ToString());
+    return 0;
+  }
+  int delivered = 0;
+  for (const Delivery& d : *due) {
+    const absl::Duration backoff =
+        std::min(absl::Minutes(5), absl::Seconds(2) * (int64_t{1} << std::min(d.attempts, 8)));
+    auto record = [&](const char* channel, const absl::Status& s) {
+      if (s.ok()) {
+        ++delivered;
+        spdlog::info("component=notifier msg=\"alert delivered\" alert={} channel={}",
+                     d.alert.id(), channel);
+      } else {
+        spdlog::warn("component=notifier msg=\"alert delivery failed\" alert={} channel={} "
+                     "attempt={} error=\"{}\"",
+                     d.alert.id(), channel, d.attempts + 1, s.ToString());
+      }
+      (void)store_.RecordDelivery(d.alert.id(), channel, s.ok(), std::string(s.message()),
+                                  backoff, opts_.max_attempts);
+    };
+    if (d.alert.webhook() == "pending") {
+      if (opts_.webhook_url.empty()) {
+        record("webhook", absl::FailedPreconditionError("no --alert-webhook-url configured"));
+      } else {
+        const std::string body = WebhookBody(d.alert);
+        std::vector<std::pair<std::string, std::string>> headers = {
+            {"X-Perfgate-Alert-Id", std::to_string(d.alert.id())}};
+        if (!opts_.webhook_secret.empty()) {
+          headers.emplace_back("X-Perfgate-Signature",
+                               "sha256=" + common::HmacSha256Hex(opts_.webhook_secret, body));
+        }
+        record("webhook", Post(opts_.webhook_url, body, headers));
+      }
+    }
+    if (d.alert.alertmanager() == "pending") {
+      if (opts_.alertmanager_url.empty()) {
+        record("alertmanager", absl::FailedPreconditionError("no --alertmanager-url configured"));
+      } else {
+        std::string base = opts_.alertmanager_url;
+        while (absl::EndsWith(base, "/")) base.pop_back();
+        record("alertmanager", Post(base + "/api/v2/alerts",
+                                    AlertmanagerBody(d.alert, opts_.alertmanager_active_for), {}));
+      }
+    }
+  }
+  return delivered;
+}
+
+void Notifier::Start() {
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      RunOnce();
+      const absl::Time until = absl::Now() + opts_.poll;
+      while (!stop_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+}
+
+void Notifier::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace perfgate::controller

@@ -1,0 +1,172 @@
+#include "controller/report/render.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "controller/analysis/comparer.h"
+
+namespace perfgate::controller {
+namespace {
+
+bool Notable(const v1::MetricComparison& m) {
+  return m.verdict() == v1::VERDICT_REGRESSION || m.verdict() == v1::VERDICT_IMPROVEMENT ||
+         m.verdict() == v1::VERDICT_INCONCLUSIVE;
+}
+
+std::string Short(const std::string& commit) { return commit.substr(0, 12); }
+
+std::string Baselines(const v1::Comparison& c) {
+  std::string out;
+  for (int i = 0; i < c.baseline_run_ids_size(); ++i) {
+    if (i) out += ", ";
+    out += absl::StrFormat("run %d (%s)", c.baseline_run_ids(i),
+                           Short(i < c.baseline_commits_size() ? c.baseline_commits(i) : ""));
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string MetricRow(const v1::MetricComparison& m, const char* sep, const char* end) {
+  return absl::StrCat(sep, VerdictMark(m.verdict()), sep, m.job_name(), sep, m.name(), sep,
+                      FormatValue(m.baseline_median()), " ", m.unit(), sep,
+                      FormatValue(m.candidate_median()), " ", m.unit(), sep, FormatChange(m), sep,
+                      FormatInterval(m), sep, absl::StrFormat("%.2g", m.p()), end);
+}
+
+}  // namespace
+
+std::string FormatValue(double v) { return absl::StrFormat("%.4g", v); }
+
+std::string FormatChange(const v1::MetricComparison& m) {
+  if (!m.has_ratio()) return m.candidate_median() == 0 ? "0" : "from 0";
+  return absl::StrFormat("%+.1f %%", 100 * (m.ratio() - 1));
+}
+
+std::string FormatInterval(const v1::MetricComparison& m) {
+  if (!m.has_ratio() || (m.ratio_low() == 0 && m.ratio_high() == 0)) return "-";
+  return absl::StrFormat("%+.1f .. %+.1f %%", 100 * (m.ratio_low() - 1),
+                         100 * (m.ratio_high() - 1));
+}
+
+const char* VerdictMark(v1::Verdict v) {
+  switch (v) {
+    case v1::VERDICT_REGRESSION:
+      return "regression";
+    case v1::VERDICT_IMPROVEMENT:
+      return "improvement";
+    case v1::VERDICT_INCONCLUSIVE:
+      return "inconclusive";
+    case v1::VERDICT_NO_CHANGE:
+      return "no change";
+    default:
+      return "none";
+  }
+}
+
+std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url) {
+  std::ostringstream o;
+  o << "### perfgate: **" << VerdictText(c.verdict()) << "** — `" << c.suite_name() << "` at `"
+    << Short(c.candidate_commit()) << "`\n\n";
+  o << "Candidate run " << c.candidate_run_id() << " (" << c.branch() << ") against "
+    << Baselines(c) << " of `" << c.baseline_branch() << "` on machine class `"
+    << c.machine_class() << "`.";
+  if (!page_url.empty()) o << " [Comparison page](" << page_url << ")";
+  o << "\n\n";
+  if (!c.note().empty()) o << "> " << c.note() << "\n\n";
+  const char* header =
+      "| verdict | job | metric | baseline | candidate | change | 95 % CI | p |\n"
+      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
+  int notable = 0;
+  for (const auto& m : c.metrics()) notable += Notable(m);
+  if (notable) {
+    o << header;
+    for (const auto& m : c.metrics())
+      if (Notable(m)) o << MetricRow(m, " | ", " |\n");
+    o << "\n";
+  } else if (c.metrics_size()) {
+    o << "No significant change in " << c.metrics_size() << " metrics.\n\n";
+  }
+  if (c.limits_size()) {
+    o << "| limit | job | metric | level |\n| --- | --- | --- | --- |\n";
+    for (const auto& l : c.limits())
+      o << "| " << l.level() << " | " << l.job_name() << " | " << l.metric() << " | " << l.text()
+        << " |\n";
+    o << "\n";
+  }
+  if (c.metrics_size()) {
+    o << "<details><summary>All " << c.metrics_size() << " metrics</summary>\n\n" << header;
+    for (const auto& m : c.metrics()) o << MetricRow(m, " | ", " |\n");
+    o << "\nMann-Whitney U (two-sided) on the repetitions, Benjamini-Hochberg across metrics; "
+         "change = ratio of medians with a bootstrap 95 % CI.\n\n</details>\n\n";
+  }
+  for (const auto& curve : c.curves()) {
+    o << "<details><summary>Latency percentiles, " << curve.job_name() << " " << curve.histogram()
+      << "</summary>\n\n| percentile | baseline ms | candidate ms |\n| ---: | ---: | ---: |\n";
+    for (int i = 0; i < curve.percentiles_size(); ++i)
+      o << "| p" << curve.percentiles(i) << " | " << FormatValue(curve.baseline_ms(i)) << " | "
+        << FormatValue(curve.candidate_ms(i)) << " |\n";
+    o << "\n</details>\n\n";
+  }
+  for (const auto& d : c.profile_diffs()) {
+    o << "<details><summary>Profile diff " << d.label() << " (" << d.sample_type() << ", "
+      << d.unit() << ")</summary>\n\n| function | baseline flat | candidate flat | change |\n"
+      << "| --- | ---: | ---: | ---: |\n";
+    for (const auto& f : d.functions())
+      o << "| `" << f.name() << "` | " << f.base_flat() << " | " << f.candidate_flat() << " | "
+        << absl::StrFormat("%+d", f.candidate_flat() - f.base_flat()) << " |\n";
+    o << "\n</details>\n\n";
+  }
+  return o.str();
+}
+
+std::string RenderText(const v1::Comparison& c) {
+  std::ostringstream o;
+  o << "verdict: " << VerdictText(c.verdict()) << "\n";
+  o << "candidate: run " << c.candidate_run_id() << " " << Short(c.candidate_commit()) << " ("
+    << c.branch() << ")\n";
+  o << "baseline:  " << Baselines(c) << " of " << c.baseline_branch() << "\n";
+  o << "machine class: " << c.machine_class() << "\n";
+  if (!c.note().empty()) o << "note: " << c.note() << "\n";
+  o << c.summary() << "\n\n";
+  if (c.metrics_size()) {
+    o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8s\n", "VERDICT", "JOB", "METRIC",
+                         "BASELINE", "CANDIDATE", "CHANGE", "95% CI", "P");
+    for (const auto& m : c.metrics()) {
+      o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8.2g\n", VerdictMark(m.verdict()),
+                           m.job_name(), m.name(), FormatValue(m.baseline_median()),
+                           FormatValue(m.candidate_median()), FormatChange(m), FormatInterval(m),
+                           m.p());
+    }
+  }
+  for (const auto& l : c.limits())
+    o << "\nlimit " << l.job_name() << "/" << l.metric() << ": " << l.text();
+  if (c.limits_size()) o << "\n";
+  for (const auto& curve : c.curves()) {
+    o << "\n" << curve.job_name() << " " << curve.histogram() << " percentiles (ms): ";
+    for (int i = 0; i < curve.percentiles_size(); ++i)
+      o << absl::StrFormat("p%g %s->%s  ", curve.percentiles(i), FormatValue(curve.baseline_ms(i)),
+                           FormatValue(curve.candidate_ms(i)));
+    o << "\n";
+  }
+  for (const auto& d : c.profile_diffs()) {
+    o << "\nprofile diff " << d.label() << " (" << d.sample_type() << ", " << d.unit() << "):\n";
+    for (int i = 0; i < d.functions_size() && i < 5; ++i) {
+      const auto& f = d.functions(i);
+      o << absl::StrFormat("  %+12d  %s\n", f.candidate_flat() - f.base_flat(), f.name());
+    }
+  }
+  return o.str();
+}
+
+std::string RenderJson(const v1::Comparison& c) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(c, &json, o);
+  return json;
+}
+
+}  // namespace perfgate::controller

@@ -1,0 +1,22 @@
+// One comparison rendered for people and programs: Markdown for a PR comment (verdict table up
+// top, details collapsed), plain text for the CLI, JSON (the proto3 JSON form of
+// perfgate.v1.Comparison, the documented schema). The HTML page is in controller/web.
+#pragma once
+
+#include <string>
+
+#include "perfgate/v1/analysis.pb.h"
+
+namespace perfgate::controller {
+
+std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url);
+std::string RenderText(const v1::Comparison& c);
+std::string RenderJson(const v1::Comparison& c);
+
+// Shared by the renderers: "+10.2 %" / "x1.102" style numbers.
+std::string FormatChange(const v1::MetricComparison& m);
+std::string FormatInterval(const v1::MetricComparison& m);
+std::string FormatValue(double v);
+const char* VerdictMark(v1::Verdict v);  // a short word with a sign for tables
+
+}  // namespace perfgate::controller

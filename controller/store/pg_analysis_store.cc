@@ -1,0 +1,536 @@
+#include "controller/store/pg_analysis_store.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "controller/queue/job_state.h"
+#include "controller/store/pg_util.h"
+
+namespace perfgate::controller {
+namespace {
+
+constexpr char kRunColumns[] =
+    "id, state, project, branch, commit_sha, kind, suite_name, baseline_branch, baseline_runs, "
+    "coalesce(against_run_id, 0), extract(epoch from created_at)::float8, "
+    "extract(epoch from finished_at)::float8, verdict";
+
+void RunFromRow(const pqxx::row& r, v1::Run* run) {
+  run->set_id(r[0].as<int64_t>());
+  run->set_state(ParseRunState(r[1].as<std::string>()));
+  run->set_project(r[2].as<std::string>());
+  run->set_branch(r[3].as<std::string>());
+  run->set_commit(r[4].as<std::string>());
+  run->set_kind(ParseRunKind(r[5].as<std::string>()));
+  run->set_suite_name(r[6].as<std::string>());
+  run->set_baseline_branch(r[7].as<std::string>());
+  run->set_baseline_runs(r[8].as<int>());
+  run->set_against_run_id(r[9].as<int64_t>());
+  SetTimestamp(r[10], run->mutable_created_at());
+  SetTimestamp(r[11], run->mutable_finished_at());
+  run->set_verdict(r[12].as<std::string>());
+}
+
+template <typename M>
+absl::StatusOr<M> Decode(const pqxx::field& f, const char* what) {
+  pqxx::binarystring b(f);
+  M m;
+  if (!m.ParseFromArray(b.data(), static_cast<int>(b.size())))
+    return absl::DataLossError(absl::StrCat("stored ", what, " unreadable"));
+  return m;
+}
+
+pqxx::binarystring Bytes(const google::protobuf::Message& m, std::string* buf) {
+  *buf = m.SerializeAsString();
+  return pqxx::binarystring(buf->data(), buf->size());
+}
+
+void ChangePointFromRow(const pqxx::row& r, v1::ChangePointRecord* c) {
+  c->set_id(r[0].as<int64_t>());
+  c->set_project(r[1].as<std::string>());
+  c->set_branch(r[2].as<std::string>());
+  c->set_suite_name(r[3].as<std::string>());
+  c->set_machine_class(r[4].as<std::string>());
+  c->set_job_name(r[5].as<std::string>());
+  c->set_metric(r[6].as<std::string>());
+  c->set_run_id(r[7].as<int64_t>());
+  c->set_commit(r[8].as<std::string>());
+  c->set_before(r[9].as<double>());
+  c->set_after(r[10].as<double>());
+  c->set_p(r[11].as<double>());
+  c->set_state(r[12].as<std::string>());
+  c->set_note(r[13].as<std::string>());
+  SetTimestamp(r[14], c->mutable_created_at());
+  c->set_direction(static_cast<v1::Direction>(r[15].as<int>()));
+}
+
+constexpr char kChangePointColumns[] =
+    "id, project, branch, suite_name, machine_class, job_name, metric, run_id, commit_sha, "
+    "before_value, after_value, p, state, note, extract(epoch from created_at)::float8, direction";
+
+absl::StatusOr<v1::Alert> AlertFromRow(const pqxx::row& r) {
+  // id, body, state, webhook, alertmanager, last_error, note, delivery_attempts
+  auto a = Decode<v1::Alert>(r[1], "alert");
+  if (!a.ok()) return a.status();
+  a->set_id(r[0].as<int64_t>());
+  a->set_state(r[2].as<std::string>());
+  a->set_webhook(r[3].as<std::string>());
+  a->set_alertmanager(r[4].as<std::string>());
+  a->set_last_error(r[5].as<std::string>());
+  a->set_note(r[6].as<std::string>());
+  SetTimestamp(r[8], a->mutable_created_at());
+  return a;
+}
+
+constexpr char kAlertColumns[] =
+    "id, body, state, webhook, alertmanager, last_error, note, delivery_attempts, "
+    "extract(epoch from created_at)::float8";
+
+// Inserts an alert (at most one per comparison metric or change point); sets its id.
+void InsertAlert(pqxx::work& tx, v1::Alert* a, const AnalysisOutcome& o) {
+  const int64_t id = Exec(tx, "SELECT nextval('alerts_id_seq')")[0][0].as<int64_t>();
+  a->set_id(id);
+  a->set_webhook(o.webhook ? "pending" : "off");
+  a->set_alertmanager(o.alertmanager ? "pending" : "off");
+  std::string buf;
+  Exec(tx,
+       "INSERT INTO alerts (id, kind, run_id, comparison_id, change_point_id, job_name, metric, "
+       "body, webhook, alertmanager) VALUES ($1, $2, $3, nullif($4, 0), nullif($5, 0), $6, $7, "
+       "$8, $9, $10) ON CONFLICT DO NOTHING",
+       id, a->kind(), a->run_id(), a->comparison_id(), a->change_point_id(), a->job_name(),
+       a->metric(), Bytes(*a, &buf), a->webhook(), a->alertmanager());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Run>> PgAnalysisStore::RunsToAnalyse(int limit) {
+  std::vector<v1::Run> out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.clear();
+    for (const auto& r :
+         Exec(tx,
+              absl::StrCat("SELECT ", kRunColumns,
+                           " FROM runs WHERE analysed_at IS NULL AND state IN ('SUCCEEDED', "
+                           "'FAILED', 'CANCELLED') ORDER BY id LIMIT $1"),
+              limit)) {
+      RunFromRow(r, &out.emplace_back());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<RunSamples> PgAnalysisStore::LoadRunSamples(int64_t run_id) {
+  RunSamples out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out = RunSamples{};
+    auto r = Exec(tx, absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE id = $1"), run_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+    RunFromRow(r[0], &out.run);
+    for (const auto& j : Exec(tx,
+                              "SELECT j.name, j.spec::text, (SELECT max(attempt_id) FROM "
+                              "repetitions p WHERE p.job_id = j.id) FROM jobs j WHERE j.run_id = "
+                              "$1 ORDER BY j.idx",
+                              run_id)) {
+      if (j[2].is_null()) continue;  // no results (a command job, or nothing measured)
+      JobSamples js;
+      js.job_name = j[0].as<std::string>();
+      v1::JobSpec spec;
+      if (google::protobuf::util::JsonStringToMessage(j[1].as<std::string>(), &spec).ok()) {
+        for (const auto& l : spec.benchmark().limits()) js.limits.push_back(l);
+      }
+      const int64_t attempt = j[2].as<int64_t>();
+      for (const auto& p : Exec(tx,
+                                "SELECT valid, machine_class FROM repetitions WHERE attempt_id = "
+                                "$1 ORDER BY repetition",
+                                attempt)) {
+        ++js.total;
+        if (p[0].as<bool>()) {
+          ++js.valid;
+          js.machine_class = p[1].as<std::string>();
+        }
+      }
+      for (const auto& m :
+           Exec(tx,
+                "SELECT m.name, m.unit, m.direction, m.value FROM measurements m JOIN "
+                "repetitions p USING (attempt_id, repetition) WHERE m.attempt_id = $1 AND p.valid "
+                "ORDER BY m.name, m.repetition",
+                attempt)) {
+        JobSamples::Metric& metric = js.metrics[m[0].as<std::string>()];
+        metric.unit = m[1].as<std::string>();
+        metric.direction = static_cast<v1::Direction>(m[2].as<int>());
+        metric.values.push_back(m[3].as<double>());
+      }
+      out.jobs.push_back(std::move(js));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> PgAnalysisStore::BaselineRuns(
+    const v1::Run& candidate, const std::string& branch, const std::string& job,
+    const std::string& machine_class, int k) {
+  std::vector<int64_t> out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.clear();
+    for (const auto& r : Exec(tx,
+                              "SELECT r.id FROM runs r WHERE r.kind = 'BASELINE' AND r.state = "
+                              "'SUCCEEDED' AND r.project = $1 AND r.branch = $2 AND r.suite_name "
+                              "= $3 AND r.id <> $4 AND EXISTS (SELECT 1 FROM jobs j JOIN "
+                              "repetitions p ON p.job_id = j.id WHERE j.run_id = r.id AND j.name "
+                              "= $5 AND p.machine_class = $6 AND p.valid) ORDER BY r.id DESC "
+                              "LIMIT $7",
+                              candidate.project(), branch, candidate.suite_name(), candidate.id(),
+                              job, machine_class, k)) {
+      out.push_back(r[0].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::vector<std::vector<double>>>>
+PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch,
+                              const std::string& job, const std::string& machine_class,
+                              int runs) {
+  std::map<std::string, std::vector<std::vector<double>>> out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.clear();
+    std::map<std::pair<std::string, int64_t>, std::vector<double>> by;
+    for (const auto& r :
+         Exec(tx,
+              "WITH rs AS (SELECT id FROM runs WHERE kind = 'BASELINE' AND state = 'SUCCEEDED' "
+              "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT $6) "
+              "SELECT m.name, p.attempt_id, m.value FROM repetitions p JOIN jobs j ON j.id = "
+              "p.job_id JOIN measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
+              "p.repetition WHERE p.run_id IN (SELECT id FROM rs) AND j.name = $4 AND "
+              "p.machine_class = $5 AND p.valid",
+              run.project(), branch, run.suite_name(), job, machine_class, runs)) {
+      by[{r[0].as<std::string>(), r[1].as<int64_t>()}].push_back(r[2].as<double>());
+    }
+    for (auto& [key, values] : by) out[key.first].push_back(std::move(values));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::HdrHistogram>> PgAnalysisStore::Histograms(
+    int64_t run_id, const std::string& job, const std::string& name) {
+  std::vector<v1::HdrHistogram> out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.clear();
+    for (const auto& r :
+         Exec(tx,
+              "SELECT h.data FROM jobs j JOIN repetitions p ON p.job_id = j.id AND p.attempt_id = "
+              "(SELECT max(attempt_id) FROM repetitions q WHERE q.job_id = j.id) JOIN histograms "
+              "h ON h.attempt_id = p.attempt_id AND h.repetition = p.repetition WHERE j.run_id = "
+              "$1 AND j.name = $2 AND h.name = $3 AND p.valid ORDER BY p.repetition",
+              run_id, job, name)) {
+      auto h = Decode<v1::HdrHistogram>(r[0], "histogram");
+      if (!h.ok()) return h.status();
+      out.push_back(*std::move(h));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequest& req) {
+  if (req.suite_name().empty()) return absl::InvalidArgumentError("suite_name: is required");
+  if (req.metric().empty()) return absl::InvalidArgumentError("metric: is required");
+  if (req.limit() < 0 || req.limit() > 5000)
+    return absl::InvalidArgumentError("limit: at most 5000");
+  v1::History h;
+  h.set_project(req.project());
+  h.set_branch(req.branch().empty() ? "main" : req.branch());
+  h.set_suite_name(req.suite_name());
+  h.set_metric(req.metric());
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    h.clear_points();
+    h.clear_change_points();
+    // Defaults for job and machine class: the newest baseline's that measured the metric.
+    std::string job = req.job_name(), machine_class = req.machine_class();
+    if (job.empty() || machine_class.empty()) {
+      auto d = Exec(tx,
+                    "SELECT j.name, p.machine_class, count(DISTINCT j.name) OVER () FROM runs r "
+                    "JOIN jobs j ON j.run_id = r.id JOIN repetitions p ON p.job_id = j.id JOIN "
+                    "measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
+                    "p.repetition WHERE r.kind = 'BASELINE' AND ($1 = '' OR r.project = $1) AND "
+                    "r.branch = $2 AND r.suite_name = $3 AND m.name = $4 AND ($5 = '' OR j.name "
+                    "= $5) AND ($6 = '' OR p.machine_class = $6) ORDER BY r.id DESC LIMIT 1",
+                    req.project(), h.branch(), req.suite_name(), req.metric(), job, machine_class);
+      if (d.empty()) {
+        return absl::NotFoundError(absl::StrCat("no baseline run of suite ", req.suite_name(),
+                                                " on branch ", h.branch(), " measured ",
+                                                req.metric()));
+      }
+      if (job.empty()) job = d[0][0].as<std::string>();
+      if (machine_class.empty()) machine_class = d[0][1].as<std::string>();
+    }
+    h.set_job_name(job);
+    h.set_machine_class(machine_class);
+    const int limit = req.limit() ? req.limit() : 200;
+    auto rows = Exec(
+        tx,
+        "SELECT r.id, r.commit_sha, extract(epoch from r.created_at)::float8, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY m.value), "
+        "percentile_cont(0.25) WITHIN GROUP (ORDER BY m.value), "
+        "percentile_cont(0.75) WITHIN GROUP (ORDER BY m.value), count(*), max(m.unit), "
+        "max(m.direction) FROM runs r JOIN jobs j ON j.run_id = r.id JOIN repetitions p ON "
+        "p.job_id = j.id AND p.valid AND p.attempt_id = (SELECT max(attempt_id) FROM repetitions "
+        "q WHERE q.job_id = j.id) JOIN measurements m ON m.attempt_id = p.attempt_id AND "
+        "m.repetition = p.repetition WHERE r.kind = 'BASELINE' AND r.state = 'SUCCEEDED' AND ($1 "
+        "= '' OR r.project = $1) AND r.branch = $2 AND r.suite_name = $3 AND j.name = $4 AND "
+        "p.machine_class = $5 AND m.name = $6 GROUP BY r.id ORDER BY r.id DESC LIMIT $7",
+        req.project(), h.branch(), req.suite_name(), job, machine_class, req.metric(), limit);
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+      const auto& r = *it;
+      v1::HistoryPoint* p = h.add_points();
+      p->set_run_id(r[0].as<int64_t>());
+      p->set_commit(r[1].as<std::string>());
+      SetTimestamp(r[2], p->mutable_at());
+      p->set_median(r[3].as<double>());
+      p->set_q1(r[4].as<double>());
+      p->set_q3(r[5].as<double>());
+      p->set_repetitions(r[6].as<int>());
+      h.set_unit(r[7].as<std::string>());
+      h.set_direction(static_cast<v1::Direction>(r[8].as<int>()));
+    }
+    for (const auto& r : Exec(tx,
+                              absl::StrCat("SELECT ", kChangePointColumns,
+                                           " FROM change_points WHERE ($1 = '' OR project = $1) "
+                                           "AND branch = $2 AND suite_name = $3 AND "
+                                           "machine_class = $4 AND job_name = $5 AND metric = $6 "
+                                           "ORDER BY run_id"),
+                              req.project(), h.branch(), req.suite_name(), machine_class, job,
+                              req.metric())) {
+      ChangePointFromRow(r, h.add_change_points());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return h;
+}
+
+absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    const std::string verdict =
+        o->has_comparison ? VerdictText(o->comparison.verdict()) : std::string();
+    auto claimed = Exec(tx,
+                        "UPDATE runs SET analysed_at = now(), verdict = $2 WHERE id = $1 AND "
+                        "analysed_at IS NULL RETURNING id",
+                        o->run_id, verdict == "none" ? "" : verdict);
+    if (claimed.empty()) return absl::OkStatus();  // another replica analysed it
+    std::string buf;
+    if (o->has_comparison) {
+      auto id = Exec(tx, "SELECT nextval('comparisons_id_seq'), extract(epoch from now())::float8");
+      o->comparison.set_id(id[0][0].as<int64_t>());
+      SetTimestamp(id[0][1], o->comparison.mutable_created_at());
+      std::vector<int64_t> base(o->comparison.baseline_run_ids().begin(),
+                                o->comparison.baseline_run_ids().end());
+      Exec(tx,
+           "INSERT INTO comparisons (id, candidate_run_id, baseline_run_ids, verdict, body) "
+           "VALUES ($1, $2, $3::bigint[], $4, $5)",
+           o->comparison.id(), o->run_id, BigintArray(base), verdict,
+           Bytes(o->comparison, &buf));
+      for (v1::Alert& a : o->alerts) {
+        a.set_comparison_id(o->comparison.id());
+        InsertAlert(tx, &a, *o);
+      }
+    }
+    for (v1::ChangePointRecord& c : o->change_points) {
+      auto r = Exec(tx,
+                    "INSERT INTO change_points (project, branch, suite_name, machine_class, "
+                    "job_name, metric, run_id, commit_sha, before_value, after_value, p, "
+                    "direction) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON "
+                    "CONFLICT DO NOTHING RETURNING id",
+                    c.project(), c.branch(), c.suite_name(), c.machine_class(), c.job_name(),
+                    c.metric(), c.run_id(), c.commit(), c.before(), c.after(), c.p(),
+                    static_cast<int>(c.direction()));
+      if (r.empty()) continue;  // known already: no second alert
+      c.set_id(r[0][0].as<int64_t>());
+      v1::Alert a;
+      a.set_kind("change_point");
+      a.set_state("firing");
+      a.set_run_id(c.run_id());
+      a.set_change_point_id(c.id());
+      a.set_project(c.project());
+      a.set_suite_name(c.suite_name());
+      a.set_job_name(c.job_name());
+      a.set_metric(c.metric());
+      a.set_machine_class(c.machine_class());
+      a.set_candidate_commit(c.commit());
+      a.set_ratio(c.before() != 0 ? c.after() / c.before() : 0);
+      a.set_url(o->change_point_url_prefix);
+      a.set_summary(absl::StrCat("change point in ", c.suite_name(), " ", c.job_name(), "/",
+                                 c.metric(), " on ", c.branch(), " (", c.machine_class(),
+                                 ") at ", c.commit().substr(0, 12), ": ", c.before(), " -> ",
+                                 c.after(), ", p = ", c.p()));
+      InsertAlert(tx, &a, *o);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Comparison> PgAnalysisStore::LatestComparison(int64_t run_id) {
+  v1::Comparison out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = Exec(tx,
+                  "SELECT body FROM comparisons WHERE candidate_run_id = $1 ORDER BY id DESC "
+                  "LIMIT 1",
+                  run_id);
+    if (r.empty()) {
+      auto run = Exec(tx, "SELECT analysed_at IS NOT NULL FROM runs WHERE id = $1", run_id);
+      if (run.empty()) return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+      return absl::NotFoundError(absl::StrCat(
+          "run ", run_id,
+          run[0][0].as<bool>() ? " has no comparison (only candidates are compared)"
+                               : " is not analysed yet (it is analysed when it finishes)"));
+    }
+    auto c = Decode<v1::Comparison>(r[0][0], "comparison");
+    if (!c.ok()) return c.status();
+    out = *std::move(c);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::ListChangePointsResponse> PgAnalysisStore::ListChangePoints(
+    const v1::ListChangePointsRequest& req) {
+  v1::ListChangePointsResponse out;
+  const int limit = req.limit() <= 0 ? 100 : std::min(req.limit(), 1000);
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
+    for (const auto& r :
+         Exec(tx,
+              absl::StrCat("SELECT ", kChangePointColumns,
+                           " FROM change_points WHERE ($1 = '' OR state = $1) AND ($2 = '' OR "
+                           "suite_name = $2) ORDER BY id DESC LIMIT $3"),
+              req.state(), req.suite_name(), limit)) {
+      ChangePointFromRow(r, out.add_change_points());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::ChangePointRecord> PgAnalysisStore::TriageChangePoint(
+    const v1::TriageChangePointRequest& req) {
+  static const std::set<std::string> kStates = {"open", "acknowledged", "fixed",
+                                                "false_positive"};
+  if (!kStates.count(req.state()))
+    return absl::InvalidArgumentError(
+        "state: must be open, acknowledged, fixed or false_positive");
+  if (req.note().size() > 4096) return absl::InvalidArgumentError("note: at most 4096 bytes");
+  v1::ChangePointRecord out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = Exec(tx,
+                  absl::StrCat("UPDATE change_points SET state = $2, note = CASE WHEN $3 = '' "
+                               "THEN note ELSE $3 END, updated_at = now() WHERE id = $1 "
+                               "RETURNING ",
+                               kChangePointColumns),
+                  req.id(), req.state(), req.note());
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("change point ", req.id(), " not found"));
+    ChangePointFromRow(r[0], &out);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::ListAlertsResponse> PgAnalysisStore::ListAlerts(
+    const v1::ListAlertsRequest& req) {
+  v1::ListAlertsResponse out;
+  const int limit = req.limit() <= 0 ? 100 : std::min(req.limit(), 1000);
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
+    for (const auto& r : Exec(tx,
+                              absl::StrCat("SELECT ", kAlertColumns,
+                                           " FROM alerts WHERE ($1 = '' OR state = $1) ORDER BY "
+                                           "id DESC LIMIT $2"),
+                              req.state(), limit)) {
+      auto a = AlertFromRow(r);
+      if (!a.ok()) return a.status();
+      *out.add_alerts() = *std::move(a);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::Alert> PgAnalysisStore::UpdateAlert(const v1::UpdateAlertRequest& req) {
+  static const std::set<std::string> kStates = {"firing", "acknowledged", "resolved"};
+  if (!kStates.count(req.state()))
+    return absl::InvalidArgumentError("state: must be acknowledged, resolved or firing");
+  if (req.note().size() > 4096) return absl::InvalidArgumentError("note: at most 4096 bytes");
+  v1::Alert out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    // A resolved alert is told to Alertmanager again (with its end time) when it was told before.
+    auto r = Exec(tx,
+                  absl::StrCat("UPDATE alerts SET state = $2, note = CASE WHEN $3 = '' THEN note "
+                               "ELSE $3 END, updated_at = now(), alertmanager = CASE WHEN $2 = "
+                               "'resolved' AND alertmanager = 'delivered' THEN 'pending' ELSE "
+                               "alertmanager END, next_delivery_at = now() WHERE id = $1 "
+                               "RETURNING ",
+                               kAlertColumns),
+                  req.id(), req.state(), req.note());
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("alert ", req.id(), " not found"));
+    auto a = AlertFromRow(r[0]);
+    if (!a.ok()) return a.status();
+    out = *std::move(a);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<Delivery>> PgAnalysisStore::DueDeliveries(int limit) {
+  std::vector<Delivery> out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.clear();
+    for (const auto& r : Exec(tx,
+                              absl::StrCat("SELECT ", kAlertColumns,
+                                           " FROM alerts WHERE (webhook = 'pending' OR "
+                                           "alertmanager = 'pending') AND next_delivery_at <= "
+                                           "now() ORDER BY id LIMIT $1"),
+                              limit)) {
+      auto a = AlertFromRow(r);
+      if (!a.ok()) return a.status();
+      out.push_back({*std::move(a), r[7].as<int>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status PgAnalysisStore::RecordDelivery(int64_t alert_id, const std::string& channel,
+                                             bool ok, const std::string& error,
+                                             absl::Duration retry_in, int max_attempts) {
+  if (channel != "webhook" && channel != "alertmanager")
+    return absl::InvalidArgumentError("channel: webhook or alertmanager");
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    Exec(tx,
+         absl::StrCat("UPDATE alerts SET ", channel, " = CASE WHEN $2 THEN 'delivered' WHEN "
+                      "delivery_attempts + 1 >= $5 THEN 'failed' ELSE 'pending' END, "
+                      "delivery_attempts = CASE WHEN $2 THEN delivery_attempts ELSE "
+                      "delivery_attempts + 1 END, last_error = CASE WHEN $2 THEN last_error ELSE "
+                      "$3 END, next_delivery_at = now() + make_interval(secs => $4), updated_at "
+                      "= now() WHERE id = $1"),
+         alert_id, ok, error.substr(0, 1000), absl::ToDoubleSeconds(retry_in), max_attempts);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace perfgate::controller

@@ -1,0 +1,436 @@
+#include "controller/web/pages.h"
+
+#include <httplib.h>
+
+#include <map>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "controller/queue/job_state.h"
+#include "controller/queue/result_summary.h"
+#include "controller/report/render.h"
+#include "controller/web/svg.h"
+
+namespace perfgate::controller {
+namespace {
+
+using E = std::string;  // escaped HTML
+
+E Esc(const std::string& s) { return HtmlEscape(s); }
+
+std::string Layout(const std::string& title, const E& body) {
+  return absl::StrCat(
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>", Esc(title),
+      " · perfgate</title><style>"
+      "body{font:14px/1.4 system-ui,sans-serif;margin:0 2em 2em;color:#222}"
+      "nav{padding:.8em 0;border-bottom:1px solid #ddd;margin-bottom:1em}nav a{margin-right:1.2em}"
+      "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;"
+      "padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
+      "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+      ".regression{color:#b00;font-weight:600}.improvement{color:#070;font-weight:600}"
+      ".inconclusive{color:#a60}.no_change{color:#666}pre{background:#f8f8f8;padding:.6em;"
+      "overflow:auto;max-height:30em}.chart{display:block;margin:.3em 0}form{margin:.5em 0}"
+      "</style></head><body><nav><a href=\"/runs\">Runs</a><a href=\"/queue\">Queue</a>"
+      "<a href=\"/agents\">Agents</a><a href=\"/changepoints\">Change points</a>"
+      "<a href=\"/alerts\">Alerts</a></nav><h1>",
+      Esc(title), "</h1>", body, "</body></html>");
+}
+
+std::pair<int, std::string> ErrorPage(const absl::Status& s) {
+  int code = 500;
+  if (absl::IsNotFound(s)) code = 404;
+  if (absl::IsInvalidArgument(s)) code = 400;
+  return {code, Layout(code == 404 ? "Not found" : "Error", absl::StrCat("<p>", Esc(std::string(s.message())), "</p>"))};
+}
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0) return "";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string VerdictCell(const std::string& verdict) {
+  if (verdict.empty()) return "<td></td>";
+  return absl::StrCat("<td class=\"", Esc(verdict), "\">", Esc(verdict), "</td>");
+}
+
+E RunsTable(const v1::ListRunsResponse& runs) {
+  E o = "<table><tr><th>run</th><th>state</th><th>kind</th><th>project</th><th>branch</th>"
+        "<th>commit</th><th>suite</th><th>verdict</th><th>created (UTC)</th></tr>";
+  for (const auto& r : runs.runs()) {
+    const std::string verdict =
+        r.verdict().empty() ? ""
+                            : absl::StrCat("<a href=\"/runs/", r.id(), "/compare\">",
+                                           Esc(r.verdict()), "</a>");
+    absl::StrAppend(&o, "<tr><td><a href=\"/runs/", r.id(), "\">", r.id(), "</a></td><td>",
+                    RunStateName(r.state()), "</td><td>", RunKindName(r.kind()), "</td><td>",
+                    Esc(r.project()), "</td><td>", Esc(r.branch()), "</td><td><code>",
+                    Esc(r.commit().substr(0, 12)), "</code></td><td>", Esc(r.suite_name()),
+                    "</td><td class=\"", Esc(r.verdict()), "\">", verdict, "</td><td>",
+                    Time(r.created_at()), "</td></tr>");
+  }
+  return o + "</table>";
+}
+
+}  // namespace
+
+std::pair<int, std::string> WebPages::Runs(const Query& q) {
+  v1::ListRunsRequest req;
+  req.set_branch(q("branch"));
+  req.set_project(q("project"));
+  req.set_page_size(100);
+  if (!q("state").empty()) {
+    req.set_state(ParseRunState(q("state")));
+    if (req.state() == v1::RUN_STATE_UNSPECIFIED)
+      return ErrorPage(absl::InvalidArgumentError("state: unknown run state " + q("state")));
+  }
+  if (!q("kind").empty()) {
+    req.set_kind(ParseRunKind(q("kind")));
+    if (req.kind() == v1::RUN_KIND_UNSPECIFIED)
+      return ErrorPage(absl::InvalidArgumentError("kind: unknown run kind " + q("kind")));
+  }
+  req.set_page_token(q("before"));
+  auto runs = jobs_.ListRuns(req);
+  if (!runs.ok()) return ErrorPage(runs.status());
+  E form = absl::StrCat(
+      "<form method=\"get\" action=\"/runs\">project <input name=\"project\" value=\"",
+      Esc(q("project")), "\"> branch <input name=\"branch\" value=\"", Esc(q("branch")),
+      "\"> state <select name=\"state\"><option value=\"\">any</option>");
+  for (const char* s : {"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"})
+    absl::StrAppend(&form, "<option", q("state") == s ? " selected" : "", ">", s, "</option>");
+  absl::StrAppend(&form, "</select> kind <select name=\"kind\"><option value=\"\">any</option>");
+  for (const char* k : {"BASELINE", "CANDIDATE", "EXPERIMENT"})
+    absl::StrAppend(&form, "<option", q("kind") == k ? " selected" : "", ">", k, "</option>");
+  absl::StrAppend(&form, "</select> <button>filter</button></form>");
+  E body = form + RunsTable(*runs);
+  if (!runs->next_page_token().empty())
+    absl::StrAppend(&body, "<p><a href=\"/runs?before=", Esc(runs->next_page_token()),
+                    "&amp;state=", Esc(q("state")), "&amp;kind=", Esc(q("kind")), "&amp;branch=",
+                    Esc(q("branch")), "&amp;project=", Esc(q("project")), "\">older</a></p>");
+  return {200, Layout("Runs", body)};
+}
+
+std::pair<int, std::string> WebPages::Run(int64_t id) {
+  auto run = jobs_.GetRun(id);
+  if (!run.ok()) return ErrorPage(run.status());
+  E body = absl::StrCat(
+      "<table><tr><th>state</th><td>", RunStateName(run->state()), "</td></tr><tr><th>kind</th><td>",
+      RunKindName(run->kind()), "</td></tr><tr><th>project / branch</th><td>",
+      Esc(run->project()), " / ", Esc(run->branch()), "</td></tr><tr><th>commit</th><td><code>",
+      Esc(run->commit()), "</code></td></tr><tr><th>suite</th><td>", Esc(run->suite_name()),
+      "</td></tr><tr><th>created / finished (UTC)</th><td>", Time(run->created_at()), " / ",
+      Time(run->finished_at()), "</td></tr>");
+  if (!run->verdict().empty())
+    absl::StrAppend(&body, "<tr><th>verdict</th><td class=\"", Esc(run->verdict()),
+                    "\"><a href=\"/runs/", id, "/compare\">", Esc(run->verdict()),
+                    "</a></td></tr>");
+  body += "</table><h2>Jobs</h2><table><tr><th>job</th><th>state</th><th>attempt</th>"
+          "<th>agent</th><th>attempt state</th><th>message</th></tr>";
+  for (const auto& j : run->jobs()) {
+    if (j.attempts().empty()) {
+      absl::StrAppend(&body, "<tr><td>", Esc(j.name()), "</td><td>", JobStateName(j.state()),
+                      "</td><td></td><td></td><td></td><td>", Esc(j.message()), "</td></tr>");
+    }
+    for (const auto& a : j.attempts()) {
+      absl::StrAppend(&body, "<tr><td>", Esc(j.name()), "</td><td>", JobStateName(j.state()),
+                      "</td><td>", a.id(), "</td><td>", Esc(a.agent()), "</td><td>",
+                      Esc(a.state()), "</td><td>", Esc(a.message()), "</td></tr>");
+    }
+  }
+  body += "</table>";
+  auto results = results_.GetRunResults(id);
+  if (results.ok()) {
+    SummarizeRunResults(&*results);
+    for (const auto& job : results->jobs()) {
+      if (job.repetitions().empty()) continue;
+      absl::StrAppend(&body, "<h2>Results: ", Esc(job.job_name()), "</h2><table><tr><th>metric</th>"
+                      "<th>unit</th><th>median</th><th>IQR</th><th>CV</th><th>valid</th>");
+      for (const auto& rep : job.repetitions())
+        absl::StrAppend(&body, "<th>rep ", rep.repetition(), rep.valid() ? "" : " (invalid)",
+                        "</th>");
+      body += "</tr>";
+      for (const auto& m : job.summary()) {
+        absl::StrAppend(&body, "<tr><td>", Esc(m.name()), "</td><td>", Esc(m.unit()),
+                        "</td><td class=\"num\">", FormatValue(m.median()), "</td><td class=\"num\">",
+                        FormatValue(m.iqr()), "</td><td class=\"num\">",
+                        absl::StrFormat("%.1f %%", 100 * m.cv()), "</td><td class=\"num\">",
+                        m.valid(), "/", m.total(), "</td>");
+        for (const auto& rep : job.repetitions()) {
+          std::string v;
+          for (const auto& x : rep.measurements())
+            if (x.name() == m.name()) v = FormatValue(x.value());
+          absl::StrAppend(&body, "<td class=\"num\">", v, "</td>");
+        }
+        body += "</tr>";
+      }
+      body += "</table>";
+      for (const auto& rep : job.repetitions()) {
+        if (!rep.valid())
+          absl::StrAppend(&body, "<p>Repetition ", rep.repetition(), " invalid: ",
+                          Esc(rep.invalid_reason()), "</p>");
+        for (const auto& g : rep.gaps())
+          absl::StrAppend(&body, "<p>Repetition ", rep.repetition(), " gap ", Esc(g.name()), ": ",
+                          Esc(g.reason()), "</p>");
+      }
+    }
+  }
+  auto logs = jobs_.GetRunLogs(id, 0, 10000);
+  if (logs.ok() && logs->chunks_size()) {
+    std::string text;
+    for (const auto& c : logs->chunks()) text += c.data();
+    if (text.size() > 64 * 1024) text = "…\n" + text.substr(text.size() - 64 * 1024);
+    absl::StrAppend(&body, "<h2>Logs</h2><pre>", Esc(text), "</pre>");
+  }
+  return {200, Layout(absl::StrCat("Run ", id), body)};
+}
+
+std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
+  int64_t against = 0;
+  if (!q("against").empty() && (!absl::SimpleAtoi(q("against"), &against) || against <= 0))
+    return ErrorPage(absl::InvalidArgumentError("against: must be a run id"));
+  auto c = against ? analyser_.Compare(id, against) : analysis_.LatestComparison(id);
+  if (!c.ok()) return ErrorPage(c.status());
+  E body = absl::StrCat(
+      "<p class=\"", VerdictText(c->verdict()), "\" id=\"verdict\">Verdict: ",
+      VerdictText(c->verdict()), "</p><p>", Esc(c->summary()), "</p><p>Candidate <a href=\"/runs/",
+      c->candidate_run_id(), "\">run ", c->candidate_run_id(), "</a> <code>",
+      Esc(c->candidate_commit().substr(0, 12)), "</code> (", Esc(c->branch()), ") against ");
+  for (int i = 0; i < c->baseline_run_ids_size(); ++i)
+    absl::StrAppend(&body, i ? ", " : "", "<a href=\"/runs/", c->baseline_run_ids(i), "\">run ",
+                    c->baseline_run_ids(i), "</a>");
+  absl::StrAppend(&body, " of ", Esc(c->baseline_branch()), " on machine class ",
+                  Esc(c->machine_class()), ".</p>");
+  if (!c->note().empty()) absl::StrAppend(&body, "<p><em>", Esc(c->note()), "</em></p>");
+  if (c->metrics_size()) {
+    body += "<h2>Verdicts</h2><table><tr><th>verdict</th><th>job</th><th>metric</th>"
+            "<th>baseline</th><th>candidate</th><th>change</th><th>95 % CI</th><th>p</th>"
+            "<th>p (BH)</th><th>floor</th><th>why</th></tr>";
+    for (const auto& m : c->metrics()) {
+      absl::StrAppend(
+          &body, "<tr>", VerdictCell(VerdictText(m.verdict())), "<td>", Esc(m.job_name()),
+          "</td><td><a href=\"/history?project=", Esc(c->project()), "&amp;branch=",
+          Esc(c->baseline_branch()), "&amp;suite=", Esc(c->suite_name()), "&amp;job=",
+          Esc(m.job_name()), "&amp;metric=", Esc(m.name()), "\">", Esc(m.name()),
+          "</a></td><td class=\"num\">", FormatValue(m.baseline_median()), " ", Esc(m.unit()),
+          "</td><td class=\"num\">", FormatValue(m.candidate_median()), " ", Esc(m.unit()),
+          "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">",
+          FormatInterval(m), "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()),
+          "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p_adjusted()),
+          "</td><td class=\"num\">", absl::StrFormat("%.1f %%", 100 * m.floor()), "</td><td>",
+          Esc(m.reason()), "</td></tr>");
+    }
+    body += "</table>";
+  }
+  if (c->limits_size()) {
+    body += "<h2>Limits</h2><table><tr><th>level</th><th>job</th><th>metric</th><th></th></tr>";
+    for (const auto& l : c->limits())
+      absl::StrAppend(&body, "<tr><td>", Esc(l.level()), "</td><td>", Esc(l.job_name()),
+                      "</td><td>", Esc(l.metric()), "</td><td>", Esc(l.text()), "</td></tr>");
+    body += "</table>";
+  }
+  for (const auto& curve : c->curves()) {
+    absl::StrAppend(&body, "<h2>Latency percentiles: ", Esc(curve.job_name()), " ",
+                    Esc(curve.histogram()),
+                    "</h2><p><span style=\"color:#1f77b4\">baseline</span> · <span "
+                    "style=\"color:#d62728\">candidate</span>, all repetitions merged</p>");
+    body += PercentileCurveSvg({curve.percentiles().begin(), curve.percentiles().end()},
+                               {curve.baseline_ms().begin(), curve.baseline_ms().end()},
+                               {curve.candidate_ms().begin(), curve.candidate_ms().end()});
+  }
+  if (c->metrics_size()) {
+    body += "<h2>Repetitions</h2>";
+    for (const auto& m : c->metrics()) {
+      const bool notable = m.verdict() != v1::VERDICT_NO_CHANGE;
+      absl::StrAppend(&body, notable ? "<details open>" : "<details>", "<summary>",
+                      Esc(m.job_name()), " ", Esc(m.name()), " — ", VerdictText(m.verdict()),
+                      "</summary>",
+                      DotPlotSvg({m.baseline_values().begin(), m.baseline_values().end()},
+                                 {m.candidate_values().begin(), m.candidate_values().end()},
+                                 m.unit()),
+                      "</details>");
+    }
+  }
+  for (const auto& d : c->profile_diffs()) {
+    absl::StrAppend(&body, "<h2>Profile diff: ", Esc(d.label()), "</h2><p>", Esc(d.sample_type()),
+                    " in ", Esc(d.unit()), "; totals ", d.base_total(), " → ", d.candidate_total(),
+                    " (profiles <a href=\"#\">", d.base_id(), "</a> → ", d.candidate_id(),
+                    ")</p><table><tr><th>function</th><th>baseline flat</th><th>candidate flat"
+                    "</th><th>change</th><th>baseline cum</th><th>candidate cum</th></tr>");
+    for (const auto& f : d.functions())
+      absl::StrAppend(&body, "<tr><td><code>", Esc(f.name()), "</code></td><td class=\"num\">",
+                      f.base_flat(), "</td><td class=\"num\">", f.candidate_flat(),
+                      "</td><td class=\"num\">", absl::StrFormat("%+d", f.candidate_flat() - f.base_flat()),
+                      "</td><td class=\"num\">", f.base_cum(), "</td><td class=\"num\">",
+                      f.candidate_cum(), "</td></tr>");
+    body += "</table>";
+  }
+  return {200, Layout(absl::StrCat("Comparison: run ", id), body)};
+}
+
+std::pair<int, std::string> WebPages::History(const Query& q) {
+  v1::GetHistoryRequest req;
+  req.set_project(q("project"));
+  req.set_branch(q("branch"));
+  req.set_suite_name(q("suite"));
+  req.set_job_name(q("job"));
+  req.set_machine_class(q("class"));
+  req.set_metric(q("metric"));
+  auto h = analysis_.GetHistory(req);
+  if (!h.ok()) return ErrorPage(h.status());
+  std::vector<HistorySvgPoint> pts;
+  std::vector<int> changes;
+  for (int i = 0; i < h->points_size(); ++i) {
+    const auto& p = h->points(i);
+    pts.push_back({p.median(), p.q1(), p.q3(),
+                   absl::StrCat("run ", p.run_id(), " ", p.commit().substr(0, 12))});
+    for (const auto& c : h->change_points())
+      if (c.run_id() == p.run_id()) changes.push_back(i);
+  }
+  E body = absl::StrCat("<p>", Esc(h->suite_name()), " · ", Esc(h->job_name()), " · ",
+                        Esc(h->metric()), " (", Esc(h->unit()), ") on ", Esc(h->branch()),
+                        ", machine class ", Esc(h->machine_class()), ": median of each baseline "
+                        "run with its quartiles; change points dashed.</p>",
+                        HistorySvg(pts, changes, h->unit()));
+  if (h->change_points_size()) {
+    body += "<h2>Change points</h2><table><tr><th>run</th><th>commit</th><th>before</th>"
+            "<th>after</th><th>p</th><th>state</th></tr>";
+    for (const auto& c : h->change_points())
+      absl::StrAppend(&body, "<tr><td><a href=\"/runs/", c.run_id(), "\">", c.run_id(),
+                      "</a></td><td><code>", Esc(c.commit().substr(0, 12)),
+                      "</code></td><td class=\"num\">", FormatValue(c.before()),
+                      "</td><td class=\"num\">", FormatValue(c.after()), "</td><td class=\"num\">",
+                      absl::StrFormat("%.2g", c.p()), "</td><td>", Esc(c.state()), "</td></tr>");
+    body += "</table>";
+  }
+  body += "<h2>Points</h2><table><tr><th>run</th><th>commit</th><th>median</th><th>q1</th>"
+          "<th>q3</th><th>repetitions</th></tr>";
+  for (const auto& p : h->points())
+    absl::StrAppend(&body, "<tr><td><a href=\"/runs/", p.run_id(), "\">", p.run_id(),
+                    "</a></td><td><code>", Esc(p.commit().substr(0, 12)),
+                    "</code></td><td class=\"num\">", FormatValue(p.median()),
+                    "</td><td class=\"num\">", FormatValue(p.q1()), "</td><td class=\"num\">",
+                    FormatValue(p.q3()), "</td><td class=\"num\">", p.repetitions(), "</td></tr>");
+  body += "</table>";
+  return {200, Layout("History: " + h->metric(), body)};
+}
+
+std::pair<int, std::string> WebPages::Agents() {
+  auto agents = agents_.ListAgents();
+  if (!agents.ok()) return ErrorPage(agents.status());
+  E body = "<table><tr><th>agent</th><th>connected</th><th>draining</th><th>machine class</th>"
+           "<th>labels</th><th>running attempt</th><th>last seen (UTC)</th></tr>";
+  for (const auto& a : *agents) {
+    std::map<std::string, std::string> labels(a.labels().begin(), a.labels().end());
+    std::string l;
+    for (const auto& [k, v] : labels) absl::StrAppend(&l, Esc(k), "=", Esc(v), " ");
+    absl::StrAppend(&body, "<tr><td>", Esc(a.name()), "</td><td>", a.connected() ? "yes" : "no",
+                    "</td><td>", a.draining() ? "yes" : "no", "</td><td>",
+                    Esc(labels["machine_class"]), "</td><td>", l, "</td><td>",
+                    a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "",
+                    "</td><td>", Time(a.last_seen()), "</td></tr>");
+  }
+  return {200, Layout("Agents", body + "</table>")};
+}
+
+std::pair<int, std::string> WebPages::Queue() {
+  E body;
+  for (auto state : {v1::RUN_STATE_RUNNING, v1::RUN_STATE_QUEUED}) {
+    v1::ListRunsRequest req;
+    req.set_state(state);
+    req.set_page_size(500);
+    auto runs = jobs_.ListRuns(req);
+    if (!runs.ok()) return ErrorPage(runs.status());
+    absl::StrAppend(&body, "<h2>", state == v1::RUN_STATE_RUNNING ? "Running" : "Queued", " (",
+                    runs->runs_size(), ")</h2>", RunsTable(*runs));
+  }
+  return {200, Layout("Queue", body)};
+}
+
+std::pair<int, std::string> WebPages::ChangePoints(const Query& q) {
+  v1::ListChangePointsRequest req;
+  req.set_state(q("state"));
+  req.set_suite_name(q("suite"));
+  auto r = analysis_.ListChangePoints(req);
+  if (!r.ok()) return ErrorPage(r.status());
+  E body = "<table><tr><th>id</th><th>suite</th><th>job</th><th>metric</th><th>branch</th>"
+           "<th>machine class</th><th>run</th><th>commit</th><th>before</th><th>after</th>"
+           "<th>p</th><th>state</th></tr>";
+  for (const auto& c : r->change_points())
+    absl::StrAppend(&body, "<tr><td>", c.id(), "</td><td>", Esc(c.suite_name()), "</td><td>",
+                    Esc(c.job_name()), "</td><td><a href=\"/history?project=", Esc(c.project()),
+                    "&amp;branch=", Esc(c.branch()), "&amp;suite=", Esc(c.suite_name()),
+                    "&amp;job=", Esc(c.job_name()), "&amp;class=", Esc(c.machine_class()),
+                    "&amp;metric=", Esc(c.metric()), "\">", Esc(c.metric()), "</a></td><td>",
+                    Esc(c.branch()), "</td><td>", Esc(c.machine_class()), "</td><td><a href=\"/runs/",
+                    c.run_id(), "\">", c.run_id(), "</a></td><td><code>",
+                    Esc(c.commit().substr(0, 12)), "</code></td><td class=\"num\">",
+                    FormatValue(c.before()), "</td><td class=\"num\">", FormatValue(c.after()),
+                    "</td><td class=\"num\">", absl::StrFormat("%.2g", c.p()), "</td><td>",
+                    Esc(c.state()), "</td></tr>");
+  return {200, Layout("Change points", body + "</table>")};
+}
+
+std::pair<int, std::string> WebPages::Alerts(const Query& q) {
+  v1::ListAlertsRequest req;
+  req.set_state(q("state"));
+  auto r = analysis_.ListAlerts(req);
+  if (!r.ok()) return ErrorPage(r.status());
+  E body = "<table><tr><th>id</th><th>kind</th><th>state</th><th>summary</th><th>run</th>"
+           "<th>webhook</th><th>alertmanager</th><th>last error</th></tr>";
+  for (const auto& a : r->alerts())
+    absl::StrAppend(&body, "<tr><td>", a.id(), "</td><td class=\"", Esc(a.kind()), "\">",
+                    Esc(a.kind()), "</td><td>", Esc(a.state()), "</td><td>", Esc(a.summary()),
+                    "</td><td><a href=\"/runs/", a.run_id(), "/compare\">", a.run_id(),
+                    "</a></td><td>", Esc(a.webhook()), "</td><td>", Esc(a.alertmanager()),
+                    "</td><td>", Esc(a.last_error()), "</td></tr>");
+  return {200, Layout("Alerts", body + "</table>")};
+}
+
+void WebPages::Register(httplib::Server& server) {
+  auto reply = [](httplib::Response& res, std::pair<int, std::string> page) {
+    res.status = page.first;
+    res.set_content(page.second, "text/html; charset=utf-8");
+  };
+  auto query = [](const httplib::Request& req) -> Query {
+    return [&req](const std::string& k) {
+      std::string v = req.has_param(k.c_str()) ? req.get_param_value(k.c_str()) : "";
+      return v.size() > 256 ? v.substr(0, 256) : v;
+    };
+  };
+  auto id_of = [](const httplib::Request& req, int64_t* id) {
+    return absl::SimpleAtoi(req.matches[1].str(), id) && *id > 0;
+  };
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/runs"); });
+  server.Get("/runs", [=, this](const httplib::Request& req, httplib::Response& res) {
+    reply(res, Runs(query(req)));
+  });
+  server.Get(R"(/runs/(\d+))", [=, this](const httplib::Request& req, httplib::Response& res) {
+    int64_t id = 0;
+    reply(res, id_of(req, &id) ? Run(id) : ErrorPage(absl::InvalidArgumentError("bad run id")));
+  });
+  server.Get(R"(/runs/(\d+)/compare)",
+             [=, this](const httplib::Request& req, httplib::Response& res) {
+               int64_t id = 0;
+               reply(res, id_of(req, &id) ? Compare(id, query(req))
+                                          : ErrorPage(absl::InvalidArgumentError("bad run id")));
+             });
+  server.Get("/history", [=, this](const httplib::Request& req, httplib::Response& res) {
+    reply(res, History(query(req)));
+  });
+  server.Get("/agents", [=, this](const httplib::Request&, httplib::Response& res) {
+    reply(res, Agents());
+  });
+  server.Get("/queue", [=, this](const httplib::Request&, httplib::Response& res) {
+    reply(res, Queue());
+  });
+  server.Get("/changepoints", [=, this](const httplib::Request& req, httplib::Response& res) {
+    reply(res, ChangePoints(query(req)));
+  });
+  server.Get("/alerts", [=, this](const httplib::Request& req, httplib::Response& res) {
+    reply(res, Alerts(query(req)));
+  });
+}
+
+}  // namespace perfgate::controller

@@ -1,0 +1,45 @@
+// The controller's web pages on its HTTP port: runs (with filters), a run, a comparison, a
+// metric's history with change points, agents, the queue, change points and alerts. Rendered on
+// the server as HTML with inline SVG; they need no JavaScript.
+#pragma once
+
+#include <string>
+
+#include "controller/analysis/analyser.h"
+#include "controller/analysis/analysis_store.h"
+#include "controller/queue/job_store.h"
+#include "controller/queue/result_store.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace perfgate::controller {
+
+class WebPages {
+ public:
+  WebPages(JobStore& jobs, ResultStore& results, AgentStore& agents, AnalysisStore& analysis,
+           Analyser& analyser)
+      : jobs_(jobs), results_(results), agents_(agents), analysis_(analysis), analyser_(analyser) {}
+  void Register(httplib::Server& server);
+
+  // Each page as (HTTP status, HTML); exposed so tests can render without a server.
+  using Query = std::function<std::string(const std::string&)>;  // "" when absent
+  std::pair<int, std::string> Runs(const Query& q);
+  std::pair<int, std::string> Run(int64_t id);
+  std::pair<int, std::string> Compare(int64_t id, const Query& q);
+  std::pair<int, std::string> History(const Query& q);
+  std::pair<int, std::string> Agents();
+  std::pair<int, std::string> Queue();
+  std::pair<int, std::string> ChangePoints(const Query& q);
+  std::pair<int, std::string> Alerts(const Query& q);
+
+ private:
+  JobStore& jobs_;
+  ResultStore& results_;
+  AgentStore& agents_;
+  AnalysisStore& analysis_;
+  Analyser& analyser_;
+};
+
+}  // namespace perfgate::controller
