@@ -211,6 +211,21 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, *agent_auth);
 
+  auto http = common::HttpServer::Start(
+      http_host, http_port, metrics_.registry(),
+      [this] {
+        if (auto counts = jobs_->CountJobsByState(); counts.ok())
+          metrics_.SetJobsByState(*counts);
+      },
+      [this](httplib::Server& server) { pages_->Register(server); });
+  if (!http.ok()) return http.status();
+  http_ = *std::move(http);
+  if (cfg_.external_url.empty()) {
+    const std::string url = absl::StrCat("http://", http_host, ":", http_->port());
+    analyser_->SetExternalUrl(url);
+    api_->SetExternalUrl(url);
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -230,15 +245,6 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   if (!server_ || bound_port == 0)
     return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
 
-  auto http = common::HttpServer::Start(
-      http_host, http_port, metrics_.registry(),
-      [this] {
-        if (auto counts = jobs_->CountJobsByState(); counts.ok())
-          metrics_.SetJobsByState(*counts);
-      },
-      [this](httplib::Server& server) { pages_->Register(server); });
-  if (!http.ok()) return http.status();
-  http_ = *std::move(http);
 
   dispatcher_->Start();
   housekeeper_->Start();

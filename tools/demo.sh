@@ -2,11 +2,14 @@
 # perfgate's main job end to end, on its embedded defaults: builds perfgate, starts a
 # controller on a private PostgreSQL (unix socket only) and a local agent, makes a git
 # repository of a system under test (the sample target; each commit's `flags` file says which
-# regression it carries), and benchmarks a baseline commit and a candidate commit with
+# regression it carries), and benchmarks a baseline commit, a candidate with an injected 10 %
+# latency regression and an A/A candidate (the baseline's commit again) with
 # deploy/examples/sample-target-suite.yaml: built at the commit, started on a port the agent
 # picks, warmed up, 9 repetitions of open-loop HTTP load with /proc sampling and a private
 # Prometheus scraping the service (the suite's PromQL over each window), results into
-# PostgreSQL. Prints both result tables and the candidate's leak as a Prometheus series. Everything listens on loopback only and is stopped
+# PostgreSQL. The controller compares each candidate with main's baseline: verdicts with
+# confidence intervals, the Markdown report (PR comment), alerts and the HTML comparison page;
+# also the candidate's leak as a Prometheus series. Everything listens on loopback only and is stopped
 # when the script exits. Run as root on a fresh Debian bookworm machine.
 #   PERFGATE_DEMO_DIR   where state goes (default /tmp/perfgate-demo; removed at the start)
 #   PERFGATE_DEMO_PORT  controller gRPC port (default 7600; HTTP is the next port)
@@ -50,33 +53,59 @@ sut=$dir/sut
 git init -q "$sut"
 git -C "$sut" config user.email demo@perfgate.invalid
 git -C "$sut" config user.name "perfgate demo"
-echo "--added-latency 0ms" >"$sut/flags"
+echo "--cpu-burn 1ms" >"$sut/flags"
 git -C "$sut" add flags
-git -C "$sut" commit -qm "baseline: the sample target as it is"
+git -C "$sut" commit -qm "baseline: the sample target, 1 ms of CPU work per request"
 base=$(git -C "$sut" rev-parse HEAD)
-echo "--added-latency 2ms --leak-bytes 256" >"$sut/flags"
-git -C "$sut" commit -qam "candidate: 2 ms more per request, and a leak"
+echo "--cpu-burn 1120us --leak-bytes 256" >"$sut/flags"
+git -C "$sut" commit -qam "candidate: ~10 % slower per request (120 us more CPU work), and a leak"
 cand=$(git -C "$sut" rev-parse HEAD)
 git -C "$sut" log --oneline
 suite=$dir/suite.yaml
 sed "s#repository: /tmp/perfgate-demo/sut#repository: $sut#" deploy/examples/sample-target-suite.yaml >"$suite"
 
+# The analyser compares a candidate as soon as its run ends; wait for that.
+wait_compared() {
+  for _ in $(seq 1 100); do "$bin/perfgate" compare "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  "$bin/perfgate" compare "$1"
+}
+
 echo
-echo "== benchmarking the baseline ${base:0:12} (following its log)"
+echo "== run 1: the baseline ${base:0:12} of main (following its log)"
 "$bin/perfgate" run submit --suite "$suite" --kind baseline --branch main --commit "$base" --wait
 echo
-echo "== benchmarking the candidate ${cand:0:12}"
-"$bin/perfgate" run submit --suite "$suite" --kind candidate --branch main --commit "$cand" >/dev/null
-"$bin/perfgate" run watch 2 >"$dir/candidate.log" 2>&1
+echo "== run 2: a candidate ${cand:0:12} with a 10 % latency regression"
+"$bin/perfgate" run submit --suite "$suite" --kind candidate --branch feature --baseline-branch main \
+  --commit "$cand" >/dev/null
+"$bin/perfgate" run watch 2 >"$dir/candidate.log" 2>&1 || true
 "$bin/perfgate" run get 2
+echo
+echo "== run 3: an A/A candidate (the baseline's own commit again)"
+"$bin/perfgate" run submit --suite "$suite" --kind candidate --branch aa-check --baseline-branch main \
+  --commit "$base" >/dev/null
+"$bin/perfgate" run watch 3 >"$dir/aa.log" 2>&1 || true
 echo
 echo "== runs"
 "$bin/perfgate" run list
 echo
 echo "== results of the baseline (run 1)"
 "$bin/perfgate" run results 1
-echo "== results of the candidate (run 2)"
-"$bin/perfgate" run results 2
+echo "== the candidate's verdicts against the baseline: perfgate compare 2"
+wait_compared 2
+"$bin/perfgate" compare 2
+echo "== the A/A candidate: perfgate compare 3"
+wait_compared 3
+"$bin/perfgate" compare 3 | awk "NR <= 8"
+echo
+echo "== the PR comment for run 2: perfgate report 2 --format md"
+"$bin/perfgate" report 2 --format md
+echo "== alerts raised"
+"$bin/perfgate" alert list
+echo
+echo "== the comparison page (HTML with inline SVG charts, no JavaScript)"
+page=$("$bin/perfgate" report 2 --format html)
+echo "$page"
+curl -s "$page" | grep -o -E '<svg|Verdict: [a-z_]+' | sort | uniq -c
 echo "== the candidate's leak as its own Prometheus saw it (range query 'leaked', repetition 1)"
 "$bin/perfgate" run series 2 leaked | awk '/repetition 2 /{stop=1} !stop'
 echo "== the same as JSON (what CI reads), first lines of $dir/results-2.json"

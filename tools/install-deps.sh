@@ -11,9 +11,10 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
       libgtest-dev libgmock-dev curl zlib1g-dev prometheus)
 # The tests also drive wrk, and the compose driver against a real Docker engine with an image
 # built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
-# library only) whose /debug/pprof the profile tests capture.
+# library only) whose /debug/pprof the profile tests capture; a real Alertmanager receives
+# the analysis tests' alerts.
 if [ "${1:-}" = --test ]; then
-  pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go)
+  pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go prometheus-alertmanager)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -34,6 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
      systemctl is-active --quiet prometheus 2>/dev/null; then
     echo "install-deps: stopping and disabling the prometheus service the package started"
     systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && command -v systemctl >/dev/null &&
+     systemctl is-active --quiet prometheus-alertmanager 2>/dev/null; then
+    systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
   fi
 fi
 # perfgate runs PostgreSQL as the unprivileged 'postgres' user, which must be able to enter

@@ -35,11 +35,12 @@ LevelResult ClassifyLevel(const v1::MetricLimit& l, double value, bool lower_is_
   const char* better = lower_is_better ? "<=" : ">=";
   const char* worse = lower_is_better ? ">" : "<";
   const std::string v = absl::StrFormat("%.4g %s", value, unit);
-  if (l.has_critical() && !ok(l.critical()) ) {
+  if (l.has_critical() && !ok(l.critical())) {
     return {"critical", absl::StrFormat("%s: critical (%s %.4g %s)", v, worse, l.critical(), unit)};
   }
   if (l.has_target() && ok(l.target())) {
-    return {"target", absl::StrFormat("%s: meets target (%s %.4g %s)", v, better, l.target(), unit)};
+    return {"target",
+            absl::StrFormat("%s: meets target (%s %.4g %s)", v, better, l.target(), unit)};
   }
   if (l.has_acceptable()) {
     if (ok(l.acceptable())) {

@@ -121,7 +121,8 @@ absl::StatusOr<v1::Comparison> Analyser::CompareSamples(const RunSamples& candid
     in.baselines.push_back(*std::move(b));
   }
   for (const JobSamples& job : candidate.jobs) {
-    auto noise = store_.NoiseSamples(run, branch, job.job_name, job.machine_class, opts_.noise_runs);
+    auto noise =
+        store_.NoiseSamples(run, branch, job.job_name, job.machine_class, opts_.noise_runs);
     if (!noise.ok()) return noise.status();
     for (const auto& [metric, runs] : *noise)
       in.noise_cv[{job.job_name, metric}] = LearnNoiseCv(runs);
@@ -252,8 +253,7 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
   out.webhook = opts_.webhook;
   out.alertmanager = opts_.alertmanager;
   const bool compared = run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0;
-  if (run.state() == v1::RUN_STATE_SUCCEEDED &&
-      (compared || run.kind() == v1::RUN_KIND_BASELINE)) {
+  if (run.state() == v1::RUN_STATE_SUCCEEDED && (compared || run.kind() == v1::RUN_KIND_BASELINE)) {
     auto samples = store_.LoadRunSamples(run.id());
     if (!samples.ok()) return samples.status();
     if (compared) {

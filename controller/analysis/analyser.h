@@ -20,13 +20,13 @@ namespace perfgate::controller {
 
 struct AnalyserOptions {
   common::VerdictOptions verdict;
-  int noise_runs = 10;          // baseline runs the noise of a metric is learned from
-  int history_window = 50;      // change points are searched in the newest N baseline points
-  int min_points_after = 5;     // points after a change before it is reported
+  int noise_runs = 10;       // baseline runs the noise of a metric is learned from
+  int history_window = 50;   // change points are searched in the newest N baseline points
+  int min_points_after = 5;  // points after a change before it is reported
   common::ChangePointOptions change_points;
   int max_profile_diffs = 4;
   absl::Duration poll = absl::Seconds(5);
-  std::string external_url;     // where the web pages are, for links ("http://host:port")
+  std::string external_url;  // where the web pages are, for links ("http://host:port")
   bool webhook = false, alertmanager = false;  // alerts need delivering there
 };
 
@@ -37,6 +37,8 @@ class Analyser {
   ~Analyser() { Stop(); }
   void Start();
   void Stop();
+  // Where links point; set before Start (the HTTP port may only be known after binding).
+  void SetExternalUrl(std::string url) { opts_.external_url = std::move(url); }
 
   // Analyses the runs waiting; returns how many.
   int RunOnce();
@@ -56,7 +58,7 @@ class Analyser {
   AnalysisStore& store_;
   ResultStore& results_;
   EventBus& runs_;
-  const AnalyserOptions opts_;
+  AnalyserOptions opts_;
   EventBus stop_signal_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

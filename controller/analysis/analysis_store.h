@@ -20,11 +20,11 @@ namespace perfgate::controller {
 struct AnalysisOutcome {
   int64_t run_id = 0;
   bool has_comparison = false;
-  v1::Comparison comparison;                   // its id is set when stored
-  std::vector<v1::Alert> alerts;               // regression / improvement alerts
+  v1::Comparison comparison;                         // its id is set when stored
+  std::vector<v1::Alert> alerts;                     // regression / improvement alerts
   std::vector<v1::ChangePointRecord> change_points;  // each new one raises a change_point alert
-  std::string change_point_url_prefix;         // alert links for change points (history page)
-  bool webhook = false, alertmanager = false;  // which deliveries the alerts need
+  std::string change_point_url_prefix;               // alert links for change points (history page)
+  bool webhook = false, alertmanager = false;        // which deliveries the alerts need
 };
 
 struct Delivery {

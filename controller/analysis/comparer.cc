@@ -75,14 +75,20 @@ const char* VerdictText(v1::Verdict v) {
 }
 
 double LearnNoiseCv(const std::vector<std::vector<double>>& runs) {
-  std::vector<double> cvs;
+  std::vector<double> cvs, medians;
   for (const auto& r : runs) {
     if (r.size() < 3) continue;
-    cvs.push_back(common::Summarize(r).cv);
+    const common::Summary s = common::Summarize(r);
+    cvs.push_back(s.cv);
+    medians.push_back(s.median);
   }
   if (cvs.empty()) return 0;
   std::sort(cvs.begin(), cvs.end());
-  return common::Quantile(cvs, 0.5);
+  const double within = common::Quantile(cvs, 0.5);
+  // Runs drift apart more than repetitions within a run do (a different boot of the stack,
+  // caches, neighbours): with enough runs, the spread of their medians counts too.
+  const double between = medians.size() >= 3 ? common::Summarize(medians).cv : 0;
+  return std::max(within, between);
 }
 
 v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note) {
@@ -170,9 +176,9 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
     c.set_note("no metric in common with the baseline");
   }
   c.set_verdict(overall);
-  c.set_summary(absl::StrFormat("%s: %d metrics compared; %d regressed, %d improved, %d inconclusive",
-                                VerdictText(overall), c.metrics_size(), regressions, improvements,
-                                inconclusive));
+  c.set_summary(absl::StrFormat(
+      "%s: %d metrics compared; %d regressed, %d improved, %d inconclusive", VerdictText(overall),
+      c.metrics_size(), regressions, improvements, inconclusive));
 
   // Absolute levels, on the candidate's medians.
   for (const JobSamples& job : in.candidate.jobs) {
@@ -227,7 +233,8 @@ std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url
     // The worst-moving functions of the first profile diff: the evidence of where it went.
     if (c.profile_diffs_size() > 0) {
       const auto& d = c.profile_diffs(0);
-      for (int i = 0; i < d.functions_size() && i < 5; ++i) *a.add_worst_functions() = d.functions(i);
+      for (int i = 0; i < d.functions_size() && i < 5; ++i)
+        *a.add_worst_functions() = d.functions(i);
     }
     out.push_back(std::move(a));
   }

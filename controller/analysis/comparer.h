@@ -51,8 +51,9 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
 // A comparison that could not be made (no baseline on this machine class, ...).
 v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note);
 
-// The metric's noise: the median of its per-run coefficients of variation (runs with at least
-// 3 values); 0 without such runs.
+// The metric's noise: the larger of the median of its per-run coefficients of variation (runs
+// with at least 3 values) and, given 3 or more runs, the CV of the runs' medians; 0 without
+// such runs.
 double LearnNoiseCv(const std::vector<std::vector<double>>& runs);
 
 // An alert per regression or improvement, with its evidence; `url` is the comparison page.

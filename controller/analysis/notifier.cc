@@ -45,7 +45,7 @@ std::string Notifier::WebhookBody(const v1::Alert& a) {
 std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active_for) {
   using google::protobuf::util::TimeUtil;
   nlohmann::json alert;
-  alert["labels"] = {{"alertname", a.kind() == "change_point" ? "PerfgateChangePoint"
+  alert["labels"] = {{"alertname", a.kind() == "change_point"  ? "PerfgateChangePoint"
                                    : a.kind() == "improvement" ? "PerfgateImprovement"
                                                                : "PerfgateRegression"},
                      {"severity", a.kind() == "regression" ? "warning" : "info"},
@@ -103,15 +103,16 @@ int Notifier::RunOnce() {
     auto record = [&](const char* channel, const absl::Status& s) {
       if (s.ok()) {
         ++delivered;
-        spdlog::info("component=notifier msg=\"alert delivered\" alert={} channel={}",
-                     d.alert.id(), channel);
+        spdlog::info("component=notifier msg=\"alert delivered\" alert={} channel={}", d.alert.id(),
+                     channel);
       } else {
-        spdlog::warn("component=notifier msg=\"alert delivery failed\" alert={} channel={} "
-                     "attempt={} error=\"{}\"",
-                     d.alert.id(), channel, d.attempts + 1, s.ToString());
+        spdlog::warn(
+            "component=notifier msg=\"alert delivery failed\" alert={} channel={} "
+            "attempt={} error=\"{}\"",
+            d.alert.id(), channel, d.attempts + 1, s.ToString());
       }
-      (void)store_.RecordDelivery(d.alert.id(), channel, s.ok(), std::string(s.message()),
-                                  backoff, opts_.max_attempts);
+      (void)store_.RecordDelivery(d.alert.id(), channel, s.ok(), std::string(s.message()), backoff,
+                                  opts_.max_attempts);
     };
     if (d.alert.webhook() == "pending") {
       if (opts_.webhook_url.empty()) {

@@ -17,12 +17,12 @@
 namespace perfgate::controller {
 
 struct NotifierOptions {
-  std::string webhook_url;      // http://host:port/path; "" off
-  std::string webhook_secret;   // HMAC key; "" sends unsigned
-  std::string alertmanager_url; // http://host:port; "" off
+  std::string webhook_url;       // http://host:port/path; "" off
+  std::string webhook_secret;    // HMAC key; "" sends unsigned
+  std::string alertmanager_url;  // http://host:port; "" off
   absl::Duration poll = absl::Seconds(2);
   absl::Duration timeout = absl::Seconds(5);
-  int max_attempts = 10;        // per alert; backoff doubles from 2 s, at most 5 min
+  int max_attempts = 10;  // per alert; backoff doubles from 2 s, at most 5 min
   // How long a firing alert stays active in Alertmanager without a resolve.
   absl::Duration alertmanager_active_for = absl::Hours(24 * 7);
 };

@@ -22,8 +22,7 @@ grpc::Status CheckText(const char* field, const std::string& v, size_t max = 256
 }  // namespace
 
 grpc::Status ControllerService::CompareRun(grpc::ServerContext* ctx,
-                                           const v1::CompareRunRequest* req,
-                                           v1::Comparison* resp) {
+                                           const v1::CompareRunRequest* req, v1::Comparison* resp) {
   ScopedLatency t(metrics_.rpc_latency("CompareRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->run_id() <= 0) return Invalid("run_id: must be a run id");
@@ -35,8 +34,8 @@ grpc::Status ControllerService::CompareRun(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerService::GetReport(grpc::ServerContext* ctx,
-                                          const v1::GetReportRequest* req, v1::Report* resp) {
+grpc::Status ControllerService::GetReport(grpc::ServerContext* ctx, const v1::GetReportRequest* req,
+                                          v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetReport"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->run_id() <= 0) return Invalid("run_id: must be a run id");
@@ -68,9 +67,12 @@ grpc::Status ControllerService::GetHistory(grpc::ServerContext* ctx,
                                            const v1::GetHistoryRequest* req, v1::History* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetHistory"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  for (auto [f, v] : {std::pair{"project", &req->project()}, {"branch", &req->branch()},
-                      {"suite_name", &req->suite_name()}, {"machine_class", &req->machine_class()},
-                      {"job_name", &req->job_name()}, {"metric", &req->metric()}}) {
+  for (auto [f, v] : {std::pair{"project", &req->project()},
+                      {"branch", &req->branch()},
+                      {"suite_name", &req->suite_name()},
+                      {"machine_class", &req->machine_class()},
+                      {"job_name", &req->job_name()},
+                      {"metric", &req->metric()}}) {
     if (auto s = CheckText(f, *v); !s.ok()) return s;
   }
   auto h = analysis_.GetHistory(*req);

@@ -39,6 +39,8 @@ class ControllerService final
         analyser_(analyser),
         external_url_(std::move(external_url)),
         watches_(jobs, runs) {}
+  // Where report links point; set before the server starts serving.
+  void SetExternalUrl(std::string url) { external_url_ = std::move(url); }
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
 
@@ -102,7 +104,7 @@ class ControllerService final
   const SpecLimits spec_limits_;
   AnalysisStore& analysis_;
   Analyser& analyser_;
-  const std::string external_url_;
+  std::string external_url_;
   RunWatchHub watches_;
 };
 

@@ -70,8 +70,8 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
   o << "### perfgate: **" << VerdictText(c.verdict()) << "** — `" << c.suite_name() << "` at `"
     << Short(c.candidate_commit()) << "`\n\n";
   o << "Candidate run " << c.candidate_run_id() << " (" << c.branch() << ") against "
-    << Baselines(c) << " of `" << c.baseline_branch() << "` on machine class `"
-    << c.machine_class() << "`.";
+    << Baselines(c) << " of `" << c.baseline_branch() << "` on machine class `" << c.machine_class()
+    << "`.";
   if (!page_url.empty()) o << " [Comparison page](" << page_url << ")";
   o << "\n\n";
   if (!c.note().empty()) o << "> " << c.note() << "\n\n";

@@ -172,9 +172,11 @@ absl::StatusOr<RunSamples> PgAnalysisStore::LoadRunSamples(int64_t run_id) {
   return out;
 }
 
-absl::StatusOr<std::vector<int64_t>> PgAnalysisStore::BaselineRuns(
-    const v1::Run& candidate, const std::string& branch, const std::string& job,
-    const std::string& machine_class, int k) {
+absl::StatusOr<std::vector<int64_t>> PgAnalysisStore::BaselineRuns(const v1::Run& candidate,
+                                                                   const std::string& branch,
+                                                                   const std::string& job,
+                                                                   const std::string& machine_class,
+                                                                   int k) {
   std::vector<int64_t> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
@@ -196,9 +198,8 @@ absl::StatusOr<std::vector<int64_t>> PgAnalysisStore::BaselineRuns(
 }
 
 absl::StatusOr<std::map<std::string, std::vector<std::vector<double>>>>
-PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch,
-                              const std::string& job, const std::string& machine_class,
-                              int runs) {
+PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch, const std::string& job,
+                              const std::string& machine_class, int runs) {
   std::map<std::string, std::vector<std::vector<double>>> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
@@ -221,8 +222,9 @@ PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch,
   return out;
 }
 
-absl::StatusOr<std::vector<v1::HdrHistogram>> PgAnalysisStore::Histograms(
-    int64_t run_id, const std::string& job, const std::string& name) {
+absl::StatusOr<std::vector<v1::HdrHistogram>> PgAnalysisStore::Histograms(int64_t run_id,
+                                                                          const std::string& job,
+                                                                          const std::string& name) {
   std::vector<v1::HdrHistogram> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
@@ -260,7 +262,7 @@ absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequ
     std::string job = req.job_name(), machine_class = req.machine_class();
     if (job.empty() || machine_class.empty()) {
       auto d = Exec(tx,
-                    "SELECT j.name, p.machine_class, count(DISTINCT j.name) OVER () FROM runs r "
+                    "SELECT j.name, p.machine_class FROM runs r "
                     "JOIN jobs j ON j.run_id = r.id JOIN repetitions p ON p.job_id = j.id JOIN "
                     "measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
                     "p.repetition WHERE r.kind = 'BASELINE' AND ($1 = '' OR r.project = $1) AND "
@@ -304,14 +306,14 @@ absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequ
       h.set_unit(r[7].as<std::string>());
       h.set_direction(static_cast<v1::Direction>(r[8].as<int>()));
     }
-    for (const auto& r : Exec(tx,
-                              absl::StrCat("SELECT ", kChangePointColumns,
-                                           " FROM change_points WHERE ($1 = '' OR project = $1) "
-                                           "AND branch = $2 AND suite_name = $3 AND "
-                                           "machine_class = $4 AND job_name = $5 AND metric = $6 "
-                                           "ORDER BY run_id"),
-                              req.project(), h.branch(), req.suite_name(), machine_class, job,
-                              req.metric())) {
+    for (const auto& r :
+         Exec(tx,
+              absl::StrCat("SELECT ", kChangePointColumns,
+                           " FROM change_points WHERE ($1 = '' OR project = $1) "
+                           "AND branch = $2 AND suite_name = $3 AND "
+                           "machine_class = $4 AND job_name = $5 AND metric = $6 "
+                           "ORDER BY run_id"),
+              req.project(), h.branch(), req.suite_name(), machine_class, job, req.metric())) {
       ChangePointFromRow(r, h.add_change_points());
     }
     return absl::OkStatus();
@@ -339,8 +341,7 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
       Exec(tx,
            "INSERT INTO comparisons (id, candidate_run_id, baseline_run_ids, verdict, body) "
            "VALUES ($1, $2, $3::bigint[], $4, $5)",
-           o->comparison.id(), o->run_id, BigintArray(base), verdict,
-           Bytes(o->comparison, &buf));
+           o->comparison.id(), o->run_id, BigintArray(base), verdict, Bytes(o->comparison, &buf));
       for (v1::Alert& a : o->alerts) {
         a.set_comparison_id(o->comparison.id());
         InsertAlert(tx, &a, *o);
@@ -371,9 +372,9 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
       a.set_ratio(c.before() != 0 ? c.after() / c.before() : 0);
       a.set_url(o->change_point_url_prefix);
       a.set_summary(absl::StrCat("change point in ", c.suite_name(), " ", c.job_name(), "/",
-                                 c.metric(), " on ", c.branch(), " (", c.machine_class(),
-                                 ") at ", c.commit().substr(0, 12), ": ", c.before(), " -> ",
-                                 c.after(), ", p = ", c.p()));
+                                 c.metric(), " on ", c.branch(), " (", c.machine_class(), ") at ",
+                                 c.commit().substr(0, 12), ": ", c.before(), " -> ", c.after(),
+                                 ", p = ", c.p()));
       InsertAlert(tx, &a, *o);
     }
     return absl::OkStatus();
@@ -426,11 +427,9 @@ absl::StatusOr<v1::ListChangePointsResponse> PgAnalysisStore::ListChangePoints(
 
 absl::StatusOr<v1::ChangePointRecord> PgAnalysisStore::TriageChangePoint(
     const v1::TriageChangePointRequest& req) {
-  static const std::set<std::string> kStates = {"open", "acknowledged", "fixed",
-                                                "false_positive"};
+  static const std::set<std::string> kStates = {"open", "acknowledged", "fixed", "false_positive"};
   if (!kStates.count(req.state()))
-    return absl::InvalidArgumentError(
-        "state: must be open, acknowledged, fixed or false_positive");
+    return absl::InvalidArgumentError("state: must be open, acknowledged, fixed or false_positive");
   if (req.note().size() > 4096) return absl::InvalidArgumentError("note: at most 4096 bytes");
   v1::ChangePointRecord out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
@@ -440,7 +439,8 @@ absl::StatusOr<v1::ChangePointRecord> PgAnalysisStore::TriageChangePoint(
                                "RETURNING ",
                                kChangePointColumns),
                   req.id(), req.state(), req.note());
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("change point ", req.id(), " not found"));
+    if (r.empty())
+      return absl::NotFoundError(absl::StrCat("change point ", req.id(), " not found"));
     ChangePointFromRow(r[0], &out);
     return absl::OkStatus();
   });
@@ -515,14 +515,15 @@ absl::StatusOr<std::vector<Delivery>> PgAnalysisStore::DueDeliveries(int limit) 
   return out;
 }
 
-absl::Status PgAnalysisStore::RecordDelivery(int64_t alert_id, const std::string& channel,
-                                             bool ok, const std::string& error,
-                                             absl::Duration retry_in, int max_attempts) {
+absl::Status PgAnalysisStore::RecordDelivery(int64_t alert_id, const std::string& channel, bool ok,
+                                             const std::string& error, absl::Duration retry_in,
+                                             int max_attempts) {
   if (channel != "webhook" && channel != "alertmanager")
     return absl::InvalidArgumentError("channel: webhook or alertmanager");
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     Exec(tx,
-         absl::StrCat("UPDATE alerts SET ", channel, " = CASE WHEN $2 THEN 'delivered' WHEN "
+         absl::StrCat("UPDATE alerts SET ", channel,
+                      " = CASE WHEN $2 THEN 'delivered' WHEN "
                       "delivery_attempts + 1 >= $5 THEN 'failed' ELSE 'pending' END, "
                       "delivery_attempts = CASE WHEN $2 THEN delivery_attempts ELSE "
                       "delivery_attempts + 1 END, last_error = CASE WHEN $2 THEN last_error ELSE "

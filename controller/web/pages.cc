@@ -42,7 +42,8 @@ std::pair<int, std::string> ErrorPage(const absl::Status& s) {
   int code = 500;
   if (absl::IsNotFound(s)) code = 404;
   if (absl::IsInvalidArgument(s)) code = 400;
-  return {code, Layout(code == 404 ? "Not found" : "Error", absl::StrCat("<p>", Esc(std::string(s.message())), "</p>"))};
+  return {code, Layout(code == 404 ? "Not found" : "Error",
+                       absl::StrCat("<p>", Esc(std::string(s.message())), "</p>"))};
 }
 
 std::string Time(const google::protobuf::Timestamp& t) {
@@ -57,13 +58,14 @@ std::string VerdictCell(const std::string& verdict) {
 }
 
 E RunsTable(const v1::ListRunsResponse& runs) {
-  E o = "<table><tr><th>run</th><th>state</th><th>kind</th><th>project</th><th>branch</th>"
-        "<th>commit</th><th>suite</th><th>verdict</th><th>created (UTC)</th></tr>";
+  E o =
+      "<table><tr><th>run</th><th>state</th><th>kind</th><th>project</th><th>branch</th>"
+      "<th>commit</th><th>suite</th><th>verdict</th><th>created (UTC)</th></tr>";
   for (const auto& r : runs.runs()) {
     const std::string verdict =
-        r.verdict().empty() ? ""
-                            : absl::StrCat("<a href=\"/runs/", r.id(), "/compare\">",
-                                           Esc(r.verdict()), "</a>");
+        r.verdict().empty()
+            ? ""
+            : absl::StrCat("<a href=\"/runs/", r.id(), "/compare\">", Esc(r.verdict()), "</a>");
     absl::StrAppend(&o, "<tr><td><a href=\"/runs/", r.id(), "\">", r.id(), "</a></td><td>",
                     RunStateName(r.state()), "</td><td>", RunKindName(r.kind()), "</td><td>",
                     Esc(r.project()), "</td><td>", Esc(r.branch()), "</td><td><code>",
@@ -107,27 +109,30 @@ std::pair<int, std::string> WebPages::Runs(const Query& q) {
   E body = form + RunsTable(*runs);
   if (!runs->next_page_token().empty())
     absl::StrAppend(&body, "<p><a href=\"/runs?before=", Esc(runs->next_page_token()),
-                    "&amp;state=", Esc(q("state")), "&amp;kind=", Esc(q("kind")), "&amp;branch=",
-                    Esc(q("branch")), "&amp;project=", Esc(q("project")), "\">older</a></p>");
+                    "&amp;state=", Esc(q("state")), "&amp;kind=", Esc(q("kind")),
+                    "&amp;branch=", Esc(q("branch")), "&amp;project=", Esc(q("project")),
+                    "\">older</a></p>");
   return {200, Layout("Runs", body)};
 }
 
 std::pair<int, std::string> WebPages::Run(int64_t id) {
   auto run = jobs_.GetRun(id);
   if (!run.ok()) return ErrorPage(run.status());
-  E body = absl::StrCat(
-      "<table><tr><th>state</th><td>", RunStateName(run->state()), "</td></tr><tr><th>kind</th><td>",
-      RunKindName(run->kind()), "</td></tr><tr><th>project / branch</th><td>",
-      Esc(run->project()), " / ", Esc(run->branch()), "</td></tr><tr><th>commit</th><td><code>",
-      Esc(run->commit()), "</code></td></tr><tr><th>suite</th><td>", Esc(run->suite_name()),
-      "</td></tr><tr><th>created / finished (UTC)</th><td>", Time(run->created_at()), " / ",
-      Time(run->finished_at()), "</td></tr>");
+  E body =
+      absl::StrCat("<table><tr><th>state</th><td>", RunStateName(run->state()),
+                   "</td></tr><tr><th>kind</th><td>", RunKindName(run->kind()),
+                   "</td></tr><tr><th>project / branch</th><td>", Esc(run->project()), " / ",
+                   Esc(run->branch()), "</td></tr><tr><th>commit</th><td><code>",
+                   Esc(run->commit()), "</code></td></tr><tr><th>suite</th><td>",
+                   Esc(run->suite_name()), "</td></tr><tr><th>created / finished (UTC)</th><td>",
+                   Time(run->created_at()), " / ", Time(run->finished_at()), "</td></tr>");
   if (!run->verdict().empty())
     absl::StrAppend(&body, "<tr><th>verdict</th><td class=\"", Esc(run->verdict()),
                     "\"><a href=\"/runs/", id, "/compare\">", Esc(run->verdict()),
                     "</a></td></tr>");
-  body += "</table><h2>Jobs</h2><table><tr><th>job</th><th>state</th><th>attempt</th>"
-          "<th>agent</th><th>attempt state</th><th>message</th></tr>";
+  body +=
+      "</table><h2>Jobs</h2><table><tr><th>job</th><th>state</th><th>attempt</th>"
+      "<th>agent</th><th>attempt state</th><th>message</th></tr>";
   for (const auto& j : run->jobs()) {
     if (j.attempts().empty()) {
       absl::StrAppend(&body, "<tr><td>", Esc(j.name()), "</td><td>", JobStateName(j.state()),
@@ -135,8 +140,8 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
     }
     for (const auto& a : j.attempts()) {
       absl::StrAppend(&body, "<tr><td>", Esc(j.name()), "</td><td>", JobStateName(j.state()),
-                      "</td><td>", a.id(), "</td><td>", Esc(a.agent()), "</td><td>",
-                      Esc(a.state()), "</td><td>", Esc(a.message()), "</td></tr>");
+                      "</td><td>", a.id(), "</td><td>", Esc(a.agent()), "</td><td>", Esc(a.state()),
+                      "</td><td>", Esc(a.message()), "</td></tr>");
     }
   }
   body += "</table>";
@@ -145,7 +150,8 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
     SummarizeRunResults(&*results);
     for (const auto& job : results->jobs()) {
       if (job.repetitions().empty()) continue;
-      absl::StrAppend(&body, "<h2>Results: ", Esc(job.job_name()), "</h2><table><tr><th>metric</th>"
+      absl::StrAppend(&body, "<h2>Results: ", Esc(job.job_name()),
+                      "</h2><table><tr><th>metric</th>"
                       "<th>unit</th><th>median</th><th>IQR</th><th>CV</th><th>valid</th>");
       for (const auto& rep : job.repetitions())
         absl::StrAppend(&body, "<th>rep ", rep.repetition(), rep.valid() ? "" : " (invalid)",
@@ -153,8 +159,8 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
       body += "</tr>";
       for (const auto& m : job.summary()) {
         absl::StrAppend(&body, "<tr><td>", Esc(m.name()), "</td><td>", Esc(m.unit()),
-                        "</td><td class=\"num\">", FormatValue(m.median()), "</td><td class=\"num\">",
-                        FormatValue(m.iqr()), "</td><td class=\"num\">",
+                        "</td><td class=\"num\">", FormatValue(m.median()),
+                        "</td><td class=\"num\">", FormatValue(m.iqr()), "</td><td class=\"num\">",
                         absl::StrFormat("%.1f %%", 100 * m.cv()), "</td><td class=\"num\">",
                         m.valid(), "/", m.total(), "</td>");
         for (const auto& rep : job.repetitions()) {
@@ -168,8 +174,8 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
       body += "</table>";
       for (const auto& rep : job.repetitions()) {
         if (!rep.valid())
-          absl::StrAppend(&body, "<p>Repetition ", rep.repetition(), " invalid: ",
-                          Esc(rep.invalid_reason()), "</p>");
+          absl::StrAppend(&body, "<p>Repetition ", rep.repetition(),
+                          " invalid: ", Esc(rep.invalid_reason()), "</p>");
         for (const auto& g : rep.gaps())
           absl::StrAppend(&body, "<p>Repetition ", rep.repetition(), " gap ", Esc(g.name()), ": ",
                           Esc(g.reason()), "</p>");
@@ -192,11 +198,12 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
     return ErrorPage(absl::InvalidArgumentError("against: must be a run id"));
   auto c = against ? analyser_.Compare(id, against) : analysis_.LatestComparison(id);
   if (!c.ok()) return ErrorPage(c.status());
-  E body = absl::StrCat(
-      "<p class=\"", VerdictText(c->verdict()), "\" id=\"verdict\">Verdict: ",
-      VerdictText(c->verdict()), "</p><p>", Esc(c->summary()), "</p><p>Candidate <a href=\"/runs/",
-      c->candidate_run_id(), "\">run ", c->candidate_run_id(), "</a> <code>",
-      Esc(c->candidate_commit().substr(0, 12)), "</code> (", Esc(c->branch()), ") against ");
+  E body = absl::StrCat("<p class=\"", VerdictText(c->verdict()),
+                        "\" id=\"verdict\">Verdict: ", VerdictText(c->verdict()), "</p><p>",
+                        Esc(c->summary()), "</p><p>Candidate <a href=\"/runs/",
+                        c->candidate_run_id(), "\">run ", c->candidate_run_id(), "</a> <code>",
+                        Esc(c->candidate_commit().substr(0, 12)), "</code> (", Esc(c->branch()),
+                        ") against ");
   for (int i = 0; i < c->baseline_run_ids_size(); ++i)
     absl::StrAppend(&body, i ? ", " : "", "<a href=\"/runs/", c->baseline_run_ids(i), "\">run ",
                     c->baseline_run_ids(i), "</a>");
@@ -204,22 +211,22 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
                   Esc(c->machine_class()), ".</p>");
   if (!c->note().empty()) absl::StrAppend(&body, "<p><em>", Esc(c->note()), "</em></p>");
   if (c->metrics_size()) {
-    body += "<h2>Verdicts</h2><table><tr><th>verdict</th><th>job</th><th>metric</th>"
-            "<th>baseline</th><th>candidate</th><th>change</th><th>95 % CI</th><th>p</th>"
-            "<th>p (BH)</th><th>floor</th><th>why</th></tr>";
+    body +=
+        "<h2>Verdicts</h2><table><tr><th>verdict</th><th>job</th><th>metric</th>"
+        "<th>baseline</th><th>candidate</th><th>change</th><th>95 % CI</th><th>p</th>"
+        "<th>p (BH)</th><th>floor</th><th>why</th></tr>";
     for (const auto& m : c->metrics()) {
       absl::StrAppend(
           &body, "<tr>", VerdictCell(VerdictText(m.verdict())), "<td>", Esc(m.job_name()),
-          "</td><td><a href=\"/history?project=", Esc(c->project()), "&amp;branch=",
-          Esc(c->baseline_branch()), "&amp;suite=", Esc(c->suite_name()), "&amp;job=",
-          Esc(m.job_name()), "&amp;metric=", Esc(m.name()), "\">", Esc(m.name()),
+          "</td><td><a href=\"/history?project=", Esc(c->project()),
+          "&amp;branch=", Esc(c->baseline_branch()), "&amp;suite=", Esc(c->suite_name()),
+          "&amp;job=", Esc(m.job_name()), "&amp;metric=", Esc(m.name()), "\">", Esc(m.name()),
           "</a></td><td class=\"num\">", FormatValue(m.baseline_median()), " ", Esc(m.unit()),
           "</td><td class=\"num\">", FormatValue(m.candidate_median()), " ", Esc(m.unit()),
-          "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">",
-          FormatInterval(m), "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()),
-          "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p_adjusted()),
-          "</td><td class=\"num\">", absl::StrFormat("%.1f %%", 100 * m.floor()), "</td><td>",
-          Esc(m.reason()), "</td></tr>");
+          "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">", FormatInterval(m),
+          "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
+          absl::StrFormat("%.2g", m.p_adjusted()), "</td><td class=\"num\">",
+          absl::StrFormat("%.1f %%", 100 * m.floor()), "</td><td>", Esc(m.reason()), "</td></tr>");
     }
     body += "</table>";
   }
@@ -243,13 +250,12 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
     body += "<h2>Repetitions</h2>";
     for (const auto& m : c->metrics()) {
       const bool notable = m.verdict() != v1::VERDICT_NO_CHANGE;
-      absl::StrAppend(&body, notable ? "<details open>" : "<details>", "<summary>",
-                      Esc(m.job_name()), " ", Esc(m.name()), " — ", VerdictText(m.verdict()),
-                      "</summary>",
-                      DotPlotSvg({m.baseline_values().begin(), m.baseline_values().end()},
-                                 {m.candidate_values().begin(), m.candidate_values().end()},
-                                 m.unit()),
-                      "</details>");
+      absl::StrAppend(
+          &body, notable ? "<details open>" : "<details>", "<summary>", Esc(m.job_name()), " ",
+          Esc(m.name()), " — ", VerdictText(m.verdict()), "</summary>",
+          DotPlotSvg({m.baseline_values().begin(), m.baseline_values().end()},
+                     {m.candidate_values().begin(), m.candidate_values().end()}, m.unit()),
+          "</details>");
     }
   }
   for (const auto& d : c->profile_diffs()) {
@@ -259,11 +265,11 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
                     ")</p><table><tr><th>function</th><th>baseline flat</th><th>candidate flat"
                     "</th><th>change</th><th>baseline cum</th><th>candidate cum</th></tr>");
     for (const auto& f : d.functions())
-      absl::StrAppend(&body, "<tr><td><code>", Esc(f.name()), "</code></td><td class=\"num\">",
-                      f.base_flat(), "</td><td class=\"num\">", f.candidate_flat(),
-                      "</td><td class=\"num\">", absl::StrFormat("%+d", f.candidate_flat() - f.base_flat()),
-                      "</td><td class=\"num\">", f.base_cum(), "</td><td class=\"num\">",
-                      f.candidate_cum(), "</td></tr>");
+      absl::StrAppend(
+          &body, "<tr><td><code>", Esc(f.name()), "</code></td><td class=\"num\">", f.base_flat(),
+          "</td><td class=\"num\">", f.candidate_flat(), "</td><td class=\"num\">",
+          absl::StrFormat("%+d", f.candidate_flat() - f.base_flat()), "</td><td class=\"num\">",
+          f.base_cum(), "</td><td class=\"num\">", f.candidate_cum(), "</td></tr>");
     body += "</table>";
   }
   return {200, Layout(absl::StrCat("Comparison: run ", id), body)};
@@ -290,12 +296,14 @@ std::pair<int, std::string> WebPages::History(const Query& q) {
   }
   E body = absl::StrCat("<p>", Esc(h->suite_name()), " · ", Esc(h->job_name()), " · ",
                         Esc(h->metric()), " (", Esc(h->unit()), ") on ", Esc(h->branch()),
-                        ", machine class ", Esc(h->machine_class()), ": median of each baseline "
+                        ", machine class ", Esc(h->machine_class()),
+                        ": median of each baseline "
                         "run with its quartiles; change points dashed.</p>",
                         HistorySvg(pts, changes, h->unit()));
   if (h->change_points_size()) {
-    body += "<h2>Change points</h2><table><tr><th>run</th><th>commit</th><th>before</th>"
-            "<th>after</th><th>p</th><th>state</th></tr>";
+    body +=
+        "<h2>Change points</h2><table><tr><th>run</th><th>commit</th><th>before</th>"
+        "<th>after</th><th>p</th><th>state</th></tr>";
     for (const auto& c : h->change_points())
       absl::StrAppend(&body, "<tr><td><a href=\"/runs/", c.run_id(), "\">", c.run_id(),
                       "</a></td><td><code>", Esc(c.commit().substr(0, 12)),
@@ -304,8 +312,9 @@ std::pair<int, std::string> WebPages::History(const Query& q) {
                       absl::StrFormat("%.2g", c.p()), "</td><td>", Esc(c.state()), "</td></tr>");
     body += "</table>";
   }
-  body += "<h2>Points</h2><table><tr><th>run</th><th>commit</th><th>median</th><th>q1</th>"
-          "<th>q3</th><th>repetitions</th></tr>";
+  body +=
+      "<h2>Points</h2><table><tr><th>run</th><th>commit</th><th>median</th><th>q1</th>"
+      "<th>q3</th><th>repetitions</th></tr>";
   for (const auto& p : h->points())
     absl::StrAppend(&body, "<tr><td><a href=\"/runs/", p.run_id(), "\">", p.run_id(),
                     "</a></td><td><code>", Esc(p.commit().substr(0, 12)),
@@ -319,8 +328,9 @@ std::pair<int, std::string> WebPages::History(const Query& q) {
 std::pair<int, std::string> WebPages::Agents() {
   auto agents = agents_.ListAgents();
   if (!agents.ok()) return ErrorPage(agents.status());
-  E body = "<table><tr><th>agent</th><th>connected</th><th>draining</th><th>machine class</th>"
-           "<th>labels</th><th>running attempt</th><th>last seen (UTC)</th></tr>";
+  E body =
+      "<table><tr><th>agent</th><th>connected</th><th>draining</th><th>machine class</th>"
+      "<th>labels</th><th>running attempt</th><th>last seen (UTC)</th></tr>";
   for (const auto& a : *agents) {
     std::map<std::string, std::string> labels(a.labels().begin(), a.labels().end());
     std::string l;
@@ -354,21 +364,21 @@ std::pair<int, std::string> WebPages::ChangePoints(const Query& q) {
   req.set_suite_name(q("suite"));
   auto r = analysis_.ListChangePoints(req);
   if (!r.ok()) return ErrorPage(r.status());
-  E body = "<table><tr><th>id</th><th>suite</th><th>job</th><th>metric</th><th>branch</th>"
-           "<th>machine class</th><th>run</th><th>commit</th><th>before</th><th>after</th>"
-           "<th>p</th><th>state</th></tr>";
+  E body =
+      "<table><tr><th>id</th><th>suite</th><th>job</th><th>metric</th><th>branch</th>"
+      "<th>machine class</th><th>run</th><th>commit</th><th>before</th><th>after</th>"
+      "<th>p</th><th>state</th></tr>";
   for (const auto& c : r->change_points())
-    absl::StrAppend(&body, "<tr><td>", c.id(), "</td><td>", Esc(c.suite_name()), "</td><td>",
-                    Esc(c.job_name()), "</td><td><a href=\"/history?project=", Esc(c.project()),
-                    "&amp;branch=", Esc(c.branch()), "&amp;suite=", Esc(c.suite_name()),
-                    "&amp;job=", Esc(c.job_name()), "&amp;class=", Esc(c.machine_class()),
-                    "&amp;metric=", Esc(c.metric()), "\">", Esc(c.metric()), "</a></td><td>",
-                    Esc(c.branch()), "</td><td>", Esc(c.machine_class()), "</td><td><a href=\"/runs/",
-                    c.run_id(), "\">", c.run_id(), "</a></td><td><code>",
-                    Esc(c.commit().substr(0, 12)), "</code></td><td class=\"num\">",
-                    FormatValue(c.before()), "</td><td class=\"num\">", FormatValue(c.after()),
-                    "</td><td class=\"num\">", absl::StrFormat("%.2g", c.p()), "</td><td>",
-                    Esc(c.state()), "</td></tr>");
+    absl::StrAppend(
+        &body, "<tr><td>", c.id(), "</td><td>", Esc(c.suite_name()), "</td><td>", Esc(c.job_name()),
+        "</td><td><a href=\"/history?project=", Esc(c.project()), "&amp;branch=", Esc(c.branch()),
+        "&amp;suite=", Esc(c.suite_name()), "&amp;job=", Esc(c.job_name()),
+        "&amp;class=", Esc(c.machine_class()), "&amp;metric=", Esc(c.metric()), "\">",
+        Esc(c.metric()), "</a></td><td>", Esc(c.branch()), "</td><td>", Esc(c.machine_class()),
+        "</td><td><a href=\"/runs/", c.run_id(), "\">", c.run_id(), "</a></td><td><code>",
+        Esc(c.commit().substr(0, 12)), "</code></td><td class=\"num\">", FormatValue(c.before()),
+        "</td><td class=\"num\">", FormatValue(c.after()), "</td><td class=\"num\">",
+        absl::StrFormat("%.2g", c.p()), "</td><td>", Esc(c.state()), "</td></tr>");
   return {200, Layout("Change points", body + "</table>")};
 }
 
@@ -377,8 +387,9 @@ std::pair<int, std::string> WebPages::Alerts(const Query& q) {
   req.set_state(q("state"));
   auto r = analysis_.ListAlerts(req);
   if (!r.ok()) return ErrorPage(r.status());
-  E body = "<table><tr><th>id</th><th>kind</th><th>state</th><th>summary</th><th>run</th>"
-           "<th>webhook</th><th>alertmanager</th><th>last error</th></tr>";
+  E body =
+      "<table><tr><th>id</th><th>kind</th><th>state</th><th>summary</th><th>run</th>"
+      "<th>webhook</th><th>alertmanager</th><th>last error</th></tr>";
   for (const auto& a : r->alerts())
     absl::StrAppend(&body, "<tr><td>", a.id(), "</td><td class=\"", Esc(a.kind()), "\">",
                     Esc(a.kind()), "</td><td>", Esc(a.state()), "</td><td>", Esc(a.summary()),
@@ -402,7 +413,8 @@ void WebPages::Register(httplib::Server& server) {
   auto id_of = [](const httplib::Request& req, int64_t* id) {
     return absl::SimpleAtoi(req.matches[1].str(), id) && *id > 0;
   };
-  server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/runs"); });
+  server.Get("/",
+             [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/runs"); });
   server.Get("/runs", [=, this](const httplib::Request& req, httplib::Response& res) {
     reply(res, Runs(query(req)));
   });
@@ -419,12 +431,10 @@ void WebPages::Register(httplib::Server& server) {
   server.Get("/history", [=, this](const httplib::Request& req, httplib::Response& res) {
     reply(res, History(query(req)));
   });
-  server.Get("/agents", [=, this](const httplib::Request&, httplib::Response& res) {
-    reply(res, Agents());
-  });
-  server.Get("/queue", [=, this](const httplib::Request&, httplib::Response& res) {
-    reply(res, Queue());
-  });
+  server.Get("/agents",
+             [=, this](const httplib::Request&, httplib::Response& res) { reply(res, Agents()); });
+  server.Get("/queue",
+             [=, this](const httplib::Request&, httplib::Response& res) { reply(res, Queue()); });
   server.Get("/changepoints", [=, this](const httplib::Request& req, httplib::Response& res) {
     reply(res, ChangePoints(query(req)));
   });

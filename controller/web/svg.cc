@@ -107,9 +107,8 @@ std::string PercentileCurveSvg(const std::vector<double>& percentiles,
   auto X = [&](double p) { return kLeft + plot_w * xs(xv(p)); };
   auto Y = [&](double v) { return kTop + plot_h * (1 - ys(v)); };
   std::string out = Open(kH);
-  out += absl::StrFormat(
-      "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#999\"/>", kLeft, kTop + plot_h,
-      kW - kRight, kTop + plot_h);
+  out += absl::StrFormat("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#999\"/>", kLeft,
+                         kTop + plot_h, kW - kRight, kTop + plot_h);
   out += Tick(kLeft - 6, Y(ys.hi) + 8, absl::StrFormat("%.3g ms", ys.hi), "end");
   out += Tick(kLeft - 6, Y(ys.lo), absl::StrFormat("%.3g ms", ys.lo), "end");
   for (double p : percentiles) out += Tick(X(p), kH - 10, absl::StrFormat("p%g", p), "middle");
@@ -159,8 +158,9 @@ std::string HistorySvg(const std::vector<HistorySvgPoint>& points, const std::ve
   std::string pts;
   for (size_t i = 0; i < n; ++i) {
     const auto& p = points[i];
-    out += absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#aac\"/>",
-                           X(i), Y(p.q1), X(i), Y(p.q3));
+    out +=
+        absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#aac\"/>",
+                        X(i), Y(p.q1), X(i), Y(p.q3));
     out += absl::StrFormat(
         "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"><title>%s: %.5g %s</title>"
         "</circle>",

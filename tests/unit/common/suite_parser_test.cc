@@ -214,7 +214,10 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
       {job("      build: {commands: [make]}\n      workload:\n" + http),
        "build.repository: is required"},
       {job("      limits: [{metric: x}]\n      workload:\n" + http),
-       "limits[0]: give max, min or both"},
+       "limits[0]: give max, min, or target/acceptable/critical levels"},
+      {job("      limits: [{metric: x, target: 200, acceptable: 100, critical: 1000}]\n"
+           "      workload:\n" + http),
+       "limits[0]: target, acceptable and critical must be ordered one way"},
       {job("      workload:\n        wrk: {url: x, conections: 3}\n"),
        "workload.wrk.conections: unknown key"},
       {"jobs:\n  - command: x\n    benchmark: {}\n", "give either command or benchmark"},

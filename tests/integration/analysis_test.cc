@@ -1,0 +1,304 @@
+// Analysis end to end: a baseline and candidates of the sample target measured by a real agent,
+// compared by the controller (verdicts, CIs, limit levels, curves), reported (Markdown, JSON),
+// alerted to a webhook (HMAC-signed) and to a real Alertmanager, and shown on the web pages.
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
+#include "common/process/subprocess.h"
+#include "tests/integration/benchmark_fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+constexpr char kSuite[] = R"yaml(
+name: it-analysis
+project: it
+jobs:
+  - name: api
+    benchmark:
+      build:
+        repository: $REPO
+        commands: ["true"]
+      stack:
+        services:
+          - name: api
+            args: [/bin/sh, -c, "exec $TARGET --listen {host}:{port:api} --threads 16 $(cat {srcdir}/flags)"]
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
+      workload:
+        duration: 1s
+        repetitions: 8
+        pause: 0s
+        http:
+          target: "http://{host}:{port:api}"
+          rate: 200
+          connections: 8
+          max_generator_lag_p99: 250ms
+          requests: [{name: get, path: /api/items/7}]
+      limits:
+        - {metric: http.latency.p50, target: 1.5, acceptable: 2.5, critical: 100}
+)yaml";
+
+// A port free on loopback right now (bind to 0, read it, release).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// An HTTP receiver for the outgoing webhook: keeps what it was sent.
+class WebhookReceiver {
+ public:
+  WebhookReceiver() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> l(mu_);
+      bodies_.push_back(req.body);
+      signatures_.push_back(req.get_header_value("X-Perfgate-Signature"));
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~WebhookReceiver() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<std::pair<std::string, std::string>> Received() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i < bodies_.size(); ++i) out.emplace_back(bodies_[i], signatures_[i]);
+    return out;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<std::string> bodies_, signatures_;
+};
+
+class AnalysisTest : public BenchmarkTest {
+ protected:
+  int64_t SubmitKind(const std::string& suite, const std::string& commit, const std::string& kind,
+                     const std::string& branch) {
+    std::string out;
+    int code = Cli({"-o", "json", "run", "submit", "--suite", suite, "--commit", commit, "--branch",
+                    branch, "--baseline-branch", "main", "--kind", kind},
+                   &out);
+    EXPECT_EQ(code, 0) << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    int64_t id = j.is_discarded() || !j.contains("id") ? 0 : std::stoll(j["id"].get<std::string>());
+    EXPECT_TRUE(
+        WaitUntil([&] { return IsTerminal(GetRun(*stub_, id).state()); }, absl::Seconds(150)))
+        << AllLogs(id);
+    EXPECT_EQ(GetRun(*stub_, id).state(), v1::RUN_STATE_SUCCEEDED) << AllLogs(id);
+    return id;
+  }
+
+  // The stored comparison, once the analyser has made it.
+  v1::Comparison Compared(int64_t run) {
+    v1::Comparison c;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          v1::CompareRunRequest req;
+          req.set_run_id(run);
+          auto ctx = Ctx();
+          return stub_->CompareRun(ctx.get(), req, &c).ok();
+        },
+        absl::Seconds(30)));
+    return c;
+  }
+
+  static const v1::MetricComparison* Metric(const v1::Comparison& c, const std::string& name) {
+    for (const auto& m : c.metrics())
+      if (m.name() == name) return &m;
+    return nullptr;
+  }
+
+  std::pair<int, std::string> Get(const std::string& path) {
+    httplib::Client cli("127.0.0.1", controller_->http_port());
+    auto res = cli.Get(path.c_str());
+    if (!res) return {0, ""};
+    return {res->status, res->body};
+  }
+};
+
+TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
+  WebhookReceiver hook;
+  std::string secret_file = dir_ + "/hook-secret";
+  std::ofstream(secret_file) << "s3cret\n";
+  // A real Alertmanager (Debian's prometheus-alertmanager) when installed.
+  std::unique_ptr<ChildProcess> am;
+  int am_port = 0;
+  const std::string am_bin = common::FindProgram("prometheus-alertmanager");
+  if (!am_bin.empty()) {
+    am_port = FreePort();
+    std::ofstream(dir_ + "/am.yml") << "route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n";
+    am = std::make_unique<ChildProcess>(
+        "alertmanager",
+        std::vector<std::string>{am_bin, "--config.file=" + dir_ + "/am.yml",
+                                 "--storage.path=" + dir_ + "/am-data",
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
+                                 "--cluster.listen-address="},
+        dir_ + "/alertmanager.log");
+  }
+  ControllerOptions co;
+  co.extra_args = {"--alert-webhook-url",
+                   absl::StrCat("http://127.0.0.1:", hook.port(), "/hook"),
+                   "--alert-webhook-secret-file",
+                   secret_file,
+                   "--analysis-poll",
+                   "1s"};
+  if (am) {
+    co.extra_args.push_back("--alertmanager-url");
+    co.extra_args.push_back(absl::StrCat("http://127.0.0.1:", am_port));
+  }
+  StartController(co);
+  StartAgent("a1");
+  const std::string base = Commit("--added-latency 1ms");
+  const std::string slow = Commit("--added-latency 2ms");
+  const std::string suite = WriteSuite("analysis", kSuite);
+
+  // A candidate before any baseline: told so, no guess.
+  const int64_t early = SubmitKind(suite, slow, "candidate", "early");
+  v1::Comparison none = Compared(early);
+  EXPECT_EQ(none.verdict(), v1::VERDICT_UNSPECIFIED);
+  EXPECT_NE(none.note().find("no baseline"), std::string::npos) << none.note();
+
+  const int64_t baseline = SubmitKind(suite, base, "baseline", "main");
+  const int64_t regressed = SubmitKind(suite, slow, "candidate", "feature");
+  const int64_t aa = SubmitKind(suite, base, "candidate", "aa");
+
+  v1::Comparison c = Compared(regressed);
+  EXPECT_EQ(c.verdict(), v1::VERDICT_REGRESSION) << c.summary();
+  ASSERT_EQ(c.baseline_run_ids_size(), 1);
+  EXPECT_EQ(c.baseline_run_ids(0), baseline);
+  const v1::MetricComparison* p50 = Metric(c, "http.latency.p50");
+  ASSERT_NE(p50, nullptr);
+  EXPECT_EQ(p50->verdict(), v1::VERDICT_REGRESSION) << p50->reason();
+  EXPECT_GE(p50->baseline_values_size(), 6);
+  EXPECT_GT(p50->ratio_low(), 1.3) << "1 ms more on ~1.1 ms";
+  EXPECT_LT(p50->p(), 0.01);
+  EXPECT_EQ(Metric(c, "http.target_rate"), nullptr) << "generator figures are not judged";
+  ASSERT_EQ(c.limits_size(), 1);
+  EXPECT_EQ(c.limits(0).level(), "acceptable") << c.limits(0).text();
+  ASSERT_EQ(c.curves_size(), 1);
+  EXPECT_GT(c.curves(0).candidate_ms(0), c.curves(0).baseline_ms(0));
+
+  v1::Comparison same = Compared(aa);
+  const v1::MetricComparison* aa50 = Metric(same, "http.latency.p50");
+  ASSERT_NE(aa50, nullptr);
+  // Same code: no regression, and the medians agree closely (run-to-run drift on a shared
+  // machine can still make a few per cent; tests/bench/detection measures the false-positive
+  // rate properly).
+  EXPECT_NE(aa50->verdict(), v1::VERDICT_REGRESSION) << aa50->reason();
+  EXPECT_NEAR(aa50->ratio(), 1.0, 0.15) << aa50->reason();
+
+  // Explicit comparison against a run, computed afresh.
+  std::string out;
+  EXPECT_EQ(
+      Cli({"-o", "json", "compare", std::to_string(aa), "--against", std::to_string(regressed)},
+          &out),
+      0)
+      << out;
+  auto against = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(against.is_discarded()) << out;
+  EXPECT_EQ(against["baseline_run_ids"][0], std::to_string(regressed));
+
+  // Reports.
+  EXPECT_EQ(Cli({"report", std::to_string(regressed), "--format", "md"}, &out), 0) << out;
+  EXPECT_NE(out.find("**regression**"), std::string::npos) << out;
+  EXPECT_NE(out.find("http.latency.p50"), std::string::npos) << out;
+  EXPECT_NE(out.find("<details>"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"report", std::to_string(regressed), "--format", "json"}, &out), 0) << out;
+  auto json = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << out;
+  EXPECT_EQ(json["verdict"], "VERDICT_REGRESSION");
+  EXPECT_EQ(Cli({"report", "999999", "--format", "md"}, &out), 2) << out;
+
+  // Alerts: the p50 regression, delivered to the webhook with a valid signature.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& [body, sig] : hook.Received())
+          if (body.find("http.latency.p50") != std::string::npos) return true;
+        return false;
+      },
+      absl::Seconds(20)));
+  bool signed_ok = false;
+  for (const auto& [body, sig] : hook.Received()) {
+    EXPECT_EQ(sig, "sha256=" + common::HmacSha256Hex("s3cret", body)) << body;
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << body;
+    EXPECT_EQ(j["event"], "perfgate.alert");
+    signed_ok = true;
+  }
+  EXPECT_TRUE(signed_ok);
+  EXPECT_EQ(Cli({"-o", "json", "alert", "list", "--state", "firing"}, &out), 0) << out;
+  auto alerts = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(alerts.is_discarded()) << out;
+  std::string alert_id;
+  for (const auto& a : alerts["alerts"]) {
+    if (a["metric"] == "http.latency.p50" && a["kind"] == "regression") alert_id = a["id"];
+  }
+  ASSERT_FALSE(alert_id.empty()) << out;
+  if (am) {
+    // Alertmanager holds it, labelled with our id.
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          httplib::Client cli("127.0.0.1", am_port);
+          auto res = cli.Get("/api/v2/alerts");
+          return res && res->status == 200 &&
+                 res->body.find("\"alert_id\":\"" + alert_id + "\"") != std::string::npos;
+        },
+        absl::Seconds(20)))
+        << am->Log();
+  } else {
+    std::cerr << "prometheus-alertmanager not installed: Alertmanager delivery not checked\n";
+  }
+  EXPECT_EQ(Cli({"alert", "ack", alert_id, "--note", "looking"}, &out), 0) << out;
+  EXPECT_NE(out.find("acknowledged"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"alert", "resolve", alert_id}, &out), 0) << out;
+  EXPECT_EQ(Cli({"alert", "resolve", "999999"}, &out), 2) << out;
+
+  // Pages: each loads, with its charts.
+  auto compare = Get(absl::StrCat("/runs/", regressed, "/compare"));
+  EXPECT_EQ(compare.first, 200);
+  EXPECT_NE(compare.second.find("Verdict: regression"), std::string::npos);
+  EXPECT_GE(compare.second.find("<svg"), 0u);
+  EXPECT_NE(compare.second.find("<polyline"), std::string::npos) << "percentile curves";
+  EXPECT_NE(compare.second.find("<circle"), std::string::npos) << "dot plots";
+  auto history = Get("/history?project=it&suite=it-analysis&metric=http.latency.p50");
+  EXPECT_EQ(history.first, 200) << history.second;
+  EXPECT_NE(history.second.find("<svg"), std::string::npos);
+  for (const std::string path :
+       {std::string("/runs"), absl::StrCat("/runs/", regressed), std::string("/agents"),
+        std::string("/queue"), std::string("/changepoints"), std::string("/alerts"),
+        std::string("/runs?kind=CANDIDATE&branch=feature")}) {
+    auto page = Get(path);
+    EXPECT_EQ(page.first, 200) << path;
+    EXPECT_NE(page.second.find("</html>"), std::string::npos) << path;
+  }
+  EXPECT_EQ(Get("/runs/999999").first, 404);
+  EXPECT_EQ(Get("/runs?state=bogus").first, 400);
+  EXPECT_EQ(Get("/history?suite=it-analysis").first, 400);
+}
+
+}  // namespace
+}  // namespace perfgate::testing

@@ -1,0 +1,280 @@
+// The analysis domain without a database: comparisons from constructed samples, alerts, the
+// bodies sent to webhooks and Alertmanager, HMAC against RFC 4231, and change-point detection
+// through the analyser over a fake store (the seam the PostgreSQL store implements).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "common/hash/sha256.h"
+#include "controller/analysis/analyser.h"
+#include "controller/analysis/comparer.h"
+#include "controller/analysis/notifier.h"
+#include "controller/report/render.h"
+
+namespace perfgate::controller {
+namespace {
+
+std::vector<double> Values(double mean, double sd, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> d(mean, sd);
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(d(rng));
+  return v;
+}
+
+RunSamples Samples(int64_t id, const std::string& commit, double p50, uint64_t seed) {
+  RunSamples r;
+  r.run.set_id(id);
+  r.run.set_commit(commit);
+  r.run.set_project("p");
+  r.run.set_branch("main");
+  r.run.set_suite_name("s");
+  JobSamples j;
+  j.job_name = "api";
+  j.machine_class = "bare-16c";
+  j.metrics["http.latency.p50"] = {"ms", v1::DIRECTION_LOWER_IS_BETTER, Values(p50, 0.01, 9, seed)};
+  j.metrics["http.throughput"] = {"req/s", v1::DIRECTION_HIGHER_IS_BETTER,
+                                  Values(400, 0.5, 9, seed + 1)};
+  j.metrics["http.generator_lag.p99"] = {"ms", v1::DIRECTION_LOWER_IS_BETTER,
+                                         Values(p50 * 5, 0.5, 9, seed + 2)};
+  j.metrics["host.cpu_util"] = {"ratio", v1::DIRECTION_LOWER_IS_BETTER,
+                                Values(0.2, 0.05, 9, seed + 3)};
+  v1::MetricLimit l;
+  l.set_metric("http.latency.p50");
+  l.set_target(1.0);
+  l.set_acceptable(1.5);
+  l.set_critical(10);
+  j.limits.push_back(l);
+  r.jobs.push_back(j);
+  return r;
+}
+
+TEST(ComparerTest, RegressionWithLevelsAndOnlyTheSystemsMetricsJudged) {
+  ComparisonInputs in;
+  in.candidate = Samples(2, "cand", 1.2, 10);
+  in.candidate.run.set_kind(v1::RUN_KIND_CANDIDATE);
+  in.baselines.push_back(Samples(1, "base", 1.0, 20));
+  v1::Comparison c = BuildComparison(in, {});
+  EXPECT_EQ(c.verdict(), v1::VERDICT_REGRESSION) << c.summary();
+  EXPECT_EQ(c.metrics_size(), 2) << "generator lag and host figures are evidence, not judged";
+  EXPECT_EQ(c.regressions(), 1);
+  EXPECT_EQ(c.baseline_commits(0), "base");
+  EXPECT_EQ(c.machine_class(), "bare-16c");
+  ASSERT_EQ(c.limits_size(), 1);
+  EXPECT_EQ(c.limits(0).level(), "acceptable") << c.limits(0).text();
+
+  auto alerts = AlertsFor(c, "http://x/runs/2/compare");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].kind(), "regression");
+  EXPECT_EQ(alerts[0].metric(), "http.latency.p50");
+  EXPECT_GT(alerts[0].ratio_low(), 1.1);
+  EXPECT_NE(alerts[0].summary().find("cand"), std::string::npos) << alerts[0].summary();
+
+  const std::string md = RenderMarkdown(c, "http://x/runs/2/compare");
+  EXPECT_NE(md.find("**regression**"), std::string::npos) << md;
+  EXPECT_NE(md.find("| regression | api | http.latency.p50 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("[Comparison page](http://x/runs/2/compare)"), std::string::npos);
+  auto json = nlohmann::json::parse(RenderJson(c), nullptr, false);
+  ASSERT_FALSE(json.is_discarded());
+  EXPECT_EQ(json["verdict"], "VERDICT_REGRESSION");
+}
+
+TEST(ComparerTest, SameCodeIsNoChangeAndMissingBaselineSaysSo) {
+  ComparisonInputs in;
+  in.candidate = Samples(3, "base", 1.0, 30);
+  in.baselines.push_back(Samples(1, "base", 1.0, 20));
+  EXPECT_EQ(BuildComparison(in, {}).verdict(), v1::VERDICT_NO_CHANGE);
+
+  v1::Comparison none = NoComparison(in.candidate, "no baseline: run one");
+  EXPECT_EQ(none.verdict(), v1::VERDICT_UNSPECIFIED);
+  EXPECT_EQ(none.note(), "no baseline: run one");
+  EXPECT_NE(RenderText(none).find("no baseline"), std::string::npos);
+}
+
+TEST(ComparerTest, NoiseIsTheMedianRunCv) {
+  EXPECT_DOUBLE_EQ(LearnNoiseCv({}), 0);
+  EXPECT_DOUBLE_EQ(LearnNoiseCv({{1, 1}}), 0) << "runs of fewer than 3 values do not count";
+  // CVs 0, 0.1 and 0.5: the median is the middle one (the medians agree: no drift).
+  const double cv = LearnNoiseCv({{10, 10, 10}, {9, 10, 11}, {5, 10, 15}});
+  EXPECT_NEAR(cv, 0.1, 1e-12);
+  // Tight runs that drift apart: their medians' spread (10, 12, 14: CV 1/6) is the noise.
+  EXPECT_NEAR(LearnNoiseCv({{10, 10, 10}, {12, 12, 12}, {14, 14, 14}}), 2.0 / 12, 1e-12);
+}
+
+TEST(NotifierTest, HmacMatchesRfc4231AndBodiesAreWhatReceiversExpect) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(common::HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  v1::Alert a;
+  a.set_id(7);
+  a.set_kind("regression");
+  a.set_state("firing");
+  a.set_metric("http.latency.p50");
+  a.set_summary("slower");
+  a.set_url("http://x/runs/2/compare");
+  auto hook = nlohmann::json::parse(Notifier::WebhookBody(a), nullptr, false);
+  ASSERT_FALSE(hook.is_discarded());
+  EXPECT_EQ(hook["event"], "perfgate.alert");
+  EXPECT_EQ(hook["alert"]["metric"], "http.latency.p50");
+  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(a, absl::Hours(1)), nullptr, false);
+  ASSERT_TRUE(am.is_array());
+  EXPECT_EQ(am[0]["labels"]["alertname"], "PerfgateRegression");
+  EXPECT_EQ(am[0]["labels"]["alert_id"], "7");
+  EXPECT_EQ(am[0]["generatorURL"], "http://x/runs/2/compare");
+  EXPECT_TRUE(am[0].contains("startsAt") && am[0].contains("endsAt"));
+
+  std::string host, path;
+  int port = 0;
+  EXPECT_TRUE(ParseHttpUrl("f", "http://127.0.0.1:9093/api", &host, &port, &path).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 9093);
+  EXPECT_EQ(path, "/api");
+  EXPECT_FALSE(ParseHttpUrl("f", "https://x", &host, &port, &path).ok());
+  EXPECT_FALSE(ParseHttpUrl("f", "http://x:99999/", &host, &port, &path).ok());
+}
+
+// A store holding one baseline run whose metric's history steps up 30 runs in.
+class HistoryStore : public AnalysisStore {
+ public:
+  explicit HistoryStore(int points) {
+    for (int i = 0; i < points; ++i) {
+      v1::HistoryPoint* p = history.add_points();
+      p->set_run_id(100 + i);
+      p->set_commit("c" + std::to_string(i));
+      p->set_median((i < 30 ? 10.0 : 11.0) + 0.05 * ((i * 7) % 5));
+    }
+  }
+  absl::StatusOr<std::vector<v1::Run>> RunsToAnalyse(int) override {
+    v1::Run r;
+    r.set_id(100 + history.points_size() - 1);
+    r.set_kind(v1::RUN_KIND_BASELINE);
+    r.set_state(v1::RUN_STATE_SUCCEEDED);
+    r.set_branch("main");
+    r.set_suite_name("s");
+    if (saved) return std::vector<v1::Run>{};
+    return std::vector<v1::Run>{r};
+  }
+  absl::StatusOr<RunSamples> LoadRunSamples(int64_t id) override {
+    RunSamples s;
+    s.run.set_id(id);
+    JobSamples j;
+    j.job_name = "api";
+    j.machine_class = "m";
+    j.metrics["http.latency.p50"] = {"ms", v1::DIRECTION_LOWER_IS_BETTER, {11}};
+    s.jobs.push_back(j);
+    return s;
+  }
+  absl::StatusOr<std::vector<int64_t>> BaselineRuns(const v1::Run&, const std::string&,
+                                                    const std::string&, const std::string&,
+                                                    int) override {
+    return std::vector<int64_t>{};
+  }
+  absl::StatusOr<std::map<std::string, std::vector<std::vector<double>>>> NoiseSamples(
+      const v1::Run&, const std::string&, const std::string&, const std::string&, int) override {
+    return std::map<std::string, std::vector<std::vector<double>>>{};
+  }
+  absl::StatusOr<std::vector<v1::HdrHistogram>> Histograms(int64_t, const std::string&,
+                                                           const std::string&) override {
+    return std::vector<v1::HdrHistogram>{};
+  }
+  absl::StatusOr<v1::History> GetHistory(const v1::GetHistoryRequest& req) override {
+    last_request = req;
+    return history;
+  }
+  absl::Status SaveAnalysis(AnalysisOutcome* o) override {
+    saved = true;
+    outcome = *o;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::Comparison> LatestComparison(int64_t) override {
+    return absl::NotFoundError("none");
+  }
+  absl::StatusOr<v1::ListChangePointsResponse> ListChangePoints(
+      const v1::ListChangePointsRequest&) override {
+    return v1::ListChangePointsResponse{};
+  }
+  absl::StatusOr<v1::ChangePointRecord> TriageChangePoint(
+      const v1::TriageChangePointRequest&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<v1::ListAlertsResponse> ListAlerts(const v1::ListAlertsRequest&) override {
+    return v1::ListAlertsResponse{};
+  }
+  absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::vector<Delivery>> DueDeliveries(int) override {
+    return std::vector<Delivery>{};
+  }
+  absl::Status RecordDelivery(int64_t, const std::string&, bool, const std::string&, absl::Duration,
+                              int) override {
+    return absl::OkStatus();
+  }
+
+  v1::History history;
+  v1::GetHistoryRequest last_request;
+  bool saved = false;
+  AnalysisOutcome outcome;
+};
+
+class NoResults : public ResultStore {
+ public:
+  absl::StatusOr<int64_t> StoreResults(const v1::UploadResultsRequest&) override { return 0; }
+  absl::StatusOr<v1::RunResults> GetRunResults(int64_t) override { return v1::RunResults{}; }
+  absl::StatusOr<v1::UploadBlobChunkResponse> StoreBlobChunk(
+      const v1::UploadBlobChunkRequest&) override {
+    return v1::UploadBlobChunkResponse{};
+  }
+  absl::StatusOr<v1::GetRunSeriesResponse> GetRunSeries(int64_t, const std::string&) override {
+    return v1::GetRunSeriesResponse{};
+  }
+  absl::StatusOr<v1::GetRunDbStatsResponse> GetRunDbStats(int64_t) override {
+    return v1::GetRunDbStatsResponse{};
+  }
+  absl::StatusOr<v1::ListProfilesResponse> ListProfiles(int64_t) override {
+    return v1::ListProfilesResponse{};
+  }
+  absl::StatusOr<std::pair<v1::ProfileRef, std::string>> GetProfile(int64_t) override {
+    return absl::NotFoundError("");
+  }
+};
+
+TEST(AnalyserTest, BaselineHistoryStepBecomesOneChangePointOnceFivePointsFollow) {
+  NoResults results;
+  EventBus runs;
+  {
+    HistoryStore store(34);  // 4 points after the step: too early to say
+    Analyser a(store, results, runs, {});
+    EXPECT_EQ(a.RunOnce(), 1);
+    EXPECT_TRUE(store.saved);
+    EXPECT_TRUE(store.outcome.change_points.empty());
+    EXPECT_EQ(store.last_request.limit(), 50);
+    EXPECT_EQ(store.last_request.machine_class(), "m");
+  }
+  {
+    HistoryStore store(40);
+    Analyser a(store, results, runs, {});
+    EXPECT_EQ(a.RunOnce(), 1);
+    ASSERT_EQ(store.outcome.change_points.size(), 1u);
+    const auto& cp = store.outcome.change_points[0];
+    EXPECT_EQ(cp.run_id(), 130);
+    EXPECT_EQ(cp.commit(), "c30");
+    EXPECT_LE(cp.p(), 0.001);
+    EXPECT_NEAR(cp.after() / cp.before(), 1.1, 0.01);
+    EXPECT_FALSE(store.outcome.has_comparison) << "baselines are not compared";
+  }
+  {
+    // Already known one point away: not reported again.
+    HistoryStore store(40);
+    v1::ChangePointRecord known;
+    known.set_run_id(131);
+    *store.history.add_change_points() = known;
+    Analyser a(store, results, runs, {});
+    a.RunOnce();
+    EXPECT_TRUE(store.outcome.change_points.empty());
+  }
+}
+
+}  // namespace
+}  // namespace perfgate::controller
