@@ -2,8 +2,8 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/http/http_server.h"
+#include "common/http/url.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
 #include "common/time/clock.h"
@@ -28,10 +29,10 @@
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_analysis_store.h"
-#include "controller/web/pages.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
+#include "controller/web/pages.h"
 
 namespace perfgate::controller {
 namespace {
@@ -186,8 +187,9 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
                                   {"--alertmanager-url", no.alertmanager_url}}) {
     std::string host, path;
     int port = 0;
-    if (!url.empty())
-      if (auto s = ParseHttpUrl(flag, url, &host, &port, &path); !s.ok()) return s;
+    if (!url.empty() && !common::SplitHttpUrl(url, &host, &port, &path))
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", url, ": want an http://host[:port][/path] URL"));
   }
   if (!cfg_.alert_webhook_secret_file.empty()) {
     std::ifstream in(cfg_.alert_webhook_secret_file);
@@ -206,16 +208,15 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   notifier_ = std::make_unique<Notifier>(*analysis_, no);
   pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
-                                             metrics_, *api_auth, retry, spec_limits,
-                                             *analysis_, *analyser_, external_url);
+                                             metrics_, *api_auth, retry, spec_limits, *analysis_,
+                                             *analyser_, external_url);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, *agent_auth);
 
   auto http = common::HttpServer::Start(
       http_host, http_port, metrics_.registry(),
       [this] {
-        if (auto counts = jobs_->CountJobsByState(); counts.ok())
-          metrics_.SetJobsByState(*counts);
+        if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
       },
       [this](httplib::Server& server) { pages_->Register(server); });
   if (!http.ok()) return http.status();
@@ -244,7 +245,6 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0)
     return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
-
 
   dispatcher_->Start();
   housekeeper_->Start();

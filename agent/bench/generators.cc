@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/bench/readiness.h"
+#include "common/http/url.h"
 
 namespace perfgate::agent {
 namespace {
@@ -83,7 +84,7 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
   if (!target.ok()) return absl::FailedPreconditionError(target.status().message());
   LoadOptions o;
   std::string base;
-  if (!SplitHttpUrl(*target, &o.host, &o.port, &base))
+  if (!common::SplitHttpUrl(*target, &o.host, &o.port, &base))
     return absl::FailedPreconditionError("http.target: '" + *target + "' is not an http:// URL");
   if (base == "/") base.clear();
   for (const auto& r : h.requests()) {

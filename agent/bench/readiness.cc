@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/http/url.h"
 
 namespace perfgate::agent {
 namespace {
@@ -36,7 +37,7 @@ std::string ProbeTcp(const std::string& hostport) {
 std::string ProbeHttp(const std::string& url, int want) {
   std::string host, path;
   int port = 0;
-  if (!SplitHttpUrl(url, &host, &port, &path)) return "'" + url + "' is not an http:// URL";
+  if (!common::SplitHttpUrl(url, &host, &port, &path)) return "'" + url + "' is not an http:// URL";
   httplib::Client cli(host, port);
   cli.set_connection_timeout(1, 0);
   cli.set_read_timeout(2, 0);
@@ -48,23 +49,6 @@ std::string ProbeHttp(const std::string& url, int want) {
 }
 
 }  // namespace
-
-bool SplitHttpUrl(const std::string& url, std::string* host, int* port, std::string* path) {
-  absl::string_view u = url;
-  if (!absl::ConsumePrefix(&u, "http://")) return false;
-  size_t slash = u.find('/');
-  absl::string_view hostport = u.substr(0, slash);
-  *path = slash == absl::string_view::npos ? "/" : std::string(u.substr(slash));
-  size_t colon = hostport.rfind(':');
-  *port = 80;
-  if (colon != absl::string_view::npos) {
-    if (!absl::SimpleAtoi(hostport.substr(colon + 1), port) || *port <= 0 || *port > 65535)
-      return false;
-    hostport = hostport.substr(0, colon);
-  }
-  *host = std::string(hostport);
-  return !host->empty();
-}
 
 absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
                        const std::function<std::string()>& alive) {

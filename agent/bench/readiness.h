@@ -16,7 +16,4 @@ namespace perfgate::agent {
 absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
                        const std::function<std::string()>& alive = nullptr);
 
-// Splits "http://host:port/path" (port default 80, path default /). False if malformed.
-bool SplitHttpUrl(const std::string& url, std::string* host, int* port, std::string* path);
-
 }  // namespace perfgate::agent

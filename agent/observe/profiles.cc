@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/bench/readiness.h"
+#include "common/http/url.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace perfgate::agent {
@@ -12,7 +13,7 @@ absl::StatusOr<std::string> FetchProfile(const std::string& base_url, const std:
                                          absl::Duration timeout) {
   std::string host, path;
   int port = 0;
-  if (!SplitHttpUrl(base_url, &host, &port, &path))
+  if (!common::SplitHttpUrl(base_url, &host, &port, &path))
     return absl::InvalidArgumentError("'" + base_url + "' is not an http:// URL");
   if (!path.empty() && path.back() == '/') path.pop_back();
   httplib::Client cli(host, port);

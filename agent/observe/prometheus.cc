@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/readiness.h"
+#include "common/http/url.h"
 #include "common/process/subprocess.h"
 #include "common/spec/promql_check.h"
 #include "nlohmann/json.hpp"
@@ -118,7 +119,7 @@ absl::StatusOr<std::vector<PromSample>> PromClient::Get(
     const std::string& path, const std::vector<std::pair<std::string, std::string>>& params) const {
   std::string host, base_path;
   int port = 0;
-  if (!SplitHttpUrl(base_, &host, &port, &base_path))
+  if (!common::SplitHttpUrl(base_, &host, &port, &base_path))
     return absl::InvalidArgumentError("prometheus URL '" + base_ + "' is not http://");
   if (base_path == "/") base_path.clear();
   httplib::Client cli(host, port);

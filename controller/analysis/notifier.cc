@@ -11,28 +11,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/hash/sha256.h"
+#include "common/http/url.h"
 
 namespace perfgate::controller {
-
-absl::Status ParseHttpUrl(const std::string& flag, const std::string& url, std::string* host,
-                          int* port, std::string* path) {
-  if (!absl::StartsWith(url, "http://"))
-    return absl::InvalidArgumentError(flag + ": " + url + ": only http:// URLs are supported");
-  std::string rest = url.substr(7);
-  const size_t slash = rest.find('/');
-  *path = slash == std::string::npos ? "/" : rest.substr(slash);
-  std::string hostport = rest.substr(0, slash);
-  const size_t colon = hostport.rfind(':');
-  *port = 80;
-  if (colon != std::string::npos) {
-    if (!absl::SimpleAtoi(hostport.substr(colon + 1), port) || *port <= 0 || *port > 65535)
-      return absl::InvalidArgumentError(flag + ": " + url + ": bad port");
-    hostport = hostport.substr(0, colon);
-  }
-  if (hostport.empty()) return absl::InvalidArgumentError(flag + ": " + url + ": no host");
-  *host = hostport;
-  return absl::OkStatus();
-}
 
 std::string Notifier::WebhookBody(const v1::Alert& a) {
   std::string json;
@@ -73,7 +54,8 @@ absl::Status Notifier::Post(const std::string& url, const std::string& body,
                             const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string host, path;
   int port = 0;
-  if (auto s = ParseHttpUrl("url", url, &host, &port, &path); !s.ok()) return s;
+  if (!common::SplitHttpUrl(url, &host, &port, &path))
+    return absl::InvalidArgumentError(url + ": not an http://host[:port]/path URL");
   httplib::Client cli(host, port);
   const int64_t ms = absl::ToInt64Milliseconds(opts_.timeout);
   cli.set_connection_timeout(ms / 1000, (ms % 1000) * 1000);

@@ -50,8 +50,4 @@ class Notifier {
   std::thread thread_;
 };
 
-// Splits "http://host:port/path" into the parts httplib wants; INVALID_ARGUMENT naming `flag`.
-absl::Status ParseHttpUrl(const std::string& flag, const std::string& url, std::string* host,
-                          int* port, std::string* path);
-
 }  // namespace perfgate::controller

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/hash/sha256.h"
+#include "common/http/url.h"
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/comparer.h"
 #include "controller/analysis/notifier.h"
@@ -126,12 +127,12 @@ TEST(NotifierTest, HmacMatchesRfc4231AndBodiesAreWhatReceiversExpect) {
 
   std::string host, path;
   int port = 0;
-  EXPECT_TRUE(ParseHttpUrl("f", "http://127.0.0.1:9093/api", &host, &port, &path).ok());
+  EXPECT_TRUE(common::SplitHttpUrl("http://127.0.0.1:9093/api", &host, &port, &path));
   EXPECT_EQ(host, "127.0.0.1");
   EXPECT_EQ(port, 9093);
   EXPECT_EQ(path, "/api");
-  EXPECT_FALSE(ParseHttpUrl("f", "https://x", &host, &port, &path).ok());
-  EXPECT_FALSE(ParseHttpUrl("f", "http://x:99999/", &host, &port, &path).ok());
+  EXPECT_FALSE(common::SplitHttpUrl("https://x", &host, &port, &path));
+  EXPECT_FALSE(common::SplitHttpUrl("http://x:99999/", &host, &port, &path));
 }
 
 // A store holding one baseline run whose metric's history steps up 30 runs in.
