@@ -240,7 +240,8 @@ absl::Status Analyser::FindChangePoints(const RunSamples& baseline, AnalysisOutc
         r.set_after(cp.mean_after);
         r.set_p(cp.p);
         r.set_direction(m.direction);
-        out->change_points.push_back(std::move(r));
+        v1::Alert alert = ChangePointAlert(r, absl::StrCat(opts_.external_url, "/changepoints"));
+        out->change_points.push_back({std::move(r), std::move(alert)});
       }
     }
   }
@@ -259,25 +260,23 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
     if (compared) {
       auto c = CompareSamples(*samples, run.against_run_id());
       if (!c.ok()) return c.status();
-      out.has_comparison = true;
       out.comparison = *std::move(c);
-      out.alerts = AlertsFor(out.comparison,
+      out.alerts = AlertsFor(*out.comparison,
                              absl::StrCat(opts_.external_url, "/runs/", run.id(), "/compare"));
     }
     if (run.kind() == v1::RUN_KIND_BASELINE) {
       if (auto s = FindChangePoints(*samples, &out); !s.ok()) return s;
-      out.change_point_url_prefix = absl::StrCat(opts_.external_url, "/changepoints");
     }
   }
   if (auto s = store_.SaveAnalysis(&out); !s.ok()) return s;
-  if (out.has_comparison) {
+  if (out.comparison) {
     spdlog::info(
         "component=analyser msg=\"run compared\" run={} verdict={} comparison={} baselines={} "
         "alerts={}",
-        run.id(), VerdictText(out.comparison.verdict()), out.comparison.id(),
-        out.comparison.baseline_run_ids_size(), out.alerts.size());
+        run.id(), VerdictText(out.comparison->verdict()), out.comparison->id(),
+        out.comparison->baseline_run_ids_size(), out.alerts.size());
   }
-  for (const auto& cp : out.change_points) {
+  for (const auto& [cp, alert] : out.change_points) {
     spdlog::info(
         "component=analyser msg=\"change point\" run={} metric={} job={} before={} after={} p={}",
         cp.run_id(), cp.metric(), cp.job_name(), cp.before(), cp.after(), cp.p());

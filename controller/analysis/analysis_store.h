@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,14 @@ namespace perfgate::controller {
 // What a finished run's analysis stores, in one transaction.
 struct AnalysisOutcome {
   int64_t run_id = 0;
-  bool has_comparison = false;
-  v1::Comparison comparison;                         // its id is set when stored
-  std::vector<v1::Alert> alerts;                     // regression / improvement alerts
-  std::vector<v1::ChangePointRecord> change_points;  // each new one raises a change_point alert
-  std::string change_point_url_prefix;               // alert links for change points (history page)
-  bool webhook = false, alertmanager = false;        // which deliveries the alerts need
+  std::optional<v1::Comparison> comparison;  // its id and created_at are set when stored
+  std::vector<v1::Alert> alerts;             // regression / improvement alerts of the comparison
+  struct NewChangePoint {
+    v1::ChangePointRecord record;  // its id is set when stored
+    v1::Alert alert;               // raised when the change point is new
+  };
+  std::vector<NewChangePoint> change_points;
+  bool webhook = false, alertmanager = false;  // which deliveries the alerts need
 };
 
 struct Delivery {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/spec/limit_levels.h"
@@ -239,6 +240,27 @@ std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url
     out.push_back(std::move(a));
   }
   return out;
+}
+
+v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& url) {
+  v1::Alert a;
+  a.set_kind("change_point");
+  a.set_state("firing");
+  a.set_run_id(c.run_id());
+  a.set_change_point_id(c.id());
+  a.set_project(c.project());
+  a.set_suite_name(c.suite_name());
+  a.set_job_name(c.job_name());
+  a.set_metric(c.metric());
+  a.set_machine_class(c.machine_class());
+  a.set_candidate_commit(c.commit());
+  a.set_ratio(c.before() != 0 ? c.after() / c.before() : 0);
+  a.set_url(url);
+  a.set_summary(absl::StrCat("change point in ", c.suite_name(), " ", c.job_name(), "/", c.metric(),
+                             " on ", c.branch(), " (", c.machine_class(), ") at ",
+                             c.commit().substr(0, 12), ": ", c.before(), " -> ", c.after(),
+                             ", p = ", c.p()));
+  return a;
 }
 
 }  // namespace perfgate::controller

@@ -59,6 +59,9 @@ double LearnNoiseCv(const std::vector<std::vector<double>>& runs);
 // An alert per regression or improvement, with its evidence; `url` is the comparison page.
 std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url);
 
+// The alert a new change point raises; `url` is where to look (the change points page).
+v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& url);
+
 const char* VerdictText(v1::Verdict v);  // no_change, regression, ...; "none" for UNSPECIFIED
 
 }  // namespace perfgate::controller

@@ -7,31 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/queue/job_state.h"
+#include "controller/store/pg_job_store.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller {
 namespace {
-
-constexpr char kRunColumns[] =
-    "id, state, project, branch, commit_sha, kind, suite_name, baseline_branch, baseline_runs, "
-    "coalesce(against_run_id, 0), extract(epoch from created_at)::float8, "
-    "extract(epoch from finished_at)::float8, verdict";
-
-void RunFromRow(const pqxx::row& r, v1::Run* run) {
-  run->set_id(r[0].as<int64_t>());
-  run->set_state(ParseRunState(r[1].as<std::string>()));
-  run->set_project(r[2].as<std::string>());
-  run->set_branch(r[3].as<std::string>());
-  run->set_commit(r[4].as<std::string>());
-  run->set_kind(ParseRunKind(r[5].as<std::string>()));
-  run->set_suite_name(r[6].as<std::string>());
-  run->set_baseline_branch(r[7].as<std::string>());
-  run->set_baseline_runs(r[8].as<int>());
-  run->set_against_run_id(r[9].as<int64_t>());
-  SetTimestamp(r[10], run->mutable_created_at());
-  SetTimestamp(r[11], run->mutable_finished_at());
-  run->set_verdict(r[12].as<std::string>());
-}
 
 template <typename M>
 absl::StatusOr<M> Decode(const pqxx::field& f, const char* what) {
@@ -88,19 +68,19 @@ constexpr char kAlertColumns[] =
     "id, body, state, webhook, alertmanager, last_error, note, delivery_attempts, "
     "extract(epoch from created_at)::float8";
 
-// Inserts an alert (at most one per comparison metric or change point); sets its id.
+// Inserts an alert (at most one per comparison metric or change point); sets its id. The id
+// and delivery state live in columns (AlertFromRow reads them there), not in the body.
 void InsertAlert(pqxx::work& tx, v1::Alert* a, const AnalysisOutcome& o) {
-  const int64_t id = Exec(tx, "SELECT nextval('alerts_id_seq')")[0][0].as<int64_t>();
-  a->set_id(id);
   a->set_webhook(o.webhook ? "pending" : "off");
   a->set_alertmanager(o.alertmanager ? "pending" : "off");
   std::string buf;
-  Exec(tx,
-       "INSERT INTO alerts (id, kind, run_id, comparison_id, change_point_id, job_name, metric, "
-       "body, webhook, alertmanager) VALUES ($1, $2, $3, nullif($4, 0), nullif($5, 0), $6, $7, "
-       "$8, $9, $10) ON CONFLICT DO NOTHING",
-       id, a->kind(), a->run_id(), a->comparison_id(), a->change_point_id(), a->job_name(),
-       a->metric(), Bytes(*a, &buf), a->webhook(), a->alertmanager());
+  auto r = Exec(tx,
+                "INSERT INTO alerts (kind, run_id, comparison_id, change_point_id, job_name, "
+                "metric, body, webhook, alertmanager) VALUES ($1, $2, nullif($3, 0), "
+                "nullif($4, 0), $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
+                a->kind(), a->run_id(), a->comparison_id(), a->change_point_id(), a->job_name(),
+                a->metric(), Bytes(*a, &buf), a->webhook(), a->alertmanager());
+  if (!r.empty()) a->set_id(r[0][0].as<int64_t>());
 }
 
 }  // namespace
@@ -111,11 +91,11 @@ absl::StatusOr<std::vector<v1::Run>> PgAnalysisStore::RunsToAnalyse(int limit) {
     out.clear();
     for (const auto& r :
          Exec(tx,
-              absl::StrCat("SELECT ", kRunColumns,
+              absl::StrCat("SELECT ", pgq::kRunColumns,
                            " FROM runs WHERE analysed_at IS NULL AND state IN ('SUCCEEDED', "
                            "'FAILED', 'CANCELLED') ORDER BY id LIMIT $1"),
               limit)) {
-      RunFromRow(r, &out.emplace_back());
+      pgq::RunFromRow(r, &out.emplace_back());
     }
     return absl::OkStatus();
   });
@@ -127,9 +107,10 @@ absl::StatusOr<RunSamples> PgAnalysisStore::LoadRunSamples(int64_t run_id) {
   RunSamples out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out = RunSamples{};
-    auto r = Exec(tx, absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE id = $1"), run_id);
+    auto r =
+        Exec(tx, absl::StrCat("SELECT ", pgq::kRunColumns, " FROM runs WHERE id = $1"), run_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
-    RunFromRow(r[0], &out.run);
+    pgq::RunFromRow(r[0], &out.run);
     for (const auto& j : Exec(tx,
                               "SELECT j.name, j.spec::text, (SELECT max(attempt_id) FROM "
                               "repetitions p WHERE p.job_id = j.id) FROM jobs j WHERE j.run_id = "
@@ -324,30 +305,32 @@ absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequ
 
 absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    const std::string verdict =
-        o->has_comparison ? VerdictText(o->comparison.verdict()) : std::string();
+    const std::string verdict = o->comparison && o->comparison->verdict() != v1::VERDICT_UNSPECIFIED
+                                    ? VerdictText(o->comparison->verdict())
+                                    : "";
     auto claimed = Exec(tx,
                         "UPDATE runs SET analysed_at = now(), verdict = $2 WHERE id = $1 AND "
                         "analysed_at IS NULL RETURNING id",
-                        o->run_id, verdict == "none" ? "" : verdict);
+                        o->run_id, verdict);
     if (claimed.empty()) return absl::OkStatus();  // another replica analysed it
     std::string buf;
-    if (o->has_comparison) {
-      auto id = Exec(tx, "SELECT nextval('comparisons_id_seq'), extract(epoch from now())::float8");
-      o->comparison.set_id(id[0][0].as<int64_t>());
-      SetTimestamp(id[0][1], o->comparison.mutable_created_at());
-      std::vector<int64_t> base(o->comparison.baseline_run_ids().begin(),
-                                o->comparison.baseline_run_ids().end());
-      Exec(tx,
-           "INSERT INTO comparisons (id, candidate_run_id, baseline_run_ids, verdict, body) "
-           "VALUES ($1, $2, $3::bigint[], $4, $5)",
-           o->comparison.id(), o->run_id, BigintArray(base), verdict, Bytes(o->comparison, &buf));
+    if (o->comparison) {
+      v1::Comparison& c = *o->comparison;
+      std::vector<int64_t> base(c.baseline_run_ids().begin(), c.baseline_run_ids().end());
+      // The id and time live in columns (LatestComparison reads them there).
+      auto r = Exec(tx,
+                    "INSERT INTO comparisons (candidate_run_id, baseline_run_ids, verdict, body) "
+                    "VALUES ($1, $2::bigint[], $3, $4) RETURNING id, "
+                    "extract(epoch from created_at)::float8",
+                    o->run_id, BigintArray(base), VerdictText(c.verdict()), Bytes(c, &buf));
+      c.set_id(r[0][0].as<int64_t>());
+      SetTimestamp(r[0][1], c.mutable_created_at());
       for (v1::Alert& a : o->alerts) {
-        a.set_comparison_id(o->comparison.id());
+        a.set_comparison_id(c.id());
         InsertAlert(tx, &a, *o);
       }
     }
-    for (v1::ChangePointRecord& c : o->change_points) {
+    for (auto& [c, alert] : o->change_points) {
       auto r = Exec(tx,
                     "INSERT INTO change_points (project, branch, suite_name, machine_class, "
                     "job_name, metric, run_id, commit_sha, before_value, after_value, p, "
@@ -358,24 +341,8 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
                     static_cast<int>(c.direction()));
       if (r.empty()) continue;  // known already: no second alert
       c.set_id(r[0][0].as<int64_t>());
-      v1::Alert a;
-      a.set_kind("change_point");
-      a.set_state("firing");
-      a.set_run_id(c.run_id());
-      a.set_change_point_id(c.id());
-      a.set_project(c.project());
-      a.set_suite_name(c.suite_name());
-      a.set_job_name(c.job_name());
-      a.set_metric(c.metric());
-      a.set_machine_class(c.machine_class());
-      a.set_candidate_commit(c.commit());
-      a.set_ratio(c.before() != 0 ? c.after() / c.before() : 0);
-      a.set_url(o->change_point_url_prefix);
-      a.set_summary(absl::StrCat("change point in ", c.suite_name(), " ", c.job_name(), "/",
-                                 c.metric(), " on ", c.branch(), " (", c.machine_class(), ") at ",
-                                 c.commit().substr(0, 12), ": ", c.before(), " -> ", c.after(),
-                                 ", p = ", c.p()));
-      InsertAlert(tx, &a, *o);
+      alert.set_change_point_id(c.id());
+      InsertAlert(tx, &alert, *o);
     }
     return absl::OkStatus();
   });
@@ -385,8 +352,8 @@ absl::StatusOr<v1::Comparison> PgAnalysisStore::LatestComparison(int64_t run_id)
   v1::Comparison out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = Exec(tx,
-                  "SELECT body FROM comparisons WHERE candidate_run_id = $1 ORDER BY id DESC "
-                  "LIMIT 1",
+                  "SELECT body, id, extract(epoch from created_at)::float8 FROM comparisons "
+                  "WHERE candidate_run_id = $1 ORDER BY id DESC LIMIT 1",
                   run_id);
     if (r.empty()) {
       auto run = Exec(tx, "SELECT analysed_at IS NOT NULL FROM runs WHERE id = $1", run_id);
@@ -399,6 +366,8 @@ absl::StatusOr<v1::Comparison> PgAnalysisStore::LatestComparison(int64_t run_id)
     auto c = Decode<v1::Comparison>(r[0][0], "comparison");
     if (!c.ok()) return c.status();
     out = *std::move(c);
+    out.set_id(r[0][1].as<int64_t>());
+    SetTimestamp(r[0][2], out.mutable_created_at());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -16,28 +16,6 @@ using pgq::Interval;
 // Advisory lock key for the sweeper (a singleton duty among replicas).
 constexpr int64_t kSweepLockKey = 0x7065726673776570;
 
-constexpr char kRunColumns[] =
-    "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
-    "created_at)::float8, "
-    "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
-    "coalesce(against_run_id, 0), verdict";
-
-void RunFromRow(const pqxx::row& r, v1::Run* run) {
-  run->set_id(r[0].as<int64_t>());
-  run->set_state(ParseRunState(r[1].as<std::string>()));
-  run->set_project(r[2].as<std::string>());
-  run->set_branch(r[3].as<std::string>());
-  run->set_commit(r[4].as<std::string>());
-  run->set_kind(ParseRunKind(r[5].as<std::string>()));
-  run->set_suite_name(r[6].as<std::string>());
-  SetTimestamp(r[7], run->mutable_created_at());
-  SetTimestamp(r[8], run->mutable_finished_at());
-  run->set_baseline_branch(r[9].as<std::string>());
-  run->set_baseline_runs(r[10].as<int>());
-  run->set_against_run_id(r[11].as<int64_t>());
-  run->set_verdict(r[12].as<std::string>());
-}
-
 absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   std::map<int64_t, v1::Job*> by_id;
   for (const auto& r : Exec(tx,
@@ -82,10 +60,10 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
 }
 
 absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id) {
-  auto r = Exec(tx, absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE id = $1"), id);
+  auto r = Exec(tx, absl::StrCat("SELECT ", pgq::kRunColumns, " FROM runs WHERE id = $1"), id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("run ", id, " not found"));
   v1::Run run;
-  RunFromRow(r[0], &run);
+  pgq::RunFromRow(r[0], &run);
   if (auto s = LoadJobs(tx, &run); !s.ok()) return s;
   return run;
 }
@@ -106,7 +84,8 @@ absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
               "baseline_branch, baseline_runs, against_run_id) "
               "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0)) RETURNING id",
               spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
-              spec.suite_name(), spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
+              spec.suite_name(),
+              spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
               std::max(1, spec.baseline_runs()), spec.against_run_id())[0]
             .as<int64_t>();
     for (int i = 0; i < spec.jobs_size(); ++i) {
@@ -154,7 +133,7 @@ absl::StatusOr<v1::ListRunsResponse> PgJobStore::ListRuns(const v1::ListRunsRequ
     auto rows = Exec(
         tx,
         absl::StrCat(
-            "SELECT ", kRunColumns,
+            "SELECT ", pgq::kRunColumns,
             " FROM runs WHERE id < $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR branch = $3) "
             "AND ($4 = '' OR commit_sha = $4) AND ($5 = '' OR kind = $5) AND ($6 = '' OR project = "
             "$6) "
@@ -162,7 +141,7 @@ absl::StatusOr<v1::ListRunsResponse> PgJobStore::ListRuns(const v1::ListRunsRequ
         before, req.state() ? RunStateName(req.state()) : "", req.branch(), req.commit(),
         req.kind() ? RunKindName(req.kind()) : "", req.project(), page + 1);
     for (int i = 0; i < static_cast<int>(rows.size()) && i < page; ++i)
-      RunFromRow(rows[i], out.add_runs());
+      pgq::RunFromRow(rows[i], out.add_runs());
     if (static_cast<int>(rows.size()) > page)
       out.set_next_page_token(std::to_string(out.runs(page - 1).id()));
     return absl::OkStatus();

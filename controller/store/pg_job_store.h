@@ -78,6 +78,9 @@ void RefreshRunState(pqxx::work& tx, int64_t run_id);
 // For writes whose loss in a crash the protocol recovers from: commit without the fsync wait.
 void AsyncCommit(pqxx::work& tx);
 void NotifyRun(pqxx::work& tx, int64_t run_id);
+// The columns of a run row, in the order RunFromRow reads them (jobs are not loaded).
+extern const char kRunColumns[];
+void RunFromRow(const pqxx::row& r, v1::Run* run);
 void NotifyWork(pqxx::work& tx);
 std::string Interval(absl::Duration d);
 // The errors every epoch-fenced call gives, worded once.

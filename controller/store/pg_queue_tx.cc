@@ -22,6 +22,28 @@ void NotifyRun(pqxx::work& tx, int64_t run_id) {
   Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel, absl::StrCat("run:", run_id));
 }
 
+const char kRunColumns[] =
+    "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
+    "created_at)::float8, "
+    "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
+    "coalesce(against_run_id, 0), verdict";
+
+void RunFromRow(const pqxx::row& r, v1::Run* run) {
+  run->set_id(r[0].as<int64_t>());
+  run->set_state(ParseRunState(r[1].as<std::string>()));
+  run->set_project(r[2].as<std::string>());
+  run->set_branch(r[3].as<std::string>());
+  run->set_commit(r[4].as<std::string>());
+  run->set_kind(ParseRunKind(r[5].as<std::string>()));
+  run->set_suite_name(r[6].as<std::string>());
+  SetTimestamp(r[7], run->mutable_created_at());
+  SetTimestamp(r[8], run->mutable_finished_at());
+  run->set_baseline_branch(r[9].as<std::string>());
+  run->set_baseline_runs(r[10].as<int>());
+  run->set_against_run_id(r[11].as<int64_t>());
+  run->set_verdict(r[12].as<std::string>());
+}
+
 void NotifyWork(pqxx::work& tx) { Exec(tx, "SELECT pg_notify($1, 'work')", kEventsChannel); }
 
 void AsyncCommit(pqxx::work& tx) { tx.exec("SET LOCAL synchronous_commit = off"); }

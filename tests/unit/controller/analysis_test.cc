@@ -258,12 +258,16 @@ TEST(AnalyserTest, BaselineHistoryStepBecomesOneChangePointOnceFivePointsFollow)
     Analyser a(store, results, runs, {});
     EXPECT_EQ(a.RunOnce(), 1);
     ASSERT_EQ(store.outcome.change_points.size(), 1u);
-    const auto& cp = store.outcome.change_points[0];
+    const auto& cp = store.outcome.change_points[0].record;
     EXPECT_EQ(cp.run_id(), 130);
     EXPECT_EQ(cp.commit(), "c30");
     EXPECT_LE(cp.p(), 0.001);
     EXPECT_NEAR(cp.after() / cp.before(), 1.1, 0.01);
-    EXPECT_FALSE(store.outcome.has_comparison) << "baselines are not compared";
+    const v1::Alert& alert = store.outcome.change_points[0].alert;
+    EXPECT_EQ(alert.kind(), "change_point");
+    EXPECT_EQ(alert.run_id(), 130);
+    EXPECT_NEAR(alert.ratio(), 1.1, 0.01);
+    EXPECT_FALSE(store.outcome.comparison) << "baselines are not compared";
   }
   {
     // Already known one point away: not reported again.
