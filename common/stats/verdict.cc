@@ -8,20 +8,6 @@
 
 namespace perfgate::common {
 
-const char* VerdictName(Verdict v) {
-  switch (v) {
-    case Verdict::kNoChange:
-      return "no_change";
-    case Verdict::kRegression:
-      return "regression";
-    case Verdict::kImprovement:
-      return "improvement";
-    case Verdict::kInconclusive:
-      return "inconclusive";
-  }
-  return "inconclusive";
-}
-
 std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metrics,
                                         const VerdictOptions& opts) {
   std::vector<MetricVerdict> out(metrics.size());

@@ -22,7 +22,6 @@
 namespace perfgate::common {
 
 enum class Verdict { kNoChange, kRegression, kImprovement, kInconclusive };
-const char* VerdictName(Verdict v);  // no_change, regression, improvement, inconclusive
 
 struct VerdictOptions {
   double alpha = 0.01;

@@ -1,7 +1,5 @@
 #include "controller/analysis/notifier.h"
 
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
@@ -12,19 +10,16 @@
 #include "absl/strings/str_cat.h"
 #include "common/hash/sha256.h"
 #include "common/http/url.h"
+#include "common/json/proto_json.h"
 
 namespace perfgate::controller {
 
 std::string Notifier::WebhookBody(const v1::Alert& a) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(a, &json, o);
-  return absl::StrCat("{\"event\":\"perfgate.alert\",\"alert\":", json, "}");
+  return absl::StrCat(
+      "{\"event\":\"perfgate.alert\",\"alert\":", common::ProtoToJson(a, /*pretty=*/false), "}");
 }
 
 std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active_for) {
-  using google::protobuf::util::TimeUtil;
   nlohmann::json alert;
   alert["labels"] = {{"alertname", a.kind() == "change_point"  ? "PerfgateChangePoint"
                                    : a.kind() == "improvement" ? "PerfgateImprovement"

@@ -1,11 +1,10 @@
 #include "controller/report/render.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json/proto_json.h"
 #include "controller/analysis/comparer.h"
 
 namespace perfgate::controller {
@@ -29,7 +28,7 @@ std::string Baselines(const v1::Comparison& c) {
 }
 
 std::string MetricRow(const v1::MetricComparison& m, const char* sep, const char* end) {
-  return absl::StrCat(sep, VerdictMark(m.verdict()), sep, m.job_name(), sep, m.name(), sep,
+  return absl::StrCat(sep, VerdictText(m.verdict()), sep, m.job_name(), sep, m.name(), sep,
                       FormatValue(m.baseline_median()), " ", m.unit(), sep,
                       FormatValue(m.candidate_median()), " ", m.unit(), sep, FormatChange(m), sep,
                       FormatInterval(m), sep, absl::StrFormat("%.2g", m.p()), end);
@@ -48,21 +47,6 @@ std::string FormatInterval(const v1::MetricComparison& m) {
   if (!m.has_ratio() || (m.ratio_low() == 0 && m.ratio_high() == 0)) return "-";
   return absl::StrFormat("%+.1f .. %+.1f %%", 100 * (m.ratio_low() - 1),
                          100 * (m.ratio_high() - 1));
-}
-
-const char* VerdictMark(v1::Verdict v) {
-  switch (v) {
-    case v1::VERDICT_REGRESSION:
-      return "regression";
-    case v1::VERDICT_IMPROVEMENT:
-      return "improvement";
-    case v1::VERDICT_INCONCLUSIVE:
-      return "inconclusive";
-    case v1::VERDICT_NO_CHANGE:
-      return "no change";
-    default:
-      return "none";
-  }
 }
 
 std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url) {
@@ -134,7 +118,7 @@ std::string RenderText(const v1::Comparison& c) {
     o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8s\n", "VERDICT", "JOB", "METRIC",
                          "BASELINE", "CANDIDATE", "CHANGE", "95% CI", "P");
     for (const auto& m : c.metrics()) {
-      o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8.2g\n", VerdictMark(m.verdict()),
+      o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8.2g\n", VerdictText(m.verdict()),
                            m.job_name(), m.name(), FormatValue(m.baseline_median()),
                            FormatValue(m.candidate_median()), FormatChange(m), FormatInterval(m),
                            m.p());
@@ -160,13 +144,6 @@ std::string RenderText(const v1::Comparison& c) {
   return o.str();
 }
 
-std::string RenderJson(const v1::Comparison& c) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(c, &json, o);
-  return json;
-}
+std::string RenderJson(const v1::Comparison& c) { return common::ProtoToJson(c); }
 
 }  // namespace perfgate::controller

@@ -17,6 +17,5 @@ std::string RenderJson(const v1::Comparison& c);
 std::string FormatChange(const v1::MetricComparison& m);
 std::string FormatInterval(const v1::MetricComparison& m);
 std::string FormatValue(double v);
-const char* VerdictMark(v1::Verdict v);  // a short word with a sign for tables
 
 }  // namespace perfgate::controller

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/grpc/auth.h"
 #include "common/hash/sha256.h"
+#include "common/json/proto_json.h"
 #include "common/spec/suite_parser.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 #include "tools/cli/load_command.h"
@@ -72,7 +73,7 @@ class Client {
 
 int Show(Client& c, const google::protobuf::Message& m, const std::function<void()>& table) {
   if (c.json()) {
-    std::cout << ToJson(m);
+    std::cout << common::ProtoToJson(m);
   } else {
     table();
   }
@@ -95,7 +96,7 @@ int Watch(Client& c, int64_t id, bool logs) {
       if (ev.has_run()) {
         if (ev.run().state() != last.state()) {
           if (c.json()) {
-            std::cout << ToJson(ev.run());
+            std::cout << common::ProtoToJson(ev.run());
           } else {
             std::cerr << "run " << id << ": " << RunStateShort(ev.run().state()) << "\n";
           }
@@ -194,8 +195,9 @@ int main(int argc, char** argv) {
   int64_t against = 0;
   submit->add_option("--baseline-branch", baseline_branch,
                      "candidates: compare with this branch's baseline (default: --branch)");
-  submit->add_option("--baseline-runs", baseline_runs,
-                     "candidates: pool this many of the newest baseline runs (default 1)")
+  submit
+      ->add_option("--baseline-runs", baseline_runs,
+                   "candidates: pool this many of the newest baseline runs (default 1)")
       ->check(CLI::Range(1, 20));
   submit->add_option("--against", against, "compare with this run instead of the baseline")
       ->check(CLI::PositiveNumber);
@@ -280,13 +282,15 @@ int main(int argc, char** argv) {
       "Benjamini-Hochberg across metrics, ratio of medians with a bootstrap 95 % CI");
   compare->add_option("CANDIDATE", run_id, "candidate run id")->required();
   int64_t compare_against = 0;
-  compare->add_option("--against", compare_against,
-                      "compare with this run now (default: the stored comparison with the "
-                      "branch's baseline)")
+  compare
+      ->add_option("--against", compare_against,
+                   "compare with this run now (default: the stored comparison with the "
+                   "branch's baseline)")
       ->check(CLI::PositiveNumber);
   auto* report = app.add_subcommand(
-      "report", "a candidate's report: md (PR comment), json (schema: perfgate.v1.Comparison), "
-                "text, or html (prints the page's URL)");
+      "report",
+      "a candidate's report: md (PR comment), json (schema: perfgate.v1.Comparison), "
+      "text, or html (prints the page's URL)");
   report->add_option("RUN", run_id, "candidate run id")->required();
   std::string report_format = "md";
   report->add_option("--format", report_format, "md, json, text or html")
@@ -400,7 +404,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
     if (!wait) return Show(c, resp.run(), [&] { RenderRun(std::cout, resp.run()); });
     if (c.json())
-      std::cout << ToJson(resp.run());
+      std::cout << common::ProtoToJson(resp.run());
     else
       std::cerr << "submitted run " << resp.run().id() << "\n";
     return Watch(c, resp.run().id(), true);
@@ -624,7 +628,7 @@ int main(int argc, char** argv) {
       if (page.chunks_size() == 0) break;
       req.set_after_id(page.last_id());
     }
-    if (c.json()) std::cout << ToJson(all);
+    if (c.json()) std::cout << common::ProtoToJson(all);
     return 0;
   }
   if (alist->parsed()) {

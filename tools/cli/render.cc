@@ -1,6 +1,5 @@
 #include "tools/cli/render.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <cmath>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json/proto_json.h"
 
 namespace perfgate::cli {
 namespace {
@@ -24,16 +24,6 @@ std::string When(const google::protobuf::Timestamp& ts) {
 }
 
 }  // namespace
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.preserve_proto_field_names = true;
-  o.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
-}
 
 std::string RunStateShort(v1::RunState s) { return Short(v1::RunState_Name(s), "RUN_STATE_"); }
 

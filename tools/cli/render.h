@@ -1,5 +1,5 @@
-// How the CLI shows controller objects: one renderer per object, as a table for people or as
-// JSON (the proto3 JSON mapping, field names as in the .proto) for scripts.
+// How the CLI shows controller objects: one renderer per object, as a table for people; JSON
+// for scripts is common::ProtoToJson (common/json/proto_json.h).
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -12,7 +12,6 @@
 
 namespace perfgate::cli {
 
-std::string ToJson(const google::protobuf::Message& m);
 void RenderRun(std::ostream& out, const v1::Run& run);
 void RenderRunList(std::ostream& out, const v1::ListRunsResponse& list);
 void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents);
