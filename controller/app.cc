@@ -75,6 +75,9 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<PgAgentStore> agents_;
   ControllerMetrics metrics_;
   EventBus work_, runs_;
+  // Run state changes only (from the database's "run:" notifications, any replica's): what the
+  // analyser waits for. runs_ also moves on every log upload and watch poll.
+  EventBus run_states_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<PgListener> listener_;
   std::unique_ptr<Dispatcher> dispatcher_;
@@ -154,7 +157,10 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
       std::make_unique<SessionManager>(so, *agents_, work_, metrics_, common::RealClock::Get());
   listener_ = std::make_unique<PgListener>(dsn, kEventsChannel, [this](const std::string& payload) {
     if (payload == "work" || payload == "*") work_.Notify();
-    if (absl::StartsWith(payload, "run:") || payload == "*") runs_.Notify();
+    if (absl::StartsWith(payload, "run:") || payload == "*") {
+      runs_.Notify();
+      run_states_.Notify();
+    }
     if (absl::StartsWith(payload, "stop:")) {
       // stop:<attempt>:<agent>, from a CancelRun on any replica. Anyone who can reach the
       // database can NOTIFY: a malformed payload is ignored.
@@ -204,7 +210,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   ao.webhook = !no.webhook_url.empty();
   ao.alertmanager = !no.alertmanager_url.empty();
   analysis_ = std::make_unique<PgAnalysisStore>(*pool_);
-  analyser_ = std::make_unique<Analyser>(*analysis_, *results_, runs_, ao);
+  analyser_ = std::make_unique<Analyser>(*analysis_, *results_, run_states_, ao);
   notifier_ = std::make_unique<Notifier>(*analysis_, no);
   pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,

@@ -40,19 +40,17 @@ std::string DiffSampleType(const std::string& kind) {
 void Analyser::Start() {
   thread_ = std::thread([this] {
     while (!stop_) {
-      const uint64_t seen = runs_.generation();
+      const uint64_t seen = run_states_.generation();
       RunOnce();
-      // Woken by run changes (a run finishing among them), else the slow poll.
-      const absl::Time until = absl::Now() + opts_.poll;
-      while (!stop_ && absl::Now() < until) {
-        if (runs_.WaitForChange(seen, absl::Milliseconds(200))) break;
-      }
+      // Woken by a run state change (a run finishing among them) or Stop, else the slow poll.
+      run_states_.WaitForChange(seen, opts_.poll);
     }
   });
 }
 
 void Analyser::Stop() {
   stop_ = true;
+  run_states_.Notify();
   if (thread_.joinable()) thread_.join();
 }
 

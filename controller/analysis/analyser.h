@@ -3,7 +3,8 @@
 // extends its branch's history and is searched for change points. Outcomes — comparison,
 // alerts, change points — are stored in one transaction that also marks the run analysed, so a
 // crash re-analyses and two replicas never both store. Works off the database (finished runs
-// not yet analysed), woken by run events and a slow poll.
+// not yet analysed), woken by run state changes (`run_states`: the database's run
+// notifications, from any replica) and a slow poll.
 #pragma once
 
 #include <atomic>
@@ -32,8 +33,8 @@ struct AnalyserOptions {
 
 class Analyser {
  public:
-  Analyser(AnalysisStore& store, ResultStore& results, EventBus& runs, AnalyserOptions opts)
-      : store_(store), results_(results), runs_(runs), opts_(std::move(opts)) {}
+  Analyser(AnalysisStore& store, ResultStore& results, EventBus& run_states, AnalyserOptions opts)
+      : store_(store), results_(results), run_states_(run_states), opts_(std::move(opts)) {}
   ~Analyser() { Stop(); }
   void Start();
   void Stop();
@@ -57,9 +58,8 @@ class Analyser {
 
   AnalysisStore& store_;
   ResultStore& results_;
-  EventBus& runs_;
+  EventBus& run_states_;
   AnalyserOptions opts_;
-  EventBus stop_signal_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

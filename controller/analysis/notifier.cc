@@ -122,15 +122,16 @@ int Notifier::RunOnce() {
 void Notifier::Start() {
   thread_ = std::thread([this] {
     while (!stop_) {
+      const uint64_t seen = stop_signal_.generation();
       RunOnce();
-      const absl::Time until = absl::Now() + opts_.poll;
-      while (!stop_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+      stop_signal_.WaitForChange(seen, opts_.poll);
     }
   });
 }
 
 void Notifier::Stop() {
   stop_ = true;
+  stop_signal_.Notify();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -46,6 +46,7 @@ class Notifier {
 
   AnalysisStore& store_;
   const NotifierOptions opts_;
+  EventBus stop_signal_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
