@@ -80,6 +80,8 @@ class JobStore {
   virtual absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) = 0;
   virtual absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
                                                             int limit) = 0;
+  // The newest `limit` chunks of a run's logs, oldest first (the run page shows the tail).
+  virtual absl::StatusOr<v1::GetRunLogsResponse> GetRunLogTail(int64_t run_id, int limit) = 0;
 
   // Lease housekeeping (a singleton duty: a no-op while another replica holds it).
   virtual absl::StatusOr<SweepResult> Sweep(absl::Duration lost_after) = 0;

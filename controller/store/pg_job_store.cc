@@ -451,28 +451,59 @@ absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) 
   return run_id;
 }
 
+namespace {
+
+absl::Status CheckRunExists(pqxx::work& tx, int64_t run_id) {
+  if (Exec(tx, "SELECT 1 FROM runs WHERE id = $1", run_id).empty()) {
+    return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+// Rows of (id, job_id, attempt_id, seq, stream, data) into `out`, in order.
+void AddLogChunks(const pqxx::result& rows, v1::GetRunLogsResponse* out) {
+  for (const auto& r : rows) {
+    v1::LogChunk* c = out->add_chunks();
+    c->set_id(r[0].as<int64_t>());
+    c->set_job_id(r[1].as<int64_t>());
+    c->set_attempt_id(r[2].as<int64_t>());
+    c->set_seq(r[3].as<int64_t>());
+    c->set_stream(static_cast<v1::LogStream>(r[4].as<int>()));
+    c->set_data(pqxx::binarystring(r[5]).str());
+    out->set_last_id(c->id());
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<v1::GetRunLogsResponse> PgJobStore::GetRunLogs(int64_t run_id, int64_t after_id,
                                                               int limit) {
   v1::GetRunLogsResponse out;
-  out.set_last_id(after_id);
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    if (Exec(tx, "SELECT 1 FROM runs WHERE id = $1", run_id).empty()) {
-      return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
-    }
-    for (const auto& r : Exec(tx,
-                              "SELECT id, job_id, attempt_id, seq, stream, data FROM log_chunks "
-                              "WHERE run_id = $1 AND id > $2 "
-                              "ORDER BY id LIMIT $3",
-                              run_id, after_id, limit)) {
-      v1::LogChunk* c = out.add_chunks();
-      c->set_id(r[0].as<int64_t>());
-      c->set_job_id(r[1].as<int64_t>());
-      c->set_attempt_id(r[2].as<int64_t>());
-      c->set_seq(r[3].as<int64_t>());
-      c->set_stream(static_cast<v1::LogStream>(r[4].as<int>()));
-      c->set_data(pqxx::binarystring(r[5]).str());
-      out.set_last_id(c->id());
-    }
+    out.Clear();
+    out.set_last_id(after_id);
+    if (auto st = CheckRunExists(tx, run_id); !st.ok()) return st;
+    AddLogChunks(Exec(tx,
+                      "SELECT id, job_id, attempt_id, seq, stream, data FROM log_chunks "
+                      "WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                      run_id, after_id, limit),
+                 &out);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<v1::GetRunLogsResponse> PgJobStore::GetRunLogTail(int64_t run_id, int limit) {
+  v1::GetRunLogsResponse out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
+    if (auto st = CheckRunExists(tx, run_id); !st.ok()) return st;
+    AddLogChunks(Exec(tx,
+                      "SELECT * FROM (SELECT id, job_id, attempt_id, seq, stream, data FROM "
+                      "log_chunks WHERE run_id = $1 ORDER BY id DESC LIMIT $2) t ORDER BY id",
+                      run_id, limit),
+                 &out);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

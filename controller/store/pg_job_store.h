@@ -33,6 +33,7 @@ class PgJobStore : public JobStore {
   absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) override;
   absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
                                                     int limit) override;
+  absl::StatusOr<v1::GetRunLogsResponse> GetRunLogTail(int64_t run_id, int limit) override;
   absl::StatusOr<SweepResult> Sweep(absl::Duration lost_after) override;
   absl::Status ExtendLiveLeases(absl::Duration grace) override;
   absl::StatusOr<std::map<std::string, int64_t>> CountJobsByState() override;

@@ -182,7 +182,7 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
       }
     }
   }
-  auto logs = jobs_.GetRunLogs(id, 0, 10000);
+  auto logs = jobs_.GetRunLogTail(id, 256);
   if (logs.ok() && logs->chunks_size()) {
     std::string text;
     for (const auto& c : logs->chunks()) text += c.data();
@@ -261,7 +261,7 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
   for (const auto& d : c->profile_diffs()) {
     absl::StrAppend(&body, "<h2>Profile diff: ", Esc(d.label()), "</h2><p>", Esc(d.sample_type()),
                     " in ", Esc(d.unit()), "; totals ", d.base_total(), " → ", d.candidate_total(),
-                    " (profiles <a href=\"#\">", d.base_id(), "</a> → ", d.candidate_id(),
+                    " (profiles ", d.base_id(), " → ", d.candidate_id(),
                     ")</p><table><tr><th>function</th><th>baseline flat</th><th>candidate flat"
                     "</th><th>change</th><th>baseline cum</th><th>candidate cum</th></tr>");
     for (const auto& f : d.functions())

@@ -358,6 +358,13 @@ TEST_F(PgJobStoreTest, LogsAreIdempotentByAttemptAndSeq) {
   auto page = jobs_->GetRunLogs(run.id(), logs->chunks(0).id(), 1);
   EXPECT_EQ(page->chunks_size(), 1);
   EXPECT_EQ(page->chunks(0).seq(), 1);
+  // The tail: the newest two, oldest first.
+  auto tail = jobs_->GetRunLogTail(run.id(), 2);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->chunks_size(), 2);
+  EXPECT_EQ(tail->chunks(0).seq(), 1);
+  EXPECT_EQ(tail->chunks(1).seq(), 2);
+  EXPECT_TRUE(absl::IsNotFound(jobs_->GetRunLogTail(999999, 2).status()));
 }
 
 TEST_F(PgJobStoreTest, ListRunsFiltersAndPages) {
