@@ -281,7 +281,7 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
   auto compare = Get(absl::StrCat("/runs/", regressed, "/compare"));
   EXPECT_EQ(compare.first, 200);
   EXPECT_NE(compare.second.find("Verdict: regression"), std::string::npos);
-  EXPECT_GE(compare.second.find("<svg"), 0u);
+  EXPECT_NE(compare.second.find("<svg"), std::string::npos);
   EXPECT_NE(compare.second.find("<polyline"), std::string::npos) << "percentile curves";
   EXPECT_NE(compare.second.find("<circle"), std::string::npos) << "dot plots";
   auto history = Get("/history?project=it&suite=it-analysis&metric=http.latency.p50");
