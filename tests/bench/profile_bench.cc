@@ -2,7 +2,6 @@
 // the same files in the same invocation. The profiles are synthetic but shaped like a busy
 // service's CPU profile: thousands of functions, deep stacks, many distinct samples.
 //   profile_bench [--samples 200000] [--functions 5000] [--runs 5]
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,24 +15,11 @@
 #include "absl/strings/str_format.h"
 #include "common/process/subprocess.h"
 #include "controller/profile/pprof.h"
+#include "tests/harness/gzip.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string Gzip(const std::string& raw) {
-  z_stream z{};
-  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, raw.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  z.avail_in = static_cast<uInt>(raw.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 // A CPU-like profile: `functions` functions, one location each, samples with stacks of 8..40
 // frames drawn with a skew (a few hot paths, a long tail), values in nanoseconds.
@@ -71,7 +57,7 @@ std::string Synthetic(int samples, int functions, uint32_t seed) {
     s->add_value(1);
     s->add_value(10'000'000);
   }
-  return Gzip(p.SerializeAsString());
+  return perfgate::testing::Gzip(p.SerializeAsString());
 }
 
 double Median(std::vector<double> v) {

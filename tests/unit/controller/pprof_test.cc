@@ -3,9 +3,8 @@
 // are functions of their own, and diffs line functions up by name.
 #include "controller/profile/pprof.h"
 
-#include <zlib.h>
-
 #include "gtest/gtest.h"
+#include "tests/harness/gzip.h"
 
 namespace perfgate::controller {
 namespace {
@@ -52,20 +51,7 @@ class Builder {
     return *this;
   }
   std::string Bytes() const { return p_.SerializeAsString(); }
-  std::string Gzipped() const {
-    std::string raw = Bytes();
-    z_stream z{};
-    deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-    std::string out(deflateBound(&z, raw.size()) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(raw.data());
-    z.avail_in = static_cast<uInt>(raw.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
-  }
+  std::string Gzipped() const { return perfgate::testing::Gzip(Bytes()); }
   pprof::Profile& proto() { return p_; }
 
  private:
