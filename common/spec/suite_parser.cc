@@ -241,17 +241,17 @@ class Parser {
         v1::MetricLimit* m = b->add_limits();
         if (!l[i]["metric"]) return Error(l[i], p + ".metric", "is required");
         ASSIGN_OR_RETURN(*m->mutable_metric(), NonEmpty(l[i]["metric"], p + ".metric"));
+        using Setter = void (v1::MetricLimit::*)(double);
         bool any = false;
-        for (const char* key : {"max", "min", "target", "acceptable", "critical"}) {
+        for (auto [key, set] : {std::pair<const char*, Setter>{"max", &v1::MetricLimit::set_max},
+                                {"min", &v1::MetricLimit::set_min},
+                                {"target", &v1::MetricLimit::set_target},
+                                {"acceptable", &v1::MetricLimit::set_acceptable},
+                                {"critical", &v1::MetricLimit::set_critical}}) {
           if (!l[i][key]) continue;
           any = true;
           ASSIGN_OR_RETURN(auto v, Number(l[i][key], absl::StrCat(p, ".", key), -1e18, 1e18));
-          const std::string k = key;
-          if (k == "max") m->set_max(v);
-          if (k == "min") m->set_min(v);
-          if (k == "target") m->set_target(v);
-          if (k == "acceptable") m->set_acceptable(v);
-          if (k == "critical") m->set_critical(v);
+          (m->*set)(v);
         }
         if (!any) return Error(l[i], p, "give max, min, or target/acceptable/critical levels");
         if (auto s = common::CheckLimitLevels(*m); !s.ok())
