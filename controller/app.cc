@@ -184,8 +184,6 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
     spdlog::warn("msg=\"promtool not found; suites' PromQL is not checked at submit\" promtool={}",
                  cfg_.promtool);
   }
-  const std::string external_url =
-      cfg_.external_url.empty() ? absl::StrCat("http://", cfg_.http_listen) : cfg_.external_url;
   NotifierOptions no;
   no.webhook_url = cfg_.alert_webhook_url;
   no.alertmanager_url = cfg_.alertmanager_url;
@@ -205,7 +203,6 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
                                         cfg_.alert_webhook_secret_file + " is empty or unreadable");
   }
   AnalyserOptions ao;
-  ao.external_url = external_url;
   ao.poll = cfg_.analysis_poll;
   ao.webhook = !no.webhook_url.empty();
   ao.alertmanager = !no.alertmanager_url.empty();
@@ -215,7 +212,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
                                              metrics_, *api_auth, retry, spec_limits, *analysis_,
-                                             *analyser_, external_url);
+                                             *analyser_);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, *agent_auth);
 
@@ -227,11 +224,12 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
       [this](httplib::Server& server) { pages_->Register(server); });
   if (!http.ok()) return http.status();
   http_ = *std::move(http);
-  if (cfg_.external_url.empty()) {
-    const std::string url = absl::StrCat("http://", http_host, ":", http_->port());
-    analyser_->SetExternalUrl(url);
-    api_->SetExternalUrl(url);
-  }
+  // Links in reports and alerts: --external-url, or where the pages are now being served.
+  const std::string external_url = cfg_.external_url.empty()
+                                       ? absl::StrCat("http://", http_host, ":", http_->port())
+                                       : cfg_.external_url;
+  analyser_->SetExternalUrl(external_url);
+  api_->SetExternalUrl(external_url);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

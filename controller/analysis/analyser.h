@@ -38,7 +38,7 @@ class Analyser {
   ~Analyser() { Stop(); }
   void Start();
   void Stop();
-  // Where links point; set before Start (the HTTP port may only be known after binding).
+  // Where links point; set before Start, once the HTTP port is bound.
   void SetExternalUrl(std::string url) { opts_.external_url = std::move(url); }
 
   // Analyses the runs waiting; returns how many.

@@ -23,8 +23,7 @@ class ControllerService final
   ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents,
                     SessionManager& sessions, EventBus& work, EventBus& runs,
                     ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry,
-                    SpecLimits spec_limits, AnalysisStore& analysis, Analyser& analyser,
-                    std::string external_url)
+                    SpecLimits spec_limits, AnalysisStore& analysis, Analyser& analyser)
       : jobs_(jobs),
         results_(results),
         agents_(agents),
@@ -37,9 +36,8 @@ class ControllerService final
         spec_limits_(std::move(spec_limits)),
         analysis_(analysis),
         analyser_(analyser),
-        external_url_(std::move(external_url)),
         watches_(jobs, runs) {}
-  // Where report links point; set before the server starts serving.
+  // Where report links point; set once the HTTP port is bound, before the server serves.
   void SetExternalUrl(std::string url) { external_url_ = std::move(url); }
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
@@ -65,8 +63,7 @@ class ControllerService final
                           v1::History* resp) override;
   grpc::Status ListChangePoints(grpc::ServerContext* ctx, const v1::ListChangePointsRequest* req,
                                 v1::ListChangePointsResponse* resp) override;
-  grpc::Status TriageChangePoint(grpc::ServerContext* ctx,
-                                 const v1::TriageChangePointRequest* req,
+  grpc::Status TriageChangePoint(grpc::ServerContext* ctx, const v1::TriageChangePointRequest* req,
                                  v1::ChangePointRecord* resp) override;
   grpc::Status ListAlerts(grpc::ServerContext* ctx, const v1::ListAlertsRequest* req,
                           v1::ListAlertsResponse* resp) override;
