@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "tests/integration/fixture.h"
 
@@ -92,9 +93,18 @@ class BenchmarkTest : public ClusterTest {
            s == v1::RUN_STATE_CANCELLED;
   }
 
-  // A stack service's shell command running a private PostgreSQL on {port:db} with its data
-  // under {workdir}/pg (`extra`: more server options). PostgreSQL refuses to run as root: as
-  // root the service drops to the postgres user.
+  // A suite's stack service "db" (YAML, indented for `stack.services`) running a private
+  // PostgreSQL on {port:db} with its data under {workdir}/pg (`extra`: more server options),
+  // ready when pg_isready says so.
+  static std::string PostgresService(const std::string& extra) {
+    return absl::StrCat(
+        "          - name: db\n            args: [/bin/sh, -c, \"", PostgresServiceCommand(extra),
+        "\"]\n            ports: [db]\n            ready: {command: \"pg_isready -q "
+        "-h 127.0.0.1 -p {port:db}\", timeout: 60s}\n");
+  }
+
+  // The shell command of PostgresService. PostgreSQL refuses to run as root: as root the
+  // service drops to the postgres user.
   static std::string PostgresServiceCommand(const std::string& extra) {
     std::string pgbin = ShOut("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
     std::string server =

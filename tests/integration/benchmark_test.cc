@@ -202,7 +202,6 @@ TEST_F(BenchmarkTest, RestoresARealPgDumpIntoTheStackAndRunsPgbench) {
   Sh("chmod 644 " + dir_ + "/items.dump " + dir_ + "/notes.sql.gz " + dir_ + "/index.sql");
   StartController();
   StartAgent("a1");
-  std::string db_cmd = PostgresServiceCommand("");
   std::string dsn = "postgresql://postgres@127.0.0.1:{port:db}/app";
   std::string suite = WriteSuite(
       "pg",
@@ -213,12 +212,8 @@ jobs:
     benchmark:
       stack:
         services:
-          - name: db
-            args: [/bin/sh, -c, ")x",
-                   db_cmd, R"x("]
-            ports: [db]
-            ready: {command: "pg_isready -q -h 127.0.0.1 -p {port:db}", timeout: 60s}
-      fixtures:
+)x",
+                   PostgresService(""), R"x(      fixtures:
         - {name: create, command: "psql -X -q -h 127.0.0.1 -p {port:db} -U postgres -c 'CREATE DATABASE app'"}
         - {name: items, pg_dump: ")x",
                    dir_, R"x(/items.dump", dsn: ")x", dsn, R"x("}

@@ -237,34 +237,30 @@ TEST_F(ObserveTest, PgStatStatementsAndExplainFromAStackDatabase) {
   StartAgent("a1");
   std::string dsn = "postgresql://postgres@127.0.0.1:{port:db}/postgres";
   std::string suite = WriteSuite(
-      "dbstats",
-      absl::StrCat(R"x(
+      "dbstats", absl::StrCat(R"x(
 jobs:
   - name: db
     benchmark:
       stack:
         services:
-          - name: db
-            args: [/bin/sh, -c, ")x",
-                   PostgresServiceCommand("-c shared_preload_libraries=pg_stat_statements"), R"x("]
-            ports: [db]
-            ready: {command: "pg_isready -q -h 127.0.0.1 -p {port:db}", timeout: 60s}
-      fixtures:
+)x",
+                              PostgresService("-c shared_preload_libraries=pg_stat_statements"),
+                              R"x(      fixtures:
         - name: schema
           command: >-
             psql -X -q -v ON_ERROR_STOP=1 -d )x",
-                   dsn, R"x( -c 'CREATE TABLE items (id int PRIMARY KEY, n int)'
+                              dsn, R"x( -c 'CREATE TABLE items (id int PRIMARY KEY, n int)'
             -c 'INSERT INTO items SELECT g, g % 10 FROM generate_series(1, 5000) g' &&
             echo 'SELECT count(*) FROM items WHERE n = 3;' > {workdir}/q.sql
       workload:
         duration: 2s
         repetitions: 2
         pgbench: {dsn: ")x",
-                   dsn, R"x(", clients: 2, args: [-n, -f, "{workdir}/q.sql"]}
+                              dsn, R"x(", clients: 2, args: [-n, -f, "{workdir}/q.sql"]}
       observe:
         postgres:
           dsn: ")x",
-                   dsn, R"x("
+                              dsn, R"x("
           top: 5
           explain:
             - {name: by_n, sql: "SELECT count(*) FROM items WHERE n = 3"}
