@@ -12,9 +12,11 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
 # The tests also drive wrk, and the compose driver against a real Docker engine with an image
 # built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
 # library only) whose /debug/pprof the profile tests capture; a real Alertmanager receives
-# the analysis tests' alerts.
+# the analysis tests' alerts; the page tests load every web page in headless Chromium through
+# chromedriver (WebDriver).
 if [ "${1:-}" = --test ]; then
-  pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go prometheus-alertmanager)
+  pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go prometheus-alertmanager
+         chromium chromium-driver)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

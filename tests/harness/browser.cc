@@ -1,0 +1,105 @@
+#include "tests/harness/browser.h"
+
+#include <httplib.h>
+
+#include <regex>
+
+#include "common/process/subprocess.h"
+
+namespace perfgate::testing {
+
+std::unique_ptr<HeadlessBrowser> HeadlessBrowser::Start(const std::string& dir, std::string* why) {
+  const std::string driver = common::FindProgram("chromedriver");
+  const std::string chromium = common::FindProgram("chromium");
+  if (driver.empty() || chromium.empty()) {
+    *why = "chromium and chromedriver are not installed (tools/install-deps.sh --test)";
+    return nullptr;
+  }
+  std::unique_ptr<HeadlessBrowser> b(new HeadlessBrowser());
+  // Port 0: chromedriver binds a free port itself and names it in its first lines.
+  b->driver_ = std::make_unique<ChildProcess>(
+      "chromedriver", std::vector<std::string>{driver, "--port=0"}, dir + "/chromedriver.log");
+  const std::regex started("started successfully on port ([0-9]+)");
+  WaitUntil(
+      [&] {
+        std::smatch m;
+        const std::string log = b->driver_->Log();
+        if (!std::regex_search(log, m, started)) return !b->driver_->Running();
+        b->port_ = std::stoi(m[1]);
+        return true;
+      },
+      absl::Seconds(20));
+  if (b->port_ == 0) {
+    *why = "chromedriver did not start: " + b->driver_->Log();
+    return nullptr;
+  }
+  nlohmann::json caps = {
+      {"browserName", "chrome"},
+      {"goog:chromeOptions",
+       {{"binary", chromium},
+        // No sandbox: the tests run as root, which Chromium's sandbox refuses.
+        {"args",
+         {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+          "--no-first-run", "--window-size=1280,1024"}}}},
+      {"goog:loggingPrefs", {{"browser", "ALL"}}}};
+  nlohmann::json v = b->Command("POST", "/session", {{"capabilities", {{"alwaysMatch", caps}}}});
+  if (!v.contains("sessionId")) {
+    *why = "could not open a Chromium session: " + v.dump();
+    return nullptr;
+  }
+  b->session_ = v["sessionId"].get<std::string>();
+  return b;
+}
+
+HeadlessBrowser::~HeadlessBrowser() {
+  if (!session_.empty()) Command("DELETE", "/session/" + session_, nullptr);
+  if (driver_) driver_->Terminate(absl::Seconds(10));
+}
+
+nlohmann::json HeadlessBrowser::Command(const std::string& method, const std::string& path,
+                                        const nlohmann::json& body) {
+  httplib::Client cli("127.0.0.1", port_);
+  cli.set_read_timeout(60, 0);
+  httplib::Result res = method == "DELETE"
+                            ? cli.Delete(path.c_str())
+                            : cli.Post(path.c_str(), body.dump(), "application/json");
+  if (!res) return {{"error", "chromedriver unreachable: " + httplib::to_string(res.error())}};
+  nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("value"))
+    return {{"error", "chromedriver answered " + std::to_string(res->status) + ": " + res->body}};
+  nlohmann::json& value = j["value"];
+  if (res->status != 200) {
+    std::string msg = value.is_object() ? value.value("message", value.dump()) : value.dump();
+    return {{"error", msg}};
+  }
+  return value;
+}
+
+bool HeadlessBrowser::Navigate(const std::string& url, std::string* error) {
+  nlohmann::json v = Command("POST", "/session/" + session_ + "/url", {{"url", url}});
+  if (v.is_object() && v.contains("error")) {
+    *error = v["error"].get<std::string>();
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json HeadlessBrowser::Eval(const std::string& script) {
+  return Command("POST", "/session/" + session_ + "/execute/sync",
+                 {{"script", script}, {"args", nlohmann::json::array()}});
+}
+
+std::vector<HeadlessBrowser::LogEntry> HeadlessBrowser::TakeLog() {
+  // Not in the W3C standard; chromedriver keeps the legacy log command under /se/log.
+  nlohmann::json v = Command("POST", "/session/" + session_ + "/se/log", {{"type", "browser"}});
+  std::vector<LogEntry> out;
+  if (!v.is_array()) {
+    out.push_back({"SEVERE", "harness", "could not read the browser log: " + v.dump()});
+    return out;
+  }
+  for (const auto& e : v)
+    out.push_back({e.value("level", ""), e.value("source", ""), e.value("message", "")});
+  return out;
+}
+
+}  // namespace perfgate::testing
