@@ -204,6 +204,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   }
   AnalyserOptions ao;
   ao.poll = cfg_.analysis_poll;
+  ao.confirm_inconclusive = cfg_.confirm_inconclusive;
   ao.webhook = !no.webhook_url.empty();
   ao.alertmanager = !no.alertmanager_url.empty();
   analysis_ = std::make_unique<PgAnalysisStore>(*pool_);

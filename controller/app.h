@@ -37,6 +37,7 @@ struct ControllerConfig {
   std::string alert_webhook_secret_file;
   std::string alertmanager_url;       // "" off
   absl::Duration analysis_poll = absl::Seconds(5);
+  bool confirm_inconclusive = true;
 };
 
 class ControllerApp {

@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
                  "send alerts to this Alertmanager's v2 API (http://host:9093)");
   perfgate::common::AddDurationOption(app, "--analysis-poll", &cfg.analysis_poll,
                                       "backstop poll for finished runs to analyse");
+  app.add_flag("--confirm-inconclusive,!--no-confirm-inconclusive", cfg.confirm_inconclusive,
+               "schedule one confirmation run (baseline and candidate commits interleaved on the "
+               "candidate's agent) for each inconclusive candidate")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

@@ -118,13 +118,7 @@ absl::StatusOr<v1::Comparison> Analyser::CompareSamples(const RunSamples& candid
     if (!b.ok()) return b.status();
     in.baselines.push_back(*std::move(b));
   }
-  for (const JobSamples& job : candidate.jobs) {
-    auto noise =
-        store_.NoiseSamples(run, branch, job.job_name, job.machine_class, opts_.noise_runs);
-    if (!noise.ok()) return noise.status();
-    for (const auto& [metric, runs] : *noise)
-      in.noise_cv[{job.job_name, metric}] = LearnNoiseCv(runs);
-  }
+  if (auto s = LearnNoise(candidate, &in); !s.ok()) return s;
   v1::Comparison c = BuildComparison(in, opts_.verdict);
   if (!missing.empty()) {
     c.set_note(absl::StrCat("no baseline for ", absl::StrJoin(missing, ", ")));
@@ -132,6 +126,54 @@ absl::StatusOr<v1::Comparison> Analyser::CompareSamples(const RunSamples& candid
   AddCurves(candidate, in.baselines, &c);
   AddProfileDiffs(run.id(), ids.front(), &c);
   return c;
+}
+
+absl::Status Analyser::LearnNoise(const RunSamples& candidate, ComparisonInputs* in) {
+  const v1::Run& run = candidate.run;
+  const std::string branch = run.baseline_branch().empty() ? run.branch() : run.baseline_branch();
+  for (const JobSamples& job : candidate.jobs) {
+    auto noise =
+        store_.NoiseSamples(run, branch, job.job_name, job.machine_class, opts_.noise_runs);
+    if (!noise.ok()) return noise.status();
+    for (const auto& [metric, runs] : *noise)
+      in->noise_cv[{job.job_name, metric}] = LearnNoiseCv(runs);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, AnalysisOutcome* out) {
+  const v1::Run& run = confirmation.run;
+  auto [base, cand] = SplitConfirmation(confirmation);
+  if (base.jobs.empty() || cand.jobs.empty()) {
+    out->comparison = NoComparison(
+        confirmation, absl::StrCat("confirmation of run ", run.confirms_run_id(),
+                                   ": a side measured nothing, so run ",
+                                   run.confirms_run_id(), " stays inconclusive"));
+    return absl::OkStatus();
+  }
+  ComparisonInputs in;
+  in.candidate = std::move(cand);
+  in.baselines.push_back(std::move(base));
+  if (auto s = LearnNoise(in.candidate, &in); !s.ok()) return s;
+  v1::Comparison c = BuildComparison(in, opts_.verdict);
+  std::set<std::string> agents;
+  for (const JobSamples& j : in.candidate.jobs) agents.insert(j.agent);
+  const std::string how = absl::StrCat(
+      "baseline commit ", in.baselines[0].run.commit().substr(0, 12), " and candidate commit ",
+      run.commit().substr(0, 12), " measured in turn (A B x ", kConfirmationRounds, ") on ",
+      absl::StrJoin(agents, ", "));
+  c.set_note(absl::StrCat("interleaved confirmation of run ", run.confirms_run_id(), ": ", how));
+  out->comparison = c;
+  // The decision, as the confirmed run's latest comparison.
+  v1::Comparison d = c;
+  d.set_candidate_run_id(run.confirms_run_id());
+  d.set_note(absl::StrCat("decided by confirmation run ", run.id(), " (the first comparison was ",
+                          "inconclusive): ", how));
+  d.set_summary(absl::StrCat(c.summary(), " (confirmed by run ", run.id(), ")"));
+  out->alerts = AlertsFor(
+      d, absl::StrCat(opts_.external_url, "/runs/", run.confirms_run_id(), "/compare"));
+  out->decision = std::move(d);
+  return absl::OkStatus();
 }
 
 void Analyser::AddCurves(const RunSamples& candidate, const std::vector<RunSamples>& baselines,
@@ -251,16 +293,38 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
   out.run_id = run.id();
   out.webhook = opts_.webhook;
   out.alertmanager = opts_.alertmanager;
-  const bool compared = run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0;
-  if (run.state() == v1::RUN_STATE_SUCCEEDED && (compared || run.kind() == v1::RUN_KIND_BASELINE)) {
+  const bool confirming = run.confirms_run_id() != 0;
+  const bool compared =
+      !confirming && (run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0 || run.aa());
+  if (run.state() == v1::RUN_STATE_SUCCEEDED &&
+      (compared || confirming || run.kind() == v1::RUN_KIND_BASELINE)) {
     auto samples = store_.LoadRunSamples(run.id());
     if (!samples.ok()) return samples.status();
+    if (confirming) {
+      if (auto s = DecideConfirmation(*samples, &out); !s.ok()) return s;
+    }
     if (compared) {
       auto c = CompareSamples(*samples, run.against_run_id());
       if (!c.ok()) return c.status();
       out.comparison = *std::move(c);
-      out.alerts = AlertsFor(*out.comparison,
-                             absl::StrCat(opts_.external_url, "/runs/", run.id(), "/compare"));
+      // An A/A that moves is a statement about noise (it feeds the noise estimate), not a
+      // regression to alert anyone about.
+      if (!run.aa()) {
+        out.alerts = AlertsFor(*out.comparison,
+                               absl::StrCat(opts_.external_url, "/runs/", run.id(), "/compare"));
+      }
+      if (out.comparison->verdict() == v1::VERDICT_INCONCLUSIVE && opts_.confirm_inconclusive &&
+          run.kind() == v1::RUN_KIND_CANDIDATE && run.against_run_id() == 0) {
+        std::string why;
+        out.confirmation =
+            ConfirmationSpec(*samples, *out.comparison, opts_.verdict.min_repetitions, &why);
+        v1::Comparison& c = *out.comparison;
+        std::string note = out.confirmation
+                               ? std::string("inconclusive: a confirmation run interleaving the "
+                                             "baseline and candidate commits is scheduled")
+                               : "inconclusive, and no confirmation run can be made: " + why;
+        c.set_note(c.note().empty() ? note : absl::StrCat(c.note(), "; ", note));
+      }
     }
     if (run.kind() == v1::RUN_KIND_BASELINE) {
       if (auto s = FindChangePoints(*samples, &out); !s.ok()) return s;
@@ -273,6 +337,16 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
         "alerts={}",
         run.id(), VerdictText(out.comparison->verdict()), out.comparison->id(),
         out.comparison->baseline_run_ids_size(), out.alerts.size());
+  }
+  if (out.confirmation_run_id != 0) {
+    spdlog::info(
+        "component=analyser msg=\"confirmation run scheduled\" run={} confirmation={} jobs={}",
+        run.id(), out.confirmation_run_id, out.confirmation->jobs_size());
+  }
+  if (out.decision) {
+    spdlog::info("component=analyser msg=\"confirmation decided\" run={} confirmed={} verdict={}",
+                 run.id(), out.decision->candidate_run_id(),
+                 VerdictText(out.decision->verdict()));
   }
   for (const auto& [cp, alert] : out.change_points) {
     spdlog::info(

@@ -29,6 +29,8 @@ struct AnalyserOptions {
   absl::Duration poll = absl::Seconds(5);
   std::string external_url;  // where the web pages are, for links ("http://host:port")
   bool webhook = false, alertmanager = false;  // alerts need delivering there
+  // An inconclusive candidate gets one interleaved confirmation run (comparer.h).
+  bool confirm_inconclusive = true;
 };
 
 class Analyser {
@@ -50,6 +52,11 @@ class Analyser {
 
  private:
   absl::StatusOr<v1::Comparison> CompareSamples(const RunSamples& candidate, int64_t against);
+  // The confirmation run's own comparison (its two sides) and the decision for the run it
+  // confirms, with that run's alerts.
+  absl::Status DecideConfirmation(const RunSamples& confirmation, AnalysisOutcome* out);
+  // Per (job, metric) noise CV of the candidate's series on its machine classes.
+  absl::Status LearnNoise(const RunSamples& candidate, ComparisonInputs* in);
   absl::Status Analyse(const v1::Run& run);
   absl::Status FindChangePoints(const RunSamples& baseline, AnalysisOutcome* out);
   void AddCurves(const RunSamples& candidate, const std::vector<RunSamples>& baselines,

@@ -28,6 +28,13 @@ struct AnalysisOutcome {
   };
   std::vector<NewChangePoint> change_points;
   bool webhook = false, alertmanager = false;  // which deliveries the alerts need
+  // An inconclusive candidate: the confirmation run to schedule (its id is set when stored).
+  std::optional<v1::RunSpec> confirmation;
+  int64_t confirmation_run_id = 0;
+  // A confirmation run: the comparison that decides the run it confirms (its
+  // candidate_run_id), stored under that run, whose verdict it becomes; the alerts then
+  // belong to it.
+  std::optional<v1::Comparison> decision;
 };
 
 struct Delivery {

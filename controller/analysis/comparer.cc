@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/spec/limit_levels.h"
 #include "common/stats/summary.h"
+#include "controller/queue/run_spec.h"
 
 namespace perfgate::controller {
 namespace {
@@ -261,6 +262,89 @@ v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& ur
                              c.commit().substr(0, 12), ": ", c.before(), " -> ", c.after(),
                              ", p = ", c.p()));
   return a;
+}
+
+std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v1::Comparison& c,
+                                            int min_repetitions, std::string* why) {
+  if (c.baseline_commits().empty() || c.baseline_commits(0).empty()) {
+    *why = "the baseline has no commit to measure again";
+    return std::nullopt;
+  }
+  const v1::Run& run = candidate.run;
+  v1::RunSpec spec;
+  spec.set_project(run.project());
+  spec.set_branch(run.branch());
+  spec.set_commit(run.commit());
+  spec.set_kind(v1::RUN_KIND_EXPERIMENT);
+  spec.set_suite_name(run.suite_name());
+  spec.set_baseline_branch(c.baseline_branch());
+  spec.set_baseline_runs(1);
+  spec.set_confirms_run_id(run.id());
+  std::vector<const JobSamples*> jobs;
+  for (const JobSamples& j : candidate.jobs) {
+    if (!j.spec.has_benchmark()) continue;
+    if (j.agent.empty()) {
+      *why = absl::StrCat("job ", j.job_name, ": the agent that measured it is unknown");
+      return std::nullopt;
+    }
+    jobs.push_back(&j);
+  }
+  if (jobs.empty()) {
+    *why = "the candidate has no measured benchmark job";
+    return std::nullopt;
+  }
+  // Rounds outermost: A1 B1 (every job) before A2 B2, so both commits see the same stretch of
+  // the machine's day. Jobs run in submission order on a pinned agent, one at a time.
+  for (int round = 1; round <= kConfirmationRounds; ++round) {
+    for (const JobSamples* j : jobs) {
+      const uint32_t reps = j->spec.benchmark().workload().repetitions();
+      const uint32_t side = std::max<uint32_t>(reps ? reps : 9, min_repetitions);
+      const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds;
+      for (bool baseline : {true, false}) {
+        v1::JobSpec* job = spec.add_jobs();
+        *job = j->spec;
+        job->set_name(absl::StrCat(j->job_name, baseline ? " A" : " B", round));
+        job->set_commit(baseline ? c.baseline_commits(0) : run.commit());
+        (*job->mutable_agent_selector())[kAgentNameLabel] = j->agent;
+        job->mutable_arm()->set_job(j->job_name);
+        job->mutable_arm()->set_baseline(baseline);
+        job->mutable_arm()->set_round(round);
+        job->mutable_benchmark()->mutable_workload()->set_repetitions(per_round);
+      }
+    }
+  }
+  return spec;
+}
+
+std::pair<RunSamples, RunSamples> SplitConfirmation(const RunSamples& confirmation) {
+  RunSamples sides[2];  // [0] baseline, [1] candidate
+  for (RunSamples& s : sides) s.run = confirmation.run;
+  for (const JobSamples& j : confirmation.jobs) {
+    if (!j.spec.has_arm()) continue;
+    RunSamples& side = sides[j.spec.arm().baseline() ? 0 : 1];
+    if (j.spec.arm().baseline()) side.run.set_commit(j.spec.commit());
+    JobSamples* pooled = nullptr;
+    for (JobSamples& p : side.jobs) {
+      if (p.job_name == j.spec.arm().job()) pooled = &p;
+    }
+    if (!pooled) {
+      pooled = &side.jobs.emplace_back();
+      pooled->job_name = j.spec.arm().job();
+      pooled->machine_class = j.machine_class;
+      pooled->limits = j.limits;
+      pooled->spec = j.spec;
+      pooled->agent = j.agent;
+    }
+    pooled->valid += j.valid;
+    pooled->total += j.total;
+    for (const auto& [name, m] : j.metrics) {
+      JobSamples::Metric& into = pooled->metrics[name];
+      into.unit = m.unit;
+      into.direction = m.direction;
+      into.values.insert(into.values.end(), m.values.begin(), m.values.end());
+    }
+  }
+  return {std::move(sides[0]), std::move(sides[1])};
 }
 
 }  // namespace perfgate::controller

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,8 @@ struct JobSamples {
   std::map<std::string, Metric> metrics;
   std::vector<v1::MetricLimit> limits;  // from the job's suite
   int valid = 0, total = 0;             // repetitions
+  v1::JobSpec spec;                     // as submitted (and defaulted)
+  std::string agent;                    // the agent whose attempt gave these results
 };
 
 struct RunSamples {
@@ -61,6 +64,20 @@ std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url
 
 // The alert a new change point raises; `url` is where to look (the change points page).
 v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& url);
+
+// Confirmation of an inconclusive candidate: the same jobs measured again on the candidate's own
+// agent, the baseline's commit and the candidate's taking turns (A1 B1 A2 B2 A3 B3), so that
+// drift of the machine over time falls on both sides alike, then judged as usual.
+inline constexpr int kConfirmationRounds = 3;
+// The confirmation run of `candidate`, whose comparison `c` was inconclusive: each side gets
+// max(the job's repetitions, min_repetitions) repetitions over kConfirmationRounds rounds.
+// nullopt, with *why, when none can be made (no baseline commit, a job whose agent is unknown,
+// nothing measured).
+std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v1::Comparison& c,
+                                            int min_repetitions, std::string* why);
+// A confirmation run's samples as its two sides {baseline, candidate}, each confirmed job's
+// rounds pooled under that job's name. Jobs without an arm are left out.
+std::pair<RunSamples, RunSamples> SplitConfirmation(const RunSamples& confirmation);
 
 const char* VerdictText(v1::Verdict v);  // no_change, regression, ...; "none" for UNSPECIFIED
 

@@ -278,6 +278,12 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
   if (spec->baseline_runs() == 0) spec->set_baseline_runs(1);
   if (spec->against_run_id() < 0) return Bad("against_run_id", "must be a run id");
   if (spec->kind() == v1::RUN_KIND_UNSPECIFIED) spec->set_kind(v1::RUN_KIND_EXPERIMENT);
+  if (spec->aa() && spec->kind() != v1::RUN_KIND_EXPERIMENT)
+    return Bad("aa", "an A/A run is an experiment: kind must be RUN_KIND_EXPERIMENT");
+  if (spec->aa() && spec->against_run_id() != 0)
+    return Bad("aa", "an A/A run is compared with its branch's baseline, not against_run_id");
+  if (spec->confirms_run_id() != 0)
+    return Bad("confirms_run_id", "is set by the controller for the confirmation runs it schedules");
   if (spec->jobs().empty()) return Bad("jobs", "at least one job is required");
   if (spec->jobs_size() > limits.max_jobs) {
     return Bad("jobs", absl::StrCat("has ", spec->jobs_size(), " jobs; at most ", limits.max_jobs,
@@ -298,6 +304,10 @@ absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const RetryPolicy& ret
           !s.ok())
         return s;
     }
+    if (auto s = CheckString(f + ".commit", job->commit(), limits.max_string_bytes, false);
+        !s.ok())
+      return s;
+    if (job->has_arm()) return Bad(f + ".arm", "is set by the controller for confirmation runs");
     if (job->max_attempts() == 0) job->set_max_attempts(retry.default_max_attempts);
     if (job->max_attempts() > 10) return Bad(f + ".max_attempts", "at most 10");
     if (job->ByteSizeLong() > limits.max_job_spec_bytes) {

@@ -8,6 +8,10 @@
 
 namespace perfgate::controller {
 
+// The label every agent carries implicitly, with its own name as value, so that a job's
+// agent_selector can pin it to one agent (confirmation runs do).
+inline constexpr char kAgentNameLabel[] = "perfgate.agent";
+
 struct SpecLimits {
   int max_jobs = 256;
   size_t max_command_bytes = 64 * 1024;

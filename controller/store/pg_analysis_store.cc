@@ -112,16 +112,17 @@ absl::StatusOr<RunSamples> PgAnalysisStore::LoadRunSamples(int64_t run_id) {
     if (r.empty()) return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
     pgq::RunFromRow(r[0], &out.run);
     for (const auto& j : Exec(tx,
-                              "SELECT j.name, j.spec::text, (SELECT max(attempt_id) FROM "
-                              "repetitions p WHERE p.job_id = j.id) FROM jobs j WHERE j.run_id = "
-                              "$1 ORDER BY j.idx",
+                              "SELECT j.name, j.spec::text, x.attempt_id, a.agent_name FROM jobs j "
+                              "CROSS JOIN LATERAL (SELECT max(attempt_id) AS attempt_id FROM "
+                              "repetitions p WHERE p.job_id = j.id) x LEFT JOIN attempts a ON a.id "
+                              "= x.attempt_id WHERE j.run_id = $1 ORDER BY j.idx",
                               run_id)) {
       if (j[2].is_null()) continue;  // no results (a command job, or nothing measured)
       JobSamples js;
       js.job_name = j[0].as<std::string>();
-      v1::JobSpec spec;
-      if (google::protobuf::util::JsonStringToMessage(j[1].as<std::string>(), &spec).ok()) {
-        for (const auto& l : spec.benchmark().limits()) js.limits.push_back(l);
+      js.agent = j[3].is_null() ? "" : j[3].as<std::string>();
+      if (google::protobuf::util::JsonStringToMessage(j[1].as<std::string>(), &js.spec).ok()) {
+        for (const auto& l : js.spec.benchmark().limits()) js.limits.push_back(l);
       }
       const int64_t attempt = j[2].as<int64_t>();
       for (const auto& p : Exec(tx,
@@ -187,8 +188,10 @@ PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch, con
     std::map<std::pair<std::string, int64_t>, std::vector<double>> by;
     for (const auto& r :
          Exec(tx,
-              "WITH rs AS (SELECT id FROM runs WHERE kind = 'BASELINE' AND state = 'SUCCEEDED' "
-              "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT $6) "
+              // Baseline runs of the branch, and A/A runs measured against it.
+              "WITH rs AS (SELECT id FROM runs WHERE ((kind = 'BASELINE' AND branch = $2) OR (aa "
+              "AND baseline_branch = $2)) AND state = 'SUCCEEDED' AND project = $1 AND "
+              "suite_name = $3 ORDER BY id DESC LIMIT $6) "
               "SELECT m.name, p.attempt_id, m.value FROM repetitions p JOIN jobs j ON j.id = "
               "p.job_id JOIN measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
               "p.repetition WHERE p.run_id IN (SELECT id FROM rs) AND j.name = $4 AND "
@@ -314,21 +317,38 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
                         o->run_id, verdict);
     if (claimed.empty()) return absl::OkStatus();  // another replica analysed it
     std::string buf;
-    if (o->comparison) {
-      v1::Comparison& c = *o->comparison;
+    // The id and time live in columns (LatestComparison reads them there).
+    auto insert_comparison = [&](v1::Comparison& c) {
       std::vector<int64_t> base(c.baseline_run_ids().begin(), c.baseline_run_ids().end());
-      // The id and time live in columns (LatestComparison reads them there).
       auto r = Exec(tx,
                     "INSERT INTO comparisons (candidate_run_id, baseline_run_ids, verdict, body) "
                     "VALUES ($1, $2::bigint[], $3, $4) RETURNING id, "
                     "extract(epoch from created_at)::float8",
-                    o->run_id, BigintArray(base), VerdictText(c.verdict()), Bytes(c, &buf));
+                    c.candidate_run_id(), BigintArray(base), VerdictText(c.verdict()),
+                    Bytes(c, &buf));
       c.set_id(r[0][0].as<int64_t>());
       SetTimestamp(r[0][1], c.mutable_created_at());
-      for (v1::Alert& a : o->alerts) {
-        a.set_comparison_id(c.id());
-        InsertAlert(tx, &a, *o);
-      }
+    };
+    if (o->comparison) {
+      o->comparison->set_candidate_run_id(o->run_id);
+      insert_comparison(*o->comparison);
+    }
+    if (o->decision) {
+      insert_comparison(*o->decision);
+      Exec(tx, "UPDATE runs SET verdict = $2 WHERE id = $1", o->decision->candidate_run_id(),
+           VerdictText(o->decision->verdict()));
+      pgq::NotifyRun(tx, o->decision->candidate_run_id());
+    }
+    const v1::Comparison* alerted = o->decision ? &*o->decision : o->comparison ? &*o->comparison
+                                                                                 : nullptr;
+    for (v1::Alert& a : o->alerts) {
+      if (alerted) a.set_comparison_id(alerted->id());
+      InsertAlert(tx, &a, *o);
+    }
+    if (o->confirmation) {
+      auto id = pgq::InsertRun(tx, *o->confirmation);
+      if (!id.ok()) return id.status();
+      o->confirmation_run_id = *id;
     }
     for (auto& [c, alert] : o->change_points) {
       auto r = Exec(tx,

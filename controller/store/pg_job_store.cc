@@ -1,5 +1,7 @@
 #include "controller/store/pg_job_store.h"
 
+#include "controller/queue/run_spec.h"
+
 #include <google/protobuf/util/json_util.h>
 
 #include <set>
@@ -78,30 +80,24 @@ absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
       return absl::InvalidArgumentError(
           absl::StrCat("against_run_id: run ", spec.against_run_id(), " not found"));
     }
-    int64_t run_id =
-        tx.exec_params1(
-              "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state, "
-              "baseline_branch, baseline_runs, against_run_id) "
-              "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0)) RETURNING id",
-              spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
-              spec.suite_name(),
-              spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
-              std::max(1, spec.baseline_runs()), spec.against_run_id())[0]
-            .as<int64_t>();
-    for (int i = 0; i < spec.jobs_size(); ++i) {
-      const v1::JobSpec& job = spec.jobs(i);
-      std::string json;
-      auto st = google::protobuf::util::MessageToJsonString(job, &json);
-      if (!st.ok()) return absl::InternalError("cannot encode job spec: " + st.ToString());
-      Exec(tx,
-           "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts) "
-           "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6)",
-           run_id, i, job.name(), json, LabelsToJson(job.agent_selector()),
-           static_cast<int>(job.max_attempts()));
+    v1::RunSpec filled = spec;
+    if (spec.aa() && spec.commit().empty()) {
+      // An A/A measures the baseline's code: the newest succeeded baseline run's commit.
+      const std::string branch = spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch();
+      auto b = Exec(tx,
+                    "SELECT commit_sha FROM runs WHERE kind = 'BASELINE' AND state = 'SUCCEEDED' "
+                    "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT 1",
+                    spec.project(), branch, spec.suite_name());
+      if (b.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "aa: no succeeded baseline run of suite ", spec.suite_name(), " on branch ", branch,
+            " to take the commit from; give the commit to measure (--commit)"));
+      }
+      filled.set_commit(b[0][0].as<std::string>());
     }
-    pgq::NotifyWork(tx);
-    pgq::NotifyRun(tx, run_id);
-    auto run = LoadRun(tx, run_id);
+    auto run_id = pgq::InsertRun(tx, filled);
+    if (!run_id.ok()) return run_id.status();
+    auto run = LoadRun(tx, *run_id);
     if (!run.ok()) return run.status();
     out = *std::move(run);
     return absl::OkStatus();
@@ -216,6 +212,9 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
               TextArray(agents))) {
       idle.emplace_back(r[0].as<std::string>(), google::protobuf::Map<std::string, std::string>());
       LabelsFromJson(r[1].as<std::string>(), &idle.back().second);
+      // Every agent carries its own name, so that a job can be pinned to one (confirmation
+      // runs measure both commits on the candidate's machine).
+      idle.back().second[std::string(kAgentNameLabel)] = idle.back().first;
     }
     if (idle.empty()) return absl::OkStatus();
     // Walk claimable jobs oldest first, a page at a time, locking them against other replicas.
@@ -275,6 +274,7 @@ absl::StatusOr<std::vector<JobStore::Claim>> PgJobStore::ClaimJobs(
         auto st = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(),
                                                               c.assign.mutable_spec());
         if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
+        if (!c.assign.spec().commit().empty()) c.assign.set_commit(c.assign.spec().commit());
         Exec(tx,
              "UPDATE jobs SET state = 'ASSIGNED', attempts_made = attempts_made + 1, current_epoch "
              "= $2, "

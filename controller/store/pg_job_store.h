@@ -82,6 +82,8 @@ void NotifyRun(pqxx::work& tx, int64_t run_id);
 // The columns of a run row, in the order RunFromRow reads them (jobs are not loaded).
 extern const char kRunColumns[];
 void RunFromRow(const pqxx::row& r, v1::Run* run);
+// Inserts a run and its jobs (QUEUED) from a validated spec and wakes dispatchers and watchers.
+absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec);
 void NotifyWork(pqxx::work& tx);
 std::string Interval(absl::Duration d);
 // The errors every epoch-fenced call gives, worded once.

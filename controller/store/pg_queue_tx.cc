@@ -1,4 +1,8 @@
 // Transaction steps shared by PgJobStore and PgAgentStore.
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_util.h"
@@ -26,7 +30,7 @@ const char kRunColumns[] =
     "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
     "created_at)::float8, "
     "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
-    "coalesce(against_run_id, 0), verdict";
+    "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0)";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_id(r[0].as<int64_t>());
@@ -42,6 +46,37 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_baseline_runs(r[10].as<int>());
   run->set_against_run_id(r[11].as<int64_t>());
   run->set_verdict(r[12].as<std::string>());
+  run->set_aa(r[13].as<bool>());
+  run->set_confirms_run_id(r[14].as<int64_t>());
+}
+
+absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {
+  const int64_t run_id =
+      tx.exec_params1(
+            "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state, "
+            "baseline_branch, baseline_runs, against_run_id, aa, confirms_run_id) "
+            "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0), $9, nullif($10, 0)) "
+            "RETURNING id",
+            spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
+            spec.suite_name(),
+            spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
+            std::max(1, spec.baseline_runs()), spec.against_run_id(), spec.aa(),
+            spec.confirms_run_id())[0]
+          .as<int64_t>();
+  for (int i = 0; i < spec.jobs_size(); ++i) {
+    const v1::JobSpec& job = spec.jobs(i);
+    std::string json;
+    auto st = google::protobuf::util::MessageToJsonString(job, &json);
+    if (!st.ok()) return absl::InternalError("cannot encode job spec: " + st.ToString());
+    Exec(tx,
+         "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts) "
+         "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6)",
+         run_id, i, job.name(), json, LabelsToJson(job.agent_selector()),
+         static_cast<int>(job.max_attempts()));
+  }
+  NotifyWork(tx);
+  NotifyRun(tx, run_id);
+  return run_id;
 }
 
 void NotifyWork(pqxx::work& tx) { Exec(tx, "SELECT pg_notify($1, 'work')", kEventsChannel); }

@@ -2,6 +2,7 @@
 // compared by the controller (verdicts, CIs, limit levels, curves), reported (Markdown, JSON),
 // alerted to a webhook (HMAC-signed) and to a real Alertmanager, and shown on the web pages.
 #include <arpa/inet.h>
+#include <google/protobuf/util/time_util.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -102,19 +103,38 @@ class WebhookReceiver {
 class AnalysisTest : public BenchmarkTest {
  protected:
   int64_t SubmitKind(const std::string& suite, const std::string& commit, const std::string& kind,
-                     const std::string& branch) {
+                     const std::string& branch, std::vector<std::string> extra = {}) {
     std::string out;
-    int code = Cli({"-o", "json", "run", "submit", "--suite", suite, "--commit", commit, "--branch",
-                    branch, "--baseline-branch", "main", "--kind", kind},
-                   &out);
+    std::vector<std::string> args = {"-o",     "json",   "run",        "submit",
+                                     "--suite", suite,   "--branch",   branch,
+                                     "--baseline-branch", "main", "--kind", kind};
+    if (!commit.empty()) args.insert(args.end(), {"--commit", commit});
+    args.insert(args.end(), extra.begin(), extra.end());
+    int code = Cli(args, &out);
     EXPECT_EQ(code, 0) << out;
     auto j = nlohmann::json::parse(out, nullptr, false);
     int64_t id = j.is_discarded() || !j.contains("id") ? 0 : std::stoll(j["id"].get<std::string>());
+    WaitForSuccess(id);
+    return id;
+  }
+
+  // Regression or improvement alerts raised for the run, one per metric (0 when none).
+  int AlertsOfRun(int64_t run) {
+    std::string out;
+    EXPECT_EQ(Cli({"-o", "json", "alert", "list"}, &out), 0) << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << out;
+    int n = 0;
+    if (j.is_discarded() || !j.contains("alerts")) return n;
+    for (const auto& a : j["alerts"]) n += a.value("run_id", "") == std::to_string(run);
+    return n;
+  }
+
+  void WaitForSuccess(int64_t id) {
     EXPECT_TRUE(
         WaitUntil([&] { return IsTerminal(GetRun(*stub_, id).state()); }, absl::Seconds(150)))
         << AllLogs(id);
     EXPECT_EQ(GetRun(*stub_, id).state(), v1::RUN_STATE_SUCCEEDED) << AllLogs(id);
-    return id;
   }
 
   // The stored comparison, once the analyser has made it.
@@ -364,6 +384,103 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
   EXPECT_EQ(Get("/runs/999999").first, 404);
   EXPECT_EQ(Get("/runs?state=bogus").first, 400);
   EXPECT_EQ(Get("/history?suite=it-analysis").first, 400);
+}
+
+TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaLearnsNoise) {
+  ControllerOptions co;
+  co.extra_args = {"--analysis-poll", "1s"};
+  StartController(co);
+  StartAgent("a1");
+  StartAgent("a2");  // idle or not, the confirmation must stay on the candidate's agent
+  const std::string base = Commit("--added-latency 1ms");
+  const std::string slow = Commit("--added-latency 2ms");
+  // Four repetitions: below the six a verdict needs, so the first comparison is inconclusive.
+  std::string yaml = kSuite;
+  yaml.replace(yaml.find("repetitions: 8"), 14, "repetitions: 4");
+  const std::string suite = WriteSuite("confirm", yaml);
+  std::string out;
+
+  // An A/A before any baseline: refused, with the field named; and never as a candidate.
+  EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--aa", "--branch", "x", "--baseline-branch",
+                 "main"},
+                &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("aa: no succeeded baseline run"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--aa", "--kind", "candidate"}, &out), 2)
+      << out;
+  EXPECT_NE(out.find("aa: an A/A run is an experiment"), std::string::npos) << out;
+
+  const int64_t baseline = SubmitKind(suite, base, "baseline", "main");
+  const int64_t cand = SubmitKind(suite, slow, "candidate", "feature");
+  v1::Comparison first = Compared(cand);
+  EXPECT_EQ(first.verdict(), v1::VERDICT_INCONCLUSIVE) << first.summary();
+  EXPECT_NE(first.note().find("confirmation run"), std::string::npos) << first.note();
+  const std::string cand_agent = GetRun(*stub_, cand).jobs(0).attempts(0).agent();
+
+  // The confirmation: scheduled by the controller, A B A B A B on the candidate's agent.
+  int64_t confirmation = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v1::ListRunsRequest req;
+        req.set_kind(v1::RUN_KIND_EXPERIMENT);
+        v1::ListRunsResponse resp;
+        auto ctx = Ctx();
+        if (!stub_->ListRuns(ctx.get(), req, &resp).ok()) return false;
+        for (const auto& r : resp.runs())
+          if (r.confirms_run_id() == cand) confirmation = r.id();
+        return confirmation != 0;
+      },
+      absl::Seconds(30)));
+  WaitForSuccess(confirmation);
+  v1::Run conf = GetRun(*stub_, confirmation);
+  ASSERT_EQ(conf.jobs_size(), 6);
+  for (int i = 0; i < conf.jobs_size(); ++i) {
+    const v1::Job& j = conf.jobs(i);
+    SCOPED_TRACE(j.name());
+    EXPECT_EQ(j.spec().commit(), i % 2 == 0 ? base : slow) << "A B A B: baseline first";
+    ASSERT_FALSE(j.attempts().empty());
+    EXPECT_EQ(j.attempts(0).agent(), cand_agent);
+  }
+  // Ran one after another in that order.
+  for (int i = 1; i < conf.jobs_size(); ++i) {
+    EXPECT_LE(google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+                  conf.jobs(i - 1).attempts(0).finished_at()),
+              google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+                  conf.jobs(i).attempts(0).created_at()));
+  }
+  // The decision: the candidate's latest comparison and verdict, with its alert.
+  v1::Comparison decided;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        decided = Compared(cand);
+        return decided.note().find("decided by confirmation run") != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << decided.note();
+  EXPECT_EQ(decided.verdict(), v1::VERDICT_REGRESSION) << decided.summary();
+  const v1::MetricComparison* p50 = Metric(decided, "http.latency.p50");
+  ASSERT_NE(p50, nullptr);
+  EXPECT_EQ(p50->baseline_values_size(), 6);
+  EXPECT_EQ(p50->candidate_values_size(), 6);
+  EXPECT_GT(p50->ratio_low(), 1.3) << "1 ms more on ~1.1 ms";
+  EXPECT_EQ(GetRun(*stub_, cand).verdict(), "regression");
+  EXPECT_GE(AlertsOfRun(cand), 1) << "the regressions, once decided";
+  // Confirmed once: the confirmation itself is not confirmed again.
+  EXPECT_EQ(Cli({"run", "get", std::to_string(confirmation)}, &out), 0) << out;
+  EXPECT_NE(out.find("confirms run " + std::to_string(cand)), std::string::npos) << out;
+
+  // An A/A: the baseline's commit by default, compared with the baseline, no alert.
+  const int64_t aa = SubmitKind(suite, "", "experiment", "aa-check", {"--aa"});
+  v1::Run aa_run = GetRun(*stub_, aa);
+  EXPECT_TRUE(aa_run.aa());
+  EXPECT_EQ(aa_run.commit(), base);
+  v1::Comparison aac = Compared(aa);
+  ASSERT_EQ(aac.baseline_run_ids_size(), 1);
+  EXPECT_EQ(aac.baseline_run_ids(0), baseline);
+  EXPECT_EQ(AlertsOfRun(aa), 0) << "an A/A says something about noise, not a regression";
+  EXPECT_EQ(Cli({"run", "get", std::to_string(aa)}, &out), 0) << out;
+  EXPECT_NE(out.find("(A/A)"), std::string::npos) << out;
 }
 
 }  // namespace

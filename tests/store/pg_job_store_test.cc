@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "controller/queue/run_spec.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "gtest/gtest.h"
@@ -397,6 +398,72 @@ TEST_F(PgJobStoreTest, DrainingAgentClaimsNothing) {
   ASSERT_TRUE(agents_->SetDraining("a", false).ok());
   EXPECT_TRUE(Claim("a").has_value());
   EXPECT_TRUE(absl::IsNotFound(agents_->SetDraining("ghost", true).status()));
+}
+
+}  // namespace
+}  // namespace perfgate::controller
+
+namespace perfgate::controller {
+namespace {
+
+TEST_F(PgJobStoreTest, AJobPinnedToAnAgentWaitsForItAndCarriesItsOwnCommit) {
+  Connect("a1");
+  Connect("a2");
+  v1::RunSpec spec;
+  spec.set_commit("run-commit");
+  for (const char* name : {"pinned", "free"}) {
+    auto* j = spec.add_jobs();
+    j->set_name(name);
+    j->set_max_attempts(1);
+    j->mutable_command()->set_command("true");
+  }
+  (*spec.mutable_jobs(0)->mutable_agent_selector())[kAgentNameLabel] = "a2";
+  spec.mutable_jobs(0)->set_commit("job-commit");
+  ASSERT_TRUE(jobs_->SubmitRun(spec).ok());
+  // a1 may not take the older, pinned job: it gets the free one, at the run's commit.
+  auto a = Claim("a1");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->spec().name(), "free");
+  EXPECT_EQ(a->commit(), "run-commit");
+  auto b = Claim("a2");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->spec().name(), "pinned");
+  EXPECT_EQ(b->commit(), "job-commit");
+}
+
+TEST_F(PgJobStoreTest, AnAaRunTakesTheNewestBaselinesCommitOrSaysThereIsNone) {
+  Connect("a1");
+  v1::RunSpec aa;
+  aa.set_project("p");
+  aa.set_branch("main");
+  aa.set_suite_name("s");
+  aa.set_kind(v1::RUN_KIND_EXPERIMENT);
+  aa.set_aa(true);
+  aa.add_jobs()->mutable_command()->set_command("true");
+  auto refused = jobs_->SubmitRun(aa);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("aa: no succeeded baseline run of suite s"),
+            std::string::npos)
+      << refused.status();
+
+  for (const char* commit : {"old", "new"}) {
+    v1::RunSpec base = aa;
+    base.set_aa(false);
+    base.set_kind(v1::RUN_KIND_BASELINE);
+    base.set_commit(commit);
+    base.mutable_jobs(0)->set_max_attempts(1);
+    ASSERT_TRUE(jobs_->SubmitRun(base).ok());
+    auto a = Claim("a1");
+    ASSERT_TRUE(a.has_value());
+    ASSERT_TRUE(Accept(*a, "a1").ok());
+    ASSERT_TRUE(Complete(*a, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
+  }
+  auto run = jobs_->SubmitRun(aa);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_TRUE(run->aa());
+  EXPECT_EQ(run->commit(), "new");
+  aa.set_commit("chosen");  // an explicit commit is kept
+  EXPECT_EQ(jobs_->SubmitRun(aa)->commit(), "chosen");
 }
 
 }  // namespace

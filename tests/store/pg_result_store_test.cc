@@ -1,9 +1,12 @@
 #include "controller/store/pg_result_store.h"
 
+#include <set>
+
 #include "common/hash/sha256.h"
 #include "common/hist/hdr_histogram.h"
 #include "controller/queue/result_summary.h"
 #include "controller/store/migrations.h"
+#include "controller/store/pg_analysis_store.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_job_store.h"
 #include "gtest/gtest.h"
@@ -260,6 +263,61 @@ TEST_F(PgResultStoreTest, GapsSeriesAndDbStatsRoundTrip) {
   ASSERT_EQ(db->repetitions_size(), 1);
   EXPECT_EQ(db->repetitions(0).dbstats().statements(0).calls(), 42);
   EXPECT_EQ(results_->GetRunSeries(424242, "rss").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace perfgate::controller
+
+namespace perfgate::controller {
+namespace {
+
+// The analysis store's noise samples: baseline runs of the branch and A/A runs measured against
+// it, never candidates, each run's valid values apart.
+TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
+  // The fixture's run holds the agent: finish it first.
+  v1::CompleteAttemptRequest done;
+  done.set_attempt_id(assign_.attempt_id());
+  done.set_epoch(assign_.epoch());
+  done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  ASSERT_TRUE(jobs_->CompleteAttempt(done).ok());
+  auto measured = [&](v1::RunKind kind, bool aa, const std::string& branch, double p99) {
+    v1::RunSpec spec;
+    spec.set_project("p");
+    spec.set_suite_name("s");
+    spec.set_branch(branch);
+    spec.set_baseline_branch("main");
+    spec.set_commit("c");
+    spec.set_kind(kind);
+    spec.set_aa(aa);
+    spec.add_jobs()->mutable_command()->set_command("true");
+    spec.mutable_jobs(0)->set_name("bench");
+    spec.mutable_jobs(0)->set_max_attempts(1);
+    auto run = jobs_->SubmitRun(spec);
+    EXPECT_TRUE(run.ok()) << run.status();
+    auto claim = jobs_->ClaimJob("a1", nullptr);
+    EXPECT_TRUE(claim.ok() && claim->has_value());
+    assign_ = **claim;
+    EXPECT_TRUE(results_->StoreResults(Req({Rep(1, p99), Rep(2, p99 + 1), Rep(3, 99, false)})).ok());
+    v1::CompleteAttemptRequest c;
+    c.set_attempt_id(assign_.attempt_id());
+    c.set_epoch(assign_.epoch());
+    c.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+    EXPECT_TRUE(jobs_->CompleteAttempt(c).ok());
+    return *run;
+  };
+  measured(v1::RUN_KIND_BASELINE, false, "main", 10);
+  measured(v1::RUN_KIND_EXPERIMENT, true, "aa-check", 20);
+  measured(v1::RUN_KIND_CANDIDATE, false, "feature", 30);
+  measured(v1::RUN_KIND_EXPERIMENT, false, "main", 40);  // an experiment that is not an A/A
+  v1::Run cand = measured(v1::RUN_KIND_CANDIDATE, false, "feature", 50);
+  PgAnalysisStore analysis(*pool_);
+  auto noise = analysis.NoiseSamples(cand, "main", "bench", "", 10);
+  ASSERT_TRUE(noise.ok()) << noise.status();
+  const auto& runs = noise->at("http.latency.p99");
+  ASSERT_EQ(runs.size(), 2u);
+  std::set<std::vector<double>> got(runs.begin(), runs.end());
+  EXPECT_EQ(got, (std::set<std::vector<double>>{{10, 11}, {20, 21}}))
+      << "the baseline and the A/A, valid repetitions only";
 }
 
 }  // namespace

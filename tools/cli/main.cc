@@ -201,6 +201,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 20));
   submit->add_option("--against", against, "compare with this run instead of the baseline")
       ->check(CLI::PositiveNumber);
+  bool aa = false;
+  submit->add_flag("--aa",
+                   aa,
+                   "an A/A experiment: measure the baseline's code again (default commit: the "
+                   "newest baseline run's), compare it with the baseline, and learn the noise "
+                   "from it");
 
   int64_t run_id = 0;
   auto* get = run->add_subcommand("get", "show a run with its jobs");
@@ -398,6 +404,7 @@ int main(int argc, char** argv) {
     if (!baseline_branch.empty()) spec->set_baseline_branch(baseline_branch);
     if (baseline_runs) spec->set_baseline_runs(baseline_runs);
     if (against) spec->set_against_run_id(against);
+    spec->set_aa(aa);
     v1::SubmitRunResponse resp;
     auto ctx = c.Ctx();
     grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp);

@@ -29,7 +29,11 @@ std::string RunStateShort(v1::RunState s) { return Short(v1::RunState_Name(s), "
 
 void RenderRun(std::ostream& out, const v1::Run& run) {
   out << "run " << run.id() << "  " << RunStateShort(run.state()) << "\n"
-      << "  kind:    " << Short(v1::RunKind_Name(run.kind()), "RUN_KIND_") << "\n"
+      << "  kind:    " << Short(v1::RunKind_Name(run.kind()), "RUN_KIND_")
+      << (run.aa() ? " (A/A)" : "")
+      << (run.confirms_run_id() ? absl::StrCat(" (confirms run ", run.confirms_run_id(), ")")
+                                : std::string())
+      << (run.verdict().empty() ? "" : "   verdict: " + run.verdict()) << "\n"
       << "  project: " << (run.project().empty() ? "-" : run.project())
       << "   branch: " << (run.branch().empty() ? "-" : run.branch())
       << "   commit: " << (run.commit().empty() ? "-" : run.commit()) << "\n"
@@ -37,14 +41,21 @@ void RenderRun(std::ostream& out, const v1::Run& run) {
       << "  created: " << When(run.created_at()) << "   finished: " << When(run.finished_at())
       << "\n";
   if (run.jobs().empty()) return;
+  bool commits = false;  // jobs at their own commits (confirmation runs)
+  for (const auto& j : run.jobs()) commits |= !j.spec().commit().empty();
   out << "\n  " << std::left << std::setw(8) << "JOB" << std::setw(24) << "NAME" << std::setw(12)
       << "STATE" << std::setw(9) << "ATTEMPTS" << std::setw(20) << "AGENT"
-      << "MESSAGE\n";
+      << (commits ? "COMMIT        " : "") << "MESSAGE\n";
   for (const auto& j : run.jobs()) {
     std::string agent = j.attempts().empty() ? "-" : j.attempts(j.attempts_size() - 1).agent();
     out << "  " << std::left << std::setw(8) << j.id() << std::setw(24) << j.name().substr(0, 23)
         << std::setw(12) << Short(v1::JobState_Name(j.state()), "JOB_STATE_") << std::setw(9)
-        << j.attempts_made() << std::setw(20) << agent.substr(0, 19) << j.message() << "\n";
+        << j.attempts_made() << std::setw(20) << agent.substr(0, 19);
+    if (commits) {
+      out << std::setw(14)
+          << (j.spec().commit().empty() ? run.commit() : j.spec().commit()).substr(0, 12);
+    }
+    out << j.message() << "\n";
   }
 }
 

@@ -103,6 +103,81 @@ TEST(ComparerTest, NoiseIsTheMedianRunCv) {
   EXPECT_NEAR(LearnNoiseCv({{10, 10, 10}, {12, 12, 12}, {14, 14, 14}}), 2.0 / 12, 1e-12);
 }
 
+TEST(ComparerTest, ConfirmationInterleavesBothCommitsOnTheCandidatesAgentAndPoolsTheSides) {
+  RunSamples cand = Samples(7, "cand", 1.2, 30);
+  cand.run.set_kind(v1::RUN_KIND_CANDIDATE);
+  cand.run.set_baseline_branch("main");
+  cand.jobs[0].agent = "bench-3";
+  cand.jobs[0].spec.set_name("api");
+  (*cand.jobs[0].spec.mutable_agent_selector())["machine_class"] = "bare-16c";
+  cand.jobs[0].spec.mutable_benchmark()->mutable_workload()->set_repetitions(4);
+  v1::Comparison c;
+  c.add_baseline_commits("base");
+  c.set_baseline_branch("main");
+  std::string why;
+  auto spec = ConfirmationSpec(cand, c, 6, &why);
+  ASSERT_TRUE(spec.has_value()) << why;
+  EXPECT_EQ(spec->confirms_run_id(), 7);
+  EXPECT_EQ(spec->kind(), v1::RUN_KIND_EXPERIMENT);
+  EXPECT_EQ(spec->commit(), "cand");
+  // A1 B1 A2 B2 A3 B3, pinned to bench-3, each side 6 repetitions (4 is below the minimum).
+  ASSERT_EQ(spec->jobs_size(), 2 * kConfirmationRounds);
+  const char* names[] = {"api A1", "api B1", "api A2", "api B2", "api A3", "api B3"};
+  int reps[2] = {0, 0};
+  for (int i = 0; i < spec->jobs_size(); ++i) {
+    const v1::JobSpec& j = spec->jobs(i);
+    const bool base = i % 2 == 0;
+    EXPECT_EQ(j.name(), names[i]);
+    EXPECT_EQ(j.commit(), base ? "base" : "cand");
+    EXPECT_EQ(j.arm().job(), "api");
+    EXPECT_EQ(j.arm().baseline(), base);
+    EXPECT_EQ(j.arm().round(), i / 2 + 1);
+    EXPECT_EQ(j.agent_selector().at("perfgate.agent"), "bench-3");
+    EXPECT_EQ(j.agent_selector().at("machine_class"), "bare-16c") << "the job's own selector kept";
+    reps[base ? 0 : 1] += j.benchmark().workload().repetitions();
+  }
+  EXPECT_EQ(reps[0], 6);
+  EXPECT_EQ(reps[1], 6);
+
+  // The measured confirmation, split back into sides with each side's rounds pooled.
+  RunSamples conf;
+  conf.run.set_id(8);
+  conf.run.set_commit("cand");
+  conf.run.set_confirms_run_id(7);
+  for (int i = 0; i < spec->jobs_size(); ++i) {
+    JobSamples j;
+    j.job_name = spec->jobs(i).name();
+    j.machine_class = "bare-16c";
+    j.agent = "bench-3";
+    j.spec = spec->jobs(i);
+    j.valid = j.total = 2;
+    const bool base = i % 2 == 0;
+    j.metrics["http.latency.p50"] = {"ms", v1::DIRECTION_LOWER_IS_BETTER,
+                                     Values(base ? 1.0 : 1.2, 0.01, 2, 40 + i)};
+    conf.jobs.push_back(j);
+  }
+  auto [b, k] = SplitConfirmation(conf);
+  ASSERT_EQ(b.jobs.size(), 1u);
+  ASSERT_EQ(k.jobs.size(), 1u);
+  EXPECT_EQ(b.jobs[0].job_name, "api");
+  EXPECT_EQ(b.run.commit(), "base");
+  EXPECT_EQ(k.run.commit(), "cand");
+  EXPECT_EQ(b.jobs[0].valid, 6);
+  EXPECT_EQ(k.jobs[0].metrics.at("http.latency.p50").values.size(), 6u);
+  ComparisonInputs in;
+  in.candidate = k;
+  in.baselines.push_back(b);
+  EXPECT_EQ(BuildComparison(in, {}).verdict(), v1::VERDICT_REGRESSION);
+
+  // No baseline commit, or a job whose agent is unknown: no confirmation, and why.
+  v1::Comparison bare;
+  EXPECT_FALSE(ConfirmationSpec(cand, bare, 6, &why).has_value());
+  EXPECT_NE(why.find("commit"), std::string::npos) << why;
+  cand.jobs[0].agent.clear();
+  EXPECT_FALSE(ConfirmationSpec(cand, c, 6, &why).has_value());
+  EXPECT_NE(why.find("agent"), std::string::npos) << why;
+}
+
 TEST(NotifierTest, HmacMatchesRfc4231AndBodiesAreWhatReceiversExpect) {
   // RFC 4231 test case 2.
   EXPECT_EQ(common::HmacSha256Hex("Jefe", "what do ya want for nothing?"),
