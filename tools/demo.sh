@@ -3,7 +3,7 @@
 # controller on a private PostgreSQL (unix socket only) and a local agent, makes a git
 # repository of a system under test (the sample target; each commit's `flags` file says which
 # regression it carries), and benchmarks a baseline commit, a candidate with an injected 10 %
-# latency regression and an A/A candidate (the baseline's commit again) with
+# latency regression and an A/A experiment (--aa: the baseline's commit again) with
 # deploy/examples/sample-target-suite.yaml: built at the commit, started on a port the agent
 # picks, warmed up, 9 repetitions of open-loop HTTP load with /proc sampling and a private
 # Prometheus scraping the service (the suite's PromQL over each window), results into
@@ -80,9 +80,8 @@ echo "== run 2: a candidate ${cand:0:12} with a 10 % latency regression"
 "$bin/perfgate" run watch 2 >"$dir/candidate.log" 2>&1 || true
 "$bin/perfgate" run get 2
 echo
-echo "== run 3: an A/A candidate (the baseline's own commit again)"
-"$bin/perfgate" run submit --suite "$suite" --kind candidate --branch aa-check --baseline-branch main \
-  --commit "$base" >/dev/null
+echo "== run 3: an A/A experiment (--aa: the newest baseline's commit measured again)"
+"$bin/perfgate" run submit --suite "$suite" --aa --branch aa-check --baseline-branch main >/dev/null
 "$bin/perfgate" run watch 3 >"$dir/aa.log" 2>&1 || true
 echo
 echo "== runs"
@@ -93,7 +92,7 @@ echo "== results of the baseline (run 1)"
 echo "== the candidate's verdicts against the baseline: perfgate compare 2"
 wait_compared 2
 "$bin/perfgate" compare 2
-echo "== the A/A candidate: perfgate compare 3"
+echo "== the A/A experiment: perfgate compare 3"
 wait_compared 3
 "$bin/perfgate" compare 3 | awk "NR <= 8"
 echo

@@ -318,6 +318,8 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
         std::string why;
         out.confirmation =
             ConfirmationSpec(*samples, *out.comparison, opts_.verdict.min_repetitions, &why);
+        // Alerts wait for the decision (an inconclusive comparison can still hold improvements).
+        if (out.confirmation) out.alerts.clear();
         v1::Comparison& c = *out.comparison;
         std::string note = out.confirmation
                                ? std::string("inconclusive: a confirmation run interleaving the "

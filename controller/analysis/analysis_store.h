@@ -59,7 +59,8 @@ class AnalysisStore {
                                                             const std::string& job,
                                                             const std::string& machine_class,
                                                             int k) = 0;
-  // Per metric: valid values of each of the newest `runs` baseline and A/A runs of the series.
+  // Per metric: valid values of each of the newest `runs` baseline and A/A runs of the series,
+  // never `run` itself (an A/A's own spread must not widen its own floor).
   virtual absl::StatusOr<std::map<std::string, std::vector<std::vector<double>>>> NoiseSamples(
       const v1::Run& run, const std::string& branch, const std::string& job,
       const std::string& machine_class, int runs) = 0;

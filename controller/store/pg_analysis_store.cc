@@ -191,12 +191,12 @@ PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch, con
               // Baseline runs of the branch, and A/A runs measured against it.
               "WITH rs AS (SELECT id FROM runs WHERE ((kind = 'BASELINE' AND branch = $2) OR (aa "
               "AND baseline_branch = $2)) AND state = 'SUCCEEDED' AND project = $1 AND "
-              "suite_name = $3 ORDER BY id DESC LIMIT $6) "
+              "suite_name = $3 AND id <> $7 ORDER BY id DESC LIMIT $6) "
               "SELECT m.name, p.attempt_id, m.value FROM repetitions p JOIN jobs j ON j.id = "
               "p.job_id JOIN measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
               "p.repetition WHERE p.run_id IN (SELECT id FROM rs) AND j.name = $4 AND "
               "p.machine_class = $5 AND p.valid",
-              run.project(), branch, run.suite_name(), job, machine_class, runs)) {
+              run.project(), branch, run.suite_name(), job, machine_class, runs, run.id())) {
       by[{r[0].as<std::string>(), r[1].as<int64_t>()}].push_back(r[2].as<double>());
     }
     for (auto& [key, values] : by) out[key.first].push_back(std::move(values));

@@ -133,18 +133,35 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
     absl::StrAppend(&body, "<tr><th>verdict</th><td class=\"", Esc(run->verdict()),
                     "\"><a href=\"/runs/", id, "/compare\">", Esc(run->verdict()),
                     "</a></td></tr>");
-  body +=
-      "</table><h2>Jobs</h2><table><tr><th>job</th><th>state</th><th>attempt</th>"
-      "<th>agent</th><th>attempt state</th><th>message</th></tr>";
+  if (run->aa())
+    body += "<tr><th>A/A</th><td>the baseline's code measured again (feeds the noise)</td></tr>";
+  if (run->confirms_run_id())
+    absl::StrAppend(&body, "<tr><th>confirms</th><td><a href=\"/runs/", run->confirms_run_id(),
+                    "\">run ", run->confirms_run_id(),
+                    "</a>: baseline and candidate commits interleaved on one agent</td></tr>");
+  // Jobs at their own commits (confirmation runs) say which.
+  bool commits = false;
+  for (const auto& j : run->jobs()) commits |= !j.spec().commit().empty();
+  absl::StrAppend(&body,
+                  "</table><h2>Jobs</h2><table><tr><th>job</th><th>state</th><th>attempt</th>"
+                  "<th>agent</th><th>attempt state</th>",
+                  commits ? "<th>commit</th>" : "", "<th>message</th></tr>");
   for (const auto& j : run->jobs()) {
+    const std::string commit =
+        commits ? absl::StrCat("<td><code>",
+                               Esc((j.spec().commit().empty() ? run->commit() : j.spec().commit())
+                                       .substr(0, 12)),
+                               "</code></td>")
+                : "";
     if (j.attempts().empty()) {
       absl::StrAppend(&body, "<tr><td>", Esc(j.name()), "</td><td>", JobStateName(j.state()),
-                      "</td><td></td><td></td><td></td><td>", Esc(j.message()), "</td></tr>");
+                      "</td><td></td><td></td><td></td>", commit, "<td>", Esc(j.message()),
+                      "</td></tr>");
     }
     for (const auto& a : j.attempts()) {
       absl::StrAppend(&body, "<tr><td>", Esc(j.name()), "</td><td>", JobStateName(j.state()),
                       "</td><td>", a.id(), "</td><td>", Esc(a.agent()), "</td><td>", Esc(a.state()),
-                      "</td><td>", Esc(a.message()), "</td></tr>");
+                      "</td>", commit, "<td>", Esc(a.message()), "</td></tr>");
     }
   }
   body += "</table>";

@@ -469,6 +469,13 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   // Confirmed once: the confirmation itself is not confirmed again.
   EXPECT_EQ(Cli({"run", "get", std::to_string(confirmation)}, &out), 0) << out;
   EXPECT_NE(out.find("confirms run " + std::to_string(cand)), std::string::npos) << out;
+  auto page = Get(absl::StrCat("/runs/", confirmation));
+  EXPECT_EQ(page.first, 200);
+  EXPECT_NE(page.second.find(absl::StrCat("<a href=\"/runs/", cand, "\">run ", cand, "</a>")),
+            std::string::npos)
+      << page.second;
+  EXPECT_NE(page.second.find("<code>" + base.substr(0, 12) + "</code>"), std::string::npos)
+      << "each job's commit";
 
   // An A/A: the baseline's commit by default, compared with the baseline, no alert.
   const int64_t aa = SubmitKind(suite, "", "experiment", "aa-check", {"--aa"});

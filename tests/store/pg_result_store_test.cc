@@ -306,7 +306,7 @@ TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
     return *run;
   };
   measured(v1::RUN_KIND_BASELINE, false, "main", 10);
-  measured(v1::RUN_KIND_EXPERIMENT, true, "aa-check", 20);
+  v1::Run aa = measured(v1::RUN_KIND_EXPERIMENT, true, "aa-check", 20);
   measured(v1::RUN_KIND_CANDIDATE, false, "feature", 30);
   measured(v1::RUN_KIND_EXPERIMENT, false, "main", 40);  // an experiment that is not an A/A
   v1::Run cand = measured(v1::RUN_KIND_CANDIDATE, false, "feature", 50);
@@ -318,6 +318,10 @@ TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
   std::set<std::vector<double>> got(runs.begin(), runs.end());
   EXPECT_EQ(got, (std::set<std::vector<double>>{{10, 11}, {20, 21}}))
       << "the baseline and the A/A, valid repetitions only";
+  // The A/A's own comparison learns from the others only.
+  auto own = analysis.NoiseSamples(aa, "main", "bench", "", 10);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->at("http.latency.p99"), (std::vector<std::vector<double>>{{10, 11}}));
 }
 
 }  // namespace
