@@ -299,7 +299,9 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
     for (const JobSamples* j : jobs) {
       const uint32_t reps = j->spec.benchmark().workload().repetitions();
       const uint32_t side = std::max<uint32_t>(reps ? reps : 9, min_repetitions);
-      const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds;
+      // One spare repetition per round: a repetition found invalid (the generator fell behind
+      // on a busy machine) must not leave the confirmation short of a verdict again.
+      const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;
       for (bool baseline : {true, false}) {
         v1::JobSpec* job = spec.add_jobs();
         *job = j->spec;

@@ -70,7 +70,8 @@ v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& ur
 // drift of the machine over time falls on both sides alike, then judged as usual.
 inline constexpr int kConfirmationRounds = 3;
 // The confirmation run of `candidate`, whose comparison `c` was inconclusive: each side gets
-// max(the job's repetitions, min_repetitions) repetitions over kConfirmationRounds rounds.
+// max(the job's repetitions, min_repetitions) repetitions over kConfirmationRounds rounds, plus
+// a spare one per round.
 // nullopt, with *why, when none can be made (no baseline commit, a job whose agent is unknown,
 // nothing measured).
 std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v1::Comparison& c,

@@ -461,8 +461,10 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   EXPECT_EQ(decided.verdict(), v1::VERDICT_REGRESSION) << decided.summary();
   const v1::MetricComparison* p50 = Metric(decided, "http.latency.p50");
   ASSERT_NE(p50, nullptr);
-  EXPECT_EQ(p50->baseline_values_size(), 6);
-  EXPECT_EQ(p50->candidate_values_size(), 6);
+  // Three rounds of 2 + 1 spare a side; one found invalid on a busy machine may be missing.
+  EXPECT_GE(p50->baseline_values_size(), 6);
+  EXPECT_LE(p50->baseline_values_size(), 9);
+  EXPECT_GE(p50->candidate_values_size(), 6);
   EXPECT_GT(p50->ratio_low(), 1.3) << "1 ms more on ~1.1 ms";
   EXPECT_EQ(GetRun(*stub_, cand).verdict(), "regression");
   EXPECT_GE(AlertsOfRun(cand), 1) << "the regressions, once decided";

@@ -120,7 +120,8 @@ TEST(ComparerTest, ConfirmationInterleavesBothCommitsOnTheCandidatesAgentAndPool
   EXPECT_EQ(spec->confirms_run_id(), 7);
   EXPECT_EQ(spec->kind(), v1::RUN_KIND_EXPERIMENT);
   EXPECT_EQ(spec->commit(), "cand");
-  // A1 B1 A2 B2 A3 B3, pinned to bench-3, each side 6 repetitions (4 is below the minimum).
+  // A1 B1 A2 B2 A3 B3, pinned to bench-3, each side 6 repetitions (4 is below the minimum) and
+  // a spare per round.
   ASSERT_EQ(spec->jobs_size(), 2 * kConfirmationRounds);
   const char* names[] = {"api A1", "api B1", "api A2", "api B2", "api A3", "api B3"};
   int reps[2] = {0, 0};
@@ -136,8 +137,8 @@ TEST(ComparerTest, ConfirmationInterleavesBothCommitsOnTheCandidatesAgentAndPool
     EXPECT_EQ(j.agent_selector().at("machine_class"), "bare-16c") << "the job's own selector kept";
     reps[base ? 0 : 1] += j.benchmark().workload().repetitions();
   }
-  EXPECT_EQ(reps[0], 6);
-  EXPECT_EQ(reps[1], 6);
+  EXPECT_EQ(reps[0], 9);
+  EXPECT_EQ(reps[1], 9);
 
   // The measured confirmation, split back into sides with each side's rounds pooled.
   RunSamples conf;
