@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/hash/sha256.h"
+#include "common/process/subprocess.h"
 #include "controller/profile/pprof.h"
 #include "tests/integration/benchmark_fixture.h"
 
@@ -188,8 +189,9 @@ TEST_F(ObserveTest, PrometheusQueriesRunOverEachWindowAndGapsAreNamed) {
   ASSERT_GT(bytes.size(), 100u);
   EXPECT_EQ(static_cast<unsigned char>(bytes[0]), 0x1f) << "gzip, as Go serves it";
   for (const auto& p : list["profiles"]) {
-    if (std::stoll(p["id"].get<std::string>()) == ids["1/heap/after"])
+    if (std::stoll(p["id"].get<std::string>()) == ids["1/heap/after"]) {
       EXPECT_EQ(p["sha256"], common::Sha256Hex(bytes));
+    }
   }
   auto parsed = controller::Profile::Parse(bytes);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
@@ -202,6 +204,107 @@ TEST_F(ObserveTest, PrometheusQueriesRunOverEachWindowAndGapsAreNamed) {
       Cli({"profile", "top", std::to_string(ids["1/heap/after"]), "--sample-type", "nope"}, &text),
       2);
   EXPECT_NE(text.find("'nope' is not in the profile"), std::string::npos) << text;
+}
+
+// The real `prometheus` server from Debian as the system under test: its own /debug/pprof under
+// real query load, with periodic heap captures inside the window, read by our reader and opened
+// unchanged by `go tool pprof`.
+TEST_F(ObserveTest, ProfilesOfTheRealPrometheusServerUnderQueryLoad) {
+  const std::string prometheus = common::FindProgram("prometheus");
+  ASSERT_FALSE(prometheus.empty()) << "install prometheus (tools/install-deps.sh)";
+  StartController();
+  StartAgent("a1");
+  std::string suite = WriteSuite("promprof", absl::StrReplaceAll(R"yaml(
+jobs:
+  - name: prom
+    benchmark:
+      stack:
+        services:
+          - name: prom
+            args: [/bin/sh, -c, "printf 'global: {scrape_interval: 1s}\nscrape_configs: [{job_name: self, static_configs: [{targets: [\"{host}:{port:prom}\"]}]}]\n' > {workdir}/prom.yml && exec $PROM --config.file={workdir}/prom.yml --storage.tsdb.path={workdir}/tsdb --web.listen-address={host}:{port:prom}"]
+            ports: [prom]
+            ready: {http: "http://{host}:{port:prom}/-/ready", timeout: 30s}
+      workload:
+        duration: 3s
+        repetitions: 1
+        http:
+          target: "http://{host}:{port:prom}"
+          rate: 100
+          connections: 4
+          max_generator_lag_p99: 250ms
+          requests: [{name: query, path: "/api/v1/query?query=sum(rate(prometheus_http_requests_total[1m]))"}]
+      observe:
+        profiles:
+          - service: prom
+            url: "http://{host}:{port:prom}/debug/pprof"
+            cpu: 2s
+            heap: [after]
+            heap_every: 1s
+)yaml",
+                                                                 {{"$PROM", prometheus}}));
+  int64_t id = Submit(suite, "", 0);
+  auto list = CliJson({"profile", "list", std::to_string(id)});
+  std::map<std::string, int64_t> ids;  // "kind/point" -> id
+  for (const auto& p : list["profiles"]) {
+    EXPECT_EQ(p["service"], "prom");
+    ids[p["kind"].get<std::string>() + "/" + p["point"].get<std::string>()] =
+        std::stoll(p["id"].get<std::string>());
+  }
+  for (const char* k : {"cpu/window", "heap/after", "heap/t+1s", "heap/t+2s"})
+    EXPECT_TRUE(ids.count(k)) << k << " in " << list.dump() << AllLogs(id);
+  // Prometheus's own code, symbolised as Go serves it: its allocation sites since start are
+  // in every heap profile. (A CPU profile of a lightly loaded server may hold a single sample,
+  // in the garbage collector: it is checked for what it must be, not for what it happened to
+  // catch.)
+  auto own_code = [](const nlohmann::json& top) {
+    for (const auto& f : top["functions"])
+      if (f["name"].get<std::string>().rfind("github.com/prometheus/prometheus/", 0) == 0)
+        return true;
+    return false;
+  };
+  auto heap = CliJson({"profile", "top", std::to_string(ids["heap/after"]), "--sample-type",
+                       "alloc_space", "-n", "100000"});
+  EXPECT_EQ(heap["unit"], "bytes");
+  EXPECT_GT(std::stoll(heap["total"].get<std::string>()), 0) << heap.dump();
+  EXPECT_TRUE(own_code(heap)) << "no prometheus function in the heap profile: " << heap.dump();
+  auto cpu = CliJson({"profile", "top", std::to_string(ids["cpu/window"])});
+  EXPECT_EQ(cpu["sample_type"], "cpu");
+  EXPECT_EQ(cpu["unit"], "nanoseconds");
+  // Two heap profiles of one window diff by function.
+  auto diff = CliJson({"profile", "diff", std::to_string(ids["heap/t+1s"]),
+                       std::to_string(ids["heap/after"]), "--sample-type", "alloc_space"});
+  EXPECT_EQ(diff["sample_type"], "alloc_space");
+  EXPECT_GE(diff["functions"].size(), 1u) << diff.dump();
+
+  // Downloaded, the profiles are what Go wrote: the CPU profile spans the 2 s asked for, and
+  // both open unchanged in Go's own tool.
+  const std::string go = common::FindProgram("go");
+  ASSERT_FALSE(go.empty()) << "install golang-go (tools/install-deps.sh --test)";
+  std::string text;
+  auto download = [&](const std::string& key) {
+    const std::string file = dir_ + "/prom-" + absl::StrReplaceAll(key, {{"/", "-"}}) + ".pb.gz";
+    EXPECT_EQ(Cli({"profile", "download", std::to_string(ids[key]), "-o", file}, &text), 0)
+        << text;
+    return file;
+  };
+  const std::string cpu_file = download("cpu/window"), heap_file = download("heap/after");
+  std::ifstream in(cpu_file, std::ios::binary);
+  auto parsed = controller::Profile::Parse(
+      std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_NEAR(parsed->proto().duration_nanos() / 1e9, 2.0, 0.5);
+  auto pprof_tool = [&](const std::string& args) {
+    return ShOut("HOME=" + dir_ + " GOCACHE=" + dir_ + "/gocache " + go + " tool pprof " + args +
+                 " 2>&1; echo rc=$?");
+  };
+  std::string out = pprof_tool("-top -symbolize=none " + cpu_file);
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Type: cpu"), std::string::npos) << out;
+  out = pprof_tool("-top -symbolize=none -sample_index=alloc_space -nodefraction=0 "
+                   "-nodecount=100000 " + heap_file);
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Type: alloc_space"), std::string::npos) << out;
+  EXPECT_NE(out.find("github.com/prometheus/prometheus/"), std::string::npos) << out;
 }
 
 TEST_F(ObserveTest, BadPromqlIsRefusedAtSubmitWithTheFieldNamed) {
