@@ -16,6 +16,8 @@ namespace {
 // Latency curves are drawn for these histograms when both sides have them.
 constexpr const char* kCurveHistograms[] = {"http.latency"};
 constexpr double kCurvePercentiles[] = {50, 75, 90, 95, 99, 99.9};
+// Profiles read per side and diff: a run's repetitions, or the first of several pooled runs'.
+constexpr size_t kMaxProfilesPerSide = 12;
 
 absl::StatusOr<common::HdrHistogram> Merge(const std::vector<v1::HdrHistogram>& hs) {
   auto out = common::HdrHistogram::Create();
@@ -64,14 +66,42 @@ int Analyser::RunOnce() {
   int done = 0;
   for (const v1::Run& run : *runs) {
     if (stop_) break;
-    if (auto s = Analyse(run); !s.ok()) {
-      spdlog::warn("component=analyser msg=\"analysis failed\" run={} error=\"{}\"", run.id(),
-                   s.ToString());
+    absl::Status s = Analyse(run);
+    if (!s.ok() && !IsTransient(s)) {
+      // Trying again would fail again, and runs wait for analysis oldest first: a run that
+      // cannot be analysed is recorded as analysed, with why, so that it blocks nothing.
+      spdlog::error("component=analyser msg=\"analysis failed; the run is left unanalysed\" "
+                    "run={} error=\"{}\"",
+                    run.id(), s.ToString());
+      s = SaveFailure(run, s);
+    }
+    if (!s.ok()) {
+      spdlog::warn("component=analyser msg=\"analysis failed; will retry\" run={} error=\"{}\"",
+                   run.id(), s.ToString());
       continue;
     }
     ++done;
   }
   return done;
+}
+
+bool Analyser::IsTransient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsAborted(s) || absl::IsDeadlineExceeded(s) ||
+         absl::IsResourceExhausted(s) || absl::IsCancelled(s);
+}
+
+absl::Status Analyser::SaveFailure(const v1::Run& run, const absl::Status& why) {
+  AnalysisOutcome out;
+  out.run_id = run.id();
+  const bool compared =
+      run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0 || run.aa();
+  if (compared && run.state() == v1::RUN_STATE_SUCCEEDED) {
+    RunSamples r;
+    r.run = run;
+    r.run.clear_jobs();
+    out.comparison = NoComparison(r, absl::StrCat("analysis failed: ", why.message()));
+  }
+  return store_.SaveAnalysis(&out);
 }
 
 absl::StatusOr<v1::Comparison> Analyser::Compare(int64_t candidate, int64_t against) {
@@ -123,8 +153,11 @@ absl::StatusOr<v1::Comparison> Analyser::CompareSamples(const RunSamples& candid
   if (!missing.empty()) {
     c.set_note(absl::StrCat("no baseline for ", absl::StrJoin(missing, ", ")));
   }
-  AddCurves(candidate, in.baselines, &c);
-  AddProfileDiffs(run.id(), ids.front(), &c);
+  std::vector<const RunSamples*> base_runs;
+  for (const RunSamples& b : in.baselines) base_runs.push_back(&b);
+  const SideSources cand_src = SourcesOf({&candidate}), base_src = SourcesOf(base_runs);
+  AddCurves(cand_src, base_src, &c);
+  AddProfileDiffs(cand_src, base_src, &c);
   return c;
 }
 
@@ -156,6 +189,10 @@ absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, Analys
   in.baselines.push_back(std::move(base));
   if (auto s = LearnNoise(in.candidate, &in); !s.ok()) return s;
   v1::Comparison c = BuildComparison(in, opts_.verdict);
+  const SideSources cand_src = ArmSources(confirmation, false);
+  const SideSources base_src = ArmSources(confirmation, true);
+  AddCurves(cand_src, base_src, &c);
+  AddProfileDiffs(cand_src, base_src, &c);
   std::set<std::string> agents;
   for (const JobSamples& j : in.candidate.jobs) agents.insert(j.agent);
   const std::string how = absl::StrCat(
@@ -176,22 +213,45 @@ absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, Analys
   return absl::OkStatus();
 }
 
-void Analyser::AddCurves(const RunSamples& candidate, const std::vector<RunSamples>& baselines,
+Analyser::SideSources Analyser::SourcesOf(const std::vector<const RunSamples*>& runs) {
+  SideSources out;
+  for (const RunSamples* r : runs) {
+    for (const JobSamples& j : r->jobs) out[j.job_name].push_back({r->run.id(), j.job_name});
+  }
+  return out;
+}
+
+Analyser::SideSources Analyser::ArmSources(const RunSamples& confirmation, bool baseline) {
+  SideSources out;
+  for (const JobSamples& j : confirmation.jobs) {
+    if (!j.spec.has_arm() || j.spec.arm().baseline() != baseline) continue;
+    out[j.spec.arm().job()].push_back({confirmation.run.id(), j.job_name});
+  }
+  return out;
+}
+
+void Analyser::AddCurves(const SideSources& candidate, const SideSources& baseline,
                          v1::Comparison* c) {
-  for (const JobSamples& job : candidate.jobs) {
+  auto histograms = [&](const std::vector<JobSource>& sources, const char* name) {
+    std::vector<v1::HdrHistogram> out;
+    for (const JobSource& s : sources) {
+      auto h = store_.Histograms(s.run_id, s.stored_job, name);
+      if (h.ok()) out.insert(out.end(), h->begin(), h->end());
+    }
+    return out;
+  };
+  for (const auto& [job, sources] : candidate) {
+    auto base = baseline.find(job);
+    if (base == baseline.end()) continue;
     for (const char* name : kCurveHistograms) {
-      auto ch = store_.Histograms(candidate.run.id(), job.job_name, name);
-      if (!ch.ok() || ch->empty()) continue;
-      std::vector<v1::HdrHistogram> bh;
-      for (const auto& b : baselines) {
-        auto h = store_.Histograms(b.run.id(), job.job_name, name);
-        if (h.ok()) bh.insert(bh.end(), h->begin(), h->end());
-      }
+      std::vector<v1::HdrHistogram> ch = histograms(sources, name);
+      if (ch.empty()) continue;
+      std::vector<v1::HdrHistogram> bh = histograms(base->second, name);
       if (bh.empty()) continue;
-      auto cm = Merge(*ch), bm = Merge(bh);
+      auto cm = Merge(ch), bm = Merge(bh);
       if (!cm.ok() || !bm.ok()) continue;
       v1::PercentileCurve* curve = c->add_curves();
-      curve->set_job_name(job.job_name);
+      curve->set_job_name(job);
       curve->set_histogram(name);
       for (double p : kCurvePercentiles) {
         curve->add_percentiles(p);
@@ -202,42 +262,66 @@ void Analyser::AddCurves(const RunSamples& candidate, const std::vector<RunSampl
   }
 }
 
-void Analyser::AddProfileDiffs(int64_t candidate, int64_t baseline, v1::Comparison* c) {
-  auto cand = results_.ListProfiles(candidate);
-  auto base = results_.ListProfiles(baseline);
-  if (!cand.ok() || !base.ok()) return;
-  // Line the profiles up by (job, service, kind, point); the earliest repetition of each.
-  auto key = [](const v1::ProfileRef& p) {
-    return absl::StrCat(p.job_name(), "/", p.service(), "/", p.kind(), "/", p.point());
+void Analyser::AddProfileDiffs(const SideSources& candidate, const SideSources& baseline,
+                               v1::Comparison* c) {
+  // A side's profiles by job/service/kind/point (the logical job's name), oldest repetition
+  // first, each run's listing read once.
+  auto collect = [&](const SideSources& side) {
+    std::map<int64_t, std::map<std::string, std::string>> stored;  // run -> stored job -> job
+    for (const auto& [job, sources] : side)
+      for (const JobSource& s : sources) stored[s.run_id][s.stored_job] = job;
+    std::map<std::string, std::vector<v1::ProfileRef>> out;
+    for (const auto& [run, jobs] : stored) {
+      auto list = results_.ListProfiles(run);
+      if (!list.ok()) continue;
+      for (const auto& p : list->profiles()) {
+        auto it = jobs.find(p.job_name());
+        if (it == jobs.end()) continue;
+        out[absl::StrCat(it->second, "/", p.service(), "/", p.kind(), "/", p.point())].push_back(p);
+      }
+    }
+    for (auto& [_, v] : out) {
+      std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+        return a.repetition() < b.repetition();
+      });
+      if (v.size() > kMaxProfilesPerSide) v.resize(kMaxProfilesPerSide);
+    }
+    return out;
   };
-  std::map<std::string, v1::ProfileRef> first_base;
-  for (const auto& p : base->profiles()) {
-    auto it = first_base.find(key(p));
-    if (it == first_base.end() || p.repetition() < it->second.repetition()) first_base[key(p)] = p;
-  }
-  std::set<std::string> done;
-  for (const auto& p : cand->profiles()) {
+  // Parsed one at a time: only one profile's proto is held while its costs are added.
+  auto sum = [&](const std::vector<v1::ProfileRef>& refs, const std::string& type,
+                 CostSum* into) {
+    for (const auto& r : refs) {
+      auto blob = results_.GetProfile(r.id());
+      if (!blob.ok()) continue;
+      auto p = Profile::Parse(blob->second);
+      if (!p.ok()) continue;
+      if (!into->Add(*p, type).ok()) continue;  // a profile without that sample type
+    }
+  };
+  const auto cand = collect(candidate), base = collect(baseline);
+  for (const auto& [key, crefs] : cand) {
     if (c->profile_diffs_size() >= opts_.max_profile_diffs) break;
-    const std::string k = key(p);
-    auto it = first_base.find(k);
-    if (it == first_base.end() || !done.insert(k).second) continue;
-    auto a = results_.GetProfile(it->second.id());
-    auto b = results_.GetProfile(p.id());
-    if (!a.ok() || !b.ok()) continue;
-    auto pa = Profile::Parse(a->second);
-    auto pb = Profile::Parse(b->second);
-    if (!pa.ok() || !pb.ok()) continue;
-    auto d = DiffProfiles(*pa, *pb, DiffSampleType(p.kind()), 10);
+    auto bit = base.find(key);
+    if (bit == base.end()) continue;
+    CostSum bsum, csum;
+    sum(bit->second, DiffSampleType(crefs.front().kind()), &bsum);
+    if (bsum.profiles() == 0) continue;
+    sum(crefs, bsum.sample_type(), &csum);
+    auto d = DiffCostSums(bsum, csum, 10);
     if (!d.ok()) continue;
-    d->set_base_id(it->second.id());
-    d->set_candidate_id(p.id());
-    d->set_label(k);
+    d->set_base_id(bit->second.front().id());
+    d->set_candidate_id(crefs.front().id());
+    d->set_label(key);
     *c->add_profile_diffs() = *std::move(d);
   }
 }
 
 absl::Status Analyser::FindChangePoints(const RunSamples& baseline, AnalysisOutcome* out) {
   const v1::Run& run = baseline.run;
+  // History is kept per suite: a run of an unnamed suite (a command, or a suite file without
+  // `name:`) has none to extend.
+  if (run.suite_name().empty()) return absl::OkStatus();
   for (const JobSamples& job : baseline.jobs) {
     for (const auto& [metric, m] : job.metrics) {
       if (!IsComparedMetric(metric)) continue;

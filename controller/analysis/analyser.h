@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -58,10 +59,27 @@ class Analyser {
   // Per (job, metric) noise CV of the candidate's series on its machine classes.
   absl::Status LearnNoise(const RunSamples& candidate, ComparisonInputs* in);
   absl::Status Analyse(const v1::Run& run);
+  // Database trouble that may pass (retry later), as opposed to a run that cannot be analysed.
+  static bool IsTransient(const absl::Status& s);
+  // Records `run` as analysed with `why` (as a candidate's comparison note), so a run that
+  // cannot be analysed does not hold up those after it.
+  absl::Status SaveFailure(const v1::Run& run, const absl::Status& why);
   absl::Status FindChangePoints(const RunSamples& baseline, AnalysisOutcome* out);
-  void AddCurves(const RunSamples& candidate, const std::vector<RunSamples>& baselines,
-                 v1::Comparison* c);
-  void AddProfileDiffs(int64_t candidate, int64_t baseline, v1::Comparison* c);
+  // Where one side's measurements of each compared job are stored: job -> (run, job name in
+  // that run). A plain run is its own jobs; a side of a confirmation run is its arms' jobs.
+  struct JobSource {
+    int64_t run_id;
+    std::string stored_job;
+  };
+  using SideSources = std::map<std::string, std::vector<JobSource>>;
+  static SideSources SourcesOf(const std::vector<const RunSamples*>& runs);
+  static SideSources ArmSources(const RunSamples& confirmation, bool baseline);
+  // Latency percentile curves of each side's merged histograms.
+  void AddCurves(const SideSources& candidate, const SideSources& baseline, v1::Comparison* c);
+  // Per (job, service, kind, point) captured on both sides, the diff of the mean cost per
+  // profile over each side's repetitions (at most 12 profiles a side).
+  void AddProfileDiffs(const SideSources& candidate, const SideSources& baseline,
+                       v1::Comparison* c);
 
   AnalysisStore& store_;
   ResultStore& results_;

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 #include <unordered_map>
@@ -206,37 +207,58 @@ absl::StatusOr<v1::ProfileTop> TopFunctions(const Profile& p, const std::string&
   return top;
 }
 
-absl::StatusOr<v1::ProfileDiff> DiffProfiles(const Profile& base, const Profile& candidate,
-                                             const std::string& sample_type, int limit) {
-  auto bi = base.SampleTypeIndex(sample_type);
-  if (!bi.ok()) return bi.status();
-  const auto& bt = base.proto().sample_type(*bi);
-  const std::string type = base.proto().string_table(static_cast<int>(bt.type()));
-  auto ci = candidate.SampleTypeIndex(type);
-  if (!ci.ok()) {
-    return absl::InvalidArgumentError("the candidate profile has no sample type '" + type +
-                                      "': are these the same kind of profile?");
+absl::Status CostSum::Add(const Profile& p, const std::string& sample_type) {
+  auto idx = p.SampleTypeIndex(profiles_ == 0 ? sample_type : type_);
+  if (!idx.ok()) return idx.status();
+  if (profiles_ == 0) {
+    const auto& t = p.proto().sample_type(*idx);
+    type_ = p.proto().string_table(static_cast<int>(t.type()));
+    unit_ = p.proto().string_table(static_cast<int>(t.unit()));
   }
+  int64_t total = 0;
+  for (auto& [name, cost] : p.Costs(*idx, &total)) {
+    Profile::Cost& into = sums_[name];
+    if (into.file.empty()) into.file = std::move(cost.file);
+    into.flat += cost.flat;
+    into.cum += cost.cum;
+  }
+  total_ += total;
+  ++profiles_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ProfileDiff> DiffCostSums(const CostSum& base, const CostSum& candidate,
+                                             int limit) {
+  if (base.profiles() == 0 || candidate.profiles() == 0)
+    return absl::InvalidArgumentError("a side of the diff has no profile");
+  if (base.sample_type() != candidate.sample_type()) {
+    return absl::InvalidArgumentError(absl::StrCat("sample types differ: '", base.sample_type(),
+                                                   "' and '", candidate.sample_type(), "'"));
+  }
+  // Means per profile, rounded to the nearest unit.
+  auto mean = [](int64_t sum, int n) {
+    return static_cast<int64_t>(std::llround(static_cast<double>(sum) / n));
+  };
+  const int nb = base.profiles(), nc = candidate.profiles();
   v1::ProfileDiff d;
-  d.set_sample_type(type);
-  d.set_unit(base.proto().string_table(static_cast<int>(bt.unit())));
-  int64_t btotal = 0, ctotal = 0;
-  auto b = base.Costs(*bi, &btotal);
-  auto c = candidate.Costs(*ci, &ctotal);
-  d.set_base_total(btotal);
-  d.set_candidate_total(ctotal);
+  d.set_sample_type(base.sample_type());
+  d.set_unit(base.unit());
+  d.set_base_total(mean(base.total(), nb));
+  d.set_candidate_total(mean(candidate.total(), nc));
+  d.set_base_profiles(nb);
+  d.set_candidate_profiles(nc);
   std::map<std::string, v1::FunctionDelta> all;
-  for (const auto& [name, cost] : b) {
+  for (const auto& [name, cost] : base.sums()) {
     auto& f = all[name];
     f.set_name(name);
-    f.set_base_flat(cost.flat);
-    f.set_base_cum(cost.cum);
+    f.set_base_flat(mean(cost.flat, nb));
+    f.set_base_cum(mean(cost.cum, nb));
   }
-  for (const auto& [name, cost] : c) {
+  for (const auto& [name, cost] : candidate.sums()) {
     auto& f = all[name];
     f.set_name(name);
-    f.set_candidate_flat(cost.flat);
-    f.set_candidate_cum(cost.cum);
+    f.set_candidate_flat(mean(cost.flat, nc));
+    f.set_candidate_cum(mean(cost.cum, nc));
   }
   std::vector<v1::FunctionDelta> v;
   for (auto& [_, f] : all) {
@@ -256,6 +278,17 @@ absl::StatusOr<v1::ProfileDiff> DiffProfiles(const Profile& base, const Profile&
   });
   for (size_t i = 0; i < v.size() && static_cast<int>(i) < limit; ++i) *d.add_functions() = v[i];
   return d;
+}
+
+absl::StatusOr<v1::ProfileDiff> DiffProfiles(const Profile& base, const Profile& candidate,
+                                             const std::string& sample_type, int limit) {
+  CostSum b, c;
+  if (auto s = b.Add(base, sample_type); !s.ok()) return s;
+  if (!c.Add(candidate, b.sample_type()).ok()) {
+    return absl::InvalidArgumentError("the candidate profile has no sample type '" +
+                                      b.sample_type() + "': are these the same kind of profile?");
+  }
+  return DiffCostSums(b, c, limit);
 }
 
 }  // namespace perfgate::controller

@@ -46,7 +46,35 @@ class Profile {
 // The `limit` functions with the largest flat values (ties by cum, then name).
 absl::StatusOr<v1::ProfileTop> TopFunctions(const Profile& p, const std::string& sample_type,
                                             int limit);
-// Functions by the size of their flat change (then cum change), largest first.
+// Per-function costs summed over several profiles of one kind (a side's repetitions), added
+// one at a time so that only one parsed profile need be held. Diffs use the mean per profile,
+// so sides with different numbers of repetitions compare fairly and one odd repetition does
+// not make the evidence alone. Not thread-safe.
+class CostSum {
+ public:
+  // The first profile fixes the sample type (`sample_type`, "" = its default); every later one
+  // must have a type of that name. INVALID_ARGUMENT (naming the types there are) otherwise.
+  absl::Status Add(const Profile& p, const std::string& sample_type);
+
+  int profiles() const { return profiles_; }
+  const std::string& sample_type() const { return type_; }
+  const std::string& unit() const { return unit_; }
+  // Function -> summed cost; `total` is the sum over all samples of all profiles.
+  const std::map<std::string, Profile::Cost>& sums() const { return sums_; }
+  int64_t total() const { return total_; }
+
+ private:
+  int profiles_ = 0;
+  std::string type_, unit_;
+  std::map<std::string, Profile::Cost> sums_;
+  int64_t total_ = 0;
+};
+
+// Functions by the size of the change of their mean flat value per profile (then cum),
+// largest first. INVALID_ARGUMENT when a side is empty or the sample types differ.
+absl::StatusOr<v1::ProfileDiff> DiffCostSums(const CostSum& base, const CostSum& candidate,
+                                             int limit);
+// The same for one profile a side.
 absl::StatusOr<v1::ProfileDiff> DiffProfiles(const Profile& base, const Profile& candidate,
                                              const std::string& sample_type, int limit);
 

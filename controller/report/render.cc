@@ -1,5 +1,7 @@
 #include "controller/report/render.h"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -27,16 +29,46 @@ std::string Baselines(const v1::Comparison& c) {
   return out.empty() ? "none" : out;
 }
 
-std::string MetricRow(const v1::MetricComparison& m, const char* sep, const char* end) {
-  return absl::StrCat(sep, VerdictText(m.verdict()), sep, m.job_name(), sep, m.name(), sep,
-                      FormatValue(m.baseline_median()), " ", m.unit(), sep,
-                      FormatValue(m.candidate_median()), " ", m.unit(), sep, FormatChange(m), sep,
-                      FormatInterval(m), sep, absl::StrFormat("%.2g", m.p()), end);
+// A Markdown table row of the verdict table.
+std::string MetricRow(const v1::MetricComparison& m) {
+  return absl::StrCat("| ", VerdictText(m.verdict()), " | ", m.job_name(), " | ", m.name(), " | ",
+                      FormatValue(m.baseline_median()), " ", m.unit(), " | ",
+                      FormatValue(m.candidate_median()), " ", m.unit(), " | ", FormatChange(m),
+                      " | ", FormatInterval(m), " | ", absl::StrFormat("%.2g", m.p()), " |\n");
+}
+
+// "+1.50 MiB" / "-3.20 ms": a profile figure's change.
+std::string SignedProfileValue(int64_t v, const std::string& unit) {
+  return (v > 0 ? "+" : "") + FormatProfileValue(v, unit);
 }
 
 }  // namespace
 
 std::string FormatValue(double v) { return absl::StrFormat("%.4g", v); }
+
+std::string FormatProfileValue(int64_t v, const std::string& unit) {
+  const double a = std::fabs(static_cast<double>(v));
+  if (unit == "bytes") {
+    if (a >= 1 << 30) return absl::StrFormat("%.2f GiB", v / double(1 << 30));
+    if (a >= 1 << 20) return absl::StrFormat("%.2f MiB", v / double(1 << 20));
+    if (a >= 1 << 10) return absl::StrFormat("%.1f KiB", v / 1024.0);
+    return absl::StrFormat("%d B", v);
+  }
+  if (unit == "nanoseconds") {
+    if (a >= 1e9) return absl::StrFormat("%.2f s", v / 1e9);
+    if (a >= 1e6) return absl::StrFormat("%.2f ms", v / 1e6);
+    if (a >= 1e3) return absl::StrFormat("%.2f us", v / 1e3);
+    return absl::StrFormat("%d ns", v);
+  }
+  return absl::StrFormat("%d", v);
+}
+
+std::string ProfileCounts(const v1::ProfileDiff& d) {
+  // Diffs stored before the counts existed were of one profile a side.
+  const int b = std::max(1, d.base_profiles()), c = std::max(1, d.candidate_profiles());
+  if (b == 1 && c == 1) return "1 -> 1 profile";
+  return absl::StrFormat("mean of %d -> %d profiles", b, c);
+}
 
 std::string FormatChange(const v1::MetricComparison& m) {
   if (!m.has_ratio()) return m.candidate_median() == 0 ? "0" : "from 0";
@@ -67,7 +99,7 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
   if (notable) {
     o << header;
     for (const auto& m : c.metrics())
-      if (Notable(m)) o << MetricRow(m, " | ", " |\n");
+      if (Notable(m)) o << MetricRow(m);
     o << "\n";
   } else if (c.metrics_size()) {
     o << "No significant change in " << c.metrics_size() << " metrics.\n\n";
@@ -81,7 +113,7 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
   }
   if (c.metrics_size()) {
     o << "<details><summary>All " << c.metrics_size() << " metrics</summary>\n\n" << header;
-    for (const auto& m : c.metrics()) o << MetricRow(m, " | ", " |\n");
+    for (const auto& m : c.metrics()) o << MetricRow(m);
     o << "\nMann-Whitney U (two-sided) on the repetitions, Benjamini-Hochberg across metrics; "
          "change = ratio of medians with a bootstrap 95 % CI.\n\n</details>\n\n";
   }
@@ -95,11 +127,13 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
   }
   for (const auto& d : c.profile_diffs()) {
     o << "<details><summary>Profile diff " << d.label() << " (" << d.sample_type() << ", "
-      << d.unit() << ")</summary>\n\n| function | baseline flat | candidate flat | change |\n"
+      << d.unit() << ", " << ProfileCounts(d)
+      << ")</summary>\n\n| function | baseline flat | candidate flat | change |\n"
       << "| --- | ---: | ---: | ---: |\n";
     for (const auto& f : d.functions())
-      o << "| `" << f.name() << "` | " << f.base_flat() << " | " << f.candidate_flat() << " | "
-        << absl::StrFormat("%+d", f.candidate_flat() - f.base_flat()) << " |\n";
+      o << "| `" << f.name() << "` | " << FormatProfileValue(f.base_flat(), d.unit()) << " | "
+        << FormatProfileValue(f.candidate_flat(), d.unit()) << " | "
+        << SignedProfileValue(f.candidate_flat() - f.base_flat(), d.unit()) << " |\n";
     o << "\n</details>\n\n";
   }
   return o.str();
@@ -135,10 +169,13 @@ std::string RenderText(const v1::Comparison& c) {
     o << "\n";
   }
   for (const auto& d : c.profile_diffs()) {
-    o << "\nprofile diff " << d.label() << " (" << d.sample_type() << ", " << d.unit() << "):\n";
+    o << "\nprofile diff " << d.label() << " (" << d.sample_type() << ", " << d.unit() << ", "
+      << ProfileCounts(d) << "):\n";
     for (int i = 0; i < d.functions_size() && i < 5; ++i) {
       const auto& f = d.functions(i);
-      o << absl::StrFormat("  %+12d  %s\n", f.candidate_flat() - f.base_flat(), f.name());
+      o << absl::StrFormat("  %12s  %s\n",
+                           SignedProfileValue(f.candidate_flat() - f.base_flat(), d.unit()),
+                           f.name());
     }
   }
   return o.str();

@@ -17,5 +17,9 @@ std::string RenderJson(const v1::Comparison& c);
 std::string FormatChange(const v1::MetricComparison& m);
 std::string FormatInterval(const v1::MetricComparison& m);
 std::string FormatValue(double v);
+// A profile figure in its unit, scaled for people: "1.23 s", "4.50 MiB", "12 B".
+std::string FormatProfileValue(int64_t v, const std::string& unit);
+// "mean of 9 -> 9 profiles" (or "1 -> 1 profile"): what a profile diff's figures stand for.
+std::string ProfileCounts(const v1::ProfileDiff& d);
 
 }  // namespace perfgate::controller

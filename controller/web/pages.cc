@@ -11,54 +11,12 @@
 #include "controller/queue/job_state.h"
 #include "controller/queue/result_summary.h"
 #include "controller/report/render.h"
+#include "controller/web/comparison_page.h"
+#include "controller/web/layout.h"
 #include "controller/web/svg.h"
 
 namespace perfgate::controller {
 namespace {
-
-using E = std::string;  // escaped HTML
-
-E Esc(const std::string& s) { return HtmlEscape(s); }
-
-std::string Layout(const std::string& title, const E& body) {
-  return absl::StrCat(
-      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-      // No icon: otherwise every browser asks for /favicon.ico and logs the 404 as an error.
-      "<link rel=\"icon\" href=\"data:,\"><title>",
-      Esc(title),
-      " · perfgate</title><style>"
-      "body{font:14px/1.4 system-ui,sans-serif;margin:0 2em 2em;color:#222}"
-      "nav{padding:.8em 0;border-bottom:1px solid #ddd;margin-bottom:1em}nav a{margin-right:1.2em}"
-      "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ddd;"
-      "padding:3px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
-      "td.num{text-align:right;font-variant-numeric:tabular-nums}"
-      ".regression{color:#b00;font-weight:600}.improvement{color:#070;font-weight:600}"
-      ".inconclusive{color:#a60}.no_change{color:#666}pre{background:#f8f8f8;padding:.6em;"
-      "overflow:auto;max-height:30em}.chart{display:block;margin:.3em 0}form{margin:.5em 0}"
-      "</style></head><body><nav><a href=\"/runs\">Runs</a><a href=\"/queue\">Queue</a>"
-      "<a href=\"/agents\">Agents</a><a href=\"/changepoints\">Change points</a>"
-      "<a href=\"/alerts\">Alerts</a></nav><h1>",
-      Esc(title), "</h1>", body, "</body></html>");
-}
-
-std::pair<int, std::string> ErrorPage(const absl::Status& s) {
-  int code = 500;
-  if (absl::IsNotFound(s)) code = 404;
-  if (absl::IsInvalidArgument(s)) code = 400;
-  return {code, Layout(code == 404 ? "Not found" : "Error",
-                       absl::StrCat("<p>", Esc(std::string(s.message())), "</p>"))};
-}
-
-std::string Time(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0) return "";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(t.seconds()),
-                          absl::UTCTimeZone());
-}
-
-std::string VerdictCell(const std::string& verdict) {
-  if (verdict.empty()) return "<td></td>";
-  return absl::StrCat("<td class=\"", Esc(verdict), "\">", Esc(verdict), "</td>");
-}
 
 E RunsTable(const v1::ListRunsResponse& runs) {
   E o =
@@ -218,81 +176,7 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
     return ErrorPage(absl::InvalidArgumentError("against: must be a run id"));
   auto c = against ? analyser_.Compare(id, against) : analysis_.LatestComparison(id);
   if (!c.ok()) return ErrorPage(c.status());
-  E body = absl::StrCat("<p class=\"", VerdictText(c->verdict()),
-                        "\" id=\"verdict\">Verdict: ", VerdictText(c->verdict()), "</p><p>",
-                        Esc(c->summary()), "</p><p>Candidate <a href=\"/runs/",
-                        c->candidate_run_id(), "\">run ", c->candidate_run_id(), "</a> <code>",
-                        Esc(c->candidate_commit().substr(0, 12)), "</code> (", Esc(c->branch()),
-                        ") against ");
-  for (int i = 0; i < c->baseline_run_ids_size(); ++i)
-    absl::StrAppend(&body, i ? ", " : "", "<a href=\"/runs/", c->baseline_run_ids(i), "\">run ",
-                    c->baseline_run_ids(i), "</a>");
-  absl::StrAppend(&body, " of ", Esc(c->baseline_branch()), " on machine class ",
-                  Esc(c->machine_class()), ".</p>");
-  if (!c->note().empty()) absl::StrAppend(&body, "<p><em>", Esc(c->note()), "</em></p>");
-  if (c->metrics_size()) {
-    body +=
-        "<h2>Verdicts</h2><table><tr><th>verdict</th><th>job</th><th>metric</th>"
-        "<th>baseline</th><th>candidate</th><th>change</th><th>95 % CI</th><th>p</th>"
-        "<th>p (BH)</th><th>floor</th><th>why</th></tr>";
-    for (const auto& m : c->metrics()) {
-      absl::StrAppend(
-          &body, "<tr>", VerdictCell(VerdictText(m.verdict())), "<td>", Esc(m.job_name()),
-          "</td><td><a href=\"/history?project=", Esc(c->project()),
-          "&amp;branch=", Esc(c->baseline_branch()), "&amp;suite=", Esc(c->suite_name()),
-          "&amp;job=", Esc(m.job_name()), "&amp;metric=", Esc(m.name()), "\">", Esc(m.name()),
-          "</a></td><td class=\"num\">", FormatValue(m.baseline_median()), " ", Esc(m.unit()),
-          "</td><td class=\"num\">", FormatValue(m.candidate_median()), " ", Esc(m.unit()),
-          "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">", FormatInterval(m),
-          "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
-          absl::StrFormat("%.2g", m.p_adjusted()), "</td><td class=\"num\">",
-          absl::StrFormat("%.1f %%", 100 * m.floor()), "</td><td>", Esc(m.reason()), "</td></tr>");
-    }
-    body += "</table>";
-  }
-  if (c->limits_size()) {
-    body += "<h2>Limits</h2><table><tr><th>level</th><th>job</th><th>metric</th><th></th></tr>";
-    for (const auto& l : c->limits())
-      absl::StrAppend(&body, "<tr><td>", Esc(l.level()), "</td><td>", Esc(l.job_name()),
-                      "</td><td>", Esc(l.metric()), "</td><td>", Esc(l.text()), "</td></tr>");
-    body += "</table>";
-  }
-  for (const auto& curve : c->curves()) {
-    absl::StrAppend(&body, "<h2>Latency percentiles: ", Esc(curve.job_name()), " ",
-                    Esc(curve.histogram()),
-                    "</h2><p><span style=\"color:#1f77b4\">baseline</span> · <span "
-                    "style=\"color:#d62728\">candidate</span>, all repetitions merged</p>");
-    body += PercentileCurveSvg({curve.percentiles().begin(), curve.percentiles().end()},
-                               {curve.baseline_ms().begin(), curve.baseline_ms().end()},
-                               {curve.candidate_ms().begin(), curve.candidate_ms().end()});
-  }
-  if (c->metrics_size()) {
-    body += "<h2>Repetitions</h2>";
-    for (const auto& m : c->metrics()) {
-      const bool notable = m.verdict() != v1::VERDICT_NO_CHANGE;
-      absl::StrAppend(
-          &body, notable ? "<details open>" : "<details>", "<summary>", Esc(m.job_name()), " ",
-          Esc(m.name()), " — ", VerdictText(m.verdict()), "</summary>",
-          DotPlotSvg({m.baseline_values().begin(), m.baseline_values().end()},
-                     {m.candidate_values().begin(), m.candidate_values().end()}, m.unit()),
-          "</details>");
-    }
-  }
-  for (const auto& d : c->profile_diffs()) {
-    absl::StrAppend(&body, "<h2>Profile diff: ", Esc(d.label()), "</h2><p>", Esc(d.sample_type()),
-                    " in ", Esc(d.unit()), "; totals ", d.base_total(), " → ", d.candidate_total(),
-                    " (profiles ", d.base_id(), " → ", d.candidate_id(),
-                    ")</p><table><tr><th>function</th><th>baseline flat</th><th>candidate flat"
-                    "</th><th>change</th><th>baseline cum</th><th>candidate cum</th></tr>");
-    for (const auto& f : d.functions())
-      absl::StrAppend(
-          &body, "<tr><td><code>", Esc(f.name()), "</code></td><td class=\"num\">", f.base_flat(),
-          "</td><td class=\"num\">", f.candidate_flat(), "</td><td class=\"num\">",
-          absl::StrFormat("%+d", f.candidate_flat() - f.base_flat()), "</td><td class=\"num\">",
-          f.base_cum(), "</td><td class=\"num\">", f.candidate_cum(), "</td></tr>");
-    body += "</table>";
-  }
-  return {200, Layout(absl::StrCat("Comparison: run ", id), body)};
+  return {200, ComparisonPage(*c)};
 }
 
 std::pair<int, std::string> WebPages::History(const Query& q) {

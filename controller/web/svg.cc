@@ -15,13 +15,18 @@ struct Scale {
   double operator()(double v) const { return hi > lo ? (v - lo) / (hi - lo) : 0.5; }
 };
 
+// The axis range for `v`, padded so that no mark sits on the frame; from_zero starts it at 0
+// (latencies). Values that are all non-negative never get an axis below zero.
 Scale Range(std::vector<double> v, bool from_zero = false) {
   if (v.empty()) return {0, 1};
   auto [mn, mx] = std::minmax_element(v.begin(), v.end());
   double lo = *mn, hi = *mx;
+  const bool non_negative = lo >= 0;
   if (from_zero) lo = std::min(0.0, lo);
   const double pad = (hi - lo) * 0.08 + (hi == lo ? std::abs(hi) * 0.05 + 1e-9 : 0);
-  return {lo - pad, hi + pad};
+  double low = from_zero && lo == 0 ? 0 : lo - pad;
+  if (non_negative) low = std::max(0.0, low);
+  return {low, hi + pad};
 }
 
 std::string Open(double h) {
@@ -111,7 +116,12 @@ std::string PercentileCurveSvg(const std::vector<double>& percentiles,
                          kTop + plot_h, kW - kRight, kTop + plot_h);
   out += Tick(kLeft - 6, Y(ys.hi) + 8, absl::StrFormat("%.3g ms", ys.hi), "end");
   out += Tick(kLeft - 6, Y(ys.lo), absl::StrFormat("%.3g ms", ys.lo), "end");
-  for (double p : percentiles) out += Tick(X(p), kH - 10, absl::StrFormat("p%g", p), "middle");
+  // The last label ends at the plot's edge instead of running off the chart.
+  for (size_t i = 0; i < percentiles.size(); ++i) {
+    const double p = percentiles[i];
+    out += Tick(X(p), kH - 10, absl::StrFormat("p%g", p),
+                i + 1 == percentiles.size() && i > 0 ? "end" : "middle");
+  }
   auto line = [&](const std::vector<double>& v, const char* color, const char* name) {
     std::string pts;
     for (size_t i = 0; i < v.size() && i < percentiles.size(); ++i)

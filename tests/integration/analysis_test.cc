@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -466,6 +467,10 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   EXPECT_LE(p50->baseline_values_size(), 9);
   EXPECT_GE(p50->candidate_values_size(), 6);
   EXPECT_GT(p50->ratio_low(), 1.3) << "1 ms more on ~1.1 ms";
+  // The decision draws its latency curve from the arms' own histograms: A jobs against B jobs.
+  ASSERT_EQ(decided.curves_size(), 1) << "the decided comparison has its curve";
+  EXPECT_EQ(decided.curves(0).job_name(), "api");
+  EXPECT_GT(decided.curves(0).candidate_ms(0), decided.curves(0).baseline_ms(0) + 0.5);
   EXPECT_EQ(GetRun(*stub_, cand).verdict(), "regression");
   EXPECT_GE(AlertsOfRun(cand), 1) << "the regressions, once decided";
   // Confirmed once: the confirmation itself is not confirmed again.
@@ -490,6 +495,74 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   EXPECT_EQ(AlertsOfRun(aa), 0) << "an A/A says something about noise, not a regression";
   EXPECT_EQ(Cli({"run", "get", std::to_string(aa)}, &out), 0) << out;
   EXPECT_NE(out.find("(A/A)"), std::string::npos) << out;
+}
+
+
+// Profile diffs in comparisons: a Go service in the stack (its pprof), whose candidate commit
+// leaks; each side's repetitions are averaged, the leak leads the heap diff, and the latency
+// regression's alert carries the worst-moving functions as evidence.
+TEST_F(AnalysisTest, ComparisonsDiffEveryRepetitionsProfilesAndAlertsCarryTheWorstFunctions) {
+  const std::string goleak = BinaryPath("perfgate-goleak");
+  ASSERT_EQ(access(goleak.c_str(), X_OK), 0) << goleak << ": install golang-go and rebuild";
+  ControllerOptions co;
+  co.extra_args = {"--analysis-poll", "1s"};
+  StartController(co);
+  StartAgent("a1");
+  // Line 1 of the flags file is the sample target's, line 2 the Go service's.
+  const std::string base = Commit("--added-latency 1ms\n-burn 1ms");
+  const std::string slow = Commit("--added-latency 2ms\n-burn 1ms -leak-bytes 8192");
+  std::string yaml = kSuite;
+  yaml.replace(yaml.find("$(cat {srcdir}/flags)"), 21, "$(sed -n 1p {srcdir}/flags)");
+  yaml.replace(yaml.find("      workload:"), 0, absl::StrCat(R"y(          - name: leaky
+            args: [/bin/sh, -c, "exec )y", goleak, R"y( -listen {host}:{port:leaky} $(sed -n 2p {srcdir}/flags)"]
+            ports: [leaky]
+            ready: {http: "http://{host}:{port:leaky}/healthz", timeout: 20s}
+)y"));
+  yaml.replace(yaml.find("      limits:"), 0, R"y(      observe:
+        profiles:
+          - {service: leaky, url: "http://{host}:{port:leaky}/debug/pprof", cpu: 1s, heap: [after]}
+)y");
+  const std::string suite = WriteSuite("profiles", yaml);
+  const int64_t baseline = SubmitKind(suite, base, "baseline", "main");
+  const int64_t cand = SubmitKind(suite, slow, "candidate", "feature");
+  v1::Comparison c = Compared(cand);
+  ASSERT_EQ(c.verdict(), v1::VERDICT_REGRESSION) << c.summary();
+  EXPECT_EQ(c.baseline_run_ids(0), baseline);
+  std::map<std::string, v1::ProfileDiff> diffs;
+  for (const auto& d : c.profile_diffs()) diffs[d.label()] = d;
+  ASSERT_TRUE(diffs.count("api/leaky/heap/after")) << c.DebugString();
+  ASSERT_TRUE(diffs.count("api/leaky/cpu/window")) << c.DebugString();
+  const v1::ProfileDiff& heap = diffs["api/leaky/heap/after"];
+  EXPECT_EQ(heap.sample_type(), "inuse_space");
+  EXPECT_EQ(heap.base_profiles(), 8) << "every repetition's profile, not the first only";
+  EXPECT_EQ(heap.candidate_profiles(), 8);
+  ASSERT_GE(heap.functions_size(), 1);
+  EXPECT_EQ(heap.functions(0).name(), "main.retainForever") << heap.DebugString();
+  EXPECT_EQ(heap.functions(0).base_flat(), 0);
+  // 8 KiB every 10 ms: after repetition k (about k x 1.5 s in), several MiB are retained.
+  EXPECT_GT(heap.functions(0).candidate_flat(), 1 << 20) << heap.DebugString();
+  EXPECT_EQ(diffs["api/leaky/cpu/window"].sample_type(), "cpu");
+
+  // The alert of the p50 regression carries functions of the first diff as evidence.
+  std::string out;
+  ASSERT_EQ(Cli({"-o", "json", "alert", "list"}, &out), 0) << out;
+  auto alerts = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(alerts.is_discarded()) << out;
+  bool evidence = false;
+  for (const auto& a : alerts["alerts"]) {
+    if (a.value("run_id", "") != std::to_string(cand) || a["metric"] != "http.latency.p50")
+      continue;
+    ASSERT_TRUE(a.contains("worst_functions")) << a.dump();
+    evidence = !a["worst_functions"].empty();
+  }
+  EXPECT_TRUE(evidence) << out;
+  // The reports say what the figures are.
+  ASSERT_EQ(Cli({"report", std::to_string(cand), "--format", "md"}, &out), 0) << out;
+  EXPECT_NE(out.find("Profile diff api/leaky/heap/after (inuse_space, bytes, mean of 8 -> 8 "
+                     "profiles)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("`main.retainForever`"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -31,7 +31,5 @@ void RenderHistory(std::ostream& out, const v1::History& h);
 void RenderAlerts(std::ostream& out, const v1::ListAlertsResponse& a);
 void RenderChangePoints(std::ostream& out,
                         const google::protobuf::RepeatedPtrField<v1::ChangePointRecord>& cps);
-// "1.50 MiB", "2.300 s", "1234" for a pprof unit.
-std::string FormatProfileValue(int64_t v, const std::string& unit);
 
 }  // namespace perfgate::cli

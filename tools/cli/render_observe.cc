@@ -5,26 +5,12 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "controller/report/render.h"
 #include "tools/cli/render.h"
 
 namespace perfgate::cli {
 
-std::string FormatProfileValue(int64_t v, const std::string& unit) {
-  const double a = std::fabs(static_cast<double>(v));
-  if (unit == "bytes") {
-    if (a >= 1 << 30) return absl::StrFormat("%.2f GiB", v / double(1 << 30));
-    if (a >= 1 << 20) return absl::StrFormat("%.2f MiB", v / double(1 << 20));
-    if (a >= 1 << 10) return absl::StrFormat("%.1f KiB", v / 1024.0);
-    return absl::StrFormat("%d B", v);
-  }
-  if (unit == "nanoseconds") {
-    if (a >= 1e9) return absl::StrFormat("%.2f s", v / 1e9);
-    if (a >= 1e6) return absl::StrFormat("%.2f ms", v / 1e6);
-    if (a >= 1e3) return absl::StrFormat("%.2f us", v / 1e3);
-    return absl::StrFormat("%d ns", v);
-  }
-  return absl::StrFormat("%d", v);
-}
+using controller::FormatProfileValue;
 
 namespace {
 

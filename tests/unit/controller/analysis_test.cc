@@ -225,16 +225,21 @@ class HistoryStore : public AnalysisStore {
   absl::StatusOr<std::vector<v1::Run>> RunsToAnalyse(int) override {
     v1::Run r;
     r.set_id(100 + history.points_size() - 1);
-    r.set_kind(v1::RUN_KIND_BASELINE);
+    r.set_kind(kind);
     r.set_state(v1::RUN_STATE_SUCCEEDED);
     r.set_branch("main");
-    r.set_suite_name("s");
+    r.set_suite_name(suite);
     if (saved) return std::vector<v1::Run>{};
     return std::vector<v1::Run>{r};
   }
   absl::StatusOr<RunSamples> LoadRunSamples(int64_t id) override {
-    RunSamples s;
+    if (!load_error.ok()) return load_error;
+    RunSamples s;  // the run's row, as the real store reads it
     s.run.set_id(id);
+    s.run.set_kind(kind);
+    s.run.set_state(v1::RUN_STATE_SUCCEEDED);
+    s.run.set_branch("main");
+    s.run.set_suite_name(suite);
     JobSamples j;
     j.job_name = "api";
     j.machine_class = "m";
@@ -256,6 +261,7 @@ class HistoryStore : public AnalysisStore {
     return std::vector<v1::HdrHistogram>{};
   }
   absl::StatusOr<v1::History> GetHistory(const v1::GetHistoryRequest& req) override {
+    ++history_reads;
     last_request = req;
     return history;
   }
@@ -291,8 +297,13 @@ class HistoryStore : public AnalysisStore {
 
   v1::History history;
   v1::GetHistoryRequest last_request;
+  int history_reads = 0;
   bool saved = false;
   AnalysisOutcome outcome;
+  // The run offered for analysis, and what loading its samples answers.
+  v1::RunKind kind = v1::RUN_KIND_BASELINE;
+  std::string suite = "s";
+  absl::Status load_error;
 };
 
 class NoResults : public ResultStore {
@@ -354,6 +365,43 @@ TEST(AnalyserTest, BaselineHistoryStepBecomesOneChangePointOnceFivePointsFollow)
     Analyser a(store, results, runs, {});
     a.RunOnce();
     EXPECT_TRUE(store.outcome.change_points.empty());
+  }
+}
+
+
+TEST(AnalyserTest, RunsThatCannotBeAnalysedDoNotHoldUpTheQueue) {
+  NoResults results;
+  EventBus runs;
+  {
+    // A baseline of an unnamed suite has no history to extend: analysed, nothing searched.
+    HistoryStore store(40);
+    store.suite = "";
+    Analyser a(store, results, runs, {});
+    EXPECT_EQ(a.RunOnce(), 1);
+    EXPECT_TRUE(store.saved);
+    EXPECT_EQ(store.history_reads, 0);
+    EXPECT_TRUE(store.outcome.change_points.empty());
+  }
+  {
+    // A candidate whose analysis fails for good is recorded as analysed, the failure its note.
+    HistoryStore store(1);
+    store.kind = v1::RUN_KIND_CANDIDATE;
+    store.load_error = absl::InvalidArgumentError("jobs[0].spec: unreadable");
+    Analyser a(store, results, runs, {});
+    EXPECT_EQ(a.RunOnce(), 1);
+    ASSERT_TRUE(store.saved);
+    ASSERT_TRUE(store.outcome.comparison.has_value());
+    EXPECT_EQ(store.outcome.comparison->verdict(), v1::VERDICT_UNSPECIFIED);
+    EXPECT_EQ(store.outcome.comparison->note(), "analysis failed: jobs[0].spec: unreadable");
+  }
+  {
+    // The database away is worth waiting for: not recorded, retried on the next pass.
+    HistoryStore store(1);
+    store.kind = v1::RUN_KIND_CANDIDATE;
+    store.load_error = absl::UnavailableError("connection refused");
+    Analyser a(store, results, runs, {});
+    EXPECT_EQ(a.RunOnce(), 0);
+    EXPECT_FALSE(store.saved);
   }
 }
 
