@@ -12,23 +12,24 @@
 #include <cerrno>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/load/http_response_parser.h"
+#include "agent/load/pacer.h"
 
 namespace perfgate::agent {
 namespace {
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t NowNs() { return MonotonicNowNs(); }
 
 int64_t Micros(int64_t ns) { return std::max<int64_t>(1, ns / 1000); }
+
+// The epoll tag of a worker's pacing timer (connections are tagged by their index).
+constexpr uint64_t kTimerTag = ~uint64_t{0};
 
 // One request waiting for, or riding on, a connection.
 struct Pending {
@@ -70,6 +71,13 @@ class Worker {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     for (size_t i = 0; i < conns_.size(); ++i) Connect(i);
     const bool open = !stages_.empty();
+    // Open loop: sleep on a timer until just before each send (pacer.h). Without a timer the
+    // worker polls, which is correct but costs a core.
+    std::optional<Pacer> pacer;
+    if (open) {
+      auto p = Pacer::Create(epfd_, kTimerTag, absl::ToInt64Nanoseconds(o_.spin_window));
+      if (p.ok()) pacer.emplace(*std::move(p));
+    }
     int64_t next = open ? start_ns + IntendedOffsetNs(0) : INT64_MAX;
     int64_t hard_stop = end_ns + absl::ToInt64Nanoseconds(o_.timeout);
     epoll_event events[64];
@@ -119,17 +127,26 @@ class Worker {
         for (auto& p : queue_) stats_[p.req].timeouts++;
         break;
       }
-      // Sleep until the next intended start, but poll without sleeping when it is near: the
-      // kernel's millisecond timeout would delay it.
+      // Until the next intended start: the pacer's timer, then polling for the last stretch.
+      // Closed connections retry on time (at most 10 ms), and a closed loop or the drain after
+      // the schedule waits on responses (1 ms).
       int timeout_ms = 1;
       if (open && generating) {
-        int64_t until = next - NowNs();
-        timeout_ms = until <= 1'000'000 ? 0 : static_cast<int>(until / 1'000'000) - 1;
+        const int64_t t = NowNs();
+        if (pacer) {
+          timeout_ms = pacer->Timeout(t, next, 10);
+        } else {
+          timeout_ms = next - t <= 1'000'000 ? 0 : 1;
+        }
       }
-      timeout_ms = std::min(timeout_ms, 10);  // closed connections retry on time
       int n = epoll_wait(epfd_, events, 64, timeout_ms);
-      for (int k = 0; k < n; ++k)
+      for (int k = 0; k < n; ++k) {
+        if (events[k].data.u64 == kTimerTag) {
+          pacer->OnTimer(NowNs());
+          continue;
+        }
         OnEvent(static_cast<size_t>(events[k].data.u64), events[k].events);
+      }
     }
     for (auto& c : conns_) {
       if (c.fd >= 0) close(c.fd);
@@ -385,6 +402,8 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
   if (o.mix.empty()) return absl::InvalidArgumentError("load.requests: at least one request");
   if (o.port <= 0 || o.port > 65535) return absl::InvalidArgumentError("load.port: 1..65535");
   if (o.rate < 0) return absl::InvalidArgumentError("load.rate: must not be negative");
+  if (o.spin_window < absl::ZeroDuration() || o.spin_window > absl::Seconds(1))
+    return absl::InvalidArgumentError("load.spin_window: from 0 to 1s");
   if (o.threads < 1 || o.threads > 64) return absl::InvalidArgumentError("load.threads: 1..64");
   if (o.connections < o.threads || o.connections > 10000) {
     return absl::InvalidArgumentError("load.connections: at least one per thread, at most 10000");

@@ -54,6 +54,9 @@ struct LoadOptions {
   int threads = 1;
   absl::Duration timeout = absl::Seconds(5);
   uint64_t seed = 1;
+  // Open loop: how long before each send the worker stops sleeping and polls (pacer.h);
+  // zero = learnt from how late this machine's wake-ups are.
+  absl::Duration spin_window = absl::ZeroDuration();
   // When set and it becomes true, the run stops sending early (in-flight requests finish).
   const std::atomic<bool>* stop = nullptr;
   // A repetition is invalid when the achieved rate is below this fraction of the target, or

@@ -7,7 +7,11 @@
 #     start -> write, including waits for a free connection while all 32 are busy on nginx) and
 #     generator-lag p99 (from when a request could first be sent -> write: the generator's own
 #     lateness);
-#  3. the generator's RSS sampled over a soak run (default 10 minutes; --soak 60s for a quick one).
+#  3. the generator's RSS sampled over a soak run (default 10 minutes; --soak 60s for a quick one);
+#  4. at a low rate, as benchmark suites run (the sample target with 1 ms of CPU work a request
+#     at 400 req/s, nothing pinned, as on an agent): the generator's CPU, its lag and the SUT's
+#     latency, sleeping on the pacer's learnt spin window against the old fixed 1 ms poll
+#     (--spin-window 1ms), in turns, 3 runs each.
 # Usage: tests/bench/load_bench.sh [--connections 32] [--duration 10s] [--soak 600s]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +27,7 @@ done
 ./tools/install-deps.sh --test
 command -v nginx >/dev/null && command -v wrk >/dev/null || {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light wrk >/dev/null; }
-./tools/build.sh perfgate >/dev/null
+./tools/build.sh perfgate perfgate-sample-target >/dev/null
 bin=$(pwd)/build/bin
 dir=$(mktemp -d /tmp/perfgate-loadbench-XXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -91,3 +95,39 @@ printf '  soak achieved/target %.4f, scheduling delay p99 %s us, generator lag p
   "$(field "$dir/soak.json" 'd["achieved_rate"]/d["target_rate"]')" \
   "$(field "$dir/soak.json" 'd["total"]["scheduling_delay_us"]["p99"]')" \
   "$(field "$dir/soak.json" 'd["total"]["generator_lag_us"]["p99"]')" "$(field "$dir/soak.json" 'd["valid"]')"
+
+echo "== low rate: 400 req/s on the sample target (1 ms CPU a request, 32 threads), $duration each, in turns"
+sut_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin/perfgate-sample-target" --listen "127.0.0.1:$sut_port" --threads 32 --cpu-burn 1ms >/dev/null 2>&1 &
+sut_pid=$!
+trap 'kill $nginx_pid $sut_pid 2>/dev/null; wait $nginx_pid $sut_pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$sut_port/healthz" >/dev/null && break; sleep 0.1; done
+for round in 1 2 3; do
+  for mode in fixed adaptive; do
+    spin=0s; [ "$mode" = fixed ] && spin=1ms
+    { TIMEFORMAT='%U %S'; time "$bin/perfgate" -o json load "http://127.0.0.1:$sut_port/api/items" \
+        --rate 400 --connections 16 --duration "$duration" --spin-window "$spin" \
+        --max-generator-lag 1s > "$dir/low-$mode-$round.json"; } 2> "$dir/low-$mode-$round.cpu"
+  done
+done
+python3 - "$dir" <<'PY'
+import json, statistics, sys
+d = sys.argv[1]
+rows = {}
+for mode in ("fixed", "adaptive"):
+    r = []
+    for k in (1, 2, 3):
+        j = json.load(open(f"{d}/low-{mode}-{k}.json"))
+        u, s = map(float, open(f"{d}/low-{mode}-{k}.cpu").read().split()[-2:])
+        r.append({"cpu": (u + s) / j["elapsed_s"],
+                  "lag99": j["total"]["generator_lag_us"]["p99"],
+                  "p50": j["total"]["latency_us"]["p50"], "p90": j["total"]["latency_us"]["p90"],
+                  "p99": j["total"]["latency_us"]["p99"]})
+    rows[mode] = {k: statistics.median(x[k] for x in r) for k in r[0]}
+f, a = rows["fixed"], rows["adaptive"]
+print("  (medians of 3)          fixed 1 ms spin   learnt window   ratio")
+print(f"  generator CPU (cores)    {f['cpu']:13.3f}   {a['cpu']:13.3f}   {a['cpu']/f['cpu']:.2f}")
+for k, name in (("lag99", "generator lag p99 (us)"), ("p50", "SUT latency p50 (us)"),
+                ("p90", "SUT latency p90 (us)"), ("p99", "SUT latency p99 (us)")):
+    print(f"  {name:24s} {f[k]:13.0f}   {a[k]:13.0f}   {a[k]/max(f[k],1):.2f}")
+PY

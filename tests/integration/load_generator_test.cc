@@ -137,6 +137,12 @@ TEST_F(ClusterTest, PerfgateLoadCommandReportsWhatTheServerSaw) {
   out = common::RunAndCapture(o, &code);
   EXPECT_EQ(code, 2);
   EXPECT_NE(out->find("--max-generator-lag: want a duration"), std::string::npos) << *out;
+  o.argv = {BinaryPath("perfgate"), "load", "http://127.0.0.1:1/", "--rate", "10",
+            "--spin-window", "2s"};
+  out = common::RunAndCapture(o, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out->find("--spin-window: want a duration from 0 to 1s, got '2s'"), std::string::npos)
+      << *out;
 }
 
 TEST_F(ClusterTest, LoadAgainstARefusingPortEndsOnTimeAndCountsConnectErrors) {
@@ -168,6 +174,9 @@ TEST_F(ClusterTest, LoadOptionsAreValidated) {
   o = Load(8080, 10, absl::Seconds(1), 1);
   o.threads = 4;
   EXPECT_NE(agent::RunLoad(o).status().message().find("load.connections"), std::string::npos);
+  o = Load(8080, 10, absl::Seconds(1), 1);
+  o.spin_window = absl::Microseconds(-1);
+  EXPECT_NE(agent::RunLoad(o).status().message().find("load.spin_window"), std::string::npos);
   o = Load(8080, 10, absl::Seconds(1), 1);
   o.host = "no-such-host.invalid";
   EXPECT_TRUE(absl::IsUnavailable(agent::RunLoad(o).status()));

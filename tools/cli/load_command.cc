@@ -94,6 +94,11 @@ void AddLoadFlags(CLI::App* cmd, LoadFlags* f) {
                   "open loop: the run is invalid when the generator's own lateness p99 exceeds "
                   "this (raise it on a busy machine)")
       ->capture_default_str();
+  cmd->add_option("--spin-window", f->spin_window,
+                  "open loop: poll for this long before each send instead of sleeping (default "
+                  "0: learnt from how late this machine's wake-ups are; 1ms is the old fixed "
+                  "behaviour, for comparisons)")
+      ->capture_default_str();
 }
 
 int RunLoadCommand(const LoadFlags& f, bool json) {
@@ -121,6 +126,12 @@ int RunLoadCommand(const LoadFlags& f, bool json) {
       o.max_generator_lag_p99 <= absl::ZeroDuration()) {
     std::cerr << "perfgate load: --max-generator-lag: want a duration like 10ms, got '"
               << f.max_generator_lag << "'\n";
+    return 2;
+  }
+  if (!absl::ParseDuration(f.spin_window, &o.spin_window) ||
+      o.spin_window < absl::ZeroDuration() || o.spin_window > absl::Seconds(1)) {
+    std::cerr << "perfgate load: --spin-window: want a duration from 0 to 1s, got '"
+              << f.spin_window << "'\n";
     return 2;
   }
   r.method = f.method;

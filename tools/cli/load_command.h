@@ -23,6 +23,7 @@ struct LoadFlags {
   std::vector<std::string> headers;
   std::string timeout = "5s";
   std::string max_generator_lag = "10ms";
+  std::string spin_window = "0s";
 };
 
 // Registers the subcommand's options on `cmd`.
