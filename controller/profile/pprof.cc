@@ -1,7 +1,5 @@
 #include "controller/profile/pprof.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -10,49 +8,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/compress/gzip.h"
 
 namespace perfgate::controller {
-namespace {
-
-absl::StatusOr<std::string> Gunzip(const std::string& in) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return absl::InternalError("zlib init failed");
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char buf[1 << 16];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    rc = inflate(&z, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&z);
-      return absl::InvalidArgumentError("corrupt gzip data");
-    }
-    out.append(buf, sizeof buf - z.avail_out);
-    if (out.size() > kMaxProfileBytes) {
-      inflateEnd(&z);
-      return absl::InvalidArgumentError(
-          absl::StrCat("decompresses to more than ", kMaxProfileBytes, " bytes"));
-    }
-    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
-      inflateEnd(&z);
-      return absl::InvalidArgumentError("truncated gzip data");
-    }
-  }
-  inflateEnd(&z);
-  return out;
-}
-
-}  // namespace
 
 absl::StatusOr<Profile> Profile::Parse(const std::string& bytes) {
   std::string raw;
   const std::string* data = &bytes;
-  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-      static_cast<unsigned char>(bytes[1]) == 0x8b) {
-    auto g = Gunzip(bytes);
+  if (common::IsGzip(bytes)) {
+    auto g = common::Gunzip(bytes, kMaxProfileBytes);
     if (!g.ok()) return g.status();
     raw = std::move(*g);
     data = &raw;

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "common/process/subprocess.h"
 #include "controller/profile/pprof.h"
-#include "tests/harness/gzip.h"
+#include "common/compress/gzip.h"
 
 namespace {
 
@@ -57,7 +57,7 @@ std::string Synthetic(int samples, int functions, uint32_t seed) {
     s->add_value(1);
     s->add_value(10'000'000);
   }
-  return perfgate::testing::Gzip(p.SerializeAsString());
+  return perfgate::common::Gzip(p.SerializeAsString());
 }
 
 double Median(std::vector<double> v) {

@@ -2,7 +2,14 @@
 // injected regression shows where it should (wall time, CPU time, resident memory).
 #include "tests/integration/sample_target.h"
 
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "common/compress/gzip.h"
 #include "common/process/proc_stats.h"
+#include "common/process/subprocess.h"
+#include "controller/profile/pprof.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
@@ -55,6 +62,69 @@ TEST_F(ClusterTest, SampleTargetInjectsLatencyCpuAndMemoryGrowth) {
   for (int i = 0; i < 40; ++i) ASSERT_EQ(l.Get("/api/items")->status, 200);
   EXPECT_NE(leaker.Metrics().find("sample_target_leaked_bytes 40000000"), std::string::npos);
   EXPECT_GE(Stats(leaker.process().pid()).rss_bytes - rss0, 38'000'000) << "40 MB kept resident";
+}
+
+
+// The sample target's CPU profile is a real pprof profile of where its CPU went: read by our
+// reader and by Go's own tool, with the injected work in BurnCpu carrying most of it.
+TEST_F(ClusterTest, SampleTargetServesACpuProfileThatShowsWhereItsCpuWent) {
+  SampleTarget t(dir_, "profiled", {"--cpu-burn", "2ms"});
+  // Requests keep the CPU busy in BurnCpu while the profile is taken (bounded: 5 s at most).
+  std::atomic<bool> done{false};
+  std::thread load([&] {
+    auto c = t.Client();
+    for (int i = 0; i < 2500 && !done; ++i) c.Get("/api/items");
+  });
+  int busy_status = 0;
+  std::string busy_body;
+  std::thread second([&] {
+    absl::SleepFor(absl::Milliseconds(500));  // while the first profile runs
+    if (auto r = t.Client().Get("/debug/pprof/profile?seconds=1")) {
+      busy_status = r->status;
+      busy_body = r->body;
+    }
+  });
+  auto c = t.Client();
+  c.set_read_timeout(10, 0);
+  auto res = c.Get("/debug/pprof/profile?seconds=2");
+  done = true;
+  load.join();
+  second.join();
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(busy_status, 409) << "one profile at a time: " << busy_body;
+  EXPECT_EQ(c.Get("/debug/pprof/profile?seconds=0")->status, 400);
+  EXPECT_EQ(c.Get("/debug/pprof/profile?seconds=x")->status, 400);
+
+  auto p = controller::Profile::Parse(res->body);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(common::IsGzip(res->body)) << "gzipped, as Go serves it";
+  EXPECT_NEAR(p->proto().duration_nanos() / 1e9, 2.0, 0.5);
+  auto top = controller::TopFunctions(*p, "cpu", 1000);
+  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_GT(top->total(), 0);
+  int64_t burn_cum = 0;
+  for (const auto& f : top->functions()) {
+    if (f.name().rfind("perfgate::sample_target::BurnCpu(", 0) == 0) burn_cum = f.cum();
+    EXPECT_EQ(f.name().find("OnSigprof"), std::string::npos) << "the handler's own frame is dropped";
+  }
+  // Nearly all the process's CPU is the 2 ms a request it was told to spend.
+  EXPECT_GT(burn_cum, top->total() / 2) << top->DebugString();
+
+  const std::string go = common::FindProgram("go");
+  if (go.empty()) GTEST_SKIP() << "golang-go not installed: go tool pprof not checked";
+  const std::string file = dir_ + "/sample-target-cpu.pb.gz";
+  std::ofstream(file, std::ios::binary) << res->body;
+  std::string out;
+  common::SpawnOptions o;
+  o.argv = {go, "tool", "pprof", "-top", "-symbolize=none", file};
+  o.env_add = {{"HOME", dir_}, {"GOCACHE", dir_ + "/gocache"}};
+  int code = -1;
+  auto text = common::RunAndCapture(o, &code);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(code, 0) << *text;
+  EXPECT_NE(text->find("Type: cpu"), std::string::npos) << *text;
+  EXPECT_NE(text->find("perfgate::sample_target::BurnCpu"), std::string::npos) << *text;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 //   GET  /api/items/{id}     one item (404 for an unknown id)
 //   POST /api/items          echoes the body's length (201)
 //   GET  /healthz, /metrics
+//   GET  /debug/pprof/profile?seconds=N   a CPU profile in pprof format (cpu_profiler.h)
 #include <httplib.h>
 #include <unistd.h>
 
@@ -29,6 +30,27 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "tools/sample_target/cpu_profiler.h"
+
+// Outside the anonymous namespace and never inlined: the CPU profile (cpu_profiler.h) names
+// this function, so an injected CPU regression shows where it is in a profile diff.
+namespace perfgate::sample_target {
+
+// Uses `d` of this thread's CPU time (not wall time: a preempted thread keeps burning after).
+__attribute__((noinline)) void BurnCpu(absl::Duration d) {
+  auto cpu_now = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return absl::DurationFromTimespec(ts);
+  };
+  const absl::Duration until = cpu_now() + d;
+  volatile uint64_t x = 0;
+  while (cpu_now() < until) {
+    for (int i = 0; i < 1000; ++i) x = x * 31 + i;
+  }
+}
+
+}  // namespace perfgate::sample_target
 
 namespace {
 
@@ -92,6 +114,25 @@ class Service {
         return 200;
       });
     });
+    // A CPU profile of the whole process, as Go's net/http/pprof serves it.
+    s.Get("/debug/pprof/profile", [](const httplib::Request& req, httplib::Response& res) {
+      int seconds = 30;
+      if (req.has_param("seconds") &&
+          (!absl::SimpleAtoi(req.get_param_value("seconds"), &seconds) || seconds < 1 ||
+           seconds > 300)) {
+        res.status = 400;
+        res.set_content("seconds: want a whole number from 1 to 300\n", "text/plain");
+        return;
+      }
+      auto p = perfgate::sample_target::ProfileCpu(absl::Seconds(seconds));
+      if (!p.ok()) {
+        res.status = absl::IsFailedPrecondition(p.status()) ? 409 : 500;
+        res.set_content(std::string(p.status().message()) + "\n", "text/plain");
+        return;
+      }
+      res.set_header("Content-Disposition", "attachment; filename=\"profile\"");
+      res.set_content(*std::move(p), "application/octet-stream");
+    });
     s.Post("/api/items", [this](const httplib::Request& req, httplib::Response& res) {
       Handle("create", res, [&] {
         res.set_content(absl::StrCat(R"({"received_bytes":)", req.body.size(), "}"),
@@ -114,19 +155,7 @@ class Service {
   }
 
   void Inject() {
-    if (inj_.cpu_burn > absl::ZeroDuration()) {
-      // Burn CPU, not wall time: spin until this thread has used the budget.
-      auto cpu_now = [] {
-        timespec ts;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return absl::DurationFromTimespec(ts);
-      };
-      absl::Duration until = cpu_now() + inj_.cpu_burn;
-      volatile uint64_t x = 0;
-      while (cpu_now() < until) {
-        for (int i = 0; i < 1000; ++i) x = x * 31 + i;
-      }
-    }
+    if (inj_.cpu_burn > absl::ZeroDuration()) perfgate::sample_target::BurnCpu(inj_.cpu_burn);
     if (inj_.added_latency > absl::ZeroDuration())
       std::this_thread::sleep_for(absl::ToChronoNanoseconds(inj_.added_latency));
     if (inj_.leak_bytes > 0) {

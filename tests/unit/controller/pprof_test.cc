@@ -4,7 +4,7 @@
 #include "controller/profile/pprof.h"
 
 #include "gtest/gtest.h"
-#include "tests/harness/gzip.h"
+#include "common/compress/gzip.h"
 
 namespace perfgate::controller {
 namespace {
@@ -51,7 +51,7 @@ class Builder {
     return *this;
   }
   std::string Bytes() const { return p_.SerializeAsString(); }
-  std::string Gzipped() const { return perfgate::testing::Gzip(Bytes()); }
+  std::string Gzipped() const { return perfgate::common::Gzip(Bytes()); }
   pprof::Profile& proto() { return p_; }
 
  private:
