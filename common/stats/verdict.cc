@@ -18,6 +18,10 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
     MetricVerdict& v = out[i];
     v.name = m.name;
     v.floor = std::max(opts.min_effect, opts.noise_factor * m.noise_cv);
+    if (m.run_noise_cv > 0) {
+      v.margin = opts.run_noise_z * m.run_noise_cv *
+                 std::sqrt(1.0 / std::max(1, m.baseline_runs) + 1.0 / std::max(1, m.candidate_runs));
+    }
     if (!m.baseline.empty()) {
       std::vector<double> b(m.baseline);
       v.baseline_median = MedianInPlace(b);
@@ -55,27 +59,35 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
     const double change =
         v.has_ratio ? v.ratio.estimate - 1 : (v.candidate_median > 0 ? INFINITY : -INFINITY);
     const bool unchanged_medians = v.candidate_median == v.baseline_median;
-    const bool material = !unchanged_medians && std::abs(change) >= v.floor;
+    const double size = unchanged_medians ? 0 : std::abs(change);
     const bool worse = m.lower_is_better ? change > 0 : change < 0;
     const std::string effect =
         v.has_ratio ? absl::StrFormat("%+.1f %%", 100 * change) : std::string("from 0");
-    if (significant && material) {
+    const std::string noise =
+        v.margin > 0 ? absl::StrFormat(", runs differ by +-%.1f %%", 100 * v.margin) : "";
+    if (significant && size - v.margin >= v.floor) {
       v.verdict = worse ? Verdict::kRegression : Verdict::kImprovement;
-      v.reason = absl::StrFormat("%s (floor %.1f %%), p = %.2g, BH-adjusted %.2g", effect,
-                                 100 * v.floor, v.p, v.p_adjusted);
-    } else if (significant) {
+      v.reason = absl::StrFormat("%s (floor %.1f %%%s), p = %.2g, BH-adjusted %.2g", effect,
+                                 100 * v.floor, noise, v.p, v.p_adjusted);
+    } else if (size + v.margin < v.floor) {
       v.verdict = Verdict::kNoChange;
-      v.reason = absl::StrFormat("%s is significant (p = %.2g) but within the %.1f %% floor",
-                                 effect, v.p, 100 * v.floor);
-    } else if (material) {
+      v.reason = significant
+                     ? absl::StrFormat("%s is significant (p = %.2g) but within the %.1f %% floor%s",
+                                       effect, v.p, 100 * v.floor, noise)
+                     : absl::StrFormat("%s, not significant (p = %.2g)%s", effect, v.p, noise);
+    } else if (!significant && size >= v.floor) {
       v.verdict = Verdict::kInconclusive;
       v.reason = absl::StrFormat(
           "%s beyond the %.1f %% floor but not significant (p = %.2g, BH-adjusted %.2g; "
           "alpha %.2g)",
           effect, 100 * v.floor, v.p, v.p_adjusted, opts.alpha);
     } else {
-      v.verdict = Verdict::kNoChange;
-      v.reason = absl::StrFormat("%s, not significant (p = %.2g)", effect, v.p);
+      // Within run-to-run noise of the floor: one run a side cannot tell.
+      v.verdict = Verdict::kInconclusive;
+      v.reason = absl::StrFormat(
+          "%s (p = %.2g) against a %.1f %% floor, but runs of the same code differ by +-%.1f %%: "
+          "too close to call from one run a side",
+          effect, v.p, 100 * v.floor, 100 * v.margin);
     }
   }
   return out;

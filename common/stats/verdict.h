@@ -5,13 +5,22 @@
 // a bootstrap confidence interval.
 //
 //   fewer than min_repetitions valid values on a side   -> inconclusive (never a guess)
-//   significant (p <= alpha and BH-adjusted p <= q):
-//     |ratio - 1| >= floor  -> regression or improvement, by the metric's direction
-//     otherwise             -> no_change (a real but immaterial shift)
-//   not significant:
-//     |ratio - 1| >= floor  -> inconclusive (a material shift the test cannot confirm: the
-//                              controller schedules a confirmation run)
-//     otherwise             -> no_change
+//   significant (p <= alpha and BH-adjusted p <= q) and |ratio - 1| - margin >= floor
+//                                      -> regression or improvement, by the metric's direction
+//   |ratio - 1| + margin < floor       -> no_change (immaterial, significant or not)
+//   otherwise                          -> inconclusive: a material shift the test cannot
+//                                         confirm, or one within run-to-run noise of the floor
+//                                         (the controller schedules a confirmation run)
+//
+// The margin is run-to-run noise. The test sees only the repetitions of one run a side, and
+// repetitions of one run agree more than runs of the same code do: a machine drifts between
+// runs, a process starts with another memory layout. Two runs minutes apart can differ
+// "significantly" with nothing changed. Where the metric's run-to-run CV is known (the CV of
+// run medians in its history), margin = run_noise_z x run_noise_cv x sqrt(1/baseline_runs +
+// 1/candidate_runs): a shift is a verdict only when it clears the floor by more than runs
+// differ, and immaterial only when it stays below it by as much. In between, the interleaved
+// confirmation (baseline and candidate taking turns on one agent, so drift falls on both)
+// decides; its own judgement has margin 0. Without a known run-to-run CV the margin is 0.
 #pragma once
 
 #include <string>
@@ -29,6 +38,7 @@ struct VerdictOptions {
   double min_effect = 0.03;
   double noise_factor = 2;
   int min_repetitions = 6;
+  double run_noise_z = 1.96;  // the margin's width in run-to-run standard deviations
   BootstrapOptions bootstrap;
 };
 
@@ -37,6 +47,8 @@ struct MetricSamples {
   bool lower_is_better = true;
   double noise_cv = 0;  // the metric's usual coefficient of variation on this machine class
   std::vector<double> baseline, candidate;
+  double run_noise_cv = 0;  // CV of a run's median from run to run; 0 = unknown (no margin)
+  int baseline_runs = 1, candidate_runs = 1;  // runs pooled on each side
 };
 
 struct MetricVerdict {
@@ -49,6 +61,7 @@ struct MetricVerdict {
   double u = 0, p = 1, p_adjusted = 1;
   bool tested = false;  // enough repetitions to test
   double floor = 0;     // the effect floor used (fraction, 0.03 = 3 %)
+  double margin = 0;    // run-to-run noise around the floor (fraction; 0 when unknown)
 };
 
 // Verdicts for the metrics of one comparison, in input order. BH runs over the tested metrics.

@@ -169,7 +169,7 @@ absl::Status Analyser::LearnNoise(const RunSamples& candidate, ComparisonInputs*
         store_.NoiseSamples(run, branch, job.job_name, job.machine_class, opts_.noise_runs);
     if (!noise.ok()) return noise.status();
     for (const auto& [metric, runs] : *noise)
-      in->noise_cv[{job.job_name, metric}] = LearnNoiseCv(runs);
+      in->noise[{job.job_name, metric}] = controller::LearnNoise(runs);
   }
   return absl::OkStatus();
 }
@@ -187,6 +187,7 @@ absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, Analys
   ComparisonInputs in;
   in.candidate = std::move(cand);
   in.baselines.push_back(std::move(base));
+  in.interleaved = true;  // the decision: no run-to-run margin, or it would never end
   if (auto s = LearnNoise(in.candidate, &in); !s.ok()) return s;
   v1::Comparison c = BuildComparison(in, opts_.verdict);
   const SideSources cand_src = ArmSources(confirmation, false);

@@ -76,7 +76,7 @@ const char* VerdictText(v1::Verdict v) {
   }
 }
 
-double LearnNoiseCv(const std::vector<std::vector<double>>& runs) {
+NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs) {
   std::vector<double> cvs, medians;
   for (const auto& r : runs) {
     if (r.size() < 3) continue;
@@ -84,13 +84,15 @@ double LearnNoiseCv(const std::vector<std::vector<double>>& runs) {
     cvs.push_back(s.cv);
     medians.push_back(s.median);
   }
-  if (cvs.empty()) return 0;
+  if (cvs.empty()) return {};
   std::sort(cvs.begin(), cvs.end());
   const double within = common::Quantile(cvs, 0.5);
   // Runs drift apart more than repetitions within a run do (a different boot of the stack,
   // caches, neighbours): with enough runs, the spread of their medians counts too.
-  const double between = medians.size() >= 3 ? common::Summarize(medians).cv : 0;
-  return std::max(within, between);
+  NoiseEstimate n;
+  n.run_cv = medians.size() >= 3 ? common::Summarize(medians).cv : 0;
+  n.cv = std::max(within, n.run_cv);
+  return n;
 }
 
 v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note) {
@@ -119,18 +121,23 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
       s.name = name;
       s.lower_is_better = m.direction != v1::DIRECTION_HIGHER_IS_BETTER;
       s.candidate = m.values;
-      bool seen = false;
+      int runs = 0;
       for (const auto& b : in.baselines) {
         const JobSamples* bj = b.Job(job.job_name);
         if (!bj) continue;
         auto it = bj->metrics.find(name);
         if (it == bj->metrics.end()) continue;
-        seen = true;
+        ++runs;
         s.baseline.insert(s.baseline.end(), it->second.values.begin(), it->second.values.end());
       }
-      if (!seen) continue;  // a metric the baseline does not have is not a regression
-      auto nit = in.noise_cv.find({job.job_name, name});
-      s.noise_cv = nit == in.noise_cv.end() ? 0 : nit->second;
+      if (runs == 0) continue;  // a metric the baseline does not have is not a regression
+      auto nit = in.noise.find({job.job_name, name});
+      if (nit != in.noise.end()) {
+        s.noise_cv = nit->second.cv;
+        if (!in.interleaved) s.run_noise_cv = nit->second.run_cv;
+      }
+      s.baseline_runs = runs;
+      s.candidate_runs = 1;
       samples.push_back(std::move(s));
       meta.emplace_back(&job, &m);
     }
@@ -158,6 +165,8 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
     m->set_p_adjusted(v.p_adjusted);
     m->set_floor(v.floor);
     m->set_noise_cv(samples[i].noise_cv);
+    m->set_run_noise_cv(samples[i].run_noise_cv);
+    m->set_margin(v.margin);
     regressions += v.verdict == common::Verdict::kRegression;
     improvements += v.verdict == common::Verdict::kImprovement;
     inconclusive += v.verdict == common::Verdict::kInconclusive;

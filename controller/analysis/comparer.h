@@ -37,11 +37,20 @@ struct RunSamples {
   const JobSamples* Job(const std::string& name) const;
 };
 
+// What a metric's history says about its noise on one machine class.
+struct NoiseEstimate {
+  double cv = 0;      // for the effect floor: the larger of within-run and run-to-run CV
+  double run_cv = 0;  // run to run: the CV of run medians (3 or more runs), 0 when unknown
+};
+
 struct ComparisonInputs {
   RunSamples candidate;
   std::vector<RunSamples> baselines;  // pooled; newest first
-  // (job, metric) -> the metric's usual coefficient of variation on this machine class.
-  std::map<std::pair<std::string, std::string>, double> noise_cv;
+  // (job, metric) -> the metric's noise on this machine class.
+  std::map<std::pair<std::string, std::string>, NoiseEstimate> noise;
+  // The sides were measured taking turns on one agent (a confirmation run): drift between
+  // runs falls on both, so no run-to-run margin is applied.
+  bool interleaved = false;
 };
 
 // Whether a metric is the system's performance (compared) rather than evidence about the
@@ -54,10 +63,10 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
 // A comparison that could not be made (no baseline on this machine class, ...).
 v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note);
 
-// The metric's noise: the larger of the median of its per-run coefficients of variation (runs
-// with at least 3 values) and, given 3 or more runs, the CV of the runs' medians; 0 without
-// such runs.
-double LearnNoiseCv(const std::vector<std::vector<double>>& runs);
+// The metric's noise from its runs' values: run_cv is the CV of the runs' medians (given 3 or
+// more runs of at least 3 values); cv the larger of that and the median of the per-run CVs.
+// Zeros without such runs.
+NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs);
 
 // An alert per regression or improvement, with its evidence; `url` is the comparison page.
 std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url);

@@ -26,7 +26,7 @@ std::string ComparisonPage(const v1::Comparison& c) {
     body +=
         "<h2>Verdicts</h2><table><tr><th>verdict</th><th>job</th><th>metric</th>"
         "<th>baseline</th><th>candidate</th><th>change</th><th>95 % CI</th><th>p</th>"
-        "<th>p (BH)</th><th>floor</th><th>why</th></tr>";
+        "<th>p (BH)</th><th>floor ± run noise</th><th>why</th></tr>";
     for (const auto& m : c.metrics()) {
       absl::StrAppend(
           &body, "<tr>", VerdictCell(VerdictText(m.verdict())), "<td>", Esc(m.job_name()),
@@ -38,7 +38,8 @@ std::string ComparisonPage(const v1::Comparison& c) {
           "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">", FormatInterval(m),
           "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
           absl::StrFormat("%.2g", m.p_adjusted()), "</td><td class=\"num\">",
-          absl::StrFormat("%.1f %%", 100 * m.floor()), "</td><td>", Esc(m.reason()), "</td></tr>");
+          (m.margin() > 0 ? absl::StrFormat("%.1f %% ± %.1f %%", 100 * m.floor(), 100 * m.margin())
+                          : absl::StrFormat("%.1f %%", 100 * m.floor())), "</td><td>", Esc(m.reason()), "</td></tr>");
     }
     body += "</table>";
   }

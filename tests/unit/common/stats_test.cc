@@ -3,6 +3,7 @@
 // paths, Benjamini & Hochberg's (1995) own worked example.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "common/stats/bootstrap.h"
@@ -178,6 +179,39 @@ TEST(VerdictTest, MaterialButUnconfirmedShiftIsInconclusive) {
   const auto v = JudgeMetrics(m);
   EXPECT_GT(v[0].p, 0.01);
   EXPECT_EQ(v[0].verdict, Verdict::kInconclusive) << v[0].reason;
+}
+
+TEST(VerdictTest, RunToRunNoiseIsAMarginAroundTheFloor) {
+  // A clear 6 % shift (tight repetitions, p far below alpha) with runs that differ by a CV of
+  // 1 %: margin 1.96 x 1 % x sqrt(1/1 + 1/1) = 2.77 %, so 6 % - 2.77 % clears the 3 % floor.
+  MetricSamples m{"x", true, 0, Sample(100, 0.001, 9, 1), Sample(106, 0.001, 9, 2), 0.01};
+  auto v = JudgeMetrics({m});
+  EXPECT_NEAR(v[0].margin, 1.96 * 0.01 * std::sqrt(2.0), 1e-12);
+  EXPECT_EQ(v[0].verdict, Verdict::kRegression) << v[0].reason;
+  EXPECT_NE(v[0].reason.find("runs differ by +-2.8 %"), std::string::npos) << v[0].reason;
+  // 4 %: past the floor, but by less than the margin: inconclusive, though p is tiny.
+  m.candidate = Sample(104, 0.001, 9, 2);
+  v = JudgeMetrics({m});
+  EXPECT_LT(v[0].p, 0.001);
+  EXPECT_EQ(v[0].verdict, Verdict::kInconclusive) << v[0].reason;
+  // Pooling four baseline runs narrows it: sqrt(1/4 + 1) x 1.96 % = 2.19 %, still too close.
+  m.baseline_runs = 4;
+  v = JudgeMetrics({m});
+  EXPECT_NEAR(v[0].margin, 1.96 * 0.01 * std::sqrt(1.25), 1e-12);
+  EXPECT_EQ(v[0].verdict, Verdict::kInconclusive) << v[0].reason;
+  // 0.2 %: below the floor by more than the margin: no change.
+  m.candidate = Sample(100.2, 0.001, 9, 2);
+  v = JudgeMetrics({m});
+  EXPECT_EQ(v[0].verdict, Verdict::kNoChange) << v[0].reason;
+  // 2 %: below the floor, but a run could hide a real 3 %: inconclusive.
+  m.candidate = Sample(102, 0.001, 9, 2);
+  v = JudgeMetrics({m});
+  EXPECT_EQ(v[0].verdict, Verdict::kInconclusive) << v[0].reason;
+  // Unknown run-to-run noise: margin 0, the plain rules (2 % is significant but immaterial).
+  m.run_noise_cv = 0;
+  v = JudgeMetrics({m});
+  EXPECT_DOUBLE_EQ(v[0].margin, 0);
+  EXPECT_EQ(v[0].verdict, Verdict::kNoChange) << v[0].reason;
 }
 
 TEST(VerdictTest, BenjaminiHochbergAppliesAcrossMetrics) {

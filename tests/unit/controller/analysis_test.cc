@@ -93,14 +93,51 @@ TEST(ComparerTest, SameCodeIsNoChangeAndMissingBaselineSaysSo) {
   EXPECT_NE(RenderText(none).find("no baseline"), std::string::npos);
 }
 
-TEST(ComparerTest, NoiseIsTheMedianRunCv) {
-  EXPECT_DOUBLE_EQ(LearnNoiseCv({}), 0);
-  EXPECT_DOUBLE_EQ(LearnNoiseCv({{1, 1}}), 0) << "runs of fewer than 3 values do not count";
+TEST(ComparerTest, NoiseIsTheMedianRunCvOrTheSpreadOfRunMedians) {
+  EXPECT_DOUBLE_EQ(LearnNoise({}).cv, 0);
+  EXPECT_DOUBLE_EQ(LearnNoise({{1, 1}}).cv, 0) << "runs of fewer than 3 values do not count";
   // CVs 0, 0.1 and 0.5: the median is the middle one (the medians agree: no drift).
-  const double cv = LearnNoiseCv({{10, 10, 10}, {9, 10, 11}, {5, 10, 15}});
-  EXPECT_NEAR(cv, 0.1, 1e-12);
-  // Tight runs that drift apart: their medians' spread (10, 12, 14: CV 1/6) is the noise.
-  EXPECT_NEAR(LearnNoiseCv({{10, 10, 10}, {12, 12, 12}, {14, 14, 14}}), 2.0 / 12, 1e-12);
+  const NoiseEstimate agree = LearnNoise({{10, 10, 10}, {9, 10, 11}, {5, 10, 15}});
+  EXPECT_NEAR(agree.cv, 0.1, 1e-12);
+  EXPECT_DOUBLE_EQ(agree.run_cv, 0);
+  // Tight runs that drift apart: their medians' spread (10, 12, 14: CV 1/6) is the noise, and
+  // the run-to-run CV.
+  const NoiseEstimate drift = LearnNoise({{10, 10, 10}, {12, 12, 12}, {14, 14, 14}});
+  EXPECT_NEAR(drift.cv, 2.0 / 12, 1e-12);
+  EXPECT_NEAR(drift.run_cv, 2.0 / 12, 1e-12);
+  EXPECT_DOUBLE_EQ(LearnNoise({{10, 10, 10}, {12, 12, 12}}).run_cv, 0) << "two runs: unknown";
+}
+
+// Runs of the same code that differ from run to run: a shift near the floor goes to the
+// interleaved confirmation instead of becoming a verdict, and the confirmation decides.
+TEST(ComparerTest, RunToRunNoiseSendsShiftsNearTheFloorToConfirmation) {
+  auto compare = [](double candidate_p50, double run_cv, bool interleaved) {
+    ComparisonInputs in;
+    in.candidate = Samples(2, "cand", candidate_p50, 10);
+    in.baselines.push_back(Samples(1, "base", 1.0, 20));
+    in.noise[{"api", "http.latency.p50"}] = {run_cv, run_cv};
+    in.interleaved = interleaved;
+    v1::Comparison c = BuildComparison(in, {});
+    for (const auto& m : c.metrics())
+      if (m.name() == "http.latency.p50") return m;
+    return v1::MetricComparison{};
+  };
+  // Run-to-run CV 0.5 %, one run a side: margin 1.96 x 0.5 % x sqrt(2) = 1.39 %.
+  v1::MetricComparison m = compare(1.04, 0.005, false);
+  EXPECT_NEAR(m.margin(), 0.0139, 0.0001);
+  EXPECT_EQ(m.verdict(), v1::VERDICT_INCONCLUSIVE) << "4 % is past the 3 % floor by less than "
+                                                      "runs differ: "
+                                                   << m.reason();
+  EXPECT_NE(m.reason().find("too close to call"), std::string::npos) << m.reason();
+  EXPECT_EQ(compare(1.05, 0.005, false).verdict(), v1::VERDICT_REGRESSION);
+  EXPECT_EQ(compare(1.01, 0.005, false).verdict(), v1::VERDICT_NO_CHANGE);
+  // The same 4 % measured interleaved: drift fell on both sides, no margin, a verdict.
+  m = compare(1.04, 0.005, true);
+  EXPECT_DOUBLE_EQ(m.margin(), 0);
+  EXPECT_EQ(m.verdict(), v1::VERDICT_REGRESSION) << m.reason();
+  // A noisy machine (run-to-run CV 2 %): even the same code cannot be called unchanged from one
+  // run a side.
+  EXPECT_EQ(compare(1.0, 0.02, false).verdict(), v1::VERDICT_INCONCLUSIVE);
 }
 
 TEST(ComparerTest, ConfirmationInterleavesBothCommitsOnTheCandidatesAgentAndPoolsTheSides) {
@@ -382,26 +419,29 @@ TEST(AnalyserTest, RunsThatCannotBeAnalysedDoNotHoldUpTheQueue) {
     EXPECT_EQ(store.history_reads, 0);
     EXPECT_TRUE(store.outcome.change_points.empty());
   }
+  // A candidate whose samples cannot be loaded, analysed once: (runs done, the store).
+  auto failing = [&](absl::Status load_error) {
+    auto store = std::make_unique<HistoryStore>(1);
+    store->kind = v1::RUN_KIND_CANDIDATE;
+    store->load_error = std::move(load_error);
+    Analyser a(*store, results, runs, {});
+    const int done = a.RunOnce();
+    return std::make_pair(done, std::move(store));
+  };
   {
-    // A candidate whose analysis fails for good is recorded as analysed, the failure its note.
-    HistoryStore store(1);
-    store.kind = v1::RUN_KIND_CANDIDATE;
-    store.load_error = absl::InvalidArgumentError("jobs[0].spec: unreadable");
-    Analyser a(store, results, runs, {});
-    EXPECT_EQ(a.RunOnce(), 1);
-    ASSERT_TRUE(store.saved);
-    ASSERT_TRUE(store.outcome.comparison.has_value());
-    EXPECT_EQ(store.outcome.comparison->verdict(), v1::VERDICT_UNSPECIFIED);
-    EXPECT_EQ(store.outcome.comparison->note(), "analysis failed: jobs[0].spec: unreadable");
+    // Failing for good: recorded as analysed, the failure its comparison's note.
+    auto [done, store] = failing(absl::InvalidArgumentError("jobs[0].spec: unreadable"));
+    EXPECT_EQ(done, 1);
+    ASSERT_TRUE(store->saved);
+    ASSERT_TRUE(store->outcome.comparison.has_value());
+    EXPECT_EQ(store->outcome.comparison->verdict(), v1::VERDICT_UNSPECIFIED);
+    EXPECT_EQ(store->outcome.comparison->note(), "analysis failed: jobs[0].spec: unreadable");
   }
   {
     // The database away is worth waiting for: not recorded, retried on the next pass.
-    HistoryStore store(1);
-    store.kind = v1::RUN_KIND_CANDIDATE;
-    store.load_error = absl::UnavailableError("connection refused");
-    Analyser a(store, results, runs, {});
-    EXPECT_EQ(a.RunOnce(), 0);
-    EXPECT_FALSE(store.saved);
+    auto [done, store] = failing(absl::UnavailableError("connection refused"));
+    EXPECT_EQ(done, 0);
+    EXPECT_FALSE(store->saved);
   }
 }
 

@@ -57,7 +57,7 @@ v1::Comparison Example() {
                           {400, 400, 399.5, 400, 400, 400, 400, 400, 400},
                           {9.83, 9.95, 9.83, 9.95, 9.83, 9.95, 9.83, 9.95, 9.95}));
   in.baselines.push_back(std::move(base));
-  in.noise_cv[{"http-api", "http.latency.p50"}] = 0.008;
+  in.noise[{"http-api", "http.latency.p50"}] = {0.008, 0.006};
   v1::Comparison c = BuildComparison(in, {});
   c.set_id(7);
   c.mutable_created_at()->set_seconds(1796083200);  // 2026-12-01 00:00:00 UTC
