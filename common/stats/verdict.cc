@@ -69,25 +69,27 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
       v.verdict = worse ? Verdict::kRegression : Verdict::kImprovement;
       v.reason = absl::StrFormat("%s (floor %.1f %%%s), p = %.2g, BH-adjusted %.2g", effect,
                                  100 * v.floor, noise, v.p, v.p_adjusted);
-    } else if (size + v.margin < v.floor) {
+    } else if (significant && size + v.margin >= v.floor) {
+      // The runs differ, by an amount run-to-run noise could carry across the floor either way:
+      // drift, or a real change drift has grown or hidden. One run a side cannot tell.
+      v.verdict = Verdict::kInconclusive;
+      v.reason = absl::StrFormat(
+          "%s (p = %.2g) against a %.1f %% floor, but runs of the same code differ by +-%.1f %%: "
+          "too close to call from one run a side",
+          effect, v.p, 100 * v.floor, 100 * v.margin);
+    } else if (significant) {
       v.verdict = Verdict::kNoChange;
-      v.reason = significant
-                     ? absl::StrFormat("%s is significant (p = %.2g) but within the %.1f %% floor%s",
-                                       effect, v.p, 100 * v.floor, noise)
-                     : absl::StrFormat("%s, not significant (p = %.2g)%s", effect, v.p, noise);
-    } else if (!significant && size >= v.floor) {
+      v.reason = absl::StrFormat("%s is significant (p = %.2g) but within the %.1f %% floor%s",
+                                 effect, v.p, 100 * v.floor, noise);
+    } else if (size >= v.floor) {
       v.verdict = Verdict::kInconclusive;
       v.reason = absl::StrFormat(
           "%s beyond the %.1f %% floor but not significant (p = %.2g, BH-adjusted %.2g; "
           "alpha %.2g)",
           effect, 100 * v.floor, v.p, v.p_adjusted, opts.alpha);
     } else {
-      // Within run-to-run noise of the floor: one run a side cannot tell.
-      v.verdict = Verdict::kInconclusive;
-      v.reason = absl::StrFormat(
-          "%s (p = %.2g) against a %.1f %% floor, but runs of the same code differ by +-%.1f %%: "
-          "too close to call from one run a side",
-          effect, v.p, 100 * v.floor, 100 * v.margin);
+      v.verdict = Verdict::kNoChange;
+      v.reason = absl::StrFormat("%s, not significant (p = %.2g)", effect, v.p);
     }
   }
   return out;

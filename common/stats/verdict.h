@@ -5,22 +5,28 @@
 // a bootstrap confidence interval.
 //
 //   fewer than min_repetitions valid values on a side   -> inconclusive (never a guess)
-//   significant (p <= alpha and BH-adjusted p <= q) and |ratio - 1| - margin >= floor
-//                                      -> regression or improvement, by the metric's direction
-//   |ratio - 1| + margin < floor       -> no_change (immaterial, significant or not)
-//   otherwise                          -> inconclusive: a material shift the test cannot
-//                                         confirm, or one within run-to-run noise of the floor
-//                                         (the controller schedules a confirmation run)
+//   significant (p <= alpha and BH-adjusted p <= q):
+//     |ratio - 1| - margin >= floor  -> regression or improvement, by the metric's direction
+//     |ratio - 1| + margin >= floor  -> inconclusive: the runs differ, by an amount run-to-run
+//                                       noise could carry across the floor either way
+//     otherwise                      -> no_change (a real but immaterial shift)
+//   not significant:
+//     |ratio - 1| >= floor           -> inconclusive (a material shift the test cannot confirm)
+//     otherwise                      -> no_change
+// An inconclusive candidate gets an interleaved confirmation run from the controller.
 //
 // The margin is run-to-run noise. The test sees only the repetitions of one run a side, and
 // repetitions of one run agree more than runs of the same code do: a machine drifts between
 // runs, a process starts with another memory layout. Two runs minutes apart can differ
-// "significantly" with nothing changed. Where the metric's run-to-run CV is known (the CV of
-// run medians in its history), margin = run_noise_z x run_noise_cv x sqrt(1/baseline_runs +
-// 1/candidate_runs): a shift is a verdict only when it clears the floor by more than runs
-// differ, and immaterial only when it stays below it by as much. In between, the interleaved
-// confirmation (baseline and candidate taking turns on one agent, so drift falls on both)
-// decides; its own judgement has margin 0. Without a known run-to-run CV the margin is 0.
+// "significantly" with nothing changed, or a real change be grown or hidden by drift. Where the
+// metric's run-to-run CV is known (the CV of run medians in its history), margin =
+// run_noise_z x run_noise_cv x sqrt(1/baseline_runs + 1/candidate_runs): a significant shift is
+// a verdict only when it clears the floor by more than runs differ, and immaterial only when it
+// stays below it by as much. In between, the interleaved confirmation (baseline and candidate
+// taking turns on one agent, so drift falls on both) decides; its own judgement has margin 0. A
+// shift the test does not find significant is judged as without a margin: the margin is not a
+// demand to prove equivalence (for a metric as noisy from run to run as within, like a maximum,
+// no single run could). Without a known run-to-run CV the margin is 0: the plain rules.
 #pragma once
 
 #include <string>

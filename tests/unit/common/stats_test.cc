@@ -214,6 +214,18 @@ TEST(VerdictTest, RunToRunNoiseIsAMarginAroundTheFloor) {
   EXPECT_EQ(v[0].verdict, Verdict::kNoChange) << v[0].reason;
 }
 
+TEST(VerdictTest, TheMarginIsNoDemandToProveEquivalence) {
+  // A maximum: 20 % noise within a run and 13 % from run to run (floor 40 %, margin 36 %). A
+  // +17 % that the test does not find significant is no change, as without a margin; else no
+  // single run of such a metric could ever be called unchanged.
+  MetricSamples m{"x.max", true, 0.2, Sample(3.0, 0.2, 9, 11), Sample(3.5, 0.2, 9, 12), 0.13};
+  const auto v = JudgeMetrics({m});
+  ASSERT_GT(v[0].p, 0.01) << "the constructed samples must not separate";
+  EXPECT_DOUBLE_EQ(v[0].floor, 0.4);
+  EXPECT_GT(v[0].margin, 0.35);
+  EXPECT_EQ(v[0].verdict, Verdict::kNoChange) << v[0].reason;
+}
+
 TEST(VerdictTest, BenjaminiHochbergAppliesAcrossMetrics) {
   // One metric at p = 8/924 = 0.0087 (exact, 6 vs 6 with 2 inversions) passes alpha on its own, but
   // among 10 metrics whose others show nothing its adjusted p is far above q.
