@@ -37,9 +37,11 @@ struct RunSamples {
   const JobSamples* Job(const std::string& name) const;
 };
 
-// What a metric's history says about its noise on one machine class.
+// What a metric's history says about its noise on one machine class, each source counted once:
+// repetitions within a run (the test and the effect floor), and runs of the same code (the
+// margin around the floor, common/stats/verdict.h).
 struct NoiseEstimate {
-  double cv = 0;      // for the effect floor: the larger of within-run and run-to-run CV
+  double cv = 0;      // within a run: the median of the runs' repetition CVs
   double run_cv = 0;  // run to run: the CV of run medians (3 or more runs), 0 when unknown
 };
 
@@ -63,9 +65,8 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
 // A comparison that could not be made (no baseline on this machine class, ...).
 v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note);
 
-// The metric's noise from its runs' values: run_cv is the CV of the runs' medians (given 3 or
-// more runs of at least 3 values); cv the larger of that and the median of the per-run CVs.
-// Zeros without such runs.
+// The metric's noise from its runs' values (runs of at least 3 values): cv the median of the
+// per-run CVs, run_cv the CV of the runs' medians given 3 or more runs. Zeros without such runs.
 NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs);
 
 // An alert per regression or improvement, with its evidence; `url` is the comparison page.

@@ -184,20 +184,24 @@ int main(int argc, char** argv) {
   Lab lab(bin_dir, dir);
   if (!lab.Start(source_dir)) return 1;
 
-  // Calibration: the first baseline run sets the size of a 1 % shift.
+  // History first (the runs the noise is learned from), then calibration: the median of their
+  // p50s sets the size of a 1 % shift (a machine's first run after a start can sit apart).
   std::vector<Level> levels(1 + levels_pct.size());
   levels[0].commit = lab.Commit("--cpu-burn 1000us");
   const absl::Time t0 = absl::Now();
-  std::cout << "calibrating on a first baseline run (9 repetitions of 3 s)...\n" << std::flush;
-  const int64_t first = lab.Submit(levels[0].commit, "baseline", "main");
-  lab.WaitSucceeded(first);
-  const double base_p50_ms = lab.RunP50(first);
+  std::cout << "measuring " << history << " history baseline runs (9 repetitions of 3 s each)...\n"
+            << std::flush;
+  for (int h = 0; h < history; ++h) {
+    const int64_t id = lab.Submit(levels[0].commit, "baseline", "main");
+    lab.WaitSucceeded(id);
+    levels[0].runs.push_back(id);
+    levels[0].p50_medians.push_back(lab.RunP50(id));
+  }
+  const double base_p50_ms = Median(levels[0].p50_medians);
   if (base_p50_ms <= 0) {
-    std::cerr << "the first baseline run has no " << kPrimary << "\n";
+    std::cerr << "the history baseline runs have no " << kPrimary << "\n";
     return 1;
   }
-  levels[0].runs.push_back(first);
-  levels[0].p50_medians.push_back(base_p50_ms);
   for (size_t i = 0; i < levels_pct.size(); ++i) {
     Level& l = levels[i + 1];
     l.injected = levels_pct[i] / 100;
@@ -208,15 +212,14 @@ int main(int argc, char** argv) {
                                base_p50_ms, base_p50_ms * 10)
             << std::flush;
 
-  // History, then the rounds (in submission order: one agent runs them one after another, and
-  // confirmation runs queue behind them).
+  // The rounds, in submission order: one agent runs them one after another, and confirmation
+  // runs queue behind them.
   struct Queued {
     size_t level;
     int64_t id;
     bool candidate;
   };
   std::vector<Queued> queued;
-  for (int h = 1; h < history; ++h) queued.push_back({0, lab.Submit(levels[0].commit, "baseline", "main"), false});
   for (int r = 0; r < rounds; ++r) {
     queued.push_back({0, lab.Submit(levels[0].commit, "baseline", "main"), false});
     queued.push_back({0, lab.Submit(levels[0].commit, "candidate", "aa"), true});

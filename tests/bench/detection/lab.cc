@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -196,6 +197,12 @@ v1::Comparison Lab::FinalComparison(int64_t cand, int64_t* confirmation) {
     std::exit(1);
   }
   c = *Compare(cand, 0);
+  // Already decided ("decided by confirmation run N ..."): that run is the confirmation.
+  constexpr absl::string_view kDecided = "decided by confirmation run ";
+  if (absl::StartsWith(c.note(), kDecided)) {
+    *confirmation = std::atoll(c.note().c_str() + kDecided.size());
+    return c;
+  }
   if (!absl::StrContains(c.note(), "confirmation run interleaving")) return c;
   // Scheduled: find the confirmation, wait for it and for its decision.
   WaitFor(
