@@ -245,6 +245,8 @@ std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url
     // The worst-moving functions of the first profile diff: the evidence of where it went.
     if (c.profile_diffs_size() > 0) {
       const auto& d = c.profile_diffs(0);
+      a.set_worst_functions_profile(d.label());
+      a.set_worst_functions_unit(d.unit());
       for (int i = 0; i < d.functions_size() && i < 5; ++i)
         *a.add_worst_functions() = d.functions(i);
     }

@@ -8,9 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/hash/sha256.h"
 #include "common/http/url.h"
 #include "common/json/proto_json.h"
+#include "controller/report/render.h"
 
 namespace perfgate::controller {
 
@@ -36,6 +38,11 @@ std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active
                           {"baseline_commit", a.baseline_commit()},
                           {"ratio", absl::StrCat(a.ratio())},
                           {"ratio_ci", absl::StrCat(a.ratio_low(), "..", a.ratio_high())}};
+  if (a.worst_functions_size() > 0) {
+    alert["annotations"]["profile_diff"] =
+        absl::StrCat(a.worst_functions_profile(), " (flat):\n",
+                     absl::StrJoin(WorstFunctionLines(a), "\n"));
+  }
   if (!a.url().empty()) alert["generatorURL"] = a.url();
   const absl::Time created =
       a.has_created_at() ? absl::FromUnixSeconds(a.created_at().seconds()) : absl::Now();

@@ -37,14 +37,23 @@ std::string MetricRow(const v1::MetricComparison& m) {
                       " | ", FormatInterval(m), " | ", absl::StrFormat("%.2g", m.p()), " |\n");
 }
 
-// "+1.50 MiB" / "-3.20 ms": a profile figure's change.
-std::string SignedProfileValue(int64_t v, const std::string& unit) {
-  return (v > 0 ? "+" : "") + FormatProfileValue(v, unit);
-}
-
 }  // namespace
 
 std::string FormatValue(double v) { return absl::StrFormat("%.4g", v); }
+
+std::vector<std::string> WorstFunctionLines(const v1::Alert& a) {
+  std::vector<std::string> lines;
+  for (const auto& f : a.worst_functions()) {
+    lines.push_back(absl::StrCat(
+        SignedProfileValue(f.candidate_flat() - f.base_flat(), a.worst_functions_unit()), "  ",
+        f.name()));
+  }
+  return lines;
+}
+
+std::string SignedProfileValue(int64_t v, const std::string& unit) {
+  return (v > 0 ? "+" : "") + FormatProfileValue(v, unit);
+}
 
 std::string FormatProfileValue(int64_t v, const std::string& unit) {
   const double a = std::fabs(static_cast<double>(v));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "perfgate/v1/analysis.pb.h"
 
@@ -19,6 +20,10 @@ std::string FormatInterval(const v1::MetricComparison& m);
 std::string FormatValue(double v);
 // A profile figure in its unit, scaled for people: "1.23 s", "4.50 MiB", "12 B".
 std::string FormatProfileValue(int64_t v, const std::string& unit);
+// The same with a sign for changes: "+1.50 MiB", "-3.20 ms".
+std::string SignedProfileValue(int64_t v, const std::string& unit);
+// An alert's evidence from its profile diff, a line per function: "+74.44 ms  BurnCpu(...)".
+std::vector<std::string> WorstFunctionLines(const v1::Alert& a);
 // "mean of 9 -> 9 profiles" (or "1 -> 1 profile"): what a profile diff's figures stand for.
 std::string ProfileCounts(const v1::ProfileDiff& d);
 

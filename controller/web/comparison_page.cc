@@ -73,7 +73,7 @@ std::string ComparisonPage(const v1::Comparison& c) {
   }
   for (const auto& d : c.profile_diffs()) {
     const std::string& u = d.unit();
-    auto delta = [&](int64_t v) { return (v > 0 ? "+" : "") + FormatProfileValue(v, u); };
+    auto delta = [&](int64_t v) { return SignedProfileValue(v, u); };
     absl::StrAppend(&body, "<h2>Profile diff: ", Esc(d.label()), "</h2><p>", Esc(d.sample_type()),
                     "; totals ", FormatProfileValue(d.base_total(), u), " → ",
                     FormatProfileValue(d.candidate_total(), u), " (", ProfileCounts(d),

@@ -37,8 +37,10 @@ void RenderAlerts(std::ostream& out, const v1::ListAlertsResponse& a) {
   for (const auto& x : a.alerts()) {
     out << absl::StrFormat("%-6d %-13s %-13s %-10s %-12s %s\n", x.id(), x.kind(), x.state(),
                            x.webhook(), x.alertmanager(), x.summary());
-    for (const auto& f : x.worst_functions())
-      out << absl::StrFormat("       %+12d  %s\n", f.candidate_flat() - f.base_flat(), f.name());
+    if (x.worst_functions_size() > 0)
+      out << "       worst-moving functions (" << x.worst_functions_profile() << ", flat):\n";
+    for (const std::string& line : controller::WorstFunctionLines(x))
+      out << "         " << line << "\n";
     if (!x.url().empty()) out << "       " << x.url() << "\n";
     if (!x.last_error().empty()) out << "       last delivery error: " << x.last_error() << "\n";
   }

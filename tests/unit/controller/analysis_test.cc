@@ -65,12 +65,24 @@ TEST(ComparerTest, RegressionWithLevelsAndOnlyTheSystemsMetricsJudged) {
   ASSERT_EQ(c.limits_size(), 1);
   EXPECT_EQ(c.limits(0).level(), "acceptable") << c.limits(0).text();
 
+  // The profile diff's worst functions go with the alert as evidence, in their unit.
+  v1::ProfileDiff* d = c.add_profile_diffs();
+  d->set_label("api/api/cpu/window");
+  d->set_unit("nanoseconds");
+  v1::FunctionDelta* f = d->add_functions();
+  f->set_name("BurnCpu");
+  f->set_base_flat(10'000'000);
+  f->set_candidate_flat(84'440'000);
   auto alerts = AlertsFor(c, "http://x/runs/2/compare");
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].kind(), "regression");
   EXPECT_EQ(alerts[0].metric(), "http.latency.p50");
   EXPECT_GT(alerts[0].ratio_low(), 1.1);
   EXPECT_NE(alerts[0].summary().find("cand"), std::string::npos) << alerts[0].summary();
+  EXPECT_EQ(alerts[0].worst_functions_profile(), "api/api/cpu/window");
+  EXPECT_EQ(WorstFunctionLines(alerts[0]), std::vector<std::string>{"+74.44 ms  BurnCpu"});
+  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(alerts[0], absl::Hours(1)));
+  EXPECT_EQ(am[0]["annotations"]["profile_diff"], "api/api/cpu/window (flat):\n+74.44 ms  BurnCpu");
 
   const std::string md = RenderMarkdown(c, "http://x/runs/2/compare");
   EXPECT_NE(md.find("**regression**"), std::string::npos) << md;
