@@ -12,8 +12,8 @@ namespace perfgate::controller {
 std::string ComparisonPage(const v1::Comparison& c) {
   E body = absl::StrCat("<p class=\"", VerdictText(c.verdict()),
                         "\" id=\"verdict\">Verdict: ", VerdictText(c.verdict()), "</p><p>",
-                        Esc(c.summary()), "</p><p>Candidate <a href=\"/runs/",
-                        c.candidate_run_id(), "\">run ", c.candidate_run_id(), "</a> <code>",
+                        Esc(c.summary()), "</p><p>Candidate <a href=\"/runs/", c.candidate_run_id(),
+                        "\">run ", c.candidate_run_id(), "</a> <code>",
                         Esc(c.candidate_commit().substr(0, 12)), "</code> (", Esc(c.branch()),
                         ") against ");
   for (int i = 0; i < c.baseline_run_ids_size(); ++i)
@@ -39,7 +39,8 @@ std::string ComparisonPage(const v1::Comparison& c) {
           "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
           absl::StrFormat("%.2g", m.p_adjusted()), "</td><td class=\"num\">",
           (m.margin() > 0 ? absl::StrFormat("%.1f %% ± %.1f %%", 100 * m.floor(), 100 * m.margin())
-                          : absl::StrFormat("%.1f %%", 100 * m.floor())), "</td><td>", Esc(m.reason()), "</td></tr>");
+                          : absl::StrFormat("%.1f %%", 100 * m.floor())),
+          "</td><td>", Esc(m.reason()), "</td></tr>");
     }
     body += "</table>";
   }
@@ -73,7 +74,6 @@ std::string ComparisonPage(const v1::Comparison& c) {
   }
   for (const auto& d : c.profile_diffs()) {
     const std::string& u = d.unit();
-    auto delta = [&](int64_t v) { return SignedProfileValue(v, u); };
     absl::StrAppend(&body, "<h2>Profile diff: ", Esc(d.label()), "</h2><p>", Esc(d.sample_type()),
                     "; totals ", FormatProfileValue(d.base_total(), u), " → ",
                     FormatProfileValue(d.candidate_total(), u), " (", ProfileCounts(d),
@@ -84,13 +84,13 @@ std::string ComparisonPage(const v1::Comparison& c) {
       absl::StrAppend(&body, "<tr><td><code>", Esc(f.name()), "</code></td><td class=\"num\">",
                       FormatProfileValue(f.base_flat(), u), "</td><td class=\"num\">",
                       FormatProfileValue(f.candidate_flat(), u), "</td><td class=\"num\">",
-                      delta(f.candidate_flat() - f.base_flat()), "</td><td class=\"num\">",
-                      FormatProfileValue(f.base_cum(), u), "</td><td class=\"num\">",
-                      FormatProfileValue(f.candidate_cum(), u), "</td></tr>");
+                      SignedProfileValue(f.candidate_flat() - f.base_flat(), u),
+                      "</td><td class=\"num\">", FormatProfileValue(f.base_cum(), u),
+                      "</td><td class=\"num\">", FormatProfileValue(f.candidate_cum(), u),
+                      "</td></tr>");
     body += "</table>";
   }
   return Layout(absl::StrCat("Comparison: run ", c.candidate_run_id()), body);
 }
-
 
 }  // namespace perfgate::controller

@@ -4,8 +4,8 @@
 //
 // The system under test is one git repository with a commit per level: the baseline (1 ms of
 // CPU work a request) and latency regressions of 2, 3, 5 and 10 % of the baseline's p50 added
-// as CPU work (calibrated on the first baseline run). A few baseline runs come first (the
-// history a lab has, from which each metric's noise is learned), then rounds: each round
+// as CPU work (calibrated on the median p50 of the history baseline runs). A few baseline runs come
+// first (the history a lab has, from which each metric's noise is learned), then rounds: each round
 // measures a baseline, an A/A candidate (the baseline's commit) and every injected level, in
 // turn, so that a machine drifting over the invocation drifts under every level alike.
 //
@@ -18,37 +18,29 @@
 //               confirmation run the controller schedules (A B A B A B on the agent).
 // A false positive is a metric judged regression or improvement for the same code; power is
 // the share of injected runs whose http.latency.p50 is judged a regression.
-#include <grpcpp/grpcpp.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "common/process/subprocess.h"
-#include "perfgate/v1/controller.grpc.pb.h"
+#include "common/stats/summary.h"
 #include "tests/bench/detection/lab.h"
 
 namespace {
 
 using namespace perfgate;
-using perfgate::bench::Lab;
 using perfgate::bench::kPrimary;
+using perfgate::bench::Lab;
 using perfgate::bench::Median;
-
 
 // The 95 % Wilson interval of k successes in n, in percent: how much a rate measured on few
 // comparisons can be trusted.
@@ -158,8 +150,9 @@ int main(int argc, char** argv) {
   std::string bin_dir, source_dir, json_out;
   int rounds = 4, history = 3;
   std::vector<double> levels_pct = {2, 3, 5, 10};
-  CLI::App app{"perfgate detection benchmark: false positives and power at injected shifts, at "
-               "the first comparison and through the whole pipeline (confirmation runs included)"};
+  CLI::App app{
+      "perfgate detection benchmark: false positives and power at injected shifts, at "
+      "the first comparison and through the whole pipeline (confirmation runs included)"};
   app.add_option("--bin-dir", bin_dir, "where the perfgate binaries are")->required();
   app.add_option("--source-dir", source_dir, "the perfgate checkout (for the example suite)")
       ->required();
@@ -301,14 +294,11 @@ int main(int argc, char** argv) {
     for (double v : l.p50_medians) std::cout << absl::StrFormat(" %.3f", v);
     std::cout << "\n";
   }
-  double mean = 0, var = 0;
-  for (double v : levels[0].p50_medians) mean += v / levels[0].p50_medians.size();
-  for (double v : levels[0].p50_medians)
-    var += (v - mean) * (v - mean) / std::max<size_t>(1, levels[0].p50_medians.size() - 1);
   std::cout << absl::StrFormat(
       "  baseline run-to-run CV of the p50: %.2f %%; in the A/A comparisons its floor was "
       "median %.2f %%, its run-noise margin median %.2f %%\n\n",
-      mean > 0 ? 100 * std::sqrt(var) / mean : 0, 100 * Median(floors), 100 * Median(margins));
+      100 * common::Summarize(levels[0].p50_medians).cv, 100 * Median(floors),
+      100 * Median(margins));
 
   nlohmann::json out = {{"rounds", rounds}, {"history", history}};
   std::cout << "FIRST LOOK (one comparison against an explicit run; no second look)\n";
@@ -324,8 +314,8 @@ int main(int argc, char** argv) {
                      {"confirmation_minutes", absl::ToDoubleMinutes(confirm_time)},
                      {"levels", nlohmann::json::array()}};
   PrintPowerTable(levels, pipe_power, base_median, true, &out["pipeline"]["levels"]);
-  const int candidates = static_cast<int>(levels[0].candidates.size()) +
-                         rounds * static_cast<int>(levels.size() - 1);
+  const int candidates =
+      static_cast<int>(levels[0].candidates.size()) + rounds * static_cast<int>(levels.size() - 1);
   std::cout << absl::StrFormat(
       "  confirmation runs: %d of %d candidates (%.1f min of agent time, %.1f min each)\n",
       confirmations, candidates, absl::ToDoubleMinutes(confirm_time),

@@ -4,9 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/process/subprocess.h"
+#include "common/stats/summary.h"
 
 namespace perfgate::bench {
 namespace {
@@ -37,15 +37,9 @@ std::string Must(std::vector<std::string> argv, const std::string& cwd = "") {
   return *out;
 }
 
-
 }  // namespace
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+double Median(std::vector<double> v) { return common::Summarize(std::move(v)).median; }
 
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
   absl::Time end = absl::Now() + timeout;
@@ -87,7 +81,6 @@ class Lab::Child {
 
 Lab::Lab(std::string bin_dir, std::string dir) : bin_(std::move(bin_dir)), dir_(std::move(dir)) {}
 Lab::~Lab() = default;
-
 
 bool Lab::Start(const std::string& source_dir) {
   controller_ = std::make_unique<Child>(
@@ -133,9 +126,9 @@ std::string Lab::Commit(const std::string& flags) {
 }
 
 int64_t Lab::Submit(const std::string& commit, const std::string& kind, const std::string& branch) {
-  std::string out = Must({bin_ + "/perfgate", "--controller", addr_, "-o", "json", "run",
-                          "submit", "--suite", suite_, "--commit", commit, "--kind", kind,
-                          "--branch", branch, "--baseline-branch", "main"});
+  std::string out = Must({bin_ + "/perfgate", "--controller", addr_, "-o", "json", "run", "submit",
+                          "--suite", suite_, "--commit", commit, "--kind", kind, "--branch", branch,
+                          "--baseline-branch", "main"});
   return std::stoll(nlohmann::json::parse(out)["id"].get<std::string>());
 }
 
@@ -192,11 +185,16 @@ v1::Comparison Lab::MustCompare(int64_t cand, int64_t against) {
 v1::Comparison Lab::FinalComparison(int64_t cand, int64_t* confirmation) {
   *confirmation = 0;
   v1::Comparison c;
-  if (!WaitFor([&] { return Compare(cand, 0).ok(); }, absl::Minutes(2))) {
+  if (!WaitFor(
+          [&] {
+            auto first = Compare(cand, 0);
+            if (first.ok()) c = *std::move(first);
+            return first.ok();
+          },
+          absl::Minutes(2))) {
     std::cerr << "run " << cand << " was never compared\n";
     std::exit(1);
   }
-  c = *Compare(cand, 0);
   // Already decided ("decided by confirmation run N ..."): that run is the confirmation.
   constexpr absl::string_view kDecided = "decided by confirmation run ";
   if (absl::StartsWith(c.note(), kDecided)) {

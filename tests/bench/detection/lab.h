@@ -19,6 +19,7 @@ namespace perfgate::bench {
 // The metric whose power is measured: the latency every benchmark suite reports.
 inline constexpr char kPrimary[] = "http.latency.p50";
 
+// The median of `v` (0 when empty), as the controller's summaries compute it.
 double Median(std::vector<double> v);
 // Polls `cond` every 200 ms until it holds or `timeout` passes; whether it held.
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout);

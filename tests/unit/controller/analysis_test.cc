@@ -418,7 +418,6 @@ TEST(AnalyserTest, BaselineHistoryStepBecomesOneChangePointOnceFivePointsFollow)
   }
 }
 
-
 TEST(AnalyserTest, RunsThatCannotBeAnalysedDoNotHoldUpTheQueue) {
   NoResults results;
   EventBus runs;
