@@ -2,8 +2,8 @@
 
 #include <httplib.h>
 
-#include <regex>
-
+#include "absl/strings/str_cat.h"
+#include "common/net/local_port.h"
 #include "common/process/subprocess.h"
 
 namespace perfgate::testing {
@@ -16,16 +16,22 @@ std::unique_ptr<HeadlessBrowser> HeadlessBrowser::Start(const std::string& dir, 
     return nullptr;
   }
   std::unique_ptr<HeadlessBrowser> b(new HeadlessBrowser());
-  // Port 0: chromedriver binds a free port itself and names it in its first lines.
+  // A port chosen here rather than --port=0: chromedriver then also tries [::1] on port 0, and
+  // where the machine has no IPv6 loopback (a container) it reports "port 0". It listens on
+  // 127.0.0.1 all the same; the harness only ever talks to that.
+  auto port = common::FreeLocalPort();
+  if (!port.ok()) {
+    *why = "no free port for chromedriver: " + std::string(port.status().message());
+    return nullptr;
+  }
   b->driver_ = std::make_unique<ChildProcess>(
-      "chromedriver", std::vector<std::string>{driver, "--port=0"}, dir + "/chromedriver.log");
-  const std::regex started("started successfully on port ([0-9]+)");
+      "chromedriver", std::vector<std::string>{driver, absl::StrCat("--port=", *port)},
+      dir + "/chromedriver.log");
   WaitUntil(
       [&] {
-        std::smatch m;
-        const std::string log = b->driver_->Log();
-        if (!std::regex_search(log, m, started)) return !b->driver_->Running();
-        b->port_ = std::stoi(m[1]);
+        if (b->driver_->Log().find("started successfully") == std::string::npos)
+          return !b->driver_->Running();
+        b->port_ = *port;
         return true;
       },
       absl::Seconds(20));
