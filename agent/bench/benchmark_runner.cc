@@ -1,9 +1,5 @@
 #include "agent/bench/benchmark_runner.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <thread>
 
@@ -17,6 +13,7 @@
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
 #include "common/log/log.h"
+#include "common/net/local_port.h"
 #include "common/stats/summary.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -25,8 +22,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-google::protobuf::Timestamp Now() {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
 const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& name) {
@@ -53,22 +50,6 @@ std::string Headline(const v1::RepetitionResult& r) {
 }
 
 }  // namespace
-
-absl::StatusOr<int> FreeLocalPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket: " + std::string(strerror(errno)));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return absl::InternalError("bind: " + std::string(strerror(errno)));
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::vector<std::string> CheckLimits(
     const google::protobuf::RepeatedPtrField<v1::MetricLimit>& limits,
@@ -108,23 +89,23 @@ void BenchmarkRunner::Cancel(const std::string& reason) {
 }
 
 RunOutcome BenchmarkRunner::Run(const v1::BenchmarkJob& job) {
-  StepRunner steps(journal_, cancel_);
+  StepRunner steps(journal_, cancel_, clock_);
   const v1::Assign& a = journal_.assign();
   steps.Note(absl::StrCat("attempt ", a.attempt_id(), " starting: benchmark of commit ",
                           a.commit().empty() ? "(none)" : a.commit()));
   // The attempt's own deadline: the watchdog cancels, and the outcome says "timed out".
   const absl::Duration timeout =
-      absl::Seconds(job.timeout_seconds() ? job.timeout_seconds() : 7200);
+      absl::Seconds(job.timeout_seconds());
   std::atomic<bool> timed_out{false}, done{false};
   std::thread watchdog([&] {
-    absl::Time until = absl::Now() + timeout;
-    while (!done && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+    absl::Time until = clock_.Now() + timeout;
+    while (!done && clock_.Now() < until) absl::SleepFor(absl::Milliseconds(100));
     if (!done) {
       timed_out = true;
       Cancel(absl::StrCat("timed out after ", absl::FormatDuration(timeout)));
     }
   });
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = clock_.Now();
   std::vector<v1::RepetitionResult> results;
   RunOutcome out = RunInner(job, steps, &results);
   done = true;
@@ -137,7 +118,7 @@ RunOutcome BenchmarkRunner::Run(const v1::BenchmarkJob& job) {
   steps.Note(
       absl::StrCat("attempt ", a.attempt_id(), " ended: ", v1::AttemptOutcome_Name(out.outcome),
                    out.message.empty() ? "" : " (" + out.message + ")",
-                   absl::StrFormat(" after %.3fs", absl::ToDoubleSeconds(absl::Now() - t0))));
+                   absl::StrFormat(" after %.3fs", absl::ToDoubleSeconds(clock_.Now() - t0))));
   return out;
 }
 
@@ -153,7 +134,7 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
   };
   std::error_code ec;
   std::filesystem::create_directories(workdir_, ec);
-  BenchContext ctx{journal_, steps, cancel_, workdir_, {}};
+  BenchContext ctx{journal_, steps, cancel_, workdir_, {}, clock_};
   ctx.vars["host"] = "127.0.0.1";
   ctx.vars["workdir"] = workdir_;
   ctx.vars["commit"] = a.commit();
@@ -167,7 +148,7 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
     ports.assign(job.stack().compose().ports().begin(), job.stack().compose().ports().end());
   }
   for (const auto& p : ports) {
-    auto port = FreeLocalPort();
+    auto port = common::FreeLocalPort();
     if (!port.ok()) return from_status(absl::InternalError(port.status().message()));
     ctx.vars["port:" + p] = std::to_string(*port);
     steps.Note(absl::StrCat("port ", p, " = ", *port));
@@ -200,8 +181,8 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
   observer = std::make_unique<Observer>(job.observe(), ctx, observe_);
   if (auto s = observer->Start(); !s.ok()) return teardown(from_status(s));
   const v1::WorkloadSpec& w = job.workload();
-  const int reps = w.repetitions() ? static_cast<int>(w.repetitions()) : 9;
-  const absl::Duration window = absl::Seconds(w.duration_seconds() ? w.duration_seconds() : 30);
+  const int reps = static_cast<int>(w.repetitions());
+  const absl::Duration window = absl::Seconds(w.duration_seconds());
   if (w.warmup_seconds() > 0) {
     steps.Note(absl::StrCat("warm-up for ", w.warmup_seconds(), "s (not measured)"));
     v1::RepetitionResult discard;
@@ -213,13 +194,14 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
     steps.Note(absl::StrCat("repetition ", rep, "/", reps, ": ", absl::FormatDuration(window)));
     v1::RepetitionResult r;
     r.set_repetition(rep);
-    ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{});
+    ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{},
+                            absl::Milliseconds(250), clock_);
     observer->BeginWindow(&r);
-    *r.mutable_started_at() = Now();
+    *r.mutable_started_at() = ToTimestamp(clock_.Now());
     sampler.Start();
     absl::Status s = RunGenerator(w, window, false, ctx, &r);
     sampler.Stop(&r);
-    *r.mutable_ended_at() = Now();
+    *r.mutable_ended_at() = ToTimestamp(clock_.Now());
     if (!s.ok()) return teardown(from_status(s));
     observer->EndWindow(&r);
     if (stack) {

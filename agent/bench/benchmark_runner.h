@@ -17,6 +17,7 @@
 #include "agent/exec/command_runner.h"
 #include "agent/observe/observer.h"
 #include "agent/spool/attempt_journal.h"
+#include "common/time/clock.h"
 #include "perfgate/v1/suite.pb.h"
 
 namespace perfgate::agent {
@@ -26,8 +27,10 @@ class BenchmarkRunner {
   // `cache_dir` holds repository mirrors and builds; `workdir` is the attempt's scratch
   // directory; `result_added` is called after each repetition's result is spooled.
   BenchmarkRunner(AttemptJournal& journal, std::string cache_dir, std::string workdir,
-                  std::function<void()> result_added, ObserveConfig observe = {})
-      : journal_(journal),
+                  std::function<void()> result_added, ObserveConfig observe = {},
+                  const common::Clock& clock = common::RealClock::Get())
+      : clock_(clock),
+        journal_(journal),
         cache_dir_(std::move(cache_dir)),
         workdir_(std::move(workdir)),
         result_added_(std::move(result_added)),
@@ -40,6 +43,7 @@ class BenchmarkRunner {
   RunOutcome RunInner(const v1::BenchmarkJob& job, class StepRunner& steps,
                       std::vector<v1::RepetitionResult>* results);
 
+  const common::Clock& clock_;
   AttemptJournal& journal_;
   const std::string cache_dir_, workdir_;
   std::function<void()> result_added_;
@@ -54,8 +58,5 @@ class BenchmarkRunner {
 std::vector<std::string> CheckLimits(
     const google::protobuf::RepeatedPtrField<v1::MetricLimit>& limits,
     const std::vector<v1::RepetitionResult>& results);
-
-// A free TCP port on 127.0.0.1 (bound and released; the caller uses it soon).
-absl::StatusOr<int> FreeLocalPort();
 
 }  // namespace perfgate::agent

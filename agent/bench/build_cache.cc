@@ -87,7 +87,7 @@ absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,
       !s.ok())
     return s;
   const absl::Time deadline =
-      absl::Now() + absl::Seconds(build.timeout_seconds() ? build.timeout_seconds() : 1800);
+      ctx.clock.Now() + absl::Seconds(build.timeout_seconds());
   for (int i = 0; i < build.commands_size(); ++i) {
     auto cmd = ctx.Expand(build.commands(i));
     if (!cmd.ok()) return absl::FailedPreconditionError(cmd.status().message());
@@ -102,7 +102,7 @@ absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,
       if (!val.ok()) return absl::FailedPreconditionError(val.status().message());
       o.spawn.env_add[k] = *val;
     }
-    o.timeout = std::max(absl::Seconds(1), deadline - absl::Now());
+    o.timeout = std::max(absl::Seconds(1), deadline - ctx.clock.Now());
     StepResult r = ctx.steps.Run(o);
     if (r.cancelled) return absl::CancelledError("cancelled");
     if (!r.ok()) {

@@ -68,7 +68,7 @@ class ComposeStackImpl : public Stack {
     std::filesystem::create_directories(ctx_.workdir + "/logs", ec);
     std::ofstream(path) << logs.stdout_text;
     ShipLogTail(ctx_, "compose project " + project_, path);
-    int grace = spec_.stop_grace_seconds() ? spec_.stop_grace_seconds() : 10;
+    int grace = static_cast<int>(spec_.stop_grace_seconds());
     ctx_.steps.Note("compose project " + project_ + ": down -v");
     // Teardown must happen even when the attempt was cancelled: run it without the cancel flag.
     static const std::atomic<bool> kNever{false};

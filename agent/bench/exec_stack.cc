@@ -33,13 +33,13 @@ class ExecStackImpl : public Stack {
 
   void Stop() override {
     absl::Duration grace =
-        absl::Seconds(spec_.stop_grace_seconds() ? spec_.stop_grace_seconds() : 10);
+        absl::Seconds(spec_.stop_grace_seconds());
     for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
       Running& r = *it;
       if (!r.exited) {
         common::SignalGroup(r.pid, SIGTERM).IgnoreError();
-        absl::Time kill_at = absl::Now() + grace;
-        while (!Reap(r) && absl::Now() < kill_at) absl::SleepFor(absl::Milliseconds(20));
+        absl::Time kill_at = ctx_.clock.Now() + grace;
+        while (!Reap(r) && ctx_.clock.Now() < kill_at) absl::SleepFor(absl::Milliseconds(20));
         if (!r.exited) {
           ctx_.steps.Note("service " + r.name + " ignored SIGTERM for " +
                           absl::FormatDuration(grace) + "; killing it");
@@ -143,7 +143,7 @@ class ExecStackImpl : public Stack {
                                  "): ", absl::StrJoin(o.argv, " ")));
     running_.push_back(r);
     Running& mine = running_.back();
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = ctx_.clock.Now();
     absl::Status ready = WaitReady(s.ready(), ctx_, [&]() -> std::string {
       if (!Reap(mine)) return "";
       int code = common::ExitCodeFromWaitStatus(mine.status);
@@ -154,7 +154,7 @@ class ExecStackImpl : public Stack {
     if (!ready.ok()) return fail(std::string(ready.message()));
     ctx_.steps.Note(
         absl::StrCat("service ", s.name(), " ready after ",
-                     absl::FormatDuration(absl::Trunc(absl::Now() - t0, absl::Milliseconds(1)))));
+                     absl::FormatDuration(absl::Trunc(ctx_.clock.Now() - t0, absl::Milliseconds(1)))));
     return absl::OkStatus();
   }
 

@@ -108,14 +108,14 @@ absl::Status LoadFixture(const v1::FixtureSpec& f, int index, BenchContext& ctx)
   // pipefail: a broken gzip stream must fail the fixture even when the reader succeeds.
   o.spawn.argv = {"/bin/bash", "-o", "pipefail", "-c", cmd};
   o.spawn.working_dir = ctx.workdir;
-  o.timeout = absl::Seconds(f.timeout_seconds() ? f.timeout_seconds() : 1800);
-  absl::Time t0 = absl::Now();
+  o.timeout = absl::Seconds(f.timeout_seconds());
+  absl::Time t0 = ctx.clock.Now();
   StepResult r = ctx.steps.Run(o);
   if (r.cancelled) return absl::CancelledError("cancelled");
   if (!r.ok()) return fail(DescribeFailure(what, r));
   ctx.steps.Note(
       absl::StrCat("fixture ", name, ": loaded in ",
-                   absl::FormatDuration(absl::Trunc(absl::Now() - t0, absl::Milliseconds(1)))));
+                   absl::FormatDuration(absl::Trunc(ctx.clock.Now() - t0, absl::Milliseconds(1)))));
   return absl::OkStatus();
 }
 

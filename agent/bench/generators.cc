@@ -94,7 +94,7 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
     lr.path = base + (r.path().empty() ? "/" : r.path());
     for (const auto& [k, v] : r.headers()) lr.headers.emplace_back(k, v);
     lr.body = r.body();
-    lr.weight = r.weight() > 0 ? r.weight() : 1;
+    lr.weight = r.weight();
     o.mix.push_back(lr);
   }
   if (o.mix.empty()) {
@@ -102,9 +102,9 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
     whole.path = base.empty() ? "/" : base;
     o.mix.push_back(whole);
   }
-  o.connections = h.connections() ? h.connections() : 16;
-  o.threads = h.threads() ? h.threads() : 1;
-  o.timeout = absl::Milliseconds(h.timeout_ms() ? h.timeout_ms() : 5000);
+  o.connections = h.connections();
+  o.threads = h.threads();
+  o.timeout = absl::Milliseconds(h.timeout_ms());
   o.poisson = h.poisson();
   o.max_generator_lag_p99 =
       absl::Microseconds(h.max_generator_lag_p99_us() ? h.max_generator_lag_p99_us() : 10'000);
@@ -137,9 +137,9 @@ absl::Status RunWrk(const v1::WrkSpec& w, absl::Duration window, BenchContext& c
   StepOptions o;
   o.spawn.argv = {"wrk",
                   "-t",
-                  std::to_string(w.threads() ? w.threads() : 1),
+                  std::to_string(w.threads()),
                   "-c",
-                  std::to_string(w.connections() ? w.connections() : 16),
+                  std::to_string(w.connections()),
                   "-d",
                   absl::StrCat(absl::ToInt64Seconds(window), "s"),
                   "--latency"};
@@ -169,9 +169,9 @@ absl::Status RunPgbench(const v1::PgbenchSpec& p, absl::Duration window, BenchCo
   StepOptions o;
   o.spawn.argv = {"pgbench",
                   "-c",
-                  std::to_string(p.clients() ? p.clients() : 4),
+                  std::to_string(p.clients()),
                   "-j",
-                  std::to_string(p.jobs() ? p.jobs() : 1),
+                  std::to_string(p.jobs()),
                   "-T",
                   std::to_string(absl::ToInt64Seconds(window)),
                   "-l",

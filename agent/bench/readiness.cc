@@ -52,8 +52,8 @@ std::string ProbeHttp(const std::string& url, int want) {
 
 absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
                        const std::function<std::string()>& alive) {
-  absl::Duration timeout = absl::Seconds(check.timeout_seconds() ? check.timeout_seconds() : 60);
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Duration timeout = absl::Seconds(check.timeout_seconds());
+  absl::Time deadline = ctx.clock.Now() + timeout;
   std::string what, last;
   while (true) {
     if (ctx.cancel) return absl::CancelledError("cancelled");
@@ -72,7 +72,7 @@ absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
         auto url = ctx.Expand(check.http());
         if (!url.ok()) return url.status();
         what = "http " + *url;
-        last = ProbeHttp(*url, check.http_status() ? check.http_status() : 200);
+        last = ProbeHttp(*url, static_cast<int>(check.http_status()));
         break;
       }
       case v1::ReadinessCheck::kCommand: {
@@ -83,7 +83,7 @@ absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
         o.spawn.argv = {"/bin/sh", "-c", *cmd};
         o.spawn.working_dir = ctx.workdir;
         o.stream_output = false;
-        o.timeout = std::max(absl::Seconds(1), std::min(absl::Seconds(30), deadline - absl::Now()));
+        o.timeout = std::max(absl::Seconds(1), std::min(absl::Seconds(30), deadline - ctx.clock.Now()));
         StepResult r = ctx.steps.Run(o);
         last = r.ok() ? "" : DescribeFailure(*cmd, r);
         break;
@@ -92,7 +92,7 @@ absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
         return absl::OkStatus();  // no check: ready once started
     }
     if (last.empty()) return absl::OkStatus();
-    if (absl::Now() >= deadline) {
+    if (ctx.clock.Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("not ready after ", absl::FormatDuration(timeout), " (", what, "): ", last));
     }

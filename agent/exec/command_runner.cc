@@ -31,8 +31,8 @@ RunOutcome CommandRunner::Run(const v1::CommandJob& job) {
   o.spawn.env_add["PERFGATE_ATTEMPT_ID"] = std::to_string(a.attempt_id());
   o.spawn.env_add["PERFGATE_COMMIT"] = a.commit();
   o.spawn.working_dir = workdir;
-  o.timeout = absl::Seconds(job.timeout_seconds() ? job.timeout_seconds() : 3600);
-  o.grace = absl::Seconds(job.cancel_grace_seconds() ? job.cancel_grace_seconds() : 30);
+  o.timeout = absl::Seconds(job.timeout_seconds());
+  o.grace = absl::Seconds(job.cancel_grace_seconds());
   steps.Note(absl::StrCat("attempt ", a.attempt_id(), " starting: ", job.command()));
   StepResult r = steps.Run(o);
   RunOutcome out;

@@ -57,7 +57,7 @@ void PgStatsCapture::EndWindow(v1::RepetitionResult* out) {
                          "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
                          "current_database()) AND query NOT LIKE '%pg_stat_statements%' "
                          "ORDER BY 3 DESC LIMIT $1"),
-            static_cast<int>(spec_.top() ? spec_.top() : 20));
+            static_cast<int>(spec_.top()));
         for (const auto& row : r) {
           v1::StatementStats* s = d->add_statements();
           s->set_query(row[0].is_null() ? "" : row[0].as<std::string>().substr(0, 60000));

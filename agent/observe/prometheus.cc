@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/bench/benchmark_runner.h"
 #include "agent/bench/readiness.h"
 #include "common/http/url.h"
+#include "common/net/local_port.h"
 #include "common/process/subprocess.h"
 #include "common/spec/promql_check.h"
 #include "nlohmann/json.hpp"
@@ -56,7 +56,7 @@ absl::Status PrivatePrometheus::Start(
         << "\n    static_configs:\n      - targets: [" << YamlQuote(*target) << "]\n";
   }
   cfg.close();
-  auto port = FreeLocalPort();
+  auto port = common::FreeLocalPort();
   if (!port.ok()) return absl::InternalError(port.status().message());
   url_ = absl::StrCat("http://127.0.0.1:", *port);
   common::SpawnOptions o;
@@ -80,12 +80,12 @@ absl::Status PrivatePrometheus::Start(
   ctx_.steps.Note(absl::StrCat("private prometheus on ", url_, " (pid ", pid_, ", ", targets.size(),
                                " scrape targets, 1s interval)"));
   // Ready, and every target scraped once (so the first window has data from its start).
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  const absl::Time deadline = ctx_.clock.Now() + absl::Seconds(30);
   std::string last;
   PromClient client(url_);
-  while (absl::Now() < deadline) {
+  while (ctx_.clock.Now() < deadline) {
     if (ctx_.cancel) return absl::CancelledError("cancelled");
-    auto up = client.Instant("count(up == 1)", absl::Now());
+    auto up = client.Instant("count(up == 1)", ctx_.clock.Now());
     if (!up.ok()) {
       last = std::string(up.status().message());
     } else {
@@ -205,7 +205,7 @@ void RunPromQueries(const PromClient& client,
       g->set_reason(Truncate(why));
     };
     if (q.mode() == v1::PromQuery::MODE_RANGE) {
-      auto r = client.Range(expr, start, end, absl::Milliseconds(q.step_ms() ? q.step_ms() : 1000));
+      auto r = client.Range(expr, start, end, absl::Milliseconds(q.step_ms()));
       if (!r.ok()) {
         gap(std::string(r.status().message()));
         continue;

@@ -1,6 +1,8 @@
-// Suite files (YAML, or JSON, which YAML reads too) parsed into a RunSpec. Every error names
-// the file, the line and column, the field path and the problem; unknown keys are errors (a
-// typo must not silently change a benchmark). Files are bounded in size.
+// Suite files (YAML, or JSON, which YAML reads too) parsed into a RunSpec. The parser reads the
+// file's form (keys, types, durations, enumerations); the spec's rules and defaults are
+// run_spec_rules', applied here exactly as the controller applies them to API submissions.
+// Every error names the file, the line and column, the field path and the problem; unknown keys
+// are errors (a typo must not silently change a benchmark). Files are bounded in size.
 #pragma once
 
 #include <string>
@@ -12,7 +14,9 @@ namespace perfgate::common {
 
 inline constexpr size_t kMaxSuiteBytes = 1 << 20;
 
-// Parses `text` (named `filename` in errors). INVALID_ARGUMENT on any problem.
+// Parses `text` (named `filename` in errors) and checks it with ValidateAndDefaultRunSpec; the
+// spec comes back with its defaults filled in, except max_attempts (the controller's retry
+// policy). INVALID_ARGUMENT on any problem.
 absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text);
 // Reads and parses a file. NOT_FOUND if unreadable, INVALID_ARGUMENT if too large or invalid.
 absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path);

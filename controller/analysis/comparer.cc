@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/spec/limit_levels.h"
 #include "common/stats/summary.h"
-#include "controller/queue/run_spec.h"
+#include "controller/queue/agent_matcher.h"
 
 namespace perfgate::controller {
 namespace {
@@ -310,7 +310,7 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
   for (int round = 1; round <= kConfirmationRounds; ++round) {
     for (const JobSamples* j : jobs) {
       const uint32_t reps = j->spec.benchmark().workload().repetitions();
-      const uint32_t side = std::max<uint32_t>(reps ? reps : 9, min_repetitions);
+      const uint32_t side = std::max<uint32_t>(reps, min_repetitions);
       // One spare repetition per round: a repetition found invalid (the generator fell behind
       // on a busy machine) must not leave the confirmation short of a verdict again.
       const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;

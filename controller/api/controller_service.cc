@@ -5,7 +5,6 @@
 #include "common/status/grpc_status.h"
 #include "controller/profile/pprof.h"
 #include "controller/queue/result_summary.h"
-#include "controller/queue/run_spec.h"
 
 namespace perfgate::controller {
 
@@ -23,7 +22,7 @@ grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::Su
   ScopedLatency t(metrics_.rpc_latency("SubmitRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   v1::RunSpec spec = req->spec();
-  if (auto s = ValidateAndDefaultRunSpec(&spec, retry_, spec_limits_); !s.ok())
+  if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
     return ToGrpcStatus(s);
   auto run = jobs_.SubmitRun(spec);
   if (!run.ok()) return ToGrpcStatus(run.status());
@@ -67,13 +66,8 @@ grpc::Status ControllerService::CancelRun(grpc::ServerContext* ctx, const v1::Ca
   if (req->id() <= 0) return BadId("id");
   auto stops = jobs_.CancelRun(req->id());
   if (!stops.ok()) return ToGrpcStatus(stops.status());
-  for (const StopOrder& o : *stops) {
-    v1::ControllerMessage m;
-    m.mutable_cancel()->set_attempt_id(o.attempt_id);
-    m.mutable_cancel()->set_reason("run cancelled");
-    // Agents on other replicas get the order through NOTIFY; here we deliver what we can.
-    sessions_.SendTo(o.agent, m);
-  }
+  // Agents on other replicas get the order through NOTIFY; here we deliver what we can.
+  for (const StopOrder& o : *stops) sessions_.SendCancel(o.agent, o.attempt_id, "run cancelled");
   spdlog::info("msg=\"run cancel requested\" run={} live_attempts={}", req->id(), stops->size());
   runs_.Notify();
   auto run = jobs_.GetRun(req->id());

@@ -6,13 +6,13 @@
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
 #include "controller/api/run_watch_hub.h"
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
-#include "controller/queue/run_spec.h"
+#include "common/spec/run_spec_rules.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 
 namespace perfgate::controller {
@@ -22,8 +22,8 @@ class ControllerService final
  public:
   ControllerService(JobStore& jobs, ResultStore& results, AgentStore& agents,
                     SessionManager& sessions, EventBus& work, EventBus& runs,
-                    ControllerMetrics& metrics, common::TokenAuth auth, RetryPolicy retry,
-                    SpecLimits spec_limits, AnalysisStore& analysis, Analyser& analyser)
+                    ControllerMetrics& metrics, common::TokenAuth auth,
+                    common::SpecLimits spec_limits, AnalysisStore& analysis, Analyser& analyser)
       : jobs_(jobs),
         results_(results),
         agents_(agents),
@@ -32,7 +32,6 @@ class ControllerService final
         runs_(runs),
         metrics_(metrics),
         auth_(std::move(auth)),
-        retry_(retry),
         spec_limits_(std::move(spec_limits)),
         analysis_(analysis),
         analyser_(analyser),
@@ -97,8 +96,7 @@ class ControllerService final
   EventBus& runs_;
   ControllerMetrics& metrics_;
   const common::TokenAuth auth_;
-  const RetryPolicy retry_;
-  const SpecLimits spec_limits_;
+  const common::SpecLimits spec_limits_;
   AnalysisStore& analysis_;
   Analyser& analyser_;
   std::string external_url_;

@@ -15,6 +15,8 @@
 #include "agent/bench/readiness.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
+#include "common/net/local_port.h"
+#include "common/spec/run_spec_rules.h"
 #include "common/process/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/harness/processes.h"
@@ -196,8 +198,10 @@ TEST_F(BenchFilesTest, BuildsACommitOnceAndReportsBadCommitsAndBuilds) {
   Sh("git init -q " + repo + " && cd " + repo +
      " && git config user.email t@x && git config user.name t && echo one > v && git add v && "
      "git commit -qm one && git tag first && echo two > v && git commit -qam two");
+  // Specs here are built as the controller hands them to the agent: defaults filled in.
   v1::BuildSpec b;
   b.set_repository(repo);
+  b.set_timeout_seconds(common::kDefaultBuildTimeoutSeconds);
   // Counts builds in a file outside the checkout, and copies the commit's content.
   b.add_commands("echo built >> " + dir_ + "/builds.txt && cp v built-v");
   BuildCache cache(dir_ + "/cache");
@@ -240,7 +244,7 @@ TEST_F(BenchFilesTest, BuildsACommitOnceAndReportsBadCommitsAndBuilds) {
 }
 
 TEST_F(BenchFilesTest, ExecStackStartsWaitsAndStopsInReverse) {
-  auto port = FreeLocalPort();
+  auto port = common::FreeLocalPort();
   ASSERT_TRUE(port.ok());
   ctx_->vars["port:api"] = std::to_string(*port);
   v1::StackSpec spec;
@@ -250,6 +254,8 @@ TEST_F(BenchFilesTest, ExecStackStartsWaitsAndStopsInReverse) {
   api->add_args("--listen");
   api->add_args("{host}:{port:api}");
   api->mutable_ready()->set_http("http://{host}:{port:api}/healthz");
+  api->mutable_ready()->set_http_status(common::kDefaultReadyHttpStatus);
+  api->mutable_ready()->set_timeout_seconds(common::kDefaultReadyTimeoutSeconds);
   auto* side = spec.mutable_exec()->add_services();
   side->set_name("sidecar");
   side->add_args("/bin/sh");
@@ -289,6 +295,7 @@ TEST_F(BenchFilesTest, AServiceThatDiesBeforeReadyFailsTheStackWithItsOutput) {
   svc->add_args("-c");
   svc->add_args("echo 'FATAL: bad config' >&2; exit 3");
   svc->mutable_ready()->set_tcp("127.0.0.1:1");
+  svc->mutable_ready()->set_timeout_seconds(common::kDefaultReadyTimeoutSeconds);
   auto stack = MakeStack(spec, *ctx_);
   absl::Status s = stack->Start();
   ASSERT_TRUE(absl::IsFailedPrecondition(s)) << s;
@@ -322,6 +329,7 @@ TEST_F(BenchFilesTest, CommandFixturesAndGeneratorsRunInTheWorkdir) {
   v1::FixtureSpec f;
   f.set_name("seed");
   f.set_command("echo seeded > {workdir}/seed.txt");
+  f.set_timeout_seconds(common::kDefaultFixtureTimeoutSeconds);
   std::filesystem::create_directories(ctx_->workdir);
   ASSERT_TRUE(LoadFixture(f, 0, *ctx_).ok()) << Log();
   EXPECT_TRUE(std::filesystem::exists(ctx_->workdir + "/seed.txt"));

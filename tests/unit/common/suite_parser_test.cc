@@ -4,6 +4,8 @@
 
 #include "common/process/subprocess.h"
 #include "common/spec/promql_check.h"
+#include "common/spec/run_spec_rules.h"
+#include "common/spec/suite_positions.h"
 #include "gtest/gtest.h"
 
 namespace perfgate::common {
@@ -70,6 +72,41 @@ TEST(SuiteParserTest, ErrorsNameFileLineFieldAndProblem) {
     EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
         << "got: " << spec.status().message() << "\nwant: " << c.want;
   }
+}
+
+TEST(SuiteParserTest, ProtoFieldPathsTranslateToTheFilesKeys) {
+  EXPECT_EQ(YamlPathOf("jobs[0].command.command"), "jobs[0].command");
+  EXPECT_EQ(YamlPathOf("jobs[0].command.timeout_seconds"), "jobs[0].timeout");
+  EXPECT_EQ(YamlPathOf("jobs[0].command.env[A]"), "jobs[0].env.A");
+  EXPECT_EQ(YamlPathOf("jobs[1].benchmark.observe.profiles[0].cpu_seconds"),
+            "jobs[1].benchmark.observe.profiles[0].cpu");
+  EXPECT_EQ(YamlPathOf("jobs[0].benchmark.workload.http.stages[1].rate_to"),
+            "jobs[0].benchmark.workload.http.stages[1].ramp_to");
+  EXPECT_EQ(YamlPathOf("jobs[0].benchmark.stack.services[0].ready.http_status"),
+            "jobs[0].benchmark.stack.services[0].ready.status");
+  EXPECT_EQ(YamlPathOf("jobs[0].benchmark.stack.services[2].args[1]"),
+            "jobs[0].benchmark.stack.services[2].args[1]");
+}
+
+TEST(SuiteParserTest, RuleErrorsPointAtTheValueOrItsEnclosingBlock) {
+  // A value the rules refuse: at the value. A field left out: at the block that lacks it.
+  auto bad = ParseSuite(
+      "s.yaml", "jobs:\n  - benchmark:\n      workload:\n        http: {target: \"ftp://x\", rate: 1}\n");
+  EXPECT_NE(bad.status().message().find(
+                "s.yaml:4:24: jobs[0].benchmark.workload.http.target: must be an http:// URL"),
+            std::string::npos)
+      << bad.status();
+  auto missing = ParseSuite(
+      "s.yaml", "jobs:\n  - benchmark:\n      fixtures:\n        - {sql: /x.sql}\n"
+                "      workload: {command: \"true\"}\n");
+  EXPECT_NE(missing.status().message().find("s.yaml:4:11: jobs[0].benchmark.fixtures[0].dsn: is "
+                                            "required"),
+            std::string::npos)
+      << missing.status();
+  auto twice = ParseSuite("s.yaml", "jobs:\n  - {name: a, command: x}\n  - {name: a, command: y}\n");
+  EXPECT_NE(twice.status().message().find("s.yaml:3:12: jobs[1].name: 'a' is used twice"),
+            std::string::npos)
+      << twice.status();
 }
 
 TEST(SuiteParserTest, RejectsOversizedInput) {
@@ -354,6 +391,15 @@ TEST(SuiteParserTest, EveryShippedExampleParses) {
     if (e.path().extension() != ".yaml") continue;
     auto spec = LoadSuiteFile(e.path().string());
     EXPECT_TRUE(spec.ok()) << spec.status();
+    // What the CLI sends passes the controller's check unchanged: defaults are stable.
+    if (spec.ok()) {
+      v1::RunSpec again = *spec;
+      ASSERT_TRUE(ValidateAndDefaultRunSpec(&again).ok()) << e.path();
+      v1::RunSpec first = *spec;
+      for (v1::RunSpec* s : {&again, &first})  // the controller's to fill (the parser leaves it)
+        for (auto& j : *s->mutable_jobs()) j.clear_max_attempts();
+      EXPECT_EQ(again.DebugString(), first.DebugString()) << e.path();
+    }
     ++n;
   }
   EXPECT_GE(n, 4);

@@ -1,8 +1,8 @@
-#include "controller/queue/run_spec.h"
+#include "common/spec/run_spec_rules.h"
 
 #include "gtest/gtest.h"
 
-namespace perfgate::controller {
+namespace perfgate::common {
 namespace {
 
 v1::RunSpec OneJob(const std::string& command) {
@@ -11,9 +11,9 @@ v1::RunSpec OneJob(const std::string& command) {
   return s;
 }
 
-TEST(RunSpecTest, FillsDefaults) {
+TEST(RunSpecRulesTest, FillsDefaults) {
   v1::RunSpec s = OneJob("true");
-  ASSERT_TRUE(ValidateAndDefaultRunSpec(&s, RetryPolicy{}).ok());
+  ASSERT_TRUE(ValidateAndDefaultRunSpec(&s).ok());
   EXPECT_EQ(s.kind(), v1::RUN_KIND_EXPERIMENT);
   EXPECT_EQ(s.jobs(0).name(), "job-0");
   EXPECT_EQ(s.jobs(0).max_attempts(), 3u);
@@ -21,7 +21,7 @@ TEST(RunSpecTest, FillsDefaults) {
   EXPECT_EQ(s.jobs(0).command().cancel_grace_seconds(), 30u);
 }
 
-TEST(RunSpecTest, ErrorsNameTheField) {
+TEST(RunSpecRulesTest, ErrorsNameTheField) {
   struct Case {
     std::function<void(v1::RunSpec*)> mutate;
     std::string field;
@@ -49,16 +49,16 @@ TEST(RunSpecTest, ErrorsNameTheField) {
   for (const auto& c : cases) {
     v1::RunSpec s = OneJob("true");
     c.mutate(&s);
-    absl::Status st = ValidateAndDefaultRunSpec(&s, RetryPolicy{});
+    absl::Status st = ValidateAndDefaultRunSpec(&s);
     EXPECT_TRUE(absl::IsInvalidArgument(st)) << c.field;
     EXPECT_EQ(st.message().rfind(c.field, 0), 0u) << st.message();
   }
 }
 
-TEST(RunSpecTest, BoundsJobCount) {
+TEST(RunSpecRulesTest, BoundsJobCount) {
   v1::RunSpec s;
   for (int i = 0; i < 300; ++i) s.add_jobs()->mutable_command()->set_command("true");
-  EXPECT_TRUE(absl::IsInvalidArgument(ValidateAndDefaultRunSpec(&s, RetryPolicy{})));
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateAndDefaultRunSpec(&s)));
 }
 
 v1::RunSpec OneBenchmark() {
@@ -74,9 +74,9 @@ v1::RunSpec OneBenchmark() {
   return s;
 }
 
-TEST(RunSpecTest, BenchmarkDefaultsAndChecks) {
+TEST(RunSpecRulesTest, BenchmarkDefaultsAndChecks) {
   v1::RunSpec s = OneBenchmark();
-  ASSERT_TRUE(ValidateAndDefaultRunSpec(&s, RetryPolicy{}).ok());
+  ASSERT_TRUE(ValidateAndDefaultRunSpec(&s).ok());
   const v1::BenchmarkJob& b = s.jobs(0).benchmark();
   EXPECT_EQ(b.workload().repetitions(), 9u);
   EXPECT_EQ(b.workload().duration_seconds(), 30u);
@@ -94,13 +94,13 @@ TEST(RunSpecTest, BenchmarkDefaultsAndChecks) {
     t->set_job("api");
     t->set_target("{host}:{port:api}");
     ob->mutable_postgres()->set_dsn("postgresql://{host}:{port:api}/x");
-    ASSERT_TRUE(ValidateAndDefaultRunSpec(&o, RetryPolicy{}).ok());
+    ASSERT_TRUE(ValidateAndDefaultRunSpec(&o).ok());
     EXPECT_EQ(ob->prometheus().queries(0).step_ms(), 1000u) << "range queries step 1 s";
     EXPECT_EQ(ob->prometheus().scrape(0).path(), "/metrics");
     EXPECT_EQ(ob->postgres().top(), 20u);
     q->set_mode(v1::PromQuery::MODE_UNSPECIFIED);
     q->set_step_ms(0);
-    ASSERT_TRUE(ValidateAndDefaultRunSpec(&o, RetryPolicy{}).ok());
+    ASSERT_TRUE(ValidateAndDefaultRunSpec(&o).ok());
     EXPECT_EQ(ob->prometheus().queries(0).mode(), v1::PromQuery::MODE_INSTANT);
   }
   struct Case {
@@ -160,11 +160,11 @@ TEST(RunSpecTest, BenchmarkDefaultsAndChecks) {
   for (const auto& c : cases) {
     v1::RunSpec bad = OneBenchmark();
     c.mutate(bad.mutable_jobs(0)->mutable_benchmark());
-    absl::Status st = ValidateAndDefaultRunSpec(&bad, RetryPolicy{});
+    absl::Status st = ValidateAndDefaultRunSpec(&bad);
     EXPECT_TRUE(absl::IsInvalidArgument(st)) << c.want;
     EXPECT_NE(st.message().find(c.want), std::string::npos) << st.message();
   }
 }
 
 }  // namespace
-}  // namespace perfgate::controller
+}  // namespace perfgate::common

@@ -1,0 +1,499 @@
+#include "common/spec/run_spec_rules.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/spec/limit_levels.h"
+#include "common/spec/promql_check.h"
+#include "common/spec/template.h"
+#include "common/status/macros.h"
+
+namespace perfgate::common {
+namespace {
+
+absl::Status Bad(const std::string& field, const std::string& problem) {
+  absl::Status s = absl::InvalidArgumentError(absl::StrCat("spec.", field, ": ", problem));
+  s.SetPayload(kSpecFieldPayload, absl::Cord(field));
+  return s;
+}
+
+absl::Status CheckString(const std::string& field, const std::string& v, size_t max,
+                         bool required) {
+  if (required && v.empty()) return Bad(field, "is required");
+  if (v.size() > max)
+    return Bad(field, absl::StrCat("is ", v.size(), " bytes; at most ", max, " allowed"));
+  if (v.find('\0') != std::string::npos) return Bad(field, "contains a NUL byte");
+  return absl::OkStatus();
+}
+
+// A name that becomes part of a metric name: letters, digits, _ and ., starting with a letter.
+absl::Status CheckMetricName(const std::string& field, const std::string& s) {
+  if (s.empty()) return Bad(field, "is required");
+  bool ok = std::isalpha(static_cast<unsigned char>(s[0])) && s.size() <= 100;
+  for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+  if (!ok) {
+    return Bad(field,
+               "'" + s + "': want letters, digits, _ and . (starting with a letter, at most 100)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckUnique(const std::string& field, const std::string& name,
+                         std::set<std::string>* seen) {
+  if (!seen->insert(name).second) return Bad(field, "'" + name + "' is used twice");
+  return absl::OkStatus();
+}
+
+bool IsHttpUrl(const std::string& s) { return s.rfind("http://", 0) == 0; }
+
+// Every template string of a benchmark job with its field path, checked once its ports are known.
+struct Templates {
+  std::vector<std::pair<std::string, const std::string*>> uses;
+  std::set<std::string> ports;
+
+  void Add(const std::string& field, const std::string& v) { uses.emplace_back(field, &v); }
+  void AddAll(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& v) {
+    for (int i = 0; i < v.size(); ++i) Add(absl::StrCat(field, "[", i, "]"), v[i]);
+  }
+  void AddMap(const std::string& field, const google::protobuf::Map<std::string, std::string>& m) {
+    for (const auto& [k, v] : m) Add(field + "[" + k + "]", v);
+  }
+  absl::Status DeclarePorts(const std::string& field,
+                            const google::protobuf::RepeatedPtrField<std::string>& names) {
+    for (int i = 0; i < names.size(); ++i) {
+      const std::string& name = names[i];
+      const std::string f = absl::StrCat(field, "[", i, "]");
+      if (name.empty() || TemplateReferences("{port:" + name + "}").size() != 1)
+        return Bad(f, "a port name uses letters, digits, _ . -");
+      if (!ports.insert(name).second) return Bad(f, "port '" + name + "' declared twice");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Check(bool has_build) const {
+    for (const auto& [field, text] : uses) {
+      std::string problem = CheckTemplateReferences(*text, ports, has_build);
+      if (!problem.empty()) return Bad(field, problem);
+    }
+    return absl::OkStatus();
+  }
+};
+
+absl::Status CheckReady(const std::string& f, v1::ReadinessCheck* r, Templates* t) {
+  if (r->has_http() && !IsHttpUrl(r->http())) return Bad(f + ".http", "must be an http:// URL");
+  if (r->http_status() != 0 && !r->has_http())
+    return Bad(f + ".http_status", "only for an http check");
+  if (r->http_status() != 0 && (r->http_status() < 100 || r->http_status() > 599))
+    return Bad(f + ".http_status", "must be an HTTP status from 100 to 599");
+  if (r->http_status() == 0 && r->has_http()) r->set_http_status(kDefaultReadyHttpStatus);
+  if (r->timeout_seconds() == 0) r->set_timeout_seconds(kDefaultReadyTimeoutSeconds);
+  t->Add(f + ".tcp", r->tcp());
+  t->Add(f + ".http", r->http());
+  t->Add(f + ".command", r->command());
+  return absl::OkStatus();
+}
+
+absl::Status CheckExecStack(const std::string& f, v1::ExecStack* ex, Templates* t) {
+  if (ex->services().empty()) return Bad(f + ".services", "must be a non-empty list");
+  std::set<std::string> names;
+  for (int i = 0; i < ex->services_size(); ++i) {
+    v1::ServiceSpec* s = ex->mutable_services(i);
+    std::string sf = absl::StrCat(f, ".services[", i, "]");
+    if (s->name().empty()) return Bad(sf + ".name", "is required");
+    RETURN_IF_ERROR(CheckUnique(sf + ".name", s->name(), &names));
+    if (s->args().empty()) return Bad(sf + ".args", "is required (the program and arguments)");
+    if (s->args(0).empty()) return Bad(sf + ".args", "must name a program first");
+    RETURN_IF_ERROR(t->DeclarePorts(sf + ".ports", s->ports()));
+    t->AddAll(sf + ".args", s->args());
+    t->AddMap(sf + ".env", s->env());
+    t->Add(sf + ".working_dir", s->working_dir());
+    if (s->has_ready()) RETURN_IF_ERROR(CheckReady(sf + ".ready", s->mutable_ready(), t));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStack(const std::string& f, v1::StackSpec* st, Templates* t) {
+  if (st->stop_grace_seconds() == 0) st->set_stop_grace_seconds(kDefaultStopGraceSeconds);
+  if (st->has_exec()) return CheckExecStack(f, st->mutable_exec(), t);
+  if (!st->has_compose()) return Bad(f, "give either services (exec driver) or compose");
+  v1::ComposeStack* c = st->mutable_compose();
+  const std::string cf = f + ".compose";
+  if (c->file().empty()) return Bad(cf + ".file", "is required");
+  RETURN_IF_ERROR(t->DeclarePorts(cf + ".ports", c->ports()));
+  t->Add(cf + ".file", c->file());
+  t->AddMap(cf + ".env", c->env());
+  for (int i = 0; i < c->ready_size(); ++i)
+    RETURN_IF_ERROR(CheckReady(absl::StrCat(cf, ".ready[", i, "]"), c->mutable_ready(i), t));
+  return absl::OkStatus();
+}
+
+absl::Status CheckFixture(const std::string& f, v1::FixtureSpec* x, Templates* t) {
+  if (x->kind_case() == v1::FixtureSpec::KIND_NOT_SET)
+    return Bad(f, "give exactly one of pg_dump, sql, command");
+  if (x->has_command() && !x->dsn().empty()) return Bad(f + ".dsn", "only for pg_dump and sql");
+  if (!x->has_command() && x->dsn().empty())
+    return Bad(f + ".dsn", "is required for a database fixture (the target database)");
+  if (x->timeout_seconds() == 0) x->set_timeout_seconds(kDefaultFixtureTimeoutSeconds);
+  t->Add(f + ".pg_dump", x->pg_dump());
+  t->Add(f + ".sql", x->sql());
+  t->Add(f + ".command", x->command());
+  t->Add(f + ".dsn", x->dsn());
+  return absl::OkStatus();
+}
+
+// Rate stages set the window's length: workload.duration may be left out or must agree.
+absl::Status CheckHttpRate(const std::string& wf, v1::WorkloadSpec* w) {
+  v1::HttpLoadSpec* h = w->mutable_http();
+  const std::string hf = wf + ".http";
+  if (h->stages_size() > 0 && h->rate() > 0) return Bad(hf + ".rate", "give either rate or stages");
+  if (h->closed_loop() && (h->rate() > 0 || h->stages_size() > 0))
+    return Bad(hf + ".closed_loop", "a closed loop takes no rate or stages");
+  if (!h->closed_loop() && h->rate() == 0 && h->stages_size() == 0)
+    return Bad(hf + ".rate", "is required (or stages, or closed_loop: true)");
+  uint32_t staged = 0;
+  for (int i = 0; i < h->stages_size(); ++i) {
+    const v1::RateStage& s = h->stages(i);
+    const std::string sf = absl::StrCat(hf, ".stages[", i, "]");
+    if (s.duration_seconds() == 0) return Bad(sf + ".duration_seconds", "is required");
+    if (s.rate() == 0 && s.rate_to() == 0)
+      return Bad(sf, "a stage needs a positive rate (use pause between repetitions)");
+    staged += s.duration_seconds();
+  }
+  if (h->stages_size() == 0) return absl::OkStatus();
+  if (w->duration_seconds() && w->duration_seconds() != staged) {
+    return Bad(hf + ".stages",
+               absl::StrCat("stages last ", staged, "s but workload.duration is ",
+                            w->duration_seconds(), "s; drop duration or make them agree"));
+  }
+  w->set_duration_seconds(staged);
+  return absl::OkStatus();
+}
+
+absl::Status CheckHttp(const std::string& wf, v1::WorkloadSpec* w, Templates* t) {
+  v1::HttpLoadSpec* h = w->mutable_http();
+  const std::string hf = wf + ".http";
+  if (h->target().empty()) return Bad(hf + ".target", "is required (http://HOST:PORT)");
+  if (!IsHttpUrl(h->target())) return Bad(hf + ".target", "must be an http:// URL");
+  RETURN_IF_ERROR(CheckHttpRate(wf, w));
+  if (h->connections() == 0) h->set_connections(kDefaultConnections);
+  if (h->threads() == 0) h->set_threads(kDefaultThreads);
+  if (h->threads() > kMaxThreads) return Bad(hf + ".threads", absl::StrCat("at most ", kMaxThreads));
+  if (h->connections() < h->threads() || h->connections() > kMaxConnections) {
+    return Bad(hf + ".connections",
+               absl::StrCat("at least one per thread, at most ", kMaxConnections));
+  }
+  if (h->timeout_ms() == 0) h->set_timeout_ms(kDefaultHttpTimeoutMs);
+  if (h->max_generator_lag_p99_us() == 0)
+    h->set_max_generator_lag_p99_us(kDefaultMaxGeneratorLagP99Us);
+  if (h->requests().empty()) h->add_requests();
+  for (int i = 0; i < h->requests_size(); ++i) {
+    v1::HttpRequestSpec* r = h->mutable_requests(i);
+    const std::string rf = absl::StrCat(hf, ".requests[", i, "]");
+    if (r->method().empty()) r->set_method("GET");
+    if (r->path().empty()) r->set_path("/");
+    if (r->path()[0] != '/') return Bad(rf + ".path", "must start with /");
+    if (r->weight() == 0) r->set_weight(1);
+    if (!(r->weight() > 0)) return Bad(rf + ".weight", "must be positive");
+  }
+  t->Add(hf + ".target", h->target());
+  return absl::OkStatus();
+}
+
+// wrk and pgbench: an external program with a target, a degree of parallelism and extra args.
+template <typename Spec>
+absl::Status CheckExternalGenerator(const std::string& f, const std::string& target_field,
+                                    const std::string& target, Spec* g, Templates* t) {
+  if (target.empty()) return Bad(f + "." + target_field, "is required");
+  t->Add(f + "." + target_field, target);
+  t->AddAll(f + ".args", g->args());
+  return absl::OkStatus();
+}
+
+absl::Status CheckGenerator(const std::string& wf, v1::WorkloadSpec* w, Templates* t) {
+  switch (w->generator_case()) {
+    case v1::WorkloadSpec::kHttp:
+      return CheckHttp(wf, w, t);
+    case v1::WorkloadSpec::kWrk: {
+      v1::WrkSpec* g = w->mutable_wrk();
+      if (g->connections() == 0) g->set_connections(kDefaultConnections);
+      if (g->threads() == 0) g->set_threads(kDefaultThreads);
+      return CheckExternalGenerator(wf + ".wrk", "url", g->url(), g, t);
+    }
+    case v1::WorkloadSpec::kPgbench: {
+      v1::PgbenchSpec* g = w->mutable_pgbench();
+      if (g->clients() == 0) g->set_clients(kDefaultPgbenchClients);
+      if (g->jobs() == 0) g->set_jobs(kDefaultPgbenchJobs);
+      return CheckExternalGenerator(wf + ".pgbench", "dsn", g->dsn(), g, t);
+    }
+    case v1::WorkloadSpec::kCommand:
+      if (w->command().command().empty()) return Bad(wf + ".command", "is required");
+      t->Add(wf + ".command", w->command().command());
+      t->AddMap(wf + ".command.env", w->command().env());
+      return absl::OkStatus();
+    default:
+      return Bad(wf, "needs a load generator: http, wrk, pgbench or command");
+  }
+}
+
+absl::Status CheckWorkload(const std::string& wf, v1::WorkloadSpec* w, Templates* t) {
+  if (w->repetitions() == 0) w->set_repetitions(kDefaultRepetitions);
+  if (w->repetitions() > kMaxRepetitions)
+    return Bad(wf + ".repetitions", absl::StrCat("at most ", kMaxRepetitions));
+  RETURN_IF_ERROR(CheckGenerator(wf, w, t));  // stages may set the duration
+  if (w->duration_seconds() == 0) w->set_duration_seconds(kDefaultDurationSeconds);
+  return absl::OkStatus();
+}
+
+using PromqlUses = std::vector<std::pair<std::string, std::string>>;  // (field, expr)
+
+absl::Status CheckPrometheus(const std::string& f, v1::PrometheusSpec* pr, Templates* t,
+                             PromqlUses* promql) {
+  for (int i = 0; i < pr->scrape_size(); ++i) {
+    v1::ScrapeTarget* s = pr->mutable_scrape(i);
+    std::string sf = absl::StrCat(f, ".scrape[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(sf + ".job", s->job()));
+    if (s->target().empty()) return Bad(sf + ".target", "is required (host:port)");
+    if (s->path().empty()) s->set_path("/metrics");
+    if (s->path()[0] != '/') return Bad(sf + ".path", "must start with /");
+    t->Add(sf + ".target", s->target());
+  }
+  if (pr->queries_size() > 200) return Bad(f + ".queries", "at most 200");
+  std::set<std::string> names;
+  for (int i = 0; i < pr->queries_size(); ++i) {
+    v1::PromQuery* q = pr->mutable_queries(i);
+    std::string qf = absl::StrCat(f, ".queries[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(qf + ".name", q->name()));
+    RETURN_IF_ERROR(CheckUnique(qf + ".name", q->name(), &names));
+    if (q->expr().empty()) return Bad(qf + ".expr", "is required (PromQL)");
+    if (q->expr().size() > 4096) return Bad(qf + ".expr", "at most 4096 bytes");
+    if (q->mode() == v1::PromQuery::MODE_UNSPECIFIED) q->set_mode(v1::PromQuery::MODE_INSTANT);
+    if (q->mode() != v1::PromQuery::MODE_RANGE && q->step_ms() != 0)
+      return Bad(qf + ".step_ms", "belongs to a range query (mode: range)");
+    if (q->mode() == v1::PromQuery::MODE_RANGE && q->step_ms() == 0)
+      q->set_step_ms(kDefaultRangeStepMs);
+    if (q->mode() == v1::PromQuery::MODE_RANGE && q->step_ms() < 100)
+      return Bad(qf + ".step_ms", "at least 100");
+    promql->emplace_back("spec." + qf + ".expr", q->expr());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckProfiles(const std::string& f, v1::ObserveSpec* o, uint32_t window,
+                           Templates* t) {
+  if (o->profiles_size() > 32) return Bad(f + ".profiles", "at most 32");
+  std::set<std::string> services;
+  for (int i = 0; i < o->profiles_size(); ++i) {
+    const v1::ProfileSpec& p = o->profiles(i);
+    std::string pf = absl::StrCat(f, ".profiles[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(pf + ".service", p.service()));
+    RETURN_IF_ERROR(CheckUnique(pf + ".service", p.service(), &services));
+    if (p.url().empty()) return Bad(pf + ".url", "is required (the /debug/pprof base URL)");
+    if (!IsHttpUrl(p.url())) return Bad(pf + ".url", "must be an http:// URL");
+    t->Add(pf + ".url", p.url());
+    if (p.cpu_seconds() > window) {
+      return Bad(pf + ".cpu_seconds",
+                 absl::StrCat("longer than the measured window (", window, "s)"));
+    }
+    for (int e = 0; e < p.extra_size(); ++e) {
+      if (std::find(std::begin(kExtraProfiles), std::end(kExtraProfiles), p.extra(e)) ==
+          std::end(kExtraProfiles)) {
+        return Bad(absl::StrCat(pf, ".extra[", e, "]"),
+                   "'" + p.extra(e) + "': want one of " + absl::StrJoin(kExtraProfiles, ", "));
+      }
+    }
+    if (!p.cpu_seconds() && !p.heap_before() && !p.heap_after() && !p.heap_every_seconds() &&
+        p.extra().empty())
+      return Bad(pf, "captures nothing: give cpu, heap, heap_every or extra");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPostgresStats(const std::string& f, v1::PostgresStatsSpec* pg, Templates* t) {
+  if (pg->dsn().empty()) return Bad(f + ".dsn", "is required");
+  if (pg->top() == 0) pg->set_top(kDefaultPgTopStatements);
+  if (pg->top() > kMaxPgTopStatements)
+    return Bad(f + ".top", absl::StrCat("at most ", kMaxPgTopStatements));
+  t->Add(f + ".dsn", pg->dsn());
+  std::set<std::string> names;
+  for (int i = 0; i < pg->explain_size(); ++i) {
+    std::string ef = absl::StrCat(f, ".explain[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(ef + ".name", pg->explain(i).name()));
+    RETURN_IF_ERROR(CheckUnique(ef + ".name", pg->explain(i).name(), &names));
+    if (pg->explain(i).sql().empty()) return Bad(ef + ".sql", "is required");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckObserve(const std::string& f, v1::ObserveSpec* o, uint32_t window,
+                          Templates* t, PromqlUses* promql) {
+  if (o->has_prometheus())
+    RETURN_IF_ERROR(CheckPrometheus(f + ".prometheus", o->mutable_prometheus(), t, promql));
+  RETURN_IF_ERROR(CheckProfiles(f, o, window, t));
+  if (o->has_postgres())
+    RETURN_IF_ERROR(CheckPostgresStats(f + ".postgres", o->mutable_postgres(), t));
+  return absl::OkStatus();
+}
+
+absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
+  for (int i = 0; i < b.limits_size(); ++i) {
+    const auto& l = b.limits(i);
+    const std::string lf = absl::StrCat(f, ".limits[", i, "]");
+    if (l.metric().empty()) return Bad(lf + ".metric", "is required");
+    if (!l.has_max() && !l.has_min() && !HasLevels(l))
+      return Bad(lf, "give max, min, or target/acceptable/critical levels");
+    if (auto s = CheckLimitLevels(l); !s.ok()) return Bad(lf, std::string(s.message()));
+  }
+  return absl::OkStatus();
+}
+
+// The attempt's timeout covers the whole workload, with room; by default twice it (2 h at least).
+absl::Status CheckBenchmarkTimeouts(const std::string& f, v1::BenchmarkJob* b,
+                                    const SpecLimits& limits) {
+  const v1::WorkloadSpec& w = b->workload();
+  uint64_t total = uint64_t{w.repetitions()} *
+                   (w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
+  if (b->timeout_seconds() == 0)
+    b->set_timeout_seconds(std::max<uint64_t>(kMinBenchmarkTimeoutSeconds, total * 2));
+  if (b->timeout_seconds() > limits.max_timeout_seconds)
+    return Bad(f + ".timeout_seconds", absl::StrCat("at most ", limits.max_timeout_seconds));
+  if (total > b->timeout_seconds()) {
+    return Bad(f + ".timeout_seconds",
+               absl::StrCat("the workload alone takes ", total, "s; the timeout is ",
+                            b->timeout_seconds(), "s"));
+  }
+  if (b->cancel_grace_seconds() == 0) b->set_cancel_grace_seconds(kDefaultCancelGraceSeconds);
+  return absl::OkStatus();
+}
+
+absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const SpecLimits& limits,
+                            PromqlUses* promql) {
+  Templates t;
+  if (b->has_build()) {
+    v1::BuildSpec* build = b->mutable_build();
+    if (build->repository().empty()) return Bad(f + ".build.repository", "is required");
+    t.AddAll(f + ".build.commands", build->commands());
+    t.AddMap(f + ".build.env", build->env());
+    if (build->timeout_seconds() == 0) build->set_timeout_seconds(kDefaultBuildTimeoutSeconds);
+  }
+  if (b->has_stack()) RETURN_IF_ERROR(CheckStack(f + ".stack", b->mutable_stack(), &t));
+  for (int i = 0; i < b->fixtures_size(); ++i) {
+    RETURN_IF_ERROR(
+        CheckFixture(absl::StrCat(f, ".fixtures[", i, "]"), b->mutable_fixtures(i), &t));
+  }
+  RETURN_IF_ERROR(CheckWorkload(f + ".workload", b->mutable_workload(), &t));
+  if (b->has_observe()) {
+    RETURN_IF_ERROR(CheckObserve(f + ".observe", b->mutable_observe(),
+                                 b->workload().duration_seconds(), &t, promql));
+  }
+  RETURN_IF_ERROR(CheckLimits(f, *b));
+  RETURN_IF_ERROR(CheckBenchmarkTimeouts(f, b, limits));
+  return t.Check(b->has_build());
+}
+
+absl::Status CheckCommandJob(const std::string& f, v1::CommandJob* cmd, const SpecLimits& limits) {
+  RETURN_IF_ERROR(CheckString(f + ".command", cmd->command(), limits.max_command_bytes, true));
+  RETURN_IF_ERROR(
+      CheckString(f + ".working_dir", cmd->working_dir(), limits.max_string_bytes, false));
+  if (cmd->env_size() > static_cast<int>(limits.max_env_entries))
+    return Bad(f + ".env", absl::StrCat("at most ", limits.max_env_entries, " entries"));
+  for (const auto& [k, v] : cmd->env()) {
+    if (k.empty() || k.find('=') != std::string::npos)
+      return Bad(f + ".env", "variable name '" + k + "' is empty or contains '='");
+    RETURN_IF_ERROR(CheckString(f + ".env[" + k + "]", v, limits.max_command_bytes, false));
+  }
+  if (cmd->timeout_seconds() == 0) cmd->set_timeout_seconds(kDefaultCommandTimeoutSeconds);
+  if (cmd->timeout_seconds() > limits.max_timeout_seconds)
+    return Bad(f + ".timeout_seconds", absl::StrCat("at most ", limits.max_timeout_seconds));
+  if (cmd->cancel_grace_seconds() == 0) cmd->set_cancel_grace_seconds(kDefaultCancelGraceSeconds);
+  if (cmd->cancel_grace_seconds() > 3600) return Bad(f + ".cancel_grace_seconds", "at most 3600");
+  return absl::OkStatus();
+}
+
+absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const SpecLimits& limits,
+                      std::set<std::string>* names, PromqlUses* promql) {
+  if (job->name().empty()) job->set_name(absl::StrCat("job-", index));
+  RETURN_IF_ERROR(CheckString(f + ".name", job->name(), limits.max_string_bytes, true));
+  RETURN_IF_ERROR(CheckUnique(f + ".name", job->name(), names));
+  for (const auto& [k, v] : job->agent_selector()) {
+    RETURN_IF_ERROR(CheckString(f + ".agent_selector key", k, limits.max_string_bytes, true));
+    RETURN_IF_ERROR(
+        CheckString(f + ".agent_selector[" + k + "]", v, limits.max_string_bytes, false));
+  }
+  RETURN_IF_ERROR(CheckString(f + ".commit", job->commit(), limits.max_string_bytes, false));
+  if (job->has_arm()) return Bad(f + ".arm", "is set by the controller for confirmation runs");
+  if (job->max_attempts() == 0) job->set_max_attempts(limits.default_max_attempts);  // 0 stays
+  if (job->max_attempts() > kMaxAttempts)
+    return Bad(f + ".max_attempts", absl::StrCat("at most ", kMaxAttempts));
+  if (job->ByteSizeLong() > limits.max_job_spec_bytes) {
+    return Bad(f, absl::StrCat("is ", job->ByteSizeLong(), " bytes serialised; at most ",
+                               limits.max_job_spec_bytes));
+  }
+  if (job->has_benchmark())
+    return CheckBenchmark(f + ".benchmark", job->mutable_benchmark(), limits, promql);
+  if (!job->has_command()) return Bad(f + ".command", "is required (or benchmark)");
+  return CheckCommandJob(f + ".command", job->mutable_command(), limits);
+}
+
+absl::Status CheckRunFields(v1::RunSpec* spec, const SpecLimits& limits) {
+  for (auto [field, value] : {std::pair<const char*, const std::string*>{"project", &spec->project()},
+                              {"branch", &spec->branch()},
+                              {"commit", &spec->commit()},
+                              {"suite_name", &spec->suite_name()},
+                              {"baseline_branch", &spec->baseline_branch()}}) {
+    RETURN_IF_ERROR(CheckString(field, *value, limits.max_string_bytes, false));
+  }
+  if (!v1::RunKind_IsValid(spec->kind())) return Bad("kind", "unknown run kind");
+  if (spec->baseline_runs() < 0 || spec->baseline_runs() > kMaxBaselineRuns) {
+    return Bad("baseline_runs", absl::StrCat("must be 1..", kMaxBaselineRuns, " (0: the default, ",
+                                             kDefaultBaselineRuns, ")"));
+  }
+  if (spec->baseline_runs() == 0) spec->set_baseline_runs(kDefaultBaselineRuns);
+  if (spec->against_run_id() < 0) return Bad("against_run_id", "must be a run id");
+  if (spec->kind() == v1::RUN_KIND_UNSPECIFIED) spec->set_kind(v1::RUN_KIND_EXPERIMENT);
+  if (spec->aa() && spec->kind() != v1::RUN_KIND_EXPERIMENT)
+    return Bad("aa", "an A/A run is an experiment: kind must be RUN_KIND_EXPERIMENT");
+  if (spec->aa() && spec->against_run_id() != 0)
+    return Bad("aa", "an A/A run is compared with its branch's baseline, not against_run_id");
+  if (spec->confirms_run_id() != 0)
+    return Bad("confirms_run_id", "is set by the controller for the confirmation runs it schedules");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const SpecLimits& limits) {
+  RETURN_IF_ERROR(CheckRunFields(spec, limits));
+  if (spec->jobs().empty()) return Bad("jobs", "must be a non-empty list");
+  if (spec->jobs_size() > limits.max_jobs) {
+    return Bad("jobs", absl::StrCat("has ", spec->jobs_size(), " jobs; at most ", limits.max_jobs,
+                                    " allowed"));
+  }
+  PromqlUses promql;
+  std::set<std::string> names;
+  for (int i = 0; i < spec->jobs_size(); ++i) {
+    RETURN_IF_ERROR(
+        CheckJob(absl::StrCat("jobs[", i, "]"), i, spec->mutable_jobs(i), limits, &names, &promql));
+  }
+  if (!limits.promtool.empty()) RETURN_IF_ERROR(CheckPromql(limits.promtool, promql));
+  return absl::OkStatus();
+}
+
+std::string SpecErrorField(const absl::Status& s) {
+  auto p = s.GetPayload(kSpecFieldPayload);
+  return p ? std::string(*p) : "";
+}
+
+std::string SpecErrorProblem(const absl::Status& s) {
+  const std::string field = SpecErrorField(s);
+  absl::string_view m = s.message();
+  const std::string prefix = "spec." + field + ": ";
+  if (!field.empty() && m.rfind(prefix, 0) == 0) m.remove_prefix(prefix.size());
+  return std::string(m);
+}
+
+}  // namespace perfgate::common
