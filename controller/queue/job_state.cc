@@ -89,6 +89,11 @@ std::string JobMessage(const JobTransition& t, const std::string& agent_message)
   return t.message + ": " + agent_message;
 }
 
+JobState OnLeaseExpired(JobState current) {
+  if (IsTerminal(current)) return current;
+  return current == v1::JOB_STATE_CANCELLING ? v1::JOB_STATE_CANCELLED : v1::JOB_STATE_LOST;
+}
+
 JobState OnCancelRequested(JobState current) {
   switch (current) {
     case v1::JOB_STATE_QUEUED:

@@ -57,6 +57,11 @@ std::string JobMessage(const JobTransition& t, const std::string& agent_message)
 // no-op (returns the same state), so cancel is idempotent in every state.
 JobState OnCancelRequested(JobState current);
 
+// The job's current attempt stopped answering (its lease ran out). A job being cancelled has
+// nothing left to reach and is cancelled; a running one is LOST (its agent stays reserved until
+// it reports back or lost_after passes); a job already finished stays as it is.
+JobState OnLeaseExpired(JobState current);
+
 // How many of a run's jobs are in which kind of state.
 struct JobCounts {
   int64_t total = 0;

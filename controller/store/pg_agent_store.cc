@@ -1,7 +1,7 @@
 #include "controller/store/pg_agent_store.h"
 
 #include "absl/strings/str_cat.h"
-#include "controller/store/pg_job_store.h"
+#include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller {

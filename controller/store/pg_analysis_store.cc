@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/queue/job_state.h"
-#include "controller/store/pg_job_store.h"
+#include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller {

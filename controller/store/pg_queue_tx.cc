@@ -1,10 +1,10 @@
-// Transaction steps shared by PgJobStore and PgAgentStore.
+// The queue's transaction steps (pg_queue_tx.h).
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "controller/store/pg_job_store.h"
+#include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller::pgq {
@@ -22,9 +22,11 @@ absl::Status StaleEpoch(int64_t attempt_id, int64_t epoch) {
       absl::StrCat("attempt ", attempt_id, ": stale epoch ", epoch));
 }
 
-void NotifyRun(pqxx::work& tx, int64_t run_id) {
-  Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel, absl::StrCat("run:", run_id));
+void Notify(pqxx::work& tx, const ControllerEvent& e) {
+  Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel, EncodeEvent(e));
 }
+
+void NotifyRun(pqxx::work& tx, int64_t run_id) { Notify(tx, ControllerEvent::RunChanged(run_id)); }
 
 const char kRunColumns[] =
     "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
@@ -79,7 +81,7 @@ absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {
   return run_id;
 }
 
-void NotifyWork(pqxx::work& tx) { Exec(tx, "SELECT pg_notify($1, 'work')", kEventsChannel); }
+void NotifyWork(pqxx::work& tx) { Notify(tx, ControllerEvent::Work()); }
 
 void AsyncCommit(pqxx::work& tx) { tx.exec("SET LOCAL synchronous_commit = off"); }
 

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/hash/sha256.h"
 #include "common/status/macros.h"
-#include "controller/store/pg_job_store.h"
+#include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller {

@@ -43,15 +43,6 @@ std::string TextArray(const std::vector<std::string>& v) {
   return out + "}";
 }
 
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const google::protobuf::Map<std::string, std::string>& labels) {
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
-}
-
 std::string BigintArray(const std::vector<int64_t>& v) { return "{" + absl::StrJoin(v, ",") + "}"; }
 
 }  // namespace perfgate::controller

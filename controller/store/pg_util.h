@@ -24,10 +24,6 @@ std::string BigintArray(const std::vector<int64_t>& v);
 // A text[] literal ("{\"a\",\"b\"}") for a ::text[] parameter, quoting every element.
 std::string TextArray(const std::vector<std::string>& v);
 
-// Whether every key=value of `selector` is among `labels`.
-bool LabelsMatch(const google::protobuf::Map<std::string, std::string>& selector,
-                 const google::protobuf::Map<std::string, std::string>& labels);
-
 // Runs `sql` as a prepared statement on the transaction's connection: the server parses and
 // plans it once per connection instead of on every call. The name is derived from the text,
 // so each call site simply passes its SQL.

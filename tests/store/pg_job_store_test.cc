@@ -4,7 +4,7 @@
 #include <set>
 #include <thread>
 
-#include "controller/queue/run_spec.h"
+#include "controller/queue/agent_matcher.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "gtest/gtest.h"

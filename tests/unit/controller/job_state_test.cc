@@ -75,6 +75,15 @@ TEST(JobStateTest, CancelFromEveryState) {
   EXPECT_EQ(OnCancelRequested(v1::JOB_STATE_FAILED), v1::JOB_STATE_FAILED);
 }
 
+TEST(JobStateTest, LeaseExpiryLosesRunningJobsAndEndsCancellingOnes) {
+  EXPECT_EQ(OnLeaseExpired(v1::JOB_STATE_ASSIGNED), v1::JOB_STATE_LOST);
+  EXPECT_EQ(OnLeaseExpired(v1::JOB_STATE_RUNNING), v1::JOB_STATE_LOST);
+  EXPECT_EQ(OnLeaseExpired(v1::JOB_STATE_LOST), v1::JOB_STATE_LOST);
+  EXPECT_EQ(OnLeaseExpired(v1::JOB_STATE_CANCELLING), v1::JOB_STATE_CANCELLED);
+  for (JobState done : {v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_FAILED, v1::JOB_STATE_CANCELLED})
+    EXPECT_EQ(OnLeaseExpired(done), done);
+}
+
 TEST(JobStateTest, RunStateFromJobs) {
   using v1::JOB_STATE_QUEUED, v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_FAILED,
       v1::JOB_STATE_CANCELLED;
