@@ -24,6 +24,7 @@
 #include "controller/api/controller_service.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"
+#include "controller/events/controller_event.h"
 #include "controller/gateway/agent_gateway_service.h"
 #include "controller/store/embedded_postgres.h"
 #include "controller/store/migrations.h"
@@ -67,6 +68,9 @@ class ControllerAppImpl : public ControllerApp {
   ~ControllerAppImpl() override;
 
  private:
+  // A NOTIFY from any replica (controller/events/controller_event.h) wakes our components.
+  void OnDatabaseEvent(const std::string& payload);
+
   ControllerConfig cfg_;
   std::unique_ptr<EmbeddedPostgres> embedded_;
   std::unique_ptr<PgPool> pool_;
@@ -92,6 +96,19 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<common::HttpServer> http_;
   std::once_flag shutdown_once_;
 };
+
+void ControllerAppImpl::OnDatabaseEvent(const std::string& payload) {
+  std::optional<ControllerEvent> e = DecodeEvent(payload);
+  if (!e) return;
+  using Kind = ControllerEvent::Kind;
+  if (e->kind == Kind::kWork || e->kind == Kind::kAnything) work_.Notify();
+  if (e->kind == Kind::kRunChanged || e->kind == Kind::kAnything) {
+    runs_.Notify();
+    run_states_.Notify();
+  }
+  // From a CancelRun on any replica; the one holding the agent's session delivers it.
+  if (e->kind == Kind::kStopAttempt) sessions_->SendCancel(e->agent, e->attempt_id, "run cancelled");
+}
 
 absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   cfg_ = cfg;
@@ -155,30 +172,14 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   so.offline_after = cfg_.offline_after;
   sessions_ =
       std::make_unique<SessionManager>(so, *agents_, work_, metrics_, common::RealClock::Get());
-  listener_ = std::make_unique<PgListener>(dsn, kEventsChannel, [this](const std::string& payload) {
-    if (payload == "work" || payload == "*") work_.Notify();
-    if (absl::StartsWith(payload, "run:") || payload == "*") {
-      runs_.Notify();
-      run_states_.Notify();
-    }
-    if (absl::StartsWith(payload, "stop:")) {
-      // stop:<attempt>:<agent>, from a CancelRun on any replica. Anyone who can reach the
-      // database can NOTIFY: a malformed payload is ignored.
-      std::vector<std::string> parts = absl::StrSplit(payload, absl::MaxSplits(':', 2));
-      int64_t attempt = 0;
-      if (parts.size() == 3 && absl::SimpleAtoi(parts[1], &attempt) && attempt > 0) {
-        v1::ControllerMessage m;
-        m.mutable_cancel()->set_attempt_id(attempt);
-        m.mutable_cancel()->set_reason("run cancelled");
-        sessions_->SendTo(parts[2], m);
-      }
-    }
-  });
+  listener_ = std::make_unique<PgListener>(
+      dsn, kEventsChannel, [this](const std::string& payload) { OnDatabaseEvent(payload); });
   dispatcher_ =
       std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_, cfg_.dispatch_poll);
   housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, cfg_.sweep_interval,
                                                cfg_.lost_after);
-  SpecLimits spec_limits;
+  common::SpecLimits spec_limits;
+  spec_limits.default_max_attempts = retry.default_max_attempts;
   spec_limits.promtool = common::FindProgram(cfg_.promtool);
   if (spec_limits.promtool.empty() && !cfg_.promtool.empty()) {
     spdlog::warn("msg=\"promtool not found; suites' PromQL is not checked at submit\" promtool={}",
@@ -212,7 +213,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   notifier_ = std::make_unique<Notifier>(*analysis_, no);
   pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
-                                             metrics_, *api_auth, retry, spec_limits, *analysis_,
+                                             metrics_, *api_auth, spec_limits, *analysis_,
                                              *analyser_);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, *agent_auth);

@@ -15,7 +15,7 @@
 #include "common/stats/change_point.h"
 #include "common/stats/verdict.h"
 #include "controller/analysis/analysis_store.h"
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 #include "controller/queue/result_store.h"
 
 namespace perfgate::controller {

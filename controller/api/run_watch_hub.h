@@ -14,7 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 #include "controller/queue/job_store.h"
 #include "perfgate/v1/controller.pb.h"
 

@@ -9,7 +9,7 @@
 #include <atomic>
 #include <thread>
 
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics.h"
 #include "controller/queue/job_store.h"

@@ -5,24 +5,15 @@
 #include <atomic>
 
 #include "common/grpc/auth.h"
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
+#include "controller/queue/upload_checks.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 
 namespace perfgate::controller {
-
-struct UploadLimits {
-  int max_chunks_per_request = 1000;
-  size_t max_chunk_bytes = 256 * 1024;
-  size_t max_message_bytes = 1024;
-  int max_repetitions_per_request = 100;
-  int max_measurements_per_repetition = 10'000;
-  int max_histograms_per_repetition = 1'000;
-  size_t max_name_bytes = 256;
-};
 
 class AgentGatewayService final
     : public v1::AgentGateway::WithCallbackMethod_Session<v1::AgentGateway::Service> {

@@ -146,13 +146,22 @@ void SessionManager::HandleClosed(const SessionRefPtr& s) {
   }
 }
 
+namespace {
+v1::ControllerMessage CancelMessage(int64_t attempt_id, const std::string& reason) {
+  v1::ControllerMessage m;
+  m.mutable_cancel()->set_attempt_id(attempt_id);
+  m.mutable_cancel()->set_reason(reason);
+  return m;
+}
+}  // namespace
+
 void SessionManager::SendStops(const SessionRefPtr& s, const std::vector<int64_t>& attempts) {
-  for (int64_t id : attempts) {
-    v1::ControllerMessage m;
-    m.mutable_cancel()->set_attempt_id(id);
-    m.mutable_cancel()->set_reason("cancelled");
-    s->Send(m);
-  }
+  for (int64_t id : attempts) s->Send(CancelMessage(id, "cancelled"));
+}
+
+bool SessionManager::SendCancel(const std::string& agent, int64_t attempt_id,
+                                const std::string& reason) {
+  return SendTo(agent, CancelMessage(attempt_id, reason));
 }
 
 std::vector<std::string> SessionManager::IdleAgents() {

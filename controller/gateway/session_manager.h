@@ -16,7 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/time/clock.h"
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 #include "controller/gateway/agent_session.h"
 #include "controller/metrics.h"
 #include "controller/queue/job_store.h"
@@ -43,6 +43,9 @@ class SessionManager : public SessionEvents {
   std::vector<std::string> IdleAgents();
   // Sends `msg` on the agent's session. False if it has no session here.
   bool SendTo(const std::string& agent, const v1::ControllerMessage& msg);
+  // Tells the agent to stop `attempt_id` (SIGTERM, grace, SIGKILL on its side). False if the
+  // agent has no session here; another replica that holds it acts on the NOTIFY instead.
+  bool SendCancel(const std::string& agent, int64_t attempt_id, const std::string& reason);
   // Marks the agent busy with `attempt_id` / idle again (attempt_id 0).
   void SetBusy(const std::string& agent, int64_t attempt_id);
   void MarkIdleByAttempt(int64_t attempt_id);

@@ -1,4 +1,4 @@
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 
 #include <atomic>
 #include <mutex>
