@@ -1,5 +1,7 @@
 #include "tools/cli/load_command.h"
 
+#include "tools/cli/command.h"
+
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -204,6 +206,14 @@ int RunLoadCommand(const LoadFlags& f, bool json) {
     if (!res->valid) std::cout << "\nINVALID: " << res->invalid_reason << "\n";
   }
   return res->valid ? 0 : 1;
+}
+
+void AddLoadCommand(CLI::App& app, Commands& cmds) {
+  auto f = std::make_shared<LoadFlags>();
+  auto* load = app.add_subcommand(
+      "load", "drive HTTP load at a URL with the built-in generator (no controller)");
+  AddLoadFlags(load, f.get());
+  cmds.AddLocal(load, [f](Client*, const Globals& g) { return RunLoadCommand(*f, g.output == "json"); });
 }
 
 }  // namespace perfgate::cli

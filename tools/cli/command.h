@@ -1,0 +1,109 @@
+// What every CLI command group shares: the connection to the controller (Client), how a result
+// is shown (a table, or JSON with -o json), what an error exits with, and the registry through
+// which each group (run_commands.cc, profile_commands.cc, …) adds its subcommands. A group owns
+// its flags; main.cc only parses and runs the action of the subcommand that was given.
+//
+// Exit codes: 0 success (for watch/--wait: the run succeeded), 1 the run failed, 2 bad usage or
+// a refused request, 3 the run was cancelled, 4 the controller could not be reached.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/time.h"
+#include "perfgate/v1/controller.grpc.pb.h"
+
+namespace perfgate::cli {
+
+struct Globals {
+  std::string controller;
+  std::string token;
+  std::string token_file;
+  std::string output = "table";
+};
+
+class Client {
+ public:
+  explicit Client(const Globals& g);
+  // A call context with the token and a deadline (none for InfiniteDuration).
+  std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(30)) const;
+  v1::Controller::Stub& stub() { return *stub_; }
+  bool json() const { return g_.output == "json"; }
+
+ private:
+  const Globals& g_;
+  std::unique_ptr<v1::Controller::Stub> stub_;
+};
+
+// A parsed subcommand's action; returns the exit code. `client` is null for commands that do not
+// talk to the controller (registered with Commands::AddLocal).
+using Action = std::function<int(Client* client, const Globals& g)>;
+
+class Commands {
+ public:
+  void Add(CLI::App* sub, Action a) { actions_.push_back({sub, std::move(a), true}); }
+  void AddLocal(CLI::App* sub, Action a) { actions_.push_back({sub, std::move(a), false}); }
+  // The action of the parsed subcommand, and whether it needs a Client; nullptr if none parsed.
+  const Action* Parsed(bool* needs_client) const;
+
+ private:
+  struct Entry {
+    CLI::App* sub;
+    Action action;
+    bool needs_client;
+  };
+  std::vector<Entry> actions_;
+};
+
+// The command groups, one file each.
+void AddRunCommands(CLI::App& app, Commands& cmds);
+void AddProfileCommands(CLI::App& app, Commands& cmds);
+void AddAgentCommands(CLI::App& app, Commands& cmds);
+void AddAnalysisCommands(CLI::App& app, Commands& cmds);  // compare, report, history
+void AddAlertCommands(CLI::App& app, Commands& cmds);     // alert, changepoint
+void AddLoadCommand(CLI::App& app, Commands& cmds);
+
+// Prints the error and returns its exit code (4 when the controller is unreachable, else 2).
+int Fail(const grpc::Status& s);
+// Prints a usage problem and returns 2.
+int Usage(const std::string& problem);
+int ExitCodeFor(v1::RunState s);
+// `m` as JSON with -o json, else the table.
+int Show(Client& c, const google::protobuf::Message& m, const std::function<void()>& table);
+
+// Calls a unary method and shows its answer: the shape of most commands.
+template <typename Req, typename Resp>
+int CallAndShow(Client& c, grpc::Status (v1::Controller::Stub::*method)(grpc::ClientContext*,
+                                                                         const Req&, Resp*),
+                const Req& req, const std::function<void(const Resp&)>& table,
+                absl::Duration timeout = absl::Seconds(30)) {
+  Resp resp;
+  auto ctx = c.Ctx(timeout);
+  if (grpc::Status s = (c.stub().*method)(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+  return Show(c, resp, [&] { table(resp); });
+}
+
+// Streams a run's changes (and logs) until it ends. Returns the exit code for its outcome.
+int Watch(Client& c, int64_t id, bool logs);
+
+// "failed" -> RUN_STATE_FAILED etc. False when the value names no enum member.
+template <typename Enum>
+bool ParseEnumFlag(const std::string& value, const std::string& prefix,
+                   bool (*parse)(const std::string&, Enum*), Enum* out) {
+  std::string up = value;
+  for (auto& ch : up) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+  return parse(prefix + up, out);
+}
+
+// KEY=VALUE flags; CLI::ValidationError naming `flag` for anything else.
+std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& items,
+                                              const std::string& flag);
+
+}  // namespace perfgate::cli
