@@ -1,0 +1,145 @@
+#include "agent/executor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "agent/bench/benchmark_runner.h"
+#include "agent/exec/command_runner.h"
+#include "agent/spool/attempt_journal.h"
+#include "common/log/log.h"
+
+namespace perfgate::agent {
+
+Executor::Executor(ExecutorOptions opts, v1::AgentGateway::StubInterface& stub, ContextFactory ctx,
+                   Uploader& uploader, prometheus::Family<prometheus::Counter>& attempts)
+    : opts_(std::move(opts)), stub_(stub), ctx_(std::move(ctx)), uploader_(uploader),
+      attempts_(attempts) {}
+
+void Executor::Enqueue(const v1::Assign& a) {
+  absl::MutexLock lock(&mu_);
+  pending_.push_back(a);
+}
+
+void Executor::Stop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  if (cancel_running_) cancel_running_("agent shutting down");
+}
+
+void Executor::Cancel(int64_t attempt_id, const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  bool queued = std::any_of(pending_.begin(), pending_.end(),
+                            [&](const v1::Assign& p) { return p.attempt_id() == attempt_id; });
+  if (current_attempt_ == attempt_id && cancel_running_) {
+    spdlog::info("msg=\"cancelling attempt\" attempt={} reason=\"{}\"", attempt_id, reason);
+    cancel_running_(reason);
+  } else if (current_attempt_ == attempt_id || queued) {
+    cancelled_[attempt_id] = reason;  // applied when it starts
+  } else {
+    // Already over, or never ours: nothing to stop, and nothing to remember.
+    spdlog::debug("msg=\"cancel for an attempt not running here\" attempt={}", attempt_id);
+  }
+}
+
+void Executor::Run() {
+  while (true) {
+    v1::Assign a;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !pending_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      a = pending_.front();
+      pending_.pop_front();
+      current_attempt_ = a.attempt_id();  // from here a cancel is remembered until it starts
+    }
+    Execute(a);
+    absl::MutexLock lock(&mu_);
+    current_attempt_ = 0;
+    cancelled_.erase(a.attempt_id());
+  }
+}
+
+bool Executor::Accept(const v1::Assign& a) {
+  v1::AcceptAttemptRequest req;
+  req.set_attempt_id(a.attempt_id());
+  req.set_epoch(a.epoch());
+  req.set_agent(opts_.agent_name);
+  grpc::Status accepted;
+  for (int i = 0; i < opts_.accept_tries; ++i) {
+    v1::AcceptAttemptResponse resp;
+    auto ctx = ctx_(absl::Seconds(10));
+    accepted = stub_.AcceptAttempt(ctx.get(), req, &resp);
+    if (accepted.ok() || IsFinalRefusal(accepted)) break;
+    absl::SleepFor(opts_.accept_retry_every);
+  }
+  if (!accepted.ok()) {
+    spdlog::warn("msg=\"attempt not accepted\" attempt={} error=\"{}\"", a.attempt_id(),
+                 accepted.error_message());
+  }
+  return accepted.ok();
+}
+
+void Executor::Execute(const v1::Assign& a) {
+  const std::string dir = absl::StrCat(opts_.work_dir, "/attempts/", a.attempt_id());
+  auto created = AttemptJournal::Create(dir, a);
+  if (!created.ok()) {
+    spdlog::warn("msg=\"assignment not journaled\" attempt={} error=\"{}\"", a.attempt_id(),
+                 created.status().message());
+    return;  // a duplicate delivery, or a broken disk: the lease will run out
+  }
+  std::shared_ptr<AttemptJournal> journal = *std::move(created);
+  uploader_.Add(journal);
+  spdlog::info("msg=\"attempt assigned\" run={} job={} attempt={} epoch={}", a.run_id(), a.job_id(),
+               a.attempt_id(), a.epoch());
+  if (!Accept(a)) {
+    uploader_.Drop(a.attempt_id());
+    journal->Remove().IgnoreError();
+    return;
+  }
+  RunOutcome outcome;
+  {
+    CommandRunner command(*journal, dir + "/work");
+    BenchmarkRunner benchmark(
+        *journal, opts_.work_dir + "/cache", dir + "/work", [this] { uploader_.Wake(); },
+        opts_.observe);
+    std::function<void(const std::string&)> cancel;
+    if (a.spec().has_benchmark()) {
+      cancel = [&benchmark](const std::string& why) { benchmark.Cancel(why); };
+    } else {
+      cancel = [&command](const std::string& why) { command.Cancel(why); };
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      cancel_running_ = cancel;
+      if (auto it = cancelled_.find(a.attempt_id()); it != cancelled_.end()) cancel(it->second);
+      if (stopping_) cancel("agent shutting down");
+    }
+    if (a.spec().has_benchmark()) {
+      outcome = benchmark.Run(a.spec().benchmark());
+    } else if (a.spec().has_command()) {
+      outcome = command.Run(a.spec().command());
+    } else {
+      outcome = {v1::ATTEMPT_OUTCOME_FAILED, 0, "this agent does not know the job's type"};
+    }
+    absl::MutexLock lock(&mu_);
+    cancel_running_ = nullptr;
+  }
+  v1::CompleteAttemptRequest result;
+  result.set_outcome(outcome.outcome);
+  result.set_exit_code(outcome.exit_code);
+  result.set_message(outcome.message);
+  if (auto s = journal->Finish(result); !s.ok()) {
+    spdlog::error("msg=\"cannot journal result\" attempt={} error=\"{}\"", a.attempt_id(),
+                  s.message());
+  }
+  attempts_.Add({{"outcome", v1::AttemptOutcome_Name(outcome.outcome)}}).Increment();
+  spdlog::info("msg=\"attempt finished\" attempt={} outcome={} exit_code={}", a.attempt_id(),
+               v1::AttemptOutcome_Name(outcome.outcome), outcome.exit_code);
+  // The completion, delivered by the uploader, tells the controller this agent is free.
+  uploader_.Wake();
+}
+
+}  // namespace perfgate::agent
