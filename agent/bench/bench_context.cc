@@ -7,9 +7,9 @@
 namespace perfgate::agent {
 
 bool BenchContext::Sleep(absl::Duration d) const {
-  absl::Time until = absl::Now() + d;
+  absl::Time until = clock.Now() + d;
   while (!cancel) {
-    absl::Duration left = until - absl::Now();
+    absl::Duration left = until - clock.Now();
     if (left <= absl::ZeroDuration()) return true;
     absl::SleepFor(std::min(left, absl::Milliseconds(50)));
   }

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "agent/exec/step_runner.h"
 #include "common/spec/template.h"
+#include "common/time/clock.h"
 
 namespace perfgate::agent {
 
@@ -18,6 +19,8 @@ struct BenchContext {
   const std::atomic<bool>& cancel;
   std::string workdir;                      // the attempt's scratch directory
   std::map<std::string, std::string> vars;  // {host} {workdir} {port:api} ...
+  // Every timing rule of a benchmark reads this clock (tests give a FakeClock).
+  const common::Clock& clock = common::RealClock::Get();
 
   absl::StatusOr<std::string> Expand(const std::string& text) const {
     return common::ExpandTemplate(text, vars);

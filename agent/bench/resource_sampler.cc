@@ -82,8 +82,9 @@ ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots) {
   return out;
 }
 
-ResourceSampler::ResourceSampler(std::vector<ServiceProcesses> services, absl::Duration interval)
-    : services_(std::move(services)), interval_(interval) {}
+ResourceSampler::ResourceSampler(std::vector<ServiceProcesses> services, absl::Duration interval,
+                                 const common::Clock& clock)
+    : services_(std::move(services)), interval_(interval), clock_(clock) {}
 
 ResourceSampler::~ResourceSampler() {
   if (thread_.joinable()) {
@@ -110,7 +111,7 @@ void ResourceSampler::Tick() {
 }
 
 void ResourceSampler::Start() {
-  started_ = absl::Now();
+  started_ = clock_.Now();
   Tick();
   thread_ = std::thread([this] {
     while (true) {
@@ -133,7 +134,7 @@ void ResourceSampler::Stop(v1::RepetitionResult* out) {
     thread_.join();
   }
   Tick();
-  double window = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - started_));
+  double window = std::max(1e-3, absl::ToDoubleSeconds(clock_.Now() - started_));
   absl::MutexLock lock(&mu_);
   auto add = [&](const std::string& name, const char* unit, double v) {
     v1::Measurement* m = out->add_measurements();

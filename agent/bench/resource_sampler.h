@@ -5,6 +5,8 @@
 // per second of the window: 1.0 = one core busy).
 #pragma once
 
+#include "common/time/clock.h"
+
 #include <atomic>
 #include <map>
 #include <string>
@@ -30,7 +32,8 @@ ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots);
 class ResourceSampler {
  public:
   explicit ResourceSampler(std::vector<ServiceProcesses> services,
-                           absl::Duration interval = absl::Milliseconds(250));
+                           absl::Duration interval = absl::Milliseconds(250),
+                           const common::Clock& clock = common::RealClock::Get());
   ~ResourceSampler();  // Stop()s
 
   void Start();
@@ -48,6 +51,7 @@ class ResourceSampler {
 
   const std::vector<ServiceProcesses> services_;
   const absl::Duration interval_;
+  const common::Clock& clock_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);

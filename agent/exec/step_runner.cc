@@ -69,7 +69,7 @@ StepResult StepRunner::Run(const StepOptions& o) {
   StreamBuffer bufs[2] = {{v1::LOG_STREAM_STDOUT, out_pipe[0]},
                           {v1::LOG_STREAM_STDERR, err_pipe[0]}};
   for (auto& b : bufs) fcntl(b.fd, F_SETFL, O_NONBLOCK);
-  const absl::Time started = absl::Now();
+  const absl::Time started = clock_.Now();
   const absl::Time deadline = started + o.timeout;
   absl::Time kill_at = absl::InfiniteFuture();
   bool exited = false, stopping = false;
@@ -95,7 +95,7 @@ StepResult StepRunner::Run(const StepOptions& o) {
   };
 
   while (bufs[0].fd >= 0 || bufs[1].fd >= 0 || !exited) {
-    absl::Time now = absl::Now();
+    absl::Time now = clock_.Now();
     if (!stopping && (cancel_ || now >= deadline)) {
       stopping = true;
       res.cancelled = cancel_;
@@ -135,7 +135,7 @@ StepResult StepRunner::Run(const StepOptions& o) {
           res.stdout_text.append(buf,
                                  std::min<size_t>(r, o.capture_stdout - res.stdout_text.size()));
         }
-        if (b.pending.empty()) b.first_byte = absl::Now();
+        if (b.pending.empty()) b.first_byte = clock_.Now();
         b.pending.append(buf, r);
         flush(b, false);
       } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -143,13 +143,13 @@ StepResult StepRunner::Run(const StepOptions& o) {
         close(b.fd);
         b.fd = -1;
       }
-      if (!b.pending.empty() && absl::Now() - b.first_byte >= kFlushEvery) flush(b, true);
+      if (!b.pending.empty() && clock_.Now() - b.first_byte >= kFlushEvery) flush(b, true);
     }
     if (!exited) {
       pid_t w = waitpid(*pid, &wait_status, WNOHANG);
       if (w == *pid) {
         exited = true;
-        leader_exit_at = absl::Now();
+        leader_exit_at = clock_.Now();
       }
     }
   }
@@ -157,7 +157,7 @@ StepResult StepRunner::Run(const StepOptions& o) {
   if (common::GroupAlive(*pid)) common::SignalGroup(*pid, SIGKILL).IgnoreError();
   journal_.RemoveProcess(*pid).IgnoreError();
   res.exit_code = common::ExitCodeFromWaitStatus(wait_status);
-  res.elapsed = absl::Now() - started;
+  res.elapsed = clock_.Now() - started;
   return res;
 }
 

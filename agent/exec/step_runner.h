@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/process/subprocess.h"
+#include "common/time/clock.h"
 
 namespace perfgate::agent {
 
@@ -36,8 +37,9 @@ struct StepResult {
 class StepRunner {
  public:
   // `cancel` is polled while the step runs.
-  StepRunner(AttemptJournal& journal, const std::atomic<bool>& cancel)
-      : journal_(journal), cancel_(cancel) {}
+  StepRunner(AttemptJournal& journal, const std::atomic<bool>& cancel,
+             const common::Clock& clock = common::RealClock::Get())
+      : journal_(journal), cancel_(cancel), clock_(clock) {}
 
   StepResult Run(const StepOptions& opts);
   // Appends a chunk, logging (not failing) if the disk refuses: the outcome still counts.
@@ -50,6 +52,7 @@ class StepRunner {
  private:
   AttemptJournal& journal_;
   const std::atomic<bool>& cancel_;
+  const common::Clock& clock_;
 };
 
 }  // namespace perfgate::agent

@@ -6,9 +6,9 @@
 
 namespace perfgate::agent {
 
-absl::StatusOr<HostSnapshot> ReadHostSnapshot() {
+absl::StatusOr<HostSnapshot> ReadHostSnapshot(const common::Clock& clock) {
   HostSnapshot s;
-  s.at = absl::Now();
+  s.at = clock.Now();
   std::ifstream stat("/proc/stat");
   if (!stat) return absl::UnavailableError("cannot read /proc/stat");
   std::string line;

@@ -2,6 +2,8 @@
 // disturbed (another job hogging the CPU, swapping, a storm of context switches).
 #pragma once
 
+#include "common/time/clock.h"
+
 #include <cstdint>
 
 #include "absl/status/statusor.h"
@@ -22,7 +24,7 @@ struct HostSnapshot {
   int64_t swap_used_kib = 0;
 };
 
-absl::StatusOr<HostSnapshot> ReadHostSnapshot();
+absl::StatusOr<HostSnapshot> ReadHostSnapshot(const common::Clock& clock);
 
 // Appends host.cpu_util (busy share of all cores, 0..1), host.iowait_util, host.ctx_switches
 // (per second), host.load1 (at the end), host.mem_used (MiB at the end) and host.swap_used (MiB).

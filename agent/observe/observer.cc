@@ -37,22 +37,22 @@ absl::Status Observer::Start() {
 void Observer::BeginWindow(v1::RepetitionResult* out) {
   if (pg_) pg_->BeginWindow(out);
   if (profiles_) profiles_->BeginWindow();
-  auto h = ReadHostSnapshot();
+  auto h = ReadHostSnapshot(ctx_.clock);
   host_start_.reset();
   if (h.ok()) host_start_ = *h;
-  window_start_ = absl::Now();
+  window_start_ = ctx_.clock.Now();
 }
 
 void Observer::EndWindow(v1::RepetitionResult* out) {
-  const absl::Time end = absl::Now();
+  const absl::Time end = ctx_.clock.Now();
   if (host_start_) {
-    if (auto h = ReadHostSnapshot(); h.ok()) AppendHostMeasurements(*host_start_, *h, out);
+    if (auto h = ReadHostSnapshot(ctx_.clock); h.ok()) AppendHostMeasurements(*host_start_, *h, out);
   }
   if (profiles_) profiles_->EndWindow(out);
   if (pg_) pg_->EndWindow(out);
   if (prom_) {
     // The window's own scrapes must have landed before asking about it.
-    const absl::Duration waited = absl::Now() - end;
+    const absl::Duration waited = ctx_.clock.Now() - end;
     if (waited < cfg_.prometheus_settle) ctx_.Sleep(cfg_.prometheus_settle - waited);
     RunPromQueries(*prom_, spec_.prometheus().queries(), window_start_, end, out);
   }

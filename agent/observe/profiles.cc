@@ -73,7 +73,7 @@ void ProfileCapture::Capture(const v1::ProfileSpec& spec, const std::string& bas
     gaps_.push_back(g);
   };
   if (base.empty()) return gap("the url template could not be filled in");
-  const absl::Time at = absl::Now();
+  const absl::Time at = ctx_.clock.Now();
   auto bytes = FetchProfile(base, suffix, timeout);
   if (!bytes.ok()) return gap(std::string(bytes.status().message()));
   auto sha = ctx_.journal.AddBlob(*bytes);
@@ -98,7 +98,7 @@ void ProfileCapture::BeginWindow() {
     refs_.clear();
     gaps_.clear();
   }
-  window_start_ = absl::Now();
+  window_start_ = ctx_.clock.Now();
   for (size_t i = 0; i < specs_.size(); ++i) {
     const auto& s = specs_[i];
     if (s.heap_before()) Capture(s, bases_[i], "heap", "before", "/heap", absl::Seconds(30));

@@ -21,7 +21,8 @@ std::string Notifier::WebhookBody(const v1::Alert& a) {
       "{\"event\":\"perfgate.alert\",\"alert\":", common::ProtoToJson(a, /*pretty=*/false), "}");
 }
 
-std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active_for) {
+std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active_for,
+                                       absl::Time now) {
   nlohmann::json alert;
   alert["labels"] = {{"alertname", a.kind() == "change_point"  ? "PerfgateChangePoint"
                                    : a.kind() == "improvement" ? "PerfgateImprovement"
@@ -45,9 +46,9 @@ std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active
   }
   if (!a.url().empty()) alert["generatorURL"] = a.url();
   const absl::Time created =
-      a.has_created_at() ? absl::FromUnixSeconds(a.created_at().seconds()) : absl::Now();
+      a.has_created_at() ? absl::FromUnixSeconds(a.created_at().seconds()) : now;
   alert["startsAt"] = absl::FormatTime(absl::RFC3339_sec, created, absl::UTCTimeZone());
-  const absl::Time ends = a.state() == "resolved" ? absl::Now() : absl::Now() + active_for;
+  const absl::Time ends = a.state() == "resolved" ? now : now + active_for;
   alert["endsAt"] = absl::FormatTime(absl::RFC3339_sec, ends, absl::UTCTimeZone());
   return nlohmann::json::array({alert}).dump();
 }
@@ -119,7 +120,7 @@ int Notifier::RunOnce() {
         std::string base = opts_.alertmanager_url;
         while (absl::EndsWith(base, "/")) base.pop_back();
         record("alertmanager", Post(base + "/api/v2/alerts",
-                                    AlertmanagerBody(d.alert, opts_.alertmanager_active_for), {}));
+                                    AlertmanagerBody(d.alert, opts_.alertmanager_active_for, clock_.Now()), {}));
       }
     }
   }

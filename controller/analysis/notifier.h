@@ -11,8 +11,9 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "common/time/clock.h"
 #include "controller/analysis/analysis_store.h"
-#include "controller/dispatch/event_bus.h"
+#include "controller/events/event_bus.h"
 
 namespace perfgate::controller {
 
@@ -29,7 +30,9 @@ struct NotifierOptions {
 
 class Notifier {
  public:
-  Notifier(AnalysisStore& store, NotifierOptions opts) : store_(store), opts_(std::move(opts)) {}
+  Notifier(AnalysisStore& store, NotifierOptions opts,
+           const common::Clock& clock = common::RealClock::Get())
+      : store_(store), opts_(std::move(opts)), clock_(clock) {}
   ~Notifier() { Stop(); }
   void Start();
   void Stop();
@@ -38,7 +41,10 @@ class Notifier {
 
   // The bodies sent, exposed for tests.
   static std::string WebhookBody(const v1::Alert& a);
-  static std::string AlertmanagerBody(const v1::Alert& a, absl::Duration active_for);
+  // Alertmanager's alert: active from the alert's creation until `now` + active_for, or ending
+  // `now` once resolved.
+  static std::string AlertmanagerBody(const v1::Alert& a, absl::Duration active_for,
+                                      absl::Time now);
 
  private:
   absl::Status Post(const std::string& url, const std::string& body,
@@ -46,6 +52,7 @@ class Notifier {
 
   AnalysisStore& store_;
   const NotifierOptions opts_;
+  const common::Clock& clock_;
   EventBus stop_signal_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

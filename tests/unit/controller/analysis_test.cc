@@ -81,7 +81,7 @@ TEST(ComparerTest, RegressionWithLevelsAndOnlyTheSystemsMetricsJudged) {
   EXPECT_NE(alerts[0].summary().find("cand"), std::string::npos) << alerts[0].summary();
   EXPECT_EQ(alerts[0].worst_functions_profile(), "api/api/cpu/window");
   EXPECT_EQ(WorstFunctionLines(alerts[0]), std::vector<std::string>{"+74.44 ms  BurnCpu"});
-  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(alerts[0], absl::Hours(1)));
+  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(alerts[0], absl::Hours(1), common::FakeClock().Now()));
   EXPECT_EQ(am[0]["annotations"]["profile_diff"], "api/api/cpu/window (flat):\n+74.44 ms  BurnCpu");
 
   const std::string md = RenderMarkdown(c, "http://x/runs/2/compare");
@@ -244,8 +244,11 @@ TEST(NotifierTest, HmacMatchesRfc4231AndBodiesAreWhatReceiversExpect) {
   ASSERT_FALSE(hook.is_discarded());
   EXPECT_EQ(hook["event"], "perfgate.alert");
   EXPECT_EQ(hook["alert"]["metric"], "http.latency.p50");
-  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(a, absl::Hours(1)), nullptr, false);
+  common::FakeClock clock;  // 2023-11-14T22:13:20 UTC
+  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(a, absl::Hours(1), clock.Now()),
+                                  nullptr, false);
   ASSERT_TRUE(am.is_array());
+  EXPECT_EQ(am[0]["endsAt"], "2023-11-14T23:13:20+00:00") << "active for an hour from now";
   EXPECT_EQ(am[0]["labels"]["alertname"], "PerfgateRegression");
   EXPECT_EQ(am[0]["labels"]["alert_id"], "7");
   EXPECT_EQ(am[0]["generatorURL"], "http://x/runs/2/compare");
