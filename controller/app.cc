@@ -20,7 +20,7 @@
 #include "common/process/subprocess.h"
 #include "common/time/clock.h"
 #include "controller/analysis/analyser.h"
-#include "controller/analysis/notifier.h"
+#include "controller/alerts/notifier.h"
 #include "controller/api/controller_service.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"

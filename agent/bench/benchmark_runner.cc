@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "agent/bench/build_cache.h"
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"

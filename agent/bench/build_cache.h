@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "perfgate/v1/suite.pb.h"
 
 namespace perfgate::agent {

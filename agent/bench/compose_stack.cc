@@ -5,7 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
 

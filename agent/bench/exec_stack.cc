@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
 #include "common/log/log.h"

@@ -12,7 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 #include "common/http/url.h"
 
 namespace perfgate::agent {

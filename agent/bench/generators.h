@@ -8,7 +8,7 @@
 #pragma once
 
 #include "absl/status/status.h"
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "agent/load/http_load.h"
 #include "perfgate/v1/results.pb.h"
 #include "perfgate/v1/suite.pb.h"

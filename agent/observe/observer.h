@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "agent/observe/host_stats.h"
 #include "agent/observe/pg_stats.h"
 #include "agent/observe/profiles.h"

@@ -3,7 +3,7 @@
 #include <httplib.h>
 
 #include "absl/strings/str_cat.h"
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 #include "common/http/url.h"
 #include "google/protobuf/util/time_util.h"
 

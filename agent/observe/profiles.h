@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "perfgate/v1/results.pb.h"
 #include "perfgate/v1/suite.pb.h"
 

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 #include "common/http/url.h"
 #include "common/net/local_port.h"
 #include "common/process/subprocess.h"

@@ -8,7 +8,7 @@
 #include "controller/api/run_watch_hub.h"
 #include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
-#include "controller/metrics.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"

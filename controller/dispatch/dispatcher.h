@@ -11,7 +11,7 @@
 
 #include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
-#include "controller/metrics.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_store.h"
 
 namespace perfgate::controller {

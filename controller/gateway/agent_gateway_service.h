@@ -7,7 +7,7 @@
 #include "common/grpc/auth.h"
 #include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
-#include "controller/metrics.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
 #include "controller/queue/upload_checks.h"

@@ -18,7 +18,7 @@
 #include "common/time/clock.h"
 #include "controller/events/event_bus.h"
 #include "controller/gateway/agent_session.h"
-#include "controller/metrics.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_store.h"
 
 namespace perfgate::controller {

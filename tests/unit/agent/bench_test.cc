@@ -7,12 +7,12 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/build_cache.h"
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
 #include "common/net/local_port.h"

@@ -10,7 +10,7 @@
 #include "common/http/url.h"
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/comparer.h"
-#include "controller/analysis/notifier.h"
+#include "controller/alerts/notifier.h"
 #include "controller/report/render.h"
 
 namespace perfgate::controller {

@@ -1,4 +1,4 @@
-#include "controller/metrics.h"
+#include "controller/metrics/controller_metrics.h"
 
 #include "controller/queue/job_state.h"
 

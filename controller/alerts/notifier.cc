@@ -1,4 +1,4 @@
-#include "controller/analysis/notifier.h"
+#include "controller/alerts/notifier.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>

@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 #include "perfgate/v1/suite.pb.h"
 
 namespace perfgate::agent {

@@ -1,4 +1,4 @@
-#include "agent/bench/bench_context.h"
+#include "agent/exec/bench_context.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "agent/bench/readiness.h"
+#include "agent/exec/readiness.h"
 
 #include <arpa/inet.h>
 #include <httplib.h>
