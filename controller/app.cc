@@ -11,13 +11,12 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/http/http_server.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
+#include "common/status/macros.h"
 #include "common/time/clock.h"
 #include "controller/analysis/analyser.h"
 #include "controller/alerts/notifier.h"
@@ -68,10 +67,28 @@ class ControllerAppImpl : public ControllerApp {
   ~ControllerAppImpl() override;
 
  private:
+  struct Listeners {
+    std::string grpc_host, http_host;
+    int grpc_port = 0, http_port = 0;
+  };
+  struct Auths {
+    common::TokenAuth api, agents;
+  };
+  // Init's steps, in order: each builds one part of the controller.
+  absl::StatusOr<Listeners> ParseListeners() const;
+  absl::StatusOr<Auths> LoadAuths(const Listeners& l) const;
+  absl::StatusOr<std::string> OpenDatabase();  // the DSN, once migrated
+  absl::Status BuildQueue(const std::string& dsn);  // stores, sessions, dispatch, sweeping
+  absl::StatusOr<NotifierOptions> AlertDelivery() const;
+  void BuildAnalysis(const NotifierOptions& alerts);
+  void BuildServices(const Auths& auth);  // pages, the operators' API, the agents' gateway
+  absl::Status StartHttp(const Listeners& l);
+  absl::StatusOr<int> StartGrpc();  // the bound port
   // A NOTIFY from any replica (controller/events/controller_event.h) wakes our components.
   void OnDatabaseEvent(const std::string& payload);
 
   ControllerConfig cfg_;
+  RetryPolicy retry_;
   std::unique_ptr<EmbeddedPostgres> embedded_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<PgJobStore> jobs_;
@@ -117,55 +134,69 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
     gethostname(host, sizeof host - 1);
     cfg_.controller_id = absl::StrCat(host, ":", getpid());
   }
-  std::string grpc_host, http_host;
-  int grpc_port = 0, http_port = 0;
-  if (auto s = common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &grpc_host, &grpc_port);
-      !s.ok())
-    return s;
-  if (auto s = common::ParseHostPort("--http-listen", cfg_.http_listen, &http_host, &http_port);
-      !s.ok())
-    return s;
-  auto api_auth = LoadAuth(cfg_.api_token_file);
-  if (!api_auth.ok()) return api_auth.status();
-  auto agent_auth = LoadAuth(cfg_.agent_token_file);
-  if (!agent_auth.ok()) return agent_auth.status();
-  if (!IsLoopback(grpc_host) && !(api_auth->enabled() && agent_auth->enabled()) &&
-      !cfg_.insecure_no_auth) {
+  ASSIGN_OR_RETURN(Listeners listen, ParseListeners());
+  ASSIGN_OR_RETURN(Auths auth, LoadAuths(listen));
+  ASSIGN_OR_RETURN(std::string dsn, OpenDatabase());
+  RETURN_IF_ERROR(BuildQueue(dsn));
+  ASSIGN_OR_RETURN(NotifierOptions alerts, AlertDelivery());
+  BuildAnalysis(alerts);
+  BuildServices(auth);
+  RETURN_IF_ERROR(StartHttp(listen));
+  ASSIGN_OR_RETURN(int grpc_port, StartGrpc());
+  dispatcher_->Start();
+  housekeeper_->Start();
+  analyser_->Start();
+  if (!alerts.webhook_url.empty() || !alerts.alertmanager_url.empty()) notifier_->Start();
+  spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
+               cfg_.controller_id, grpc_port, http_->port(), embedded_ != nullptr);
+  if (!cfg_.ready_file.empty()) return WriteReadyFile(cfg_.ready_file, grpc_port, http_->port());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ControllerAppImpl::Listeners> ControllerAppImpl::ParseListeners() const {
+  Listeners l;
+  RETURN_IF_ERROR(common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &l.grpc_host, &l.grpc_port));
+  RETURN_IF_ERROR(common::ParseHostPort("--http-listen", cfg_.http_listen, &l.http_host, &l.http_port));
+  return l;
+}
+
+absl::StatusOr<ControllerAppImpl::Auths> ControllerAppImpl::LoadAuths(const Listeners& l) const {
+  ASSIGN_OR_RETURN(common::TokenAuth api, LoadAuth(cfg_.api_token_file));
+  ASSIGN_OR_RETURN(common::TokenAuth agents, LoadAuth(cfg_.agent_token_file));
+  if (!IsLoopback(l.grpc_host) && !(api.enabled() && agents.enabled()) && !cfg_.insecure_no_auth) {
     return absl::FailedPreconditionError(
         "--grpc-listen " + cfg_.grpc_listen +
         " is not loopback: pass --api-token-file and --agent-token-file (or --insecure-no-auth on "
         "a trusted network)");
   }
-  if (!api_auth->enabled())
-    spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
+  if (!api.enabled()) spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
+  return Auths{std::move(api), std::move(agents)};
+}
 
+absl::StatusOr<std::string> ControllerAppImpl::OpenDatabase() {
   std::string dsn = cfg_.postgres_dsn;
   if (dsn.empty()) {
     EmbeddedPostgresOptions o;
     o.data_dir = cfg_.data_dir;
-    auto pg = EmbeddedPostgres::Start(o);
-    if (!pg.ok()) return pg.status();
-    embedded_ = *std::move(pg);
+    ASSIGN_OR_RETURN(embedded_, EmbeddedPostgres::Start(o));
     dsn = embedded_->Dsn();
   }
-  auto pool = PgPool::Create(dsn, cfg_.pool_size);
-  if (!pool.ok()) return pool.status();
-  pool_ = *std::move(pool);
-  auto version = ApplyMigrations(*pool_, BuiltinMigrations());
-  if (!version.ok()) return version.status();
-  spdlog::info("msg=\"database ready\" schema_version={}", *version);
+  ASSIGN_OR_RETURN(pool_, PgPool::Create(dsn, cfg_.pool_size));
+  ASSIGN_OR_RETURN(int version, ApplyMigrations(*pool_, BuiltinMigrations()));
+  spdlog::info("msg=\"database ready\" schema_version={}", version);
+  return dsn;
+}
 
-  RetryPolicy retry;
-  retry.base_backoff = cfg_.retry_base;
+absl::Status ControllerAppImpl::BuildQueue(const std::string& dsn) {
+  retry_.base_backoff = cfg_.retry_base;
   QueueTimings timings;
   timings.assigned_lease = cfg_.lease;
   timings.agent_offline_after = cfg_.offline_after;
-  jobs_ = std::make_unique<PgJobStore>(*pool_, retry, timings);
+  jobs_ = std::make_unique<PgJobStore>(*pool_, retry_, timings);
   results_ = std::make_unique<PgResultStore>(*pool_);
-  agents_ = std::make_unique<PgAgentStore>(*pool_, retry, timings);
+  agents_ = std::make_unique<PgAgentStore>(*pool_, retry_, timings);
   // Before anything can expire: whatever ran while no controller was up gets a grace period.
-  if (auto s = jobs_->ExtendLiveLeases(cfg_.startup_grace); !s.ok()) return s;
-
+  RETURN_IF_ERROR(jobs_->ExtendLiveLeases(cfg_.startup_grace));
   SessionManagerOptions so;
   so.controller_id = cfg_.controller_id;
   so.heartbeat_interval = cfg_.heartbeat_interval;
@@ -178,13 +209,10 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
       std::make_unique<Dispatcher>(*jobs_, *sessions_, work_, metrics_, cfg_.dispatch_poll);
   housekeeper_ = std::make_unique<Housekeeper>(*jobs_, *sessions_, work_, cfg_.sweep_interval,
                                                cfg_.lost_after);
-  common::SpecLimits spec_limits;
-  spec_limits.default_max_attempts = retry.default_max_attempts;
-  spec_limits.promtool = common::FindProgram(cfg_.promtool);
-  if (spec_limits.promtool.empty() && !cfg_.promtool.empty()) {
-    spdlog::warn("msg=\"promtool not found; suites' PromQL is not checked at submit\" promtool={}",
-                 cfg_.promtool);
-  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<NotifierOptions> ControllerAppImpl::AlertDelivery() const {
   NotifierOptions no;
   no.webhook_url = cfg_.alert_webhook_url;
   no.alertmanager_url = cfg_.alertmanager_url;
@@ -203,36 +231,55 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
       return absl::InvalidArgumentError("--alert-webhook-secret-file: " +
                                         cfg_.alert_webhook_secret_file + " is empty or unreadable");
   }
+  return no;
+}
+
+void ControllerAppImpl::BuildAnalysis(const NotifierOptions& alerts) {
   AnalyserOptions ao;
   ao.poll = cfg_.analysis_poll;
   ao.confirm_inconclusive = cfg_.confirm_inconclusive;
-  ao.webhook = !no.webhook_url.empty();
-  ao.alertmanager = !no.alertmanager_url.empty();
+  ao.webhook = !alerts.webhook_url.empty();
+  ao.alertmanager = !alerts.alertmanager_url.empty();
   analysis_ = std::make_unique<PgAnalysisStore>(*pool_);
   analyser_ = std::make_unique<Analyser>(*analysis_, *results_, run_states_, ao);
-  notifier_ = std::make_unique<Notifier>(*analysis_, no);
+  notifier_ = std::make_unique<Notifier>(*analysis_, alerts);
+}
+
+void ControllerAppImpl::BuildServices(const Auths& auth) {
+  common::SpecLimits spec_limits;
+  spec_limits.default_max_attempts = retry_.default_max_attempts;
+  spec_limits.promtool = common::FindProgram(cfg_.promtool);
+  if (spec_limits.promtool.empty() && !cfg_.promtool.empty()) {
+    spdlog::warn("msg=\"promtool not found; suites' PromQL is not checked at submit\" promtool={}",
+                 cfg_.promtool);
+  }
   pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
   api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
-                                             metrics_, *api_auth, spec_limits, *analysis_,
+                                             metrics_, auth.api, spec_limits, *analysis_,
                                              *analyser_);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
-                                                   metrics_, *agent_auth);
+                                                   metrics_, auth.agents);
+}
 
-  auto http = common::HttpServer::Start(
-      http_host, http_port, metrics_.registry(),
-      [this] {
-        if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
-      },
-      [this](httplib::Server& server) { pages_->Register(server); });
-  if (!http.ok()) return http.status();
-  http_ = *std::move(http);
+absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
+  ASSIGN_OR_RETURN(
+      http_, common::HttpServer::Start(
+                 l.http_host, l.http_port, metrics_.registry(),
+                 [this] {
+                   if (auto counts = jobs_->CountJobsByState(); counts.ok())
+                     metrics_.SetJobsByState(*counts);
+                 },
+                 [this](httplib::Server& server) { pages_->Register(server); }));
   // Links in reports and alerts: --external-url, or where the pages are now being served.
   const std::string external_url = cfg_.external_url.empty()
-                                       ? absl::StrCat("http://", http_host, ":", http_->port())
+                                       ? absl::StrCat("http://", l.http_host, ":", http_->port())
                                        : cfg_.external_url;
   analyser_->SetExternalUrl(external_url);
   api_->SetExternalUrl(external_url);
+  return absl::OkStatus();
+}
 
+absl::StatusOr<int> ControllerAppImpl::StartGrpc() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -251,15 +298,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0)
     return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
-
-  dispatcher_->Start();
-  housekeeper_->Start();
-  analyser_->Start();
-  if (ao.webhook || ao.alertmanager) notifier_->Start();
-  spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
-               cfg_.controller_id, bound_port, http_->port(), embedded_ != nullptr);
-  if (!cfg_.ready_file.empty()) return WriteReadyFile(cfg_.ready_file, bound_port, http_->port());
-  return absl::OkStatus();
+  return bound_port;
 }
 
 void ControllerAppImpl::Shutdown() {

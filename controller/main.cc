@@ -8,14 +8,12 @@
 #include "common/time/duration_flag.h"
 #include "controller/app.h"
 
-int main(int argc, char** argv) {
-  using perfgate::controller::ControllerConfig;
-  ControllerConfig cfg;
-  std::string log_level = "info";
-  CLI::App app{
-      "perfgate-controller: the durable job queue, scheduler and metric store of the perfgate "
-      "performance lab.\n"
-      "With no --postgres-dsn it runs a private PostgreSQL under --data-dir (unix socket only)."};
+namespace {
+
+using perfgate::controller::ControllerConfig;
+
+// Where the controller listens, its database and its credentials.
+void AddServingFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--grpc-listen", cfg.grpc_listen, "gRPC address for the API and agents")
       ->capture_default_str();
   app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics and /healthz")
@@ -40,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--db-pool-size", cfg.pool_size, "database connections")
       ->capture_default_str()
       ->check(CLI::Range(2, 64));
+}
+
+// The queue's timings: leases, retries, polls.
+void AddQueueFlags(CLI::App& app, ControllerConfig& cfg) {
   perfgate::common::AddDurationOption(app, "--lost-after", &cfg.lost_after,
                                       "how long a LOST attempt keeps its agent reserved");
   perfgate::common::AddDurationOption(
@@ -57,6 +59,10 @@ int main(int argc, char** argv) {
                                       "heartbeat period asked of agents");
   perfgate::common::AddDurationOption(app, "--offline-after", &cfg.offline_after,
                                       "an agent silent this long is offline");
+}
+
+// Analysis, reports and alerts.
+void AddAnalysisFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--external-url", cfg.external_url,
                  "base URL of this controller's web pages, for links in reports and alerts "
                  "(default http://<--http-listen>)");
@@ -74,6 +80,20 @@ int main(int argc, char** argv) {
                "schedule one confirmation run (baseline and candidate commits interleaved on the "
                "candidate's agent) for each inconclusive candidate")
       ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ControllerConfig cfg;
+  std::string log_level = "info";
+  CLI::App app{
+      "perfgate-controller: the durable job queue, scheduler and metric store of the perfgate "
+      "performance lab.\n"
+      "With no --postgres-dsn it runs a private PostgreSQL under --data-dir (unix socket only)."};
+  AddServingFlags(app, cfg);
+  AddQueueFlags(app, cfg);
+  AddAnalysisFlags(app, cfg);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

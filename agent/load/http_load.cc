@@ -1,3 +1,6 @@
+// One file on purpose (a little over 500 lines): the epoll worker's connection state machine,
+// its schedule and its accounting share the per-connection state and read as one loop; the
+// parts with an idea of their own (the HTTP parser, the pacer) have files of their own.
 #include "agent/load/http_load.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
-// The verdict on a candidate's metric against its baseline (ARCHITECTURE.md "Comparison and
-// detection"): a two-sided Mann-Whitney U test on the repetitions at alpha, Benjamini-Hochberg
+// The verdict on a candidate's metric against its baseline (docs/analysis.md "Statistics"):
+// a two-sided Mann-Whitney U test on the repetitions at alpha, Benjamini-Hochberg
 // across the metrics of one comparison at q, and an effect floor of
 // max(min_effect, noise_factor x the metric's noise CV); the effect is the ratio of medians with
 // a bootstrap confidence interval.

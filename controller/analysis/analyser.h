@@ -1,4 +1,4 @@
-// The analysis of finished runs (ARCHITECTURE.md "Data flow", step 6): a candidate (or a run
+// The analysis of finished runs (README "How a run flows"; docs/analysis.md): a candidate (or a run
 // submitted with an explicit run to compare against) is compared with its baseline; a baseline
 // extends its branch's history and is searched for change points. Outcomes — comparison,
 // alerts, change points — are stored in one transaction that also marks the run analysed, so a

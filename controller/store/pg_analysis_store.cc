@@ -1,3 +1,5 @@
+// One file on purpose (a little over 500 lines): every method is one transaction of the
+// AnalysisStore interface, over the same tables; splitting it would divide one schema's SQL.
 #include "controller/store/pg_analysis_store.h"
 
 #include <google/protobuf/util/json_util.h>

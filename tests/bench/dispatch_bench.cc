@@ -175,6 +175,8 @@ bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
 
 }  // namespace
 
+// main is long on purpose: it is the benchmark's script, read top to bottom as the README
+// describes it (flags, set-up, measured steps, figures).
 int main(int argc, char** argv) {
   int jobs = 10000, agents = 20, idle_agents = 100, samples = 300, jobs_per_run = 100;
   std::string bin_dir, json_out;

@@ -99,6 +99,8 @@ double GoPprofMs(const std::string& go, const std::string& file) {
 
 }  // namespace
 
+// main is long on purpose: it is the benchmark's script, read top to bottom as the README
+// describes it (flags, set-up, measured steps, figures).
 int main(int argc, char** argv) {
   int samples = 200'000, functions = 5'000, runs = 5;
   std::string dir = "/tmp";

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -103,55 +104,100 @@ void AddLoadFlags(CLI::App* cmd, LoadFlags* f) {
       ->capture_default_str();
 }
 
-int RunLoadCommand(const LoadFlags& f, bool json) {
-  agent::LoadOptions o;
+namespace {
+
+// The flags as the generator's options; "" or the problem (naming the flag).
+std::string OptionsFromFlags(const LoadFlags& f, agent::LoadOptions* o) {
   agent::LoadRequest r;
   std::string err;
-  if (!ParseUrl(f.url, &o, &r.path, &err)) {
-    std::cerr << "perfgate load: " << err << "\n";
-    return 2;
-  }
-  if (f.closed_loop == (f.rate > 0)) {
-    std::cerr << "perfgate load: give either --rate R (open loop) or --closed-loop\n";
-    return 2;
-  }
-  if (!absl::ParseDuration(f.duration, &o.duration) || o.duration <= absl::ZeroDuration()) {
-    std::cerr << "perfgate load: --duration: want a duration like 30s, got '" << f.duration
-              << "'\n";
-    return 2;
-  }
-  if (!absl::ParseDuration(f.timeout, &o.timeout) || o.timeout <= absl::ZeroDuration()) {
-    std::cerr << "perfgate load: --timeout: want a duration like 5s, got '" << f.timeout << "'\n";
-    return 2;
-  }
-  if (!absl::ParseDuration(f.max_generator_lag, &o.max_generator_lag_p99) ||
-      o.max_generator_lag_p99 <= absl::ZeroDuration()) {
-    std::cerr << "perfgate load: --max-generator-lag: want a duration like 10ms, got '"
-              << f.max_generator_lag << "'\n";
-    return 2;
-  }
-  if (!absl::ParseDuration(f.spin_window, &o.spin_window) ||
-      o.spin_window < absl::ZeroDuration() || o.spin_window > absl::Seconds(1)) {
-    std::cerr << "perfgate load: --spin-window: want a duration from 0 to 1s, got '"
-              << f.spin_window << "'\n";
-    return 2;
+  if (!ParseUrl(f.url, o, &r.path, &err)) return err;
+  if (f.closed_loop == (f.rate > 0)) return "give either --rate R (open loop) or --closed-loop";
+  struct DurationFlag {
+    const char* flag;
+    const std::string& value;
+    absl::Duration* out;
+    absl::Duration lo, hi;
+    const char* want;
+  };
+  for (const DurationFlag& d :
+       {DurationFlag{"--duration", f.duration, &o->duration, absl::Nanoseconds(1),
+                     absl::InfiniteDuration(), "a duration like 30s"},
+        DurationFlag{"--timeout", f.timeout, &o->timeout, absl::Nanoseconds(1),
+                     absl::InfiniteDuration(), "a duration like 5s"},
+        DurationFlag{"--max-generator-lag", f.max_generator_lag, &o->max_generator_lag_p99,
+                     absl::Nanoseconds(1), absl::InfiniteDuration(), "a duration like 10ms"},
+        DurationFlag{"--spin-window", f.spin_window, &o->spin_window, absl::ZeroDuration(),
+                     absl::Seconds(1), "a duration from 0 to 1s"}}) {
+    if (!absl::ParseDuration(d.value, d.out) || *d.out < d.lo || *d.out > d.hi)
+      return absl::StrCat(d.flag, ": want ", d.want, ", got '", d.value, "'");
   }
   r.method = f.method;
   r.body = f.body;
   for (const auto& h : f.headers) {
     auto colon = h.find(':');
-    if (colon == std::string::npos) {
-      std::cerr << "perfgate load: --header: want 'Name: value', got '" << h << "'\n";
-      return 2;
-    }
+    if (colon == std::string::npos) return "--header: want 'Name: value', got '" + h + "'";
     r.headers.emplace_back(h.substr(0, colon),
                            std::string(absl::StripLeadingAsciiWhitespace(h.substr(colon + 1))));
   }
-  o.mix = {r};
-  o.rate = f.closed_loop ? 0 : f.rate;
-  o.poisson = f.poisson;
-  o.connections = f.connections;
-  o.threads = f.threads;
+  o->mix = {r};
+  o->rate = f.closed_loop ? 0 : f.rate;
+  o->poisson = f.poisson;
+  o->connections = f.connections;
+  o->threads = f.threads;
+  return "";
+}
+
+void PrintJson(const agent::LoadResult& res) {
+  nlohmann::json j;
+  j["mode"] = res.open_loop ? "open_loop" : "closed_loop";
+  j["target_rate"] = res.target_rate;
+  j["achieved_rate"] = res.achieved_rate;
+  j["elapsed_s"] = absl::ToDoubleSeconds(res.elapsed);
+  j["valid"] = res.valid;
+  j["invalid_reason"] = res.invalid_reason;
+  j["connect_errors"] = res.connect_errors;
+  j["total"] = ToJson(res.total);
+  j["total"]["connect_time_us"] = Percentiles(res.total.connect_time);
+  for (const auto& [name, s] : res.endpoints) j["endpoints"][name] = ToJson(s);
+  std::cout << j.dump(2) << "\n";
+}
+
+void PrintTable(const agent::LoadResult& res) {
+  const auto& t = res.total;
+  std::cout << (res.open_loop ? "open loop" : "closed loop") << ": " << t.completed
+            << " responses in "
+            << absl::FormatDuration(absl::Trunc(res.elapsed, absl::Milliseconds(1))) << " = "
+            << std::fixed << std::setprecision(1) << res.achieved_rate << " req/s";
+  if (res.open_loop) std::cout << " (target " << res.target_rate << ")";
+  std::cout << "\n  errors " << t.errors << ", timeouts " << t.timeouts << ", connect errors "
+            << res.connect_errors << "\n  status:";
+  for (const auto& [code, n] : t.status_counts) std::cout << " " << code << "=" << n;
+  std::cout << "\n\n  " << std::left << std::setw(20) << "ms" << std::right << std::setw(10)
+            << "p50" << std::setw(10) << "p90" << std::setw(10) << "p99" << std::setw(10)
+            << "p99.9" << std::setw(10) << "max\n";
+  auto row = [](const char* name, const common::HdrHistogram& h) {
+    std::cout << "  " << std::left << std::setw(20) << name << std::right;
+    for (double p : {50.0, 90.0, 99.0, 99.9}) std::cout << std::setw(10) << Ms(h.ValueAtPercentile(p));
+    std::cout << std::setw(10) << Ms(h.max()) << "\n";
+  };
+  row(res.open_loop ? "latency (corrected)" : "latency", t.latency);
+  row("service time", t.service_time);
+  if (res.open_loop) {
+    row("scheduling delay", t.scheduling_delay);
+    row("generator lag", t.generator_lag);
+  }
+  row("connect", t.connect_time);
+  if (!res.valid) std::cout << "\nINVALID: " << res.invalid_reason << "\n";
+}
+
+}  // namespace
+
+int RunLoadCommand(const LoadFlags& f, bool json) {
+  agent::LoadOptions o;
+  if (std::string problem = OptionsFromFlags(f, &o); !problem.empty()) {
+    std::cerr << "perfgate load: " << problem << "\n";
+    return 2;
+  }
   if (!json) {
     std::cerr << "perfgate load: "
               << (o.rate > 0 ? absl::StrFormat("open loop at %g req/s", o.rate)
@@ -164,47 +210,7 @@ int RunLoadCommand(const LoadFlags& f, bool json) {
     std::cerr << "perfgate load: " << res.status().message() << "\n";
     return 2;
   }
-  if (json) {
-    nlohmann::json j;
-    j["mode"] = res->open_loop ? "open_loop" : "closed_loop";
-    j["target_rate"] = res->target_rate;
-    j["achieved_rate"] = res->achieved_rate;
-    j["elapsed_s"] = absl::ToDoubleSeconds(res->elapsed);
-    j["valid"] = res->valid;
-    j["invalid_reason"] = res->invalid_reason;
-    j["connect_errors"] = res->connect_errors;
-    j["total"] = ToJson(res->total);
-    j["total"]["connect_time_us"] = Percentiles(res->total.connect_time);
-    for (const auto& [name, s] : res->endpoints) j["endpoints"][name] = ToJson(s);
-    std::cout << j.dump(2) << "\n";
-  } else {
-    const auto& t = res->total;
-    std::cout << (res->open_loop ? "open loop" : "closed loop") << ": " << t.completed
-              << " responses in "
-              << absl::FormatDuration(absl::Trunc(res->elapsed, absl::Milliseconds(1))) << " = "
-              << std::fixed << std::setprecision(1) << res->achieved_rate << " req/s";
-    if (res->open_loop) std::cout << " (target " << res->target_rate << ")";
-    std::cout << "\n  errors " << t.errors << ", timeouts " << t.timeouts << ", connect errors "
-              << res->connect_errors << "\n  status:";
-    for (const auto& [code, n] : t.status_counts) std::cout << " " << code << "=" << n;
-    std::cout << "\n\n  " << std::left << std::setw(20) << "ms" << std::right << std::setw(10)
-              << "p50" << std::setw(10) << "p90" << std::setw(10) << "p99" << std::setw(10)
-              << "p99.9" << std::setw(10) << "max\n";
-    auto row = [](const char* name, const common::HdrHistogram& h) {
-      std::cout << "  " << std::left << std::setw(20) << name << std::right;
-      for (double p : {50.0, 90.0, 99.0, 99.9})
-        std::cout << std::setw(10) << Ms(h.ValueAtPercentile(p));
-      std::cout << std::setw(10) << Ms(h.max()) << "\n";
-    };
-    row(res->open_loop ? "latency (corrected)" : "latency", t.latency);
-    row("service time", t.service_time);
-    if (res->open_loop) {
-      row("scheduling delay", t.scheduling_delay);
-      row("generator lag", t.generator_lag);
-    }
-    row("connect", t.connect_time);
-    if (!res->valid) std::cout << "\nINVALID: " << res->invalid_reason << "\n";
-  }
+  json ? PrintJson(*res) : PrintTable(*res);
   return res->valid ? 0 : 1;
 }
 

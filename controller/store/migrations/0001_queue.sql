@@ -1,4 +1,4 @@
--- Runs, jobs, attempts, agents, logs: the durable queue (ARCHITECTURE.md "Job and attempt lifecycle").
+-- Runs, jobs, attempts, agents, logs: the durable queue (README "How a run flows").
 CREATE TABLE runs (
   id          bigserial PRIMARY KEY,
   project     text NOT NULL,

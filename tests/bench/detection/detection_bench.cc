@@ -146,6 +146,8 @@ void PrintPowerTable(const std::vector<Level>& levels, const std::vector<Power>&
 
 }  // namespace
 
+// main is long on purpose: it is the benchmark's script, read top to bottom as the README
+// describes it (flags, set-up, measured steps, figures).
 int main(int argc, char** argv) {
   std::string bin_dir, source_dir, json_out;
   int rounds = 4, history = 3;
