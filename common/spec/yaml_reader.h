@@ -153,38 +153,39 @@ class YamlReader {
     return absl::OkStatus();
   }
 
-  // Sets a uint32 field from a key when present.
+  // Sets a field from `key` when the key is present, reading it with `read(node, path)`.
+  template <typename Msg, typename T, typename Read>
+  absl::Status Opt(const YAML::Node& n, const std::string& path, const char* key, Msg* m,
+                   void (Msg::*set)(T), Read read) {
+    if (!n[key]) return absl::OkStatus();
+    ASSIGN_OR_RETURN(T v, read(n[key], Join(path, key)));
+    (m->*set)(v);
+    return absl::OkStatus();
+  }
   template <typename Msg>
   absl::Status OptSeconds(const YAML::Node& n, const std::string& path, const char* key, Msg* m,
                           void (Msg::*set)(uint32_t), bool allow_zero = false) {
-    if (!n[key]) return absl::OkStatus();
-    ASSIGN_OR_RETURN(uint32_t v, Seconds(n[key], Join(path, key), allow_zero));
-    (m->*set)(v);
-    return absl::OkStatus();
+    return Opt(n, path, key, m, set, [&](const YAML::Node& v, const std::string& p) {
+      return Seconds(v, p, allow_zero);
+    });
   }
   template <typename Msg>
   absl::Status OptWhole(const YAML::Node& n, const std::string& path, const char* key, int64_t lo,
                         int64_t hi, Msg* m, void (Msg::*set)(uint32_t)) {
-    if (!n[key]) return absl::OkStatus();
-    ASSIGN_OR_RETURN(uint32_t v, Whole(n[key], Join(path, key), lo, hi));
-    (m->*set)(v);
-    return absl::OkStatus();
+    return Opt(n, path, key, m, set,
+               [&](const YAML::Node& v, const std::string& p) { return Whole(v, p, lo, hi); });
   }
   template <typename Msg>
   absl::Status OptNumber(const YAML::Node& n, const std::string& path, const char* key, double lo,
                          double hi, Msg* m, void (Msg::*set)(double)) {
-    if (!n[key]) return absl::OkStatus();
-    ASSIGN_OR_RETURN(double v, Number(n[key], Join(path, key), lo, hi));
-    (m->*set)(v);
-    return absl::OkStatus();
+    return Opt(n, path, key, m, set,
+               [&](const YAML::Node& v, const std::string& p) { return Number(v, p, lo, hi); });
   }
   template <typename Msg>
   absl::Status OptBool(const YAML::Node& n, const std::string& path, const char* key, Msg* m,
                        void (Msg::*set)(bool)) {
-    if (!n[key]) return absl::OkStatus();
-    ASSIGN_OR_RETURN(bool v, Bool(n[key], Join(path, key)));
-    (m->*set)(v);
-    return absl::OkStatus();
+    return Opt(n, path, key, m, set,
+               [&](const YAML::Node& v, const std::string& p) { return Bool(v, p); });
   }
   absl::Status OptStr(const YAML::Node& n, const std::string& path, const char* key,
                       std::string* out) {
@@ -192,7 +193,6 @@ class YamlReader {
     ASSIGN_OR_RETURN(*out, Str(n[key], Join(path, key)));
     return absl::OkStatus();
   }
-
 
   std::string file_;
   SuitePositions positions_;
