@@ -4,6 +4,7 @@
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "controller/profile/pprof.h"
+#include "controller/queue/rerun.h"
 #include "controller/queue/result_summary.h"
 
 namespace perfgate::controller {
@@ -21,7 +22,23 @@ grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::Su
                                           v1::SubmitRunResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("SubmitRun"));
   if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  v1::RunSpec spec = req->spec();
+  return Submit(req->spec(), resp);
+}
+
+grpc::Status ControllerService::RerunRun(grpc::ServerContext* ctx, const v1::RerunRunRequest* req,
+                                         v1::SubmitRunResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("RerunRun"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (req->id() <= 0) return BadId("id");
+  auto run = jobs_.GetRun(req->id());
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  auto spec = RerunSpec(*run);
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  spdlog::info("msg=\"rerun requested\" of_run={}", req->id());
+  return Submit(*std::move(spec), resp);
+}
+
+grpc::Status ControllerService::Submit(v1::RunSpec spec, v1::SubmitRunResponse* resp) {
   if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
     return ToGrpcStatus(s);
   auto run = jobs_.SubmitRun(spec);

@@ -49,6 +49,8 @@ class ControllerService final
                         v1::ListRunsResponse* resp) override;
   grpc::Status CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req,
                          v1::Run* resp) override;
+  grpc::Status RerunRun(grpc::ServerContext* ctx, const v1::RerunRunRequest* req,
+                        v1::SubmitRunResponse* resp) override;
   grpc::ServerWriteReactor<v1::RunEvent>* WatchRun(grpc::CallbackServerContext* ctx,
                                                    const v1::WatchRunRequest* req) override;
   grpc::Status GetRunLogs(grpc::ServerContext* ctx, const v1::GetRunLogsRequest* req,
@@ -88,6 +90,8 @@ class ControllerService final
                           v1::Agent* resp) override;
 
  private:
+  // Validates `spec`, stores the run and wakes the dispatcher and watchers (SubmitRun, RerunRun).
+  grpc::Status Submit(v1::RunSpec spec, v1::SubmitRunResponse* resp);
   JobStore& jobs_;
   ResultStore& results_;
   AgentStore& agents_;

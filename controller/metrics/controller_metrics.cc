@@ -11,7 +11,7 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *b;
 }
 
-constexpr const char* kMethods[] = {"SubmitRun",     "GetRun",          "ListRuns",   "CancelRun",
+constexpr const char* kMethods[] = {"SubmitRun",     "RerunRun",        "GetRun",     "ListRuns",   "CancelRun",
                                     "WatchRun",      "GetRunLogs",      "ListAgents", "DrainAgent",
                                     "AcceptAttempt", "CompleteAttempt", "UploadLog", "UploadResults", "GetRunResults",  "Session",
                                     "other"};

@@ -3,7 +3,11 @@
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
+#include <tuple>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -158,6 +162,58 @@ TEST_F(ClusterTest, CliSubmitWaitReflectsTheOutcome) {
       0)
       << out;
   EXPECT_NE(out.find("suite-two"), std::string::npos) << out;
+}
+
+// CI reads `--wait -o json` line by line: every line one JSON document, the final run last.
+TEST_F(ClusterTest, CliWaitJsonIsJsonLinesEndingWithTheFinalRun) {
+  StartController();
+  StartAgent("a1");
+  for (const auto& [command, want_exit, want_state] :
+       {std::tuple<std::string, int, std::string>{"echo fine", 0, "RUN_STATE_SUCCEEDED"},
+        {"exit 3", 1, "RUN_STATE_FAILED"}}) {
+    std::string out;
+    EXPECT_EQ(Cli({"-o", "json", "run", "submit", "--command", command, "--wait"}, &out),
+              want_exit)
+        << out;
+    std::vector<nlohmann::json> docs;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      ASSERT_FALSE(j.is_discarded()) << "not one JSON document: " << line << "\nin:\n" << out;
+      docs.push_back(j);
+    }
+    ASSERT_GE(docs.size(), 2u) << "the submitted run, then its changes:\n" << out;
+    EXPECT_EQ(docs.front()["state"], "RUN_STATE_QUEUED") << out;
+    EXPECT_EQ(docs.back()["state"], want_state) << out;
+    EXPECT_EQ(docs.back()["id"], docs.front()["id"]);
+  }
+}
+
+// The fallback to re-request a run: the same spec, commit and kind as a new run.
+TEST_F(ClusterTest, RerunSubmitsTheSameSpecAsANewRun) {
+  StartController();
+  StartAgent("a1");
+  std::string out;
+  ASSERT_EQ(Cli({"run", "submit", "--command", "echo again-$PERFGATE_COMMIT", "--commit", "c0ffee",
+                 "--kind", "baseline", "--branch", "main", "--wait"},
+                &out),
+            0)
+      << out;
+  ASSERT_EQ(Cli({"-o", "json", "run", "rerun", "1", "--wait"}, &out), 0) << out;
+  std::string last_line;  // JSON Lines: the final run is the last line
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) last_line = line;
+  auto last = nlohmann::json::parse(last_line, nullptr, false);
+  ASSERT_FALSE(last.is_discarded()) << out;
+  EXPECT_EQ(last["id"], "2");
+  EXPECT_EQ(last["commit"], "c0ffee");
+  EXPECT_EQ(last["kind"], "RUN_KIND_BASELINE");
+  EXPECT_EQ(last["state"], "RUN_STATE_SUCCEEDED");
+  ASSERT_EQ(Cli({"run", "logs", "2"}, &out), 0);
+  EXPECT_NE(out.find("again-c0ffee"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"run", "rerun", "99"}, &out), 2) << out;
+  EXPECT_NE(out.find("99"), std::string::npos) << out;
 }
 
 TEST_F(ClusterTest, CancelQueuedRunIsImmediate) {

@@ -71,6 +71,13 @@ int Watch(Client& c, int64_t id, bool logs) {
   req.set_logs(logs);
   int64_t after = 0;
   v1::Run last;
+  std::string last_line;  // -o json: JSON Lines, one compact run per state change, final run last
+  auto print_line = [&](const v1::Run& r) {
+    std::string line = common::ProtoToJson(r, /*pretty=*/false);
+    if (line == last_line) return;
+    std::cout << line << "\n" << std::flush;
+    last_line = std::move(line);
+  };
   for (int reconnects = 0; reconnects < 30; ++reconnects) {
     req.set_after_log_id(after);
     auto ctx = c.Ctx(absl::InfiniteDuration());
@@ -80,7 +87,7 @@ int Watch(Client& c, int64_t id, bool logs) {
       if (ev.has_run()) {
         if (ev.run().state() != last.state()) {
           if (c.json()) {
-            std::cout << common::ProtoToJson(ev.run());
+            print_line(ev.run());
           } else {
             std::cerr << "run " << id << ": " << RunStateShort(ev.run().state()) << "\n";
           }
@@ -95,6 +102,7 @@ int Watch(Client& c, int64_t id, bool logs) {
     }
     grpc::Status s = reader->Finish();
     if (s.ok()) {
+      if (c.json()) print_line(last);
       if (!c.json()) RenderRun(std::cerr, last);
       return ExitCodeFor(last.state());
     }

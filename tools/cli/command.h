@@ -91,6 +91,8 @@ int CallAndShow(Client& c, grpc::Status (v1::Controller::Stub::*method)(grpc::Cl
 }
 
 // Streams a run's changes (and logs) until it ends. Returns the exit code for its outcome.
+// With -o json it prints JSON Lines: one compact run document per line at each state change,
+// the final run last (what a CI script reads with `tail -n 1 | jq`); logs are left out.
 int Watch(Client& c, int64_t id, bool logs);
 
 // "failed" -> RUN_STATE_FAILED etc. False when the value names no enum member.

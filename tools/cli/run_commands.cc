@@ -9,6 +9,16 @@
 namespace perfgate::cli {
 namespace {
 
+// A run the controller accepted: shown, or with `wait` followed until it ends.
+int Submitted(Client& c, const v1::Run& run, bool wait) {
+  if (!wait) return Show(c, run, [&] { RenderRun(std::cout, run); });
+  if (c.json())
+    std::cout << common::ProtoToJson(run, /*pretty=*/false) << "\n";  // JSON Lines
+  else
+    std::cerr << "submitted run " << run.id() << "\n";
+  return Watch(c, run.id(), true);
+}
+
 struct SubmitFlags {
   std::string command, suite, commit, branch, project, kind = "experiment", name, timeout;
   std::vector<std::string> env, selector;
@@ -97,12 +107,7 @@ int Submit(Client& c, const SubmitFlags& f) {
   v1::SubmitRunResponse resp;
   auto ctx = c.Ctx();
   if (grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
-  if (!f.wait) return Show(c, resp.run(), [&] { RenderRun(std::cout, resp.run()); });
-  if (c.json())
-    std::cout << common::ProtoToJson(resp.run());
-  else
-    std::cerr << "submitted run " << resp.run().id() << "\n";
-  return Watch(c, resp.run().id(), true);
+  return Submitted(c, resp.run(), f.wait);
 }
 
 struct ListFlags {
@@ -196,6 +201,23 @@ void AddRunCommands(CLI::App& app, Commands& cmds) {
       [](const v1::Run& r) { RenderRun(std::cout, r); });
 
   auto id = std::make_shared<int64_t>(0);
+  auto rerun_wait = std::make_shared<bool>(false);
+  auto* rerun = run->add_subcommand(
+      "rerun",
+      "submit a new run with the same spec, commit and kind as run ID (re-request a lost or "
+      "cancelled run, or measure again)");
+  rerun->add_option("ID", *id, "run id")->required();
+  rerun->add_flag("--wait", *rerun_wait,
+                  "watch the new run until it ends; exit code reflects the outcome");
+  cmds.Add(rerun, [id, rerun_wait](Client* c, const Globals&) {
+    v1::RerunRunRequest req;
+    req.set_id(*id);
+    v1::SubmitRunResponse resp;
+    auto ctx = c->Ctx();
+    if (grpc::Status s = c->stub().RerunRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+    return Submitted(*c, resp.run(), *rerun_wait);
+  });
+
   auto* watch = run->add_subcommand("watch", "follow a run's state and logs until it ends");
   watch->add_option("ID", *id, "run id")->required();
   cmds.Add(watch, [id](Client* c, const Globals&) { return Watch(*c, *id, true); });
