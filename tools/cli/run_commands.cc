@@ -171,35 +171,8 @@ void AddRunQuery(CLI::App* run, Commands& cmds, const std::string& name, const s
   });
 }
 
-}  // namespace
-
-void AddRunCommands(CLI::App& app, Commands& cmds) {
-  auto* run = app.add_subcommand("run", "submit, inspect, watch and cancel runs");
-  run->require_subcommand(1);
-  auto submit = std::make_shared<SubmitFlags>();
-  cmds.Add(AddSubmit(run, submit.get()), [submit](Client* c, const Globals&) {
-    return Submit(*c, *submit);
-  });
-
-  AddRunQuery<v1::GetRunRequest, v1::Run>(
-      run, cmds, "get", "show a run with its jobs", &v1::Controller::Stub::GetRun,
-      &v1::GetRunRequest::set_id, [](const v1::Run& r) { RenderRun(std::cout, r); });
-
-  auto list = std::make_shared<ListFlags>();
-  auto* ls = run->add_subcommand("list", "list runs, newest first");
-  ls->add_option("--state", list->state, "queued, running, succeeded, failed, cancelled, cancelling");
-  ls->add_option("--branch", list->branch, "only this branch");
-  ls->add_option("--commit", list->commit, "only this commit");
-  ls->add_option("--kind", list->kind, "baseline, candidate or experiment");
-  ls->add_option("--limit", list->limit, "page size (max 500)")->capture_default_str();
-  ls->add_option("--page-token", list->page_token, "continue a previous listing");
-  cmds.Add(ls, [list](Client* c, const Globals&) { return List(*c, *list); });
-
-  AddRunQuery<v1::CancelRunRequest, v1::Run>(
-      run, cmds, "cancel", "cancel a run (queued jobs at once, running ones via their agent)",
-      &v1::Controller::Stub::CancelRun, &v1::CancelRunRequest::set_id,
-      [](const v1::Run& r) { RenderRun(std::cout, r); });
-
+// `run rerun ID [--wait]`.
+void AddRerun(CLI::App* run, Commands& cmds) {
   auto id = std::make_shared<int64_t>(0);
   auto rerun_wait = std::make_shared<bool>(false);
   auto* rerun = run->add_subcommand(
@@ -217,14 +190,11 @@ void AddRunCommands(CLI::App& app, Commands& cmds) {
     if (grpc::Status s = c->stub().RerunRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
     return Submitted(*c, resp.run(), *rerun_wait);
   });
+}
 
-  auto* watch = run->add_subcommand("watch", "follow a run's state and logs until it ends");
-  watch->add_option("ID", *id, "run id")->required();
-  cmds.Add(watch, [id](Client* c, const Globals&) { return Watch(*c, *id, true); });
-  auto* logs = run->add_subcommand("logs", "print a run's logs so far");
-  logs->add_option("ID", *id, "run id")->required();
-  cmds.Add(logs, [id](Client* c, const Globals&) { return Logs(*c, *id); });
-
+// `run results` and `run series`: what a benchmark run measured.
+void AddMeasurementQueries(CLI::App* run, Commands& cmds) {
+  auto id = std::make_shared<int64_t>(0);
   auto all = std::make_shared<bool>(false);
   auto* results = run->add_subcommand(
       "results",
@@ -254,7 +224,48 @@ void AddRunCommands(CLI::App& app, Commands& cmds) {
         *c, &v1::Controller::Stub::GetRunSeries, req,
         [](const v1::GetRunSeriesResponse& r) { RenderSeries(std::cout, r); });
   });
+}
 
+}  // namespace
+
+void AddRunCommands(CLI::App& app, Commands& cmds) {
+  auto* run = app.add_subcommand("run", "submit, inspect, watch and cancel runs");
+  run->require_subcommand(1);
+  auto submit = std::make_shared<SubmitFlags>();
+  cmds.Add(AddSubmit(run, submit.get()), [submit](Client* c, const Globals&) {
+    return Submit(*c, *submit);
+  });
+
+  AddRunQuery<v1::GetRunRequest, v1::Run>(
+      run, cmds, "get", "show a run with its jobs", &v1::Controller::Stub::GetRun,
+      &v1::GetRunRequest::set_id, [](const v1::Run& r) { RenderRun(std::cout, r); });
+
+  auto list = std::make_shared<ListFlags>();
+  auto* ls = run->add_subcommand("list", "list runs, newest first");
+  ls->add_option("--state", list->state, "queued, running, succeeded, failed, cancelled, cancelling");
+  ls->add_option("--branch", list->branch, "only this branch");
+  ls->add_option("--commit", list->commit, "only this commit");
+  ls->add_option("--kind", list->kind, "baseline, candidate or experiment");
+  ls->add_option("--limit", list->limit, "page size (max 500)")->capture_default_str();
+  ls->add_option("--page-token", list->page_token, "continue a previous listing");
+  cmds.Add(ls, [list](Client* c, const Globals&) { return List(*c, *list); });
+
+  AddRunQuery<v1::CancelRunRequest, v1::Run>(
+      run, cmds, "cancel", "cancel a run (queued jobs at once, running ones via their agent)",
+      &v1::Controller::Stub::CancelRun, &v1::CancelRunRequest::set_id,
+      [](const v1::Run& r) { RenderRun(std::cout, r); });
+
+  AddRerun(run, cmds);
+
+  auto id = std::make_shared<int64_t>(0);
+  auto* watch = run->add_subcommand("watch", "follow a run's state and logs until it ends");
+  watch->add_option("ID", *id, "run id")->required();
+  cmds.Add(watch, [id](Client* c, const Globals&) { return Watch(*c, *id, true); });
+  auto* logs = run->add_subcommand("logs", "print a run's logs so far");
+  logs->add_option("ID", *id, "run id")->required();
+  cmds.Add(logs, [id](Client* c, const Globals&) { return Logs(*c, *id); });
+
+  AddMeasurementQueries(run, cmds);
   AddRunQuery<v1::GetRunDbStatsRequest, v1::GetRunDbStatsResponse>(
       run, cmds, "dbstats", "pg_stat_statements top statements and EXPLAIN plans, per repetition",
       &v1::Controller::Stub::GetRunDbStats, &v1::GetRunDbStatsRequest::set_run_id,
