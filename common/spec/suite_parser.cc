@@ -3,11 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
-#include <map>
-#include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/spec/run_spec_rules.h"
 #include "common/spec/yaml_reader.h"
