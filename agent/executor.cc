@@ -12,7 +12,10 @@ namespace perfgate::agent {
 
 Executor::Executor(ExecutorOptions opts, v1::AgentGateway::StubInterface& stub, ContextFactory ctx,
                    Uploader& uploader, prometheus::Family<prometheus::Counter>& attempts)
-    : opts_(std::move(opts)), stub_(stub), ctx_(std::move(ctx)), uploader_(uploader),
+    : opts_(std::move(opts)),
+      stub_(stub),
+      ctx_(std::move(ctx)),
+      uploader_(uploader),
       attempts_(attempts) {}
 
 void Executor::Enqueue(const v1::Assign& a) {

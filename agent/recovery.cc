@@ -24,8 +24,8 @@ std::string KillOrphans(const AttemptJournal& journal) {
     auto ticks = common::ProcessStartTicks(p.pgid);
     // Only our own process: a recycled pid belongs to somebody else.
     if (ticks.ok() && *ticks != p.start_ticks) continue;
-    spdlog::warn("msg=\"killing orphaned process group\" attempt={} pgid={}",
-                 journal.attempt_id(), p.pgid);
+    spdlog::warn("msg=\"killing orphaned process group\" attempt={} pgid={}", journal.attempt_id(),
+                 p.pgid);
     common::SignalGroup(p.pgid, SIGKILL).IgnoreError();
     for (int i = 0; i < 200 && common::GroupAlive(p.pgid); ++i) usleep(50'000);
     absl::StrAppend(&note, "; killed its orphaned process group ", p.pgid);

@@ -12,8 +12,14 @@ Session::Session(SessionOptions opts, v1::AgentGateway::StubInterface& stub,
                  Executor::ContextFactory ctx, Executor& executor, Uploader& uploader,
                  prometheus::Gauge& connected, prometheus::Counter& reconnects,
                  const common::Clock& clock)
-    : opts_(std::move(opts)), stub_(stub), ctx_(std::move(ctx)), executor_(executor),
-      uploader_(uploader), connected_(connected), reconnects_(reconnects), clock_(clock),
+    : opts_(std::move(opts)),
+      stub_(stub),
+      ctx_(std::move(ctx)),
+      executor_(executor),
+      uploader_(uploader),
+      connected_(connected),
+      reconnects_(reconnects),
+      clock_(clock),
       heartbeat_(opts_.default_heartbeat) {}
 
 void Session::Stop() {

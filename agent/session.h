@@ -33,10 +33,9 @@ struct SessionOptions {
 
 class Session {
  public:
-  Session(SessionOptions opts, v1::AgentGateway::StubInterface& stub,
-          Executor::ContextFactory ctx, Executor& executor, Uploader& uploader,
-          prometheus::Gauge& connected, prometheus::Counter& reconnects,
-          const common::Clock& clock = common::RealClock::Get());
+  Session(SessionOptions opts, v1::AgentGateway::StubInterface& stub, Executor::ContextFactory ctx,
+          Executor& executor, Uploader& uploader, prometheus::Gauge& connected,
+          prometheus::Counter& reconnects, const common::Clock& clock = common::RealClock::Get());
 
   // Keeps a session open until Stop(); call from the session's own thread.
   void Run();

@@ -18,8 +18,8 @@
 #include "common/process/subprocess.h"
 #include "common/status/macros.h"
 #include "common/time/clock.h"
-#include "controller/analysis/analyser.h"
 #include "controller/alerts/notifier.h"
+#include "controller/analysis/analyser.h"
 #include "controller/api/controller_service.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"
@@ -77,7 +77,7 @@ class ControllerAppImpl : public ControllerApp {
   // Init's steps, in order: each builds one part of the controller.
   absl::StatusOr<Listeners> ParseListeners() const;
   absl::StatusOr<Auths> LoadAuths(const Listeners& l) const;
-  absl::StatusOr<std::string> OpenDatabase();  // the DSN, once migrated
+  absl::StatusOr<std::string> OpenDatabase();       // the DSN, once migrated
   absl::Status BuildQueue(const std::string& dsn);  // stores, sessions, dispatch, sweeping
   absl::StatusOr<NotifierOptions> AlertDelivery() const;
   void BuildAnalysis(const NotifierOptions& alerts);
@@ -124,7 +124,8 @@ void ControllerAppImpl::OnDatabaseEvent(const std::string& payload) {
     run_states_.Notify();
   }
   // From a CancelRun on any replica; the one holding the agent's session delivers it.
-  if (e->kind == Kind::kStopAttempt) sessions_->SendCancel(e->agent, e->attempt_id, "run cancelled");
+  if (e->kind == Kind::kStopAttempt)
+    sessions_->SendCancel(e->agent, e->attempt_id, "run cancelled");
 }
 
 absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
@@ -155,8 +156,10 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
 
 absl::StatusOr<ControllerAppImpl::Listeners> ControllerAppImpl::ParseListeners() const {
   Listeners l;
-  RETURN_IF_ERROR(common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &l.grpc_host, &l.grpc_port));
-  RETURN_IF_ERROR(common::ParseHostPort("--http-listen", cfg_.http_listen, &l.http_host, &l.http_port));
+  RETURN_IF_ERROR(
+      common::ParseHostPort("--grpc-listen", cfg_.grpc_listen, &l.grpc_host, &l.grpc_port));
+  RETURN_IF_ERROR(
+      common::ParseHostPort("--http-listen", cfg_.http_listen, &l.http_host, &l.http_port));
   return l;
 }
 
@@ -254,22 +257,21 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
                  cfg_.promtool);
   }
   pages_ = std::make_unique<WebPages>(*jobs_, *results_, *agents_, *analysis_, *analyser_);
-  api_ = std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
-                                             metrics_, auth.api, spec_limits, *analysis_,
-                                             *analyser_);
+  api_ =
+      std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
+                                          metrics_, auth.api, spec_limits, *analysis_, *analyser_);
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, auth.agents);
 }
 
 absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
-  ASSIGN_OR_RETURN(
-      http_, common::HttpServer::Start(
-                 l.http_host, l.http_port, metrics_.registry(),
-                 [this] {
-                   if (auto counts = jobs_->CountJobsByState(); counts.ok())
-                     metrics_.SetJobsByState(*counts);
-                 },
-                 [this](httplib::Server& server) { pages_->Register(server); }));
+  ASSIGN_OR_RETURN(http_, common::HttpServer::Start(
+                              l.http_host, l.http_port, metrics_.registry(),
+                              [this] {
+                                if (auto counts = jobs_->CountJobsByState(); counts.ok())
+                                  metrics_.SetJobsByState(*counts);
+                              },
+                              [this](httplib::Server& server) { pages_->Register(server); }));
   // Links in reports and alerts: --external-url, or where the pages are now being served.
   const std::string external_url = cfg_.external_url.empty()
                                        ? absl::StrCat("http://", l.http_host, ":", http_->port())

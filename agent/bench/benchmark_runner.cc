@@ -6,12 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "agent/exec/bench_context.h"
 #include "agent/bench/build_cache.h"
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
+#include "agent/exec/bench_context.h"
 #include "common/log/log.h"
 #include "common/net/local_port.h"
 #include "common/stats/summary.h"
@@ -94,8 +94,7 @@ RunOutcome BenchmarkRunner::Run(const v1::BenchmarkJob& job) {
   steps.Note(absl::StrCat("attempt ", a.attempt_id(), " starting: benchmark of commit ",
                           a.commit().empty() ? "(none)" : a.commit()));
   // The attempt's own deadline: the watchdog cancels, and the outcome says "timed out".
-  const absl::Duration timeout =
-      absl::Seconds(job.timeout_seconds());
+  const absl::Duration timeout = absl::Seconds(job.timeout_seconds());
   std::atomic<bool> timed_out{false}, done{false};
   std::thread watchdog([&] {
     absl::Time until = clock_.Now() + timeout;

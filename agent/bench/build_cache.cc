@@ -86,8 +86,7 @@ absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,
   if (auto s = Git(ctx, {"-C", src, "checkout", "--quiet", "--detach", sha}, "git checkout " + sha);
       !s.ok())
     return s;
-  const absl::Time deadline =
-      ctx.clock.Now() + absl::Seconds(build.timeout_seconds());
+  const absl::Time deadline = ctx.clock.Now() + absl::Seconds(build.timeout_seconds());
   for (int i = 0; i < build.commands_size(); ++i) {
     auto cmd = ctx.Expand(build.commands(i));
     if (!cmd.ok()) return absl::FailedPreconditionError(cmd.status().message());

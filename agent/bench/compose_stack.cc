@@ -5,9 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/exec/readiness.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
+#include "agent/exec/readiness.h"
 
 namespace perfgate::agent {
 namespace {

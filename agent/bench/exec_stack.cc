@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/exec/readiness.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
+#include "agent/exec/readiness.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
 
@@ -32,8 +32,7 @@ class ExecStackImpl : public Stack {
   }
 
   void Stop() override {
-    absl::Duration grace =
-        absl::Seconds(spec_.stop_grace_seconds());
+    absl::Duration grace = absl::Seconds(spec_.stop_grace_seconds());
     for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
       Running& r = *it;
       if (!r.exited) {
@@ -152,9 +151,9 @@ class ExecStackImpl : public Stack {
     });
     if (absl::IsCancelled(ready)) return ready;
     if (!ready.ok()) return fail(std::string(ready.message()));
-    ctx_.steps.Note(
-        absl::StrCat("service ", s.name(), " ready after ",
-                     absl::FormatDuration(absl::Trunc(ctx_.clock.Now() - t0, absl::Milliseconds(1)))));
+    ctx_.steps.Note(absl::StrCat(
+        "service ", s.name(), " ready after ",
+        absl::FormatDuration(absl::Trunc(ctx_.clock.Now() - t0, absl::Milliseconds(1)))));
     return absl::OkStatus();
   }
 

@@ -5,8 +5,6 @@
 // per second of the window: 1.0 = one core busy).
 #pragma once
 
-#include "common/time/clock.h"
-
 #include <atomic>
 #include <map>
 #include <string>
@@ -16,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/bench/stack.h"
+#include "common/time/clock.h"
 #include "perfgate/v1/results.pb.h"
 
 namespace perfgate::agent {

@@ -2,12 +2,11 @@
 // disturbed (another job hogging the CPU, swapping, a storm of context switches).
 #pragma once
 
-#include "common/time/clock.h"
-
 #include <cstdint>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "perfgate/v1/results.pb.h"
 
 namespace perfgate::agent {

@@ -46,7 +46,8 @@ void Observer::BeginWindow(v1::RepetitionResult* out) {
 void Observer::EndWindow(v1::RepetitionResult* out) {
   const absl::Time end = ctx_.clock.Now();
   if (host_start_) {
-    if (auto h = ReadHostSnapshot(ctx_.clock); h.ok()) AppendHostMeasurements(*host_start_, *h, out);
+    if (auto h = ReadHostSnapshot(ctx_.clock); h.ok())
+      AppendHostMeasurements(*host_start_, *h, out);
   }
   if (profiles_) profiles_->EndWindow(out);
   if (pg_) pg_->EndWindow(out);

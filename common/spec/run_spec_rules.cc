@@ -182,7 +182,8 @@ absl::Status CheckHttp(const std::string& wf, v1::WorkloadSpec* w, Templates* t)
   RETURN_IF_ERROR(CheckHttpRate(wf, w));
   if (h->connections() == 0) h->set_connections(kDefaultConnections);
   if (h->threads() == 0) h->set_threads(kDefaultThreads);
-  if (h->threads() > kMaxThreads) return Bad(hf + ".threads", absl::StrCat("at most ", kMaxThreads));
+  if (h->threads() > kMaxThreads)
+    return Bad(hf + ".threads", absl::StrCat("at most ", kMaxThreads));
   if (h->connections() < h->threads() || h->connections() > kMaxConnections) {
     return Bad(hf + ".connections",
                absl::StrCat("at least one per thread, at most ", kMaxConnections));
@@ -329,8 +330,8 @@ absl::Status CheckPostgresStats(const std::string& f, v1::PostgresStatsSpec* pg,
   return absl::OkStatus();
 }
 
-absl::Status CheckObserve(const std::string& f, v1::ObserveSpec* o, uint32_t window,
-                          Templates* t, PromqlUses* promql) {
+absl::Status CheckObserve(const std::string& f, v1::ObserveSpec* o, uint32_t window, Templates* t,
+                          PromqlUses* promql) {
   if (o->has_prometheus())
     RETURN_IF_ERROR(CheckPrometheus(f + ".prometheus", o->mutable_prometheus(), t, promql));
   RETURN_IF_ERROR(CheckProfiles(f, o, window, t));
@@ -355,8 +356,8 @@ absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
 absl::Status CheckBenchmarkTimeouts(const std::string& f, v1::BenchmarkJob* b,
                                     const SpecLimits& limits) {
   const v1::WorkloadSpec& w = b->workload();
-  uint64_t total = uint64_t{w.repetitions()} *
-                   (w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
+  uint64_t total =
+      uint64_t{w.repetitions()} * (w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
   if (b->timeout_seconds() == 0)
     b->set_timeout_seconds(std::max<uint64_t>(kMinBenchmarkTimeoutSeconds, total * 2));
   if (b->timeout_seconds() > limits.max_timeout_seconds)
@@ -440,11 +441,12 @@ absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const S
 }
 
 absl::Status CheckRunFields(v1::RunSpec* spec, const SpecLimits& limits) {
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"project", &spec->project()},
-                              {"branch", &spec->branch()},
-                              {"commit", &spec->commit()},
-                              {"suite_name", &spec->suite_name()},
-                              {"baseline_branch", &spec->baseline_branch()}}) {
+  for (auto [field, value] :
+       {std::pair<const char*, const std::string*>{"project", &spec->project()},
+        {"branch", &spec->branch()},
+        {"commit", &spec->commit()},
+        {"suite_name", &spec->suite_name()},
+        {"baseline_branch", &spec->baseline_branch()}}) {
     RETURN_IF_ERROR(CheckString(field, *value, limits.max_string_bytes, false));
   }
   if (!v1::RunKind_IsValid(spec->kind())) return Bad("kind", "unknown run kind");
@@ -460,7 +462,8 @@ absl::Status CheckRunFields(v1::RunSpec* spec, const SpecLimits& limits) {
   if (spec->aa() && spec->against_run_id() != 0)
     return Bad("aa", "an A/A run is compared with its branch's baseline, not against_run_id");
   if (spec->confirms_run_id() != 0)
-    return Bad("confirms_run_id", "is set by the controller for the confirmation runs it schedules");
+    return Bad("confirms_run_id",
+               "is set by the controller for the confirmation runs it schedules");
   return absl::OkStatus();
 }
 

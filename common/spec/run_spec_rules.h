@@ -60,7 +60,7 @@ struct SpecLimits {
   // The controller's retry policy; 0 leaves max_attempts unset for the controller to fill (the
   // suite parser, which does not know the controller's policy).
   uint32_t default_max_attempts = 3;
-  std::string promtool;                    // checks PromQL syntax when set (path to promtool)
+  std::string promtool;  // checks PromQL syntax when set (path to promtool)
 };
 
 // Validates `spec` and fills its defaults so that a stored spec is complete.

@@ -52,8 +52,8 @@ class Parser : public YamlReader {
       RETURN_IF_ERROR(
           StrMap(n["agent_selector"], path + ".agent_selector", job->mutable_agent_selector()));
     }
-    RETURN_IF_ERROR(OptWhole(n, path, "max_attempts", 1, kMaxAttempts, job,
-                             &v1::JobSpec::set_max_attempts));
+    RETURN_IF_ERROR(
+        OptWhole(n, path, "max_attempts", 1, kMaxAttempts, job, &v1::JobSpec::set_max_attempts));
     if (n["command"] && n["benchmark"])
       return Error(n["benchmark"], path, "give either command or benchmark, not both");
     if (n["benchmark"]) {
@@ -83,17 +83,19 @@ class Parser : public YamlReader {
     if (n["fixtures"]) {
       RETURN_IF_ERROR(List(n["fixtures"], path + ".fixtures"));
       for (size_t i = 0; i < n["fixtures"].size(); ++i) {
-        RETURN_IF_ERROR(Fixture(n["fixtures"][i], absl::StrCat(path, ".fixtures[", i, "]"),
-                                b->add_fixtures()));
+        RETURN_IF_ERROR(
+            Fixture(n["fixtures"][i], absl::StrCat(path, ".fixtures[", i, "]"), b->add_fixtures()));
       }
     }
     if (!n["workload"]) return Error(n, path + ".workload", "is required");
     RETURN_IF_ERROR(Workload(n["workload"], path + ".workload", b->mutable_workload()));
-    if (n["observe"]) RETURN_IF_ERROR(Observe(n["observe"], path + ".observe", b->mutable_observe()));
+    if (n["observe"])
+      RETURN_IF_ERROR(Observe(n["observe"], path + ".observe", b->mutable_observe()));
     if (n["limits"]) {
       RETURN_IF_ERROR(List(n["limits"], path + ".limits"));
       for (size_t i = 0; i < n["limits"].size(); ++i) {
-        RETURN_IF_ERROR(Limit(n["limits"][i], absl::StrCat(path, ".limits[", i, "]"), b->add_limits()));
+        RETURN_IF_ERROR(
+            Limit(n["limits"][i], absl::StrCat(path, ".limits[", i, "]"), b->add_limits()));
       }
     }
     RETURN_IF_ERROR(OptSeconds(n, path, "timeout", b, &v1::BenchmarkJob::set_timeout_seconds));
@@ -124,8 +126,8 @@ class Parser : public YamlReader {
     if (n["profiles"]) {
       RETURN_IF_ERROR(List(n["profiles"], path + ".profiles"));
       for (size_t i = 0; i < n["profiles"].size(); ++i) {
-        RETURN_IF_ERROR(Profile(n["profiles"][i], absl::StrCat(path, ".profiles[", i, "]"),
-                                o->add_profiles()));
+        RETURN_IF_ERROR(
+            Profile(n["profiles"][i], absl::StrCat(path, ".profiles[", i, "]"), o->add_profiles()));
       }
     }
     if (n["postgres"]) {
@@ -206,8 +208,8 @@ class Parser : public YamlReader {
     if (n["heap"]) {
       RETURN_IF_ERROR(List(n["heap"], p + ".heap", "a list of: before, after"));
       for (size_t i = 0; i < n["heap"].size(); ++i) {
-        ASSIGN_OR_RETURN(size_t w,
-                         Word(n["heap"][i], absl::StrCat(p, ".heap[", i, "]"), {"before", "after"}));
+        ASSIGN_OR_RETURN(
+            size_t w, Word(n["heap"][i], absl::StrCat(p, ".heap[", i, "]"), {"before", "after"}));
         w == 0 ? ps->set_heap_before(true) : ps->set_heap_after(true);
       }
     }
@@ -238,8 +240,7 @@ class Parser : public YamlReader {
     if (n["command"]) {
       ASSIGN_OR_RETURN(*r->mutable_command(), Str(n["command"], path + ".command"));
     }
-    RETURN_IF_ERROR(
-        OptWhole(n, path, "status", 100, 599, r, &v1::ReadinessCheck::set_http_status));
+    RETURN_IF_ERROR(OptWhole(n, path, "status", 100, 599, r, &v1::ReadinessCheck::set_http_status));
     return OptSeconds(n, path, "timeout", r, &v1::ReadinessCheck::set_timeout_seconds);
   }
 
@@ -310,8 +311,7 @@ class Parser : public YamlReader {
     RETURN_IF_ERROR(CheckKeys(
         n, path,
         {"warmup", "duration", "repetitions", "pause", "http", "wrk", "pgbench", "command"}));
-    RETURN_IF_ERROR(
-        OptSeconds(n, path, "warmup", w, &v1::WorkloadSpec::set_warmup_seconds, true));
+    RETURN_IF_ERROR(OptSeconds(n, path, "warmup", w, &v1::WorkloadSpec::set_warmup_seconds, true));
     RETURN_IF_ERROR(OptSeconds(n, path, "duration", w, &v1::WorkloadSpec::set_duration_seconds));
     RETURN_IF_ERROR(OptWhole(n, path, "repetitions", 1, kMaxRepetitions, w,
                              &v1::WorkloadSpec::set_repetitions));
@@ -321,9 +321,9 @@ class Parser : public YamlReader {
       return Error(n, path, "give exactly one load generator: http, wrk, pgbench or command");
     if (n["http"]) return Http(n["http"], path + ".http", w->mutable_http());
     if (n["wrk"]) {
-      return External(n["wrk"], path + ".wrk", {"url", "connections", "threads"},
-                      w->mutable_wrk(), &v1::WrkSpec::mutable_url,
-                      &v1::WrkSpec::set_connections, &v1::WrkSpec::set_threads);
+      return External(n["wrk"], path + ".wrk", {"url", "connections", "threads"}, w->mutable_wrk(),
+                      &v1::WrkSpec::mutable_url, &v1::WrkSpec::set_connections,
+                      &v1::WrkSpec::set_threads);
     }
     if (n["pgbench"]) {
       return External(n["pgbench"], path + ".pgbench", {"dsn", "clients", "jobs"},
@@ -370,8 +370,8 @@ class Parser : public YamlReader {
     RETURN_IF_ERROR(OptNumber(g, p, "rate", 0.001, 10'000'000, s, &v1::HttpLoadSpec::set_rate));
     RETURN_IF_ERROR(OptBool(g, p, "closed_loop", s, &v1::HttpLoadSpec::set_closed_loop));
     RETURN_IF_ERROR(OptBool(g, p, "poisson", s, &v1::HttpLoadSpec::set_poisson));
-    RETURN_IF_ERROR(OptWhole(g, p, "connections", 1, kMaxConnections, s,
-                             &v1::HttpLoadSpec::set_connections));
+    RETURN_IF_ERROR(
+        OptWhole(g, p, "connections", 1, kMaxConnections, s, &v1::HttpLoadSpec::set_connections));
     RETURN_IF_ERROR(OptWhole(g, p, "threads", 1, kMaxThreads, s, &v1::HttpLoadSpec::set_threads));
     if (g["timeout"]) {
       ASSIGN_OR_RETURN(absl::Duration d,
@@ -380,10 +380,10 @@ class Parser : public YamlReader {
       s->set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
     }
     if (g["max_generator_lag_p99"]) {
-      ASSIGN_OR_RETURN(absl::Duration d,
-                       Duration(g["max_generator_lag_p99"], p + ".max_generator_lag_p99",
-                                absl::Microseconds(1), absl::Seconds(60),
-                                "want a duration from 1us to 60s, like 10ms"));
+      ASSIGN_OR_RETURN(
+          absl::Duration d,
+          Duration(g["max_generator_lag_p99"], p + ".max_generator_lag_p99", absl::Microseconds(1),
+                   absl::Seconds(60), "want a duration from 1us to 60s, like 10ms"));
       s->set_max_generator_lag_p99_us(static_cast<uint32_t>(absl::ToInt64Microseconds(d)));
     }
     if (g["stages"]) RETURN_IF_ERROR(Stages(g["stages"], p + ".stages", s));
@@ -424,11 +424,11 @@ class Parser : public YamlReader {
       if (rq[i]["headers"])
         RETURN_IF_ERROR(StrMap(rq[i]["headers"], rp + ".headers", r->mutable_headers()));
       RETURN_IF_ERROR(OptStr(rq[i], rp, "body", r->mutable_body()));
-      RETURN_IF_ERROR(OptNumber(rq[i], rp, "weight", 1e-9, 1e9, r, &v1::HttpRequestSpec::set_weight));
+      RETURN_IF_ERROR(
+          OptNumber(rq[i], rp, "weight", 1e-9, 1e9, r, &v1::HttpRequestSpec::set_weight));
     }
     return absl::OkStatus();
   }
-
 };
 
 }  // namespace

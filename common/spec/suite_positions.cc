@@ -15,9 +15,10 @@ namespace {
 // Proto field names whose suite key is another word; the rest lose a unit suffix
 // (_seconds, _ms, _us) or are the same.
 const std::map<std::string, std::string>& RenamedKeys() {
-  static const auto* m = new std::map<std::string, std::string>{
-      {"http_status", "status"}, {"rate_to", "ramp_to"}, {"max_generator_lag_p99_us",
-                                                           "max_generator_lag_p99"}};
+  static const auto* m =
+      new std::map<std::string, std::string>{{"http_status", "status"},
+                                             {"rate_to", "ramp_to"},
+                                             {"max_generator_lag_p99_us", "max_generator_lag_p99"}};
   return *m;
 }
 
@@ -48,8 +49,10 @@ std::string YamlPathOf(const std::string& proto_path) {
   // A command job's fields sit on the job itself: jobs[0].command.timeout_seconds is
   // jobs[0].timeout, and the command line itself is jobs[0].command.
   if (segs.size() >= 2 && absl::StartsWith(segs[0], "jobs[") && segs[1] == "command") {
-    if (segs.size() == 3 && segs[2] == "command") segs.pop_back();
-    else if (segs.size() >= 3) segs.erase(segs.begin() + 1);
+    if (segs.size() == 3 && segs[2] == "command")
+      segs.pop_back();
+    else if (segs.size() >= 3)
+      segs.erase(segs.begin() + 1);
   }
   for (std::string& s : segs) s = YamlSegment(s);
   // A command load generator's command line is workload.command (or its run key).
@@ -79,8 +82,7 @@ absl::Status SuitePositions::Locate(const std::string& file, const absl::Status&
 
 absl::Status SuitePositions::ErrorAt(const std::string& file, const YAML::Mark& m,
                                      const std::string& path, const std::string& problem) {
-  if (m.is_null())
-    return absl::InvalidArgumentError(absl::StrCat(file, ": ", path, ": ", problem));
+  if (m.is_null()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", path, ": ", problem));
   return absl::InvalidArgumentError(
       absl::StrCat(file, ":", m.line + 1, ":", m.column + 1, ": ", path, ": ", problem));
 }

@@ -146,8 +146,7 @@ class YamlReader {
     return absl::OkStatus();
   }
 
-  absl::Status StrList(const YAML::Node& n, const std::string& path,
-                       StrListField* out) {
+  absl::Status StrList(const YAML::Node& n, const std::string& path, StrListField* out) {
     RETURN_IF_ERROR(List(n, path, "a list of strings"));
     for (size_t i = 0; i < n.size(); ++i) {
       ASSIGN_OR_RETURN(*out->Add(), Str(n[i], absl::StrCat(path, "[", i, "]")));

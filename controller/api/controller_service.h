@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/grpc/auth.h"
+#include "common/spec/run_spec_rules.h"
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
 #include "controller/api/run_watch_hub.h"
@@ -12,7 +13,6 @@
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
-#include "common/spec/run_spec_rules.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 
 namespace perfgate::controller {

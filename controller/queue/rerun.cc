@@ -6,10 +6,9 @@ namespace perfgate::controller {
 
 absl::StatusOr<v1::RunSpec> RerunSpec(const v1::Run& run) {
   if (run.confirms_run_id() != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("run ", run.id(), " is a confirmation run of run ", run.confirms_run_id(),
-                     ", which the controller schedules itself; rerun run ",
-                     run.confirms_run_id(), " instead"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", run.id(), " is a confirmation run of run ", run.confirms_run_id(),
+        ", which the controller schedules itself; rerun run ", run.confirms_run_id(), " instead"));
   }
   if (run.jobs().empty())
     return absl::FailedPreconditionError(absl::StrCat("run ", run.id(), " has no jobs"));

@@ -66,8 +66,10 @@ std::string CheckMeasured(const v1::RepetitionResult& r, const UploadLimits& l) 
     const std::string f = absl::StrCat(".measurements[", k, "]");
     if (!names.insert(m.name()).second)
       return f + ".name: '" + m.name() + "' appears twice in the repetition";
-    if (m.name().empty() || m.name().size() > l.max_name_bytes || m.unit().size() > l.max_name_bytes)
-      return absl::StrCat(f, ": name must be 1..", l.max_name_bytes, " bytes, unit at most as long");
+    if (m.name().empty() || m.name().size() > l.max_name_bytes ||
+        m.unit().size() > l.max_name_bytes)
+      return absl::StrCat(f, ": name must be 1..", l.max_name_bytes,
+                          " bytes, unit at most as long");
     if (!std::isfinite(m.value())) return f + ".value: not a finite number";
     if (!v1::Direction_IsValid(m.direction())) return f + ".direction: unknown";
   }

@@ -322,12 +322,12 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
     // The id and time live in columns (LatestComparison reads them there).
     auto insert_comparison = [&](v1::Comparison& c) {
       std::vector<int64_t> base(c.baseline_run_ids().begin(), c.baseline_run_ids().end());
-      auto r = Exec(tx,
-                    "INSERT INTO comparisons (candidate_run_id, baseline_run_ids, verdict, body) "
-                    "VALUES ($1, $2::bigint[], $3, $4) RETURNING id, "
-                    "extract(epoch from created_at)::float8",
-                    c.candidate_run_id(), BigintArray(base), VerdictText(c.verdict()),
-                    Bytes(c, &buf));
+      auto r =
+          Exec(tx,
+               "INSERT INTO comparisons (candidate_run_id, baseline_run_ids, verdict, body) "
+               "VALUES ($1, $2::bigint[], $3, $4) RETURNING id, "
+               "extract(epoch from created_at)::float8",
+               c.candidate_run_id(), BigintArray(base), VerdictText(c.verdict()), Bytes(c, &buf));
       c.set_id(r[0][0].as<int64_t>());
       SetTimestamp(r[0][1], c.mutable_created_at());
     };
@@ -341,8 +341,9 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
            VerdictText(o->decision->verdict()));
       pgq::NotifyRun(tx, o->decision->candidate_run_id());
     }
-    const v1::Comparison* alerted = o->decision ? &*o->decision : o->comparison ? &*o->comparison
-                                                                                 : nullptr;
+    const v1::Comparison* alerted = o->decision     ? &*o->decision
+                                    : o->comparison ? &*o->comparison
+                                                    : nullptr;
     for (v1::Alert& a : o->alerts) {
       if (alerted) a.set_comparison_id(alerted->id());
       InsertAlert(tx, &a, *o);

@@ -60,7 +60,7 @@ std::string PgJobStore::RunCommit(pqxx::work& tx, int64_t run_id, ClaimState* st
 }
 
 absl::StatusOr<JobStore::Claim> PgJobStore::AssignJob(pqxx::work& tx, const pqxx::row& job,
-                                                     const std::string& agent, ClaimState* st) {
+                                                      const std::string& agent, ClaimState* st) {
   const int64_t job_id = job[0].as<int64_t>();
   const int64_t run_id = job[1].as<int64_t>();
   auto att = Exec(tx,
@@ -74,8 +74,8 @@ absl::StatusOr<JobStore::Claim> PgJobStore::AssignJob(pqxx::work& tx, const pqxx
   c.assign.set_job_id(job_id);
   c.assign.set_run_id(run_id);
   c.assign.set_commit(RunCommit(tx, run_id, st));
-  auto parsed =
-      google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(), c.assign.mutable_spec());
+  auto parsed = google::protobuf::util::JsonStringToMessage(job[2].as<std::string>(),
+                                                            c.assign.mutable_spec());
   if (!parsed.ok()) return absl::InternalError("stored job spec unreadable: " + parsed.ToString());
   if (!c.assign.spec().commit().empty()) c.assign.set_commit(c.assign.spec().commit());
   Exec(tx,

@@ -14,7 +14,6 @@ namespace {
 
 using pgq::Interval;
 
-
 absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   std::map<int64_t, v1::Job*> by_id;
   for (const auto& r : Exec(tx,
@@ -80,7 +79,8 @@ absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
     v1::RunSpec filled = spec;
     if (spec.aa() && spec.commit().empty()) {
       // An A/A measures the baseline's code: the newest succeeded baseline run's commit.
-      const std::string branch = spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch();
+      const std::string branch =
+          spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch();
       auto b = Exec(tx,
                     "SELECT commit_sha FROM runs WHERE kind = 'BASELINE' AND state = 'SUCCEEDED' "
                     "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT 1",
@@ -175,7 +175,6 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
   return stops;
 }
 
-
 absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) {
   int64_t run_id = 0;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
@@ -261,7 +260,6 @@ absl::StatusOr<v1::GetRunLogsResponse> PgJobStore::GetRunLogTail(int64_t run_id,
   if (!s.ok()) return s;
   return out;
 }
-
 
 absl::StatusOr<std::map<std::string, int64_t>> PgJobStore::CountJobsByState() {
   std::map<std::string, int64_t> out;

@@ -1,10 +1,11 @@
 // The queue's transaction steps (pg_queue_tx.h).
+#include "controller/store/pg_queue_tx.h"
+
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller::pgq {

@@ -13,9 +13,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
+#include "common/compress/gzip.h"
 #include "common/process/subprocess.h"
 #include "controller/profile/pprof.h"
-#include "common/compress/gzip.h"
 
 namespace {
 

@@ -3,11 +3,10 @@
 #include <signal.h>
 
 #include <fstream>
-#include <sstream>
-#include <tuple>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -172,8 +171,7 @@ TEST_F(ClusterTest, CliWaitJsonIsJsonLinesEndingWithTheFinalRun) {
        {std::tuple<std::string, int, std::string>{"echo fine", 0, "RUN_STATE_SUCCEEDED"},
         {"exit 3", 1, "RUN_STATE_FAILED"}}) {
     std::string out;
-    EXPECT_EQ(Cli({"-o", "json", "run", "submit", "--command", command, "--wait"}, &out),
-              want_exit)
+    EXPECT_EQ(Cli({"-o", "json", "run", "submit", "--command", command, "--wait"}, &out), want_exit)
         << out;
     std::vector<nlohmann::json> docs;
     std::istringstream lines(out);

@@ -24,12 +24,12 @@ void AddAgentCommands(CLI::App& app, Commands& cmds) {
   drain->add_flag("--undo", *undo, "resume giving it work");
   cmds.Add(drain, [req, undo](Client* c, const Globals&) {
     req->set_undo(*undo);
-    return CallAndShow<v1::DrainAgentRequest, v1::Agent>(
-        *c, &v1::Controller::Stub::DrainAgent, *req, [](const v1::Agent& a) {
-          v1::ListAgentsResponse one;
-          *one.add_agents() = a;
-          RenderAgents(std::cout, one);
-        });
+    return CallAndShow<v1::DrainAgentRequest, v1::Agent>(*c, &v1::Controller::Stub::DrainAgent,
+                                                         *req, [](const v1::Agent& a) {
+                                                           v1::ListAgentsResponse one;
+                                                           *one.add_agents() = a;
+                                                           RenderAgents(std::cout, one);
+                                                         });
   });
 }
 

@@ -29,12 +29,12 @@ void AddAlerts(CLI::App& app, Commands& cmds) {
         ->required();
     sub->add_option("--note", *req->mutable_note(), "why");
     cmds.Add(sub, [req](Client* c, const Globals&) {
-      return CallAndShow<v1::UpdateAlertRequest, v1::Alert>(
-          *c, &v1::Controller::Stub::UpdateAlert, *req, [](const v1::Alert& a) {
-            v1::ListAlertsResponse one;
-            *one.add_alerts() = a;
-            RenderAlerts(std::cout, one);
-          });
+      return CallAndShow<v1::UpdateAlertRequest, v1::Alert>(*c, &v1::Controller::Stub::UpdateAlert,
+                                                            *req, [](const v1::Alert& a) {
+                                                              v1::ListAlertsResponse one;
+                                                              *one.add_alerts() = a;
+                                                              RenderAlerts(std::cout, one);
+                                                            });
     });
   }
 }
@@ -50,12 +50,15 @@ void AddChangePoints(CLI::App& app, Commands& cmds) {
   cmds.Add(list, [list_req](Client* c, const Globals&) {
     return CallAndShow<v1::ListChangePointsRequest, v1::ListChangePointsResponse>(
         *c, &v1::Controller::Stub::ListChangePoints, *list_req,
-        [](const v1::ListChangePointsResponse& r) { RenderChangePoints(std::cout, r.change_points()); });
+        [](const v1::ListChangePointsResponse& r) {
+          RenderChangePoints(std::cout, r.change_points());
+        });
   });
   auto req = std::make_shared<v1::TriageChangePointRequest>();
   auto* triage = cp->add_subcommand("triage", "set a change point's state");
-  triage->add_option_function<int64_t>(
-            "ID", [req](int64_t v) { req->set_id(v); }, "change point id")
+  triage
+      ->add_option_function<int64_t>(
+          "ID", [req](int64_t v) { req->set_id(v); }, "change point id")
       ->required();
   triage->add_option("STATE", *req->mutable_state(), "open, acknowledged, fixed or false_positive")
       ->required()

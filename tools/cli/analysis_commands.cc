@@ -34,8 +34,9 @@ void AddAnalysisCommands(CLI::App& app, Commands& cmds) {
       "report",
       "a candidate's report: md (PR comment), json (schema: perfgate.v1.Comparison), "
       "text, or html (prints the page's URL)");
-  report->add_option_function<int64_t>(
-            "RUN", [report_req](int64_t v) { report_req->set_run_id(v); }, "candidate run id")
+  report
+      ->add_option_function<int64_t>(
+          "RUN", [report_req](int64_t v) { report_req->set_run_id(v); }, "candidate run id")
       ->required();
   report->add_option("--format", *report_req->mutable_format(), "md, json, text or html")
       ->check(CLI::IsMember({"md", "json", "text", "html"}))

@@ -80,8 +80,9 @@ int Show(Client& c, const google::protobuf::Message& m, const std::function<void
 
 // Calls a unary method and shows its answer: the shape of most commands.
 template <typename Req, typename Resp>
-int CallAndShow(Client& c, grpc::Status (v1::Controller::Stub::*method)(grpc::ClientContext*,
-                                                                         const Req&, Resp*),
+int CallAndShow(Client& c,
+                grpc::Status (v1::Controller::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                             Resp*),
                 const Req& req, const std::function<void(const Resp&)>& table,
                 absl::Duration timeout = absl::Seconds(30)) {
   Resp resp;

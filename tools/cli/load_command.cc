@@ -1,7 +1,5 @@
 #include "tools/cli/load_command.h"
 
-#include "tools/cli/command.h"
-
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "agent/load/http_load.h"
+#include "tools/cli/command.h"
 
 namespace perfgate::cli {
 namespace {
@@ -173,11 +172,12 @@ void PrintTable(const agent::LoadResult& res) {
             << res.connect_errors << "\n  status:";
   for (const auto& [code, n] : t.status_counts) std::cout << " " << code << "=" << n;
   std::cout << "\n\n  " << std::left << std::setw(20) << "ms" << std::right << std::setw(10)
-            << "p50" << std::setw(10) << "p90" << std::setw(10) << "p99" << std::setw(10)
-            << "p99.9" << std::setw(10) << "max\n";
+            << "p50" << std::setw(10) << "p90" << std::setw(10) << "p99" << std::setw(10) << "p99.9"
+            << std::setw(10) << "max\n";
   auto row = [](const char* name, const common::HdrHistogram& h) {
     std::cout << "  " << std::left << std::setw(20) << name << std::right;
-    for (double p : {50.0, 90.0, 99.0, 99.9}) std::cout << std::setw(10) << Ms(h.ValueAtPercentile(p));
+    for (double p : {50.0, 90.0, 99.0, 99.9})
+      std::cout << std::setw(10) << Ms(h.ValueAtPercentile(p));
     std::cout << std::setw(10) << Ms(h.max()) << "\n";
   };
   row(res.open_loop ? "latency (corrected)" : "latency", t.latency);
@@ -219,7 +219,8 @@ void AddLoadCommand(CLI::App& app, Commands& cmds) {
   auto* load = app.add_subcommand(
       "load", "drive HTTP load at a URL with the built-in generator (no controller)");
   AddLoadFlags(load, f.get());
-  cmds.AddLocal(load, [f](Client*, const Globals& g) { return RunLoadCommand(*f, g.output == "json"); });
+  cmds.AddLocal(load,
+                [f](Client*, const Globals& g) { return RunLoadCommand(*f, g.output == "json"); });
 }
 
 }  // namespace perfgate::cli

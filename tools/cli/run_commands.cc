@@ -33,8 +33,8 @@ CLI::App* AddSubmit(CLI::App* run, SubmitFlags* f) {
   auto* submit =
       run->add_subcommand("submit", "queue a run: one command job, or the jobs of a suite file");
   auto* cmd_opt = submit->add_option("--command", f->command, "shell command to run on an agent");
-  auto* suite_opt =
-      submit->add_option("--suite", f->suite, "suite file (YAML or JSON)")->check(CLI::ExistingFile);
+  auto* suite_opt = submit->add_option("--suite", f->suite, "suite file (YAML or JSON)")
+                        ->check(CLI::ExistingFile);
   cmd_opt->excludes(suite_opt);
   submit->add_option("--commit", f->commit, "commit of the system under test");
   submit->add_option("--branch", f->branch, "branch of the system under test");
@@ -46,7 +46,8 @@ CLI::App* AddSubmit(CLI::App* run, SubmitFlags* f) {
   submit->add_option("--env", f->env, "KEY=VALUE for the command (repeatable)");
   submit->add_option("--selector", f->selector, "agent label KEY=VALUE the job needs (repeatable)");
   submit->add_option("--timeout", f->timeout, "job timeout, e.g. 30m (default 1h)");
-  submit->add_flag("--wait", f->wait, "watch the run until it ends; exit code reflects the outcome");
+  submit->add_flag("--wait", f->wait,
+                   "watch the run until it ends; exit code reflects the outcome");
   submit->add_option("--baseline-branch", f->baseline_branch,
                      "candidates: compare with this branch's baseline (default: --branch)");
   submit
@@ -159,7 +160,7 @@ int Logs(Client& c, int64_t run_id) {
 template <typename Req, typename Resp>
 void AddRunQuery(CLI::App* run, Commands& cmds, const std::string& name, const std::string& help,
                  grpc::Status (v1::Controller::Stub::*method)(grpc::ClientContext*, const Req&,
-                                                               Resp*),
+                                                              Resp*),
                  void (Req::*set_id)(int64_t), std::function<void(const Resp&)> table) {
   auto id = std::make_shared<int64_t>(0);
   auto* sub = run->add_subcommand(name, help);
@@ -232,17 +233,17 @@ void AddRunCommands(CLI::App& app, Commands& cmds) {
   auto* run = app.add_subcommand("run", "submit, inspect, watch and cancel runs");
   run->require_subcommand(1);
   auto submit = std::make_shared<SubmitFlags>();
-  cmds.Add(AddSubmit(run, submit.get()), [submit](Client* c, const Globals&) {
-    return Submit(*c, *submit);
-  });
+  cmds.Add(AddSubmit(run, submit.get()),
+           [submit](Client* c, const Globals&) { return Submit(*c, *submit); });
 
-  AddRunQuery<v1::GetRunRequest, v1::Run>(
-      run, cmds, "get", "show a run with its jobs", &v1::Controller::Stub::GetRun,
-      &v1::GetRunRequest::set_id, [](const v1::Run& r) { RenderRun(std::cout, r); });
+  AddRunQuery<v1::GetRunRequest, v1::Run>(run, cmds, "get", "show a run with its jobs",
+                                          &v1::Controller::Stub::GetRun, &v1::GetRunRequest::set_id,
+                                          [](const v1::Run& r) { RenderRun(std::cout, r); });
 
   auto list = std::make_shared<ListFlags>();
   auto* ls = run->add_subcommand("list", "list runs, newest first");
-  ls->add_option("--state", list->state, "queued, running, succeeded, failed, cancelled, cancelling");
+  ls->add_option("--state", list->state,
+                 "queued, running, succeeded, failed, cancelled, cancelling");
   ls->add_option("--branch", list->branch, "only this branch");
   ls->add_option("--commit", list->commit, "only this commit");
   ls->add_option("--kind", list->kind, "baseline, candidate or experiment");

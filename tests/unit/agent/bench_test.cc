@@ -7,17 +7,17 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/exec/bench_context.h"
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/build_cache.h"
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"
-#include "agent/exec/readiness.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
+#include "agent/exec/bench_context.h"
+#include "agent/exec/readiness.h"
 #include "common/net/local_port.h"
-#include "common/spec/run_spec_rules.h"
 #include "common/process/subprocess.h"
+#include "common/spec/run_spec_rules.h"
 #include "gtest/gtest.h"
 #include "tests/harness/processes.h"
 #include "tests/harness/test_postgres.h"

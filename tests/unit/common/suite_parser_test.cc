@@ -91,19 +91,21 @@ TEST(SuiteParserTest, ProtoFieldPathsTranslateToTheFilesKeys) {
 TEST(SuiteParserTest, RuleErrorsPointAtTheValueOrItsEnclosingBlock) {
   // A value the rules refuse: at the value. A field left out: at the block that lacks it.
   auto bad = ParseSuite(
-      "s.yaml", "jobs:\n  - benchmark:\n      workload:\n        http: {target: \"ftp://x\", rate: 1}\n");
+      "s.yaml",
+      "jobs:\n  - benchmark:\n      workload:\n        http: {target: \"ftp://x\", rate: 1}\n");
   EXPECT_NE(bad.status().message().find(
                 "s.yaml:4:24: jobs[0].benchmark.workload.http.target: must be an http:// URL"),
             std::string::npos)
       << bad.status();
-  auto missing = ParseSuite(
-      "s.yaml", "jobs:\n  - benchmark:\n      fixtures:\n        - {sql: /x.sql}\n"
-                "      workload: {command: \"true\"}\n");
+  auto missing = ParseSuite("s.yaml",
+                            "jobs:\n  - benchmark:\n      fixtures:\n        - {sql: /x.sql}\n"
+                            "      workload: {command: \"true\"}\n");
   EXPECT_NE(missing.status().message().find("s.yaml:4:11: jobs[0].benchmark.fixtures[0].dsn: is "
                                             "required"),
             std::string::npos)
       << missing.status();
-  auto twice = ParseSuite("s.yaml", "jobs:\n  - {name: a, command: x}\n  - {name: a, command: y}\n");
+  auto twice =
+      ParseSuite("s.yaml", "jobs:\n  - {name: a, command: x}\n  - {name: a, command: y}\n");
   EXPECT_NE(twice.status().message().find("s.yaml:3:12: jobs[1].name: 'a' is used twice"),
             std::string::npos)
       << twice.status();
@@ -253,7 +255,8 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
       {job("      limits: [{metric: x}]\n      workload:\n" + http),
        "limits[0]: give max, min, or target/acceptable/critical levels"},
       {job("      limits: [{metric: x, target: 200, acceptable: 100, critical: 1000}]\n"
-           "      workload:\n" + http),
+           "      workload:\n" +
+           http),
        "limits[0]: target, acceptable and critical must be ordered one way"},
       {job("      workload:\n        wrk: {url: x, conections: 3}\n"),
        "workload.wrk.conections: unknown key"},

@@ -36,7 +36,8 @@ TEST(AgentMatcherTest, EveryAgentCarriesItsOwnName) {
   IdleAgents idle;
   idle.Add("a1", L({}));
   idle.Add("a2", L({{kAgentNameLabel, "spoofed"}}));
-  EXPECT_EQ(idle.Take(L({{kAgentNameLabel, "a2"}})), "a2") << "the name label is not the agent's to set";
+  EXPECT_EQ(idle.Take(L({{kAgentNameLabel, "a2"}})), "a2")
+      << "the name label is not the agent's to set";
   EXPECT_EQ(idle.Take(L({{kAgentNameLabel, "spoofed"}})), std::nullopt);
 }
 

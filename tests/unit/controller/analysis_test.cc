@@ -8,9 +8,9 @@
 
 #include "common/hash/sha256.h"
 #include "common/http/url.h"
+#include "controller/alerts/notifier.h"
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/comparer.h"
-#include "controller/alerts/notifier.h"
 #include "controller/report/render.h"
 
 namespace perfgate::controller {
@@ -81,7 +81,8 @@ TEST(ComparerTest, RegressionWithLevelsAndOnlyTheSystemsMetricsJudged) {
   EXPECT_NE(alerts[0].summary().find("cand"), std::string::npos) << alerts[0].summary();
   EXPECT_EQ(alerts[0].worst_functions_profile(), "api/api/cpu/window");
   EXPECT_EQ(WorstFunctionLines(alerts[0]), std::vector<std::string>{"+74.44 ms  BurnCpu"});
-  auto am = nlohmann::json::parse(Notifier::AlertmanagerBody(alerts[0], absl::Hours(1), common::FakeClock().Now()));
+  auto am = nlohmann::json::parse(
+      Notifier::AlertmanagerBody(alerts[0], absl::Hours(1), common::FakeClock().Now()));
   EXPECT_EQ(am[0]["annotations"]["profile_diff"], "api/api/cpu/window (flat):\n+74.44 ms  BurnCpu");
 
   const std::string md = RenderMarkdown(c, "http://x/runs/2/compare");
