@@ -24,11 +24,16 @@
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"
 #include "controller/events/controller_event.h"
+#include "controller/forge/github.h"
+#include "controller/forge/gitlab.h"
+#include "controller/forge/outbox_sender.h"
+#include "controller/forge/webhooks.h"
 #include "controller/gateway/agent_gateway_service.h"
 #include "controller/store/embedded_postgres.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_analysis_store.h"
+#include "controller/store/pg_forge_store.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
@@ -44,6 +49,23 @@ bool IsLoopback(const std::string& host) {
 absl::StatusOr<common::TokenAuth> LoadAuth(const std::string& file) {
   if (file.empty()) return common::TokenAuth();
   return common::TokenAuth::FromFile(file);
+}
+
+// A credential file's contents: the first line (`whole`: everything, for a PEM key).
+// INVALID_ARGUMENT naming the flag when it is unreadable or empty.
+absl::StatusOr<std::string> ReadCredential(const std::string& flag, const std::string& path,
+                                           bool whole = false) {
+  std::ifstream in(path);
+  std::string text;
+  if (whole) {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    std::getline(in, text);
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  }
+  if (!in.good() && !in.eof()) text.clear();
+  if (text.empty()) return absl::InvalidArgumentError(flag + ": " + path + " is empty or unreadable");
+  return text;
 }
 
 absl::Status WriteReadyFile(const std::string& path, int grpc_port, int http_port) {
@@ -81,6 +103,7 @@ class ControllerAppImpl : public ControllerApp {
   absl::Status BuildQueue(const std::string& dsn);  // stores, sessions, dispatch, sweeping
   absl::StatusOr<NotifierOptions> AlertDelivery() const;
   void BuildAnalysis(const NotifierOptions& alerts);
+  absl::Status BuildForge();  // projects, webhooks, the outbox and the forges' clients
   void BuildServices(const Auths& auth);  // pages, the operators' API, the agents' gateway
   absl::Status StartHttp(const Listeners& l);
   absl::StatusOr<int> StartGrpc();  // the bound port
@@ -106,6 +129,10 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<PgAnalysisStore> analysis_;
   std::unique_ptr<Analyser> analyser_;
   std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<PgForgeStore> forge_;
+  std::unique_ptr<WebhookHandler> webhooks_;
+  std::unique_ptr<OutboxSender> outbox_;
+  EventBus outbox_due_;
   std::unique_ptr<WebPages> pages_;
   std::unique_ptr<ControllerService> api_;
   std::unique_ptr<AgentGatewayService> gateway_;
@@ -119,6 +146,7 @@ void ControllerAppImpl::OnDatabaseEvent(const std::string& payload) {
   if (!e) return;
   using Kind = ControllerEvent::Kind;
   if (e->kind == Kind::kWork || e->kind == Kind::kAnything) work_.Notify();
+  if (e->kind == Kind::kOutbox || e->kind == Kind::kAnything) outbox_due_.Notify();
   if (e->kind == Kind::kRunChanged || e->kind == Kind::kAnything) {
     runs_.Notify();
     run_states_.Notify();
@@ -141,12 +169,14 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   RETURN_IF_ERROR(BuildQueue(dsn));
   ASSIGN_OR_RETURN(NotifierOptions alerts, AlertDelivery());
   BuildAnalysis(alerts);
+  RETURN_IF_ERROR(BuildForge());
   BuildServices(auth);
   RETURN_IF_ERROR(StartHttp(listen));
   ASSIGN_OR_RETURN(int grpc_port, StartGrpc());
   dispatcher_->Start();
   housekeeper_->Start();
   analyser_->Start();
+  outbox_->Start();
   if (!alerts.webhook_url.empty() || !alerts.alertmanager_url.empty()) notifier_->Start();
   spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
                cfg_.controller_id, grpc_port, http_->port(), embedded_ != nullptr);
@@ -248,6 +278,61 @@ void ControllerAppImpl::BuildAnalysis(const NotifierOptions& alerts) {
   notifier_ = std::make_unique<Notifier>(*analysis_, alerts);
 }
 
+absl::Status ControllerAppImpl::BuildForge() {
+  forge_ = std::make_unique<PgForgeStore>(*pool_);
+  WebhookOptions wo;
+  if (!cfg_.github_webhook_secret_file.empty()) {
+    ASSIGN_OR_RETURN(wo.github_secret, ReadCredential("--github-webhook-secret-file",
+                                                      cfg_.github_webhook_secret_file));
+  }
+  if (!cfg_.gitlab_webhook_secret_file.empty()) {
+    ASSIGN_OR_RETURN(wo.gitlab_secret, ReadCredential("--gitlab-webhook-secret-file",
+                                                      cfg_.gitlab_webhook_secret_file));
+  }
+  wo.limits.default_max_attempts = retry_.default_max_attempts;
+  webhooks_ = std::make_unique<WebhookHandler>(*forge_, metrics_, work_, runs_, wo);
+
+  std::map<std::string, std::unique_ptr<ForgeClient>> clients;
+  const bool app = !cfg_.github_app_id.empty() || !cfg_.github_app_key_file.empty();
+  if (app && (cfg_.github_app_id.empty() || cfg_.github_app_key_file.empty()))
+    return absl::InvalidArgumentError("--github-app-id and --github-app-key-file go together");
+  if (app && !cfg_.github_token_file.empty())
+    return absl::InvalidArgumentError("--github-token-file or a GitHub App, not both");
+  if (app || !cfg_.github_token_file.empty()) {
+    GitHubAuthConfig ga;
+    ga.app_id = cfg_.github_app_id;
+    if (app) {
+      ASSIGN_OR_RETURN(ga.private_key_pem,
+                       ReadCredential("--github-app-key-file", cfg_.github_app_key_file, true));
+      if (auto jwt = GitHubAppJwt(ga.app_id, ga.private_key_pem, absl::Now()); !jwt.ok())
+        return absl::InvalidArgumentError("--github-app-key-file: " +
+                                          std::string(jwt.status().message()));
+    } else {
+      ASSIGN_OR_RETURN(ga.token, ReadCredential("--github-token-file", cfg_.github_token_file));
+    }
+    ASSIGN_OR_RETURN(auto http,
+                     ForgeHttp::Create("--github-api-url", cfg_.github_api_url, cfg_.forge_timeout));
+    clients[kGitHub] = std::make_unique<GitHubClient>(std::move(http), std::move(ga));
+  }
+  if (!cfg_.gitlab_token_file.empty()) {
+    ASSIGN_OR_RETURN(std::string token,
+                     ReadCredential("--gitlab-token-file", cfg_.gitlab_token_file));
+    ASSIGN_OR_RETURN(auto http,
+                     ForgeHttp::Create("--gitlab-api-url", cfg_.gitlab_api_url, cfg_.forge_timeout));
+    clients[kGitLab] = std::make_unique<GitLabClient>(std::move(http), std::move(token));
+  }
+  spdlog::info("msg=\"CI integration\" github_reports={} gitlab_reports={} github_secret={} "
+               "gitlab_secret={}",
+               clients.count(kGitHub) ? (app ? "app" : "token") : "off",
+               clients.count(kGitLab) ? "token" : "off", !wo.github_secret.empty(),
+               !wo.gitlab_secret.empty());
+  OutboxSenderOptions oo;
+  oo.poll = cfg_.outbox_poll;
+  outbox_ = std::make_unique<OutboxSender>(*forge_, *jobs_, *analysis_, std::move(clients),
+                                           outbox_due_, metrics_, oo);
+  return absl::OkStatus();
+}
+
 void ControllerAppImpl::BuildServices(const Auths& auth) {
   common::SpecLimits spec_limits;
   spec_limits.default_max_attempts = retry_.default_max_attempts;
@@ -260,6 +345,7 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
   api_ =
       std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
                                           metrics_, auth.api, spec_limits, *analysis_, *analyser_);
+  api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, auth.agents);
 }
@@ -271,13 +357,18 @@ absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
                                 if (auto counts = jobs_->CountJobsByState(); counts.ok())
                                   metrics_.SetJobsByState(*counts);
                               },
-                              [this](httplib::Server& server) { pages_->Register(server); }));
+                              [this](httplib::Server& server) {
+                                pages_->Register(server);
+                                webhooks_->Register(server);
+                              }));
   // Links in reports and alerts: --external-url, or where the pages are now being served.
   const std::string external_url = cfg_.external_url.empty()
                                        ? absl::StrCat("http://", l.http_host, ":", http_->port())
                                        : cfg_.external_url;
   analyser_->SetExternalUrl(external_url);
   api_->SetExternalUrl(external_url);
+  webhooks_->SetExternalUrl(external_url);
+  outbox_->SetExternalUrl(external_url);
   return absl::OkStatus();
 }
 
@@ -310,6 +401,7 @@ void ControllerAppImpl::Shutdown() {
     if (housekeeper_) housekeeper_->Stop();
     if (analyser_) analyser_->Stop();
     if (notifier_) notifier_->Stop();
+    if (outbox_) outbox_->Stop();
     if (sessions_) sessions_->Stop();
     if (api_) api_->StopWatches();
     if (server_)

@@ -38,6 +38,17 @@ struct ControllerConfig {
   std::string alertmanager_url;       // "" off
   absl::Duration analysis_poll = absl::Seconds(5);
   bool confirm_inconclusive = true;
+  // CI integration (docs/ci.md). Credentials live in files, never in the database or logs.
+  std::string github_api_url = "https://api.github.com";
+  std::string github_token_file;           // a personal access token, or
+  std::string github_app_id;               // a GitHub App: its id and
+  std::string github_app_key_file;         // its private key (PEM)
+  std::string github_webhook_secret_file;  // the controller's webhook secret (projects may have own)
+  std::string gitlab_api_url = "https://gitlab.com/api/v4";
+  std::string gitlab_token_file;
+  std::string gitlab_webhook_secret_file;
+  absl::Duration forge_timeout = absl::Seconds(10);
+  absl::Duration outbox_poll = absl::Seconds(5);
 };
 
 class ControllerApp {

@@ -82,6 +82,39 @@ void AddAnalysisFlags(CLI::App& app, ControllerConfig& cfg) {
       ->capture_default_str();
 }
 
+// CI integration: webhooks in, reports out (docs/ci.md).
+void AddForgeFlags(CLI::App& app, ControllerConfig& cfg) {
+  auto file = [&](const char* flag, std::string* v, const char* help) {
+    app.add_option(flag, *v, help)->check(CLI::ExistingFile)->group("CI integration");
+  };
+  file("--github-webhook-secret-file", &cfg.github_webhook_secret_file,
+       "verify POST /hooks/github (X-Hub-Signature-256) with this file's first line; projects "
+       "may have secrets of their own");
+  file("--github-token-file", &cfg.github_token_file,
+       "report to GitHub with this token (first line; a personal access token with checks, "
+       "statuses and pull request write access)");
+  app.add_option("--github-app-id", cfg.github_app_id,
+                 "report to GitHub as this GitHub App (with --github-app-key-file)")
+      ->group("CI integration");
+  file("--github-app-key-file", &cfg.github_app_key_file, "the GitHub App's private key (PEM)");
+  app.add_option("--github-api-url", cfg.github_api_url,
+                 "GitHub's REST API (GitHub Enterprise: https://HOST/api/v3)")
+      ->capture_default_str()
+      ->group("CI integration");
+  file("--gitlab-webhook-secret-file", &cfg.gitlab_webhook_secret_file,
+       "accept POST /hooks/gitlab whose X-Gitlab-Token equals this file's first line");
+  file("--gitlab-token-file", &cfg.gitlab_token_file,
+       "report to GitLab with this access token (api scope)");
+  app.add_option("--gitlab-api-url", cfg.gitlab_api_url, "GitLab's REST API v4")
+      ->capture_default_str()
+      ->group("CI integration");
+  perfgate::common::AddDurationOption(app, "--forge-timeout", &cfg.forge_timeout,
+                                      "timeout of each call to a forge's API");
+  perfgate::common::AddDurationOption(app, "--outbox-poll", &cfg.outbox_poll,
+                                      "backstop poll of the outbox (reports are sent as soon as "
+                                      "they are due)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +127,7 @@ int main(int argc, char** argv) {
   AddServingFlags(app, cfg);
   AddQueueFlags(app, cfg);
   AddAnalysisFlags(app, cfg);
+  AddForgeFlags(app, cfg);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

@@ -1,5 +1,7 @@
 #include "common/hash/sha256.h"
 
+#include <openssl/crypto.h>
+
 #include <openssl/evp.h>
 
 namespace perfgate::common {
@@ -63,6 +65,10 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data) {
     hex += kHex[out[i] & 15];
   }
   return hex;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace perfgate::common

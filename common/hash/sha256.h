@@ -33,4 +33,8 @@ namespace perfgate::common {
 // webhooks).
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
 
+// Compares without leaking where the first difference is (OpenSSL's CRYPTO_memcmp): for
+// signatures and tokens. Different lengths compare unequal.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 }  // namespace perfgate::common

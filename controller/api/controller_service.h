@@ -12,6 +12,7 @@
 #include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
+#include "controller/forge/forge_store.h"
 #include "controller/queue/result_store.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 
@@ -38,6 +39,12 @@ class ControllerService final
         watches_(jobs, runs) {}
   // Where report links point; set once the HTTP port is bound, before the server serves.
   void SetExternalUrl(std::string url) { external_url_ = std::move(url); }
+  // CI integration's projects and outbox (forge_handlers.cc); `on_project_change` runs after a
+  // project is added, updated or removed (the webhooks' secret cache).
+  void SetForge(ForgeStore* forge, std::function<void()> on_project_change) {
+    forge_ = forge;
+    on_project_change_ = std::move(on_project_change);
+  }
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
 
@@ -88,8 +95,22 @@ class ControllerService final
                           v1::ListAgentsResponse* resp) override;
   grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* req,
                           v1::Agent* resp) override;
+  grpc::Status AddProject(grpc::ServerContext* ctx, const v1::PutProjectRequest* req,
+                          v1::Project* resp) override;
+  grpc::Status UpdateProject(grpc::ServerContext* ctx, const v1::PutProjectRequest* req,
+                             v1::Project* resp) override;
+  grpc::Status GetProject(grpc::ServerContext* ctx, const v1::GetProjectRequest* req,
+                          v1::Project* resp) override;
+  grpc::Status ListProjects(grpc::ServerContext* ctx, const v1::ListProjectsRequest* req,
+                            v1::ListProjectsResponse* resp) override;
+  grpc::Status RemoveProject(grpc::ServerContext* ctx, const v1::GetProjectRequest* req,
+                             v1::Project* resp) override;
+  grpc::Status ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* req,
+                          v1::ListOutboxResponse* resp) override;
 
  private:
+  grpc::Status PutProject(grpc::ServerContext* ctx, const v1::PutProjectRequest* req,
+                          v1::Project* resp, bool create);
   // Validates `spec`, stores the run and wakes the dispatcher and watchers (SubmitRun, RerunRun).
   grpc::Status Submit(v1::RunSpec spec, v1::SubmitRunResponse* resp);
   JobStore& jobs_;
@@ -104,6 +125,8 @@ class ControllerService final
   AnalysisStore& analysis_;
   Analyser& analyser_;
   std::string external_url_;
+  ForgeStore* forge_ = nullptr;
+  std::function<void()> on_project_change_;
   RunWatchHub watches_;
 };
 

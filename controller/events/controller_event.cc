@@ -17,6 +17,8 @@ std::string EncodeEvent(const ControllerEvent& e) {
       return absl::StrCat("run:", e.run_id);
     case ControllerEvent::Kind::kStopAttempt:
       return absl::StrCat("stop:", e.attempt_id, ":", e.agent);
+    case ControllerEvent::Kind::kOutbox:
+      return "outbox";
     case ControllerEvent::Kind::kAnything:
       break;
   }
@@ -25,6 +27,7 @@ std::string EncodeEvent(const ControllerEvent& e) {
 
 std::optional<ControllerEvent> DecodeEvent(absl::string_view payload) {
   if (payload == "work") return ControllerEvent::Work();
+  if (payload == "outbox") return ControllerEvent::Outbox();
   if (payload == "*") return ControllerEvent{ControllerEvent::Kind::kAnything};
   if (absl::ConsumePrefix(&payload, "run:")) {
     int64_t id = 0;

@@ -5,6 +5,7 @@
 //   work                 something became claimable
 //   run:<run id>         a run's state changed
 //   stop:<attempt>:<agent>  an attempt was cancelled; whoever holds the agent's session stops it
+//   outbox               a report to a forge became due (sent by the database's trigger)
 //   *                    anything may have changed (sent after the listener reconnects)
 // Pure; safe anywhere.
 #pragma once
@@ -20,13 +21,14 @@ namespace perfgate::controller {
 inline constexpr char kEventsChannel[] = "perfgate_events";
 
 struct ControllerEvent {
-  enum class Kind { kWork, kRunChanged, kStopAttempt, kAnything };
+  enum class Kind { kWork, kRunChanged, kStopAttempt, kOutbox, kAnything };
   Kind kind = Kind::kWork;
   int64_t run_id = 0;      // kRunChanged
   int64_t attempt_id = 0;  // kStopAttempt
   std::string agent;       // kStopAttempt
 
   static ControllerEvent Work() { return {Kind::kWork}; }
+  static ControllerEvent Outbox() { return {Kind::kOutbox}; }
   static ControllerEvent RunChanged(int64_t run_id) { return {Kind::kRunChanged, run_id}; }
   static ControllerEvent StopAttempt(int64_t attempt_id, std::string agent) {
     return {Kind::kStopAttempt, 0, attempt_id, std::move(agent)};

@@ -13,7 +13,7 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 
 constexpr const char* kMethods[] = {"SubmitRun",     "RerunRun",        "GetRun",     "ListRuns",   "CancelRun",
                                     "WatchRun",      "GetRunLogs",      "ListAgents", "DrainAgent",
-                                    "AcceptAttempt", "CompleteAttempt", "UploadLog", "UploadResults", "GetRunResults",  "Session",
+                                    "AcceptAttempt", "CompleteAttempt", "UploadLog", "UploadResults", "GetRunResults",  "Session", "AddProject", "UpdateProject", "GetProject", "ListProjects", "RemoveProject", "ListOutbox",
                                     "other"};
 
 }  // namespace
@@ -47,6 +47,34 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                   .Help("gRPC handler latency by method (for streams: the stream's lifetime)")
                   .Register(*registry_);
   for (const char* m : kMethods) rpc_latency_[m] = &rpc.Add({{"method", m}}, LatencyBuckets());
+  auto& hooks = prometheus::BuildCounter()
+                    .Name("perfgate_controller_webhooks_total")
+                    .Help("Webhook deliveries by forge and result")
+                    .Register(*registry_);
+  for (const char* f : {"github", "gitlab"})
+    for (const char* r : {"accepted", "duplicate", "ignored", "refused", "error"})
+      webhooks_[{f, r}] = &hooks.Add({{"forge", f}, {"result", r}});
+  webhook_latency_ = &prometheus::BuildHistogram()
+                          .Name("perfgate_controller_webhook_duration_seconds")
+                          .Help("From a webhook's arrival to its answer (runs queued durably)")
+                          .Register(*registry_)
+                          .Add({}, LatencyBuckets());
+  auto& sends = prometheus::BuildCounter()
+                    .Name("perfgate_controller_outbox_sends_total")
+                    .Help("Reports sent to forges by result")
+                    .Register(*registry_);
+  for (const char* r : {"sent", "retry", "refused"}) outbox_sends_[r] = &sends.Add({{"result", r}});
+}
+
+prometheus::Counter& ControllerMetrics::webhooks(const std::string& forge,
+                                                 const std::string& result) {
+  auto it = webhooks_.find({forge, result});
+  return it == webhooks_.end() ? *webhooks_.at({"github", "error"}) : *it->second;
+}
+
+prometheus::Counter& ControllerMetrics::outbox_sends(const std::string& result) {
+  auto it = outbox_sends_.find(result);
+  return it == outbox_sends_.end() ? *outbox_sends_.at("retry") : *it->second;
 }
 
 void ControllerMetrics::SetJobsByState(const std::map<std::string, int64_t>& counts) {

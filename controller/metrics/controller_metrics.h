@@ -25,6 +25,11 @@ class ControllerMetrics {
   prometheus::Gauge& agents_connected() { return *agents_connected_; }
   // The latency histogram of one RPC method; methods outside the known set share "other".
   prometheus::Histogram& rpc_latency(const std::string& method);
+  // Webhooks by forge and result (accepted, duplicate, ignored, refused, error).
+  prometheus::Counter& webhooks(const std::string& forge, const std::string& result);
+  prometheus::Histogram& webhook_latency() { return *webhook_latency_; }
+  // Outbox sends by result (sent, retry, refused).
+  prometheus::Counter& outbox_sends(const std::string& result);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -33,6 +38,9 @@ class ControllerMetrics {
   prometheus::Counter* claims_;
   prometheus::Gauge* agents_connected_;
   std::map<std::string, prometheus::Histogram*> rpc_latency_;
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*> webhooks_;
+  prometheus::Histogram* webhook_latency_;
+  std::map<std::string, prometheus::Counter*> outbox_sends_;
 };
 
 // Observes the lifetime of a scope into a histogram (seconds).

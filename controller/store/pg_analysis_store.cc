@@ -17,16 +17,13 @@ namespace {
 
 template <typename M>
 absl::StatusOr<M> Decode(const pqxx::field& f, const char* what) {
-  pqxx::binarystring b(f);
   M m;
-  if (!m.ParseFromArray(b.data(), static_cast<int>(b.size())))
-    return absl::DataLossError(absl::StrCat("stored ", what, " unreadable"));
+  if (!ParseProto(f, &m)) return absl::DataLossError(absl::StrCat("stored ", what, " unreadable"));
   return m;
 }
 
 pqxx::binarystring Bytes(const google::protobuf::Message& m, std::string* buf) {
-  *buf = m.SerializeAsString();
-  return pqxx::binarystring(buf->data(), buf->size());
+  return ProtoBytes(m, buf);
 }
 
 void ChangePointFromRow(const pqxx::row& r, v1::ChangePointRecord* c) {

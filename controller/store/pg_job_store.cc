@@ -57,7 +57,9 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id) {
+}  // namespace
+
+absl::StatusOr<v1::Run> pgq::LoadRun(pqxx::work& tx, int64_t id) {
   auto r = Exec(tx, absl::StrCat("SELECT ", pgq::kRunColumns, " FROM runs WHERE id = $1"), id);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("run ", id, " not found"));
   v1::Run run;
@@ -66,7 +68,48 @@ absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id) {
   return run;
 }
 
-}  // namespace
+absl::Status pgq::FillAaCommit(pqxx::work& tx, v1::RunSpec* spec) {
+  if (!spec->aa() || !spec->commit().empty()) return absl::OkStatus();
+  // An A/A measures the baseline's code: the newest succeeded baseline run's commit.
+  const std::string branch =
+      spec->baseline_branch().empty() ? spec->branch() : spec->baseline_branch();
+  auto b = Exec(tx,
+                "SELECT commit_sha FROM runs WHERE kind = 'BASELINE' AND state = 'SUCCEEDED' "
+                "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT 1",
+                spec->project(), branch, spec->suite_name());
+  if (b.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "aa: no succeeded baseline run of suite ", spec->suite_name(), " on branch ", branch,
+        " to take the commit from; give the commit to measure (--commit)"));
+  }
+  spec->set_commit(b[0][0].as<std::string>());
+  return absl::OkStatus();
+}
+
+absl::Status pgq::CancelRunTx(pqxx::work& tx, int64_t id, const std::string& why,
+                              std::vector<StopOrder>* stops) {
+  auto run = Exec(tx, "UPDATE runs SET cancel_requested = true WHERE id = $1 RETURNING id", id);
+  if (run.empty()) return absl::NotFoundError(absl::StrCat("run ", id, " not found"));
+  for (const auto& r : Exec(tx, "SELECT id, state FROM jobs WHERE run_id = $1 FOR UPDATE", id)) {
+    JobState cur = ParseJobState(r[1].as<std::string>());
+    JobState next = OnCancelRequested(cur);
+    if (next == cur) continue;
+    Exec(tx, "UPDATE jobs SET state = $2, message = $3, updated_at = now() WHERE id = $1",
+         r[0].as<int64_t>(), JobStateName(next), why);
+  }
+  for (const auto& r :
+       Exec(tx,
+            "SELECT a.agent_name, a.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
+            "WHERE j.run_id = $1 AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST') AND a.epoch = "
+            "j.current_epoch",
+            id)) {
+    if (stops) stops->push_back({r[0].as<std::string>(), r[1].as<int64_t>()});
+    pgq::Notify(tx, ControllerEvent::StopAttempt(r[1].as<int64_t>(), r[0].as<std::string>()));
+  }
+  pgq::RefreshRunState(tx, id);
+  pgq::NotifyRun(tx, id);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
   v1::Run out;
@@ -77,24 +120,10 @@ absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
           absl::StrCat("against_run_id: run ", spec.against_run_id(), " not found"));
     }
     v1::RunSpec filled = spec;
-    if (spec.aa() && spec.commit().empty()) {
-      // An A/A measures the baseline's code: the newest succeeded baseline run's commit.
-      const std::string branch =
-          spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch();
-      auto b = Exec(tx,
-                    "SELECT commit_sha FROM runs WHERE kind = 'BASELINE' AND state = 'SUCCEEDED' "
-                    "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT 1",
-                    spec.project(), branch, spec.suite_name());
-      if (b.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "aa: no succeeded baseline run of suite ", spec.suite_name(), " on branch ", branch,
-            " to take the commit from; give the commit to measure (--commit)"));
-      }
-      filled.set_commit(b[0][0].as<std::string>());
-    }
+    if (auto st = pgq::FillAaCommit(tx, &filled); !st.ok()) return st;
     auto run_id = pgq::InsertRun(tx, filled);
     if (!run_id.ok()) return run_id.status();
-    auto run = LoadRun(tx, *run_id);
+    auto run = pgq::LoadRun(tx, *run_id);
     if (!run.ok()) return run.status();
     out = *std::move(run);
     return absl::OkStatus();
@@ -106,7 +135,7 @@ absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
 absl::StatusOr<v1::Run> PgJobStore::GetRun(int64_t id) {
   v1::Run out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto run = LoadRun(tx, id);
+    auto run = pgq::LoadRun(tx, id);
     if (!run.ok()) return run.status();
     out = *std::move(run);
     return absl::OkStatus();
@@ -147,29 +176,7 @@ absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
   std::vector<StopOrder> stops;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     stops.clear();
-    auto run = Exec(tx, "UPDATE runs SET cancel_requested = true WHERE id = $1 RETURNING id", id);
-    if (run.empty()) return absl::NotFoundError(absl::StrCat("run ", id, " not found"));
-    for (const auto& r : Exec(tx, "SELECT id, state FROM jobs WHERE run_id = $1 FOR UPDATE", id)) {
-      JobState cur = ParseJobState(r[1].as<std::string>());
-      JobState next = OnCancelRequested(cur);
-      if (next == cur) continue;
-      Exec(tx,
-           "UPDATE jobs SET state = $2, message = 'cancel requested', updated_at = now() WHERE id "
-           "= $1",
-           r[0].as<int64_t>(), JobStateName(next));
-    }
-    for (const auto& r :
-         Exec(tx,
-              "SELECT a.agent_name, a.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
-              "WHERE j.run_id = $1 AND a.state IN ('ASSIGNED', 'RUNNING', 'LOST') AND a.epoch = "
-              "j.current_epoch",
-              id)) {
-      stops.push_back({r[0].as<std::string>(), r[1].as<int64_t>()});
-      pgq::Notify(tx, ControllerEvent::StopAttempt(r[1].as<int64_t>(), r[0].as<std::string>()));
-    }
-    pgq::RefreshRunState(tx, id);
-    pgq::NotifyRun(tx, id);
-    return absl::OkStatus();
+    return pgq::CancelRunTx(tx, id, "cancel requested", &stops);
   });
   if (!s.ok()) return s;
   return stops;

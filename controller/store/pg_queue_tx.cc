@@ -33,7 +33,8 @@ const char kRunColumns[] =
     "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
     "created_at)::float8, "
     "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
-    "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0)";
+    "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0), analysed_at IS NOT NULL, "
+    "coalesce((SELECT c.id FROM runs c WHERE c.confirms_run_id = runs.id), 0)";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_id(r[0].as<int64_t>());
@@ -51,6 +52,8 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_verdict(r[12].as<std::string>());
   run->set_aa(r[13].as<bool>());
   run->set_confirms_run_id(r[14].as<int64_t>());
+  run->set_analysed(r[15].as<bool>());
+  run->set_confirmed_by_run_id(r[16].as<int64_t>());
 }
 
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "controller/events/controller_event.h"
 #include "controller/queue/job_state.h"
+#include "controller/queue/job_store.h"
 #include "controller/store/pg_pool.h"
 #include "perfgate/v1/jobs.pb.h"
 
@@ -51,6 +52,16 @@ void RunFromRow(const pqxx::row& r, v1::Run* run);
 // Inserts a run and its jobs (QUEUED) from a validated spec and wakes dispatchers and watchers.
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec);
 void NotifyWork(pqxx::work& tx);
+// A run with its jobs and attempts. NOT_FOUND for an unknown id.
+absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id);
+// An A/A spec without a commit gets its baseline's: the newest succeeded baseline run's.
+// INVALID_ARGUMENT when there is none.
+absl::Status FillAaCommit(pqxx::work& tx, v1::RunSpec* spec);
+// Cancels every job of the run (OnCancelRequested), the jobs' message saying `why`; appends
+// the live attempts whose agents must stop (also sent as NOTIFYs). NOT_FOUND for an unknown
+// run; idempotent.
+absl::Status CancelRunTx(pqxx::work& tx, int64_t id, const std::string& why,
+                         std::vector<StopOrder>* stops);
 std::string Interval(absl::Duration d);
 // The errors every epoch-fenced call gives, worded once.
 absl::Status AttemptNotFound(int64_t attempt_id);

@@ -45,4 +45,14 @@ std::string TextArray(const std::vector<std::string>& v) {
 
 std::string BigintArray(const std::vector<int64_t>& v) { return "{" + absl::StrJoin(v, ",") + "}"; }
 
+pqxx::binarystring ProtoBytes(const google::protobuf::Message& m, std::string* buf) {
+  *buf = m.SerializeAsString();
+  return pqxx::binarystring(buf->data(), buf->size());
+}
+
+bool ParseProto(const pqxx::field& f, google::protobuf::Message* m) {
+  pqxx::binarystring b(f);
+  return m->ParseFromArray(b.data(), static_cast<int>(b.size()));
+}
+
 }  // namespace perfgate::controller

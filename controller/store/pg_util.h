@@ -1,6 +1,7 @@
 // Small conversions between PostgreSQL values and our protos, shared by the Pg* stores.
 #pragma once
 
+#include <google/protobuf/message.h>
 #include <google/protobuf/timestamp.pb.h>
 
 #include <cstdint>
@@ -23,6 +24,11 @@ std::string BigintArray(const std::vector<int64_t>& v);
 
 // A text[] literal ("{\"a\",\"b\"}") for a ::text[] parameter, quoting every element.
 std::string TextArray(const std::vector<std::string>& v);
+
+// A serialised proto in a bytea column: the bytes to bind (`buf` holds them until the statement
+// runs), and the message read back (false when the stored bytes do not parse).
+pqxx::binarystring ProtoBytes(const google::protobuf::Message& m, std::string* buf);
+bool ParseProto(const pqxx::field& f, google::protobuf::Message* m);
 
 // Runs `sql` as a prepared statement on the transaction's connection: the server parses and
 // plans it once per connection instead of on every call. The name is derived from the text,

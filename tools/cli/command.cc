@@ -114,6 +114,95 @@ int Watch(Client& c, int64_t id, bool logs) {
   return 4;
 }
 
+int AwaitVerdict(Client& c, int64_t id, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Time next_note = absl::Now() + absl::Seconds(30);
+  for (int failures = 0;;) {
+    v1::GetRunRequest req;
+    req.set_id(id);
+    v1::Run run;
+    auto ctx = c.Ctx();
+    grpc::Status s = c.stub().GetRun(ctx.get(), req, &run);
+    if (!s.ok()) {
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || ++failures > 60) return Fail(s);
+    } else {
+      failures = 0;
+      if (run.state() == v1::RUN_STATE_FAILED || run.state() == v1::RUN_STATE_CANCELLED)
+        return ExitCodeFor(run.state());
+      bool final = run.analysed() && run.state() == v1::RUN_STATE_SUCCEEDED;
+      if (final && run.confirmed_by_run_id() != 0) {
+        v1::GetRunRequest creq;
+        creq.set_id(run.confirmed_by_run_id());
+        v1::Run conf;
+        auto cctx = c.Ctx();
+        final = c.stub().GetRun(cctx.get(), creq, &conf).ok() && conf.analysed();
+        if (final) {  // the decision updated the candidate's verdict
+          auto rctx = c.Ctx();
+          c.stub().GetRun(rctx.get(), req, &run);
+        }
+      }
+      if (final) {
+        // A broken critical limit fails the gate even when no metric moved.
+        bool critical = false;
+        v1::CompareRunRequest creq;
+        creq.set_run_id(id);
+        v1::Comparison cmp;
+        auto cctx = c.Ctx();
+        if (c.stub().CompareRun(cctx.get(), creq, &cmp).ok()) {
+          for (const auto& l : cmp.limits()) critical = critical || l.level() == "critical";
+        }
+        if (c.json()) {
+          std::cout << common::ProtoToJson(run, /*pretty=*/false) << "\n" << std::flush;
+        } else {
+          std::cerr << "run " << id << ": verdict "
+                    << (run.verdict().empty() ? "none" : run.verdict())
+                    << (critical ? " (a critical limit is broken)" : "")
+                    << (cmp.summary().empty() ? "" : "\n  " + cmp.summary()) << "\n";
+        }
+        if (critical || run.verdict() == "regression") return 5;
+        const bool compared = run.kind() == v1::RUN_KIND_CANDIDATE || run.aa() ||
+                              run.against_run_id() != 0;
+        if (!compared) return 0;
+        if (run.verdict() == "no_change" || run.verdict() == "improvement") return 0;
+        return 6;
+      }
+    }
+    if (absl::Now() > deadline) {
+      std::cerr << "perfgate: run " << id << " has no final verdict after --gate-timeout\n";
+      return 4;
+    }
+    if (!c.json() && absl::Now() > next_note) {
+      std::cerr << "run " << id << ": waiting for the verdict"
+                << (run.confirmed_by_run_id() ? " (confirmation run " +
+                                                    std::to_string(run.confirmed_by_run_id()) + ")"
+                                              : std::string())
+                << "\n";
+      next_note = absl::Now() + absl::Seconds(60);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+void AddFollowFlags(CLI::App* sub, FollowFlags& f) {
+  sub->add_flag("--wait", f.wait, "follow the run until it ends; the exit code says how it ended");
+  sub->add_flag("--gate", f.gate,
+                "follow the run to its final verdict (analysis, and the confirmation run an "
+                "inconclusive candidate gets): exit 0 no regression, 5 a regression or a "
+                "critical limit, 6 no verdict (for CI)");
+  sub->add_option("--gate-timeout", f.gate_timeout,
+                  "give up waiting for the verdict after this long (exit 4)")
+      ->capture_default_str();
+}
+
+int Follow(Client& c, int64_t id, const FollowFlags& f) {
+  absl::Duration timeout;
+  if (!absl::ParseDuration(f.gate_timeout, &timeout) || timeout <= absl::ZeroDuration())
+    return Usage("--gate-timeout: not a duration like 30m or 2h: " + f.gate_timeout);
+  const int code = Watch(c, id, true);
+  if (!f.gate || code != 0) return code;
+  return AwaitVerdict(c, id, timeout);
+}
+
 std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& items,
                                               const std::string& flag) {
   std::map<std::string, std::string> out;

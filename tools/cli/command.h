@@ -3,8 +3,10 @@
 // which each group (run_commands.cc, profile_commands.cc, …) adds its subcommands. A group owns
 // its flags; main.cc only parses and runs the action of the subcommand that was given.
 //
-// Exit codes: 0 success (for watch/--wait: the run succeeded), 1 the run failed, 2 bad usage or
-// a refused request, 3 the run was cancelled, 4 the controller could not be reached.
+// Exit codes: 0 success (for watch/--wait: the run succeeded; with --gate: and no regression), 1
+// the run failed, 2 bad usage or a refused request, 3 the run was cancelled, 4 the controller
+// could not be reached (or --gate-timeout passed), 5 (--gate) a regression or a critical limit,
+// 6 (--gate) no verdict: inconclusive after confirmation, or no baseline to compare with.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -69,6 +71,7 @@ void AddAgentCommands(CLI::App& app, Commands& cmds);
 void AddAnalysisCommands(CLI::App& app, Commands& cmds);  // compare, report, history
 void AddAlertCommands(CLI::App& app, Commands& cmds);     // alert, changepoint
 void AddLoadCommand(CLI::App& app, Commands& cmds);
+void AddProjectCommands(CLI::App& app, Commands& cmds);  // project, outbox
 
 // Prints the error and returns its exit code (4 when the controller is unreachable, else 2).
 int Fail(const grpc::Status& s);
@@ -95,6 +98,20 @@ int CallAndShow(Client& c,
 // With -o json it prints JSON Lines: one compact run document per line at each state change,
 // the final run last (what a CI script reads with `tail -n 1 | jq`); logs are left out.
 int Watch(Client& c, int64_t id, bool logs);
+// After Watch: waits (polling) until the ended run's verdict is final (analysed; an inconclusive
+// candidate's confirmation decided) or `timeout` passes, shows it (-o json: the final run as one
+// more JSON line) and returns the gate's exit code (above). Runs that are not compared
+// (baselines) pass when they succeeded.
+int AwaitVerdict(Client& c, int64_t id, absl::Duration timeout);
+// How `run submit|rerun|watch` follow a run: not (print it), to its end (--wait), or to its
+// final verdict (--gate, with --gate-timeout).
+struct FollowFlags {
+  bool wait = false;
+  bool gate = false;
+  std::string gate_timeout = "2h";
+};
+void AddFollowFlags(CLI::App* sub, FollowFlags& f);
+int Follow(Client& c, int64_t id, const FollowFlags& f);
 
 // "failed" -> RUN_STATE_FAILED etc. False when the value names no enum member.
 template <typename Enum>

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   AddAgentCommands(app, cmds);
   AddAnalysisCommands(app, cmds);
   AddAlertCommands(app, cmds);
+  AddProjectCommands(app, cmds);
   AddLoadCommand(app, cmds);
   CLI11_PARSE(app, argc, argv);
 

@@ -10,19 +10,19 @@ namespace perfgate::cli {
 namespace {
 
 // A run the controller accepted: shown, or with `wait` followed until it ends.
-int Submitted(Client& c, const v1::Run& run, bool wait) {
-  if (!wait) return Show(c, run, [&] { RenderRun(std::cout, run); });
+int Submitted(Client& c, const v1::Run& run, const FollowFlags& follow) {
+  if (!follow.wait && !follow.gate) return Show(c, run, [&] { RenderRun(std::cout, run); });
   if (c.json())
     std::cout << common::ProtoToJson(run, /*pretty=*/false) << "\n";  // JSON Lines
   else
     std::cerr << "submitted run " << run.id() << "\n";
-  return Watch(c, run.id(), true);
+  return Follow(c, run.id(), follow);
 }
 
 struct SubmitFlags {
   std::string command, suite, commit, branch, project, kind = "experiment", name, timeout;
   std::vector<std::string> env, selector;
-  bool wait = false;
+  FollowFlags follow;
   std::string baseline_branch;
   int baseline_runs = 0;
   int64_t against = 0;
@@ -46,8 +46,7 @@ CLI::App* AddSubmit(CLI::App* run, SubmitFlags* f) {
   submit->add_option("--env", f->env, "KEY=VALUE for the command (repeatable)");
   submit->add_option("--selector", f->selector, "agent label KEY=VALUE the job needs (repeatable)");
   submit->add_option("--timeout", f->timeout, "job timeout, e.g. 30m (default 1h)");
-  submit->add_flag("--wait", f->wait,
-                   "watch the run until it ends; exit code reflects the outcome");
+  AddFollowFlags(submit, f->follow);
   submit->add_option("--baseline-branch", f->baseline_branch,
                      "candidates: compare with this branch's baseline (default: --branch)");
   submit
@@ -108,7 +107,7 @@ int Submit(Client& c, const SubmitFlags& f) {
   v1::SubmitRunResponse resp;
   auto ctx = c.Ctx();
   if (grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
-  return Submitted(c, resp.run(), f.wait);
+  return Submitted(c, resp.run(), f.follow);
 }
 
 struct ListFlags {
@@ -175,21 +174,20 @@ void AddRunQuery(CLI::App* run, Commands& cmds, const std::string& name, const s
 // `run rerun ID [--wait]`.
 void AddRerun(CLI::App* run, Commands& cmds) {
   auto id = std::make_shared<int64_t>(0);
-  auto rerun_wait = std::make_shared<bool>(false);
+  auto rerun_follow = std::make_shared<FollowFlags>();
   auto* rerun = run->add_subcommand(
       "rerun",
       "submit a new run with the same spec, commit and kind as run ID (re-request a lost or "
       "cancelled run, or measure again)");
   rerun->add_option("ID", *id, "run id")->required();
-  rerun->add_flag("--wait", *rerun_wait,
-                  "watch the new run until it ends; exit code reflects the outcome");
-  cmds.Add(rerun, [id, rerun_wait](Client* c, const Globals&) {
+  AddFollowFlags(rerun, *rerun_follow);
+  cmds.Add(rerun, [id, rerun_follow](Client* c, const Globals&) {
     v1::RerunRunRequest req;
     req.set_id(*id);
     v1::SubmitRunResponse resp;
     auto ctx = c->Ctx();
     if (grpc::Status s = c->stub().RerunRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
-    return Submitted(*c, resp.run(), *rerun_wait);
+    return Submitted(*c, resp.run(), *rerun_follow);
   });
 }
 
@@ -261,7 +259,13 @@ void AddRunCommands(CLI::App& app, Commands& cmds) {
   auto id = std::make_shared<int64_t>(0);
   auto* watch = run->add_subcommand("watch", "follow a run's state and logs until it ends");
   watch->add_option("ID", *id, "run id")->required();
-  cmds.Add(watch, [id](Client* c, const Globals&) { return Watch(*c, *id, true); });
+  auto watch_gate = std::make_shared<FollowFlags>();
+  watch->add_flag("--gate", watch_gate->gate,
+                  "then wait for the final verdict: exit 0 no regression, 5 a regression or a "
+                  "critical limit, 6 no verdict");
+  watch->add_option("--gate-timeout", watch_gate->gate_timeout, "give up after this long (exit 4)")
+      ->capture_default_str();
+  cmds.Add(watch, [id, watch_gate](Client* c, const Globals&) { return Follow(*c, *id, *watch_gate); });
   auto* logs = run->add_subcommand("logs", "print a run's logs so far");
   logs->add_option("ID", *id, "run id")->required();
   cmds.Add(logs, [id](Client* c, const Globals&) { return Logs(*c, *id); });

@@ -1,0 +1,275 @@
+#include "controller/forge/planner.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/spec/suite_parser.h"
+#include "controller/forge/commands.h"
+
+namespace perfgate::controller {
+namespace {
+
+bool Contains(const auto& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+// The project's suites as specs for one commit, or only those named.
+absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
+                                                  const std::vector<std::string>& only,
+                                                  const common::SpecLimits& limits,
+                                                  const auto& shape) {
+  std::vector<v1::RunSpec> out;
+  for (const v1::ProjectSuite& s : p.suites()) {
+    if (!only.empty() && !Contains(only, s.name())) continue;
+    auto spec = common::ParseSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml());
+    if (!spec.ok()) return spec.status();
+    spec->set_project(p.name());
+    shape(*spec);
+    if (auto st = common::ValidateAndDefaultRunSpec(&*spec, limits); !st.ok()) return st;
+    out.push_back(*std::move(spec));
+  }
+  return out;
+}
+
+std::vector<std::string> SuiteNames(const v1::Project& p) {
+  std::vector<std::string> out;
+  for (const auto& s : p.suites()) out.push_back(s.name());
+  return out;
+}
+
+PullRequestRecord RecordOf(const ForgeEvent& e) {
+  PullRequestRecord r;
+  r.number = e.pr_number;
+  r.head_sha = e.head_sha;
+  r.head_branch = e.head_branch;
+  r.base_branch = e.base_branch;
+  r.from_fork = e.from_fork;
+  r.open = e.action != "closed";
+  r.labels = e.labels;
+  return r;
+}
+
+// Candidate runs of `suites` at the pull request's head, compared with its base branch.
+absl::StatusOr<std::vector<v1::RunSpec>> CandidateSpecs(const v1::Project& p,
+                                                        const PullRequestRecord& pr,
+                                                        const std::vector<std::string>& suites,
+                                                        int repetitions,
+                                                        const common::SpecLimits& limits) {
+  return SpecsFor(p, suites, limits, [&](v1::RunSpec& s) {
+    s.set_kind(v1::RUN_KIND_CANDIDATE);
+    s.set_branch(pr.head_branch);
+    s.set_commit(pr.head_sha);
+    s.set_baseline_branch(pr.base_branch);
+    if (repetitions > 0) {
+      for (auto& j : *s.mutable_jobs())
+        if (j.has_benchmark()) j.mutable_benchmark()->mutable_workload()->set_repetitions(repetitions);
+    }
+  });
+}
+
+absl::StatusOr<ForgePlan> PlanPush(const v1::Project& p, const ForgeEvent& e,
+                                   const common::SpecLimits& limits) {
+  ForgePlan plan;
+  plan.trigger = "push";
+  if (!HasTrigger(p, "push")) {
+    plan.outcome = "ignored: the project does not run on pushes";
+    return plan;
+  }
+  const auto branches = BaselineBranches(p, e);
+  if (!Contains(branches, e.branch)) {
+    plan.outcome = absl::StrCat("ignored: ", e.branch, " is not a baseline branch (",
+                                absl::StrJoin(branches, ", "), ")");
+    return plan;
+  }
+  auto specs = SpecsFor(p, {}, limits, [&](v1::RunSpec& s) {
+    s.set_kind(v1::RUN_KIND_BASELINE);
+    s.set_branch(e.branch);
+    s.set_commit(e.after_sha);
+  });
+  if (!specs.ok()) return specs.status();
+  plan.runs = *std::move(specs);
+  plan.outcome = absl::StrCat(plan.runs.size(), " baseline run(s) of ", e.branch, " at ",
+                              e.after_sha.substr(0, 12));
+  return plan;
+}
+
+absl::StatusOr<ForgePlan> PlanPullRequest(const v1::Project& p, const ForgeEvent& e,
+                                          const common::SpecLimits& limits) {
+  ForgePlan plan;
+  plan.trigger = "pull_request";
+  plan.pr = RecordOf(e);
+  if (e.action == "closed") {
+    plan.cancel_open_runs = true;
+    plan.outcome = absl::StrCat("pull request #", e.pr_number, " closed: its unfinished runs cancelled");
+    return plan;
+  }
+  if (!HasTrigger(p, "pull_request")) {
+    plan.outcome = "recorded: the project does not run on pull requests (comment commands may)";
+    return plan;
+  }
+  const bool admitted_by_label = !p.fork_label().empty() && Contains(e.labels, p.fork_label());
+  if (e.from_fork && !admitted_by_label) {
+    plan.outcome = absl::StrCat("held: pull request #", e.pr_number,
+                                " comes from a fork; it runs after a trusted `/perfgate run`");
+    if (e.action == "opened" || e.action == "reopened") {
+      plan.reply = absl::StrCat(
+          "This pull request comes from a fork, so perfgate does not benchmark it by itself: "
+          "its code would run on the lab's machines. A maintainer can start it with "
+          "`/perfgate run`",
+          p.fork_label().empty() ? "" : absl::StrCat(" or the label `", p.fork_label(), "`"),
+          ".");
+    }
+    return plan;
+  }
+  if (e.action == "labeled" && !admitted_by_label) {
+    plan.outcome = "recorded: labels changed";
+    return plan;
+  }
+  auto specs = CandidateSpecs(p, *plan.pr, {}, 0, limits);
+  if (!specs.ok()) return specs.status();
+  plan.runs = *std::move(specs);
+  plan.supersede = true;
+  plan.skip_existing_head_runs = true;
+  plan.outcome = absl::StrCat(plan.runs.size(), " candidate run(s) of #", e.pr_number, " at ",
+                              e.head_sha.substr(0, 12), " against ", e.base_branch);
+  return plan;
+}
+
+ForgePlan Refuse(ForgePlan plan, const std::string& why) {
+  plan.outcome = "refused: " + why;
+  plan.reply = "perfgate: " + why;
+  return plan;
+}
+
+absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
+                                      const std::optional<PullRequestRecord>& known,
+                                      const common::SpecLimits& limits) {
+  ForgePlan plan;
+  plan.trigger = "comment";
+  if (e.commenter_is_bot) {
+    plan.outcome = "ignored: a bot's comment";
+    return plan;
+  }
+  auto cmd = ParseForgeCommand(e.comment_body);
+  if (cmd.ok() && !cmd->has_value()) {
+    plan.outcome = "ignored: no /perfgate command";
+    return plan;
+  }
+  if (!HasTrigger(p, "comment")) return Refuse(plan, "this project does not take comment commands");
+  if (!IsTrustedCommenter(p, e)) {
+    return Refuse(plan, absl::StrCat("@", e.commenter, " may not command perfgate here (",
+                                     e.author_association.empty() ? "not on the project's trusted list"
+                                                                  : "author association " + e.author_association,
+                                     "); ask a maintainer"));
+  }
+  if (!cmd.ok()) {
+    plan = Refuse(plan, std::string(cmd.status().message()));
+    plan.reply += "\n\n" + ForgeCommandHelp();
+    return plan;
+  }
+  const ForgeCommand& c = **cmd;
+  if (c.verb == ForgeCommand::Verb::kHelp) {
+    plan.outcome = "answered: help";
+    plan.reply = ForgeCommandHelp();
+    return plan;
+  }
+  std::optional<PullRequestRecord> pr = known;
+  if (e.has_pr_details) pr = RecordOf(e);  // GitLab's notes carry the merge request's head
+  if (!pr) {
+    return Refuse(plan, absl::StrCat("perfgate has not seen pull request #", e.pr_number,
+                                     "'s head yet (no pull_request webhook); push a commit or "
+                                     "reopen it"));
+  }
+  if (!pr->open) return Refuse(plan, absl::StrCat("pull request #", e.pr_number, " is closed"));
+  plan.pr = pr;
+  if (c.verb == ForgeCommand::Verb::kRerun) {
+    plan.rerun_latest = true;
+    plan.supersede = true;
+    plan.outcome = absl::StrCat("rerun of #", e.pr_number, "'s latest runs by @", e.commenter);
+    plan.reply = absl::StrCat("Rerun requested by @", e.commenter, ".");
+    plan.reply_lists_runs = true;
+    return plan;
+  }
+  if (c.verb == ForgeCommand::Verb::kAa) {
+    auto specs = SpecsFor(p, {}, limits, [&](v1::RunSpec& s) {
+      s.set_kind(v1::RUN_KIND_EXPERIMENT);
+      s.set_branch(pr->base_branch);
+      s.set_aa(true);
+    });
+    if (!specs.ok()) return specs.status();
+    plan.runs = *std::move(specs);
+    plan.outcome = absl::StrCat(plan.runs.size(), " A/A run(s) on ", pr->base_branch, " by @", e.commenter);
+    plan.reply = absl::StrCat("A/A experiment on `", pr->base_branch, "` requested by @",
+                              e.commenter, " (the baseline's code measured again: the noise).");
+    plan.reply_lists_runs = true;
+    return plan;
+  }
+  for (const std::string& s : c.suites) {
+    if (!Contains(SuiteNames(p), s)) {
+      return Refuse(plan, absl::StrCat("no suite `", s, "` in project ", p.name(), " (suites: ",
+                                       absl::StrJoin(SuiteNames(p), ", "), ")"));
+    }
+  }
+  auto specs = CandidateSpecs(p, *pr, c.suites, c.repetitions, limits);
+  if (!specs.ok()) return specs.status();
+  plan.runs = *std::move(specs);
+  plan.supersede = true;
+  plan.outcome = absl::StrCat(plan.runs.size(), " candidate run(s) of #", e.pr_number, " at ",
+                              pr->head_sha.substr(0, 12), " by @", e.commenter);
+  plan.reply = absl::StrCat("Benchmarking ", pr->head_sha.substr(0, 12), " as requested by @",
+                            e.commenter,
+                            c.repetitions > 0 ? absl::StrCat(" (", c.repetitions, " repetitions)") : "",
+                            ".");
+  plan.reply_lists_runs = true;
+  return plan;
+}
+
+}  // namespace
+
+bool HasTrigger(const v1::Project& p, const std::string& trigger) {
+  return p.triggers().empty() || Contains(p.triggers(), trigger);
+}
+
+bool IsTrustedCommenter(const v1::Project& p, const ForgeEvent& e) {
+  static const std::vector<std::string> kTrusted = {"OWNER", "MEMBER", "COLLABORATOR"};
+  return Contains(kTrusted, e.author_association) || Contains(p.trusted_users(), e.commenter);
+}
+
+std::vector<std::string> BaselineBranches(const v1::Project& p, const ForgeEvent& e) {
+  if (!p.baseline_branches().empty())
+    return {p.baseline_branches().begin(), p.baseline_branches().end()};
+  if (!e.default_branch.empty()) return {e.default_branch};
+  return {"main"};
+}
+
+ForgePlan PlanWithoutProject(const ForgeEvent& e) {
+  ForgePlan plan;
+  plan.outcome = e.kind == ForgeEvent::Kind::kPing      ? "pong"
+                 : e.kind == ForgeEvent::Kind::kIgnored ? "ignored: " + e.ignored_why
+                                                        : absl::StrCat("ignored: no project for ",
+                                                                       e.forge, " repository ",
+                                                                       e.repository);
+  return plan;
+}
+
+absl::StatusOr<ForgePlan> PlanForgeEvent(const v1::Project& p, const ForgeEvent& e,
+                                         const std::optional<PullRequestRecord>& known,
+                                         const common::SpecLimits& limits) {
+  switch (e.kind) {
+    case ForgeEvent::Kind::kPush:
+      return PlanPush(p, e, limits);
+    case ForgeEvent::Kind::kPullRequest:
+      return PlanPullRequest(p, e, limits);
+    case ForgeEvent::Kind::kComment:
+      return PlanComment(p, e, known, limits);
+    case ForgeEvent::Kind::kPing:
+    case ForgeEvent::Kind::kIgnored:
+      break;
+  }
+  ForgePlan plan;
+  plan.outcome = e.kind == ForgeEvent::Kind::kPing ? "pong" : "ignored: " + e.ignored_why;
+  return plan;
+}
+
+}  // namespace perfgate::controller

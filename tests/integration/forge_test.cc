@@ -1,0 +1,491 @@
+// CI integration end to end with real parts: GitHub's published webhook examples signed by
+// Octokit go into a real controller; runs execute on a real agent; every request the controller
+// sends back to "GitHub" is checked by Prism against GitHub's official OpenAPI description
+// (recorded by a proxy that can also play an outage or a rate limit); the CLI's --gate reads
+// the verdicts. GitLab's side uses payloads built from GitLab's documented fields and a
+// recording server.
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tests/harness/forge.h"
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kSecret[] = "it-webhook-secret";
+constexpr char kRepo[] = "Codertocat/Hello-World";  // the examples' repository
+
+// A tiny benchmark: the command prints one measurement around the value in `value_file`-COMMIT
+// (else `value_file`), so that a confirmation run, which measures both commits again, sees the
+// same difference.
+std::string SuiteYaml(const std::string& name, const std::string& value_file) {
+  return absl::StrCat("name: ", name, R"y(
+jobs:
+  - name: tiny
+    benchmark:
+      workload:
+        duration: 1s
+        repetitions: 5
+        command:
+          run: >-
+            awk -v v="$(cat )y",
+                      value_file, "-{commit} 2>/dev/null || cat ", value_file, R"y()" 'BEGIN { srand(); printf "{\"measurements\": [{\"name\": \"op.latency\", \"value\": %.4f, \"unit\": \"ms\", \"lower_is_better\": true}], \"valid\": true}\n", v * (1 + rand() * 0.002) }'
+)y");
+}
+
+struct Answer {
+  int status = 0;
+  json body;
+};
+
+class ForgeTest : public ClusterTest {
+ protected:
+  static void SetUpTestSuite() {
+    std::string why;
+    if (ForgeNodeModules(&why).empty()) {
+      missing_ = why;
+      return;
+    }
+    prism_ = new PrismServer(MakeTempDir("perfgate-prism"));
+  }
+  static void TearDownTestSuite() {
+    delete prism_;
+    prism_ = nullptr;
+  }
+
+  void SetUp() override {
+    ClusterTest::SetUp();
+    ASSERT_TRUE(missing_.empty()) << missing_;
+    ASSERT_TRUE(prism_ && prism_->ok()) << "Prism did not start:\n" << (prism_ ? prism_->Log() : "");
+    proxy_ = std::make_unique<RecordingProxy>(prism_->port());
+    std::ofstream(dir_ + "/secret") << kSecret << "\n";
+    std::ofstream(dir_ + "/token") << "ghp_test_token\n";
+    value_file_ = dir_ + "/value";
+    SetValue(1.0);
+    std::ofstream(dir_ + "/suite.yaml") << SuiteYaml("hello", value_file_);
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const auto& e : proxy_->Exchanges())
+        std::cerr << "forge: " << e.method << " " << e.path << " -> " << e.status << " "
+                  << e.answer.substr(0, 300) << "\n";
+    }
+    ClusterTest::TearDown();
+    proxy_.reset();
+  }
+
+  void SetValue(double v, const std::string& commit = "") {
+    std::ofstream(commit.empty() ? value_file_ : value_file_ + "-" + commit) << v << "\n";
+  }
+
+  void StartForgeController(int grpc_port = 0) {
+    ControllerOptions o;
+    o.grpc_port = grpc_port;
+    o.extra_args = {"--github-webhook-secret-file", dir_ + "/secret",
+                    "--github-token-file",          dir_ + "/token",
+                    "--github-api-url",             absl::StrCat("http://127.0.0.1:", proxy_->port()),
+                    "--outbox-poll",                "1s",
+                    "--analysis-poll",              "1s"};
+    StartController(o);
+  }
+
+  void AddProject(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"project", "add",   "hello",          "--forge",
+                                     "github",  "--repository", kRepo, "--suite",
+                                     dir_ + "/suite.yaml"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string out;
+    ASSERT_EQ(Cli(args, &out), 0) << out;
+  }
+
+  Answer Post(const std::string& path, const std::string& body,
+              const httplib::Headers& headers) {
+    httplib::Client c("127.0.0.1", controller_->http_port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Post(path, headers, body, "application/json");
+    Answer a;
+    if (!r) return a;
+    a.status = r->status;
+    a.body = json::parse(r->body, nullptr, false);
+    return a;
+  }
+
+  Answer Deliver(const std::string& event, const json& payload, const std::string& delivery,
+                 const std::string& secret = kSecret) {
+    const std::string body = payload.dump();
+    return Post("/hooks/github", body,
+                {{"X-GitHub-Event", event},
+                 {"X-GitHub-Delivery", delivery},
+                 {"X-Hub-Signature-256", OctokitSign(secret, body)}});
+  }
+
+  static std::vector<int64_t> Runs(const Answer& a) {
+    std::vector<int64_t> out;
+    if (a.body.is_object() && a.body.contains("runs"))
+      for (const auto& r : a.body["runs"]) out.push_back(r.get<int64_t>());
+    return out;
+  }
+
+  v1::Run GetRun(int64_t id) {
+    v1::GetRunRequest req;
+    req.set_id(id);
+    v1::Run run;
+    auto ctx = Ctx();
+    stub_->GetRun(ctx.get(), req, &run);
+    return run;
+  }
+
+  bool Analysed(int64_t id) {
+    v1::Run r = GetRun(id);
+    if (!r.analysed()) return false;
+    return r.confirmed_by_run_id() == 0 || GetRun(r.confirmed_by_run_id()).analysed();
+  }
+
+  std::vector<v1::OutboxEntry> Outbox(const std::string& state = "") {
+    v1::ListOutboxRequest req;
+    req.set_state(state);
+    v1::ListOutboxResponse resp;
+    auto ctx = Ctx();
+    stub_->ListOutbox(ctx.get(), req, &resp);
+    return {resp.entries().begin(), resp.entries().end()};
+  }
+
+  // Every report sent: nothing pending, and the controller's last send already recorded.
+  bool OutboxDrained() {
+    auto all = Outbox();
+    if (all.empty()) return false;
+    for (const auto& e : all)
+      if (e.state() == "pending") return false;
+    return true;
+  }
+
+  int64_t CountRows(const std::string& table) {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    return tx.exec1("SELECT count(*) FROM " + table)[0].as<int64_t>();
+  }
+
+  json PullRequest(const std::string& action) {
+    json pr = GitHubExample("pull_request", action);
+    EXPECT_FALSE(pr.is_null()) << "no pull_request." << action << " example";
+    return pr;
+  }
+
+  // The PR comment example turned into a comment on pull request #2 (GitHub sends issue_comment
+  // for PR comments, with issue.pull_request set).
+  json Comment(const std::string& body, const std::string& association) {
+    json c = GitHubExample("issue_comment", "created");
+    c["issue"]["number"] = 2;
+    c["issue"]["pull_request"] = {{"url", "https://api.github.com/repos/Codertocat/Hello-World/pulls/2"}};
+    c["comment"]["body"] = body;
+    c["comment"]["author_association"] = association;
+    return c;
+  }
+
+  static inline PrismServer* prism_ = nullptr;
+  static inline std::string missing_;
+  std::unique_ptr<RecordingProxy> proxy_;
+  std::string value_file_;
+};
+
+// The loop a pull request sees: push to the default branch -> baseline; PR opened -> candidate,
+// check run queued .. completed with the Markdown report, commit status, one PR comment; a
+// trusted `/perfgate run` -> a new run, the bot's reply, the same comment edited in place.
+TEST_F(ForgeTest, WebhooksToRunsToCheckRunsStatusesAndOneComment) {
+  StartForgeController();
+  StartAgent("a1");
+  AddProject();
+
+  json push = GitHubExample("push", "", 4);  // refs/heads/master, after 6113728f…
+  ASSERT_EQ(push["ref"], "refs/heads/master");
+  Answer a = Deliver("push", push, "d-push-1");
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  ASSERT_EQ(Runs(a).size(), 1u);
+  const int64_t baseline = Runs(a)[0];
+  // A redelivery is acknowledged and creates nothing.
+  Answer again = Deliver("push", push, "d-push-1");
+  EXPECT_EQ(again.status, 200) << again.body.dump();
+  EXPECT_EQ(again.body.value("duplicate", false), true);
+  EXPECT_TRUE(Runs(again).empty());
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(baseline); }, absl::Seconds(90)));
+  EXPECT_EQ(GetRun(baseline).kind(), v1::RUN_KIND_BASELINE);
+  EXPECT_EQ(GetRun(baseline).commit(), push["after"].get<std::string>());
+
+  Answer opened = Deliver("pull_request", PullRequest("opened"), "d-pr-1");
+  ASSERT_EQ(opened.status, 202) << opened.body.dump();
+  ASSERT_EQ(Runs(opened).size(), 1u);
+  const int64_t cand = Runs(opened)[0];
+  const v1::Run cr = GetRun(cand);
+  EXPECT_EQ(cr.kind(), v1::RUN_KIND_CANDIDATE);
+  EXPECT_EQ(cr.baseline_branch(), "master");
+  const std::string head = PullRequest("opened")["pull_request"]["head"]["sha"];
+  EXPECT_EQ(cr.commit(), head);
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(cand); }, absl::Seconds(120)));
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(60)));
+
+  // Prism accepted every request as GitHub's description allows it.
+  for (const auto& e : proxy_->Exchanges()) {
+    EXPECT_LT(e.status, 400) << e.method << " " << e.path << ": " << e.answer;
+    EXPECT_EQ(e.authorization, "Bearer ghp_test_token");
+  }
+  const std::string repo = std::string("/repos/") + kRepo;
+  // The check run: created for the head, then updated until completed with the report.
+  auto created = proxy_->Sent("POST", repo + "/check-runs");
+  bool head_check = false;
+  for (const auto& e : created) {
+    json b = json::parse(e.body);
+    if (b["head_sha"] == head) {
+      head_check = true;
+      EXPECT_EQ(b["name"], "perfgate / hello");
+      EXPECT_EQ(b["external_id"], std::to_string(cand));
+    }
+  }
+  EXPECT_TRUE(head_check);
+  auto updates = proxy_->Sent("PATCH", repo + "/check-runs/");
+  json last_check;
+  for (const auto& e : created) {
+    json b = json::parse(e.body);
+    if (b["head_sha"] == head) last_check = b;
+  }
+  for (const auto& e : updates) {
+    json b = json::parse(e.body);
+    if (b["external_id"] == std::to_string(cand)) last_check = b;
+  }
+  ASSERT_TRUE(last_check.is_object());
+  EXPECT_EQ(last_check["status"], "completed") << last_check.dump();
+  EXPECT_TRUE(last_check["conclusion"] == "success" || last_check["conclusion"] == "neutral")
+      << last_check.dump();
+  EXPECT_TRUE(absl::StrContains(last_check["output"]["summary"].get<std::string>(),
+                                absl::StrCat("perfgate run [", cand, "]")));
+  EXPECT_TRUE(absl::StrContains(last_check["details_url"].get<std::string>(),
+                                absl::StrCat("/runs/", cand)));
+  // The commit status ends as success (no regression) within 140 characters.
+  json last_status;
+  for (const auto& e : proxy_->Sent("POST", repo + "/statuses/" + head)) last_status = json::parse(e.body);
+  ASSERT_TRUE(last_status.is_object());
+  EXPECT_EQ(last_status["context"], "perfgate/hello");
+  EXPECT_EQ(last_status["state"], "success") << last_status.dump();
+  EXPECT_LE(last_status["description"].get<std::string>().size(), 140u);
+  // One comment, with the marker and the suite's row.
+  auto posted = proxy_->Sent("POST", repo + "/issues/2/comments");
+  ASSERT_EQ(posted.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(posted[0].body, "perfgate:pr-comment"));
+  EXPECT_TRUE(absl::StrContains(posted[0].body, "`hello`"));
+
+  // A trusted command: a new run, a reply, the comment edited (not a second one).
+  const size_t patches_before = proxy_->Sent("PATCH", repo + "/issues/comments/").size();
+  Answer cmd = Deliver("issue_comment", Comment("Looks slow?\n/perfgate run hello --repetitions 3", "MEMBER"), "d-c-1");
+  ASSERT_EQ(cmd.status, 202) << cmd.body.dump();
+  ASSERT_EQ(Runs(cmd).size(), 1u);
+  const int64_t rerun = Runs(cmd)[0];
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(rerun); }, absl::Seconds(120)));
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(60)));
+  auto comments = proxy_->Sent("POST", repo + "/issues/2/comments");
+  ASSERT_EQ(comments.size(), 2u);  // the PR comment once, and the reply
+  EXPECT_TRUE(absl::StrContains(comments[1].body, "Benchmarking"));
+  EXPECT_TRUE(absl::StrContains(comments[1].body, absl::StrCat("run ", rerun)));
+  EXPECT_GT(proxy_->Sent("PATCH", repo + "/issues/comments/").size(), patches_before);
+
+  // An untrusted commenter is answered with why, and nothing runs.
+  Answer no = Deliver("issue_comment", Comment("/perfgate run", "NONE"), "d-c-2");
+  EXPECT_EQ(no.status, 200) << no.body.dump();
+  EXPECT_TRUE(Runs(no).empty());
+  EXPECT_TRUE(absl::StrContains(no.body.value("outcome", ""), "may not command"));
+  ASSERT_TRUE(WaitUntil([&] { return proxy_->Sent("POST", repo + "/issues/2/comments").size() == 3; },
+                        absl::Seconds(30)));
+  EXPECT_TRUE(absl::StrContains(proxy_->Sent("POST", repo + "/issues/2/comments")[2].body,
+                                "may not command"));
+  // The bot's own comments are never commands.
+  json bot = Comment("/perfgate run", "NONE");
+  bot["comment"]["user"]["type"] = "Bot";
+  EXPECT_EQ(Deliver("issue_comment", bot, "d-c-3").body.value("outcome", ""), "ignored: a bot's comment");
+}
+
+// Bad deliveries are refused with the reason and store nothing; events perfgate does not act on
+// are acknowledged.
+TEST_F(ForgeTest, BadDeliveriesAreRefusedAndStoreNothing) {
+  StartForgeController();
+  AddProject();
+  const std::string body = PullRequest("opened").dump();
+  auto post = [&](httplib::Headers h, const std::string& b) { return Post("/hooks/github", b, h); };
+  // No signature, a wrong secret, a truncated body, a signature of another body.
+  EXPECT_EQ(post({{"X-GitHub-Event", "pull_request"}, {"X-GitHub-Delivery", "x1"}}, body).status, 401);
+  EXPECT_EQ(post({{"X-GitHub-Event", "pull_request"},
+                  {"X-GitHub-Delivery", "x2"},
+                  {"X-Hub-Signature-256", OctokitSign("wrong", body)}},
+                 body)
+                .status,
+            401);
+  Answer truncated = post({{"X-GitHub-Event", "pull_request"},
+                           {"X-GitHub-Delivery", "x3"},
+                           {"X-Hub-Signature-256", OctokitSign(kSecret, body)}},
+                          body.substr(0, body.size() / 2));
+  EXPECT_EQ(truncated.status, 401);
+  EXPECT_TRUE(absl::StrContains(truncated.body.value("error", ""), "X-Hub-Signature-256"));
+  EXPECT_EQ(post({{"X-GitHub-Event", "pull_request"},
+                  {"X-GitHub-Delivery", "x4"},
+                  {"X-Hub-Signature-256", "sha256=abc"}},
+                 body)
+                .status,
+            401);
+  // Above GitHub's 25 MB limit: 413 before anything is read into the queue.
+  std::string big(26 * 1000 * 1000, ' ');
+  Answer huge = post({{"X-GitHub-Event", "push"},
+                      {"X-GitHub-Delivery", "x5"},
+                      {"X-Hub-Signature-256", "sha256=" + std::string(64, '0')}},
+                     big);
+  EXPECT_EQ(huge.status, 413);
+  // Signed but malformed: 400 naming the field.
+  json broken = PullRequest("opened");
+  broken["pull_request"]["head"].erase("sha");
+  Answer b = Deliver("pull_request", broken, "x6");
+  EXPECT_EQ(b.status, 400);
+  EXPECT_EQ(b.body.value("error", ""), "pull_request.head.sha: missing");
+  Answer notjson = post({{"X-GitHub-Event", "push"},
+                         {"X-GitHub-Delivery", "x7"},
+                         {"X-Hub-Signature-256", OctokitSign(kSecret, "{not json")}},
+                        "{not json");
+  EXPECT_EQ(notjson.status, 400);
+  EXPECT_EQ(notjson.body.value("error", ""), "body: not valid JSON");
+  EXPECT_EQ(CountRows("webhook_deliveries"), 0);
+  EXPECT_EQ(CountRows("runs"), 0);
+
+  // Acknowledged: a ping, an event perfgate ignores, a repository no project has.
+  Answer ping = Deliver("ping", GitHubExample("ping", ""), "y1");
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.body.value("outcome", ""), "pong");
+  Answer star = Deliver("star", GitHubExample("star", "created"), "y2");
+  EXPECT_EQ(star.status, 200);
+  EXPECT_TRUE(absl::StrContains(star.body.value("outcome", ""), "star is not one perfgate acts on"));
+  json other = PullRequest("opened");
+  other["repository"]["full_name"] = "someone/else";
+  Answer nobody = Deliver("pull_request", other, "y3");
+  EXPECT_EQ(nobody.status, 200);
+  EXPECT_TRUE(absl::StrContains(nobody.body.value("outcome", ""), "no project"));
+  EXPECT_EQ(CountRows("runs"), 0);
+  EXPECT_EQ(CountRows("outbox"), 0);
+  // A fork's pull request waits for a trusted command, and says so once.
+  json fork = PullRequest("opened");
+  fork["pull_request"]["head"]["repo"]["full_name"] = "stranger/Hello-World";
+  Answer held = Deliver("pull_request", fork, "y4");
+  EXPECT_EQ(held.status, 200);
+  EXPECT_TRUE(absl::StrContains(held.body.value("outcome", ""), "comes from a fork"));
+  EXPECT_EQ(CountRows("runs"), 0);
+  Answer admit = Deliver("issue_comment", Comment("/perfgate run", "OWNER"), "y5");
+  EXPECT_EQ(admit.status, 202) << admit.body.dump();
+  EXPECT_EQ(Runs(admit).size(), 1u);
+}
+
+// The outbox loses nothing and sends nothing twice: through a forge outage, a rate limit with
+// Retry-After, and a controller killed with deliveries pending.
+TEST_F(ForgeTest, OutboxRidesOutOutageRateLimitAndControllerCrash) {
+  StartForgeController();
+  StartAgent("a1");
+  AddProject({"--comment", "never"});
+  proxy_->SetMode(RecordingProxy::Mode::kUnavailable);
+  Answer opened = Deliver("pull_request", PullRequest("opened"), "o-1");
+  ASSERT_EQ(opened.status, 202) << opened.body.dump();
+  const int64_t cand = Runs(opened)[0];
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& e : Outbox("pending"))
+          if (e.attempts() >= 1 && e.last_status() == 503) return true;
+        return false;
+      },
+      absl::Seconds(30)));
+  std::string out;
+  EXPECT_EQ(Cli({"outbox", "list", "--state", "pending"}, &out), 0);
+  EXPECT_TRUE(absl::StrContains(out, "503")) << out;
+  // Killed while reports are pending; the forge comes back as rate limited, then answers. The
+  // controller comes back on the same port (the agent reconnects to it).
+  const int port = controller_->grpc_port();
+  controller_->process().Kill9();
+  proxy_->SetMode(RecordingProxy::Mode::kRateLimited);
+  StartForgeController(port);
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& e : proxy_->Exchanges()) if (e.status == 429) return true;
+    return false;
+  }, absl::Seconds(60)));
+  proxy_->SetMode(RecordingProxy::Mode::kForward);
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(cand); }, absl::Seconds(120)));
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(120)));
+  const std::string repo = std::string("/repos/") + kRepo;
+  // Created exactly once at GitHub, then only updated.
+  EXPECT_EQ(proxy_->Sent("POST", repo + "/check-runs").size(), 1u);
+  auto statuses = proxy_->Sent("POST", repo + "/statuses/");
+  ASSERT_FALSE(statuses.empty());
+  EXPECT_NE(json::parse(statuses.back().body)["state"], "pending");
+  EXPECT_TRUE(proxy_->Sent("POST", repo + "/issues/").empty());  // --comment never
+}
+
+// A newer push to the pull request supersedes its unfinished run, reported as such.
+TEST_F(ForgeTest, NewerPushSupersedesTheQueuedRun) {
+  StartForgeController();  // no agent: runs stay queued
+  AddProject();
+  Answer first = Deliver("pull_request", PullRequest("opened"), "s-1");
+  ASSERT_EQ(Runs(first).size(), 1u);
+  json sync = PullRequest("synchronize");
+  sync["number"] = 2;
+  sync["pull_request"]["head"]["sha"] = std::string(40, 'b');
+  sync["pull_request"]["head"]["repo"]["full_name"] = kRepo;
+  sync["repository"]["full_name"] = kRepo;
+  Answer second = Deliver("pull_request", sync, "s-2");
+  ASSERT_EQ(Runs(second).size(), 1u) << second.body.dump();
+  ASSERT_TRUE(WaitUntil([&] { return GetRun(Runs(first)[0]).state() == v1::RUN_STATE_CANCELLED; },
+                        absl::Seconds(10)));
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& e : proxy_->Sent("PATCH", std::string("/repos/") + kRepo + "/check-runs/")) {
+      json b = json::parse(e.body);
+      if (b["external_id"] == std::to_string(Runs(first)[0]) && b["conclusion"] == "cancelled")
+        return absl::StrContains(b["output"]["title"].get<std::string>(),
+                                 absl::StrCat("superseded by run ", Runs(second)[0]));
+    }
+    return false;
+  }, absl::Seconds(30)));
+  // The same head delivered again under a new id runs nothing new.
+  Answer dup = Deliver("pull_request", sync, "s-3");
+  EXPECT_TRUE(Runs(dup).empty());
+  EXPECT_TRUE(absl::StrContains(dup.body.value("outcome", ""), "already ran"));
+}
+
+// The gate CI scripts use: exit 0 without a regression, 5 with one.
+TEST_F(ForgeTest, CliGateExitsOnTheFinalVerdict) {
+  StartForgeController();
+  StartAgent("a1");
+  const std::string suite = dir_ + "/suite.yaml";
+  std::string out;
+  ASSERT_EQ(Cli({"run", "submit", "--suite", suite, "--kind", "baseline", "--branch", "main",
+                 "--commit", "base", "--gate"},
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Cli({"-o", "json", "run", "submit", "--suite", suite, "--kind", "candidate", "--branch",
+                 "f", "--baseline-branch", "main", "--commit", "same", "--gate"},
+                &out),
+            0)
+      << out;
+  // JSON Lines: the last line is the run with its final verdict.
+  std::string last;
+  for (absl::string_view line : absl::StrSplit(out, '\n'))
+    if (absl::StartsWith(line, "{")) last = std::string(line);
+  EXPECT_EQ(json::parse(last, nullptr, false).value("verdict", ""), "no_change") << out;
+  SetValue(2.0, "slow");
+  EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--kind", "candidate", "--branch", "f",
+                 "--baseline-branch", "main", "--commit", "slow", "--gate"},
+                &out),
+            5)
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "verdict regression")) << out;
+}
+
+}  // namespace
+}  // namespace perfgate::testing
