@@ -13,10 +13,13 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
 # built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
 # library only) whose /debug/pprof the profile tests capture; a real Alertmanager receives
 # the analysis tests' alerts; the page tests load every web page in headless Chromium through
-# chromedriver (WebDriver).
+# chromedriver (WebDriver). The CI-integration tests run GitHub's OpenAPI description in Prism
+# and GitHub's webhook examples, npm packages (below): node and npm come from Debian where the
+# machine has no npm of its own (an image with NodeSource's node must not get Debian's npm).
 if [ "${1:-}" = --test ]; then
   pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go prometheus-alertmanager
          chromium chromium-driver)
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -52,3 +55,14 @@ if [ "$(id -u)" = 0 ] && [ "$(stat -c %a /)" = 700 ]; then
 fi
 # Debian's postgresql package starts a cluster of its own on port 5432; perfgate does not use
 # it (it runs private clusters on unix sockets), so it is left alone.
+# The forge tests' npm packages (tests/forge/package.json, versions pinned by its lock file), into
+# tests/forge/node_modules: never committed. Skipped when already installed from this lock file.
+if [ "${1:-}" = --test ]; then
+  forge_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/forge"
+  stamp="$forge_dir/node_modules/.perfgate-lock"
+  if ! cmp -s "$forge_dir/package-lock.json" "$stamp" 2>/dev/null; then
+    echo "install-deps: npm ci in tests/forge (Prism, @octokit/openapi, webhook examples)"
+    (cd "$forge_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$forge_dir/package-lock.json" "$stamp"
+  fi
+fi
