@@ -489,3 +489,129 @@ TEST_F(ForgeTest, CliGateExitsOnTheFinalVerdict) {
 
 }  // namespace
 }  // namespace perfgate::testing
+
+namespace perfgate::testing {
+namespace {
+
+// GitLab's API as the controller uses it, recorded: commit statuses and merge request notes.
+class FakeGitLabApi {
+ public:
+  FakeGitLabApi() {
+    auto record = [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> l(mu_);
+      calls_.push_back({req.method, req.target.empty() ? req.path : req.target, req.body,
+                        req.get_header_value("PRIVATE-TOKEN")});
+      if (req.method == "GET") {
+        res.set_content("[]", "application/json");
+      } else {
+        res.status = req.method == "POST" ? 201 : 200;
+        res.set_content(R"({"id": 55})", "application/json");
+      }
+    };
+    server_.Get(".*", record);
+    server_.Post(".*", record);
+    server_.Put(".*", record);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeGitLabApi() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  struct Call {
+    std::string method, path, body, token;
+  };
+  std::vector<Call> Calls(const std::string& method, const std::string& path_part) {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<Call> out;
+    for (const auto& c : calls_)
+      if (c.method == method && absl::StrContains(c.path, path_part)) out.push_back(c);
+    return out;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+json GitLabProject() {
+  return {{"id", 15}, {"path_with_namespace", "group/app"}, {"default_branch", "main"}};
+}
+
+json MergeRequest(const std::string& action, const std::string& sha) {
+  return {{"object_kind", "merge_request"},
+          {"event_type", "merge_request"},
+          {"user", {{"username", "root"}}},
+          {"project", GitLabProject()},
+          {"object_attributes",
+           {{"iid", 3},
+            {"action", action},
+            {"source_branch", "feature"},
+            {"target_branch", "main"},
+            {"source_project_id", 15},
+            {"target_project_id", 15},
+            {"last_commit", {{"id", sha}}}}},
+          {"labels", json::array()}};
+}
+
+TEST_F(ForgeTest, GitLabMergeRequestsGetStatusesAndOneNote) {
+  FakeGitLabApi gitlab;
+  std::ofstream(dir_ + "/gl-secret") << "gl-secret\n";
+  std::ofstream(dir_ + "/gl-token") << "glpat-test\n";
+  ControllerOptions o;
+  o.extra_args = {"--gitlab-webhook-secret-file", dir_ + "/gl-secret", "--gitlab-token-file",
+                  dir_ + "/gl-token", "--gitlab-api-url",
+                  absl::StrCat("http://127.0.0.1:", gitlab.port(), "/api/v4"), "--outbox-poll",
+                  "1s", "--analysis-poll", "1s"};
+  StartController(o);
+  StartAgent("a1");
+  std::string out;
+  ASSERT_EQ(Cli({"project", "add", "app", "--forge", "gitlab", "--repository", "group/app",
+                 "--suite", dir_ + "/suite.yaml", "--trusted-user", "root"},
+                &out),
+            0)
+      << out;
+  auto deliver = [&](const std::string& event, const json& body, const std::string& uuid,
+                     const std::string& token = "gl-secret") {
+    return Post("/hooks/gitlab", body.dump(),
+                {{"X-Gitlab-Event", event}, {"X-Gitlab-Token", token}, {"X-Gitlab-Event-UUID", uuid}});
+  };
+  const std::string sha = std::string(40, 'e');
+  EXPECT_EQ(deliver("Merge Request Hook", MergeRequest("open", sha), "u0", "wrong").status, 401);
+  EXPECT_EQ(CountRows("webhook_deliveries"), 0);
+  Answer opened = deliver("Merge Request Hook", MergeRequest("open", sha), "u1");
+  ASSERT_EQ(opened.status, 202) << opened.body.dump();
+  ASSERT_EQ(Runs(opened).size(), 1u);
+  EXPECT_TRUE(deliver("Merge Request Hook", MergeRequest("open", sha), "u1").body.value("duplicate", false));
+  const int64_t run = Runs(opened)[0];
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(run); }, absl::Seconds(120)));
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(60)));
+  auto statuses = gitlab.Calls("POST", "/api/v4/projects/group%2Fapp/statuses/" + sha);
+  ASSERT_FALSE(statuses.empty());
+  json last = json::parse(statuses.back().body);
+  EXPECT_EQ(last["name"], "perfgate/hello");
+  EXPECT_EQ(last["state"], "success") << last.dump();  // no baseline yet: neutral, not failed
+  EXPECT_EQ(statuses.back().token, "glpat-test");
+  ASSERT_EQ(gitlab.Calls("POST", "/merge_requests/3/notes").size(), 1u);
+  EXPECT_TRUE(absl::StrContains(gitlab.Calls("POST", "/merge_requests/3/notes")[0].body,
+                                "perfgate:pr-comment"));
+  // A note with a command from a trusted user: a run, a reply, the note edited in place.
+  json note = {{"object_kind", "note"},
+               {"user", {{"username", "root"}}},
+               {"project", GitLabProject()},
+               {"object_attributes", {{"note", "/perfgate run"}, {"noteable_type", "MergeRequest"}}},
+               {"merge_request", MergeRequest("open", sha)["object_attributes"]}};
+  Answer cmd = deliver("Note Hook", note, "u2");
+  ASSERT_EQ(cmd.status, 202) << cmd.body.dump();
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(Runs(cmd)[0]); }, absl::Seconds(120)));
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(60)));
+  EXPECT_EQ(gitlab.Calls("POST", "/merge_requests/3/notes").size(), 2u);  // the note, the reply
+  EXPECT_FALSE(gitlab.Calls("PUT", "/merge_requests/3/notes/55").empty());
+}
+
+}  // namespace
+}  // namespace perfgate::testing
