@@ -346,6 +346,7 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
       std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
                                           metrics_, auth.api, spec_limits, *analysis_, *analyser_);
   api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
+  pages_->SetForge(forge_.get());
   gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
                                                    metrics_, auth.agents);
 }

@@ -303,6 +303,33 @@ std::pair<int, std::string> WebPages::Alerts(const Query& q) {
   return {200, Layout("Alerts", body + "</table>")};
 }
 
+std::pair<int, std::string> WebPages::Outbox(const Query& q) {
+  if (!forge_) return ErrorPage(absl::NotFoundError("no CI integration"));
+  const std::string state = q("state");
+  if (!state.empty() && state != "pending" && state != "done" && state != "failed")
+    return ErrorPage(absl::InvalidArgumentError("state: pending, done or failed"));
+  auto r = forge_->ListOutbox(q("project"), state, 200);
+  if (!r.ok()) return ErrorPage(r.status());
+  E body =
+      "<p>Reports on their way to GitHub and GitLab, newest first: each is retried with backoff "
+      "(honouring the forge's rate limits) until sent; a forge's refusal stops it, with the "
+      "forge's message. <a href=\"/outbox?state=pending\">pending</a> "
+      "<a href=\"/outbox?state=failed\">failed</a></p>"
+      "<table><tr><th>id</th><th>project</th><th>kind</th><th>target</th><th>run</th>"
+      "<th>state</th><th>tries</th><th>next</th><th>HTTP</th><th>last error</th></tr>";
+  for (const auto& e : *r) {
+    absl::StrAppend(&body, "<tr><td>", e.id(), "</td><td>", Esc(e.project()), "</td><td>",
+                    Esc(e.kind()), "</td><td>", Esc(e.target()), "</td><td>");
+    if (e.run_id()) absl::StrAppend(&body, "<a href=\"/runs/", e.run_id(), "\">", e.run_id(), "</a>");
+    absl::StrAppend(&body, "</td><td class=\"", Esc(e.state()), "\">", Esc(e.state()), "</td><td>",
+                    e.attempts(), "</td><td>",
+                    e.state() == "pending" ? Esc(Time(e.next_at())) : std::string("-"), "</td><td>",
+                    e.last_status() ? std::to_string(e.last_status()) : "-", "</td><td>",
+                    Esc(e.last_error()), "</td></tr>");
+  }
+  return {200, Layout("Outbox", body + "</table>")};
+}
+
 void WebPages::Register(httplib::Server& server) {
   auto reply = [](httplib::Response& res, std::pair<int, std::string> page) {
     res.status = page.first;
@@ -349,6 +376,9 @@ void WebPages::Register(httplib::Server& server) {
   });
   server.Get("/alerts", [=, this](const httplib::Request& req, httplib::Response& res) {
     reply(res, Alerts(query(req)));
+  });
+  server.Get("/outbox", [=, this](const httplib::Request& req, httplib::Response& res) {
+    reply(res, Outbox(query(req)));
   });
 }
 

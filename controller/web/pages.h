@@ -6,6 +6,7 @@
 #include <string>
 
 #include "controller/analysis/analyser.h"
+#include "controller/forge/forge_store.h"
 #include "controller/analysis/analysis_store.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
@@ -22,6 +23,8 @@ class WebPages {
            Analyser& analyser)
       : jobs_(jobs), results_(results), agents_(agents), analysis_(analysis), analyser_(analyser) {}
   void Register(httplib::Server& server);
+  // CI integration's pages (/outbox); without it they answer 404.
+  void SetForge(ForgeStore* forge) { forge_ = forge; }
 
   // Each page as (HTTP status, HTML); exposed so tests can render without a server.
   using Query = std::function<std::string(const std::string&)>;  // "" when absent
@@ -33,6 +36,7 @@ class WebPages {
   std::pair<int, std::string> Queue();
   std::pair<int, std::string> ChangePoints(const Query& q);
   std::pair<int, std::string> Alerts(const Query& q);
+  std::pair<int, std::string> Outbox(const Query& q);
 
  private:
   JobStore& jobs_;
@@ -40,6 +44,7 @@ class WebPages {
   AgentStore& agents_;
   AnalysisStore& analysis_;
   Analyser& analyser_;
+  ForgeStore* forge_ = nullptr;
 };
 
 }  // namespace perfgate::controller

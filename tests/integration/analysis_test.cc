@@ -372,7 +372,7 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
   for (const std::string& path :
        {std::string("/runs"), absl::StrCat("/runs/", regressed), std::string("/agents"),
         std::string("/queue"), std::string("/changepoints"), std::string("/alerts"),
-        std::string("/runs?kind=CANDIDATE&branch=feature")}) {
+        std::string("/outbox"), std::string("/runs?kind=CANDIDATE&branch=feature")}) {
     auto page = Get(path);
     EXPECT_EQ(page.first, 200) << path;
     EXPECT_NE(page.second.find("</html>"), std::string::npos) << path;
@@ -380,7 +380,7 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
   const std::string history_path = "/history?project=it&suite=it-analysis&metric=http.latency.p50";
   const std::string compare_path = absl::StrCat("/runs/", regressed, "/compare");
   CheckInBrowser({"/runs", absl::StrCat("/runs/", regressed), compare_path, history_path,
-                  "/agents", "/queue", "/changepoints", "/alerts"},
+                  "/agents", "/queue", "/changepoints", "/alerts", "/outbox"},
                  {compare_path, history_path});
   EXPECT_EQ(Get("/runs/999999").first, 404);
   EXPECT_EQ(Get("/runs?state=bogus").first, 400);

@@ -405,6 +405,14 @@ TEST_F(ForgeTest, OutboxRidesOutOutageRateLimitAndControllerCrash) {
   std::string out;
   EXPECT_EQ(Cli({"outbox", "list", "--state", "pending"}, &out), 0);
   EXPECT_TRUE(absl::StrContains(out, "503")) << out;
+  {
+    httplib::Client page("127.0.0.1", controller_->http_port());
+    auto r = page.Get("/outbox?state=pending");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(absl::StrContains(r->body, "Service Unavailable")) << r->body;
+    EXPECT_EQ(page.Get("/outbox?state=bogus")->status, 400);
+  }
   // Killed while reports are pending; the forge comes back as rate limited, then answers. The
   // controller comes back on the same port (the agent reconnects to it).
   const int port = controller_->grpc_port();
