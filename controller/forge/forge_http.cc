@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<ForgeHttp>> ForgeHttp::Create(const std::string& 
   h->prefix_ = m[2].str();
   while (absl::EndsWith(h->prefix_, "/")) h->prefix_.pop_back();
   h->client_ = std::make_unique<httplib::Client>(m[1].str());
+  h->client_->set_tcp_nodelay(true);  // a request is written in two parts: no Nagle wait
   if (!h->client_->is_valid())
     return absl::InvalidArgumentError(absl::StrCat(flag, ": ", base_url, ": cannot use this URL"));
   const auto us = absl::ToInt64Microseconds(timeout);

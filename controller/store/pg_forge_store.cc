@@ -324,8 +324,16 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(const std::string& fo
       if (auto st = pgq::FillAaCommit(tx, &spec); !st.ok()) return st;
       auto id = pgq::InsertRun(tx, spec);
       if (!id.ok()) return id.status();
-      auto run = pgq::LoadRun(tx, *id);
-      if (!run.ok()) return run.status();
+      // What callers need of the new run (links, replies); GetRun has the rest.
+      v1::Run run;
+      run.set_id(*id);
+      run.set_state(v1::RUN_STATE_QUEUED);
+      run.set_project(spec.project());
+      run.set_branch(spec.branch());
+      run.set_commit(spec.commit());
+      run.set_kind(spec.kind());
+      run.set_suite_name(spec.suite_name());
+      run.set_aa(spec.aa());
       Exec(tx,
            "INSERT INTO forge_runs (run_id, project, pr_number, head_sha, installation_id, "
            "trigger) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -337,7 +345,7 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(const std::string& fo
         if (wants(kCommitStatus))
           TouchOutbox(tx, pname, kCommitStatus, "status:" + key, *id, pr, e.installation_id);
       }
-      out.runs.push_back(*std::move(run));
+      out.runs.push_back(std::move(run));
     }
     if (pr > 0) Supersede(tx, pname, pr, out.runs, &out.stops);
     if (pr > 0 && !out.runs.empty() && project->comment() != "never" &&

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./tools/install-deps.sh --test
-./tools/build.sh perfgate-controller dispatch_bench profile_bench
+./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench
 ./build/bin/dispatch_bench --bin-dir "$(pwd)/build/bin" "$@"
 echo
 echo "== pprof reading (controller/profile) against go tool pprof =="
 ./build/bin/profile_bench
+echo
+./build/bin/forge_bench --bin-dir "$(pwd)/build/bin"

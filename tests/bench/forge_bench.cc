@@ -1,0 +1,395 @@
+// CI-integration benchmark: the real perfgate-controller on its embedded (durable) PostgreSQL,
+// signed GitHub webhooks posted to it, simulated agents over gRPC that complete every
+// assignment at once, and a local forge (an HTTP server in this process standing in for
+// GitHub's REST API, answering at once) that receives the reports.
+//
+// Measures, in one invocation:
+//   references: an HTTP round trip to the controller's /healthz, HMAC-SHA-256 of a webhook body
+//               in this process;
+//   webhook -> run queued: a signed push webhook answered 202 once its run is stored (p50/p99);
+//   webhooks/s: signed deliveries from 4 client threads, pushes (each makes a run and two
+//               reports) and ignored events (signature, parse, delivery recorded);
+//   run end -> check run completed: from CompleteAttempt's acknowledgement to the forge
+//               receiving the check run with status completed (analysis included), p50/p99.
+// Bounded: every phase has a count and a deadline.
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/hash/sha256.h"
+#include "common/process/subprocess.h"
+#include "perfgate/v1/agent_gateway.grpc.pb.h"
+#include "perfgate/v1/controller.grpc.pb.h"
+
+namespace {
+
+using namespace perfgate;
+using nlohmann::json;
+
+constexpr char kSecret[] = "bench-secret";
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
+}
+
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+// GitHub's REST API as far as the outbox uses it, answering at once; notes when each run's
+// check run arrived completed.
+class LocalForge {
+ public:
+  LocalForge() {
+    auto answer = [this](const httplib::Request& req, httplib::Response& res) {
+      const absl::Time now = absl::Now();
+      ++requests_;
+      if (req.method == "GET") {
+        res.set_content(req.path.find("check-runs") != std::string::npos
+                            ? R"({"total_count":0,"check_runs":[]})"
+                            : "[]",
+                        "application/json");
+        return;
+      }
+      json b = json::parse(req.body, nullptr, false);
+      if (b.is_object() && b.value("status", "") == "completed") {
+        absl::MutexLock l(&mu_);
+        completed_at_.emplace(std::stoll(b.value("external_id", "0")), now);
+      }
+      res.status = req.method == "POST" ? 201 : 200;
+      res.set_content(absl::StrFormat(R"({"id": %d})", ++ids_), "application/json");
+    };
+    server_.Get(".*", answer);
+    server_.Post(".*", answer);
+    server_.Patch(".*", answer);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~LocalForge() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int64_t requests() const { return requests_; }
+  std::map<int64_t, absl::Time> Completed() {
+    absl::MutexLock l(&mu_);
+    return completed_at_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int64_t> requests_{0}, ids_{0};
+  absl::Mutex mu_;
+  std::map<int64_t, absl::Time> completed_at_;
+};
+
+// An agent that accepts and completes every assignment at once; notes when each run's
+// completion was acknowledged.
+class SimAgent {
+ public:
+  SimAgent(const std::string& addr, std::string name) : name_(std::move(name)) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    stub_ = v1::AgentGateway::NewStub(
+        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~SimAgent() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  std::map<int64_t, absl::Time> Ended() {
+    absl::MutexLock l(&mu_);
+    return ended_at_;
+  }
+
+ private:
+  void Loop() {
+    auto stream = stub_->Session(&ctx_);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_name(name_);
+    hello.mutable_hello()->set_capacity(1);
+    stream->Write(hello);
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      if (!msg.has_assign()) continue;
+      v1::AcceptAttemptRequest acc;
+      acc.set_attempt_id(msg.assign().attempt_id());
+      acc.set_epoch(msg.assign().epoch());
+      acc.set_agent(name_);
+      v1::AcceptAttemptResponse ar;
+      grpc::ClientContext c1;
+      if (!stub_->AcceptAttempt(&c1, acc, &ar).ok()) continue;
+      v1::CompleteAttemptRequest done;
+      done.set_attempt_id(acc.attempt_id());
+      done.set_epoch(acc.epoch());
+      done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+      v1::CompleteAttemptResponse dr;
+      grpc::ClientContext c2;
+      if (stub_->CompleteAttempt(&c2, done, &dr).ok()) {
+        absl::MutexLock l(&mu_);
+        ended_at_.emplace(msg.assign().run_id(), absl::Now());
+      }
+    }
+    stream->Finish();
+  }
+
+  std::string name_;
+  std::unique_ptr<v1::AgentGateway::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::map<int64_t, absl::Time> ended_at_;
+};
+
+std::string PushBody(int64_t n) {
+  // The fields perfgate reads from GitHub's push payload.
+  return json{{"ref", "refs/heads/main"},
+              {"after", absl::StrFormat("%040x", n)},
+              {"deleted", false},
+              {"repository", {{"full_name", "bench/app"}, {"default_branch", "main"}}}}
+      .dump();
+}
+
+struct Posted {
+  int status = 0;
+  double ms = 0;
+};
+
+Posted PostHook(httplib::Client& c, const std::string& event, const std::string& body,
+                const std::string& delivery) {
+  const absl::Time t0 = absl::Now();
+  auto r = c.Post("/hooks/github",
+                  {{"X-GitHub-Event", event},
+                   {"X-GitHub-Delivery", delivery},
+                   {"X-Hub-Signature-256", "sha256=" + common::HmacSha256Hex(kSecret, body)}},
+                  body, "application/json");
+  return {r ? r->status : 0, absl::ToDoubleMilliseconds(absl::Now() - t0)};
+}
+
+}  // namespace
+
+// main is the benchmark's script, read top to bottom as the README describes it.
+int main(int argc, char** argv) {
+  int samples = 300, throughput = 2000, ended = 200, agents = 4;
+  std::string bin_dir;
+  CLI::App app{"perfgate CI-integration benchmark"};
+  app.add_option("--bin-dir", bin_dir, "where perfgate-controller is")->required();
+  app.add_option("--latency-samples", samples, "sequential webhooks")->capture_default_str();
+  app.add_option("--throughput-webhooks", throughput, "webhooks in each throughput phase")
+      ->capture_default_str();
+  app.add_option("--runs", ended, "runs completed for the run-end -> check-run figure")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  LocalForge forge;
+  char tmpl[] = "/tmp/perfgate-forge-bench-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  chmod(dir.c_str(), 0755);
+  std::ofstream(dir + "/secret") << kSecret << "\n";
+  std::ofstream(dir + "/token") << "bench-token\n";
+  common::SpawnOptions o;
+  o.argv = {bin_dir + "/perfgate-controller", "--data-dir", dir + "/data", "--grpc-listen",
+            "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file", dir + "/ready",
+            "--log-level", "warn", "--github-webhook-secret-file", dir + "/secret",
+            "--github-token-file", dir + "/token", "--github-api-url",
+            absl::StrFormat("http://127.0.0.1:%d", forge.port())};
+  const std::string log = dir + "/controller.log";
+  FILE* lf = fopen(log.c_str(), "w");
+  o.stdout_fd = fileno(lf);
+  o.stderr_fd = fileno(lf);
+  auto pid = common::Spawn(o);
+  if (!pid.ok() ||
+      !WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
+    std::cerr << "controller did not start; see " << log << "\n";
+    return 1;
+  }
+  auto ready = json::parse(std::ifstream(dir + "/ready"));
+  const std::string addr = absl::StrFormat("127.0.0.1:%d", ready["grpc_port"].get<int>());
+  const int http_port = ready["http_port"].get<int>();
+  auto stub = v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto stop = [&](int code) {
+    common::SignalGroup(*pid, SIGTERM).IgnoreError();
+    common::WaitFor(*pid, absl::Seconds(30)).IgnoreError();
+    return code;
+  };
+  {
+    v1::PutProjectRequest req;
+    v1::Project* p = req.mutable_project();
+    p->set_name("bench");
+    p->set_forge("github");
+    p->set_repository("bench/app");
+    p->set_comment("never");
+    p->add_suites()->set_yaml(
+        "name: tiny\njobs:\n  - name: t\n    command: \"true\"\n");
+    grpc::ClientContext ctx;
+    v1::Project out;
+    if (auto s = stub->AddProject(&ctx, req, &out); !s.ok()) {
+      std::cerr << "project add: " << s.error_message() << "\n";
+      return stop(1);
+    }
+  }
+  httplib::Client http("127.0.0.1", http_port);
+  http.set_keep_alive(true);
+  http.set_tcp_nodelay(true);
+
+  // References.
+  std::vector<double> rtt;
+  for (int i = 0; i < 1000; ++i) {
+    const absl::Time t0 = absl::Now();
+    http.Get("/healthz");
+    rtt.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+  }
+  const std::string sample = PushBody(1);
+  const absl::Time h0 = absl::Now();
+  for (int i = 0; i < 10000; ++i) common::HmacSha256Hex(kSecret, sample);
+  const double hmac_us = absl::ToDoubleMicroseconds(absl::Now() - h0) / 10000;
+
+  // Webhook -> run queued, one at a time.
+  std::vector<double> lat;
+  int64_t seq = 1000;
+  for (int i = 0; i < samples; ++i) {
+    ++seq;
+    Posted p = PostHook(http, "push", PushBody(seq), absl::StrFormat("lat-%d", seq));
+    if (p.status != 202) {
+      std::cerr << "webhook answered " << p.status << "\n";
+      return stop(1);
+    }
+    lat.push_back(p.ms);
+  }
+
+  // Throughput, 4 client threads: pushes (a run and two reports each), then ignored events.
+  auto blast = [&](const std::string& event, bool push) {
+    std::atomic<int> next{0}, ok{0};
+    std::atomic<int64_t> base{seq};
+    const absl::Time t0 = absl::Now();
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t) {
+      ts.emplace_back([&] {
+        httplib::Client c("127.0.0.1", http_port);
+        c.set_keep_alive(true);
+        c.set_tcp_nodelay(true);
+        for (int i; (i = next++) < throughput;) {
+          const int64_t n = base + 1 + i;
+          const std::string body =
+              push ? PushBody(n) : json{{"action", "created"}, {"repository", {{"full_name", "bench/app"}}}}.dump();
+          Posted p = PostHook(c, event, body, absl::StrFormat("%s-%d", event, n));
+          if (p.status == 202 || p.status == 200) ++ok;
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+    seq += throughput;
+    return ok / absl::ToDoubleSeconds(absl::Now() - t0);
+  };
+  const double push_rate = blast("push", true);
+  const double ignored_rate = blast("star", false);
+
+  // Drain what is queued so far, then measure run end -> check run completed.
+  std::vector<std::unique_ptr<SimAgent>> sims;
+  for (int i = 0; i < agents; ++i)
+    sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%d", i)));
+  auto queued = [&] {
+    grpc::ClientContext ctx;
+    v1::ListRunsRequest req;
+    req.set_state(v1::RUN_STATE_QUEUED);
+    req.set_page_size(1);
+    v1::ListRunsResponse resp;
+    return stub->ListRuns(&ctx, req, &resp).ok() && resp.runs().empty();
+  };
+  // ... and every report sent: the analyser has caught up with the backlog.
+  auto outbox_empty = [&] {
+    grpc::ClientContext ctx;
+    v1::ListOutboxRequest req;
+    req.set_state("pending");
+    req.set_limit(1);
+    v1::ListOutboxResponse resp;
+    return stub->ListOutbox(&ctx, req, &resp).ok() && resp.entries().empty();
+  };
+  const absl::Time drain0 = absl::Now();
+  if (!WaitFor([&] { return queued() && outbox_empty(); }, absl::Minutes(10))) {
+    std::cerr << "the queue and the outbox did not drain\n";
+    return stop(1);
+  }
+  const double drain_s = absl::ToDoubleSeconds(absl::Now() - drain0);
+  absl::SleepFor(absl::Seconds(1));
+  const int64_t first_measured = seq + 1;
+  std::vector<double> end_to_check;
+  for (int i = 0; i < ended; ++i) {
+    ++seq;
+    PostHook(http, "push", PushBody(seq), absl::StrFormat("end-%d", seq));
+    absl::SleepFor(absl::Milliseconds(20));  // a steady trickle, not a burst
+  }
+  auto all_reported = [&] {
+    std::map<int64_t, absl::Time> done;
+    for (auto& s : sims)
+      for (auto& [run, t] : s->Ended()) done[run] = t;
+    auto checks = forge.Completed();
+    int n = 0;
+    for (auto& [run, t] : done) n += checks.count(run);
+    return n >= static_cast<int>(done.size()) && static_cast<int>(done.size()) >= ended;
+  };
+  WaitFor(all_reported, absl::Minutes(5));
+  {
+    std::map<int64_t, absl::Time> done;
+    for (auto& s : sims)
+      for (auto& [run, t] : s->Ended()) done[run] = t;
+    auto checks = forge.Completed();
+    // Only the runs of this phase: their webhooks came after first_measured.
+    std::vector<std::pair<int64_t, absl::Time>> mine(done.begin(), done.end());
+    std::sort(mine.begin(), mine.end());
+    for (size_t i = mine.size() > static_cast<size_t>(ended) ? mine.size() - ended : 0;
+         i < mine.size(); ++i) {
+      auto it = checks.find(mine[i].first);
+      if (it != checks.end()) end_to_check.push_back(absl::ToDoubleMilliseconds(it->second - mine[i].second));
+    }
+  }
+  (void)first_measured;
+  sims.clear();
+
+  const double rtt50 = Percentile(rtt, 50);
+  std::printf("== CI integration: webhooks in, reports out (%d-core machine) ==\n",
+              static_cast<int>(std::thread::hardware_concurrency()));
+  std::printf("  reference: HTTP round trip to /healthz p50       %8.3f ms\n", rtt50);
+  std::printf("  reference: HMAC-SHA-256 of a %zu-byte body        %8.2f us\n", sample.size(), hmac_us);
+  std::printf("  webhook -> run queued (202) p50                  %8.3f ms  (%.1fx HTTP round trip)\n",
+              Percentile(lat, 50), Percentile(lat, 50) / rtt50);
+  std::printf("  webhook -> run queued (202) p99                  %8.3f ms  (target < 50 ms)\n",
+              Percentile(lat, 99));
+  std::printf("  signed push webhooks/s, 4 clients (run + reports) %7.0f /s  (target >= 1,000)\n",
+              push_rate);
+  std::printf("  signed ignored webhooks/s, 4 clients             %8.0f /s\n", ignored_rate);
+  std::printf("  run end -> check run completed p50               %8.1f ms  (%zu runs)\n",
+              Percentile(end_to_check, 50), end_to_check.size());
+  std::printf("  run end -> check run completed p99               %8.1f ms  (target < 1 s)\n",
+              Percentile(end_to_check, 99));
+  std::printf("  backlog of %d runs run, analysed and reported in %8.1f s\n",
+              samples + 2 * throughput, drain_s);
+  std::printf("  forge requests received                          %8lld\n",
+              static_cast<long long>(forge.requests()));
+  return stop(0);
+}
