@@ -9,7 +9,10 @@
 # Prometheus scraping the service (the suite's PromQL over each window), results into
 # PostgreSQL. The controller compares each candidate with main's baseline: verdicts with
 # confidence intervals, the Markdown report (PR comment), alerts and the HTML comparison page;
-# also the candidate's leak as a Prometheus series. Everything listens on loopback only and is stopped
+# also the candidate's leak as a Prometheus series. The baseline and the candidate are started by
+# signed GitHub webhooks (a push to main, a pull request), and what perfgate reports back (check
+# runs, commit statuses, the PR comment) goes to perfgate-forge-recorder, a stand-in for GitHub's
+# API that prints each request. Everything listens on loopback only and is stopped
 # when the script exits. Run as root on a fresh Debian bookworm machine.
 #   PERFGATE_DEMO_DIR   where state goes (default /tmp/perfgate-demo; removed at the start)
 #   PERFGATE_DEMO_PORT  controller gRPC port (default 7600; HTTP is the next port)
@@ -17,7 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 ./tools/install-deps.sh
-./tools/build.sh perfgate-controller perfgate-agent perfgate perfgate-sample-target
+./tools/build.sh perfgate-controller perfgate-agent perfgate perfgate-sample-target \
+  perfgate-forge-recorder
 bin=$root/build/bin
 dir=${PERFGATE_DEMO_DIR:-/tmp/perfgate-demo}
 port=${PERFGATE_DEMO_PORT:-7600}
@@ -32,9 +36,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "== a stand-in for GitHub's API on loopback (it prints what perfgate reports back)"
+"$bin/perfgate-forge-recorder" --out "$dir/forge.jsonl" --comment-file "$dir/pr-comment.md" \
+  --ready-file "$dir/forge.ready" >"$dir/forge.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$dir/forge.ready" ] && break; sleep 0.1; done
+forge_port=$(cat "$dir/forge.ready")
+secret=demo-webhook-secret
+echo "$secret" >"$dir/webhook.secret"
+echo "demo-token" >"$dir/github.token"
+
 echo "== starting the controller (private PostgreSQL under $dir/controller)"
 "$bin/perfgate-controller" --data-dir "$dir/controller" --grpc-listen "127.0.0.1:$port" \
-  --http-listen "127.0.0.1:$http" --ready-file "$dir/controller.ready" >"$dir/controller.log" 2>&1 &
+  --http-listen "127.0.0.1:$http" --ready-file "$dir/controller.ready" \
+  --github-webhook-secret-file "$dir/webhook.secret" --github-token-file "$dir/github.token" \
+  --github-api-url "http://127.0.0.1:$forge_port" >"$dir/controller.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do [ -f "$dir/controller.ready" ] && break; sleep 0.1; done
 [ -f "$dir/controller.ready" ] || { echo "controller did not start:"; cat "$dir/controller.log"; exit 1; }
@@ -70,13 +86,35 @@ wait_compared() {
   "$bin/perfgate" compare "$1"
 }
 
+# A webhook as GitHub sends it: the JSON body signed with HMAC-SHA-256 under the shared secret.
+webhook() {  # EVENT DELIVERY-ID BODY
+  local sig
+  sig=$(printf '%s' "$3" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')
+  curl -s -X POST "http://127.0.0.1:$http/hooks/github" -H "Content-Type: application/json" \
+    -H "X-GitHub-Event: $1" -H "X-GitHub-Delivery: $2" -H "X-Hub-Signature-256: sha256=$sig" \
+    --data-binary "$3"
+  echo
+}
+repo_json='"repository": {"full_name": "demo/sample-target", "default_branch": "main"}'
+
 echo
-echo "== run 1: the baseline ${base:0:12} of main (following its log)"
-"$bin/perfgate" run submit --suite "$suite" --kind baseline --branch main --commit "$base" --wait
+echo "== the project: the repository demo/sample-target on GitHub, benchmarked with the suite"
+"$bin/perfgate" project add perfgate-demo --forge github --repository demo/sample-target --suite "$suite" \
+  --baseline-branch main
+
 echo
-echo "== run 2: a candidate ${cand:0:12} with a 10 % latency regression"
-"$bin/perfgate" run submit --suite "$suite" --kind candidate --branch feature --baseline-branch main \
-  --commit "$cand" >/dev/null
+echo "== run 1: a signed push webhook for main at ${base:0:12} -> the baseline (following its log)"
+webhook push d-1 "{\"ref\": \"refs/heads/main\", \"after\": \"$base\", $repo_json}"
+"$bin/perfgate" run watch 1
+echo
+echo "== run 2: a signed pull_request webhook (PR #7, head ${cand:0:12}, a 10 % latency regression)"
+webhook pull_request d-2 "{\"action\": \"opened\", \"number\": 7, $repo_json,
+  \"pull_request\": {\"head\": {\"sha\": \"$cand\", \"ref\": \"feature\",
+  \"repo\": {\"full_name\": \"demo/sample-target\"}}, \"base\": {\"ref\": \"main\"}, \"labels\": []}}"
+echo "   ... the same delivery again (GitHub redelivers): acknowledged, nothing new"
+webhook pull_request d-2 "{\"action\": \"opened\", \"number\": 7, $repo_json,
+  \"pull_request\": {\"head\": {\"sha\": \"$cand\", \"ref\": \"feature\",
+  \"repo\": {\"full_name\": \"demo/sample-target\"}}, \"base\": {\"ref\": \"main\"}, \"labels\": []}}"
 "$bin/perfgate" run watch 2 >"$dir/candidate.log" 2>&1 || true
 "$bin/perfgate" run get 2
 echo
@@ -96,8 +134,16 @@ echo "== the A/A experiment: perfgate compare 3"
 wait_compared 3
 "$bin/perfgate" compare 3 | awk "NR <= 8"
 echo
-echo "== the PR comment for run 2: perfgate report 2 --format md"
-"$bin/perfgate" report 2 --format md
+echo "== what went back to \"GitHub\" for the pull request: check runs, commit statuses, one comment"
+for _ in $(seq 1 100); do
+  [ -z "$("$bin/perfgate" outbox list --state pending | awk 'NR > 1')" ] && break; sleep 0.2
+done
+"$bin/perfgate" outbox list
+grep "check-runs\|statuses/$cand\|/issues/" "$dir/forge.log" | sed 's/^forge: /  /'
+echo
+echo "== the PR comment perfgate keeps edited on PR #7 (first 30 lines of $dir/pr-comment.md)"
+awk 'NR <= 30' "$dir/pr-comment.md"
+echo "  ..."
 echo "== alerts raised"
 "$bin/perfgate" alert list
 echo
@@ -113,6 +159,6 @@ head -12 "$dir/results-2.json"
 echo "  ..."
 echo
 echo "== the controller's own metrics (http://127.0.0.1:$http/metrics)"
-curl -s "http://127.0.0.1:$http/metrics" | grep -E '^perfgate_controller_(jobs\{state="SUCCEEDED"|claims_total|agents_connected|rpc_duration_seconds_count\{method="UploadResults")'
+curl -s "http://127.0.0.1:$http/metrics" | grep -E '^perfgate_controller_(jobs\{state="SUCCEEDED"|claims_total|agents_connected|rpc_duration_seconds_count\{method="UploadResults"|webhooks_total\{forge="github",result="(accepted|duplicate)"|outbox_sends_total\{result="sent")'
 echo
 echo "demo finished: logs in $dir/controller.log and $dir/agent.log"

@@ -4,7 +4,7 @@
 #   tools/install-deps.sh          build + run dependencies
 #   tools/install-deps.sh --test   also what the tests and benchmarks use
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates procps
+pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl procps
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
       nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev

@@ -31,6 +31,7 @@ declare -A allowed=(
   [agent]="agent/*"
   [tools/cli]="tools/cli controller/report agent/load"
   [tools/sample_target]="tools/sample_target"
+  [tools/forge_recorder]=""
 )
 
 # The folder whose rule applies to a file: its own, else the nearest listed parent.
