@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status/macros.h"
 
 namespace perfgate::controller {
 namespace {
@@ -62,12 +63,6 @@ class Reader {
   const json& root_;
 };
 
-#define PG_READ(lhs, expr)               \
-  do {                                   \
-    auto _v = (expr);                    \
-    if (!_v.ok()) return _v.status();    \
-    lhs = *std::move(_v);                \
-  } while (0)
 
 absl::StatusOr<json> ParseJson(absl::string_view body) {
   json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
@@ -100,6 +95,21 @@ std::vector<std::string> LabelNames(const json* labels, const char* key) {
   return out;
 }
 
+// A push: both forges name the ref and the new head alike. A deleted branch's new head is all
+// zeros (GitHub also says deleted: true).
+absl::StatusOr<ForgeEvent> ParsePush(const Reader& r, ForgeEvent e) {
+  std::string ref;
+  ASSIGN_OR_RETURN(ref, r.Str("ref"));
+  ASSIGN_OR_RETURN(e.after_sha, r.Str("after"));
+  e.branch = BranchOfRef(ref);
+  if (e.branch.empty()) return Ignored(e, absl::StrCat("push to ", ref, " is not a branch"));
+  const json* deleted = r.Find("deleted");
+  if (AllZero(e.after_sha) || (deleted && deleted->is_boolean() && deleted->get<bool>()))
+    return Ignored(e, absl::StrCat("branch ", e.branch, " was deleted"));
+  e.kind = ForgeEvent::Kind::kPush;
+  return e;
+}
+
 }  // namespace
 
 absl::StatusOr<ForgeEvent> ParseGitHubEvent(absl::string_view event, absl::string_view body) {
@@ -108,7 +118,7 @@ absl::StatusOr<ForgeEvent> ParseGitHubEvent(absl::string_view event, absl::strin
   e.event = std::string(event);
   if (event.empty()) return absl::InvalidArgumentError("X-GitHub-Event: missing");
   json j;
-  PG_READ(j, ParseJson(body));
+  ASSIGN_OR_RETURN(j, ParseJson(body));
   Reader r(j);
   e.action = r.StrOr("action");
   if (!e.action.empty()) absl::StrAppend(&e.event, ".", e.action);
@@ -120,30 +130,19 @@ absl::StatusOr<ForgeEvent> ParseGitHubEvent(absl::string_view event, absl::strin
   }
   if (event != "push" && event != "pull_request" && event != "issue_comment")
     return Ignored(e, absl::StrCat("event ", event, " is not one perfgate acts on"));
-  PG_READ(e.repository, r.Str("repository.full_name"));
+  ASSIGN_OR_RETURN(e.repository, r.Str("repository.full_name"));
   e.default_branch = r.StrOr("repository.default_branch");
 
-  if (event == "push") {
-    std::string ref;
-    PG_READ(ref, r.Str("ref"));
-    PG_READ(e.after_sha, r.Str("after"));
-    e.branch = BranchOfRef(ref);
-    if (e.branch.empty()) return Ignored(e, absl::StrCat("push to ", ref, " is not a branch"));
-    if (r.Find("deleted") && j["deleted"].is_boolean() && j["deleted"].get<bool>())
-      return Ignored(e, absl::StrCat("branch ", e.branch, " was deleted"));
-    if (AllZero(e.after_sha)) return Ignored(e, "push with no new head");
-    e.kind = ForgeEvent::Kind::kPush;
-    return e;
-  }
+  if (event == "push") return ParsePush(r, e);
 
   if (event == "pull_request") {
-    PG_READ(e.action, r.Str("action"));
+    ASSIGN_OR_RETURN(e.action, r.Str("action"));
     int64_t number = 0;
-    PG_READ(number, r.Int("number"));
+    ASSIGN_OR_RETURN(number, r.Int("number"));
     e.pr_number = static_cast<int>(number);
-    PG_READ(e.head_sha, r.Str("pull_request.head.sha"));
-    PG_READ(e.head_branch, r.Str("pull_request.head.ref"));
-    PG_READ(e.base_branch, r.Str("pull_request.base.ref"));
+    ASSIGN_OR_RETURN(e.head_sha, r.Str("pull_request.head.sha"));
+    ASSIGN_OR_RETURN(e.head_branch, r.Str("pull_request.head.ref"));
+    ASSIGN_OR_RETURN(e.base_branch, r.Str("pull_request.base.ref"));
     // A fork: the head lives in another repository (or one since deleted).
     const std::string head_repo = r.StrOr("pull_request.head.repo.full_name");
     e.from_fork = head_repo.empty() || head_repo != e.repository;
@@ -156,14 +155,14 @@ absl::StatusOr<ForgeEvent> ParseGitHubEvent(absl::string_view event, absl::strin
   }
 
   // issue_comment
-  PG_READ(e.action, r.Str("action"));
+  ASSIGN_OR_RETURN(e.action, r.Str("action"));
   if (e.action != "created") return Ignored(e, "only new comments carry commands");
   if (!r.Find("issue.pull_request")) return Ignored(e, "comment on an issue, not a pull request");
   int64_t number = 0;
-  PG_READ(number, r.Int("issue.number"));
+  ASSIGN_OR_RETURN(number, r.Int("issue.number"));
   e.pr_number = static_cast<int>(number);
-  PG_READ(e.comment_body, r.Str("comment.body"));
-  PG_READ(e.commenter, r.Str("comment.user.login"));
+  ASSIGN_OR_RETURN(e.comment_body, r.Str("comment.body"));
+  ASSIGN_OR_RETURN(e.commenter, r.Str("comment.user.login"));
   e.author_association = r.StrOr("comment.author_association");
   e.commenter_is_bot = r.StrOr("comment.user.type") == "Bot" || r.Find("comment.performed_via_github_app");
   e.kind = ForgeEvent::Kind::kComment;
@@ -179,52 +178,43 @@ absl::StatusOr<ForgeEvent> ParseGitLabEvent(absl::string_view event, absl::strin
     return Ignored(e, absl::StrCat("event ", event, " is not one perfgate acts on"));
   }
   json j;
-  PG_READ(j, ParseJson(body));
+  ASSIGN_OR_RETURN(j, ParseJson(body));
   Reader r(j);
-  PG_READ(e.repository, r.Str("project.path_with_namespace"));
+  ASSIGN_OR_RETURN(e.repository, r.Str("project.path_with_namespace"));
   e.repository_id = r.IdText("project.id");
   e.default_branch = r.StrOr("project.default_branch");
 
-  if (event == "Push Hook") {
-    std::string ref;
-    PG_READ(ref, r.Str("ref"));
-    PG_READ(e.after_sha, r.Str("after"));
-    e.branch = BranchOfRef(ref);
-    if (e.branch.empty()) return Ignored(e, absl::StrCat("push to ", ref, " is not a branch"));
-    if (AllZero(e.after_sha)) return Ignored(e, absl::StrCat("branch ", e.branch, " was deleted"));
-    e.kind = ForgeEvent::Kind::kPush;
-    return e;
-  }
+  if (event == "Push Hook") return ParsePush(r, e);
 
   // The merge request: the hook's object_attributes, or a note's merge_request.
   const bool note = event == "Note Hook";
   const std::string mr = note ? "merge_request" : "object_attributes";
   if (note) {
     std::string type;
-    PG_READ(type, r.Str("object_attributes.noteable_type"));
+    ASSIGN_OR_RETURN(type, r.Str("object_attributes.noteable_type"));
     if (type != "MergeRequest") return Ignored(e, "note on a " + type + ", not a merge request");
     if (!r.Find("merge_request")) return absl::InvalidArgumentError("merge_request: missing");
   }
   int64_t iid = 0;
-  PG_READ(iid, r.Int(mr + ".iid"));
+  ASSIGN_OR_RETURN(iid, r.Int(mr + ".iid"));
   e.pr_number = static_cast<int>(iid);
-  PG_READ(e.head_sha, r.Str(mr + ".last_commit.id"));
-  PG_READ(e.head_branch, r.Str(mr + ".source_branch"));
-  PG_READ(e.base_branch, r.Str(mr + ".target_branch"));
+  ASSIGN_OR_RETURN(e.head_sha, r.Str(mr + ".last_commit.id"));
+  ASSIGN_OR_RETURN(e.head_branch, r.Str(mr + ".source_branch"));
+  ASSIGN_OR_RETURN(e.base_branch, r.Str(mr + ".target_branch"));
   const int64_t source = r.IntOr(mr + ".source_project_id"), target = r.IntOr(mr + ".target_project_id");
   e.from_fork = source != target;
   e.has_pr_details = true;
   if (note) {
     e.action = "note";
     absl::StrAppend(&e.event, ".note");
-    PG_READ(e.comment_body, r.Str("object_attributes.note"));
-    PG_READ(e.commenter, r.Str("user.username"));
+    ASSIGN_OR_RETURN(e.comment_body, r.Str("object_attributes.note"));
+    ASSIGN_OR_RETURN(e.commenter, r.Str("user.username"));
     e.commenter_is_bot = r.Find("user.bot") && j["user"]["bot"].is_boolean() && j["user"]["bot"].get<bool>();
     e.kind = ForgeEvent::Kind::kComment;
     return e;
   }
   std::string action;
-  PG_READ(action, r.Str("object_attributes.action"));
+  ASSIGN_OR_RETURN(action, r.Str("object_attributes.action"));
   absl::StrAppend(&e.event, ".", action);
   e.labels = LabelNames(r.Find("labels"), "title");
   // GitLab's "update" is any edit; only a new head (oldrev present) means new code.

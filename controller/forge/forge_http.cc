@@ -87,6 +87,30 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
+std::string IdOfAnswer(const std::string& body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("id") && j["id"].is_number_integer())
+    return std::to_string(j["id"].get<int64_t>());
+  return "";
+}
+
+std::string FindIdByMarker(const std::function<HttpAnswer(int page)>& list_page,
+                           const std::string& marker, int max_pages) {
+  for (int page = 1; page <= max_pages; ++page) {
+    HttpAnswer list = list_page(page);
+    if (list.status != 200) return "";  // then post: a duplicate is better than no report
+    nlohmann::json j = nlohmann::json::parse(list.body, nullptr, false);
+    if (!j.is_array()) return "";
+    for (const nlohmann::json& c : j) {
+      if (c.is_object() && c.value("body", "").find(marker) != std::string::npos &&
+          c.contains("id") && c["id"].is_number_integer())
+        return std::to_string(c["id"].get<int64_t>());
+    }
+    if (j.size() < 100) return "";
+  }
+  return "";
+}
+
 std::string ForgeMessage(const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object()) {

@@ -4,6 +4,7 @@
 // Retry-After or X-RateLimit-Reset, else backoff), or refused (the forge's message).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,13 @@ SendOutcome ClassifyAnswer(const HttpAnswer& a, int attempts, absl::Time now);
 std::string UrlEncode(const std::string& s);
 // RFC 3339 in UTC, as GitHub's timestamps.
 std::string Rfc3339(absl::Time t);
+
+// The "id" of a JSON object answer ({"id": 4}) as text; "" when there is none.
+std::string IdOfAnswer(const std::string& body);
+// Pages through a list of comments (or notes), 100 a page up to `max_pages`, and returns the id
+// of the first whose body contains `marker` ("" when none does or the list cannot be read).
+std::string FindIdByMarker(const std::function<HttpAnswer(int page)>& list_page,
+                           const std::string& marker, int max_pages = 10);
 
 // The forge's error message from a JSON body ({"message": ...}), else the body's start.
 std::string ForgeMessage(const std::string& body);

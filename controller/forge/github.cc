@@ -16,21 +16,12 @@ namespace {
 using nlohmann::json;
 
 constexpr char kAccept[] = "application/vnd.github+json, application/json";
-constexpr int kMaxCommentPages = 10;
 
 SendOutcome Refused(std::string why) {
   SendOutcome o;
   o.kind = SendOutcome::Kind::kRefused;
   o.error = std::move(why);
   return o;
-}
-
-// The id in a JSON answer ({"id": 4}), as text.
-std::string IdOf(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("id") && j["id"].is_number_integer())
-    return std::to_string(j["id"].get<int64_t>());
-  return "";
 }
 
 }  // namespace
@@ -171,7 +162,7 @@ SendOutcome GitHubClient::SendCheckRun(const std::string& auth, const OutboxItem
   if (id.empty()) {
     body["head_sha"] = c.sha;
     a = Call(auth, "POST", repo + "/check-runs", body.dump());
-    id = IdOf(a.body);
+    id = IdOfAnswer(a.body);
   }
   SendOutcome o = ClassifyAnswer(a, item.attempts, now);
   if (o.kind == SendOutcome::Kind::kSent) o.remote_id = id;
@@ -194,22 +185,13 @@ SendOutcome GitHubClient::SendComment(const std::string& auth, const OutboxItem&
   const std::string repo = "/repos/" + item.repository;
   std::string id = item.remote_id;
   if (id.empty()) {
-    for (int page = 1; page <= kMaxCommentPages && id.empty(); ++page) {
-      HttpAnswer list = Call(auth, "GET",
-                             absl::StrCat(repo, "/issues/", item.pr_number,
-                                          "/comments?per_page=100&page=", page));
-      if (list.status != 200) break;  // then post; a duplicate is better than no report
-      json j = json::parse(list.body, nullptr, false);
-      if (!j.is_array()) break;
-      for (const json& cm : j) {
-        if (cm.value("body", "").find(c.marker) != std::string::npos && cm.contains("id") &&
-            cm["id"].is_number_integer()) {
-          id = std::to_string(cm["id"].get<int64_t>());
-          break;
-        }
-      }
-      if (j.size() < 100) break;
-    }
+    id = FindIdByMarker(
+        [&](int page) {
+          return Call(auth, "GET",
+                      absl::StrCat(repo, "/issues/", item.pr_number, "/comments?per_page=100&page=",
+                                   page));
+        },
+        c.marker);
     if (!id.empty() && item.kind == kReply) {  // posted before a crash: done
       SendOutcome o;
       o.http_status = 200;
@@ -225,7 +207,7 @@ SendOutcome GitHubClient::SendComment(const std::string& auth, const OutboxItem&
   }
   if (id.empty()) {
     a = Call(auth, "POST", absl::StrCat(repo, "/issues/", item.pr_number, "/comments"), body);
-    id = IdOf(a.body);
+    id = IdOfAnswer(a.body);
   }
   SendOutcome o = ClassifyAnswer(a, item.attempts, now);
   if (o.kind == SendOutcome::Kind::kSent) o.remote_id = id;

@@ -8,7 +8,6 @@ namespace perfgate::controller {
 namespace {
 
 using nlohmann::json;
-constexpr int kMaxNotePages = 10;
 
 }  // namespace
 
@@ -43,20 +42,9 @@ SendOutcome GitLabClient::Send(const OutboxItem& item, const OutboxContent& c, a
   const std::string notes = absl::StrCat(project, "/merge_requests/", item.pr_number, "/notes");
   std::string id = item.remote_id;
   if (id.empty()) {
-    for (int page = 1; page <= kMaxNotePages && id.empty(); ++page) {
-      HttpAnswer list = Call("GET", absl::StrCat(notes, "?per_page=100&page=", page));
-      if (list.status != 200) break;
-      json j = json::parse(list.body, nullptr, false);
-      if (!j.is_array()) break;
-      for (const json& n : j) {
-        if (n.value("body", "").find(c.marker) != std::string::npos && n.contains("id") &&
-            n["id"].is_number_integer()) {
-          id = std::to_string(n["id"].get<int64_t>());
-          break;
-        }
-      }
-      if (j.size() < 100) break;
-    }
+    id = FindIdByMarker(
+        [&](int page) { return Call("GET", absl::StrCat(notes, "?per_page=100&page=", page)); },
+        c.marker);
     if (!id.empty() && item.kind == kReply) {
       SendOutcome o;
       o.http_status = 200;
@@ -72,9 +60,7 @@ SendOutcome GitLabClient::Send(const OutboxItem& item, const OutboxContent& c, a
   }
   if (id.empty()) {
     a = Call("POST", notes, body);
-    json j = json::parse(a.body, nullptr, false);
-    if (j.is_object() && j.contains("id") && j["id"].is_number_integer())
-      id = std::to_string(j["id"].get<int64_t>());
+    id = IdOfAnswer(a.body);
   }
   SendOutcome o = ClassifyAnswer(a, item.attempts, now);
   if (o.kind == SendOutcome::Kind::kSent) o.remote_id = id;
