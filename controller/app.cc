@@ -64,7 +64,8 @@ absl::StatusOr<std::string> ReadCredential(const std::string& flag, const std::s
     while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
   }
   if (!in.good() && !in.eof()) text.clear();
-  if (text.empty()) return absl::InvalidArgumentError(flag + ": " + path + " is empty or unreadable");
+  if (text.empty())
+    return absl::InvalidArgumentError(flag + ": " + path + " is empty or unreadable");
   return text;
 }
 
@@ -103,7 +104,7 @@ class ControllerAppImpl : public ControllerApp {
   absl::Status BuildQueue(const std::string& dsn);  // stores, sessions, dispatch, sweeping
   absl::StatusOr<NotifierOptions> AlertDelivery() const;
   void BuildAnalysis(const NotifierOptions& alerts);
-  absl::Status BuildForge();  // projects, webhooks, the outbox and the forges' clients
+  absl::Status BuildForge();              // projects, webhooks, the outbox and the forges' clients
   void BuildServices(const Auths& auth);  // pages, the operators' API, the agents' gateway
   absl::Status StartHttp(const Listeners& l);
   absl::StatusOr<int> StartGrpc();  // the bound port
@@ -310,22 +311,23 @@ absl::Status ControllerAppImpl::BuildForge() {
     } else {
       ASSIGN_OR_RETURN(ga.token, ReadCredential("--github-token-file", cfg_.github_token_file));
     }
-    ASSIGN_OR_RETURN(auto http,
-                     ForgeHttp::Create("--github-api-url", cfg_.github_api_url, cfg_.forge_timeout));
+    ASSIGN_OR_RETURN(
+        auto http, ForgeHttp::Create("--github-api-url", cfg_.github_api_url, cfg_.forge_timeout));
     clients[kGitHub] = std::make_unique<GitHubClient>(std::move(http), std::move(ga));
   }
   if (!cfg_.gitlab_token_file.empty()) {
     ASSIGN_OR_RETURN(std::string token,
                      ReadCredential("--gitlab-token-file", cfg_.gitlab_token_file));
-    ASSIGN_OR_RETURN(auto http,
-                     ForgeHttp::Create("--gitlab-api-url", cfg_.gitlab_api_url, cfg_.forge_timeout));
+    ASSIGN_OR_RETURN(
+        auto http, ForgeHttp::Create("--gitlab-api-url", cfg_.gitlab_api_url, cfg_.forge_timeout));
     clients[kGitLab] = std::make_unique<GitLabClient>(std::move(http), std::move(token));
   }
-  spdlog::info("msg=\"CI integration\" github_reports={} gitlab_reports={} github_secret={} "
-               "gitlab_secret={}",
-               clients.count(kGitHub) ? (app ? "app" : "token") : "off",
-               clients.count(kGitLab) ? "token" : "off", !wo.github_secret.empty(),
-               !wo.gitlab_secret.empty());
+  spdlog::info(
+      "msg=\"CI integration\" github_reports={} gitlab_reports={} github_secret={} "
+      "gitlab_secret={}",
+      clients.count(kGitHub) ? (app ? "app" : "token") : "off",
+      clients.count(kGitLab) ? "token" : "off", !wo.github_secret.empty(),
+      !wo.gitlab_secret.empty());
   OutboxSenderOptions oo;
   oo.poll = cfg_.outbox_poll;
   outbox_ = std::make_unique<OutboxSender>(*forge_, *jobs_, *analysis_, std::move(clients),

@@ -32,18 +32,19 @@ struct ControllerConfig {
   absl::Duration offline_after = absl::Seconds(30);
   absl::Duration shutdown_deadline = absl::Seconds(10);
   // Analysis and alerts.
-  std::string external_url;           // base of links in reports/alerts; default http://<http-listen>
-  std::string alert_webhook_url;      // "" off
+  std::string external_url;       // base of links in reports/alerts; default http://<http-listen>
+  std::string alert_webhook_url;  // "" off
   std::string alert_webhook_secret_file;
-  std::string alertmanager_url;       // "" off
+  std::string alertmanager_url;  // "" off
   absl::Duration analysis_poll = absl::Seconds(5);
   bool confirm_inconclusive = true;
   // CI integration (docs/ci.md). Credentials live in files, never in the database or logs.
   std::string github_api_url = "https://api.github.com";
-  std::string github_token_file;           // a personal access token, or
-  std::string github_app_id;               // a GitHub App: its id and
-  std::string github_app_key_file;         // its private key (PEM)
-  std::string github_webhook_secret_file;  // the controller's webhook secret (projects may have own)
+  std::string github_token_file;    // a personal access token, or
+  std::string github_app_id;        // a GitHub App: its id and
+  std::string github_app_key_file;  // its private key (PEM)
+  std::string
+      github_webhook_secret_file;  // the controller's webhook secret (projects may have own)
   std::string gitlab_api_url = "https://gitlab.com/api/v4";
   std::string gitlab_token_file;
   std::string gitlab_webhook_secret_file;

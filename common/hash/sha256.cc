@@ -1,7 +1,6 @@
 #include "common/hash/sha256.h"
 
 #include <openssl/crypto.h>
-
 #include <openssl/evp.h>
 
 namespace perfgate::common {

@@ -8,11 +8,11 @@
 #include "controller/analysis/analysis_store.h"
 #include "controller/api/run_watch_hub.h"
 #include "controller/events/event_bus.h"
+#include "controller/forge/forge_store.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
-#include "controller/forge/forge_store.h"
 #include "controller/queue/result_store.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 

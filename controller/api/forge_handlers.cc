@@ -1,8 +1,8 @@
 // The CI integration part of the Controller API: projects and the outbox of forge reports.
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "controller/api/controller_service.h"
-#include "common/log/log.h"
 #include "controller/forge/project_rules.h"
 
 namespace perfgate::controller {

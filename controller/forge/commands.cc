@@ -41,9 +41,8 @@ absl::StatusOr<std::optional<ForgeCommand>> ParseForgeCommand(absl::string_view 
         }
         if (!absl::SimpleAtoi(value, &c.repetitions) || c.repetitions < 2 ||
             c.repetitions > kMaxCommandRepetitions)
-          return absl::InvalidArgumentError(absl::StrCat("--repetitions: `", value,
-                                                         "` is not a number from 2 to ",
-                                                         kMaxCommandRepetitions));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--repetitions: `", value, "` is not a number from 2 to ", kMaxCommandRepetitions));
       } else if (absl::StartsWith(w, "-")) {
         return absl::InvalidArgumentError(absl::StrCat("unknown option `", w, "`"));
       } else {

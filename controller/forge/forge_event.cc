@@ -63,7 +63,6 @@ class Reader {
   const json& root_;
 };
 
-
 absl::StatusOr<json> ParseJson(absl::string_view body) {
   json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InvalidArgumentError("body: not valid JSON");
@@ -164,7 +163,8 @@ absl::StatusOr<ForgeEvent> ParseGitHubEvent(absl::string_view event, absl::strin
   ASSIGN_OR_RETURN(e.comment_body, r.Str("comment.body"));
   ASSIGN_OR_RETURN(e.commenter, r.Str("comment.user.login"));
   e.author_association = r.StrOr("comment.author_association");
-  e.commenter_is_bot = r.StrOr("comment.user.type") == "Bot" || r.Find("comment.performed_via_github_app");
+  e.commenter_is_bot =
+      r.StrOr("comment.user.type") == "Bot" || r.Find("comment.performed_via_github_app");
   e.kind = ForgeEvent::Kind::kComment;
   return e;
 }
@@ -201,7 +201,8 @@ absl::StatusOr<ForgeEvent> ParseGitLabEvent(absl::string_view event, absl::strin
   ASSIGN_OR_RETURN(e.head_sha, r.Str(mr + ".last_commit.id"));
   ASSIGN_OR_RETURN(e.head_branch, r.Str(mr + ".source_branch"));
   ASSIGN_OR_RETURN(e.base_branch, r.Str(mr + ".target_branch"));
-  const int64_t source = r.IntOr(mr + ".source_project_id"), target = r.IntOr(mr + ".target_project_id");
+  const int64_t source = r.IntOr(mr + ".source_project_id"),
+                target = r.IntOr(mr + ".target_project_id");
   e.from_fork = source != target;
   e.has_pr_details = true;
   if (note) {
@@ -209,7 +210,8 @@ absl::StatusOr<ForgeEvent> ParseGitLabEvent(absl::string_view event, absl::strin
     absl::StrAppend(&e.event, ".note");
     ASSIGN_OR_RETURN(e.comment_body, r.Str("object_attributes.note"));
     ASSIGN_OR_RETURN(e.commenter, r.Str("user.username"));
-    e.commenter_is_bot = r.Find("user.bot") && j["user"]["bot"].is_boolean() && j["user"]["bot"].get<bool>();
+    e.commenter_is_bot =
+        r.Find("user.bot") && j["user"]["bot"].is_boolean() && j["user"]["bot"].get<bool>();
     e.kind = ForgeEvent::Kind::kComment;
     return e;
   }

@@ -23,10 +23,10 @@ struct ForgeEvent {
     kComment,      // a new comment on a pull (merge) request
   };
   Kind kind = Kind::kIgnored;
-  std::string forge;        // kGitHub / kGitLab
-  std::string event;        // "pull_request.synchronize", "Merge Request Hook.update"
-  std::string ignored_why;  // kIgnored
-  std::string repository;   // owner/name (GitLab: path_with_namespace)
+  std::string forge;          // kGitHub / kGitLab
+  std::string event;          // "pull_request.synchronize", "Merge Request Hook.update"
+  std::string ignored_why;    // kIgnored
+  std::string repository;     // owner/name (GitLab: path_with_namespace)
   std::string repository_id;  // GitLab's numeric project id ("" on GitHub)
   std::string default_branch;
   int64_t installation_id = 0;  // GitHub App installations
@@ -47,7 +47,7 @@ struct ForgeEvent {
   std::string commenter;
   std::string author_association;  // GitHub: OWNER, MEMBER, COLLABORATOR, ...; GitLab: ""
   bool commenter_is_bot = false;
-  bool has_pr_details = false;     // GitLab notes carry the MR's head; GitHub comments do not
+  bool has_pr_details = false;  // GitLab notes carry the MR's head; GitHub comments do not
 };
 
 // `event` is the X-GitHub-Event header. INVALID_ARGUMENT naming the field for a body that is

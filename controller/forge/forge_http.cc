@@ -19,8 +19,8 @@ std::string HttpAnswer::Header(const std::string& name) const {
 }
 
 absl::StatusOr<std::unique_ptr<ForgeHttp>> ForgeHttp::Create(const std::string& flag,
-                                                            const std::string& base_url,
-                                                            absl::Duration timeout) {
+                                                             const std::string& base_url,
+                                                             absl::Duration timeout) {
   static const std::regex kUrl(R"((https?://[^/\s]+)(/[^\s]*)?)");
   std::smatch m;
   if (!std::regex_match(base_url, m, kUrl))

@@ -32,8 +32,8 @@ class ForgeHttp {
  public:
   // INVALID_ARGUMENT naming `flag` for a URL that is not http(s)://host[:port][/prefix].
   static absl::StatusOr<std::unique_ptr<ForgeHttp>> Create(const std::string& flag,
-                                                          const std::string& base_url,
-                                                          absl::Duration timeout);
+                                                           const std::string& base_url,
+                                                           absl::Duration timeout);
   ~ForgeHttp();
   // `path` is appended to the base URL's prefix. Thread-safe (one request at a time).
   HttpAnswer Send(const std::string& method, const std::string& path, const std::string& body,

@@ -60,9 +60,9 @@ RunReport Decide(const ReportInput& in) {
     case v1::RUN_STATE_RUNNING:
       return Pending(r, RunReport::Status::kInProgress, "running");
     case v1::RUN_STATE_CANCELLED:
-      return Completed(r, "cancelled",
-                       in.superseded_by ? absl::StrCat("superseded by run ", in.superseded_by)
-                                        : "cancelled");
+      return Completed(
+          r, "cancelled",
+          in.superseded_by ? absl::StrCat("superseded by run ", in.superseded_by) : "cancelled");
     case v1::RUN_STATE_FAILED:
       return Completed(r, "failure", "the run failed (see its log)");
     default:
@@ -117,16 +117,17 @@ std::string CutMarkdown(std::string text, size_t limit, const std::string& url) 
 RunReport ReportRun(const ReportInput& in) {
   RunReport r = Decide(in);
   r.title = CutUtf8(r.title, 1000);
-  const std::string head = absl::StrCat("perfgate run [", in.run.id(), "](", in.run_url, ") of `",
-                                        in.run.suite_name(), "` at `", Short(in.run.commit()),
-                                        "`: **", r.title, "**\n\n");
+  const std::string head =
+      absl::StrCat("perfgate run [", in.run.id(), "](", in.run_url, ") of `", in.run.suite_name(),
+                   "` at `", Short(in.run.commit()), "`: **", r.title, "**\n\n");
   std::string body = head;
   if (r.status == RunReport::Status::kCompleted && in.comparison &&
       in.comparison->verdict() != v1::VERDICT_UNSPECIFIED) {
     absl::StrAppend(&body, RenderMarkdown(*in.comparison, in.compare_url));
   }
   r.summary = CutMarkdown(std::move(body), kGitHubSummaryLimit, in.compare_url);
-  r.description = CutUtf8(absl::StrCat("run ", in.run.id(), ": ", r.title), kStatusDescriptionLimit);
+  r.description =
+      CutUtf8(absl::StrCat("run ", in.run.id(), ": ", r.title), kStatusDescriptionLimit);
   const char* icon = r.status != RunReport::Status::kCompleted ? "⏳"
                      : r.conclusion == "success"               ? "✅"
                      : r.conclusion == "failure"               ? "❌"

@@ -22,7 +22,7 @@ inline constexpr char kPrCommentMarker[] = "<!-- perfgate:pr-comment -->";
 // One run with what the report needs to know besides it.
 struct ReportInput {
   v1::Run run;
-  std::optional<v1::Run> confirmation;    // the confirmation run, if one was scheduled
+  std::optional<v1::Run> confirmation;       // the confirmation run, if one was scheduled
   std::optional<v1::Comparison> comparison;  // the latest (the decision after confirmation)
   int64_t superseded_by = 0;
   std::string run_url, compare_url;

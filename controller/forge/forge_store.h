@@ -20,10 +20,10 @@
 namespace perfgate::controller {
 
 struct DeliveryResult {
-  bool duplicate = false;  // this delivery id was handled before: nothing was done now
-  std::string outcome;     // what was done (or, for a duplicate, what was done the first time)
-  std::vector<v1::Run> runs;       // submitted
-  std::vector<StopOrder> stops;    // attempts of superseded runs to stop
+  bool duplicate = false;     // this delivery id was handled before: nothing was done now
+  std::string outcome;        // what was done (or, for a duplicate, what was done the first time)
+  std::vector<v1::Run> runs;  // submitted
+  std::vector<StopOrder> stops;  // attempts of superseded runs to stop
 };
 
 // Decides what to do once the store knows the pull request (planner.h's PlanForgeEvent).
@@ -37,12 +37,12 @@ using ReplyFormatter =
 struct OutboxItem {
   int64_t id = 0;
   std::string project, forge, repository;
-  std::string kind;    // check_run, commit_status, pr_comment, reply
+  std::string kind;  // check_run, commit_status, pr_comment, reply
   std::string target;
   int64_t run_id = 0;  // check_run, commit_status
   int pr_number = 0;
   int64_t installation_id = 0;
-  std::string body;    // reply
+  std::string body;  // reply
   std::string remote_id;
   int64_t version = 0;
   int attempts = 0;
@@ -56,10 +56,10 @@ struct OutboxItem {
 struct SendOutcome {
   enum class Kind { kSent, kRetry, kRefused };
   Kind kind = Kind::kSent;
-  std::string remote_id;   // kSent: the object created (kept for updates)
+  std::string remote_id;  // kSent: the object created (kept for updates)
   int http_status = 0;
   std::string error;
-  absl::Time retry_at;     // kRetry
+  absl::Time retry_at;  // kRetry
 };
 
 // The outbox kinds.
@@ -88,12 +88,9 @@ class ForgeStore {
   // nothing), plans with what is known of the pull request, stores the pull request, cancels
   // superseded runs, submits the planned runs with their reports' outbox rows, and queues the
   // reply. `project` may be null (an event for no project: recorded and ignored).
-  virtual absl::StatusOr<DeliveryResult> ApplyDelivery(const std::string& forge,
-                                                       const std::string& delivery_id,
-                                                       const ForgeEvent& e,
-                                                       const v1::Project* project,
-                                                       const DeliveryPlanner& plan,
-                                                       const ReplyFormatter& reply) = 0;
+  virtual absl::StatusOr<DeliveryResult> ApplyDelivery(
+      const std::string& forge, const std::string& delivery_id, const ForgeEvent& e,
+      const v1::Project* project, const DeliveryPlanner& plan, const ReplyFormatter& reply) = 0;
 
   // Claims up to `limit` due rows for `lease` (another sender, or this one after a crash, takes
   // them again after it).

@@ -74,8 +74,9 @@ absl::StatusOr<std::string> GitHubClient::Authorization(int64_t installation_id,
                                                         absl::Time now) {
   if (auth_.app_id.empty()) return "Bearer " + auth_.token;
   if (installation_id == 0) {
-    *failed = Refused("the webhook named no GitHub App installation (is the app installed on "
-                      "the repository?)");
+    *failed = Refused(
+        "the webhook named no GitHub App installation (is the app installed on "
+        "the repository?)");
     return absl::FailedPreconditionError(failed->error);
   }
   {
@@ -129,9 +130,10 @@ SendOutcome GitHubClient::SendCheckRun(const std::string& auth, const OutboxItem
   std::string id = item.remote_id;
   if (id.empty()) {
     // Created before a crash kept us from recording it? Then update that one.
-    HttpAnswer found = Call(auth, "GET",
-                            absl::StrCat(repo, "/commits/", c.sha, "/check-runs?check_name=",
-                                         UrlEncode(name), "&filter=latest"));
+    HttpAnswer found =
+        Call(auth, "GET",
+             absl::StrCat(repo, "/commits/", c.sha, "/check-runs?check_name=", UrlEncode(name),
+                          "&filter=latest"));
     if (found.status == 200) {
       json j = json::parse(found.body, nullptr, false);
       if (j.is_object() && j.contains("check_runs") && j["check_runs"].is_array()) {
@@ -175,8 +177,8 @@ SendOutcome GitHubClient::SendStatus(const std::string& auth, const OutboxItem& 
                {"target_url", c.details_url},
                {"description", c.report.description},
                {"context", "perfgate/" + c.suite}};
-  HttpAnswer a =
-      Call(auth, "POST", absl::StrCat("/repos/", item.repository, "/statuses/", c.sha), body.dump());
+  HttpAnswer a = Call(auth, "POST", absl::StrCat("/repos/", item.repository, "/statuses/", c.sha),
+                      body.dump());
   return ClassifyAnswer(a, item.attempts, now);
 }
 
@@ -187,9 +189,9 @@ SendOutcome GitHubClient::SendComment(const std::string& auth, const OutboxItem&
   if (id.empty()) {
     id = FindIdByMarker(
         [&](int page) {
-          return Call(auth, "GET",
-                      absl::StrCat(repo, "/issues/", item.pr_number, "/comments?per_page=100&page=",
-                                   page));
+          return Call(
+              auth, "GET",
+              absl::StrCat(repo, "/issues/", item.pr_number, "/comments?per_page=100&page=", page));
         },
         c.marker);
     if (!id.empty() && item.kind == kReply) {  // posted before a crash: done

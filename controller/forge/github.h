@@ -22,8 +22,8 @@ absl::StatusOr<std::string> GitHubAppJwt(const std::string& app_id, const std::s
                                          absl::Time now);
 
 struct GitHubAuthConfig {
-  std::string token;    // a personal access token (or a fixed installation token)
-  std::string app_id;   // with private_key_pem: a GitHub App
+  std::string token;   // a personal access token (or a fixed installation token)
+  std::string app_id;  // with private_key_pem: a GitHub App
   std::string private_key_pem;
 };
 
@@ -40,8 +40,8 @@ class GitHubClient : public ForgeClient {
                                             int attempts, absl::Time now);
   HttpAnswer Call(const std::string& auth, const std::string& method, const std::string& path,
                   const std::string& body = "");
-  SendOutcome SendCheckRun(const std::string& auth, const OutboxItem& item,
-                           const OutboxContent& c, absl::Time now);
+  SendOutcome SendCheckRun(const std::string& auth, const OutboxItem& item, const OutboxContent& c,
+                           absl::Time now);
   SendOutcome SendStatus(const std::string& auth, const OutboxItem& item, const OutboxContent& c,
                          absl::Time now);
   SendOutcome SendComment(const std::string& auth, const OutboxItem& item, const OutboxContent& c,

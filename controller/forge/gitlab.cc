@@ -13,9 +13,9 @@ using nlohmann::json;
 
 HttpAnswer GitLabClient::Call(const std::string& method, const std::string& path,
                               const std::string& body) {
-  return http_->Send(method, path, body,
-                     {{"PRIVATE-TOKEN", token_}, {"Accept", "application/json"},
-                      {"User-Agent", "perfgate"}});
+  return http_->Send(
+      method, path, body,
+      {{"PRIVATE-TOKEN", token_}, {"Accept", "application/json"}, {"User-Agent", "perfgate"}});
 }
 
 SendOutcome GitLabClient::Send(const OutboxItem& item, const OutboxContent& c, absl::Time now) {
@@ -29,7 +29,8 @@ SendOutcome GitLabClient::Send(const OutboxItem& item, const OutboxContent& c, a
     HttpAnswer a = Call("POST", absl::StrCat(project, "/statuses/", c.sha), body.dump());
     // GitLab refuses a transition to the state a status already has ("Cannot transition status
     // via :run from :running"): the status is as wanted.
-    if (a.status == 400 && ForgeMessage(a.body).find("Cannot transition status") != std::string::npos)
+    if (a.status == 400 &&
+        ForgeMessage(a.body).find("Cannot transition status") != std::string::npos)
       a.status = 200;
     return ClassifyAnswer(a, item.attempts, now);
   }

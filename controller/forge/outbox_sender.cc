@@ -75,7 +75,8 @@ absl::StatusOr<OutboxContent> OutboxSender::Render(const OutboxItem& item) {
     }
     if (!runs.empty()) c.text = PrCommentBody(runs, item.head_sha);
     // on_change: nothing posted until something changed (an existing comment is kept current).
-    if (item.comment_mode == "on_change" && item.remote_id.empty() && !AnyChange(runs)) c.text.clear();
+    if (item.comment_mode == "on_change" && item.remote_id.empty() && !AnyChange(runs))
+      c.text.clear();
     return c;
   }
   auto in = Input(item.run_id, item.superseded_by);
@@ -105,12 +106,13 @@ SendOutcome OutboxSender::SendOne(const OutboxItem& item) {
   auto content = Render(item);
   if (!content.ok()) {
     o.kind = content.status().code() == absl::StatusCode::kNotFound ? SendOutcome::Kind::kRefused
-                                                                     : SendOutcome::Kind::kRetry;
+                                                                    : SendOutcome::Kind::kRetry;
     o.error = std::string(content.status().message());
     o.retry_at = now + absl::Seconds(30);
     return o;
   }
-  if ((item.kind == kPrComment || item.kind == kReply) && content->text.empty()) return o;  // nothing to say
+  if ((item.kind == kPrComment || item.kind == kReply) && content->text.empty())
+    return o;  // nothing to say
   return client->second->Send(item, *content, now);
 }
 
@@ -132,13 +134,15 @@ int OutboxSender::RunOnce() {
       metrics_.outbox_sends(result).Increment();
       if (o.kind == SendOutcome::Kind::kSent) {
         ++sent;
-        spdlog::info("component=outbox msg=\"report sent\" id={} project={} kind={} target={} "
-                     "version={} remote_id={}",
-                     item.id, item.project, item.kind, item.target, item.version, o.remote_id);
+        spdlog::info(
+            "component=outbox msg=\"report sent\" id={} project={} kind={} target={} "
+            "version={} remote_id={}",
+            item.id, item.project, item.kind, item.target, item.version, o.remote_id);
       } else {
-        spdlog::warn("component=outbox msg=\"report not sent\" id={} project={} kind={} target={} "
-                     "result={} status={} error=\"{}\"",
-                     item.id, item.project, item.kind, item.target, result, o.http_status, o.error);
+        spdlog::warn(
+            "component=outbox msg=\"report not sent\" id={} project={} kind={} target={} "
+            "result={} status={} error=\"{}\"",
+            item.id, item.project, item.kind, item.target, result, o.http_status, o.error);
       }
       if (auto s = forge_.FinishOutbox(item, o); !s.ok()) {
         spdlog::warn("component=outbox msg=\"cannot record the send\" id={} error=\"{}\"", item.id,

@@ -22,7 +22,8 @@ absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
   std::vector<v1::RunSpec> out;
   for (const v1::ProjectSuite& s : p.suites()) {
     if (!only.empty() && !Contains(only, s.name())) continue;
-    auto spec = common::ParseSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml());
+    auto spec =
+        common::ParseSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml());
     if (!spec.ok()) return spec.status();
     spec->set_project(p.name());
     shape(*spec);
@@ -63,7 +64,8 @@ absl::StatusOr<std::vector<v1::RunSpec>> CandidateSpecs(const v1::Project& p,
     s.set_baseline_branch(pr.base_branch);
     if (repetitions > 0) {
       for (auto& j : *s.mutable_jobs())
-        if (j.has_benchmark()) j.mutable_benchmark()->mutable_workload()->set_repetitions(repetitions);
+        if (j.has_benchmark())
+          j.mutable_benchmark()->mutable_workload()->set_repetitions(repetitions);
     }
   });
 }
@@ -101,7 +103,8 @@ absl::StatusOr<ForgePlan> PlanPullRequest(const v1::Project& p, const ForgeEvent
   plan.pr = RecordOf(e);
   if (e.action == "closed") {
     plan.cancel_open_runs = true;
-    plan.outcome = absl::StrCat("pull request #", e.pr_number, " closed: its unfinished runs cancelled");
+    plan.outcome =
+        absl::StrCat("pull request #", e.pr_number, " closed: its unfinished runs cancelled");
     return plan;
   }
   if (!HasTrigger(p, "pull_request")) {
@@ -117,8 +120,7 @@ absl::StatusOr<ForgePlan> PlanPullRequest(const v1::Project& p, const ForgeEvent
           "This pull request comes from a fork, so perfgate does not benchmark it by itself: "
           "its code would run on the lab's machines. A maintainer can start it with "
           "`/perfgate run`",
-          p.fork_label().empty() ? "" : absl::StrCat(" or the label `", p.fork_label(), "`"),
-          ".");
+          p.fork_label().empty() ? "" : absl::StrCat(" or the label `", p.fork_label(), "`"), ".");
     }
     return plan;
   }
@@ -159,8 +161,9 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
   if (!HasTrigger(p, "comment")) return Refuse(plan, "this project does not take comment commands");
   if (!IsTrustedCommenter(p, e)) {
     return Refuse(plan, absl::StrCat("@", e.commenter, " may not command perfgate here (",
-                                     e.author_association.empty() ? "not on the project's trusted list"
-                                                                  : "author association " + e.author_association,
+                                     e.author_association.empty()
+                                         ? "not on the project's trusted list"
+                                         : "author association " + e.author_association,
                                      "); ask a maintainer"));
   }
   if (!cmd.ok()) {
@@ -199,7 +202,8 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
     });
     if (!specs.ok()) return specs.status();
     plan.runs = *std::move(specs);
-    plan.outcome = absl::StrCat(plan.runs.size(), " A/A run(s) on ", pr->base_branch, " by @", e.commenter);
+    plan.outcome =
+        absl::StrCat(plan.runs.size(), " A/A run(s) on ", pr->base_branch, " by @", e.commenter);
     plan.reply = absl::StrCat("A/A experiment on `", pr->base_branch, "` requested by @",
                               e.commenter, " (the baseline's code measured again: the noise).");
     plan.reply_lists_runs = true;
@@ -207,8 +211,8 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
   }
   for (const std::string& s : c.suites) {
     if (!Contains(SuiteNames(p), s)) {
-      return Refuse(plan, absl::StrCat("no suite `", s, "` in project ", p.name(), " (suites: ",
-                                       absl::StrJoin(SuiteNames(p), ", "), ")"));
+      return Refuse(plan, absl::StrCat("no suite `", s, "` in project ", p.name(),
+                                       " (suites: ", absl::StrJoin(SuiteNames(p), ", "), ")"));
     }
   }
   auto specs = CandidateSpecs(p, *pr, c.suites, c.repetitions, limits);
@@ -217,10 +221,9 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
   plan.supersede = true;
   plan.outcome = absl::StrCat(plan.runs.size(), " candidate run(s) of #", e.pr_number, " at ",
                               pr->head_sha.substr(0, 12), " by @", e.commenter);
-  plan.reply = absl::StrCat("Benchmarking ", pr->head_sha.substr(0, 12), " as requested by @",
-                            e.commenter,
-                            c.repetitions > 0 ? absl::StrCat(" (", c.repetitions, " repetitions)") : "",
-                            ".");
+  plan.reply = absl::StrCat(
+      "Benchmarking ", pr->head_sha.substr(0, 12), " as requested by @", e.commenter,
+      c.repetitions > 0 ? absl::StrCat(" (", c.repetitions, " repetitions)") : "", ".");
   plan.reply_lists_runs = true;
   return plan;
 }
@@ -245,11 +248,11 @@ std::vector<std::string> BaselineBranches(const v1::Project& p, const ForgeEvent
 
 ForgePlan PlanWithoutProject(const ForgeEvent& e) {
   ForgePlan plan;
-  plan.outcome = e.kind == ForgeEvent::Kind::kPing      ? "pong"
-                 : e.kind == ForgeEvent::Kind::kIgnored ? "ignored: " + e.ignored_why
-                                                        : absl::StrCat("ignored: no project for ",
-                                                                       e.forge, " repository ",
-                                                                       e.repository);
+  plan.outcome =
+      e.kind == ForgeEvent::Kind::kPing ? "pong"
+      : e.kind == ForgeEvent::Kind::kIgnored
+          ? "ignored: " + e.ignored_why
+          : absl::StrCat("ignored: no project for ", e.forge, " repository ", e.repository);
   return plan;
 }
 

@@ -31,9 +31,9 @@ struct ForgePlan {
   // Skip a suite whose run at this PR head already exists (a pull_request event seen twice
   // under different deliveries, or a label added after the head ran).
   bool skip_existing_head_runs = false;
-  bool supersede = false;         // cancel the PR's unfinished older runs of the same suites
-  bool cancel_open_runs = false;  // the PR was closed
-  bool rerun_latest = false;      // /perfgate rerun: the PR's latest runs' specs again
+  bool supersede = false;               // cancel the PR's unfinished older runs of the same suites
+  bool cancel_open_runs = false;        // the PR was closed
+  bool rerun_latest = false;            // /perfgate rerun: the PR's latest runs' specs again
   std::optional<PullRequestRecord> pr;  // to store
   // A comment answering a command ("" none). When runs are submitted, the handler appends the
   // links to them.

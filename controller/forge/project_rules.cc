@@ -67,8 +67,8 @@ absl::Status ValidateProject(v1::Project* p) {
   if (auto st = CheckList("triggers", p->triggers(), {"push", "pull_request", "comment"}); !st.ok())
     return st;
   if (auto st = CheckList("trusted_users", p->trusted_users(), {}); !st.ok()) return st;
-  const std::set<std::string> reports =
-      github ? std::set<std::string>{"check_run", "commit_status"} : std::set<std::string>{"commit_status"};
+  const std::set<std::string> reports = github ? std::set<std::string>{"check_run", "commit_status"}
+                                               : std::set<std::string>{"commit_status"};
   if (auto st = CheckList("reports", p->reports(), reports); !st.ok()) return st;
   if (p->comment().empty()) p->set_comment("always");
   if (p->comment() != "always" && p->comment() != "on_change" && p->comment() != "never")

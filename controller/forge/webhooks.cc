@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/hash/sha256.h"
+#include "common/log/log.h"
 #include "controller/forge/planner.h"
 #include "controller/metrics/controller_metrics.h"
-#include "common/log/log.h"
 
 namespace perfgate::controller {
 namespace {
@@ -55,9 +55,10 @@ std::map<std::string, std::string> WebhookHandler::Secrets(const std::string& fo
         if (p.webhook_secret_file().empty()) continue;
         const std::string s = ReadSecret(p.webhook_secret_file());
         if (s.empty()) {
-          spdlog::warn("component=webhooks msg=\"project webhook secret unreadable or empty\" "
-                       "project={} file={}",
-                       p.name(), p.webhook_secret_file());
+          spdlog::warn(
+              "component=webhooks msg=\"project webhook secret unreadable or empty\" "
+              "project={} file={}",
+              p.name(), p.webhook_secret_file());
           continue;
         }
         project_secrets_[p.forge() + "\n" + p.name()] = s;
@@ -107,30 +108,31 @@ WebhookAnswer WebhookHandler::Apply(const std::string& forge, const std::string&
   if (!result.ok()) {
     const bool bad = result.status().code() == absl::StatusCode::kInvalidArgument;
     metrics_.webhooks(forge, bad ? "refused" : "error").Increment();
-    spdlog::warn("component=webhooks msg=\"delivery not applied\" forge={} delivery={} event={} "
-                 "error=\"{}\"",
-                 forge, delivery, e.event, result.status().message());
+    spdlog::warn(
+        "component=webhooks msg=\"delivery not applied\" forge={} delivery={} event={} "
+        "error=\"{}\"",
+        forge, delivery, e.event, result.status().message());
     return Error(bad ? 422 : 503, std::string(result.status().message()));
   }
   json runs = json::array();
   for (const auto& r : result->runs) runs.push_back(r.id());
-  const char* what = result->duplicate      ? "duplicate"
+  const char* what = result->duplicate       ? "duplicate"
                      : !result->runs.empty() ? "accepted"
                                              : "ignored";
   metrics_.webhooks(forge, what).Increment();
-  spdlog::info("component=webhooks msg=\"delivery\" forge={} delivery={} event={} project={} "
-               "result={} outcome=\"{}\" runs={}",
-               forge, delivery, e.event, p ? p->name() : "", what, result->outcome, runs.dump());
+  spdlog::info(
+      "component=webhooks msg=\"delivery\" forge={} delivery={} event={} project={} "
+      "result={} outcome=\"{}\" runs={}",
+      forge, delivery, e.event, p ? p->name() : "", what, result->outcome, runs.dump());
   if (!result->runs.empty()) {
     work_.Notify();
     runs_.Notify();
   }
-  return {result->runs.empty() ? 200 : 202,
-          json{{"delivery", delivery},
-               {"duplicate", result->duplicate},
-               {"outcome", result->outcome},
-               {"runs", runs}}
-              .dump()};
+  return {result->runs.empty() ? 200 : 202, json{{"delivery", delivery},
+                                                 {"duplicate", result->duplicate},
+                                                 {"outcome", result->outcome},
+                                                 {"runs", runs}}
+                                                .dump()};
 }
 
 WebhookAnswer WebhookHandler::HandleGitHub(

@@ -11,10 +11,12 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *b;
 }
 
-constexpr const char* kMethods[] = {"SubmitRun",     "RerunRun",        "GetRun",     "ListRuns",   "CancelRun",
-                                    "WatchRun",      "GetRunLogs",      "ListAgents", "DrainAgent",
-                                    "AcceptAttempt", "CompleteAttempt", "UploadLog", "UploadResults", "GetRunResults",  "Session", "AddProject", "UpdateProject", "GetProject", "ListProjects", "RemoveProject", "ListOutbox",
-                                    "other"};
+constexpr const char* kMethods[] = {
+    "SubmitRun",       "RerunRun",      "GetRun",        "ListRuns",      "CancelRun",
+    "WatchRun",        "GetRunLogs",    "ListAgents",    "DrainAgent",    "AcceptAttempt",
+    "CompleteAttempt", "UploadLog",     "UploadResults", "GetRunResults", "Session",
+    "AddProject",      "UpdateProject", "GetProject",    "ListProjects",  "RemoveProject",
+    "ListOutbox",      "other"};
 
 }  // namespace
 

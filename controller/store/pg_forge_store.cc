@@ -34,8 +34,8 @@ absl::StatusOr<v1::Project> ProjectFromRow(pqxx::work& tx, const pqxx::row& r) {
 }
 
 absl::StatusOr<v1::Project> LoadProject(pqxx::work& tx, const std::string& name) {
-  auto r = Exec(tx, absl::StrCat("SELECT ", kProjectColumns, " FROM projects p WHERE name = $1"),
-                name);
+  auto r =
+      Exec(tx, absl::StrCat("SELECT ", kProjectColumns, " FROM projects p WHERE name = $1"), name);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("project ", name, " not found"));
   return ProjectFromRow(tx, r[0]);
 }
@@ -61,13 +61,14 @@ std::optional<PullRequestRecord> LoadPullRequest(pqxx::work& tx, const std::stri
 }
 
 void StorePullRequest(pqxx::work& tx, const std::string& project, const PullRequestRecord& pr) {
-  Exec(tx,
-       "INSERT INTO pull_requests (project, number, head_sha, head_branch, base_branch, from_fork, "
-       "open, labels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[]) ON CONFLICT (project, number) "
-       "DO UPDATE SET head_sha = $3, head_branch = $4, base_branch = $5, from_fork = $6, open = $7, "
-       "labels = $8::text[], updated_at = now()",
-       project, pr.number, pr.head_sha, pr.head_branch, pr.base_branch, pr.from_fork, pr.open,
-       TextArray(pr.labels));
+  Exec(
+      tx,
+      "INSERT INTO pull_requests (project, number, head_sha, head_branch, base_branch, from_fork, "
+      "open, labels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[]) ON CONFLICT (project, number) "
+      "DO UPDATE SET head_sha = $3, head_branch = $4, base_branch = $5, from_fork = $6, open = $7, "
+      "labels = $8::text[], updated_at = now()",
+      project, pr.number, pr.head_sha, pr.head_branch, pr.base_branch, pr.from_fork, pr.open,
+      TextArray(pr.labels));
 }
 
 // Marks an outbox row due (inserting it, or bumping its version and pointing it at `run_id`).
@@ -149,10 +150,11 @@ absl::StatusOr<v1::Project> PgForgeStore::PutProject(const v1::Project& in, bool
       if (r.empty())
         return absl::AlreadyExistsError(absl::StrCat("project ", in.name(), " already exists"));
     } else {
-      auto r = Exec(tx,
-                    "UPDATE projects SET forge = $2, repository = $3, body = $4, updated_at = now() "
-                    "WHERE name = $1 RETURNING name",
-                    in.name(), in.forge(), in.repository(), ProtoBytes(body, &buf));
+      auto r =
+          Exec(tx,
+               "UPDATE projects SET forge = $2, repository = $3, body = $4, updated_at = now() "
+               "WHERE name = $1 RETURNING name",
+               in.name(), in.forge(), in.repository(), ProtoBytes(body, &buf));
       if (r.empty()) return absl::NotFoundError(absl::StrCat("project ", in.name(), " not found"));
     }
     // Suites: an unchanged text keeps its version, a changed one gets the next, a dropped one
@@ -165,19 +167,21 @@ absl::StatusOr<v1::Project> PgForgeStore::PutProject(const v1::Project& in, bool
                       "ORDER BY version DESC LIMIT 1",
                       in.name(), suite.name());
       if (!cur.empty() && cur[0][0].as<std::string>() == suite.yaml()) {
-        Exec(tx, "UPDATE project_suites SET current = true WHERE project = $1 AND name = $2 AND version = $3",
+        Exec(tx,
+             "UPDATE project_suites SET current = true WHERE project = $1 AND name = $2 AND "
+             "version = $3",
              in.name(), suite.name(), cur[0][1].as<int>());
         continue;
       }
       const int version = cur.empty() ? 1 : cur[0][1].as<int>() + 1;
       Exec(tx, "UPDATE project_suites SET current = false WHERE project = $1 AND name = $2",
            in.name(), suite.name());
-      Exec(tx,
-           "INSERT INTO project_suites (project, name, version, yaml) VALUES ($1, $2, $3, $4)",
+      Exec(tx, "INSERT INTO project_suites (project, name, version, yaml) VALUES ($1, $2, $3, $4)",
            in.name(), suite.name(), version, suite.yaml());
     }
     Exec(tx,
-         "UPDATE project_suites SET current = false WHERE project = $1 AND NOT (name = ANY($2::text[]))",
+         "UPDATE project_suites SET current = false WHERE project = $1 AND NOT (name = "
+         "ANY($2::text[]))",
          in.name(), TextArray(names));
     auto p = LoadProject(tx, in.name());
     if (!p.ok()) return p.status();
@@ -248,25 +252,23 @@ absl::StatusOr<std::optional<v1::Project>> PgForgeStore::FindProject(const std::
   return out;
 }
 
-absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(const std::string& forge,
-                                                           const std::string& delivery_id,
-                                                           const ForgeEvent& e,
-                                                           const v1::Project* project,
-                                                           const DeliveryPlanner& planner,
-                                                           const ReplyFormatter& reply) {
+absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
+    const std::string& forge, const std::string& delivery_id, const ForgeEvent& e,
+    const v1::Project* project, const DeliveryPlanner& planner, const ReplyFormatter& reply) {
   DeliveryResult out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out = DeliveryResult();
     const std::string pname = project ? project->name() : "";
-    auto fresh = Exec(tx,
-                      "INSERT INTO webhook_deliveries (forge, delivery_id, event, project, outcome) "
-                      "VALUES ($1, $2, $3, $4, '') ON CONFLICT DO NOTHING RETURNING delivery_id",
-                      forge, delivery_id, e.event, pname);
+    auto fresh =
+        Exec(tx,
+             "INSERT INTO webhook_deliveries (forge, delivery_id, event, project, outcome) "
+             "VALUES ($1, $2, $3, $4, '') ON CONFLICT DO NOTHING RETURNING delivery_id",
+             forge, delivery_id, e.event, pname);
     if (fresh.empty()) {
       out.duplicate = true;
-      auto prev = Exec(tx,
-                       "SELECT outcome FROM webhook_deliveries WHERE forge = $1 AND delivery_id = $2",
-                       forge, delivery_id);
+      auto prev =
+          Exec(tx, "SELECT outcome FROM webhook_deliveries WHERE forge = $1 AND delivery_id = $2",
+               forge, delivery_id);
       out.outcome = prev.empty() ? "" : prev[0][0].as<std::string>();
       return absl::OkStatus();
     }
@@ -348,8 +350,7 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(const std::string& fo
       out.runs.push_back(std::move(run));
     }
     if (pr > 0) Supersede(tx, pname, pr, out.runs, &out.stops);
-    if (pr > 0 && !out.runs.empty() && project->comment() != "never" &&
-        plan.trigger != "push") {
+    if (pr > 0 && !out.runs.empty() && project->comment() != "never" && plan.trigger != "push") {
       TouchOutbox(tx, pname, kPrComment, absl::StrCat("comment:", pr), 0, pr, e.installation_id);
     }
     // A refused command is answered too: on the request it was made on.
@@ -383,15 +384,15 @@ absl::StatusOr<std::vector<OutboxItem>> PgForgeStore::ClaimOutbox(int limit, abs
   std::vector<OutboxItem> out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
-    for (const auto& r : Exec(
-             tx,
-             "UPDATE outbox o SET next_at = now() + $2::interval FROM projects p "
-             "WHERE p.name = o.project AND o.id IN (SELECT id FROM outbox WHERE state = 'pending' "
-             "AND next_at <= now() ORDER BY next_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-             "RETURNING o.id, o.project, p.forge, p.repository, o.kind, o.target, "
-             "coalesce(o.run_id, 0), o.pr_number, o.installation_id, o.body, o.remote_id, "
-             "o.version, o.attempts, p.body",
-             limit, pgq::Interval(lease))) {
+    for (const auto& r :
+         Exec(tx,
+              "UPDATE outbox o SET next_at = now() + $2::interval FROM projects p "
+              "WHERE p.name = o.project AND o.id IN (SELECT id FROM outbox WHERE state = 'pending' "
+              "AND next_at <= now() ORDER BY next_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+              "RETURNING o.id, o.project, p.forge, p.repository, o.kind, o.target, "
+              "coalesce(o.run_id, 0), o.pr_number, o.installation_id, o.body, o.remote_id, "
+              "o.version, o.attempts, p.body",
+              limit, pgq::Interval(lease))) {
       OutboxItem it;
       it.id = r[0].as<int64_t>();
       it.project = r[1].as<std::string>();
@@ -415,8 +416,9 @@ absl::StatusOr<std::vector<OutboxItem>> PgForgeStore::ClaimOutbox(int limit, abs
         if (!f.empty()) it.superseded_by = f[0][0].as<int64_t>();
       }
       if (it.kind == kPrComment) {
-        auto head = Exec(tx, "SELECT head_sha FROM pull_requests WHERE project = $1 AND number = $2",
-                         it.project, it.pr_number);
+        auto head =
+            Exec(tx, "SELECT head_sha FROM pull_requests WHERE project = $1 AND number = $2",
+                 it.project, it.pr_number);
         if (!head.empty()) it.head_sha = head[0][0].as<std::string>();
         for (const auto& h : Exec(tx,
                                   "SELECT DISTINCT ON (r.suite_name) r.id FROM forge_runs f JOIN "
@@ -442,8 +444,7 @@ absl::Status PgForgeStore::FinishOutbox(const OutboxItem& item, const SendOutcom
       Exec(tx,
            "UPDATE outbox SET attempts = attempts + 1, next_at = greatest(now(), "
            "to_timestamp($2)), last_status = $3, last_error = $4, updated_at = now() WHERE id = $1",
-           item.id, absl::ToDoubleSeconds(o.retry_at - absl::UnixEpoch()), o.http_status,
-           o.error);
+           item.id, absl::ToDoubleSeconds(o.retry_at - absl::UnixEpoch()), o.http_status, o.error);
       return absl::OkStatus();
     }
     // Sent or refused at item.version: done (or failed) unless the content changed meanwhile.

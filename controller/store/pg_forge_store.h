@@ -18,8 +18,8 @@ class PgForgeStore : public ForgeStore {
   absl::StatusOr<std::optional<v1::Project>> FindProject(const std::string& forge,
                                                          const ForgeEvent& e) override;
   absl::StatusOr<DeliveryResult> ApplyDelivery(const std::string& forge,
-                                               const std::string& delivery_id,
-                                               const ForgeEvent& e, const v1::Project* project,
+                                               const std::string& delivery_id, const ForgeEvent& e,
+                                               const v1::Project* project,
                                                const DeliveryPlanner& plan,
                                                const ReplyFormatter& reply) override;
   absl::StatusOr<std::vector<OutboxItem>> ClaimOutbox(int limit, absl::Duration lease) override;

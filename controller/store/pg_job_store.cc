@@ -78,9 +78,9 @@ absl::Status pgq::FillAaCommit(pqxx::work& tx, v1::RunSpec* spec) {
                 "AND project = $1 AND branch = $2 AND suite_name = $3 ORDER BY id DESC LIMIT 1",
                 spec->project(), branch, spec->suite_name());
   if (b.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "aa: no succeeded baseline run of suite ", spec->suite_name(), " on branch ", branch,
-        " to take the commit from; give the commit to measure (--commit)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("aa: no succeeded baseline run of suite ", spec->suite_name(), " on branch ",
+                     branch, " to take the commit from; give the commit to measure (--commit)"));
   }
   spec->set_commit(b[0][0].as<std::string>());
   return absl::OkStatus();

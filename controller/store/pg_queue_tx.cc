@@ -33,7 +33,8 @@ const char kRunColumns[] =
     "id, state, project, branch, commit_sha, kind, suite_name, extract(epoch from "
     "created_at)::float8, "
     "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
-    "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0), analysed_at IS NOT NULL, "
+    "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0), analysed_at IS NOT "
+    "NULL, "
     "coalesce((SELECT c.id FROM runs c WHERE c.confirms_run_id = runs.id), 0)";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {

@@ -320,7 +320,8 @@ std::pair<int, std::string> WebPages::Outbox(const Query& q) {
   for (const auto& e : *r) {
     absl::StrAppend(&body, "<tr><td>", e.id(), "</td><td>", Esc(e.project()), "</td><td>",
                     Esc(e.kind()), "</td><td>", Esc(e.target()), "</td><td>");
-    if (e.run_id()) absl::StrAppend(&body, "<a href=\"/runs/", e.run_id(), "\">", e.run_id(), "</a>");
+    if (e.run_id())
+      absl::StrAppend(&body, "<a href=\"/runs/", e.run_id(), "\">", e.run_id(), "</a>");
     absl::StrAppend(&body, "</td><td class=\"", Esc(e.state()), "\">", Esc(e.state()), "</td><td>",
                     e.attempts(), "</td><td>",
                     e.state() == "pending" ? Esc(Time(e.next_at())) : std::string("-"), "</td><td>",

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "controller/analysis/analyser.h"
-#include "controller/forge/forge_store.h"
 #include "controller/analysis/analysis_store.h"
+#include "controller/forge/forge_store.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
 

@@ -236,10 +236,22 @@ int main(int argc, char** argv) {
   std::ofstream(dir + "/secret") << kSecret << "\n";
   std::ofstream(dir + "/token") << "bench-token\n";
   common::SpawnOptions o;
-  o.argv = {bin_dir + "/perfgate-controller", "--data-dir", dir + "/data", "--grpc-listen",
-            "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file", dir + "/ready",
-            "--log-level", "warn", "--github-webhook-secret-file", dir + "/secret",
-            "--github-token-file", dir + "/token", "--github-api-url",
+  o.argv = {bin_dir + "/perfgate-controller",
+            "--data-dir",
+            dir + "/data",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--ready-file",
+            dir + "/ready",
+            "--log-level",
+            "warn",
+            "--github-webhook-secret-file",
+            dir + "/secret",
+            "--github-token-file",
+            dir + "/token",
+            "--github-api-url",
             absl::StrFormat("http://127.0.0.1:%d", forge.port())};
   const std::string log = dir + "/controller.log";
   FILE* lf = fopen(log.c_str(), "w");
@@ -254,7 +266,8 @@ int main(int argc, char** argv) {
   auto ready = json::parse(std::ifstream(dir + "/ready"));
   const std::string addr = absl::StrFormat("127.0.0.1:%d", ready["grpc_port"].get<int>());
   const int http_port = ready["http_port"].get<int>();
-  auto stub = v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   auto stop = [&](int code) {
     common::SignalGroup(*pid, SIGTERM).IgnoreError();
     common::WaitFor(*pid, absl::Seconds(30)).IgnoreError();
@@ -267,8 +280,7 @@ int main(int argc, char** argv) {
     p->set_forge("github");
     p->set_repository("bench/app");
     p->set_comment("never");
-    p->add_suites()->set_yaml(
-        "name: tiny\njobs:\n  - name: t\n    command: \"true\"\n");
+    p->add_suites()->set_yaml("name: tiny\njobs:\n  - name: t\n    command: \"true\"\n");
     grpc::ClientContext ctx;
     v1::Project out;
     if (auto s = stub->AddProject(&ctx, req, &out); !s.ok()) {
@@ -305,7 +317,8 @@ int main(int argc, char** argv) {
     lat.push_back(p.ms);
   }
 
-  // Throughput, 4 client threads (the ignored events make no run): pushes (a run and two reports each), then ignored events.
+  // Throughput, 4 client threads (the ignored events make no run): pushes (a run and two reports
+  // each), then ignored events.
   auto blast = [&](const std::string& event, bool push) {
     std::atomic<int> next{0}, ok{0};
     std::atomic<int64_t> base{seq};
@@ -319,7 +332,9 @@ int main(int argc, char** argv) {
         for (int i; (i = next++) < throughput;) {
           const int64_t n = base + 1 + i;
           const std::string body =
-              push ? PushBody(n) : json{{"action", "created"}, {"repository", {{"full_name", "bench/app"}}}}.dump();
+              push ? PushBody(n)
+                   : json{{"action", "created"}, {"repository", {{"full_name", "bench/app"}}}}
+                         .dump();
           Posted p = PostHook(c, event, body, absl::StrFormat("%s-%d", event, n));
           if (p.status == 202 || p.status == 200) ++ok;
         }
@@ -382,10 +397,10 @@ int main(int argc, char** argv) {
     httplib::Client c("127.0.0.1", http_port);
     c.set_tcp_nodelay(true);
     auto r = c.Post("/hooks/github",
-                       {{"X-GitHub-Event", "push"},
-                        {"X-GitHub-Delivery", absl::StrFormat("end-%d", seq)},
-                        {"X-Hub-Signature-256", "sha256=" + common::HmacSha256Hex(kSecret, body)}},
-                       body, "application/json");
+                    {{"X-GitHub-Event", "push"},
+                     {"X-GitHub-Delivery", absl::StrFormat("end-%d", seq)},
+                     {"X-Hub-Signature-256", "sha256=" + common::HmacSha256Hex(kSecret, body)}},
+                    body, "application/json");
     json a = r ? json::parse(r->body, nullptr, false) : json();
     if (a.is_object() && a.contains("runs"))
       for (const auto& id : a["runs"]) measured.push_back(id.get<int64_t>());
@@ -421,9 +436,11 @@ int main(int argc, char** argv) {
   std::printf("== CI integration: webhooks in, reports out (%d-core machine) ==\n",
               static_cast<int>(std::thread::hardware_concurrency()));
   std::printf("  reference: HTTP round trip to /healthz p50       %8.3f ms\n", rtt50);
-  std::printf("  reference: HMAC-SHA-256 of a %zu-byte body        %8.2f us\n", sample.size(), hmac_us);
-  std::printf("  webhook -> run queued (202) p50                  %8.3f ms  (%.1fx HTTP round trip)\n",
-              Percentile(lat, 50), Percentile(lat, 50) / rtt50);
+  std::printf("  reference: HMAC-SHA-256 of a %zu-byte body        %8.2f us\n", sample.size(),
+              hmac_us);
+  std::printf(
+      "  webhook -> run queued (202) p50                  %8.3f ms  (%.1fx HTTP round trip)\n",
+      Percentile(lat, 50), Percentile(lat, 50) / rtt50);
   std::printf("  webhook -> run queued (202) p99                  %8.3f ms  (target < 50 ms)\n",
               Percentile(lat, 99));
   std::printf("  signed push webhooks/s, 4 clients (run + reports) %7.0f /s  (target >= 1,000)\n",
@@ -433,8 +450,9 @@ int main(int argc, char** argv) {
               Percentile(end_to_check, 50), end_to_check.size(), measured.size());
   std::printf("  run end -> check run completed p99               %8.1f ms  (target < 1 s)\n",
               Percentile(end_to_check, 99));
-  std::printf("  backlog of %d runs run, analysed and reported in %8.1f s  (%.0f forge requests/s)\n",
-              samples + throughput, drain_s, drain_rps);
+  std::printf(
+      "  backlog of %d runs run, analysed and reported in %8.1f s  (%.0f forge requests/s)\n",
+      samples + throughput, drain_s, drain_rps);
   std::printf("  forge requests received                          %8lld\n",
               static_cast<long long>(forge.requests()));
   return stop(0);

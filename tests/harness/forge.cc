@@ -95,11 +95,13 @@ RecordingProxy::RecordingProxy(int upstream_port) : upstream_port_(upstream_port
     const Mode mode = mode_;
     if (mode == Mode::kUnavailable) {
       res.status = 503;
-      res.set_content(R"j({"message":"Service Unavailable (the test's outage)"})j", "application/json");
+      res.set_content(R"j({"message":"Service Unavailable (the test's outage)"})j",
+                      "application/json");
     } else if (mode == Mode::kRateLimited) {
       res.status = 429;
       res.set_header("Retry-After", "1");
-      res.set_content(R"j({"message":"API rate limit exceeded (the test's)"})j", "application/json");
+      res.set_content(R"j({"message":"API rate limit exceeded (the test's)"})j",
+                      "application/json");
     } else {
       httplib::Client up("127.0.0.1", upstream_port_);
       up.set_read_timeout(20, 0);
@@ -113,9 +115,12 @@ RecordingProxy::RecordingProxy(int upstream_port) : upstream_port_(upstream_port
       const std::string type = req.get_header_value("Content-Type");
       httplib::Result r{nullptr, httplib::Error::Unknown};
       if (req.method == "GET") r = up.Get(ex.path, h);
-      if (req.method == "POST") r = up.Post(ex.path, h, req.body, type.empty() ? "application/json" : type);
-      if (req.method == "PATCH") r = up.Patch(ex.path, h, req.body, type.empty() ? "application/json" : type);
-      if (req.method == "PUT") r = up.Put(ex.path, h, req.body, type.empty() ? "application/json" : type);
+      if (req.method == "POST")
+        r = up.Post(ex.path, h, req.body, type.empty() ? "application/json" : type);
+      if (req.method == "PATCH")
+        r = up.Patch(ex.path, h, req.body, type.empty() ? "application/json" : type);
+      if (req.method == "PUT")
+        r = up.Put(ex.path, h, req.body, type.empty() ? "application/json" : type);
       if (!r) {
         res.status = 502;
         res.set_content("proxy: " + httplib::to_string(r.error()), "text/plain");

@@ -12,8 +12,8 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/hash/sha256.h"
@@ -106,9 +106,10 @@ class AnalysisTest : public BenchmarkTest {
   int64_t SubmitKind(const std::string& suite, const std::string& commit, const std::string& kind,
                      const std::string& branch, std::vector<std::string> extra = {}) {
     std::string out;
-    std::vector<std::string> args = {"-o",     "json",   "run",        "submit",
-                                     "--suite", suite,   "--branch",   branch,
-                                     "--baseline-branch", "main", "--kind", kind};
+    std::vector<std::string> args = {"-o",       "json",    "run",
+                                     "submit",   "--suite", suite,
+                                     "--branch", branch,    "--baseline-branch",
+                                     "main",     "--kind",  kind};
     if (!commit.empty()) args.insert(args.end(), {"--commit", commit});
     args.insert(args.end(), extra.begin(), extra.end());
     int code = Cli(args, &out);
@@ -379,8 +380,8 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
   }
   const std::string history_path = "/history?project=it&suite=it-analysis&metric=http.latency.p50";
   const std::string compare_path = absl::StrCat("/runs/", regressed, "/compare");
-  CheckInBrowser({"/runs", absl::StrCat("/runs/", regressed), compare_path, history_path,
-                  "/agents", "/queue", "/changepoints", "/alerts", "/outbox"},
+  CheckInBrowser({"/runs", absl::StrCat("/runs/", regressed), compare_path, history_path, "/agents",
+                  "/queue", "/changepoints", "/alerts", "/outbox"},
                  {compare_path, history_path});
   EXPECT_EQ(Get("/runs/999999").first, 404);
   EXPECT_EQ(Get("/runs?state=bogus").first, 400);
@@ -402,10 +403,10 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   std::string out;
 
   // An A/A before any baseline: refused, with the field named; and never as a candidate.
-  EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--aa", "--branch", "x", "--baseline-branch",
-                 "main"},
-                &out),
-            2)
+  EXPECT_EQ(
+      Cli({"run", "submit", "--suite", suite, "--aa", "--branch", "x", "--baseline-branch", "main"},
+          &out),
+      2)
       << out;
   EXPECT_NE(out.find("aa: no succeeded baseline run"), std::string::npos) << out;
   EXPECT_EQ(Cli({"run", "submit", "--suite", suite, "--aa", "--kind", "candidate"}, &out), 2)
@@ -497,7 +498,6 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   EXPECT_NE(out.find("(A/A)"), std::string::npos) << out;
 }
 
-
 // Profile diffs in comparisons: a Go service in the stack (its pprof), whose candidate commit
 // leaks; each side's repetitions are averaged, the leak leads the heap diff, and the latency
 // regression's alert carries the worst-moving functions as evidence.
@@ -513,8 +513,10 @@ TEST_F(AnalysisTest, ComparisonsDiffEveryRepetitionsProfilesAndAlertsCarryTheWor
   const std::string slow = Commit("--added-latency 2ms\n-burn 1ms -leak-bytes 8192");
   std::string yaml = kSuite;
   yaml.replace(yaml.find("$(cat {srcdir}/flags)"), 21, "$(sed -n 1p {srcdir}/flags)");
-  yaml.replace(yaml.find("      workload:"), 0, absl::StrCat(R"y(          - name: leaky
-            args: [/bin/sh, -c, "exec )y", goleak, R"y( -listen {host}:{port:leaky} $(sed -n 2p {srcdir}/flags)"]
+  yaml.replace(yaml.find("      workload:"), 0,
+               absl::StrCat(R"y(          - name: leaky
+            args: [/bin/sh, -c, "exec )y",
+                            goleak, R"y( -listen {host}:{port:leaky} $(sed -n 2p {srcdir}/flags)"]
             ports: [leaky]
             ready: {http: "http://{host}:{port:leaky}/healthz", timeout: 20s}
 )y"));

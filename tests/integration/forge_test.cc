@@ -4,6 +4,8 @@
 // (recorded by a proxy that can also play an outage or a rate limit); the CLI's --gate reads
 // the verdicts. GitLab's side uses payloads built from GitLab's documented fields and a
 // recording server.
+#include "tests/harness/forge.h"
+
 #include <httplib.h>
 
 #include <fstream>
@@ -13,7 +15,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "tests/harness/forge.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
@@ -28,7 +29,8 @@ constexpr char kRepo[] = "Codertocat/Hello-World";  // the examples' repository
 // (else `value_file`), so that a confirmation run, which measures both commits again, sees the
 // same difference.
 std::string SuiteYaml(const std::string& name, const std::string& value_file) {
-  return absl::StrCat("name: ", name, R"y(
+  return absl::StrCat(
+      "name: ", name, R"y(
 jobs:
   - name: tiny
     benchmark:
@@ -38,7 +40,8 @@ jobs:
         command:
           run: >-
             awk -v v="$(cat )y",
-                      value_file, "-{commit} 2>/dev/null || cat ", value_file, R"y()" 'BEGIN { srand(); printf "{\"measurements\": [{\"name\": \"op.latency\", \"value\": %.4f, \"unit\": \"ms\", \"lower_is_better\": true}], \"valid\": true}\n", v * (1 + rand() * 0.002) }'
+      value_file, "-{commit} 2>/dev/null || cat ", value_file,
+      R"y()" 'BEGIN { srand(); printf "{\"measurements\": [{\"name\": \"op.latency\", \"value\": %.4f, \"unit\": \"ms\", \"lower_is_better\": true}], \"valid\": true}\n", v * (1 + rand() * 0.002) }'
 )y");
 }
 
@@ -65,7 +68,8 @@ class ForgeTest : public ClusterTest {
   void SetUp() override {
     ClusterTest::SetUp();
     ASSERT_TRUE(missing_.empty()) << missing_;
-    ASSERT_TRUE(prism_ && prism_->ok()) << "Prism did not start:\n" << (prism_ ? prism_->Log() : "");
+    ASSERT_TRUE(prism_ && prism_->ok()) << "Prism did not start:\n"
+                                        << (prism_ ? prism_->Log() : "");
     proxy_ = std::make_unique<RecordingProxy>(prism_->port());
     std::ofstream(dir_ + "/secret") << kSecret << "\n";
     std::ofstream(dir_ + "/token") << "ghp_test_token\n";
@@ -90,25 +94,29 @@ class ForgeTest : public ClusterTest {
   void StartForgeController(int grpc_port = 0) {
     ControllerOptions o;
     o.grpc_port = grpc_port;
-    o.extra_args = {"--github-webhook-secret-file", dir_ + "/secret",
-                    "--github-token-file",          dir_ + "/token",
-                    "--github-api-url",             absl::StrCat("http://127.0.0.1:", proxy_->port()),
-                    "--outbox-poll",                "1s",
-                    "--analysis-poll",              "1s"};
+    o.extra_args = {"--github-webhook-secret-file",
+                    dir_ + "/secret",
+                    "--github-token-file",
+                    dir_ + "/token",
+                    "--github-api-url",
+                    absl::StrCat("http://127.0.0.1:", proxy_->port()),
+                    "--outbox-poll",
+                    "1s",
+                    "--analysis-poll",
+                    "1s"};
     StartController(o);
   }
 
   void AddProject(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"project", "add",   "hello",          "--forge",
-                                     "github",  "--repository", kRepo, "--suite",
-                                     dir_ + "/suite.yaml"};
+    std::vector<std::string> args = {"project", "add",     "hello",
+                                     "--forge", "github",  "--repository",
+                                     kRepo,     "--suite", dir_ + "/suite.yaml"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::string out;
     ASSERT_EQ(Cli(args, &out), 0) << out;
   }
 
-  Answer Post(const std::string& path, const std::string& body,
-              const httplib::Headers& headers) {
+  Answer Post(const std::string& path, const std::string& body, const httplib::Headers& headers) {
     httplib::Client c("127.0.0.1", controller_->http_port());
     c.set_read_timeout(30, 0);
     auto r = c.Post(path, headers, body, "application/json");
@@ -185,7 +193,8 @@ class ForgeTest : public ClusterTest {
   json Comment(const std::string& body, const std::string& association) {
     json c = GitHubExample("issue_comment", "created");
     c["issue"]["number"] = 2;
-    c["issue"]["pull_request"] = {{"url", "https://api.github.com/repos/Codertocat/Hello-World/pulls/2"}};
+    c["issue"]["pull_request"] = {
+        {"url", "https://api.github.com/repos/Codertocat/Hello-World/pulls/2"}};
     c["comment"]["body"] = body;
     c["comment"]["author_association"] = association;
     return c;
@@ -270,7 +279,8 @@ TEST_F(ForgeTest, WebhooksToRunsToCheckRunsStatusesAndOneComment) {
                                 absl::StrCat("/runs/", cand)));
   // The commit status ends as success (no regression) within 140 characters.
   json last_status;
-  for (const auto& e : proxy_->Sent("POST", repo + "/statuses/" + head)) last_status = json::parse(e.body);
+  for (const auto& e : proxy_->Sent("POST", repo + "/statuses/" + head))
+    last_status = json::parse(e.body);
   ASSERT_TRUE(last_status.is_object());
   EXPECT_EQ(last_status["context"], "perfgate/hello");
   EXPECT_EQ(last_status["state"], "success") << last_status.dump();
@@ -283,7 +293,9 @@ TEST_F(ForgeTest, WebhooksToRunsToCheckRunsStatusesAndOneComment) {
 
   // A trusted command: a new run, a reply, the comment edited (not a second one).
   const size_t patches_before = proxy_->Sent("PATCH", repo + "/issues/comments/").size();
-  Answer cmd = Deliver("issue_comment", Comment("Looks slow?\n/perfgate run hello --repetitions 3", "MEMBER"), "d-c-1");
+  Answer cmd =
+      Deliver("issue_comment",
+              Comment("Looks slow?\n/perfgate run hello --repetitions 3", "MEMBER"), "d-c-1");
   ASSERT_EQ(cmd.status, 202) << cmd.body.dump();
   ASSERT_EQ(Runs(cmd).size(), 1u);
   const int64_t rerun = Runs(cmd)[0];
@@ -300,14 +312,16 @@ TEST_F(ForgeTest, WebhooksToRunsToCheckRunsStatusesAndOneComment) {
   EXPECT_EQ(no.status, 200) << no.body.dump();
   EXPECT_TRUE(Runs(no).empty());
   EXPECT_TRUE(absl::StrContains(no.body.value("outcome", ""), "may not command"));
-  ASSERT_TRUE(WaitUntil([&] { return proxy_->Sent("POST", repo + "/issues/2/comments").size() == 3; },
-                        absl::Seconds(30)));
+  ASSERT_TRUE(
+      WaitUntil([&] { return proxy_->Sent("POST", repo + "/issues/2/comments").size() == 3; },
+                absl::Seconds(30)));
   EXPECT_TRUE(absl::StrContains(proxy_->Sent("POST", repo + "/issues/2/comments")[2].body,
                                 "may not command"));
   // The bot's own comments are never commands.
   json bot = Comment("/perfgate run", "NONE");
   bot["comment"]["user"]["type"] = "Bot";
-  EXPECT_EQ(Deliver("issue_comment", bot, "d-c-3").body.value("outcome", ""), "ignored: a bot's comment");
+  EXPECT_EQ(Deliver("issue_comment", bot, "d-c-3").body.value("outcome", ""),
+            "ignored: a bot's comment");
 }
 
 // Bad deliveries are refused with the reason and store nothing; events perfgate does not act on
@@ -318,7 +332,8 @@ TEST_F(ForgeTest, BadDeliveriesAreRefusedAndStoreNothing) {
   const std::string body = PullRequest("opened").dump();
   auto post = [&](httplib::Headers h, const std::string& b) { return Post("/hooks/github", b, h); };
   // No signature, a wrong secret, a truncated body, a signature of another body.
-  EXPECT_EQ(post({{"X-GitHub-Event", "pull_request"}, {"X-GitHub-Delivery", "x1"}}, body).status, 401);
+  EXPECT_EQ(post({{"X-GitHub-Event", "pull_request"}, {"X-GitHub-Delivery", "x1"}}, body).status,
+            401);
   EXPECT_EQ(post({{"X-GitHub-Event", "pull_request"},
                   {"X-GitHub-Delivery", "x2"},
                   {"X-Hub-Signature-256", OctokitSign("wrong", body)}},
@@ -365,7 +380,8 @@ TEST_F(ForgeTest, BadDeliveriesAreRefusedAndStoreNothing) {
   EXPECT_EQ(ping.body.value("outcome", ""), "pong");
   Answer star = Deliver("star", GitHubExample("star", "created"), "y2");
   EXPECT_EQ(star.status, 200);
-  EXPECT_TRUE(absl::StrContains(star.body.value("outcome", ""), "star is not one perfgate acts on"));
+  EXPECT_TRUE(
+      absl::StrContains(star.body.value("outcome", ""), "star is not one perfgate acts on"));
   json other = PullRequest("opened");
   other["repository"]["full_name"] = "someone/else";
   Answer nobody = Deliver("pull_request", other, "y3");
@@ -419,10 +435,13 @@ TEST_F(ForgeTest, OutboxRidesOutOutageRateLimitAndControllerCrash) {
   controller_->process().Kill9();
   proxy_->SetMode(RecordingProxy::Mode::kRateLimited);
   StartForgeController(port);
-  ASSERT_TRUE(WaitUntil([&] {
-    for (const auto& e : proxy_->Exchanges()) if (e.status == 429) return true;
-    return false;
-  }, absl::Seconds(60)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& e : proxy_->Exchanges())
+          if (e.status == 429) return true;
+        return false;
+      },
+      absl::Seconds(60)));
   proxy_->SetMode(RecordingProxy::Mode::kForward);
   ASSERT_TRUE(WaitUntil([&] { return Analysed(cand); }, absl::Seconds(120)));
   ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(120)));
@@ -450,15 +469,18 @@ TEST_F(ForgeTest, NewerPushSupersedesTheQueuedRun) {
   ASSERT_EQ(Runs(second).size(), 1u) << second.body.dump();
   ASSERT_TRUE(WaitUntil([&] { return GetRun(Runs(first)[0]).state() == v1::RUN_STATE_CANCELLED; },
                         absl::Seconds(10)));
-  ASSERT_TRUE(WaitUntil([&] {
-    for (const auto& e : proxy_->Sent("PATCH", std::string("/repos/") + kRepo + "/check-runs/")) {
-      json b = json::parse(e.body);
-      if (b["external_id"] == std::to_string(Runs(first)[0]) && b["conclusion"] == "cancelled")
-        return absl::StrContains(b["output"]["title"].get<std::string>(),
-                                 absl::StrCat("superseded by run ", Runs(second)[0]));
-    }
-    return false;
-  }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& e :
+             proxy_->Sent("PATCH", std::string("/repos/") + kRepo + "/check-runs/")) {
+          json b = json::parse(e.body);
+          if (b["external_id"] == std::to_string(Runs(first)[0]) && b["conclusion"] == "cancelled")
+            return absl::StrContains(b["output"]["title"].get<std::string>(),
+                                     absl::StrCat("superseded by run ", Runs(second)[0]));
+        }
+        return false;
+      },
+      absl::Seconds(30)));
   // The same head delivered again under a new id runs nothing new.
   Answer dup = Deliver("pull_request", sync, "s-3");
   EXPECT_TRUE(Runs(dup).empty());
@@ -571,10 +593,16 @@ TEST_F(ForgeTest, GitLabMergeRequestsGetStatusesAndOneNote) {
   std::ofstream(dir_ + "/gl-secret") << "gl-secret\n";
   std::ofstream(dir_ + "/gl-token") << "glpat-test\n";
   ControllerOptions o;
-  o.extra_args = {"--gitlab-webhook-secret-file", dir_ + "/gl-secret", "--gitlab-token-file",
-                  dir_ + "/gl-token", "--gitlab-api-url",
-                  absl::StrCat("http://127.0.0.1:", gitlab.port(), "/api/v4"), "--outbox-poll",
-                  "1s", "--analysis-poll", "1s"};
+  o.extra_args = {"--gitlab-webhook-secret-file",
+                  dir_ + "/gl-secret",
+                  "--gitlab-token-file",
+                  dir_ + "/gl-token",
+                  "--gitlab-api-url",
+                  absl::StrCat("http://127.0.0.1:", gitlab.port(), "/api/v4"),
+                  "--outbox-poll",
+                  "1s",
+                  "--analysis-poll",
+                  "1s"};
   StartController(o);
   StartAgent("a1");
   std::string out;
@@ -585,8 +613,9 @@ TEST_F(ForgeTest, GitLabMergeRequestsGetStatusesAndOneNote) {
       << out;
   auto deliver = [&](const std::string& event, const json& body, const std::string& uuid,
                      const std::string& token = "gl-secret") {
-    return Post("/hooks/gitlab", body.dump(),
-                {{"X-Gitlab-Event", event}, {"X-Gitlab-Token", token}, {"X-Gitlab-Event-UUID", uuid}});
+    return Post(
+        "/hooks/gitlab", body.dump(),
+        {{"X-Gitlab-Event", event}, {"X-Gitlab-Token", token}, {"X-Gitlab-Event-UUID", uuid}});
   };
   const std::string sha = std::string(40, 'e');
   EXPECT_EQ(deliver("Merge Request Hook", MergeRequest("open", sha), "u0", "wrong").status, 401);
@@ -594,7 +623,8 @@ TEST_F(ForgeTest, GitLabMergeRequestsGetStatusesAndOneNote) {
   Answer opened = deliver("Merge Request Hook", MergeRequest("open", sha), "u1");
   ASSERT_EQ(opened.status, 202) << opened.body.dump();
   ASSERT_EQ(Runs(opened).size(), 1u);
-  EXPECT_TRUE(deliver("Merge Request Hook", MergeRequest("open", sha), "u1").body.value("duplicate", false));
+  EXPECT_TRUE(deliver("Merge Request Hook", MergeRequest("open", sha), "u1")
+                  .body.value("duplicate", false));
   const int64_t run = Runs(opened)[0];
   ASSERT_TRUE(WaitUntil([&] { return Analysed(run); }, absl::Seconds(120)));
   ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(60)));
@@ -608,11 +638,12 @@ TEST_F(ForgeTest, GitLabMergeRequestsGetStatusesAndOneNote) {
   EXPECT_TRUE(absl::StrContains(gitlab.Calls("POST", "/merge_requests/3/notes")[0].body,
                                 "perfgate:pr-comment"));
   // A note with a command from a trusted user: a run, a reply, the note edited in place.
-  json note = {{"object_kind", "note"},
-               {"user", {{"username", "root"}}},
-               {"project", GitLabProject()},
-               {"object_attributes", {{"note", "/perfgate run"}, {"noteable_type", "MergeRequest"}}},
-               {"merge_request", MergeRequest("open", sha)["object_attributes"]}};
+  json note = {
+      {"object_kind", "note"},
+      {"user", {{"username", "root"}}},
+      {"project", GitLabProject()},
+      {"object_attributes", {{"note", "/perfgate run"}, {"noteable_type", "MergeRequest"}}},
+      {"merge_request", MergeRequest("open", sha)["object_attributes"]}};
   Answer cmd = deliver("Note Hook", note, "u2");
   ASSERT_EQ(cmd.status, 202) << cmd.body.dump();
   ASSERT_TRUE(WaitUntil([&] { return Analysed(Runs(cmd)[0]); }, absl::Seconds(120)));

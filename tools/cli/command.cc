@@ -160,8 +160,8 @@ int AwaitVerdict(Client& c, int64_t id, absl::Duration timeout) {
                     << (cmp.summary().empty() ? "" : "\n  " + cmp.summary()) << "\n";
         }
         if (critical || run.verdict() == "regression") return 5;
-        const bool compared = run.kind() == v1::RUN_KIND_CANDIDATE || run.aa() ||
-                              run.against_run_id() != 0;
+        const bool compared =
+            run.kind() == v1::RUN_KIND_CANDIDATE || run.aa() || run.against_run_id() != 0;
         if (!compared) return 0;
         if (run.verdict() == "no_change" || run.verdict() == "improvement") return 0;
         return 6;
@@ -173,9 +173,9 @@ int AwaitVerdict(Client& c, int64_t id, absl::Duration timeout) {
     }
     if (!c.json() && absl::Now() > next_note) {
       std::cerr << "run " << id << ": waiting for the verdict"
-                << (run.confirmed_by_run_id() ? " (confirmation run " +
-                                                    std::to_string(run.confirmed_by_run_id()) + ")"
-                                              : std::string())
+                << (run.confirmed_by_run_id()
+                        ? " (confirmation run " + std::to_string(run.confirmed_by_run_id()) + ")"
+                        : std::string())
                 << "\n";
       next_note = absl::Now() + absl::Seconds(60);
     }

@@ -103,11 +103,13 @@ void RenderProject(const v1::Project& p) {
             << (p.trusted_users().empty() ? "" : ", " + absl::StrJoin(p.trusted_users(), ", "))
             << "\n"
             << "  forks: "
-            << (p.fork_label().empty() ? "after a trusted /perfgate run"
-                                       : "with label " + p.fork_label() + " or a trusted /perfgate run")
+            << (p.fork_label().empty()
+                    ? "after a trusted /perfgate run"
+                    : "with label " + p.fork_label() + " or a trusted /perfgate run")
             << "\n"
             << "  comment: " << p.comment() << "   reports: "
-            << list(p.reports(), p.forge() == "github" ? "check_run, commit_status" : "commit_status")
+            << list(p.reports(),
+                    p.forge() == "github" ? "check_run, commit_status" : "commit_status")
             << "\n";
   if (!p.webhook_secret_file().empty())
     std::cout << "  webhook secret: " << p.webhook_secret_file() << "\n";
@@ -115,8 +117,9 @@ void RenderProject(const v1::Project& p) {
 
 void AddProjects(CLI::App& app, Commands& cmds) {
   auto* project = app.add_subcommand(
-      "project", "projects: a repository on GitHub or GitLab, the suites its webhooks run, who "
-                 "may command them (docs/ci.md)");
+      "project",
+      "projects: a repository on GitHub or GitLab, the suites its webhooks run, who "
+      "may command them (docs/ci.md)");
   project->require_subcommand(1);
   for (bool create : {true, false}) {
     auto f = std::make_shared<ProjectFlags>();
@@ -149,7 +152,8 @@ void AddProjects(CLI::App& app, Commands& cmds) {
         *c, &v1::Controller::Stub::ListProjects, v1::ListProjectsRequest(),
         [](const v1::ListProjectsResponse& r) {
           std::cout << std::left << std::setw(24) << "PROJECT" << std::setw(8) << "FORGE"
-                    << std::setw(40) << "REPOSITORY" << "SUITES\n";
+                    << std::setw(40) << "REPOSITORY"
+                    << "SUITES\n";
           for (const auto& p : r.projects()) {
             std::vector<std::string> suites;
             for (const auto& s : p.suites()) suites.push_back(s.name());
@@ -160,8 +164,8 @@ void AddProjects(CLI::App& app, Commands& cmds) {
   });
   for (bool remove : {false, true}) {
     auto req = std::make_shared<v1::GetProjectRequest>();
-    auto* sub = remove ? project->add_subcommand(
-                             "remove", "remove a project and its suites (its runs stay)")
+    auto* sub = remove ? project->add_subcommand("remove",
+                                                 "remove a project and its suites (its runs stay)")
                        : project->add_subcommand("get", "one project with its suites");
     sub->add_option("NAME", *req->mutable_name(), "project name")->required();
     cmds.Add(sub, [req, remove](Client* c, const Globals&) {
@@ -188,7 +192,8 @@ void AddOutbox(CLI::App& app, Commands& cmds) {
         *c, &v1::Controller::Stub::ListOutbox, *req, [](const v1::ListOutboxResponse& r) {
           std::cout << std::left << std::setw(8) << "ID" << std::setw(16) << "PROJECT"
                     << std::setw(15) << "KIND" << std::setw(36) << "TARGET" << std::setw(9)
-                    << "STATE" << std::setw(9) << "TRIES" << std::setw(7) << "HTTP" << "LAST ERROR\n";
+                    << "STATE" << std::setw(9) << "TRIES" << std::setw(7) << "HTTP"
+                    << "LAST ERROR\n";
           for (const auto& e : r.entries()) {
             std::cout << std::setw(8) << e.id() << std::setw(16) << e.project().substr(0, 15)
                       << std::setw(15) << e.kind() << std::setw(36) << e.target().substr(0, 35)

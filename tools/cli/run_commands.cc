@@ -265,7 +265,8 @@ void AddRunCommands(CLI::App& app, Commands& cmds) {
                   "critical limit, 6 no verdict");
   watch->add_option("--gate-timeout", watch_gate->gate_timeout, "give up after this long (exit 4)")
       ->capture_default_str();
-  cmds.Add(watch, [id, watch_gate](Client* c, const Globals&) { return Follow(*c, *id, *watch_gate); });
+  cmds.Add(watch,
+           [id, watch_gate](Client* c, const Globals&) { return Follow(*c, *id, *watch_gate); });
   auto* logs = run->add_subcommand("logs", "print a run's logs so far");
   logs->add_option("ID", *id, "run id")->required();
   cmds.Add(logs, [id](Client* c, const Globals&) { return Logs(*c, *id); });

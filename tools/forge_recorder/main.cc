@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   auto handle = [&](const httplib::Request& req, httplib::Response& res) {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     std::lock_guard<std::mutex> l(mu);
-    out << nlohmann::json{{"method", req.method}, {"path", req.path},
+    out << nlohmann::json{{"method", req.method},
+                          {"path", req.path},
                           {"body", body.is_discarded() ? nlohmann::json(req.body) : body}}
                .dump()
         << "\n"
@@ -40,10 +41,12 @@ int main(int argc, char** argv) {
     std::string what;
     if (body.is_object()) {
       for (const char* k : {"name", "context", "status", "state", "conclusion"})
-        if (body.contains(k) && body[k].is_string()) what += std::string(" ") + k + "=" + body[k].get<std::string>();
+        if (body.contains(k) && body[k].is_string())
+          what += std::string(" ") + k + "=" + body[k].get<std::string>();
       if (body.contains("output") && body["output"].contains("title"))
         what += " title=\"" + body["output"]["title"].get<std::string>() + "\"";
-      if (body.contains("description")) what += " description=\"" + body["description"].get<std::string>() + "\"";
+      if (body.contains("description"))
+        what += " description=\"" + body["description"].get<std::string>() + "\"";
       if (body.contains("body") && body["body"].is_string()) {
         const std::string text = body["body"];
         what += " body=" + std::to_string(text.size()) + " bytes";

@@ -117,7 +117,8 @@ TEST(ForgePlannerTest, PushToABaselineBranchMakesBaselines) {
 }
 
 TEST(ForgePlannerTest, PullRequestsRunAsCandidatesForksWaitForATrustedCommand) {
-  auto plan = PlanForgeEvent(Project(), PullRequestEvent("opened"), std::nullopt, common::SpecLimits());
+  auto plan =
+      PlanForgeEvent(Project(), PullRequestEvent("opened"), std::nullopt, common::SpecLimits());
   ASSERT_TRUE(plan.ok());
   ASSERT_EQ(plan->runs.size(), 1u);
   EXPECT_EQ(plan->runs[0].kind(), v1::RUN_KIND_CANDIDATE);
@@ -159,12 +160,12 @@ TEST(ForgePlannerTest, CommandsAreTakenOnlyFromTrustedPeopleAndAlwaysAnswered) {
   EXPECT_TRUE(absl::StrContains(refused->reply, "@alice may not command perfgate here"));
   v1::Project p = Project();
   p.add_trusted_users("alice");
-  EXPECT_EQ(PlanForgeEvent(p, CommentEvent("/perfgate run", "CONTRIBUTOR"), known,
-                           common::SpecLimits())
-                ->runs.size(),
-            1u);
-  auto unknown_suite = PlanForgeEvent(Project(), CommentEvent("/perfgate run nope", "OWNER"),
-                                      known, common::SpecLimits());
+  EXPECT_EQ(
+      PlanForgeEvent(p, CommentEvent("/perfgate run", "CONTRIBUTOR"), known, common::SpecLimits())
+          ->runs.size(),
+      1u);
+  auto unknown_suite = PlanForgeEvent(Project(), CommentEvent("/perfgate run nope", "OWNER"), known,
+                                      common::SpecLimits());
   EXPECT_EQ(unknown_suite->reply, "perfgate: no suite `nope` in project hello (suites: hello)");
   auto bad = PlanForgeEvent(Project(), CommentEvent("/perfgate fly", "OWNER"), known,
                             common::SpecLimits());
@@ -176,28 +177,31 @@ TEST(ForgePlannerTest, CommandsAreTakenOnlyFromTrustedPeopleAndAlwaysAnswered) {
   ForgeEvent bot = CommentEvent("/perfgate run", "OWNER");
   bot.commenter_is_bot = true;
   EXPECT_TRUE(PlanForgeEvent(Project(), bot, known, common::SpecLimits())->reply.empty());
-  auto chat = PlanForgeEvent(Project(), CommentEvent("nice work", "NONE"), known, common::SpecLimits());
+  auto chat =
+      PlanForgeEvent(Project(), CommentEvent("nice work", "NONE"), known, common::SpecLimits());
   EXPECT_TRUE(chat->reply.empty());
-  auto aa = PlanForgeEvent(Project(), CommentEvent("/perfgate aa", "OWNER"), known, common::SpecLimits());
+  auto aa =
+      PlanForgeEvent(Project(), CommentEvent("/perfgate aa", "OWNER"), known, common::SpecLimits());
   ASSERT_EQ(aa->runs.size(), 1u);
   EXPECT_TRUE(aa->runs[0].aa());
   EXPECT_EQ(aa->runs[0].branch(), "main");
 }
 
 TEST(GitLabEventTest, ReadsGitLabsDocumentedFields) {
-  json mr = {{"object_kind", "merge_request"},
-             {"user", {{"username", "root"}}},
-             {"project", {{"id", 15}, {"path_with_namespace", "group/app"}, {"default_branch", "main"}}},
-             {"object_attributes",
-              {{"iid", 3},
-               {"action", "update"},
-               {"oldrev", "111"},
-               {"source_branch", "feature"},
-               {"target_branch", "main"},
-               {"source_project_id", 15},
-               {"target_project_id", 15},
-               {"last_commit", {{"id", std::string(40, 'd')}}}}},
-             {"labels", json::array({{{"title", "perf"}}})}};
+  json mr = {
+      {"object_kind", "merge_request"},
+      {"user", {{"username", "root"}}},
+      {"project", {{"id", 15}, {"path_with_namespace", "group/app"}, {"default_branch", "main"}}},
+      {"object_attributes",
+       {{"iid", 3},
+        {"action", "update"},
+        {"oldrev", "111"},
+        {"source_branch", "feature"},
+        {"target_branch", "main"},
+        {"source_project_id", 15},
+        {"target_project_id", 15},
+        {"last_commit", {{"id", std::string(40, 'd')}}}}},
+      {"labels", json::array({{{"title", "perf"}}})}};
   auto e = ParseGitLabEvent("Merge Request Hook", mr.dump());
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->kind, ForgeEvent::Kind::kPullRequest);
@@ -215,17 +219,18 @@ TEST(GitLabEventTest, ReadsGitLabsDocumentedFields) {
   EXPECT_EQ(ParseGitLabEvent("Merge Request Hook", mr.dump()).status().message(),
             "object_attributes.last_commit.id: missing");
 
-  json note = {{"object_kind", "note"},
-               {"user", {{"username", "root"}}},
-               {"project", {{"id", 15}, {"path_with_namespace", "group/app"}}},
-               {"object_attributes", {{"note", "/perfgate run"}, {"noteable_type", "MergeRequest"}}},
-               {"merge_request",
-                {{"iid", 3},
-                 {"source_branch", "feature"},
-                 {"target_branch", "main"},
-                 {"source_project_id", 15},
-                 {"target_project_id", 15},
-                 {"last_commit", {{"id", std::string(40, 'e')}}}}}};
+  json note = {
+      {"object_kind", "note"},
+      {"user", {{"username", "root"}}},
+      {"project", {{"id", 15}, {"path_with_namespace", "group/app"}}},
+      {"object_attributes", {{"note", "/perfgate run"}, {"noteable_type", "MergeRequest"}}},
+      {"merge_request",
+       {{"iid", 3},
+        {"source_branch", "feature"},
+        {"target_branch", "main"},
+        {"source_project_id", 15},
+        {"target_project_id", 15},
+        {"last_commit", {{"id", std::string(40, 'e')}}}}}};
   auto n = ParseGitLabEvent("Note Hook", note.dump());
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->kind, ForgeEvent::Kind::kComment);
@@ -332,8 +337,10 @@ TEST(ForgeHttpTest, AnswersAreReadAsTheOutboxNeeds) {
   EXPECT_EQ(o.kind, SendOutcome::Kind::kRetry);
   EXPECT_EQ(o.retry_at, now + absl::Seconds(42));
   EXPECT_EQ(o.error, "429: slow down");
-  HttpAnswer primary{403, R"({"message":"API rate limit exceeded"})",
-                     {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "1800000600"}}, ""};
+  HttpAnswer primary{403,
+                     R"({"message":"API rate limit exceeded"})",
+                     {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "1800000600"}},
+                     ""};
   o = ClassifyAnswer(primary, 0, now);
   EXPECT_EQ(o.kind, SendOutcome::Kind::kRetry);
   EXPECT_EQ(o.retry_at, now + absl::Minutes(10));
@@ -379,8 +386,8 @@ TEST(GitHubAppJwtTest, SignsRs256ThatOpensslVerifies) {
   std::ofstream(d + "/data") << parts[0] << "." << parts[1];
   std::ofstream(d + "/sig", std::ios::binary) << sig;
   common::SpawnOptions verify;
-  verify.argv = {"openssl", "dgst", "-sha256", "-verify", d + "/pub.pem", "-signature",
-                 d + "/sig", d + "/data"};
+  verify.argv = {"openssl",      "dgst",       "-sha256",  "-verify",
+                 d + "/pub.pem", "-signature", d + "/sig", d + "/data"};
   auto out = common::RunAndCapture(verify, &code);
   EXPECT_EQ(code, 0) << (out.ok() ? *out : "");
   EXPECT_FALSE(GitHubAppJwt("1", "not a key", now).ok());
@@ -410,8 +417,9 @@ TEST(ProjectRulesTest, NamesTheFieldAndTheProblem) {
             "project.comment: `sometimes` is not always, on_change or never");
   EXPECT_EQ(bad([](v1::Project& q) { q.add_suites()->set_yaml(kSuite); }),
             "project.suites[1]: suite `hello` appears twice");
-  EXPECT_TRUE(absl::StartsWith(bad([](v1::Project& q) { q.mutable_suites(0)->set_yaml("name: x\njobs: 3\n"); }),
-                               "project.suites[0]: "));
+  EXPECT_TRUE(absl::StartsWith(
+      bad([](v1::Project& q) { q.mutable_suites(0)->set_yaml("name: x\njobs: 3\n"); }),
+      "project.suites[0]: "));
   EXPECT_EQ(bad([](v1::Project& q) { q.clear_suites(); }), "project.suites: at least one suite");
   EXPECT_EQ(bad([](v1::Project& q) {
               q.set_forge("gitlab");
