@@ -28,7 +28,7 @@ std::string EncodeEvent(const ControllerEvent& e) {
 std::optional<ControllerEvent> DecodeEvent(absl::string_view payload) {
   if (payload == "work") return ControllerEvent::Work();
   if (payload == "outbox") return ControllerEvent::Outbox();
-  if (payload == "*") return ControllerEvent{ControllerEvent::Kind::kAnything};
+  if (payload == "*") return ControllerEvent::Of(ControllerEvent::Kind::kAnything);
   if (absl::ConsumePrefix(&payload, "run:")) {
     int64_t id = 0;
     if (!absl::SimpleAtoi(payload, &id) || id <= 0) return std::nullopt;

@@ -27,11 +27,23 @@ struct ControllerEvent {
   int64_t attempt_id = 0;  // kStopAttempt
   std::string agent;       // kStopAttempt
 
-  static ControllerEvent Work() { return {Kind::kWork}; }
-  static ControllerEvent Outbox() { return {Kind::kOutbox}; }
-  static ControllerEvent RunChanged(int64_t run_id) { return {Kind::kRunChanged, run_id}; }
+  static ControllerEvent Of(Kind kind) {
+    ControllerEvent e;
+    e.kind = kind;
+    return e;
+  }
+  static ControllerEvent Work() { return Of(Kind::kWork); }
+  static ControllerEvent Outbox() { return Of(Kind::kOutbox); }
+  static ControllerEvent RunChanged(int64_t run_id) {
+    ControllerEvent e = Of(Kind::kRunChanged);
+    e.run_id = run_id;
+    return e;
+  }
   static ControllerEvent StopAttempt(int64_t attempt_id, std::string agent) {
-    return {Kind::kStopAttempt, 0, attempt_id, std::move(agent)};
+    ControllerEvent e = Of(Kind::kStopAttempt);
+    e.attempt_id = attempt_id;
+    e.agent = std::move(agent);
+    return e;
   }
 };
 

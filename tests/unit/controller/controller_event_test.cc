@@ -10,9 +10,11 @@ TEST(ControllerEventTest, EveryEventRoundTripsThroughItsPayload) {
   EXPECT_EQ(EncodeEvent(ControllerEvent::Work()), "work");
   EXPECT_EQ(EncodeEvent(ControllerEvent::RunChanged(42)), "run:42");
   EXPECT_EQ(EncodeEvent(ControllerEvent::StopAttempt(7, "bm-1:rack")), "stop:7:bm-1:rack");
+  EXPECT_EQ(EncodeEvent(ControllerEvent::Outbox()), "outbox");
   for (const ControllerEvent& e :
        {ControllerEvent::Work(), ControllerEvent::RunChanged(42),
-        ControllerEvent::StopAttempt(7, "bm-1:rack"), ControllerEvent{Kind::kAnything}}) {
+        ControllerEvent::StopAttempt(7, "bm-1:rack"), ControllerEvent::Outbox(),
+        ControllerEvent::Of(Kind::kAnything)}) {
     auto d = DecodeEvent(EncodeEvent(e));
     ASSERT_TRUE(d.has_value()) << EncodeEvent(e);
     EXPECT_EQ(d->kind, e.kind);
