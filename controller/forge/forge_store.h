@@ -78,7 +78,8 @@ class ForgeStore {
   virtual absl::StatusOr<v1::Project> PutProject(const v1::Project& p, bool create) = 0;
   virtual absl::StatusOr<v1::Project> GetProject(const std::string& name) = 0;
   virtual absl::StatusOr<std::vector<v1::Project>> ListProjects() = 0;
-  // Removes the project and its suites (runs and their history stay). NOT_FOUND if unknown.
+  // Removes the project and its suites (runs and their history stay; its pending reports become
+  // failed, "project removed"). NOT_FOUND if unknown.
   virtual absl::StatusOr<v1::Project> RemoveProject(const std::string& name) = 0;
   // The project for a forge's repository (GitLab: its path or its numeric id), if any.
   virtual absl::StatusOr<std::optional<v1::Project>> FindProject(const std::string& forge,

@@ -227,6 +227,11 @@ absl::StatusOr<v1::Project> PgForgeStore::RemoveProject(const std::string& name)
     if (!p.ok()) return p.status();
     out = *std::move(p);
     Exec(tx, "DELETE FROM projects WHERE name = $1", name);
+    // Its reports have nowhere to go now (no repository, no credentials): say so.
+    Exec(tx,
+         "UPDATE outbox SET state = 'failed', last_error = 'project removed', updated_at = now() "
+         "WHERE project = $1 AND state = 'pending'",
+         name);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -487,6 +487,61 @@ TEST_F(ForgeTest, NewerPushSupersedesTheQueuedRun) {
   EXPECT_TRUE(absl::StrContains(dup.body.value("outcome", ""), "already ran"));
 }
 
+// Projects: suites stored versioned, errors naming the field, removal leaving runs but failing
+// the reports that have nowhere to go.
+TEST_F(ForgeTest, ProjectsKeepSuiteVersionsAndRefuseBadInput) {
+  StartForgeController();
+  AddProject();
+  std::string out;
+  ASSERT_EQ(Cli({"-o", "json", "project", "get", "hello"}, &out), 0) << out;
+  EXPECT_EQ(json::parse(out)["suites"][0]["version"], 1) << out;
+  // The same text keeps its version; a changed one gets the next.
+  ASSERT_EQ(Cli({"project", "update", "hello", "--suite", dir_ + "/suite.yaml"}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "(version 1)")) << out;
+  std::ofstream(dir_ + "/suite.yaml", std::ios::app) << "# tuned\n";
+  ASSERT_EQ(Cli({"project", "update", "hello", "--suite", dir_ + "/suite.yaml", "--comment",
+                 "on_change"},
+                &out),
+            0)
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "(version 2)")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "comment: on_change")) << out;
+  EXPECT_EQ(CountRows("project_suites"), 2);  // every version kept
+  // Refused, naming the problem: a taken name, a repository another project has, a bad suite.
+  EXPECT_EQ(Cli({"project", "add", "hello", "--forge", "github", "--repository", "x/y", "--suite",
+                 dir_ + "/suite.yaml"},
+                &out),
+            2);
+  EXPECT_TRUE(absl::StrContains(out, "project hello already exists")) << out;
+  EXPECT_EQ(Cli({"project", "add", "other", "--forge", "github", "--repository",
+                 "codertocat/hello-world", "--suite", dir_ + "/suite.yaml"},
+                &out),
+            2);
+  EXPECT_TRUE(absl::StrContains(out, "already belongs to project hello")) << out;
+  std::ofstream(dir_ + "/bad.yaml") << "name: bad\njobs:\n  - name: j\n    command: 3s\n    timeout: forever\n";
+  EXPECT_EQ(Cli({"project", "add", "bad", "--forge", "github", "--repository", "a/b", "--suite",
+                 dir_ + "/bad.yaml"},
+                &out),
+            2);
+  EXPECT_TRUE(absl::StrContains(out, "project.suites[0]:")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "timeout")) << out;
+  // A pull request's reports pending (no agent, the forge down), then the project removed.
+  proxy_->SetMode(RecordingProxy::Mode::kUnavailable);
+  ASSERT_EQ(Deliver("pull_request", PullRequest("opened"), "p-1").status, 202);
+  ASSERT_EQ(Cli({"project", "remove", "hello"}, &out), 0) << out;
+  EXPECT_EQ(Cli({"project", "get", "hello"}, &out), 2);
+  EXPECT_TRUE(absl::StrContains(out, "project hello not found")) << out;
+  EXPECT_EQ(CountRows("runs"), 1);
+  int failed = 0;
+  for (const auto& e : Outbox()) {
+    if (e.kind() == "pr_comment") continue;  // on_change: done without posting, nothing changed
+    EXPECT_EQ(e.state(), "failed") << e.target();
+    EXPECT_EQ(e.last_error(), "project removed");
+    ++failed;
+  }
+  EXPECT_EQ(failed, 2);  // the check run and the commit status
+}
+
 // The gate CI scripts use: exit 0 without a regression, 5 with one.
 TEST_F(ForgeTest, CliGateExitsOnTheFinalVerdict) {
   StartForgeController();
