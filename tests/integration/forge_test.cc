@@ -78,7 +78,7 @@ class ForgeTest : public ClusterTest {
     std::ofstream(dir_ + "/suite.yaml") << SuiteYaml("hello", value_file_);
   }
   void TearDown() override {
-    if (HasFailure()) {
+    if (HasFailure() && proxy_) {
       for (const auto& e : proxy_->Exchanges())
         std::cerr << "forge: " << e.method << " " << e.path << " -> " << e.status << " "
                   << e.answer.substr(0, 300) << "\n";
