@@ -111,6 +111,32 @@ std::string FindIdByMarker(const std::function<HttpAnswer(int page)>& list_page,
   return "";
 }
 
+SendOutcome UpsertComment(const CommentApi& api, std::string id, const std::string& text,
+                          const std::string& marker, bool post_once, int attempts, absl::Time now) {
+  if (id.empty()) {
+    id = FindIdByMarker(api.list, marker);
+    if (!id.empty() && post_once) {  // posted before a crash kept us from recording it
+      SendOutcome o;
+      o.http_status = 200;
+      o.remote_id = id;
+      return o;
+    }
+  }
+  const std::string body = nlohmann::json{{"body", text}}.dump();
+  HttpAnswer a;
+  if (!id.empty()) {
+    a = api.update(id, body);
+    if (a.status == 404) id.clear();  // deleted on the forge: post it again
+  }
+  if (id.empty()) {
+    a = api.create(body);
+    id = IdOfAnswer(a.body);
+  }
+  SendOutcome o = ClassifyAnswer(a, attempts, now);
+  if (o.kind == SendOutcome::Kind::kSent) o.remote_id = id;
+  return o;
+}
+
 std::string ForgeMessage(const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object()) {

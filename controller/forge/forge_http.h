@@ -64,6 +64,17 @@ std::string IdOfAnswer(const std::string& body);
 std::string FindIdByMarker(const std::function<HttpAnswer(int page)>& list_page,
                            const std::string& marker, int max_pages = 10);
 
+// One comment (GitHub) or note (GitLab) kept as one: found again by `marker` when its id is not
+// known, edited in place, posted when there is none (or it was deleted meanwhile). With
+// `post_once` (a reply) one found is left as it is. The outcome carries the comment's id.
+struct CommentApi {
+  std::function<HttpAnswer(int page)> list;  // 100 a page
+  std::function<HttpAnswer(const std::string& id, const std::string& body)> update;
+  std::function<HttpAnswer(const std::string& body)> create;
+};
+SendOutcome UpsertComment(const CommentApi& api, std::string id, const std::string& text,
+                          const std::string& marker, bool post_once, int attempts, absl::Time now);
+
 // The forge's error message from a JSON body ({"message": ...}), else the body's start.
 std::string ForgeMessage(const std::string& body);
 

@@ -185,35 +185,17 @@ SendOutcome GitHubClient::SendStatus(const std::string& auth, const OutboxItem& 
 SendOutcome GitHubClient::SendComment(const std::string& auth, const OutboxItem& item,
                                       const OutboxContent& c, absl::Time now) {
   const std::string repo = "/repos/" + item.repository;
-  std::string id = item.remote_id;
-  if (id.empty()) {
-    id = FindIdByMarker(
-        [&](int page) {
-          return Call(
-              auth, "GET",
-              absl::StrCat(repo, "/issues/", item.pr_number, "/comments?per_page=100&page=", page));
-        },
-        c.marker);
-    if (!id.empty() && item.kind == kReply) {  // posted before a crash: done
-      SendOutcome o;
-      o.http_status = 200;
-      o.remote_id = id;
-      return o;
-    }
-  }
-  const std::string body = json{{"body", c.text}}.dump();
-  HttpAnswer a;
-  if (!id.empty()) {
-    a = Call(auth, "PATCH", absl::StrCat(repo, "/issues/comments/", id), body);
-    if (a.status == 404) id.clear();
-  }
-  if (id.empty()) {
-    a = Call(auth, "POST", absl::StrCat(repo, "/issues/", item.pr_number, "/comments"), body);
-    id = IdOfAnswer(a.body);
-  }
-  SendOutcome o = ClassifyAnswer(a, item.attempts, now);
-  if (o.kind == SendOutcome::Kind::kSent) o.remote_id = id;
-  return o;
+  const std::string comments = absl::StrCat(repo, "/issues/", item.pr_number, "/comments");
+  CommentApi api;
+  api.list = [&](int page) {
+    return Call(auth, "GET", absl::StrCat(comments, "?per_page=100&page=", page));
+  };
+  api.update = [&](const std::string& id, const std::string& body) {
+    return Call(auth, "PATCH", absl::StrCat(repo, "/issues/comments/", id), body);
+  };
+  api.create = [&](const std::string& body) { return Call(auth, "POST", comments, body); };
+  return UpsertComment(api, item.remote_id, c.text, c.marker, item.kind == kReply, item.attempts,
+                       now);
 }
 
 }  // namespace perfgate::controller

@@ -41,31 +41,16 @@ SendOutcome GitLabClient::Send(const OutboxItem& item, const OutboxContent& c, a
     return o;
   }
   const std::string notes = absl::StrCat(project, "/merge_requests/", item.pr_number, "/notes");
-  std::string id = item.remote_id;
-  if (id.empty()) {
-    id = FindIdByMarker(
-        [&](int page) { return Call("GET", absl::StrCat(notes, "?per_page=100&page=", page)); },
-        c.marker);
-    if (!id.empty() && item.kind == kReply) {
-      SendOutcome o;
-      o.http_status = 200;
-      o.remote_id = id;
-      return o;
-    }
-  }
-  const std::string body = json{{"body", c.text}}.dump();
-  HttpAnswer a;
-  if (!id.empty()) {
-    a = Call("PUT", absl::StrCat(notes, "/", id), body);
-    if (a.status == 404) id.clear();
-  }
-  if (id.empty()) {
-    a = Call("POST", notes, body);
-    id = IdOfAnswer(a.body);
-  }
-  SendOutcome o = ClassifyAnswer(a, item.attempts, now);
-  if (o.kind == SendOutcome::Kind::kSent) o.remote_id = id;
-  return o;
+  CommentApi api;
+  api.list = [&](int page) {
+    return Call("GET", absl::StrCat(notes, "?per_page=100&page=", page));
+  };
+  api.update = [&](const std::string& id, const std::string& body) {
+    return Call("PUT", absl::StrCat(notes, "/", id), body);
+  };
+  api.create = [&](const std::string& body) { return Call("POST", notes, body); };
+  return UpsertComment(api, item.remote_id, c.text, c.marker, item.kind == kReply, item.attempts,
+                       now);
 }
 
 }  // namespace perfgate::controller
