@@ -58,8 +58,8 @@ class WebhookHandler {
                              const std::string& body);
 
  private:
-  // The secrets a delivery may be signed with: "" for the controller's, else project names.
-  // Which one `matches` (given the candidate) is answered for each.
+  // The secrets a delivery may be signed with, keyed by whose they are: "" the controller's, else
+  // the project's name. `refresh` reloads the projects' secret files (at most once a second).
   std::map<std::string, std::string> Secrets(const std::string& forge, bool refresh);
   WebhookAnswer Apply(const std::string& forge, const std::string& delivery,
                       const std::string& signed_by, const ForgeEvent& e);

@@ -309,8 +309,17 @@ TEST(ForgeReportTest, LongReportsAreCutWithALink) {
   std::string cut = CutMarkdown(text, kGitHubSummaryLimit, "http://pg/runs/1/compare");
   EXPECT_LE(cut.size(), kGitHubSummaryLimit);
   EXPECT_TRUE(absl::EndsWith(cut, "the whole report: http://pg/runs/1/compare\n"));
-  std::string utf8 = std::string(9, 'x') + "üü";  // cut inside the second ü
-  EXPECT_EQ(CutMarkdown(utf8, 12 + 50, "u").size() <= 62, true);
+  // Every limit that lands inside a two-byte "ü" cuts before it: never half a character.
+  std::string utf8 = std::string(100, 'x');
+  for (int i = 0; i < 50; ++i) utf8 += "ü";
+  for (size_t limit = 150; limit < 200; ++limit) {
+    const std::string out = CutMarkdown(utf8, limit, "u");
+    EXPECT_LE(out.size(), limit);
+    const size_t kept = out.find("\n\n… cut to fit");
+    ASSERT_NE(kept, std::string::npos) << limit;
+    ASSERT_GE(kept, 100u) << limit;
+    EXPECT_EQ((kept - 100) % 2, 0u) << "limit " << limit << " split a character";
+  }
   ReportInput in;
   in.run = AnalysedRun("no_change");
   in.comparison.emplace();
