@@ -9,12 +9,14 @@
 #include "agent/bench/build_cache.h"
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"
+#include "agent/bench/harness.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
 #include "agent/exec/bench_context.h"
 #include "common/log/log.h"
 #include "common/net/local_port.h"
 #include "common/stats/summary.h"
+#include "common/status/macros.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace perfgate::agent {
@@ -180,46 +182,12 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
   observer = std::make_unique<Observer>(job.observe(), ctx, observe_);
   if (auto s = observer->Start(); !s.ok()) return teardown(from_status(s));
   const v1::WorkloadSpec& w = job.workload();
-  const int reps = static_cast<int>(w.repetitions());
-  const absl::Duration window = absl::Seconds(w.duration_seconds());
-  if (w.warmup_seconds() > 0) {
-    steps.Note(absl::StrCat("warm-up for ", w.warmup_seconds(), "s (not measured)"));
-    v1::RepetitionResult discard;
-    if (auto s = RunGenerator(w, absl::Seconds(w.warmup_seconds()), true, ctx, &discard); !s.ok())
-      return teardown(from_status(s));
-  }
-  for (int rep = 1; rep <= reps; ++rep) {
-    if (cancel_) return teardown({v1::ATTEMPT_OUTCOME_CANCELLED, 0, ""});
-    steps.Note(absl::StrCat("repetition ", rep, "/", reps, ": ", absl::FormatDuration(window)));
-    v1::RepetitionResult r;
-    r.set_repetition(rep);
-    ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{},
-                            absl::Milliseconds(250), clock_);
-    observer->BeginWindow(&r);
-    *r.mutable_started_at() = ToTimestamp(clock_.Now());
-    sampler.Start();
-    absl::Status s = RunGenerator(w, window, false, ctx, &r);
-    sampler.Stop(&r);
-    *r.mutable_ended_at() = ToTimestamp(clock_.Now());
-    if (!s.ok()) return teardown(from_status(s));
-    observer->EndWindow(&r);
-    if (stack) {
-      if (std::string dead = stack->CheckAlive(); !dead.empty()) {
-        return teardown(failed(absl::StrCat("repetition ", rep, ": ", dead)));
-      }
-    }
-    if (auto st = journal_.AddResult(r); !st.ok()) {
-      return teardown(
-          from_status(absl::InternalError("cannot spool result: " + std::string(st.message()))));
-    }
-    results->push_back(r);
-    if (result_added_) result_added_();
-    steps.Note(absl::StrCat("repetition ", rep, "/", reps, " done: ", Headline(r)));
-    if (rep < reps && w.pause_seconds() > 0 && !ctx.Sleep(absl::Seconds(w.pause_seconds())))
-      return teardown({v1::ATTEMPT_OUTCOME_CANCELLED, 0, ""});
-  }
+  absl::Status measured = w.has_harness() ? RunHarnessRuns(w, ctx, results)
+                                          : RunWindows(w, ctx, stack.get(), *observer, results);
+  if (!measured.ok()) return teardown(from_status(measured));
   teardown({});
   int valid = 0;
+  const size_t reps = results->size();
   for (const auto& r : *results) valid += r.valid();
   if (valid == 0) return failed(absl::StrCat("none of the ", reps, " repetitions was valid"));
   std::vector<std::string> broken = CheckLimits(job.limits(), *results);
@@ -229,6 +197,78 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
   }
   return {v1::ATTEMPT_OUTCOME_SUCCEEDED, 0,
           absl::StrCat(valid, " of ", reps, " repetitions valid")};
+}
+
+absl::Status BenchmarkRunner::Keep(const v1::RepetitionResult& r,
+                                   std::vector<v1::RepetitionResult>* results) {
+  if (auto st = journal_.AddResult(r); !st.ok())
+    return absl::InternalError("cannot spool result: " + std::string(st.message()));
+  results->push_back(r);
+  if (result_added_) result_added_();
+  return absl::OkStatus();
+}
+
+absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext& ctx,
+                                         Stack* stack, Observer& observer,
+                                         std::vector<v1::RepetitionResult>* results) {
+  const int reps = static_cast<int>(w.repetitions());
+  const absl::Duration window = absl::Seconds(w.duration_seconds());
+  if (w.warmup_seconds() > 0) {
+    ctx.steps.Note(absl::StrCat("warm-up for ", w.warmup_seconds(), "s (not measured)"));
+    v1::RepetitionResult discard;
+    RETURN_IF_ERROR(RunGenerator(w, absl::Seconds(w.warmup_seconds()), true, ctx, &discard));
+  }
+  for (int rep = 1; rep <= reps; ++rep) {
+    if (cancel_) return absl::CancelledError("cancelled");
+    ctx.steps.Note(absl::StrCat("repetition ", rep, "/", reps, ": ", absl::FormatDuration(window)));
+    v1::RepetitionResult r;
+    r.set_repetition(rep);
+    ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{},
+                            absl::Milliseconds(250), clock_);
+    observer.BeginWindow(&r);
+    *r.mutable_started_at() = ToTimestamp(clock_.Now());
+    sampler.Start();
+    absl::Status s = RunGenerator(w, window, false, ctx, &r);
+    sampler.Stop(&r);
+    *r.mutable_ended_at() = ToTimestamp(clock_.Now());
+    RETURN_IF_ERROR(s);
+    observer.EndWindow(&r);
+    if (stack) {
+      if (std::string dead = stack->CheckAlive(); !dead.empty())
+        return absl::FailedPreconditionError(absl::StrCat("repetition ", rep, ": ", dead));
+    }
+    RETURN_IF_ERROR(Keep(r, results));
+    ctx.steps.Note(absl::StrCat("repetition ", rep, "/", reps, " done: ", Headline(r)));
+    if (rep < reps && w.pause_seconds() > 0 && !ctx.Sleep(absl::Seconds(w.pause_seconds())))
+      return absl::CancelledError("cancelled");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchmarkRunner::RunHarnessRuns(const v1::WorkloadSpec& w, BenchContext& ctx,
+                                             std::vector<v1::RepetitionResult>* results) {
+  const int runs = static_cast<int>(w.repetitions());
+  const std::string name = HarnessName(w.harness().format());
+  for (int run = 1; run <= runs; ++run) {
+    if (cancel_) return absl::CancelledError("cancelled");
+    ctx.steps.Note(absl::StrCat(name, " run ", run, "/", runs));
+    absl::Time start = clock_.Now();
+    ASSIGN_OR_RETURN(std::vector<v1::RepetitionResult> got, RunHarness(w.harness(), ctx));
+    absl::Time end = clock_.Now();
+    if (results->size() + got.size() > kMaxHarnessRepetitions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          name, ": more than ", kMaxHarnessRepetitions, " repetitions over ", run, " runs"));
+    }
+    for (auto& r : got) {
+      r.set_repetition(static_cast<int32_t>(results->size() + 1));
+      *r.mutable_started_at() = ToTimestamp(start);
+      *r.mutable_ended_at() = ToTimestamp(end);
+      RETURN_IF_ERROR(Keep(r, results));
+    }
+    ctx.steps.Note(absl::StrCat(name, " run ", run, "/", runs, " done: ", got.size(),
+                                " repetitions, ", got.empty() ? "" : Headline(got.front())));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace perfgate::agent

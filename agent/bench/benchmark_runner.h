@@ -42,6 +42,14 @@ class BenchmarkRunner {
  private:
   RunOutcome RunInner(const v1::BenchmarkJob& job, class StepRunner& steps,
                       std::vector<v1::RepetitionResult>* results);
+  // The measured part: `repetitions` windows of the workload's generator, each sampled and
+  // observed; or `repetitions` runs of a harness, each giving the repetitions it reports.
+  absl::Status RunWindows(const v1::WorkloadSpec& w, struct BenchContext& ctx, class Stack* stack,
+                          Observer& observer, std::vector<v1::RepetitionResult>* results);
+  absl::Status RunHarnessRuns(const v1::WorkloadSpec& w, struct BenchContext& ctx,
+                              std::vector<v1::RepetitionResult>* results);
+  // Spools a finished repetition and tells the uploader.
+  absl::Status Keep(const v1::RepetitionResult& r, std::vector<v1::RepetitionResult>* results);
 
   const common::Clock& clock_;
   AttemptJournal& journal_;

@@ -23,11 +23,7 @@ constexpr auto kHigher = v1::DIRECTION_HIGHER_IS_BETTER;
 
 void Add(v1::RepetitionResult* out, const std::string& name, const std::string& unit, double v,
          v1::Direction d) {
-  v1::Measurement* m = out->add_measurements();
-  m->set_name(name);
-  m->set_unit(unit);
-  m->set_value(v);
-  m->set_direction(d);
+  AddMeasurement(out, name, unit, v, d);
 }
 
 void AddHistogram(v1::RepetitionResult* out, const std::string& name,
@@ -236,6 +232,15 @@ absl::Status RunCommand(const v1::CommandLoadSpec& c, absl::Duration window, boo
 }
 
 }  // namespace
+
+void AddMeasurement(v1::RepetitionResult* out, const std::string& name, const std::string& unit,
+                    double v, v1::Direction d) {
+  v1::Measurement* m = out->add_measurements();
+  m->set_name(name);
+  m->set_unit(unit);
+  m->set_value(v);
+  m->set_direction(d);
+}
 
 void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out) {
   const EndpointStats& t = r.total;

@@ -5,6 +5,7 @@
 //  - pgbench: PostgreSQL's pgbench, its summary plus its per-transaction log (-l) folded into
 //    a latency histogram;
 //  - command: any program that prints a JSON document (format in proto/perfgate/v1/suite.proto).
+// (A harness workload is run by agent/bench/harness.h: one run gives many repetitions.)
 #pragma once
 
 #include "absl/status/status.h"
@@ -21,6 +22,10 @@ namespace perfgate::agent {
 // cannot run or its output cannot be read; CANCELLED on cancel.
 absl::Status RunGenerator(const v1::WorkloadSpec& w, absl::Duration window, bool warmup,
                           BenchContext& ctx, v1::RepetitionResult* out);
+
+// One measurement appended to `out`.
+void AddMeasurement(v1::RepetitionResult* out, const std::string& name, const std::string& unit,
+                    double v, v1::Direction d);
 
 // The pieces, exposed for tests.
 void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out);

@@ -215,6 +215,32 @@ absl::Status CheckExternalGenerator(const std::string& f, const std::string& tar
   return absl::OkStatus();
 }
 
+absl::Status CheckHarness(const std::string& f, v1::WorkloadSpec* w, Templates* t) {
+  v1::HarnessSpec* h = w->mutable_harness();
+  if (h->format() == v1::HarnessSpec::FORMAT_UNSPECIFIED || !v1::HarnessSpec::Format_IsValid(h->format()))
+    return Bad(f + ".format", "google-benchmark, pytest-benchmark, go-test or hyperfine");
+  if (h->command().empty()) return Bad(f + ".command", "is required");
+  if (h->output().empty() && (h->format() == v1::HarnessSpec::FORMAT_PYTEST_BENCHMARK ||
+                              h->format() == v1::HarnessSpec::FORMAT_HYPERFINE)) {
+    return Bad(f + ".output",
+               h->format() == v1::HarnessSpec::FORMAT_HYPERFINE
+                   ? "is required: hyperfine writes its JSON to the file given to --export-json"
+                   : "is required: pytest-benchmark writes its JSON to the file given to "
+                     "--benchmark-json");
+  }
+  for (int i = 0; i < h->higher_is_better_size(); ++i) {
+    const std::string& g = h->higher_is_better(i);
+    if (g.empty() || g.size() > 200)
+      return Bad(absl::StrCat(f, ".higher_is_better[", i, "]"), "want a pattern of 1..200 bytes");
+  }
+  if (h->timeout_seconds() == 0) h->set_timeout_seconds(kDefaultHarnessTimeoutSeconds);
+  t->Add(f + ".command", h->command());
+  t->AddMap(f + ".env", h->env());
+  t->Add(f + ".working_dir", h->working_dir());
+  t->Add(f + ".output", h->output());
+  return absl::OkStatus();
+}
+
 absl::Status CheckGenerator(const std::string& wf, v1::WorkloadSpec* w, Templates* t) {
   switch (w->generator_case()) {
     case v1::WorkloadSpec::kHttp:
@@ -236,17 +262,28 @@ absl::Status CheckGenerator(const std::string& wf, v1::WorkloadSpec* w, Template
       t->Add(wf + ".command", w->command().command());
       t->AddMap(wf + ".command.env", w->command().env());
       return absl::OkStatus();
+    case v1::WorkloadSpec::kHarness:
+      return CheckHarness(wf + ".harness", w, t);
     default:
-      return Bad(wf, "needs a load generator: http, wrk, pgbench or command");
+      return Bad(wf, "needs a load generator: http, wrk, pgbench, command or harness");
   }
 }
 
 absl::Status CheckWorkload(const std::string& wf, v1::WorkloadSpec* w, Templates* t) {
+  if (w->has_harness()) {
+    // The harness decides how long it runs; `repetitions` counts runs of its command.
+    if (w->warmup_seconds() || w->duration_seconds() || w->pause_seconds()) {
+      return Bad(wf, "warmup, duration and pause are not used with a harness (it decides how "
+                     "long its benchmarks run)");
+    }
+    if (w->repetitions() == 0) w->set_repetitions(1);
+  }
   if (w->repetitions() == 0) w->set_repetitions(kDefaultRepetitions);
   if (w->repetitions() > kMaxRepetitions)
     return Bad(wf + ".repetitions", absl::StrCat("at most ", kMaxRepetitions));
   RETURN_IF_ERROR(CheckGenerator(wf, w, t));  // stages may set the duration
-  if (w->duration_seconds() == 0) w->set_duration_seconds(kDefaultDurationSeconds);
+  if (w->duration_seconds() == 0 && !w->has_harness())
+    w->set_duration_seconds(kDefaultDurationSeconds);
   return absl::OkStatus();
 }
 
@@ -356,8 +393,9 @@ absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
 absl::Status CheckBenchmarkTimeouts(const std::string& f, v1::BenchmarkJob* b,
                                     const SpecLimits& limits) {
   const v1::WorkloadSpec& w = b->workload();
-  uint64_t total =
-      uint64_t{w.repetitions()} * (w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
+  uint64_t total = uint64_t{w.repetitions()} *
+                   (w.has_harness() ? w.harness().timeout_seconds()
+                                    : w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
   if (b->timeout_seconds() == 0)
     b->set_timeout_seconds(std::max<uint64_t>(kMinBenchmarkTimeoutSeconds, total * 2));
   if (b->timeout_seconds() > limits.max_timeout_seconds)
@@ -387,6 +425,10 @@ absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const Spe
         CheckFixture(absl::StrCat(f, ".fixtures[", i, "]"), b->mutable_fixtures(i), &t));
   }
   RETURN_IF_ERROR(CheckWorkload(f + ".workload", b->mutable_workload(), &t));
+  if (b->has_observe() && b->workload().has_harness()) {
+    return Bad(f + ".observe",
+               "not with a harness: its report has no measured windows to observe");
+  }
   if (b->has_observe()) {
     RETURN_IF_ERROR(CheckObserve(f + ".observe", b->mutable_observe(),
                                  b->workload().duration_seconds(), &t, promql));

@@ -27,6 +27,7 @@ inline constexpr uint32_t kDefaultReadyHttpStatus = 200;
 inline constexpr uint32_t kDefaultStopGraceSeconds = 10;
 inline constexpr uint32_t kDefaultCommandTimeoutSeconds = 3600;
 inline constexpr uint32_t kDefaultCancelGraceSeconds = 30;
+inline constexpr uint32_t kDefaultHarnessTimeoutSeconds = 1800;
 inline constexpr uint32_t kMinBenchmarkTimeoutSeconds = 7200;  // or twice the workload
 inline constexpr uint32_t kDefaultConnections = 16;
 inline constexpr uint32_t kDefaultThreads = 1;

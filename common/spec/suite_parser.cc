@@ -310,15 +310,29 @@ class Parser : public YamlReader {
   absl::Status Workload(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
     RETURN_IF_ERROR(CheckKeys(
         n, path,
-        {"warmup", "duration", "repetitions", "pause", "http", "wrk", "pgbench", "command"}));
+        {"warmup", "duration", "repetitions", "pause", "http", "wrk", "pgbench", "command",
+         "harness"}));
+    if (n["harness"]) {
+      // A harness decides how long its benchmarks run; only the number of its runs is ours.
+      for (const char* k : {"warmup", "duration", "pause"}) {
+        if (n[k]) {
+          return Error(n[k], path + "." + k,
+                       "not used with a harness (it decides how long its benchmarks run); "
+                       "repetitions is how many times its command runs");
+        }
+      }
+    }
     RETURN_IF_ERROR(OptSeconds(n, path, "warmup", w, &v1::WorkloadSpec::set_warmup_seconds, true));
     RETURN_IF_ERROR(OptSeconds(n, path, "duration", w, &v1::WorkloadSpec::set_duration_seconds));
     RETURN_IF_ERROR(OptWhole(n, path, "repetitions", 1, kMaxRepetitions, w,
                              &v1::WorkloadSpec::set_repetitions));
     RETURN_IF_ERROR(OptSeconds(n, path, "pause", w, &v1::WorkloadSpec::set_pause_seconds, true));
-    int kinds = !!n["http"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"];
-    if (kinds != 1)
-      return Error(n, path, "give exactly one load generator: http, wrk, pgbench or command");
+    int kinds = !!n["http"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"] + !!n["harness"];
+    if (kinds != 1) {
+      return Error(n, path,
+                   "give exactly one load generator: http, wrk, pgbench, command or harness");
+    }
+    if (n["harness"]) return Harness(n["harness"], path + ".harness", w->mutable_harness());
     if (n["http"]) return Http(n["http"], path + ".http", w->mutable_http());
     if (n["wrk"]) {
       return External(n["wrk"], path + ".wrk", {"url", "connections", "threads"}, w->mutable_wrk(),
@@ -342,6 +356,27 @@ class Parser : public YamlReader {
     ASSIGN_OR_RETURN(*s->mutable_command(), Str(g["run"], p + ".run"));
     if (g["env"]) RETURN_IF_ERROR(StrMap(g["env"], p + ".env", s->mutable_env()));
     return absl::OkStatus();
+  }
+
+  absl::Status Harness(const YAML::Node& g, const std::string& p, v1::HarnessSpec* h) {
+    RETURN_IF_ERROR(CheckKeys(g, p,
+                              {"format", "command", "env", "working_dir", "output",
+                               "higher_is_better", "timeout"}));
+    if (!g["format"]) return Error(g, p + ".format", "is required");
+    ASSIGN_OR_RETURN(size_t f, Word(g["format"], p + ".format",
+                                    {"google-benchmark", "pytest-benchmark", "go-test",
+                                     "hyperfine"}));
+    h->set_format(static_cast<v1::HarnessSpec::Format>(f + 1));
+    if (!g["command"]) return Error(g, p + ".command", "is required");
+    ASSIGN_OR_RETURN(*h->mutable_command(), Str(g["command"], p + ".command"));
+    if (g["env"]) RETURN_IF_ERROR(StrMap(g["env"], p + ".env", h->mutable_env()));
+    RETURN_IF_ERROR(OptStr(g, p, "working_dir", h->mutable_working_dir()));
+    RETURN_IF_ERROR(OptStr(g, p, "output", h->mutable_output()));
+    if (g["higher_is_better"]) {
+      RETURN_IF_ERROR(
+          StrList(g["higher_is_better"], p + ".higher_is_better", h->mutable_higher_is_better()));
+    }
+    return OptSeconds(g, p, "timeout", h, &v1::HarnessSpec::set_timeout_seconds);
   }
 
   // wrk and pgbench: a target, connections/clients, threads/jobs and extra arguments.

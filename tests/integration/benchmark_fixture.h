@@ -82,6 +82,50 @@ class BenchmarkTest : public ClusterTest {
     return -1;
   }
 
+  int64_t SubmitKind(const std::string& suite, const std::string& commit, const std::string& kind,
+                     const std::string& branch, std::vector<std::string> extra = {}) {
+    std::string out;
+    std::vector<std::string> args = {"-o",       "json",    "run",
+                                     "submit",   "--suite", suite,
+                                     "--branch", branch,    "--baseline-branch",
+                                     "main",     "--kind",  kind};
+    if (!commit.empty()) args.insert(args.end(), {"--commit", commit});
+    args.insert(args.end(), extra.begin(), extra.end());
+    int code = Cli(args, &out);
+    EXPECT_EQ(code, 0) << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    int64_t id = j.is_discarded() || !j.contains("id") ? 0 : std::stoll(j["id"].get<std::string>());
+    WaitForSuccess(id);
+    return id;
+  }
+
+  void WaitForSuccess(int64_t id) {
+    EXPECT_TRUE(
+        WaitUntil([&] { return IsTerminal(GetRun(*stub_, id).state()); }, absl::Seconds(150)))
+        << AllLogs(id);
+    EXPECT_EQ(GetRun(*stub_, id).state(), v1::RUN_STATE_SUCCEEDED) << AllLogs(id);
+  }
+
+  // The stored comparison, once the analyser has made it.
+  v1::Comparison Compared(int64_t run) {
+    v1::Comparison c;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          v1::CompareRunRequest req;
+          req.set_run_id(run);
+          auto ctx = Ctx();
+          return stub_->CompareRun(ctx.get(), req, &c).ok();
+        },
+        absl::Seconds(30)));
+    return c;
+  }
+
+  static const v1::MetricComparison* Metric(const v1::Comparison& c, const std::string& name) {
+    for (const auto& m : c.metrics())
+      if (m.name() == name) return &m;
+    return nullptr;
+  }
+
   std::string AllLogs(int64_t run) {
     std::string out;
     for (const auto& c : RunLogs(*stub_, run)) out += c.data();

@@ -299,5 +299,48 @@ jobs:
       << "the attempt's containers are gone";
 }
 
+// A microbenchmark suite CI already has: Google Benchmark's JSON read by a harness job on a real
+// agent, every repetition stored, and a candidate that sums four times over judged a regression
+// against the branch's baseline.
+TEST_F(BenchmarkTest, HarnessJobsStoreEveryRepetitionAndACandidateIsJudged) {
+  StartController();
+  StartAgent("a1");
+  const std::string suite = R"(name: micro
+jobs:
+  - name: sum
+    benchmark:
+      workload:
+        repetitions: 2
+        harness:
+          format: google-benchmark
+          command: "$GBENCH --benchmark_format=json --benchmark_repetitions=4 --benchmark_min_time=0.02 --benchmark_filter=BM_Sum/4096"
+          env: {SAMPLE_SLOW_SUM: "$SLOW"}
+      limits:
+        - {metric: gbench.BM_Sum_4096.items_per_second, min: 1}
+)";
+  auto write = [&](const std::string& name, const std::string& slow) {
+    return WriteSuite(name, absl::StrReplaceAll(suite, {{"$GBENCH", BinaryPath("perfgate-gbench-sample")},
+                                                        {"$SLOW", slow}}));
+  };
+  int64_t base = SubmitKind(write("base", "1"), "", "baseline", "main");
+  v1::RunResults r = Results(base);
+  ASSERT_EQ(r.jobs(0).repetitions_size(), 8) << "2 runs x 4 repetitions\n" << AllLogs(base);
+  EXPECT_EQ(r.jobs(0).repetitions(7).repetition(), 8);
+  EXPECT_EQ(r.jobs(0).repetitions(0).generator(), "harness:google-benchmark");
+  EXPECT_GT(Median(r, "gbench.BM_Sum_4096"), 0);
+  EXPECT_NE(AllLogs(base).find("google-benchmark run 2/2 done: 4 repetitions"), std::string::npos)
+      << AllLogs(base);
+
+  int64_t cand = SubmitKind(write("cand", "4"), "", "candidate", "feature");
+  v1::Comparison c = Compared(cand);
+  const v1::MetricComparison* m = Metric(c, "gbench.BM_Sum_4096");
+  ASSERT_NE(m, nullptr) << c.summary();
+  EXPECT_EQ(m->verdict(), v1::VERDICT_REGRESSION) << m->reason();
+  const v1::MetricComparison* rate = Metric(c, "gbench.BM_Sum_4096.items_per_second");
+  ASSERT_NE(rate, nullptr);
+  EXPECT_EQ(rate->verdict(), v1::VERDICT_REGRESSION) << "fewer items/s is worse: " << rate->reason();
+  EXPECT_EQ(c.verdict(), v1::VERDICT_REGRESSION) << c.summary();
+}
+
 }  // namespace
 }  // namespace perfgate::testing

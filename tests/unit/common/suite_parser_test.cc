@@ -215,6 +215,78 @@ jobs:
             std::string::npos);
 }
 
+TEST(SuiteParserTest, ParsesHarnesses) {
+  auto spec = ParseSuite("h.yaml", R"(
+jobs:
+  - name: micro
+    benchmark:
+      workload:
+        repetitions: 2
+        harness:
+          format: google-benchmark
+          command: "./bench --benchmark_format=json --benchmark_repetitions=5"
+          env: {OMP_NUM_THREADS: "1"}
+          higher_is_better: ["gbench.*.hits"]
+  - name: cli
+    benchmark:
+      workload:
+        harness: {format: hyperfine, command: "hyperfine -N --export-json hf.json x",
+                  output: hf.json, timeout: 10m, working_dir: sub}
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const auto& w = spec->jobs(0).benchmark().workload();
+  EXPECT_EQ(w.harness().format(), v1::HarnessSpec::FORMAT_GOOGLE_BENCHMARK);
+  EXPECT_EQ(w.repetitions(), 2u) << "runs of the harness's command";
+  EXPECT_EQ(w.duration_seconds(), 0u) << "a harness has no measured window of ours";
+  EXPECT_EQ(w.harness().timeout_seconds(), kDefaultHarnessTimeoutSeconds);
+  EXPECT_EQ(w.harness().higher_is_better(0), "gbench.*.hits");
+  EXPECT_EQ(spec->jobs(0).benchmark().timeout_seconds(), kMinBenchmarkTimeoutSeconds);
+  const auto& h = spec->jobs(1).benchmark().workload();
+  EXPECT_EQ(h.repetitions(), 1u) << "a harness runs once by default: it repeats by itself";
+  EXPECT_EQ(h.harness().format(), v1::HarnessSpec::FORMAT_HYPERFINE);
+  EXPECT_EQ(h.harness().timeout_seconds(), 600u);
+  EXPECT_EQ(h.harness().working_dir(), "sub");
+}
+
+TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
+  auto job = [](const std::string& workload) {
+    return "jobs:\n  - benchmark:\n      workload:\n" + workload;
+  };
+  struct Case {
+    std::string text;
+    std::string want;
+  } cases[] = {
+      {job("        harness: {command: x}\n"), "workload.harness.format: is required"},
+      {job("        harness: {format: criterion, command: x}\n"),
+       "s.yaml:4:27: jobs[0].benchmark.workload.harness.format: 'criterion': want "
+       "google-benchmark or pytest-benchmark or go-test or hyperfine"},
+      {job("        harness: {format: go-test}\n"), "workload.harness.command: is required"},
+      {job("        harness: {format: hyperfine, command: hyperfine x}\n"),
+       "workload.harness.output: is required: hyperfine writes its JSON to the file given to "
+       "--export-json"},
+      {job("        harness: {format: pytest-benchmark, command: pytest}\n"),
+       "--benchmark-json"},
+      {job("        duration: 10s\n        harness: {format: go-test, command: go test}\n"),
+       "s.yaml:4:19: jobs[0].benchmark.workload.duration: not used with a harness"},
+      {job("        harness: {format: go-test, command: go test, output: \"{port:x}\"}\n"),
+       "workload.harness.output: {port:x} names a port no service declares"},
+      {job("        harness: {format: go-test, command: go, timout: 1m}\n"),
+       "workload.harness.timout: unknown key"},
+      {job("        harness: {format: go-test, command: go}\n        command: x\n"),
+       "give exactly one load generator: http, wrk, pgbench, command or harness"},
+      {"jobs:\n  - benchmark:\n      observe: {profiles: [{service: a, url: \"http://x\", cpu: 1s}]}\n"
+       "      workload: {harness: {format: go-test, command: go}}\n",
+       "jobs[0].benchmark.observe: not with a harness"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseSuite("s.yaml", c.text);
+    ASSERT_FALSE(spec.ok()) << c.text;
+    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
+        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
+        << c.text;
+  }
+}
+
 TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
   auto job = [](const std::string& body) { return "jobs:\n  - benchmark:\n" + body; };
   const std::string http = "        http: {target: \"http://{host}:1\", rate: 10}\n";
