@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/bench/benchmark_runner.h"
+#include "agent/bench/suite_file_reader.h"
 #include "agent/exec/command_runner.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
@@ -103,14 +104,18 @@ void Executor::Execute(const v1::Assign& a) {
     return;
   }
   RunOutcome outcome;
+  std::optional<std::string> suite_text;
   {
     CommandRunner command(*journal, dir + "/work");
     BenchmarkRunner benchmark(
         *journal, opts_.work_dir + "/cache", dir + "/work", [this] { uploader_.Wake(); },
         opts_.observe);
+    SuiteFileReader suite_file(*journal, opts_.work_dir + "/cache", dir + "/work");
     std::function<void(const std::string&)> cancel;
     if (a.spec().has_benchmark()) {
       cancel = [&benchmark](const std::string& why) { benchmark.Cancel(why); };
+    } else if (a.spec().has_suite_file()) {
+      cancel = [&suite_file](const std::string& why) { suite_file.Cancel(why); };
     } else {
       cancel = [&command](const std::string& why) { command.Cancel(why); };
     }
@@ -122,6 +127,10 @@ void Executor::Execute(const v1::Assign& a) {
     }
     if (a.spec().has_benchmark()) {
       outcome = benchmark.Run(a.spec().benchmark());
+    } else if (a.spec().has_suite_file()) {
+      std::string text;
+      outcome = suite_file.Run(a.spec().suite_file(), &text);
+      if (outcome.outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED) suite_text = std::move(text);
     } else if (a.spec().has_command()) {
       outcome = command.Run(a.spec().command());
     } else {
@@ -134,6 +143,7 @@ void Executor::Execute(const v1::Assign& a) {
   result.set_outcome(outcome.outcome);
   result.set_exit_code(outcome.exit_code);
   result.set_message(outcome.message);
+  if (suite_text) result.set_suite_file_text(*std::move(suite_text));
   if (auto s = journal->Finish(result); !s.ok()) {
     spdlog::error("msg=\"cannot journal result\" attempt={} error=\"{}\"", a.attempt_id(),
                   s.message());

@@ -349,8 +349,9 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
                                           metrics_, auth.api, spec_limits, *analysis_, *analyser_);
   api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
   pages_->SetForge(forge_.get());
-  gateway_ = std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_,
-                                                   metrics_, auth.agents);
+  gateway_ =
+      std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
+                                            auth.agents, UploadLimits{}, spec_limits);
 }
 
 absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {

@@ -208,8 +208,8 @@ absl::Status BenchmarkRunner::Keep(const v1::RepetitionResult& r,
   return absl::OkStatus();
 }
 
-absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext& ctx,
-                                         Stack* stack, Observer& observer,
+absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext& ctx, Stack* stack,
+                                         Observer& observer,
                                          std::vector<v1::RepetitionResult>* results) {
   const int reps = static_cast<int>(w.repetitions());
   const absl::Duration window = absl::Seconds(w.duration_seconds());

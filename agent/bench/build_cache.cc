@@ -4,8 +4,10 @@
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status/macros.h"
 
 namespace fs = std::filesystem;
 
@@ -41,32 +43,68 @@ absl::Status BuildCache::Git(BenchContext& ctx, const std::vector<std::string>& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,
-                                                const std::string& commit, BenchContext& ctx) {
-  const std::string key = RepoKey(build.repository());
-  const std::string mirror = absl::StrCat(root_, "/repos/", key);
+absl::StatusOr<BuildCache::Mirrored> BuildCache::Mirror(const std::string& repository,
+                                                        const std::string& commit,
+                                                        BenchContext& ctx) {
+  Mirrored m;
+  m.key = RepoKey(repository);
+  m.mirror = absl::StrCat(root_, "/repos/", m.key);
   std::error_code ec;
   fs::create_directories(root_ + "/repos", ec);
-  if (!fs::exists(mirror + "/HEAD")) {
-    fs::remove_all(mirror, ec);
-    ctx.steps.Note("fetching " + build.repository());
-    if (auto s = Git(ctx, {"clone", "--quiet", "--mirror", build.repository(), mirror},
-                     "git clone " + build.repository());
-        !s.ok())
-      return s;
+  if (!fs::exists(m.mirror + "/HEAD")) {
+    fs::remove_all(m.mirror, ec);
+    ctx.steps.Note("fetching " + repository);
+    RETURN_IF_ERROR(Git(ctx, {"clone", "--quiet", "--mirror", repository, m.mirror},
+                        "git clone " + repository));
   } else {
-    ctx.steps.Note("updating " + build.repository());
-    if (auto s = Git(ctx, {"-C", mirror, "fetch", "--quiet", "--prune", "origin"},
-                     "git fetch " + build.repository());
-        !s.ok())
-      return s;
+    ctx.steps.Note("updating " + repository);
+    RETURN_IF_ERROR(Git(ctx, {"-C", m.mirror, "fetch", "--quiet", "--prune", "origin"},
+                        "git fetch " + repository));
   }
   std::string want = commit.empty() ? "HEAD" : commit;
-  std::string sha;
-  if (auto s = Git(ctx, {"-C", mirror, "rev-parse", "--verify", "--quiet", want + "^{commit}"},
-                   "commit '" + want + "' is not in " + build.repository(), &sha);
-      !s.ok())
-    return s;
+  RETURN_IF_ERROR(Git(ctx, {"-C", m.mirror, "rev-parse", "--verify", "--quiet", want + "^{commit}"},
+                      "commit '" + want + "' is not in " + repository, &m.sha));
+  return m;
+}
+
+absl::StatusOr<std::string> BuildCache::ReadFile(const std::string& repository,
+                                                 const std::string& commit, const std::string& path,
+                                                 size_t max_bytes, BenchContext& ctx) {
+  ASSIGN_OR_RETURN(Mirrored m, Mirror(repository, commit, ctx));
+  const std::string object = m.sha + ":" + path;
+  std::string type;
+  if (!Git(ctx, {"-C", m.mirror, "cat-file", "-t", object}, "", &type).ok() || type != "blob") {
+    return absl::FailedPreconditionError(absl::StrCat("commit ", m.sha.substr(0, 12),
+                                                      " has no file ", path,
+                                                      type.empty() ? "" : " (a " + type + ")"));
+  }
+  std::string size_text;
+  RETURN_IF_ERROR(
+      Git(ctx, {"-C", m.mirror, "cat-file", "-s", object}, "git cat-file -s", &size_text));
+  size_t size = 0;
+  if (!absl::SimpleAtoi(size_text, &size) || size > max_bytes) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " at ", m.sha.substr(0, 12), " is ",
+                                                      size_text, " bytes; at most ", max_bytes));
+  }
+  StepOptions o;
+  o.spawn.argv = {"git", "-C", m.mirror, "cat-file", "blob", object};
+  o.timeout = absl::Minutes(5);
+  o.capture_stdout = max_bytes;
+  o.stream_output = false;
+  StepResult r = ctx.steps.Run(o);
+  if (r.cancelled) return absl::CancelledError("cancelled");
+  if (!r.ok()) return absl::FailedPreconditionError(DescribeFailure("git cat-file blob", r));
+  ctx.steps.Note(absl::StrCat("read ", path, " at ", m.sha.substr(0, 12), " (", size, " bytes)"));
+  return std::move(r.stdout_text);
+}
+
+absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,
+                                                const std::string& commit, BenchContext& ctx) {
+  ASSIGN_OR_RETURN(Mirrored m, Mirror(build.repository(), commit, ctx));
+  const std::string& key = m.key;
+  const std::string& mirror = m.mirror;
+  const std::string& sha = m.sha;
+  std::error_code ec;
   const std::string builds = absl::StrCat(root_, "/builds/", key);
   const std::string src = absl::StrCat(builds, "/", sha);
   const std::string marker = src + "/.perfgate-built";

@@ -23,7 +23,20 @@ class BuildCache {
   absl::StatusOr<std::string> Prepare(const v1::BuildSpec& build, const std::string& commit,
                                       BenchContext& ctx);
 
+  // A file's content at a commit, from the mirror (no checkout, so a symlink is never followed
+  // out of the repository). FAILED_PRECONDITION when the commit has no such file (or it is a
+  // directory or link) or it is larger than `max_bytes`.
+  absl::StatusOr<std::string> ReadFile(const std::string& repository, const std::string& commit,
+                                       const std::string& path, size_t max_bytes,
+                                       BenchContext& ctx);
+
  private:
+  struct Mirrored {
+    std::string key, mirror, sha;
+  };
+  // The repository's mirror, cloned or fetched, and the commit resolved in it.
+  absl::StatusOr<Mirrored> Mirror(const std::string& repository, const std::string& commit,
+                                  BenchContext& ctx);
   absl::Status Git(BenchContext& ctx, const std::vector<std::string>& args, const std::string& what,
                    std::string* out = nullptr);
   void Evict(const std::string& builds_dir, const std::string& keep_dir);

@@ -87,8 +87,8 @@ class ReportBuilder {
   static std::string Safe(absl::string_view s) {
     std::string out;
     for (char c : s) {
-      bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                c == '.';
+      bool ok =
+          absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
       if (ok) {
         out += c;
       } else if (!out.empty() && out.back() != '_') {
@@ -156,9 +156,11 @@ absl::StatusOr<std::string> Text(const Json& o, const std::string& where, const 
 // Google Benchmark (--benchmark_format=json): every "iteration" entry is one repetition of one
 // benchmark; aggregates (mean, median, stddev, cv, BigO) are left out: perfgate computes its own.
 absl::Status ParseGoogleBenchmark(const Json& doc, ReportBuilder* b) {
-  static const std::set<std::string> kBookkeeping = {
-      "family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
-      "iterations",   "real_time",                 "cpu_time",    "complexity_n"};
+  static const std::set<std::string> kBookkeeping = {"family_index", "per_family_instance_index",
+                                                     "repetitions",  "repetition_index",
+                                                     "threads",      "iterations",
+                                                     "real_time",    "cpu_time",
+                                                     "complexity_n"};
   ASSIGN_OR_RETURN(const Json* list, ListOfObjects(doc, "benchmarks"));
   for (size_t i = 0; i < list->size(); ++i) {
     const Json& e = (*list)[i];
@@ -226,9 +228,8 @@ absl::Status ParseHyperfine(const Json& doc, ReportBuilder* b) {
     ASSIGN_OR_RETURN(std::string command, Text(e, where, "command"));
     if (!e.contains("times") || !e["times"].is_array() || e["times"].empty())
       return absl::FailedPreconditionError(where + ".times: a non-empty list is required");
-    const Json* codes = e.contains("exit_codes") && e["exit_codes"].is_array()
-                            ? &e["exit_codes"]
-                            : nullptr;
+    const Json* codes =
+        e.contains("exit_codes") && e["exit_codes"].is_array() ? &e["exit_codes"] : nullptr;
     for (size_t k = 0; k < e["times"].size(); ++k) {
       const Json& t = e["times"][k];
       if (!t.is_number())
@@ -299,8 +300,9 @@ absl::Status ParseGoTest(const std::string& text, ReportBuilder* b) {
     if ((f.size() - at - 1) % 2 != 0 || f.size() - at - 1 == 0)
       return bad("want value-unit pairs after the iteration count");
     // The -GOMAXPROCS suffix differs between machines; the benchmark is the same.
-    if (size_t dash = name.rfind('-'); dash != std::string::npos && dash + 1 < name.size() &&
-                                       std::all_of(name.begin() + dash + 1, name.end(), ::isdigit)) {
+    if (size_t dash = name.rfind('-');
+        dash != std::string::npos && dash + 1 < name.size() &&
+        std::all_of(name.begin() + dash + 1, name.end(), ::isdigit)) {
       name.resize(dash);
     }
     size_t rep = count[name]++;
@@ -364,7 +366,8 @@ absl::StatusOr<std::vector<v1::RepetitionResult>> ParseHarnessReport(const v1::H
   }
   if (!s.ok()) return absl::FailedPreconditionError(absl::StrCat(what, " ", s.message()));
   auto out = std::move(b).Finish("harness:" + HarnessName(h.format()));
-  if (!out.ok()) return absl::FailedPreconditionError(absl::StrCat(what, ": ", out.status().message()));
+  if (!out.ok())
+    return absl::FailedPreconditionError(absl::StrCat(what, ": ", out.status().message()));
   return out;
 }
 
@@ -379,8 +382,8 @@ absl::StatusOr<std::vector<v1::RepetitionResult>> RunHarness(const v1::HarnessSp
   StepOptions o;
   ASSIGN_OR_RETURN(std::string cmd, expand(h.command()));
   ASSIGN_OR_RETURN(std::string dir, expand(h.working_dir()));
-  std::filesystem::path wd = dir.empty() ? std::filesystem::path(ctx.workdir)
-                                         : std::filesystem::path(ctx.workdir) / dir;
+  std::filesystem::path wd =
+      dir.empty() ? std::filesystem::path(ctx.workdir) : std::filesystem::path(ctx.workdir) / dir;
   o.spawn.argv = {"/bin/sh", "-c", cmd};
   o.spawn.working_dir = wd.string();
   for (const auto& [k, v] : h.env()) {

@@ -1,9 +1,9 @@
-// Benchmark harnesses CI already runs, read as measurements: Google Benchmark JSON, pytest-benchmark
-// JSON, `go test -bench` text and hyperfine JSON. Each benchmark becomes one metric named after
-// it with its unit and direction (plus the figures the harness reports beside it: CPU time,
-// counters, B/op, allocs/op, op/s), and every repetition the harness reports stays its own
-// repetition: Google Benchmark's --benchmark_repetitions, go test's -count and hyperfine's runs
-// become repetitions 1..N; a pytest-benchmark report is one repetition (the median round).
+// Benchmark harnesses CI already runs, read as measurements: Google Benchmark JSON,
+// pytest-benchmark JSON, `go test -bench` text and hyperfine JSON. Each benchmark becomes one
+// metric named after it with its unit and direction (plus the figures the harness reports beside
+// it: CPU time, counters, B/op, allocs/op, op/s), and every repetition the harness reports stays
+// its own repetition: Google Benchmark's --benchmark_repetitions, go test's -count and hyperfine's
+// runs become repetitions 1..N; a pytest-benchmark report is one repetition (the median round).
 //
 // Metric names: `gbench.NAME` (real time) with `.cpu_time` and `.COUNTER`; `pytest.NAME` (median
 // seconds) with `.ops`; `go.NAME` (ns/op, the -GOMAXPROCS suffix dropped) with `.bytes_per_op`,

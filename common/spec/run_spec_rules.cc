@@ -9,6 +9,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/spec/limit_levels.h"
 #include "common/spec/promql_check.h"
 #include "common/spec/template.h"
@@ -217,7 +218,8 @@ absl::Status CheckExternalGenerator(const std::string& f, const std::string& tar
 
 absl::Status CheckHarness(const std::string& f, v1::WorkloadSpec* w, Templates* t) {
   v1::HarnessSpec* h = w->mutable_harness();
-  if (h->format() == v1::HarnessSpec::FORMAT_UNSPECIFIED || !v1::HarnessSpec::Format_IsValid(h->format()))
+  if (h->format() == v1::HarnessSpec::FORMAT_UNSPECIFIED ||
+      !v1::HarnessSpec::Format_IsValid(h->format()))
     return Bad(f + ".format", "google-benchmark, pytest-benchmark, go-test or hyperfine");
   if (h->command().empty()) return Bad(f + ".command", "is required");
   if (h->output().empty() && (h->format() == v1::HarnessSpec::FORMAT_PYTEST_BENCHMARK ||
@@ -273,8 +275,9 @@ absl::Status CheckWorkload(const std::string& wf, v1::WorkloadSpec* w, Templates
   if (w->has_harness()) {
     // The harness decides how long it runs; `repetitions` counts runs of its command.
     if (w->warmup_seconds() || w->duration_seconds() || w->pause_seconds()) {
-      return Bad(wf, "warmup, duration and pause are not used with a harness (it decides how "
-                     "long its benchmarks run)");
+      return Bad(wf,
+                 "warmup, duration and pause are not used with a harness (it decides how "
+                 "long its benchmarks run)");
     }
     if (w->repetitions() == 0) w->set_repetitions(1);
   }
@@ -393,9 +396,10 @@ absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
 absl::Status CheckBenchmarkTimeouts(const std::string& f, v1::BenchmarkJob* b,
                                     const SpecLimits& limits) {
   const v1::WorkloadSpec& w = b->workload();
-  uint64_t total = uint64_t{w.repetitions()} *
-                   (w.has_harness() ? w.harness().timeout_seconds()
-                                    : w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
+  uint64_t total =
+      uint64_t{w.repetitions()} *
+      (w.has_harness() ? w.harness().timeout_seconds()
+                       : w.warmup_seconds() + w.duration_seconds() + w.pause_seconds());
   if (b->timeout_seconds() == 0)
     b->set_timeout_seconds(std::max<uint64_t>(kMinBenchmarkTimeoutSeconds, total * 2));
   if (b->timeout_seconds() > limits.max_timeout_seconds)
@@ -426,8 +430,7 @@ absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const Spe
   }
   RETURN_IF_ERROR(CheckWorkload(f + ".workload", b->mutable_workload(), &t));
   if (b->has_observe() && b->workload().has_harness()) {
-    return Bad(f + ".observe",
-               "not with a harness: its report has no measured windows to observe");
+    return Bad(f + ".observe", "not with a harness: its report has no measured windows to observe");
   }
   if (b->has_observe()) {
     RETURN_IF_ERROR(CheckObserve(f + ".observe", b->mutable_observe(),
@@ -457,6 +460,21 @@ absl::Status CheckCommandJob(const std::string& f, v1::CommandJob* cmd, const Sp
   return absl::OkStatus();
 }
 
+absl::Status CheckSuiteFileJob(const std::string& f, const v1::SuiteFileJob& j,
+                               const SpecLimits& limits) {
+  RETURN_IF_ERROR(CheckString(f + ".repository", j.repository(), limits.max_string_bytes, true));
+  RETURN_IF_ERROR(CheckString(f + ".path", j.path(), limits.max_string_bytes, true));
+  if (j.path()[0] == '/' || j.path().find('\\') != std::string::npos)
+    return Bad(f + ".path", "want a path relative to the repository's root, with /");
+  for (absl::string_view part : absl::StrSplit(j.path(), '/')) {
+    if (part.empty() || part == "." || part == "..")
+      return Bad(f + ".path", "'" + j.path() + "': no empty, . or .. parts");
+  }
+  if (j.repetitions() > kMaxRepetitions)
+    return Bad(f + ".repetitions", absl::StrCat("at most ", kMaxRepetitions));
+  return absl::OkStatus();
+}
+
 absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const SpecLimits& limits,
                       std::set<std::string>* names, PromqlUses* promql) {
   if (job->name().empty()) job->set_name(absl::StrCat("job-", index));
@@ -478,6 +496,7 @@ absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const S
   }
   if (job->has_benchmark())
     return CheckBenchmark(f + ".benchmark", job->mutable_benchmark(), limits, promql);
+  if (job->has_suite_file()) return CheckSuiteFileJob(f + ".suite_file", job->suite_file(), limits);
   if (!job->has_command()) return Bad(f + ".command", "is required (or benchmark)");
   return CheckCommandJob(f + ".command", job->mutable_command(), limits);
 }

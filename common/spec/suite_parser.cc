@@ -308,10 +308,9 @@ class Parser : public YamlReader {
   }
 
   absl::Status Workload(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
-    RETURN_IF_ERROR(CheckKeys(
-        n, path,
-        {"warmup", "duration", "repetitions", "pause", "http", "wrk", "pgbench", "command",
-         "harness"}));
+    RETURN_IF_ERROR(CheckKeys(n, path,
+                              {"warmup", "duration", "repetitions", "pause", "http", "wrk",
+                               "pgbench", "command", "harness"}));
     if (n["harness"]) {
       // A harness decides how long its benchmarks run; only the number of its runs is ours.
       for (const char* k : {"warmup", "duration", "pause"}) {
@@ -359,13 +358,13 @@ class Parser : public YamlReader {
   }
 
   absl::Status Harness(const YAML::Node& g, const std::string& p, v1::HarnessSpec* h) {
-    RETURN_IF_ERROR(CheckKeys(g, p,
-                              {"format", "command", "env", "working_dir", "output",
-                               "higher_is_better", "timeout"}));
+    RETURN_IF_ERROR(CheckKeys(
+        g, p,
+        {"format", "command", "env", "working_dir", "output", "higher_is_better", "timeout"}));
     if (!g["format"]) return Error(g, p + ".format", "is required");
-    ASSIGN_OR_RETURN(size_t f, Word(g["format"], p + ".format",
-                                    {"google-benchmark", "pytest-benchmark", "go-test",
-                                     "hyperfine"}));
+    ASSIGN_OR_RETURN(size_t f,
+                     Word(g["format"], p + ".format",
+                          {"google-benchmark", "pytest-benchmark", "go-test", "hyperfine"}));
     h->set_format(static_cast<v1::HarnessSpec::Format>(f + 1));
     if (!g["command"]) return Error(g, p + ".command", "is required");
     ASSIGN_OR_RETURN(*h->mutable_command(), Str(g["command"], p + ".command"));
@@ -468,7 +467,8 @@ class Parser : public YamlReader {
 
 }  // namespace
 
-absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text) {
+absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text,
+                                       const SuiteDefaults& defaults) {
   if (text.size() > kMaxSuiteBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         filename, ": ", text.size(), " bytes; a suite file may be at most ", kMaxSuiteBytes));
@@ -488,6 +488,10 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::s
     return absl::InvalidArgumentError(absl::StrCat(filename, ":", e.mark.line + 1, ": ", e.msg));
   }
   if (!spec.ok()) return spec.status();
+  for (v1::JobSpec& job : *spec->mutable_jobs()) {
+    if (job.benchmark().has_build() && job.benchmark().build().repository().empty())
+      job.mutable_benchmark()->mutable_build()->set_repository(defaults.build_repository);
+  }
   // The same rules as every API submission, with defaults filled in, except max_attempts: that
   // default is the controller's retry policy, and the controller fills it.
   SpecLimits limits;

@@ -17,7 +17,12 @@ inline constexpr size_t kMaxSuiteBytes = 1 << 20;
 // Parses `text` (named `filename` in errors) and checks it with ValidateAndDefaultRunSpec; the
 // spec comes back with its defaults filled in, except max_attempts (the controller's retry
 // policy). INVALID_ARGUMENT on any problem.
-absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text);
+// What a suite read from a repository leaves out: its benchmark jobs build that repository.
+struct SuiteDefaults {
+  std::string build_repository;  // for a benchmark job's build without a repository
+};
+absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text,
+                                       const SuiteDefaults& defaults = {});
 // Reads and parses a file. NOT_FOUND if unreadable, INVALID_ARGUMENT if too large or invalid.
 absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path);
 

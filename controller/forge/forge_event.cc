@@ -131,6 +131,7 @@ absl::StatusOr<ForgeEvent> ParseGitHubEvent(absl::string_view event, absl::strin
     return Ignored(e, absl::StrCat("event ", event, " is not one perfgate acts on"));
   ASSIGN_OR_RETURN(e.repository, r.Str("repository.full_name"));
   e.default_branch = r.StrOr("repository.default_branch");
+  e.clone_url = r.StrOr("repository.clone_url");
 
   if (event == "push") return ParsePush(r, e);
 
@@ -182,6 +183,7 @@ absl::StatusOr<ForgeEvent> ParseGitLabEvent(absl::string_view event, absl::strin
   Reader r(j);
   ASSIGN_OR_RETURN(e.repository, r.Str("project.path_with_namespace"));
   e.repository_id = r.IdText("project.id");
+  e.clone_url = r.StrOr("project.git_http_url");
   e.default_branch = r.StrOr("project.default_branch");
 
   if (event == "Push Hook") return ParsePush(r, e);

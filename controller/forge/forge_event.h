@@ -29,6 +29,7 @@ struct ForgeEvent {
   std::string repository;     // owner/name (GitLab: path_with_namespace)
   std::string repository_id;  // GitLab's numeric project id ("" on GitHub)
   std::string default_branch;
+  std::string clone_url;        // GitHub repository.clone_url; GitLab project.git_http_url
   int64_t installation_id = 0;  // GitHub App installations
 
   // kPush: the branch (refs/heads/ stripped) and its new head.

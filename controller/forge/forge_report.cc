@@ -45,6 +45,16 @@ RunReport Pending(RunReport r, RunReport::Status status, std::string title) {
   return r;
 }
 
+// Why a run failed, from its first failed job's message: a broken limit, a build error, a suite
+// file's error naming its line; bounded (the title is also the commit status's description).
+std::string FailureTitle(const v1::Run& run) {
+  for (const v1::Job& j : run.jobs()) {
+    if (j.state() == v1::JOB_STATE_FAILED && !j.message().empty())
+      return CutUtf8(absl::StrCat("job ", j.name(), " failed: ", j.message()), 400);
+  }
+  return "the run failed (see its log)";
+}
+
 bool LimitBroken(const v1::Comparison& c) {
   for (const auto& l : c.limits())
     if (l.level() == "critical") return true;
@@ -64,7 +74,7 @@ RunReport Decide(const ReportInput& in) {
           r, "cancelled",
           in.superseded_by ? absl::StrCat("superseded by run ", in.superseded_by) : "cancelled");
     case v1::RUN_STATE_FAILED:
-      return Completed(r, "failure", "the run failed (see its log)");
+      return Completed(r, "failure", FailureTitle(run));
     default:
       break;
   }

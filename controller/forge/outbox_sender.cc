@@ -36,7 +36,12 @@ absl::StatusOr<ReportInput> OutboxSender::Input(int64_t run_id, int64_t supersed
   auto run = jobs_.GetRun(run_id);
   if (!run.ok()) return run.status();
   in.run = *std::move(run);
-  in.run.clear_jobs();  // the report needs the run's state, not its specs
+  // The report needs the run's state and its jobs' (a failed job's message says why), not their
+  // specs or attempts.
+  for (v1::Job& j : *in.run.mutable_jobs()) {
+    j.clear_spec();
+    j.clear_attempts();
+  }
   if (in.run.confirmed_by_run_id() != 0) {
     auto c = jobs_.GetRun(in.run.confirmed_by_run_id());
     if (c.ok()) {

@@ -14,8 +14,28 @@ bool Contains(const auto& list, const std::string& v) {
   return std::find(list.begin(), list.end(), v) != list.end();
 }
 
+// A suite kept in the repository: one suite_file job, which reads it at the run's commit and
+// adds its jobs to the run. The run is named after the project's suite entry.
+absl::StatusOr<v1::RunSpec> SuiteFileSpec(const v1::Project& p, const v1::ProjectSuite& s,
+                                          const std::string& event_clone_url) {
+  const std::string& url = p.clone_url().empty() ? event_clone_url : p.clone_url();
+  if (url.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("project ", p.name(), " suite ", s.name(),
+                                                   ": the webhook names no clone URL for ",
+                                                   s.path(), "; set the project's clone_url"));
+  }
+  v1::RunSpec spec;
+  spec.set_suite_name(s.name());
+  v1::JobSpec* job = spec.add_jobs();
+  job->set_name("suite-file");
+  job->mutable_suite_file()->set_repository(url);
+  job->mutable_suite_file()->set_path(s.path());
+  return spec;
+}
+
 // The project's suites as specs for one commit, or only those named.
 absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
+                                                  const std::string& clone_url,
                                                   const std::vector<std::string>& only,
                                                   const common::SpecLimits& limits,
                                                   const auto& shape) {
@@ -23,7 +43,9 @@ absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
   for (const v1::ProjectSuite& s : p.suites()) {
     if (!only.empty() && !Contains(only, s.name())) continue;
     auto spec =
-        common::ParseSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml());
+        s.path().empty()
+            ? common::ParseSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml())
+            : SuiteFileSpec(p, s, clone_url);
     if (!spec.ok()) return spec.status();
     spec->set_project(p.name());
     shape(*spec);
@@ -52,20 +74,20 @@ PullRequestRecord RecordOf(const ForgeEvent& e) {
 }
 
 // Candidate runs of `suites` at the pull request's head, compared with its base branch.
-absl::StatusOr<std::vector<v1::RunSpec>> CandidateSpecs(const v1::Project& p,
-                                                        const PullRequestRecord& pr,
-                                                        const std::vector<std::string>& suites,
-                                                        int repetitions,
-                                                        const common::SpecLimits& limits) {
-  return SpecsFor(p, suites, limits, [&](v1::RunSpec& s) {
+absl::StatusOr<std::vector<v1::RunSpec>> CandidateSpecs(
+    const v1::Project& p, const std::string& clone_url, const PullRequestRecord& pr,
+    const std::vector<std::string>& suites, int repetitions, const common::SpecLimits& limits) {
+  return SpecsFor(p, clone_url, suites, limits, [&](v1::RunSpec& s) {
     s.set_kind(v1::RUN_KIND_CANDIDATE);
     s.set_branch(pr.head_branch);
     s.set_commit(pr.head_sha);
     s.set_baseline_branch(pr.base_branch);
     if (repetitions > 0) {
-      for (auto& j : *s.mutable_jobs())
+      for (auto& j : *s.mutable_jobs()) {
         if (j.has_benchmark())
           j.mutable_benchmark()->mutable_workload()->set_repetitions(repetitions);
+        if (j.has_suite_file()) j.mutable_suite_file()->set_repetitions(repetitions);
+      }
     }
   });
 }
@@ -84,7 +106,7 @@ absl::StatusOr<ForgePlan> PlanPush(const v1::Project& p, const ForgeEvent& e,
                                 absl::StrJoin(branches, ", "), ")");
     return plan;
   }
-  auto specs = SpecsFor(p, {}, limits, [&](v1::RunSpec& s) {
+  auto specs = SpecsFor(p, e.clone_url, {}, limits, [&](v1::RunSpec& s) {
     s.set_kind(v1::RUN_KIND_BASELINE);
     s.set_branch(e.branch);
     s.set_commit(e.after_sha);
@@ -128,7 +150,7 @@ absl::StatusOr<ForgePlan> PlanPullRequest(const v1::Project& p, const ForgeEvent
     plan.outcome = "recorded: labels changed";
     return plan;
   }
-  auto specs = CandidateSpecs(p, *plan.pr, {}, 0, limits);
+  auto specs = CandidateSpecs(p, e.clone_url, *plan.pr, {}, 0, limits);
   if (!specs.ok()) return specs.status();
   plan.runs = *std::move(specs);
   plan.supersede = true;
@@ -195,7 +217,7 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
     return plan;
   }
   if (c.verb == ForgeCommand::Verb::kAa) {
-    auto specs = SpecsFor(p, {}, limits, [&](v1::RunSpec& s) {
+    auto specs = SpecsFor(p, e.clone_url, {}, limits, [&](v1::RunSpec& s) {
       s.set_kind(v1::RUN_KIND_EXPERIMENT);
       s.set_branch(pr->base_branch);
       s.set_aa(true);
@@ -215,7 +237,7 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
                                        " (suites: ", absl::StrJoin(SuiteNames(p), ", "), ")"));
     }
   }
-  auto specs = CandidateSpecs(p, *pr, c.suites, c.repetitions, limits);
+  auto specs = CandidateSpecs(p, e.clone_url, *pr, c.suites, c.repetitions, limits);
   if (!specs.ok()) return specs.status();
   plan.runs = *std::move(specs);
   plan.supersede = true;

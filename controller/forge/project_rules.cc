@@ -1,10 +1,14 @@
 #include "controller/forge/project_rules.h"
 
+#include <filesystem>
 #include <regex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/spec/run_spec_rules.h"
 #include "common/spec/suite_parser.h"
+#include "common/status/macros.h"
 #include "controller/forge/forge_event.h"
 
 namespace perfgate::controller {
@@ -33,6 +37,29 @@ absl::Status CheckList(const std::string& field, const auto& list,
 
 }  // namespace
 
+// A suite kept in the repository: a relative path, read by an agent at each commit; named after
+// the file unless a name is given.
+absl::Status CheckPathSuite(const std::string& f, v1::ProjectSuite* s) {
+  static const std::regex kSuiteName("[A-Za-z0-9][A-Za-z0-9._-]{0,99}");
+  if (!s->yaml().empty()) return Bad(f, "give a registered file or a path, not both");
+  v1::SuiteFileJob probe;
+  probe.set_repository("-");
+  probe.set_path(s->path());
+  v1::RunSpec spec;
+  *spec.add_jobs()->mutable_suite_file() = probe;
+  if (auto st = common::ValidateAndDefaultRunSpec(&spec); !st.ok()) {
+    return Bad(f + ".path",
+               std::string(absl::StripPrefix(st.message(), "spec.jobs[0].suite_file.path: ")));
+  }
+  if (s->name().empty()) {
+    std::string base = std::filesystem::path(s->path()).stem().string();
+    s->set_name(base);
+  }
+  if (!std::regex_match(s->name(), kSuiteName))
+    return Bad(f + ".name", absl::StrCat("`", s->name(), "`: want 1 to 100 of A-Z a-z 0-9 . _ -"));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateProject(v1::Project* p) {
   static const std::regex kName("[a-z0-9][a-z0-9._-]{0,62}");
   static const std::regex kGitHubRepo("[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+");
@@ -52,6 +79,12 @@ absl::Status ValidateProject(v1::Project* p) {
   for (int i = 0; i < p->suites_size(); ++i) {
     v1::ProjectSuite* s = p->mutable_suites(i);
     const std::string f = absl::StrCat("suites[", i, "]");
+    if (!s->path().empty()) {
+      RETURN_IF_ERROR(CheckPathSuite(f, s));
+      if (!names.insert(s->name()).second)
+        return Bad(f, absl::StrCat("suite `", s->name(), "` appears twice"));
+      continue;
+    }
     if (s->yaml().size() > common::kMaxSuiteBytes)
       return Bad(f, absl::StrCat("larger than ", common::kMaxSuiteBytes, " bytes"));
     auto spec = common::ParseSuite(s->name().empty() ? f : s->name(), s->yaml());
@@ -75,6 +108,7 @@ absl::Status ValidateProject(v1::Project* p) {
     return Bad("comment", absl::StrCat("`", p->comment(), "` is not always, on_change or never"));
   if (p->fork_label().size() > 255) return Bad("fork_label", "at most 255 characters");
   if (p->webhook_secret_file().size() > 4096) return Bad("webhook_secret_file", "too long");
+  if (p->clone_url().size() > 1024) return Bad("clone_url", "at most 1024 characters");
   return absl::OkStatus();
 }
 

@@ -2,7 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "common/spec/suite_parser.h"
 #include "common/status/grpc_status.h"
+#include "controller/queue/suite_file.h"
 
 namespace perfgate::controller {
 using common::ToGrpcStatus;
@@ -52,7 +54,17 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
   if (req->message().size() > limits_.max_message_bytes * 64) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message: too long");
   }
-  auto run = jobs_.CompleteAttempt(*req);
+  absl::StatusOr<int64_t> run;
+  if (req->has_suite_file_text()) {
+    if (req->suite_file_text().size() > common::kMaxSuiteBytes) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("suite_file_text: at most ", common::kMaxSuiteBytes, " bytes"));
+    }
+    run = CompleteSuiteFile(*req);
+  } else {
+    run = jobs_.CompleteAttempt(*req);
+  }
   if (!run.ok()) return ToGrpcStatus(run.status());
   spdlog::info("msg=\"attempt completed\" run={} attempt={} outcome={} exit_code={}", *run,
                req->attempt_id(), v1::AttemptOutcome_Name(req->outcome()), req->exit_code());
@@ -60,6 +72,29 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
   work_.Notify();
   runs_.Notify();
   return grpc::Status::OK;
+}
+
+absl::StatusOr<int64_t> AgentGatewayService::CompleteSuiteFile(
+    const v1::CompleteAttemptRequest& req) {
+  auto job = jobs_.JobOfAttempt(req.attempt_id());
+  if (!job.ok()) return job.status();
+  if (!job->spec.has_suite_file() || req.outcome() != v1::ATTEMPT_OUTCOME_SUCCEEDED)
+    return jobs_.CompleteAttempt(req);
+  auto added = ExpandSuiteFile(job->spec.suite_file(), req.suite_file_text(), job->run_job_names,
+                               spec_limits_);
+  if (!added.ok()) {
+    // The file is the commit's: reading it again gives the same error, so the job fails (no
+    // retry) and says why; a replay of this completion ends as the same failure.
+    spdlog::info("msg=\"suite file refused\" run={} attempt={} error=\"{}\"", job->run_id,
+                 req.attempt_id(), added.status().message());
+    v1::CompleteAttemptRequest failed = req;
+    failed.set_outcome(v1::ATTEMPT_OUTCOME_FAILED);
+    failed.set_message(std::string(added.status().message()));
+    return jobs_.CompleteAttempt(failed);
+  }
+  spdlog::info("msg=\"suite file read\" run={} attempt={} jobs_added={}", job->run_id,
+               req.attempt_id(), added->size());
+  return jobs_.CompleteAttempt(req, &*added);
 }
 
 grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "common/grpc/auth.h"
+#include "common/spec/run_spec_rules.h"
 #include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics/controller_metrics.h"
@@ -20,7 +21,8 @@ class AgentGatewayService final
  public:
   AgentGatewayService(JobStore& jobs, ResultStore& results, SessionManager& sessions,
                       EventBus& work, EventBus& runs, ControllerMetrics& metrics,
-                      common::TokenAuth auth, UploadLimits limits = {})
+                      common::TokenAuth auth, UploadLimits limits = {},
+                      common::SpecLimits spec_limits = {})
       : jobs_(jobs),
         results_(results),
         sessions_(sessions),
@@ -28,7 +30,8 @@ class AgentGatewayService final
         runs_(runs),
         metrics_(metrics),
         auth_(std::move(auth)),
-        limits_(limits) {}
+        limits_(limits),
+        spec_limits_(std::move(spec_limits)) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Session(
       grpc::CallbackServerContext* ctx) override;
@@ -51,7 +54,12 @@ class AgentGatewayService final
   EventBus& runs_;
   ControllerMetrics& metrics_;
   const common::TokenAuth auth_;
+  // A suite_file attempt's completion: its suite's jobs added to the run, or the attempt failed
+  // with the file's error.
+  absl::StatusOr<int64_t> CompleteSuiteFile(const v1::CompleteAttemptRequest& req);
+
   const UploadLimits limits_;
+  const common::SpecLimits spec_limits_;  // for the jobs a suite_file attempt adds
   std::atomic<uint64_t> next_session_id_{1};
 };
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ struct SweepResult {
 struct QueueTimings {
   absl::Duration assigned_lease = absl::Seconds(30);  // refreshed by heartbeats
   absl::Duration agent_offline_after = absl::Seconds(30);
+};
+
+struct AttemptJob {
+  int64_t run_id = 0;
+  v1::JobSpec spec;
+  std::set<std::string> run_job_names;
 };
 
 class JobStore {
@@ -74,8 +81,14 @@ class JobStore {
   virtual absl::Status AcceptAttempt(const v1::AcceptAttemptRequest& req) = 0;
   // Ends the attempt and moves its job on. A replay of the same completion is OK.
   // FAILED_PRECONDITION for a stale epoch or a different earlier outcome.
+  // `expansion`: the jobs a suite_file attempt read, added to its run in the same transaction
+  // when the attempt ends its job as succeeded (never twice: a replay ends nothing).
   // Returns the run id.
-  virtual absl::StatusOr<int64_t> CompleteAttempt(const v1::CompleteAttemptRequest& req) = 0;
+  virtual absl::StatusOr<int64_t> CompleteAttempt(
+      const v1::CompleteAttemptRequest& req,
+      const google::protobuf::RepeatedPtrField<v1::JobSpec>* expansion = nullptr) = 0;
+  // The job an attempt belongs to, and the names of its run's jobs. NOT_FOUND unknown attempt.
+  virtual absl::StatusOr<AttemptJob> JobOfAttempt(int64_t attempt_id) = 0;
   // Stores log chunks; chunks already stored (same attempt, seq) are skipped. Returns run id.
   virtual absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) = 0;
   virtual absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,

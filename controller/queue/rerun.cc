@@ -22,7 +22,11 @@ absl::StatusOr<v1::RunSpec> RerunSpec(const v1::Run& run) {
   spec.set_baseline_runs(run.baseline_runs());
   spec.set_against_run_id(run.against_run_id());
   spec.set_aa(run.aa());
-  for (const v1::Job& j : run.jobs()) *spec.add_jobs() = j.spec();
+  // A suite_file job reads its suite again (at the same commit: the same jobs); the jobs it added
+  // are not submitted twice.
+  for (const v1::Job& j : run.jobs()) {
+    if (j.expanded_from_job_id() == 0) *spec.add_jobs() = j.spec();
+  }
   return spec;
 }
 

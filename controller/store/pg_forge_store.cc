@@ -22,13 +22,14 @@ absl::StatusOr<v1::Project> ProjectFromRow(pqxx::work& tx, const pqxx::row& r) {
   SetTimestamp(r[2], p.mutable_created_at());
   SetTimestamp(r[3], p.mutable_updated_at());
   for (const auto& s : Exec(tx,
-                            "SELECT name, version, yaml FROM project_suites WHERE project = $1 "
-                            "AND current ORDER BY name",
+                            "SELECT name, version, yaml, path FROM project_suites WHERE "
+                            "project = $1 AND current ORDER BY name",
                             p.name())) {
     v1::ProjectSuite* ps = p.add_suites();
     ps->set_name(s[0].as<std::string>());
     ps->set_version(s[1].as<int>());
     ps->set_yaml(s[2].as<std::string>());
+    ps->set_path(s[3].as<std::string>());
   }
   return p;
 }
@@ -157,16 +158,17 @@ absl::StatusOr<v1::Project> PgForgeStore::PutProject(const v1::Project& in, bool
                in.name(), in.forge(), in.repository(), ProtoBytes(body, &buf));
       if (r.empty()) return absl::NotFoundError(absl::StrCat("project ", in.name(), " not found"));
     }
-    // Suites: an unchanged text keeps its version, a changed one gets the next, a dropped one
-    // stops being current (every version stays).
+    // Suites: an unchanged text (or path) keeps its version, a changed one gets the next, a dropped
+    // one stops being current (every version stays).
     std::vector<std::string> names;
     for (const v1::ProjectSuite& suite : in.suites()) {
       names.push_back(suite.name());
       auto cur = Exec(tx,
-                      "SELECT yaml, version FROM project_suites WHERE project = $1 AND name = $2 "
-                      "ORDER BY version DESC LIMIT 1",
+                      "SELECT yaml, version, path FROM project_suites WHERE project = $1 AND "
+                      "name = $2 ORDER BY version DESC LIMIT 1",
                       in.name(), suite.name());
-      if (!cur.empty() && cur[0][0].as<std::string>() == suite.yaml()) {
+      if (!cur.empty() && cur[0][0].as<std::string>() == suite.yaml() &&
+          cur[0][2].as<std::string>() == suite.path()) {
         Exec(tx,
              "UPDATE project_suites SET current = true WHERE project = $1 AND name = $2 AND "
              "version = $3",
@@ -176,8 +178,10 @@ absl::StatusOr<v1::Project> PgForgeStore::PutProject(const v1::Project& in, bool
       const int version = cur.empty() ? 1 : cur[0][1].as<int>() + 1;
       Exec(tx, "UPDATE project_suites SET current = false WHERE project = $1 AND name = $2",
            in.name(), suite.name());
-      Exec(tx, "INSERT INTO project_suites (project, name, version, yaml) VALUES ($1, $2, $3, $4)",
-           in.name(), suite.name(), version, suite.yaml());
+      Exec(tx,
+           "INSERT INTO project_suites (project, name, version, yaml, path) "
+           "VALUES ($1, $2, $3, $4, $5)",
+           in.name(), suite.name(), version, suite.yaml(), suite.path());
     }
     Exec(tx,
          "UPDATE project_suites SET current = false WHERE project = $1 AND NOT (name = "

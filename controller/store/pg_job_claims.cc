@@ -217,13 +217,56 @@ absl::Status PgJobStore::AcceptAttempt(const v1::AcceptAttemptRequest& req) {
   return s.ok() ? result : s;
 }
 
-absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptRequest& req) {
+namespace {
+
+// A suite_file job that just succeeded adds the suite's jobs to its run, after the run's last.
+absl::Status AddExpandedJobs(pqxx::work& tx, const v1::CompleteAttemptRequest& req, int64_t run_id,
+                             const google::protobuf::RepeatedPtrField<v1::JobSpec>& jobs) {
+  auto j = Exec(tx,
+                "SELECT j.id, j.state FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                "WHERE a.id = $1",
+                req.attempt_id());
+  if (j.empty() || j[0][1].as<std::string>() != "SUCCEEDED") return absl::OkStatus();
+  const int next =
+      Exec(tx, "SELECT coalesce(max(idx), -1) + 1 FROM jobs WHERE run_id = $1", run_id)[0][0]
+          .as<int>();
+  RETURN_IF_ERROR(pgq::InsertJobs(tx, run_id, next, jobs, j[0][0].as<int64_t>()));
+  pgq::NotifyWork(tx);
+  pgq::NotifyRun(tx, run_id);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AttemptJob> PgJobStore::JobOfAttempt(int64_t attempt_id) {
+  AttemptJob out;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = Exec(tx,
+                  "SELECT j.run_id, j.spec::text FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                  "WHERE a.id = $1",
+                  attempt_id);
+    if (r.empty()) return pgq::AttemptNotFound(attempt_id);
+    out.run_id = r[0][0].as<int64_t>();
+    auto st = google::protobuf::util::JsonStringToMessage(r[0][1].as<std::string>(), &out.spec);
+    if (!st.ok()) return absl::InternalError("stored job spec unreadable: " + st.ToString());
+    for (const auto& n : Exec(tx, "SELECT name FROM jobs WHERE run_id = $1", out.run_id))
+      out.run_job_names.insert(n[0].as<std::string>());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(
+    const v1::CompleteAttemptRequest& req,
+    const google::protobuf::RepeatedPtrField<v1::JobSpec>* expansion) {
   int64_t run_id = 0;
   bool job_ended = false;
   // The common case in one statement: a live attempt of the current epoch ends as succeeded,
   // failed or cancelled while its job runs. Anything else (a retry, a replay, a cancel in
-  // between, a stale epoch) matches nothing, is rolled back, and takes the detailed path.
-  if (req.outcome() != v1::ATTEMPT_OUTCOME_INFRA_FAILURE) {
+  // between, a stale epoch, jobs to add) matches nothing, is rolled back, and takes the
+  // detailed path.
+  if (req.outcome() != v1::ATTEMPT_OUTCOME_INFRA_FAILURE && expansion == nullptr) {
     JobTransition t = OnAttemptEnded(retry_, v1::JOB_STATE_RUNNING, req.outcome(), 0, 0);
     absl::Status fs = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       auto r =
@@ -251,6 +294,7 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(const v1::CompleteAttemptReq
                                    /*defer_run_check=*/true, &job_ended);
       if (!ended.ok()) return ended.status();
       run_id = *ended;
+      if (job_ended && expansion != nullptr) return AddExpandedJobs(tx, req, run_id, *expansion);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

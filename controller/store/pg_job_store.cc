@@ -18,7 +18,7 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   std::map<int64_t, v1::Job*> by_id;
   for (const auto& r : Exec(tx,
                             "SELECT id, name, state, spec::text, attempts_made, message, "
-                            "extract(epoch from updated_at)::float8 "
+                            "extract(epoch from updated_at)::float8, coalesce(expanded_from, 0) "
                             "FROM jobs WHERE run_id = $1 ORDER BY idx",
                             run->id())) {
     v1::Job* job = run->add_jobs();
@@ -32,6 +32,7 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
     job->set_attempts_made(r[4].as<int>());
     job->set_message(r[5].as<std::string>());
     SetTimestamp(r[6], job->mutable_updated_at());
+    job->set_expanded_from_job_id(r[7].as<int64_t>());
     by_id[job->id()] = job;
   }
   for (const auto& r :

@@ -29,7 +29,10 @@ class PgJobStore : public JobStore {
   absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id) override;
   absl::StatusOr<std::vector<Claim>> ClaimJobs(const std::vector<std::string>& agents) override;
   absl::Status AcceptAttempt(const v1::AcceptAttemptRequest& req) override;
-  absl::StatusOr<int64_t> CompleteAttempt(const v1::CompleteAttemptRequest& req) override;
+  absl::StatusOr<int64_t> CompleteAttempt(
+      const v1::CompleteAttemptRequest& req,
+      const google::protobuf::RepeatedPtrField<v1::JobSpec>* expansion = nullptr) override;
+  absl::StatusOr<AttemptJob> JobOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) override;
   absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
                                                     int limit) override;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/macros.h"
 #include "controller/store/pg_util.h"
 
 namespace perfgate::controller::pgq {
@@ -70,20 +71,27 @@ absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {
             std::max(1, spec.baseline_runs()), spec.against_run_id(), spec.aa(),
             spec.confirms_run_id())[0]
           .as<int64_t>();
-  for (int i = 0; i < spec.jobs_size(); ++i) {
-    const v1::JobSpec& job = spec.jobs(i);
+  RETURN_IF_ERROR(InsertJobs(tx, run_id, 0, spec.jobs(), 0));
+  NotifyWork(tx);
+  NotifyRun(tx, run_id);
+  return run_id;
+}
+
+absl::Status InsertJobs(pqxx::work& tx, int64_t run_id, int first_idx,
+                        const google::protobuf::RepeatedPtrField<v1::JobSpec>& jobs,
+                        int64_t expanded_from) {
+  for (int i = 0; i < jobs.size(); ++i) {
+    const v1::JobSpec& job = jobs[i];
     std::string json;
     auto st = google::protobuf::util::MessageToJsonString(job, &json);
     if (!st.ok()) return absl::InternalError("cannot encode job spec: " + st.ToString());
     Exec(tx,
-         "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts) "
-         "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6)",
-         run_id, i, job.name(), json, LabelsToJson(job.agent_selector()),
-         static_cast<int>(job.max_attempts()));
+         "INSERT INTO jobs (run_id, idx, name, spec, selector, state, max_attempts, "
+         "expanded_from) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, 'QUEUED', $6, nullif($7, 0))",
+         run_id, first_idx + i, job.name(), json, LabelsToJson(job.agent_selector()),
+         static_cast<int>(job.max_attempts()), expanded_from);
   }
-  NotifyWork(tx);
-  NotifyRun(tx, run_id);
-  return run_id;
+  return absl::OkStatus();
 }
 
 void NotifyWork(pqxx::work& tx) { Notify(tx, ControllerEvent::Work()); }

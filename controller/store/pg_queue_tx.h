@@ -51,6 +51,11 @@ extern const char kRunColumns[];
 void RunFromRow(const pqxx::row& r, v1::Run* run);
 // Inserts a run and its jobs (QUEUED) from a validated spec and wakes dispatchers and watchers.
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec);
+// Inserts jobs (QUEUED) into a run at indexes first_idx..; `expanded_from`: the suite_file job
+// that read them (0: none).
+absl::Status InsertJobs(pqxx::work& tx, int64_t run_id, int first_idx,
+                        const google::protobuf::RepeatedPtrField<v1::JobSpec>& jobs,
+                        int64_t expanded_from);
 void NotifyWork(pqxx::work& tx);
 // A run with its jobs and attempts. NOT_FOUND for an unknown id.
 absl::StatusOr<v1::Run> LoadRun(pqxx::work& tx, int64_t id);

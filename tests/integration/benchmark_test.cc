@@ -319,8 +319,9 @@ jobs:
         - {metric: gbench.BM_Sum_4096.items_per_second, min: 1}
 )";
   auto write = [&](const std::string& name, const std::string& slow) {
-    return WriteSuite(name, absl::StrReplaceAll(suite, {{"$GBENCH", BinaryPath("perfgate-gbench-sample")},
-                                                        {"$SLOW", slow}}));
+    return WriteSuite(
+        name, absl::StrReplaceAll(
+                  suite, {{"$GBENCH", BinaryPath("perfgate-gbench-sample")}, {"$SLOW", slow}}));
   };
   int64_t base = SubmitKind(write("base", "1"), "", "baseline", "main");
   v1::RunResults r = Results(base);
@@ -338,7 +339,8 @@ jobs:
   EXPECT_EQ(m->verdict(), v1::VERDICT_REGRESSION) << m->reason();
   const v1::MetricComparison* rate = Metric(c, "gbench.BM_Sum_4096.items_per_second");
   ASSERT_NE(rate, nullptr);
-  EXPECT_EQ(rate->verdict(), v1::VERDICT_REGRESSION) << "fewer items/s is worse: " << rate->reason();
+  EXPECT_EQ(rate->verdict(), v1::VERDICT_REGRESSION)
+      << "fewer items/s is worse: " << rate->reason();
   EXPECT_EQ(c.verdict(), v1::VERDICT_REGRESSION) << c.summary();
 }
 

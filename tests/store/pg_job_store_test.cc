@@ -221,6 +221,45 @@ TEST_F(PgJobStoreTest, BenchmarkFailureIsNotRetried) {
   EXPECT_FALSE(Claim("a").has_value());
 }
 
+// A suite_file job's completion adds the suite's jobs to its run once: a replay adds nothing, the
+// run stays open until they end, and they point back at the job that read them.
+TEST_F(PgJobStoreTest, ASuiteFileCompletionAddsItsJobsOnceAndKeepsTheRunOpen) {
+  Connect("a");
+  v1::Run run = Submit(1);
+  auto a = Claim("a");
+  ASSERT_TRUE(Accept(*a, "a").ok());
+  google::protobuf::RepeatedPtrField<v1::JobSpec> added;
+  for (const char* name : {"api", "db"}) {
+    v1::JobSpec* j = added.Add();
+    j->set_name(name);
+    j->set_max_attempts(3);
+    j->mutable_command()->set_command("true");
+  }
+  v1::CompleteAttemptRequest done;
+  done.set_attempt_id(a->attempt_id());
+  done.set_epoch(a->epoch());
+  done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  ASSERT_TRUE(jobs_->CompleteAttempt(done, &added).ok());
+  ASSERT_TRUE(jobs_->CompleteAttempt(done, &added).ok()) << "a replay is acknowledged";
+  v1::Run now = *jobs_->GetRun(run.id());
+  ASSERT_EQ(now.jobs_size(), 3) << now.DebugString();
+  EXPECT_EQ(now.state(), v1::RUN_STATE_RUNNING) << "its new jobs are still to run";
+  EXPECT_EQ(now.jobs(1).name(), "api");
+  EXPECT_EQ(now.jobs(1).state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(now.jobs(1).expanded_from_job_id(), now.jobs(0).id());
+  EXPECT_EQ(now.jobs(2).expanded_from_job_id(), now.jobs(0).id());
+  auto job = jobs_->JobOfAttempt(a->attempt_id());
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->run_job_names, (std::set<std::string>{"j0", "api", "db"}));
+  for (int i = 0; i < 2; ++i) {
+    auto next = Claim("a");
+    ASSERT_TRUE(next.has_value());
+    ASSERT_TRUE(Accept(*next, "a").ok());
+    ASSERT_TRUE(Complete(*next, v1::ATTEMPT_OUTCOME_SUCCEEDED).ok());
+  }
+  EXPECT_EQ(jobs_->GetRun(run.id())->state(), v1::RUN_STATE_SUCCEEDED);
+}
+
 TEST_F(PgJobStoreTest, StaleEpochAndWrongAgentAreRefused) {
   Connect("a");
   Connect("b");

@@ -12,8 +12,8 @@ namespace perfgate::cli {
 namespace {
 
 struct ProjectFlags {
-  std::string name, forge, repository, fork_label, comment, webhook_secret_file;
-  std::vector<std::string> suites, baseline_branches, triggers, trusted_users, reports;
+  std::string name, forge, repository, fork_label, comment, webhook_secret_file, clone_url;
+  std::vector<std::string> suites, suite_paths, baseline_branches, triggers, trusted_users, reports;
   bool clear_fork_label = false;
 };
 
@@ -24,14 +24,19 @@ void AddProjectFlags(CLI::App* sub, ProjectFlags& f, bool create) {
   auto* repo = sub->add_option("--repository", f.repository,
                                "owner/name on GitHub; the project's path (group/name) or numeric "
                                "id on GitLab");
-  auto* suites = sub->add_option("--suite", f.suites,
-                                 "a suite file to register (repeat for more; stored versioned; on "
-                                 "update the given files replace the project's suites)")
-                     ->check(CLI::ExistingFile);
+  sub->add_option("--suite", f.suites,
+                  "a suite file to register (repeat for more; stored versioned; on "
+                  "update the given files replace the project's suites)")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--suite-path", f.suite_paths,
+                  "[NAME=]PATH: a suite kept in the repository, read by an agent at each commit "
+                  "(e.g. .perfgate/suite.yaml; NAME defaults to the file's base name; repeat)");
+  sub->add_option("--clone-url", f.clone_url,
+                  "where agents clone the repository to read --suite-path suites (default: the "
+                  "clone URL each webhook names)");
   if (create) {
     forge->required();
     repo->required();
-    suites->required();
   }
   sub->add_option("--baseline-branch", f.baseline_branches,
                   "pushes to this branch make baselines (repeat; default: the repository's "
@@ -71,12 +76,24 @@ void Fill(const ProjectFlags& f, v1::Project* p) {
   if (!f.fork_label.empty()) p->set_fork_label(f.fork_label);
   if (!f.comment.empty()) p->set_comment(f.comment);
   if (!f.webhook_secret_file.empty()) p->set_webhook_secret_file(f.webhook_secret_file);
+  if (!f.clone_url.empty()) p->set_clone_url(f.clone_url);
 }
 
-// Reads the suite files (the controller parses them and names each suite).
-bool ReadSuites(const std::vector<std::string>& files, v1::Project* p) {
-  if (files.empty()) return true;
+// Reads the suite files (the controller parses them and names each suite) and adds the
+// repository's suite paths; together they replace the project's suites.
+bool ReadSuites(const std::vector<std::string>& files, const std::vector<std::string>& paths,
+                v1::Project* p) {
+  if (files.empty() && paths.empty()) return true;
   p->clear_suites();
+  for (const auto& arg : paths) {
+    v1::ProjectSuite* s = p->add_suites();
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      s->set_name(arg.substr(0, eq));
+      s->set_path(arg.substr(eq + 1));
+    } else {
+      s->set_path(arg);
+    }
+  }
   for (const auto& path : files) {
     std::ifstream in(path);
     std::stringstream text;
@@ -93,7 +110,9 @@ bool ReadSuites(const std::vector<std::string>& files, v1::Project* p) {
 void RenderProject(const v1::Project& p) {
   std::cout << "project " << p.name() << "  " << p.forge() << " " << p.repository() << "\n";
   for (const auto& s : p.suites())
-    std::cout << "  suite " << s.name() << " (version " << s.version() << ")\n";
+    std::cout << "  suite " << s.name() << " (version " << s.version() << ")"
+              << (s.path().empty() ? "" : ": " + s.path() + " in the repository at each commit")
+              << "\n";
   auto list = [](const auto& v, const char* dflt) {
     return v.empty() ? std::string(dflt) : absl::StrJoin(v, ", ");
   };
@@ -140,7 +159,11 @@ void AddProjects(CLI::App& app, Commands& cmds) {
         req.mutable_project()->clear_updated_at();
       }
       Fill(*f, req.mutable_project());
-      if (!ReadSuites(f->suites, req.mutable_project())) return 2;
+      if (create && f->suites.empty() && f->suite_paths.empty()) {
+        std::cerr << "perfgate: project add: give --suite FILE or --suite-path PATH (or both)\n";
+        return 2;
+      }
+      if (!ReadSuites(f->suites, f->suite_paths, req.mutable_project())) return 2;
       return CallAndShow<v1::PutProjectRequest, v1::Project>(
           *c, create ? &v1::Controller::Stub::AddProject : &v1::Controller::Stub::UpdateProject,
           req, RenderProject);

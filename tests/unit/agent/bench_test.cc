@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/build_cache.h"
 #include "agent/bench/fixtures.h"
@@ -20,8 +21,8 @@
 #include "common/spec/run_spec_rules.h"
 #include "gtest/gtest.h"
 #include "tests/harness/processes.h"
-#include "tests/unit/agent/bench_fixture.h"
 #include "tests/harness/test_postgres.h"
+#include "tests/unit/agent/bench_fixture.h"
 
 namespace perfgate::agent {
 namespace {
@@ -211,6 +212,42 @@ TEST_F(BenchFilesTest, BuildsACommitOnceAndReportsBadCommitsAndBuilds) {
   v1::BuildSpec nowhere = b;
   nowhere.set_repository(dir_ + "/no-repo");
   EXPECT_TRUE(absl::IsFailedPrecondition(cache.Prepare(nowhere, "HEAD", *ctx_).status()));
+}
+
+TEST_F(BenchFilesTest, ReadsAFileAtACommitFromTheMirrorOnly) {
+  const std::string repo = dir_ + "/repo";
+  Sh("git init -q " + repo + " && cd " + repo +
+     " && git config user.email t@x && git config user.name t && mkdir -p .perfgate && echo "
+     "'name: first' > .perfgate/suite.yaml && ln -s /etc/hostname .perfgate/link.yaml && git add "
+     "-A && git commit -q -m one && echo 'name: second' > .perfgate/suite.yaml && git commit -q "
+     "-am two");
+  std::string first;
+  {
+    FILE* p = popen(("git -C " + repo + " rev-parse HEAD~1").c_str(), "r");
+    char buf[64] = {};
+    ASSERT_NE(fgets(buf, sizeof buf, p), nullptr);
+    pclose(p);
+    first = std::string(buf, 40);
+  }
+  BuildCache cache(dir_ + "/cache");
+  auto at_first = cache.ReadFile(repo, first, ".perfgate/suite.yaml", 1 << 20, *ctx_);
+  ASSERT_TRUE(at_first.ok()) << at_first.status() << Log();
+  EXPECT_EQ(*at_first, "name: first\n") << "the file as the commit has it, not the branch's";
+  EXPECT_EQ(*cache.ReadFile(repo, "", ".perfgate/suite.yaml", 1 << 20, *ctx_), "name: second\n");
+  auto missing = cache.ReadFile(repo, first, "nope.yaml", 1 << 20, *ctx_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "commit " + first.substr(0, 12) + " has no file nope.yaml");
+  auto dir = cache.ReadFile(repo, first, ".perfgate", 1 << 20, *ctx_);
+  ASSERT_FALSE(dir.ok());
+  EXPECT_TRUE(absl::StrContains(dir.status().message(), "(a tree)")) << dir.status();
+  // A symlink is read as git stores it (its target's name), never followed out of the repository.
+  EXPECT_EQ(*cache.ReadFile(repo, first, ".perfgate/link.yaml", 1 << 20, *ctx_), "/etc/hostname");
+  auto big = cache.ReadFile(repo, first, ".perfgate/suite.yaml", 4, *ctx_);
+  ASSERT_FALSE(big.ok());
+  EXPECT_TRUE(absl::StrContains(big.status().message(), "is 12 bytes; at most 4")) << big.status();
+  auto unknown = cache.ReadFile(repo, std::string(40, 'e'), ".perfgate/suite.yaml", 1 << 20, *ctx_);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(absl::StrContains(unknown.status().message(), "is not in")) << unknown.status();
 }
 
 TEST_F(BenchFilesTest, ExecStackStartsWaitsAndStopsInReverse) {

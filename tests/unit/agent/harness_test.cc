@@ -51,8 +51,9 @@ class HarnessTest : public BenchFilesTest {
 
 TEST_F(HarnessTest, GoogleBenchmarkRepetitionsStayApartAndAggregatesAreLeftOut) {
   v1::HarnessSpec h = Spec(v1::HarnessSpec::FORMAT_GOOGLE_BENCHMARK,
-                           Gbench() + " --benchmark_format=json --benchmark_repetitions=3 "
-                                      "--benchmark_min_time=0.01 --benchmark_filter=BM_Sum");
+                           Gbench() +
+                               " --benchmark_format=json --benchmark_repetitions=3 "
+                               "--benchmark_min_time=0.01 --benchmark_filter=BM_Sum");
   h.add_higher_is_better("gbench.*_4096.hits");
   auto reps = RunHarness(h, *ctx_);
   ASSERT_TRUE(reps.ok()) << reps.status() << Log();
@@ -86,8 +87,9 @@ TEST_F(HarnessTest, GoogleBenchmarkRepetitionsStayApartAndAggregatesAreLeftOut) 
 
 TEST_F(HarnessTest, AGoogleBenchmarkThatSkipsWithAnErrorMakesItsRepetitionsInvalid) {
   v1::HarnessSpec h = Spec(v1::HarnessSpec::FORMAT_GOOGLE_BENCHMARK,
-                           Gbench() + " --benchmark_format=json --benchmark_repetitions=2 "
-                                      "--benchmark_min_time=0.01");
+                           Gbench() +
+                               " --benchmark_format=json --benchmark_repetitions=2 "
+                               "--benchmark_min_time=0.01");
   (*h.mutable_env())["SAMPLE_FAIL"] = "1";
   auto reps = RunHarness(h, *ctx_);
   ASSERT_TRUE(reps.ok()) << reps.status() << Log();
@@ -196,10 +198,10 @@ func itoa(n int) string {
 }
 
 TEST_F(HarnessTest, HyperfineRunsAreRepetitionsAndAFailedRunIsInvalid) {
-  auto reps = RunHarness(Spec(v1::HarnessSpec::FORMAT_HYPERFINE,
-                              "hyperfine -N --runs 4 --export-json hf.json -n nap 'sleep 0.002'",
-                              "hf.json"),
-                         *ctx_);
+  auto reps = RunHarness(
+      Spec(v1::HarnessSpec::FORMAT_HYPERFINE,
+           "hyperfine -N --runs 4 --export-json hf.json -n nap 'sleep 0.002'", "hf.json"),
+      *ctx_);
   ASSERT_TRUE(reps.ok()) << reps.status() << Log();
   ASSERT_EQ(reps->size(), 4u);
   for (const auto& r : *reps) {
@@ -267,10 +269,11 @@ TEST_F(HarnessTest, FailedCommandsStaleAndOversizedReportsAreRefused) {
   EXPECT_NE(got.status().message().find("harness hyperfine: the command wrote no report at"),
             std::string::npos)
       << got.status();
-  got = RunHarness(Spec(v1::HarnessSpec::FORMAT_HYPERFINE,
-                        absl::StrCat("head -c ", kMaxHarnessReportBytes + 10, " /dev/zero > hf.json"),
-                        "hf.json"),
-                   *ctx_);
+  got =
+      RunHarness(Spec(v1::HarnessSpec::FORMAT_HYPERFINE,
+                      absl::StrCat("head -c ", kMaxHarnessReportBytes + 10, " /dev/zero > hf.json"),
+                      "hf.json"),
+                 *ctx_);
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.status().message().find("the report is over 32 MiB"), std::string::npos)
       << got.status();

@@ -45,6 +45,21 @@ TEST(RunSpecRulesTest, ErrorsNameTheField) {
          s->mutable_jobs(0)->mutable_command()->set_command(std::string(70'000, 'x'));
        },
        "spec.jobs[0].command.command:"},
+      // A suite read from the repository: a clean relative path and a repository to read it from.
+      {[](v1::RunSpec* s) {
+         s->mutable_jobs(0)->mutable_suite_file()->set_path(".perfgate/suite.yaml");
+       },
+       "spec.jobs[0].suite_file.repository: is required"},
+      {[](v1::RunSpec* s) {
+         s->mutable_jobs(0)->mutable_suite_file()->set_repository("/srv/app.git");
+         s->mutable_jobs(0)->mutable_suite_file()->set_path("../secrets.yaml");
+       },
+       "spec.jobs[0].suite_file.path: '../secrets.yaml': no empty, . or .. parts"},
+      {[](v1::RunSpec* s) {
+         s->mutable_jobs(0)->mutable_suite_file()->set_repository("/srv/app.git");
+         s->mutable_jobs(0)->mutable_suite_file()->set_path("/etc/passwd");
+       },
+       "spec.jobs[0].suite_file.path: want a path relative"},
   };
   for (const auto& c : cases) {
     v1::RunSpec s = OneJob("true");

@@ -264,8 +264,7 @@ TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
       {job("        harness: {format: hyperfine, command: hyperfine x}\n"),
        "workload.harness.output: is required: hyperfine writes its JSON to the file given to "
        "--export-json"},
-      {job("        harness: {format: pytest-benchmark, command: pytest}\n"),
-       "--benchmark-json"},
+      {job("        harness: {format: pytest-benchmark, command: pytest}\n"), "--benchmark-json"},
       {job("        duration: 10s\n        harness: {format: go-test, command: go test}\n"),
        "s.yaml:4:19: jobs[0].benchmark.workload.duration: not used with a harness"},
       {job("        harness: {format: go-test, command: go test, output: \"{port:x}\"}\n"),
@@ -274,7 +273,8 @@ TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
        "workload.harness.timout: unknown key"},
       {job("        harness: {format: go-test, command: go}\n        command: x\n"),
        "give exactly one load generator: http, wrk, pgbench, command or harness"},
-      {"jobs:\n  - benchmark:\n      observe: {profiles: [{service: a, url: \"http://x\", cpu: 1s}]}\n"
+      {"jobs:\n  - benchmark:\n      observe: {profiles: [{service: a, url: \"http://x\", cpu: "
+       "1s}]}\n"
        "      workload: {harness: {format: go-test, command: go}}\n",
        "jobs[0].benchmark.observe: not with a harness"},
   };

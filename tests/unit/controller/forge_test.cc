@@ -188,26 +188,30 @@ TEST(ForgePlannerTest, CommandsAreTakenOnlyFromTrustedPeopleAndAlwaysAnswered) {
 }
 
 TEST(GitLabEventTest, ReadsGitLabsDocumentedFields) {
-  json mr = {
-      {"object_kind", "merge_request"},
-      {"user", {{"username", "root"}}},
-      {"project", {{"id", 15}, {"path_with_namespace", "group/app"}, {"default_branch", "main"}}},
-      {"object_attributes",
-       {{"iid", 3},
-        {"action", "update"},
-        {"oldrev", "111"},
-        {"source_branch", "feature"},
-        {"target_branch", "main"},
-        {"source_project_id", 15},
-        {"target_project_id", 15},
-        {"last_commit", {{"id", std::string(40, 'd')}}}}},
-      {"labels", json::array({{{"title", "perf"}}})}};
+  json mr = {{"object_kind", "merge_request"},
+             {"user", {{"username", "root"}}},
+             {"project",
+              {{"id", 15},
+               {"path_with_namespace", "group/app"},
+               {"default_branch", "main"},
+               {"git_http_url", "https://gitlab.example.com/group/app.git"}}},
+             {"object_attributes",
+              {{"iid", 3},
+               {"action", "update"},
+               {"oldrev", "111"},
+               {"source_branch", "feature"},
+               {"target_branch", "main"},
+               {"source_project_id", 15},
+               {"target_project_id", 15},
+               {"last_commit", {{"id", std::string(40, 'd')}}}}},
+             {"labels", json::array({{{"title", "perf"}}})}};
   auto e = ParseGitLabEvent("Merge Request Hook", mr.dump());
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->kind, ForgeEvent::Kind::kPullRequest);
   EXPECT_EQ(e->action, "synchronize");  // a new head (oldrev)
   EXPECT_EQ(e->repository, "group/app");
   EXPECT_EQ(e->repository_id, "15");
+  EXPECT_EQ(e->clone_url, "https://gitlab.example.com/group/app.git");
   EXPECT_EQ(e->head_sha, std::string(40, 'd'));
   EXPECT_FALSE(e->from_fork);
   EXPECT_EQ(e->labels, std::vector<std::string>{"perf"});
@@ -435,6 +439,94 @@ TEST(ProjectRulesTest, NamesTheFieldAndTheProblem) {
               q.add_reports("check_run");
             }),
             "project.reports[0]: `check_run` is not one of commit_status");
+}
+
+TEST(ProjectRulesTest, SuitesKeptInTheRepositoryAreCheckedPaths) {
+  v1::Project p = Project();
+  p.add_suites()->set_path(".perfgate/api-bench.yaml");
+  ASSERT_TRUE(ValidateProject(&p).ok()) << ValidateProject(&p);
+  EXPECT_EQ(p.suites(1).name(), "api-bench") << "named after the file by default";
+  auto bad = [](const std::string& name, const std::string& path, const std::string& yaml = "") {
+    v1::Project q = Project();
+    v1::ProjectSuite* s = q.add_suites();
+    s->set_name(name);
+    s->set_path(path);
+    s->set_yaml(yaml);
+    return std::string(ValidateProject(&q).message());
+  };
+  EXPECT_EQ(bad("", "/etc/passwd"),
+            "project.suites[1].path: want a path relative to the repository's root, with /");
+  EXPECT_EQ(bad("", "a/../../x.yaml"),
+            "project.suites[1].path: 'a/../../x.yaml': no empty, . or "
+            ".. parts");
+  EXPECT_EQ(bad("x", "s.yaml", kSuite),
+            "project.suites[1]: give a registered file or a path, not both");
+  EXPECT_EQ(bad("hello", "s.yaml"), "project.suites[1]: suite `hello` appears twice");
+  EXPECT_EQ(bad("no spaces", "s.yaml"),
+            "project.suites[1].name: `no spaces`: want 1 to 100 of A-Z a-z 0-9 . _ -");
+}
+
+TEST(ForgePlannerTest, RepositorySuitesBecomeOneSuiteFileJobWithTheCloneUrl) {
+  v1::Project p = Project();
+  p.clear_suites();
+  v1::ProjectSuite* s = p.add_suites();
+  s->set_name("perf");
+  s->set_path(".perfgate/suite.yaml");
+  ASSERT_TRUE(ValidateProject(&p).ok());
+  ForgeEvent cmd = CommentEvent("/perfgate run --repetitions 4", "MEMBER");
+  cmd.clone_url = "https://github.com/octo/hello.git";
+  PullRequestRecord known;
+  known.number = 7;
+  known.head_sha = std::string(40, 'c');
+  known.base_branch = "main";
+  known.head_branch = "feature";
+  known.open = true;
+  auto plan = PlanForgeEvent(p, cmd, known, common::SpecLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->runs.size(), 1u);
+  const v1::RunSpec& run = plan->runs[0];
+  EXPECT_EQ(run.suite_name(), "perf");
+  ASSERT_EQ(run.jobs_size(), 1);
+  EXPECT_EQ(run.jobs(0).suite_file().repository(), "https://github.com/octo/hello.git");
+  EXPECT_EQ(run.jobs(0).suite_file().path(), ".perfgate/suite.yaml");
+  EXPECT_EQ(run.jobs(0).suite_file().repetitions(), 4u) << "applied when the file is read";
+  EXPECT_EQ(run.commit(), std::string(40, 'c'));
+  // The project's clone URL wins; without either the delivery is refused, saying what to set.
+  p.set_clone_url("/srv/mirrors/hello.git");
+  EXPECT_EQ(PlanForgeEvent(p, cmd, known, common::SpecLimits())
+                ->runs[0]
+                .jobs(0)
+                .suite_file()
+                .repository(),
+            "/srv/mirrors/hello.git");
+  p.clear_clone_url();
+  cmd.clone_url.clear();
+  auto none = PlanForgeEvent(p, cmd, known, common::SpecLimits());
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "set the project's clone_url"));
+}
+
+TEST(ForgeReportTest, AFailedRunSaysWhichJobFailedAndWhy) {
+  ReportInput in;
+  in.run.set_id(5);
+  in.run.set_state(v1::RUN_STATE_FAILED);
+  v1::Job* ok = in.run.add_jobs();
+  ok->set_name("build");
+  ok->set_state(v1::JOB_STATE_SUCCEEDED);
+  ok->set_message("done");
+  v1::Job* bad = in.run.add_jobs();
+  bad->set_name("suite-file");
+  bad->set_state(v1::JOB_STATE_FAILED);
+  bad->set_message(".perfgate/suite.yaml:9:9: jobs[0].benchmark.workload.repetitons: unknown key");
+  RunReport r = ReportRun(in);
+  EXPECT_EQ(r.conclusion, "failure");
+  EXPECT_EQ(r.title,
+            "job suite-file failed: .perfgate/suite.yaml:9:9: jobs[0].benchmark.workload."
+            "repetitons: unknown key");
+  EXPECT_LE(r.description.size(), 140u);
+  bad->set_message("");
+  EXPECT_EQ(ReportRun(in).title, "the run failed (see its log)");
 }
 
 TEST(ConstantTimeEqualsTest, ComparesWholeStrings) {
