@@ -1,9 +1,11 @@
 #include "controller/forge/planner.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "common/spec/suite_parser.h"
 #include "controller/forge/commands.h"
 
@@ -33,6 +35,24 @@ absl::StatusOr<v1::RunSpec> SuiteFileSpec(const v1::Project& p, const v1::Projec
   return spec;
 }
 
+// A registered suite parsed once per text, not once per delivery: yaml-cpp's parse and the rules
+// cost more than the rest of a webhook's planning. Bounded; a changed suite is a new text.
+absl::StatusOr<v1::RunSpec> ParsedSuite(const std::string& name, const std::string& yaml) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* cache = new std::map<std::pair<std::string, std::string>, v1::RunSpec>();
+  constexpr size_t kMaxCached = 64;
+  {
+    absl::MutexLock lock(&mu);
+    if (auto it = cache->find({name, yaml}); it != cache->end()) return it->second;
+  }
+  auto spec = common::ParseSuite(name, yaml);
+  if (!spec.ok()) return spec.status();
+  absl::MutexLock lock(&mu);
+  if (cache->size() >= kMaxCached) cache->clear();
+  cache->emplace(std::pair{name, yaml}, *spec);
+  return spec;
+}
+
 // The project's suites as specs for one commit, or only those named.
 absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
                                                   const std::string& clone_url,
@@ -42,10 +62,9 @@ absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
   std::vector<v1::RunSpec> out;
   for (const v1::ProjectSuite& s : p.suites()) {
     if (!only.empty() && !Contains(only, s.name())) continue;
-    auto spec =
-        s.path().empty()
-            ? common::ParseSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml())
-            : SuiteFileSpec(p, s, clone_url);
+    auto spec = s.path().empty()
+                    ? ParsedSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml())
+                    : SuiteFileSpec(p, s, clone_url);
     if (!spec.ok()) return spec.status();
     spec->set_project(p.name());
     shape(*spec);

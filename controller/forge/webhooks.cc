@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -36,6 +37,27 @@ std::string ReadSecret(const std::string& path) {
 void WebhookHandler::InvalidateSecrets() {
   absl::MutexLock lock(&mu_);
   secrets_loaded_ = absl::InfinitePast();
+  projects_.clear();
+}
+
+absl::StatusOr<std::optional<v1::Project>> WebhookHandler::FindProject(const std::string& forge,
+                                                                       const ForgeEvent& e) {
+  constexpr absl::Duration kProjectCacheTtl = absl::Seconds(1);
+  constexpr size_t kMaxCachedProjects = 10'000;
+  const std::string key =
+      absl::StrCat(forge, "\n", absl::AsciiStrToLower(e.repository), "\n", e.repository_id);
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = projects_.find(key);
+    if (it != projects_.end() && now - it->second.at < kProjectCacheTtl) return it->second.project;
+  }
+  auto found = store_.FindProject(forge, e);
+  if (!found.ok()) return found.status();
+  absl::MutexLock lock(&mu_);
+  if (projects_.size() >= kMaxCachedProjects) projects_.clear();  // bounded: unknown repositories
+  projects_[key] = {*found, now};
+  return found;
 }
 
 std::map<std::string, std::string> WebhookHandler::Secrets(const std::string& forge, bool refresh) {
@@ -86,7 +108,7 @@ std::string WebhookHandler::Reply(const ForgePlan& plan, const std::vector<v1::R
 
 WebhookAnswer WebhookHandler::Apply(const std::string& forge, const std::string& delivery,
                                     const std::string& signed_by, const ForgeEvent& e) {
-  auto project = store_.FindProject(forge, e);
+  auto project = FindProject(forge, e);
   if (!project.ok()) {
     metrics_.webhooks(forge, "error").Increment();
     return Error(503, std::string(project.status().message()));

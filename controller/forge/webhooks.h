@@ -48,7 +48,7 @@ class WebhookHandler {
       : store_(store), metrics_(metrics), work_(work), runs_(runs), opts_(std::move(opts)) {}
   void Register(httplib::Server& server);
   void SetExternalUrl(const std::string& url) { opts_.external_url = url; }
-  // Forget the cached project secrets (a project was added or changed here).
+  // Forget the cached project secrets and projects (a project was added or changed here).
   void InvalidateSecrets();
 
   // The handlers without HTTP (the routes call these). `header` reads a request header.
@@ -64,6 +64,11 @@ class WebhookHandler {
   WebhookAnswer Apply(const std::string& forge, const std::string& delivery,
                       const std::string& signed_by, const ForgeEvent& e);
   std::string Reply(const ForgePlan& plan, const std::vector<v1::Run>& runs) const;
+  // The project a delivery is for, cached for kProjectCacheTtl: a burst of deliveries for one
+  // repository reads it once, not twice per delivery. A change made on this controller is seen
+  // at once (InvalidateSecrets); one made on another replica within the TTL.
+  absl::StatusOr<std::optional<v1::Project>> FindProject(const std::string& forge,
+                                                         const ForgeEvent& e);
 
   ForgeStore& store_;
   ControllerMetrics& metrics_;
@@ -73,6 +78,11 @@ class WebhookHandler {
   absl::Mutex mu_;
   std::map<std::string, std::string> project_secrets_ ABSL_GUARDED_BY(mu_);  // name -> secret
   absl::Time secrets_loaded_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  struct CachedProject {
+    std::optional<v1::Project> project;
+    absl::Time at;
+  };
+  std::map<std::string, CachedProject> projects_ ABSL_GUARDED_BY(mu_);  // forge, repo, id -> it
 };
 
 }  // namespace perfgate::controller

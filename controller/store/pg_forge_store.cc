@@ -85,9 +85,24 @@ void TouchOutbox(pqxx::work& tx, const std::string& project, const std::string& 
        project, kind, target, run_id, pr, installation, body);
 }
 
+// TouchOutbox for a run's check run and commit status at once (one statement, not two).
+void TouchOutboxPair(pqxx::work& tx, const std::string& project,
+                     std::pair<const char*, std::string> a, std::pair<const char*, std::string> b,
+                     int64_t run_id, int pr, int64_t installation) {
+  Exec(tx,
+       "INSERT INTO outbox (project, kind, target, run_id, pr_number, installation_id, body) "
+       "VALUES ($1, $2, $3, $6, $7, $8, ''), ($1, $4, $5, $6, $7, $8, '') "
+       "ON CONFLICT (project, target) DO UPDATE SET run_id = excluded.run_id, "
+       "installation_id = excluded.installation_id, version = outbox.version + 1, "
+       "state = 'pending', next_at = now(), attempts = 0, updated_at = now()",
+       project, a.first, a.second, b.first, b.second, run_id, pr, installation);
+}
+
 // The runs a new push to the pull request makes obsolete: unfinished ones of the same suites.
-void Supersede(pqxx::work& tx, const std::string& project, int pr,
+// True when it cancelled any.
+bool Supersede(pqxx::work& tx, const std::string& project, int pr,
                const std::vector<v1::Run>& newer, std::vector<StopOrder>* stops) {
+  bool any = false;
   for (const v1::Run& n : newer) {
     for (const auto& r : Exec(tx,
                               "SELECT f.run_id FROM forge_runs f JOIN runs r ON r.id = f.run_id "
@@ -98,8 +113,10 @@ void Supersede(pqxx::work& tx, const std::string& project, int pr,
       const int64_t old = r[0].as<int64_t>();
       Exec(tx, "UPDATE forge_runs SET superseded_by = $2 WHERE run_id = $1", old, n.id());
       (void)pgq::CancelRunTx(tx, old, absl::StrCat("superseded by run ", n.id()), stops);
+      any = true;
     }
   }
+  return any;
 }
 
 // The newest runs of a pull request's latest trigger, one per suite: what /perfgate rerun runs
@@ -267,6 +284,7 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
   DeliveryResult out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out = DeliveryResult();
+    bool touched_outbox = false;  // reports due: the outbox sender is woken
     const std::string pname = project ? project->name() : "";
     auto fresh =
         Exec(tx,
@@ -312,6 +330,7 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
                                 "('QUEUED', 'RUNNING') AND NOT r.cancel_requested",
                                 pname, pr)) {
         (void)pgq::CancelRunTx(tx, r[0].as<int64_t>(), "pull request closed", &out.stops);
+        touched_outbox = true;
       }
     }
     const std::string head = plan.pr ? plan.pr->head_sha : e.after_sha;
@@ -351,20 +370,27 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
            *id, pname, spec.aa() ? 0 : pr, spec.commit(), e.installation_id, plan.trigger);
       if (!spec.aa()) {
         const std::string key = absl::StrCat(spec.commit(), ":", spec.suite_name());
-        if (github && wants(kCheckRun))
-          TouchOutbox(tx, pname, kCheckRun, "check:" + key, *id, pr, e.installation_id);
-        if (wants(kCommitStatus))
-          TouchOutbox(tx, pname, kCommitStatus, "status:" + key, *id, pr, e.installation_id);
+        const bool check = github && wants(kCheckRun), status = wants(kCommitStatus);
+        touched_outbox = touched_outbox || check || status;
+        if (check && status) {
+          TouchOutboxPair(tx, pname, {kCheckRun, "check:" + key}, {kCommitStatus, "status:" + key},
+                          *id, pr, e.installation_id);
+        } else if (check || status) {
+          TouchOutbox(tx, pname, check ? kCheckRun : kCommitStatus,
+                      (check ? "check:" : "status:") + key, *id, pr, e.installation_id);
+        }
       }
       out.runs.push_back(std::move(run));
     }
-    if (pr > 0) Supersede(tx, pname, pr, out.runs, &out.stops);
+    if (pr > 0 && Supersede(tx, pname, pr, out.runs, &out.stops)) touched_outbox = true;
     if (pr > 0 && !out.runs.empty() && project->comment() != "never" && plan.trigger != "push") {
+      touched_outbox = true;
       TouchOutbox(tx, pname, kPrComment, absl::StrCat("comment:", pr), 0, pr, e.installation_id);
     }
     // A refused command is answered too: on the request it was made on.
     const int reply_to = pr > 0 ? pr : e.pr_number;
     if (!plan.reply.empty() && reply_to > 0) {
+      touched_outbox = true;
       const std::string text = reply(plan, out.runs);
       TouchOutbox(tx, pname, kReply, absl::StrCat("reply:", forge, ":", delivery_id), 0, reply_to,
                   e.installation_id, text);
@@ -381,8 +407,9 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
          "UPDATE webhook_deliveries SET outcome = $3, run_ids = $4::bigint[] WHERE forge = $1 "
          "AND delivery_id = $2",
          forge, delivery_id, out.outcome, BigintArray(ids));
-    if (!out.runs.empty()) pgq::NotifyWork(tx);
-    pgq::Notify(tx, ControllerEvent::Outbox());
+    // InsertRun woke the dispatchers already; the outbox sender is woken only when it has work
+    // (an ignored delivery must not cost it a claim query).
+    if (touched_outbox) pgq::Notify(tx, ControllerEvent::Outbox());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
