@@ -474,12 +474,15 @@ absl::StatusOr<std::vector<OutboxItem>> PgForgeStore::ClaimOutbox(int limit, abs
 }
 
 absl::Status PgForgeStore::FinishOutbox(const OutboxItem& item, const SendOutcome& o) {
+  // Only a row still pending takes the result: one its project's removal failed while the send
+  // was in flight keeps "project removed".
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     using K = SendOutcome::Kind;
     if (o.kind == K::kRetry) {
       Exec(tx,
            "UPDATE outbox SET attempts = attempts + 1, next_at = greatest(now(), "
-           "to_timestamp($2)), last_status = $3, last_error = $4, updated_at = now() WHERE id = $1",
+           "to_timestamp($2)), last_status = $3, last_error = $4, updated_at = now() "
+           "WHERE id = $1 AND state = 'pending'",
            item.id, absl::ToDoubleSeconds(o.retry_at - absl::UnixEpoch()), o.http_status, o.error);
       return absl::OkStatus();
     }
@@ -491,7 +494,7 @@ absl::Status PgForgeStore::FinishOutbox(const OutboxItem& item, const SendOutcom
          "last_error = $5, attempts = CASE WHEN version > $2 THEN 0 ELSE attempts + 1 END, "
          "state = CASE WHEN version > $2 THEN 'pending' ELSE $6 END, "
          "next_at = CASE WHEN version > $2 THEN now() ELSE next_at END, updated_at = now() "
-         "WHERE id = $1",
+         "WHERE id = $1 AND state = 'pending'",
          item.id, item.version, o.remote_id, o.http_status, o.error, final_state);
     return absl::OkStatus();
   });

@@ -15,6 +15,13 @@
 
 namespace perfgate::agent {
 
+// A repetition's measurement by name, or null.
+inline const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& name) {
+  for (const auto& m : r.measurements())
+    if (m.name() == name) return &m;
+  return nullptr;
+}
+
 class BenchFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {

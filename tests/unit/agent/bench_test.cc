@@ -27,12 +27,6 @@
 namespace perfgate::agent {
 namespace {
 
-const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& name) {
-  for (const auto& m : r.measurements())
-    if (m.name() == name) return &m;
-  return nullptr;
-}
-
 TEST(GeneratorParsersTest, ReadsWrkLatencyReport) {
   const char* out = R"(Running 10s test @ http://127.0.0.1:8080/
   1 threads and 16 connections

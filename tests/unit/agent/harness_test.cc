@@ -17,12 +17,6 @@
 namespace perfgate::agent {
 namespace {
 
-const v1::Measurement* Find(const v1::RepetitionResult& r, const std::string& name) {
-  for (const auto& m : r.measurements())
-    if (m.name() == name) return &m;
-  return nullptr;
-}
-
 class HarnessTest : public BenchFilesTest {
  protected:
   v1::HarnessSpec Spec(v1::HarnessSpec::Format f, const std::string& command,
