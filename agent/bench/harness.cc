@@ -59,7 +59,11 @@ class ReportBuilder {
     return absl::OkStatus();
   }
 
-  void Invalid(size_t rep, const std::string& why) {
+  absl::Status Invalid(size_t rep, const std::string& why) {
+    if (rep >= kMaxHarnessRepetitions) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("more than ", kMaxHarnessRepetitions, " repetitions"));
+    }
     if (results_.size() <= rep) results_.resize(rep + 1);
     v1::RepetitionResult& r = results_[rep];
     if (!r.invalid_reason().empty()) {
@@ -67,6 +71,7 @@ class ReportBuilder {
     } else {
       r.set_invalid_reason(why);
     }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<v1::RepetitionResult>> Finish(const std::string& generator) && {
@@ -177,7 +182,7 @@ absl::Status ParseGoogleBenchmark(const Json& doc, ReportBuilder* b) {
       rep = e["repetition_index"].get<size_t>();
     }
     if (e.value("error_occurred", false)) {
-      b->Invalid(rep, absl::StrCat(name, ": ", e.value("error_message", "error")));
+      RETURN_IF_ERROR(b->Invalid(rep, absl::StrCat(name, ": ", e.value("error_message", "error"))));
       continue;
     }
     std::string unit = e.value("time_unit", "ns");
@@ -235,7 +240,8 @@ absl::Status ParseHyperfine(const Json& doc, ReportBuilder* b) {
       if (!t.is_number())
         return absl::FailedPreconditionError(absl::StrCat(where, ".times[", k, "]: not a number"));
       if (codes && k < codes->size() && (*codes)[k].is_number_integer() && (*codes)[k] != 0) {
-        b->Invalid(k, absl::StrCat(command, ": exit code ", (*codes)[k].get<int64_t>()));
+        RETURN_IF_ERROR(
+            b->Invalid(k, absl::StrCat(command, ": exit code ", (*codes)[k].get<int64_t>())));
         continue;
       }
       RETURN_IF_ERROR(b->Add(k, command, "", "s", t.get<double>(), kLower));
