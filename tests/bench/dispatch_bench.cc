@@ -34,17 +34,13 @@
 #include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 #include "perfgate/v1/controller.grpc.pb.h"
+#include "tests/bench/sim_agent.h"
 
 namespace {
 
 using namespace perfgate;
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t idx = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
-  return v[idx];
-}
+using bench::Percentile;
+using bench::WaitFor;
 
 long RssKiB(pid_t pid, bool peak = false) {
   auto s = common::ReadProcStats(pid);
@@ -78,75 +74,16 @@ struct Shared {
   std::atomic<int64_t> completed{0};
 };
 
-class SimAgent {
- public:
-  SimAgent(const std::string& addr, std::string name, Shared& shared)
-      : name_(std::move(name)), shared_(shared) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-    stub_ = v1::AgentGateway::NewStub(
-        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~SimAgent() {
-    ctx_.TryCancel();
-    thread_.join();
-  }
-  void Heartbeat() {
-    v1::AgentMessage m;
-    m.mutable_heartbeat();
-    std::lock_guard<std::mutex> l(write_mu_);
-    if (stream_) stream_->Write(m);
-  }
-
- private:
-  void Loop() {
-    auto stream = stub_->Session(&ctx_);
-    {
-      std::lock_guard<std::mutex> l(write_mu_);
-      stream_ = stream.get();
-      v1::AgentMessage hello;
-      hello.mutable_hello()->set_name(name_);
-      hello.mutable_hello()->set_capacity(1);
-      (*hello.mutable_hello()->mutable_labels())["machine_class"] = "sim";
-      stream_->Write(hello);
-    }
-    v1::ControllerMessage msg;
-    while (stream->Read(&msg)) {
-      if (!msg.has_assign()) continue;
-      absl::Time now = absl::Now();
-      {
-        absl::MutexLock lock(&shared_.mu);
-        shared_.assigned_at.emplace(msg.assign().run_id(), now);
-      }
-      v1::AcceptAttemptRequest acc;
-      acc.set_attempt_id(msg.assign().attempt_id());
-      acc.set_epoch(msg.assign().epoch());
-      acc.set_agent(name_);
-      v1::AcceptAttemptResponse ar;
-      grpc::ClientContext c1;
-      if (!stub_->AcceptAttempt(&c1, acc, &ar).ok()) continue;
-      v1::CompleteAttemptRequest done;
-      done.set_attempt_id(acc.attempt_id());
-      done.set_epoch(acc.epoch());
-      done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
-      v1::CompleteAttemptResponse dr;
-      grpc::ClientContext c2;
-      if (stub_->CompleteAttempt(&c2, done, &dr).ok()) shared_.completed++;
-    }
-    std::lock_guard<std::mutex> l(write_mu_);
-    stream_ = nullptr;
-    stream->Finish();
-  }
-
-  std::string name_;
-  Shared& shared_;
-  std::unique_ptr<v1::AgentGateway::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::mutex write_mu_;
-  grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>* stream_ = nullptr;
-  std::thread thread_;
-};
+std::unique_ptr<bench::SimAgent> Sim(const std::string& addr, int i, Shared& shared) {
+  bench::SimAgent::Options o;
+  o.labels["machine_class"] = "sim";
+  o.assigned = [&shared](int64_t run, absl::Time t) {
+    absl::MutexLock lock(&shared.mu);
+    shared.assigned_at.emplace(run, t);
+  };
+  o.completed = [&shared](int64_t, absl::Time) { shared.completed++; };
+  return std::make_unique<bench::SimAgent>(addr, absl::StrFormat("sim-%03d", i), std::move(o));
+}
 
 v1::SubmitRunRequest Jobs(int n) {
   v1::SubmitRunRequest req;
@@ -162,15 +99,6 @@ int ConnectedAgents(v1::Controller::Stub& stub) {
   int n = 0;
   for (const auto& a : resp.agents()) n += a.connected();
   return n;
-}
-
-bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return false;
 }
 
 }  // namespace
@@ -273,9 +201,8 @@ int main(int argc, char** argv) {
   }
 
   Shared shared;
-  std::vector<std::unique_ptr<SimAgent>> sims;
-  for (int i = 0; i < agents; ++i)
-    sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%03d", i), shared));
+  std::vector<std::unique_ptr<bench::SimAgent>> sims;
+  for (int i = 0; i < agents; ++i) sims.push_back(Sim(addr, i, shared));
   if (!WaitFor([&] { return ConnectedAgents(*stub) == agents; }, absl::Seconds(60))) {
     std::cerr << "agents did not connect\n";
     return stop(1);
@@ -334,7 +261,7 @@ int main(int argc, char** argv) {
 
   // Memory with many connected agents.
   for (int i = agents; i < idle_agents; ++i) {
-    sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%03d", i), shared));
+    sims.push_back(Sim(addr, i, shared));
   }
   WaitFor([&] { return ConnectedAgents(*stub) == idle_agents; }, absl::Seconds(60));
   absl::SleepFor(absl::Seconds(2));

@@ -36,28 +36,16 @@
 #include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 #include "perfgate/v1/controller.grpc.pb.h"
+#include "tests/bench/sim_agent.h"
 
 namespace {
 
 using namespace perfgate;
+using bench::Percentile;
+using bench::WaitFor;
 using nlohmann::json;
 
 constexpr char kSecret[] = "bench-secret";
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
-}
-
-bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return false;
-}
 
 // GitHub's REST API as far as the outbox uses it, answering at once; notes when each run's
 // check run arrived completed.
@@ -110,83 +98,10 @@ class LocalForge {
 
 // An agent that accepts and completes every assignment at once; notes when each run's
 // completion was acknowledged.
-class SimAgent {
- public:
-  SimAgent(const std::string& addr, std::string name) : name_(std::move(name)) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stub_ = v1::AgentGateway::NewStub(
-        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
-    thread_ = std::thread([this] { Loop(); });
-    // Heartbeats keep the session alive (the controller closes silent ones).
-    heartbeat_ = std::thread([this] {
-      while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(5))) {
-        std::lock_guard<std::mutex> l(write_mu_);
-        v1::AgentMessage m;
-        m.mutable_heartbeat();
-        if (stream_) stream_->Write(m);
-      }
-    });
-  }
-  ~SimAgent() {
-    stop_.Notify();
-    heartbeat_.join();
-    ctx_.TryCancel();
-    thread_.join();
-  }
-  std::map<int64_t, absl::Time> Ended() {
-    absl::MutexLock l(&mu_);
-    return ended_at_;
-  }
-
- private:
-  void Loop() {
-    auto stream = stub_->Session(&ctx_);
-    {
-      std::lock_guard<std::mutex> l(write_mu_);
-      v1::AgentMessage hello;
-      hello.mutable_hello()->set_name(name_);
-      hello.mutable_hello()->set_capacity(1);
-      stream->Write(hello);
-      stream_ = stream.get();
-    }
-    v1::ControllerMessage msg;
-    while (stream->Read(&msg)) {
-      if (!msg.has_assign()) continue;
-      v1::AcceptAttemptRequest acc;
-      acc.set_attempt_id(msg.assign().attempt_id());
-      acc.set_epoch(msg.assign().epoch());
-      acc.set_agent(name_);
-      v1::AcceptAttemptResponse ar;
-      grpc::ClientContext c1;
-      if (!stub_->AcceptAttempt(&c1, acc, &ar).ok()) continue;
-      v1::CompleteAttemptRequest done;
-      done.set_attempt_id(acc.attempt_id());
-      done.set_epoch(acc.epoch());
-      done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
-      v1::CompleteAttemptResponse dr;
-      grpc::ClientContext c2;
-      if (stub_->CompleteAttempt(&c2, done, &dr).ok()) {
-        absl::MutexLock l(&mu_);
-        ended_at_.emplace(msg.assign().run_id(), absl::Now());
-      }
-    }
-    {
-      std::lock_guard<std::mutex> l(write_mu_);
-      stream_ = nullptr;
-    }
-    stream->Finish();
-  }
-
-  std::string name_;
-  std::unique_ptr<v1::AgentGateway::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::mutex write_mu_;
-  grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>* stream_ = nullptr;
-  absl::Notification stop_;
-  std::thread thread_, heartbeat_;
-  absl::Mutex mu_;
-  std::map<int64_t, absl::Time> ended_at_;
+// When each run's completion was acknowledged, from every simulated agent.
+struct Ended {
+  absl::Mutex mu;
+  std::map<int64_t, absl::Time> at;
 };
 
 std::string PushBody(int64_t n) {
@@ -348,9 +263,18 @@ int main(int argc, char** argv) {
   const double ignored_rate = blast("star", false);
 
   // Drain what is queued so far, then measure run end -> check run completed.
-  std::vector<std::unique_ptr<SimAgent>> sims;
-  for (int i = 0; i < agents; ++i)
-    sims.push_back(std::make_unique<SimAgent>(addr, absl::StrFormat("sim-%d", i)));
+  Ended completions;
+  std::vector<std::unique_ptr<bench::SimAgent>> sims;
+  for (int i = 0; i < agents; ++i) {
+    bench::SimAgent::Options so;
+    so.heartbeat_every = absl::Seconds(5);
+    so.completed = [&completions](int64_t run, absl::Time t) {
+      absl::MutexLock l(&completions.mu);
+      completions.at.emplace(run, t);
+    };
+    sims.push_back(
+        std::make_unique<bench::SimAgent>(addr, absl::StrFormat("sim-%d", i), std::move(so)));
+  }
   auto queued = [&] {
     grpc::ClientContext ctx;
     v1::ListRunsRequest req;
@@ -407,10 +331,8 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(100));  // a busy lab's steady trickle: 10 runs/s
   }
   auto ended_at = [&] {
-    std::map<int64_t, absl::Time> done;
-    for (auto& s : sims)
-      for (auto& [run, t] : s->Ended()) done[run] = t;
-    return done;
+    absl::MutexLock l(&completions.mu);
+    return completions.at;
   };
   WaitFor(
       [&] {

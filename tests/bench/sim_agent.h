@@ -1,0 +1,123 @@
+// What the system benchmarks share: a simulated agent (a real gRPC session that accepts and
+// completes every assignment at once, so the figures are the controller's), a percentile and a
+// bounded wait.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "perfgate/v1/agent_gateway.grpc.pb.h"
+
+namespace perfgate::bench {
+
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
+}
+
+inline bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+class SimAgent {
+ public:
+  struct Options {
+    std::map<std::string, std::string> labels;
+    absl::Duration heartbeat_every = absl::ZeroDuration();   // 0: the caller calls Heartbeat()
+    std::function<void(int64_t run, absl::Time)> assigned;   // on each assignment, if set
+    std::function<void(int64_t run, absl::Time)> completed;  // on each acknowledged completion
+  };
+
+  SimAgent(const std::string& addr, std::string name, Options o)
+      : name_(std::move(name)), o_(std::move(o)) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    stub_ = v1::AgentGateway::NewStub(
+        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+    thread_ = std::thread([this] { Loop(); });
+    if (o_.heartbeat_every > absl::ZeroDuration()) {
+      // Heartbeats keep the session alive (the controller closes silent ones).
+      heartbeat_ = std::thread([this] {
+        while (!stop_.WaitForNotificationWithTimeout(o_.heartbeat_every)) Heartbeat();
+      });
+    }
+  }
+  ~SimAgent() {
+    stop_.Notify();
+    if (heartbeat_.joinable()) heartbeat_.join();
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  void Heartbeat() {
+    v1::AgentMessage m;
+    m.mutable_heartbeat();
+    std::lock_guard<std::mutex> l(write_mu_);
+    if (stream_) stream_->Write(m);
+  }
+
+ private:
+  void Loop() {
+    auto stream = stub_->Session(&ctx_);
+    {
+      std::lock_guard<std::mutex> l(write_mu_);
+      v1::AgentMessage hello;
+      hello.mutable_hello()->set_name(name_);
+      hello.mutable_hello()->set_capacity(1);
+      hello.mutable_hello()->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
+      stream->Write(hello);
+      stream_ = stream.get();
+    }
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      if (!msg.has_assign()) continue;
+      const int64_t run = msg.assign().run_id();
+      if (o_.assigned) o_.assigned(run, absl::Now());
+      v1::AcceptAttemptRequest acc;
+      acc.set_attempt_id(msg.assign().attempt_id());
+      acc.set_epoch(msg.assign().epoch());
+      acc.set_agent(name_);
+      v1::AcceptAttemptResponse ar;
+      grpc::ClientContext c1;
+      if (!stub_->AcceptAttempt(&c1, acc, &ar).ok()) continue;
+      v1::CompleteAttemptRequest done;
+      done.set_attempt_id(acc.attempt_id());
+      done.set_epoch(acc.epoch());
+      done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+      v1::CompleteAttemptResponse dr;
+      grpc::ClientContext c2;
+      if (stub_->CompleteAttempt(&c2, done, &dr).ok() && o_.completed)
+        o_.completed(run, absl::Now());
+    }
+    {
+      std::lock_guard<std::mutex> l(write_mu_);
+      stream_ = nullptr;
+    }
+    stream->Finish();
+  }
+
+  const std::string name_;
+  const Options o_;
+  std::unique_ptr<v1::AgentGateway::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::mutex write_mu_;
+  grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>* stream_ = nullptr;
+  absl::Notification stop_;
+  std::thread thread_, heartbeat_;
+};
+
+}  // namespace perfgate::bench
