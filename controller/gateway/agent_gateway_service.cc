@@ -55,19 +55,20 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message: too long");
   }
   absl::StatusOr<int64_t> run;
+  v1::AttemptOutcome ended_as = req->outcome();  // a refused suite file ends FAILED
   if (req->has_suite_file_text()) {
     if (req->suite_file_text().size() > common::kMaxSuiteBytes) {
       return grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("suite_file_text: at most ", common::kMaxSuiteBytes, " bytes"));
     }
-    run = CompleteSuiteFile(*req);
+    run = CompleteSuiteFile(*req, &ended_as);
   } else {
     run = jobs_.CompleteAttempt(*req);
   }
   if (!run.ok()) return ToGrpcStatus(run.status());
   spdlog::info("msg=\"attempt completed\" run={} attempt={} outcome={} exit_code={}", *run,
-               req->attempt_id(), v1::AttemptOutcome_Name(req->outcome()), req->exit_code());
+               req->attempt_id(), v1::AttemptOutcome_Name(ended_as), req->exit_code());
   sessions_.MarkIdleByAttempt(req->attempt_id());
   work_.Notify();
   runs_.Notify();
@@ -75,7 +76,7 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
 }
 
 absl::StatusOr<int64_t> AgentGatewayService::CompleteSuiteFile(
-    const v1::CompleteAttemptRequest& req) {
+    const v1::CompleteAttemptRequest& req, v1::AttemptOutcome* ended_as) {
   auto job = jobs_.JobOfAttempt(req.attempt_id());
   if (!job.ok()) return job.status();
   if (!job->spec.has_suite_file() || req.outcome() != v1::ATTEMPT_OUTCOME_SUCCEEDED)
@@ -90,6 +91,7 @@ absl::StatusOr<int64_t> AgentGatewayService::CompleteSuiteFile(
     v1::CompleteAttemptRequest failed = req;
     failed.set_outcome(v1::ATTEMPT_OUTCOME_FAILED);
     failed.set_message(std::string(added.status().message()));
+    *ended_as = v1::ATTEMPT_OUTCOME_FAILED;
     return jobs_.CompleteAttempt(failed);
   }
   spdlog::info("msg=\"suite file read\" run={} attempt={} jobs_added={}", job->run_id,

@@ -55,8 +55,9 @@ class AgentGatewayService final
   ControllerMetrics& metrics_;
   const common::TokenAuth auth_;
   // A suite_file attempt's completion: its suite's jobs added to the run, or the attempt failed
-  // with the file's error.
-  absl::StatusOr<int64_t> CompleteSuiteFile(const v1::CompleteAttemptRequest& req);
+  // with the file's error (`ended_as` then says FAILED).
+  absl::StatusOr<int64_t> CompleteSuiteFile(const v1::CompleteAttemptRequest& req,
+                                            v1::AttemptOutcome* ended_as);
 
   const UploadLimits limits_;
   const common::SpecLimits spec_limits_;  // for the jobs a suite_file attempt adds

@@ -34,7 +34,7 @@
 #include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 #include "perfgate/v1/controller.grpc.pb.h"
-#include "tests/bench/sim_agent.h"
+#include "tests/bench/bench_support.h"
 
 namespace {
 
@@ -125,40 +125,17 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/perfgate-bench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   chmod(dir.c_str(), 0755);
-  common::SpawnOptions o;
-  o.argv = {bin_dir + "/perfgate-controller",
-            "--data-dir",
-            dir + "/data",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            dir + "/ready",
-            "--log-level",
-            "warn"};
-  if (!external_dsn.empty()) {
-    o.argv.push_back("--postgres-dsn");
-    o.argv.push_back(external_dsn);
-  }
-  std::string log = dir + "/controller.log";
-  FILE* lf = fopen(log.c_str(), "w");
-  o.stdout_fd = fileno(lf);
-  o.stderr_fd = fileno(lf);
-  auto pid = common::Spawn(o);
-  if (!pid.ok() ||
-      !WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
-    std::cerr << "controller did not start; see " << log << "\n";
-    return 1;
-  }
-  auto ready = nlohmann::json::parse(std::ifstream(dir + "/ready"));
-  std::string addr = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
+  std::vector<std::string> extra;
+  if (!external_dsn.empty()) extra = {"--postgres-dsn", external_dsn};
+  auto controller = bench::BenchController::Start(bin_dir, dir, extra);
+  if (!controller) return 1;
+  const pid_t pid = controller->pid();
+  const std::string addr = controller->grpc_addr();
   auto stub =
       v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   nlohmann::json out;
   auto stop = [&](int code) {
-    common::SignalGroup(*pid, SIGTERM).IgnoreError();
-    common::WaitFor(*pid, absl::Seconds(30)).IgnoreError();
+    controller->Stop();
     return code;
   };
 
@@ -234,7 +211,7 @@ int main(int argc, char** argv) {
 
   // Throughput: all jobs queued in runs of jobs_per_run, agents drain them.
   int64_t base = shared.completed;
-  double ctl_cpu0 = CpuSeconds(*pid), pg_cpu0 = PostgresCpuSeconds(),
+  double ctl_cpu0 = CpuSeconds(pid), pg_cpu0 = PostgresCpuSeconds(),
          self_cpu0 = CpuSeconds(getpid());
   absl::Time t0 = absl::Now();
   std::thread submitter([&] {
@@ -254,10 +231,10 @@ int main(int argc, char** argv) {
     return stop(1);
   }
   double jobs_per_s = jobs / secs;
-  double ctl_us = (CpuSeconds(*pid) - ctl_cpu0) * 1e6 / jobs,
+  double ctl_us = (CpuSeconds(pid) - ctl_cpu0) * 1e6 / jobs,
          pg_us = (PostgresCpuSeconds() - pg_cpu0) * 1e6 / jobs,
          agents_us = (CpuSeconds(getpid()) - self_cpu0) * 1e6 / jobs;
-  long rss_after_jobs = RssKiB(*pid);
+  long rss_after_jobs = RssKiB(pid);
 
   // Memory with many connected agents.
   for (int i = agents; i < idle_agents; ++i) {
@@ -265,7 +242,7 @@ int main(int argc, char** argv) {
   }
   WaitFor([&] { return ConnectedAgents(*stub) == idle_agents; }, absl::Seconds(60));
   absl::SleepFor(absl::Seconds(2));
-  long rss = RssKiB(*pid), hwm = RssKiB(*pid, true);
+  long rss = RssKiB(pid), hwm = RssKiB(pid, true);
   hb_stop = true;
   heartbeats.join();
 

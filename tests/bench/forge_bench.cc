@@ -36,7 +36,7 @@
 #include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 #include "perfgate/v1/controller.grpc.pb.h"
-#include "tests/bench/sim_agent.h"
+#include "tests/bench/bench_support.h"
 
 namespace {
 
@@ -150,42 +150,17 @@ int main(int argc, char** argv) {
   chmod(dir.c_str(), 0755);
   std::ofstream(dir + "/secret") << kSecret << "\n";
   std::ofstream(dir + "/token") << "bench-token\n";
-  common::SpawnOptions o;
-  o.argv = {bin_dir + "/perfgate-controller",
-            "--data-dir",
-            dir + "/data",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            dir + "/ready",
-            "--log-level",
-            "warn",
-            "--github-webhook-secret-file",
-            dir + "/secret",
-            "--github-token-file",
-            dir + "/token",
-            "--github-api-url",
-            absl::StrFormat("http://127.0.0.1:%d", forge.port())};
-  const std::string log = dir + "/controller.log";
-  FILE* lf = fopen(log.c_str(), "w");
-  o.stdout_fd = fileno(lf);
-  o.stderr_fd = fileno(lf);
-  auto pid = common::Spawn(o);
-  if (!pid.ok() ||
-      !WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
-    std::cerr << "controller did not start; see " << log << "\n";
-    return 1;
-  }
-  auto ready = json::parse(std::ifstream(dir + "/ready"));
-  const std::string addr = absl::StrFormat("127.0.0.1:%d", ready["grpc_port"].get<int>());
-  const int http_port = ready["http_port"].get<int>();
+  auto controller = bench::BenchController::Start(
+      bin_dir, dir,
+      {"--github-webhook-secret-file", dir + "/secret", "--github-token-file", dir + "/token",
+       "--github-api-url", absl::StrFormat("http://127.0.0.1:%d", forge.port())});
+  if (!controller) return 1;
+  const std::string addr = controller->grpc_addr();
+  const int http_port = controller->http_port();
   auto stub =
       v1::Controller::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   auto stop = [&](int code) {
-    common::SignalGroup(*pid, SIGTERM).IgnoreError();
-    common::WaitFor(*pid, absl::Seconds(30)).IgnoreError();
+    controller->Stop();
     return code;
   };
   {

@@ -167,6 +167,10 @@ v1::Run GetRun(v1::Controller::Stub& stub, int64_t id, const std::string& token)
   return run;
 }
 
+bool IsTerminal(v1::RunState s) {
+  return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED || s == v1::RUN_STATE_CANCELLED;
+}
+
 v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id, absl::Duration timeout) {
   v1::Run run;
   WaitUntil(
@@ -175,8 +179,7 @@ v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id, absl::Duration tim
         req.set_id(id);
         auto ctx = Ctx();
         if (!stub.GetRun(ctx.get(), req, &run).ok()) return false;
-        return run.state() == v1::RUN_STATE_SUCCEEDED || run.state() == v1::RUN_STATE_FAILED ||
-               run.state() == v1::RUN_STATE_CANCELLED;
+        return IsTerminal(run.state());
       },
       timeout);
   return run;

@@ -81,6 +81,8 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "",
 v1::Run SubmitCommand(v1::Controller::Stub& stub, const std::string& command,
                       const std::string& token = "");
 v1::Run GetRun(v1::Controller::Stub& stub, int64_t id, const std::string& token = "");
+// SUCCEEDED, FAILED or CANCELLED: the run will not change state again.
+bool IsTerminal(v1::RunState s);
 // Waits for the run to reach a terminal state; returns the last seen run.
 v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id,
                       absl::Duration timeout = absl::Seconds(60));

@@ -132,11 +132,6 @@ class BenchmarkTest : public ClusterTest {
     return out;
   }
 
-  static bool IsTerminal(v1::RunState s) {
-    return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
-           s == v1::RUN_STATE_CANCELLED;
-  }
-
   // A suite's stack service "db" (YAML, indented for `stack.services`) running a private
   // PostgreSQL on {port:db} with its data under {workdir}/pg (`extra`: more server options),
   // ready when pg_isready says so.

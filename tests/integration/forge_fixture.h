@@ -139,14 +139,7 @@ class ForgeTest : public ClusterTest {
     return out;
   }
 
-  v1::Run GetRun(int64_t id) {
-    v1::GetRunRequest req;
-    req.set_id(id);
-    v1::Run run;
-    auto ctx = Ctx();
-    stub_->GetRun(ctx.get(), req, &run);
-    return run;
-  }
+  v1::Run GetRun(int64_t id) { return testing::GetRun(*stub_, id); }
 
   bool Analysed(int64_t id) {
     v1::Run r = GetRun(id);

@@ -41,11 +41,6 @@ class SuiteFileTest : public ForgeTest {
     Sh("cd " + repo + " && git add -A && git commit -q -m suite");
     return ShOut("git -C " + repo + " rev-parse HEAD");
   }
-  bool Ended(int64_t id) {
-    const v1::RunState s = GetRun(id).state();
-    return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
-           s == v1::RUN_STATE_CANCELLED;
-  }
   std::string JobMessage(const v1::Run& run, const std::string& job) {
     for (const auto& j : run.jobs())
       if (j.name() == job) return j.message();
@@ -71,7 +66,7 @@ TEST_F(SuiteFileTest, RepositorySuitesAreReadAtTheCommitAndABrokenOneFailsWithIt
   ASSERT_EQ(a.status, 202) << a.body.dump();
   ASSERT_EQ(Runs(a).size(), 1u);
   const int64_t base = Runs(a)[0];
-  ASSERT_TRUE(WaitUntil([&] { return Ended(base); }, absl::Seconds(90)));
+  ASSERT_TRUE(IsTerminal(WaitForRunEnd(*stub_, base, absl::Seconds(90)).state()));
   v1::Run run = GetRun(base);
   ASSERT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED) << run.DebugString();
   EXPECT_EQ(run.suite_name(), "perf") << "named after the project's entry, not the file";
@@ -86,7 +81,7 @@ TEST_F(SuiteFileTest, RepositorySuitesAreReadAtTheCommitAndABrokenOneFailsWithIt
   // A rerun reads the suite again: the same two jobs, not the added one twice.
   ASSERT_EQ(Cli({"-o", "json", "run", "rerun", std::to_string(base)}, &out), 0) << out;
   const int64_t again = std::stoll(json::parse(out)["id"].get<std::string>());
-  ASSERT_TRUE(WaitUntil([&] { return Ended(again); }, absl::Seconds(90)));
+  ASSERT_TRUE(IsTerminal(WaitForRunEnd(*stub_, again, absl::Seconds(90)).state()));
   EXPECT_EQ(GetRun(again).state(), v1::RUN_STATE_SUCCEEDED);
   EXPECT_EQ(GetRun(again).jobs_size(), 2) << GetRun(again).DebugString();
 
@@ -99,7 +94,7 @@ TEST_F(SuiteFileTest, RepositorySuitesAreReadAtTheCommitAndABrokenOneFailsWithIt
   Answer opened = Deliver("pull_request", pr, "sf-pr-1");
   ASSERT_EQ(Runs(opened).size(), 1u) << opened.body.dump();
   const int64_t cand = Runs(opened)[0];
-  ASSERT_TRUE(WaitUntil([&] { return Ended(cand); }, absl::Seconds(60)));
+  ASSERT_TRUE(IsTerminal(WaitForRunEnd(*stub_, cand, absl::Seconds(60)).state()));
   v1::Run failed = GetRun(cand);
   EXPECT_EQ(failed.state(), v1::RUN_STATE_FAILED);
   ASSERT_EQ(failed.jobs_size(), 1);
@@ -135,7 +130,7 @@ TEST_F(SuiteFileTest, RepositorySuitesAreReadAtTheCommitAndABrokenOneFailsWithIt
   pr["pull_request"]["head"]["sha"] = ShOut("git -C " + dir_ + "/app rev-parse HEAD");
   Answer gone = Deliver("pull_request", pr, "sf-pr-2");
   ASSERT_EQ(Runs(gone).size(), 1u) << gone.body.dump();
-  ASSERT_TRUE(WaitUntil([&] { return Ended(Runs(gone)[0]); }, absl::Seconds(60)));
+  ASSERT_TRUE(IsTerminal(WaitForRunEnd(*stub_, Runs(gone)[0], absl::Seconds(60)).state()));
   EXPECT_TRUE(absl::StrContains(JobMessage(GetRun(Runs(gone)[0]), "suite-file"),
                                 "has no file .perfgate/suite.yaml"))
       << GetRun(Runs(gone)[0]).DebugString();

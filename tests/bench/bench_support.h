@@ -1,20 +1,28 @@
-// What the system benchmarks share: a simulated agent (a real gRPC session that accepts and
-// completes every assignment at once, so the figures are the controller's), a percentile and a
-// bounded wait.
+// What the system benchmarks share: the controller under test (started on its embedded, durable
+// PostgreSQL, loopback only), a simulated agent (a real gRPC session that accepts and completes
+// every assignment at once, so the figures are the controller's), a percentile and a bounded wait.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 
 namespace perfgate::bench {
@@ -33,6 +41,70 @@ inline bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
   }
   return false;
 }
+
+// perfgate-controller from `bin_dir` with its data, ready file and log (controller.log) under
+// `dir`, listening on free loopback ports; stopped (SIGTERM, then waited for) by Stop() or when
+// destroyed.
+class BenchController {
+ public:
+  // Null, with the reason on stderr, when it did not start within a minute.
+  static std::unique_ptr<BenchController> Start(const std::string& bin_dir, const std::string& dir,
+                                                const std::vector<std::string>& extra_args) {
+    common::SpawnOptions o;
+    o.argv = {bin_dir + "/perfgate-controller",
+              "--data-dir",
+              dir + "/data",
+              "--grpc-listen",
+              "127.0.0.1:0",
+              "--http-listen",
+              "127.0.0.1:0",
+              "--ready-file",
+              dir + "/ready",
+              "--log-level",
+              "warn"};
+    o.argv.insert(o.argv.end(), extra_args.begin(), extra_args.end());
+    const std::string log = dir + "/controller.log";
+    FILE* lf = fopen(log.c_str(), "w");
+    if (lf == nullptr) {
+      std::cerr << "cannot write " << log << "\n";
+      return nullptr;
+    }
+    o.stdout_fd = fileno(lf);
+    o.stderr_fd = fileno(lf);
+    auto pid = common::Spawn(o);
+    fclose(lf);  // the child has its own copy
+    if (!pid.ok()) {
+      std::cerr << "controller did not start: " << pid.status().message() << "\n";
+      return nullptr;
+    }
+    std::unique_ptr<BenchController> c(new BenchController(*pid));
+    if (!WaitFor([&] { return access((dir + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(60))) {
+      std::cerr << "controller did not start; see " << log << "\n";
+      return nullptr;
+    }
+    auto ready = nlohmann::json::parse(std::ifstream(dir + "/ready"));
+    c->grpc_addr_ = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
+    c->http_port_ = ready["http_port"].get<int>();
+    return c;
+  }
+  ~BenchController() { Stop(); }
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    common::SignalGroup(pid_, SIGTERM).IgnoreError();
+    common::WaitFor(pid_, absl::Seconds(30)).IgnoreError();
+  }
+  pid_t pid() const { return pid_; }
+  const std::string& grpc_addr() const { return grpc_addr_; }
+  int http_port() const { return http_port_; }
+
+ private:
+  explicit BenchController(pid_t pid) : pid_(pid) {}
+  const pid_t pid_;
+  bool stopped_ = false;
+  std::string grpc_addr_;
+  int http_port_ = 0;
+};
 
 class SimAgent {
  public:
