@@ -11,6 +11,24 @@
 namespace perfgate::common {
 namespace {
 
+// A suite text and what its error must contain.
+struct ErrorCase {
+  std::string text;
+  std::string want;
+};
+
+// Each text is refused, with an error that contains its `want`.
+template <size_t N>
+void ExpectEachRefused(const ErrorCase (&cases)[N]) {
+  for (const auto& c : cases) {
+    auto spec = ParseSuite("s.yaml", c.text);
+    ASSERT_FALSE(spec.ok()) << c.text;
+    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
+        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
+        << c.text;
+  }
+}
+
 TEST(SuiteParserTest, ParsesACompleteSuite) {
   auto spec = ParseSuite("s.yaml", R"(
 name: smoke
@@ -252,10 +270,7 @@ TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
   auto job = [](const std::string& workload) {
     return "jobs:\n  - benchmark:\n      workload:\n" + workload;
   };
-  struct Case {
-    std::string text;
-    std::string want;
-  } cases[] = {
+  const ErrorCase cases[] = {
       {job("        harness: {command: x}\n"), "workload.harness.format: is required"},
       {job("        harness: {format: criterion, command: x}\n"),
        "s.yaml:4:27: jobs[0].benchmark.workload.harness.format: 'criterion': want "
@@ -278,22 +293,13 @@ TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
        "      workload: {harness: {format: go-test, command: go}}\n",
        "jobs[0].benchmark.observe: not with a harness"},
   };
-  for (const auto& c : cases) {
-    auto spec = ParseSuite("s.yaml", c.text);
-    ASSERT_FALSE(spec.ok()) << c.text;
-    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
-        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
-        << c.text;
-  }
+  ExpectEachRefused(cases);
 }
 
 TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
   auto job = [](const std::string& body) { return "jobs:\n  - benchmark:\n" + body; };
   const std::string http = "        http: {target: \"http://{host}:1\", rate: 10}\n";
-  struct Case {
-    std::string text;
-    std::string want;
-  } cases[] = {
+  const ErrorCase cases[] = {
       {job("      fixtures: []\n"), "jobs[0].benchmark.workload: is required"},
       {job("      workload: {duration: 10s}\n"), "give exactly one load generator"},
       {job("      workload:\n        duration: 10 seconds\n" + http),
@@ -335,13 +341,7 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
       {"jobs:\n  - command: x\n    benchmark: {}\n", "give either command or benchmark"},
       {"jobs:\n  - timeout: 1m\n    benchmark: {}\n", "belongs to a command job"},
   };
-  for (const auto& c : cases) {
-    auto spec = ParseSuite("s.yaml", c.text);
-    ASSERT_FALSE(spec.ok()) << c.text;
-    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
-        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
-        << c.text;
-  }
+  ExpectEachRefused(cases);
 }
 
 TEST(SuiteParserTest, ParsesObserve) {
@@ -388,10 +388,7 @@ TEST(SuiteParserTest, BadObserveSectionsNameLineFieldAndProblem) {
            "        command: \"true\"\n      observe:\n" +
            observe;
   };
-  struct Case {
-    std::string text;
-    std::string want;
-  } cases[] = {
+  const ErrorCase cases[] = {
       {job("        prometheus: {queries: [{name: a}]}\n"),
        "observe.prometheus.queries[0].expr: is required (PromQL)"},
       {job("        prometheus: {scrape: [{job: a, target: x}]}\n"),
@@ -426,13 +423,7 @@ TEST(SuiteParserTest, BadObserveSectionsNameLineFieldAndProblem) {
        "postgres.explain[0].sql: is required"},
       {job("        grafana: {}\n"), "observe.grafana: unknown key"},
   };
-  for (const auto& c : cases) {
-    auto spec = ParseSuite("s.yaml", c.text);
-    ASSERT_FALSE(spec.ok()) << c.text;
-    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
-        << "got: " << spec.status().message() << "\nwant: " << c.want << "\nin:\n"
-        << c.text;
-  }
+  ExpectEachRefused(cases);
 }
 
 TEST(PromqlCheckTest, PromtoolNamesTheBadExpression) {
