@@ -1,5 +1,7 @@
 #include "agent/spool/uploader.h"
 
+#include <optional>
+
 #include "common/log/log.h"
 
 namespace perfgate::agent {
@@ -159,6 +161,10 @@ bool Uploader::UploadBlobs(AttemptJournal& j, v1::RepetitionResult* r) {
 bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
   const int64_t id = j->attempt_id();
   const int64_t epoch = j->assign().epoch();
+  // The completion is read before anything else: the attempt writes its last results and log
+  // lines before it finishes, so everything it wrote is in the spool reads below. Read after
+  // them, a completion could overtake a result spooled while this pass was uploading.
+  const std::optional<v1::CompleteAttemptRequest> result = j->result();
   // Results first: they are what the attempt was for.
   auto results = j->UnackedResults();
   if (!results.ok()) {
@@ -233,7 +239,6 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
     }
     chunks_uploaded_->Increment(req.chunks_size());
   }
-  auto result = j->result();
   if (!result) return true;
   v1::CompleteAttemptRequest req = *result;
   req.set_attempt_id(id);

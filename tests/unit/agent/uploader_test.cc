@@ -1,14 +1,18 @@
-// The uploader's blob path against an in-process gateway over real gRPC that drops every other
-// chunk: a profile arrives whole (resumed from what the controller holds) before the result
+// The uploader against an in-process gateway over real gRPC. Blobs: with every other chunk
+// dropped, a profile arrives whole (resumed from what the controller holds) before the result
 // that names it, and a profile lost from the spool becomes a gap instead of blocking the rest.
+// Order: a result spooled while a pass is uploading reaches the controller before the completion.
+#include "agent/spool/uploader.h"
+
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
+#include <functional>
 #include <random>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "agent/spool/attempt_journal.h"
-#include "agent/spool/uploader.h"
 #include "common/hash/sha256.h"
 #include "gtest/gtest.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
@@ -37,6 +41,7 @@ class FlakyGateway final : public v1::AgentGateway::Service {
   }
   grpc::Status UploadResults(grpc::ServerContext*, const v1::UploadResultsRequest* req,
                              v1::UploadResultsResponse*) override {
+    if (during_results_) std::exchange(during_results_, nullptr)();
     absl::MutexLock lock(&mu_);
     for (const auto& r : req->results()) {
       for (const auto& p : r.profiles()) {
@@ -55,17 +60,21 @@ class FlakyGateway final : public v1::AgentGateway::Service {
                                v1::CompleteAttemptResponse*) override {
     absl::MutexLock lock(&mu_);
     completed_ = true;
+    results_at_completion_ = results_.size();
     return grpc::Status::OK;
   }
 
+  // Runs once, inside the first UploadResults call (set before the uploader starts).
+  std::function<void()> during_results_;
   absl::Mutex mu_;
   int chunk_calls_ = 0, data_calls_ = 0;
   std::map<std::string, std::string> blobs_;
   std::vector<v1::RepetitionResult> results_;
   bool completed_ = false;
+  size_t results_at_completion_ = 0;
 };
 
-class UploaderBlobTest : public ::testing::Test {
+class UploaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder b;
@@ -114,7 +123,7 @@ v1::ProfileRef Ref(const std::string& sha, size_t size) {
   return p;
 }
 
-TEST_F(UploaderBlobTest, AProfileArrivesWholeThroughDroppedChunksBeforeItsResult) {
+TEST_F(UploaderTest, AProfileArrivesWholeThroughDroppedChunksBeforeItsResult) {
   std::string blob(5 * (1 << 19) + 123, '\0');  // 2.5 MiB: three 1 MiB chunks
   std::mt19937 rng(7);
   for (auto& c : blob) c = static_cast<char>(rng());
@@ -138,7 +147,7 @@ TEST_F(UploaderBlobTest, AProfileArrivesWholeThroughDroppedChunksBeforeItsResult
   EXPECT_FALSE(std::filesystem::exists(dir_)) << "the journal goes once delivered";
 }
 
-TEST_F(UploaderBlobTest, AProfileLostFromTheSpoolBecomesAGap) {
+TEST_F(UploaderTest, AProfileLostFromTheSpoolBecomesAGap) {
   auto sha = journal_->AddBlob("some profile bytes");
   ASSERT_TRUE(sha.ok());
   std::filesystem::remove(journal_->BlobPath(*sha));
@@ -157,6 +166,27 @@ TEST_F(UploaderBlobTest, AProfileLostFromTheSpoolBecomesAGap) {
   ASSERT_EQ(got.gaps_size(), 1);
   EXPECT_EQ(got.gaps(0).name(), "profile.api.heap.after");
   EXPECT_NE(got.gaps(0).reason().find("spooled profile is gone"), std::string::npos);
+}
+
+// The attempt spools its last result and finishes while the uploader is sending the results it
+// read before: the completion must not overtake that result (the controller would close the
+// attempt one repetition short, as a CI run once did with a harness's eight repetitions).
+TEST_F(UploaderTest, AResultSpooledDuringAPassArrivesBeforeTheCompletion) {
+  v1::RepetitionResult r;
+  r.set_repetition(1);
+  ASSERT_TRUE(journal_->AddResult(r).ok());
+  gateway_.during_results_ = [this] {
+    v1::RepetitionResult last;
+    last.set_repetition(2);
+    ASSERT_TRUE(journal_->AddResult(last).ok());
+    ASSERT_TRUE(journal_->Finish(v1::CompleteAttemptRequest()).ok());
+  };
+  Drain();
+  absl::MutexLock lock(&gateway_.mu_);
+  ASSERT_EQ(gateway_.results_.size(), 2u);
+  EXPECT_EQ(gateway_.results_[1].repetition(), 2);
+  EXPECT_TRUE(gateway_.completed_);
+  EXPECT_EQ(gateway_.results_at_completion_, 2u) << "the completion came before the last result";
 }
 
 }  // namespace
