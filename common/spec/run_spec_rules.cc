@@ -392,6 +392,37 @@ absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
   return absl::OkStatus();
 }
 
+absl::Status CheckAnalysis(const std::string& f, const v1::AnalysisSpec& a,
+                          const SpecLimits& limits) {
+  auto fraction = [](const std::string& field, double v) {
+    return v >= 0 && v <= 1 ? absl::OkStatus()
+                            : Bad(field, absl::StrCat("must be a fraction from 0 to 1; got ", v));
+  };
+  if (a.has_min_effect()) RETURN_IF_ERROR(fraction(f + ".min_effect", a.min_effect()));
+  if (a.gate_size() > kMaxAnalysisPatterns || a.metrics_size() > kMaxAnalysisPatterns)
+    return Bad(f, absl::StrCat("at most ", kMaxAnalysisPatterns, " gate and metrics entries"));
+  for (int i = 0; i < a.gate_size(); ++i) {
+    RETURN_IF_ERROR(
+        CheckString(absl::StrCat(f, ".gate[", i, "]"), a.gate(i), limits.max_string_bytes, true));
+  }
+  for (int i = 0; i < a.metrics_size(); ++i) {
+    const std::string mf = absl::StrCat(f, ".metrics[", i, "]");
+    RETURN_IF_ERROR(
+        CheckString(mf + ".metric", a.metrics(i).metric(), limits.max_string_bytes, true));
+    if (a.metrics(i).has_min_effect())
+      RETURN_IF_ERROR(fraction(mf + ".min_effect", a.metrics(i).min_effect()));
+    if (!a.metrics(i).has_min_effect() && !a.metrics(i).has_gate())
+      return Bad(mf, "give min_effect or gate for the metric");
+  }
+  if (a.max_repetitions() > kMaxRepetitions)
+    return Bad(f + ".max_repetitions", absl::StrCat("at most ", kMaxRepetitions));
+  if (a.max_confirmation_seconds() > limits.max_timeout_seconds) {
+    return Bad(f + ".max_confirmation_seconds",
+               absl::StrCat("at most ", limits.max_timeout_seconds));
+  }
+  return absl::OkStatus();
+}
+
 // The attempt's timeout covers the whole workload, with room; by default twice it (2 h at least).
 absl::Status CheckBenchmarkTimeouts(const std::string& f, v1::BenchmarkJob* b,
                                     const SpecLimits& limits) {
@@ -437,6 +468,7 @@ absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const Spe
                                  b->workload().duration_seconds(), &t, promql));
   }
   RETURN_IF_ERROR(CheckLimits(f, *b));
+  if (b->has_analysis()) RETURN_IF_ERROR(CheckAnalysis(f + ".analysis", b->analysis(), limits));
   RETURN_IF_ERROR(CheckBenchmarkTimeouts(f, b, limits));
   return t.Check(b->has_build());
 }

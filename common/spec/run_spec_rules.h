@@ -46,6 +46,7 @@ inline constexpr uint32_t kMaxConnections = 10000;
 inline constexpr uint32_t kMaxThreads = 64;
 inline constexpr uint32_t kMaxPgTopStatements = 1000;
 inline constexpr int kMaxBaselineRuns = 20;
+inline constexpr int kMaxAnalysisPatterns = 200;  // analysis.gate and analysis.metrics, each
 
 // The extra pprof profiles a suite may ask for besides cpu and heap.
 inline constexpr const char* kExtraProfiles[] = {"allocs", "block", "goroutine", "mutex",

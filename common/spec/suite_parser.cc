@@ -24,18 +24,34 @@ class Parser : public YamlReader {
   absl::StatusOr<v1::RunSpec> Suite(const YAML::Node& root) {
     v1::RunSpec spec;
     if (!root || root.IsNull()) return Error(root, "suite", "the file is empty");
-    RETURN_IF_ERROR(CheckKeys(root, "", {"name", "project", "jobs"}));
+    RETURN_IF_ERROR(CheckKeys(root, "", {"name", "project", "analysis", "jobs"}));
     if (root["name"]) {
       ASSIGN_OR_RETURN(*spec.mutable_suite_name(), Str(root["name"], "name"));
     }
     if (root["project"]) {
       ASSIGN_OR_RETURN(*spec.mutable_project(), Str(root["project"], "project"));
     }
+    v1::AnalysisSpec suite_analysis;
+    if (root["analysis"])
+      RETURN_IF_ERROR(Analysis(root["analysis"], "analysis", &suite_analysis));
     YAML::Node jobs = root["jobs"];
     if (!jobs) return Error(root, "jobs", "is required (a list of jobs)");
     if (!jobs.IsSequence()) return Error(jobs, "jobs", "must be a non-empty list");
     for (size_t i = 0; i < jobs.size(); ++i) {
-      RETURN_IF_ERROR(Job(jobs[i], absl::StrCat("jobs[", i, "]"), spec.add_jobs()));
+      v1::JobSpec* job = spec.add_jobs();
+      RETURN_IF_ERROR(Job(jobs[i], absl::StrCat("jobs[", i, "]"), job));
+      if (root["analysis"] && job->has_benchmark()) {
+        // The suite's analysis is each job's default; the job's own fields win.
+        v1::AnalysisSpec merged = suite_analysis;
+        const v1::AnalysisSpec& own = job->benchmark().analysis();
+        if (own.has_min_effect()) merged.set_min_effect(own.min_effect());
+        if (own.gate_size() > 0) *merged.mutable_gate() = own.gate();
+        if (own.metrics_size() > 0) *merged.mutable_metrics() = own.metrics();
+        if (own.max_repetitions()) merged.set_max_repetitions(own.max_repetitions());
+        if (own.max_confirmation_seconds())
+          merged.set_max_confirmation_seconds(own.max_confirmation_seconds());
+        *job->mutable_benchmark()->mutable_analysis() = std::move(merged);
+      }
     }
     return spec;
   }
@@ -77,7 +93,7 @@ class Parser : public YamlReader {
   absl::Status Benchmark(const YAML::Node& n, const std::string& path, v1::BenchmarkJob* b) {
     RETURN_IF_ERROR(CheckKeys(n, path,
                               {"build", "stack", "fixtures", "workload", "observe", "limits",
-                               "timeout", "cancel_grace"}));
+                               "analysis", "timeout", "cancel_grace"}));
     if (n["build"]) RETURN_IF_ERROR(Build(n["build"], path + ".build", b->mutable_build()));
     if (n["stack"]) RETURN_IF_ERROR(Stack(n["stack"], path + ".stack", b->mutable_stack()));
     if (n["fixtures"]) {
@@ -98,8 +114,63 @@ class Parser : public YamlReader {
             Limit(n["limits"][i], absl::StrCat(path, ".limits[", i, "]"), b->add_limits()));
       }
     }
+    if (n["analysis"])
+      RETURN_IF_ERROR(Analysis(n["analysis"], path + ".analysis", b->mutable_analysis()));
     RETURN_IF_ERROR(OptSeconds(n, path, "timeout", b, &v1::BenchmarkJob::set_timeout_seconds));
     return OptSeconds(n, path, "cancel_grace", b, &v1::BenchmarkJob::set_cancel_grace_seconds);
+  }
+
+  // analysis: {min_effect, gate, metrics: [{metric, min_effect, gate}], max_repetitions,
+  // max_confirmation_time}
+  absl::Status Analysis(const YAML::Node& n, const std::string& path, v1::AnalysisSpec* a) {
+    RETURN_IF_ERROR(CheckKeys(
+        n, path,
+        {"min_effect", "gate", "metrics", "max_repetitions", "max_confirmation_time"}));
+    if (n["min_effect"]) {
+      ASSIGN_OR_RETURN(double f, Fraction(n["min_effect"], path + ".min_effect"));
+      a->set_min_effect(f);
+    }
+    if (n["gate"]) RETURN_IF_ERROR(StrList(n["gate"], path + ".gate", a->mutable_gate()));
+    if (n["metrics"]) {
+      RETURN_IF_ERROR(List(n["metrics"], path + ".metrics"));
+      for (size_t i = 0; i < n["metrics"].size(); ++i) {
+        const YAML::Node& m = n["metrics"][i];
+        const std::string mp = absl::StrCat(path, ".metrics[", i, "]");
+        RETURN_IF_ERROR(CheckKeys(m, mp, {"metric", "min_effect", "gate"}));
+        v1::MetricAnalysis* ma = a->add_metrics();
+        RETURN_IF_ERROR(OptStr(m, mp, "metric", ma->mutable_metric()));
+        if (m["min_effect"]) {
+          ASSIGN_OR_RETURN(double f, Fraction(m["min_effect"], mp + ".min_effect"));
+          ma->set_min_effect(f);
+        }
+        RETURN_IF_ERROR(OptBool(m, mp, "gate", ma, &v1::MetricAnalysis::set_gate));
+      }
+    }
+    RETURN_IF_ERROR(OptWhole(n, path, "max_repetitions", 1, kMaxRepetitions, a,
+                             &v1::AnalysisSpec::set_max_repetitions));
+    return OptSeconds(n, path, "max_confirmation_time", a,
+                      &v1::AnalysisSpec::set_max_confirmation_seconds);
+  }
+
+  // A share: a fraction (0.05) or a percentage ("5%"), from 0 to 100 %.
+  absl::StatusOr<double> Fraction(const YAML::Node& n, const std::string& path) const {
+    std::string text = n.IsScalar() ? n.Scalar() : "";
+    const bool percent = !text.empty() && text.back() == '%';
+    double v = 0;
+    if (percent) {
+      YAML::Node number(text.substr(0, text.size() - 1));
+      if (!YAML::convert<double>::decode(number, v) || !(v >= 0 && v <= 100))
+        return Error(n, path, "must be a percentage from 0% to 100% (like 5%) or a fraction");
+      return v / 100;
+    }
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !(v >= 0))
+      return Error(n, path, "must be a fraction (0.05) or a percentage (5%)");
+    if (v > 1) {
+      return Error(n, path,
+                   absl::StrCat("is a fraction (0.05 = 5 %), so ", text, " would be ", v * 100,
+                                " %; write 0.05 or 5%"));
+    }
+    return v;
   }
 
   absl::Status Limit(const YAML::Node& n, const std::string& p, v1::MetricLimit* m) {

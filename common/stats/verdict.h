@@ -1,32 +1,33 @@
-// The verdict on a candidate's metric against its baseline (docs/analysis.md "Statistics"):
-// a two-sided Mann-Whitney U test on the repetitions at alpha, Benjamini-Hochberg
-// across the metrics of one comparison at q, and an effect floor of
-// max(min_effect, noise_factor x the metric's noise CV); the effect is the ratio of medians with
-// a bootstrap confidence interval.
+// The verdict on a candidate's metric against its baseline (docs/analysis.md "Statistics").
+// Two questions, kept apart:
+//
+//   how large a change matters   the practical floor: min_effect (default 3 %, settable per
+//                                suite and per metric). It does not grow with noise.
+//   how well the change is known the 95 % bootstrap interval of the ratio of medians over the
+//                                repetitions, widened by the run-to-run margin (below).
 //
 //   fewer than min_repetitions valid values on a side   -> inconclusive (never a guess)
-//   significant (p <= alpha and BH-adjusted p <= q):
-//     |ratio - 1| - margin >= floor  -> regression or improvement, by the metric's direction
-//     |ratio - 1| + margin >= floor  -> inconclusive: the runs differ, by an amount run-to-run
-//                                       noise could carry across the floor either way
-//     otherwise                      -> no_change (a real but immaterial shift)
-//   not significant:
-//     |ratio - 1| >= floor           -> inconclusive (a material shift the test cannot confirm)
-//     otherwise                      -> no_change
-// An inconclusive candidate gets an interleaved confirmation run from the controller.
+//   the whole interval beyond +floor or -floor, and the shift significant (Mann-Whitney p <=
+//   alpha, Benjamini-Hochberg adjusted p <= q)          -> regression or improvement, by the
+//                                                          metric's direction
+//   the whole interval inside -floor..+floor            -> no_change (an equivalence test: two
+//                                                          one-sided tests at 2.5 % each)
+//   otherwise                                           -> inconclusive: the interval reaches
+//                                                          across the floor
+// A significant shift whose interval reaches beyond the floor is never no_change, and more
+// repetitions narrow the interval, so more evidence finds smaller shifts.
 //
-// The margin is run-to-run noise. The test sees only the repetitions of one run a side, and
+// The margin is run-to-run noise. The interval sees only the repetitions of one run a side, and
 // repetitions of one run agree more than runs of the same code do: a machine drifts between
-// runs, a process starts with another memory layout. Two runs minutes apart can differ
-// "significantly" with nothing changed, or a real change be grown or hidden by drift. Where the
-// metric's run-to-run CV is known (the CV of run medians in its history), margin =
-// run_noise_z x run_noise_cv x sqrt(1/baseline_runs + 1/candidate_runs): a significant shift is
-// a verdict only when it clears the floor by more than runs differ, and immaterial only when it
-// stays below it by as much. In between, the interleaved confirmation (baseline and candidate
-// taking turns on one agent, so drift falls on both) decides; its own judgement has margin 0. A
-// shift the test does not find significant is judged as without a margin: the margin is not a
-// demand to prove equivalence (for a metric as noisy from run to run as within, like a maximum,
-// no single run could). Without a known run-to-run CV the margin is 0: the plain rules.
+// runs, a process starts with another memory layout. margin = run_noise_z x run_noise_cv x
+// sqrt(1/baseline_runs + 1/candidate_runs), with run_noise_cv the CV of the metric's run medians
+// where its history has 3 runs, else a conservative prior (never 0: two runs of the same code that
+// the repetitions measure precisely would otherwise differ "significantly"). It widens the
+// interval in quadrature (independent errors), in log space. An interleaved confirmation, whose
+// sides take turns on one agent so that drift falls on both, has no margin.
+//
+// Benjamini-Hochberg runs over two families: the gating metrics (those that decide the run's
+// verdict) and the rest (reported with their intervals, deciding nothing).
 #pragma once
 
 #include <string>
@@ -38,40 +39,71 @@ namespace perfgate::common {
 
 enum class Verdict { kNoChange, kRegression, kImprovement, kInconclusive };
 
+// Which rule decided a verdict.
+enum class Decision {
+  kTooFewRepetitions,  // inconclusive: not enough valid repetitions to judge
+  kBeyondFloor,        // regression / improvement: the interval lies beyond the floor
+  kWithinFloor,        // no_change: the interval lies inside +-floor
+  kStraddlesFloor,     // inconclusive: the interval reaches across the floor
+  kNotSignificant,     // inconclusive: beyond the floor, but not significant after BH
+};
+
+const char* DecisionName(Decision d);  // too_few_repetitions, beyond_floor, ...
+
 struct VerdictOptions {
   double alpha = 0.01;
   double fdr_q = 0.05;
-  double min_effect = 0.03;
-  double noise_factor = 2;
+  double min_effect = 0.03;  // the practical floor unless a metric says otherwise
   int min_repetitions = 6;
   double run_noise_z = 1.96;  // the margin's width in run-to-run standard deviations
+  // The run-to-run CV assumed while a metric's is unknown (fewer than 3 runs in its history).
+  double prior_run_noise_cv = 0.01;
   BootstrapOptions bootstrap;
 };
 
 struct MetricSamples {
   std::string name;
   bool lower_is_better = true;
-  double noise_cv = 0;  // the metric's usual coefficient of variation on this machine class
+  double noise_cv = 0;  // the metric's usual repetition CV on this machine class (0 = unknown)
   std::vector<double> baseline, candidate;
-  double run_noise_cv = 0;  // CV of a run's median from run to run; 0 = unknown (no margin)
+  // CV of a run's median from run to run; 0 = unknown: the prior is used.
+  double run_noise_cv = 0;
+  // The sides took turns on one agent (an interleaved confirmation): drift falls on both, no
+  // margin.
+  bool interleaved = false;
   int baseline_runs = 1, candidate_runs = 1;  // runs pooled on each side
+  double min_effect = -1;                     // the metric's own floor; < 0: the options'
+  bool gate = true;                           // decides the run's verdict
 };
 
 struct MetricVerdict {
   std::string name;
   Verdict verdict = Verdict::kInconclusive;
+  Decision decision = Decision::kTooFewRepetitions;
   std::string reason;  // one line saying why
   double baseline_median = 0, candidate_median = 0;
-  RatioInterval ratio;     // candidate / baseline medians, with its CI
+  RatioInterval ratio;     // candidate / baseline medians, with the repetitions' CI
   bool has_ratio = false;  // false when the baseline median is 0
+  double low = 0, high = 0;  // the ratio's interval widened by the margin (what decides)
   double u = 0, p = 1, p_adjusted = 1;
-  bool tested = false;  // enough repetitions to test
-  double floor = 0;     // the effect floor used (fraction, 0.03 = 3 %)
-  double margin = 0;    // run-to-run noise around the floor (fraction; 0 when unknown)
+  bool tested = false;        // enough repetitions to test
+  double floor = 0;           // the practical floor used (fraction, 0.03 = 3 %)
+  double margin = 0;          // run-to-run noise (fraction; 0 for an interleaved confirmation)
+  bool margin_prior = false;  // the margin rests on the prior (run-to-run CV unknown)
 };
 
-// Verdicts for the metrics of one comparison, in input order. BH runs over the tested metrics.
+// Verdicts for the metrics of one comparison, in input order.
 std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metrics,
                                         const VerdictOptions& opts = {});
+
+// Repetitions per side for the ratio-of-medians interval at `confidence` to come out beyond or
+// within the floor with probability `power`, for a metric whose repetitions vary with
+// coefficient of variation `cv` and a true shift `distance` away from the floor (fractions).
+// Normal approximation: the median of n repetitions has standard error sqrt(pi/2) x sigma /
+// sqrt(n), so n = 2 x (pi/2) x cv^2 x (z_(1+confidence)/2 + z_power)^2 / distance^2, rounded up.
+int RepetitionsToDecide(double cv, double distance, double confidence = 0.95, double power = 0.9);
+
+// The p-quantile of the standard normal distribution (0 < p < 1).
+double NormalQuantile(double p);
 
 }  // namespace perfgate::common

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/spec/analysis_spec.h"
 #include "common/spec/limit_levels.h"
 #include "common/stats/summary.h"
 #include "controller/queue/agent_matcher.h"
@@ -44,7 +45,93 @@ void Describe(const RunSamples& candidate, v1::Comparison* c) {
   c->set_machine_class(absl::StrJoin(classes, ","));
 }
 
+// The run-to-run CV assumed for a metric without its own: learned across the metrics of the
+// machine class that have one (their median, given 3 or more), else the stated default.
+double PriorRunNoise(const std::map<std::pair<std::string, std::string>, NoiseEstimate>& noise,
+                     double fallback) {
+  std::vector<double> known;
+  for (const auto& [key, n] : noise) {
+    if (n.run_cv > 0) known.push_back(n.run_cv);
+  }
+  if (known.size() < 3) return fallback;
+  std::sort(known.begin(), known.end());
+  return common::Quantile(known, 0.5);
+}
+
+// A robust coefficient of variation: IQR / 1.349 (a normal's sigma) over the median.
+double RobustCv(const std::vector<double>& v) {
+  if (v.size() < 3) return 0;
+  const common::Summary s = common::Summarize(v);
+  return s.median != 0 ? s.iqr / 1.349 / std::abs(s.median) : 0;
+}
+
+// Repetitions a side an interleaved confirmation needs to decide an inconclusive metric: from
+// how much its repetitions vary now (the noisier side, robustly; else its history's CV) and how
+// far its shift lies from the floor (at least half the floor: a shift right at the floor can
+// never be decided, and is planned as if half a floor away).
+int RepetitionsNeeded(const common::MetricSamples& s, const common::MetricVerdict& v) {
+  if (!v.has_ratio) return 0;
+  double cv = std::max(RobustCv(s.baseline), RobustCv(s.candidate));
+  if (cv == 0) cv = s.noise_cv;
+  const double distance =
+      std::max(std::abs(std::abs(v.ratio.estimate - 1) - v.floor), v.floor / 2);
+  return common::RepetitionsToDecide(cv, distance);
+}
+
 }  // namespace
+
+ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c,
+                                  int min_repetitions) {
+  const v1::WorkloadSpec& w = job.spec.benchmark().workload();
+  const v1::AnalysisSpec& a = job.spec.benchmark().analysis();
+  ConfirmationPlan plan;
+  const int base = std::max<int>(w.repetitions(), min_repetitions);
+  const v1::MetricComparison* worst = nullptr;
+  for (const v1::MetricComparison& m : c.metrics()) {
+    if (m.job_name() != job.job_name || !m.gate() || m.verdict() != v1::VERDICT_INCONCLUSIVE)
+      continue;
+    if (!worst || m.repetitions_needed() > worst->repetitions_needed()) worst = &m;
+  }
+  if (!worst) return plan;
+  plan.side = std::max(base, worst->repetitions_needed());
+  const int max_reps = a.max_repetitions() ? static_cast<int>(a.max_repetitions())
+                                           : common::kDefaultMaxConfirmationRepetitions;
+  const uint32_t max_secs = a.max_confirmation_seconds() ? a.max_confirmation_seconds()
+                                                         : common::kDefaultMaxConfirmationSeconds;
+  const uint32_t per_rep = w.warmup_seconds() + w.duration_seconds() + w.pause_seconds();
+  const int by_time = per_rep > 0 ? static_cast<int>(max_secs / (2 * per_rep)) : max_reps;
+  std::string need =
+      worst->repetitions_needed() > 0
+          ? absl::StrFormat(
+                "%s needs %s repetitions a side to decide at its %.1f %% floor (%s against "
+                "repetitions that vary by %.1f %%)",
+                worst->name(),
+                worst->repetitions_needed() >= 100000
+                    ? std::string("more than 100,000")
+                    : absl::StrCat(worst->repetitions_needed()),
+                100 * worst->floor(),
+                absl::StrFormat("%+.1f %%", 100 * (worst->ratio() - 1)),
+                100 * std::max(RobustCv({worst->baseline_values().begin(),
+                                         worst->baseline_values().end()}),
+                               RobustCv({worst->candidate_values().begin(),
+                                         worst->candidate_values().end()})))
+          : absl::StrCat(worst->name(), " is inconclusive (", worst->decided_by(), ")");
+  std::string cap;
+  if (plan.side > max_reps) {
+    plan.side = max_reps;
+    cap = absl::StrCat("; the budget allows ", max_reps, " (analysis.max_repetitions)");
+  }
+  if (plan.side > by_time) {
+    plan.side = by_time;
+    cap = absl::StrFormat("; the budget allows %d (%d s a repetition, both sides within "
+                          "analysis.max_confirmation_time %d s)",
+                          by_time, per_rep, max_secs);
+  }
+  plan.side = std::max(plan.side, base);
+  plan.why = absl::StrCat("job ", job.job_name, ": ", need, cap, "; measuring ", plan.side,
+                          " a side");
+  return plan;
+}
 
 const JobSamples* RunSamples::Job(const std::string& name) const {
   for (const auto& j : jobs) {
@@ -112,7 +199,8 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
     c.add_baseline_run_ids(b.run.id());
     c.add_baseline_commits(b.run.commit());
   }
-  // One family of tests over every compared metric of every job (BH across all of them).
+  // One comparison judges every compared metric of every job (BH within the gating metrics and
+  // within the rest).
   std::vector<common::MetricSamples> samples;
   std::vector<std::pair<const JobSamples*, const JobSamples::Metric*>> meta;
   for (const JobSamples& job : in.candidate.jobs) {
@@ -135,18 +223,26 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
       auto nit = in.noise.find({job.job_name, name});
       if (nit != in.noise.end()) {
         s.noise_cv = nit->second.cv;
-        if (!in.interleaved) s.run_noise_cv = nit->second.run_cv;
+        s.run_noise_cv = nit->second.run_cv;
       }
+      s.interleaved = in.interleaved;
       s.baseline_runs = runs;
       s.candidate_runs = 1;
+      const common::MetricRules rules =
+          common::RulesFor(job.spec.benchmark().analysis(), name);
+      s.min_effect = rules.min_effect;
+      s.gate = rules.gate;
       samples.push_back(std::move(s));
       meta.emplace_back(&job, &m);
     }
   }
-  const std::vector<common::MetricVerdict> verdicts = common::JudgeMetrics(samples, opts);
-  int regressions = 0, improvements = 0, inconclusive = 0;
+  common::VerdictOptions o = opts;
+  o.prior_run_noise_cv = PriorRunNoise(in.noise, opts.prior_run_noise_cv);
+  const std::vector<common::MetricVerdict> verdicts = common::JudgeMetrics(samples, o);
+  int regressions = 0, improvements = 0, inconclusive = 0, gating = 0;
   for (size_t i = 0; i < verdicts.size(); ++i) {
     const common::MetricVerdict& v = verdicts[i];
+    const common::MetricSamples& s = samples[i];
     v1::MetricComparison* m = c.add_metrics();
     m->set_job_name(meta[i].first->job_name);
     m->set_name(v.name);
@@ -154,20 +250,29 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
     m->set_direction(meta[i].second->direction);
     m->set_verdict(ToProto(v.verdict));
     m->set_reason(v.reason);
-    for (double x : samples[i].baseline) m->add_baseline_values(x);
-    for (double x : samples[i].candidate) m->add_candidate_values(x);
+    for (double x : s.baseline) m->add_baseline_values(x);
+    for (double x : s.candidate) m->add_candidate_values(x);
     m->set_baseline_median(v.baseline_median);
     m->set_candidate_median(v.candidate_median);
     m->set_has_ratio(v.has_ratio);
     m->set_ratio(v.ratio.estimate);
     m->set_ratio_low(v.ratio.low);
     m->set_ratio_high(v.ratio.high);
+    m->set_interval_low(v.low);
+    m->set_interval_high(v.high);
     m->set_p(v.p);
     m->set_p_adjusted(v.p_adjusted);
     m->set_floor(v.floor);
-    m->set_noise_cv(samples[i].noise_cv);
-    m->set_run_noise_cv(samples[i].run_noise_cv);
+    m->set_noise_cv(s.noise_cv);
+    m->set_run_noise_cv(s.run_noise_cv);
     m->set_margin(v.margin);
+    m->set_margin_prior(v.margin_prior);
+    m->set_decided_by(common::DecisionName(v.decision));
+    m->set_gate(s.gate);
+    if (v.verdict == common::Verdict::kInconclusive && s.gate)
+      m->set_repetitions_needed(RepetitionsNeeded(s, v));
+    if (!s.gate) continue;
+    ++gating;
     regressions += v.verdict == common::Verdict::kRegression;
     improvements += v.verdict == common::Verdict::kImprovement;
     inconclusive += v.verdict == common::Verdict::kInconclusive;
@@ -186,11 +291,24 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
   if (verdicts.empty()) {
     overall = v1::VERDICT_UNSPECIFIED;
     c.set_note("no metric in common with the baseline");
+  } else if (gating == 0) {
+    overall = v1::VERDICT_UNSPECIFIED;
+    c.set_note("no gating metric in common with the baseline (analysis.gate)");
   }
   c.set_verdict(overall);
   c.set_summary(absl::StrFormat(
-      "%s: %d metrics compared; %d regressed, %d improved, %d inconclusive", VerdictText(overall),
-      c.metrics_size(), regressions, improvements, inconclusive));
+      "%s: %d metrics compared, %d gating; %d regressed, %d improved, %d inconclusive",
+      VerdictText(overall), c.metrics_size(), gating, regressions, improvements, inconclusive));
+  if (overall == v1::VERDICT_INCONCLUSIVE) {
+    std::vector<std::string> why;
+    for (const JobSamples& job : in.candidate.jobs) {
+      const ConfirmationPlan plan = PlanConfirmation(job, c, opts.min_repetitions);
+      if (plan.side == 0) continue;
+      c.set_confirmation_repetitions(std::max(c.confirmation_repetitions(), plan.side));
+      why.push_back(plan.why);
+    }
+    c.set_confirmation_plan(absl::StrJoin(why, "; "));
+  }
 
   // Absolute levels, on the candidate's medians.
   for (const JobSamples& job : in.candidate.jobs) {
@@ -222,6 +340,7 @@ std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url
   for (const auto& m : c.metrics()) {
     const bool regression = m.verdict() == v1::VERDICT_REGRESSION;
     if (!regression && m.verdict() != v1::VERDICT_IMPROVEMENT) continue;
+    if (!m.gate()) continue;  // reported, deciding nothing: no one is paged for it
     v1::Alert a;
     a.set_kind(regression ? "regression" : "improvement");
     a.set_state("firing");
@@ -310,7 +429,8 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
   for (int round = 1; round <= kConfirmationRounds; ++round) {
     for (const JobSamples* j : jobs) {
       const uint32_t reps = j->spec.benchmark().workload().repetitions();
-      const uint32_t side = std::max<uint32_t>(reps, min_repetitions);
+      const uint32_t side = std::max<uint32_t>(
+          std::max<uint32_t>(reps, min_repetitions), PlanConfirmation(*j, c, min_repetitions).side);
       // One spare repetition per round: a repetition found invalid (the generator fell behind
       // on a busy machine) must not leave the confirmation short of a verdict again.
       const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;

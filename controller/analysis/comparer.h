@@ -69,19 +69,31 @@ v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note
 // per-run CVs, run_cv the CV of the runs' medians given 3 or more runs. Zeros without such runs.
 NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs);
 
-// An alert per regression or improvement, with its evidence; `url` is the comparison page.
+// An alert per regression or improvement of a gating metric, with its evidence; `url` is the
+// comparison page.
 std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url);
 
 // The alert a new change point raises; `url` is where to look (the change points page).
 v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& url);
+
+// How many repetitions a side a confirmation gives `job`: what the measured noise says its
+// noisiest inconclusive gating metric needs to decide at its floor, within the job's budget
+// (analysis.max_repetitions, analysis.max_confirmation_seconds), and at least max(the job's
+// repetitions, min_repetitions). side 0 when no gating metric of the job is inconclusive.
+struct ConfirmationPlan {
+  int side = 0;
+  std::string why;  // "job api: http.latency.p50 needs 152 repetitions a side ..."
+};
+ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c,
+                                  int min_repetitions);
 
 // Confirmation of an inconclusive candidate: the same jobs measured again on the candidate's own
 // agent, the baseline's commit and the candidate's taking turns (A1 B1 A2 B2 A3 B3), so that
 // drift of the machine over time falls on both sides alike, then judged as usual.
 inline constexpr int kConfirmationRounds = 3;
 // The confirmation run of `candidate`, whose comparison `c` was inconclusive: each side gets
-// max(the job's repetitions, min_repetitions) repetitions over kConfirmationRounds rounds, plus
-// a spare one per round.
+// PlanConfirmation's repetitions (max(the job's repetitions, min_repetitions) for a job that
+// decided) over kConfirmationRounds rounds, plus a spare one per round.
 // nullopt, with *why, when none can be made (no baseline commit, a job whose agent is unknown,
 // nothing measured).
 std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v1::Comparison& c,

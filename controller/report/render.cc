@@ -12,9 +12,11 @@
 namespace perfgate::controller {
 namespace {
 
+// What goes in the top table: every gating metric that did not come out no_change, and any
+// metric that moved (an inconclusive metric that does not gate only in the full table).
 bool Notable(const v1::MetricComparison& m) {
   return m.verdict() == v1::VERDICT_REGRESSION || m.verdict() == v1::VERDICT_IMPROVEMENT ||
-         m.verdict() == v1::VERDICT_INCONCLUSIVE;
+         (m.verdict() == v1::VERDICT_INCONCLUSIVE && IsGate(m));
 }
 
 std::string Short(const std::string& commit) { return commit.substr(0, 12); }
@@ -31,10 +33,11 @@ std::string Baselines(const v1::Comparison& c) {
 
 // A Markdown table row of the verdict table.
 std::string MetricRow(const v1::MetricComparison& m) {
-  return absl::StrCat("| ", VerdictText(m.verdict()), " | ", m.job_name(), " | ", m.name(), " | ",
-                      FormatValue(m.baseline_median()), " ", m.unit(), " | ",
-                      FormatValue(m.candidate_median()), " ", m.unit(), " | ", FormatChange(m),
-                      " | ", FormatInterval(m), " | ", absl::StrFormat("%.2g", m.p()), " |\n");
+  return absl::StrCat("| ", VerdictText(m.verdict()), " | ", m.job_name(), " | ", m.name(),
+                      IsGate(m) ? "" : " (reported)", " | ", FormatValue(m.baseline_median()), " ",
+                      m.unit(), " | ", FormatValue(m.candidate_median()), " ", m.unit(), " | ",
+                      FormatChange(m), " | ", FormatInterval(m), " | ", FormatFloor(m), " | ",
+                      DecidedBy(m), " | ", absl::StrFormat("%.2g", m.p()), " |\n");
 }
 
 }  // namespace
@@ -85,10 +88,39 @@ std::string FormatChange(const v1::MetricComparison& m) {
 }
 
 std::string FormatInterval(const v1::MetricComparison& m) {
-  if (!m.has_ratio() || (m.ratio_low() == 0 && m.ratio_high() == 0)) return "-";
-  return absl::StrFormat("%+.1f .. %+.1f %%", 100 * (m.ratio_low() - 1),
-                         100 * (m.ratio_high() - 1));
+  // Comparisons stored before the widened interval existed show the repetitions' interval.
+  const bool widened = m.interval_low() != 0 || m.interval_high() != 0;
+  const double low = widened ? m.interval_low() : m.ratio_low();
+  const double high = widened ? m.interval_high() : m.ratio_high();
+  if (!m.has_ratio() || (low == 0 && high == 0)) return "-";
+  return absl::StrFormat("%+.1f .. %+.1f %%", 100 * (low - 1), 100 * (high - 1));
 }
+
+std::string FormatFloor(const v1::MetricComparison& m) {
+  std::string f = absl::StrFormat("+-%.1f %%", 100 * m.floor());
+  if (m.margin() > 0)
+    absl::StrAppend(&f, absl::StrFormat(" (runs +-%.1f %%%s)", 100 * m.margin(),
+                                        m.margin_prior() ? " assumed" : ""));
+  return f;
+}
+
+std::string DecidedBy(const v1::MetricComparison& m) {
+  const std::string& d = m.decided_by();
+  if (d.empty()) return "-";  // stored before the decision was recorded
+  std::string out = d == "beyond_floor"          ? "interval beyond the floor"
+                    : d == "within_floor"        ? "interval within the floor"
+                    : d == "straddles_floor"     ? "interval across the floor"
+                    : d == "not_significant"     ? "not significant"
+                    : d == "too_few_repetitions" ? "too few repetitions"
+                                                 : d;
+  if (m.repetitions_needed() > 0)
+    absl::StrAppend(&out, m.repetitions_needed() >= 100000
+                              ? std::string("; needs >100,000 a side")
+                              : absl::StrCat("; needs ", m.repetitions_needed(), " a side"));
+  return out;
+}
+
+bool IsGate(const v1::MetricComparison& m) { return m.gate() || m.decided_by().empty(); }
 
 std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url) {
   std::ostringstream o;
@@ -100,9 +132,11 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
   if (!page_url.empty()) o << " [Comparison page](" << page_url << ")";
   o << "\n\n";
   if (!c.note().empty()) o << "> " << c.note() << "\n\n";
+  if (!c.confirmation_plan().empty()) o << "> Confirmation: " << c.confirmation_plan() << "\n\n";
   const char* header =
-      "| verdict | job | metric | baseline | candidate | change | 95 % CI | p |\n"
-      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
+      "| verdict | job | metric | baseline | candidate | change | interval | floor | decided by "
+      "| p |\n"
+      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n";
   int notable = 0;
   for (const auto& m : c.metrics()) notable += Notable(m);
   if (notable) {
@@ -111,7 +145,7 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
       if (Notable(m)) o << MetricRow(m);
     o << "\n";
   } else if (c.metrics_size()) {
-    o << "No significant change in " << c.metrics_size() << " metrics.\n\n";
+    o << "No change beyond the floor in " << c.metrics_size() << " metrics.\n\n";
   }
   if (c.limits_size()) {
     o << "| limit | job | metric | level |\n| --- | --- | --- | --- |\n";
@@ -123,8 +157,11 @@ std::string RenderMarkdown(const v1::Comparison& c, const std::string& page_url)
   if (c.metrics_size()) {
     o << "<details><summary>All " << c.metrics_size() << " metrics</summary>\n\n" << header;
     for (const auto& m : c.metrics()) o << MetricRow(m);
-    o << "\nMann-Whitney U (two-sided) on the repetitions, Benjamini-Hochberg across metrics; "
-         "change = ratio of medians with a bootstrap 95 % CI.\n\n</details>\n\n";
+    o << "\nchange = ratio of medians; interval = its bootstrap 95 % interval over the "
+         "repetitions, widened by the run-to-run noise; regression or improvement when the "
+         "interval lies beyond the floor (and Mann-Whitney U with Benjamini-Hochberg agrees), "
+         "no_change when it lies within it, inconclusive when it reaches across. Metrics marked "
+         "(reported) do not decide the verdict.\n\n</details>\n\n";
   }
   for (const auto& curve : c.curves()) {
     o << "<details><summary>Latency percentiles, " << curve.job_name() << " " << curve.histogram()
@@ -156,15 +193,18 @@ std::string RenderText(const v1::Comparison& c) {
   o << "baseline:  " << Baselines(c) << " of " << c.baseline_branch() << "\n";
   o << "machine class: " << c.machine_class() << "\n";
   if (!c.note().empty()) o << "note: " << c.note() << "\n";
+  if (!c.confirmation_plan().empty()) o << "confirmation: " << c.confirmation_plan() << "\n";
   o << c.summary() << "\n\n";
   if (c.metrics_size()) {
-    o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8s\n", "VERDICT", "JOB", "METRIC",
-                         "BASELINE", "CANDIDATE", "CHANGE", "95% CI", "P");
+    o << absl::StrFormat("%-12s %-4s %-10s %-28s %12s %12s %9s %18s  %-31s %-28s %8s\n", "VERDICT",
+                         "GATE", "JOB", "METRIC", "BASELINE", "CANDIDATE", "CHANGE", "INTERVAL",
+                         "FLOOR", "DECIDED BY", "P");
     for (const auto& m : c.metrics()) {
-      o << absl::StrFormat("%-12s %-10s %-28s %12s %12s %9s %20s %8.2g\n", VerdictText(m.verdict()),
-                           m.job_name(), m.name(), FormatValue(m.baseline_median()),
+      o << absl::StrFormat("%-12s %-4s %-10s %-28s %12s %12s %9s %18s  %-31s %-28s %8.2g\n",
+                           VerdictText(m.verdict()), IsGate(m) ? "yes" : "no", m.job_name(),
+                           m.name(), FormatValue(m.baseline_median()),
                            FormatValue(m.candidate_median()), FormatChange(m), FormatInterval(m),
-                           m.p());
+                           FormatFloor(m), DecidedBy(m), m.p());
     }
   }
   for (const auto& l : c.limits())

@@ -16,7 +16,14 @@ std::string RenderJson(const v1::Comparison& c);
 
 // Shared by the renderers: "+10.2 %" / "x1.102" style numbers.
 std::string FormatChange(const v1::MetricComparison& m);
+// The interval that decided (the repetitions' widened by run-to-run noise), as changes in %.
 std::string FormatInterval(const v1::MetricComparison& m);
+// "+-3.0 % (runs +-2.8 % assumed)": the practical floor and the margin.
+std::string FormatFloor(const v1::MetricComparison& m);
+// Which rule decided, for people: "interval beyond the floor", "... ; needs 152 a side".
+std::string DecidedBy(const v1::MetricComparison& m);
+// Whether the metric decides the verdict (comparisons stored before gating: every metric).
+bool IsGate(const v1::MetricComparison& m);
 std::string FormatValue(double v);
 // A profile figure in its unit, scaled for people: "1.23 s", "4.50 MiB", "12 B".
 std::string FormatProfileValue(int64_t v, const std::string& unit);

@@ -22,25 +22,26 @@ std::string ComparisonPage(const v1::Comparison& c) {
   absl::StrAppend(&body, " of ", Esc(c.baseline_branch()), " on machine class ",
                   Esc(c.machine_class()), ".</p>");
   if (!c.note().empty()) absl::StrAppend(&body, "<p><em>", Esc(c.note()), "</em></p>");
+  if (!c.confirmation_plan().empty())
+    absl::StrAppend(&body, "<p>Confirmation: ", Esc(c.confirmation_plan()), "</p>");
   if (c.metrics_size()) {
     body +=
         "<h2>Verdicts</h2><table><tr><th>verdict</th><th>job</th><th>metric</th>"
-        "<th>baseline</th><th>candidate</th><th>change</th><th>95 % CI</th><th>p</th>"
-        "<th>p (BH)</th><th>floor ± run noise</th><th>why</th></tr>";
+        "<th>baseline</th><th>candidate</th><th>change</th><th>interval</th><th>floor</th>"
+        "<th>decided by</th><th>p</th><th>p (BH)</th><th>why</th></tr>";
     for (const auto& m : c.metrics()) {
       absl::StrAppend(
           &body, "<tr>", VerdictCell(VerdictText(m.verdict())), "<td>", Esc(m.job_name()),
           "</td><td><a href=\"/history?project=", Esc(c.project()),
           "&amp;branch=", Esc(c.baseline_branch()), "&amp;suite=", Esc(c.suite_name()),
           "&amp;job=", Esc(m.job_name()), "&amp;metric=", Esc(m.name()), "\">", Esc(m.name()),
-          "</a></td><td class=\"num\">", FormatValue(m.baseline_median()), " ", Esc(m.unit()),
+          "</a>", IsGate(m) ? "" : " <small>(reported)</small>", "</td><td class=\"num\">",
+          FormatValue(m.baseline_median()), " ", Esc(m.unit()),
           "</td><td class=\"num\">", FormatValue(m.candidate_median()), " ", Esc(m.unit()),
           "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">", FormatInterval(m),
+          "</td><td class=\"num\">", Esc(FormatFloor(m)), "</td><td>", Esc(DecidedBy(m)),
           "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
-          absl::StrFormat("%.2g", m.p_adjusted()), "</td><td class=\"num\">",
-          (m.margin() > 0 ? absl::StrFormat("%.1f %% ± %.1f %%", 100 * m.floor(), 100 * m.margin())
-                          : absl::StrFormat("%.1f %%", 100 * m.floor())),
-          "</td><td>", Esc(m.reason()), "</td></tr>");
+          absl::StrFormat("%.2g", m.p_adjusted()), "</td><td>", Esc(m.reason()), "</td></tr>");
     }
     body += "</table>";
   }

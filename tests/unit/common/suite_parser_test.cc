@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common/process/subprocess.h"
+#include "common/spec/analysis_spec.h"
 #include "common/spec/promql_check.h"
 #include "common/spec/run_spec_rules.h"
 #include "common/spec/suite_positions.h"
@@ -340,6 +341,96 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
        "workload.wrk.conections: unknown key"},
       {"jobs:\n  - command: x\n    benchmark: {}\n", "give either command or benchmark"},
       {"jobs:\n  - timeout: 1m\n    benchmark: {}\n", "belongs to a command job"},
+  };
+  ExpectEachRefused(cases);
+}
+
+// analysis: the suite's section is each job's default; a job's own fields win.
+TEST(SuiteParserTest, ParsesAnalysisWithSuiteDefaults) {
+  auto spec = ParseSuite("s.yaml", R"yaml(
+analysis:
+  min_effect: 5%
+  gate: [http.latency.p50, "prom.*"]
+  max_repetitions: 90
+  max_confirmation_time: 40m
+jobs:
+  - name: a
+    benchmark:
+      workload: {command: ./bench}
+  - name: b
+    benchmark:
+      workload: {command: ./bench}
+      analysis:
+        min_effect: 0.1
+        metrics:
+          - {metric: "http.latency.p99*", min_effect: 20%, gate: false}
+)yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::AnalysisSpec& a = spec->jobs(0).benchmark().analysis();
+  EXPECT_DOUBLE_EQ(a.min_effect(), 0.05);
+  ASSERT_EQ(a.gate_size(), 2);
+  EXPECT_EQ(a.gate(1), "prom.*");
+  EXPECT_EQ(a.max_repetitions(), 90u);
+  EXPECT_EQ(a.max_confirmation_seconds(), 2400u);
+  const v1::AnalysisSpec& b = spec->jobs(1).benchmark().analysis();
+  EXPECT_DOUBLE_EQ(b.min_effect(), 0.1) << "the job's own floor wins";
+  EXPECT_EQ(b.gate_size(), 2) << "the suite's gate list is the default";
+  ASSERT_EQ(b.metrics_size(), 1);
+  EXPECT_DOUBLE_EQ(b.metrics(0).min_effect(), 0.2);
+  EXPECT_FALSE(b.metrics(0).gate());
+  EXPECT_EQ(b.max_repetitions(), 90u);
+}
+
+TEST(AnalysisRulesTest, DefaultGatesAndFirstMatchWins) {
+  for (const char* m : {"http.latency.p50", "http.latency.p99", "http.throughput", "http.errors",
+                        "proc.api.rss_peak", "pg.tps", "gbench.BM_Sum_4096", "prom.qps", "tx_ms"})
+    EXPECT_TRUE(GatesByDefault(m)) << m;
+  for (const char* m : {"http.latency.p90", "http.latency.p99.9", "http.latency.max",
+                        "proc.api.cpu_util", "pg.latency.stddev", "dbstats.calls"})
+    EXPECT_FALSE(GatesByDefault(m)) << m;
+  v1::AnalysisSpec a;
+  a.set_min_effect(0.05);
+  auto* first = a.add_metrics();
+  first->set_metric("http.latency.*");
+  first->set_min_effect(0.1);
+  auto* second = a.add_metrics();
+  second->set_metric("http.latency.max");
+  second->set_min_effect(0.5);
+  second->set_gate(true);
+  MetricRules r = RulesFor(a, "http.latency.max");
+  EXPECT_DOUBLE_EQ(r.min_effect, 0.1) << "the first entry that sets the floor";
+  EXPECT_TRUE(r.gate) << "the first entry that sets the gate";
+  r = RulesFor(a, "http.throughput");
+  EXPECT_DOUBLE_EQ(r.min_effect, 0.05);
+  EXPECT_TRUE(r.gate);
+  a.add_gate("http.latency.p50");
+  EXPECT_FALSE(RulesFor(a, "http.throughput").gate) << "a gate list replaces the default set";
+  EXPECT_TRUE(RulesFor(a, "http.latency.p50").gate);
+  EXPECT_DOUBLE_EQ(RulesFor(v1::AnalysisSpec(), "x").min_effect, kDefaultMinEffect);
+}
+
+TEST(SuiteParserTest, BadAnalysisNamesTheField) {
+  const std::string job = "jobs:\n  - benchmark:\n      workload: {command: x}\n";
+  const ErrorCase cases[] = {
+      {"analysis:\n  min_effect: 5\n" + job,
+       "s.yaml:2:15: analysis.min_effect: is a fraction (0.05 = 5 %), so 5 would be 500 %; write "
+       "0.05 or 5%"},
+      {"analysis:\n  min_effect: 150%\n" + job,
+       "analysis.min_effect: must be a percentage from 0% to 100%"},
+      {"analysis:\n  min_effect: lots\n" + job,
+       "analysis.min_effect: must be a fraction (0.05) or a percentage (5%)"},
+      {"analysis:\n  gate: http.latency.p50\n" + job, "analysis.gate: must be a list"},
+      {"analysis:\n  metrics: [{metric: x, floor: 1}]\n" + job,
+       "analysis.metrics[0].floor: unknown key (known: gate, metric, min_effect)"},
+      {"analysis:\n  metrics: [{metric: x}]\n" + job,
+       "analysis.metrics[0]: give min_effect or gate for the metric"},
+      {"analysis:\n  max_repetitions: 0\n" + job,
+       "analysis.max_repetitions: must be a whole number from 1 to 1000"},
+      {"analysis:\n  max_confirmation_time: forever\n" + job,
+       "analysis.max_confirmation_time: want a duration"},
+      {"analysis:\n  max_confirmation_time: 9000h\n" + job,
+       "s.yaml:2:26: analysis.max_confirmation_time: at most a week"},
+      {"analysis:\n  wat: 1\n" + job, "s.yaml:2:3: analysis.wat: unknown key"},
   };
   ExpectEachRefused(cases);
 }

@@ -98,7 +98,16 @@ TEST(ComparerTest, SameCodeIsNoChangeAndMissingBaselineSaysSo) {
   ComparisonInputs in;
   in.candidate = Samples(3, "base", 1.0, 30);
   in.baselines.push_back(Samples(1, "base", 1.0, 20));
-  EXPECT_EQ(BuildComparison(in, {}).verdict(), v1::VERDICT_NO_CHANGE);
+  // Run-to-run noise not yet known: the prior margin; never a regression or an improvement.
+  v1::Comparison c = BuildComparison(in, {});
+  EXPECT_TRUE(c.verdict() == v1::VERDICT_NO_CHANGE || c.verdict() == v1::VERDICT_INCONCLUSIVE)
+      << c.summary();
+  for (const auto& m : c.metrics()) EXPECT_TRUE(m.margin_prior()) << m.name();
+  // Known and small (0.3 %): the same code is no change.
+  in.noise[{"api", "http.latency.p50"}] = {0.01, 0.003};
+  in.noise[{"api", "http.throughput"}] = {0.001, 0.003};
+  c = BuildComparison(in, {});
+  EXPECT_EQ(c.verdict(), v1::VERDICT_NO_CHANGE) << c.summary();
 
   v1::Comparison none = NoComparison(in.candidate, "no baseline: run one");
   EXPECT_EQ(none.verdict(), v1::VERDICT_UNSPECIFIED);
@@ -121,8 +130,9 @@ TEST(ComparerTest, NoiseWithinRunsAndFromRunToRunAreApart) {
   EXPECT_DOUBLE_EQ(LearnNoise({{10, 10, 10}, {12, 12, 12}}).run_cv, 0) << "two runs: unknown";
 }
 
-// Runs of the same code that differ from run to run: a shift near the floor goes to the
-// interleaved confirmation instead of becoming a verdict, and the confirmation decides.
+// Runs of the same code that differ from run to run widen the interval: a shift near the floor
+// goes to the interleaved confirmation instead of becoming a verdict, and the confirmation,
+// without that noise, decides.
 TEST(ComparerTest, RunToRunNoiseSendsShiftsNearTheFloorToConfirmation) {
   auto compare = [](double candidate_p50, double run_cv, bool interleaved) {
     ComparisonInputs in;
@@ -138,20 +148,104 @@ TEST(ComparerTest, RunToRunNoiseSendsShiftsNearTheFloorToConfirmation) {
   // Run-to-run CV 0.5 %, one run a side: margin 1.96 x 0.5 % x sqrt(2) = 1.39 %.
   v1::MetricComparison m = compare(1.04, 0.005, false);
   EXPECT_NEAR(m.margin(), 0.0139, 0.0001);
-  EXPECT_EQ(m.verdict(), v1::VERDICT_INCONCLUSIVE) << "4 % is past the 3 % floor by less than "
-                                                      "runs differ: "
-                                                   << m.reason();
-  EXPECT_NE(m.reason().find("too close to call"), std::string::npos) << m.reason();
-  EXPECT_EQ(compare(1.05, 0.005, false).verdict(), v1::VERDICT_REGRESSION);
-  EXPECT_EQ(compare(1.01, 0.005, false).verdict(), v1::VERDICT_NO_CHANGE);
+  EXPECT_LT(m.interval_low(), m.ratio_low()) << "the margin widens the interval";
+  EXPECT_EQ(m.verdict(), v1::VERDICT_INCONCLUSIVE) << m.reason();
+  EXPECT_EQ(m.decided_by(), "straddles_floor");
+  EXPECT_GT(m.repetitions_needed(), 0) << "an inconclusive gating metric is planned for";
+  EXPECT_EQ(compare(1.07, 0.005, false).verdict(), v1::VERDICT_REGRESSION);
+  EXPECT_EQ(compare(1.005, 0.005, false).verdict(), v1::VERDICT_NO_CHANGE);
   // The same 4 % measured interleaved: drift fell on both sides, no margin, a verdict.
-  m = compare(1.04, 0.005, true);
+  m = compare(1.05, 0.005, true);
   EXPECT_DOUBLE_EQ(m.margin(), 0);
   EXPECT_EQ(m.verdict(), v1::VERDICT_REGRESSION) << m.reason();
-  // A noisy machine (run-to-run CV 2 %, margin 5.5 %): a significant 2 % shift may be drift or
-  // a real 3 % hidden by it; the same code, not significantly apart, is simply unchanged.
+  EXPECT_EQ(m.decided_by(), "beyond_floor");
+  // A noisy machine (run-to-run CV 2 %, margin 5.5 %): one run a side cannot show even the same
+  // code within a 3 % floor, so it is inconclusive, not no_change.
   EXPECT_EQ(compare(1.02, 0.02, false).verdict(), v1::VERDICT_INCONCLUSIVE);
-  EXPECT_EQ(compare(1.0, 0.02, false).verdict(), v1::VERDICT_NO_CHANGE);
+  EXPECT_EQ(compare(1.0, 0.02, false).verdict(), v1::VERDICT_INCONCLUSIVE);
+}
+
+// Which metrics decide: by default latency p50/p99, throughput, errors and peak RSS of
+// perfgate's own figures; a suite's analysis section names others and sets floors.
+TEST(ComparerTest, OnlyGatingMetricsDecideTheVerdict) {
+  ComparisonInputs in;
+  in.candidate = Samples(2, "cand", 1.0, 10);
+  in.baselines.push_back(Samples(1, "base", 1.0, 20));
+  for (RunSamples* r : {&in.candidate, &in.baselines[0]}) {
+    r->jobs[0].metrics["http.latency.max"] = {
+        "ms", v1::DIRECTION_LOWER_IS_BETTER,
+        Values(r == &in.candidate ? 9.0 : 5.0, 0.5, 9, r == &in.candidate ? 40 : 41)};
+  }
+  in.interleaved = true;
+  v1::Comparison c = BuildComparison(in, {});
+  const v1::MetricComparison* max = nullptr;
+  for (const auto& m : c.metrics())
+    if (m.name() == "http.latency.max") max = &m;
+  ASSERT_NE(max, nullptr);
+  EXPECT_FALSE(max->gate()) << "a maximum is reported, not gating, by default";
+  EXPECT_NE(max->verdict(), v1::VERDICT_NO_CHANGE) << max->reason();
+  EXPECT_EQ(max->repetitions_needed(), 0) << "a metric that does not gate costs no confirmation";
+  EXPECT_EQ(c.verdict(), v1::VERDICT_NO_CHANGE) << c.summary();
+  EXPECT_TRUE(c.confirmation_plan().empty());
+  EXPECT_TRUE(AlertsFor(c, "u").empty()) << "no one is paged for a reported metric";
+  EXPECT_NE(RenderText(c).find("no   api"), std::string::npos) << RenderText(c);
+
+  // The suite makes it gate, with its own floor: now it decides.
+  v1::AnalysisSpec* a = in.candidate.jobs[0].spec.mutable_benchmark()->mutable_analysis();
+  v1::MetricAnalysis* ma = a->add_metrics();
+  ma->set_metric("http.latency.m*");
+  ma->set_gate(true);
+  ma->set_min_effect(0.25);
+  c = BuildComparison(in, {});
+  for (const auto& m : c.metrics()) {
+    if (m.name() != "http.latency.max") continue;
+    EXPECT_TRUE(m.gate());
+    EXPECT_DOUBLE_EQ(m.floor(), 0.25);
+  }
+  EXPECT_NE(c.verdict(), v1::VERDICT_NO_CHANGE) << c.summary();
+}
+
+// The confirmation asks for what the measured noise needs, within the suite's budget.
+TEST(ComparerTest, TheConfirmationIsSizedByTheNoiseWithinTheBudget) {
+  ComparisonInputs in;
+  in.candidate = Samples(2, "cand", 1.0, 10);
+  in.baselines.push_back(Samples(1, "base", 1.0, 20));
+  // A noisy p50 (repetitions vary by 15 %) that moved +10 %.
+  in.candidate.jobs[0].metrics["http.latency.p50"].values = Values(1.10, 0.165, 9, 50);
+  in.baselines[0].jobs[0].metrics["http.latency.p50"].values = Values(1.0, 0.15, 9, 51);
+  in.candidate.jobs[0].spec.mutable_benchmark()->mutable_workload()->set_repetitions(9);
+  in.candidate.jobs[0].spec.mutable_benchmark()->mutable_workload()->set_duration_seconds(3);
+  v1::Comparison c = BuildComparison(in, {});
+  ASSERT_EQ(c.verdict(), v1::VERDICT_INCONCLUSIVE) << c.summary();
+  const v1::MetricComparison* p50 = nullptr;
+  for (const auto& m : c.metrics())
+    if (m.name() == "http.latency.p50") p50 = &m;
+  ASSERT_NE(p50, nullptr);
+  EXPECT_GT(p50->repetitions_needed(), 60) << p50->reason();
+  // The default budget: 60 a side.
+  EXPECT_EQ(c.confirmation_repetitions(), 60) << c.confirmation_plan();
+  EXPECT_NE(c.confirmation_plan().find("http.latency.p50 needs"), std::string::npos)
+      << c.confirmation_plan();
+  EXPECT_NE(c.confirmation_plan().find("analysis.max_repetitions"), std::string::npos)
+      << c.confirmation_plan();
+  // A time budget of 5 min at 3 s a repetition: 50 a side.
+  in.candidate.jobs[0].spec.mutable_benchmark()->mutable_analysis()->set_max_confirmation_seconds(
+      300);
+  in.candidate.jobs[0].spec.mutable_benchmark()->mutable_analysis()->set_max_repetitions(200);
+  c = BuildComparison(in, {});
+  EXPECT_EQ(c.confirmation_repetitions(), 50) << c.confirmation_plan();
+  EXPECT_NE(c.confirmation_plan().find("max_confirmation_time"), std::string::npos);
+  // ... which the confirmation run measures: 50 a side over 3 rounds, plus a spare a round.
+  in.candidate.jobs[0].agent = "bench-1";
+  in.candidate.run.set_id(2);
+  c.set_baseline_branch("main");
+  std::string why;
+  auto spec = ConfirmationSpec(in.candidate, c, 6, &why);
+  ASSERT_TRUE(spec.has_value()) << why;
+  int side = 0;
+  for (const auto& j : spec->jobs())
+    if (j.arm().baseline()) side += j.benchmark().workload().repetitions();
+  EXPECT_EQ(side, 3 * (17 + 1));
 }
 
 TEST(ComparerTest, ConfirmationInterleavesBothCommitsOnTheCandidatesAgentAndPoolsTheSides) {
