@@ -393,7 +393,7 @@ absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
 }
 
 absl::Status CheckAnalysis(const std::string& f, const v1::AnalysisSpec& a,
-                          const SpecLimits& limits) {
+                           const SpecLimits& limits) {
   auto fraction = [](const std::string& field, double v) {
     return v >= 0 && v <= 1 ? absl::OkStatus()
                             : Bad(field, absl::StrCat("must be a fraction from 0 to 1; got ", v));

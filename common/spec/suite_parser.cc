@@ -32,8 +32,7 @@ class Parser : public YamlReader {
       ASSIGN_OR_RETURN(*spec.mutable_project(), Str(root["project"], "project"));
     }
     v1::AnalysisSpec suite_analysis;
-    if (root["analysis"])
-      RETURN_IF_ERROR(Analysis(root["analysis"], "analysis", &suite_analysis));
+    if (root["analysis"]) RETURN_IF_ERROR(Analysis(root["analysis"], "analysis", &suite_analysis));
     YAML::Node jobs = root["jobs"];
     if (!jobs) return Error(root, "jobs", "is required (a list of jobs)");
     if (!jobs.IsSequence()) return Error(jobs, "jobs", "must be a non-empty list");
@@ -124,8 +123,7 @@ class Parser : public YamlReader {
   // max_confirmation_time}
   absl::Status Analysis(const YAML::Node& n, const std::string& path, v1::AnalysisSpec* a) {
     RETURN_IF_ERROR(CheckKeys(
-        n, path,
-        {"min_effect", "gate", "metrics", "max_repetitions", "max_confirmation_time"}));
+        n, path, {"min_effect", "gate", "metrics", "max_repetitions", "max_confirmation_time"}));
     if (n["min_effect"]) {
       ASSIGN_OR_RETURN(double f, Fraction(n["min_effect"], path + ".min_effect"));
       a->set_min_effect(f);

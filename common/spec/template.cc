@@ -60,8 +60,8 @@ std::string CheckTemplateReferences(const std::string& text, const std::set<std:
     bool known = false;
     for (const char* v : kTemplateVariables) known = known || ref == v;
     if (!known) {
-      return "unknown template variable {" + ref + "} (known: " +
-             absl::StrJoin(kTemplateVariables, ", ") + ", port:NAME)";
+      return "unknown template variable {" + ref +
+             "} (known: " + absl::StrJoin(kTemplateVariables, ", ") + ", port:NAME)";
     }
     if (ref == "srcdir" && !has_build)
       return "{srcdir} is only defined when the job has a build section";

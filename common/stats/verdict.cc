@@ -45,18 +45,16 @@ void Decide(const MetricSamples& m, const VerdictOptions& opts, MetricVerdict& v
     } else {
       v.verdict = Verdict::kInconclusive;
       v.decision = significant ? Decision::kStraddlesFloor : Decision::kNotSignificant;
-      v.reason = absl::StrFormat("baseline median 0, candidate median %.4g: %s (%s)",
-                                 v.candidate_median,
-                                 significant ? "the values differ but the medians do not"
-                                             : "not significant",
-                                 stats);
+      v.reason = absl::StrFormat(
+          "baseline median 0, candidate median %.4g: %s (%s)", v.candidate_median,
+          significant ? "the values differ but the medians do not" : "not significant", stats);
     }
     return;
   }
   const double lo = v.low - 1, hi = v.high - 1, f = v.floor;
   const std::string interval = absl::StrFormat(
-      "%s, interval %s .. %s%s against a %.1f %% floor", Percent(v.ratio.estimate - 1),
-      Percent(lo), Percent(hi),
+      "%s, interval %s .. %s%s against a %.1f %% floor", Percent(v.ratio.estimate - 1), Percent(lo),
+      Percent(hi),
       v.margin > 0 ? absl::StrFormat(" (runs differ by +-%.1f %%%s)", 100 * v.margin,
                                      v.margin_prior ? ", assumed" : "")
                    : "",
@@ -114,8 +112,9 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
     if (!m.interleaved) {
       v.margin_prior = m.run_noise_cv <= 0;
       const double cv = v.margin_prior ? opts.prior_run_noise_cv : m.run_noise_cv;
-      v.margin = opts.run_noise_z * cv *
-                 std::sqrt(1.0 / std::max(1, m.baseline_runs) + 1.0 / std::max(1, m.candidate_runs));
+      v.margin =
+          opts.run_noise_z * cv *
+          std::sqrt(1.0 / std::max(1, m.baseline_runs) + 1.0 / std::max(1, m.candidate_runs));
     }
     if (!m.baseline.empty()) {
       std::vector<double> b(m.baseline);
@@ -160,15 +159,12 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
 double NormalQuantile(double p) {
   // Acklam's rational approximation (relative error 1.15e-9), then one Halley step on erfc,
   // which brings it to double precision.
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                             -2.759285104469687e+02, 1.383577518672690e+02,
-                             -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                             -1.556989798598866e+02, 6.680131188771972e+01,
-                             -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                             -2.400758277161838e+00, -2.549732539343734e+00,
-                             4.374664141464968e+00,  2.938163982698783e+00};
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
   static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
                              3.754408661907416e+00};
   if (p <= 0) return -INFINITY;

@@ -82,8 +82,8 @@ struct MetricVerdict {
   Decision decision = Decision::kTooFewRepetitions;
   std::string reason;  // one line saying why
   double baseline_median = 0, candidate_median = 0;
-  RatioInterval ratio;     // candidate / baseline medians, with the repetitions' CI
-  bool has_ratio = false;  // false when the baseline median is 0
+  RatioInterval ratio;       // candidate / baseline medians, with the repetitions' CI
+  bool has_ratio = false;    // false when the baseline median is 0
   double low = 0, high = 0;  // the ratio's interval widened by the margin (what decides)
   double u = 0, p = 1, p_adjusted = 1;
   bool tested = false;        // enough repetitions to test

@@ -73,8 +73,7 @@ int RepetitionsNeeded(const common::MetricSamples& s, const common::MetricVerdic
   if (!v.has_ratio) return 0;
   double cv = std::max(RobustCv(s.baseline), RobustCv(s.candidate));
   if (cv == 0) cv = s.noise_cv;
-  const double distance =
-      std::max(std::abs(std::abs(v.ratio.estimate - 1) - v.floor), v.floor / 2);
+  const double distance = std::max(std::abs(std::abs(v.ratio.estimate - 1) - v.floor), v.floor / 2);
   return common::RepetitionsToDecide(cv, distance);
 }
 
@@ -106,11 +105,9 @@ ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c
                 "%s needs %s repetitions a side to decide at its %.1f %% floor (%s against "
                 "repetitions that vary by %.1f %%)",
                 worst->name(),
-                worst->repetitions_needed() >= 100000
-                    ? std::string("more than 100,000")
-                    : absl::StrCat(worst->repetitions_needed()),
-                100 * worst->floor(),
-                absl::StrFormat("%+.1f %%", 100 * (worst->ratio() - 1)),
+                worst->repetitions_needed() >= 100000 ? std::string("more than 100,000")
+                                                      : absl::StrCat(worst->repetitions_needed()),
+                100 * worst->floor(), absl::StrFormat("%+.1f %%", 100 * (worst->ratio() - 1)),
                 100 * std::max(RobustCv({worst->baseline_values().begin(),
                                          worst->baseline_values().end()}),
                                RobustCv({worst->candidate_values().begin(),
@@ -123,13 +120,14 @@ ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c
   }
   if (plan.side > by_time) {
     plan.side = by_time;
-    cap = absl::StrFormat("; the budget allows %d (%d s a repetition, both sides within "
-                          "analysis.max_confirmation_time %d s)",
-                          by_time, per_rep, max_secs);
+    cap = absl::StrFormat(
+        "; the budget allows %d (%d s a repetition, both sides within "
+        "analysis.max_confirmation_time %d s)",
+        by_time, per_rep, max_secs);
   }
   plan.side = std::max(plan.side, base);
-  plan.why = absl::StrCat("job ", job.job_name, ": ", need, cap, "; measuring ", plan.side,
-                          " a side");
+  plan.why =
+      absl::StrCat("job ", job.job_name, ": ", need, cap, "; measuring ", plan.side, " a side");
   return plan;
 }
 
@@ -228,8 +226,7 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
       s.interleaved = in.interleaved;
       s.baseline_runs = runs;
       s.candidate_runs = 1;
-      const common::MetricRules rules =
-          common::RulesFor(job.spec.benchmark().analysis(), name);
+      const common::MetricRules rules = common::RulesFor(job.spec.benchmark().analysis(), name);
       s.min_effect = rules.min_effect;
       s.gate = rules.gate;
       samples.push_back(std::move(s));
@@ -429,8 +426,8 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
   for (int round = 1; round <= kConfirmationRounds; ++round) {
     for (const JobSamples* j : jobs) {
       const uint32_t reps = j->spec.benchmark().workload().repetitions();
-      const uint32_t side = std::max<uint32_t>(
-          std::max<uint32_t>(reps, min_repetitions), PlanConfirmation(*j, c, min_repetitions).side);
+      const uint32_t side = std::max<uint32_t>(std::max<uint32_t>(reps, min_repetitions),
+                                               PlanConfirmation(*j, c, min_repetitions).side);
       // One spare repetition per round: a repetition found invalid (the generator fell behind
       // on a busy machine) must not leave the confirmation short of a verdict again.
       const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;

@@ -36,11 +36,11 @@ std::string ComparisonPage(const v1::Comparison& c) {
           "&amp;branch=", Esc(c.baseline_branch()), "&amp;suite=", Esc(c.suite_name()),
           "&amp;job=", Esc(m.job_name()), "&amp;metric=", Esc(m.name()), "\">", Esc(m.name()),
           "</a>", IsGate(m) ? "" : " <small>(reported)</small>", "</td><td class=\"num\">",
-          FormatValue(m.baseline_median()), " ", Esc(m.unit()),
-          "</td><td class=\"num\">", FormatValue(m.candidate_median()), " ", Esc(m.unit()),
-          "</td><td class=\"num\">", FormatChange(m), "</td><td class=\"num\">", FormatInterval(m),
-          "</td><td class=\"num\">", Esc(FormatFloor(m)), "</td><td>", Esc(DecidedBy(m)),
-          "</td><td class=\"num\">", absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
+          FormatValue(m.baseline_median()), " ", Esc(m.unit()), "</td><td class=\"num\">",
+          FormatValue(m.candidate_median()), " ", Esc(m.unit()), "</td><td class=\"num\">",
+          FormatChange(m), "</td><td class=\"num\">", FormatInterval(m), "</td><td class=\"num\">",
+          Esc(FormatFloor(m)), "</td><td>", Esc(DecidedBy(m)), "</td><td class=\"num\">",
+          absl::StrFormat("%.2g", m.p()), "</td><td class=\"num\">",
           absl::StrFormat("%.2g", m.p_adjusted()), "</td><td>", Esc(m.reason()), "</td></tr>");
     }
     body += "</table>";

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "common/compress/gzip.h"
 #include "common/process/proc_stats.h"
 #include "common/process/subprocess.h"
+#include "common/stats/summary.h"
 #include "controller/profile/pprof.h"
 #include "tests/integration/fixture.h"
 
@@ -64,6 +66,36 @@ TEST_F(ClusterTest, SampleTargetInjectsLatencyCpuAndMemoryGrowth) {
   EXPECT_GE(Stats(leaker.process().pid()).rss_bytes - rss0, 38'000'000) << "40 MB kept resident";
 }
 
+// Per 300 ms period (the noise level's), the median latency of sequential requests over 3 s.
+std::vector<double> PeriodMedians(SampleTarget& t) {
+  auto c = t.Client();
+  std::map<int64_t, std::vector<double>> by_period;
+  const absl::Time end = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < end) {
+    const absl::Time t0 = absl::Now();
+    EXPECT_EQ(c.Get("/api/items")->status, 200);
+    by_period[absl::ToUnixMillis(t0) / 300].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+  }
+  std::vector<double> medians;
+  for (auto& [k, v] : by_period)
+    if (v.size() >= 5) medians.push_back(common::Summarize(v).median);
+  return medians;
+}
+
+// --noise-*: a level that holds for a period and changes between periods, so that a window's
+// median moves the way a real system's does; without it the same window is steady.
+TEST_F(ClusterTest, SampleTargetNoiseVariesFromPeriodToPeriod) {
+  SampleTarget steady(dir_, "steady", {"--added-latency", "5ms"});
+  SampleTarget noisy(dir_, "noisy",
+                     {"--added-latency", "5ms", "--noise-latency", "5ms", "--noise-cv", "0.8",
+                      "--noise-period", "300ms", "--noise-seed", "7"});
+  const std::vector<double> s = PeriodMedians(steady), n = PeriodMedians(noisy);
+  ASSERT_GE(s.size(), 5u);
+  ASSERT_GE(n.size(), 5u);
+  EXPECT_LT(common::Summarize(s).cv, 0.1) << "without noise the periods agree";
+  EXPECT_GT(common::Summarize(n).cv, 0.15) << "the noise level changes between periods";
+  EXPECT_GT(common::Summarize(n).median, common::Summarize(s).median) << "noise only adds";
+}
 
 // The sample target's CPU profile is a real pprof profile of where its CPU went: read by our
 // reader and by Go's own tool, with the injected work in BurnCpu carrying most of it.
@@ -106,7 +138,8 @@ TEST_F(ClusterTest, SampleTargetServesACpuProfileThatShowsWhereItsCpuWent) {
   int64_t burn_cum = 0;
   for (const auto& f : top->functions()) {
     if (f.name().rfind("perfgate::sample_target::BurnCpu(", 0) == 0) burn_cum = f.cum();
-    EXPECT_EQ(f.name().find("OnSigprof"), std::string::npos) << "the handler's own frame is dropped";
+    EXPECT_EQ(f.name().find("OnSigprof"), std::string::npos)
+        << "the handler's own frame is dropped";
   }
   // Nearly all the process's CPU is the 2 ms a request it was told to spend.
   EXPECT_GT(burn_cum, top->total() / 2) << top->DebugString();

@@ -13,16 +13,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/http/http_server.h"
 #include "common/process/signals.h"
 #include "common/time/duration_flag.h"
@@ -58,7 +61,25 @@ struct Injection {
   absl::Duration added_latency = absl::ZeroDuration();
   absl::Duration cpu_burn = absl::ZeroDuration();
   int64_t leak_bytes = 0;
+  // Noise like a real system's: every request sleeps noise_latency x L x E, E exponential with
+  // mean 1 (each request its own), L a level with mean 1 and coefficient of variation noise_cv
+  // that holds for noise_period (what a GC, a compaction or a neighbour does to a stretch of
+  // time). Repetitions then differ the way they do on such a system.
+  absl::Duration noise_latency = absl::ZeroDuration();
+  double noise_cv = 0;
+  absl::Duration noise_period = absl::Seconds(1);
+  uint64_t noise_seed = 0;
 };
+
+// The noise level of period k: lognormal with mean 1 and CV `cv`, the same for every request
+// of the period (a function of the seed and k, so no state is shared between threads).
+double NoiseLevel(uint64_t seed, int64_t k, double cv) {
+  if (cv <= 0) return 1;
+  const double sigma = std::sqrt(std::log1p(cv * cv));
+  std::mt19937_64 rng(seed ^ (static_cast<uint64_t>(k) * 0x9e3779b97f4a7c15ULL));
+  std::normal_distribution<double> z(0, 1);
+  return std::exp(-sigma * sigma / 2 + sigma * z(rng));
+}
 
 // Per-route metrics, looked up once.
 struct RouteMetrics {
@@ -158,6 +179,14 @@ class Service {
     if (inj_.cpu_burn > absl::ZeroDuration()) perfgate::sample_target::BurnCpu(inj_.cpu_burn);
     if (inj_.added_latency > absl::ZeroDuration())
       std::this_thread::sleep_for(absl::ToChronoNanoseconds(inj_.added_latency));
+    if (inj_.noise_latency > absl::ZeroDuration()) {
+      thread_local std::mt19937_64 rng(std::random_device{}());
+      std::exponential_distribution<double> jitter(1.0);
+      const int64_t k =
+          absl::ToUnixNanos(absl::Now()) / absl::ToInt64Nanoseconds(inj_.noise_period);
+      const double f = NoiseLevel(inj_.noise_seed, k, inj_.noise_cv) * jitter(rng);
+      std::this_thread::sleep_for(absl::ToChronoNanoseconds(inj_.noise_latency * f));
+    }
     if (inj_.leak_bytes > 0) {
       std::vector<char> block(inj_.leak_bytes, 1);  // touched, so it is resident
       std::lock_guard<std::mutex> l(leak_mu_);
@@ -195,7 +224,25 @@ int main(int argc, char** argv) {
                                       "use this much CPU in every request");
   app.add_option("--leak-bytes", inj.leak_bytes, "keep this many bytes per request (memory growth)")
       ->check(CLI::Range(int64_t{0}, int64_t{64} << 20));
+  perfgate::common::AddDurationOption(
+      app, "--noise-latency", &inj.noise_latency,
+      "noise like a real system's: every request also sleeps this long on average, times a "
+      "random per-request factor (exponential, mean 1) and a level that holds for "
+      "--noise-period (mean 1, CV --noise-cv)");
+  app.add_option("--noise-cv", inj.noise_cv,
+                 "how much the noise level varies from period to period (0.3 = 30 %)")
+      ->check(CLI::Range(0.0, 5.0));
+  perfgate::common::AddDurationOption(app, "--noise-period", &inj.noise_period,
+                                      "how long one noise level holds (default 1s)");
+  app.add_option("--noise-seed", inj.noise_seed,
+                 "seed of the noise levels (default: a random one); the per-request factor is "
+                 "always random");
   CLI11_PARSE(app, argc, argv);
+  if (inj.noise_period <= absl::ZeroDuration()) {
+    std::cerr << "--noise-period: must be positive\n";
+    return 2;
+  }
+  if (inj.noise_seed == 0) inj.noise_seed = std::random_device{}() | 1;
 
   std::string host;
   int port = 0;

@@ -3,8 +3,11 @@
 // deploy/examples/sample-target-suite.yaml with its default 9 repetitions).
 //
 // The system under test is one git repository with a commit per level: the baseline (1 ms of
-// CPU work a request) and latency regressions of 2, 3, 5 and 10 % of the baseline's p50 added
-// as CPU work (calibrated on the median p50 of the history baseline runs). A few baseline runs come
+// CPU work a request) and latency regressions of 5, 10 and 20 % of the baseline's p50 added
+// as CPU work (calibrated on the median p50 of the history baseline runs). Two settings:
+// quiet (the sample target as it is) and noisy (--noise: every request also sleeps a random
+// time whose level changes every second, so that the p50 varies between repetitions the way a
+// real system's does, ~15 %). A few baseline runs come
 // first (the history a lab has, from which each metric's noise is learned), then rounds: each round
 // measures a baseline, an A/A candidate (the baseline's commit) and every injected level, in
 // turn, so that a machine drifting over the invocation drifts under every level alike.
@@ -17,7 +20,9 @@
 //               newest baseline and, where that is inconclusive, decided by the interleaved
 //               confirmation run the controller schedules (A B A B A B on the agent).
 // A false positive is a metric judged regression or improvement for the same code; power is
-// the share of injected runs whose http.latency.p50 is judged a regression.
+// the share of injected runs whose http.latency.p50 is judged a regression. The first look is
+// also re-judged by the rules before issue 18 (previous_rules.h), from the same comparisons,
+// so the two rule sets are compared on identical evidence.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -34,6 +39,7 @@
 #include "absl/time/clock.h"
 #include "common/stats/summary.h"
 #include "tests/bench/detection/lab.h"
+#include "tests/bench/detection/previous_rules.h"
 
 namespace {
 
@@ -65,18 +71,32 @@ struct Level {
 };
 
 // Counts over metric verdicts: how many were compared, flagged, inconclusive.
+// A comparison's metric verdicts under today's rules, or re-judged by the previous ones.
+std::vector<v1::Verdict> Verdicts(const v1::Comparison& c, bool previous, v1::Verdict* overall) {
+  if (previous) return perfgate::bench::PreviousVerdicts(c, overall);
+  std::vector<v1::Verdict> v;
+  for (const auto& m : c.metrics()) v.push_back(m.verdict());
+  *overall = c.verdict();
+  return v;
+}
+
 struct Tally {
+  bool previous = false;
   int metrics = 0, flagged = 0, inconclusive = 0, comparisons = 0, comparisons_flagged = 0;
+  int runs_inconclusive = 0;
   std::map<std::string, int> by_metric;
   void Add(const v1::Comparison& c) {
     ++comparisons;
     bool any = false;
-    for (const auto& m : c.metrics()) {
+    v1::Verdict overall;
+    const std::vector<v1::Verdict> v = Verdicts(c, previous, &overall);
+    runs_inconclusive += overall == v1::VERDICT_INCONCLUSIVE;
+    for (int i = 0; i < c.metrics_size(); ++i) {
       ++metrics;
-      inconclusive += m.verdict() == v1::VERDICT_INCONCLUSIVE;
-      if (Flagged(m.verdict())) {
+      inconclusive += v[i] == v1::VERDICT_INCONCLUSIVE;
+      if (Flagged(v[i])) {
         ++flagged;
-        ++by_metric[m.name()];
+        ++by_metric[c.metrics(i).name()];
         any = true;
       }
     }
@@ -91,36 +111,49 @@ struct Tally {
     for (const auto& [name, n] : by_metric) std::cout << absl::StrFormat("    %-36s %d\n", name, n);
   }
   nlohmann::json Json() const {
-    return {{"comparisons", comparisons},
-            {"metric_comparisons", metrics},
-            {"false_positives", flagged},
-            {"comparisons_flagged", comparisons_flagged},
-            {"inconclusive", inconclusive}};
+    return {{"comparisons", comparisons},   {"metric_comparisons", metrics},
+            {"false_positives", flagged},   {"comparisons_flagged", comparisons_flagged},
+            {"inconclusive", inconclusive}, {"runs_inconclusive", runs_inconclusive}};
   }
 };
 
 // Power at one level: the primary metric's verdicts.
 struct Power {
+  bool previous = false;
   int comparisons = 0, detected = 0, run_regression = 0, inconclusive = 0, confirmed = 0;
   std::vector<double> ratios;
+  absl::Duration agent_time;  // measuring the candidates and their confirmations
   void Add(const v1::Comparison& c) {
     ++comparisons;
-    run_regression += c.verdict() == v1::VERDICT_REGRESSION;
-    for (const auto& m : c.metrics()) {
-      if (m.name() != kPrimary) continue;
-      detected += m.verdict() == v1::VERDICT_REGRESSION;
-      inconclusive += m.verdict() == v1::VERDICT_INCONCLUSIVE;
-      ratios.push_back(m.ratio());
+    v1::Verdict overall;
+    const std::vector<v1::Verdict> v = Verdicts(c, previous, &overall);
+    run_regression += overall == v1::VERDICT_REGRESSION;
+    for (int i = 0; i < c.metrics_size(); ++i) {
+      if (c.metrics(i).name() != kPrimary) continue;
+      detected += v[i] == v1::VERDICT_REGRESSION;
+      inconclusive += v[i] == v1::VERDICT_INCONCLUSIVE;
+      ratios.push_back(c.metrics(i).ratio());
     }
   }
 };
 
+// Agent time of a run: from each job's last attempt's claim to its end (not the queue wait).
+absl::Duration AgentTime(const v1::Run& run) {
+  absl::Duration t;
+  for (const auto& j : run.jobs()) {
+    if (j.attempts().empty()) continue;
+    const auto& a = j.attempts(j.attempts_size() - 1);
+    t += absl::Seconds(a.finished_at().seconds() - a.created_at().seconds());
+  }
+  return t;
+}
+
 void PrintPowerTable(const std::vector<Level>& levels, const std::vector<Power>& power,
                      double base_median, bool pipeline, nlohmann::json* out) {
-  std::cout << absl::StrFormat("  %-9s %-13s %-12s %-12s %-26s %-16s %s\n", "injected",
-                               "realised p50", "median ratio", "comparisons",
-                               "p50 regression (power)", "run regression",
-                               pipeline ? "p50 inconclusive / confirmed" : "p50 inconclusive");
+  std::cout << absl::StrFormat(
+      "  %-9s %-13s %-12s %-12s %-26s %-16s %s\n", "injected", "realised p50", "median ratio",
+      "comparisons", "p50 regression (power)", "run regression",
+      pipeline ? "p50 inconclusive / confirmed / agent min a candidate" : "p50 inconclusive");
   for (size_t li = 1; li < levels.size(); ++li) {
     const Power& p = power[li];
     const double realised = base_median > 0 ? Median(levels[li].p50_medians) / base_median - 1 : 0;
@@ -133,14 +166,19 @@ void PrintPowerTable(const std::vector<Level>& levels, const std::vector<Power>&
                         Wilson(p.detected, p.comparisons)),
         absl::StrFormat("%d (%.0f %%)", p.run_regression,
                         p.comparisons ? 100.0 * p.run_regression / p.comparisons : 0),
-        p.inconclusive, pipeline ? absl::StrCat(" / ", p.confirmed) : "");
+        p.inconclusive,
+        pipeline ? absl::StrFormat(
+                       " / %d / %.1f", p.confirmed,
+                       p.comparisons ? absl::ToDoubleMinutes(p.agent_time) / p.comparisons : 0)
+                 : "");
     out->push_back({{"injected", levels[li].injected},
                     {"realised", realised},
                     {"comparisons", p.comparisons},
                     {"detected", p.detected},
                     {"run_regression", p.run_regression},
                     {"inconclusive", p.inconclusive},
-                    {"confirmed", p.confirmed}});
+                    {"confirmed", p.confirmed},
+                    {"agent_minutes", absl::ToDoubleMinutes(p.agent_time)}});
   }
 }
 
@@ -149,9 +187,9 @@ void PrintPowerTable(const std::vector<Level>& levels, const std::vector<Power>&
 // main is long on purpose: it is the benchmark's script, read top to bottom as the README
 // describes it (flags, set-up, measured steps, figures).
 int main(int argc, char** argv) {
-  std::string bin_dir, source_dir, json_out;
-  int rounds = 4, history = 3;
-  std::vector<double> levels_pct = {2, 3, 5, 10};
+  std::string bin_dir, source_dir, json_out, setting = "quiet";
+  int rounds = 4, history = 3, budget = 0;
+  std::vector<double> levels_pct = {5, 10, 20};
   CLI::App app{
       "perfgate detection benchmark: false positives and power at injected shifts, at "
       "the first comparison and through the whole pipeline (confirmation runs included)"};
@@ -169,20 +207,34 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 20));
   app.add_option("--levels", levels_pct, "injected latency regressions, in % of the p50")
       ->capture_default_str();
+  app.add_option("--setting", setting,
+                 "quiet: the sample target as it is; noisy: with --noise-latency 1ms --noise-cv "
+                 "0.6 --noise-period 1s, a p50 that varies between repetitions like a real "
+                 "system's")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"quiet", "noisy"}));
+  app.add_option("--max-repetitions", budget,
+                 "the suite's analysis.max_repetitions (a confirmation's budget a side); 0: the "
+                 "default")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--json", json_out, "also write the figures here");
   CLI11_PARSE(app, argc, argv);
+  const std::string noise =
+      setting == "noisy" ? " --noise-latency 1ms --noise-cv 0.6 --noise-period 1s" : "";
 
   char tmpl[] = "/tmp/perfgate-detection-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   chmod(dir.c_str(), 0755);
   std::cout << "perfgate detection benchmark (work dir " << dir << ")\n";
   Lab lab(bin_dir, dir);
-  if (!lab.Start(source_dir)) return 1;
+  if (!lab.Start(source_dir, budget ? absl::StrCat("analysis:\n  max_repetitions: ", budget, "\n")
+                                    : std::string()))
+    return 1;
 
   // History first (the runs the noise is learned from), then calibration: the median of their
   // p50s sets the size of a 1 % shift (a machine's first run after a start can sit apart).
   std::vector<Level> levels(1 + levels_pct.size());
-  levels[0].commit = lab.Commit("--cpu-burn 1000us");
+  levels[0].commit = lab.Commit("--cpu-burn 1000us" + noise);
   const absl::Time t0 = absl::Now();
   std::cout << "measuring " << history << " history baseline runs (9 repetitions of 3 s each)...\n"
             << std::flush;
@@ -201,7 +253,7 @@ int main(int argc, char** argv) {
     Level& l = levels[i + 1];
     l.injected = levels_pct[i] / 100;
     const int burn_us = static_cast<int>(std::lround(1000 + l.injected * base_p50_ms * 1000));
-    l.commit = lab.Commit(absl::StrCat("--cpu-burn ", burn_us, "us"));
+    l.commit = lab.Commit(absl::StrCat("--cpu-burn ", burn_us, "us", noise));
   }
   std::cout << absl::StrFormat("baseline p50 %.3f ms: a 1 %% shift is %.1f us of CPU work\n",
                                base_p50_ms, base_p50_ms * 10)
@@ -237,49 +289,63 @@ int main(int argc, char** argv) {
   // First look: every pair of baseline runs (the later as the candidate), every injected run
   // against every baseline run.
   const auto& base_runs = levels[0].runs;
-  Tally first_aa;
-  std::vector<double> floors, margins;
+  Tally first_aa, prev_aa;
+  prev_aa.previous = true;
+  std::vector<double> floors, margins, noise_cvs, prev_floors;
   for (size_t i = 0; i < base_runs.size(); ++i) {
     for (size_t j = i + 1; j < base_runs.size(); ++j) {
       const v1::Comparison c = lab.MustCompare(base_runs[j], base_runs[i]);
       first_aa.Add(c);
+      prev_aa.Add(c);
       for (const auto& m : c.metrics()) {
         if (m.name() != kPrimary) continue;
         floors.push_back(m.floor());
         margins.push_back(m.margin());
+        noise_cvs.push_back(m.noise_cv());
+        prev_floors.push_back(std::max(0.03, 2 * m.noise_cv()));
       }
     }
   }
-  std::vector<Power> first_power(levels.size());
+  std::vector<Power> first_power(levels.size()), prev_power(levels.size());
+  for (Power& p : prev_power) p.previous = true;
   for (size_t li = 1; li < levels.size(); ++li)
     for (int64_t cand : levels[li].runs)
-      for (int64_t base : base_runs) first_power[li].Add(lab.MustCompare(cand, base));
+      for (int64_t base : base_runs) {
+        const v1::Comparison c = lab.MustCompare(cand, base);
+        first_power[li].Add(c);
+        prev_power[li].Add(c);
+      }
 
   // The pipeline: each candidate's final verdict.
   std::cout << "waiting for the analyser's verdicts and confirmation runs...\n" << std::flush;
   Tally pipe_aa;
   std::vector<Power> pipe_power(levels.size());
   int confirmations = 0;
-  absl::Duration confirm_time;
+  absl::Duration confirm_time, aa_time;
+  std::vector<int> confirmation_sides;
   for (size_t li = 0; li < levels.size(); ++li) {
     for (int64_t cand : levels[li].candidates) {
       int64_t conf = 0;
       const v1::Comparison c = lab.FinalComparison(cand, &conf);
+      absl::Duration t = AgentTime(lab.GetRun(cand));
       if (conf) {
         ++confirmations;
-        // Agent time: from each job's claim to its end (not the wait in the queue).
         const v1::Run run = lab.GetRun(conf);
-        for (const auto& j : run.jobs()) {
-          if (j.attempts().empty()) continue;
-          const auto& a = j.attempts(j.attempts_size() - 1);
-          confirm_time += absl::Seconds(a.finished_at().seconds() - a.created_at().seconds());
-        }
+        const absl::Duration ct = AgentTime(run);
+        confirm_time += ct;
+        t += ct;
+        int side = 0;
+        for (const auto& j : run.jobs())
+          if (j.spec().arm().baseline()) side += j.spec().benchmark().workload().repetitions();
+        confirmation_sides.push_back(side);
       }
       if (li == 0) {
         pipe_aa.Add(c);
+        aa_time += t;
       } else {
         pipe_power[li].Add(c);
         pipe_power[li].confirmed += conf != 0;
+        pipe_power[li].agent_time += t;
       }
     }
   }
@@ -287,9 +353,9 @@ int main(int argc, char** argv) {
   const double base_median = Median(levels[0].p50_medians);
   std::cout << "\n"
             << absl::StrFormat(
-                   "perfgate detection: sample target, example suite (9 repetitions x 3 s, 400 "
-                   "req/s), %d history + %d rounds, %.0f min\n\n",
-                   history, rounds, absl::ToDoubleMinutes(absl::Now() - t0));
+                   "perfgate detection, %s setting: sample target%s, example suite (9 "
+                   "repetitions x 3 s, 400 req/s), %d history + %d rounds, %.0f min\n\n",
+                   setting, noise, history, rounds, absl::ToDoubleMinutes(absl::Now() - t0));
   std::cout << "run medians of " << kPrimary << " (ms) by level, in measuring order:\n";
   for (const Level& l : levels) {
     std::cout << absl::StrFormat("  %+4.0f %%:", l.injected * 100);
@@ -297,16 +363,24 @@ int main(int argc, char** argv) {
     std::cout << "\n";
   }
   std::cout << absl::StrFormat(
-      "  baseline run-to-run CV of the p50: %.2f %%; in the A/A comparisons its floor was "
-      "median %.2f %%, its run-noise margin median %.2f %%\n\n",
-      100 * common::Summarize(levels[0].p50_medians).cv, 100 * Median(floors),
-      100 * Median(margins));
+      "  baseline p50: within-run CV (learned) median %.1f %%, run-to-run CV %.2f %%; in the A/A "
+      "comparisons its floor was %.1f %% (previous rules: %.1f %%), its run-noise margin median "
+      "%.2f %%\n\n",
+      100 * Median(noise_cvs), 100 * common::Summarize(levels[0].p50_medians).cv,
+      100 * Median(floors), 100 * Median(prev_floors), 100 * Median(margins));
 
-  nlohmann::json out = {{"rounds", rounds}, {"history", history}};
-  std::cout << "FIRST LOOK (one comparison against an explicit run; no second look)\n";
+  nlohmann::json out = {{"setting", setting},
+                        {"rounds", rounds},
+                        {"history", history},
+                        {"p50_within_run_cv", Median(noise_cvs)}};
+  std::cout << "FIRST LOOK, today's rules (one comparison against an explicit run)\n";
   first_aa.Print("A/A, every pair of baseline runs");
   out["first_look"] = {{"aa", first_aa.Json()}, {"levels", nlohmann::json::array()}};
   PrintPowerTable(levels, first_power, base_median, false, &out["first_look"]["levels"]);
+  std::cout << "\nFIRST LOOK, the rules before issue 18, on the same comparisons\n";
+  prev_aa.Print("A/A, every pair of baseline runs");
+  out["first_look_previous"] = {{"aa", prev_aa.Json()}, {"levels", nlohmann::json::array()}};
+  PrintPowerTable(levels, prev_power, base_median, false, &out["first_look_previous"]["levels"]);
 
   std::cout << "\nPIPELINE (each candidate against its newest baseline; inconclusive ones "
                "decided by the interleaved confirmation run)\n";
@@ -319,11 +393,21 @@ int main(int argc, char** argv) {
   const int candidates =
       static_cast<int>(levels[0].candidates.size()) + rounds * static_cast<int>(levels.size() - 1);
   std::cout << absl::StrFormat(
-      "  confirmation runs: %d of %d candidates (%.1f min of agent time, %.1f min each)\n",
+      "  confirmation runs: %d of %d candidates (%.1f min of agent time, %.1f min each; "
+      "repetitions a side median %.0f, max %d); A/A candidates cost %.1f min of agent time each\n",
       confirmations, candidates, absl::ToDoubleMinutes(confirm_time),
-      confirmations ? absl::ToDoubleMinutes(confirm_time) / confirmations : 0);
-  std::cout << "\n(targets: A/A false positives <= 1 % of metric comparisons; power >= 95 % at "
-               "+5 %; realised = median run p50 of the level against the baselines')\n";
+      confirmations ? absl::ToDoubleMinutes(confirm_time) / confirmations : 0,
+      Median({confirmation_sides.begin(), confirmation_sides.end()}),
+      confirmation_sides.empty()
+          ? 0
+          : *std::max_element(confirmation_sides.begin(), confirmation_sides.end()),
+      levels[0].candidates.empty()
+          ? 0
+          : absl::ToDoubleMinutes(aa_time) / static_cast<double>(levels[0].candidates.size()));
+  std::cout << "\n(targets: A/A false positives <= 1 % of metric comparisons; quiet: power >= 95 % "
+               "at +5 %; noisy: >= 90 % at +20 % with the default repetitions and at +10 % within "
+               "the confirmation budget; realised = median run p50 of the level against the "
+               "baselines')\n";
   if (!json_out.empty()) std::ofstream(json_out) << out.dump(2) << "\n";
   return 0;
 }

@@ -82,7 +82,7 @@ class Lab::Child {
 Lab::Lab(std::string bin_dir, std::string dir) : bin_(std::move(bin_dir)), dir_(std::move(dir)) {}
 Lab::~Lab() = default;
 
-bool Lab::Start(const std::string& source_dir) {
+bool Lab::Start(const std::string& source_dir, const std::string& suite_extra) {
   controller_ = std::make_unique<Child>(
       std::vector<std::string>{bin_ + "/perfgate-controller", "--data-dir", dir_ + "/controller",
                                "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
@@ -112,8 +112,9 @@ bool Lab::Start(const std::string& source_dir) {
   std::stringstream text;
   text << std::ifstream(source_dir + "/deploy/examples/sample-target-suite.yaml").rdbuf();
   suite_ = dir_ + "/suite.yaml";
-  std::ofstream(suite_) << absl::StrReplaceAll(
-      text.str(), {{"repository: /tmp/perfgate-demo/sut", "repository: " + sut_}});
+  std::ofstream(suite_) << absl::StrReplaceAll(text.str(), {{"repository: /tmp/perfgate-demo/sut",
+                                                             "repository: " + sut_}})
+                        << suite_extra;
   return true;
 }
 

@@ -29,8 +29,9 @@ class Lab {
   Lab(std::string bin_dir, std::string dir);
   ~Lab();  // stops the agent and the controller
 
-  // Starts the controller and the agent, makes the repository and the suite.
-  bool Start(const std::string& source_dir);
+  // Starts the controller and the agent, makes the repository and the suite (the example suite
+  // with `suite_extra`, top-level YAML such as an analysis section, appended).
+  bool Start(const std::string& source_dir, const std::string& suite_extra = "");
   // A commit whose flags file (the sample target's flags) holds `flags`.
   std::string Commit(const std::string& flags);
   // kind "baseline" (branch main) or "candidate" (on `branch`, compared with main).

@@ -174,7 +174,8 @@ TEST(VerdictTest, AnIntervalInsideTheFloorIsNoChange) {
 TEST(VerdictTest, ASignificantShiftOnANoisyMetricIsNeverNoChange) {
   // The case: +20 % on a metric whose repetitions vary by 15 %, significant. The floor
   // stays 3 % however noisy the metric (it used to be 2 x 15 % = 30 %, making this no_change).
-  MetricSamples m{"http.latency.p50", true, 0.15, Sample(100, 0.15, 9, 21), Sample(120, 0.15, 9, 22)};
+  MetricSamples m{"http.latency.p50", true, 0.15, Sample(100, 0.15, 9, 21),
+                  Sample(120, 0.15, 9, 22)};
   const auto v = JudgeMetrics({m});
   ASSERT_LT(v[0].p, 0.05) << "the constructed samples must differ";
   EXPECT_DOUBLE_EQ(v[0].floor, 0.03);
@@ -249,7 +250,8 @@ TEST(VerdictTest, UnknownRunToRunNoiseIsAPriorNeverZero) {
   // 1.5 % drift between the two runs is significant. With the prior (1 % run-to-run CV) the
   // margin is 2.8 %: never improvement or regression.
   for (double drift : {-0.015, -0.005, 0.0, 0.005, 0.015}) {
-    MetricSamples m{"x", true, 0, Sample(100, 0.002, 9, 31), Sample(100 * (1 + drift), 0.002, 9, 32)};
+    MetricSamples m{"x", true, 0, Sample(100, 0.002, 9, 31),
+                    Sample(100 * (1 + drift), 0.002, 9, 32)};
     const auto v = JudgeMetrics({m});
     EXPECT_TRUE(v[0].margin_prior);
     EXPECT_NEAR(v[0].margin, 1.96 * 0.01 * std::sqrt(2.0), 1e-12);
@@ -328,7 +330,8 @@ TEST(SampleSizeTest, TheEstimateDeliversItsPowerInSimulation) {
   VerdictOptions opts;
   opts.bootstrap.resamples = 1000;
   for (int t = 0; t < 200; ++t) {
-    MetricSamples m{"x", true, 0, Sample(100, 0.1, n, 1000 + 2 * t), Sample(113, 0.1, n, 1001 + 2 * t)};
+    MetricSamples m{"x", true, 0, Sample(100, 0.1, n, 1000 + 2 * t),
+                    Sample(113, 0.1, n, 1001 + 2 * t)};
     m.interleaved = true;
     found += JudgeMetrics({m}, opts)[0].verdict == Verdict::kRegression;
   }

@@ -15,8 +15,7 @@ TEST(TemplateTest, ExpandsVariablesAndPorts) {
 TEST(TemplateTest, LeavesShellComposeAndJsonBracesAlone) {
   std::map<std::string, std::string> vars = {{"workdir", "/w"}};
   EXPECT_EQ(*ExpandTemplate("echo ${HOME} {workdir}", vars), "echo ${HOME} /w");
-  EXPECT_EQ(*ExpandTemplate(R"(curl -d '{"a": 1}' {workdir})", vars),
-            R"(curl -d '{"a": 1}' /w)");
+  EXPECT_EQ(*ExpandTemplate(R"(curl -d '{"a": 1}' {workdir})", vars), R"(curl -d '{"a": 1}' /w)");
   EXPECT_EQ(*ExpandTemplate("a {{workdir} b", vars), "a {workdir} b");
   EXPECT_EQ(*ExpandTemplate("f() { true; }", vars), "f() { true; }");
 }
