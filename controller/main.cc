@@ -78,7 +78,9 @@ void AddAnalysisFlags(CLI::App& app, ControllerConfig& cfg) {
                                       "backstop poll for finished runs to analyse");
   app.add_flag("--confirm-inconclusive,!--no-confirm-inconclusive", cfg.confirm_inconclusive,
                "schedule one confirmation run (baseline and candidate commits interleaved on the "
-               "candidate's agent) for each inconclusive candidate")
+               "candidate's agent) for each candidate inconclusive on a gating metric, with as "
+               "many repetitions as its measured noise needs within the suite's budget "
+               "(analysis.max_repetitions, analysis.max_confirmation_time)")
       ->capture_default_str();
 }
 

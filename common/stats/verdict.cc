@@ -110,7 +110,7 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
     v.name = m.name;
     v.floor = m.min_effect >= 0 ? m.min_effect : opts.min_effect;
     if (!m.interleaved) {
-      v.margin_prior = m.run_noise_cv <= 0;
+      v.margin_prior = m.run_noise_cv < 0;
       const double cv = v.margin_prior ? opts.prior_run_noise_cv : m.run_noise_cv;
       v.margin =
           opts.run_noise_z * cv *

@@ -20,9 +20,10 @@
 // The margin is run-to-run noise. The interval sees only the repetitions of one run a side, and
 // repetitions of one run agree more than runs of the same code do: a machine drifts between
 // runs, a process starts with another memory layout. margin = run_noise_z x run_noise_cv x
-// sqrt(1/baseline_runs + 1/candidate_runs), with run_noise_cv the CV of the metric's run medians
-// where its history has 3 runs, else a conservative prior (never 0: two runs of the same code that
-// the repetitions measure precisely would otherwise differ "significantly"). It widens the
+// sqrt(1/baseline_runs + 1/candidate_runs), with run_noise_cv the drift of the metric's run
+// medians beyond their repetitions' own noise where its history has 3 runs, else a conservative
+// prior (never 0: two runs of the same code that the repetitions measure precisely would
+// otherwise differ "significantly"). It widens the
 // interval in quadrature (independent errors), in log space. An interleaved confirmation, whose
 // sides take turns on one agent so that drift falls on both, has no margin.
 //
@@ -56,7 +57,7 @@ struct VerdictOptions {
   double min_effect = 0.03;  // the practical floor unless a metric says otherwise
   int min_repetitions = 6;
   double run_noise_z = 1.96;  // the margin's width in run-to-run standard deviations
-  // The run-to-run CV assumed while a metric's is unknown (fewer than 3 runs in its history).
+  // The drift assumed while a metric's is unknown (fewer than 3 runs in its history).
   double prior_run_noise_cv = 0.01;
   BootstrapOptions bootstrap;
 };
@@ -66,8 +67,9 @@ struct MetricSamples {
   bool lower_is_better = true;
   double noise_cv = 0;  // the metric's usual repetition CV on this machine class (0 = unknown)
   std::vector<double> baseline, candidate;
-  // CV of a run's median from run to run; 0 = unknown: the prior is used.
-  double run_noise_cv = 0;
+  // How much run medians drift apart beyond what their repetitions explain (a CV); < 0 =
+  // unknown: the prior is used.
+  double run_noise_cv = -1;
   // The sides took turns on one agent (an interleaved confirmation): drift falls on both, no
   // margin.
   bool interleaved = false;

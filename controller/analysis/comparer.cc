@@ -45,13 +45,14 @@ void Describe(const RunSamples& candidate, v1::Comparison* c) {
   c->set_machine_class(absl::StrJoin(classes, ","));
 }
 
-// The run-to-run CV assumed for a metric without its own: learned across the metrics of the
-// machine class that have one (their median, given 3 or more), else the stated default.
+// The drift assumed for a metric without its own: learned across the metrics of the machine
+// class that have one (their median, given 3 or more: drift is the machine's, much the same
+// for every metric once each metric's own sampling noise is taken out), else the default.
 double PriorRunNoise(const std::map<std::pair<std::string, std::string>, NoiseEstimate>& noise,
                      double fallback) {
   std::vector<double> known;
   for (const auto& [key, n] : noise) {
-    if (n.run_cv > 0) known.push_back(n.run_cv);
+    if (n.run_cv >= 0) known.push_back(n.run_cv);
   }
   if (known.size() < 3) return fallback;
   std::sort(known.begin(), known.end());
@@ -86,9 +87,11 @@ ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c
   ConfirmationPlan plan;
   const int base = std::max<int>(w.repetitions(), min_repetitions);
   const v1::MetricComparison* worst = nullptr;
+  int undecided = 0;
   for (const v1::MetricComparison& m : c.metrics()) {
     if (m.job_name() != job.job_name || !m.gate() || m.verdict() != v1::VERDICT_INCONCLUSIVE)
       continue;
+    ++undecided;
     if (!worst || m.repetitions_needed() > worst->repetitions_needed()) worst = &m;
   }
   if (!worst) return plan;
@@ -99,20 +102,22 @@ ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c
                                                          : common::kDefaultMaxConfirmationSeconds;
   const uint32_t per_rep = w.warmup_seconds() + w.duration_seconds() + w.pause_seconds();
   const int by_time = per_rep > 0 ? static_cast<int>(max_secs / (2 * per_rep)) : max_reps;
-  std::string need =
-      worst->repetitions_needed() > 0
-          ? absl::StrFormat(
-                "%s needs %s repetitions a side to decide at its %.1f %% floor (%s against "
-                "repetitions that vary by %.1f %%)",
-                worst->name(),
-                worst->repetitions_needed() >= 100000 ? std::string("more than 100,000")
-                                                      : absl::StrCat(worst->repetitions_needed()),
-                100 * worst->floor(), absl::StrFormat("%+.1f %%", 100 * (worst->ratio() - 1)),
-                100 * std::max(RobustCv({worst->baseline_values().begin(),
-                                         worst->baseline_values().end()}),
-                               RobustCv({worst->candidate_values().begin(),
-                                         worst->candidate_values().end()})))
-          : absl::StrCat(worst->name(), " is inconclusive (", worst->decided_by(), ")");
+  std::string need;
+  if (worst->repetitions_needed() > 0) {
+    const double cv =
+        std::max(RobustCv({worst->baseline_values().begin(), worst->baseline_values().end()}),
+                 RobustCv({worst->candidate_values().begin(), worst->candidate_values().end()}));
+    need = absl::StrFormat(
+        "%s needs %s repetitions a side to decide at its %.1f %% floor (%+.1f %% against "
+        "repetitions that vary by %.1f %%)",
+        worst->name(),
+        worst->repetitions_needed() >= 100000 ? std::string("more than 100,000")
+                                              : absl::StrCat(worst->repetitions_needed()),
+        100 * worst->floor(), 100 * (worst->ratio() - 1), 100 * cv);
+  } else {
+    need = absl::StrCat(undecided, undecided == 1 ? " gating metric" : " gating metrics",
+                        " inconclusive (", worst->name(), ": ", worst->decided_by(), ")");
+  }
   std::string cap;
   if (plan.side > max_reps) {
     plan.side = max_reps;
@@ -162,22 +167,32 @@ const char* VerdictText(v1::Verdict v) {
 }
 
 NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs) {
-  std::vector<double> cvs, medians;
+  std::vector<double> cvs, log_medians, sampling;
   for (const auto& r : runs) {
     if (r.size() < 3) continue;
     const common::Summary s = common::Summarize(r);
     cvs.push_back(s.cv);
-    medians.push_back(s.median);
+    if (s.median <= 0) continue;
+    log_medians.push_back(std::log(s.median));
+    // The variance a run's median has from its repetitions alone (the median of n values has
+    // standard error sqrt(pi/2) sigma / sqrt(n)), in log terms.
+    sampling.push_back(M_PI / 2 * s.cv * s.cv / static_cast<double>(s.n));
   }
-  if (cvs.empty()) return {};
-  std::sort(cvs.begin(), cvs.end());
-  // Runs drift apart more than repetitions within a run do (a different boot of the stack,
-  // caches, neighbours): with enough runs, the spread of their medians is that noise. It is
-  // the margin's, not the floor's: the confirmation, whose sides take turns, cancels it, and
-  // counted in both it would hide real shifts there (measured: a 3.46 % floor against 4.6 %).
   NoiseEstimate n;
+  if (cvs.empty()) return n;
+  std::sort(cvs.begin(), cvs.end());
   n.cv = common::Quantile(cvs, 0.5);
-  n.run_cv = medians.size() >= 3 ? common::Summarize(medians).cv : 0;
+  // Runs drift apart more than repetitions within a run do (a different boot of the stack,
+  // caches, neighbours). The run medians' variance holds that drift plus what each median
+  // already carries from its repetitions, which the repetitions' interval accounts for; the
+  // margin is the rest (method of moments: observed minus expected variance, at least 0). It is
+  // the margin's, not the floor's: the confirmation, whose sides take turns, cancels it.
+  if (log_medians.size() >= 3) {
+    const common::Summary m = common::Summarize(log_medians);
+    double expected = 0;
+    for (double v : sampling) expected += v / static_cast<double>(sampling.size());
+    n.run_cv = std::sqrt(std::max(0.0, m.stddev * m.stddev - expected));
+  }
   return n;
 }
 

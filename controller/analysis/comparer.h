@@ -41,8 +41,10 @@ struct RunSamples {
 // repetitions within a run (the test and the effect floor), and runs of the same code (the
 // margin around the floor, common/stats/verdict.h).
 struct NoiseEstimate {
-  double cv = 0;      // within a run: the median of the runs' repetition CVs
-  double run_cv = 0;  // run to run: the CV of run medians (3 or more runs), 0 when unknown
+  double cv = 0;  // within a run: the median of the runs' repetition CVs
+  // Run to run: how much run medians drift apart beyond what their repetitions explain (a CV;
+  // 3 or more runs), -1 when unknown.
+  double run_cv = -1;
 };
 
 struct ComparisonInputs {
@@ -66,7 +68,8 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
 v1::Comparison NoComparison(const RunSamples& candidate, const std::string& note);
 
 // The metric's noise from its runs' values (runs of at least 3 values): cv the median of the
-// per-run CVs, run_cv the CV of the runs' medians given 3 or more runs. Zeros without such runs.
+// per-run CVs; run_cv, given 3 or more runs, the standard deviation of the runs' log medians
+// less what their repetitions already give them (sqrt(pi/2) cv / sqrt(n) each), at least 0.
 NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs);
 
 // An alert per regression or improvement of a gating metric, with its evidence; `url` is the

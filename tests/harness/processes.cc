@@ -136,6 +136,10 @@ AgentProcess::AgentProcess(const std::string& name, const std::string& controlle
   proc_ = std::make_unique<ChildProcess>("agent " + name, argv, work_dir + ".log");
 }
 
+AgentProcess::~AgentProcess() {
+  if (proc_ && proc_->Running()) proc_->Terminate(absl::Seconds(30));
+}
+
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token, absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);

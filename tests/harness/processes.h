@@ -69,6 +69,10 @@ class AgentProcess {
  public:
   AgentProcess(const std::string& name, const std::string& controller, const std::string& work_dir,
                std::vector<std::string> extra_args = {});
+  // Stops the agent as an operator would (SIGTERM): it cancels what it runs and tears the
+  // stack down. Killed outright, it would leave a running attempt's services behind (they run
+  // in their own process groups, for the next agent start to clean up).
+  ~AgentProcess();
   ChildProcess& process() { return *proc_; }
 
  private:

@@ -355,6 +355,7 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   // Four repetitions: below the six a verdict needs, so the first comparison is inconclusive.
   std::string yaml = kSuite;
   yaml.replace(yaml.find("repetitions: 8"), 14, "repetitions: 4");
+  yaml += "analysis:\n  min_effect: 5%\n";  // the suite's floor, every job's default
   const std::string suite = WriteSuite("confirm", yaml);
   std::string out;
 
@@ -374,6 +375,17 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   v1::Comparison first = Compared(cand);
   EXPECT_EQ(first.verdict(), v1::VERDICT_INCONCLUSIVE) << first.summary();
   EXPECT_NE(first.note().find("confirmation run"), std::string::npos) << first.note();
+  const v1::MetricComparison* first_p50 = Metric(first, "http.latency.p50");
+  ASSERT_NE(first_p50, nullptr);
+  EXPECT_EQ(first_p50->decided_by(), "too_few_repetitions");
+  EXPECT_TRUE(first_p50->gate());
+  EXPECT_DOUBLE_EQ(first_p50->floor(), 0.05) << "the suite's analysis.min_effect";
+  EXPECT_NE(first.confirmation_plan().find("job api: "), std::string::npos)
+      << first.confirmation_plan();
+  EXPECT_NE(first.confirmation_plan().find(": too_few_repetitions)"), std::string::npos)
+      << first.confirmation_plan();
+  EXPECT_NE(first.confirmation_plan().find("measuring 6 a side"), std::string::npos)
+      << first.confirmation_plan();
   const std::string cand_agent = GetRun(*stub_, cand).jobs(0).attempts(0).agent();
 
   // The confirmation: scheduled by the controller, A B A B A B on the candidate's agent.
@@ -424,6 +436,16 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   EXPECT_LE(p50->baseline_values_size(), 9);
   EXPECT_GE(p50->candidate_values_size(), 6);
   EXPECT_GT(p50->ratio_low(), 1.3) << "1 ms more on ~1.1 ms";
+  EXPECT_EQ(p50->decided_by(), "beyond_floor") << p50->reason();
+  EXPECT_DOUBLE_EQ(p50->margin(), 0) << "the sides took turns: no run-to-run margin";
+  EXPECT_GT(p50->interval_low(), 1.05);
+  EXPECT_EQ(Cli({"compare", std::to_string(cand)}, &out), 0) << out;
+  EXPECT_NE(out.find("interval beyond the floor"), std::string::npos) << out;
+  EXPECT_EQ(p50->decided_by(), "beyond_floor") << p50->reason();
+  EXPECT_DOUBLE_EQ(p50->margin(), 0) << "the sides took turns: no run-to-run margin";
+  EXPECT_GT(p50->interval_low(), 1.05);
+  EXPECT_EQ(Cli({"compare", std::to_string(cand)}, &out), 0) << out;
+  EXPECT_NE(out.find("interval beyond the floor"), std::string::npos) << out;
   // The decision draws its latency curve from the arms' own histograms: A jobs against B jobs.
   ASSERT_EQ(decided.curves_size(), 1) << "the decided comparison has its curve";
   EXPECT_EQ(decided.curves(0).job_name(), "api");

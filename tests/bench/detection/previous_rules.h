@@ -4,7 +4,9 @@
 // all metrics <= 0.05) and its shift cleared a floor of max(3 %, 2 x its within-run CV) by the
 // run-to-run margin (0 while the run-to-run CV was unknown); no_change when significant but
 // below the floor by the margin, or not significant and below the floor; inconclusive
-// otherwise. Every compared metric decided the overall verdict.
+// otherwise. Every compared metric decided the overall verdict. One difference: their margin
+// used the CV of run medians, and the comparison now carries the drift beyond the repetitions'
+// own noise (never larger), so the re-judged margins are at most as wide as theirs were.
 #pragma once
 
 #include <vector>
