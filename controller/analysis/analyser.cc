@@ -70,9 +70,10 @@ int Analyser::RunOnce() {
     if (!s.ok() && !IsTransient(s)) {
       // Trying again would fail again, and runs wait for analysis oldest first: a run that
       // cannot be analysed is recorded as analysed, with why, so that it blocks nothing.
-      spdlog::error("component=analyser msg=\"analysis failed; the run is left unanalysed\" "
-                    "run={} error=\"{}\"",
-                    run.id(), s.ToString());
+      spdlog::error(
+          "component=analyser msg=\"analysis failed; the run is left unanalysed\" "
+          "run={} error=\"{}\"",
+          run.id(), s.ToString());
       s = SaveFailure(run, s);
     }
     if (!s.ok()) {
@@ -178,10 +179,10 @@ absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, Analys
   const v1::Run& run = confirmation.run;
   auto [base, cand] = SplitConfirmation(confirmation);
   if (base.jobs.empty() || cand.jobs.empty()) {
-    out->comparison = NoComparison(
-        confirmation, absl::StrCat("confirmation of run ", run.confirms_run_id(),
-                                   ": a side measured nothing, so run ",
-                                   run.confirms_run_id(), " stays inconclusive"));
+    out->comparison =
+        NoComparison(confirmation, absl::StrCat("confirmation of run ", run.confirms_run_id(),
+                                                ": a side measured nothing, so run ",
+                                                run.confirms_run_id(), " stays inconclusive"));
     return absl::OkStatus();
   }
   ComparisonInputs in;
@@ -208,8 +209,8 @@ absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, Analys
   d.set_note(absl::StrCat("decided by confirmation run ", run.id(), " (the first comparison was ",
                           "inconclusive): ", how));
   d.set_summary(absl::StrCat(c.summary(), " (confirmed by run ", run.id(), ")"));
-  out->alerts = AlertsFor(
-      d, absl::StrCat(opts_.external_url, "/runs/", run.confirms_run_id(), "/compare"));
+  out->alerts =
+      AlertsFor(d, absl::StrCat(opts_.external_url, "/runs/", run.confirms_run_id(), "/compare"));
   out->decision = std::move(d);
   return absl::OkStatus();
 }
@@ -290,8 +291,7 @@ void Analyser::AddProfileDiffs(const SideSources& candidate, const SideSources& 
     return out;
   };
   // Parsed one at a time: only one profile's proto is held while its costs are added.
-  auto sum = [&](const std::vector<v1::ProfileRef>& refs, const std::string& type,
-                 CostSum* into) {
+  auto sum = [&](const std::vector<v1::ProfileRef>& refs, const std::string& type, CostSum* into) {
     for (const auto& r : refs) {
       auto blob = results_.GetProfile(r.id());
       if (!blob.ok()) continue;
@@ -379,8 +379,8 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
   out.webhook = opts_.webhook;
   out.alertmanager = opts_.alertmanager;
   const bool confirming = run.confirms_run_id() != 0;
-  const bool compared =
-      !confirming && (run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0 || run.aa());
+  const bool compared = !confirming && (run.kind() == v1::RUN_KIND_CANDIDATE ||
+                                        run.against_run_id() != 0 || run.aa());
   if (run.state() == v1::RUN_STATE_SUCCEEDED &&
       (compared || confirming || run.kind() == v1::RUN_KIND_BASELINE)) {
     auto samples = store_.LoadRunSamples(run.id());
@@ -398,8 +398,14 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
         out.alerts = AlertsFor(*out.comparison,
                                absl::StrCat(opts_.external_url, "/runs/", run.id(), "/compare"));
       }
+      const bool confirmable = run.kind() == v1::RUN_KIND_CANDIDATE && run.against_run_id() == 0;
+      if (!confirmable) {
+        // An A/A or a comparison against an explicit run is never confirmed: no plan to show.
+        out.comparison->clear_confirmation_repetitions();
+        out.comparison->clear_confirmation_plan();
+      }
       if (out.comparison->verdict() == v1::VERDICT_INCONCLUSIVE && opts_.confirm_inconclusive &&
-          run.kind() == v1::RUN_KIND_CANDIDATE && run.against_run_id() == 0) {
+          confirmable) {
         std::string why;
         out.confirmation =
             ConfirmationSpec(*samples, *out.comparison, opts_.verdict.min_repetitions, &why);
@@ -407,8 +413,9 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
         if (out.confirmation) out.alerts.clear();
         v1::Comparison& c = *out.comparison;
         std::string note = out.confirmation
-                               ? std::string("inconclusive: a confirmation run interleaving the "
-                                             "baseline and candidate commits is scheduled")
+                               ? std::string(
+                                     "inconclusive: a confirmation run interleaving the "
+                                     "baseline and candidate commits is scheduled")
                                : "inconclusive, and no confirmation run can be made: " + why;
         c.set_note(c.note().empty() ? note : absl::StrCat(c.note(), "; ", note));
       }
@@ -432,8 +439,7 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
   }
   if (out.decision) {
     spdlog::info("component=analyser msg=\"confirmation decided\" run={} confirmed={} verdict={}",
-                 run.id(), out.decision->candidate_run_id(),
-                 VerdictText(out.decision->verdict()));
+                 run.id(), out.decision->candidate_run_id(), VerdictText(out.decision->verdict()));
   }
   for (const auto& [cp, alert] : out.change_points) {
     spdlog::info(

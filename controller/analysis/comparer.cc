@@ -131,8 +131,8 @@ ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c
         by_time, per_rep, max_secs);
   }
   plan.side = std::max(plan.side, base);
-  plan.why =
-      absl::StrCat("job ", job.job_name, ": ", need, cap, "; measuring ", plan.side, " a side");
+  plan.why = absl::StrCat("job ", job.job_name, ": ", need, cap, "; a confirmation measures ",
+                          plan.side, " a side");
   return plan;
 }
 

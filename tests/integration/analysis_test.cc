@@ -384,7 +384,7 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
       << first.confirmation_plan();
   EXPECT_NE(first.confirmation_plan().find(": too_few_repetitions)"), std::string::npos)
       << first.confirmation_plan();
-  EXPECT_NE(first.confirmation_plan().find("measuring 6 a side"), std::string::npos)
+  EXPECT_NE(first.confirmation_plan().find("a confirmation measures 6 a side"), std::string::npos)
       << first.confirmation_plan();
   const std::string cand_agent = GetRun(*stub_, cand).jobs(0).attempts(0).agent();
 
@@ -472,6 +472,7 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   ASSERT_EQ(aac.baseline_run_ids_size(), 1);
   EXPECT_EQ(aac.baseline_run_ids(0), baseline);
   EXPECT_EQ(AlertsOfRun(aa), 0) << "an A/A says something about noise, not a regression";
+  EXPECT_TRUE(aac.confirmation_plan().empty()) << "an A/A is never confirmed";
   EXPECT_EQ(Cli({"run", "get", std::to_string(aa)}, &out), 0) << out;
   EXPECT_NE(out.find("(A/A)"), std::string::npos) << out;
 }

@@ -189,6 +189,7 @@ void PrintPowerTable(const std::vector<Level>& levels, const std::vector<Power>&
 int main(int argc, char** argv) {
   std::string bin_dir, source_dir, json_out, setting = "quiet";
   int rounds = 4, history = 3, budget = 0;
+  bool first_look_only = false;
   std::vector<double> levels_pct = {5, 10, 20};
   CLI::App app{
       "perfgate detection benchmark: false positives and power at injected shifts, at "
@@ -217,6 +218,10 @@ int main(int argc, char** argv) {
                  "the suite's analysis.max_repetitions (a confirmation's budget a side); 0: the "
                  "default")
       ->check(CLI::Range(0, 1000));
+  app.add_flag("--first-look-only", first_look_only,
+               "schedule no confirmation runs: the pipeline part reports the analyser's first "
+               "verdicts and the confirmations they would have asked for (repetitions a side), "
+               "in a fraction of the time");
   app.add_option("--json", json_out, "also write the figures here");
   CLI11_PARSE(app, argc, argv);
   const std::string noise =
@@ -227,8 +232,10 @@ int main(int argc, char** argv) {
   chmod(dir.c_str(), 0755);
   std::cout << "perfgate detection benchmark (work dir " << dir << ")\n";
   Lab lab(bin_dir, dir);
-  if (!lab.Start(source_dir, budget ? absl::StrCat("analysis:\n  max_repetitions: ", budget, "\n")
-                                    : std::string()))
+  if (!lab.Start(
+          source_dir,
+          budget ? absl::StrCat("analysis:\n  max_repetitions: ", budget, "\n") : std::string(),
+          !first_look_only))
     return 1;
 
   // History first (the runs the noise is learned from), then calibration: the median of their
@@ -322,12 +329,13 @@ int main(int argc, char** argv) {
   std::vector<Power> pipe_power(levels.size());
   int confirmations = 0;
   absl::Duration confirm_time, aa_time;
-  std::vector<int> confirmation_sides;
+  std::vector<int> confirmation_sides, planned_sides;
   for (size_t li = 0; li < levels.size(); ++li) {
     for (int64_t cand : levels[li].candidates) {
       int64_t conf = 0;
       const v1::Comparison c = lab.FinalComparison(cand, &conf);
       absl::Duration t = AgentTime(lab.GetRun(cand));
+      if (c.confirmation_repetitions() > 0) planned_sides.push_back(c.confirmation_repetitions());
       if (conf) {
         ++confirmations;
         const v1::Run run = lab.GetRun(conf);
@@ -382,8 +390,11 @@ int main(int argc, char** argv) {
   out["first_look_previous"] = {{"aa", prev_aa.Json()}, {"levels", nlohmann::json::array()}};
   PrintPowerTable(levels, prev_power, base_median, false, &out["first_look_previous"]["levels"]);
 
-  std::cout << "\nPIPELINE (each candidate against its newest baseline; inconclusive ones "
-               "decided by the interleaved confirmation run)\n";
+  std::cout << (first_look_only
+                    ? "\nANALYSER'S FIRST VERDICTS (each candidate against its newest baseline; "
+                      "--first-look-only: no confirmation runs)\n"
+                    : "\nPIPELINE (each candidate against its newest baseline; inconclusive ones "
+                      "decided by the interleaved confirmation run)\n");
   pipe_aa.Print("A/A candidates");
   out["pipeline"] = {{"aa", pipe_aa.Json()},
                      {"confirmations", confirmations},
@@ -404,6 +415,12 @@ int main(int argc, char** argv) {
       levels[0].candidates.empty()
           ? 0
           : absl::ToDoubleMinutes(aa_time) / static_cast<double>(levels[0].candidates.size()));
+  std::cout << absl::StrFormat(
+      "  confirmations the first verdicts asked for: %d of %d candidates, repetitions a side "
+      "median %.0f, max %d\n",
+      planned_sides.size(), candidates, Median({planned_sides.begin(), planned_sides.end()}),
+      planned_sides.empty() ? 0 : *std::max_element(planned_sides.begin(), planned_sides.end()));
+  out["pipeline"]["planned_confirmations"] = planned_sides;
   std::cout << "\n(targets: A/A false positives <= 1 % of metric comparisons; quiet: power >= 95 % "
                "at +5 %; noisy: >= 90 % at +20 % with the default repetitions and at +10 % within "
                "the confirmation budget; realised = median run p50 of the level against the "

@@ -82,12 +82,20 @@ class Lab::Child {
 Lab::Lab(std::string bin_dir, std::string dir) : bin_(std::move(bin_dir)), dir_(std::move(dir)) {}
 Lab::~Lab() = default;
 
-bool Lab::Start(const std::string& source_dir, const std::string& suite_extra) {
-  controller_ = std::make_unique<Child>(
-      std::vector<std::string>{bin_ + "/perfgate-controller", "--data-dir", dir_ + "/controller",
-                               "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--ready-file", dir_ + "/ready", "--log-level", "warn"},
-      dir_ + "/controller.log");
+bool Lab::Start(const std::string& source_dir, const std::string& suite_extra, bool confirm) {
+  std::vector<std::string> argv = {bin_ + "/perfgate-controller",
+                                   "--data-dir",
+                                   dir_ + "/controller",
+                                   "--grpc-listen",
+                                   "127.0.0.1:0",
+                                   "--http-listen",
+                                   "127.0.0.1:0",
+                                   "--ready-file",
+                                   dir_ + "/ready",
+                                   "--log-level",
+                                   "warn"};
+  if (!confirm) argv.push_back("--no-confirm-inconclusive");
+  controller_ = std::make_unique<Child>(argv, dir_ + "/controller.log");
   if (!controller_->ok() ||
       !WaitFor([&] { return access((dir_ + "/ready").c_str(), R_OK) == 0; }, absl::Seconds(90))) {
     std::cerr << "controller did not start; see " << dir_ << "/controller.log\n";

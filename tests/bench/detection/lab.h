@@ -31,7 +31,9 @@ class Lab {
 
   // Starts the controller and the agent, makes the repository and the suite (the example suite
   // with `suite_extra`, top-level YAML such as an analysis section, appended).
-  bool Start(const std::string& source_dir, const std::string& suite_extra = "");
+  // confirm false: the controller schedules no confirmation runs (--no-confirm-inconclusive).
+  bool Start(const std::string& source_dir, const std::string& suite_extra = "",
+             bool confirm = true);
   // A commit whose flags file (the sample target's flags) holds `flags`.
   std::string Commit(const std::string& flags);
   // kind "baseline" (branch main) or "candidate" (on `branch`, compared with main).
