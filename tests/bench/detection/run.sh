@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The detection benchmark: A/A false-positive rate and detection power at injected latency
-# regressions of 2, 3, 5 and 10 %, on the sample target with the example suite's default
-# repetitions, through the real controller and agent: at the first comparison, and through the
-# whole pipeline (inconclusive candidates decided by interleaved confirmation runs). A run takes
-# ~50 s and a confirmation ~2 min: 3 history runs + 4 rounds of 6 runs, plus the confirmations,
-# is about an hour on a noisy machine (where most candidates need one), less on a quiet one.
-# Usage: tests/bench/detection/run.sh [--rounds N] [--history N] [--levels 2 5 ...] [--json F]
+# regressions of 5, 10 and 20 %, on the sample target with the example suite's default
+# repetitions, through the real controller and agent: at the first comparison (today's rules and
+# the rules before issue 18 on the same comparisons), and through the whole pipeline
+# (inconclusive candidates decided by interleaved confirmation runs sized by the noise). A run
+# takes ~50 s; a confirmation at the default budget (60 repetitions a side) ~7 min. With
+# --first-look-only no confirmation runs: 3 history runs + 3 rounds of 5 runs take 15 min.
+# Usage: tests/bench/detection/run.sh [--setting quiet|noisy] [--rounds N] [--history N]
+#        [--levels 5 10 ...] [--max-repetitions N] [--first-look-only] [--json F]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 ./tools/install-deps.sh --test
