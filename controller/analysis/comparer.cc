@@ -423,14 +423,19 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
   spec.set_baseline_branch(c.baseline_branch());
   spec.set_baseline_runs(1);
   spec.set_confirms_run_id(run.id());
-  std::vector<const JobSamples*> jobs;
+  // Each job with its repetitions a side, planned once.
+  std::vector<std::pair<const JobSamples*, uint32_t>> jobs;
   for (const JobSamples& j : candidate.jobs) {
     if (!j.spec.has_benchmark()) continue;
     if (j.agent.empty()) {
       *why = absl::StrCat("job ", j.job_name, ": the agent that measured it is unknown");
       return std::nullopt;
     }
-    jobs.push_back(&j);
+    const int planned = PlanConfirmation(j, c, min_repetitions).side;
+    jobs.emplace_back(
+        &j, planned > 0
+                ? planned
+                : std::max<uint32_t>(j.spec.benchmark().workload().repetitions(), min_repetitions));
   }
   if (jobs.empty()) {
     *why = "the candidate has no measured benchmark job";
@@ -439,10 +444,7 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
   // Rounds outermost: A1 B1 (every job) before A2 B2, so both commits see the same stretch of
   // the machine's day. Jobs run in submission order on a pinned agent, one at a time.
   for (int round = 1; round <= kConfirmationRounds; ++round) {
-    for (const JobSamples* j : jobs) {
-      const uint32_t reps = j->spec.benchmark().workload().repetitions();
-      const uint32_t side = std::max<uint32_t>(std::max<uint32_t>(reps, min_repetitions),
-                                               PlanConfirmation(*j, c, min_repetitions).side);
+    for (const auto& [j, side] : jobs) {
       // One spare repetition per round: a repetition found invalid (the generator fell behind
       // on a busy machine) must not leave the confirmation short of a verdict again.
       const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;

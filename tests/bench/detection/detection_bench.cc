@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
         floors.push_back(m.floor());
         margins.push_back(m.margin());
         noise_cvs.push_back(m.noise_cv());
-        prev_floors.push_back(std::max(0.03, 2 * m.noise_cv()));
+        prev_floors.push_back(perfgate::bench::PreviousFloor(m));
       }
     }
   }

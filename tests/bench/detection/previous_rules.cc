@@ -9,8 +9,10 @@
 
 namespace perfgate::bench {
 
+double PreviousFloor(const v1::MetricComparison& m) { return std::max(0.03, 2 * m.noise_cv()); }
+
 std::vector<v1::Verdict> PreviousVerdicts(const v1::Comparison& c, v1::Verdict* overall) {
-  constexpr double kAlpha = 0.01, kQ = 0.05, kMinEffect = 0.03, kNoiseFactor = 2, kZ = 1.96;
+  constexpr double kAlpha = 0.01, kQ = 0.05, kZ = 1.96;
   constexpr int kMinRepetitions = 6;
   std::vector<v1::Verdict> out(c.metrics_size(), v1::VERDICT_INCONCLUSIVE);
   std::vector<int> tested;
@@ -28,7 +30,7 @@ std::vector<v1::Verdict> PreviousVerdicts(const v1::Comparison& c, v1::Verdict* 
   const int baseline_runs = std::max(1, c.baseline_run_ids_size());
   for (size_t k = 0; k < tested.size(); ++k) {
     const v1::MetricComparison& m = c.metrics(tested[k]);
-    const double floor = std::max(kMinEffect, kNoiseFactor * m.noise_cv());
+    const double floor = PreviousFloor(m);
     const double margin =
         m.run_noise_cv() > 0 ? kZ * m.run_noise_cv() * std::sqrt(1.0 / baseline_runs + 1.0) : 0;
     const bool significant = p[k] <= kAlpha && adjusted[k] <= kQ;

@@ -19,4 +19,7 @@ namespace perfgate::bench {
 // and noise figures the comparison carries; `overall` the run's verdict under them.
 std::vector<v1::Verdict> PreviousVerdicts(const v1::Comparison& c, v1::Verdict* overall);
 
+// The effect floor the previous rules gave a metric: max(3 %, 2 x its within-run CV).
+double PreviousFloor(const v1::MetricComparison& m);
+
 }  // namespace perfgate::bench
