@@ -100,6 +100,14 @@ const char* DecisionName(Decision d) {
   return "unknown";
 }
 
+double PooledRunNoise(double observed_cv, int runs, double prior_cv, double prior_weight) {
+  if (runs <= 0) return observed_cv;  // not said how many: taken as it is
+  const double df = runs - 1;
+  if (df + prior_weight <= 0) return observed_cv;
+  return std::sqrt((prior_weight * prior_cv * prior_cv + df * observed_cv * observed_cv) /
+                   (prior_weight + df));
+}
+
 std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metrics,
                                         const VerdictOptions& opts) {
   std::vector<MetricVerdict> out(metrics.size());
@@ -111,7 +119,10 @@ std::vector<MetricVerdict> JudgeMetrics(const std::vector<MetricSamples>& metric
     v.floor = m.min_effect >= 0 ? m.min_effect : opts.min_effect;
     if (!m.interleaved) {
       v.margin_prior = m.run_noise_cv < 0;
-      const double cv = v.margin_prior ? opts.prior_run_noise_cv : m.run_noise_cv;
+      const double cv = v.margin_prior
+                            ? opts.prior_run_noise_cv
+                            : PooledRunNoise(m.run_noise_cv, m.run_noise_runs,
+                                             opts.prior_run_noise_cv, opts.prior_run_noise_weight);
       v.margin =
           opts.run_noise_z * cv *
           std::sqrt(1.0 / std::max(1, m.baseline_runs) + 1.0 / std::max(1, m.candidate_runs));

@@ -51,14 +51,25 @@ enum class Decision {
 
 const char* DecisionName(Decision d);  // too_few_repetitions, beyond_floor, ...
 
+// The drift a margin uses: a variance learned from `runs` run medians (runs - 1 degrees of
+// freedom) pooled with the prior's, which counts for `prior_weight` degrees of freedom (runs
+// <= 0: observed_cv as it is). Three
+// runs that happen to agree say little about how far the next one lands; the estimate moves
+// from the prior to the data as runs accumulate, and is never 0 while the prior is not.
+double PooledRunNoise(double observed_cv, int runs, double prior_cv, double prior_weight);
+
 struct VerdictOptions {
   double alpha = 0.01;
   double fdr_q = 0.05;
   double min_effect = 0.03;  // the practical floor unless a metric says otherwise
   int min_repetitions = 6;
   double run_noise_z = 1.96;  // the margin's width in run-to-run standard deviations
-  // The drift assumed while a metric's is unknown (fewer than 3 runs in its history).
-  double prior_run_noise_cv = 0.01;
+  // The drift assumed while a metric's is unknown (fewer than 3 runs in its history), and the
+  // value a learned drift is pulled towards while it rests on few runs.
+  double prior_run_noise_cv = 0.02;
+  // How many runs' worth of evidence the prior counts for against a learned drift (degrees of
+  // freedom of a scaled inverse chi-square prior on its variance).
+  double prior_run_noise_weight = 4;
   BootstrapOptions bootstrap;
 };
 
@@ -70,6 +81,9 @@ struct MetricSamples {
   // How much run medians drift apart beyond what their repetitions explain (a CV); < 0 =
   // unknown: the prior is used.
   double run_noise_cv = -1;
+  // How many run medians run_noise_cv was learned from: it is pooled with the prior
+  // (PooledRunNoise); 0: taken as it is.
+  int run_noise_runs = 0;
   // The sides took turns on one agent (an interleaved confirmation): drift falls on both, no
   // margin.
   bool interleaved = false;

@@ -22,7 +22,7 @@ namespace perfgate::controller {
 
 struct AnalyserOptions {
   common::VerdictOptions verdict;
-  int noise_runs = 10;       // baseline runs the noise of a metric is learned from
+  int noise_runs = 20;       // baseline runs the noise of a metric is learned from
   int history_window = 50;   // change points are searched in the newest N baseline points
   int min_points_after = 5;  // points after a change before it is reported
   common::ChangePointOptions change_points;

@@ -45,9 +45,11 @@ void Describe(const RunSamples& candidate, v1::Comparison* c) {
   c->set_machine_class(absl::StrJoin(classes, ","));
 }
 
-// The drift assumed for a metric without its own: learned across the metrics of the machine
-// class that have one (their median, given 3 or more: drift is the machine's, much the same
-// for every metric once each metric's own sampling noise is taken out), else the default.
+// The drift assumed for a metric without its own, and the one a learned drift is pooled with:
+// learned across the metrics of the machine class that have one (their median, given 3 or more:
+// drift is the machine's, much the same for every metric once each metric's own sampling noise
+// is taken out), never below the default: a prior is there to be conservative, and a machine
+// that drifts less earns a smaller margin through each metric's own runs.
 double PriorRunNoise(const std::map<std::pair<std::string, std::string>, NoiseEstimate>& noise,
                      double fallback) {
   std::vector<double> known;
@@ -56,7 +58,7 @@ double PriorRunNoise(const std::map<std::pair<std::string, std::string>, NoiseEs
   }
   if (known.size() < 3) return fallback;
   std::sort(known.begin(), known.end());
-  return common::Quantile(known, 0.5);
+  return std::max(fallback, common::Quantile(known, 0.5));
 }
 
 // A robust coefficient of variation: IQR / 1.349 (a normal's sigma) over the median.
@@ -192,6 +194,7 @@ NoiseEstimate LearnNoise(const std::vector<std::vector<double>>& runs) {
     double expected = 0;
     for (double v : sampling) expected += v / static_cast<double>(sampling.size());
     n.run_cv = std::sqrt(std::max(0.0, m.stddev * m.stddev - expected));
+    n.runs = static_cast<int>(log_medians.size());
   }
   return n;
 }
@@ -237,6 +240,7 @@ v1::Comparison BuildComparison(const ComparisonInputs& in, const common::Verdict
       if (nit != in.noise.end()) {
         s.noise_cv = nit->second.cv;
         s.run_noise_cv = nit->second.run_cv;
+        s.run_noise_runs = nit->second.runs;
       }
       s.interleaved = in.interleaved;
       s.baseline_runs = runs;

@@ -45,6 +45,7 @@ struct NoiseEstimate {
   // Run to run: how much run medians drift apart beyond what their repetitions explain (a CV;
   // 3 or more runs), -1 when unknown.
   double run_cv = -1;
+  int runs = 0;  // the run medians run_cv was learned from
 };
 
 struct ComparisonInputs {

@@ -123,6 +123,7 @@ TEST(ComparerTest, NoiseWithinRunsAndFromRunToRunAreApart) {
   const NoiseEstimate agree = LearnNoise({{10, 10, 10}, {9, 10, 11}, {5, 10, 15}});
   EXPECT_NEAR(agree.cv, 0.1, 1e-12);
   EXPECT_DOUBLE_EQ(agree.run_cv, 0);
+  EXPECT_EQ(agree.runs, 3) << "the comparer pools a drift learned from few runs with the prior";
   // Tight runs that drift apart: no noise within a run, and their medians' spread (10, 12, 14:
   // CV 1/6) from run to run.
   const NoiseEstimate drift = LearnNoise({{10, 10, 10}, {12, 12, 12}, {14, 14, 14}});
@@ -136,6 +137,40 @@ TEST(ComparerTest, NoiseWithinRunsAndFromRunToRunAreApart) {
   // Noisy runs whose medians differ no more than their repetitions explain: no drift. (Counted
   // as drift, a p99's own noise made the margin of every metric without history +-70 %.)
   EXPECT_DOUBLE_EQ(LearnNoise({{8, 10, 12}, {9, 11, 13}, {7, 9, 11}}).run_cv, 0);
+}
+
+// The margin of a learned drift leans on the prior while runs are few, and the prior learned
+// across a machine class's metrics never drops below the default: a quiet history of three runs
+// does not let one drifting run through as a regression.
+TEST(ComparerTest, ADriftLearnedFromFewRunsIsPooledWithAConservativePrior) {
+  ComparisonInputs in;
+  in.candidate = Samples(3, "base", 1.0, 30);
+  in.baselines.push_back(Samples(1, "base", 1.0, 20));
+  // Three metrics whose three runs agreed (drift 0): the machine's learned prior would be 0.
+  in.noise[{"api", "http.latency.p50"}] = {0.01, 0, 3};
+  in.noise[{"api", "http.throughput"}] = {0.001, 0, 3};
+  in.noise[{"api", "host.cpu_util"}] = {0.2, 0, 3};
+  const v1::Comparison c = BuildComparison(in, {});
+  const double pooled = std::sqrt(4 * 0.02 * 0.02 / 6);  // PooledRunNoise(0, 3, 2 %, 4)
+  for (const auto& m : c.metrics()) {
+    if (m.name() == "http.latency.p50") {
+      EXPECT_FALSE(m.margin_prior());
+      EXPECT_NEAR(m.margin(), 1.96 * pooled * std::sqrt(2.0), 1e-9) << "not 0 on three runs";
+    }
+    if (m.name() == "http.generator_lag.p99") {
+      EXPECT_TRUE(m.margin_prior());
+      EXPECT_NEAR(m.margin(), 1.96 * 0.02 * std::sqrt(2.0), 1e-9) << "the default, not 0";
+    }
+  }
+  // A machine whose metrics drift more than the default lends its drift as the prior.
+  in.noise[{"api", "http.latency.p50"}] = {0.01, 0.05, 3};
+  in.noise[{"api", "http.throughput"}] = {0.001, 0.05, 3};
+  in.noise[{"api", "host.cpu_util"}] = {0.2, 0.05, 3};
+  const v1::Comparison drifting = BuildComparison(in, {});
+  for (const auto& m : drifting.metrics()) {
+    if (m.name() == "http.generator_lag.p99")
+      EXPECT_NEAR(m.margin(), 1.96 * 0.05 * std::sqrt(2.0), 1e-9);
+  }
 }
 
 // Runs of the same code that differ from run to run widen the interval: a shift near the floor
