@@ -416,8 +416,9 @@ int main(int argc, char** argv) {
           ? 0
           : absl::ToDoubleMinutes(aa_time) / static_cast<double>(levels[0].candidates.size()));
   std::cout << absl::StrFormat(
-      "  confirmations the first verdicts asked for: %d of %d candidates, repetitions a side "
-      "median %.0f, max %d\n",
+      "  final verdicts that still ask for a confirmation (a first look under "
+      "--first-look-only, else what a confirmation left undecided): %d of %d candidates, "
+      "repetitions a side (within the budget) median %.0f, max %d\n",
       planned_sides.size(), candidates, Median({planned_sides.begin(), planned_sides.end()}),
       planned_sides.empty() ? 0 : *std::max_element(planned_sides.begin(), planned_sides.end()));
   out["pipeline"]["planned_confirmations"] = planned_sides;
