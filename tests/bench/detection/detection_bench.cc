@@ -7,9 +7,9 @@
 // as CPU work (calibrated on the median p50 of the history baseline runs). Two settings:
 // quiet (the sample target as it is) and noisy (--noise: every request also sleeps a random
 // time whose level changes every second, so that the p50 varies between repetitions the way a
-// real system's does, ~15 %). A few baseline runs come
-// first (the history a lab has, from which each metric's noise is learned), then rounds: each round
-// measures a baseline, an A/A candidate (the baseline's commit) and every injected level, in
+// real system's does: 8 % in the README's figures, 22 % with --noise-cv 0.6). A few baseline runs
+// come first (the history a lab has, from which each metric's noise is learned), then rounds: each
+// round measures a baseline, an A/A candidate (the baseline's commit) and every injected level, in
 // turn, so that a machine drifting over the invocation drifts under every level alike.
 //
 // Two measurements over the same runs:
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--setting", setting,
                  "quiet: the sample target as it is; noisy: with --noise-latency 1ms --noise-cv "
-                 "0.4 --noise-period 1s, a p50 that varies ~15 % between repetitions like a real "
+                 "0.4 --noise-period 1s, a p50 that varies between repetitions like a real "
                  "system's")
       ->capture_default_str()
       ->check(CLI::IsMember({"quiet", "noisy"}));
