@@ -53,9 +53,9 @@ const char* DecisionName(Decision d);  // too_few_repetitions, beyond_floor, ...
 
 // The drift a margin uses: a variance learned from `runs` run medians (runs - 1 degrees of
 // freedom) pooled with the prior's, which counts for `prior_weight` degrees of freedom (runs
-// <= 0: observed_cv as it is). Three
-// runs that happen to agree say little about how far the next one lands; the estimate moves
-// from the prior to the data as runs accumulate, and is never 0 while the prior is not.
+// <= 0: observed_cv as it is). Three runs that happen to agree say little about how far the
+// next one lands; the estimate moves from the prior to the data as runs accumulate, and is
+// never 0 while the prior is not.
 double PooledRunNoise(double observed_cv, int runs, double prior_cv, double prior_weight);
 
 struct VerdictOptions {
