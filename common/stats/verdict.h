@@ -21,11 +21,12 @@
 // repetitions of one run agree more than runs of the same code do: a machine drifts between
 // runs, a process starts with another memory layout. margin = run_noise_z x run_noise_cv x
 // sqrt(1/baseline_runs + 1/candidate_runs), with run_noise_cv the drift of the metric's run
-// medians beyond their repetitions' own noise where its history has 3 runs, else a conservative
-// prior (never 0: two runs of the same code that the repetitions measure precisely would
-// otherwise differ "significantly"). It widens the
-// interval in quadrature (independent errors), in log space. An interleaved confirmation, whose
-// sides take turns on one agent so that drift falls on both, has no margin.
+// medians beyond their repetitions' own noise where its history has 3 runs (pooled with the
+// prior while those runs are few: PooledRunNoise), else a conservative prior (never 0: two runs
+// of the same code that the repetitions measure precisely would otherwise differ
+// "significantly"). It widens the interval in quadrature (independent errors), in log space. An
+// interleaved confirmation, whose sides take turns on one agent so that drift falls on both,
+// has no margin.
 //
 // Benjamini-Hochberg runs over two families: the gating metrics (those that decide the run's
 // verdict) and the rest (reported with their intervals, deciding nothing).

@@ -82,12 +82,16 @@ int RepetitionsNeeded(const common::MetricSamples& s, const common::MetricVerdic
 
 }  // namespace
 
+int BaseRepetitions(const JobSamples& job, int min_repetitions) {
+  return std::max<int>(job.spec.benchmark().workload().repetitions(), min_repetitions);
+}
+
 ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c,
                                   int min_repetitions) {
   const v1::WorkloadSpec& w = job.spec.benchmark().workload();
   const v1::AnalysisSpec& a = job.spec.benchmark().analysis();
   ConfirmationPlan plan;
-  const int base = std::max<int>(w.repetitions(), min_repetitions);
+  const int base = BaseRepetitions(job, min_repetitions);
   const v1::MetricComparison* worst = nullptr;
   int undecided = 0;
   for (const v1::MetricComparison& m : c.metrics()) {
@@ -436,10 +440,7 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
       return std::nullopt;
     }
     const int planned = PlanConfirmation(j, c, min_repetitions).side;
-    jobs.emplace_back(
-        &j, planned > 0
-                ? planned
-                : std::max<uint32_t>(j.spec.benchmark().workload().repetitions(), min_repetitions));
+    jobs.emplace_back(&j, planned > 0 ? planned : BaseRepetitions(j, min_repetitions));
   }
   if (jobs.empty()) {
     *why = "the candidate has no measured benchmark job";

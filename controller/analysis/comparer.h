@@ -80,10 +80,14 @@ std::vector<v1::Alert> AlertsFor(const v1::Comparison& c, const std::string& url
 // The alert a new change point raises; `url` is where to look (the change points page).
 v1::Alert ChangePointAlert(const v1::ChangePointRecord& c, const std::string& url);
 
+// The fewest repetitions a side a confirmation gives `job`: max(its repetitions,
+// min_repetitions).
+int BaseRepetitions(const JobSamples& job, int min_repetitions);
+
 // How many repetitions a side a confirmation gives `job`: what the measured noise says its
 // noisiest inconclusive gating metric needs to decide at its floor, within the job's budget
-// (analysis.max_repetitions, analysis.max_confirmation_seconds), and at least max(the job's
-// repetitions, min_repetitions). side 0 when no gating metric of the job is inconclusive.
+// (analysis.max_repetitions, analysis.max_confirmation_seconds), and at least
+// BaseRepetitions. side 0 when no gating metric of the job is inconclusive.
 struct ConfirmationPlan {
   int side = 0;
   std::string why;  // "job api: http.latency.p50 needs 152 repetitions a side ..."
@@ -96,8 +100,8 @@ ConfirmationPlan PlanConfirmation(const JobSamples& job, const v1::Comparison& c
 // drift of the machine over time falls on both sides alike, then judged as usual.
 inline constexpr int kConfirmationRounds = 3;
 // The confirmation run of `candidate`, whose comparison `c` was inconclusive: each side gets
-// PlanConfirmation's repetitions (max(the job's repetitions, min_repetitions) for a job that
-// decided) over kConfirmationRounds rounds, plus a spare one per round.
+// PlanConfirmation's repetitions (BaseRepetitions for a job that decided) over
+// kConfirmationRounds rounds, plus a spare one per round.
 // nullopt, with *why, when none can be made (no baseline commit, a job whose agent is unknown,
 // nothing measured).
 std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v1::Comparison& c,

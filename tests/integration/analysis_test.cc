@@ -441,11 +441,6 @@ TEST_F(AnalysisTest, InconclusiveCandidateIsConfirmedInterleavedOnItsAgentAndAaL
   EXPECT_GT(p50->interval_low(), 1.05);
   EXPECT_EQ(Cli({"compare", std::to_string(cand)}, &out), 0) << out;
   EXPECT_NE(out.find("interval beyond the floor"), std::string::npos) << out;
-  EXPECT_EQ(p50->decided_by(), "beyond_floor") << p50->reason();
-  EXPECT_DOUBLE_EQ(p50->margin(), 0) << "the sides took turns: no run-to-run margin";
-  EXPECT_GT(p50->interval_low(), 1.05);
-  EXPECT_EQ(Cli({"compare", std::to_string(cand)}, &out), 0) << out;
-  EXPECT_NE(out.find("interval beyond the floor"), std::string::npos) << out;
   // The decision draws its latency curve from the arms' own histograms: A jobs against B jobs.
   ASSERT_EQ(decided.curves_size(), 1) << "the decided comparison has its curve";
   EXPECT_EQ(decided.curves(0).job_name(), "api");
