@@ -488,7 +488,7 @@ TEST_F(AnalysisTest, ComparisonsDiffEveryRepetitionsProfilesAndAlertsCarryTheWor
   StartAgent("a1");
   // Line 1 of the flags file is the sample target's, line 2 the Go service's.
   const std::string base = Commit("--added-latency 1ms\n-burn 1ms");
-  const std::string slow = Commit("--added-latency 2ms\n-burn 1ms -leak-bytes 8192");
+  const std::string slow = Commit("--added-latency 4ms\n-burn 1ms -leak-bytes 8192");
   std::string yaml = kSuite;
   yaml.replace(yaml.find("$(cat {srcdir}/flags)"), 21, "$(sed -n 1p {srcdir}/flags)");
   yaml.replace(yaml.find("      workload:"), 0,
