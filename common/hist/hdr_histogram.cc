@@ -144,6 +144,15 @@ int64_t HdrHistogram::ValueAtPercentile(double p) const {
   return max();
 }
 
+std::vector<std::pair<int64_t, int64_t>> HdrHistogram::Buckets() const {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (counts_[i])
+      out.emplace_back(std::min(HighestEquivalent(ValueFromIndex(i)), max()), counts_[i]);
+  }
+  return out;
+}
+
 v1::HdrHistogram HdrHistogram::ToProto() const {
   v1::HdrHistogram p;
   p.set_lowest(lowest_);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,9 @@ class HdrHistogram {
   // The smallest recorded value v such that at least p percent of values are <= v, reported
   // as the highest value equivalent to it (never above max()). 0 when empty. p in [0, 100].
   int64_t ValueAtPercentile(double p) const;
+  // The non-empty buckets in ascending order, each as the value ValueAtPercentile reports for
+  // it (its highest equivalent, never above max()) with its count.
+  std::vector<std::pair<int64_t, int64_t>> Buckets() const;
 
   // Values that land in the same counter as `v` are "equivalent": [LowestEquivalent,
   // HighestEquivalent] is at most v / 10^digits wide.

@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./tools/install-deps.sh --test
-./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench
+./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench tail_bench
 ./build/bin/dispatch_bench --bin-dir "$(pwd)/build/bin" "$@"
 echo
 echo "== pprof reading (controller/profile) against go tool pprof =="
 ./build/bin/profile_bench
 echo
 ./build/bin/forge_bench --bin-dir "$(pwd)/build/bin"
+echo
+echo "== tail percentiles: the median of per-repetition p99s against merged histograms =="
+./build/bin/tail_bench

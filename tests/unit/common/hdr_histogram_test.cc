@@ -82,6 +82,37 @@ TEST(HdrHistogramTest, MergeEqualsRecordingEverythingInOne) {
   EXPECT_TRUE(absl::IsInvalidArgument(a->Merge(*other_shape)));
 }
 
+TEST(HdrHistogramTest, BucketsAreTheValuesPercentilesReport) {
+  auto h = HdrHistogram::Create();
+  ASSERT_TRUE(h.ok());
+  std::mt19937_64 rng(3);
+  std::lognormal_distribution<double> d(std::log(1000), 0.8);
+  for (int i = 0; i < 5000; ++i) h->Record(static_cast<int64_t>(d(rng)));
+  const auto buckets = h->Buckets();
+  int64_t total = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (i > 0) {
+      ASSERT_LT(buckets[i - 1].first, buckets[i].first) << "ascending, distinct";
+    }
+    ASSERT_GT(buckets[i].second, 0);
+    total += buckets[i].second;
+  }
+  EXPECT_EQ(total, h->total());
+  EXPECT_EQ(buckets.back().first, h->max());
+  // Walking the buckets to a rank finds what ValueAtPercentile reports.
+  for (double p : {1.0, 50.0, 90.0, 99.0, 99.9}) {
+    const int64_t rank = static_cast<int64_t>(std::ceil(p / 100.0 * h->total()));
+    int64_t seen = 0;
+    for (const auto& [v, c] : buckets) {
+      seen += c;
+      if (seen >= rank) {
+        EXPECT_EQ(v, h->ValueAtPercentile(p)) << p;
+        break;
+      }
+    }
+  }
+}
+
 TEST(HdrHistogramTest, OutOfRangeValuesAreClampedAndCounted) {
   auto h = HdrHistogram::Create();
   h->Record(0);
