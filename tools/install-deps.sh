@@ -8,7 +8,9 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
       nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
-      libgtest-dev libgmock-dev curl zlib1g-dev prometheus)
+      libgtest-dev libgmock-dev curl zlib1g-dev prometheus iproute2 iptables)
+# The agent makes netns test hosts with iproute2 (namespaces, veths, a bridge) and lets them talk
+# across the bridge with an iptables FORWARD rule where bridged traffic passes iptables.
 # The tests also drive wrk, and the compose driver against a real Docker engine with an image
 # built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
 # library only) whose /debug/pprof the profile tests capture; a real Alertmanager receives
@@ -19,7 +21,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # The harness tests run the real benchmark harnesses: a Google Benchmark program
 # (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine.
 if [ "${1:-}" = --test ]; then
-  pkgs+=(wrk docker.io docker-compose busybox-static iptables golang-go prometheus-alertmanager
+  pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
          chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi

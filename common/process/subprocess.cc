@@ -1,6 +1,7 @@
 #include "common/process/subprocess.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -39,10 +40,57 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& opts) {
   for (auto& s : argv_copy) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  int netns_fd = -1;
+  if (!opts.netns.empty()) {
+    netns_fd = open(opts.netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0)
+      return absl::InternalError("open " + opts.netns + ": " + std::string(strerror(errno)));
+  }
+  // Placed on a test host: the parent waits until the child has joined its cgroup and
+  // namespaces (the pipe closes when the child closes its inherited descriptors, just before
+  // exec), so that the pid it returns is already inside, and a child that could not get in is
+  // reported as an error rather than an exit status.
+  const bool placed = !opts.cgroup_procs.empty() || netns_fd >= 0 || !opts.hostname.empty();
+  int setup[2] = {-1, -1};
+  if (placed && pipe2(setup, O_CLOEXEC) != 0) {
+    if (netns_fd >= 0) close(netns_fd);
+    return absl::InternalError(std::string("pipe: ") + strerror(errno));
+  }
   pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(std::string("fork: ") + strerror(errno));
+  if (pid < 0) {
+    if (netns_fd >= 0) close(netns_fd);
+    if (placed) {
+      close(setup[0]);
+      close(setup[1]);
+    }
+    return absl::InternalError(std::string("fork: ") + strerror(errno));
+  }
   if (pid == 0) {
     if (opts.new_process_group) setpgid(0, 0);
+    // Only system calls from here to exec: the parent may have had other threads. A failure
+    // is told to the parent as {step, errno}.
+    auto fail = [&](int step) {
+      const int report[2] = {step, errno};
+      (void)!write(setup[1], report, sizeof report);
+      _exit(125);
+    };
+    if (!opts.cgroup_procs.empty()) {
+      char digits[24];
+      int n = 0;
+      for (pid_t self = getpid(); self > 0; self /= 10)
+        digits[n++] = static_cast<char>('0' + self % 10);
+      char pid_text[24];
+      for (int i = 0; i < n; ++i) pid_text[i] = digits[n - 1 - i];
+      for (const std::string& procs : opts.cgroup_procs) {
+        int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, pid_text, n) != n) fail(1);
+        close(fd);
+      }
+    }
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) fail(2);
+    if (!opts.hostname.empty() && (unshare(CLONE_NEWUTS) != 0 ||
+                                   sethostname(opts.hostname.data(), opts.hostname.size()) != 0))
+      fail(3);
     int devnull = open("/dev/null", O_RDWR);
     dup2(opts.stdin_fd >= 0 ? opts.stdin_fd : devnull, 0);
     if (opts.stdout_fd >= 0) dup2(opts.stdout_fd, 1);
@@ -59,7 +107,25 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& opts) {
     execvpe(argv[0], argv.data(), envp.data());
     _exit(127);
   }
+  if (netns_fd >= 0) close(netns_fd);
   if (opts.new_process_group) setpgid(pid, pid);  // no race with the child's own call
+  if (placed) {
+    close(setup[1]);
+    int report[2] = {0, 0};
+    ssize_t got;
+    while ((got = read(setup[0], report, sizeof report)) < 0 && errno == EINTR) {
+    }
+    close(setup[0]);
+    if (got == static_cast<ssize_t>(sizeof report)) {
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      const std::string step = report[0] == 1   ? "joining its cgroup"
+                               : report[0] == 2 ? "entering network namespace " + opts.netns
+                                                : "setting its hostname " + opts.hostname;
+      return absl::InternalError(opts.argv[0] + ": " + step + ": " + strerror(report[1]));
+    }
+  }
   return pid;
 }
 

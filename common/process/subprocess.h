@@ -22,13 +22,21 @@ struct SpawnOptions {
   bool new_process_group = true;
   std::optional<uid_t> uid;  // drop to this user (and gid) when set
   std::optional<gid_t> gid;
+  // Test hosts (agent/hosts/): before exec the child joins these control groups (writes its
+  // pid to each cgroup.procs file), enters this network namespace (a path such as
+  // /run/netns/NAME) and, with a hostname, a UTS namespace of its own carrying it. Spawn
+  // returns once the child is inside, or INTERNAL naming the step that failed.
+  std::vector<std::string> cgroup_procs;
+  std::string netns;
+  std::string hostname;
   int stdin_fd = -1;   // -1: /dev/null
   int stdout_fd = -1;  // -1: inherit
   int stderr_fd = -1;  // -1: inherit
 };
 
 // fork+exec. Returns the child's pid (also its process-group id when new_process_group).
-// INTERNAL when fork fails; a failing exec makes the child exit with status 127.
+// INTERNAL when fork fails (or the network namespace cannot be opened); a failing exec makes
+// the child exit with status 127.
 absl::StatusOr<pid_t> Spawn(const SpawnOptions& opts);
 
 // Sends `sig` to every process in group `pgid`. OK if the group no longer exists.

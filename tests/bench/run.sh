@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./tools/install-deps.sh --test
-./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench tail_bench
+./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench tail_bench hosts_bench
 ./build/bin/dispatch_bench --bin-dir "$(pwd)/build/bin" "$@"
 echo
 echo "== pprof reading (controller/profile) against go tool pprof =="
@@ -14,3 +14,6 @@ echo
 echo
 echo "== tail percentiles: the median of per-repetition p99s against merged histograms =="
 ./build/bin/tail_bench
+echo
+echo "== netns test hosts: bring-up and teardown (root; SKIPPED otherwise) =="
+./build/bin/hosts_bench

@@ -25,6 +25,7 @@ declare -A allowed=(
   [controller]="controller/*"
   [agent/spool]=""
   [agent/load]=""
+  [agent/hosts]=""
   [agent/exec]="agent/spool"
   [agent/observe]="agent/spool agent/exec"
   [agent/bench]="agent/spool agent/exec agent/load agent/observe"

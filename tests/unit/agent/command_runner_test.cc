@@ -122,3 +122,29 @@ TEST_F(CommandRunnerTest, MissingCommandIsAFailureNotACrash) {
 
 }  // namespace
 }  // namespace perfgate::agent
+
+namespace perfgate::agent {
+namespace {
+
+// A process that cannot get onto its test host is an error of Spawn naming the step, not a
+// child that exits 125 for someone to puzzle over (agent/hosts/ places services this way).
+TEST(SpawnPlacementTest, AChildThatCannotGetInIsAnErrorNamingTheStep) {
+  common::SpawnOptions o;
+  o.argv = {"/bin/true"};
+  o.cgroup_procs = {"/nonexistent/cgroup.procs"};
+  auto pid = common::Spawn(o);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.status().message(), "/bin/true: joining its cgroup: No such file or directory");
+  o.cgroup_procs.clear();
+  o.netns = "/proc/self/status";  // a file, not a namespace
+  pid = common::Spawn(o);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.status().message(),
+            "/bin/true: entering network namespace /proc/self/status: Invalid argument");
+  o.netns = "/nonexistent/netns";
+  EXPECT_EQ(common::Spawn(o).status().message(),
+            "open /nonexistent/netns: No such file or directory");
+}
+
+}  // namespace
+}  // namespace perfgate::agent

@@ -1,0 +1,237 @@
+// Netns test hosts (agent/hosts/) on this machine, as root: each host with its own address,
+// hostname and cgroup; a real server on one host reached from another host and from the root
+// namespace across the bridge (through a FORWARD policy that drops, where dockerd set one); the
+// CPU quota throttling a busy loop; the memory limit OOM-killing what outgrows it, counted; and
+// nothing left after teardown, nor after the process that made the hosts was killed -9 and the
+// leftovers were removed as a restarted agent removes them. Where hosts cannot be made (an
+// unprivileged container) every test here says so and is skipped.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "agent/hosts/netns_hosts.h"
+#include "common/process/subprocess.h"
+#include "gtest/gtest.h"
+#include "tests/harness/processes.h"
+
+namespace perfgate::testing {
+namespace {
+
+using agent::HostSpec;
+using agent::NetnsTopology;
+
+// Alive and not a zombie waiting for whoever adopted it to reap it.
+bool Alive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  const size_t rp = line.rfind(')');
+  return rp != std::string::npos && rp + 2 < line.size() && line[rp + 2] != 'Z';
+}
+
+// A prefix of this test process's own, so tests running side by side never touch each other's.
+std::string Prefix() { return absl::StrFormat("t%03d", getpid() % 1000); }
+
+class HostsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+    ASSERT_TRUE(agent::RemoveLeftoverHosts(Prefix()).ok());
+  }
+  void TearDown() override { (void)agent::RemoveLeftoverHosts(Prefix()); }
+
+  // Runs `script` with sh on `host` to completion: its output, and the exit code in *code.
+  static std::string OnHost(const NetnsTopology::Host& host, const std::string& script, int* code) {
+    common::SpawnOptions o;
+    o.argv = {"/bin/bash", "-c", script};  // bash: /dev/tcp
+    NetnsTopology::Place(host, &o);
+    auto out = common::RunAndCapture(o, code);
+    return out.ok() ? *out : std::string(out.status().message());
+  }
+
+  static std::string Sh(const std::string& script) {
+    common::SpawnOptions o;
+    o.argv = {"/bin/sh", "-c", script};
+    int code = 0;
+    auto out = common::RunAndCapture(o, &code);
+    return out.ok() ? *out : "";
+  }
+
+  // Nothing of the topology `tag` is left: namespaces, interfaces, rules, cgroups.
+  static void ExpectGone(const std::string& tag) {
+    const std::string p = Prefix() + tag;
+    EXPECT_EQ(Sh("ip netns list | grep -c '^" + p + "' || true"), "0\n");
+    EXPECT_EQ(Sh("ip -o link show | grep -c ': " + p + "' || true"), "0\n");
+    EXPECT_EQ(Sh("iptables -w -S FORWARD 2>/dev/null | grep -c -- '-i " + p + "' || true"), "0\n");
+    EXPECT_EQ(Sh("ls -d /sys/fs/cgroup/*/perfgate/" + p + "* /sys/fs/cgroup/perfgate/" + p +
+                 "* 2>/dev/null | wc -l"),
+              "0\n");
+  }
+};
+
+TEST_F(HostsTest, HostsHaveTheirOwnAddressHostnameAndLimitsAndLeaveNothing) {
+  agent::TopologyOptions opts;
+  opts.prefix = Prefix();
+  std::vector<HostSpec> specs = {
+      {"manager-1", {0.5, 256 << 20, 256}},
+      {"worker-1", {0.2, 128 << 20, 0}},
+      {"worker-2", {0, 48 << 20, 0}},
+  };
+  auto made = NetnsTopology::Create("a", specs, opts);
+  ASSERT_TRUE(made.ok()) << made.status();
+  NetnsTopology& t = **made;
+  ASSERT_EQ(t.hosts().size(), 3u);
+  EXPECT_LT(t.setup_time(), absl::Seconds(3));
+  EXPECT_EQ(NetnsTopology::Create("a", specs, opts).status().code(),
+            absl::StatusCode::kAlreadyExists);
+
+  // Each host: its hostname, its own address on eth0, its cgroup.
+  for (const auto& h : t.hosts()) {
+    SCOPED_TRACE(h.name);
+    int code = 0;
+    const std::string out = OnHost(h, "hostname; ip -o -4 addr show; cat /proc/self/cgroup", &code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_TRUE(absl::StartsWith(out, h.name + "\n")) << out;
+    EXPECT_TRUE(absl::StrContains(out, "eth0    inet " + h.address + "/24")) << out;
+    EXPECT_TRUE(absl::StrContains(out, "lo    inet 127.0.0.1/8")) << out;
+    EXPECT_TRUE(absl::StrContains(out, "/perfgate/" + h.netns)) << out;
+  }
+  EXPECT_EQ(t.Find("worker-2")->address.substr(0, 7), "10.213.");
+  EXPECT_EQ(t.Find("nope"), nullptr);
+
+  // A real server on manager-1, reached from worker-1 across the bridge and from the root
+  // namespace (where the agent's load generator runs).
+  const NetnsTopology::Host& manager = *t.Find("manager-1");
+  common::SpawnOptions server;
+  server.argv = {BinaryPath("perfgate-sample-target"), "--listen", manager.address + ":8080"};
+  NetnsTopology::Place(manager, &server);
+  auto pid = common::Spawn(server);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  httplib::Client root_client(manager.address, 8080);
+  root_client.set_connection_timeout(1);
+  ASSERT_TRUE(WaitUntil([&] { return root_client.Get("/healthz") != nullptr; }, absl::Seconds(10)))
+      << "the root namespace reaches the host";
+  int code = 0;
+  const std::string fetched =
+      OnHost(*t.Find("worker-1"),
+             "exec 3<>/dev/tcp/" + manager.address +
+                 "/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
+             &code);
+  EXPECT_TRUE(absl::StrContains(fetched, "200 OK")) << "worker-1 reaches manager-1: " << fetched;
+  EXPECT_TRUE(absl::StrContains(
+      OnHost(manager, "echo > /dev/tcp/127.0.0.1/8080 || echo refused", &code), "refused"))
+      << "the server listens on the host's address, not on another host's loopback";
+  EXPECT_EQ(manager.cgroup->Pids().size(), 1u) << "the server runs inside manager-1's cgroup";
+
+  // The CPU quota: a second of busy loop on worker-1 (0.2 of a core) gets ~0.2 s of CPU.
+  const NetnsTopology::Host& w1 = *t.Find("worker-1");
+  OnHost(w1, "timeout 1 sh -c 'while :; do :; done'", &code);
+  auto cpu = w1.cgroup->Stats();
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_GT(cpu->throttled_periods, 0);
+  EXPECT_GT(cpu->cpu_seconds, 0.05);
+  EXPECT_LT(cpu->cpu_seconds, 0.45) << "a 0.2-core quota over a 1 s loop";
+
+  // The memory limit: a 100 MB buffer on a 48 MiB host is OOM-killed, and counted.
+  const NetnsTopology::Host& w2 = *t.Find("worker-2");
+  const std::string dd = OnHost(w2, "exec dd if=/dev/zero of=/dev/null bs=100M count=1", &code);
+  EXPECT_EQ(code, 128 + SIGKILL) << dd;
+  auto mem = w2.cgroup->Stats();
+  ASSERT_TRUE(mem.ok()) << mem.status();
+  EXPECT_GE(mem->oom_kills, 1);
+  EXPECT_GT(mem->memory_peak_bytes, 40 << 20);
+  EXPECT_LE(mem->memory_peak_bytes, 48 << 20);
+
+  // Teardown: the server killed, everything removed.
+  ASSERT_TRUE(t.Teardown().ok());
+  int status = 0;
+  EXPECT_EQ(waitpid(*pid, &status, 0), *pid);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "killed with its host";
+  ExpectGone("a");
+  EXPECT_TRUE(t.Teardown().ok()) << "a second teardown does nothing";
+}
+
+TEST_F(HostsTest, BadSpecsAreRefusedWithTheFieldNamed) {
+  agent::TopologyOptions opts;
+  opts.prefix = Prefix();
+  auto bad = [&](const std::string& tag, std::vector<HostSpec> hosts, const std::string& subnet) {
+    agent::TopologyOptions o = opts;
+    o.subnet = subnet;
+    return std::string(NetnsTopology::Create(tag, hosts, o).status().message());
+  };
+  EXPECT_TRUE(absl::StartsWith(bad("b", {}, ""), "hosts: 1 to"));
+  EXPECT_TRUE(absl::StartsWith(bad("b", {{"a", {}}, {"a", {}}}, ""), "hosts: name 'a'"));
+  EXPECT_TRUE(absl::StartsWith(bad("b", {{"a_b", {}}}, ""), "hosts: name 'a_b'"));
+  EXPECT_TRUE(absl::StartsWith(bad("toolongtag", {{"a", {}}}, ""), "tag:"));
+  EXPECT_TRUE(absl::StartsWith(bad("b", {{"a", {}}}, "10.1.2.0/16"), "subnet '10.1.2.0/16'"));
+  ExpectGone("b");
+}
+
+// The agent crashed with hosts up and a service running on one: a restarted agent's
+// RemoveLeftoverHosts removes the namespaces, the bridge, the rule, the cgroups and the service.
+TEST_F(HostsTest, LeftoversOfAKilledAgentAreRemoved) {
+  // This process stands in for init (systemd), which adopts and reaps a crashed agent's orphans:
+  // a killed service is a zombie, and keeps its cgroup busy, until someone reaps it.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const std::string prefix = Prefix();  // this process's, not the child's
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    agent::TopologyOptions opts;
+    opts.prefix = prefix;
+    auto t = NetnsTopology::Create("c", {{"h-1", {0.5, 64 << 20, 0}}, {"h-2", {}}}, opts);
+    if (!t.ok()) _exit(1);
+    common::SpawnOptions o;
+    o.argv = {"/bin/sleep", "600"};
+    NetnsTopology::Place((*t)->hosts()[0], &o);
+    auto p = common::Spawn(o);
+    if (!p.ok()) _exit(1);
+    const std::string pid = std::to_string(*p);
+    if (write(ready[1], pid.data(), pid.size()) < 0) _exit(1);
+    close(ready[1]);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char buf[32] = {};
+  const ssize_t n = read(ready[0], buf, sizeof buf - 1);
+  close(ready[0]);
+  ASSERT_GT(n, 0) << "the child made no hosts";
+  const pid_t sleeper = std::stoi(buf);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_TRUE(Alive(sleeper)) << "the service outlived its agent";
+  EXPECT_EQ(Sh("ip netns list | grep -c '^" + Prefix() + "c' || true"), "2\n");
+
+  std::atomic<bool> reaped{false};
+  std::thread init([&] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!reaped && absl::Now() < deadline) {
+      if (waitpid(sleeper, nullptr, WNOHANG) == sleeper) reaped = true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  });
+  auto removed = agent::RemoveLeftoverHosts(Prefix());
+  init.join();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 2);
+  ExpectGone("c");
+  EXPECT_TRUE(reaped) << "the service was killed with its host";
+  EXPECT_FALSE(Alive(sleeper));
+}
+
+}  // namespace
+}  // namespace perfgate::testing
