@@ -189,10 +189,12 @@ absl::StatusOr<std::unique_ptr<NetnsTopology>> NetnsTopology::Create(
   }
   if (auto s = IpBatch("", root); !s.ok()) return s;
   if (NeedsForwardRule()) {
-    t->forward_rule_ = absl::StrCat("FORWARD -i ", t->bridge_, " -o ", t->bridge_, " -j ACCEPT");
+    const std::string rule =
+        absl::StrCat("FORWARD -i ", t->bridge_, " -o ", t->bridge_, " -j ACCEPT");
     std::vector<std::string> argv = {"iptables", "-w", "-I"};
-    for (absl::string_view w : absl::StrSplit(t->forward_rule_, ' ')) argv.emplace_back(w);
+    for (absl::string_view w : absl::StrSplit(rule, ' ')) argv.emplace_back(w);
     if (auto s = Run(argv); !s.ok()) return s.status();
+    t->forward_rule_ = rule;  // removed with the bridge
   }
   for (size_t i = 0; i < hosts.size(); ++i) {
     Host& h = t->hosts_[i];

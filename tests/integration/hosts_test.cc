@@ -92,7 +92,6 @@ TEST_F(HostsTest, HostsHaveTheirOwnAddressHostnameAndLimitsAndLeaveNothing) {
   ASSERT_TRUE(made.ok()) << made.status();
   NetnsTopology& t = **made;
   ASSERT_EQ(t.hosts().size(), 3u);
-  EXPECT_LT(t.setup_time(), absl::Seconds(3));
   EXPECT_EQ(NetnsTopology::Create("a", specs, opts).status().code(),
             absl::StatusCode::kAlreadyExists);
 
