@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/executor.h"
+#include "agent/hosts/netns_hosts.h"
 #include "agent/recovery.h"
 #include "agent/session.h"
 #include "agent/spool/uploader.h"
@@ -132,6 +133,18 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
                                        *reconnects_);
 
   if (auto s = RecoverAttempts(cfg_.work_dir + "/attempts", *uploader_); !s.ok()) return s;
+  // Test hosts its previous life left (agent/hosts/): namespaces, bridge, rules, cgroups and
+  // what ran in them, removed before it takes work. One that will not go is logged; the next
+  // topology has names of its own.
+  if (NetnsHostsAvailable().ok()) {
+    auto removed = RemoveLeftoverHosts(HostsPrefix(cfg_.name));
+    if (!removed.ok()) {
+      spdlog::warn("msg=\"test hosts of a previous life not all removed\" error=\"{}\"",
+                   removed.status().message());
+    } else if (*removed > 0) {
+      spdlog::info("msg=\"removed test hosts of a previous life\" hosts={}", *removed);
+    }
+  }
 
   std::string host;
   int port = 0;

@@ -75,6 +75,11 @@ class NetnsTopology {
   bool torn_down_ = false;
 };
 
+// The prefix of the test hosts the agent `agent_name` makes ("p" and 3 letters or digits from a
+// hash of the name): agents sharing a machine have distinct names, so one's cleanup at start
+// leaves the others' hosts alone.
+std::string HostsPrefix(const std::string& agent_name);
+
 // OK when this machine can make netns hosts: root, iproute2's `ip`, a network namespace that
 // can be made, and cgroups (Cgroup::Detect). FAILED_PRECONDITION naming what is missing.
 absl::Status NetnsHostsAvailable();

@@ -24,6 +24,7 @@
 #include "common/process/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/harness/processes.h"
+#include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
 namespace {
@@ -230,6 +231,41 @@ TEST_F(HostsTest, LeftoversOfAKilledAgentAreRemoved) {
   ExpectGone("c");
   EXPECT_TRUE(reaped) << "the service was killed with its host";
   EXPECT_FALSE(Alive(sleeper));
+}
+
+// The agent itself, restarted after a crash, removes the test hosts of its previous life before
+// it takes work (and leaves other agents' alone).
+TEST_F(ClusterTest, AnAgentRemovesTheTestHostsOfItsPreviousLifeAtStart) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  const std::string name = absl::StrCat("hosts-", getpid());
+  agent::TopologyOptions mine, other;
+  mine.prefix = agent::HostsPrefix(name);
+  other.prefix = agent::HostsPrefix(name + "-other");
+  ASSERT_NE(mine.prefix, other.prefix);
+  // Made as the agent's previous life would have made them, and abandoned (no teardown).
+  auto left = NetnsTopology::Create("x1", {{"m-1", {0.5, 64 << 20, 0}}, {"w-1", {}}}, mine);
+  ASSERT_TRUE(left.ok()) << left.status();
+  auto others = NetnsTopology::Create("x1", {{"m-1", {}}}, other);
+  ASSERT_TRUE(others.ok()) << others.status();
+  const std::string mine_ns = (*left)->hosts()[0].netns, other_ns = (*others)->hosts()[0].netns;
+  auto count = [](const std::string& ns) {
+    common::SpawnOptions o;
+    o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + ns + " ' || true"};
+    int code = 0;
+    auto out = common::RunAndCapture(o, &code);
+    return out.ok() ? *out : "";
+  };
+  ASSERT_EQ(count(mine_ns), "1\n");
+
+  StartController();
+  StartAgent(name);
+  EXPECT_EQ(count(mine_ns), "0\n") << "the agent removed its previous life's hosts";
+  EXPECT_EQ(count(other_ns), "1\n") << "and left another agent's alone";
+  EXPECT_NE(agents_[name]->process().Log().find("removed test hosts of a previous life"),
+            std::string::npos)
+      << agents_[name]->process().Log();
+  EXPECT_TRUE((*others)->Teardown().ok());
+  EXPECT_TRUE((*left)->Teardown().ok()) << "what the agent already removed is not an error";
 }
 
 }  // namespace
