@@ -271,6 +271,44 @@ void NetnsTopology::Place(const Host& host, common::SpawnOptions* o) {
   o->hostname = host.name;
 }
 
+absl::Status NetnsTopology::Partition(const std::vector<std::string>& from,
+                                      const std::vector<std::string>& to, bool both_ways) {
+  std::vector<const Host*> a, b;
+  for (auto [names, into] : {std::pair{&from, &a}, std::pair{&to, &b}}) {
+    for (const std::string& n : *names) {
+      const Host* h = Find(n);
+      if (!h) return absl::InvalidArgumentError(absl::StrCat("partition: no host '", n, "'"));
+      into->push_back(h);
+    }
+  }
+  if (a.empty() || b.empty())
+    return absl::InvalidArgumentError("partition: hosts on both sides are needed");
+  auto drop = [](const Host& sender, const Host& receiver) {
+    return Run({"ip", "netns", "exec", sender.netns, "iptables", "-w", "-A", "OUTPUT", "-d",
+                receiver.address, "-j", "DROP"})
+        .status();
+  };
+  for (const Host* x : a) {
+    for (const Host* y : b) {
+      if (x == y) continue;
+      if (auto s = drop(*x, *y); !s.ok()) return s;
+      if (both_ways) {
+        if (auto s = drop(*y, *x); !s.ok()) return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NetnsTopology::Heal() {
+  absl::Status result;
+  for (const Host& h : hosts_) {
+    // The namespace is the host's own: its OUTPUT chain holds only partitions.
+    result.Update(Run({"ip", "netns", "exec", h.netns, "iptables", "-w", "-F", "OUTPUT"}).status());
+  }
+  return result;
+}
+
 absl::StatusOr<int> RemoveLeftoverHosts(const std::string& prefix) {
   if (!Alnum(prefix)) return absl::InvalidArgumentError("prefix: letters and digits");
   absl::Status result;

@@ -67,6 +67,15 @@ class NetnsTopology {
   // Makes `o` start its process on `host`: inside its cgroup, network namespace and hostname.
   static void Place(const Host& host, common::SpawnOptions* o);
 
+  // A network partition (a fault): packets from each host of `from` to each host of `to` are
+  // dropped, and with `both_ways` those from `to` to `from` too, by iptables OUTPUT rules inside
+  // the senders' namespaces (nothing changes on the machine itself). The agent in the root
+  // namespace still reaches every host. INVALID_ARGUMENT naming an unknown host.
+  absl::Status Partition(const std::vector<std::string>& from, const std::vector<std::string>& to,
+                         bool both_ways);
+  // Removes every partition.
+  absl::Status Heal();
+
  private:
   NetnsTopology() = default;
   std::string prefix_, tag_, bridge_, gateway_, forward_rule_;

@@ -162,6 +162,66 @@ TEST_F(HostsTest, HostsHaveTheirOwnAddressHostnameAndLimitsAndLeaveNothing) {
   EXPECT_TRUE(t.Teardown().ok()) << "a second teardown does nothing";
 }
 
+// A partition cuts hosts off from each other (both ways, or one way) while the agent still
+// reaches them; healed, they talk again.
+TEST_F(HostsTest, PartitionsCutHostsOffAndHealingJoinsThem) {
+  agent::TopologyOptions opts;
+  opts.prefix = Prefix();
+  auto made = NetnsTopology::Create("p", {{"n-1", {}}, {"n-2", {}}, {"n-3", {}}}, opts);
+  ASSERT_TRUE(made.ok()) << made.status();
+  NetnsTopology& t = **made;
+  // A server on every host; `Reaches(a, b)`: a TCP connection from host a to b's server.
+  std::vector<pid_t> servers;
+  for (const auto& h : t.hosts()) {
+    common::SpawnOptions o;
+    o.argv = {BinaryPath("perfgate-sample-target"), "--listen", h.address + ":8080"};
+    NetnsTopology::Place(h, &o);
+    auto pid = common::Spawn(o);
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    servers.push_back(*pid);
+    httplib::Client c(h.address, 8080);
+    ASSERT_TRUE(WaitUntil([&] { return c.Get("/healthz") != nullptr; }, absl::Seconds(10)));
+  }
+  auto reaches = [&](const std::string& a, const std::string& b) {
+    int code = 0;
+    OnHost(*t.Find(a), "timeout 1 bash -c 'exec 3<>/dev/tcp/" + t.Find(b)->address + "/8080'",
+           &code);
+    return code == 0;
+  };
+  EXPECT_TRUE(reaches("n-1", "n-2"));
+  EXPECT_TRUE(reaches("n-2", "n-3"));
+
+  ASSERT_TRUE(t.Partition({"n-1"}, {"n-2", "n-3"}, true).ok());
+  EXPECT_FALSE(reaches("n-1", "n-2"));
+  EXPECT_FALSE(reaches("n-2", "n-1"));
+  EXPECT_FALSE(reaches("n-3", "n-1"));
+  EXPECT_TRUE(reaches("n-2", "n-3")) << "the majority side still talks";
+  httplib::Client agent_view(t.Find("n-1")->address, 8080);
+  EXPECT_NE(agent_view.Get("/healthz"), nullptr) << "the agent still reaches a cut-off host";
+
+  ASSERT_TRUE(t.Heal().ok());
+  EXPECT_TRUE(reaches("n-1", "n-2"));
+  EXPECT_TRUE(reaches("n-3", "n-1"));
+
+  // One way: only n-2's packets to n-3 are dropped, by a rule on n-2 alone (a TCP connection
+  // needs both directions, so n-2 cannot connect; n-1 still can).
+  ASSERT_TRUE(t.Partition({"n-2"}, {"n-3"}, false).ok());
+  EXPECT_FALSE(reaches("n-2", "n-3"));
+  EXPECT_TRUE(reaches("n-1", "n-3"));
+  EXPECT_TRUE(
+      absl::StrContains(Sh("ip netns exec " + t.Find("n-2")->netns + " iptables -w -S OUTPUT"),
+                        "-A OUTPUT -d " + t.Find("n-3")->address + "/32 -j DROP"));
+  EXPECT_FALSE(absl::StrContains(
+      Sh("ip netns exec " + t.Find("n-3")->netns + " iptables -w -S OUTPUT"), "DROP"));
+  ASSERT_TRUE(t.Heal().ok());
+  EXPECT_TRUE(reaches("n-2", "n-3"));
+
+  EXPECT_EQ(t.Partition({"n-1"}, {"nope"}, true).message(), "partition: no host 'nope'");
+  ASSERT_TRUE(t.Teardown().ok());
+  for (pid_t p : servers) waitpid(p, nullptr, 0);
+  ExpectGone("p");
+}
+
 TEST_F(HostsTest, BadSpecsAreRefusedWithTheFieldNamed) {
   agent::TopologyOptions opts;
   opts.prefix = Prefix();
