@@ -6,6 +6,7 @@
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/suite_file_reader.h"
 #include "agent/exec/command_runner.h"
+#include "agent/hosts/netns_hosts.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
 
@@ -110,6 +111,7 @@ void Executor::Execute(const v1::Assign& a) {
     BenchmarkRunner benchmark(
         *journal, opts_.work_dir + "/cache", dir + "/work", [this] { uploader_.Wake(); },
         opts_.observe);
+    benchmark.set_hosts_prefix(HostsPrefix(opts_.agent_name));
     SuiteFileReader suite_file(*journal, opts_.work_dir + "/cache", dir + "/work");
     std::function<void(const std::string&)> cancel;
     if (a.spec().has_benchmark()) {

@@ -136,6 +136,7 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
   std::error_code ec;
   std::filesystem::create_directories(workdir_, ec);
   BenchContext ctx{journal_, steps, cancel_, workdir_, {}, clock_};
+  ctx.hosts_prefix = hosts_prefix_;
   ctx.vars["host"] = "127.0.0.1";
   ctx.vars["workdir"] = workdir_;
   ctx.vars["commit"] = a.commit();

@@ -37,6 +37,8 @@ class BenchmarkRunner {
         observe_(std::move(observe)) {}
 
   RunOutcome Run(const v1::BenchmarkJob& job);
+  // The prefix of the test hosts this runner's stacks make (BenchContext::hosts_prefix).
+  void set_hosts_prefix(std::string prefix) { hosts_prefix_ = std::move(prefix); }
   void Cancel(const std::string& reason);
 
  private:
@@ -56,6 +58,7 @@ class BenchmarkRunner {
   const std::string cache_dir_, workdir_;
   std::function<void()> result_added_;
   const ObserveConfig observe_;
+  std::string hosts_prefix_ = "pgh";
   std::atomic<bool> cancel_{false};
   absl::Mutex mu_;
   std::string cancel_reason_ ABSL_GUARDED_BY(mu_);

@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
 #include "agent/exec/readiness.h"
+#include "agent/hosts/netns_hosts.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
 
@@ -24,9 +27,12 @@ class ExecStackImpl : public Stack {
   absl::Status Start() override {
     std::error_code ec;
     std::filesystem::create_directories(ctx_.workdir + "/logs", ec);
+    if (!spec_.exec().hosts().empty()) {
+      if (auto st = MakeHosts(); !st.ok()) return st;
+    }
     for (const v1::ServiceSpec& s : spec_.exec().services()) {
       if (ctx_.cancel) return absl::CancelledError("cancelled");
-      if (auto st = StartOne(s); !st.ok()) return st;
+      if (auto st = StartService(s); !st.ok()) return st;
     }
     return absl::OkStatus();
   }
@@ -56,6 +62,12 @@ class ExecStackImpl : public Stack {
       ShipLogTail(ctx_, r.name, r.log_path);
     }
     running_.clear();
+    if (topology_) {
+      const absl::Status down = topology_->Teardown();
+      ctx_.steps.Note(down.ok() ? std::string("test hosts removed")
+                                : "test hosts not all removed: " + std::string(down.message()));
+      topology_.reset();
+    }
   }
 
   std::vector<ServiceProcesses> Processes() override {
@@ -101,24 +113,109 @@ class ExecStackImpl : public Stack {
     return r.exited;
   }
 
-  absl::Status StartOne(const v1::ServiceSpec& s) {
+  // The stack's test hosts (agent/hosts/), named ROLE-1 .. ROLE-count, and their variables:
+  // {hosts:ROLE} (their addresses, comma-separated) and {host:ROLE-N}.
+  absl::Status MakeHosts() {
+    std::vector<HostSpec> hosts;
+    for (const v1::HostRole& r : spec_.exec().hosts()) {
+      for (uint32_t i = 1; i <= r.count(); ++i) {
+        hosts.push_back({absl::StrCat(r.role(), "-", i),
+                         {r.cpus(), static_cast<int64_t>(r.memory_bytes()), 0}});
+      }
+    }
+    // The attempt's id in base 36 (its last 5 digits): this attempt's names on the machine.
+    uint64_t id = 0;
+    (void)absl::SimpleAtoi(ctx_.vars["attempt_id"], &id);
+    std::string tag;
+    for (int i = 0; i < 5 && (i == 0 || id > 0); ++i, id /= 36)
+      tag.insert(tag.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[id % 36]);
+    TopologyOptions o;
+    o.prefix = ctx_.hosts_prefix;
+    auto t = NetnsTopology::Create("a" + tag, hosts, o);
+    if (!t.ok()) {
+      // This agent cannot make them (not root, no namespaces): the machine's failing, not the
+      // job's; a bad spec was refused at submit.
+      return absl::UnavailableError("stack.hosts: " + std::string(t.status().message()));
+    }
+    topology_ = *std::move(t);
+    std::map<std::string, std::vector<std::string>> by_role;
+    std::vector<std::string> listed;
+    for (const auto& h : topology_->hosts()) {
+      ctx_.vars["host:" + h.name] = h.address;
+      by_role[h.name.substr(0, h.name.rfind('-'))].push_back(h.address);
+      listed.push_back(h.name + " " + h.address);
+    }
+    for (const auto& [role, addresses] : by_role)
+      ctx_.vars["hosts:" + role] = absl::StrJoin(addresses, ",");
+    ctx_.steps.Note(absl::StrCat("test hosts up in ",
+                                 absl::ToInt64Milliseconds(topology_->setup_time()), " ms (bridge ",
+                                 topology_->bridge(), ", gateway ", topology_->gateway(),
+                                 "): ", absl::StrJoin(listed, ", ")));
+    return absl::OkStatus();
+  }
+
+  // A service: one instance on the agent's machine, or one per host it is `on` (a role's hosts
+  // or one host), each with its {host} and {index}. Every instance is started before any is
+  // waited for, so that members which are ready only once a quorum is up come up together.
+  absl::Status StartService(const v1::ServiceSpec& s) {
+    std::vector<std::pair<const NetnsTopology::Host*, std::string>> where;  // (host, index)
+    if (s.on().empty()) {
+      where.emplace_back(nullptr, "");
+    } else if (topology_) {
+      for (const auto& h : topology_->hosts()) {
+        const std::string role = h.name.substr(0, h.name.rfind('-'));
+        if (h.name == s.on() || role == s.on())
+          where.emplace_back(&h, h.name.substr(h.name.rfind('-') + 1));
+      }
+    }
+    if (where.empty())
+      return absl::FailedPreconditionError("service " + s.name() + ": on '" + s.on() +
+                                           "': no such host");
+    std::vector<std::pair<size_t, std::map<std::string, std::string>>> started;
+    for (const auto& [host, index] : where) {
+      std::map<std::string, std::string> vars = ctx_.vars;
+      if (host) {
+        vars["host"] = host->address;
+        vars["index"] = index;
+      }
+      const std::string name = host ? s.name() + "." + host->name : s.name();
+      auto at = Spawn(s, name, vars, host);
+      if (!at.ok()) return at.status();
+      started.emplace_back(*at, std::move(vars));
+    }
+    for (auto& [at, vars] : started) {
+      // The readiness check sees the instance's own {host} and {index}.
+      std::swap(ctx_.vars, vars);
+      absl::Status ready = WaitForReady(s, at);
+      std::swap(ctx_.vars, vars);
+      if (!ready.ok()) return ready;
+    }
+    return absl::OkStatus();
+  }
+
+  // Starts an instance of `s` named `name` (on `host` when given); its index in running_.
+  absl::StatusOr<size_t> Spawn(const v1::ServiceSpec& s, const std::string& name,
+                               const std::map<std::string, std::string>& vars,
+                               const NetnsTopology::Host* host) {
     auto fail = [&](const std::string& m) {
-      return absl::FailedPreconditionError("service " + s.name() + ": " + m);
+      return absl::FailedPreconditionError("service " + name + ": " + m);
     };
+    auto expand = [&](const std::string& text) { return common::ExpandTemplate(text, vars); };
     common::SpawnOptions o;
+    if (host) NetnsTopology::Place(*host, &o);
     for (const auto& a : s.args()) {
-      auto v = ctx_.Expand(a);
+      auto v = expand(a);
       if (!v.ok()) return fail(std::string(v.status().message()));
       o.argv.push_back(*v);
     }
     for (const auto& [k, v] : s.env()) {
-      auto e = ctx_.Expand(v);
+      auto e = expand(v);
       if (!e.ok()) return fail(std::string(e.status().message()));
       o.env_add[k] = *e;
     }
-    std::string wd = ctx_.workdir + "/" + s.name();
+    std::string wd = ctx_.workdir + "/" + name;
     if (!s.working_dir().empty()) {
-      auto w = ctx_.Expand(s.working_dir());
+      auto w = expand(s.working_dir());
       if (!w.ok()) return fail(std::string(w.status().message()));
       wd = *w;
     }
@@ -126,8 +223,8 @@ class ExecStackImpl : public Stack {
     std::filesystem::create_directories(wd, ec);
     o.working_dir = wd;
     Running r;
-    r.name = s.name();
-    r.log_path = ctx_.workdir + "/logs/" + s.name() + ".log";
+    r.name = name;
+    r.log_path = ctx_.workdir + "/logs/" + name + ".log";
     int fd = open(r.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return fail("cannot open " + r.log_path + ": " + strerror(errno));
     o.stdout_fd = fd;
@@ -138,10 +235,18 @@ class ExecStackImpl : public Stack {
     r.pid = *pid;
     if (auto t = common::ProcessStartTicks(r.pid); t.ok())
       ctx_.journal.AddProcess({r.pid, *t}).IgnoreError();
-    ctx_.steps.Note(absl::StrCat("service ", s.name(), " started (pid ", r.pid,
+    ctx_.steps.Note(absl::StrCat("service ", name, " started (pid ", r.pid,
+                                 host ? ", on host " + host->name : std::string(),
                                  "): ", absl::StrJoin(o.argv, " ")));
     running_.push_back(r);
-    Running& mine = running_.back();
+    return running_.size() - 1;
+  }
+
+  absl::Status WaitForReady(const v1::ServiceSpec& s, size_t at) {
+    Running& mine = running_[at];
+    auto fail = [&](const std::string& m) {
+      return absl::FailedPreconditionError("service " + mine.name + ": " + m);
+    };
     absl::Time t0 = ctx_.clock.Now();
     absl::Status ready = WaitReady(s.ready(), ctx_, [&]() -> std::string {
       if (!Reap(mine)) return "";
@@ -152,7 +257,7 @@ class ExecStackImpl : public Stack {
     if (absl::IsCancelled(ready)) return ready;
     if (!ready.ok()) return fail(std::string(ready.message()));
     ctx_.steps.Note(absl::StrCat(
-        "service ", s.name(), " ready after ",
+        "service ", mine.name, " ready after ",
         absl::FormatDuration(absl::Trunc(ctx_.clock.Now() - t0, absl::Milliseconds(1)))));
     return absl::OkStatus();
   }
@@ -160,6 +265,7 @@ class ExecStackImpl : public Stack {
   const v1::StackSpec& spec_;
   BenchContext& ctx_;
   std::vector<Running> running_;
+  std::unique_ptr<NetnsTopology> topology_;  // the stack's test hosts, when it has any
 };
 
 }  // namespace

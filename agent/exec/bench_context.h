@@ -21,6 +21,9 @@ struct BenchContext {
   std::map<std::string, std::string> vars;  // {host} {workdir} {port:api} ...
   // Every timing rule of a benchmark reads this clock (tests give a FakeClock).
   const common::Clock& clock = common::RealClock::Get();
+  // What the attempt's test hosts are named after (agent/hosts/netns_hosts.h HostsPrefix: the
+  // agent's own, so that its next life can find them after a crash).
+  std::string hosts_prefix = "pgh";
 
   absl::StatusOr<std::string> Expand(const std::string& text) const {
     return common::ExpandTemplate(text, vars);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -57,6 +59,7 @@ bool IsHttpUrl(const std::string& s) { return s.rfind("http://", 0) == 0; }
 struct Templates {
   std::vector<std::pair<std::string, const std::string*>> uses;
   std::set<std::string> ports;
+  std::set<std::string> hosts;  // the test hosts' variables (HostVariables)
 
   void Add(const std::string& field, const std::string& v) { uses.emplace_back(field, &v); }
   void AddAll(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& v) {
@@ -78,7 +81,7 @@ struct Templates {
   }
   absl::Status Check(bool has_build) const {
     for (const auto& [field, text] : uses) {
-      std::string problem = CheckTemplateReferences(*text, ports, has_build);
+      std::string problem = CheckTemplateReferences(*text, ports, has_build, hosts);
       if (!problem.empty()) return Bad(field, problem);
     }
     return absl::OkStatus();
@@ -99,8 +102,50 @@ absl::Status CheckReady(const std::string& f, v1::ReadinessCheck* r, Templates* 
   return absl::OkStatus();
 }
 
+// Test hosts: roles named as hostnames, counts within kMaxHosts in all; role -> count.
+absl::Status CheckHosts(const std::string& f, const v1::ExecStack& ex,
+                        std::map<std::string, uint32_t>* roles) {
+  uint32_t total = 0;
+  for (int i = 0; i < ex.hosts_size(); ++i) {
+    const v1::HostRole& h = ex.hosts(i);
+    const std::string hf = absl::StrCat(f, ".hosts[", i, "]");
+    bool ok = !h.role().empty() && h.role().size() <= 32 &&
+              std::isalpha(static_cast<unsigned char>(h.role()[0]));
+    for (char c : h.role()) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
+    if (!ok) return Bad(hf + ".role", "a letter, then letters, digits and '-' (at most 32)");
+    const size_t dash = h.role().rfind('-');
+    uint32_t n = 0;
+    if (dash != std::string::npos && absl::SimpleAtoi(h.role().substr(dash + 1), &n))
+      return Bad(hf + ".role", "'" + h.role() + "' must not end in -N: its hosts are named ROLE-N");
+    if (h.count() < 1 || h.count() > kMaxHosts)
+      return Bad(hf + ".count", absl::StrCat("must be from 1 to ", kMaxHosts));
+    if (h.cpus() < 0 || h.cpus() > 1024) return Bad(hf + ".cpus", "must be from 0 to 1024");
+    if (h.memory_bytes() != 0 && h.memory_bytes() < (1u << 20))
+      return Bad(hf + ".memory", "at least 1Mi");
+    if (!roles->emplace(h.role(), h.count()).second)
+      return Bad(hf + ".role", "'" + h.role() + "' is given twice");
+    total += h.count();
+  }
+  if (total > kMaxHosts)
+    return Bad(f + ".hosts", absl::StrCat(total, " hosts; a stack may have at most ", kMaxHosts));
+  return absl::OkStatus();
+}
+
+// A service's `on`: a role or one host ROLE-N of the stack's hosts.
+bool KnownPlace(const std::string& on, const std::map<std::string, uint32_t>& roles) {
+  if (roles.count(on)) return true;
+  const size_t dash = on.rfind('-');
+  uint32_t index = 0;
+  return dash != std::string::npos && roles.count(on.substr(0, dash)) &&
+         absl::SimpleAtoi(on.substr(dash + 1), &index) && index >= 1 &&
+         index <= roles.at(on.substr(0, dash));
+}
+
 absl::Status CheckExecStack(const std::string& f, v1::ExecStack* ex, Templates* t) {
   if (ex->services().empty()) return Bad(f + ".services", "must be a non-empty list");
+  std::map<std::string, uint32_t> roles;
+  RETURN_IF_ERROR(CheckHosts(f, *ex, &roles));
+  t->hosts = common::HostVariables(roles);
   std::set<std::string> names;
   for (int i = 0; i < ex->services_size(); ++i) {
     v1::ServiceSpec* s = ex->mutable_services(i);
@@ -114,6 +159,8 @@ absl::Status CheckExecStack(const std::string& f, v1::ExecStack* ex, Templates* 
     t->AddMap(sf + ".env", s->env());
     t->Add(sf + ".working_dir", s->working_dir());
     if (s->has_ready()) RETURN_IF_ERROR(CheckReady(sf + ".ready", s->mutable_ready(), t));
+    if (!s->on().empty() && !KnownPlace(s->on(), roles))
+      return Bad(sf + ".on", "'" + s->on() + "' is no role or host of stack.hosts");
   }
   return absl::OkStatus();
 }

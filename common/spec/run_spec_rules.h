@@ -42,6 +42,7 @@ inline constexpr int kDefaultBaselineRuns = 1;
 // Bounds that the parser also uses to refuse a number at its line.
 inline constexpr uint32_t kMaxRepetitions = 1000;
 inline constexpr uint32_t kMaxAttempts = 10;
+inline constexpr uint32_t kMaxHosts = 250;  // test hosts of a stack (a /24 less gateway)
 inline constexpr uint32_t kMaxConnections = 10000;
 inline constexpr uint32_t kMaxThreads = 64;
 inline constexpr uint32_t kMaxPgTopStatements = 1000;

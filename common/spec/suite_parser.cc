@@ -2,8 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstring>
 #include <fstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/spec/run_spec_rules.h"
@@ -321,10 +324,60 @@ class Parser : public YamlReader {
     return absl::OkStatus();
   }
 
+  // "256Mi", "1Gi", "512M", "1048576": bytes, from 1 MiB to 1 TiB.
+  absl::StatusOr<uint64_t> Bytes(const YAML::Node& n, const std::string& path) const {
+    const std::string want = "want a size like 256Mi, 1Gi or 512M (1Mi to 1Ti)";
+    if (!n.IsScalar()) return Error(n, path, want);
+    std::string v = n.as<std::string>();
+    uint64_t scale = 1;
+    for (auto [suffix, factor] : {std::pair{"Ki", 1ull << 10},
+                                  {"Mi", 1ull << 20},
+                                  {"Gi", 1ull << 30},
+                                  {"Ti", 1ull << 40},
+                                  {"K", 1000ull},
+                                  {"M", 1000ull * 1000},
+                                  {"G", 1000ull * 1000 * 1000}}) {
+      if (absl::EndsWith(v, suffix)) {
+        v.resize(v.size() - strlen(suffix));
+        scale = factor;
+        break;
+      }
+    }
+    double number = 0;
+    if (!absl::SimpleAtod(v, &number) || !(number > 0)) return Error(n, path, want);
+    const double bytes = number * static_cast<double>(scale);
+    if (bytes < (1 << 20) || bytes > static_cast<double>(1ull << 40))
+      return Error(n, path, want + "; got '" + n.as<std::string>() + "'");
+    return static_cast<uint64_t>(bytes);
+  }
+
+  // The stack's test hosts (their names and counts are checked with the run spec's rules).
+  absl::Status Hosts(const YAML::Node& n, const std::string& path, v1::ExecStack* ex) {
+    RETURN_IF_ERROR(List(n, path, "a non-empty list of host roles"));
+    if (n.size() == 0) return Error(n, path, "must list at least one role");
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string p = absl::StrCat(path, "[", i, "]");
+      RETURN_IF_ERROR(CheckKeys(n[i], p, {"role", "count", "cpus", "memory"}));
+      v1::HostRole* h = ex->add_hosts();
+      if (!n[i]["role"]) return Error(n[i], p + ".role", "is required");
+      ASSIGN_OR_RETURN(*h->mutable_role(), NonEmpty(n[i]["role"], p + ".role"));
+      h->set_count(1);
+      RETURN_IF_ERROR(OptWhole(n[i], p, "count", 1, kMaxHosts, h, &v1::HostRole::set_count));
+      RETURN_IF_ERROR(OptNumber(n[i], p, "cpus", 0.01, 1024, h, &v1::HostRole::set_cpus));
+      if (n[i]["memory"]) {
+        ASSIGN_OR_RETURN(uint64_t bytes, Bytes(n[i]["memory"], p + ".memory"));
+        h->set_memory_bytes(bytes);
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Stack(const YAML::Node& n, const std::string& path, v1::StackSpec* s) {
-    RETURN_IF_ERROR(CheckKeys(n, path, {"services", "compose", "stop_grace"}));
+    RETURN_IF_ERROR(CheckKeys(n, path, {"services", "compose", "stop_grace", "hosts"}));
     if (!!n["services"] == !!n["compose"])
       return Error(n, path, "give either services (exec driver) or compose");
+    if (n["hosts"] && n["compose"])
+      return Error(n["hosts"], path + ".hosts", "test hosts go with services (the exec driver)");
     RETURN_IF_ERROR(OptSeconds(n, path, "stop_grace", s, &v1::StackSpec::set_stop_grace_seconds));
     if (n["compose"]) {
       const YAML::Node& c = n["compose"];
@@ -341,10 +394,12 @@ class Parser : public YamlReader {
     }
     RETURN_IF_ERROR(List(n["services"], path + ".services", "a non-empty list"));
     v1::ExecStack* ex = s->mutable_exec();
+    if (n["hosts"]) RETURN_IF_ERROR(Hosts(n["hosts"], path + ".hosts", ex));
     for (size_t i = 0; i < n["services"].size(); ++i) {
       std::string p = absl::StrCat(path, ".services[", i, "]");
       const YAML::Node& sv = n["services"][i];
-      RETURN_IF_ERROR(CheckKeys(sv, p, {"name", "args", "env", "working_dir", "ports", "ready"}));
+      RETURN_IF_ERROR(
+          CheckKeys(sv, p, {"name", "args", "env", "working_dir", "ports", "ready", "on"}));
       v1::ServiceSpec* svc = ex->add_services();
       RETURN_IF_ERROR(OptStr(sv, p, "name", svc->mutable_name()));
       if (sv["args"]) RETURN_IF_ERROR(StrList(sv["args"], p + ".args", svc->mutable_args()));
@@ -352,6 +407,7 @@ class Parser : public YamlReader {
       RETURN_IF_ERROR(OptStr(sv, p, "working_dir", svc->mutable_working_dir()));
       if (sv["ports"]) RETURN_IF_ERROR(StrList(sv["ports"], p + ".ports", svc->mutable_ports()));
       if (sv["ready"]) RETURN_IF_ERROR(Ready(sv["ready"], p + ".ready", svc->mutable_ready()));
+      RETURN_IF_ERROR(OptStr(sv, p, "on", svc->mutable_on()));
     }
     return absl::OkStatus();
   }

@@ -23,8 +23,14 @@ void Walk(const std::string& text, Ref ref, Lit lit) {
     }
     if (c == '{' && (i == 0 || text[i - 1] != '$')) {
       size_t j = i + 1;
-      // "port:" prefix, then a name.
-      if (text.compare(j, 5, "port:") == 0) j += 5;
+      // A "port:", "host:" or "hosts:" prefix, then a name.
+      for (const char* prefix : {"port:", "host:", "hosts:"}) {
+        const size_t len = std::char_traits<char>::length(prefix);
+        if (text.compare(j, len, prefix) == 0) {
+          j += len;
+          break;
+        }
+      }
       size_t name_start = j;
       while (j < n && NameChar(text[j])) ++j;
       if (j < n && text[j] == '}' && j > name_start) {
@@ -47,9 +53,24 @@ std::vector<std::string> TemplateReferences(const std::string& text) {
   return out;
 }
 
+std::set<std::string> HostVariables(const std::map<std::string, uint32_t>& roles) {
+  std::set<std::string> out;
+  if (!roles.empty()) out.insert("index");
+  for (const auto& [role, count] : roles) {
+    out.insert("hosts:" + role);
+    for (uint32_t i = 1; i <= count; ++i) out.insert("host:" + role + "-" + std::to_string(i));
+  }
+  return out;
+}
+
 std::string CheckTemplateReferences(const std::string& text, const std::set<std::string>& ports,
-                                    bool has_build) {
+                                    bool has_build, const std::set<std::string>& hosts) {
   for (const std::string& ref : TemplateReferences(text)) {
+    if (hosts.count(ref)) continue;
+    if (ref.rfind("host:", 0) == 0 || ref.rfind("hosts:", 0) == 0 || ref == "index") {
+      return "{" + ref + "} names no test host of the stack" +
+             (hosts.empty() ? std::string(" (it has none: stack.hosts)") : "");
+    }
     if (ref.rfind("port:", 0) == 0) {
       if (!ports.count(ref.substr(5))) {
         return "{" + ref + "} names a port no service declares (declared: " +

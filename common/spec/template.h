@@ -4,6 +4,7 @@
 // well-formed reference (JSON in a command line, say).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <set>
@@ -22,9 +23,14 @@ inline constexpr const char* kTemplateVariables[] = {"host",   "workdir", "srcdi
                                                      "commit", "run_id",  "attempt_id"};
 
 // Checks that every reference in `text` can be filled in for a job that declares `ports` and
-// has (or lacks) a build section. Returns the problem, or "" when fine.
+// has (or lacks) a build section; `hosts` are the variables its test hosts add ({index},
+// {hosts:ROLE}, {host:ROLE-N}: HostVariables). Returns the problem, or "" when fine.
 std::string CheckTemplateReferences(const std::string& text, const std::set<std::string>& ports,
-                                    bool has_build);
+                                    bool has_build, const std::set<std::string>& hosts = {});
+
+// The template variables test hosts of these roles (role -> count) add: "index",
+// "hosts:ROLE", and "host:ROLE-N" for each host.
+std::set<std::string> HostVariables(const std::map<std::string, uint32_t>& roles);
 
 // Replaces every reference with vars.at(name). INVALID_ARGUMENT naming the first unknown one.
 absl::StatusOr<std::string> ExpandTemplate(const std::string& text,

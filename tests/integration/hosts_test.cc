@@ -24,7 +24,7 @@
 #include "common/process/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/harness/processes.h"
-#include "tests/integration/fixture.h"
+#include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
 namespace {
@@ -326,6 +326,83 @@ TEST_F(ClusterTest, AnAgentRemovesTheTestHostsOfItsPreviousLifeAtStart) {
       << agents_[name]->process().Log();
   EXPECT_TRUE((*others)->Teardown().ok());
   EXPECT_TRUE((*left)->Teardown().ok()) << "what the agent already removed is not an error";
+}
+
+// A suite's stack on test hosts, end to end through the controller and a real agent: three
+// hosts of a role with their CPU and memory limits, a service on each (its {host} and
+// {index}), one more on the agent's machine naming them ({hosts:ROLE}), load against one host
+// ({host:ROLE-N}), each instance sampled under its own name, and nothing left afterwards.
+constexpr char kHostsSuite[] = R"yaml(
+name: it-hosts
+jobs:
+  - name: cluster
+    benchmark:
+      stack:
+        hosts:
+          - {role: node, count: 3, cpus: 0.5, memory: 256Mi}
+        services:
+          - name: api
+            on: node
+            args: [$TARGET, --listen, "{host}:{port:api}"]
+            env: {MEMBER: "{index}"}
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
+          - name: peers
+            args: [/bin/sh, -c, "echo members {hosts:node}; exec sleep 600"]
+      workload:
+        duration: 1s
+        repetitions: 2
+        pause: 0s
+        http:
+          target: "http://{host:node-2}:{port:api}"
+          rate: 100
+          connections: 4
+          max_generator_lag_p99: 250ms
+          requests: [{path: /api/items/1}]
+)yaml";
+
+TEST_F(BenchmarkTest, AStackRunsOnTestHostsAndLeavesNothing) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  StartController();
+  const std::string name = absl::StrCat("hosts-", getpid());
+  StartAgent(name);
+  const std::string suite = WriteSuite("hosts", kHostsSuite);
+  const int64_t id = Submit(suite, "", 0);
+  const std::string logs = AllLogs(id);
+  EXPECT_NE(logs.find("test hosts up in"), std::string::npos) << logs;
+  for (const char* host : {"node-1", "node-2", "node-3"}) {
+    EXPECT_NE(logs.find(absl::StrCat("service api.", host, " started")), std::string::npos) << logs;
+  }
+  EXPECT_NE(logs.find("members 10.213."), std::string::npos) << "{hosts:node} filled in";
+  EXPECT_NE(logs.find("test hosts removed"), std::string::npos) << logs;
+  v1::RunResults r = Results(id);
+  ASSERT_EQ(r.jobs(0).repetitions_size(), 2) << logs;
+  EXPECT_GT(Median(r, "http.throughput"), 50) << "load reached node-2 across the bridge";
+  EXPECT_EQ(Median(r, "http.error_ratio"), 0);
+  for (const char* host : {"node-1", "node-2", "node-3"})
+    EXPECT_GT(Median(r, absl::StrCat("proc.api.", host, ".rss_peak")), 0) << host;
+  // Nothing of the attempt's hosts is left on the machine.
+  common::SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
+  int code = 0;
+  EXPECT_EQ(*common::RunAndCapture(o, &code), "0\n");
+
+  // Bad input is refused at submit with the field named.
+  std::string yaml = kHostsSuite;
+  yaml.replace(yaml.find("on: node"), 8, "on: node-4");
+  std::string out;
+  EXPECT_EQ(Cli({"run", "submit", "--suite", WriteSuite("bad-on", yaml)}, &out), 2) << out;
+  EXPECT_NE(out.find("services[0].on: 'node-4' is no role or host of stack.hosts"),
+            std::string::npos)
+      << out;
+  yaml = kHostsSuite;
+  yaml.replace(yaml.find("{host:node-2}"), 13, "{host:db-1}");
+  EXPECT_EQ(Cli({"run", "submit", "--suite", WriteSuite("bad-ref", yaml)}, &out), 2) << out;
+  EXPECT_NE(out.find("{host:db-1} names no test host of the stack"), std::string::npos) << out;
+  yaml = kHostsSuite;
+  yaml.replace(yaml.find("256Mi"), 5, "lots");
+  EXPECT_EQ(Cli({"run", "submit", "--suite", WriteSuite("bad-mem", yaml)}, &out), 2) << out;
+  EXPECT_NE(out.find("memory"), std::string::npos) << out;
 }
 
 }  // namespace

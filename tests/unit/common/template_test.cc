@@ -38,5 +38,22 @@ TEST(TemplateTest, ChecksReferencesAgainstPortsAndBuild) {
   EXPECT_EQ(TemplateReferences("{a}{port:b}${c}").size(), 2u);
 }
 
+TEST(TemplateTest, TestHostsAddTheirVariables) {
+  const std::set<std::string> hosts = HostVariables({{"node", 2}, {"db", 1}});
+  EXPECT_EQ(hosts, (std::set<std::string>{"index", "hosts:node", "hosts:db", "host:node-1",
+                                          "host:node-2", "host:db-1"}));
+  EXPECT_EQ(
+      CheckTemplateReferences("{host:node-2}:{port:a} {hosts:db} {index}", {"a"}, false, hosts),
+      "");
+  EXPECT_EQ(CheckTemplateReferences("{host:node-3}", {}, false, hosts),
+            "{host:node-3} names no test host of the stack");
+  EXPECT_EQ(CheckTemplateReferences("{index}", {}, false),
+            "{index} names no test host of the stack (it has none: stack.hosts)");
+  auto s =
+      ExpandTemplate("{hosts:node}/{host:node-1}", {{"hosts:node", "a,b"}, {"host:node-1", "a"}});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, "a,b/a");
+}
+
 }  // namespace
 }  // namespace perfgate::common
