@@ -18,6 +18,7 @@
 #include "common/grpc/auth.h"
 #include "common/http/http_server.h"
 #include "common/log/log.h"
+#include "common/spec/run_spec_rules.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -39,6 +40,8 @@ std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   l["hostname"] = host;
+  // Whether it can give a job test hosts (agent/hosts/): jobs whose stacks have them select it.
+  if (NetnsHostsAvailable().ok()) l[common::kNetnsHostsLabel] = "true";
   for (const auto& [k, v] : cfg.labels) l[k] = v;
   return l;
 }

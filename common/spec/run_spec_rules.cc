@@ -566,6 +566,9 @@ absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const S
   }
   RETURN_IF_ERROR(CheckString(f + ".commit", job->commit(), limits.max_string_bytes, false));
   if (job->has_arm()) return Bad(f + ".arm", "is set by the controller for confirmation runs");
+  // A stack on test hosts goes only to an agent that can make them.
+  if (job->benchmark().stack().exec().hosts_size() > 0)
+    (*job->mutable_agent_selector())[kNetnsHostsLabel] = "true";
   if (job->max_attempts() == 0) job->set_max_attempts(limits.default_max_attempts);  // 0 stays
   if (job->max_attempts() > kMaxAttempts)
     return Bad(f + ".max_attempts", absl::StrCat("at most ", kMaxAttempts));

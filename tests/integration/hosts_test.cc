@@ -370,6 +370,11 @@ TEST_F(BenchmarkTest, AStackRunsOnTestHostsAndLeavesNothing) {
   const int64_t id = Submit(suite, "", 0);
   const std::string logs = AllLogs(id);
   EXPECT_NE(logs.find("test hosts up in"), std::string::npos) << logs;
+  // It went to an agent that said it can make hosts.
+  EXPECT_EQ(GetRun(*stub_, id).jobs(0).spec().agent_selector().at("topology.netns"), "true");
+  std::string agents;
+  EXPECT_EQ(Cli({"-o", "json", "agent", "list"}, &agents), 0) << agents;
+  EXPECT_NE(agents.find("\"topology.netns\": \"true\""), std::string::npos) << agents;
   for (const char* host : {"node-1", "node-2", "node-3"}) {
     EXPECT_NE(logs.find(absl::StrCat("service api.", host, " started")), std::string::npos) << logs;
   }
