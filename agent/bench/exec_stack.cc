@@ -120,7 +120,9 @@ class ExecStackImpl : public Stack {
     for (const v1::HostRole& r : spec_.exec().hosts()) {
       for (uint32_t i = 1; i <= r.count(); ++i) {
         hosts.push_back({absl::StrCat(r.role(), "-", i),
-                         {r.cpus(), static_cast<int64_t>(r.memory_bytes()), 0}});
+                         {r.cpus(), static_cast<int64_t>(r.memory_bytes()), 0},
+                         r.role(),
+                         absl::StrCat(i)});
       }
     }
     // The attempt's id in base 36 (its last 5 digits): this attempt's names on the machine.
@@ -142,7 +144,7 @@ class ExecStackImpl : public Stack {
     std::vector<std::string> listed;
     for (const auto& h : topology_->hosts()) {
       ctx_.vars["host:" + h.name] = h.address;
-      by_role[h.name.substr(0, h.name.rfind('-'))].push_back(h.address);
+      by_role[h.role].push_back(h.address);
       listed.push_back(h.name + " " + h.address);
     }
     for (const auto& [role, addresses] : by_role)
@@ -163,9 +165,7 @@ class ExecStackImpl : public Stack {
       where.emplace_back(nullptr, "");
     } else if (topology_) {
       for (const auto& h : topology_->hosts()) {
-        const std::string role = h.name.substr(0, h.name.rfind('-'));
-        if (h.name == s.on() || role == s.on())
-          where.emplace_back(&h, h.name.substr(h.name.rfind('-') + 1));
+        if (h.name == s.on() || h.role == s.on()) where.emplace_back(&h, h.index);
       }
     }
     if (where.empty())

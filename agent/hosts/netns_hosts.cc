@@ -188,6 +188,8 @@ absl::StatusOr<std::unique_ptr<NetnsTopology>> NetnsTopology::Create(
   for (size_t i = 0; i < hosts.size(); ++i) {
     Host& h = t->hosts_.emplace_back();
     h.name = hosts[i].name;
+    h.role = hosts[i].role;
+    h.index = hosts[i].index;
     h.netns = absl::StrCat(opts.prefix, tag, "-", i + 1);
     h.netns_path = "/run/netns/" + h.netns;
     h.address = absl::StrCat(base, i + 2);

@@ -26,6 +26,8 @@ namespace perfgate::agent {
 struct HostSpec {
   std::string name;  // "manager-1": the host's hostname, and how services and faults name it
   CgroupLimits limits;
+  std::string role = {};   // "manager": what services and faults select it by (may be empty)
+  std::string index = {};  // "1": its place in the role ({index} of what runs on it)
 };
 
 struct TopologyOptions {
@@ -38,10 +40,10 @@ struct TopologyOptions {
 class NetnsTopology {
  public:
   struct Host {
-    std::string name;        // the spec's
-    std::string netns;       // the namespace's name (ip netns)
-    std::string netns_path;  // /run/netns/...
-    std::string address;     // on the bridge
+    std::string name, role, index;  // the spec's
+    std::string netns;              // the namespace's name (ip netns)
+    std::string netns_path;         // /run/netns/...
+    std::string address;            // on the bridge
     std::unique_ptr<Cgroup> cgroup;
   };
 
