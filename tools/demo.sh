@@ -118,9 +118,14 @@ webhook pull_request d-2 "{\"action\": \"opened\", \"number\": 7, $repo_json,
 "$bin/perfgate" run watch 2 >"$dir/candidate.log" 2>&1 || true
 "$bin/perfgate" run get 2
 echo
-echo "== run 3: an A/A experiment (--aa: the newest baseline's commit measured again)"
-"$bin/perfgate" run submit --suite "$suite" --aa --branch aa-check --baseline-branch main >/dev/null
-"$bin/perfgate" run watch 3 >"$dir/aa.log" 2>&1 || true
+echo "== an A/A experiment (--aa: the newest baseline's commit measured again)"
+# Its run id is read back: an inconclusive candidate's confirmation run may have taken the next.
+submitted=$("$bin/perfgate" -o json run submit --suite "$suite" --aa --branch aa-check --baseline-branch main)
+aa=$(printf '%s\n' "$submitted" |
+  awk '!done && match($0, /"id": *"[0-9]+"/) { s = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", s); print s; done = 1 }')
+[ -n "$aa" ] || { echo "the A/A run was not submitted: $submitted"; exit 1; }
+echo "   run $aa"
+"$bin/perfgate" run watch "$aa" >"$dir/aa.log" 2>&1 || true
 echo
 echo "== runs"
 "$bin/perfgate" run list
@@ -130,9 +135,9 @@ echo "== results of the baseline (run 1)"
 echo "== the candidate's verdicts against the baseline: perfgate compare 2"
 wait_compared 2
 "$bin/perfgate" compare 2
-echo "== the A/A experiment: perfgate compare 3"
-wait_compared 3
-"$bin/perfgate" compare 3 | awk "NR <= 8"
+echo "== the A/A experiment: perfgate compare $aa"
+wait_compared "$aa"
+"$bin/perfgate" compare "$aa" | awk "NR <= 8"
 echo
 echo "== what went back to \"GitHub\" for the pull request: check runs, commit statuses, one comment"
 for _ in $(seq 1 100); do
