@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "common/process/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/harness/processes.h"
@@ -139,8 +140,10 @@ TEST(SpawnPlacementTest, AChildThatCannotGetInIsAnErrorNamingTheStep) {
   o.netns = "/proc/self/status";  // a file, not a namespace
   pid = common::Spawn(o);
   ASSERT_FALSE(pid.ok());
-  EXPECT_EQ(pid.status().message(),
-            "/bin/true: entering network namespace /proc/self/status: Invalid argument");
+  // EINVAL as root (not a namespace), EPERM without CAP_SYS_ADMIN (an unprivileged container).
+  EXPECT_TRUE(absl::StartsWith(pid.status().message(),
+                               "/bin/true: entering network namespace /proc/self/status: "))
+      << pid.status();
   o.netns = "/nonexistent/netns";
   EXPECT_EQ(common::Spawn(o).status().message(),
             "open /nonexistent/netns: No such file or directory");
