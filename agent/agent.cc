@@ -31,7 +31,7 @@ namespace {
 
 constexpr char kVersion[] = "perfgate-agent/0.1";
 
-std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg) {
+std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg, bool can_make_hosts) {
   std::map<std::string, std::string> l;
   l["machine_class"] = cfg.machine_class;
   l["cores"] = std::to_string(std::thread::hardware_concurrency());
@@ -41,7 +41,7 @@ std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg) {
   gethostname(host, sizeof host - 1);
   l["hostname"] = host;
   // Whether it can give a job test hosts (agent/hosts/): jobs whose stacks have them select it.
-  if (NetnsHostsAvailable().ok()) l[common::kNetnsHostsLabel] = "true";
+  if (can_make_hosts) l[common::kNetnsHostsLabel] = "true";
   for (const auto& [k, v] : cfg.labels) l[k] = v;
   return l;
 }
@@ -127,7 +127,9 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   executor_ = std::make_unique<Executor>(eo, *stub_, ctx, *uploader_, *attempts_family_);
   SessionOptions so;
   so.name = cfg_.name;
-  so.labels = DetectLabels(cfg_);
+  // Probed once (it makes and removes a namespace): for the label and the cleanup below.
+  const bool can_make_hosts = NetnsHostsAvailable().ok();
+  so.labels = DetectLabels(cfg_, can_make_hosts);
   so.version = kVersion;
   so.reconnect_min = cfg_.reconnect_min;
   so.reconnect_max = cfg_.reconnect_max;
@@ -139,7 +141,7 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   // Test hosts its previous life left (agent/hosts/): namespaces, bridge, rules, cgroups and
   // what ran in them, removed before it takes work. One that will not go is logged; the next
   // topology has names of its own.
-  if (NetnsHostsAvailable().ok()) {
+  if (can_make_hosts) {
     auto removed = RemoveLeftoverHosts(HostsPrefix(cfg_.name));
     if (!removed.ok()) {
       spdlog::warn("msg=\"test hosts of a previous life not all removed\" error=\"{}\"",

@@ -240,6 +240,9 @@ absl::Status NetnsTopology::Teardown() {
     h.cgroup.reset();
   }
   std::vector<std::string> batch;
+  // Each veth first: deleted with its namespace it lingers until the kernel's asynchronous
+  // namespace cleanup gets to it; deleted itself it is gone when the command returns.
+  for (const Host& h : hosts_) batch.push_back("link del " + h.netns);
   for (const Host& h : hosts_) batch.push_back("netns del " + h.netns);
   batch.push_back("link del " + bridge_);
   // One at a time, going on past what is already gone, so the rest is removed.
