@@ -18,11 +18,14 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # chromedriver (WebDriver). The CI-integration tests run GitHub's OpenAPI description in Prism
 # and GitHub's webhook examples, npm packages (below): node and npm come from Debian where the
 # machine has no npm of its own (an image with NodeSource's node must not get Debian's npm).
+# The fault-schedule tests run a real three-member etcd (etcd-server) on netns test hosts and
+# kill its leader under load.
 # The harness tests run the real benchmark harnesses: a Google Benchmark program
 # (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine.
 if [ "${1:-}" = --test ]; then
   pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
-         chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine)
+         chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine
+         etcd-server)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()

@@ -1,18 +1,22 @@
 #include "agent/bench/benchmark_runner.h"
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/bench/build_cache.h"
+#include "agent/bench/faults.h"
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"
 #include "agent/bench/harness.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
 #include "agent/exec/bench_context.h"
+#include "agent/load/pacer.h"
 #include "common/log/log.h"
 #include "common/net/local_port.h"
 #include "common/stats/summary.h"
@@ -225,13 +229,44 @@ absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext
     v1::RepetitionResult r;
     r.set_repetition(rep);
     ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{},
+                            stack ? stack->HostGroups() : std::vector<HostGroup>{},
                             absl::Milliseconds(250), clock_);
     observer.BeginWindow(&r);
     *r.mutable_started_at() = ToTimestamp(clock_.Now());
     sampler.Start();
-    absl::Status s = RunGenerator(w, window, false, ctx, &r);
+    // A fault schedule shares the load's time zero and reads its timeline afterwards.
+    std::optional<FaultRunner> faults;
+    LoadTimeline timeline;
+    if (w.faults().actions_size() > 0) {
+      HostControl* hosts = stack ? stack->host_control() : nullptr;
+      if (!hosts)
+        return absl::FailedPreconditionError("workload.faults: the stack has no test hosts");
+      timeline.start_ns = MonotonicNowNs() + 20'000'000;
+      timeline.slice = std::max(absl::Milliseconds(100), window / 1000);
+      uint64_t attempt = 0;
+      (void)absl::SimpleAtoi(ctx.vars["attempt_id"], &attempt);
+      faults.emplace(w.faults(), *hosts, ctx, attempt * 1000 + rep);
+      faults->Start(timeline.start_ns);
+    }
+    absl::Status s = RunGenerator(w, window, false, ctx, &r, faults ? &timeline : nullptr);
     sampler.Stop(&r);
     *r.mutable_ended_at() = ToTimestamp(clock_.Now());
+    if (faults) {
+      std::vector<v1::FaultRecord> records;
+      std::string not_applied;
+      absl::Status whole = faults->Finish(&records, &not_applied);
+      AddFaultResults(w.faults().recovery(), timeline.slices, timeline.slice,
+                      absl::ToInt64Milliseconds(timeline.window), &records, &r);
+      for (auto& f : records) *r.add_faults() = std::move(f);
+      if (!not_applied.empty()) {
+        r.set_valid(false);
+        r.set_invalid_reason(not_applied);
+      }
+      RETURN_IF_ERROR(s);
+      if (!whole.ok())
+        return absl::FailedPreconditionError(
+            absl::StrCat("repetition ", rep, ": ", whole.message()));
+    }
     RETURN_IF_ERROR(s);
     observer.EndWindow(&r);
     if (stack) {

@@ -9,17 +9,19 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
 #include "agent/exec/readiness.h"
 #include "agent/hosts/netns_hosts.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
+#include "common/status/macros.h"
 
 namespace perfgate::agent {
 namespace {
 
-class ExecStackImpl : public Stack {
+class ExecStackImpl : public Stack, public HostControl {
  public:
   ExecStackImpl(const v1::StackSpec& spec, BenchContext& ctx) : spec_(spec), ctx_(ctx) {}
   ~ExecStackImpl() override { Stop(); }
@@ -71,6 +73,7 @@ class ExecStackImpl : public Stack {
   }
 
   std::vector<ServiceProcesses> Processes() override {
+    absl::MutexLock lock(&mu_);
     std::vector<ServiceProcesses> out;
     for (const auto& r : running_) {
       if (!r.exited) out.push_back({r.name, {r.pid}});
@@ -78,28 +81,138 @@ class ExecStackImpl : public Stack {
     return out;
   }
 
+  std::vector<HostGroup> HostGroups() override {
+    std::vector<HostGroup> out;
+    if (topology_) {
+      for (const auto& h : topology_->hosts()) out.push_back({h.name, h.role, h.cgroup.get()});
+    }
+    return out;
+  }
+
   std::string CheckAlive() override {
+    absl::MutexLock lock(&mu_);
     for (auto& r : running_) {
-      if (Reap(r)) {
-        return absl::StrCat("service ", r.name, " exited (",
-                            ExitText(common::ExitCodeFromWaitStatus(r.status)),
+      if (r.faulted) continue;  // a fault killed it on purpose
+      if (Reap(r))
+        return absl::StrCat("service ", r.name, " exited (", HowItEnded(r),
                             "); see its output in the log");
-      }
     }
     return "";
   }
 
+  HostControl* host_control() override { return topology_ ? this : nullptr; }
+
+  // HostControl: what a fault schedule does to the hosts.
+  std::vector<HostInfo> TestHosts() const override {
+    std::vector<HostInfo> out;
+    for (const auto& h : topology_->hosts()) out.push_back({h.name, h.role, h.address});
+    return out;
+  }
+
+  absl::Status Kill(const std::string& service, const std::string& host) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Running * r, Instance(service, host));
+    if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
+    r->faulted = true;
+    RETURN_IF_ERROR(common::SignalGroup(r->pid, SIGKILL));
+    auto w = common::WaitFor(r->pid, absl::Seconds(10));
+    r->exited = true;
+    if (w.ok()) r->status = *w;
+    ctx_.journal.RemoveProcess(r->pid).IgnoreError();
+    return absl::OkStatus();
+  }
+
+  absl::Status Restart(const std::string& service, const std::string& host) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Running * r, Instance(service, host));
+    if (!Reap(*r)) return absl::FailedPreconditionError(r->name + " is still running");
+    // Whatever its children left in its group goes before it starts again.
+    if (common::GroupAlive(r->pid)) common::SignalGroup(r->pid, SIGKILL).IgnoreError();
+    ASSIGN_OR_RETURN(Running fresh, Launch(*r->spec, r->name, r->vars, r->host));
+    *r = std::move(fresh);
+    r->restarted = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status Pause(const std::string& service, const std::string& host, bool pause) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Running * r, Instance(service, host));
+    if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
+    return common::SignalGroup(r->pid, pause ? SIGSTOP : SIGCONT);
+  }
+
+  absl::Status Partition(const std::string& host, bool both_ways) override {
+    std::vector<std::string> others;
+    for (const auto& h : topology_->hosts())
+      if (h.name != host) others.push_back(h.name);
+    if (others.empty()) return absl::FailedPreconditionError("a partition needs two hosts or more");
+    return topology_->Partition({host}, others, both_ways);
+  }
+
+  absl::Status Heal() override { return topology_->Heal(); }
+
+  absl::Status SetNetem(const std::string& host, absl::Duration delay, absl::Duration jitter,
+                        double loss) override {
+    return topology_->SetNetem(host, delay, jitter, loss);
+  }
+
+  absl::Status ClearNetem(const std::string& host) override { return topology_->ClearNetem(host); }
+
+  absl::Status WaitRestartedReady() override {
+    for (size_t i = 0; i < running_.size(); ++i) {
+      if (!running_[i].restarted) continue;
+      running_[i].restarted = false;
+      running_[i].faulted = false;
+      std::map<std::string, std::string> vars = running_[i].vars;
+      std::swap(ctx_.vars, vars);
+      absl::Status ready = WaitForReady(*running_[i].spec, i);
+      std::swap(ctx_.vars, vars);
+      RETURN_IF_ERROR(ready);
+    }
+    return absl::OkStatus();
+  }
+
  private:
+  // An instance of a service: on the agent's machine, or on one test host.
   struct Running {
-    std::string name;
+    std::string name;  // SERVICE, or SERVICE.HOST
+    const v1::ServiceSpec* spec = nullptr;
+    const NetnsTopology::Host* host = nullptr;
+    std::map<std::string, std::string> vars;  // its template variables ({host}, {index})
     pid_t pid = 0;
     std::string log_path;
     bool exited = false;
     int status = 0;
+    bool faulted = false;    // killed by a fault: not reported dead
+    bool restarted = false;  // started again after a fault: to be waited for
   };
 
   static std::string ExitText(int code) {
     return code > 128 ? absl::StrCat("signal ", code - 128) : absl::StrCat("exit code ", code);
+  }
+
+  // How an exited instance ended, and when its host's memory limit was the cause, that.
+  std::string HowItEnded(const Running& r) const {
+    std::string text = ExitText(common::ExitCodeFromWaitStatus(r.status));
+    if (!r.host || !r.host->cgroup) return text;
+    auto st = r.host->cgroup->Stats();
+    if (!st.ok() || st->oom_kills == 0) return text;
+    uint64_t limit = 0;
+    for (const v1::HostRole& role : spec_.exec().hosts())
+      if (role.role() == r.host->role) limit = role.memory_bytes();
+    return absl::StrCat(text, "; the kernel's OOM killer killed ", st->oom_kills,
+                        " process(es) on host ", r.host->name, ", which went over its memory limit",
+                        limit ? absl::StrCat(" of ", limit >> 20, " MiB") : std::string());
+  }
+
+  // The instance of `service` on `host`.
+  absl::StatusOr<Running*> Instance(const std::string& service, const std::string& host)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto& r : running_) {
+      if (r.spec->name() == service && r.host && r.host->name == host) return &r;
+    }
+    return absl::NotFoundError(
+        absl::StrCat("service ", service, " has no instance on host ", host));
   }
 
   // True once the service has exited (reaped now or before).
@@ -171,7 +284,7 @@ class ExecStackImpl : public Stack {
     if (where.empty())
       return absl::FailedPreconditionError("service " + s.name() + ": on '" + s.on() +
                                            "': no such host");
-    std::vector<std::pair<size_t, std::map<std::string, std::string>>> started;
+    std::vector<size_t> started;
     for (const auto& [host, index] : where) {
       std::map<std::string, std::string> vars = ctx_.vars;
       if (host) {
@@ -179,12 +292,15 @@ class ExecStackImpl : public Stack {
         vars["index"] = index;
       }
       const std::string name = host ? s.name() + "." + host->name : s.name();
-      auto at = Spawn(s, name, vars, host);
-      if (!at.ok()) return at.status();
-      started.emplace_back(*at, std::move(vars));
+      ASSIGN_OR_RETURN(Running r, Launch(s, name, vars, host));
+      absl::MutexLock lock(&mu_);
+      running_.push_back(std::move(r));
+      started.push_back(running_.size() - 1);
     }
-    for (auto& [at, vars] : started) {
+    if (s.ready_any() && started.size() > 1) return WaitForAnyReady(s, started);
+    for (size_t at : started) {
       // The readiness check sees the instance's own {host} and {index}.
+      std::map<std::string, std::string> vars = running_[at].vars;
       std::swap(ctx_.vars, vars);
       absl::Status ready = WaitForReady(s, at);
       std::swap(ctx_.vars, vars);
@@ -193,10 +309,34 @@ class ExecStackImpl : public Stack {
     return absl::OkStatus();
   }
 
-  // Starts an instance of `s` named `name` (on `host` when given); its index in running_.
-  absl::StatusOr<size_t> Spawn(const v1::ServiceSpec& s, const std::string& name,
-                               const std::map<std::string, std::string>& vars,
-                               const NetnsTopology::Host* host) {
+  // A role is ready once the check passes on any of its hosts; every instance must stay up.
+  absl::Status WaitForAnyReady(const v1::ServiceSpec& s, const std::vector<size_t>& started) {
+    std::vector<std::map<std::string, std::string>> instances;
+    for (size_t at : started) instances.push_back(running_[at].vars);
+    absl::Time t0 = ctx_.clock.Now();
+    absl::Status ready = WaitReadyAny(s.ready(), ctx_, instances, [&]() -> std::string {
+      for (size_t at : started) {
+        if (Reap(running_[at]))
+          return absl::StrCat("service ", running_[at].name, ": exited (", HowItEnded(running_[at]),
+                              ") before the role was ready");
+      }
+      return "";
+    });
+    if (absl::IsCancelled(ready)) return ready;
+    if (!ready.ok())
+      return absl::FailedPreconditionError("service " + s.name() + " (ready on any of its " +
+                                           std::to_string(started.size()) +
+                                           " hosts): " + std::string(ready.message()));
+    ctx_.steps.Note(absl::StrCat(
+        "service ", s.name(), " ready on one of its ", started.size(), " hosts after ",
+        absl::FormatDuration(absl::Trunc(ctx_.clock.Now() - t0, absl::Milliseconds(1)))));
+    return absl::OkStatus();
+  }
+
+  // Starts an instance of `s` named `name` (on `host` when given).
+  absl::StatusOr<Running> Launch(const v1::ServiceSpec& s, const std::string& name,
+                                 const std::map<std::string, std::string>& vars,
+                                 const NetnsTopology::Host* host) {
     auto fail = [&](const std::string& m) {
       return absl::FailedPreconditionError("service " + name + ": " + m);
     };
@@ -224,6 +364,9 @@ class ExecStackImpl : public Stack {
     o.working_dir = wd;
     Running r;
     r.name = name;
+    r.spec = &s;
+    r.host = host;
+    r.vars = vars;
     r.log_path = ctx_.workdir + "/logs/" + name + ".log";
     int fd = open(r.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return fail("cannot open " + r.log_path + ": " + strerror(errno));
@@ -238,8 +381,7 @@ class ExecStackImpl : public Stack {
     ctx_.steps.Note(absl::StrCat("service ", name, " started (pid ", r.pid,
                                  host ? ", on host " + host->name : std::string(),
                                  "): ", absl::StrJoin(o.argv, " ")));
-    running_.push_back(r);
-    return running_.size() - 1;
+    return r;
   }
 
   absl::Status WaitForReady(const v1::ServiceSpec& s, size_t at) {
@@ -251,7 +393,7 @@ class ExecStackImpl : public Stack {
     absl::Status ready = WaitReady(s.ready(), ctx_, [&]() -> std::string {
       if (!Reap(mine)) return "";
       int code = common::ExitCodeFromWaitStatus(mine.status);
-      return absl::StrCat("exited (", ExitText(code), ") before it was ready",
+      return absl::StrCat("exited (", HowItEnded(mine), ") before it was ready",
                           code == 127 ? " - is the program on the agent's PATH?" : "");
     });
     if (absl::IsCancelled(ready)) return ready;
@@ -264,6 +406,8 @@ class ExecStackImpl : public Stack {
 
   const v1::StackSpec& spec_;
   BenchContext& ctx_;
+  // Changed by the fault thread (Kill, Restart) while the benchmark's thread may ask CheckAlive.
+  absl::Mutex mu_;
   std::vector<Running> running_;
   std::unique_ptr<NetnsTopology> topology_;  // the stack's test hosts, when it has any
 };

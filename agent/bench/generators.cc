@@ -75,7 +75,7 @@ bool ParseWrkDuration(const std::string& s, double* ms) {
 }
 
 absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warmup,
-                     BenchContext& ctx, v1::RepetitionResult* out) {
+                     BenchContext& ctx, v1::RepetitionResult* out, LoadTimeline* timeline) {
   auto target = ctx.Expand(h.target());
   if (!target.ok()) return absl::FailedPreconditionError(target.status().message());
   LoadOptions o;
@@ -117,9 +117,22 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
       o.rate = h.stages_size() > 0 ? std::max(h.stages(0).rate(), h.stages(0).rate_to()) : h.rate();
     }
   }
+  if (timeline) {
+    o.start_ns = timeline->start_ns;
+    o.timeline_slice = timeline->slice;
+    // A fault is meant to cost answers: the rate check is off in a fault window (the
+    // generator's own lag is still checked).
+    o.min_rate_fraction = 0;
+    timeline->window = window;
+    if (!o.stages.empty()) {
+      timeline->window = absl::ZeroDuration();
+      for (const auto& s : o.stages) timeline->window += s.duration;
+    }
+  }
   auto res = RunLoad(o);
   if (!res.ok())
     return absl::FailedPreconditionError("http load: " + std::string(res.status().message()));
+  if (timeline) timeline->slices = std::move(res->timeline);
   if (ctx.cancel) return absl::CancelledError("cancelled");
   out->set_generator(res->open_loop ? "http-open-loop" : "http-closed-loop");
   AddHttpLoadResult(*res, out);
@@ -400,10 +413,12 @@ absl::Status ParseCommandOutput(const std::string& text, v1::RepetitionResult* o
 }
 
 absl::Status RunGenerator(const v1::WorkloadSpec& w, absl::Duration window, bool warmup,
-                          BenchContext& ctx, v1::RepetitionResult* out) {
+                          BenchContext& ctx, v1::RepetitionResult* out, LoadTimeline* timeline) {
+  if (timeline && w.generator_case() != v1::WorkloadSpec::kHttp)
+    return absl::FailedPreconditionError("workload.faults: need the http generator's timeline");
   switch (w.generator_case()) {
     case v1::WorkloadSpec::kHttp:
-      return RunHttp(w.http(), window, warmup, ctx, out);
+      return RunHttp(w.http(), window, warmup, ctx, out, timeline);
     case v1::WorkloadSpec::kWrk:
       return RunWrk(w.wrk(), window, ctx, out);
     case v1::WorkloadSpec::kPgbench:

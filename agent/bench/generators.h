@@ -21,7 +21,17 @@ namespace perfgate::agent {
 // measurements, histograms, validity and generator label. FAILED_PRECONDITION when the generator
 // cannot run or its output cannot be read; CANCELLED on cancel.
 absl::Status RunGenerator(const v1::WorkloadSpec& w, absl::Duration window, bool warmup,
-                          BenchContext& ctx, v1::RepetitionResult* out);
+                          BenchContext& ctx, v1::RepetitionResult* out,
+                          struct LoadTimeline* timeline = nullptr);
+
+// What a fault schedule asks of the load (http generator only): the run starts at `start_ns`
+// (MonotonicNowNs(), the schedule's time zero) and keeps a timeline in slices of `slice`.
+struct LoadTimeline {
+  int64_t start_ns = 0;
+  absl::Duration slice = absl::Milliseconds(100);
+  std::vector<TimelineSlice> slices;  // filled by the run
+  absl::Duration window;              // the load's planned length, filled by the run
+};
 
 // One measurement appended to `out`.
 void AddMeasurement(v1::RepetitionResult* out, const std::string& name, const std::string& unit,

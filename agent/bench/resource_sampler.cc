@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "agent/bench/generators.h"
+
 namespace perfgate::agent {
 namespace {
 
@@ -82,9 +84,13 @@ ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots) {
   return out;
 }
 
-ResourceSampler::ResourceSampler(std::vector<ServiceProcesses> services, absl::Duration interval,
+ResourceSampler::ResourceSampler(std::vector<ServiceProcesses> services,
+                                 std::vector<HostGroup> hosts, absl::Duration interval,
                                  const common::Clock& clock)
-    : services_(std::move(services)), interval_(interval), clock_(clock) {}
+    : services_(std::move(services)),
+      hosts_(std::move(hosts)),
+      interval_(interval),
+      clock_(clock) {}
 
 ResourceSampler::~ResourceSampler() {
   if (thread_.joinable()) {
@@ -96,22 +102,89 @@ ResourceSampler::~ResourceSampler() {
   }
 }
 
+namespace {
+
+void Add(ResourceSampler::Series* ser, const ProcTreeSample& s) {
+  if (s.processes == 0) return;
+  ser->peak = std::max(ser->peak, s.rss_bytes);
+  ser->rss_sum += static_cast<double>(s.rss_bytes);
+  ++ser->samples;
+  if (ser->cpu_first < 0) ser->cpu_first = s.cpu_seconds;
+  ser->cpu_last = std::max(ser->cpu_last, s.cpu_seconds);
+}
+
+}  // namespace
+
 void ResourceSampler::Tick() {
   for (const auto& svc : services_) {
     ProcTreeSample s = SampleProcessTree(svc.roots);
     absl::MutexLock lock(&mu_);
-    Series& ser = series_[svc.name];
-    if (s.processes == 0) continue;
-    ser.peak = std::max(ser.peak, s.rss_bytes);
-    ser.rss_sum += static_cast<double>(s.rss_bytes);
-    ++ser.samples;
-    if (ser.cpu_first < 0) ser.cpu_first = s.cpu_seconds;
-    ser.cpu_last = std::max(ser.cpu_last, s.cpu_seconds);
+    Add(&series_[svc.name], s);
+  }
+  for (const auto& h : hosts_) {
+    // Every process in the host's group (their trees are the group: children stay in it).
+    const std::vector<int> pids = h.cgroup->Pids();
+    ProcTreeSample s = SampleProcessTree(std::vector<pid_t>(pids.begin(), pids.end()));
+    absl::MutexLock lock(&mu_);
+    Add(&host_series_[h.name].rss, s);
+  }
+}
+
+void ResourceSampler::AddHostFigures(v1::RepetitionResult* out, double window) {
+  struct RoleMax {
+    double rss_peak = 0, memory_peak = -1, cpu_util = 0, throttled = 0, oom_kills = 0;
+  };
+  std::map<std::string, RoleMax> roles;
+  for (const auto& h : hosts_) {
+    HostSeries& hs = host_series_[h.name];
+    auto now = h.cgroup->Stats();
+    if (!now.ok() || !hs.have_first) continue;
+    const std::string p = "proc." + h.name + ".";
+    RoleMax& role = roles[h.role];
+    if (hs.rss.samples > 0) {
+      AddMeasurement(out, p + "rss_peak", "MiB", hs.rss.peak / 1048576.0,
+                     v1::DIRECTION_LOWER_IS_BETTER);
+      AddMeasurement(out, p + "rss_mean", "MiB", hs.rss.rss_sum / hs.rss.samples / 1048576.0,
+                     v1::DIRECTION_LOWER_IS_BETTER);
+      role.rss_peak = std::max(role.rss_peak, hs.rss.peak / 1048576.0);
+    }
+    if (now->memory_peak_bytes >= 0) {
+      AddMeasurement(out, p + "memory_peak", "MiB", now->memory_peak_bytes / 1048576.0,
+                     v1::DIRECTION_LOWER_IS_BETTER);
+      role.memory_peak = std::max(role.memory_peak, now->memory_peak_bytes / 1048576.0);
+    }
+    const double cpu = std::max(0.0, now->cpu_seconds - hs.first.cpu_seconds);
+    const double throttled = std::max(0.0, now->throttled_seconds - hs.first.throttled_seconds);
+    const double ooms = static_cast<double>(now->oom_kills - hs.first.oom_kills);
+    AddMeasurement(out, p + "cpu_seconds", "s", cpu, v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, p + "cpu_util", "cores", cpu / window, v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, p + "throttled_seconds", "s", throttled, v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, p + "oom_kills", "count", ooms, v1::DIRECTION_LOWER_IS_BETTER);
+    role.cpu_util = std::max(role.cpu_util, cpu / window);
+    role.throttled = std::max(role.throttled, throttled);
+    role.oom_kills += ooms;
+  }
+  for (const auto& [name, r] : roles) {
+    const std::string p = "proc." + name + ".";
+    AddMeasurement(out, p + "rss_peak", "MiB", r.rss_peak, v1::DIRECTION_LOWER_IS_BETTER);
+    if (r.memory_peak >= 0)
+      AddMeasurement(out, p + "memory_peak", "MiB", r.memory_peak, v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, p + "cpu_util", "cores", r.cpu_util, v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, p + "throttled_seconds", "s", r.throttled, v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, p + "oom_kills", "count", r.oom_kills, v1::DIRECTION_LOWER_IS_BETTER);
   }
 }
 
 void ResourceSampler::Start() {
   started_ = clock_.Now();
+  for (const auto& h : hosts_) {
+    h.cgroup->ResetPeak();  // where it cannot, the peak counts from the host's start
+    auto st = h.cgroup->Stats();
+    absl::MutexLock lock(&mu_);
+    HostSeries& hs = host_series_[h.name];
+    hs.have_first = st.ok();
+    if (st.ok()) hs.first = *st;
+  }
   Tick();
   thread_ = std::thread([this] {
     while (true) {
@@ -137,11 +210,7 @@ void ResourceSampler::Stop(v1::RepetitionResult* out) {
   double window = std::max(1e-3, absl::ToDoubleSeconds(clock_.Now() - started_));
   absl::MutexLock lock(&mu_);
   auto add = [&](const std::string& name, const char* unit, double v) {
-    v1::Measurement* m = out->add_measurements();
-    m->set_name(name);
-    m->set_unit(unit);
-    m->set_value(v);
-    m->set_direction(v1::DIRECTION_LOWER_IS_BETTER);
+    AddMeasurement(out, name, unit, v, v1::DIRECTION_LOWER_IS_BETTER);
   };
   for (const auto& [name, s] : series_) {
     if (s.samples == 0) continue;
@@ -152,6 +221,7 @@ void ResourceSampler::Stop(v1::RepetitionResult* out) {
     add(p + "cpu_seconds", "s", cpu);
     add(p + "cpu_util", "cores", cpu / window);
   }
+  AddHostFigures(out, window);
 }
 
 }  // namespace perfgate::agent

@@ -2,7 +2,12 @@
 // service's resident memory (summed over its process tree) and CPU time. At the end it reports
 // per service: rss_peak and rss_mean (MiB, over the samples), cpu_seconds (CPU time spent in
 // the window, including children that exited and were waited for) and cpu_util (cpu_seconds
-// per second of the window: 1.0 = one core busy).
+// per second of the window: 1.0 = one core busy). Per test host (its control group, under the
+// host's name): rss_peak and rss_mean of its processes, memory_peak (what the kernel charged
+// the group at most: RSS, page cache, kernel memory), cpu_seconds and cpu_util from the group's
+// accounting, throttled_seconds (time its CPU quota held it back) and oom_kills (processes the
+// kernel killed for going over its memory limit); per role of hosts (under the role's name) the
+// largest of its hosts' figures, and oom_kills summed.
 #pragma once
 
 #include <atomic>
@@ -14,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/bench/stack.h"
+#include "agent/hosts/cgroup.h"
 #include "common/time/clock.h"
 #include "perfgate/v1/results.pb.h"
 
@@ -31,6 +37,7 @@ ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots);
 class ResourceSampler {
  public:
   explicit ResourceSampler(std::vector<ServiceProcesses> services,
+                           std::vector<HostGroup> hosts = {},
                            absl::Duration interval = absl::Milliseconds(250),
                            const common::Clock& clock = common::RealClock::Get());
   ~ResourceSampler();  // Stop()s
@@ -39,21 +46,31 @@ class ResourceSampler {
   // Stops sampling and appends the measurements (proc.SERVICE.*) to `out`.
   void Stop(v1::RepetitionResult* out);
 
- private:
+  // One service's (or host's) samples so far.
   struct Series {
     int64_t peak = 0;
     double rss_sum = 0;
     int samples = 0;
     double cpu_first = -1, cpu_last = 0;
   };
+
+ private:
+  struct HostSeries {
+    Series rss;
+    CgroupStats first;
+    bool have_first = false;
+  };
   void Tick();
+  void AddHostFigures(v1::RepetitionResult* out, double window) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::vector<ServiceProcesses> services_;
+  const std::vector<HostGroup> hosts_;
   const absl::Duration interval_;
   const common::Clock& clock_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, HostSeries> host_series_ ABSL_GUARDED_BY(mu_);
   absl::Time started_;
   std::thread thread_;
 };

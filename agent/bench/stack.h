@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "agent/exec/bench_context.h"
 #include "perfgate/v1/suite.pb.h"
 
@@ -27,6 +28,40 @@ struct ServiceProcesses {
   std::vector<pid_t> roots;
 };
 
+// A stack's test hosts as a fault schedule sees them (agent/bench/faults.h): what it can do to
+// a service's instance on a host and to a host's network. Safe to call from the fault thread
+// while the load runs.
+class Cgroup;
+
+// A test host's control group, for the resource sampler.
+struct HostGroup {
+  std::string name, role;
+  const Cgroup* cgroup;
+};
+
+class HostControl {
+ public:
+  struct HostInfo {
+    std::string name, role, address;
+  };
+  virtual ~HostControl() = default;
+  virtual std::vector<HostInfo> TestHosts() const = 0;
+  // SIGKILL to the process group of `service`'s instance on `host`; it is not reported dead.
+  virtual absl::Status Kill(const std::string& service, const std::string& host) = 0;
+  // Starts a killed instance again as it was first started (not waited for).
+  virtual absl::Status Restart(const std::string& service, const std::string& host) = 0;
+  // SIGSTOP (pause) or SIGCONT (!pause) to the instance's process group.
+  virtual absl::Status Pause(const std::string& service, const std::string& host, bool pause) = 0;
+  // Cuts `host` off from the stack's other hosts (both ways, or only what it sends).
+  virtual absl::Status Partition(const std::string& host, bool both_ways) = 0;
+  virtual absl::Status Heal() = 0;
+  virtual absl::Status SetNetem(const std::string& host, absl::Duration delay,
+                                absl::Duration jitter, double loss) = 0;
+  virtual absl::Status ClearNetem(const std::string& host) = 0;
+  // Waits until every instance restarted since the last call passes its readiness check.
+  virtual absl::Status WaitRestartedReady() = 0;
+};
+
 class Stack {
  public:
   virtual ~Stack() = default;
@@ -35,8 +70,12 @@ class Stack {
   virtual absl::Status Start() = 0;
   virtual void Stop() = 0;
   virtual std::vector<ServiceProcesses> Processes() = 0;
+  // The test hosts' control groups (none without hosts).
+  virtual std::vector<HostGroup> HostGroups() { return {}; }
   // Empty while every service runs; otherwise which one died and how.
   virtual std::string CheckAlive() = 0;
+  // The test hosts, for a fault schedule; null when the stack has none.
+  virtual HostControl* host_control() { return nullptr; }
 };
 
 std::unique_ptr<Stack> MakeStack(const v1::StackSpec& spec, BenchContext& ctx);

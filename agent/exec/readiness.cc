@@ -6,11 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/http/url.h"
+#include "common/status/macros.h"
 
 namespace perfgate::agent {
 namespace {
@@ -52,46 +54,55 @@ std::string ProbeHttp(const std::string& url, int want) {
 
 absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
                        const std::function<std::string()>& alive) {
+  return WaitReadyAny(check, ctx, {ctx.vars}, alive);
+}
+
+absl::Status WaitReadyAny(const v1::ReadinessCheck& check, BenchContext& ctx,
+                          std::vector<std::map<std::string, std::string>> instances,
+                          const std::function<std::string()>& alive) {
   absl::Duration timeout = absl::Seconds(check.timeout_seconds());
   absl::Time deadline = ctx.clock.Now() + timeout;
   std::string what, last;
+  // One probe with the instance's variables in ctx.vars (put back after).
+  auto probe = [&](std::map<std::string, std::string>& vars) -> absl::StatusOr<std::string> {
+    std::swap(ctx.vars, vars);
+    absl::Cleanup restore = [&] { std::swap(ctx.vars, vars); };
+    switch (check.check_case()) {
+      case v1::ReadinessCheck::kTcp: {
+        ASSIGN_OR_RETURN(std::string hp, ctx.Expand(check.tcp()));
+        what = "tcp " + hp;
+        return ProbeTcp(hp);
+      }
+      case v1::ReadinessCheck::kHttp: {
+        ASSIGN_OR_RETURN(std::string url, ctx.Expand(check.http()));
+        what = "http " + url;
+        return ProbeHttp(url, static_cast<int>(check.http_status()));
+      }
+      case v1::ReadinessCheck::kCommand: {
+        ASSIGN_OR_RETURN(std::string cmd, ctx.Expand(check.command()));
+        what = "command " + cmd;
+        StepOptions o;
+        o.spawn.argv = {"/bin/sh", "-c", cmd};
+        o.spawn.working_dir = ctx.workdir;
+        o.stream_output = false;
+        o.timeout =
+            std::max(absl::Seconds(1), std::min(absl::Seconds(30), deadline - ctx.clock.Now()));
+        StepResult r = ctx.steps.Run(o);
+        return r.ok() ? "" : DescribeFailure(cmd, r);
+      }
+      default:
+        return std::string();  // no check: ready once started
+    }
+  };
   while (true) {
     if (ctx.cancel) return absl::CancelledError("cancelled");
     if (alive) {
       if (std::string dead = alive(); !dead.empty()) return absl::FailedPreconditionError(dead);
     }
-    switch (check.check_case()) {
-      case v1::ReadinessCheck::kTcp: {
-        auto hp = ctx.Expand(check.tcp());
-        if (!hp.ok()) return hp.status();
-        what = "tcp " + *hp;
-        last = ProbeTcp(*hp);
-        break;
-      }
-      case v1::ReadinessCheck::kHttp: {
-        auto url = ctx.Expand(check.http());
-        if (!url.ok()) return url.status();
-        what = "http " + *url;
-        last = ProbeHttp(*url, static_cast<int>(check.http_status()));
-        break;
-      }
-      case v1::ReadinessCheck::kCommand: {
-        auto cmd = ctx.Expand(check.command());
-        if (!cmd.ok()) return cmd.status();
-        what = "command " + *cmd;
-        StepOptions o;
-        o.spawn.argv = {"/bin/sh", "-c", *cmd};
-        o.spawn.working_dir = ctx.workdir;
-        o.stream_output = false;
-        o.timeout = std::max(absl::Seconds(1), std::min(absl::Seconds(30), deadline - ctx.clock.Now()));
-        StepResult r = ctx.steps.Run(o);
-        last = r.ok() ? "" : DescribeFailure(*cmd, r);
-        break;
-      }
-      default:
-        return absl::OkStatus();  // no check: ready once started
+    for (auto& vars : instances) {
+      ASSIGN_OR_RETURN(last, probe(vars));
+      if (last.empty()) return absl::OkStatus();
     }
-    if (last.empty()) return absl::OkStatus();
     if (ctx.clock.Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("not ready after ", absl::FormatDuration(timeout), " (", what, "): ", last));

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/exec/bench_context.h"
@@ -15,5 +18,11 @@ namespace perfgate::agent {
 // timeout, CANCELLED on cancel, FAILED_PRECONDITION when the service died.
 absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
                        const std::function<std::string()>& alive = nullptr);
+// The same for a service with several instances (one per test host of a role): ready once the
+// check passes with any one instance's template variables ({host}, {index}); each poll tries
+// them in turn. The last failure reported on timeout is the last instance's.
+absl::Status WaitReadyAny(const v1::ReadinessCheck& check, BenchContext& ctx,
+                          std::vector<std::map<std::string, std::string>> instances,
+                          const std::function<std::string()>& alive = nullptr);
 
 }  // namespace perfgate::agent

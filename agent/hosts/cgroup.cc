@@ -267,17 +267,28 @@ absl::StatusOr<CgroupStats> Cgroup::Stats() const {
     if (const std::string p = in("memory.peak"); !p.empty())
       st.memory_peak_bytes = FileValue(p, -1);
     st.oom_kills = KeyedValue(text("memory.events"), "oom_kill");
+    if (const std::string p = in("memory.current"); !p.empty()) st.memory_bytes = FileValue(p, 0);
     st.throttled_seconds = KeyedValue(cpu_stat, "throttled_usec") / 1e6;
     st.cpu_seconds = KeyedValue(cpu_stat, "usage_usec") / 1e6;
   } else {
     if (const std::string p = in("memory.max_usage_in_bytes"); !p.empty())
       st.memory_peak_bytes = FileValue(p, -1);
     st.oom_kills = KeyedValue(text("memory.oom_control"), "oom_kill");
+    if (const std::string p = in("memory.usage_in_bytes"); !p.empty())
+      st.memory_bytes = FileValue(p, 0);
     st.throttled_seconds = KeyedValue(cpu_stat, "throttled_time") / 1e9;
     if (const std::string p = in("cpuacct.usage"); !p.empty())
       st.cpu_seconds = FileValue(p, 0) / 1e9;
   }
   return st;
+}
+
+bool Cgroup::ResetPeak() const {
+  const char* file = version_ == Version::kV2 ? "memory.peak" : "memory.max_usage_in_bytes";
+  for (const std::string& d : dirs_) {
+    if (Exists(d + "/" + file)) return WriteFile(d + "/" + file, "0").ok();
+  }
+  return false;
 }
 
 absl::Status Cgroup::Remove() {

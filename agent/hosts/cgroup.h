@@ -23,6 +23,7 @@ struct CgroupLimits {
 // What the kernel counted for a group.
 struct CgroupStats {
   int64_t memory_peak_bytes = -1;  // -1 where the kernel does not keep it (v2 before 5.19)
+  int64_t memory_bytes = 0;        // charged now (RSS, page cache, kernel memory)
   int64_t oom_kills = 0;           // processes killed for exceeding the memory limit
   int64_t throttled_periods = 0;   // CPU periods in which the quota ran out
   double throttled_seconds = 0;
@@ -50,6 +51,9 @@ class Cgroup {
   const std::vector<std::string>& procs_files() const { return procs_files_; }
   std::vector<int> Pids() const;
   absl::StatusOr<CgroupStats> Stats() const;
+  // Starts the memory peak afresh from what is charged now (v1; v2 from Linux 6.12). False
+  // where the kernel cannot: the peak then counts from the group's creation.
+  bool ResetPeak() const;
   // SIGKILL to every process in the group until it is empty (bounded: 5 s), then rmdir.
   absl::Status Remove();
 

@@ -314,6 +314,36 @@ absl::Status NetnsTopology::Heal() {
   return result;
 }
 
+absl::Status NetnsTopology::SetNetem(const std::string& host, absl::Duration delay,
+                                     absl::Duration jitter, double loss) {
+  const Host* h = Find(host);
+  if (!h) return absl::InvalidArgumentError(absl::StrCat("netem: no host '", host, "'"));
+  std::vector<std::string> argv = {"ip",      "netns", "exec", h->netns, "tc",   "qdisc",
+                                   "replace", "dev",   "eth0", "root",   "netem"};
+  if (delay > absl::ZeroDuration()) {
+    argv.insert(argv.end(), {"delay", absl::StrCat(absl::ToInt64Microseconds(delay), "us")});
+    if (jitter > absl::ZeroDuration())
+      argv.push_back(absl::StrCat(absl::ToInt64Microseconds(jitter), "us"));
+  }
+  if (loss > 0) argv.insert(argv.end(), {"loss", absl::StrCat(loss * 100, "%")});
+  absl::Status s = Run(argv).status();
+  if (!s.ok() && absl::StrContains(s.message(), "qdisc kind is unknown")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("netem on ", host,
+                     ": this machine's kernel has no netem qdisc (sch_netem, "
+                     "CONFIG_NET_SCH_NETEM): ",
+                     s.message()));
+  }
+  return s;
+}
+
+absl::Status NetnsTopology::ClearNetem(const std::string& host) {
+  const Host* h = Find(host);
+  if (!h) return absl::InvalidArgumentError(absl::StrCat("netem: no host '", host, "'"));
+  return Run({"ip", "netns", "exec", h->netns, "tc", "qdisc", "del", "dev", "eth0", "root"})
+      .status();
+}
+
 absl::StatusOr<int> RemoveLeftoverHosts(const std::string& prefix) {
   if (!Alnum(prefix)) return absl::InvalidArgumentError("prefix: letters and digits");
   absl::Status result;

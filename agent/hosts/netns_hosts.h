@@ -77,6 +77,11 @@ class NetnsTopology {
                          bool both_ways);
   // Removes every partition.
   absl::Status Heal();
+  // Delay (with jitter) and loss on everything `host` sends (a netem qdisc on its eth0); the
+  // kernel needs sch_netem. ClearNetem removes it.
+  absl::Status SetNetem(const std::string& host, absl::Duration delay, absl::Duration jitter,
+                        double loss);
+  absl::Status ClearNetem(const std::string& host);
 
  private:
   NetnsTopology() = default;

@@ -71,6 +71,8 @@ class Worker {
   }
 
   void Run(int64_t start_ns, int64_t end_ns) {
+    start_ns_ = start_ns;
+    slice_ns_ = absl::ToInt64Nanoseconds(o_.timeline_slice);
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     for (size_t i = 0; i < conns_.size(); ++i) Connect(i);
     const bool open = !stages_.empty();
@@ -115,7 +117,7 @@ class Worker {
         Conn& c = conns_[i];
         if (c.state == Conn::State::kBusy &&
             now - c.write_ns > absl::ToInt64Nanoseconds(o_.timeout)) {
-          stats_[c.cur.req].timeouts++;
+          TimedOut(c.cur);
           Reconnect(i);
         }
         busy += conns_[i].state == Conn::State::kBusy;
@@ -125,9 +127,9 @@ class Worker {
       if (now >= hard_stop) {
         // Whatever is still out or queued did not complete in time.
         for (auto& c : conns_) {
-          if (c.state == Conn::State::kBusy) stats_[c.cur.req].timeouts++;
+          if (c.state == Conn::State::kBusy) TimedOut(c.cur);
         }
-        for (auto& p : queue_) stats_[p.req].timeouts++;
+        for (auto& p : queue_) TimedOut(p);
         break;
       }
       // Until the next intended start: the pacer's timer, then polling for the last stretch.
@@ -158,6 +160,7 @@ class Worker {
   }
 
   std::vector<EndpointStats>& stats() { return stats_; }
+  std::vector<TimelineSlice>& timeline() { return timeline_; }
   const common::HdrHistogram& connect_time() const { return connect_time_; }
   int64_t last_completion_ns() const { return last_completion_ns_; }
   int64_t connect_errors() const { return errors_at_connect_; }
@@ -281,8 +284,24 @@ class Worker {
 
   void Fail(size_t i) {
     Conn& c = conns_[i];
-    if (c.state == Conn::State::kBusy) stats_[c.cur.req].errors++;
+    if (c.state == Conn::State::kBusy) {
+      stats_[c.cur.req].errors++;
+      if (TimelineSlice* t = Slice(c.cur.intended_ns)) t->errors++;
+    }
     Reconnect(i);
+  }
+
+  void TimedOut(const Pending& p) {
+    stats_[p.req].timeouts++;
+    if (TimelineSlice* t = Slice(p.intended_ns)) t->errors++;
+  }
+
+  // The timeline slice of a request intended at `intended_ns`; null without a timeline.
+  TimelineSlice* Slice(int64_t intended_ns) {
+    if (slice_ns_ <= 0) return nullptr;
+    const size_t k = static_cast<size_t>(std::max<int64_t>(0, intended_ns - start_ns_) / slice_ns_);
+    if (k >= timeline_.size()) timeline_.resize(k + 1);
+    return &timeline_[k];
   }
 
   void OnEvent(size_t i, uint32_t ev) {
@@ -341,6 +360,11 @@ class Worker {
     s.status_counts[c.parser.status()]++;
     s.latency.Record(Micros(now - c.cur.intended_ns));
     s.service_time.Record(Micros(now - c.write_ns));
+    if (TimelineSlice* t = Slice(c.cur.intended_ns)) {
+      t->completed++;
+      t->server_errors += c.parser.status() >= 500;
+      t->latency.Record(Micros(now - c.cur.intended_ns));
+    }
     last_completion_ns_ = std::max(last_completion_ns_, now);
     if (c.parser.keep_alive()) {
       c.state = Conn::State::kIdle;
@@ -360,6 +384,8 @@ class Worker {
   std::vector<Conn> conns_;
   std::deque<Pending> queue_;
   std::vector<EndpointStats> stats_;
+  std::vector<TimelineSlice> timeline_;
+  int64_t start_ns_ = 0, slice_ns_ = 0;
   common::HdrHistogram connect_time_ = *common::HdrHistogram::Create();
   int64_t last_completion_ns_ = 0;
   int64_t scheduled_ = 0;
@@ -399,6 +425,13 @@ absl::Status EndpointStats::Merge(const EndpointStats& o) {
   errors += o.errors;
   timeouts += o.timeouts;
   return absl::OkStatus();
+}
+
+absl::Status TimelineSlice::Merge(const TimelineSlice& o) {
+  completed += o.completed;
+  server_errors += o.server_errors;
+  errors += o.errors;
+  return latency.Merge(o.latency);
 }
 
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
@@ -474,13 +507,23 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
     workers.push_back(
         std::make_unique<Worker>(o, addr, wire, cum, conns, std::move(share), o.seed + t));
   }
-  const int64_t start = NowNs() + 20'000'000;  // connections get 20 ms to open
+  if (o.timeline_slice < absl::ZeroDuration() ||
+      (o.timeline_slice > absl::ZeroDuration() && o.timeline_slice < absl::Milliseconds(1)))
+    return absl::InvalidArgumentError("load.timeline_slice: 0 (none) or at least 1ms");
+  const int64_t start = o.start_ns > 0 ? o.start_ns : NowNs() + 20'000'000;
   const int64_t end = start + absl::ToInt64Nanoseconds(duration);
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w, start, end] { w->Run(start, end); });
   for (auto& t : threads) t.join();
 
   LoadResult res;
+  res.start_ns = start;
+  for (auto& w : workers) {
+    if (w->timeline().size() > res.timeline.size()) res.timeline.resize(w->timeline().size());
+    for (size_t k = 0; k < w->timeline().size(); ++k) {
+      if (auto s = res.timeline[k].Merge(w->timeline()[k]); !s.ok()) return s;
+    }
+  }
   res.open_loop = !stages.empty();
   res.target_rate = target_rate;
   for (size_t i = 0; i < o.mix.size(); ++i) {

@@ -63,6 +63,25 @@ struct LoadOptions {
   // the generator lag p99 exceeds max_generator_lag_p99 (the generator fell behind).
   double min_rate_fraction = 0.99;
   absl::Duration max_generator_lag_p99 = absl::Milliseconds(10);
+  // When the first request is due, on MonotonicNowNs()'s clock (pacer.h); 0: 20 ms from now
+  // (connections get that long to open). A fault schedule fixes it to share its time zero.
+  int64_t start_ns = 0;
+  // When positive: a timeline of the run in slices this long, by intended start
+  // (LoadResult::timeline), for what happened before, during and after a fault.
+  absl::Duration timeline_slice = absl::ZeroDuration();
+};
+
+// What the requests intended in one slice of the run got.
+struct TimelineSlice {
+  int64_t completed = 0;      // responses, whatever their status
+  int64_t server_errors = 0;  // of those, 5xx
+  int64_t errors = 0;         // requests without a response: transport errors and timeouts
+  int64_t requests() const { return completed + errors; }
+  int64_t failed() const { return errors + server_errors; }
+  // Latency of the responses (µs from the intended start), to 1 significant digit (~6 %):
+  // small enough to keep one per slice.
+  common::HdrHistogram latency = *common::HdrHistogram::Create(1, 60'000'000, 1);
+  absl::Status Merge(const TimelineSlice& o);
 };
 
 struct EndpointStats {
@@ -89,6 +108,10 @@ struct LoadResult {
   int64_t connect_errors = 0;  // failed connection attempts (each retried)
   bool valid = true;
   std::string invalid_reason;
+  int64_t start_ns = 0;  // the first request's intended start (MonotonicNowNs())
+  // With LoadOptions::timeline_slice: slice i holds the requests intended in
+  // [start + i * slice, start + (i + 1) * slice).
+  std::vector<TimelineSlice> timeline;
 };
 
 // Runs the load to completion. INVALID_ARGUMENT for bad options (naming the field);

@@ -161,7 +161,134 @@ absl::Status CheckExecStack(const std::string& f, v1::ExecStack* ex, Templates* 
     if (s->has_ready()) RETURN_IF_ERROR(CheckReady(sf + ".ready", s->mutable_ready(), t));
     if (!s->on().empty() && !KnownPlace(s->on(), roles))
       return Bad(sf + ".on", "'" + s->on() + "' is no role or host of stack.hosts");
+    // A service on the agent's machine is sampled as proc.NAME.*, as a role or host is.
+    if (s->on().empty() && KnownPlace(s->name(), roles)) {
+      return Bad(sf + ".name", "'" + s->name() +
+                                   "' is also a role or host of stack.hosts: their figures would "
+                                   "share the names proc." +
+                                   s->name() + ".*");
+    }
+    if (s->ready_any() && s->on().empty())
+      return Bad(sf + ".ready_on", "goes with on: ROLE (instances on hosts)");
   }
+  return absl::OkStatus();
+}
+
+// A workload's fault schedule against the stack it runs on.
+absl::Status CheckFaults(const std::string& f, v1::BenchmarkJob* b, Templates* t) {
+  v1::FaultSchedule* fs = b->mutable_workload()->mutable_faults();
+  if (fs->actions().empty()) {
+    if (fs->has_leader() || fs->has_recovery()) return Bad(f + ".actions", "is required");
+    return absl::OkStatus();
+  }
+  if (!b->workload().has_http()) {
+    return Bad(f,
+               "needs the http generator: its timeline gives the latency and errors before, "
+               "during and after each fault");
+  }
+  if (!b->has_stack() || !b->stack().has_exec() || b->stack().exec().hosts().empty())
+    return Bad(f, "needs a stack with test hosts (stack.hosts): faults land on hosts");
+  if (fs->actions_size() > kMaxFaults)
+    return Bad(f + ".actions", absl::StrCat("at most ", kMaxFaults));
+  std::map<std::string, uint32_t> roles;
+  for (const auto& h : b->stack().exec().hosts()) roles[h.role()] = h.count();
+  std::map<std::string, std::string> on;  // service -> where it runs
+  for (const auto& s : b->stack().exec().services()) on[s.name()] = s.on();
+  const uint64_t window_ms = uint64_t{b->workload().duration_seconds()} * 1000;
+  std::set<std::string> names;
+  bool wants_leader = false;
+  for (int i = 0; i < fs->actions_size(); ++i) {
+    const v1::FaultSpec& a = fs->actions(i);
+    const std::string af = absl::StrCat(f, ".actions[", i, "]");
+    if (!a.name().empty()) {
+      bool ok = a.name().size() <= 40 && std::isalpha(static_cast<unsigned char>(a.name()[0]));
+      for (char c : a.name())
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+      if (!ok) return Bad(af + ".name", "a letter, then letters, digits, '-' and '_' (at most 40)");
+    }
+    static const char* const kActionWords[] = {"", "kill", "pause", "partition", "netem"};
+    if (a.action() == v1::FaultSpec::ACTION_UNSPECIFIED || a.action() > v1::FaultSpec::ACTION_NETEM)
+      return Bad(af + ".action", "want kill, pause, partition or netem");
+    // Unnamed faults are ACTION-N (agent/bench/faults.h FaultName): no two may share a name.
+    const std::string name =
+        a.name().empty() ? absl::StrCat(kActionWords[a.action()], "-", i + 1) : a.name();
+    RETURN_IF_ERROR(CheckUnique(af + ".name", name, &names));
+    const bool on_instance =
+        a.action() == v1::FaultSpec::ACTION_KILL || a.action() == v1::FaultSpec::ACTION_PAUSE;
+    if (a.at_ms() >= window_ms) {
+      return Bad(af + ".at",
+                 absl::StrCat("at ", a.at_ms(), " ms is not inside the measured window (",
+                              window_ms / 1000, "s)"));
+    }
+    if (a.at_ms() + uint64_t{a.duration_ms()} > window_ms) {
+      return Bad(af + (a.action() == v1::FaultSpec::ACTION_KILL ? ".restart_after" : ".duration"),
+                 absl::StrCat("ends ", a.at_ms() + uint64_t{a.duration_ms()} - window_ms,
+                              " ms after the measured window; leave it out to undo the fault at "
+                              "the window's end"));
+    }
+    // Where it lands.
+    const std::string& target = a.target();
+    std::string role_of_target;
+    if (target == "leader") {
+      wants_leader = true;
+    } else if (target.rfind("random:", 0) == 0) {
+      role_of_target = target.substr(7);
+      if (!roles.count(role_of_target))
+        return Bad(af + ".target", "'" + role_of_target + "' is no role of stack.hosts");
+    } else if (roles.count(target) || !KnownPlace(target, roles)) {
+      return Bad(af + ".target",
+                 "'" + target + "': want leader, a host ROLE-N or random:ROLE (one host)");
+    } else {
+      role_of_target = target.substr(0, target.rfind('-'));
+    }
+    if (on_instance) {
+      if (a.service().empty())
+        return Bad(af + ".service", "is required: whose instance on the host is hit");
+      auto it = on.find(a.service());
+      if (it == on.end())
+        return Bad(af + ".service", "'" + a.service() + "' is no service of the stack");
+      if (it->second.empty())
+        return Bad(af + ".service",
+                   "'" + a.service() + "' runs on the agent's machine, not on hosts");
+      if (!role_of_target.empty() && it->second != role_of_target && it->second != target) {
+        return Bad(af + ".target", "'" + target + "': service " + a.service() + " runs on " +
+                                       it->second + ", not there");
+      }
+    } else if (!a.service().empty()) {
+      return Bad(
+          af + ".service",
+          "goes with kill and pause (a " +
+              std::string(a.action() == v1::FaultSpec::ACTION_NETEM ? "netem" : "partition") +
+              " acts on the host's network)");
+    }
+    if (a.one_way() && a.action() != v1::FaultSpec::ACTION_PARTITION)
+      return Bad(af + ".one_way", "goes with partition");
+    const bool shapes = a.delay_ms() || a.jitter_ms() || a.loss() > 0;
+    if (a.action() != v1::FaultSpec::ACTION_NETEM && shapes)
+      return Bad(af, "delay, jitter and loss go with netem");
+    if (a.action() == v1::FaultSpec::ACTION_NETEM) {
+      if (!a.delay_ms() && !(a.loss() > 0)) return Bad(af, "netem needs a delay or a loss");
+      if (a.jitter_ms() > a.delay_ms()) return Bad(af + ".jitter", "must not exceed the delay");
+      if (a.loss() < 0 || a.loss() > 1)
+        return Bad(af + ".loss", "must be from 0 to 1 (or 0% to 100%)");
+    }
+  }
+  const v1::LeaderProbe& l = fs->leader();
+  if (wants_leader && l.url().empty() && l.command().empty())
+    return Bad(f + ".leader",
+               "is required: a fault targets the leader (give url and field, or command)");
+  if (!l.url().empty()) {
+    if (!IsHttpUrl(l.url())) return Bad(f + ".leader.url", "must be an http:// URL");
+    if (l.field().empty()) return Bad(f + ".leader.field", "is required with url");
+    t->Add(f + ".leader.url", l.url());
+  }
+  if (!l.command().empty()) t->Add(f + ".leader.command", l.command());
+  const v1::RecoveryBand& r = fs->recovery();
+  if (r.p99_band() < 0 || r.p99_band() > 10)
+    return Bad(f + ".recovery.p99_band", "from 0 to 10 (1000 %)");
+  if (r.error_band() < 0 || r.error_band() > 1)
+    return Bad(f + ".recovery.error_band", "from 0 to 1");
+  if (r.hold_ms() > window_ms) return Bad(f + ".recovery.hold", "longer than the measured window");
   return absl::OkStatus();
 }
 
@@ -507,6 +634,7 @@ absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const Spe
         CheckFixture(absl::StrCat(f, ".fixtures[", i, "]"), b->mutable_fixtures(i), &t));
   }
   RETURN_IF_ERROR(CheckWorkload(f + ".workload", b->mutable_workload(), &t));
+  RETURN_IF_ERROR(CheckFaults(f + ".workload.faults", b, &t));
   if (b->has_observe() && b->workload().has_harness()) {
     return Bad(f + ".observe", "not with a harness: its report has no measured windows to observe");
   }

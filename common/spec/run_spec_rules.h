@@ -43,6 +43,7 @@ inline constexpr int kDefaultBaselineRuns = 1;
 inline constexpr uint32_t kMaxRepetitions = 1000;
 inline constexpr uint32_t kMaxAttempts = 10;
 inline constexpr uint32_t kMaxHosts = 250;  // test hosts of a stack (a /24 less gateway)
+inline constexpr int kMaxFaults = 32;       // actions of a fault schedule
 // The label an agent that can make netns test hosts carries ("true"); a job whose stack has
 // hosts gets it as an agent selector.
 inline constexpr char kNetnsHostsLabel[] = "topology.netns";

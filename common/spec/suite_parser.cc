@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -398,8 +399,8 @@ class Parser : public YamlReader {
     for (size_t i = 0; i < n["services"].size(); ++i) {
       std::string p = absl::StrCat(path, ".services[", i, "]");
       const YAML::Node& sv = n["services"][i];
-      RETURN_IF_ERROR(
-          CheckKeys(sv, p, {"name", "args", "env", "working_dir", "ports", "ready", "on"}));
+      RETURN_IF_ERROR(CheckKeys(
+          sv, p, {"name", "args", "env", "working_dir", "ports", "ready", "on", "ready_on"}));
       v1::ServiceSpec* svc = ex->add_services();
       RETURN_IF_ERROR(OptStr(sv, p, "name", svc->mutable_name()));
       if (sv["args"]) RETURN_IF_ERROR(StrList(sv["args"], p + ".args", svc->mutable_args()));
@@ -408,6 +409,15 @@ class Parser : public YamlReader {
       if (sv["ports"]) RETURN_IF_ERROR(StrList(sv["ports"], p + ".ports", svc->mutable_ports()));
       if (sv["ready"]) RETURN_IF_ERROR(Ready(sv["ready"], p + ".ready", svc->mutable_ready()));
       RETURN_IF_ERROR(OptStr(sv, p, "on", svc->mutable_on()));
+      if (sv["ready_on"]) {
+        ASSIGN_OR_RETURN(std::string any, Str(sv["ready_on"], p + ".ready_on"));
+        if (any != "any" && any != "all")
+          return Error(sv["ready_on"], p + ".ready_on",
+                       "want any (ready once its check passes on one of its hosts) or all");
+        if (!sv["on"])
+          return Error(sv["ready_on"], p + ".ready_on", "goes with on: ROLE (instances on hosts)");
+        svc->set_ready_any(any == "any");
+      }
     }
     return absl::OkStatus();
   }
@@ -432,10 +442,117 @@ class Parser : public YamlReader {
     return OptSeconds(n, path, "timeout", f, &v1::FixtureSpec::set_timeout_seconds);
   }
 
+  // A fault schedule (what fits the stack is checked with the run spec's rules).
+  absl::Status Faults(const YAML::Node& n, const std::string& path, v1::FaultSchedule* f) {
+    RETURN_IF_ERROR(CheckKeys(n, path, {"actions", "leader", "recovery"}));
+    if (!n["actions"]) return Error(n, path + ".actions", "is required: the faults to fire");
+    RETURN_IF_ERROR(List(n["actions"], path + ".actions", "a non-empty list of faults"));
+    if (n["actions"].size() == 0)
+      return Error(n["actions"], path + ".actions", "must list a fault");
+    auto ms = [&](const YAML::Node& v, const std::string& p,
+                  absl::Duration lo) -> absl::StatusOr<uint32_t> {
+      ASSIGN_OR_RETURN(absl::Duration d, Duration(v, p, lo, absl::Hours(24),
+                                                  "want a duration like 5s or 500ms, up to 24h"));
+      return static_cast<uint32_t>(absl::ToInt64Milliseconds(d));
+    };
+    for (size_t i = 0; i < n["actions"].size(); ++i) {
+      const YAML::Node& a = n["actions"][i];
+      const std::string p = absl::StrCat(path, ".actions[", i, "]");
+      RETURN_IF_ERROR(CheckKeys(a, p,
+                                {"name", "action", "at", "duration", "restart_after", "target",
+                                 "service", "one_way", "delay", "jitter", "loss"}));
+      v1::FaultSpec* fs = f->add_actions();
+      RETURN_IF_ERROR(OptStr(a, p, "name", fs->mutable_name()));
+      if (!a["action"])
+        return Error(a, p + ".action", "is required: kill, pause, partition or netem");
+      ASSIGN_OR_RETURN(std::string action, Str(a["action"], p + ".action"));
+      static const std::map<std::string, v1::FaultSpec::Action> kActions = {
+          {"kill", v1::FaultSpec::ACTION_KILL},
+          {"pause", v1::FaultSpec::ACTION_PAUSE},
+          {"partition", v1::FaultSpec::ACTION_PARTITION},
+          {"netem", v1::FaultSpec::ACTION_NETEM}};
+      auto it = kActions.find(action);
+      if (it == kActions.end())
+        return Error(a["action"], p + ".action",
+                     "want kill, pause, partition or netem; got '" + action + "'");
+      fs->set_action(it->second);
+      if (!a["at"]) return Error(a, p + ".at", "is required: when in the measured window, like 5s");
+      ASSIGN_OR_RETURN(uint32_t at, ms(a["at"], p + ".at", absl::ZeroDuration()));
+      fs->set_at_ms(at);
+      if (a["restart_after"] && fs->action() != v1::FaultSpec::ACTION_KILL)
+        return Error(a["restart_after"], p + ".restart_after", "goes with kill; use duration");
+      if (a["restart_after"] && a["duration"])
+        return Error(a["duration"], p + ".duration", "give restart_after or duration, not both");
+      for (const char* k : {"duration", "restart_after"}) {
+        if (!a[k]) continue;
+        ASSIGN_OR_RETURN(uint32_t d, ms(a[k], p + "." + k, absl::Milliseconds(1)));
+        fs->set_duration_ms(d);
+      }
+      if (!a["target"])
+        return Error(a, p + ".target", "is required: leader, ROLE-N or random:ROLE");
+      ASSIGN_OR_RETURN(*fs->mutable_target(), NonEmpty(a["target"], p + ".target"));
+      RETURN_IF_ERROR(OptStr(a, p, "service", fs->mutable_service()));
+      RETURN_IF_ERROR(OptBool(a, p, "one_way", fs, &v1::FaultSpec::set_one_way));
+      for (const char* k : {"delay", "jitter"}) {
+        if (!a[k]) continue;
+        ASSIGN_OR_RETURN(absl::Duration d,
+                         Duration(a[k], p + "." + k, absl::ZeroDuration(), absl::Seconds(10),
+                                  "want a duration from 0 to 10s, like 100ms"));
+        auto set = std::string(k) == "delay" ? &v1::FaultSpec::set_delay_ms
+                                             : &v1::FaultSpec::set_jitter_ms;
+        (fs->*set)(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
+      }
+      if (a["loss"]) {
+        ASSIGN_OR_RETURN(double loss, Fraction(a["loss"], p + ".loss"));
+        fs->set_loss(loss);
+      }
+    }
+    if (n["leader"]) {
+      const YAML::Node& l = n["leader"];
+      const std::string p = path + ".leader";
+      RETURN_IF_ERROR(CheckKeys(l, p, {"url", "field", "command"}));
+      if (!!l["url"] == !!l["command"]) return Error(l, p, "give url (with field) or command");
+      if (l["url"]) {
+        ASSIGN_OR_RETURN(*f->mutable_leader()->mutable_url(), NonEmpty(l["url"], p + ".url"));
+        if (!l["field"])
+          return Error(l, p + ".field", "is required with url: the JSON field naming the leader");
+        ASSIGN_OR_RETURN(*f->mutable_leader()->mutable_field(), NonEmpty(l["field"], p + ".field"));
+      } else {
+        if (l["field"]) return Error(l["field"], p + ".field", "goes with url");
+        ASSIGN_OR_RETURN(*f->mutable_leader()->mutable_command(),
+                         NonEmpty(l["command"], p + ".command"));
+      }
+    }
+    if (n["recovery"]) {
+      const YAML::Node& r = n["recovery"];
+      const std::string p = path + ".recovery";
+      RETURN_IF_ERROR(CheckKeys(r, p, {"p99_band", "error_band", "hold"}));
+      v1::RecoveryBand* b = f->mutable_recovery();
+      if (r["p99_band"]) {
+        ASSIGN_OR_RETURN(double v, Fraction(r["p99_band"], p + ".p99_band"));
+        if (v <= 0) return Error(r["p99_band"], p + ".p99_band", "must be above 0");
+        b->set_p99_band(v);
+      }
+      if (r["error_band"]) {
+        ASSIGN_OR_RETURN(double v, Fraction(r["error_band"], p + ".error_band"));
+        if (v <= 0) return Error(r["error_band"], p + ".error_band", "must be above 0");
+        b->set_error_band(v);
+      }
+      if (r["hold"]) {
+        ASSIGN_OR_RETURN(absl::Duration d,
+                         Duration(r["hold"], p + ".hold", absl::Milliseconds(100),
+                                  absl::Minutes(10), "want a duration from 100ms to 10m, like 3s"));
+        b->set_hold_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Workload(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
     RETURN_IF_ERROR(CheckKeys(n, path,
                               {"warmup", "duration", "repetitions", "pause", "http", "wrk",
-                               "pgbench", "command", "harness"}));
+                               "pgbench", "command", "harness", "faults"}));
+    if (n["faults"]) RETURN_IF_ERROR(Faults(n["faults"], path + ".faults", w->mutable_faults()));
     if (n["harness"]) {
       // A harness decides how long its benchmarks run; only the number of its runs is ours.
       for (const char* k : {"warmup", "duration", "pause"}) {

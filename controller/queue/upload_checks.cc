@@ -42,6 +42,21 @@ std::string CheckObserved(const v1::RepetitionResult& r, const UploadLimits& l) 
     if (!keys.insert(p.service() + "/" + p.kind() + "/" + p.point()).second)
       return f + ": the same service, kind and point twice";
   }
+  if (r.faults_size() > 64) return ".faults: at most 64";
+  for (int k = 0; k < r.faults_size(); ++k) {
+    const auto& f = r.faults(k);
+    for (const std::string* v : {&f.name(), &f.action(), &f.target(), &f.host(), &f.service()}) {
+      if (v->size() > l.max_name_bytes)
+        return absl::StrCat(".faults[", k, "]: names at most ", l.max_name_bytes, " bytes");
+    }
+    if (f.name().empty()) return absl::StrCat(".faults[", k, "].name: is required");
+    for (const std::string* v : {&f.error(), &f.detail(), &f.recovery_note()}) {
+      if (v->size() > l.max_message_bytes)
+        return absl::StrCat(".faults[", k, "]: texts at most ", l.max_message_bytes, " bytes");
+    }
+    if (!std::isfinite(f.recovery_ms()))
+      return absl::StrCat(".faults[", k, "].recovery_ms: not a number");
+  }
   const auto& d = r.dbstats();
   if (d.statements_size() > 1000) return ".dbstats.statements: at most 1000";
   if (d.explains_size() > 100) return ".dbstats.explains: at most 100";

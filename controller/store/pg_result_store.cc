@@ -86,6 +86,11 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
              req.attempt_id(), rep->repetition(), rep->series(i).name(), i,
              pqxx::binarystring(data.data(), data.size()));
       }
+      for (int i = 0; i < rep->faults_size(); ++i) {
+        std::string data = rep->faults(i).SerializeAsString();
+        Exec(tx, "INSERT INTO faults (attempt_id, repetition, idx, data) VALUES ($1, $2, $3, $4)",
+             req.attempt_id(), rep->repetition(), i, pqxx::binarystring(data.data(), data.size()));
+      }
       if (rep->has_dbstats()) {
         std::string data = rep->dbstats().SerializeAsString();
         Exec(tx, "INSERT INTO dbstats (attempt_id, repetition, data) VALUES ($1, $2, $3)",
@@ -184,6 +189,15 @@ absl::StatusOr<v1::RunResults> PgResultStore::GetRunResults(int64_t run_id) {
       v1::Gap* g = it->second->add_gaps();
       g->set_name(r[2].as<std::string>());
       g->set_reason(r[3].as<std::string>());
+    }
+    for (const auto& r : Exec(tx,
+                              "SELECT attempt_id, repetition, data FROM faults WHERE attempt_id = "
+                              "ANY($1::bigint[]) ORDER BY attempt_id, repetition, idx",
+                              BigintArray(attempts))) {
+      auto it = reps.find({r[0].as<int64_t>(), r[1].as<int>()});
+      if (it == reps.end()) continue;
+      pqxx::binarystring b(r[2]);
+      it->second->add_faults()->ParseFromArray(b.data(), static_cast<int>(b.size()));
     }
     return absl::OkStatus();
   });

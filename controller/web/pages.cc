@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/spec/fault_text.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/result_summary.h"
 #include "controller/report/render.h"
@@ -157,6 +158,9 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
         for (const auto& g : rep.gaps())
           absl::StrAppend(&body, "<p>Repetition ", rep.repetition(), " gap ", Esc(g.name()), ": ",
                           Esc(g.reason()), "</p>");
+        for (const auto& f : rep.faults())
+          absl::StrAppend(&body, "<p class=\"fault\">Repetition ", rep.repetition(), " fault ",
+                          Esc(common::FaultText(f)), "</p>");
       }
     }
   }

@@ -349,6 +349,12 @@ jobs:
             ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
           - name: peers
             args: [/bin/sh, -c, "echo members {hosts:node}; exec sleep 600"]
+          - name: one
+            on: node
+            ready_on: any
+            args: [/bin/sh, -c, "if [ {index} = 2 ]; then exec $TARGET --listen {host}:{port:one}; fi; exec sleep 600"]
+            ports: [one]
+            ready: {http: "http://{host}:{port:one}/healthz", timeout: 20s}
       workload:
         duration: 1s
         repetitions: 2
@@ -384,8 +390,25 @@ TEST_F(BenchmarkTest, AStackRunsOnTestHostsAndLeavesNothing) {
   ASSERT_EQ(r.jobs(0).repetitions_size(), 2) << logs;
   EXPECT_GT(Median(r, "http.throughput"), 50) << "load reached node-2 across the bridge";
   EXPECT_EQ(Median(r, "http.error_ratio"), 0);
-  for (const char* host : {"node-1", "node-2", "node-3"})
+  for (const char* host : {"node-1", "node-2", "node-3"}) {
     EXPECT_GT(Median(r, absl::StrCat("proc.api.", host, ".rss_peak")), 0) << host;
+    // The host's own figures, from its control group: what its processes hold, what the
+    // kernel charged it (at least that), its CPU and how often its quota held it back.
+    const double rss = Median(r, absl::StrCat("proc.", host, ".rss_peak"));
+    EXPECT_GE(rss, Median(r, absl::StrCat("proc.api.", host, ".rss_peak"))) << host;
+    EXPECT_GT(Median(r, absl::StrCat("proc.", host, ".memory_peak")), 0) << host;
+    EXPECT_LT(Median(r, absl::StrCat("proc.", host, ".memory_peak")), 256) << "its limit";
+    EXPECT_GE(Median(r, absl::StrCat("proc.", host, ".cpu_seconds")), 0) << host;
+    EXPECT_GE(Median(r, absl::StrCat("proc.", host, ".throttled_seconds")), 0) << host;
+    EXPECT_EQ(Median(r, absl::StrCat("proc.", host, ".oom_kills")), 0) << host;
+  }
+  // Per role: the largest of its hosts' (in each repetition, so its median is at least theirs).
+  EXPECT_GE(Median(r, "proc.node.rss_peak"),
+            std::max({Median(r, "proc.node-1.rss_peak"), Median(r, "proc.node-2.rss_peak"),
+                      Median(r, "proc.node-3.rss_peak")}));
+  EXPECT_GT(Median(r, "proc.node-2.cpu_util"), 0) << "node-2 served the load";
+  // A role ready on any of its hosts: only node-2's instance ever answers.
+  EXPECT_NE(logs.find("service one ready on one of its 3 hosts after"), std::string::npos) << logs;
   // Nothing of the attempt's hosts is left on the machine.
   common::SpawnOptions o;
   o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};

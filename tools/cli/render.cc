@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json/proto_json.h"
+#include "common/spec/fault_text.h"
 
 namespace perfgate::cli {
 namespace {
@@ -138,6 +139,8 @@ void RenderResults(std::ostream& out, const v1::RunResults& results, bool all) {
       for (const auto& g : r.gaps())
         out << "  - repetition " << r.repetition() << " gap " << g.name() << ": " << g.reason()
             << "\n";
+      for (const auto& f : r.faults())
+        out << "  ~ repetition " << r.repetition() << " fault " << common::FaultText(f) << "\n";
     }
     size_t width = 6;
     for (const auto& s : job.summary())

@@ -345,6 +345,126 @@ TEST(SuiteParserTest, BadBenchmarksNameLineFieldAndProblem) {
   ExpectEachRefused(cases);
 }
 
+// A fault schedule and a role ready on any of its hosts.
+constexpr char kFaultsSuite[] = R"yaml(
+jobs:
+  - benchmark:
+      stack:
+        hosts: [{role: db, count: 3}, {role: web, count: 1}]
+        services:
+          - {name: db, on: db, ready_on: any, args: [x, "{host}"], ready: {tcp: "{host}:5432"}}
+          - {name: web, on: web-1, args: [y]}
+      workload:
+        duration: 20s
+        http: {target: "http://{host:web-1}:80", rate: 10}
+        faults:
+          leader: {url: "http://{host:db-1}:8008/leader", field: member.name}
+          recovery: {p99_band: 50%, hold: 2s, error_band: 0.5%}
+          actions:
+            - {name: kill-leader, action: kill, service: db, target: leader, at: 5s, restart_after: 4s}
+            - {action: pause, service: db, target: random:db, at: 10s, duration: 500ms}
+            - {action: partition, target: web-1, at: 12s, duration: 2s, one_way: true}
+            - {action: netem, target: db-2, at: 15s, delay: 100ms, jitter: 10ms, loss: 1%}
+)yaml";
+
+TEST(SuiteParserTest, ParsesFaultSchedulesAndReadyOnAny) {
+  auto spec = ParseSuite("s.yaml", kFaultsSuite);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::BenchmarkJob& b = spec->jobs(0).benchmark();
+  EXPECT_TRUE(b.stack().exec().services(0).ready_any());
+  EXPECT_FALSE(b.stack().exec().services(1).ready_any());
+  const v1::FaultSchedule& f = b.workload().faults();
+  EXPECT_EQ(f.leader().url(), "http://{host:db-1}:8008/leader");
+  EXPECT_EQ(f.leader().field(), "member.name");
+  EXPECT_DOUBLE_EQ(f.recovery().p99_band(), 0.5);
+  EXPECT_EQ(f.recovery().hold_ms(), 2000u);
+  EXPECT_DOUBLE_EQ(f.recovery().error_band(), 0.005);
+  ASSERT_EQ(f.actions_size(), 4);
+  EXPECT_EQ(f.actions(0).action(), v1::FaultSpec::ACTION_KILL);
+  EXPECT_EQ(f.actions(0).at_ms(), 5000u);
+  EXPECT_EQ(f.actions(0).duration_ms(), 4000u);
+  EXPECT_EQ(f.actions(1).duration_ms(), 500u);
+  EXPECT_EQ(f.actions(1).target(), "random:db");
+  EXPECT_TRUE(f.actions(2).one_way());
+  EXPECT_EQ(f.actions(3).delay_ms(), 100u);
+  EXPECT_EQ(f.actions(3).jitter_ms(), 10u);
+  EXPECT_DOUBLE_EQ(f.actions(3).loss(), 0.01);
+  EXPECT_EQ(f.actions(3).duration_ms(), 0u) << "undone at the window's end";
+}
+
+TEST(SuiteParserTest, BadFaultSchedulesNameLineFieldAndProblem) {
+  // The suite above with one line replaced.
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string t = kFaultsSuite;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  const std::string a = "jobs[0].benchmark.workload.faults.actions";
+  const ErrorCase cases[] = {
+      {with("action: kill,", "action: explode,"),
+       a + "[0].action: want kill, pause, partition or netem; got 'explode'"},
+      {with("at: 5s", "at: soon"), a + "[0].at: want a duration like 5s or 500ms"},
+      {with("at: 5s", "at: 20s"),
+       a + "[0].at: at 20000 ms is not inside the measured window (20s)"},
+      {with("restart_after: 4s", "restart_after: 16s"),
+       a + "[0].restart_after: ends 1000 ms after the measured window"},
+      {with("target: random:db, at: 10s, duration: 500ms",
+            "target: random:db, at: 10s, restart_after: 1s"),
+       a + "[1].restart_after: goes with kill; use duration"},
+      {with("target: leader", "target: db"),
+       a + "[0].target: 'db': want leader, a host ROLE-N or random:ROLE (one host)"},
+      {with("target: random:db", "target: random:cache"),
+       a + "[1].target: 'cache' is no role of stack.hosts"},
+      {with("service: db, target: leader", "service: web, target: leader"), ""},
+      {with("service: db, target: random:db", "service: web, target: random:db"),
+       a + "[1].target: 'random:db': service web runs on web-1, not there"},
+      {with("service: db, target: leader", "service: cache, target: leader"),
+       a + "[0].service: 'cache' is no service of the stack"},
+      {with("service: db, target: leader", "target: leader"),
+       a + "[0].service: is required: whose instance on the host is hit"},
+      {with("{action: partition, target: web-1", "{action: partition, service: db, target: web-1"),
+       a + "[2].service: goes with kill and pause"},
+      {with("delay: 100ms, jitter: 10ms, loss: 1%", "jitter: 10ms"),
+       a + "[3]: netem needs a delay or a loss"},
+      {with("delay: 100ms, jitter: 10ms", "delay: 10ms, jitter: 100ms"),
+       a + "[3].jitter: must not exceed the delay"},
+      {with("one_way: true", "one_way: true, delay: 1ms"), "delay, jitter and loss go with netem"},
+      {with("loss: 1%", "loss: 2"), "loss: is a fraction (0.05 = 5 %), so 2 would be 200 %"},
+      {with("leader: {url: \"http://{host:db-1}:8008/leader\", field: member.name}",
+            "leader: {command: x, field: y}"),
+       "faults.leader.field: goes with url"},
+      {with("leader: {url: \"http://{host:db-1}:8008/leader\", field: member.name}", "leader: {}"),
+       "faults.leader: give url (with field) or command"},
+      {with("          leader: {url: \"http://{host:db-1}:8008/leader\", field: member.name}\n",
+            ""),
+       "faults.leader: is required: a fault targets the leader"},
+      {with("{host:db-1}:8008", "{host:db-9}:8008"), "{host:db-9} names no test host"},
+      {with("hold: 2s", "hold: 1h"), "recovery.hold: want a duration from 100ms to 10m"},
+      {with("p99_band: 50%", "p99_band: 0"), "recovery.p99_band: must be above 0"},
+      {with("http: {target: \"http://{host:web-1}:80\", rate: 10}",
+            "command: \"echo {host:web-1}\""),
+       "workload.faults: needs the http generator"},
+      {with("ready_on: any", "ready_on: some"),
+       "services[0].ready_on: want any (ready once its check passes on one of its hosts) or all"},
+      {with("{name: web, on: web-1, args: [y]}", "{name: web, ready_on: any, args: [y]}"),
+       "services[1].ready_on: goes with on: ROLE"},
+      {with("{name: web, on: web-1, args: [y]}", "{name: web-1, args: [y]}"),
+       "services[1].name: 'web-1' is also a role or host of stack.hosts"},
+      {with("actions:", "action:"), "faults.action: unknown key"},
+  };
+  for (const auto& c : cases) {
+    auto spec = ParseSuite("s.yaml", c.text);
+    if (c.want.empty()) {
+      // The leader cannot be checked at submit: it is found when the fault fires.
+      EXPECT_TRUE(spec.ok()) << spec.status() << "\n" << c.text;
+      continue;
+    }
+    ASSERT_FALSE(spec.ok()) << c.text;
+    EXPECT_NE(spec.status().message().find(c.want), std::string::npos)
+        << "got: " << spec.status().message() << "\nwant: " << c.want;
+  }
+}
+
 // analysis: the suite's section is each job's default; a job's own fields win.
 TEST(SuiteParserTest, ParsesAnalysisWithSuiteDefaults) {
   auto spec = ParseSuite("s.yaml", R"yaml(

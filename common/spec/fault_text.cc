@@ -1,0 +1,28 @@
+#include "common/spec/fault_text.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace perfgate::common {
+
+std::string FaultText(const v1::FaultRecord& f) {
+  std::string s = absl::StrCat(f.name(), ": ", f.action());
+  if (!f.service().empty()) absl::StrAppend(&s, " ", f.service());
+  absl::StrAppend(&s, " on ", f.host().empty() ? f.target() : f.host());
+  if (f.applied_ms() < 0) {
+    return absl::StrCat(s, ", scheduled at +", f.scheduled_ms(), " ms, not applied: ", f.error());
+  }
+  absl::StrAppend(&s, " at +", f.applied_ms(), " ms (scheduled +", f.scheduled_ms(), " ms",
+                  f.detail().empty() ? "" : "; " + f.detail(), ")");
+  absl::StrAppend(&s, f.undone_ms() >= 0 ? absl::StrCat(", undone at +", f.undone_ms(), " ms")
+                                         : std::string(", undone after the window"));
+  if (!f.error().empty()) absl::StrAppend(&s, "; ", f.error());
+  if (f.recovery_ms() >= 0) {
+    absl::StrAppend(&s, absl::StrFormat(", recovered %.0f ms after it", f.recovery_ms()));
+  } else if (!f.recovery_note().empty()) {
+    absl::StrAppend(&s, ", ", f.recovery_note());
+  }
+  return s;
+}
+
+}  // namespace perfgate::common

@@ -1,0 +1,255 @@
+// Fault schedules end to end, through the controller and a real agent, on netns test hosts the
+// test's agent makes: a real three-member etcd (Debian's etcd-server) whose leader, found by
+// etcd's own API when the fault fires, is killed under load and restarted; a host's memory
+// limit enforced and reported as the kernel's OOM kill; netem on a host's link where the kernel
+// has it, and a clear refusal naming the missing qdisc where it has not.
+#include "absl/strings/match.h"
+#include "agent/hosts/netns_hosts.h"
+#include "common/process/subprocess.h"
+#include "tests/integration/benchmark_fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+const v1::FaultRecord* FindFault(const v1::RunResults& r, const std::string& name) {
+  for (const auto& rep : r.jobs(0).repetitions())
+    for (const auto& f : rep.faults())
+      if (f.name() == name) return &f;
+  return nullptr;
+}
+
+double Value(const v1::RunResults& r, const std::string& name) {
+  for (const auto& m : r.jobs(0).repetitions(0).measurements())
+    if (m.name() == name) return m.value();
+  ADD_FAILURE() << "no measurement " << name;
+  return -1;
+}
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Three etcd members, one per host with half a core and 256 MiB each, named after their hosts
+// (etcd-N), so that etcd's /v2/members/leader names the leader's host. Writes go to etcd-1.
+constexpr char kEtcdSuite[] = R"yaml(
+name: it-etcd-faults
+jobs:
+  - name: etcd
+    benchmark:
+      stack:
+        hosts:
+          - {role: etcd, count: 3, cpus: 0.5, memory: 256Mi}
+        services:
+          - name: etcd
+            on: etcd
+            args: [etcd, --name, "etcd-{index}", --data-dir, "{workdir}/data-{index}",
+                   --listen-client-urls, "http://{host}:2379",
+                   --advertise-client-urls, "http://{host}:2379",
+                   --listen-peer-urls, "http://{host}:2380",
+                   --initial-advertise-peer-urls, "http://{host}:2380",
+                   --initial-cluster, "etcd-1=http://{host:etcd-1}:2380,etcd-2=http://{host:etcd-2}:2380,etcd-3=http://{host:etcd-3}:2380",
+                   --initial-cluster-state, new, --enable-v2]
+            ready: {http: "http://{host}:2379/health", timeout: 40s}
+      workload:
+        duration: 16s
+        repetitions: 1
+        http:
+          target: "http://{host:etcd-1}:2379"
+          rate: 100
+          connections: 16
+          timeout: 3s
+          max_generator_lag_p99: 250ms
+          requests: [{method: POST, path: /v3/kv/put, body: '{"key":"Zm9v","value":"YmFy"}'}]
+        faults:
+          leader: {url: "http://{host:etcd-2}:2379/v2/members/leader", field: name}
+          recovery: {p99_band: 100%, hold: 2s}
+          actions:
+            - {name: kill-leader, action: kill, service: etcd, target: leader, at: 4s, restart_after: 3s}
+            - {name: stall, action: pause, service: etcd, target: etcd-3, at: 11s, duration: 1s}
+)yaml";
+
+TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryMeasured) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  ASSERT_EQ(system("command -v etcd >/dev/null"), 0)
+      << "etcd is missing: tools/install-deps.sh --test installs etcd-server";
+  StartController();
+  const std::string name = absl::StrCat("etcd-", getpid());
+  StartAgent(name);
+  const int64_t id = Submit(WriteSuite("etcd", kEtcdSuite), "", 0);
+  const std::string logs = AllLogs(id);
+  v1::RunResults r = Results(id);
+  ASSERT_EQ(r.jobs(0).repetitions_size(), 1) << logs;
+  EXPECT_TRUE(r.jobs(0).repetitions(0).valid()) << r.jobs(0).repetitions(0).invalid_reason();
+
+  const v1::FaultRecord* kill = FindFault(r, "kill-leader");
+  ASSERT_NE(kill, nullptr) << logs;
+  EXPECT_TRUE(kill->host() == "etcd-1" || kill->host() == "etcd-2" || kill->host() == "etcd-3")
+      << kill->host();
+  EXPECT_NE(kill->detail().find("leader probe answered '" + kill->host() + "'"), std::string::npos)
+      << kill->detail();
+  EXPECT_EQ(kill->error(), "");
+  EXPECT_GE(kill->applied_ms(), 4000);
+  EXPECT_LT(kill->applied_ms(), 4100) << "the leader probe is one HTTP request";
+  EXPECT_GE(kill->undone_ms(), 7000);
+  EXPECT_LT(kill->undone_ms(), 7200);
+  // The killed member came back: started twice, and the stack was whole at the end.
+  EXPECT_EQ(Count(logs, "service etcd." + kill->host() + " started"), 2) << logs;
+  EXPECT_NE(logs.find("fault kill-leader undone on " + kill->host()), std::string::npos) << logs;
+  // Losing the leader costs the writes something while a new one is elected (or, when the
+  // leader was etcd-1, which takes the writes, until it is back).
+  const double before_p99 = Value(r, "fault.kill-leader.before.p99");
+  const double during_p99 = Value(r, "fault.kill-leader.during.p99");
+  const double during_errors = Value(r, "fault.kill-leader.during.error_ratio");
+  EXPECT_TRUE(during_p99 > before_p99 || during_errors > 0)
+      << "before p99 " << before_p99 << " ms, during p99 " << during_p99 << " ms, errors "
+      << during_errors;
+  EXPECT_GE(kill->recovery_ms(), 0) << kill->recovery_note();
+  EXPECT_LT(kill->recovery_ms(), 7000) << kill->recovery_note();
+  EXPECT_EQ(Value(r, "fault.kill-leader.recovery"), kill->recovery_ms());
+
+  const v1::FaultRecord* stall = FindFault(r, "stall");
+  ASSERT_NE(stall, nullptr);
+  EXPECT_EQ(stall->host(), "etcd-3");
+  EXPECT_GE(stall->undone_ms(), 12000);
+  Value(r, "fault.stall.after.p99");
+
+  // Per host and per role figures from the hosts' control groups.
+  for (const char* host : {"etcd-1", "etcd-2", "etcd-3"}) {
+    EXPECT_GT(Value(r, absl::StrCat("proc.", host, ".memory_peak")), 1) << host;
+    EXPECT_GT(Value(r, absl::StrCat("proc.", host, ".cpu_seconds")), 0) << host;
+    EXPECT_EQ(Value(r, absl::StrCat("proc.", host, ".oom_kills")), 0) << host;
+  }
+  EXPECT_GE(Value(r, "proc.etcd.memory_peak"), Value(r, "proc.etcd-2.memory_peak"));
+
+  // `run results` says what each fault did.
+  std::string out;
+  EXPECT_EQ(Cli({"run", "results", std::to_string(id)}, &out), 0) << out;
+  EXPECT_NE(out.find("fault kill-leader: kill etcd on " + kill->host() + " at +"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("fault stall: pause etcd on etcd-3"), std::string::npos) << out;
+
+  common::SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
+  int code = 0;
+  EXPECT_EQ(*common::RunAndCapture(o, &code), "0\n") << "nothing of the hosts is left";
+
+  // A schedule that does not fit the stack is refused at submit, naming the field.
+  std::string yaml = kEtcdSuite;
+  yaml.replace(yaml.find("target: etcd-3"), 14, "target: etcd-4");
+  EXPECT_EQ(Cli({"run", "submit", "--suite", WriteSuite("bad-target", yaml)}, &out), 2) << out;
+  EXPECT_NE(
+      out.find("faults.actions[1].target: 'etcd-4': want leader, a host ROLE-N or random:ROLE"),
+      std::string::npos)
+      << out;
+  yaml = kEtcdSuite;
+  yaml.replace(yaml.find("at: 11s"), 7, "at: 20s");
+  EXPECT_EQ(Cli({"run", "submit", "--suite", WriteSuite("bad-at", yaml)}, &out), 2) << out;
+  EXPECT_NE(out.find("faults.actions[1].at: at 20000 ms is not inside the measured window (16s)"),
+            std::string::npos)
+      << out;
+}
+
+// A host whose service outgrows its memory limit: the kernel kills it, and the attempt says so
+// rather than reporting a bare signal 9.
+constexpr char kOomSuite[] = R"yaml(
+name: it-oom
+jobs:
+  - name: oom
+    benchmark:
+      stack:
+        hosts:
+          - {role: small, count: 1, memory: 32Mi}
+        services:
+          - name: api
+            args: [$TARGET, --listen, "127.0.0.1:{port:api}"]
+            ports: [api]
+            ready: {http: "http://127.0.0.1:{port:api}/healthz"}
+          - name: hog
+            on: small
+            args: [/bin/sh, -c, "sleep 1; exec tail /dev/zero"]
+      workload:
+        duration: 4s
+        repetitions: 1
+        http:
+          target: "http://127.0.0.1:{port:api}"
+          rate: 50
+          requests: [{path: /api/items/1}]
+)yaml";
+
+TEST_F(BenchmarkTest, AServicePastItsHostsMemoryLimitIsReportedAsKilledByTheOomKiller) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  StartController();
+  StartAgent(absl::StrCat("oom-", getpid()));
+  const int64_t id = Submit(WriteSuite("oom", kOomSuite), "", 1);
+  const std::string message = GetRun(*stub_, id).jobs(0).message();
+  EXPECT_NE(message.find("service hog.small-1 exited (signal 9; the kernel's OOM killer killed"),
+            std::string::npos)
+      << message << AllLogs(id);
+  EXPECT_NE(message.find("on host small-1, which went over its memory limit of 32 MiB"),
+            std::string::npos)
+      << message;
+}
+
+// netem needs the kernel's sch_netem. Where it is there, a delay on the host the load goes to
+// shows in the latency while it holds; where it is not, the repetition is refused with the
+// reason, never measured without its fault.
+constexpr char kNetemSuite[] = R"yaml(
+name: it-netem
+jobs:
+  - name: netem
+    benchmark:
+      stack:
+        hosts:
+          - {role: node, count: 2}
+        services:
+          - name: api
+            on: node
+            args: [$TARGET, --listen, "{host}:{port:api}"]
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
+      workload:
+        duration: 4s
+        repetitions: 1
+        http:
+          target: "http://{host:node-1}:{port:api}"
+          rate: 50
+          connections: 8
+          max_generator_lag_p99: 250ms
+          requests: [{path: /api/items/1}]
+        faults:
+          actions:
+            - {name: slow-link, action: netem, target: node-1, at: 1s, duration: 2s, delay: 80ms}
+)yaml";
+
+bool KernelHasNetem() {
+  return system(
+             "ip netns add pgnetemprobe && ip -n pgnetemprobe link set lo up && "
+             "ip netns exec pgnetemprobe tc qdisc add dev lo root netem delay 1ms "
+             ">/dev/null 2>&1; rc=$?; ip netns del pgnetemprobe; exit $rc") == 0;
+}
+
+TEST_F(BenchmarkTest, NetemDelaysAHostsLinkOrTheRepetitionSaysWhyNot) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  const bool netem = KernelHasNetem();
+  StartController();
+  StartAgent(absl::StrCat("netem-", getpid()));
+  const int64_t id = Submit(WriteSuite("netem", kNetemSuite), "", netem ? 0 : 1);
+  const std::string logs = AllLogs(id);
+  if (netem) {
+    v1::RunResults r = Results(id);
+    ASSERT_EQ(r.jobs(0).repetitions_size(), 1) << logs;
+    EXPECT_GE(Value(r, "fault.slow-link.during.p99"), 80) << logs;
+    EXPECT_LT(Value(r, "fault.slow-link.before.p99"), 80) << logs;
+  } else {
+    EXPECT_NE(logs.find("fault slow-link (netem node-1 at +1000 ms) could not be applied: netem on "
+                        "node-1: this machine's kernel has no netem qdisc"),
+              std::string::npos)
+        << logs;
+  }
+}
+
+}  // namespace
+}  // namespace perfgate::testing
