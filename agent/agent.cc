@@ -41,7 +41,13 @@ std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg, bool can
   gethostname(host, sizeof host - 1);
   l["hostname"] = host;
   // Whether it can give a job test hosts (agent/hosts/): jobs whose stacks have them select it.
-  if (can_make_hosts) l[common::kNetnsHostsLabel] = "true";
+  if (can_make_hosts && cfg.max_hosts > 0) {
+    l[common::kNetnsHostsLabel] = "true";
+    l[common::kMaxHostsLabel] = std::to_string(cfg.max_hosts);
+    const int64_t machine_mib = (static_cast<int64_t>(pages) * page) >> 20;
+    l[common::kHostsMemoryLabel] = std::to_string(
+        cfg.hosts_memory_mib > 0 ? cfg.hosts_memory_mib : std::max<int64_t>(0, machine_mib - 1024));
+  }
   for (const auto& [k, v] : cfg.labels) l[k] = v;
   return l;
 }

@@ -26,6 +26,10 @@ struct AgentConfig {
   absl::Duration default_heartbeat = absl::Seconds(10);
   std::string prometheus_url;                 // suites' PromQL goes here; "" = a private server
   std::string prometheus_bin = "prometheus";  // the private server's binary
+  // Test hosts it gives one job at most (label topology.max_hosts; 0: none), and the memory
+  // their limits may add up to (topology.memory_mib; 0: the machine's memory less 1 GiB).
+  int max_hosts = 250;
+  int64_t hosts_memory_mib = 0;
 };
 
 class Agent {

@@ -20,6 +20,14 @@ int main(int argc, char** argv) {
   app.add_option("--machine-class", cfg.machine_class, "machine class label, e.g. bare-metal-16c")
       ->capture_default_str();
   app.add_option("--label", labels, "extra label KEY=VALUE (repeatable)");
+  app.add_option("--max-hosts", cfg.max_hosts,
+                 "test hosts (network namespaces) one job may have here; 0: none")
+      ->check(CLI::Range(0, 250))
+      ->capture_default_str();
+  app.add_option("--hosts-memory-mib", cfg.hosts_memory_mib,
+                 "memory the test hosts' limits of one job may add up to (default: the machine's "
+                 "less 1 GiB)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--work-dir", cfg.work_dir, "journal, spool and scratch space")
       ->capture_default_str();
   app.add_option("--token-file", cfg.token_file, "bearer token for the controller's agent gateway");

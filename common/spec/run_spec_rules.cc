@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -691,12 +692,27 @@ absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const S
     RETURN_IF_ERROR(CheckString(f + ".agent_selector key", k, limits.max_string_bytes, true));
     RETURN_IF_ERROR(
         CheckString(f + ".agent_selector[" + k + "]", v, limits.max_string_bytes, false));
+    uint64_t at_least = 0;
+    if (absl::StartsWith(v, ">=") && !absl::SimpleAtoi(v.substr(2), &at_least)) {
+      return Bad(f + ".agent_selector[" + k + "]",
+                 "'" + v + "': a minimum is >= and a whole number, like >=4");
+    }
   }
   RETURN_IF_ERROR(CheckString(f + ".commit", job->commit(), limits.max_string_bytes, false));
   if (job->has_arm()) return Bad(f + ".arm", "is set by the controller for confirmation runs");
-  // A stack on test hosts goes only to an agent that can make them.
-  if (job->benchmark().stack().exec().hosts_size() > 0)
-    (*job->mutable_agent_selector())[kNetnsHostsLabel] = "true";
+  // A stack on test hosts goes only to an agent that can make them, as many, with the memory.
+  if (job->benchmark().stack().exec().hosts_size() > 0) {
+    auto& selector = *job->mutable_agent_selector();
+    selector[kNetnsHostsLabel] = "true";
+    uint64_t hosts = 0, memory = 0;
+    for (const auto& h : job->benchmark().stack().exec().hosts()) {
+      hosts += h.count();
+      memory += h.count() * h.memory_bytes();
+    }
+    selector[kMaxHostsLabel] = absl::StrCat(">=", hosts);
+    if (memory > 0)
+      selector[kHostsMemoryLabel] = absl::StrCat(">=", (memory + (1 << 20) - 1) >> 20);
+  }
   if (job->max_attempts() == 0) job->set_max_attempts(limits.default_max_attempts);  // 0 stays
   if (job->max_attempts() > kMaxAttempts)
     return Bad(f + ".max_attempts", absl::StrCat("at most ", kMaxAttempts));

@@ -47,6 +47,10 @@ inline constexpr int kMaxFaults = 32;       // actions of a fault schedule
 // The label an agent that can make netns test hosts carries ("true"); a job whose stack has
 // hosts gets it as an agent selector.
 inline constexpr char kNetnsHostsLabel[] = "topology.netns";
+// How many test hosts an agent gives a job, and how much memory (MiB) their limits may add up
+// to: a job whose stack has hosts selects ">=" its totals (controller/queue/agent_matcher.h).
+inline constexpr char kMaxHostsLabel[] = "topology.max_hosts";
+inline constexpr char kHostsMemoryLabel[] = "topology.memory_mib";
 inline constexpr uint32_t kMaxConnections = 10000;
 inline constexpr uint32_t kMaxThreads = 64;
 inline constexpr uint32_t kMaxPgTopStatements = 1000;

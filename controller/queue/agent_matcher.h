@@ -1,8 +1,9 @@
 // Which idle agent takes which job: a job's agent_selector (key=value labels) must all be among
-// the agent's labels. Every agent also carries its own name as the label kAgentNameLabel, so a
-// job can be pinned to one machine (confirmation runs measure both commits on the candidate's).
-// Pure; the queue store (store/pg_job_claims.cc) feeds it the idle agents of one claim.
-// Not thread-safe: one per claim transaction.
+// the agent's labels; a selector value ">=N" asks for a label that is a number of at least N
+// (capacity: a stack of 13 test hosts selects topology.max_hosts ">=13"). Every agent also carries
+// its own name as the label kAgentNameLabel, so a job can be pinned to one machine (confirmation
+// runs measure both commits on the candidate's). Pure; the queue store (store/pg_job_claims.cc)
+// feeds it the idle agents of one claim. Not thread-safe: one per claim transaction.
 #pragma once
 
 #include <optional>
@@ -18,7 +19,7 @@ using Labels = google::protobuf::Map<std::string, std::string>;
 
 inline constexpr char kAgentNameLabel[] = "perfgate.agent";
 
-// Whether every key=value of `selector` is among `labels`.
+// Whether every key=value of `selector` is among `labels` (">=N": at least N).
 bool SelectorMatches(const Labels& selector, const Labels& labels);
 
 // The idle agents of one claim, in the order they should be preferred (longest idle first);

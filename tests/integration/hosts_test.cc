@@ -377,10 +377,16 @@ TEST_F(BenchmarkTest, AStackRunsOnTestHostsAndLeavesNothing) {
   const std::string logs = AllLogs(id);
   EXPECT_NE(logs.find("test hosts up in"), std::string::npos) << logs;
   // It went to an agent that said it can make hosts.
-  EXPECT_EQ(GetRun(*stub_, id).jobs(0).spec().agent_selector().at("topology.netns"), "true");
+  const v1::Run run = GetRun(*stub_, id);
+  const auto& selector = run.jobs(0).spec().agent_selector();
+  EXPECT_EQ(selector.at("topology.netns"), "true");
+  EXPECT_EQ(selector.at("topology.max_hosts"), ">=3") << "as many hosts as its stack has";
+  EXPECT_EQ(selector.at("topology.memory_mib"), ">=768") << "and their memory limits";
   std::string agents;
   EXPECT_EQ(Cli({"-o", "json", "agent", "list"}, &agents), 0) << agents;
   EXPECT_NE(agents.find("\"topology.netns\": \"true\""), std::string::npos) << agents;
+  EXPECT_NE(agents.find("\"topology.max_hosts\": \"250\""), std::string::npos) << agents;
+  EXPECT_NE(agents.find("\"topology.memory_mib\": \""), std::string::npos) << agents;
   for (const char* host : {"node-1", "node-2", "node-3"}) {
     EXPECT_NE(logs.find(absl::StrCat("service api.", host, " started")), std::string::npos) << logs;
   }

@@ -390,6 +390,10 @@ TEST(SuiteParserTest, ParsesFaultSchedulesAndReadyOnAny) {
   EXPECT_EQ(f.actions(3).jitter_ms(), 10u);
   EXPECT_DOUBLE_EQ(f.actions(3).loss(), 0.01);
   EXPECT_EQ(f.actions(3).duration_ms(), 0u) << "undone at the window's end";
+  // It goes to an agent that can make four hosts (no memory limits to add up).
+  EXPECT_EQ(spec->jobs(0).agent_selector().at("topology.netns"), "true");
+  EXPECT_EQ(spec->jobs(0).agent_selector().at("topology.max_hosts"), ">=4");
+  EXPECT_EQ(spec->jobs(0).agent_selector().count("topology.memory_mib"), 0u);
 }
 
 TEST(SuiteParserTest, BadFaultSchedulesNameLineFieldAndProblem) {
@@ -451,6 +455,9 @@ TEST(SuiteParserTest, BadFaultSchedulesNameLineFieldAndProblem) {
       {with("{name: web, on: web-1, args: [y]}", "{name: web-1, args: [y]}"),
        "services[1].name: 'web-1' is also a role or host of stack.hosts"},
       {with("actions:", "action:"), "faults.action: unknown key"},
+      {with("  - benchmark:", "  - agent_selector: {cores: \">=many\"}\n    benchmark:"),
+       "s.yaml:3:29: jobs[0].agent_selector.cores: '>=many': a minimum is >= and a whole number, "
+       "like >=4"},
   };
   for (const auto& c : cases) {
     auto spec = ParseSuite("s.yaml", c.text);

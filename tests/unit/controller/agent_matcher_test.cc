@@ -18,6 +18,17 @@ TEST(AgentMatcherTest, EverySelectorLabelMustMatch) {
   EXPECT_FALSE(SelectorMatches(L({{"class", "metal"}, {"gpu", "1"}}), L({{"class", "metal"}})));
 }
 
+TEST(AgentMatcherTest, AMinimumAsksForANumberAtLeastThatLarge) {
+  const Labels thirteen = L({{"topology.max_hosts", ">=13"}});
+  EXPECT_TRUE(SelectorMatches(thirteen, L({{"topology.max_hosts", "250"}})));
+  EXPECT_TRUE(SelectorMatches(thirteen, L({{"topology.max_hosts", "13"}})));
+  EXPECT_FALSE(SelectorMatches(thirteen, L({{"topology.max_hosts", "8"}})));
+  EXPECT_FALSE(SelectorMatches(thirteen, L({{"topology.max_hosts", "many"}})));
+  EXPECT_FALSE(SelectorMatches(thirteen, L({})));
+  // A value that is no minimum is compared as it is.
+  EXPECT_TRUE(SelectorMatches(L({{"op", ">=x"}}), L({{"op", ">=x"}})));
+}
+
 TEST(AgentMatcherTest, EachAgentTakesOneJobInPreferenceOrder) {
   IdleAgents idle;
   idle.Add("a1", L({{"class", "vm"}}));
