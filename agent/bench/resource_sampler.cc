@@ -1,11 +1,12 @@
 #include "agent/bench/resource_sampler.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
+#include <cstring>
 #include <set>
-#include <sstream>
 
 #include "agent/bench/generators.h"
 
@@ -22,19 +23,26 @@ struct StatLine {
 bool ReadStat(pid_t pid, StatLine* out) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  std::ifstream in(path);
-  std::string line;
-  if (!std::getline(in, line)) return false;
+  // read(2) and strtoll: a sampler tick reads every process's line, so no streams.
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
   // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-  size_t close = line.rfind(')');
-  if (close == std::string::npos) return false;
-  std::istringstream rest(line.substr(close + 2));
-  std::string state;
-  long long f[40] = {0};
-  rest >> state;
+  const char* p = strrchr(buf, ')');
+  if (!p || p[1] != ' ' || !p[2]) return false;
+  p += 3;  // past ") " and the state letter
   // Fields 4.. of stat(5): ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
   // utime stime cutime cstime priority nice num_threads itrealvalue starttime vsize rss
-  for (int i = 0; i < 21 && rest >> f[i]; ++i) {
+  long long f[21] = {0};
+  for (int i = 0; i < 21; ++i) {
+    char* end = nullptr;
+    f[i] = strtoll(p, &end, 10);
+    if (end == p) return false;
+    p = end;
   }
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   out->ppid = static_cast<pid_t>(f[0]);
@@ -46,9 +54,17 @@ bool ReadStat(pid_t pid, StatLine* out) {
 
 }  // namespace
 
-ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots) {
-  std::map<pid_t, StatLine> all;
-  std::map<pid_t, std::vector<pid_t>> children;
+ProcSnapshot ProcSnapshot::Take(const std::vector<pid_t>* only) {
+  ProcSnapshot snap;
+  if (only) {
+    for (pid_t pid : *only) {
+      StatLine s;
+      if (!ReadStat(pid, &s)) continue;
+      snap.all_[pid] = {s.ppid, s.cpu, s.children_cpu, s.rss_pages};
+      snap.children_[s.ppid].push_back(pid);
+    }
+    return snap;
+  }
   if (DIR* d = opendir("/proc")) {
     while (dirent* e = readdir(d)) {
       char* end = nullptr;
@@ -56,18 +72,22 @@ ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots) {
       if (pid <= 0 || *end != '\0') continue;
       StatLine s;
       if (!ReadStat(static_cast<pid_t>(pid), &s)) continue;
-      all[static_cast<pid_t>(pid)] = s;
-      children[s.ppid].push_back(static_cast<pid_t>(pid));
+      snap.all_[static_cast<pid_t>(pid)] = {s.ppid, s.cpu, s.children_cpu, s.rss_pages};
+      snap.children_[s.ppid].push_back(static_cast<pid_t>(pid));
     }
     closedir(d);
   }
+  return snap;
+}
+
+ProcTreeSample ProcSnapshot::Tree(const std::vector<pid_t>& roots) const {
   static const int64_t page = sysconf(_SC_PAGE_SIZE);
   ProcTreeSample out;
   std::set<pid_t> seen;
   std::vector<pid_t> todo;
   for (pid_t r : roots) {
-    auto it = all.find(r);
-    if (it == all.end()) continue;
+    auto it = all_.find(r);
+    if (it == all_.end()) continue;
     out.cpu_seconds += it->second.children_cpu;
     todo.push_back(r);
   }
@@ -75,13 +95,19 @@ ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots) {
     pid_t p = todo.back();
     todo.pop_back();
     if (!seen.insert(p).second) continue;
-    const StatLine& s = all[p];
-    out.rss_bytes += s.rss_pages * page;
-    out.cpu_seconds += s.cpu;
+    auto it = all_.find(p);
+    if (it == all_.end()) continue;
+    out.rss_bytes += it->second.rss_pages * page;
+    out.cpu_seconds += it->second.cpu;
     ++out.processes;
-    for (pid_t c : children[p]) todo.push_back(c);
+    if (auto c = children_.find(p); c != children_.end())
+      for (pid_t child : c->second) todo.push_back(child);
   }
   return out;
+}
+
+ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots) {
+  return ProcSnapshot::Take().Tree(roots);
 }
 
 ResourceSampler::ResourceSampler(std::vector<ServiceProcesses> services,
@@ -116,17 +142,31 @@ void Add(ResourceSampler::Series* ser, const ProcTreeSample& s) {
 }  // namespace
 
 void ResourceSampler::Tick() {
+  // The hosts' processes are their groups' (children stay in their parent's group). When every
+  // service runs on a host, they are all there is to read; otherwise one scan of /proc a tick,
+  // however many services and hosts there are.
+  std::vector<std::vector<pid_t>> in_host;
+  std::vector<pid_t> host_pids;
+  for (const auto& h : hosts_) {
+    const std::vector<int> pids = h.cgroup->Pids();
+    in_host.emplace_back(pids.begin(), pids.end());
+    host_pids.insert(host_pids.end(), pids.begin(), pids.end());
+  }
+  std::sort(host_pids.begin(), host_pids.end());
+  bool all_on_hosts = !hosts_.empty();
+  for (const auto& svc : services_)
+    for (pid_t r : svc.roots)
+      all_on_hosts = all_on_hosts && std::binary_search(host_pids.begin(), host_pids.end(), r);
+  const ProcSnapshot snap = ProcSnapshot::Take(all_on_hosts ? &host_pids : nullptr);
   for (const auto& svc : services_) {
-    ProcTreeSample s = SampleProcessTree(svc.roots);
+    ProcTreeSample s = snap.Tree(svc.roots);
     absl::MutexLock lock(&mu_);
     Add(&series_[svc.name], s);
   }
-  for (const auto& h : hosts_) {
-    // Every process in the host's group (their trees are the group: children stay in it).
-    const std::vector<int> pids = h.cgroup->Pids();
-    ProcTreeSample s = SampleProcessTree(std::vector<pid_t>(pids.begin(), pids.end()));
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    ProcTreeSample s = snap.Tree(in_host[i]);
     absl::MutexLock lock(&mu_);
-    Add(&host_series_[h.name].rss, s);
+    Add(&host_series_[hosts_[i].name].rss, s);
   }
 }
 

@@ -31,6 +31,25 @@ struct ProcTreeSample {
   int processes = 0;
 };
 
+// One reading of every process's /proc/PID/stat: the trees of many services are summed from
+// one snapshot (a sampler tick reads /proc once, not once per service and host).
+class ProcSnapshot {
+ public:
+  // Every process, or only those of `only` (which must hold whole trees to sum them).
+  static ProcSnapshot Take(const std::vector<pid_t>* only = nullptr);
+  // The tree under `roots` (the roots included). Gone processes are skipped.
+  ProcTreeSample Tree(const std::vector<pid_t>& roots) const;
+
+ private:
+  struct Proc {
+    pid_t ppid = 0;
+    double cpu = 0, children_cpu = 0;
+    int64_t rss_pages = 0;
+  };
+  std::map<pid_t, Proc> all_;
+  std::map<pid_t, std::vector<pid_t>> children_;
+};
+
 // One reading of the trees under `roots` (the roots included). Gone processes are skipped.
 ProcTreeSample SampleProcessTree(const std::vector<pid_t>& roots);
 

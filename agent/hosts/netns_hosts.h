@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,9 @@ class NetnsTopology {
   static void Place(const Host& host, common::SpawnOptions* o);
 
   // A network partition (a fault): packets from each host of `from` to each host of `to` are
-  // dropped, and with `both_ways` those from `to` to `from` too, by iptables OUTPUT rules inside
-  // the senders' namespaces (nothing changes on the machine itself). The agent in the root
+  // dropped, and with `both_ways` those from `to` to `from` too, by iptables rules inside the
+  // `from` hosts' namespaces (OUTPUT, and INPUT both ways; nothing changes on the machine
+  // itself), one iptables-restore per host. The agent in the root
   // namespace still reaches every host. INVALID_ARGUMENT naming an unknown host.
   absl::Status Partition(const std::vector<std::string>& from, const std::vector<std::string>& to,
                          bool both_ways);
@@ -87,6 +89,7 @@ class NetnsTopology {
   NetnsTopology() = default;
   std::string prefix_, tag_, bridge_, gateway_, forward_rule_;
   std::vector<Host> hosts_;
+  std::set<std::string> partitioned_;  // hosts holding partition rules, for Heal
   absl::Duration setup_time_;
   bool torn_down_ = false;
 };

@@ -2,20 +2,33 @@
 // and 13 hosts (the scale tiers' 1 + 2, 3 + 5 and 3 + 10), each with its namespace, veth on
 // the topology's bridge, address, route and cgroup; against the bare floor in the same
 // invocation: as many namespaces made and removed by one `ip -batch` (what the kernel and
-// iproute2 cost without addresses, links or cgroups). Needs root; says SKIPPED otherwise.
-//   hosts_bench [--rounds 5]
+// iproute2 cost without addresses, links or cgroups). Then, with 13 hosts up and a process on
+// each: how precisely a fault schedule fires (agent/bench/faults.h: pauses, which are one
+// signal, and partitions, which run iptables in the host's namespace), from the scheduled time
+// to the call and to the action's end; and what sampling them costs (agent/bench/
+// resource_sampler.h, every 250 ms: 13 hosts' groups and 13 services), against the same
+// sampling with one /proc scan per tree instead of one per tick. Needs root; says SKIPPED
+// otherwise.
+//   hosts_bench [--rounds 5] [--faults 60] [--sample-seconds 10]
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/bench/faults.h"
+#include "agent/bench/resource_sampler.h"
 #include "agent/hosts/netns_hosts.h"
+#include "agent/load/pacer.h"
+#include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
 
@@ -47,6 +60,69 @@ double IpBatchMs(const std::vector<std::string>& lines) {
   return ms;
 }
 
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100 * v.size()))];
+}
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+int64_t RssKib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return 0;
+}
+
+using perfgate::agent::HostControl;
+using perfgate::agent::NetnsTopology;
+
+// The fault schedule's view of the bench's hosts: a process on each, paused with a signal;
+// partitions by the topology. Records when each call came (MonotonicNowNs).
+class BenchHosts : public HostControl {
+ public:
+  BenchHosts(NetnsTopology& t, std::map<std::string, pid_t> pids) : t_(t), pids_(std::move(pids)) {}
+  std::vector<HostInfo> TestHosts() const override {
+    std::vector<HostInfo> v;
+    for (const auto& h : t_.hosts()) v.push_back({h.name, h.role, h.address});
+    return v;
+  }
+  absl::Status Kill(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("not in this bench");
+  }
+  absl::Status Restart(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("not in this bench");
+  }
+  absl::Status Pause(const std::string&, const std::string& host, bool pause) override {
+    if (pause) calls.push_back({"pause", perfgate::agent::MonotonicNowNs()});
+    kill(pids_.at(host), pause ? SIGSTOP : SIGCONT);
+    return absl::OkStatus();
+  }
+  absl::Status Partition(const std::string& host, bool both_ways) override {
+    calls.push_back({"partition", perfgate::agent::MonotonicNowNs()});
+    std::vector<std::string> others;
+    for (const auto& h : t_.hosts())
+      if (h.name != host) others.push_back(h.name);
+    return t_.Partition({host}, others, both_ways);
+  }
+  absl::Status Heal() override { return t_.Heal(); }
+  absl::Status SetNetem(const std::string&, absl::Duration, absl::Duration, double) override {
+    return absl::UnimplementedError("not in this bench");
+  }
+  absl::Status ClearNetem(const std::string&) override { return absl::OkStatus(); }
+  absl::Status WaitRestartedReady() override { return absl::OkStatus(); }
+  std::vector<std::pair<std::string, int64_t>> calls;  // the fault thread's, read after Finish
+
+ private:
+  NetnsTopology& t_;
+  std::map<std::string, pid_t> pids_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,6 +130,12 @@ int main(int argc, char** argv) {
   int rounds = 5;
   app.add_option("--rounds", rounds, "measurements per size (the median is shown)")
       ->check(CLI::Range(1, 100));
+  int faults = 60;
+  app.add_option("--faults", faults, "faults fired for the timing figures")
+      ->check(CLI::Range(4, 1000));
+  int sample_seconds = 10;
+  app.add_option("--sample-seconds", sample_seconds, "how long each sampling variant runs")
+      ->check(CLI::Range(1, 600));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   if (auto s = perfgate::agent::NetnsHostsAvailable(); !s.ok()) {
@@ -96,5 +178,123 @@ int main(int argc, char** argv) {
     std::printf("| %d | %.0f | %.0f | %.0f / %.0f | %.1f |\n", n, Median(up), Median(down),
                 Median(bare_up), Median(bare_down), Median(up) / Median(bare_up));
   }
+
+  // 13 hosts with a process each, for the fault timing and the sampling cost.
+  std::vector<perfgate::agent::HostSpec> hosts;
+  for (int i = 1; i <= 13; ++i)
+    hosts.push_back({absl::StrCat(i <= 3 ? "manager-" : "worker-", i <= 3 ? i : i - 3),
+                     {0.5, 256 << 20, 0},
+                     i <= 3 ? "manager" : "worker",
+                     absl::StrCat(i <= 3 ? i : i - 3)});
+  perfgate::agent::TopologyOptions opts;
+  opts.prefix = prefix;
+  auto t = NetnsTopology::Create("f", hosts, opts);
+  if (!t.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(t.status().message()).c_str());
+    return 1;
+  }
+  std::map<std::string, pid_t> pids;
+  std::vector<perfgate::agent::ServiceProcesses> services;
+  std::vector<perfgate::agent::HostGroup> groups;
+  for (const auto& h : (*t)->hosts()) {
+    perfgate::common::SpawnOptions o;
+    o.argv = {"sleep", "600"};
+    NetnsTopology::Place(h, &o);
+    auto pid = perfgate::common::Spawn(o);
+    if (!pid.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(pid.status().message()).c_str());
+      return 1;
+    }
+    pids[h.name] = *pid;
+    services.push_back({"svc." + h.name, {*pid}});
+    groups.push_back({h.name, h.role, h.cgroup.get()});
+  }
+
+  // Fault timing: pauses (a signal) and partitions (iptables in a namespace) every 100 ms.
+  const std::string dir = absl::StrCat("/tmp/perfgate-hosts-bench-", getpid());
+  perfgate::v1::Assign assign;
+  assign.set_attempt_id(1);
+  assign.set_epoch(1);
+  auto journal = perfgate::agent::AttemptJournal::Create(dir + "/attempt", assign);
+  std::atomic<bool> cancel{false};
+  perfgate::agent::StepRunner steps(**journal, cancel);
+  perfgate::agent::BenchContext ctx{**journal, steps, cancel, dir, {}};
+  perfgate::v1::FaultSchedule schedule;
+  for (int i = 0; i < faults; ++i) {
+    perfgate::v1::FaultSpec* f = schedule.add_actions();
+    const bool partition = i % 3 == 2;
+    f->set_action(partition ? perfgate::v1::FaultSpec::ACTION_PARTITION
+                            : perfgate::v1::FaultSpec::ACTION_PAUSE);
+    f->set_at_ms(100 + 100 * i);
+    f->set_duration_ms(partition ? 40 : 30);
+    f->set_target("random:worker");
+    if (!partition) f->set_service("svc");
+  }
+  BenchHosts control(**t, pids);
+  perfgate::agent::FaultRunner runner(schedule, control, ctx, 1);
+  const int64_t start = perfgate::agent::MonotonicNowNs() + 20'000'000;
+  runner.Start(start);
+  absl::SleepFor(absl::Milliseconds(100 + 100 * faults + 200));
+  std::vector<perfgate::v1::FaultRecord> records;
+  std::string not_applied;
+  if (auto s = runner.Finish(&records, &not_applied); !s.ok() || !not_applied.empty()) {
+    std::fprintf(stderr, "faults: %s %s\n", std::string(s.message()).c_str(), not_applied.c_str());
+    return 1;
+  }
+  std::map<std::string, std::vector<double>> fired, applied;
+  for (size_t i = 0; i < control.calls.size() && i < records.size(); ++i) {
+    const auto& [kind, at] = control.calls[i];
+    fired[kind].push_back((at - start) / 1e6 - records[i].scheduled_ms());
+    applied[kind].push_back(
+        static_cast<double>(records[i].applied_ms() - records[i].scheduled_ms()));
+  }
+  std::printf(
+      "\n| fault (13 hosts) | fired | late at the call p50 / p99 / max ms | done p50 / p99 ms |\n");
+  std::printf("| --- | ---: | ---: | ---: |\n");
+  for (const auto& [kind, v] : fired) {
+    std::printf("| %s | %zu | %.2f / %.2f / %.2f | %.0f / %.0f |\n", kind.c_str(), v.size(),
+                Percentile(v, 50), Percentile(v, 99), Percentile(v, 100),
+                Percentile(applied[kind], 50), Percentile(applied[kind], 99));
+  }
+
+  // Sampling cost: the sampler's thread alone (this thread sleeps), against one /proc scan per
+  // tree (the reference: what each service and host cost before snapshots were shared).
+  const int64_t rss_before = RssKib();
+  double c0 = CpuSeconds();
+  {
+    perfgate::agent::ResourceSampler sampler(services, groups);
+    sampler.Start();
+    absl::SleepFor(absl::Seconds(sample_seconds));
+    perfgate::v1::RepetitionResult r;
+    sampler.Stop(&r);
+  }
+  const double shared = (CpuSeconds() - c0) / sample_seconds;
+  const int64_t rss_after = RssKib();
+  c0 = CpuSeconds();
+  const absl::Time until = absl::Now() + absl::Seconds(sample_seconds);
+  while (absl::Now() < until) {
+    for (const auto& svc : services) (void)perfgate::agent::SampleProcessTree(svc.roots);
+    for (const auto& g : groups) {
+      const std::vector<int> p = g.cgroup->Pids();
+      (void)perfgate::agent::SampleProcessTree(std::vector<pid_t>(p.begin(), p.end()));
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  const double per_tree = (CpuSeconds() - c0) / sample_seconds;
+  int procs = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc"))
+    procs += std::isdigit(static_cast<unsigned char>(e.path().filename().string()[0])) ? 1 : 0;
+  std::printf(
+      "\n| sampling 13 hosts + 13 services every 250 ms (%d processes on the machine) | "
+      "CPU, %% of a core |\n| --- | ---: |\n",
+      procs);
+  std::printf("| one /proc snapshot a tick (the sampler) | %.2f |\n", shared * 100);
+  std::printf("| one /proc scan per tree (reference) | %.2f |\n", per_tree * 100);
+  std::printf("| ratio | %.1fx less |\n", per_tree / std::max(1e-9, shared));
+  std::printf("\nthis process's RSS: %.1f MiB (sampler's growth %+.1f MiB)\n", rss_after / 1024.0,
+              (rss_after - rss_before) / 1024.0);
+  for (const auto& [name, pid] : pids) kill(pid, SIGKILL);
+  (void)(*t)->Teardown();
+  std::filesystem::remove_all(dir);
   return 0;
 }
