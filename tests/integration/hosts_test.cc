@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/hosts/netns_hosts.h"
 #include "common/process/subprocess.h"
@@ -326,6 +327,95 @@ TEST_F(ClusterTest, AnAgentRemovesTheTestHostsOfItsPreviousLifeAtStart) {
       << agents_[name]->process().Log();
   EXPECT_TRUE((*others)->Teardown().ok());
   EXPECT_TRUE((*left)->Teardown().ok()) << "what the agent already removed is not an error";
+}
+
+// Eight hosts with a service each, mid-job: the agent is killed outright (kill -9), and started
+// again with the same name and work directory.
+constexpr char kEightHostsSuite[] = R"yaml(
+name: it-crash
+jobs:
+  - name: eight
+    max_attempts: 1
+    benchmark:
+      stack:
+        hosts: [{role: node, count: 8, cpus: 0.25, memory: 64Mi}]
+        services:
+          - {name: idle, on: node, args: [/bin/sleep, "600"]}
+      workload:
+        duration: 60s
+        repetitions: 1
+        command: "sleep 60; echo '{\"measurements\": []}'"
+)yaml";
+
+TEST_F(ClusterTest, AnAgentKilledMidJobWithEightHostsUpLeavesNothingOnceRestarted) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  // The killed agent's services are orphans; this process adopts them, as init would.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const std::string name = absl::StrCat("crash-", getpid());
+  const std::string prefix = agent::HostsPrefix(name);
+  StartController();
+  StartAgent(name);
+  const std::string suite = dir_ + "/crash.yaml";
+  std::ofstream(suite) << kEightHostsSuite;
+  std::string out;
+  ASSERT_EQ(Cli({"-o", "json", "run", "submit", "--suite", suite}, &out), 0) << out;
+  const int64_t id = std::stoll(nlohmann::json::parse(out)["id"].get<std::string>());
+  auto logs = [&] {
+    std::string all;
+    for (const auto& c : RunLogs(*stub_, id)) all += c.data();
+    return all;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return logs().find("repetition 1/1") != std::string::npos; },
+                        absl::Seconds(60)))
+      << logs();
+  // Eight hosts, each with its service, and what names them.
+  const std::string namespaces = ShOut("ip netns list | grep '^" + prefix + "' | cut -d' ' -f1");
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(namespaces, '\n', absl::SkipEmpty())).size(),
+            8u)
+      << namespaces;
+  std::vector<pid_t> services;
+  for (absl::string_view l :
+       absl::StrSplit(ShOut("pgrep -f '^/bin/sleep 600$' || true"), '\n', absl::SkipEmpty())) {
+    std::ifstream cg(absl::StrCat("/proc/", l, "/cgroup"));
+    std::string groups((std::istreambuf_iterator<char>(cg)), std::istreambuf_iterator<char>());
+    if (groups.find("perfgate/" + prefix) != std::string::npos)
+      services.push_back(std::stoi(std::string(l)));
+  }
+  EXPECT_EQ(services.size(), 8u);
+
+  agents_[name]->process().Kill9();
+  for (pid_t p : services) EXPECT_TRUE(Alive(p)) << "a service outlived its agent";
+  EXPECT_EQ(ShOut("ip netns list | grep -c '^" + prefix + "' || true"), "8");
+
+  // This process adopted the killed agent's services; it reaps them once they die, as init
+  // would (a zombie keeps its process group alive and its cgroup busy).
+  std::atomic<bool> stop{false};
+  std::thread init([&] {
+    while (!stop) {
+      for (pid_t p : services) waitpid(p, nullptr, WNOHANG);
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  });
+  StartAgent(name);
+  const bool cleaned = WaitUntil(
+      [&] {
+        return agents_[name]->process().Log().find("removed test hosts of a previous life") !=
+               std::string::npos;
+      },
+      absl::Seconds(30));
+  stop = true;
+  init.join();
+  EXPECT_TRUE(cleaned) << agents_[name]->process().Log();
+  EXPECT_NE(agents_[name]->process().Log().find("hosts=8"), std::string::npos)
+      << agents_[name]->process().Log();
+  EXPECT_EQ(ShOut("ip netns list | grep -c '^" + prefix + "' || true"), "0");
+  EXPECT_EQ(ShOut("ip link show | grep -c '" + prefix + "' || true"), "0") << "veths and bridge";
+  EXPECT_EQ(ShOut("find /sys/fs/cgroup -maxdepth 3 -name '" + prefix + "*' | wc -l"), "0")
+      << "cgroups";
+  for (pid_t p : services) EXPECT_FALSE(Alive(p)) << "service " << p << " still runs";
+  // And it works again: a command job runs to its end on the restarted agent.
+  v1::Run run = WaitForRunEnd(*stub_, SubmitCommand(*stub_, "echo again").id(), absl::Seconds(60));
+  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
 }
 
 // A suite's stack on test hosts, end to end through the controller and a real agent: three
