@@ -251,5 +251,107 @@ TEST_F(BenchmarkTest, NetemDelaysAHostsLinkOrTheRepetitionSaysWhyNot) {
   }
 }
 
+// The sample target's manager/worker mode on test hosts (tools/sample_target/cluster.h), a
+// Warren-style scale test: 1 manager + 2 workers, then 3 managers + 5 workers, a worker killed
+// during load; the calls through the manager that land on its tasks fail until the manager
+// moves them, and the results say how long that took.
+constexpr char kWarrenSuite[] = R"yaml(
+name: it-warren
+jobs:
+  - name: small
+    benchmark:
+      stack:
+        hosts:
+          - {role: manager, count: 1, cpus: 0.5, memory: 128Mi}
+          - {role: worker, count: 2, cpus: 0.5, memory: 128Mi}
+        services:
+          - name: manager
+            on: manager
+            args: [$TARGET, --role, manager, --listen, "{host}:8080", --services, "web=6"]
+            ready: {http: "http://{host}:8080/healthz", timeout: 20s}
+          - name: worker
+            on: worker
+            args: [$TARGET, --role, worker, --listen, "{host}:8081", --name, "worker-{index}",
+                   --manager, "http://{host:manager-1}:8080"]
+            ready: {http: "http://{host}:8081/healthz", timeout: 20s}
+      workload:
+        warmup: 1s
+        duration: 9s
+        repetitions: 1
+        http:
+          target: "http://{host:manager-1}:8080"
+          rate: 100
+          connections: 8
+          timeout: 2s
+          max_generator_lag_p99: 250ms
+          requests: [{path: /services/web/call}]
+        faults:
+          recovery: {p99_band: 100%, hold: 2s}
+          actions:
+            - {name: kill-worker, action: kill, service: worker, target: worker-2, at: 3s}
+  - name: medium
+    benchmark:
+      stack:
+        hosts:
+          - {role: manager, count: 3, cpus: 0.5, memory: 128Mi}
+          - {role: worker, count: 5, cpus: 0.25, memory: 64Mi}
+        services:
+          - name: manager
+            on: manager
+            args: [$TARGET, --role, manager, --listen, "{host}:8080", --services, "web=10"]
+            ready: {http: "http://{host}:8080/healthz", timeout: 20s}
+          - name: worker
+            on: worker
+            args: [$TARGET, --role, worker, --listen, "{host}:8081", --name, "worker-{index}",
+                   --manager, "http://{host:manager-1}:8080,http://{host:manager-2}:8080,http://{host:manager-3}:8080"]
+            ready: {http: "http://{host}:8081/healthz", timeout: 20s}
+      workload:
+        warmup: 1s
+        duration: 9s
+        repetitions: 1
+        http:
+          target: "http://{host:manager-2}:8080"
+          rate: 100
+          connections: 8
+          timeout: 2s
+          max_generator_lag_p99: 250ms
+          requests: [{path: /services/web/call}]
+        faults:
+          recovery: {p99_band: 100%, hold: 2s}
+          actions:
+            - {name: kill-worker, action: kill, service: worker, target: random:worker, at: 3s}
+)yaml";
+
+TEST_F(BenchmarkTest, AManagerWorkerClusterMovesAKilledWorkersTasksAndTheResultsSayHowFast) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  StartController();
+  StartAgent(absl::StrCat("warren-", getpid()));
+  const int64_t id = Submit(WriteSuite("warren", kWarrenSuite), "", 0);
+  const std::string logs = AllLogs(id);
+  v1::RunResults r = Results(id);
+  ASSERT_EQ(r.jobs_size(), 2) << logs;
+  for (const auto& job : r.jobs()) {
+    ASSERT_EQ(job.repetitions_size(), 1) << job.job_name() << logs;
+    const v1::RepetitionResult& rep = job.repetitions(0);
+    ASSERT_EQ(rep.faults_size(), 1) << job.job_name();
+    const v1::FaultRecord& f = rep.faults(0);
+    EXPECT_EQ(f.error(), "") << job.job_name();
+    EXPECT_NE(f.host().rfind("worker-", 0), std::string::npos) << f.host();
+    auto value = [&](const std::string& name) {
+      for (const auto& m : rep.measurements())
+        if (m.name() == name) return m.value();
+      ADD_FAILURE() << job.job_name() << ": no " << name;
+      return -1.0;
+    };
+    // Calls to the dead worker's tasks fail until the manager gives up on it (1 s without
+    // heartbeats) and the others learn their new tasks (a heartbeat, 250 ms).
+    EXPECT_EQ(value("fault.kill-worker.before.error_ratio"), 0) << job.job_name();
+    EXPECT_GT(value("fault.kill-worker.during.error_ratio"), 0) << job.job_name();
+    EXPECT_GE(f.recovery_ms(), 500) << job.job_name() << ": " << f.recovery_note();
+    EXPECT_LT(f.recovery_ms(), 4000) << job.job_name() << ": " << f.recovery_note();
+    EXPECT_GT(value("proc.manager.cpu_util"), 0) << job.job_name();
+  }
+}
+
 }  // namespace
 }  // namespace perfgate::testing

@@ -5,8 +5,10 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/compress/gzip.h"
 #include "common/process/proc_stats.h"
 #include "common/process/subprocess.h"
@@ -159,6 +161,101 @@ TEST_F(ClusterTest, SampleTargetServesACpuProfileThatShowsWhereItsCpuWent) {
   EXPECT_EQ(code, 0) << *text;
   EXPECT_NE(text->find("Type: cpu"), std::string::npos) << *text;
   EXPECT_NE(text->find("perfgate::sample_target::BurnCpu"), std::string::npos) << *text;
+}
+
+}  // namespace
+}  // namespace perfgate::testing
+
+namespace perfgate::testing {
+namespace {
+
+std::string Url(const SampleTarget& t) { return absl::StrCat("http://127.0.0.1:", t.port()); }
+
+// Which worker each task of `service` is on, in a manager's view.
+std::map<std::string, std::string> Placement(const SampleTarget& manager,
+                                             const std::string& service) {
+  std::map<std::string, std::string> out;
+  auto r = manager.Client().Get(("/services/" + service).c_str());
+  if (!r || r->status != 200) return out;
+  const nlohmann::json j = nlohmann::json::parse(r->body);
+  for (const auto& t : j["tasks"]) out[t["id"]] = t["worker"];
+  return out;
+}
+
+// `n` calls through the manager, each answered by the task's worker.
+bool AllCallsAnswered(const SampleTarget& manager, int n) {
+  auto c = manager.Client();
+  for (int i = 0; i < n; ++i) {
+    auto r = c.Get("/services/web/call");
+    if (!r || r->status != 200) return false;
+  }
+  return true;
+}
+
+// The manager/worker mode (tools/sample_target/cluster.h): two manager replicas, two workers
+// heartbeating to both; tasks spread and placed alike by both managers; a worker killed, its
+// tasks moved to the other within the worker timeout and a heartbeat.
+TEST_F(ClusterTest, SampleTargetManagersPlaceTasksOnWorkersAndMoveThemWhenOneDies) {
+  SampleTarget a(dir_, "mgr-a", {"--role", "manager", "--worker-timeout", "500ms"});
+  SampleTarget b(dir_, "mgr-b",
+                 {"--role", "manager", "--worker-timeout", "500ms", "--peers", Url(a)});
+  const std::string managers = Url(a) + "," + Url(b);
+  SampleTarget w1(dir_, "w1", {"--role", "worker", "--name", "w1", "--manager", managers});
+  SampleTarget w2(dir_, "w2", {"--role", "worker", "--name", "w2", "--manager", managers});
+
+  // Bad requests name the field.
+  auto c = b.Client();
+  auto bad = c.Post("/services", "{}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("name: want a string"), std::string::npos) << bad->body;
+  bad = c.Post("/services", R"({"name": "web", "replicas": 0})", "application/json");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("replicas: want a whole number from 1 to 1000"), std::string::npos);
+  EXPECT_EQ(a.Client().Get("/services/nothing/call")->status, 404);
+
+  // Created on b, told to a; placed on both workers, alike by both managers.
+  auto made = c.Post("/services", R"({"name": "web", "replicas": 6})", "application/json");
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->status, 201) << made->body;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::set<std::string> workers;
+        for (const auto& [task, w] : Placement(a, "web")) workers.insert(w);
+        return workers == std::set<std::string>{"w1", "w2"};
+      },
+      absl::Seconds(5)))
+      << "tasks on both workers";
+  EXPECT_EQ(Placement(a, "web").size(), 6u);
+  EXPECT_EQ(Placement(a, "web"), Placement(b, "web"));
+  ASSERT_TRUE(WaitUntil([&] { return AllCallsAnswered(a, 12); }, absl::Seconds(5)));
+
+  // w2 dies: its tasks go to w1 once its heartbeats stop (500 ms), and w1 answers for them
+  // from its next heartbeat (250 ms).
+  w2.process().Kill9();
+  const absl::Time killed = absl::Now();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& [task, w] : Placement(a, "web"))
+          if (w != "w1") return false;
+        return true;
+      },
+      absl::Seconds(5)));
+  ASSERT_TRUE(WaitUntil([&] { return AllCallsAnswered(a, 12); }, absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - killed, absl::Seconds(4));
+  EXPECT_EQ(Placement(b, "web"), Placement(a, "web"));
+  EXPECT_EQ(nlohmann::json::parse(a.Client().Get("/workers")->body).size(), 2u);
+  EXPECT_NE(a.Metrics().find("sample_target_task_moves_total "), std::string::npos);
+  EXPECT_EQ(a.Metrics().find("sample_target_task_moves_total 0\n"), std::string::npos)
+      << "the moved tasks were counted";
+
+  // A worker without managers is refused.
+  common::SpawnOptions o;
+  o.argv = {BinaryPath("perfgate-sample-target"), "--role", "worker"};
+  int code = 0;
+  auto out = common::RunAndCapture(o, &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out->find("--manager: a worker needs its managers' URLs"), std::string::npos) << *out;
 }
 
 }  // namespace

@@ -8,6 +8,9 @@
 //   POST /api/items          echoes the body's length (201)
 //   GET  /healthz, /metrics
 //   GET  /debug/pprof/profile?seconds=N   a CPU profile in pprof format (cpu_profiler.h)
+//
+// With --role manager or worker it is also a member of a small manager/worker cluster
+// (cluster.h): managers place services' tasks on the workers that heartbeat to them.
 #include <httplib.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/http/http_server.h"
 #include "common/process/signals.h"
@@ -33,6 +37,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "tools/sample_target/cluster.h"
 #include "tools/sample_target/cpu_profiler.h"
 
 // Outside the anonymous namespace and never inlined: the CPU profile (cpu_profiler.h) names
@@ -237,7 +242,32 @@ int main(int argc, char** argv) {
   app.add_option("--noise-seed", inj.noise_seed,
                  "seed of the noise levels (default: a random one); the per-request factor is "
                  "always random");
+  std::string role = "standalone", name, services_flag;
+  std::vector<std::string> managers, peers;
+  absl::Duration worker_timeout = absl::Seconds(1);
+  app.add_option("--role", role,
+                 "standalone, or a member of a manager/worker cluster: manager or worker")
+      ->check(CLI::IsMember({"standalone", "manager", "worker"}))
+      ->capture_default_str();
+  app.add_option("--manager", managers, "worker: the managers' URLs (http://HOST:PORT)")
+      ->delimiter(',');
+  app.add_option("--peers", peers, "manager: the other managers' URLs, told of new services")
+      ->delimiter(',');
+  app.add_option("--name", name, "worker: its name (default: the host's name)");
+  app.add_option("--services", services_flag,
+                 "manager: services to start with, NAME=REPLICAS[,NAME=REPLICAS...]");
+  perfgate::common::AddDurationOption(app, "--worker-timeout", &worker_timeout,
+                                      "manager: a worker whose heartbeats stop this long is dead "
+                                      "and its tasks move (default 1s)");
   CLI11_PARSE(app, argc, argv);
+  if (role == "worker" && managers.empty()) {
+    std::cerr << "--manager: a worker needs its managers' URLs\n";
+    return 2;
+  }
+  if (worker_timeout <= absl::ZeroDuration()) {
+    std::cerr << "--worker-timeout: must be positive\n";
+    return 2;
+  }
   if (inj.noise_period <= absl::ZeroDuration()) {
     std::cerr << "--noise-period: must be positive\n";
     return 2;
@@ -252,18 +282,44 @@ int main(int argc, char** argv) {
   }
   auto registry = std::make_shared<prometheus::Registry>();
   Service service(inj, *registry);
+  std::unique_ptr<perfgate::sample_target::Manager> manager;
+  if (role == "manager") {
+    manager = std::make_unique<perfgate::sample_target::Manager>(peers, worker_timeout, *registry);
+    for (absl::string_view item : absl::StrSplit(services_flag, ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(item, '=');
+      int replicas = 0;
+      if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &replicas) || replicas < 1 ||
+          replicas > 1000) {
+        std::cerr << "--services: want NAME=REPLICAS (1..1000); got '" << item << "'\n";
+        return 2;
+      }
+      manager->AddService(kv.first, replicas);
+    }
+  }
+  std::unique_ptr<perfgate::sample_target::Worker> worker;
+  if (role == "worker") {
+    if (name.empty()) {
+      char h[256] = {0};
+      gethostname(h, sizeof h - 1);
+      name = h;
+    }
+    worker = std::make_unique<perfgate::sample_target::Worker>(name, managers);
+  }
   std::atomic<bool> stop{false};
   perfgate::common::HandleTerminationSignals([&](int) { stop = true; });
   auto server =
       perfgate::common::HttpServer::Start(host, port, registry, nullptr, [&](httplib::Server& s) {
         s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
         service.Routes(s);
+        if (manager) manager->Routes(s);
+        if (worker) worker->Routes(s);
       });
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;
   }
   std::cerr << "sample-target listening on " << host << ":" << (*server)->port() << "\n";
+  if (worker) worker->Start(absl::StrCat(host, ":", (*server)->port()));
   if (!ready_file.empty()) {
     std::ofstream(ready_file + ".tmp") << "{\"port\": " << (*server)->port() << "}\n";
     std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());

@@ -1,0 +1,245 @@
+#include "tools/sample_target/cluster.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/http/url.h"
+#include "prometheus/counter.h"
+
+namespace perfgate::sample_target {
+namespace {
+
+using nlohmann::json;
+
+// A JSON error answer.
+void Fail(httplib::Response& res, int status, const std::string& why) {
+  res.status = status;
+  res.set_content(json{{"error", why}}.dump() + "\n", "application/json");
+}
+
+// FNV-1a over the task and the worker: the same in every manager process (absl::Hash is
+// seeded per process, so replicas would place tasks differently).
+uint64_t Score(const std::string& task, const std::string& worker) {
+  uint64_t h = 14695981039346656037ull;
+  for (const std::string* s : {&task, &worker}) {
+    for (unsigned char c : *s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // a separator no name contains
+  }
+  return h;
+}
+
+// "http://h:p" -> (h, p); false for anything else.
+bool HostPort(const std::string& url, std::string* host, int* port) {
+  std::string path;
+  return common::SplitHttpUrl(url, host, port, &path);
+}
+
+}  // namespace
+
+Manager::Manager(std::vector<std::string> peers, absl::Duration worker_timeout,
+                 prometheus::Registry& registry)
+    : peers_(std::move(peers)), worker_timeout_(worker_timeout) {
+  moves_ = &prometheus::BuildCounter()
+                .Name("sample_target_task_moves_total")
+                .Help("Tasks placed on another worker because theirs stopped heartbeating")
+                .Register(registry)
+                .Add({});
+  calls_failed_ = &prometheus::BuildCounter()
+                       .Name("sample_target_calls_failed_total")
+                       .Help("Calls to a service that found no live task or whose worker failed")
+                       .Register(registry)
+                       .Add({});
+}
+
+void Manager::AddService(const std::string& name, int replicas) {
+  absl::MutexLock l(&mu_);
+  services_[name] = replicas;
+}
+
+std::string Manager::Place(const std::string& task, const std::vector<std::string>& live) {
+  std::string best;
+  uint64_t best_score = 0;
+  for (const auto& w : live) {
+    const uint64_t score = Score(task, w);
+    if (best.empty() || score > best_score) {
+      best = w;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+std::vector<std::string> Manager::LiveWorkers() const {
+  std::vector<std::string> live;
+  const absl::Time now = absl::Now();
+  for (const auto& [name, w] : workers_)
+    if (now - w.last_seen <= worker_timeout_) live.push_back(name);
+  return live;
+}
+
+std::vector<std::string> Manager::TasksOf(const std::string& service) const {
+  std::vector<std::string> tasks;
+  auto it = services_.find(service);
+  if (it == services_.end()) return tasks;
+  for (int i = 1; i <= it->second; ++i) tasks.push_back(absl::StrCat(service, ".", i));
+  return tasks;
+}
+
+void Manager::Routes(httplib::Server& s) {
+  s.Post("/services", [this](const httplib::Request& req, httplib::Response& res) {
+    json j = json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Fail(res, 400, "body: want a JSON object");
+    if (!j.contains("name") || !j["name"].is_string() || j["name"].get<std::string>().empty() ||
+        j["name"].get<std::string>().size() > 64)
+      return Fail(res, 400, "name: want a string of 1 to 64 characters");
+    if (!j.contains("replicas") || !j["replicas"].is_number_integer() ||
+        j["replicas"].get<int>() < 1 || j["replicas"].get<int>() > 1000)
+      return Fail(res, 400, "replicas: want a whole number from 1 to 1000");
+    AddService(j["name"], j["replicas"]);
+    // The replicas learn it too (once: what a peer sends on is not sent on again).
+    if (!req.has_param("from_peer")) {
+      for (const auto& peer : peers_) {
+        std::string host;
+        int port = 0;
+        if (!HostPort(peer, &host, &port)) continue;
+        httplib::Client c(host, port);
+        c.set_connection_timeout(0, 300'000);
+        c.Post("/services?from_peer=1", req.body, "application/json");
+      }
+    }
+    res.status = 201;
+    res.set_content(json{{"name", j["name"]}, {"replicas", j["replicas"]}}.dump() + "\n",
+                    "application/json");
+  });
+  s.Get(R"(/services/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::MutexLock l(&mu_);
+    const std::string name = req.matches[1];
+    if (!services_.count(name)) return Fail(res, 404, "no service '" + name + "'");
+    const std::vector<std::string> live = LiveWorkers();
+    json tasks = json::array();
+    for (const auto& t : TasksOf(name)) tasks.push_back({{"id", t}, {"worker", Place(t, live)}});
+    res.set_content(
+        json{{"name", name}, {"replicas", services_[name]}, {"tasks", tasks}}.dump() + "\n",
+        "application/json");
+  });
+  s.Get(R"(/services/([^/]+)/call)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    std::string task, worker, address;
+    {
+      absl::MutexLock l(&mu_);
+      const std::vector<std::string> tasks = TasksOf(name);
+      if (tasks.empty()) return Fail(res, 404, "no service '" + name + "'");
+      task = tasks[next_++ % tasks.size()];
+      worker = Place(task, LiveWorkers());
+      if (worker.empty()) {
+        calls_failed_->Increment();
+        return Fail(res, 503, "no live worker for " + task);
+      }
+      address = workers_[worker].address;
+      std::string& was = placed_[task];
+      if (!was.empty() && was != worker) moves_->Increment();
+      was = worker;
+    }
+    const size_t colon = address.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port))
+      return Fail(res, 502, "worker " + worker + " has no address");
+    httplib::Client c(address.substr(0, colon), port);
+    c.set_connection_timeout(0, 500'000);
+    c.set_read_timeout(2, 0);
+    auto r = c.Get(("/tasks/" + task).c_str());
+    if (!r || r->status != 200) {
+      calls_failed_->Increment();
+      return Fail(
+          res, 502,
+          absl::StrCat("task ", task, " on ", worker, ": ",
+                       r ? absl::StrCat("status ", r->status) : httplib::to_string(r.error())));
+    }
+    res.set_content(r->body, "application/json");
+  });
+  s.Post("/workers", [this](const httplib::Request& req, httplib::Response& res) {
+    json j = json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("name") || !j["name"].is_string() ||
+        !j.contains("address") || !j["address"].is_string())
+      return Fail(res, 400, "body: want {\"name\": ..., \"address\": \"host:port\"}");
+    const std::string name = j["name"];
+    absl::MutexLock l(&mu_);
+    workers_[name] = {j["address"], absl::Now()};
+    const std::vector<std::string> live = LiveWorkers();
+    json mine = json::array();
+    for (const auto& [service, n] : services_)
+      for (const auto& t : TasksOf(service))
+        if (Place(t, live) == name) mine.push_back(t);
+    res.set_content(json{{"tasks", mine}}.dump() + "\n", "application/json");
+  });
+  s.Get("/workers", [this](const httplib::Request&, httplib::Response& res) {
+    absl::MutexLock l(&mu_);
+    const absl::Time now = absl::Now();
+    json all = json::array();
+    for (const auto& [name, w] : workers_)
+      all.push_back(
+          {{"name", name}, {"address", w.address}, {"live", now - w.last_seen <= worker_timeout_}});
+    res.set_content(all.dump() + "\n", "application/json");
+  });
+}
+
+Worker::Worker(std::string name, std::vector<std::string> managers)
+    : name_(std::move(name)), managers_(std::move(managers)) {}
+
+Worker::~Worker() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Routes(httplib::Server& s) {
+  s.Get(R"(/tasks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string task = req.matches[1];
+    absl::MutexLock l(&mu_);
+    for (const auto& [manager, tasks] : tasks_) {
+      if (tasks.count(task)) {
+        res.set_content(json{{"task", task}, {"worker", name_}}.dump() + "\n", "application/json");
+        return;
+      }
+    }
+    Fail(res, 404, "task " + task + " is not on worker " + name_);
+  });
+}
+
+void Worker::Start(const std::string& address) {
+  address_ = address;
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      Heartbeat();
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+}
+
+void Worker::Heartbeat() {
+  const std::string body = json{{"name", name_}, {"address", address_}}.dump();
+  for (const auto& m : managers_) {
+    std::string host;
+    int port = 0;
+    if (!HostPort(m, &host, &port)) continue;
+    httplib::Client c(host, port);
+    c.set_connection_timeout(0, 200'000);
+    c.set_read_timeout(1, 0);
+    auto r = c.Post("/workers", body, "application/json");
+    std::set<std::string> tasks;
+    if (r && r->status == 200) {
+      json j = json::parse(r->body, nullptr, false);
+      if (!j.is_discarded() && j.contains("tasks") && j["tasks"].is_array())
+        for (const auto& t : j["tasks"])
+          if (t.is_string()) tasks.insert(t.get<std::string>());
+    }
+    // A manager that does not answer keeps its last word: tasks stay until it says otherwise.
+    if (r && r->status == 200) {
+      absl::MutexLock l(&mu_);
+      tasks_[m] = std::move(tasks);
+    }
+  }
+}
+
+}  // namespace perfgate::sample_target

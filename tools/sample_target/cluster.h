@@ -1,0 +1,93 @@
+// The sample target's manager/worker mode: a small Warren-style cluster to benchmark on test
+// hosts, with a control plane whose behaviour under faults can be measured.
+//
+// Managers (--role manager; several are replicas of one another: --peers) keep the services
+// (NAME with N replicas, its tasks NAME.1 .. NAME.N) and the workers that registered. Every
+// task is placed on a live worker by rendezvous hashing over the live workers' names, so
+// every manager places it alike without talking to the others. A worker is live while its
+// heartbeats arrive (--worker-timeout, default 1s); when one stops, its tasks go to the others
+// at once. Workers (--role worker --manager URL[,URL...]) heartbeat to every manager every
+// 250 ms and learn from each answer which tasks are theirs; a worker answers for its own tasks
+// only.
+//
+//   manager: POST /services {"name": "web", "replicas": 4}   create or resize (201), sent on to
+//                                                             the peers
+//            GET  /services/NAME                              its tasks and where they are
+//            GET  /services/NAME/call                         one call to one of its tasks
+//                                                             (round robin) through its worker:
+//                                                             200, or 502/503 with the reason
+//            POST /workers {"name": "w", "address": "h:p"}    a worker's heartbeat; answers
+//                                                             {"tasks": [...]} (its tasks)
+//            GET  /workers                                    the workers, live or not
+//   worker:  GET  /tasks/ID                                   200 for its own task, else 404
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+
+namespace perfgate::sample_target {
+
+class Manager {
+ public:
+  Manager(std::vector<std::string> peers, absl::Duration worker_timeout,
+          prometheus::Registry& registry);
+  // `initial`: NAME=N services to start with (the same on every replica).
+  void AddService(const std::string& name, int replicas);
+  void Routes(httplib::Server& s);
+
+  // Pure: the live worker task `task` goes to (rendezvous hashing); "" when none is live.
+  static std::string Place(const std::string& task, const std::vector<std::string>& live);
+
+ private:
+  struct WorkerInfo {
+    std::string address;
+    absl::Time last_seen;
+  };
+  std::vector<std::string> LiveWorkers() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> TasksOf(const std::string& service) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::vector<std::string> peers_;
+  const absl::Duration worker_timeout_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, int> services_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  // Where each task was last routed, to count moves (a task placed anew after a worker died).
+  std::map<std::string, std::string> placed_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> next_{0};
+  prometheus::Counter* moves_;
+  prometheus::Counter* calls_failed_;
+};
+
+class Worker {
+ public:
+  Worker(std::string name, std::vector<std::string> managers);
+  ~Worker();
+  void Routes(httplib::Server& s);
+  // Heartbeats (on a thread of its own) with the address it is reached at, "host:port".
+  void Start(const std::string& address);
+
+ private:
+  void Heartbeat();
+  const std::string name_;
+  std::string address_;
+  const std::vector<std::string> managers_;
+  absl::Mutex mu_;
+  std::map<std::string, std::set<std::string>> tasks_ ABSL_GUARDED_BY(mu_);  // by manager
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace perfgate::sample_target
