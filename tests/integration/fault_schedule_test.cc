@@ -255,31 +255,42 @@ TEST_F(BenchmarkTest, NetemDelaysAHostsLinkOrTheRepetitionSaysWhyNot) {
 // Warren-style scale test: 1 manager + 2 workers, then 3 managers + 5 workers, a worker killed
 // during load; the calls through the manager that land on its tasks fail until the manager
 // moves them, and the results say how long that took.
-constexpr char kWarrenSuite[] = R"yaml(
-name: it-warren
-jobs:
-  - name: small
+// One job of the Warren-style suite: `managers` and `workers` hosts, the service `web` with
+// `replicas` tasks, load through `via` (a manager host), the worker `victim` killed at 3 s.
+std::string WarrenJob(const std::string& name, int managers, int workers, int replicas,
+                      const std::string& via, const std::string& victim) {
+  std::string manager_urls;
+  for (int i = 1; i <= managers; ++i)
+    absl::StrAppend(&manager_urls, i > 1 ? "," : "", "http://{host:manager-", i, "}:8080");
+  return absl::StrCat(R"yaml(
+  - name: )yaml",
+                      name, R"yaml(
     benchmark:
       stack:
         hosts:
-          - {role: manager, count: 1, cpus: 0.5, memory: 128Mi}
-          - {role: worker, count: 2, cpus: 0.5, memory: 128Mi}
+          - {role: manager, count: )yaml",
+                      managers, R"yaml(, cpus: 0.5, memory: 128Mi}
+          - {role: worker, count: )yaml",
+                      workers, R"yaml(, cpus: 0.25, memory: 64Mi}
         services:
           - name: manager
             on: manager
-            args: [$TARGET, --role, manager, --listen, "{host}:8080", --services, "web=6"]
+            args: [$TARGET, --role, manager, --listen, "{host}:8080", --services, "web=)yaml",
+                      replicas, R"yaml("]
             ready: {http: "http://{host}:8080/healthz", timeout: 20s}
           - name: worker
             on: worker
             args: [$TARGET, --role, worker, --listen, "{host}:8081", --name, "worker-{index}",
-                   --manager, "http://{host:manager-1}:8080"]
+                   --manager, ")yaml",
+                      manager_urls, R"yaml("]
             ready: {http: "http://{host}:8081/healthz", timeout: 20s}
       workload:
         warmup: 1s
         duration: 9s
         repetitions: 1
         http:
-          target: "http://{host:manager-1}:8080"
+          target: "http://{host:)yaml",
+                      via, R"yaml(}:8080"
           rate: 100
           connections: 8
           timeout: 2s
@@ -288,45 +299,20 @@ jobs:
         faults:
           recovery: {p99_band: 100%, hold: 2s}
           actions:
-            - {name: kill-worker, action: kill, service: worker, target: worker-2, at: 3s}
-  - name: medium
-    benchmark:
-      stack:
-        hosts:
-          - {role: manager, count: 3, cpus: 0.5, memory: 128Mi}
-          - {role: worker, count: 5, cpus: 0.25, memory: 64Mi}
-        services:
-          - name: manager
-            on: manager
-            args: [$TARGET, --role, manager, --listen, "{host}:8080", --services, "web=10"]
-            ready: {http: "http://{host}:8080/healthz", timeout: 20s}
-          - name: worker
-            on: worker
-            args: [$TARGET, --role, worker, --listen, "{host}:8081", --name, "worker-{index}",
-                   --manager, "http://{host:manager-1}:8080,http://{host:manager-2}:8080,http://{host:manager-3}:8080"]
-            ready: {http: "http://{host}:8081/healthz", timeout: 20s}
-      workload:
-        warmup: 1s
-        duration: 9s
-        repetitions: 1
-        http:
-          target: "http://{host:manager-2}:8080"
-          rate: 100
-          connections: 8
-          timeout: 2s
-          max_generator_lag_p99: 250ms
-          requests: [{path: /services/web/call}]
-        faults:
-          recovery: {p99_band: 100%, hold: 2s}
-          actions:
-            - {name: kill-worker, action: kill, service: worker, target: random:worker, at: 3s}
-)yaml";
+            - {name: kill-worker, action: kill, service: worker, target: )yaml",
+                      victim,
+                      R"yaml(, at: 3s}
+)yaml");
+}
 
 TEST_F(BenchmarkTest, AManagerWorkerClusterMovesAKilledWorkersTasksAndTheResultsSayHowFast) {
   if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
   StartController();
   StartAgent(absl::StrCat("warren-", getpid()));
-  const int64_t id = Submit(WriteSuite("warren", kWarrenSuite), "", 0);
+  const std::string suite =
+      "name: it-warren\njobs:" + WarrenJob("small", 1, 2, 6, "manager-1", "worker-2") +
+      WarrenJob("medium", 3, 5, 10, "manager-2", "random:worker");
+  const int64_t id = Submit(WriteSuite("warren", suite), "", 0);
   const std::string logs = AllLogs(id);
   v1::RunResults r = Results(id);
   ASSERT_EQ(r.jobs_size(), 2) << logs;

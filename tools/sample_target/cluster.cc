@@ -30,10 +30,17 @@ uint64_t Score(const std::string& task, const std::string& worker) {
   return h;
 }
 
-// "http://h:p" -> (h, p); false for anything else.
-bool HostPort(const std::string& url, std::string* host, int* port) {
-  std::string path;
-  return common::SplitHttpUrl(url, host, port, &path);
+// POSTs `body` to `path` of the member at `url` ("http://h:p") with short timeouts; null for a
+// URL that is not one, or no answer.
+httplib::Result PostTo(const std::string& url, const std::string& path, const std::string& body) {
+  std::string host, base;
+  int port = 0;
+  if (!common::SplitHttpUrl(url, &host, &port, &base))
+    return httplib::Result(nullptr, httplib::Error::Connection);
+  httplib::Client c(host, port);
+  c.set_connection_timeout(0, 300'000);
+  c.set_read_timeout(1, 0);
+  return c.Post(path.c_str(), body, "application/json");
 }
 
 }  // namespace
@@ -100,14 +107,7 @@ void Manager::Routes(httplib::Server& s) {
     AddService(j["name"], j["replicas"]);
     // The replicas learn it too (once: what a peer sends on is not sent on again).
     if (!req.has_param("from_peer")) {
-      for (const auto& peer : peers_) {
-        std::string host;
-        int port = 0;
-        if (!HostPort(peer, &host, &port)) continue;
-        httplib::Client c(host, port);
-        c.set_connection_timeout(0, 300'000);
-        c.Post("/services?from_peer=1", req.body, "application/json");
-      }
+      for (const auto& peer : peers_) PostTo(peer, "/services?from_peer=1", req.body);
     }
     res.status = 201;
     res.set_content(json{{"name", j["name"]}, {"replicas", j["replicas"]}}.dump() + "\n",
@@ -220,13 +220,7 @@ void Worker::Start(const std::string& address) {
 void Worker::Heartbeat() {
   const std::string body = json{{"name", name_}, {"address", address_}}.dump();
   for (const auto& m : managers_) {
-    std::string host;
-    int port = 0;
-    if (!HostPort(m, &host, &port)) continue;
-    httplib::Client c(host, port);
-    c.set_connection_timeout(0, 200'000);
-    c.set_read_timeout(1, 0);
-    auto r = c.Post("/workers", body, "application/json");
+    auto r = PostTo(m, "/workers", body);
     std::set<std::string> tasks;
     if (r && r->status == 200) {
       json j = json::parse(r->body, nullptr, false);
