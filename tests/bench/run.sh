@@ -15,5 +15,5 @@ echo
 echo "== tail percentiles: the median of per-repetition p99s against merged histograms =="
 ./build/bin/tail_bench
 echo
-echo "== netns test hosts: bring-up and teardown (root; SKIPPED otherwise) =="
+echo "== netns test hosts: bring-up, teardown, fault timing, sampling cost (root; SKIPPED otherwise) =="
 ./build/bin/hosts_bench
