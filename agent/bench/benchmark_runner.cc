@@ -251,10 +251,11 @@ absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext
     absl::Status s = RunGenerator(w, window, false, ctx, &r, faults ? &timeline : nullptr);
     sampler.Stop(&r);
     *r.mutable_ended_at() = ToTimestamp(clock_.Now());
+    absl::Status whole;  // whether the faults left the stack as it was
     if (faults) {
       std::vector<v1::FaultRecord> records;
       std::string not_applied;
-      absl::Status whole = faults->Finish(&records, &not_applied);
+      whole = faults->Finish(&records, &not_applied);
       AddFaultResults(w.faults().recovery(), timeline.slices, timeline.slice,
                       absl::ToInt64Milliseconds(timeline.window), &records, &r);
       for (auto& f : records) *r.add_faults() = std::move(f);
@@ -262,12 +263,10 @@ absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext
         r.set_valid(false);
         r.set_invalid_reason(not_applied);
       }
-      RETURN_IF_ERROR(s);
-      if (!whole.ok())
-        return absl::FailedPreconditionError(
-            absl::StrCat("repetition ", rep, ": ", whole.message()));
     }
     RETURN_IF_ERROR(s);
+    if (!whole.ok())
+      return absl::FailedPreconditionError(absl::StrCat("repetition ", rep, ": ", whole.message()));
     observer.EndWindow(&r);
     if (stack) {
       if (std::string dead = stack->CheckAlive(); !dead.empty())

@@ -9,7 +9,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/bench/stack.h"
 #include "agent/bench/stack_internal.h"
 #include "agent/exec/readiness.h"
@@ -73,7 +72,6 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
   std::vector<ServiceProcesses> Processes() override {
-    absl::MutexLock lock(&mu_);
     std::vector<ServiceProcesses> out;
     for (const auto& r : running_) {
       if (!r.exited) out.push_back({r.name, {r.pid}});
@@ -90,7 +88,6 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
   std::string CheckAlive() override {
-    absl::MutexLock lock(&mu_);
     for (auto& r : running_) {
       if (r.faulted) continue;  // a fault killed it on purpose
       if (Reap(r))
@@ -110,7 +107,6 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
   absl::Status Kill(const std::string& service, const std::string& host) override {
-    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Running * r, Instance(service, host));
     if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
     r->faulted = true;
@@ -123,7 +119,6 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
   absl::Status Restart(const std::string& service, const std::string& host) override {
-    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Running * r, Instance(service, host));
     if (!Reap(*r)) return absl::FailedPreconditionError(r->name + " is still running");
     // Whatever its children left in its group goes before it starts again.
@@ -135,7 +130,6 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
   absl::Status Pause(const std::string& service, const std::string& host, bool pause) override {
-    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Running * r, Instance(service, host));
     if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
     return common::SignalGroup(r->pid, pause ? SIGSTOP : SIGCONT);
@@ -149,7 +143,7 @@ class ExecStackImpl : public Stack, public HostControl {
     return topology_->Partition({host}, others, both_ways);
   }
 
-  absl::Status Heal() override { return topology_->Heal(); }
+  absl::Status Heal(const std::string& host) override { return topology_->Heal(host); }
 
   absl::Status SetNetem(const std::string& host, absl::Duration delay, absl::Duration jitter,
                         double loss) override {
@@ -163,11 +157,7 @@ class ExecStackImpl : public Stack, public HostControl {
       if (!running_[i].restarted) continue;
       running_[i].restarted = false;
       running_[i].faulted = false;
-      std::map<std::string, std::string> vars = running_[i].vars;
-      std::swap(ctx_.vars, vars);
-      absl::Status ready = WaitForReady(*running_[i].spec, i);
-      std::swap(ctx_.vars, vars);
-      RETURN_IF_ERROR(ready);
+      RETURN_IF_ERROR(WaitForReady(*running_[i].spec, i));
     }
     return absl::OkStatus();
   }
@@ -206,8 +196,7 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
   // The instance of `service` on `host`.
-  absl::StatusOr<Running*> Instance(const std::string& service, const std::string& host)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<Running*> Instance(const std::string& service, const std::string& host) {
     for (auto& r : running_) {
       if (r.spec->name() == service && r.host && r.host->name == host) return &r;
     }
@@ -293,19 +282,11 @@ class ExecStackImpl : public Stack, public HostControl {
       }
       const std::string name = host ? s.name() + "." + host->name : s.name();
       ASSIGN_OR_RETURN(Running r, Launch(s, name, vars, host));
-      absl::MutexLock lock(&mu_);
       running_.push_back(std::move(r));
       started.push_back(running_.size() - 1);
     }
     if (s.ready_any() && started.size() > 1) return WaitForAnyReady(s, started);
-    for (size_t at : started) {
-      // The readiness check sees the instance's own {host} and {index}.
-      std::map<std::string, std::string> vars = running_[at].vars;
-      std::swap(ctx_.vars, vars);
-      absl::Status ready = WaitForReady(s, at);
-      std::swap(ctx_.vars, vars);
-      if (!ready.ok()) return ready;
-    }
+    for (size_t at : started) RETURN_IF_ERROR(WaitForReady(s, at));
     return absl::OkStatus();
   }
 
@@ -390,7 +371,8 @@ class ExecStackImpl : public Stack, public HostControl {
       return absl::FailedPreconditionError("service " + mine.name + ": " + m);
     };
     absl::Time t0 = ctx_.clock.Now();
-    absl::Status ready = WaitReady(s.ready(), ctx_, [&]() -> std::string {
+    // The check sees the instance's own variables ({host}, {index}).
+    absl::Status ready = WaitReadyAny(s.ready(), ctx_, {mine.vars}, [&]() -> std::string {
       if (!Reap(mine)) return "";
       int code = common::ExitCodeFromWaitStatus(mine.status);
       return absl::StrCat("exited (", HowItEnded(mine), ") before it was ready",
@@ -406,8 +388,8 @@ class ExecStackImpl : public Stack, public HostControl {
 
   const v1::StackSpec& spec_;
   BenchContext& ctx_;
-  // Changed by the fault thread (Kill, Restart) while the benchmark's thread may ask CheckAlive.
-  absl::Mutex mu_;
+  // The fault thread (HostControl) is the only one to touch it between FaultRunner::Start and
+  // Finish; the benchmark's thread is in the load generator meanwhile, and asks CheckAlive after.
   std::vector<Running> running_;
   std::unique_ptr<NetnsTopology> topology_;  // the stack's test hosts, when it has any
 };

@@ -1,7 +1,5 @@
 #include "agent/bench/faults.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -13,9 +11,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/bench/generators.h"
+#include "agent/exec/readiness.h"
 #include "agent/load/pacer.h"
-#include "common/http/url.h"
 #include "common/log/log.h"
+#include "common/spec/fault_text.h"
 #include "common/status/macros.h"
 
 namespace perfgate::agent {
@@ -49,25 +48,6 @@ absl::StatusOr<std::string> JsonField(const std::string& body, const std::string
 
 }  // namespace
 
-std::string FaultActionName(v1::FaultSpec::Action a) {
-  switch (a) {
-    case v1::FaultSpec::ACTION_KILL:
-      return "kill";
-    case v1::FaultSpec::ACTION_PAUSE:
-      return "pause";
-    case v1::FaultSpec::ACTION_PARTITION:
-      return "partition";
-    case v1::FaultSpec::ACTION_NETEM:
-      return "netem";
-    default:
-      return "unknown";
-  }
-}
-
-std::string FaultName(const v1::FaultSpec& f, int index) {
-  return f.name().empty() ? absl::StrCat(FaultActionName(f.action()), "-", index + 1) : f.name();
-}
-
 FaultRunner::FaultRunner(const v1::FaultSchedule& schedule, HostControl& hosts, BenchContext& ctx,
                          uint64_t seed)
     : schedule_(schedule), hosts_(hosts), ctx_(ctx), rng_(seed) {
@@ -77,8 +57,8 @@ FaultRunner::FaultRunner(const v1::FaultSchedule& schedule, HostControl& hosts, 
   for (int i = 0; i < n; ++i) {
     const v1::FaultSpec& f = schedule.actions(i);
     v1::FaultRecord& r = records_[i];
-    r.set_name(FaultName(f, i));
-    r.set_action(FaultActionName(f.action()));
+    r.set_name(common::FaultName(f, i));
+    r.set_action(common::FaultActionWord(f.action()));
     r.set_target(f.target());
     r.set_service(f.service());
     r.set_scheduled_ms(f.at_ms());
@@ -157,18 +137,8 @@ absl::StatusOr<std::string> FaultRunner::AskLeader() {
   const v1::LeaderProbe& p = schedule_.leader();
   if (!p.url().empty()) {
     ASSIGN_OR_RETURN(std::string url, ctx_.Expand(p.url()));
-    std::string host, path;
-    int port = 0;
-    if (!common::SplitHttpUrl(url, &host, &port, &path))
-      return absl::InvalidArgumentError("'" + url + "' is not an http:// URL");
-    httplib::Client cli(host, port);
-    cli.set_connection_timeout(1, 0);
-    cli.set_read_timeout(2, 0);
-    auto res = cli.Get(path.c_str());
-    if (!res) return absl::UnavailableError("GET " + url + ": " + httplib::to_string(res.error()));
-    if (res->status != 200)
-      return absl::UnavailableError(absl::StrCat("GET ", url, ": status ", res->status));
-    auto v = JsonField(res->body, p.field());
+    ASSIGN_OR_RETURN(std::string body, ProbeGet(url));
+    auto v = JsonField(body, p.field());
     if (!v.ok())
       return absl::UnavailableError("GET " + url + ": " + std::string(v.status().message()));
     return *v;
@@ -266,7 +236,7 @@ absl::Status FaultRunner::Undo(size_t i) {
       s = hosts_.Pause(f.service(), r.host(), false);
       break;
     case v1::FaultSpec::ACTION_PARTITION:
-      s = hosts_.Heal();
+      s = hosts_.Heal(r.host());
       break;
     case v1::FaultSpec::ACTION_NETEM:
       s = hosts_.ClearNetem(r.host());
@@ -308,22 +278,18 @@ absl::Status FaultRunner::Finish(std::vector<v1::FaultRecord>* records, std::str
 
 namespace {
 
-struct Stretch {
-  int64_t requests = 0, failed = 0;
-  common::HdrHistogram latency = *common::HdrHistogram::Create(1, 60'000'000, 1);
-  double error_ratio() const { return requests ? static_cast<double>(failed) / requests : 0; }
-  double p99_ms() const { return latency.ValueAtPercentile(99) / 1000.0; }
-};
-
-Stretch Sum(const std::vector<TimelineSlice>& t, size_t from, size_t to) {
-  Stretch s;
-  for (size_t k = from; k < std::min(to, t.size()); ++k) {
-    s.requests += t[k].requests();
-    s.failed += t[k].failed();
-    s.latency.Merge(t[k].latency).IgnoreError();  // one shape throughout
-  }
+// A stretch of the timeline is its slices merged into one.
+TimelineSlice Sum(const std::vector<TimelineSlice>& t, size_t from, size_t to) {
+  TimelineSlice s;
+  for (size_t k = from; k < std::min(to, t.size()); ++k) s.Merge(t[k]).IgnoreError();  // one shape
   return s;
 }
+
+double ErrorRatio(const TimelineSlice& s) {
+  return s.requests() ? static_cast<double>(s.failed()) / s.requests() : 0;
+}
+
+double P99Ms(const TimelineSlice& s) { return s.latency.ValueAtPercentile(99) / 1000.0; }
 
 }  // namespace
 
@@ -358,26 +324,26 @@ void AddFaultResults(const v1::RecoveryBand& band_in, const std::vector<Timeline
     const size_t s0 = at(prev_end), s1 = at(r.applied_ms()), s2 = at(end), s3 = at(next);
     // The slice just before the fault is left out of "before": requests in flight when it
     // struck were intended there, and failed or waited because of it.
-    const Stretch before = Sum(timeline, s0, s1 > s0 + 1 ? s1 - 1 : s1);
-    const Stretch during = Sum(timeline, s1, std::max(s1, s2));
-    const Stretch after = Sum(timeline, s2, std::max(s2, s3));
+    const TimelineSlice before = Sum(timeline, s0, s1 > s0 + 1 ? s1 - 1 : s1);
+    const TimelineSlice during = Sum(timeline, s1, std::max(s1, s2));
+    const TimelineSlice after = Sum(timeline, s2, std::max(s2, s3));
     const std::string p = "fault." + r.name() + ".";
     for (auto [phase, st] :
          {std::pair{"before", &before}, {"during", &during}, {"after", &after}}) {
-      if (st->requests == 0) continue;
-      add(p + phase + ".p99", "ms", st->p99_ms());
-      add(p + phase + ".error_ratio", "ratio", st->error_ratio());
+      if (st->requests() == 0) continue;
+      add(p + phase + ".p99", "ms", P99Ms(*st));
+      add(p + phase + ".error_ratio", "ratio", ErrorRatio(*st));
     }
-    if (before.requests == 0 || before.latency.total() == 0) {
+    if (before.latency.total() == 0) {
       r.set_recovery_note("no requests answered before the fault to recover to");
       continue;
     }
-    const double max_ratio = before.error_ratio() + error_band;
-    const double max_p99 = before.p99_ms() * (1 + p99_band);
+    const double max_ratio = ErrorRatio(before) + error_band;
+    const double max_p99 = P99Ms(before) * (1 + p99_band);
     const size_t last = std::min(s3, n);
     for (size_t t = s1; t + hold <= last; ++t) {
-      const Stretch h = Sum(timeline, t, t + hold);
-      if (h.requests > 0 && h.error_ratio() <= max_ratio && h.p99_ms() <= max_p99) {
+      const TimelineSlice h = Sum(timeline, t, t + hold);
+      if (h.requests() > 0 && ErrorRatio(h) <= max_ratio && P99Ms(h) <= max_p99) {
         r.set_recovery_ms(std::max(0.0, t * slice_ms - r.applied_ms()));
         break;
       }
@@ -387,7 +353,7 @@ void AddFaultResults(const v1::RecoveryBand& band_in, const std::vector<Timeline
         r.recovery_ms() >= 0 ? "recovered"
         : next < window_ms   ? "not recovered before the next fault"
                              : "not recovered within the window",
-        max_ratio * 100, max_p99, before.error_ratio() * 100, before.p99_ms(), hold_ms));
+        max_ratio * 100, max_p99, ErrorRatio(before) * 100, P99Ms(before), hold_ms));
     if (r.recovery_ms() >= 0) add(p + "recovery", "ms", r.recovery_ms());
   }
 }

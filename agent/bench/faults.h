@@ -28,11 +28,6 @@
 
 namespace perfgate::agent {
 
-// The name a fault's results go under: its own, or ACTION-N (N its 1-based place).
-std::string FaultName(const v1::FaultSpec& f, int index);
-// "kill", "pause", "partition", "netem".
-std::string FaultActionName(v1::FaultSpec::Action a);
-
 class FaultRunner {
  public:
   // `seed` draws the hosts of random:ROLE targets (the attempt and repetition: reproducible).

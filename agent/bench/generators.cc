@@ -123,16 +123,14 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
     // A fault is meant to cost answers: the rate check is off in a fault window (the
     // generator's own lag is still checked).
     o.min_rate_fraction = 0;
-    timeline->window = window;
-    if (!o.stages.empty()) {
-      timeline->window = absl::ZeroDuration();
-      for (const auto& s : o.stages) timeline->window += s.duration;
-    }
   }
   auto res = RunLoad(o);
   if (!res.ok())
     return absl::FailedPreconditionError("http load: " + std::string(res.status().message()));
-  if (timeline) timeline->slices = std::move(res->timeline);
+  if (timeline) {
+    timeline->slices = std::move(res->timeline);
+    timeline->window = res->duration;
+  }
   if (ctx.cancel) return absl::CancelledError("cancelled");
   out->set_generator(res->open_loop ? "http-open-loop" : "http-closed-loop");
   AddHttpLoadResult(*res, out);

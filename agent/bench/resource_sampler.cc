@@ -130,6 +130,11 @@ ResourceSampler::~ResourceSampler() {
 
 namespace {
 
+// Every figure of the sampler is a cost: lower is better.
+void AddCost(v1::RepetitionResult* out, const std::string& name, const char* unit, double v) {
+  AddMeasurement(out, name, unit, v, v1::DIRECTION_LOWER_IS_BETTER);
+}
+
 void Add(ResourceSampler::Series* ser, const ProcTreeSample& s) {
   if (s.processes == 0) return;
   ser->peak = std::max(ser->peak, s.rss_bytes);
@@ -182,36 +187,32 @@ void ResourceSampler::AddHostFigures(v1::RepetitionResult* out, double window) {
     const std::string p = "proc." + h.name + ".";
     RoleMax& role = roles[h.role];
     if (hs.rss.samples > 0) {
-      AddMeasurement(out, p + "rss_peak", "MiB", hs.rss.peak / 1048576.0,
-                     v1::DIRECTION_LOWER_IS_BETTER);
-      AddMeasurement(out, p + "rss_mean", "MiB", hs.rss.rss_sum / hs.rss.samples / 1048576.0,
-                     v1::DIRECTION_LOWER_IS_BETTER);
+      AddCost(out, p + "rss_peak", "MiB", hs.rss.peak / 1048576.0);
+      AddCost(out, p + "rss_mean", "MiB", hs.rss.rss_sum / hs.rss.samples / 1048576.0);
       role.rss_peak = std::max(role.rss_peak, hs.rss.peak / 1048576.0);
     }
     if (now->memory_peak_bytes >= 0) {
-      AddMeasurement(out, p + "memory_peak", "MiB", now->memory_peak_bytes / 1048576.0,
-                     v1::DIRECTION_LOWER_IS_BETTER);
+      AddCost(out, p + "memory_peak", "MiB", now->memory_peak_bytes / 1048576.0);
       role.memory_peak = std::max(role.memory_peak, now->memory_peak_bytes / 1048576.0);
     }
     const double cpu = std::max(0.0, now->cpu_seconds - hs.first.cpu_seconds);
     const double throttled = std::max(0.0, now->throttled_seconds - hs.first.throttled_seconds);
     const double ooms = static_cast<double>(now->oom_kills - hs.first.oom_kills);
-    AddMeasurement(out, p + "cpu_seconds", "s", cpu, v1::DIRECTION_LOWER_IS_BETTER);
-    AddMeasurement(out, p + "cpu_util", "cores", cpu / window, v1::DIRECTION_LOWER_IS_BETTER);
-    AddMeasurement(out, p + "throttled_seconds", "s", throttled, v1::DIRECTION_LOWER_IS_BETTER);
-    AddMeasurement(out, p + "oom_kills", "count", ooms, v1::DIRECTION_LOWER_IS_BETTER);
+    AddCost(out, p + "cpu_seconds", "s", cpu);
+    AddCost(out, p + "cpu_util", "cores", cpu / window);
+    AddCost(out, p + "throttled_seconds", "s", throttled);
+    AddCost(out, p + "oom_kills", "count", ooms);
     role.cpu_util = std::max(role.cpu_util, cpu / window);
     role.throttled = std::max(role.throttled, throttled);
     role.oom_kills += ooms;
   }
   for (const auto& [name, r] : roles) {
     const std::string p = "proc." + name + ".";
-    AddMeasurement(out, p + "rss_peak", "MiB", r.rss_peak, v1::DIRECTION_LOWER_IS_BETTER);
-    if (r.memory_peak >= 0)
-      AddMeasurement(out, p + "memory_peak", "MiB", r.memory_peak, v1::DIRECTION_LOWER_IS_BETTER);
-    AddMeasurement(out, p + "cpu_util", "cores", r.cpu_util, v1::DIRECTION_LOWER_IS_BETTER);
-    AddMeasurement(out, p + "throttled_seconds", "s", r.throttled, v1::DIRECTION_LOWER_IS_BETTER);
-    AddMeasurement(out, p + "oom_kills", "count", r.oom_kills, v1::DIRECTION_LOWER_IS_BETTER);
+    AddCost(out, p + "rss_peak", "MiB", r.rss_peak);
+    if (r.memory_peak >= 0) AddCost(out, p + "memory_peak", "MiB", r.memory_peak);
+    AddCost(out, p + "cpu_util", "cores", r.cpu_util);
+    AddCost(out, p + "throttled_seconds", "s", r.throttled);
+    AddCost(out, p + "oom_kills", "count", r.oom_kills);
   }
 }
 
@@ -249,17 +250,14 @@ void ResourceSampler::Stop(v1::RepetitionResult* out) {
   Tick();
   double window = std::max(1e-3, absl::ToDoubleSeconds(clock_.Now() - started_));
   absl::MutexLock lock(&mu_);
-  auto add = [&](const std::string& name, const char* unit, double v) {
-    AddMeasurement(out, name, unit, v, v1::DIRECTION_LOWER_IS_BETTER);
-  };
   for (const auto& [name, s] : series_) {
     if (s.samples == 0) continue;
     std::string p = "proc." + name + ".";
-    add(p + "rss_peak", "MiB", s.peak / 1048576.0);
-    add(p + "rss_mean", "MiB", s.rss_sum / s.samples / 1048576.0);
+    AddCost(out, p + "rss_peak", "MiB", s.peak / 1048576.0);
+    AddCost(out, p + "rss_mean", "MiB", s.rss_sum / s.samples / 1048576.0);
     double cpu = std::max(0.0, s.cpu_last - s.cpu_first);
-    add(p + "cpu_seconds", "s", cpu);
-    add(p + "cpu_util", "cores", cpu / window);
+    AddCost(out, p + "cpu_seconds", "s", cpu);
+    AddCost(out, p + "cpu_util", "cores", cpu / window);
   }
   AddHostFigures(out, window);
 }

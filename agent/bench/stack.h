@@ -28,9 +28,6 @@ struct ServiceProcesses {
   std::vector<pid_t> roots;
 };
 
-// A stack's test hosts as a fault schedule sees them (agent/bench/faults.h): what it can do to
-// a service's instance on a host and to a host's network. Safe to call from the fault thread
-// while the load runs.
 class Cgroup;
 
 // A test host's control group, for the resource sampler.
@@ -39,6 +36,9 @@ struct HostGroup {
   const Cgroup* cgroup;
 };
 
+// A stack's test hosts as a fault schedule sees them (agent/bench/faults.h): what it can do to
+// a service's instance on a host and to a host's network. Called from the fault thread while
+// the load runs; nothing else touches the stack meanwhile.
 class HostControl {
  public:
   struct HostInfo {
@@ -54,7 +54,8 @@ class HostControl {
   virtual absl::Status Pause(const std::string& service, const std::string& host, bool pause) = 0;
   // Cuts `host` off from the stack's other hosts (both ways, or only what it sends).
   virtual absl::Status Partition(const std::string& host, bool both_ways) = 0;
-  virtual absl::Status Heal() = 0;
+  // Ends the partition that cut `host` off (other partitions stay).
+  virtual absl::Status Heal(const std::string& host) = 0;
   virtual absl::Status SetNetem(const std::string& host, absl::Duration delay,
                                 absl::Duration jitter, double loss) = 0;
   virtual absl::Status ClearNetem(const std::string& host) = 0;

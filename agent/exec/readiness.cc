@@ -36,21 +36,24 @@ std::string ProbeTcp(const std::string& hostport) {
   return err;
 }
 
-std::string ProbeHttp(const std::string& url, int want) {
+}  // namespace
+
+absl::StatusOr<std::string> ProbeGet(const std::string& url, int want_status) {
   std::string host, path;
   int port = 0;
-  if (!common::SplitHttpUrl(url, &host, &port, &path)) return "'" + url + "' is not an http:// URL";
+  if (!common::SplitHttpUrl(url, &host, &port, &path))
+    return absl::UnavailableError("'" + url + "' is not an http:// URL");
   httplib::Client cli(host, port);
   cli.set_connection_timeout(1, 0);
   cli.set_read_timeout(2, 0);
   auto res = cli.Get(path.c_str());
-  if (!res) return "GET " + url + ": " + httplib::to_string(res.error());
-  if (res->status != want)
-    return absl::StrCat("GET ", url, ": status ", res->status, ", want ", want);
-  return "";
+  if (!res) return absl::UnavailableError("GET " + url + ": " + httplib::to_string(res.error()));
+  if (res->status != want_status) {
+    return absl::UnavailableError(
+        absl::StrCat("GET ", url, ": status ", res->status, ", want ", want_status));
+  }
+  return std::move(res->body);
 }
-
-}  // namespace
 
 absl::Status WaitReady(const v1::ReadinessCheck& check, BenchContext& ctx,
                        const std::function<std::string()>& alive) {
@@ -76,7 +79,8 @@ absl::Status WaitReadyAny(const v1::ReadinessCheck& check, BenchContext& ctx,
       case v1::ReadinessCheck::kHttp: {
         ASSIGN_OR_RETURN(std::string url, ctx.Expand(check.http()));
         what = "http " + url;
-        return ProbeHttp(url, static_cast<int>(check.http_status()));
+        auto got = ProbeGet(url, static_cast<int>(check.http_status()));
+        return got.ok() ? "" : std::string(got.status().message());
       }
       case v1::ReadinessCheck::kCommand: {
         ASSIGN_OR_RETURN(std::string cmd, ctx.Expand(check.command()));

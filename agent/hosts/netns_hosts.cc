@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/log/log.h"
+#include "common/status/macros.h"
 
 namespace perfgate::agent {
 namespace {
@@ -318,13 +319,18 @@ absl::Status NetnsTopology::Partition(const std::vector<std::string>& from,
 
 absl::Status NetnsTopology::Heal() {
   absl::Status result;
-  for (const std::string& name : partitioned_) {
-    // The namespace is the host's own: its filter table holds only partitions.
-    if (const Host* h = Find(name))
-      result.Update(Run({"ip", "netns", "exec", h->netns, "iptables", "-w", "-F"}).status());
-  }
-  if (result.ok()) partitioned_.clear();
+  for (const std::string& name : std::set<std::string>(partitioned_)) result.Update(Heal(name));
   return result;
+}
+
+absl::Status NetnsTopology::Heal(const std::string& host) {
+  const Host* h = Find(host);
+  if (!h) return absl::InvalidArgumentError(absl::StrCat("heal: no host '", host, "'"));
+  if (!partitioned_.count(host)) return absl::OkStatus();
+  // The namespace is the host's own: its filter table holds only partitions.
+  RETURN_IF_ERROR(Run({"ip", "netns", "exec", h->netns, "iptables", "-w", "-F"}).status());
+  partitioned_.erase(host);
+  return absl::OkStatus();
 }
 
 absl::Status NetnsTopology::SetNetem(const std::string& host, absl::Duration delay,

@@ -77,8 +77,10 @@ class NetnsTopology {
   // namespace still reaches every host. INVALID_ARGUMENT naming an unknown host.
   absl::Status Partition(const std::vector<std::string>& from, const std::vector<std::string>& to,
                          bool both_ways);
-  // Removes every partition.
+  // Removes every partition; Heal(host), those whose rules `host` holds (the partitions whose
+  // `from` side it was), leaving others in force.
   absl::Status Heal();
+  absl::Status Heal(const std::string& host);
   // Delay (with jitter) and loss on everything `host` sends (a netem qdisc on its eth0); the
   // kernel needs sch_netem. ClearNetem removes it.
   absl::Status SetNetem(const std::string& host, absl::Duration delay, absl::Duration jitter,

@@ -518,6 +518,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
 
   LoadResult res;
   res.start_ns = start;
+  res.duration = duration;
   for (auto& w : workers) {
     if (w->timeline().size() > res.timeline.size()) res.timeline.resize(w->timeline().size());
     for (size_t k = 0; k < w->timeline().size(); ++k) {

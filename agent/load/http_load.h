@@ -102,6 +102,7 @@ struct LoadResult {
   bool open_loop = false;
   double target_rate = 0;
   double achieved_rate = 0;  // completed responses / elapsed
+  absl::Duration duration;   // the schedule's length: the stages' sum, or the options' duration
   absl::Duration elapsed;    // from the first intended start to the last response (>= duration)
   std::map<std::string, EndpointStats> endpoints;
   EndpointStats total = EndpointStats::Make();

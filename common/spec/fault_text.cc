@@ -1,9 +1,30 @@
 #include "common/spec/fault_text.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 
 namespace perfgate::common {
+
+std::string FaultActionWord(v1::FaultSpec::Action a) {
+  if (a == v1::FaultSpec::ACTION_UNSPECIFIED || !v1::FaultSpec::Action_IsValid(a)) return "";
+  return absl::AsciiStrToLower(absl::StripPrefix(v1::FaultSpec::Action_Name(a), "ACTION_"));
+}
+
+bool ParseFaultAction(const std::string& word, v1::FaultSpec::Action* out) {
+  v1::FaultSpec::Action a;
+  if (word.empty() || word != absl::AsciiStrToLower(word) ||
+      !v1::FaultSpec::Action_Parse("ACTION_" + absl::AsciiStrToUpper(word), &a) ||
+      a == v1::FaultSpec::ACTION_UNSPECIFIED)
+    return false;
+  *out = a;
+  return true;
+}
+
+std::string FaultName(const v1::FaultSpec& f, int index) {
+  return f.name().empty() ? absl::StrCat(FaultActionWord(f.action()), "-", index + 1) : f.name();
+}
 
 std::string FaultText(const v1::FaultRecord& f) {
   std::string s = absl::StrCat(f.name(), ": ", f.action());

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/spec/fault_text.h"
 #include "common/spec/limit_levels.h"
 #include "common/spec/promql_check.h"
 #include "common/spec/template.h"
@@ -207,13 +208,10 @@ absl::Status CheckFaults(const std::string& f, v1::BenchmarkJob* b, Templates* t
         ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
       if (!ok) return Bad(af + ".name", "a letter, then letters, digits, '-' and '_' (at most 40)");
     }
-    static const char* const kActionWords[] = {"", "kill", "pause", "partition", "netem"};
-    if (a.action() == v1::FaultSpec::ACTION_UNSPECIFIED || a.action() > v1::FaultSpec::ACTION_NETEM)
+    if (FaultActionWord(a.action()).empty())
       return Bad(af + ".action", "want kill, pause, partition or netem");
-    // Unnamed faults are ACTION-N (agent/bench/faults.h FaultName): no two may share a name.
-    const std::string name =
-        a.name().empty() ? absl::StrCat(kActionWords[a.action()], "-", i + 1) : a.name();
-    RETURN_IF_ERROR(CheckUnique(af + ".name", name, &names));
+    // Unnamed faults are ACTION-N: no two may share a name.
+    RETURN_IF_ERROR(CheckUnique(af + ".name", FaultName(a, i), &names));
     const bool on_instance =
         a.action() == v1::FaultSpec::ACTION_KILL || a.action() == v1::FaultSpec::ACTION_PAUSE;
     if (a.at_ms() >= window_ms) {

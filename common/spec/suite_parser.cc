@@ -4,12 +4,12 @@
 
 #include <cstring>
 #include <fstream>
-#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/spec/fault_text.h"
 #include "common/spec/run_spec_rules.h"
 #include "common/spec/yaml_reader.h"
 
@@ -466,16 +466,11 @@ class Parser : public YamlReader {
       if (!a["action"])
         return Error(a, p + ".action", "is required: kill, pause, partition or netem");
       ASSIGN_OR_RETURN(std::string action, Str(a["action"], p + ".action"));
-      static const std::map<std::string, v1::FaultSpec::Action> kActions = {
-          {"kill", v1::FaultSpec::ACTION_KILL},
-          {"pause", v1::FaultSpec::ACTION_PAUSE},
-          {"partition", v1::FaultSpec::ACTION_PARTITION},
-          {"netem", v1::FaultSpec::ACTION_NETEM}};
-      auto it = kActions.find(action);
-      if (it == kActions.end())
+      v1::FaultSpec::Action kind;
+      if (!ParseFaultAction(action, &kind))
         return Error(a["action"], p + ".action",
                      "want kill, pause, partition or netem; got '" + action + "'");
-      fs->set_action(it->second);
+      fs->set_action(kind);
       if (!a["at"]) return Error(a, p + ".at", "is required: when in the measured window, like 5s");
       ASSIGN_OR_RETURN(uint32_t at, ms(a["at"], p + ".at", absl::ZeroDuration()));
       fs->set_at_ms(at);

@@ -110,7 +110,7 @@ class BenchHosts : public HostControl {
       if (h.name != host) others.push_back(h.name);
     return t_.Partition({host}, others, both_ways);
   }
-  absl::Status Heal() override { return t_.Heal(); }
+  absl::Status Heal(const std::string& host) override { return t_.Heal(host); }
   absl::Status SetNetem(const std::string&, absl::Duration, absl::Duration, double) override {
     return absl::UnimplementedError("not in this bench");
   }

@@ -34,7 +34,7 @@ class RecordingHosts : public HostControl {
   absl::Status Partition(const std::string& h, bool both) override {
     return Log("partition " + h + (both ? " both" : " one"));
   }
-  absl::Status Heal() override { return Log("heal"); }
+  absl::Status Heal(const std::string& h) override { return Log("heal " + h); }
   absl::Status SetNetem(const std::string& h, absl::Duration d, absl::Duration j,
                         double loss) override {
     return Log(absl::StrCat("netem ", h, " ", absl::ToInt64Milliseconds(d), " ",
@@ -108,8 +108,9 @@ TEST_F(FaultRunnerTest, FiresAndUndoesOnTimeAndFindsTheLeader) {
   for (const auto& [what, at] : hosts.calls()) order.push_back(what);
   const std::string pause = "pause pg " + records[2].host();
   const std::string resume = "resume pg " + records[2].host();
-  EXPECT_EQ(order, (std::vector<std::string>{"kill pg db-2", "partition web-1 both", pause,
-                                             "restart pg db-2", resume, "heal", "wait ready"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"kill pg db-2", "partition web-1 both", pause,
+                                      "restart pg db-2", resume, "heal web-1", "wait ready"}));
   EXPECT_NE(Log().find("fault kill-leader: kill pg on db-2 at +"), std::string::npos) << Log();
 }
 
