@@ -94,8 +94,12 @@ TEST_F(ClusterTest, SampleTargetNoiseVariesFromPeriodToPeriod) {
   const std::vector<double> s = PeriodMedians(steady), n = PeriodMedians(noisy);
   ASSERT_GE(s.size(), 5u);
   ASSERT_GE(n.size(), 5u);
-  EXPECT_LT(common::Summarize(s).cv, 0.1) << "without noise the periods agree";
-  EXPECT_GT(common::Summarize(n).cv, 0.15) << "the noise level changes between periods";
+  // The steady target's periods agree up to this machine's own noise (0.11 once with other
+  // tests loading both cores), the noisy one's differ by far more.
+  const double steady_cv = common::Summarize(s).cv, noisy_cv = common::Summarize(n).cv;
+  EXPECT_LT(steady_cv, 0.2) << "without noise the periods agree";
+  EXPECT_GT(noisy_cv, 0.15) << "the noise level changes between periods";
+  EXPECT_GT(noisy_cv, 3 * steady_cv) << "noise, not the machine, makes the periods differ";
   RecordProperty("steady_cv", std::to_string(common::Summarize(s).cv));
   RecordProperty("noisy_cv", std::to_string(common::Summarize(n).cv));
 }
