@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/executor.h"
 #include "agent/hosts/netns_hosts.h"
+#include "agent/hosts/ssh_hosts.h"
 #include "agent/recovery.h"
 #include "agent/session.h"
 #include "agent/spool/uploader.h"
@@ -31,7 +32,8 @@ namespace {
 
 constexpr char kVersion[] = "perfgate-agent/0.1";
 
-std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg, bool can_make_hosts) {
+std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg, bool can_make_hosts,
+                                                const HostPool* pool) {
   std::map<std::string, std::string> l;
   l["machine_class"] = cfg.machine_class;
   l["cores"] = std::to_string(std::thread::hardware_concurrency());
@@ -48,6 +50,7 @@ std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg, bool can
     l[common::kHostsMemoryLabel] = std::to_string(
         cfg.hosts_memory_mib > 0 ? cfg.hosts_memory_mib : std::max<int64_t>(0, machine_mib - 1024));
   }
+  if (pool) l[common::kSshHostsLabel] = std::to_string(pool->hosts().size());
   for (const auto& [k, v] : cfg.labels) l[k] = v;
   return l;
 }
@@ -75,6 +78,7 @@ class AgentImpl : public Agent {
   prometheus::Gauge* connected_gauge_ = nullptr;
   prometheus::Counter* reconnects_ = nullptr;
   prometheus::Family<prometheus::Counter>* attempts_family_ = nullptr;
+  std::unique_ptr<HostPool> host_pool_;  // --host-pool; before executor_, which uses it
   std::unique_ptr<Uploader> uploader_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Session> session_;
@@ -125,7 +129,15 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
         executor_->Cancel(id, "controller refused the attempt: " + why);
       },
       *registry_);
+  // The ssh host pool: a bad file stops the agent here, with the line and field named.
+  if (!cfg_.host_pool_file.empty()) {
+    auto hosts = LoadHostPool(cfg_.host_pool_file);
+    if (!hosts.ok())
+      return absl::InvalidArgumentError("--host-pool " + std::string(hosts.status().message()));
+    host_pool_ = std::make_unique<HostPool>(*std::move(hosts), cfg_.work_dir + "/known_hosts");
+  }
   ExecutorOptions eo;
+  eo.host_pool = host_pool_.get();
   eo.agent_name = cfg_.name;
   eo.work_dir = cfg_.work_dir;
   eo.observe.prometheus_url = cfg_.prometheus_url;
@@ -135,7 +147,7 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   so.name = cfg_.name;
   // Probed once (it makes and removes a namespace): for the label and the cleanup below.
   const bool can_make_hosts = NetnsHostsAvailable().ok();
-  so.labels = DetectLabels(cfg_, can_make_hosts);
+  so.labels = DetectLabels(cfg_, can_make_hosts, host_pool_.get());
   so.version = kVersion;
   so.reconnect_min = cfg_.reconnect_min;
   so.reconnect_max = cfg_.reconnect_max;
@@ -155,6 +167,12 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
     } else if (*removed > 0) {
       spdlog::info("msg=\"removed test hosts of a previous life\" hosts={}", *removed);
     }
+  }
+  // And what it left on the pool's machines: their services killed, its directories removed.
+  if (host_pool_) {
+    const int removed = RemoveLeftoverSshHosts(*host_pool_, HostsPrefix(cfg_.name), kSshLocalDir);
+    spdlog::info("msg=\"ssh host pool\" machines={} leftovers_removed={}",
+                 host_pool_->hosts().size(), removed);
   }
 
   std::string host;

@@ -30,6 +30,9 @@ struct AgentConfig {
   // their limits may add up to (topology.memory_mib; 0: the machine's memory less 1 GiB).
   int max_hosts = 250;
   int64_t hosts_memory_mib = 0;
+  // A pool of machines reached over ssh for `provider: ssh` stacks (agent/hosts/ssh_hosts.h);
+  // "" = none. Label topology.ssh_hosts: how many it lists.
+  std::string host_pool_file;
 };
 
 class Agent {

@@ -112,6 +112,7 @@ void Executor::Execute(const v1::Assign& a) {
         *journal, opts_.work_dir + "/cache", dir + "/work", [this] { uploader_.Wake(); },
         opts_.observe);
     benchmark.set_hosts_prefix(HostsPrefix(opts_.agent_name));
+    benchmark.set_host_pool(opts_.host_pool);
     SuiteFileReader suite_file(*journal, opts_.work_dir + "/cache", dir + "/work");
     std::function<void(const std::string&)> cancel;
     if (a.spec().has_benchmark()) {

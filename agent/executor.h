@@ -26,6 +26,7 @@ struct ExecutorOptions {
   std::string agent_name;
   std::string work_dir;  // absolute; attempts/ and cache/ below it
   ObserveConfig observe;
+  HostPool* host_pool = nullptr;  // for ssh hosts; not owned
   // Accepting an attempt is retried while the controller is unreachable, within its lease.
   int accept_tries = 60;
   absl::Duration accept_retry_every = absl::Milliseconds(500);

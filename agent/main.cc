@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
                  "memory the test hosts' limits of one job may add up to (default: the machine's "
                  "less 1 GiB)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--host-pool", cfg.host_pool_file,
+                 "a YAML file listing machines (or VMs) reached with ssh, for stacks whose hosts "
+                 "are `provider: ssh` (format: docs/hosts.md)")
+      ->check(CLI::ExistingFile);
   app.add_option("--work-dir", cfg.work_dir, "journal, spool and scratch space")
       ->capture_default_str();
   app.add_option("--token-file", cfg.token_file, "bearer token for the controller's agent gateway");

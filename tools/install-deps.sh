@@ -8,9 +8,11 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
       nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
-      libgtest-dev libgmock-dev curl zlib1g-dev prometheus iproute2 iptables)
+      libgtest-dev libgmock-dev curl zlib1g-dev prometheus iproute2 iptables openssh-client
+      rsync)
 # The agent makes netns test hosts with iproute2 (namespaces, veths, a bridge) and lets them talk
-# across the bridge with an iptables FORWARD rule where bridged traffic passes iptables.
+# across the bridge with an iptables FORWARD rule where bridged traffic passes iptables. It
+# reaches ssh hosts (a --host-pool) with OpenSSH's client and copies builds there with rsync.
 # The tests also drive wrk, and the compose driver against a real Docker engine with an image
 # built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
 # library only) whose /debug/pprof the profile tests capture; a real Alertmanager receives
@@ -19,13 +21,14 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # and GitHub's webhook examples, npm packages (below): node and npm come from Debian where the
 # machine has no npm of its own (an image with NodeSource's node must not get Debian's npm).
 # The fault-schedule tests run a real three-member etcd (etcd-server) on netns test hosts and
-# kill its leader under load.
+# kill its leader under load; the ssh-host tests run Debian's sshd (openssh-server) inside netns
+# hosts as the machines of a host pool.
 # The harness tests run the real benchmark harnesses: a Google Benchmark program
 # (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine.
 if [ "${1:-}" = --test ]; then
   pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
          chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine
-         etcd-server)
+         etcd-server openssh-server)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()
@@ -51,6 +54,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && command -v systemctl >/dev/null &&
      systemctl is-active --quiet prometheus-alertmanager 2>/dev/null; then
     systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+  fi
+  # The tests start their own sshd inside test hosts; the machine's own is not needed for them.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null &&
+     systemctl is-active --quiet ssh 2>/dev/null; then
+    systemctl disable --now ssh >/dev/null 2>&1 || true
   fi
 fi
 # perfgate runs PostgreSQL as the unprivileged 'postgres' user, which must be able to enter

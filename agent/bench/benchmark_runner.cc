@@ -141,6 +141,7 @@ RunOutcome BenchmarkRunner::RunInner(const v1::BenchmarkJob& job, StepRunner& st
   std::filesystem::create_directories(workdir_, ec);
   BenchContext ctx{journal_, steps, cancel_, workdir_, {}, clock_};
   ctx.hosts_prefix = hosts_prefix_;
+  ctx.host_pool = host_pool_;
   ctx.vars["host"] = "127.0.0.1";
   ctx.vars["workdir"] = workdir_;
   ctx.vars["commit"] = a.commit();

@@ -13,6 +13,7 @@
 #include "agent/bench/stack_internal.h"
 #include "agent/exec/readiness.h"
 #include "agent/hosts/netns_hosts.h"
+#include "agent/hosts/ssh_hosts.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
 #include "common/status/macros.h"
@@ -29,7 +30,8 @@ class ExecStackImpl : public Stack, public HostControl {
     std::error_code ec;
     std::filesystem::create_directories(ctx_.workdir + "/logs", ec);
     if (!spec_.exec().hosts().empty()) {
-      if (auto st = MakeHosts(); !st.ok()) return st;
+      if (auto st = spec_.exec().provider() == "ssh" ? MakeSshHosts() : MakeHosts(); !st.ok())
+        return st;
     }
     for (const v1::ServiceSpec& s : spec_.exec().services()) {
       if (ctx_.cancel) return absl::CancelledError("cancelled");
@@ -42,7 +44,9 @@ class ExecStackImpl : public Stack, public HostControl {
     absl::Duration grace = absl::Seconds(spec_.stop_grace_seconds());
     for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
       Running& r = *it;
-      if (!r.exited) {
+      if (!r.exited && r.remote) {
+        StopRemote(r, grace);
+      } else if (!r.exited) {
         common::SignalGroup(r.pid, SIGTERM).IgnoreError();
         absl::Time kill_at = ctx_.clock.Now() + grace;
         while (!Reap(r) && ctx_.clock.Now() < kill_at) absl::SleepFor(absl::Milliseconds(20));
@@ -69,12 +73,30 @@ class ExecStackImpl : public Stack, public HostControl {
                                 : "test hosts not all removed: " + std::string(down.message()));
       topology_.reset();
     }
+    if (ssh_) {
+      const absl::Status down = ssh_->Teardown();
+      ctx_.steps.Note(down.ok() ? "ssh hosts cleaned (" + ssh_->remote_dir() + " removed)"
+                                : "ssh hosts not all cleaned: " + std::string(down.message()));
+      ssh_.reset();
+    }
   }
 
   std::vector<ServiceProcesses> Processes() override {
     std::vector<ServiceProcesses> out;
     for (const auto& r : running_) {
-      if (!r.exited) out.push_back({r.name, {r.pid}});
+      if (r.exited) continue;
+      if (!r.remote) {
+        out.push_back({r.name, {r.pid}});
+        continue;
+      }
+      const SshTopology* ssh = ssh_.get();
+      const SshTopology::Host* h = r.remote;
+      out.push_back({r.name,
+                     {r.remote_pid},
+                     h->name,
+                     [ssh, h] { return ssh->ReadProcStat(*h); },
+                     h->page_size,
+                     static_cast<double>(h->clock_ticks)});
     }
     return out;
   }
@@ -97,12 +119,12 @@ class ExecStackImpl : public Stack, public HostControl {
     return "";
   }
 
-  HostControl* host_control() override { return topology_ ? this : nullptr; }
+  HostControl* host_control() override { return topology_ || ssh_ ? this : nullptr; }
 
   // HostControl: what a fault schedule does to the hosts.
   std::vector<HostInfo> TestHosts() const override {
     std::vector<HostInfo> out;
-    for (const auto& h : topology_->hosts()) out.push_back({h.name, h.role, h.address});
+    for (const auto& h : AllHosts()) out.push_back({h.name, h.role, h.address});
     return out;
   }
 
@@ -110,7 +132,9 @@ class ExecStackImpl : public Stack, public HostControl {
     ASSIGN_OR_RETURN(Running * r, Instance(service, host));
     if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
     r->faulted = true;
-    RETURN_IF_ERROR(common::SignalGroup(r->pid, SIGKILL));
+    // On an ssh host the group is killed there; its ssh then ends with it.
+    RETURN_IF_ERROR(r->remote ? ssh_->Signal(*r->remote, r->remote_pid, "KILL")
+                              : common::SignalGroup(r->pid, SIGKILL));
     auto w = common::WaitFor(r->pid, absl::Seconds(10));
     r->exited = true;
     if (w.ok()) r->status = *w;
@@ -123,7 +147,8 @@ class ExecStackImpl : public Stack, public HostControl {
     if (!Reap(*r)) return absl::FailedPreconditionError(r->name + " is still running");
     // Whatever its children left in its group goes before it starts again.
     if (common::GroupAlive(r->pid)) common::SignalGroup(r->pid, SIGKILL).IgnoreError();
-    ASSIGN_OR_RETURN(Running fresh, Launch(*r->spec, r->name, r->vars, r->host));
+    ASSIGN_OR_RETURN(Running fresh, Launch(*r->spec, r->name, r->vars,
+                                           Where{r->host_name, "", "", "", r->host, r->remote}));
     *r = std::move(fresh);
     r->restarted = true;
     return absl::OkStatus();
@@ -132,10 +157,18 @@ class ExecStackImpl : public Stack, public HostControl {
   absl::Status Pause(const std::string& service, const std::string& host, bool pause) override {
     ASSIGN_OR_RETURN(Running * r, Instance(service, host));
     if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
+    if (r->remote) return ssh_->Signal(*r->remote, r->remote_pid, pause ? "STOP" : "CONT");
     return common::SignalGroup(r->pid, pause ? SIGSTOP : SIGCONT);
   }
 
+  // Partitions and netem change a host's network: netns hosts only (refused at submit for ssh).
+  absl::Status NeedsNetns(const char* what) const {
+    if (topology_) return absl::OkStatus();
+    return absl::FailedPreconditionError(std::string(what) + " needs netns hosts");
+  }
+
   absl::Status Partition(const std::string& host, bool both_ways) override {
+    RETURN_IF_ERROR(NeedsNetns("a partition"));
     std::vector<std::string> others;
     for (const auto& h : topology_->hosts())
       if (h.name != host) others.push_back(h.name);
@@ -143,14 +176,21 @@ class ExecStackImpl : public Stack, public HostControl {
     return topology_->Partition({host}, others, both_ways);
   }
 
-  absl::Status Heal(const std::string& host) override { return topology_->Heal(host); }
+  absl::Status Heal(const std::string& host) override {
+    RETURN_IF_ERROR(NeedsNetns("a partition"));
+    return topology_->Heal(host);
+  }
 
   absl::Status SetNetem(const std::string& host, absl::Duration delay, absl::Duration jitter,
                         double loss) override {
+    RETURN_IF_ERROR(NeedsNetns("netem"));
     return topology_->SetNetem(host, delay, jitter, loss);
   }
 
-  absl::Status ClearNetem(const std::string& host) override { return topology_->ClearNetem(host); }
+  absl::Status ClearNetem(const std::string& host) override {
+    RETURN_IF_ERROR(NeedsNetns("netem"));
+    return topology_->ClearNetem(host);
+  }
 
   absl::Status WaitRestartedReady() override {
     for (size_t i = 0; i < running_.size(); ++i) {
@@ -163,11 +203,32 @@ class ExecStackImpl : public Stack, public HostControl {
   }
 
  private:
+  // A test host as services see it: a netns host or an ssh host.
+  struct Where {
+    std::string name, role, index, address;
+    const NetnsTopology::Host* netns = nullptr;
+    const SshTopology::Host* ssh = nullptr;
+  };
+  std::vector<Where> AllHosts() const {
+    std::vector<Where> out;
+    if (topology_)
+      for (const auto& h : topology_->hosts())
+        out.push_back({h.name, h.role, h.index, h.address, &h});
+    if (ssh_)
+      for (const auto& h : ssh_->hosts())
+        out.push_back({h.name, h.role, h.index, h.address, nullptr, &h});
+    return out;
+  }
+
   // An instance of a service: on the agent's machine, or on one test host.
   struct Running {
     std::string name;  // SERVICE, or SERVICE.HOST
     const v1::ServiceSpec* spec = nullptr;
-    const NetnsTopology::Host* host = nullptr;
+    std::string host_name;                      // the test host it runs on, if any
+    const NetnsTopology::Host* host = nullptr;  // a netns host's
+    // An ssh host's: `pid` is the local ssh running it, `remote_pid` its process (group) there.
+    const SshTopology::Host* remote = nullptr;
+    pid_t remote_pid = 0;
     std::map<std::string, std::string> vars;  // its template variables ({host}, {index})
     pid_t pid = 0;
     std::string log_path;
@@ -198,7 +259,7 @@ class ExecStackImpl : public Stack, public HostControl {
   // The instance of `service` on `host`.
   absl::StatusOr<Running*> Instance(const std::string& service, const std::string& host) {
     for (auto& r : running_) {
-      if (r.spec->name() == service && r.host && r.host->name == host) return &r;
+      if (r.spec->name() == service && r.host_name == host) return &r;
     }
     return absl::NotFoundError(
         absl::StrCat("service ", service, " has no instance on host ", host));
@@ -227,60 +288,130 @@ class ExecStackImpl : public Stack, public HostControl {
                          absl::StrCat(i)});
       }
     }
-    // The attempt's id in base 36 (its last 5 digits): this attempt's names on the machine.
-    uint64_t id = 0;
-    (void)absl::SimpleAtoi(ctx_.vars["attempt_id"], &id);
-    std::string tag;
-    for (int i = 0; i < 5 && (i == 0 || id > 0); ++i, id /= 36)
-      tag.insert(tag.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[id % 36]);
     TopologyOptions o;
     o.prefix = ctx_.hosts_prefix;
-    auto t = NetnsTopology::Create("a" + tag, hosts, o);
+    auto t = NetnsTopology::Create(AttemptTag(), hosts, o);
     if (!t.ok()) {
       // This agent cannot make them (not root, no namespaces): the machine's failing, not the
       // job's; a bad spec was refused at submit.
       return absl::UnavailableError("stack.hosts: " + std::string(t.status().message()));
     }
     topology_ = *std::move(t);
+    const std::string listed = HostVariables();
+    ctx_.steps.Note(absl::StrCat(
+        "test hosts up in ", absl::ToInt64Milliseconds(topology_->setup_time()), " ms (bridge ",
+        topology_->bridge(), ", gateway ", topology_->gateway(), "): ", listed));
+    return absl::OkStatus();
+  }
+
+  // The attempt's id in base 36 (its last 5 digits) after "a": this attempt's names.
+  std::string AttemptTag() {
+    uint64_t id = 0;
+    (void)absl::SimpleAtoi(ctx_.vars["attempt_id"], &id);
+    std::string tag;
+    for (int i = 0; i < 5 && (i == 0 || id > 0); ++i, id /= 36)
+      tag.insert(tag.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[id % 36]);
+    return "a" + tag;
+  }
+
+  // {host:ROLE-N} and {hosts:ROLE} (addresses, comma-separated) of every test host; returns
+  // them listed for the log.
+  std::string HostVariables() {
     std::map<std::string, std::vector<std::string>> by_role;
     std::vector<std::string> listed;
-    for (const auto& h : topology_->hosts()) {
+    for (const Where& h : AllHosts()) {
       ctx_.vars["host:" + h.name] = h.address;
       by_role[h.role].push_back(h.address);
-      listed.push_back(h.name + " " + h.address);
+      listed.push_back(h.name + " " + h.address +
+                       (h.ssh ? " (" + h.ssh->machine->name + ")" : std::string()));
     }
     for (const auto& [role, addresses] : by_role)
       ctx_.vars["hosts:" + role] = absl::StrJoin(addresses, ",");
-    ctx_.steps.Note(absl::StrCat("test hosts up in ",
-                                 absl::ToInt64Milliseconds(topology_->setup_time()), " ms (bridge ",
-                                 topology_->bridge(), ", gateway ", topology_->gateway(),
-                                 "): ", absl::StrJoin(listed, ", ")));
+    return absl::StrJoin(listed, ", ");
+  }
+
+  // The stack's hosts taken from the agent's ssh host pool, and the build copied to each.
+  absl::Status MakeSshHosts() {
+    if (!ctx_.host_pool) {
+      return absl::UnavailableError(
+          "stack.hosts: provider ssh, but this agent has no host pool (--host-pool)");
+    }
+    std::vector<SshTopology::Want> want;
+    for (const v1::HostRole& r : spec_.exec().hosts()) {
+      for (uint32_t i = 1; i <= r.count(); ++i)
+        want.push_back({absl::StrCat(r.role(), "-", i), r.role(), absl::StrCat(i), r.cpus(),
+                        r.memory_bytes()});
+    }
+    const std::string tag = AttemptTag();
+    // Control sockets need a short path (a socket's path has at most 107 bytes).
+    auto t = SshTopology::Create(ctx_.hosts_prefix, tag, want, *ctx_.host_pool,
+                                 absl::StrCat(kSshLocalDir, "/", ctx_.hosts_prefix, tag));
+    if (!t.ok()) return absl::UnavailableError("stack.hosts: " + std::string(t.status().message()));
+    ssh_ = *std::move(t);
+    const std::string listed = HostVariables();
+    ctx_.steps.Note(absl::StrCat("ssh hosts connected in ",
+                                 absl::ToInt64Milliseconds(ssh_->setup_time()), " ms: ", listed));
+    auto src = ctx_.vars.find("srcdir");
+    if (src != ctx_.vars.end()) {
+      const absl::Time t0 = ctx_.clock.Now();
+      RETURN_IF_ERROR(ssh_->CopyToAll(src->second, "src"));
+      ctx_.steps.Note(absl::StrCat(
+          "build copied to ", ssh_->hosts().size(), " ssh hosts (", ssh_->remote_dir(),
+          "/HOST/src) in ",
+          absl::FormatDuration(absl::Trunc(ctx_.clock.Now() - t0, absl::Milliseconds(1)))));
+    }
     return absl::OkStatus();
+  }
+
+  // SIGTERM to the instance's group on its ssh host, the grace period, then SIGKILL there; its
+  // ssh ends with it.
+  void StopRemote(Running& r, absl::Duration grace) {
+    ssh_->Signal(*r.remote, r.remote_pid, "TERM").IgnoreError();
+    absl::Time kill_at = ctx_.clock.Now() + grace;
+    while (!Reap(r) && ctx_.clock.Now() < kill_at) absl::SleepFor(absl::Milliseconds(20));
+    if (!r.exited) {
+      ctx_.steps.Note("service " + r.name + " ignored SIGTERM for " + absl::FormatDuration(grace) +
+                      "; killing it");
+      ssh_->Signal(*r.remote, r.remote_pid, "KILL").IgnoreError();
+      auto w = common::WaitFor(r.pid, absl::Seconds(10));
+      if (!w.ok()) {  // the connection hangs: end our side
+        common::SignalGroup(r.pid, SIGKILL).IgnoreError();
+        w = common::WaitFor(r.pid, absl::Seconds(5));
+      }
+      r.exited = true;
+      if (w.ok()) r.status = *w;
+    }
+    ctx_.steps.Note(absl::StrCat("service ", r.name, " stopped (",
+                                 ExitText(common::ExitCodeFromWaitStatus(r.status)), ")"));
   }
 
   // A service: one instance on the agent's machine, or one per host it is `on` (a role's hosts
   // or one host), each with its {host} and {index}. Every instance is started before any is
   // waited for, so that members which are ready only once a quorum is up come up together.
   absl::Status StartService(const v1::ServiceSpec& s) {
-    std::vector<std::pair<const NetnsTopology::Host*, std::string>> where;  // (host, index)
+    std::vector<Where> where;
     if (s.on().empty()) {
-      where.emplace_back(nullptr, "");
-    } else if (topology_) {
-      for (const auto& h : topology_->hosts()) {
-        if (h.name == s.on() || h.role == s.on()) where.emplace_back(&h, h.index);
+      where.push_back({});
+    } else {
+      for (const Where& h : AllHosts()) {
+        if (h.name == s.on() || h.role == s.on()) where.push_back(h);
       }
     }
     if (where.empty())
       return absl::FailedPreconditionError("service " + s.name() + ": on '" + s.on() +
                                            "': no such host");
     std::vector<size_t> started;
-    for (const auto& [host, index] : where) {
+    for (const Where& host : where) {
       std::map<std::string, std::string> vars = ctx_.vars;
-      if (host) {
-        vars["host"] = host->address;
-        vars["index"] = index;
+      if (!host.name.empty()) {
+        vars["host"] = host.address;
+        vars["index"] = host.index;
       }
-      const std::string name = host ? s.name() + "." + host->name : s.name();
+      if (host.ssh) {  // the build's copy and a scratch directory on that machine
+        vars["srcdir"] = host.ssh->dir + "/src";
+        vars["workdir"] = host.ssh->dir + "/work";
+      }
+      const std::string name = host.name.empty() ? s.name() : s.name() + "." + host.name;
       ASSIGN_OR_RETURN(Running r, Launch(s, name, vars, host));
       running_.push_back(std::move(r));
       started.push_back(running_.size() - 1);
@@ -317,7 +448,8 @@ class ExecStackImpl : public Stack, public HostControl {
   // Starts an instance of `s` named `name` (on `host` when given).
   absl::StatusOr<Running> Launch(const v1::ServiceSpec& s, const std::string& name,
                                  const std::map<std::string, std::string>& vars,
-                                 const NetnsTopology::Host* host) {
+                                 const Where& where) {
+    const NetnsTopology::Host* host = where.netns;
     auto fail = [&](const std::string& m) {
       return absl::FailedPreconditionError("service " + name + ": " + m);
     };
@@ -334,20 +466,32 @@ class ExecStackImpl : public Stack, public HostControl {
       if (!e.ok()) return fail(std::string(e.status().message()));
       o.env_add[k] = *e;
     }
-    std::string wd = ctx_.workdir + "/" + name;
+    std::string wd = (where.ssh ? vars.at("workdir") : ctx_.workdir) + "/" + name;
     if (!s.working_dir().empty()) {
       auto w = expand(s.working_dir());
       if (!w.ok()) return fail(std::string(w.status().message()));
       wd = *w;
     }
-    std::error_code ec;
-    std::filesystem::create_directories(wd, ec);
-    o.working_dir = wd;
     Running r;
     r.name = name;
     r.spec = &s;
+    r.host_name = where.name;
     r.host = host;
+    r.remote = where.ssh;
     r.vars = vars;
+    const std::string launch_id = absl::StrCat(name, ".", ++launches_);
+    std::vector<std::string> remote_argv;
+    if (where.ssh) {
+      // Run there through ssh (this pid); the service's own pid there is recorded by it.
+      remote_argv = std::move(o.argv);
+      o.argv = ssh_->Argv(*where.ssh,
+                          ssh_->LaunchCommand(*where.ssh, launch_id, wd, o.env_add, remote_argv));
+      o.env_add.clear();
+    } else {
+      std::error_code ec;
+      std::filesystem::create_directories(wd, ec);
+      o.working_dir = wd;
+    }
     r.log_path = ctx_.workdir + "/logs/" + name + ".log";
     int fd = open(r.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return fail("cannot open " + r.log_path + ": " + strerror(errno));
@@ -359,9 +503,21 @@ class ExecStackImpl : public Stack, public HostControl {
     r.pid = *pid;
     if (auto t = common::ProcessStartTicks(r.pid); t.ok())
       ctx_.journal.AddProcess({r.pid, *t}).IgnoreError();
-    ctx_.steps.Note(absl::StrCat("service ", name, " started (pid ", r.pid,
-                                 host ? ", on host " + host->name : std::string(),
-                                 "): ", absl::StrJoin(o.argv, " ")));
+    if (where.ssh) {
+      auto remote_pid = ssh_->LaunchedPid(*where.ssh, launch_id, absl::Seconds(15));
+      if (!remote_pid.ok()) {
+        common::SignalGroup(r.pid, SIGKILL).IgnoreError();
+        common::WaitFor(r.pid, absl::Seconds(5)).IgnoreError();
+        ctx_.journal.RemoveProcess(r.pid).IgnoreError();
+        return fail(std::string(remote_pid.status().message()) + " (see its output in the log)");
+      }
+      r.remote_pid = *remote_pid;
+    }
+    ctx_.steps.Note(
+        absl::StrCat("service ", name, " started (pid ", r.remote ? r.remote_pid : r.pid,
+                     where.name.empty() ? std::string() : ", on host " + where.name,
+                     r.remote ? " (" + r.remote->machine->name + ", over ssh)" : std::string(),
+                     "): ", absl::StrJoin(r.remote ? remote_argv : o.argv, " ")));
     return r;
   }
 
@@ -391,7 +547,9 @@ class ExecStackImpl : public Stack, public HostControl {
   // The fault thread (HostControl) is the only one to touch it between FaultRunner::Start and
   // Finish; the benchmark's thread is in the load generator meanwhile, and asks CheckAlive after.
   std::vector<Running> running_;
-  std::unique_ptr<NetnsTopology> topology_;  // the stack's test hosts, when it has any
+  std::unique_ptr<NetnsTopology> topology_;  // the stack's netns test hosts, when it has any
+  std::unique_ptr<SshTopology> ssh_;         // or its ssh hosts
+  int launches_ = 0;                         // instances started, for their ids on ssh hosts
 };
 
 }  // namespace

@@ -20,17 +20,8 @@ struct StatLine {
   int64_t rss_pages = 0;
 };
 
-bool ReadStat(pid_t pid, StatLine* out) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  // read(2) and strtoll: a sampler tick reads every process's line, so no streams.
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[1024];
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
+// One /proc/PID/stat line (NUL-terminated) with `ticks` clock ticks a second.
+bool ParseStat(const char* buf, double ticks, StatLine* out) {
   // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
   const char* p = strrchr(buf, ')');
   if (!p || p[1] != ' ' || !p[2]) return false;
@@ -44,12 +35,26 @@ bool ReadStat(pid_t pid, StatLine* out) {
     if (end == p) return false;
     p = end;
   }
-  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   out->ppid = static_cast<pid_t>(f[0]);
   out->cpu = (f[10] + f[11]) / ticks;
   out->children_cpu = (f[12] + f[13]) / ticks;
   out->rss_pages = f[20];
   return true;
+}
+
+bool ReadStat(pid_t pid, StatLine* out) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  // read(2) and strtoll: a sampler tick reads every process's line, so no streams.
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return ParseStat(buf, ticks, out);
 }
 
 }  // namespace
@@ -80,8 +85,27 @@ ProcSnapshot ProcSnapshot::Take(const std::vector<pid_t>* only) {
   return snap;
 }
 
+ProcSnapshot ProcSnapshot::Parse(const std::string& lines, int64_t page_size, double clock_ticks) {
+  ProcSnapshot snap;
+  snap.page_size_ = page_size;
+  size_t at = 0;
+  while (at < lines.size()) {
+    size_t end = lines.find('\n', at);
+    if (end == std::string::npos) end = lines.size();
+    const std::string line = lines.substr(at, end - at);
+    at = end + 1;
+    char* rest = nullptr;
+    const long pid = strtol(line.c_str(), &rest, 10);
+    StatLine s;
+    if (pid <= 0 || rest == line.c_str() || !ParseStat(line.c_str(), clock_ticks, &s)) continue;
+    snap.all_[static_cast<pid_t>(pid)] = {s.ppid, s.cpu, s.children_cpu, s.rss_pages};
+    snap.children_[s.ppid].push_back(static_cast<pid_t>(pid));
+  }
+  return snap;
+}
+
 ProcTreeSample ProcSnapshot::Tree(const std::vector<pid_t>& roots) const {
-  static const int64_t page = sysconf(_SC_PAGE_SIZE);
+  const int64_t page = page_size_;
   ProcTreeSample out;
   std::set<pid_t> seen;
   std::vector<pid_t> todo;
@@ -162,9 +186,25 @@ void ResourceSampler::Tick() {
   for (const auto& svc : services_)
     for (pid_t r : svc.roots)
       all_on_hosts = all_on_hosts && std::binary_search(host_pids.begin(), host_pids.end(), r);
-  const ProcSnapshot snap = ProcSnapshot::Take(all_on_hosts ? &host_pids : nullptr);
+  // Services on machines of their own (ssh hosts): one reading of each machine's /proc a tick.
+  bool any_local = false;
+  std::map<std::string, ProcSnapshot> remote;
   for (const auto& svc : services_) {
-    ProcTreeSample s = snap.Tree(svc.roots);
+    if (!svc.read_remote_stat) {
+      any_local = true;
+      continue;
+    }
+    all_on_hosts = false;
+    if (remote.count(svc.machine)) continue;
+    auto text = svc.read_remote_stat();
+    remote[svc.machine] =
+        text.ok() ? ProcSnapshot::Parse(*text, svc.page_size, svc.clock_ticks) : ProcSnapshot();
+  }
+  const ProcSnapshot snap = any_local || !hosts_.empty()
+                                ? ProcSnapshot::Take(all_on_hosts ? &host_pids : nullptr)
+                                : ProcSnapshot();
+  for (const auto& svc : services_) {
+    ProcTreeSample s = (svc.read_remote_stat ? remote[svc.machine] : snap).Tree(svc.roots);
     absl::MutexLock lock(&mu_);
     Add(&series_[svc.name], s);
   }

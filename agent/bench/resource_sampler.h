@@ -10,6 +10,8 @@
 // largest of its hosts' figures, and oom_kills summed.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <string>
@@ -37,6 +39,8 @@ class ProcSnapshot {
  public:
   // Every process, or only those of `only` (which must hold whole trees to sum them).
   static ProcSnapshot Take(const std::vector<pid_t>* only = nullptr);
+  // From /proc/PID/stat lines read on another machine, with its page size and clock ticks.
+  static ProcSnapshot Parse(const std::string& lines, int64_t page_size, double clock_ticks);
   // The tree under `roots` (the roots included). Gone processes are skipped.
   ProcTreeSample Tree(const std::vector<pid_t>& roots) const;
 
@@ -48,6 +52,7 @@ class ProcSnapshot {
   };
   std::map<pid_t, Proc> all_;
   std::map<pid_t, std::vector<pid_t>> children_;
+  int64_t page_size_ = sysconf(_SC_PAGE_SIZE);
 };
 
 // One reading of the trees under `roots` (the roots included). Gone processes are skipped.

@@ -11,11 +11,13 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/exec/bench_context.h"
 #include "perfgate/v1/suite.pb.h"
@@ -23,9 +25,15 @@
 namespace perfgate::agent {
 
 // The processes of one service, for resource sampling: every descendant of `roots` counts.
+// On another machine (an ssh host), `roots` are its pids there and `read_remote_stat` reads
+// its /proc/*/stat (one reading per machine and tick).
 struct ServiceProcesses {
   std::string name;
   std::vector<pid_t> roots;
+  std::string machine = {};
+  std::function<absl::StatusOr<std::string>()> read_remote_stat = {};
+  int64_t page_size = 4096;
+  double clock_ticks = 100;
 };
 
 class Cgroup;

@@ -13,6 +13,8 @@
 
 namespace perfgate::agent {
 
+class HostPool;  // agent/hosts/ssh_hosts.h
+
 struct BenchContext {
   AttemptJournal& journal;
   StepRunner& steps;
@@ -24,6 +26,9 @@ struct BenchContext {
   // What the attempt's test hosts are named after (agent/hosts/netns_hosts.h HostsPrefix: the
   // agent's own, so that its next life can find them after a crash).
   std::string hosts_prefix = "pgh";
+  // The agent's ssh host pool (--host-pool), for stacks whose hosts are `provider: ssh`; null
+  // when it has none.
+  HostPool* host_pool = nullptr;
 
   absl::StatusOr<std::string> Expand(const std::string& text) const {
     return common::ExpandTemplate(text, vars);

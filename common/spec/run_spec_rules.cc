@@ -107,6 +107,9 @@ absl::Status CheckReady(const std::string& f, v1::ReadinessCheck* r, Templates* 
 // Test hosts: roles named as hostnames, counts within kMaxHosts in all; role -> count.
 absl::Status CheckHosts(const std::string& f, const v1::ExecStack& ex,
                         std::map<std::string, uint32_t>* roles) {
+  if (!ex.provider().empty() && ex.provider() != "netns" && ex.provider() != "ssh")
+    return Bad(f + ".provider", "'" + ex.provider() + "': want netns or ssh");
+  if (!ex.provider().empty() && ex.hosts().empty()) return Bad(f + ".provider", "goes with hosts");
   uint32_t total = 0;
   for (int i = 0; i < ex.hosts_size(); ++i) {
     const v1::HostRole& h = ex.hosts(i);
@@ -214,6 +217,12 @@ absl::Status CheckFaults(const std::string& f, v1::BenchmarkJob* b, Templates* t
     RETURN_IF_ERROR(CheckUnique(af + ".name", FaultName(a, i), &names));
     const bool on_instance =
         a.action() == v1::FaultSpec::ACTION_KILL || a.action() == v1::FaultSpec::ACTION_PAUSE;
+    if (!on_instance && b->stack().exec().provider() == "ssh") {
+      return Bad(af + ".action",
+                 FaultActionWord(a.action()) +
+                     " changes a host's network, which perfgate does only on netns hosts; ssh "
+                     "hosts take kill and pause");
+    }
     if (a.at_ms() >= window_ms) {
       return Bad(af + ".at",
                  absl::StrCat("at ", a.at_ms(), " ms is not inside the measured window (",
@@ -699,17 +708,22 @@ absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const S
   RETURN_IF_ERROR(CheckString(f + ".commit", job->commit(), limits.max_string_bytes, false));
   if (job->has_arm()) return Bad(f + ".arm", "is set by the controller for confirmation runs");
   // A stack on test hosts goes only to an agent that can make them, as many, with the memory.
-  if (job->benchmark().stack().exec().hosts_size() > 0) {
+  // A pool of ssh hosts has as many machines as it lists, each of its own size.
+  if (const v1::ExecStack& ex = job->benchmark().stack().exec(); ex.hosts_size() > 0) {
     auto& selector = *job->mutable_agent_selector();
-    selector[kNetnsHostsLabel] = "true";
     uint64_t hosts = 0, memory = 0;
-    for (const auto& h : job->benchmark().stack().exec().hosts()) {
+    for (const auto& h : ex.hosts()) {
       hosts += h.count();
       memory += h.count() * h.memory_bytes();
     }
-    selector[kMaxHostsLabel] = absl::StrCat(">=", hosts);
-    if (memory > 0)
-      selector[kHostsMemoryLabel] = absl::StrCat(">=", (memory + (1 << 20) - 1) >> 20);
+    if (ex.provider() == "ssh") {
+      selector[kSshHostsLabel] = absl::StrCat(">=", hosts);
+    } else {
+      selector[kNetnsHostsLabel] = "true";
+      selector[kMaxHostsLabel] = absl::StrCat(">=", hosts);
+      if (memory > 0)
+        selector[kHostsMemoryLabel] = absl::StrCat(">=", (memory + (1 << 20) - 1) >> 20);
+    }
   }
   if (job->max_attempts() == 0) job->set_max_attempts(limits.default_max_attempts);  // 0 stays
   if (job->max_attempts() > kMaxAttempts)

@@ -51,6 +51,9 @@ inline constexpr char kNetnsHostsLabel[] = "topology.netns";
 // to: a job whose stack has hosts selects ">=" its totals (controller/queue/agent_matcher.h).
 inline constexpr char kMaxHostsLabel[] = "topology.max_hosts";
 inline constexpr char kHostsMemoryLabel[] = "topology.memory_mib";
+// How many machines an agent's ssh host pool lists (agent --host-pool): a job whose stack has
+// `provider: ssh` selects ">=" its hosts.
+inline constexpr char kSshHostsLabel[] = "topology.ssh_hosts";
 inline constexpr uint32_t kMaxConnections = 10000;
 inline constexpr uint32_t kMaxThreads = 64;
 inline constexpr uint32_t kMaxPgTopStatements = 1000;

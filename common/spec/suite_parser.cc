@@ -325,33 +325,6 @@ class Parser : public YamlReader {
     return absl::OkStatus();
   }
 
-  // "256Mi", "1Gi", "512M", "1048576": bytes, from 1 MiB to 1 TiB.
-  absl::StatusOr<uint64_t> Bytes(const YAML::Node& n, const std::string& path) const {
-    const std::string want = "want a size like 256Mi, 1Gi or 512M (1Mi to 1Ti)";
-    if (!n.IsScalar()) return Error(n, path, want);
-    std::string v = n.as<std::string>();
-    uint64_t scale = 1;
-    for (auto [suffix, factor] : {std::pair{"Ki", 1ull << 10},
-                                  {"Mi", 1ull << 20},
-                                  {"Gi", 1ull << 30},
-                                  {"Ti", 1ull << 40},
-                                  {"K", 1000ull},
-                                  {"M", 1000ull * 1000},
-                                  {"G", 1000ull * 1000 * 1000}}) {
-      if (absl::EndsWith(v, suffix)) {
-        v.resize(v.size() - strlen(suffix));
-        scale = factor;
-        break;
-      }
-    }
-    double number = 0;
-    if (!absl::SimpleAtod(v, &number) || !(number > 0)) return Error(n, path, want);
-    const double bytes = number * static_cast<double>(scale);
-    if (bytes < (1 << 20) || bytes > static_cast<double>(1ull << 40))
-      return Error(n, path, want + "; got '" + n.as<std::string>() + "'");
-    return static_cast<uint64_t>(bytes);
-  }
-
   // The stack's test hosts (their names and counts are checked with the run spec's rules).
   absl::Status Hosts(const YAML::Node& n, const std::string& path, v1::ExecStack* ex) {
     RETURN_IF_ERROR(List(n, path, "a non-empty list of host roles"));
@@ -374,7 +347,7 @@ class Parser : public YamlReader {
   }
 
   absl::Status Stack(const YAML::Node& n, const std::string& path, v1::StackSpec* s) {
-    RETURN_IF_ERROR(CheckKeys(n, path, {"services", "compose", "stop_grace", "hosts"}));
+    RETURN_IF_ERROR(CheckKeys(n, path, {"services", "compose", "stop_grace", "hosts", "provider"}));
     if (!!n["services"] == !!n["compose"])
       return Error(n, path, "give either services (exec driver) or compose");
     if (n["hosts"] && n["compose"])
@@ -396,6 +369,12 @@ class Parser : public YamlReader {
     RETURN_IF_ERROR(List(n["services"], path + ".services", "a non-empty list"));
     v1::ExecStack* ex = s->mutable_exec();
     if (n["hosts"]) RETURN_IF_ERROR(Hosts(n["hosts"], path + ".hosts", ex));
+    if (n["provider"]) {
+      if (!n["hosts"]) return Error(n["provider"], path + ".provider", "goes with hosts");
+      static const std::vector<std::string> kProviders = {"netns", "ssh"};
+      ASSIGN_OR_RETURN(size_t which, Word(n["provider"], path + ".provider", kProviders));
+      ex->set_provider(kProviders[which]);
+    }
     for (size_t i = 0; i < n["services"].size(); ++i) {
       std::string p = absl::StrCat(path, ".services[", i, "]");
       const YAML::Node& sv = n["services"][i];

@@ -7,11 +7,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -193,6 +196,33 @@ class YamlReader {
     if (!n[key]) return absl::OkStatus();
     ASSIGN_OR_RETURN(*out, Str(n[key], Join(path, key)));
     return absl::OkStatus();
+  }
+
+  // "256Mi", "1Gi", "512M", "1048576": bytes, from 1 MiB to 1 TiB.
+  absl::StatusOr<uint64_t> Bytes(const YAML::Node& n, const std::string& path) const {
+    const std::string want = "want a size like 256Mi, 1Gi or 512M (1Mi to 1Ti)";
+    if (!n.IsScalar()) return Error(n, path, want);
+    std::string v = n.as<std::string>();
+    uint64_t scale = 1;
+    for (auto [suffix, factor] : {std::pair{"Ki", 1ull << 10},
+                                  {"Mi", 1ull << 20},
+                                  {"Gi", 1ull << 30},
+                                  {"Ti", 1ull << 40},
+                                  {"K", 1000ull},
+                                  {"M", 1000ull * 1000},
+                                  {"G", 1000ull * 1000 * 1000}}) {
+      if (absl::EndsWith(v, suffix)) {
+        v.resize(v.size() - strlen(suffix));
+        scale = factor;
+        break;
+      }
+    }
+    double number = 0;
+    if (!absl::SimpleAtod(v, &number) || !(number > 0)) return Error(n, path, want);
+    const double bytes = number * static_cast<double>(scale);
+    if (bytes < (1 << 20) || bytes > static_cast<double>(1ull << 40))
+      return Error(n, path, want + "; got '" + n.as<std::string>() + "'");
+    return static_cast<uint64_t>(bytes);
   }
 
   std::string file_;

@@ -32,10 +32,11 @@ class ClusterTest : public ::testing::Test {
     controller_ = std::make_unique<ControllerProcess>(dir_, o);
     stub_ = controller_->ControllerStub();
   }
-  AgentProcess& StartAgent(const std::string& name) {
+  AgentProcess& StartAgent(const std::string& name, std::vector<std::string> extra_args = {}) {
     agents_.erase(name);
     auto& a = agents_[name];
-    a = std::make_unique<AgentProcess>(name, controller_->address(), dir_ + "/agent-" + name);
+    a = std::make_unique<AgentProcess>(name, controller_->address(), dir_ + "/agent-" + name,
+                                       std::move(extra_args));
     EXPECT_TRUE(WaitUntil([&] { return AgentConnected(name); }, absl::Seconds(20)))
         << name << " never connected";
     return *a;

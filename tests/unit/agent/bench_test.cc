@@ -273,6 +273,21 @@ TEST_F(BenchFilesTest, ExecStackStartsWaitsAndStopsInReverse) {
       [&] { return SampleProcessTree(procs[1].roots).processes >= 3; }, absl::Seconds(5)))
       << "the shell and both sleeps";
   EXPECT_GT(SampleProcessTree(procs[0].roots).rss_bytes, 1 << 20);
+  {
+    // The same tree from /proc/*/stat text, as an ssh host's is read: the same processes.
+    std::string text, line;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream in(e.path() / "stat");
+      if (std::getline(in, line)) text += line + "\n";
+    }
+    const ProcTreeSample parsed =
+        ProcSnapshot::Parse(text, sysconf(_SC_PAGE_SIZE), sysconf(_SC_CLK_TCK))
+            .Tree(procs[1].roots);
+    EXPECT_EQ(parsed.processes, SampleProcessTree(procs[1].roots).processes);
+    EXPECT_GT(parsed.rss_bytes, 0);
+    EXPECT_EQ(ProcSnapshot::Parse("garbage\n42 (x\n", 4096, 100).Tree({42}).processes, 0)
+        << "lines that are not stat lines are skipped";
+  }
   EXPECT_EQ(journal_->processes().size(), 2u);
   stack->Stop();
   for (const auto& p : procs) {

@@ -472,6 +472,45 @@ TEST(SuiteParserTest, BadFaultSchedulesNameLineFieldAndProblem) {
   }
 }
 
+// provider: ssh takes the hosts from the agent's pool: the job selects an agent whose pool has
+// as many machines, and faults that change a host's network are refused there.
+TEST(SuiteParserTest, SshHostsSelectAPoolLargeEnoughAndTakeOnlyInstanceFaults) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string t = kFaultsSuite;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  const std::string no_net_faults = with(
+      "            - {action: partition, target: web-1, at: 12s, duration: 2s, one_way: true}\n"
+      "            - {action: netem, target: db-2, at: 15s, delay: 100ms, jitter: 10ms, loss: "
+      "1%}\n",
+      "");
+  std::string ssh = no_net_faults;
+  ssh.replace(ssh.find("        hosts:"), 0, "        provider: ssh\n");
+  auto spec = ParseSuite("s.yaml", ssh);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->jobs(0).benchmark().stack().exec().provider(), "ssh");
+  const auto& selector = spec->jobs(0).agent_selector();
+  EXPECT_EQ(selector.at("topology.ssh_hosts"), ">=4");
+  EXPECT_EQ(selector.count("topology.netns"), 0u) << "the machines are not the agent's";
+  EXPECT_EQ(selector.count("topology.max_hosts"), 0u);
+
+  std::string netem = kFaultsSuite;
+  netem.replace(netem.find("        hosts:"), 0, "        provider: ssh\n");
+  const std::string a = "jobs[0].benchmark.workload.faults.actions";
+  std::string bad_provider = no_net_faults;
+  bad_provider.replace(bad_provider.find("        hosts:"), 0, "        provider: vm\n");
+  const ErrorCase cases[] = {
+      {netem, a + "[2].action: partition changes a host's network, which perfgate does only on "
+                  "netns hosts; ssh hosts take kill and pause"},
+      {bad_provider, "stack.provider: 'vm': want netns or ssh"},
+      {"jobs:\n  - benchmark:\n      stack:\n        provider: ssh\n        services: "
+       "[{name: a, args: [x]}]\n      workload: {command: ./b}\n",
+       "stack.provider: goes with hosts"},
+  };
+  ExpectEachRefused(cases);
+}
+
 // analysis: the suite's section is each job's default; a job's own fields win.
 TEST(SuiteParserTest, ParsesAnalysisWithSuiteDefaults) {
   auto spec = ParseSuite("s.yaml", R"yaml(
