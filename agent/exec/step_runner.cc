@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,6 +18,11 @@ namespace {
 
 constexpr size_t kMaxChunk = 64 * 1024;
 constexpr absl::Duration kFlushEvery = absl::Milliseconds(100);
+// How long the loop may sleep when nothing is due: how soon it sees a cancel (an atomic flag,
+// nothing to poll) and a moved fake clock. Without a pidfd the child's exit is found by
+// polling waitpid this often instead.
+constexpr int kIdleWakeMs = 100;
+constexpr int kWaitpidPollMs = 20;
 
 // Output of one stream, cut into chunks at line boundaries where possible.
 struct StreamBuffer {
@@ -75,6 +82,9 @@ StepResult StepRunner::Run(const StepOptions& o) {
   bool exited = false, stopping = false;
   int wait_status = 0;
   absl::Time leader_exit_at = absl::InfiniteFuture();
+  // The child's exit wakes the poll below (Linux 5.3+); a command that runs for minutes costs
+  // a wake-up every kIdleWakeMs, not every kWaitpidPollMs.
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, *pid, 0));
 
   auto flush = [&](StreamBuffer& b, bool all) {
     while (!b.pending.empty()) {
@@ -116,15 +126,27 @@ StepResult StepRunner::Run(const StepOptions& o) {
       common::SignalGroup(*pid, SIGTERM).IgnoreError();
       kill_at = now + std::min(o.grace, absl::Seconds(5));
     }
-    struct pollfd pfds[2];
+    // Sleep until output, the child's exit, or the next thing due: a deadline, a kill, a flush.
+    absl::Time due = now + absl::Milliseconds(kIdleWakeMs);
+    if (!stopping) due = std::min(due, exited ? leader_exit_at + absl::Milliseconds(200) : deadline);
+    due = std::min(due, kill_at);
+    for (const auto& b : bufs)
+      if (!b.pending.empty()) due = std::min(due, b.first_byte + kFlushEvery);
+    int wait_ms = static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(due - now, absl::Milliseconds(1))),
+                            0, kIdleWakeMs));
+    if (exited) wait_ms = std::min(wait_ms, 50);
+    if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, kWaitpidPollMs);
+    struct pollfd pfds[3];
     int n = 0;
     for (auto& b : bufs) {
       if (b.fd >= 0) pfds[n++] = {b.fd, POLLIN, 0};
     }
+    if (!exited && pidfd >= 0) pfds[n++] = {pidfd, POLLIN, 0};
     if (n > 0) {
-      poll(pfds, n, exited ? 50 : 20);
+      poll(pfds, n, wait_ms);
     } else {
-      usleep(20'000);
+      usleep(wait_ms * 1000);
     }
     for (auto& b : bufs) {
       if (b.fd < 0) continue;
@@ -153,6 +175,7 @@ StepResult StepRunner::Run(const StepOptions& o) {
       }
     }
   }
+  if (pidfd >= 0) close(pidfd);
   // Nothing of the group may survive the step.
   if (common::GroupAlive(*pid)) common::SignalGroup(*pid, SIGKILL).IgnoreError();
   journal_.RemoveProcess(*pid).IgnoreError();

@@ -7,9 +7,12 @@
 // signal, and partitions, which run iptables in the host's namespace), from the scheduled time
 // to the call and to the action's end; and what sampling them costs (agent/bench/
 // resource_sampler.h, every 250 ms: 13 hosts' groups and 13 services), against the same
-// sampling with one /proc scan per tree instead of one per tick. Needs root; says SKIPPED
-// otherwise.
-//   hosts_bench [--rounds 5] [--faults 60] [--sample-seconds 10]
+// sampling with one /proc scan per tree instead of one per tick. Last, the real perfgate-agent
+// (with a controller on its embedded PostgreSQL): its own CPU and RSS while a job's 13 hosts
+// run (3 managers + 10 workers, a service on each, sampled every 250 ms; the workload a command
+// that sleeps the window, so nothing else runs in the agent), against the same agent idle.
+// Needs root; says SKIPPED otherwise.
+//   hosts_bench [--rounds 5] [--faults 60] [--sample-seconds 10] [--agent-seconds 15]
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -31,6 +35,7 @@
 #include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
+#include "tests/bench/bench_support.h"
 
 namespace {
 
@@ -76,6 +81,148 @@ int64_t RssKib() {
   std::string line;
   while (std::getline(in, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return 0;
+}
+
+// A process's CPU seconds (utime + stime) and resident memory (KiB), from /proc.
+double ProcCpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  std::getline(in, line);
+  const size_t rp = line.rfind(')');
+  if (rp == std::string::npos) return 0;
+  std::istringstream f(line.substr(rp + 2));
+  std::string v;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && f >> v; ++i)
+    if (i >= 14) ticks += std::stod(v);
+  return ticks / sysconf(_SC_CLK_TCK);
+}
+
+int64_t ProcRssKib(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return 0;
+}
+
+std::string RunCli(const std::string& bin_dir, const std::string& controller,
+                   std::vector<std::string> args) {
+  perfgate::common::SpawnOptions o;
+  o.argv = {bin_dir + "/perfgate", "--controller", controller};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  int code = 0;
+  auto out = perfgate::common::RunAndCapture(o, &code);
+  return out.ok() ? *out : "";
+}
+
+constexpr char kThirteenHostsSuite[] = R"yaml(
+name: hosts-bench
+jobs:
+  - name: thirteen
+    benchmark:
+      stack:
+        hosts:
+          - {role: manager, count: 3, cpus: 0.5, memory: 256Mi}
+          - {role: worker, count: 10, cpus: 0.5, memory: 128Mi}
+        services:
+          - {name: m, on: manager, args: [sleep, "600"]}
+          - {name: w, on: worker, args: [sleep, "600"]}
+      workload:
+        duration: WINDOWs
+        repetitions: 1
+        command: 'sleep $PERFGATE_DURATION_SECONDS; echo "{\"measurements\": [{\"name\": \"x\", \"value\": 1}]}"'
+)yaml";
+
+// The real agent's own CPU (% of a core) and RSS (MiB): idle, then while a job's 13 hosts run.
+// 1 when it could not be measured (the reason on stderr).
+int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds) {
+  std::filesystem::create_directories(dir + "/controller");
+  auto controller = perfgate::bench::BenchController::Start(bin_dir, dir + "/controller", {});
+  if (!controller) return 1;
+  const std::string name = absl::StrCat("hosts-bench-", getpid());
+  perfgate::common::SpawnOptions o;
+  o.argv = {bin_dir + "/perfgate-agent", "--controller", controller->grpc_addr(), "--name", name,
+            "--work-dir", dir + "/agent", "--http-listen", "127.0.0.1:0"};
+  FILE* log = fopen((dir + "/agent.log").c_str(), "w");
+  if (log) o.stdout_fd = o.stderr_fd = fileno(log);
+  auto agent = perfgate::common::Spawn(o);
+  if (log) fclose(log);
+  if (!agent.ok()) {
+    std::fprintf(stderr, "agent: %s\n", std::string(agent.status().message()).c_str());
+    return 1;
+  }
+  auto stop_agent = [&] {
+    perfgate::common::SignalGroup(*agent, SIGTERM).IgnoreError();
+    perfgate::common::WaitFor(*agent, absl::Seconds(30)).IgnoreError();
+  };
+  if (!perfgate::bench::WaitFor(
+          [&] {
+            return RunCli(bin_dir, controller->grpc_addr(), {"agent", "list"}).find(name) !=
+                   std::string::npos;
+          },
+          absl::Seconds(30))) {
+    std::fprintf(stderr, "the agent never connected (see %s/agent.log)\n", dir.c_str());
+    stop_agent();
+    return 1;
+  }
+  // Measures for `seconds`: CPU % of a core, and the largest RSS seen (sampled every 100 ms).
+  auto measure = [&](double* cpu_pct, double* rss_mib) {
+    int64_t rss = 0;
+    const double c0 = ProcCpuSeconds(*agent);
+    const absl::Time until = absl::Now() + absl::Seconds(seconds);
+    while (absl::Now() < until) {
+      rss = std::max(rss, ProcRssKib(*agent));
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    *cpu_pct = (ProcCpuSeconds(*agent) - c0) / seconds * 100;
+    *rss_mib = rss / 1024.0;
+  };
+  double idle_cpu = 0, idle_rss = 0, busy_cpu = 0, busy_rss = 0;
+  measure(&idle_cpu, &idle_rss);
+  std::string suite = kThirteenHostsSuite;
+  suite.replace(suite.find("WINDOW"), 6, std::to_string(seconds + 10));
+  std::ofstream(dir + "/suite.yaml") << suite;
+  const std::string submitted =
+      RunCli(bin_dir, controller->grpc_addr(), {"run", "submit", "--suite", dir + "/suite.yaml"});
+  // The window starts once the 13 hosts and their services are up: then the sampler runs.
+  const std::string prefix = perfgate::agent::HostsPrefix(name);
+  const bool up = perfgate::bench::WaitFor(
+      [&] {
+        perfgate::common::SpawnOptions c;
+        c.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + prefix + "'"};
+        int code = 0;
+        auto n = perfgate::common::RunAndCapture(c, &code);
+        return n.ok() && *n == "13\n";
+      },
+      absl::Seconds(60));
+  if (!up) {
+    std::fprintf(stderr, "the job's 13 hosts did not come up: %s (see %s/agent.log)\n",
+                 submitted.c_str(), dir.c_str());
+    stop_agent();
+    return 1;
+  }
+  absl::SleepFor(absl::Seconds(3));  // services started, the repetition begun
+  measure(&busy_cpu, &busy_rss);
+  std::printf(
+      "\n| perfgate-agent (%d s each) | CPU, %% of a core | RSS MiB |\n| --- | ---: | ---: |\n",
+      seconds);
+  std::printf("| idle, connected (reference) | %.2f | %.1f |\n", idle_cpu, idle_rss);
+  std::printf("| running a job on 13 hosts (13 services sampled every 250 ms) | %.2f | %.1f |\n",
+              busy_cpu, busy_rss);
+  std::printf("| difference | %+.2f | %+.1f |\n", busy_cpu - idle_cpu, busy_rss - idle_rss);
+  // The job ends with its window; the agent tears the hosts down.
+  perfgate::bench::WaitFor(
+      [&] {
+        perfgate::common::SpawnOptions c;
+        c.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + prefix + "' || true"};
+        int code = 0;
+        auto n = perfgate::common::RunAndCapture(c, &code);
+        return n.ok() && *n == "0\n";
+      },
+      absl::Seconds(90));
+  stop_agent();
   return 0;
 }
 
@@ -136,6 +283,14 @@ int main(int argc, char** argv) {
   int sample_seconds = 10;
   app.add_option("--sample-seconds", sample_seconds, "how long each sampling variant runs")
       ->check(CLI::Range(1, 600));
+  int agent_seconds = 15;
+  app.add_option("--agent-seconds", agent_seconds,
+                 "how long the real agent is measured, idle and then with 13 hosts (0: skip)")
+      ->check(CLI::Range(0, 600));
+  std::string bin_dir =
+      std::filesystem::canonical("/proc/self/exe").parent_path().string();
+  app.add_option("--bin-dir", bin_dir, "where perfgate-controller, perfgate-agent and perfgate are")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   if (auto s = perfgate::agent::NetnsHostsAvailable(); !s.ok()) {
@@ -296,5 +451,11 @@ int main(int argc, char** argv) {
   for (const auto& [name, pid] : pids) kill(pid, SIGKILL);
   (void)(*t)->Teardown();
   std::filesystem::remove_all(dir);
+  if (agent_seconds > 0) {
+    const std::string agent_dir = dir + "-agent";
+    const int rc = MeasureAgent(bin_dir, agent_dir, agent_seconds);
+    if (rc == 0) std::filesystem::remove_all(agent_dir);
+    return rc;
+  }
   return 0;
 }
