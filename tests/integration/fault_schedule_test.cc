@@ -1,6 +1,7 @@
 // Fault schedules end to end, through the controller and a real agent, on netns test hosts the
 // test's agent makes: a real three-member etcd (Debian's etcd-server) whose leader, found by
-// etcd's own API when the fault fires, is killed under load and restarted; a host's memory
+// etcd's own API when the fault fires, is killed under load and restarted, and whose leader of
+// the moment is later cut off by a partition healed at the window's end; a host's memory
 // limit enforced and reported as the kernel's OOM kill; netem on a host's link where the kernel
 // has it, and a clear refusal naming the missing qdisc where it has not.
 #include "absl/strings/match.h"
@@ -53,7 +54,7 @@ jobs:
                    --initial-cluster-state, new, --enable-v2]
             ready: {http: "http://{host}:2379/health", timeout: 40s}
       workload:
-        duration: 16s
+        duration: 18s
         repetitions: 1
         http:
           target: "http://{host:etcd-1}:2379"
@@ -67,7 +68,8 @@ jobs:
           recovery: {p99_band: 100%, hold: 2s}
           actions:
             - {name: kill-leader, action: kill, service: etcd, target: leader, at: 4s, restart_after: 3s}
-            - {name: stall, action: pause, service: etcd, target: etcd-3, at: 11s, duration: 1s}
+            - {name: stall, action: pause, service: etcd, target: etcd-3, at: 13s, duration: 1s}
+            - {name: isolate-leader, action: partition, target: leader, at: 15s}
 )yaml";
 
 TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryMeasured) {
@@ -106,14 +108,30 @@ TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryM
       << "before p99 " << before_p99 << " ms, during p99 " << during_p99 << " ms, errors "
       << during_errors;
   EXPECT_GE(kill->recovery_ms(), 0) << kill->recovery_note();
-  EXPECT_LT(kill->recovery_ms(), 7000) << kill->recovery_note();
+  // (Seen once at 4-11 s: not recovered within 7 s, when etcd-1, which takes the writes, was
+  // the leader killed and took long to rejoin; the stall now comes 9 s after the kill.)
+  EXPECT_LT(kill->recovery_ms(), 9000) << kill->recovery_note();
   EXPECT_EQ(Value(r, "fault.kill-leader.recovery"), kill->recovery_ms());
 
   const v1::FaultRecord* stall = FindFault(r, "stall");
   ASSERT_NE(stall, nullptr);
   EXPECT_EQ(stall->host(), "etcd-3");
-  EXPECT_GE(stall->undone_ms(), 12000);
+  EXPECT_GE(stall->undone_ms(), 14000);
   Value(r, "fault.stall.after.p99");  // present: Value fails the test for a missing one
+
+  // The leader of the moment (found again when the fault fires) cut off from the others until
+  // the window's end, then healed with the stack still whole.
+  const v1::FaultRecord* isolate = FindFault(r, "isolate-leader");
+  ASSERT_NE(isolate, nullptr);
+  EXPECT_EQ(isolate->error(), "");
+  EXPECT_NE(isolate->detail().find("leader probe answered '" + isolate->host() + "'"),
+            std::string::npos)
+      << isolate->detail();
+  EXPECT_GE(isolate->applied_ms(), 15000);
+  EXPECT_LT(isolate->applied_ms(), 15100);
+  EXPECT_NE(logs.find("fault isolate-leader undone on " + isolate->host()), std::string::npos)
+      << "healed at the window's end: " << logs;
+  Value(r, "fault.isolate-leader.during.p99");
 
   // Per host and per role figures from the hosts' control groups.
   for (const char* host : {"etcd-1", "etcd-2", "etcd-3"}) {
@@ -145,9 +163,9 @@ TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryM
       std::string::npos)
       << out;
   yaml = kEtcdSuite;
-  yaml.replace(yaml.find("at: 11s"), 7, "at: 20s");
+  yaml.replace(yaml.find("at: 13s"), 7, "at: 20s");
   EXPECT_EQ(Cli({"run", "submit", "--suite", WriteSuite("bad-at", yaml)}, &out), 2) << out;
-  EXPECT_NE(out.find("faults.actions[1].at: at 20000 ms is not inside the measured window (16s)"),
+  EXPECT_NE(out.find("faults.actions[1].at: at 20000 ms is not inside the measured window (18s)"),
             std::string::npos)
       << out;
 }
