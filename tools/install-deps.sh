@@ -21,14 +21,15 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # and GitHub's webhook examples, npm packages (below): node and npm come from Debian where the
 # machine has no npm of its own (an image with NodeSource's node must not get Debian's npm).
 # The fault-schedule tests run a real three-member etcd (etcd-server) on netns test hosts and
-# kill its leader under load; the ssh-host tests run Debian's sshd (openssh-server) inside netns
+# kill its leader under load, and Redis with replication and Sentinel, killing its master;
+# the ssh-host tests run Debian's sshd (openssh-server) inside netns
 # hosts as the machines of a host pool.
 # The harness tests run the real benchmark harnesses: a Google Benchmark program
 # (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine.
 if [ "${1:-}" = --test ]; then
   pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
          chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine
-         etcd-server openssh-server)
+         etcd-server openssh-server redis-server redis-sentinel redis-tools)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()
@@ -55,11 +56,14 @@ if [ ${#missing[@]} -gt 0 ]; then
      systemctl is-active --quiet prometheus-alertmanager 2>/dev/null; then
     systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
   fi
-  # The tests start their own sshd inside test hosts; the machine's own is not needed for them.
-  if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null &&
-     systemctl is-active --quiet ssh 2>/dev/null; then
-    systemctl disable --now ssh >/dev/null 2>&1 || true
-  fi
+  # The tests start their own sshd, redis and sentinels inside test hosts; the machine-wide
+  # services the packages start are not needed for them.
+  for svc in ssh:openssh-server redis-server:redis-server redis-sentinel:redis-sentinel; do
+    if [[ " ${missing[*]} " == *" ${svc#*:} "* ]] && command -v systemctl >/dev/null &&
+       systemctl is-active --quiet "${svc%%:*}" 2>/dev/null; then
+      systemctl disable --now "${svc%%:*}" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 # perfgate runs PostgreSQL as the unprivileged 'postgres' user, which must be able to enter
 # the data directory's parents. Some container images are built with a root directory of mode

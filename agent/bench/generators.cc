@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/exec/readiness.h"
 #include "common/http/url.h"
+#include "common/status/macros.h"
 
 namespace perfgate::agent {
 namespace {
@@ -76,15 +77,44 @@ bool ParseWrkDuration(const std::string& s, double* ms) {
 
 absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warmup,
                      BenchContext& ctx, v1::RepetitionResult* out, LoadTimeline* timeline) {
-  auto target = ctx.Expand(h.target());
-  if (!target.ok()) return absl::FailedPreconditionError(target.status().message());
+  const bool redis = h.protocol() == v1::HttpLoadSpec::PROTOCOL_REDIS;
+  const std::string kind = redis ? "redis" : "http";
+  auto expand = [&](const std::string& field,
+                    const std::string& text) -> absl::StatusOr<std::string> {
+    auto v = ctx.Expand(text);
+    if (!v.ok())
+      return absl::FailedPreconditionError(kind + "." + field + ": " +
+                                           std::string(v.status().message()));
+    return v;
+  };
   LoadOptions o;
   std::string base;
-  if (!common::SplitHttpUrl(*target, &o.host, &o.port, &base))
-    return absl::FailedPreconditionError("http.target: '" + *target + "' is not an http:// URL");
-  if (base == "/") base.clear();
+  if (redis) {
+    o.protocol = LoadOptions::Protocol::kRedis;
+    for (const auto& s : h.sentinels()) {
+      ASSIGN_OR_RETURN(std::string v, expand("sentinels", s));
+      o.sentinels.push_back(v);
+    }
+    o.sentinel_master = h.master();
+    if (o.sentinels.empty()) {
+      ASSIGN_OR_RETURN(std::string target, expand("target", h.target()));
+      const size_t colon = target.rfind(':');
+      if (colon == std::string::npos || !absl::SimpleAtoi(target.substr(colon + 1), &o.port))
+        return absl::FailedPreconditionError("redis.target: '" + target + "' is not HOST:PORT");
+      o.host = target.substr(0, colon);
+    }
+  } else {
+    ASSIGN_OR_RETURN(std::string target, expand("target", h.target()));
+    if (!common::SplitHttpUrl(target, &o.host, &o.port, &base))
+      return absl::FailedPreconditionError("http.target: '" + target + "' is not an http:// URL");
+    if (base == "/") base.clear();
+  }
   for (const auto& r : h.requests()) {
     LoadRequest lr;
+    for (const auto& a : r.command()) {
+      ASSIGN_OR_RETURN(std::string v, expand("requests.command", a));
+      lr.command.push_back(v);
+    }
     lr.name = r.name();
     lr.method = r.method().empty() ? "GET" : r.method();
     lr.path = base + (r.path().empty() ? "/" : r.path());
@@ -126,14 +156,14 @@ absl::Status RunHttp(const v1::HttpLoadSpec& h, absl::Duration window, bool warm
   }
   auto res = RunLoad(o);
   if (!res.ok())
-    return absl::FailedPreconditionError("http load: " + std::string(res.status().message()));
+    return absl::FailedPreconditionError(kind + " load: " + std::string(res.status().message()));
   if (timeline) {
     timeline->slices = std::move(res->timeline);
     timeline->window = res->duration;
   }
   if (ctx.cancel) return absl::CancelledError("cancelled");
-  out->set_generator(res->open_loop ? "http-open-loop" : "http-closed-loop");
-  AddHttpLoadResult(*res, out);
+  out->set_generator(kind + (res->open_loop ? "-open-loop" : "-closed-loop"));
+  AddHttpLoadResult(*res, out, kind);
   return absl::OkStatus();
 }
 
@@ -253,30 +283,30 @@ void AddMeasurement(v1::RepetitionResult* out, const std::string& name, const st
   m->set_direction(d);
 }
 
-void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out) {
+void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out, const std::string& kind) {
   const EndpointStats& t = r.total;
-  Add(out, "http.throughput", "req/s", r.achieved_rate, kHigher);
-  Add(out, "http.requests", "count", static_cast<double>(t.completed), kHigher);
+  const std::string k = kind + ".";
+  Add(out, k + "throughput", "req/s", r.achieved_rate, kHigher);
+  Add(out, k + "requests", "count", static_cast<double>(t.completed), kHigher);
   int64_t bad_status = 0;
   for (const auto& [code, n] : t.status_counts) bad_status += code >= 400 ? n : 0;
-  Add(out, "http.errors", "count", static_cast<double>(t.errors + t.timeouts + bad_status), kLower);
-  Add(out, "http.error_ratio", "ratio",
+  Add(out, k + "errors", "count", static_cast<double>(t.errors + t.timeouts + bad_status), kLower);
+  Add(out, k + "error_ratio", "ratio",
       t.sent ? static_cast<double>(t.errors + t.timeouts + bad_status) / t.sent : 0, kLower);
-  AddPercentiles(out, "http.latency", t.latency);
-  AddPercentiles(out, "http.service_time", t.service_time);
-  AddHistogram(out, "http.latency", t.latency);
-  AddHistogram(out, "http.service_time", t.service_time);
+  AddPercentiles(out, k + "latency", t.latency);
+  AddPercentiles(out, k + "service_time", t.service_time);
+  AddHistogram(out, k + "latency", t.latency);
+  AddHistogram(out, k + "service_time", t.service_time);
   if (r.open_loop) {
-    Add(out, "http.target_rate", "req/s", r.target_rate, kHigher);
-    Add(out, "http.sched_delay.p99", "ms", t.scheduling_delay.ValueAtPercentile(99) / 1000.0,
+    Add(out, k + "target_rate", "req/s", r.target_rate, kHigher);
+    Add(out, k + "sched_delay.p99", "ms", t.scheduling_delay.ValueAtPercentile(99) / 1000.0,
         kLower);
-    Add(out, "http.generator_lag.p99", "ms", t.generator_lag.ValueAtPercentile(99) / 1000.0,
-        kLower);
-    AddHistogram(out, "http.sched_delay", t.scheduling_delay);
+    Add(out, k + "generator_lag.p99", "ms", t.generator_lag.ValueAtPercentile(99) / 1000.0, kLower);
+    AddHistogram(out, k + "sched_delay", t.scheduling_delay);
   }
   if (r.endpoints.size() > 1) {
     for (const auto& [name, s] : r.endpoints) {
-      std::string p = "http." + MetricSafe(name);
+      std::string p = k + MetricSafe(name);
       Add(out, p + ".requests", "count", static_cast<double>(s.completed), kHigher);
       if (s.latency.total() > 0) {
         Add(out, p + ".latency.p50", "ms", s.latency.ValueAtPercentile(50) / 1000.0, kLower);

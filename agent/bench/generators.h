@@ -1,6 +1,7 @@
 // The load generators a workload can use, each run for one window (a warm-up or a measured
 // repetition) and turned into the same kind of result:
 //  - http: the built-in generator (agent/load/http_load.h), open or closed loop, with stages;
+//    redis: the same generator speaking RESP (commands; a Sentinel-aware master address);
 //  - wrk: Debian's wrk, its --latency report parsed into the http.* metrics;
 //  - pgbench: PostgreSQL's pgbench, its summary plus its per-transaction log (-l) folded into
 //    a latency histogram;
@@ -38,7 +39,9 @@ void AddMeasurement(v1::RepetitionResult* out, const std::string& name, const st
                     double v, v1::Direction d);
 
 // The pieces, exposed for tests.
-void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out);
+// `kind`: the metrics' prefix, http (http.latency.p99, ...) or redis.
+void AddHttpLoadResult(const LoadResult& r, v1::RepetitionResult* out,
+                       const std::string& kind = "http");
 absl::Status ParseWrkOutput(const std::string& text, v1::RepetitionResult* out);
 absl::Status ParsePgbenchOutput(const std::string& text, v1::RepetitionResult* out);
 absl::Status ParseCommandOutput(const std::string& json, v1::RepetitionResult* out);

@@ -128,13 +128,13 @@ StepResult StepRunner::Run(const StepOptions& o) {
     }
     // Sleep until output, the child's exit, or the next thing due: a deadline, a kill, a flush.
     absl::Time due = now + absl::Milliseconds(kIdleWakeMs);
-    if (!stopping) due = std::min(due, exited ? leader_exit_at + absl::Milliseconds(200) : deadline);
+    if (!stopping)
+      due = std::min(due, exited ? leader_exit_at + absl::Milliseconds(200) : deadline);
     due = std::min(due, kill_at);
     for (const auto& b : bufs)
       if (!b.pending.empty()) due = std::min(due, b.first_byte + kFlushEvery);
-    int wait_ms = static_cast<int>(
-        std::clamp<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(due - now, absl::Milliseconds(1))),
-                            0, kIdleWakeMs));
+    int wait_ms = static_cast<int>(std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(absl::Ceil(due - now, absl::Milliseconds(1))), 0, kIdleWakeMs));
     if (exited) wait_ms = std::min(wait_ms, 50);
     if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, kWaitpidPollMs);
     struct pollfd pfds[3];

@@ -1,6 +1,6 @@
 // One file on purpose (a little over 500 lines): the epoll worker's connection state machine,
 // its schedule and its accounting share the per-connection state and read as one loop; the
-// parts with an idea of their own (the HTTP parser, the pacer) have files of their own.
+// parts with an idea of their own (the HTTP and RESP parsers, the pacer) have files of their own.
 #include "agent/load/http_load.h"
 
 #include <arpa/inet.h>
@@ -8,21 +8,27 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "agent/load/http_response_parser.h"
 #include "agent/load/pacer.h"
+#include "agent/load/resp_parser.h"
 
 namespace perfgate::agent {
 namespace {
@@ -51,7 +57,97 @@ struct Conn {
   Pending cur;
   int64_t write_ns = 0;
   HttpResponseParser parser;
+  RespParser resp;  // the redis protocol's
 };
+
+// IPv4 address of `host` (a literal or a name) and `port`; false when it cannot be resolved.
+bool Resolve(const std::string& host, int port, sockaddr_in* out) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_INET;
+    if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) return false;
+    addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
+    freeaddrinfo(res);
+  }
+  *out = addr;
+  return true;
+}
+
+// One request-reply exchange on a fresh blocking connection, within `timeout`.
+absl::StatusOr<std::string> Exchange(const sockaddr_in& addr, const std::string& request,
+                                     absl::Duration timeout) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(strerror(errno));
+  const int64_t deadline = NowNs() + absl::ToInt64Nanoseconds(timeout);
+  auto wait = [&](short what) {
+    pollfd p{fd, what, 0};
+    const int64_t left_ms = (deadline - NowNs()) / 1'000'000;
+    return left_ms > 0 && poll(&p, 1, static_cast<int>(left_ms)) == 1;
+  };
+  std::string error;
+  RespParser reply;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
+      errno != EINPROGRESS) {
+    error = strerror(errno);
+  } else if (!wait(POLLOUT)) {
+    error = "no connection within " + absl::FormatDuration(timeout);
+  } else {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) error = strerror(err);
+  }
+  if (error.empty() && send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+                           static_cast<ssize_t>(request.size()))
+    error = "cannot send";
+  std::string got;
+  while (error.empty()) {
+    if (!wait(POLLIN)) {
+      error = "no reply within " + absl::FormatDuration(timeout);
+      break;
+    }
+    char buf[4096];
+    const ssize_t r = recv(fd, buf, sizeof buf, 0);
+    if (r < 0 && errno == EAGAIN) continue;
+    if (r < 0) {
+      error = strerror(errno);
+      break;
+    }
+    got.append(buf, r);
+    RespParser::Result res = reply.Feed(buf, static_cast<size_t>(r));
+    if (res == RespParser::Result::kDone) break;
+    if (res == RespParser::Result::kError) error = reply.error();
+  }
+  close(fd);
+  if (!error.empty()) return absl::UnavailableError(error);
+  return got;
+}
+
+// The two bulk strings of "*2\r\n$N\r\nIP\r\n$M\r\nPORT\r\n"; false otherwise (a null array:
+// the Sentinel does not know the master).
+bool ParseAddressReply(const std::string& r, std::string* ip, int* port) {
+  std::vector<std::string> parts;
+  size_t at = 0;
+  auto line = [&](std::string* out) {
+    const size_t end = r.find("\r\n", at);
+    if (end == std::string::npos) return false;
+    *out = r.substr(at, end - at);
+    at = end + 2;
+    return true;
+  };
+  std::string head;
+  if (!line(&head) || head != "*2") return false;
+  for (int i = 0; i < 2; ++i) {
+    std::string len, value;
+    if (!line(&len) || len.empty() || len[0] != '$' || !line(&value)) return false;
+    parts.push_back(value);
+  }
+  *ip = parts[0];
+  return absl::SimpleAtoi(parts[1], port) && *port > 0 && *port < 65536;
+}
 
 // One worker thread: its own epoll loop, connections, schedule and statistics.
 class Worker {
@@ -208,8 +304,23 @@ class Worker {
     return INT64_MAX;
   }
 
+  // With Sentinels: after a failed or lost connection, where the master is now.
+  void AskWhereTheMasterIs() {
+    if (o_.sentinels.empty() || !lost_master_) return;
+    const int64_t now = NowNs();
+    if (now < next_ask_ns_) return;
+    next_ask_ns_ = now + 100'000'000;
+    auto where = AskSentinels(o_.sentinels, o_.sentinel_master, absl::Milliseconds(200));
+    sockaddr_in a;
+    if (where.ok() && Resolve(where->first, where->second, &a)) {
+      addr_ = a;
+      lost_master_ = false;
+    }
+  }
+
   void Connect(size_t i) {
     Conn& c = conns_[i];
+    AskWhereTheMasterIs();
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.fd < 0) {
       RetryLater(i);
@@ -243,6 +354,7 @@ class Worker {
   // must not be spun on), while the others go on.
   void RetryLater(size_t i) {
     errors_at_connect_++;
+    lost_master_ = true;
     CloseConn(i);
     conns_[i].retry_at_ns = NowNs() + 10'000'000;
   }
@@ -259,7 +371,11 @@ class Worker {
     c.out = wire_[p.req];
     c.out_off = 0;
     c.write_ns = now;
-    c.parser.Reset(wire_[p.req].rfind("HEAD ", 0) == 0);
+    if (redis_) {
+      c.resp.Reset();
+    } else {
+      c.parser.Reset(wire_[p.req].rfind("HEAD ", 0) == 0);
+    }
     stats_[p.req].sent++;
     stats_[p.req].scheduling_delay.Record(Micros(now - p.intended_ns));
     // The generator's own lateness: from when it could first have sent (intended time, or the
@@ -284,6 +400,7 @@ class Worker {
 
   void Fail(size_t i) {
     Conn& c = conns_[i];
+    lost_master_ = true;
     if (c.state == Conn::State::kBusy) {
       stats_[c.cur.req].errors++;
       if (TimelineSlice* t = Slice(c.cur.intended_ns)) t->errors++;
@@ -335,15 +452,17 @@ class Worker {
         Fail(i);
         return;
       }
-      HttpResponseParser::Result res = c.parser.Feed(buf, static_cast<size_t>(r));
-      if (res == HttpResponseParser::Result::kNeedMore) {
+      // (The two parsers' results mean the same: more, done, error.)
+      const int res = redis_ ? static_cast<int>(c.resp.Feed(buf, static_cast<size_t>(r)))
+                             : static_cast<int>(c.parser.Feed(buf, static_cast<size_t>(r)));
+      if (res == static_cast<int>(HttpResponseParser::Result::kNeedMore)) {
         if (r == 0) {
           Fail(i);
           return;
         }
         continue;
       }
-      if (res == HttpResponseParser::Result::kError) {
+      if (res == static_cast<int>(HttpResponseParser::Result::kError)) {
         Fail(i);
         return;
       }
@@ -357,16 +476,17 @@ class Worker {
     int64_t now = NowNs();
     EndpointStats& s = stats_[c.cur.req];
     s.completed++;
-    s.status_counts[c.parser.status()]++;
+    const int status = redis_ ? (c.resp.error_reply() ? 500 : 200) : c.parser.status();
+    s.status_counts[status]++;
     s.latency.Record(Micros(now - c.cur.intended_ns));
     s.service_time.Record(Micros(now - c.write_ns));
     if (TimelineSlice* t = Slice(c.cur.intended_ns)) {
       t->completed++;
-      t->server_errors += c.parser.status() >= 500;
+      t->server_errors += status >= 500;
       t->latency.Record(Micros(now - c.cur.intended_ns));
     }
     last_completion_ns_ = std::max(last_completion_ns_, now);
-    if (c.parser.keep_alive()) {
+    if (redis_ || c.parser.keep_alive()) {
       c.state = Conn::State::kIdle;
       c.idle_since_ns = now;
     } else {
@@ -375,7 +495,10 @@ class Worker {
   }
 
   const LoadOptions& o_;
+  const bool redis_ = o_.protocol == LoadOptions::Protocol::kRedis;
   sockaddr_in addr_;
+  bool lost_master_ = false;  // with Sentinels: a connection failed since the master was asked
+  int64_t next_ask_ns_ = 0;
   const std::vector<std::string>& wire_;
   const std::vector<double>& cum_;
   std::vector<RateStage> stages_;
@@ -394,6 +517,7 @@ class Worker {
 };
 
 std::string Encode(const LoadOptions& o, const LoadRequest& r) {
+  if (o.protocol == LoadOptions::Protocol::kRedis) return EncodeRespCommand(r.command);
   std::string s = absl::StrCat(r.method, " ", r.path, " HTTP/1.1\r\nHost: ", o.host, ":", o.port,
                                "\r\nUser-Agent: perfgate-load\r\n");
   for (const auto& [k, v] : r.headers) absl::StrAppend(&s, k, ": ", v, "\r\n");
@@ -405,6 +529,35 @@ std::string Encode(const LoadOptions& o, const LoadRequest& r) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::pair<std::string, int>> AskSentinels(const std::vector<std::string>& sentinels,
+                                                         const std::string& master,
+                                                         absl::Duration timeout) {
+  const std::string ask = EncodeRespCommand({"SENTINEL", "get-master-addr-by-name", master});
+  std::vector<std::string> failures;
+  for (const std::string& s : sentinels) {
+    const size_t colon = s.rfind(':');
+    int port = 0;
+    sockaddr_in addr;
+    if (colon == std::string::npos || !absl::SimpleAtoi(s.substr(colon + 1), &port) ||
+        !Resolve(s.substr(0, colon), port, &addr)) {
+      failures.push_back(s + ": not a HOST:PORT that resolves");
+      continue;
+    }
+    auto reply = Exchange(addr, ask, timeout);
+    std::string ip;
+    int master_port = 0;
+    if (!reply.ok()) {
+      failures.push_back(s + ": " + std::string(reply.status().message()));
+    } else if (!ParseAddressReply(*reply, &ip, &master_port)) {
+      failures.push_back(s + ": does not know master '" + master + "'");
+    } else {
+      return std::make_pair(ip, master_port);
+    }
+  }
+  return absl::UnavailableError("no Sentinel named master '" + master +
+                                "': " + absl::StrJoin(failures, "; "));
+}
 
 EndpointStats EndpointStats::Make() {
   auto h = [] { return *common::HdrHistogram::Create(); };
@@ -469,18 +622,19 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
     }
   }
   const double target_rate = stages.empty() ? 0 : expected / absl::ToDoubleSeconds(duration);
+  const bool redis = o.protocol == LoadOptions::Protocol::kRedis;
+  if (!o.sentinels.empty() && (!redis || o.sentinel_master.empty()))
+    return absl::InvalidArgumentError("load.sentinels: go with the redis protocol and a master");
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(o.port));
-  if (inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) {
-    addrinfo hints{}, *res = nullptr;
-    hints.ai_family = AF_INET;
-    if (getaddrinfo(o.host.c_str(), nullptr, &hints, &res) != 0 || !res) {
-      return absl::UnavailableError("load.host: cannot resolve '" + o.host + "'");
-    }
-    addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
-    freeaddrinfo(res);
+  std::string host = o.host;
+  int port = o.port;
+  if (!o.sentinels.empty()) {
+    auto where = AskSentinels(o.sentinels, o.sentinel_master, absl::Seconds(2));
+    if (!where.ok()) return where.status();
+    std::tie(host, port) = *where;
   }
+  if (!Resolve(host, port, &addr))
+    return absl::UnavailableError("load.host: cannot resolve '" + host + "'");
   std::vector<std::string> wire;
   std::vector<double> cum;
   double total_weight = 0;
@@ -488,7 +642,11 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& o) {
     const LoadRequest& r = o.mix[i];
     if (r.weight <= 0)
       return absl::InvalidArgumentError(absl::StrCat("load.requests[", i, "].weight: must be > 0"));
-    if (r.path.empty() || r.path[0] != '/') {
+    if (redis && r.command.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("load.requests[", i, "].command: a redis request needs a command"));
+    }
+    if (!redis && (r.path.empty() || r.path[0] != '/')) {
       return absl::InvalidArgumentError(
           absl::StrCat("load.requests[", i, "].path: must start with /"));
     }

@@ -1,5 +1,6 @@
-// The built-in HTTP/1.1 load generator. Keep-alive connections driven by an epoll loop per
-// worker thread, a weighted mix of requests, and two modes:
+// The built-in HTTP/1.1 load generator (also speaking Redis's RESP2: LoadOptions::protocol).
+// Keep-alive connections driven by an epoll loop per worker thread, a weighted mix of
+// requests, and two modes:
 //  - open loop (default when a rate is given): requests have intended start times from the
 //    schedule (constant or Poisson arrivals). Latency is measured from the intended time, so a
 //    server or generator that falls behind shows up in the numbers instead of hiding
@@ -30,6 +31,7 @@ struct LoadRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   double weight = 1;
+  std::vector<std::string> command;  // redis: the command and its arguments
 };
 
 // A stretch of an open-loop schedule: `rate` at its start, `rate_to` at its end (a linear
@@ -41,8 +43,16 @@ struct RateStage {
 };
 
 struct LoadOptions {
+  // kRedis: each request is a command (LoadRequest::command); a reply counts as status 200, an
+  // error reply as 500 (a failed request).
+  enum class Protocol { kHttp, kRedis } protocol = Protocol::kHttp;
   std::string host = "127.0.0.1";
   int port = 80;
+  // Redis through a failover: instead of host and port, Sentinels ("HOST:PORT") asked for the
+  // address of `sentinel_master` at the start and, when a connection fails or is lost, again
+  // (at most every 100 ms; the asking blocks that worker for up to 200 ms a Sentinel).
+  std::vector<std::string> sentinels;
+  std::string sentinel_master;
   std::vector<LoadRequest> mix;
   double rate = 0;  // requests per second over all threads; 0 = closed loop
   // Instead of a constant rate (open loop): the schedule's stages; their durations add up to
@@ -114,6 +124,12 @@ struct LoadResult {
   // [start + i * slice, start + (i + 1) * slice).
   std::vector<TimelineSlice> timeline;
 };
+
+// The master's address as the first Sentinel that answers names it. UNAVAILABLE naming each
+// Sentinel's failure when none does.
+absl::StatusOr<std::pair<std::string, int>> AskSentinels(const std::vector<std::string>& sentinels,
+                                                         const std::string& master,
+                                                         absl::Duration timeout);
 
 // Runs the load to completion. INVALID_ARGUMENT for bad options (naming the field);
 // UNAVAILABLE when the host cannot be resolved.

@@ -188,8 +188,8 @@ absl::Status CheckFaults(const std::string& f, v1::BenchmarkJob* b, Templates* t
   }
   if (!b->workload().has_http()) {
     return Bad(f,
-               "needs the http generator: its timeline gives the latency and errors before, "
-               "during and after each fault");
+               "needs the http or redis generator: its timeline gives the latency and errors "
+               "before, during and after each fault");
   }
   if (!b->has_stack() || !b->stack().has_exec() || b->stack().exec().hosts().empty())
     return Bad(f, "needs a stack with test hosts (stack.hosts): faults land on hosts");
@@ -329,10 +329,45 @@ absl::Status CheckFixture(const std::string& f, v1::FixtureSpec* x, Templates* t
   return absl::OkStatus();
 }
 
+// The built-in generator's field in a suite: .http, or .redis for its RESP form.
+std::string GeneratorField(const v1::HttpLoadSpec& h) {
+  return h.protocol() == v1::HttpLoadSpec::PROTOCOL_REDIS ? ".redis" : ".http";
+}
+
+// A redis target: HOST:PORT, or Sentinels (HOST:PORT each) and the master's name.
+absl::Status CheckRedisTarget(const std::string& hf, const v1::HttpLoadSpec& h, Templates* t) {
+  auto host_port = [](const std::string& v) {
+    const size_t colon = v.rfind(':');
+    uint32_t port = 0;
+    // A template ({port:redis}) is checked once expanded, on the agent.
+    return colon != std::string::npos && colon > 0 &&
+           (v.find('{', colon) != std::string::npos ||
+            (absl::SimpleAtoi(v.substr(colon + 1), &port) && port > 0 && port < 65536));
+  };
+  if (h.sentinels().empty()) {
+    if (h.target().empty())
+      return Bad(hf + ".target", "is required (HOST:PORT), or sentinels and master");
+    if (!h.master().empty()) return Bad(hf + ".master", "goes with sentinels");
+    if (!host_port(h.target())) return Bad(hf + ".target", "'" + h.target() + "': want HOST:PORT");
+    return absl::OkStatus();
+  }
+  if (!h.target().empty())
+    return Bad(hf + ".target", "give either target or sentinels (which name the master)");
+  if (h.master().empty())
+    return Bad(hf + ".master", "is required with sentinels: the name they monitor");
+  if (h.sentinels_size() > 16) return Bad(hf + ".sentinels", "at most 16");
+  for (int i = 0; i < h.sentinels_size(); ++i) {
+    const std::string sf = absl::StrCat(hf, ".sentinels[", i, "]");
+    if (!host_port(h.sentinels(i))) return Bad(sf, "'" + h.sentinels(i) + "': want HOST:PORT");
+    t->Add(sf, h.sentinels(i));
+  }
+  return absl::OkStatus();
+}
+
 // Rate stages set the window's length: workload.duration may be left out or must agree.
 absl::Status CheckHttpRate(const std::string& wf, v1::WorkloadSpec* w) {
   v1::HttpLoadSpec* h = w->mutable_http();
-  const std::string hf = wf + ".http";
+  const std::string hf = wf + GeneratorField(*h);
   if (h->stages_size() > 0 && h->rate() > 0) return Bad(hf + ".rate", "give either rate or stages");
   if (h->closed_loop() && (h->rate() > 0 || h->stages_size() > 0))
     return Bad(hf + ".closed_loop", "a closed loop takes no rate or stages");
@@ -359,9 +394,16 @@ absl::Status CheckHttpRate(const std::string& wf, v1::WorkloadSpec* w) {
 
 absl::Status CheckHttp(const std::string& wf, v1::WorkloadSpec* w, Templates* t) {
   v1::HttpLoadSpec* h = w->mutable_http();
-  const std::string hf = wf + ".http";
-  if (h->target().empty()) return Bad(hf + ".target", "is required (http://HOST:PORT)");
-  if (!IsHttpUrl(h->target())) return Bad(hf + ".target", "must be an http:// URL");
+  const std::string hf = wf + GeneratorField(*h);
+  const bool redis = h->protocol() == v1::HttpLoadSpec::PROTOCOL_REDIS;
+  if (redis) {
+    RETURN_IF_ERROR(CheckRedisTarget(hf, *h, t));
+  } else {
+    if (h->target().empty()) return Bad(hf + ".target", "is required (http://HOST:PORT)");
+    if (!IsHttpUrl(h->target())) return Bad(hf + ".target", "must be an http:// URL");
+    if (!h->sentinels().empty() || !h->master().empty())
+      return Bad(hf + ".sentinels", "go with the redis generator");
+  }
   RETURN_IF_ERROR(CheckHttpRate(wf, w));
   if (h->connections() == 0) h->set_connections(kDefaultConnections);
   if (h->threads() == 0) h->set_threads(kDefaultThreads);
@@ -378,13 +420,22 @@ absl::Status CheckHttp(const std::string& wf, v1::WorkloadSpec* w, Templates* t)
   for (int i = 0; i < h->requests_size(); ++i) {
     v1::HttpRequestSpec* r = h->mutable_requests(i);
     const std::string rf = absl::StrCat(hf, ".requests[", i, "]");
-    if (r->method().empty()) r->set_method("GET");
-    if (r->path().empty()) r->set_path("/");
-    if (r->path()[0] != '/') return Bad(rf + ".path", "must start with /");
+    if (redis) {
+      if (r->command().empty())
+        return Bad(rf + ".command", "is required: the command and its arguments, like [GET, k]");
+      if (!r->method().empty() || !r->path().empty() || !r->body().empty() || !r->headers().empty())
+        return Bad(rf, "a redis request is a command: no method, path, headers or body");
+      t->AddAll(rf + ".command", r->command());
+    } else {
+      if (!r->command().empty()) return Bad(rf + ".command", "goes with the redis generator");
+      if (r->method().empty()) r->set_method("GET");
+      if (r->path().empty()) r->set_path("/");
+      if (r->path()[0] != '/') return Bad(rf + ".path", "must start with /");
+    }
     if (r->weight() == 0) r->set_weight(1);
     if (!(r->weight() > 0)) return Bad(rf + ".weight", "must be positive");
   }
-  t->Add(hf + ".target", h->target());
+  if (!h->target().empty()) t->Add(hf + ".target", h->target());
   return absl::OkStatus();
 }
 

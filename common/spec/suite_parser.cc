@@ -524,7 +524,7 @@ class Parser : public YamlReader {
 
   absl::Status Workload(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
     RETURN_IF_ERROR(CheckKeys(n, path,
-                              {"warmup", "duration", "repetitions", "pause", "http", "wrk",
+                              {"warmup", "duration", "repetitions", "pause", "http", "redis", "wrk",
                                "pgbench", "command", "harness", "faults"}));
     if (n["faults"]) RETURN_IF_ERROR(Faults(n["faults"], path + ".faults", w->mutable_faults()));
     if (n["harness"]) {
@@ -542,13 +542,16 @@ class Parser : public YamlReader {
     RETURN_IF_ERROR(OptWhole(n, path, "repetitions", 1, kMaxRepetitions, w,
                              &v1::WorkloadSpec::set_repetitions));
     RETURN_IF_ERROR(OptSeconds(n, path, "pause", w, &v1::WorkloadSpec::set_pause_seconds, true));
-    int kinds = !!n["http"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"] + !!n["harness"];
+    int kinds =
+        !!n["http"] + !!n["redis"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"] + !!n["harness"];
     if (kinds != 1) {
       return Error(n, path,
-                   "give exactly one load generator: http, wrk, pgbench, command or harness");
+                   "give exactly one load generator: http, redis, wrk, pgbench, command or "
+                   "harness");
     }
     if (n["harness"]) return Harness(n["harness"], path + ".harness", w->mutable_harness());
-    if (n["http"]) return Http(n["http"], path + ".http", w->mutable_http());
+    if (n["http"]) return Http(n["http"], path + ".http", w->mutable_http(), false);
+    if (n["redis"]) return Http(n["redis"], path + ".redis", w->mutable_http(), true);
     if (n["wrk"]) {
       return External(n["wrk"], path + ".wrk", {"url", "connections", "threads"}, w->mutable_wrk(),
                       &v1::WrkSpec::mutable_url, &v1::WrkSpec::set_connections,
@@ -612,11 +615,21 @@ class Parser : public YamlReader {
     return absl::OkStatus();
   }
 
-  absl::Status Http(const YAML::Node& g, const std::string& p, v1::HttpLoadSpec* s) {
-    RETURN_IF_ERROR(CheckKeys(g, p,
-                              {"target", "rate", "closed_loop", "poisson", "connections", "threads",
-                               "timeout", "requests", "stages", "max_generator_lag_p99"}));
+  // The built-in generator: http, or (`redis`) the same speaking RESP, whose target is
+  // HOST:PORT or Sentinels and a master, and whose requests are commands.
+  absl::Status Http(const YAML::Node& g, const std::string& p, v1::HttpLoadSpec* s, bool redis) {
+    std::set<std::string> keys = {
+        "target",  "rate",    "closed_loop", "poisson", "connections",
+        "threads", "timeout", "requests",    "stages",  "max_generator_lag_p99"};
+    if (redis) keys.insert({"sentinels", "master"});
+    RETURN_IF_ERROR(CheckKeys(g, p, keys));
     RETURN_IF_ERROR(OptStr(g, p, "target", s->mutable_target()));
+    if (redis) {
+      s->set_protocol(v1::HttpLoadSpec::PROTOCOL_REDIS);
+      if (g["sentinels"])
+        RETURN_IF_ERROR(StrList(g["sentinels"], p + ".sentinels", s->mutable_sentinels()));
+      RETURN_IF_ERROR(OptStr(g, p, "master", s->mutable_master()));
+    }
     RETURN_IF_ERROR(OptNumber(g, p, "rate", 0.001, 10'000'000, s, &v1::HttpLoadSpec::set_rate));
     RETURN_IF_ERROR(OptBool(g, p, "closed_loop", s, &v1::HttpLoadSpec::set_closed_loop));
     RETURN_IF_ERROR(OptBool(g, p, "poisson", s, &v1::HttpLoadSpec::set_poisson));
@@ -637,7 +650,7 @@ class Parser : public YamlReader {
       s->set_max_generator_lag_p99_us(static_cast<uint32_t>(absl::ToInt64Microseconds(d)));
     }
     if (g["stages"]) RETURN_IF_ERROR(Stages(g["stages"], p + ".stages", s));
-    if (g["requests"]) RETURN_IF_ERROR(Requests(g["requests"], p + ".requests", s));
+    if (g["requests"]) RETURN_IF_ERROR(Requests(g["requests"], p + ".requests", s, redis));
     return absl::OkStatus();
   }
 
@@ -655,13 +668,18 @@ class Parser : public YamlReader {
     return absl::OkStatus();
   }
 
-  absl::Status Requests(const YAML::Node& rq, const std::string& p, v1::HttpLoadSpec* s) {
+  absl::Status Requests(const YAML::Node& rq, const std::string& p, v1::HttpLoadSpec* s,
+                        bool redis) {
     RETURN_IF_ERROR(List(rq, p, "a non-empty list"));
     for (size_t i = 0; i < rq.size(); ++i) {
       std::string rp = absl::StrCat(p, "[", i, "]");
-      RETURN_IF_ERROR(
-          CheckKeys(rq[i], rp, {"name", "method", "path", "headers", "body", "weight"}));
+      RETURN_IF_ERROR(CheckKeys(
+          rq[i], rp,
+          redis ? std::set<std::string>{"name", "command", "weight"}
+                : std::set<std::string>{"name", "method", "path", "headers", "body", "weight"}));
       v1::HttpRequestSpec* r = s->add_requests();
+      if (rq[i]["command"])
+        RETURN_IF_ERROR(StrList(rq[i]["command"], rp + ".command", r->mutable_command()));
       if (rq[i]["name"]) {
         ASSIGN_OR_RETURN(*r->mutable_name(), NonEmpty(rq[i]["name"], rp + ".name"));
       }

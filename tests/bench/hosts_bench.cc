@@ -143,8 +143,15 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
   if (!controller) return 1;
   const std::string name = absl::StrCat("hosts-bench-", getpid());
   perfgate::common::SpawnOptions o;
-  o.argv = {bin_dir + "/perfgate-agent", "--controller", controller->grpc_addr(), "--name", name,
-            "--work-dir", dir + "/agent", "--http-listen", "127.0.0.1:0"};
+  o.argv = {bin_dir + "/perfgate-agent",
+            "--controller",
+            controller->grpc_addr(),
+            "--name",
+            name,
+            "--work-dir",
+            dir + "/agent",
+            "--http-listen",
+            "127.0.0.1:0"};
   FILE* log = fopen((dir + "/agent.log").c_str(), "w");
   if (log) o.stdout_fd = o.stderr_fd = fileno(log);
   auto agent = perfgate::common::Spawn(o);
@@ -287,8 +294,7 @@ int main(int argc, char** argv) {
   app.add_option("--agent-seconds", agent_seconds,
                  "how long the real agent is measured, idle and then with 13 hosts (0: skip)")
       ->check(CLI::Range(0, 600));
-  std::string bin_dir =
-      std::filesystem::canonical("/proc/self/exe").parent_path().string();
+  std::string bin_dir = std::filesystem::canonical("/proc/self/exe").parent_path().string();
   app.add_option("--bin-dir", bin_dir, "where perfgate-controller, perfgate-agent and perfgate are")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

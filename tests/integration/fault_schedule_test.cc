@@ -357,5 +357,106 @@ TEST_F(BenchmarkTest, AManagerWorkerClusterMovesAKilledWorkersTasksAndTheResults
   }
 }
 
+// Redis with replication and Sentinel (Debian's redis-server and redis-sentinel): a master and
+// two replicas on three hosts with their limits, a Sentinel on each, load from the redis
+// generator, which asks the Sentinels where the master is. The master (found by asking a
+// Sentinel when the fault fires) is killed under load: the Sentinels fail over, the load
+// follows the new master before the old one is restarted, and the recovery is measured; then
+// the master of the moment, no longer the first, is cut off by a partition healed at the end.
+constexpr char kRedisSuite[] = R"yaml(
+name: it-redis-failover
+jobs:
+  - name: redis
+    benchmark:
+      stack:
+        hosts:
+          - {role: redis, count: 3, cpus: 0.5, memory: 128Mi}
+        services:
+          - name: redis
+            on: redis
+            args: [/bin/sh, -c, "exec redis-server --port 6379 --bind {host} --protected-mode no --save '' --appendonly no --dir {workdir} $([ {index} = 1 ] || echo --replicaof {host:redis-1} 6379)"]
+            ready: {tcp: "{host}:6379", timeout: 20s}
+          - name: sentinel
+            on: redis
+            args:
+              - /bin/sh
+              - -c
+              - >-
+                mkdir -p {workdir}/sentinel-{index} &&
+                printf 'port 26379\nbind {host}\nprotected-mode no\nsentinel monitor m {host:redis-1} 6379 2\nsentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 10000\n'
+                > {workdir}/sentinel-{index}/sentinel.conf &&
+                exec redis-sentinel {workdir}/sentinel-{index}/sentinel.conf
+            ready: {command: "redis-cli -h {host} -p 26379 SENTINEL get-master-addr-by-name m | grep -q .", timeout: 20s}
+      workload:
+        duration: 18s
+        repetitions: 1
+        redis:
+          sentinels: ["{host:redis-1}:26379", "{host:redis-2}:26379", "{host:redis-3}:26379"]
+          master: m
+          rate: 200
+          connections: 8
+          timeout: 2s
+          max_generator_lag_p99: 250ms
+          requests:
+            - {name: set, command: [SET, key, value]}
+            - {name: get, command: [GET, key], weight: 3}
+        faults:
+          leader: {command: "redis-cli -h {host:redis-2} -p 26379 SENTINEL get-master-addr-by-name m | head -1"}
+          recovery: {p99_band: 100%, hold: 2s}
+          actions:
+            - {name: kill-master, action: kill, service: redis, target: leader, at: 3s, restart_after: 9s}
+            - {name: isolate-master, action: partition, target: leader, at: 15s}
+)yaml";
+
+TEST_F(BenchmarkTest, ARedisMasterKilledUnderLoadFailsOverThroughSentinelAndTheLoadFollows) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  ASSERT_EQ(system("command -v redis-server && command -v redis-sentinel && command -v redis-cli"),
+            0)
+      << "redis is missing: tools/install-deps.sh --test installs redis-server, redis-sentinel "
+         "and redis-tools";
+  StartController();
+  const std::string name = absl::StrCat("redis-", getpid());
+  StartAgent(name);
+  const int64_t id = Submit(WriteSuite("redis", kRedisSuite), "", 0);
+  const std::string logs = AllLogs(id);
+  v1::RunResults r = Results(id);
+  ASSERT_EQ(r.jobs(0).repetitions_size(), 1) << logs;
+  EXPECT_TRUE(r.jobs(0).repetitions(0).valid()) << r.jobs(0).repetitions(0).invalid_reason();
+  EXPECT_EQ(r.jobs(0).repetitions(0).generator(), "redis-open-loop");
+  EXPECT_GT(Value(r, "redis.throughput"), 150);
+  Value(r, "redis.get.latency.p99");  // per command
+
+  // The master was redis-1, as the Sentinel said when the fault fired.
+  const v1::FaultRecord* kill = FindFault(r, "kill-master");
+  ASSERT_NE(kill, nullptr) << logs;
+  EXPECT_EQ(kill->host(), "redis-1") << kill->detail();
+  EXPECT_EQ(kill->error(), "");
+  EXPECT_GE(kill->undone_ms(), 12000) << "restarted after 9 s";
+  // Losing it cost the load until the Sentinels promoted a replica and the generator found it:
+  // recovered before the old master came back, so the load followed the failover.
+  EXPECT_TRUE(Value(r, "fault.kill-master.during.error_ratio") > 0 ||
+              Value(r, "fault.kill-master.during.p99") > Value(r, "fault.kill-master.before.p99"));
+  EXPECT_GE(kill->recovery_ms(), 0) << kill->recovery_note();
+  EXPECT_LT(kill->recovery_ms(), 9000) << kill->recovery_note() << logs;
+  EXPECT_EQ(Count(logs, "service redis.redis-1 started"), 2) << "restarted: " << logs;
+
+  // Later the Sentinels name another master, which a partition cuts off until the end.
+  const v1::FaultRecord* isolate = FindFault(r, "isolate-master");
+  ASSERT_NE(isolate, nullptr);
+  EXPECT_EQ(isolate->error(), "");
+  EXPECT_TRUE(isolate->host() == "redis-2" || isolate->host() == "redis-3")
+      << "the failover moved the master: " << isolate->detail();
+  EXPECT_NE(logs.find("fault isolate-master undone on " + isolate->host()), std::string::npos)
+      << logs;
+  Value(r, "fault.isolate-master.during.p99");
+  for (const char* host : {"redis-1", "redis-2", "redis-3"})
+    EXPECT_LT(Value(r, absl::StrCat("proc.", host, ".memory_peak")), 128) << "its limit";
+
+  common::SpawnOptions o;
+  o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
+  int code = 0;
+  EXPECT_EQ(*common::RunAndCapture(o, &code), "0\n") << "nothing of the hosts is left";
+}
+
 }  // namespace
 }  // namespace perfgate::testing

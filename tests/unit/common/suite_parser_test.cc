@@ -288,7 +288,8 @@ TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
       {job("        harness: {format: go-test, command: go, timout: 1m}\n"),
        "workload.harness.timout: unknown key"},
       {job("        harness: {format: go-test, command: go}\n        command: x\n"),
-       "give exactly one load generator: http, wrk, pgbench, command or harness"},
+       "give exactly one load generator: http, redis, wrk, pgbench, command or "
+       "harness"},
       {"jobs:\n  - benchmark:\n      observe: {profiles: [{service: a, url: \"http://x\", cpu: "
        "1s}]}\n"
        "      workload: {harness: {format: go-test, command: go}}\n",
@@ -447,7 +448,7 @@ TEST(SuiteParserTest, BadFaultSchedulesNameLineFieldAndProblem) {
       {with("p99_band: 50%", "p99_band: 0"), "recovery.p99_band: must be above 0"},
       {with("http: {target: \"http://{host:web-1}:80\", rate: 10}",
             "command: \"echo {host:web-1}\""),
-       "workload.faults: needs the http generator"},
+       "workload.faults: needs the http or redis generator"},
       {with("ready_on: any", "ready_on: some"),
        "services[0].ready_on: want any (ready once its check passes on one of its hosts) or all"},
       {with("{name: web, on: web-1, args: [y]}", "{name: web, ready_on: any, args: [y]}"),
@@ -507,6 +508,57 @@ TEST(SuiteParserTest, SshHostsSelectAPoolLargeEnoughAndTakeOnlyInstanceFaults) {
       {"jobs:\n  - benchmark:\n      stack:\n        provider: ssh\n        services: "
        "[{name: a, args: [x]}]\n      workload: {command: ./b}\n",
        "stack.provider: goes with hosts"},
+  };
+  ExpectEachRefused(cases);
+}
+
+// workload.redis: the built-in generator speaking RESP, to a HOST:PORT or to the master that
+// Sentinels name; requests are commands.
+TEST(SuiteParserTest, RedisWorkloadsTakeATargetOrSentinelsAndCommands) {
+  auto spec = ParseSuite("s.yaml", R"yaml(
+jobs:
+  - benchmark:
+      workload:
+        redis:
+          sentinels: ["10.0.0.2:26379", "{host}:26379"]
+          master: mymaster
+          rate: 100
+          requests:
+            - {name: set, command: [SET, k, v]}
+            - {command: [GET, k], weight: 3}
+)yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::HttpLoadSpec& r = spec->jobs(0).benchmark().workload().http();
+  EXPECT_EQ(r.protocol(), v1::HttpLoadSpec::PROTOCOL_REDIS);
+  EXPECT_EQ(r.sentinels_size(), 2);
+  EXPECT_EQ(r.master(), "mymaster");
+  ASSERT_EQ(r.requests_size(), 2);
+  EXPECT_EQ(r.requests(0).command(0), "SET");
+  EXPECT_EQ(r.requests(1).weight(), 3);
+  EXPECT_EQ(r.requests(1).method(), "") << "no HTTP defaults on a command";
+
+  const std::string w = "jobs[0].benchmark.workload.redis";
+  auto job = [](const std::string& redis) {
+    return "jobs:\n  - benchmark:\n      workload:\n        redis: " + redis + "\n";
+  };
+  const ErrorCase cases[] = {
+      {job("{rate: 10, requests: [{command: [GET, k]}]}"),
+       w + ".target: is required (HOST:PORT), or sentinels and master"},
+      {job("{target: 'localhost', rate: 10, requests: [{command: [GET, k]}]}"),
+       w + ".target: 'localhost': want HOST:PORT"},
+      {job("{sentinels: ['a:1'], rate: 10, requests: [{command: [GET, k]}]}"),
+       w + ".master: is required with sentinels"},
+      {job("{target: 'a:1', sentinels: ['a:1'], master: m, rate: 10, requests: [{command: [GET, "
+           "k]}]}"),
+       w + ".target: give either target or sentinels"},
+      {job("{target: 'a:6379', rate: 10, requests: [{name: get}]}"),
+       w + ".requests[0].command: is required"},
+      {job("{target: 'a:6379', rate: 10, requests: [{path: /x, command: [GET, k]}]}"),
+       w + ".requests[0].path: unknown key"},
+      {job("{target: 'a:6379', requests: [{command: [GET, k]}]}"), w + ".rate: is required"},
+      {"jobs:\n  - benchmark:\n      workload:\n        http: {target: 'http://a:1', rate: 1, "
+       "requests: [{command: [GET]}]}\n",
+       "requests[0].command: unknown key"},
   };
   ExpectEachRefused(cases);
 }
