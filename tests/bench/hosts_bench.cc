@@ -195,15 +195,16 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
       RunCli(bin_dir, controller->grpc_addr(), {"run", "submit", "--suite", dir + "/suite.yaml"});
   // The window starts once the 13 hosts and their services are up: then the sampler runs.
   const std::string prefix = perfgate::agent::HostsPrefix(name);
-  const bool up = perfgate::bench::WaitFor(
-      [&] {
-        perfgate::common::SpawnOptions c;
-        c.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + prefix + "'"};
-        int code = 0;
-        auto n = perfgate::common::RunAndCapture(c, &code);
-        return n.ok() && *n == "13\n";
-      },
-      absl::Seconds(60));
+  // How many of the agent's namespaces there are.
+  auto namespaces = [&] {
+    perfgate::common::SpawnOptions c;
+    c.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + prefix + "' || true"};
+    int code = 0;
+    auto n = perfgate::common::RunAndCapture(c, &code);
+    return n.ok() ? *n : std::string("?");
+  };
+  const bool up =
+      perfgate::bench::WaitFor([&] { return namespaces() == "13\n"; }, absl::Seconds(60));
   if (!up) {
     std::fprintf(stderr, "the job's 13 hosts did not come up: %s (see %s/agent.log)\n",
                  submitted.c_str(), dir.c_str());
@@ -220,15 +221,7 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
               busy_cpu, busy_rss);
   std::printf("| difference | %+.2f | %+.1f |\n", busy_cpu - idle_cpu, busy_rss - idle_rss);
   // The job ends with its window; the agent tears the hosts down.
-  perfgate::bench::WaitFor(
-      [&] {
-        perfgate::common::SpawnOptions c;
-        c.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + prefix + "' || true"};
-        int code = 0;
-        auto n = perfgate::common::RunAndCapture(c, &code);
-        return n.ok() && *n == "0\n";
-      },
-      absl::Seconds(90));
+  perfgate::bench::WaitFor([&] { return namespaces() == "0\n"; }, absl::Seconds(90));
   stop_agent();
   return 0;
 }
