@@ -416,6 +416,8 @@ absl::Status CheckHttp(const std::string& wf, v1::WorkloadSpec* w, Templates* t)
   if (h->timeout_ms() == 0) h->set_timeout_ms(kDefaultHttpTimeoutMs);
   if (h->max_generator_lag_p99_us() == 0)
     h->set_max_generator_lag_p99_us(kDefaultMaxGeneratorLagP99Us);
+  if (h->requests().empty() && redis)
+    return Bad(hf + ".requests", "is required: the commands to send, like [{command: [GET, key]}]");
   if (h->requests().empty()) h->add_requests();
   for (int i = 0; i < h->requests_size(); ++i) {
     v1::HttpRequestSpec* r = h->mutable_requests(i);

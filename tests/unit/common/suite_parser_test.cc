@@ -556,6 +556,7 @@ jobs:
       {job("{target: 'a:6379', rate: 10, requests: [{path: /x, command: [GET, k]}]}"),
        w + ".requests[0].path: unknown key"},
       {job("{target: 'a:6379', requests: [{command: [GET, k]}]}"), w + ".rate: is required"},
+      {job("{target: 'a:6379', rate: 10}"), w + ".requests: is required: the commands to send"},
       {"jobs:\n  - benchmark:\n      workload:\n        http: {target: 'http://a:1', rate: 1, "
        "requests: [{command: [GET]}]}\n",
        "requests[0].command: unknown key"},
