@@ -354,7 +354,7 @@ class ExecStackImpl : public Stack, public HostControl {
     auto src = ctx_.vars.find("srcdir");
     if (src != ctx_.vars.end()) {
       const absl::Time t0 = ctx_.clock.Now();
-      RETURN_IF_ERROR(ssh_->CopyToAll(src->second, "src"));
+      RETURN_IF_ERROR(ssh_->CopyToAll(src->second, "src", &ctx_.cancel));
       ctx_.steps.Note(absl::StrCat(
           "build copied to ", ssh_->hosts().size(), " ssh hosts (", ssh_->remote_dir(),
           "/HOST/src) in ",

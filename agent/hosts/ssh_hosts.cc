@@ -318,7 +318,8 @@ absl::StatusOr<std::string> SshTopology::Run(const Host& h, const std::string& c
   return RunOk(Argv(h, command), "host " + h.name + " (" + h.machine->name + ")");
 }
 
-absl::Status SshTopology::CopyToAll(const std::string& local, const std::string& under) const {
+absl::Status SshTopology::CopyToAll(const std::string& local, const std::string& under,
+                                    const std::atomic<bool>* cancel) const {
   // rsync's remote shell: each host's ssh over its master connection; all hosts at once.
   std::vector<std::pair<pid_t, std::string>> running;  // rsync, its output file
   absl::Status first;
@@ -346,8 +347,23 @@ absl::Status SshTopology::CopyToAll(const std::string& local, const std::string&
     }
     running.emplace_back(*pid, log);
   }
+  // Waited for in turn, each up to 30 minutes, watching for a cancel.
+  bool cancelled = false;
   for (size_t i = 0; i < running.size(); ++i) {
-    auto w = common::WaitFor(running[i].first, absl::Minutes(30));
+    absl::StatusOr<int> w = absl::DeadlineExceededError("");
+    const absl::Time give_up = absl::Now() + absl::Minutes(30);
+    while (absl::IsDeadlineExceeded(w.status()) && absl::Now() < give_up) {
+      if (!cancelled && cancel && cancel->load()) {
+        cancelled = true;
+        for (const auto& [pid, log] : running) kill(pid, SIGTERM);
+      }
+      w = common::WaitFor(running[i].first, absl::Milliseconds(100));
+    }
+    if (absl::IsDeadlineExceeded(w.status())) {
+      kill(running[i].first, SIGKILL);
+      common::WaitFor(running[i].first, absl::Seconds(5)).IgnoreError();
+    }
+    if (cancelled) continue;
     const int code = w.ok() ? common::ExitCodeFromWaitStatus(*w) : -1;
     if (code == 0 || !first.ok()) continue;
     std::ifstream in(running[i].second);
@@ -357,6 +373,7 @@ absl::Status SshTopology::CopyToAll(const std::string& local, const std::string&
         code < 0 ? std::string("did not finish within 30 min") : absl::StrCat("exit code ", code),
         words.empty() ? "" : ": ", absl::StripAsciiWhitespace(words)));
   }
+  if (cancelled) return absl::CancelledError("cancelled while copying the build");
   return first;
 }
 

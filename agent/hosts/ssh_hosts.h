@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -123,8 +124,9 @@ class SshTopology {
   // The ssh command line that runs `command` on `h`, for a process the caller keeps.
   std::vector<std::string> Argv(const Host& h, const std::string& command) const;
   // Copies the directory `local` to `<host's dir>/<under>` on every host (rsync over the
-  // hosts' connections, in parallel).
-  absl::Status CopyToAll(const std::string& local, const std::string& under) const;
+  // hosts' connections, in parallel). CANCELLED (the copies stopped) once `*cancel` is set.
+  absl::Status CopyToAll(const std::string& local, const std::string& under,
+                         const std::atomic<bool>* cancel = nullptr) const;
 
   // A shell command line that starts `argv` on `h` in `dir` (made first) with `env`, recording
   // its pid in the host's directory as `id` (the process leads its own process group: sshd
