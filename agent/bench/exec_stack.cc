@@ -44,7 +44,7 @@ class ExecStackImpl : public Stack, public HostControl {
     absl::Duration grace = absl::Seconds(spec_.stop_grace_seconds());
     for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
       Running& r = *it;
-      if (!r.exited && r.remote) {
+      if (!r.exited && r.where.ssh) {
         StopRemote(r, grace);
       } else if (!r.exited) {
         common::SignalGroup(r.pid, SIGTERM).IgnoreError();
@@ -85,12 +85,12 @@ class ExecStackImpl : public Stack, public HostControl {
     std::vector<ServiceProcesses> out;
     for (const auto& r : running_) {
       if (r.exited) continue;
-      if (!r.remote) {
+      if (!r.where.ssh) {
         out.push_back({r.name, {r.pid}});
         continue;
       }
       const SshTopology* ssh = ssh_.get();
-      const SshTopology::Host* h = r.remote;
+      const SshTopology::Host* h = r.where.ssh;
       out.push_back({r.name,
                      {r.remote_pid},
                      h->name,
@@ -133,8 +133,8 @@ class ExecStackImpl : public Stack, public HostControl {
     if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
     r->faulted = true;
     // On an ssh host the group is killed there; its ssh then ends with it.
-    RETURN_IF_ERROR(r->remote ? ssh_->Signal(*r->remote, r->remote_pid, "KILL")
-                              : common::SignalGroup(r->pid, SIGKILL));
+    RETURN_IF_ERROR(r->where.ssh ? ssh_->Signal(*r->where.ssh, r->remote_pid, "KILL")
+                                 : common::SignalGroup(r->pid, SIGKILL));
     auto w = common::WaitFor(r->pid, absl::Seconds(10));
     r->exited = true;
     if (w.ok()) r->status = *w;
@@ -147,8 +147,7 @@ class ExecStackImpl : public Stack, public HostControl {
     if (!Reap(*r)) return absl::FailedPreconditionError(r->name + " is still running");
     // Whatever its children left in its group goes before it starts again.
     if (common::GroupAlive(r->pid)) common::SignalGroup(r->pid, SIGKILL).IgnoreError();
-    ASSIGN_OR_RETURN(Running fresh, Launch(*r->spec, r->name, r->vars,
-                                           Where{r->host_name, "", "", "", r->host, r->remote}));
+    ASSIGN_OR_RETURN(Running fresh, Launch(*r->spec, r->name, r->vars, r->where));
     *r = std::move(fresh);
     r->restarted = true;
     return absl::OkStatus();
@@ -157,7 +156,7 @@ class ExecStackImpl : public Stack, public HostControl {
   absl::Status Pause(const std::string& service, const std::string& host, bool pause) override {
     ASSIGN_OR_RETURN(Running * r, Instance(service, host));
     if (Reap(*r)) return absl::FailedPreconditionError(r->name + " is not running");
-    if (r->remote) return ssh_->Signal(*r->remote, r->remote_pid, pause ? "STOP" : "CONT");
+    if (r->where.ssh) return ssh_->Signal(*r->where.ssh, r->remote_pid, pause ? "STOP" : "CONT");
     return common::SignalGroup(r->pid, pause ? SIGSTOP : SIGCONT);
   }
 
@@ -224,10 +223,9 @@ class ExecStackImpl : public Stack, public HostControl {
   struct Running {
     std::string name;  // SERVICE, or SERVICE.HOST
     const v1::ServiceSpec* spec = nullptr;
-    std::string host_name;                      // the test host it runs on, if any
-    const NetnsTopology::Host* host = nullptr;  // a netns host's
-    // An ssh host's: `pid` is the local ssh running it, `remote_pid` its process (group) there.
-    const SshTopology::Host* remote = nullptr;
+    Where where;  // the test host it runs on (none: the agent's machine)
+    // On an ssh host, `pid` is the local ssh running it and `remote_pid` its process (group)
+    // there.
     pid_t remote_pid = 0;
     std::map<std::string, std::string> vars;  // its template variables ({host}, {index})
     pid_t pid = 0;
@@ -245,21 +243,22 @@ class ExecStackImpl : public Stack, public HostControl {
   // How an exited instance ended, and when its host's memory limit was the cause, that.
   std::string HowItEnded(const Running& r) const {
     std::string text = ExitText(common::ExitCodeFromWaitStatus(r.status));
-    if (!r.host || !r.host->cgroup) return text;
-    auto st = r.host->cgroup->Stats();
+    const NetnsTopology::Host* host = r.where.netns;
+    if (!host || !host->cgroup) return text;
+    auto st = host->cgroup->Stats();
     if (!st.ok() || st->oom_kills == 0) return text;
     uint64_t limit = 0;
     for (const v1::HostRole& role : spec_.exec().hosts())
-      if (role.role() == r.host->role) limit = role.memory_bytes();
+      if (role.role() == host->role) limit = role.memory_bytes();
     return absl::StrCat(text, "; the kernel's OOM killer killed ", st->oom_kills,
-                        " process(es) on host ", r.host->name, ", which went over its memory limit",
+                        " process(es) on host ", host->name, ", which went over its memory limit",
                         limit ? absl::StrCat(" of ", limit >> 20, " MiB") : std::string());
   }
 
   // The instance of `service` on `host`.
   absl::StatusOr<Running*> Instance(const std::string& service, const std::string& host) {
     for (auto& r : running_) {
-      if (r.spec->name() == service && r.host_name == host) return &r;
+      if (r.spec->name() == service && r.where.name == host) return &r;
     }
     return absl::NotFoundError(
         absl::StrCat("service ", service, " has no instance on host ", host));
@@ -366,13 +365,13 @@ class ExecStackImpl : public Stack, public HostControl {
   // SIGTERM to the instance's group on its ssh host, the grace period, then SIGKILL there; its
   // ssh ends with it.
   void StopRemote(Running& r, absl::Duration grace) {
-    ssh_->Signal(*r.remote, r.remote_pid, "TERM").IgnoreError();
+    ssh_->Signal(*r.where.ssh, r.remote_pid, "TERM").IgnoreError();
     absl::Time kill_at = ctx_.clock.Now() + grace;
     while (!Reap(r) && ctx_.clock.Now() < kill_at) absl::SleepFor(absl::Milliseconds(20));
     if (!r.exited) {
       ctx_.steps.Note("service " + r.name + " ignored SIGTERM for " + absl::FormatDuration(grace) +
                       "; killing it");
-      ssh_->Signal(*r.remote, r.remote_pid, "KILL").IgnoreError();
+      ssh_->Signal(*r.where.ssh, r.remote_pid, "KILL").IgnoreError();
       auto w = common::WaitFor(r.pid, absl::Seconds(10));
       if (!w.ok()) {  // the connection hangs: end our side
         common::SignalGroup(r.pid, SIGKILL).IgnoreError();
@@ -475,9 +474,7 @@ class ExecStackImpl : public Stack, public HostControl {
     Running r;
     r.name = name;
     r.spec = &s;
-    r.host_name = where.name;
-    r.host = host;
-    r.remote = where.ssh;
+    r.where = where;
     r.vars = vars;
     const std::string launch_id = absl::StrCat(name, ".", ++launches_);
     std::vector<std::string> remote_argv;
@@ -513,11 +510,11 @@ class ExecStackImpl : public Stack, public HostControl {
       }
       r.remote_pid = *remote_pid;
     }
-    ctx_.steps.Note(
-        absl::StrCat("service ", name, " started (pid ", r.remote ? r.remote_pid : r.pid,
-                     where.name.empty() ? std::string() : ", on host " + where.name,
-                     r.remote ? " (" + r.remote->machine->name + ", over ssh)" : std::string(),
-                     "): ", absl::StrJoin(r.remote ? remote_argv : o.argv, " ")));
+    ctx_.steps.Note(absl::StrCat(
+        "service ", name, " started (pid ", r.where.ssh ? r.remote_pid : r.pid,
+        where.name.empty() ? std::string() : ", on host " + where.name,
+        r.where.ssh ? " (" + r.where.ssh->machine->name + ", over ssh)" : std::string(),
+        "): ", absl::StrJoin(r.where.ssh ? remote_argv : o.argv, " ")));
     return r;
   }
 
