@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -465,17 +466,28 @@ int RemoveLeftoverSshHosts(HostPool& pool, const std::string& prefix,
     }
     std::filesystem::remove_all(e.path(), ec);
   }
-  int removed = 0;
-  for (const PoolHost& h : pool.hosts()) {
-    auto out = RunOk(SshArgv(h, pool.known_hosts(), "", CleanupCommand(DirOf(prefix, "*"))),
-                     "host pool machine " + h.name);
-    if (!out.ok()) {
-      spdlog::warn("msg=\"cannot clean a host pool machine\" host={} error=\"{}\"", h.name,
-                   out.status().message());
-      continue;
+  // Every machine at once, 16 at a time: an unreachable one costs its connect timeout (10 s)
+  // once, not once per machine after it.
+  std::atomic<int> removed{0};
+  const std::vector<PoolHost>& machines = pool.hosts();
+  constexpr size_t kAtOnce = 16;
+  for (size_t first = 0; first < machines.size(); first += kAtOnce) {
+    std::vector<std::thread> batch;
+    for (size_t i = first; i < std::min(machines.size(), first + kAtOnce); ++i) {
+      batch.emplace_back([&, i] {
+        const PoolHost& h = machines[i];
+        auto out = RunOk(SshArgv(h, pool.known_hosts(), "", CleanupCommand(DirOf(prefix, "*"))),
+                         "host pool machine " + h.name);
+        if (!out.ok()) {
+          spdlog::warn("msg=\"cannot clean a host pool machine\" host={} error=\"{}\"", h.name,
+                       out.status().message());
+          return;
+        }
+        for (absl::string_view line : absl::StrSplit(*out, '\n', absl::SkipWhitespace()))
+          removed += absl::StartsWith(line, "/tmp/perfgate-hosts/");
+      });
     }
-    for (absl::string_view line : absl::StrSplit(*out, '\n', absl::SkipWhitespace()))
-      removed += absl::StartsWith(line, "/tmp/perfgate-hosts/");
+    for (auto& t : batch) t.join();
   }
   return removed;
 }

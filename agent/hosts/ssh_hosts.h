@@ -154,8 +154,8 @@ class SshTopology {
 };
 
 // Kills what an earlier life of the agent (its `prefix`) left on the pool's machines and removes
-// its directories there. Returns how many directories it removed; unreachable machines are
-// skipped (and named in the log).
+// its directories there, 16 machines at a time. Returns how many directories it removed;
+// unreachable machines are skipped (and named in the log).
 int RemoveLeftoverSshHosts(HostPool& pool, const std::string& prefix, const std::string& local_dir);
 
 }  // namespace perfgate::agent
