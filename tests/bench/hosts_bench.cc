@@ -22,7 +22,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -34,6 +33,7 @@
 #include "agent/load/pacer.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
+#include "common/process/proc_stats.h"
 #include "common/process/subprocess.h"
 #include "tests/bench/bench_support.h"
 
@@ -65,46 +65,16 @@ double IpBatchMs(const std::vector<std::string>& lines) {
   return ms;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100 * v.size()))];
-}
-
 double CpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-int64_t RssKib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  return 0;
-}
-
-// A process's CPU seconds (utime + stime) and resident memory (KiB), from /proc.
-double ProcCpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  std::getline(in, line);
-  const size_t rp = line.rfind(')');
-  if (rp == std::string::npos) return 0;
-  std::istringstream f(line.substr(rp + 2));
-  std::string v;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && f >> v; ++i)
-    if (i >= 14) ticks += std::stod(v);
-  return ticks / sysconf(_SC_CLK_TCK);
-}
-
-int64_t ProcRssKib(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  return 0;
+int64_t SelfRssBytes() {
+  return perfgate::common::ReadProcStats(getpid())
+      .value_or(perfgate::common::ProcStats{})
+      .rss_bytes;
 }
 
 std::string RunCli(const std::string& bin_dir, const std::string& controller,
@@ -175,16 +145,19 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
     return 1;
   }
   // Measures for `seconds`: CPU % of a core, and the largest RSS seen (sampled every 100 ms).
+  auto read = [&] {
+    return perfgate::common::ReadProcStats(*agent).value_or(perfgate::common::ProcStats{});
+  };
   auto measure = [&](double* cpu_pct, double* rss_mib) {
     int64_t rss = 0;
-    const double c0 = ProcCpuSeconds(*agent);
+    const double c0 = read().cpu_seconds;
     const absl::Time until = absl::Now() + absl::Seconds(seconds);
     while (absl::Now() < until) {
-      rss = std::max(rss, ProcRssKib(*agent));
+      rss = std::max(rss, read().rss_bytes);
       absl::SleepFor(absl::Milliseconds(100));
     }
-    *cpu_pct = (ProcCpuSeconds(*agent) - c0) / seconds * 100;
-    *rss_mib = rss / 1024.0;
+    *cpu_pct = (read().cpu_seconds - c0) / seconds * 100;
+    *rss_mib = rss / 1048576.0;
   };
   double idle_cpu = 0, idle_rss = 0, busy_cpu = 0, busy_rss = 0;
   measure(&idle_cpu, &idle_rss);
@@ -407,13 +380,14 @@ int main(int argc, char** argv) {
   std::printf("| --- | ---: | ---: | ---: |\n");
   for (const auto& [kind, v] : fired) {
     std::printf("| %s | %zu | %.2f / %.2f / %.2f | %.0f / %.0f |\n", kind.c_str(), v.size(),
-                Percentile(v, 50), Percentile(v, 99), Percentile(v, 100),
-                Percentile(applied[kind], 50), Percentile(applied[kind], 99));
+                perfgate::bench::Percentile(v, 50), perfgate::bench::Percentile(v, 99),
+                perfgate::bench::Percentile(v, 100), perfgate::bench::Percentile(applied[kind], 50),
+                perfgate::bench::Percentile(applied[kind], 99));
   }
 
   // Sampling cost: the sampler's thread alone (this thread sleeps), against one /proc scan per
   // tree (the reference: what each service and host cost before snapshots were shared).
-  const int64_t rss_before = RssKib();
+  const int64_t rss_before = SelfRssBytes();
   double c0 = CpuSeconds();
   {
     perfgate::agent::ResourceSampler sampler(services, groups);
@@ -423,7 +397,7 @@ int main(int argc, char** argv) {
     sampler.Stop(&r);
   }
   const double shared = (CpuSeconds() - c0) / sample_seconds;
-  const int64_t rss_after = RssKib();
+  const int64_t rss_after = SelfRssBytes();
   c0 = CpuSeconds();
   const absl::Time until = absl::Now() + absl::Seconds(sample_seconds);
   while (absl::Now() < until) {
@@ -445,8 +419,8 @@ int main(int argc, char** argv) {
   std::printf("| one /proc snapshot a tick (the sampler) | %.2f |\n", shared * 100);
   std::printf("| one /proc scan per tree (reference) | %.2f |\n", per_tree * 100);
   std::printf("| ratio | %.1fx less |\n", per_tree / std::max(1e-9, shared));
-  std::printf("\nthis process's RSS: %.1f MiB (sampler's growth %+.1f MiB)\n", rss_after / 1024.0,
-              (rss_after - rss_before) / 1024.0);
+  std::printf("\nthis process's RSS: %.1f MiB (sampler's growth %+.1f MiB)\n",
+              rss_after / 1048576.0, (rss_after - rss_before) / 1048576.0);
   for (const auto& [name, pid] : pids) kill(pid, SIGKILL);
   (void)(*t)->Teardown();
   std::filesystem::remove_all(dir);
