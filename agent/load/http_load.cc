@@ -76,9 +76,11 @@ bool Resolve(const std::string& host, int port, sockaddr_in* out) {
   return true;
 }
 
-// One request-reply exchange on a fresh blocking connection, within `timeout`.
-absl::StatusOr<std::string> Exchange(const sockaddr_in& addr, const std::string& request,
-                                     absl::Duration timeout) {
+// One RESP request-reply exchange on a fresh blocking connection, within `timeout`: the
+// reply's strings (RespParser::strings).
+absl::StatusOr<std::vector<std::string>> Exchange(const sockaddr_in& addr,
+                                                  const std::string& request,
+                                                  absl::Duration timeout) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::UnavailableError(strerror(errno));
   const int64_t deadline = NowNs() + absl::ToInt64Nanoseconds(timeout);
@@ -88,7 +90,7 @@ absl::StatusOr<std::string> Exchange(const sockaddr_in& addr, const std::string&
     return left_ms > 0 && poll(&p, 1, static_cast<int>(left_ms)) == 1;
   };
   std::string error;
-  RespParser reply;
+  RespParser reply(/*keep_strings=*/true);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
       errno != EINPROGRESS) {
     error = strerror(errno);
@@ -103,7 +105,6 @@ absl::StatusOr<std::string> Exchange(const sockaddr_in& addr, const std::string&
   if (error.empty() && send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
                            static_cast<ssize_t>(request.size()))
     error = "cannot send";
-  std::string got;
   while (error.empty()) {
     if (!wait(POLLIN)) {
       error = "no reply within " + absl::FormatDuration(timeout);
@@ -116,37 +117,13 @@ absl::StatusOr<std::string> Exchange(const sockaddr_in& addr, const std::string&
       error = strerror(errno);
       break;
     }
-    got.append(buf, r);
     RespParser::Result res = reply.Feed(buf, static_cast<size_t>(r));
     if (res == RespParser::Result::kDone) break;
     if (res == RespParser::Result::kError) error = reply.error();
   }
   close(fd);
   if (!error.empty()) return absl::UnavailableError(error);
-  return got;
-}
-
-// The two bulk strings of "*2\r\n$N\r\nIP\r\n$M\r\nPORT\r\n"; false otherwise (a null array:
-// the Sentinel does not know the master).
-bool ParseAddressReply(const std::string& r, std::string* ip, int* port) {
-  std::vector<std::string> parts;
-  size_t at = 0;
-  auto line = [&](std::string* out) {
-    const size_t end = r.find("\r\n", at);
-    if (end == std::string::npos) return false;
-    *out = r.substr(at, end - at);
-    at = end + 2;
-    return true;
-  };
-  std::string head;
-  if (!line(&head) || head != "*2") return false;
-  for (int i = 0; i < 2; ++i) {
-    std::string len, value;
-    if (!line(&len) || len.empty() || len[0] != '$' || !line(&value)) return false;
-    parts.push_back(value);
-  }
-  *ip = parts[0];
-  return absl::SimpleAtoi(parts[1], port) && *port > 0 && *port < 65536;
+  return reply.strings();
 }
 
 // One worker thread: its own epoll loop, connections, schedule and statistics.
@@ -544,15 +521,16 @@ absl::StatusOr<std::pair<std::string, int>> AskSentinels(const std::vector<std::
       failures.push_back(s + ": not a HOST:PORT that resolves");
       continue;
     }
+    // The reply is [IP, PORT], or a null array when the Sentinel does not know the master.
     auto reply = Exchange(addr, ask, timeout);
-    std::string ip;
     int master_port = 0;
     if (!reply.ok()) {
       failures.push_back(s + ": " + std::string(reply.status().message()));
-    } else if (!ParseAddressReply(*reply, &ip, &master_port)) {
+    } else if (reply->size() != 2 || !absl::SimpleAtoi((*reply)[1], &master_port) ||
+               master_port <= 0 || master_port > 65535) {
       failures.push_back(s + ": does not know master '" + master + "'");
     } else {
-      return std::make_pair(ip, master_port);
+      return std::make_pair((*reply)[0], master_port);
     }
   }
   return absl::UnavailableError("no Sentinel named master '" + master +

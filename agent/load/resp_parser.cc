@@ -13,6 +13,7 @@ constexpr int64_t kMaxBulk = 512 << 20;  // Redis's own limit for a string
 
 void RespParser::Reset() {
   buf_.clear();
+  strings_.clear();
   error_reply_ = false;
   error_.clear();
 }
@@ -23,6 +24,7 @@ RespParser::Result RespParser::Feed(const char* data, size_t n) {
     return Result::kError;
   }
   buf_.append(data, n);
+  strings_.clear();  // parsed afresh from the reply's start
   size_t at = 0;
   if (Value(&at, 0)) {
     if (at != buf_.size()) {
@@ -58,6 +60,7 @@ bool RespParser::Value(size_t* at, int depth) {
   int64_t n = 0;
   switch (type) {
     case '+':
+      if (keep_strings_ && depth <= 1) strings_.push_back(line);
       break;
     case '-':
       if (depth == 0) error_reply_ = true;
@@ -79,6 +82,7 @@ bool RespParser::Value(size_t* at, int depth) {
           error_ = "a bulk string not ended by CRLF";
           return false;
         }
+        if (keep_strings_ && depth <= 1) strings_.push_back(buf_.substr(p, n));
         p += n + 2;
       }
       break;

@@ -36,6 +36,17 @@ TEST(RespParserTest, ReadsEveryReplyTypeWholeOrByteByByte) {
   }
 }
 
+TEST(RespParserTest, KeepsTheReplysStringsWhenAsked) {
+  RespParser p(/*keep_strings=*/true);
+  EXPECT_EQ(FeedAll(p, "*2\r\n$8\r\n10.0.0.2\r\n$4\r\n6379\r\n", true), RespParser::Result::kDone);
+  EXPECT_EQ(p.strings(), (std::vector<std::string>{"10.0.0.2", "6379"})) << "fed a byte at a time";
+  EXPECT_EQ(FeedAll(p, "*-1\r\n", false), RespParser::Result::kDone);
+  EXPECT_TRUE(p.strings().empty()) << "a null array: nothing";
+  RespParser off;
+  EXPECT_EQ(FeedAll(off, "$5\r\nhello\r\n", false), RespParser::Result::kDone);
+  EXPECT_TRUE(off.strings().empty()) << "not kept unless asked";
+}
+
 TEST(RespParserTest, ErrorRepliesAreRepliesThatSayFailure) {
   RespParser p;
   EXPECT_EQ(FeedAll(p, "-READONLY You can't write against a read only replica.\r\n", true),
