@@ -8,9 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/spec/fault_text.h"
 #include "common/spec/run_spec_rules.h"
+#include "common/spec/suite_tiers.h"
 #include "common/spec/yaml_reader.h"
 
 namespace perfgate::common {
@@ -28,7 +30,8 @@ class Parser : public YamlReader {
   absl::StatusOr<v1::RunSpec> Suite(const YAML::Node& root) {
     v1::RunSpec spec;
     if (!root || root.IsNull()) return Error(root, "suite", "the file is empty");
-    RETURN_IF_ERROR(CheckKeys(root, "", {"name", "project", "analysis", "jobs"}));
+    RETURN_IF_ERROR(
+        CheckKeys(root, "", {"name", "project", "analysis", "jobs", "params", "tiers"}));
     if (root["name"]) {
       ASSIGN_OR_RETURN(*spec.mutable_suite_name(), Str(root["name"], "name"));
     }
@@ -175,22 +178,6 @@ class Parser : public YamlReader {
     return v;
   }
 
-  absl::Status Limit(const YAML::Node& n, const std::string& p, v1::MetricLimit* m) {
-    RETURN_IF_ERROR(CheckKeys(n, p, {"metric", "max", "min", "target", "acceptable", "critical"}));
-    RETURN_IF_ERROR(OptStr(n, p, "metric", m->mutable_metric()));
-    using Setter = void (v1::MetricLimit::*)(double);
-    for (auto [key, set] : {std::pair<const char*, Setter>{"max", &v1::MetricLimit::set_max},
-                            {"min", &v1::MetricLimit::set_min},
-                            {"target", &v1::MetricLimit::set_target},
-                            {"acceptable", &v1::MetricLimit::set_acceptable},
-                            {"critical", &v1::MetricLimit::set_critical}}) {
-      if (!n[key]) continue;
-      ASSIGN_OR_RETURN(auto v, Number(n[key], Join(p, key), -1e18, 1e18));
-      (m->*set)(v);
-    }
-    return absl::OkStatus();
-  }
-
   absl::Status Observe(const YAML::Node& n, const std::string& path, v1::ObserveSpec* o) {
     RETURN_IF_ERROR(CheckKeys(n, path, {"prometheus", "profiles", "postgres"}));
     if (n["prometheus"]) {
@@ -330,18 +317,8 @@ class Parser : public YamlReader {
     RETURN_IF_ERROR(List(n, path, "a non-empty list of host roles"));
     if (n.size() == 0) return Error(n, path, "must list at least one role");
     for (size_t i = 0; i < n.size(); ++i) {
-      const std::string p = absl::StrCat(path, "[", i, "]");
-      RETURN_IF_ERROR(CheckKeys(n[i], p, {"role", "count", "cpus", "memory"}));
-      v1::HostRole* h = ex->add_hosts();
-      if (!n[i]["role"]) return Error(n[i], p + ".role", "is required");
-      ASSIGN_OR_RETURN(*h->mutable_role(), NonEmpty(n[i]["role"], p + ".role"));
-      h->set_count(1);
-      RETURN_IF_ERROR(OptWhole(n[i], p, "count", 1, kMaxHosts, h, &v1::HostRole::set_count));
-      RETURN_IF_ERROR(OptNumber(n[i], p, "cpus", 0.01, 1024, h, &v1::HostRole::set_cpus));
-      if (n[i]["memory"]) {
-        ASSIGN_OR_RETURN(uint64_t bytes, Bytes(n[i]["memory"], p + ".memory"));
-        h->set_memory_bytes(bytes);
-      }
+      RETURN_IF_ERROR(HostRole(n[i], absl::StrCat(path, "[", i, "]"), ex->add_hosts()));
+      ex->mutable_hosts()->rbegin()->set_count(std::max(1u, ex->hosts().rbegin()->count()));
     }
     return absl::OkStatus();
   }
@@ -699,21 +676,98 @@ class Parser : public YamlReader {
   }
 };
 
-}  // namespace
-
-absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text,
-                                       const SuiteDefaults& defaults) {
+absl::StatusOr<YAML::Node> LoadYaml(const std::string& filename, const std::string& text) {
   if (text.size() > kMaxSuiteBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         filename, ": ", text.size(), " bytes; a suite file may be at most ", kMaxSuiteBytes));
   }
-  YAML::Node root;
   try {
-    root = YAML::Load(text);
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(
         filename, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML/JSON: ", e.msg));
   }
+}
+
+absl::StatusOr<v1::RunSpec> ParseSuiteRoot(const std::string& filename, const YAML::Node& root,
+                                           const SuiteDefaults& defaults, const TierSpec* tier);
+
+}  // namespace
+
+absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text,
+                                       const SuiteDefaults& defaults) {
+  ASSIGN_OR_RETURN(TierRun run, ParseSuiteTier(filename, text, {}, defaults));
+  return std::move(run.spec);
+}
+
+absl::StatusOr<std::vector<std::string>> SuiteTierNames(const std::string& filename,
+                                                        const std::string& text) {
+  ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(filename, text));
+  if (!root.IsMap()) return std::vector<std::string>{};
+  ASSIGN_OR_RETURN(SuiteTiers tiers, ReadSuiteTiers(filename, root));
+  std::vector<std::string> names;
+  for (const TierSpec& t : tiers.tiers) names.push_back(t.name);
+  return names;
+}
+
+absl::StatusOr<TierRun> ParseSuiteTier(const std::string& filename, const std::string& text,
+                                       const TierChoice& choice, const SuiteDefaults& defaults) {
+  ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(filename, text));
+  TierRun out;
+  out.tier = choice.name;
+  SuiteTiers tiers;
+  const TierSpec* tier = nullptr;
+  TierSpec custom;
+  try {
+    if (root.IsMap()) {
+      ASSIGN_OR_RETURN(tiers, ReadSuiteTiers(filename, root));
+    }
+    std::vector<std::string> names;
+    for (const TierSpec& t : tiers.tiers) {
+      names.push_back(t.name);
+      if (t.name == choice.name) tier = &t;
+    }
+    if (!choice.name.empty() && tier == nullptr) {
+      if (choice.name != kCustomTier) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            filename, ": tiers: the suite has no tier '", choice.name, "' (",
+            names.empty() ? std::string("it defines none; --param makes a custom tier")
+                          : "its tiers: " + absl::StrJoin(names, ", "),
+            ")"));
+      }
+      custom.name = kCustomTier;
+      custom.path = "--param";
+      tier = &custom;
+    }
+    // The parameters: the suite's defaults, the tier's, then the command line's.
+    out.params = tiers.params;
+    if (tier != nullptr)
+      for (const auto& [k, v] : tier->params) out.params[k] = v;
+    if (root.IsMap() && root["jobs"]) {
+      for (const auto& [k, v] : choice.params) {
+        if (!out.params.count(k)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--param ", k, ": the suite has no parameter '", k, "' (its parameters: ",
+              tiers.params.empty() ? std::string("none") : absl::StrJoin(
+                  tiers.params, ", ", absl::PairFormatter("=")),
+              ")"));
+        }
+        out.params[k] = v;
+      }
+      RETURN_IF_ERROR(SubstituteParams(filename, "jobs", root["jobs"], out.params));
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(filename, ":", e.mark.line + 1, ": ", e.msg));
+  }
+  ASSIGN_OR_RETURN(out.spec, ParseSuiteRoot(filename, root, defaults, tier));
+  out.hosts = StackHosts(out.spec);
+  return out;
+}
+
+namespace {
+
+absl::StatusOr<v1::RunSpec> ParseSuiteRoot(const std::string& filename, const YAML::Node& root,
+                                           const SuiteDefaults& defaults, const TierSpec* tier) {
   Parser p(filename);
   absl::StatusOr<v1::RunSpec> spec;
   try {
@@ -726,6 +780,7 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::s
     if (job.benchmark().has_build() && job.benchmark().build().repository().empty())
       job.mutable_benchmark()->mutable_build()->set_repository(defaults.build_repository);
   }
+  if (tier != nullptr) RETURN_IF_ERROR(ApplyTier(*tier, &*spec));
   // The same rules as every API submission, with defaults filled in, except max_attempts: that
   // default is the controller's retry policy, and the controller fills it.
   SpecLimits limits;
@@ -734,6 +789,8 @@ absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::s
     return p.positions().Locate(filename, s);
   return spec;
 }
+
+}  // namespace
 
 absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -5,7 +5,9 @@
 // are errors (a typo must not silently change a benchmark). Files are bounded in size.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "perfgate/v1/jobs.pb.h"
@@ -23,6 +25,28 @@ struct SuiteDefaults {
 };
 absl::StatusOr<v1::RunSpec> ParseSuite(const std::string& filename, const std::string& text,
                                        const SuiteDefaults& defaults = {});
+// The tiers a suite defines (suite_tiers.h), in file order; none for a suite without.
+absl::StatusOr<std::vector<std::string>> SuiteTierNames(const std::string& filename,
+                                                        const std::string& text);
+
+// Which tier to read a suite for: one of its tiers, "custom" (the suite's defaults), or ""
+// (none: the suite's default parameters, the jobs' own names); `params` override the tier's.
+struct TierChoice {
+  std::string name;
+  std::map<std::string, std::string> params;
+};
+struct TierRun {
+  std::string tier;
+  std::map<std::string, std::string> params;  // every parameter's value for this tier
+  uint32_t hosts = 0;                          // test hosts of its largest stack
+  v1::RunSpec spec;
+};
+// ParseSuite for a tier: its parameters filled in, its hosts and limits applied, each job
+// named JOB@TIER (suite_tiers.h). INVALID_ARGUMENT naming an unknown tier or parameter.
+absl::StatusOr<TierRun> ParseSuiteTier(const std::string& filename, const std::string& text,
+                                       const TierChoice& choice,
+                                       const SuiteDefaults& defaults = {});
+
 // Reads and parses a file. NOT_FOUND if unreadable, INVALID_ARGUMENT if too large or invalid.
 absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path);
 

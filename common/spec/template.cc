@@ -23,8 +23,8 @@ void Walk(const std::string& text, Ref ref, Lit lit) {
     }
     if (c == '{' && (i == 0 || text[i - 1] != '$')) {
       size_t j = i + 1;
-      // A "port:", "host:" or "hosts:" prefix, then a name.
-      for (const char* prefix : {"port:", "host:", "hosts:"}) {
+      // A "port:", "host:", "hosts:" or "param:" prefix, then a name.
+      for (const char* prefix : {"port:", "host:", "hosts:", "param:"}) {
         const size_t len = std::char_traits<char>::length(prefix);
         if (text.compare(j, len, prefix) == 0) {
           j += len;
@@ -78,6 +78,8 @@ std::string CheckTemplateReferences(const std::string& text, const std::set<std:
       }
       continue;
     }
+    if (ref.rfind("param:", 0) == 0)
+      return "{" + ref + "} names no parameter of the suite (params: or the tier's)";
     bool known = false;
     for (const char* v : kTemplateVariables) known = known || ref == v;
     if (!known) {
@@ -108,6 +110,43 @@ absl::StatusOr<std::string> ExpandTemplate(const std::string& text,
   if (!missing.empty()) {
     return absl::InvalidArgumentError("unknown template variable {" + missing + "} in '" + text +
                                       "'");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ExpandParams(const std::string& text,
+                                         const std::map<std::string, std::string>& params) {
+  if (text.find("{param:") == std::string::npos) return text;
+  std::string out;
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    if (text.compare(i, 2, "{{") == 0) {  // stays escaped for the agent's expansion
+      out += "{{";
+      i += 2;
+      continue;
+    }
+    if (text.compare(i, 7, "{param:") == 0 && (i == 0 || text[i - 1] != '$')) {
+      size_t j = i + 7;
+      while (j < n && NameChar(text[j])) ++j;
+      if (j < n && text[j] == '}' && j > i + 7) {
+        const std::string name = text.substr(i + 7, j - i - 7);
+        auto it = params.find(name);
+        if (it == params.end()) {
+          std::vector<std::string> known;
+          for (const auto& [k, v] : params) known.push_back(k);
+          return absl::InvalidArgumentError(
+              "{param:" + name + "} is not a parameter of the suite (known: " +
+              (known.empty() ? std::string("none; set them in params: or a tier")
+                             : absl::StrJoin(known, ", ")) +
+              ")");
+        }
+        out += it->second;
+        i = j + 1;
+        continue;
+      }
+    }
+    out += text[i++];
   }
   return out;
 }

@@ -32,6 +32,12 @@ std::string CheckTemplateReferences(const std::string& text, const std::set<std:
 // "hosts:ROLE", and "host:ROLE-N" for each host.
 std::set<std::string> HostVariables(const std::map<std::string, uint32_t>& roles);
 
+// Replaces the {param:NAME} references (a suite's parameters, filled in when the suite is read,
+// before any other variable) and leaves the rest, `{{` included, as it was. INVALID_ARGUMENT
+// naming the first parameter `params` lacks.
+absl::StatusOr<std::string> ExpandParams(const std::string& text,
+                                         const std::map<std::string, std::string>& params);
+
 // Replaces every reference with vars.at(name). INVALID_ARGUMENT naming the first unknown one.
 absl::StatusOr<std::string> ExpandTemplate(const std::string& text,
                                            const std::map<std::string, std::string>& vars);

@@ -18,10 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/spec/run_spec_rules.h"
 #include "common/spec/suite_positions.h"
 #include "common/status/macros.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "perfgate/v1/suite.pb.h"
 
 namespace perfgate::common {
 
@@ -223,6 +225,37 @@ class YamlReader {
     if (bytes < (1 << 20) || bytes > static_cast<double>(1ull << 40))
       return Error(n, path, want + "; got '" + n.as<std::string>() + "'");
     return static_cast<uint64_t>(bytes);
+  }
+
+  // A metric limit: {metric, max, min, target, acceptable, critical}.
+  absl::Status Limit(const YAML::Node& n, const std::string& p, v1::MetricLimit* m) {
+    RETURN_IF_ERROR(CheckKeys(n, p, {"metric", "max", "min", "target", "acceptable", "critical"}));
+    RETURN_IF_ERROR(OptStr(n, p, "metric", m->mutable_metric()));
+    using Setter = void (v1::MetricLimit::*)(double);
+    for (auto [key, set] : {std::pair<const char*, Setter>{"max", &v1::MetricLimit::set_max},
+                            {"min", &v1::MetricLimit::set_min},
+                            {"target", &v1::MetricLimit::set_target},
+                            {"acceptable", &v1::MetricLimit::set_acceptable},
+                            {"critical", &v1::MetricLimit::set_critical}}) {
+      if (!n[key]) continue;
+      ASSIGN_OR_RETURN(auto v, Number(n[key], Join(p, key), -1e18, 1e18));
+      (m->*set)(v);
+    }
+    return absl::OkStatus();
+  }
+
+  // A test host role: {role, count, cpus, memory}; count left 0 when not given.
+  absl::Status HostRole(const YAML::Node& n, const std::string& p, v1::HostRole* h) {
+    RETURN_IF_ERROR(CheckKeys(n, p, {"role", "count", "cpus", "memory"}));
+    if (!n["role"]) return Error(n, p + ".role", "is required");
+    ASSIGN_OR_RETURN(*h->mutable_role(), NonEmpty(n["role"], p + ".role"));
+    RETURN_IF_ERROR(OptWhole(n, p, "count", 1, kMaxHosts, h, &v1::HostRole::set_count));
+    RETURN_IF_ERROR(OptNumber(n, p, "cpus", 0.01, 1024, h, &v1::HostRole::set_cpus));
+    if (n["memory"]) {
+      ASSIGN_OR_RETURN(uint64_t bytes, Bytes(n["memory"], p + ".memory"));
+      h->set_memory_bytes(bytes);
+    }
+    return absl::OkStatus();
   }
 
   std::string file_;
