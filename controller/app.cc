@@ -33,6 +33,7 @@
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_analysis_store.h"
+#include "controller/store/pg_campaign_store.h"
 #include "controller/store/pg_forge_store.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
@@ -131,6 +132,7 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<Analyser> analyser_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<PgForgeStore> forge_;
+  std::unique_ptr<PgCampaignStore> campaigns_;
   std::unique_ptr<WebhookHandler> webhooks_;
   std::unique_ptr<OutboxSender> outbox_;
   EventBus outbox_due_;
@@ -281,6 +283,7 @@ void ControllerAppImpl::BuildAnalysis(const NotifierOptions& alerts) {
 
 absl::Status ControllerAppImpl::BuildForge() {
   forge_ = std::make_unique<PgForgeStore>(*pool_);
+  campaigns_ = std::make_unique<PgCampaignStore>(*pool_);
   WebhookOptions wo;
   if (!cfg_.github_webhook_secret_file.empty()) {
     ASSIGN_OR_RETURN(wo.github_secret, ReadCredential("--github-webhook-secret-file",
@@ -348,6 +351,7 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
       std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
                                           metrics_, auth.api, spec_limits, *analysis_, *analyser_);
   api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
+  api_->SetCampaigns(campaigns_.get());
   pages_->SetForge(forge_.get());
   gateway_ =
       std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,

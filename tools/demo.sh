@@ -163,6 +163,15 @@ echo "== the same as JSON (what CI reads), first lines of $dir/results-2.json"
 head -12 "$dir/results-2.json"
 echo "  ..."
 echo
+echo "== a scale-tier campaign (docs/campaigns.md): two tiers, a baseline campaign at ${base:0:12}"
+campaign_suite=$dir/campaign.yaml
+sed "s#repository: /tmp/perfgate-demo/sut#repository: $sut#" deploy/examples/sample-target-campaign.yaml >"$campaign_suite"
+"$bin/perfgate" campaign submit --suite "$campaign_suite" --commit "$base" --branch main --kind baseline \
+  --wait || echo "   (exit $?: a level was missed on this machine)"
+echo "== ... and a candidate campaign at ${cand:0:12}, each tier judged against the baseline's same tier"
+"$bin/perfgate" campaign submit --suite "$campaign_suite" --commit "$cand" --branch pr-7 \
+  --baseline-branch main --kind candidate --wait || echo "   (exit $?: the campaign's outcome is fail)"
+echo
 echo "== the controller's own metrics (http://127.0.0.1:$http/metrics)"
 curl -s "http://127.0.0.1:$http/metrics" | grep -E '^perfgate_controller_(jobs\{state="SUCCEEDED"|claims_total|agents_connected|rpc_duration_seconds_count\{method="UploadResults"|webhooks_total\{forge="github",result="(accepted|duplicate)"|outbox_sends_total\{result="sent")'
 echo

@@ -729,11 +729,11 @@ absl::StatusOr<TierRun> ParseSuiteTier(const std::string& filename, const std::s
     }
     if (!choice.name.empty() && tier == nullptr) {
       if (choice.name != kCustomTier) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            filename, ": tiers: the suite has no tier '", choice.name, "' (",
-            names.empty() ? std::string("it defines none; --param makes a custom tier")
-                          : "its tiers: " + absl::StrJoin(names, ", "),
-            ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(filename, ": tiers: the suite has no tier '", choice.name, "' (",
+                         names.empty() ? std::string("it defines none; --param makes a custom tier")
+                                       : "its tiers: " + absl::StrJoin(names, ", "),
+                         ")"));
       }
       custom.name = kCustomTier;
       custom.path = "--param";
@@ -748,8 +748,8 @@ absl::StatusOr<TierRun> ParseSuiteTier(const std::string& filename, const std::s
         if (!out.params.count(k)) {
           return absl::InvalidArgumentError(absl::StrCat(
               "--param ", k, ": the suite has no parameter '", k, "' (its parameters: ",
-              tiers.params.empty() ? std::string("none") : absl::StrJoin(
-                  tiers.params, ", ", absl::PairFormatter("=")),
+              tiers.params.empty() ? std::string("none")
+                                   : absl::StrJoin(tiers.params, ", ", absl::PairFormatter("=")),
               ")"));
         }
         out.params[k] = v;

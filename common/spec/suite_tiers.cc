@@ -95,7 +95,8 @@ class TierReader : public YamlReader {
     for (const auto& kv : n) {
       const std::string name = kv.first.as<std::string>();
       if (!ParamName(name))
-        return Error(kv.first, path + "." + name, "a parameter name is 1 to 64 of A-Z a-z 0-9 _ . -");
+        return Error(kv.first, path + "." + name,
+                     "a parameter name is 1 to 64 of A-Z a-z 0-9 _ . -");
       if (!kv.second.IsScalar() || kv.second.as<std::string>().size() > 1024)
         return Error(kv.second, path + "." + name, "must be a single value (at most 1 KiB)");
       (*out)[name] = kv.second.as<std::string>();
@@ -104,8 +105,7 @@ class TierReader : public YamlReader {
   }
 
   // hosts: {ROLE: COUNT, ...} or [{role, count, cpus, memory}, ...].
-  absl::Status Hosts(const YAML::Node& n, const std::string& path,
-                     std::vector<v1::HostRole>* out) {
+  absl::Status Hosts(const YAML::Node& n, const std::string& path, std::vector<v1::HostRole>* out) {
     if (n.IsMap()) {
       for (const auto& kv : n) {
         v1::HostRole h;
@@ -178,7 +178,8 @@ absl::Status ApplyTier(const TierSpec& tier, v1::RunSpec* spec) {
     bool found = false;
     for (v1::JobSpec& job : *spec->mutable_jobs()) {
       if (!job.has_benchmark() || !job.benchmark().stack().has_exec()) continue;
-      for (v1::HostRole& h : *job.mutable_benchmark()->mutable_stack()->mutable_exec()->mutable_hosts()) {
+      for (v1::HostRole& h :
+           *job.mutable_benchmark()->mutable_stack()->mutable_exec()->mutable_hosts()) {
         if (h.role() != want.role()) continue;
         found = true;
         if (want.count()) h.set_count(want.count());
@@ -187,8 +188,8 @@ absl::Status ApplyTier(const TierSpec& tier, v1::RunSpec* spec) {
       }
     }
     if (!found) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          tier.path, ".hosts: role '", want.role(), "' is no role of any job's stack.hosts"));
+      return absl::InvalidArgumentError(absl::StrCat(tier.path, ".hosts: role '", want.role(),
+                                                     "' is no role of any job's stack.hosts"));
     }
   }
   for (int j = 0; j < spec->jobs_size(); ++j) {

@@ -30,9 +30,9 @@ inline constexpr char kCustomTier[] = "custom";
 struct TierSpec {
   std::string name;
   std::map<std::string, std::string> params;
-  std::vector<v1::HostRole> hosts;    // count 0: the stack's
+  std::vector<v1::HostRole> hosts;  // count 0: the stack's
   std::vector<v1::MetricLimit> limits;
-  std::string path;                   // "tiers.NAME", for errors
+  std::string path;  // "tiers.NAME", for errors
 };
 
 struct SuiteTiers {

@@ -6,6 +6,7 @@
 #include "common/spec/run_spec_rules.h"
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
+#include "controller/campaign/campaign_store.h"
 #include "controller/api/run_watch_hub.h"
 #include "controller/events/event_bus.h"
 #include "controller/forge/forge_store.h"
@@ -107,6 +108,19 @@ class ControllerService final
                              v1::Project* resp) override;
   grpc::Status ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* req,
                           v1::ListOutboxResponse* resp) override;
+  // Campaigns (campaign_handlers.cc).
+  void SetCampaigns(CampaignStore* campaigns) { campaigns_ = campaigns; }
+  grpc::Status SubmitCampaign(grpc::ServerContext* ctx, const v1::SubmitCampaignRequest* req,
+                              v1::Campaign* resp) override;
+  grpc::Status GetCampaign(grpc::ServerContext* ctx, const v1::GetCampaignRequest* req,
+                           v1::Campaign* resp) override;
+  grpc::Status ListCampaigns(grpc::ServerContext* ctx, const v1::ListCampaignsRequest* req,
+                             v1::ListCampaignsResponse* resp) override;
+  grpc::Status CancelCampaign(grpc::ServerContext* ctx, const v1::CancelCampaignRequest* req,
+                              v1::Campaign* resp) override;
+  grpc::Status GetCampaignReport(grpc::ServerContext* ctx,
+                                 const v1::GetCampaignReportRequest* req,
+                                 v1::Report* resp) override;
 
  private:
   grpc::Status PutProject(grpc::ServerContext* ctx, const v1::PutProjectRequest* req,
@@ -126,6 +140,7 @@ class ControllerService final
   Analyser& analyser_;
   std::string external_url_;
   ForgeStore* forge_ = nullptr;
+  CampaignStore* campaigns_ = nullptr;
   std::function<void()> on_project_change_;
   RunWatchHub watches_;
 };

@@ -72,6 +72,7 @@ void AddAnalysisCommands(CLI::App& app, Commands& cmds);  // compare, report, hi
 void AddAlertCommands(CLI::App& app, Commands& cmds);     // alert, changepoint
 void AddLoadCommand(CLI::App& app, Commands& cmds);
 void AddProjectCommands(CLI::App& app, Commands& cmds);  // project, outbox
+void AddCampaignCommands(CLI::App& app, Commands& cmds);
 
 // Prints the error and returns its exit code (4 when the controller is unreachable, else 2).
 int Fail(const grpc::Status& s);

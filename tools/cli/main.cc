@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   AddAnalysisCommands(app, cmds);
   AddAlertCommands(app, cmds);
   AddProjectCommands(app, cmds);
+  AddCampaignCommands(app, cmds);
   AddLoadCommand(app, cmds);
   CLI11_PARSE(app, argc, argv);
 

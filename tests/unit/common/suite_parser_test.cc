@@ -1,6 +1,8 @@
 #include "common/spec/suite_parser.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "common/process/subprocess.h"
 #include "common/spec/analysis_spec.h"
@@ -775,6 +777,15 @@ TEST(SuiteParserTest, EveryShippedExampleParses) {
       for (v1::RunSpec* s : {&again, &first})  // the controller's to fill (the parser leaves it)
         for (auto& j : *s->mutable_jobs()) j.clear_max_attempts();
       EXPECT_EQ(again.DebugString(), first.DebugString()) << e.path();
+    }
+    // And every tier of it, as `campaign submit` reads them.
+    std::ifstream in(e.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto tiers = SuiteTierNames(e.path().string(), text);
+    ASSERT_TRUE(tiers.ok()) << tiers.status();
+    for (const std::string& tier : *tiers) {
+      auto run = ParseSuiteTier(e.path().string(), text, {tier, {}});
+      EXPECT_TRUE(run.ok()) << e.path() << " tier " << tier << ": " << run.status();
     }
     ++n;
   }

@@ -75,7 +75,8 @@ TEST(SuiteTiersTest, ATierFillsItsParametersHostsAndLimitsAndNamesItsJobs) {
 }
 
 TEST(SuiteTiersTest, TheCommandLineMakesACustomTierOrOverridesOne) {
-  auto custom = ParseSuiteTier("s.yaml", kSuite, {"custom", {{"services", "500"}, {"replicas", "5"}}});
+  auto custom =
+      ParseSuiteTier("s.yaml", kSuite, {"custom", {{"services", "500"}, {"replicas", "5"}}});
   ASSERT_TRUE(custom.ok()) << custom.status();
   EXPECT_EQ(custom->spec.jobs(0).name(), "api@custom");
   EXPECT_EQ(custom->spec.jobs(0).benchmark().stack().exec().services(0).args(2), "500");
@@ -125,8 +126,8 @@ TEST(SuiteTiersTest, BadTiersAreRefusedNamingTheField) {
   refused(with("\"{param:replicas}\"]", "\"{param:replica}\"]"), {"small", {}},
           "jobs[0].benchmark.stack.services[0].args[4]: {param:replica} is not a parameter of "
           "the suite (known: replicas, services)");
-  refused(with("acceptable: 500, critical: 1000", "acceptable: 50, critical: 1000"),
-          {"small", {}}, "tiers.small.limits[0]: target, acceptable and critical must be ordered");
+  refused(with("acceptable: 500, critical: 1000", "acceptable: 50, critical: 1000"), {"small", {}},
+          "tiers.small.limits[0]: target, acceptable and critical must be ordered");
   refused(with("hosts: {manager: 1, worker: 2}", "hosts: {manager: 1, wrker: 2}"), {"small", {}},
           "tiers.small.hosts: role 'wrker' is no role of any job's stack.hosts");
   refused(with("hosts: {manager: 1, worker: 2}", "hosts: {manager: 1, worker: 0}"), {"small", {}},
@@ -134,8 +135,8 @@ TEST(SuiteTiersTest, BadTiersAreRefusedNamingTheField) {
   refused(with("params: {services: 200}", "params: {nodes: 200}"), {"medium", {}},
           "tiers.medium.params.nodes: is not a parameter of the suite");
   refused(with("  medium:\n", "  Medium:\n"), {"small", {}}, "tiers.Medium: a tier name is");
-  refused(with("{metric: http.latency.p99, acceptable: 600", "{acceptable: 600"),
-          {"medium", {}}, "tiers.medium.limits[0].metric: is required");
+  refused(with("{metric: http.latency.p99, acceptable: 600", "{acceptable: 600"), {"medium", {}},
+          "tiers.medium.limits[0].metric: is required");
   refused(with("  small:\n", "  small:\n    soak: 1h\n"), {"small", {}},
           "tiers.small.soak: unknown key");
   // A parameter with no value anywhere is named where it is used.

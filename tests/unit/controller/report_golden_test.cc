@@ -6,13 +6,10 @@
 // and commit the new files with it.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-
 #include "controller/analysis/comparer.h"
 #include "controller/report/render.h"
 #include "controller/web/comparison_page.h"
+#include "tests/unit/controller/golden.h"
 
 namespace perfgate::controller {
 namespace {
@@ -93,23 +90,6 @@ v1::Comparison Example() {
   f->set_base_cum(1100000000);
   f->set_candidate_cum(1220000000);
   return c;
-}
-
-void ExpectGolden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(PERFGATE_TESTDATA_DIR) + "/" + name;
-  if (const char* u = std::getenv("PERFGATE_UPDATE_GOLDEN"); u && std::string(u) == "1") {
-    std::ofstream(path, std::ios::binary) << actual;
-    GTEST_SKIP() << "rewrote " << path;
-  }
-  std::ifstream in(path, std::ios::binary);
-  ASSERT_TRUE(in) << path << " is missing; PERFGATE_UPDATE_GOLDEN=1 writes it";
-  std::stringstream expected;
-  expected << in.rdbuf();
-  if (expected.str() == actual) return;
-  const std::string got = ::testing::TempDir() + "/" + name;
-  std::ofstream(got, std::ios::binary) << actual;
-  ADD_FAILURE() << name << " differs from its golden file: diff -u " << path << " " << got
-                << "\n(after a deliberate change: PERFGATE_UPDATE_GOLDEN=1, then commit the file)";
 }
 
 TEST(ReportGoldenTest, Markdown) {

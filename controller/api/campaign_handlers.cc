@@ -1,0 +1,193 @@
+// The campaign part of the Controller API: submit (one run per tier, checked against the agents
+// that could run it), get, list, cancel, and the tier x metric report.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/spec/suite_tiers.h"
+#include "common/status/grpc_status.h"
+#include "controller/api/controller_service.h"
+#include "controller/campaign/campaign_report.h"
+#include "controller/queue/agent_matcher.h"
+#include "controller/queue/result_summary.h"
+#include "spdlog/spdlog.h"
+
+namespace perfgate::controller {
+
+using common::ToGrpcStatus;
+namespace {
+
+grpc::Status Invalid(const std::string& msg) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+}
+
+std::string SelectorText(const Labels& selector) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : std::map<std::string, std::string>(selector.begin(), selector.end()))
+    parts.push_back(v.rfind(">=", 0) == 0 ? k + v : k + "=" + v);
+  return absl::StrJoin(parts, ", ");
+}
+
+}  // namespace
+
+grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
+                                               const v1::SubmitCampaignRequest* req,
+                                               v1::Campaign* resp) {
+  ScopedLatency t(metrics_.rpc_latency("SubmitCampaign"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (campaigns_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  v1::Campaign c = req->campaign();
+  if (c.tiers().empty()) return Invalid("campaign.tiers: give at least one tier");
+  if (c.tiers_size() > static_cast<int>(common::kMaxTiers))
+    return Invalid(absl::StrCat("campaign.tiers: at most ", common::kMaxTiers, " tiers"));
+  if (c.suite_name().empty()) return Invalid("campaign.suite_name: is required");
+  std::vector<v1::Agent> agents;
+  if (!req->wait_for_capacity()) {
+    auto a = agents_.ListAgents();
+    if (!a.ok()) return ToGrpcStatus(a.status());
+    agents = *std::move(a);
+  }
+  std::set<std::string> names;
+  for (int i = 0; i < c.tiers_size(); ++i) {
+    v1::CampaignTier& tier = *c.mutable_tiers(i);
+    const std::string field = absl::StrCat("campaign.tiers[", i, "] (", tier.name(), ")");
+    if (tier.name().empty() || tier.name().size() > 32)
+      return Invalid(absl::StrCat("campaign.tiers[", i, "].name: 1 to 32 characters"));
+    if (!names.insert(tier.name()).second)
+      return Invalid(absl::StrCat(field, ": the tier is named twice"));
+    if (tier.params_size() > static_cast<int>(common::kMaxParams))
+      return Invalid(absl::StrCat(field, ".params: at most ", common::kMaxParams));
+    v1::RunSpec& spec = *tier.mutable_spec();
+    spec.set_project(c.project());
+    spec.set_branch(c.branch());
+    spec.set_commit(c.commit());
+    spec.set_kind(c.kind());
+    spec.set_suite_name(c.suite_name());
+    if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
+      return Invalid(absl::StrCat(field, ".spec: ", s.message()));
+    if (req->wait_for_capacity()) continue;
+    // Refused now rather than queued forever: a tier no agent known here could run.
+    for (const v1::JobSpec& job : spec.jobs()) {
+      bool fits = false;
+      for (const v1::Agent& a : agents) {
+        Labels labels = a.labels();
+        labels[kAgentNameLabel] = a.name();
+        fits = fits || SelectorMatches(job.agent_selector(), labels);
+      }
+      if (!fits) {
+        return grpc::Status(
+            grpc::StatusCode::FAILED_PRECONDITION,
+            absl::StrCat(field, ": job ", job.name(), " needs an agent with ",
+                         SelectorText(job.agent_selector()), ", and none of the ", agents.size(),
+                         " agents known to the controller has that; give the tier fewer hosts, "
+                         "start such an agent, or submit with --wait-for-capacity to queue it"));
+      }
+    }
+  }
+  auto stored = campaigns_->SubmitCampaign(c);
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  spdlog::info("msg=\"campaign submitted\" campaign={} suite={} tiers={} kind={} commit={}",
+               stored->id(), stored->suite_name(), stored->tiers_size(), RunKindName(c.kind()),
+               c.commit());
+  work_.Notify();
+  runs_.Notify();
+  *resp = *std::move(stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetCampaign(grpc::ServerContext* ctx,
+                                            const v1::GetCampaignRequest* req, v1::Campaign* resp) {
+  ScopedLatency t(metrics_.rpc_latency("GetCampaign"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (campaigns_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (req->id() <= 0) return Invalid("id: must be a campaign id");
+  auto c = campaigns_->GetCampaign(req->id());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp = *std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ListCampaigns(grpc::ServerContext* ctx,
+                                              const v1::ListCampaignsRequest* req,
+                                              v1::ListCampaignsResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("ListCampaigns"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (campaigns_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (req->project().size() > 256 || req->branch().size() > 256)
+    return Invalid("project, branch: at most 256 bytes");
+  auto list = campaigns_->ListCampaigns(*req);
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  *resp = *std::move(list);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::CancelCampaign(grpc::ServerContext* ctx,
+                                               const v1::CancelCampaignRequest* req,
+                                               v1::Campaign* resp) {
+  ScopedLatency t(metrics_.rpc_latency("CancelCampaign"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (campaigns_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (req->id() <= 0) return Invalid("id: must be a campaign id");
+  auto stops = campaigns_->CancelCampaign(req->id());
+  if (!stops.ok()) return ToGrpcStatus(stops.status());
+  for (const StopOrder& o : *stops)
+    sessions_.SendCancel(o.agent, o.attempt_id, "campaign cancelled");
+  spdlog::info("msg=\"campaign cancel requested\" campaign={} live_attempts={}", req->id(),
+               stops->size());
+  runs_.Notify();
+  auto c = campaigns_->GetCampaign(req->id());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp = *std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
+                                                  const v1::GetCampaignReportRequest* req,
+                                                  v1::Report* resp) {
+  ScopedLatency t(metrics_.rpc_latency("GetCampaignReport"));
+  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (campaigns_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (req->id() <= 0) return Invalid("id: must be a campaign id");
+  const std::string format = req->format().empty() ? "text" : req->format();
+  if (format != "md" && format != "json" && format != "text")
+    return Invalid("format: must be text, md or json");
+  auto c = campaigns_->GetCampaign(req->id());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  std::vector<TierInputs> tiers;
+  for (const v1::CampaignTier& tier : c->tiers()) {
+    TierInputs in;
+    auto run = jobs_.GetRun(tier.run_id());
+    if (!run.ok()) return ToGrpcStatus(run.status());
+    in.run = *std::move(run);
+    auto results = results_.GetRunResults(tier.run_id());
+    if (!results.ok()) return ToGrpcStatus(results.status());
+    in.results = *std::move(results);
+    SummarizeRunResults(&in.results);
+    auto cmp = analysis_.LatestComparison(tier.run_id());
+    if (cmp.ok()) {
+      in.comparison = *std::move(cmp);
+    } else if (cmp.status().code() != absl::StatusCode::kNotFound) {
+      return ToGrpcStatus(cmp.status());
+    }
+    tiers.push_back(std::move(in));
+  }
+  const v1::CampaignReport report = BuildCampaignReport(*c, tiers);
+  if (format == "md") {
+    resp->set_content_type("text/markdown");
+    resp->set_body(RenderCampaignMarkdown(report, ""));
+  } else if (format == "json") {
+    resp->set_content_type("application/json");
+    resp->set_body(RenderCampaignJson(report));
+  } else {
+    resp->set_content_type("text/plain");
+    resp->set_body(RenderCampaignText(report));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace perfgate::controller

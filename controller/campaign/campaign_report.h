@@ -1,0 +1,33 @@
+// The campaign report (docs/campaigns.md): one model, a tier x metric table, built from each
+// tier's run, results and comparison, then rendered as text, Markdown and JSON. Pure.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "perfgate/v1/analysis.pb.h"
+#include "perfgate/v1/campaign.pb.h"
+#include "perfgate/v1/results.pb.h"
+
+namespace perfgate::controller {
+
+// What the report reads of one tier (in the campaign's tier order).
+struct TierInputs {
+  v1::Run run;                               // with its jobs' specs (limits, analysis)
+  v1::RunResults results;                    // per job, a summary per metric
+  std::optional<v1::Comparison> comparison;  // against the tier's baseline, once analysed
+};
+
+// Rows: per job, every metric a tier gives a limit for, then every gating metric measured.
+// Cells: the median, its level, a broken max/min, the change and verdict against the baseline.
+v1::CampaignReport BuildCampaignReport(const v1::Campaign& c, const std::vector<TierInputs>& tiers);
+
+std::string RenderCampaignText(const v1::CampaignReport& r);
+std::string RenderCampaignMarkdown(const v1::CampaignReport& r, const std::string& url);
+std::string RenderCampaignJson(const v1::CampaignReport& r);
+
+// "target", "acceptable", "above acceptable", "critical", or "" (no levels).
+std::string LevelWord(const std::string& level);
+
+}  // namespace perfgate::controller

@@ -1,0 +1,23 @@
+// CampaignStore over PostgreSQL (migration 0009): a campaign row and a tier row per run; every
+// tier's state and verdict are read from its run.
+#pragma once
+
+#include "controller/campaign/campaign_store.h"
+#include "controller/store/pg_pool.h"
+
+namespace perfgate::controller {
+
+class PgCampaignStore : public CampaignStore {
+ public:
+  explicit PgCampaignStore(PgPool& pool) : pool_(pool) {}
+  absl::StatusOr<v1::Campaign> SubmitCampaign(const v1::Campaign& c) override;
+  absl::StatusOr<v1::Campaign> GetCampaign(int64_t id) override;
+  absl::StatusOr<v1::ListCampaignsResponse> ListCampaigns(
+      const v1::ListCampaignsRequest& req) override;
+  absl::StatusOr<std::vector<StopOrder>> CancelCampaign(int64_t id) override;
+
+ private:
+  PgPool& pool_;
+};
+
+}  // namespace perfgate::controller

@@ -1,0 +1,195 @@
+// The campaign report (controller/campaign/campaign_report.h): which rows, what each cell says,
+// the outcome's rules, and its renderings pinned by golden files (tests/unit/controller/golden.h).
+#include "controller/campaign/campaign_report.h"
+
+#include <gtest/gtest.h>
+
+#include "controller/campaign/campaign_store.h"
+#include "tests/unit/controller/golden.h"
+
+namespace perfgate::controller {
+namespace {
+
+v1::MetricSummary Summary(const std::string& name, const std::string& unit, double median,
+                          v1::Direction d = v1::DIRECTION_LOWER_IS_BETTER) {
+  v1::MetricSummary m;
+  m.set_name(name);
+  m.set_unit(unit);
+  m.set_direction(d);
+  m.set_valid(5);
+  m.set_total(5);
+  m.set_median(median);
+  return m;
+}
+
+v1::MetricLimit Levels(const std::string& metric, double target, double acceptable,
+                       double critical) {
+  v1::MetricLimit l;
+  l.set_metric(metric);
+  l.set_target(target);
+  l.set_acceptable(acceptable);
+  l.set_critical(critical);
+  return l;
+}
+
+// One tier's run of the job "api": create rate, placement wait, API p99, manager RSS.
+TierInputs Tier(const std::string& tier, int64_t run_id, double rate, double wait, double p99,
+                double rss) {
+  TierInputs in;
+  in.run.set_id(run_id);
+  v1::Job* job = in.run.add_jobs();
+  job->set_name("api@" + tier);
+  job->set_state(v1::JOB_STATE_SUCCEEDED);
+  v1::BenchmarkJob* b = job->mutable_spec()->mutable_benchmark();
+  *b->add_limits() = Levels("ops.create.rate", 1, 0.5, 0.5);
+  *b->add_limits() = Levels("wait.scheduled.seconds", 5, 10, 30);
+  *b->add_limits() = Levels("http.latency.p99", 200, 500, 1000);
+  v1::MetricLimit max_rss = Levels("proc.manager.rss_peak", 256, 512, 512);
+  max_rss.set_max(600);
+  *b->add_limits() = max_rss;
+  v1::JobResults* jr = in.results.add_jobs();
+  jr->set_job_name("api@" + tier);
+  *jr->add_summary() = Summary("ops.create.rate", "op/s", rate, v1::DIRECTION_HIGHER_IS_BETTER);
+  *jr->add_summary() = Summary("wait.scheduled.seconds", "s", wait);
+  *jr->add_summary() = Summary("http.latency.p99", "ms", p99);
+  *jr->add_summary() = Summary("proc.manager.rss_peak", "MiB", rss);
+  *jr->add_summary() = Summary("http.errors", "ratio", 0);    // gating by default, no levels
+  *jr->add_summary() = Summary("dbstats.calls", "count", 7);  // neither: not a row
+  return in;
+}
+
+v1::Campaign Campaign(v1::RunState small, v1::RunState medium) {
+  v1::Campaign c;
+  c.set_id(3);
+  c.set_project("warren");
+  c.set_branch("pr-17");
+  c.set_commit("c0ffee0123456789abcdef0123456789abcdef01");
+  c.set_kind(v1::RUN_KIND_CANDIDATE);
+  c.set_suite_name("warren-scale");
+  int64_t run = 21;
+  for (auto [name, hosts, state] : {std::tuple{"small", 3u, small}, {"medium", 8u, medium}}) {
+    v1::CampaignTier* t = c.add_tiers();
+    t->set_name(name);
+    t->set_hosts(hosts);
+    t->set_run_id(run++);
+    t->set_state(state);
+    t->set_analysed(true);
+    (*t->mutable_params())["services"] = std::string(name) == "small" ? "50" : "200";
+    // One parameter: a map's JSON key order is the protobuf runtime's, not fixed.
+  }
+  c.set_state(CampaignState(c));
+  return c;
+}
+
+void Compare(TierInputs* in, const std::string& metric, double baseline, double ratio,
+             v1::Verdict v) {
+  if (!in->comparison) in->comparison.emplace();
+  v1::MetricComparison* m = in->comparison->add_metrics();
+  m->set_job_name(in->run.jobs(0).name());
+  m->set_name(metric);
+  m->set_baseline_median(baseline);
+  m->set_has_ratio(true);
+  m->set_ratio(ratio);
+  m->set_verdict(v);
+  m->set_gate(true);
+}
+
+// Medium places slower (a regression, and acceptable only) and its manager leaks (critical).
+std::vector<TierInputs> Example() {
+  std::vector<TierInputs> tiers = {Tier("small", 21, 40, 1.2, 12, 180),
+                                   Tier("medium", 22, 35, 7.5, 48, 610)};
+  Compare(&tiers[0], "wait.scheduled.seconds", 1.19, 1.008, v1::VERDICT_NO_CHANGE);
+  Compare(&tiers[1], "wait.scheduled.seconds", 2.5, 3.0, v1::VERDICT_REGRESSION);
+  Compare(&tiers[1], "proc.manager.rss_peak", 300, 2.03, v1::VERDICT_REGRESSION);
+  return tiers;
+}
+
+TEST(CampaignReportTest, RowsAreTheLimitedThenTheGatingMetricsWithACellPerTier) {
+  const auto r =
+      BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED), Example());
+  ASSERT_EQ(r.rows_size(), 5);
+  EXPECT_EQ(r.rows(0).metric(), "ops.create.rate");
+  EXPECT_EQ(r.rows(0).job(), "api");
+  EXPECT_EQ(r.rows(4).metric(), "http.errors");
+  const v1::CampaignRow& wait = r.rows(1);
+  ASSERT_EQ(wait.cells_size(), 2);
+  EXPECT_EQ(wait.cells(0).level(), "target");
+  EXPECT_EQ(wait.cells(1).level(), "acceptable");
+  EXPECT_EQ(wait.cells(1).verdict(), v1::VERDICT_REGRESSION);
+  EXPECT_NEAR(wait.cells(1).change(), 2.0, 1e-9);
+  const v1::CampaignRow& rss = r.rows(3);
+  EXPECT_EQ(rss.cells(0).level(), "target");
+  EXPECT_EQ(rss.cells(1).level(), "critical");
+  EXPECT_EQ(rss.cells(1).limit_broken(), "max 600");
+  EXPECT_EQ(r.outcome(), "fail");
+  // Each cause is named with its tier.
+  std::string reasons;
+  for (const auto& why : r.reasons()) reasons += why + "\n";
+  EXPECT_NE(reasons.find("tier medium: api proc.manager.rss_peak 610 MiB: critical"),
+            std::string::npos)
+      << reasons;
+  EXPECT_NE(reasons.find("tier medium: api wait.scheduled.seconds regressed +200.0 %"),
+            std::string::npos)
+      << reasons;
+  EXPECT_EQ(reasons.find("tier small"), std::string::npos) << reasons;
+}
+
+TEST(CampaignReportTest, TheOutcomeFollowsTheWorstCell) {
+  const auto both = Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED);
+  // Everything within target or acceptable, nothing regressed: pass.
+  std::vector<TierInputs> good = {Tier("small", 21, 40, 1.2, 12, 180),
+                                  Tier("medium", 22, 0.8, 7, 300, 400)};
+  EXPECT_EQ(BuildCampaignReport(both, good).outcome(), "pass");
+  // Above acceptable (not yet critical): warn. So is an inconclusive comparison.
+  good[1] = Tier("medium", 22, 35, 20, 48, 200);
+  EXPECT_EQ(BuildCampaignReport(both, good).outcome(), "warn");
+  good[1] = Tier("medium", 22, 35, 2, 48, 200);
+  Compare(&good[1], "http.latency.p99", 40, 1.2, v1::VERDICT_INCONCLUSIVE);
+  EXPECT_EQ(BuildCampaignReport(both, good).outcome(), "warn");
+  // A tier still running: pending, whatever the others say.
+  EXPECT_EQ(
+      BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_RUNNING), good).outcome(),
+      "pending");
+  // A candidate tier not yet compared: pending too.
+  auto unanalysed = both;
+  unanalysed.mutable_tiers(1)->set_analysed(false);
+  EXPECT_EQ(BuildCampaignReport(unanalysed, good).outcome(), "pending");
+  // A failed tier fails the campaign, with its job's message.
+  auto failed = Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_FAILED);
+  good[1].run.mutable_jobs(0)->set_state(v1::JOB_STATE_FAILED);
+  good[1].run.mutable_jobs(0)->set_message("ops phase create: 12 of 200 operations failed");
+  const auto r = BuildCampaignReport(failed, good);
+  EXPECT_EQ(r.outcome(), "fail");
+  ASSERT_EQ(r.failures_size(), 1);
+  EXPECT_EQ(
+      r.failures(0),
+      "tier medium: run 22 failed: api@medium: ops phase create: 12 of 200 operations failed");
+}
+
+TEST(CampaignReportTest, StateIsTheTiersRunsTogether) {
+  EXPECT_EQ(Campaign(v1::RUN_STATE_QUEUED, v1::RUN_STATE_QUEUED).state(), v1::RUN_STATE_QUEUED);
+  EXPECT_EQ(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_QUEUED).state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(Campaign(v1::RUN_STATE_FAILED, v1::RUN_STATE_CANCELLED).state(), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_CANCELLED).state(),
+            v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED).state(),
+            v1::RUN_STATE_SUCCEEDED);
+}
+
+v1::CampaignReport GoldenExample() {
+  return BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED), Example());
+}
+
+TEST(CampaignReportGoldenTest, Text) {
+  ExpectGolden("campaign.txt", RenderCampaignText(GoldenExample()));
+}
+TEST(CampaignReportGoldenTest, Markdown) {
+  ExpectGolden("campaign.md",
+               RenderCampaignMarkdown(GoldenExample(), "https://perfgate.example/campaigns/3"));
+}
+TEST(CampaignReportGoldenTest, Json) {
+  ExpectGolden("campaign.json", RenderCampaignJson(GoldenExample()) + "\n");
+}
+
+}  // namespace
+}  // namespace perfgate::controller
