@@ -21,6 +21,15 @@ grpc::Status Invalid(const std::string& msg) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
 }
 
+// The checks every campaign call starts with: the caller's token, and a store to answer from.
+grpc::Status Ready(const common::TokenAuth& auth, const grpc::ServerContextBase& ctx,
+                   const CampaignStore* store) {
+  if (auto s = auth.Check(ctx); !s.ok()) return ToGrpcStatus(s);
+  if (store == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no campaigns");
+  return grpc::Status::OK;
+}
+
 std::string SelectorText(const Labels& selector) {
   std::vector<std::string> parts;
   for (const auto& [k, v] : std::map<std::string, std::string>(selector.begin(), selector.end()))
@@ -34,9 +43,7 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
                                                const v1::SubmitCampaignRequest* req,
                                                v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("SubmitCampaign"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (campaigns_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   v1::Campaign c = req->campaign();
   if (c.tiers().empty()) return Invalid("campaign.tiers: give at least one tier");
   if (c.tiers_size() > static_cast<int>(common::kMaxTiers))
@@ -99,9 +106,7 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
 grpc::Status ControllerService::GetCampaign(grpc::ServerContext* ctx,
                                             const v1::GetCampaignRequest* req, v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaign"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (campaigns_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
   auto c = campaigns_->GetCampaign(req->id());
   if (!c.ok()) return ToGrpcStatus(c.status());
@@ -113,9 +118,7 @@ grpc::Status ControllerService::ListCampaigns(grpc::ServerContext* ctx,
                                               const v1::ListCampaignsRequest* req,
                                               v1::ListCampaignsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListCampaigns"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (campaigns_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   if (req->project().size() > 256 || req->branch().size() > 256)
     return Invalid("project, branch: at most 256 bytes");
   auto list = campaigns_->ListCampaigns(*req);
@@ -128,9 +131,7 @@ grpc::Status ControllerService::CancelCampaign(grpc::ServerContext* ctx,
                                                const v1::CancelCampaignRequest* req,
                                                v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelCampaign"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (campaigns_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
   auto stops = campaigns_->CancelCampaign(req->id());
   if (!stops.ok()) return ToGrpcStatus(stops.status());
@@ -149,9 +150,7 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
                                                   const v1::GetCampaignReportRequest* req,
                                                   v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaignReport"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  if (campaigns_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no campaign store");
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
   const std::string format = req->format().empty() ? "text" : req->format();
   if (format != "md" && format != "json" && format != "text")

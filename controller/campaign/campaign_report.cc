@@ -11,6 +11,7 @@
 #include "common/json/proto_json.h"
 #include "common/spec/analysis_spec.h"
 #include "common/spec/limit_levels.h"
+#include "controller/analysis/comparer.h"
 #include "controller/queue/job_state.h"
 #include "controller/report/render.h"
 
@@ -46,29 +47,14 @@ const v1::MetricComparison* ComparisonOf(const std::optional<v1::Comparison>& c,
   return nullptr;
 }
 
-std::string VerdictWord(v1::Verdict v) {
-  switch (v) {
-    case v1::VERDICT_NO_CHANGE:
-      return "no change";
-    case v1::VERDICT_REGRESSION:
-      return "regression";
-    case v1::VERDICT_IMPROVEMENT:
-      return "improvement";
-    case v1::VERDICT_INCONCLUSIVE:
-      return "inconclusive";
-    default:
-      return "";
-  }
-}
-
-// A cell as a short line: "212 ms acceptable, +8.1 % no change".
+// A cell as a short line: "212 ms acceptable, +8.1 % no_change".
 std::string CellText(const v1::CampaignCell& c, const std::string& unit) {
   if (!c.present()) return "-";
   std::string s = absl::StrCat(FormatValue(c.value()), unit.empty() ? "" : " ", unit);
   if (!c.level().empty()) absl::StrAppend(&s, " ", LevelWord(c.level()));
   if (!c.limit_broken().empty()) absl::StrAppend(&s, " BROKEN ", c.limit_broken());
   if (c.verdict() != v1::VERDICT_UNSPECIFIED)
-    absl::StrAppend(&s, absl::StrFormat(", %+.1f %% ", c.change() * 100), VerdictWord(c.verdict()));
+    absl::StrAppend(&s, absl::StrFormat(", %+.1f %% ", c.change() * 100), VerdictText(c.verdict()));
   return s;
 }
 
