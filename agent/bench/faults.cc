@@ -133,6 +133,11 @@ void FaultRunner::Loop() {
   }
 }
 
+bool FaultRunner::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
 absl::StatusOr<std::string> FaultRunner::AskLeader() {
   const v1::LeaderProbe& p = schedule_.leader();
   if (!p.url().empty()) {
@@ -160,13 +165,27 @@ absl::StatusOr<std::string> FaultRunner::AskLeader() {
 absl::StatusOr<std::string> FaultRunner::ResolveHost(const v1::FaultSpec& f, std::string* detail) {
   const std::vector<HostControl::HostInfo> hosts = hosts_.TestHosts();
   if (f.target() == "leader") {
+    // A cluster between leaders (electing after a kill, a pause or a partition) answers "no
+    // leader" for a moment: the probe is asked again every 100 ms, for at most kLeaderWait.
+    const int64_t give_up = MonotonicNowNs() + absl::ToInt64Nanoseconds(kLeaderWait);
     auto answer = AskLeader();
-    if (!answer.ok())
-      return absl::UnavailableError("no leader found: " + std::string(answer.status().message()));
+    int tries = 1;
+    std::string first_error;
+    while (!answer.ok() && MonotonicNowNs() < give_up && !Stopping()) {
+      if (first_error.empty()) first_error = std::string(answer.status().message());
+      absl::SleepFor(absl::Milliseconds(100));
+      answer = AskLeader();
+      ++tries;
+    }
+    if (!answer.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("no leader found (", tries, " tries): ", answer.status().message()));
+    }
     const std::string want = HostPart(*answer);
     for (const auto& h : hosts) {
       if (h.name == want || h.address == want) {
         *detail = absl::StrCat("leader probe answered '", *answer, "'");
+        if (tries > 1) absl::StrAppend(detail, " on try ", tries, " (first: ", first_error, ")");
         return h.name;
       }
     }

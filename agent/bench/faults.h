@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "agent/bench/stack.h"
 #include "agent/exec/bench_context.h"
 #include "agent/load/http_load.h"
@@ -27,6 +28,9 @@
 #include "perfgate/v1/suite.pb.h"
 
 namespace perfgate::agent {
+
+// How long a `leader` target waits for a cluster that has no leader right now (an election).
+inline constexpr absl::Duration kLeaderWait = absl::Seconds(5);
 
 class FaultRunner {
  public:
@@ -54,6 +58,7 @@ class FaultRunner {
   absl::Status Undo(size_t i);
   absl::StatusOr<std::string> ResolveHost(const v1::FaultSpec& f, std::string* detail);
   absl::StatusOr<std::string> AskLeader();
+  bool Stopping();
 
   const v1::FaultSchedule& schedule_;
   HostControl& hosts_;
