@@ -13,6 +13,7 @@
 #include "agent/bench/fixtures.h"
 #include "agent/bench/generators.h"
 #include "agent/bench/harness.h"
+#include "agent/bench/phases.h"
 #include "agent/bench/resource_sampler.h"
 #include "agent/bench/stack.h"
 #include "agent/exec/bench_context.h"
@@ -235,39 +236,15 @@ absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext
     observer.BeginWindow(&r);
     *r.mutable_started_at() = ToTimestamp(clock_.Now());
     sampler.Start();
-    // A fault schedule shares the load's time zero and reads its timeline afterwards.
-    std::optional<FaultRunner> faults;
-    LoadTimeline timeline;
-    if (w.faults().actions_size() > 0) {
-      HostControl* hosts = stack ? stack->host_control() : nullptr;
-      if (!hosts)
-        return absl::FailedPreconditionError("workload.faults: the stack has no test hosts");
-      timeline.start_ns = MonotonicNowNs() + 20'000'000;
-      timeline.slice = std::max(absl::Milliseconds(100), window / 1000);
-      uint64_t attempt = 0;
-      (void)absl::SimpleAtoi(ctx.vars["attempt_id"], &attempt);
-      faults.emplace(w.faults(), *hosts, ctx, attempt * 1000 + rep);
-      faults->Start(timeline.start_ns);
-    }
-    absl::Status s = RunGenerator(w, window, false, ctx, &r, faults ? &timeline : nullptr);
+    uint64_t attempt = 0;
+    (void)absl::SimpleAtoi(ctx.vars["attempt_id"], &attempt);
+    const uint64_t seed = attempt * 1000 + rep;
+    const std::string label = absl::StrCat("repetition ", rep);
+    absl::Status s = w.phases_size() > 0 ? RunPhases(w, ctx, stack, seed, label, &r)
+                                         : RunLoadWindow(w, window, ctx, stack, seed, label, &r);
     sampler.Stop(&r);
     *r.mutable_ended_at() = ToTimestamp(clock_.Now());
-    absl::Status whole;  // whether the faults left the stack as it was
-    if (faults) {
-      std::vector<v1::FaultRecord> records;
-      std::string not_applied;
-      whole = faults->Finish(&records, &not_applied);
-      AddFaultResults(w.faults().recovery(), timeline.slices, timeline.slice,
-                      absl::ToInt64Milliseconds(timeline.window), &records, &r);
-      for (auto& f : records) *r.add_faults() = std::move(f);
-      if (!not_applied.empty()) {
-        r.set_valid(false);
-        r.set_invalid_reason(not_applied);
-      }
-    }
     RETURN_IF_ERROR(s);
-    if (!whole.ok())
-      return absl::FailedPreconditionError(absl::StrCat("repetition ", rep, ": ", whole.message()));
     observer.EndWindow(&r);
     if (stack) {
       if (std::string dead = stack->CheckAlive(); !dead.empty())

@@ -13,6 +13,7 @@
 #include "agent/bench/generators.h"
 #include "agent/exec/readiness.h"
 #include "agent/load/pacer.h"
+#include "common/json/json_path.h"
 #include "common/log/log.h"
 #include "common/spec/fault_text.h"
 #include "common/status/macros.h"
@@ -29,21 +30,6 @@ std::string HostPart(std::string v) {
   if (size_t slash = v.find('/'); slash != std::string::npos) v.resize(slash);
   if (size_t colon = v.rfind(':'); colon != std::string::npos) v.resize(colon);
   return v;
-}
-
-// The value at a dotted path of a JSON document, as text.
-absl::StatusOr<std::string> JsonField(const std::string& body, const std::string& field) {
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("the answer is not JSON");
-  const nlohmann::json* at = &j;
-  for (absl::string_view part : absl::StrSplit(field, '.')) {
-    if (!at->is_object() || !at->contains(std::string(part)))
-      return absl::NotFoundError(absl::StrCat("the answer has no field '", field, "'"));
-    at = &(*at)[std::string(part)];
-  }
-  if (at->is_string()) return at->get<std::string>();
-  if (at->is_number() || at->is_boolean()) return at->dump();
-  return absl::InvalidArgumentError(absl::StrCat("field '", field, "' is not a string or number"));
 }
 
 }  // namespace
@@ -143,7 +129,7 @@ absl::StatusOr<std::string> FaultRunner::AskLeader() {
   if (!p.url().empty()) {
     ASSIGN_OR_RETURN(std::string url, ctx_.Expand(p.url()));
     ASSIGN_OR_RETURN(std::string body, ProbeGet(url));
-    auto v = JsonField(body, p.field());
+    auto v = common::JsonFieldText(body, p.field());
     if (!v.ok())
       return absl::UnavailableError("GET " + url + ": " + std::string(v.status().message()));
     return *v;

@@ -159,18 +159,36 @@ void AddCost(v1::RepetitionResult* out, const std::string& name, const char* uni
   AddMeasurement(out, name, unit, v, v1::DIRECTION_LOWER_IS_BETTER);
 }
 
-void Add(ResourceSampler::Series* ser, const ProcTreeSample& s) {
+void Add(ResourceSampler::Series* ser, const ProcTreeSample& s, double hours) {
   if (s.processes == 0) return;
   ser->peak = std::max(ser->peak, s.rss_bytes);
   ser->rss_sum += static_cast<double>(s.rss_bytes);
   ++ser->samples;
+  const double mib = s.rss_bytes / 1048576.0;
+  ser->sum_t += hours;
+  ser->sum_tt += hours * hours;
+  ser->sum_y += mib;
+  ser->sum_ty += hours * mib;
   if (ser->cpu_first < 0) ser->cpu_first = s.cpu_seconds;
   ser->cpu_last = std::max(ser->cpu_last, s.cpu_seconds);
 }
 
 }  // namespace
 
+std::map<std::string, double> ResourceSampler::RssSlopes() {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, double> out;
+  for (const auto& [name, s] : series_) {
+    const double n = s.samples;
+    const double den = n * s.sum_tt - s.sum_t * s.sum_t;
+    if (s.samples < 3 || den <= 0) continue;
+    out[name] = (n * s.sum_ty - s.sum_t * s.sum_y) / den;
+  }
+  return out;
+}
+
 void ResourceSampler::Tick() {
+  const double hours = absl::ToDoubleHours(clock_.Now() - started_);
   // The hosts' processes are their groups' (children stay in their parent's group). When every
   // service runs on a host, they are all there is to read; otherwise one scan of /proc a tick,
   // however many services and hosts there are.
@@ -206,12 +224,12 @@ void ResourceSampler::Tick() {
   for (const auto& svc : services_) {
     ProcTreeSample s = (svc.read_remote_stat ? remote[svc.machine] : snap).Tree(svc.roots);
     absl::MutexLock lock(&mu_);
-    Add(&series_[svc.name], s);
+    Add(&series_[svc.name], s, hours);
   }
   for (size_t i = 0; i < hosts_.size(); ++i) {
     ProcTreeSample s = snap.Tree(in_host[i]);
     absl::MutexLock lock(&mu_);
-    Add(&host_series_[hosts_[i].name].rss, s);
+    Add(&host_series_[hosts_[i].name].rss, s, hours);
   }
 }
 

@@ -76,7 +76,12 @@ class ResourceSampler {
     double rss_sum = 0;
     int samples = 0;
     double cpu_first = -1, cpu_last = 0;
+    // Least squares of RSS (MiB) over time (hours since the start): the slope's sums.
+    double sum_t = 0, sum_tt = 0, sum_y = 0, sum_ty = 0;
   };
+  // Each service's RSS slope so far, MiB per hour (least squares over its samples); a service
+  // with fewer than 3 samples is left out.
+  std::map<std::string, double> RssSlopes();
 
  private:
   struct HostSeries {

@@ -2,6 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <cstring>
+
 #include "absl/strings/match.h"
 
 namespace perfgate::common {
@@ -14,6 +16,26 @@ bool GatesByDefault(const std::string& metric) {
   static const char* const kOwn[] = {"http.latency.p50", "http.latency.p99", "http.throughput",
                                      "http.errors",      "http.error_ratio", "pg.tps",
                                      "pg.latency.mean",  "pg.failed",        "proc.*.rss_peak"};
+  // A phased workload's (docs/campaigns.md): what a scale-tier plan judges.
+  static const char* const kPhases[] = {"ops.*.rate", "ops.*.latency.p99", "ops.*.failures",
+                                        "wait.*.seconds", "soak.*.rss_slope"};
+  // A load or soak phase's generator figures (load.http.latency.p99, load.api.http...): as
+  // the generator's own.
+  for (const char* phase : {"load.", "soak."}) {
+    if (!absl::StartsWith(metric, phase)) continue;
+    for (const char* gen : {"http.", "pg."}) {
+      const size_t at = metric.find(std::string(".") + gen);
+      if (at != std::string::npos && metric.find('.', std::strlen(phase)) >= at)
+        return GatesByDefault(metric.substr(at + 1));
+    }
+  }
+  for (const char* phase : {"ops.", "wait.", "soak.", "load.", "cleanup."}) {
+    if (!absl::StartsWith(metric, phase)) continue;
+    for (const char* p : kPhases) {
+      if (MetricMatches(p, metric)) return true;
+    }
+    return false;
+  }
   for (const char* prefix : {"http.", "pg.", "proc.", "dbstats."}) {
     if (!absl::StartsWith(metric, prefix)) continue;
     for (const char* p : kOwn) {

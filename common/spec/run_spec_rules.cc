@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <map>
 #include <set>
 #include <utility>
@@ -60,10 +61,16 @@ bool IsHttpUrl(const std::string& s) { return s.rfind("http://", 0) == 0; }
 // Every template string of a benchmark job with its field path, checked once its ports are known.
 struct Templates {
   std::vector<std::pair<std::string, const std::string*>> uses;
+  std::vector<std::pair<std::string, const std::string*>> indexed;  // ops fields: {i} too
   std::set<std::string> ports;
   std::set<std::string> hosts;  // the test hosts' variables (HostVariables)
+  // Generators of phases checked as workloads: kept here so that `uses` may point into them.
+  std::deque<v1::WorkloadSpec> scratch;
 
   void Add(const std::string& field, const std::string& v) { uses.emplace_back(field, &v); }
+  void AddIndexed(const std::string& field, const std::string& v) {
+    indexed.emplace_back(field, &v);
+  }
   void AddAll(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& v) {
     for (int i = 0; i < v.size(); ++i) Add(absl::StrCat(field, "[", i, "]"), v[i]);
   }
@@ -84,6 +91,12 @@ struct Templates {
   absl::Status Check(bool has_build) const {
     for (const auto& [field, text] : uses) {
       std::string problem = CheckTemplateReferences(*text, ports, has_build, hosts);
+      if (!problem.empty()) return Bad(field, problem);
+    }
+    std::set<std::string> with_index = hosts;
+    with_index.insert("i");
+    for (const auto& [field, text] : indexed) {
+      std::string problem = CheckTemplateReferences(*text, ports, has_build, with_index);
       if (!problem.empty()) return Bad(field, problem);
     }
     return absl::OkStatus();
@@ -180,13 +193,13 @@ absl::Status CheckExecStack(const std::string& f, v1::ExecStack* ex, Templates* 
 }
 
 // A workload's fault schedule against the stack it runs on.
-absl::Status CheckFaults(const std::string& f, v1::BenchmarkJob* b, Templates* t) {
-  v1::FaultSchedule* fs = b->mutable_workload()->mutable_faults();
+absl::Status CheckFaults(const std::string& f, v1::FaultSchedule* fs, bool has_http,
+                         uint64_t window_ms, v1::BenchmarkJob* b, Templates* t) {
   if (fs->actions().empty()) {
     if (fs->has_leader() || fs->has_recovery()) return Bad(f + ".actions", "is required");
     return absl::OkStatus();
   }
-  if (!b->workload().has_http()) {
+  if (!has_http) {
     return Bad(f,
                "needs the http or redis generator: its timeline gives the latency and errors "
                "before, during and after each fault");
@@ -199,7 +212,6 @@ absl::Status CheckFaults(const std::string& f, v1::BenchmarkJob* b, Templates* t
   for (const auto& h : b->stack().exec().hosts()) roles[h.role()] = h.count();
   std::map<std::string, std::string> on;  // service -> where it runs
   for (const auto& s : b->stack().exec().services()) on[s.name()] = s.on();
-  const uint64_t window_ms = uint64_t{b->workload().duration_seconds()} * 1000;
   std::set<std::string> names;
   bool wants_leader = false;
   for (int i = 0; i < fs->actions_size(); ++i) {
@@ -519,9 +531,138 @@ absl::Status CheckWorkload(const std::string& wf, v1::WorkloadSpec* w, Templates
   if (w->repetitions() == 0) w->set_repetitions(kDefaultRepetitions);
   if (w->repetitions() > kMaxRepetitions)
     return Bad(wf + ".repetitions", absl::StrCat("at most ", kMaxRepetitions));
+  if (w->phases_size() > 0) {
+    // The phases carry their own generators (CheckPhases, once the stack is known).
+    if (w->generator_case() != v1::WorkloadSpec::GENERATOR_NOT_SET ||
+        w->faults().actions_size() > 0 || w->warmup_seconds() > 0)
+      return Bad(wf, "give a generator or phases, not both (a load goes in a load: phase)");
+    if (w->duration_seconds() == 0) w->set_duration_seconds(kDefaultDurationSeconds);
+    return absl::OkStatus();
+  }
   RETURN_IF_ERROR(CheckGenerator(wf, w, t));  // stages may set the duration
   if (w->duration_seconds() == 0 && !w->has_harness())
     w->set_duration_seconds(kDefaultDurationSeconds);
+  return absl::OkStatus();
+}
+
+// A phased workload's phases (docs/campaigns.md): names (they name the metrics), one kind each,
+// bounds and defaults, templates ({i} in ops), and each load phase's generator and faults
+// checked as a workload's are.
+absl::Status CheckPhases(const std::string& wf, v1::BenchmarkJob* b, Templates* t) {
+  v1::WorkloadSpec* w = b->mutable_workload();
+  if (w->phases_size() > kMaxPhases)
+    return Bad(wf + ".phases", absl::StrCat("at most ", kMaxPhases));
+  std::set<std::string> names;
+  for (int i = 0; i < w->phases_size(); ++i) {
+    v1::PhaseSpec* ph = w->mutable_phases(i);
+    const std::string pf = absl::StrCat(wf, ".phases[", i, "]");
+    RETURN_IF_ERROR(CheckMetricName(pf + ".name", ph->name()));
+    RETURN_IF_ERROR(CheckUnique(pf + ".name", ph->name(), &names));
+    auto ops = [&](const std::string& of, v1::OpsSpec* o) -> absl::Status {
+      if (o->count() == 0 || o->count() > 1000000)
+        return Bad(of + ".count", "want 1 to 1000000 operations");
+      if (o->concurrency() == 0) o->set_concurrency(1);
+      if (o->concurrency() > 256) return Bad(of + ".concurrency", "at most 256");
+      if (o->timeout_ms() == 0) o->set_timeout_ms(kDefaultOpTimeoutMs);
+      const bool http = !o->target().empty() || o->has_request();
+      if (o->command().empty() == !http)
+        return Bad(of, "give a command, or a target and a request (HTTP), not both");
+      if (http) {
+        if (!IsHttpUrl(o->target())) return Bad(of + ".target", "want an http:// URL");
+        v1::HttpRequestSpec* r = o->mutable_request();
+        if (r->method().empty()) r->set_method("GET");
+        if (r->path().empty()) r->set_path("/");
+        if (r->path()[0] != '/') return Bad(of + ".request.path", "must start with /");
+        if (!r->command().empty()) return Bad(of + ".request.command", "goes with redis load");
+        t->AddIndexed(of + ".target", o->target());
+        t->AddIndexed(of + ".request.path", r->path());
+        t->AddIndexed(of + ".request.body", r->body());
+        for (const auto& [k, v] : r->headers())
+          t->AddIndexed(of + ".request.headers[" + k + "]", v);
+      } else {
+        t->AddIndexed(of + ".command", o->command());
+      }
+      return absl::OkStatus();
+    };
+    // A load or soak generator, checked as a one-generator workload of `seconds`.
+    auto generator = [&](const std::string& gf, v1::WorkloadSpec&& g,
+                         uint32_t seconds) -> absl::StatusOr<v1::WorkloadSpec*> {
+      v1::WorkloadSpec& kept = t->scratch.emplace_back(std::move(g));
+      kept.set_duration_seconds(seconds);
+      kept.set_repetitions(1);
+      RETURN_IF_ERROR(CheckGenerator(gf, &kept, t));
+      return &kept;
+    };
+    switch (ph->kind_case()) {
+      case v1::PhaseSpec::kOps:
+        RETURN_IF_ERROR(ops(pf + ".ops", ph->mutable_ops()));
+        break;
+      case v1::PhaseSpec::kCleanup:
+        RETURN_IF_ERROR(ops(pf + ".cleanup", ph->mutable_cleanup()));
+        break;
+      case v1::PhaseSpec::kWaitUntil: {
+        v1::WaitUntilSpec* u = ph->mutable_wait_until();
+        const std::string uf = pf + ".wait_until";
+        if (u->command().empty() == u->url().empty())
+          return Bad(uf, "give a command (true when it exits 0) or a url, not both");
+        if (!u->url().empty() && !IsHttpUrl(u->url()))
+          return Bad(uf + ".url", "want an http:// URL");
+        if (u->url().empty() && (u->status() || !u->field().empty() || !u->equals().empty()))
+          return Bad(uf, "status, field and equals go with a url");
+        if (!u->equals().empty() && u->field().empty())
+          return Bad(uf + ".field", "is required with equals (the JSON field to compare)");
+        if (!u->url().empty() && u->status() == 0) u->set_status(200);
+        if (u->interval_ms() == 0) u->set_interval_ms(kDefaultWaitIntervalMs);
+        if (u->timeout_seconds() == 0) u->set_timeout_seconds(kDefaultWaitTimeoutSeconds);
+        t->Add(uf + ".command", u->command());
+        t->Add(uf + ".url", u->url());
+        t->Add(uf + ".equals", u->equals());
+        break;
+      }
+      case v1::PhaseSpec::kLoad: {
+        v1::LoadPhase* l = ph->mutable_load();
+        const std::string lf = pf + ".load";
+        if (l->duration_seconds() == 0) l->set_duration_seconds(w->duration_seconds());
+        v1::WorkloadSpec g;
+        if (l->has_http()) *g.mutable_http() = l->http();
+        if (l->has_wrk()) *g.mutable_wrk() = l->wrk();
+        if (l->has_pgbench()) *g.mutable_pgbench() = l->pgbench();
+        if (l->has_command()) *g.mutable_command() = l->command();
+        if (g.generator_case() == v1::WorkloadSpec::GENERATOR_NOT_SET)
+          return Bad(lf, "needs a load generator: http, redis, wrk, pgbench or command");
+        ASSIGN_OR_RETURN(v1::WorkloadSpec * kept,
+                         generator(lf, std::move(g), l->duration_seconds()));
+        l->set_duration_seconds(kept->duration_seconds());  // stages may set it
+        if (kept->has_http()) *l->mutable_http() = kept->http();
+        if (kept->has_wrk()) *l->mutable_wrk() = kept->wrk();
+        if (kept->has_pgbench()) *l->mutable_pgbench() = kept->pgbench();
+        if (kept->has_command()) *l->mutable_command() = kept->command();
+        RETURN_IF_ERROR(CheckFaults(lf + ".faults", l->mutable_faults(), l->has_http(),
+                                    uint64_t{l->duration_seconds()} * 1000, b, t));
+        break;
+      }
+      case v1::PhaseSpec::kSoak: {
+        v1::SoakPhase* k = ph->mutable_soak();
+        const std::string kf = pf + ".soak";
+        if (k->duration_seconds() == 0) return Bad(kf + ".duration_seconds", "is required");
+        if (k->sample_ms() == 0) k->set_sample_ms(kDefaultSoakSampleMs);
+        if (uint64_t{k->sample_ms()} * 3 > uint64_t{k->duration_seconds()} * 1000)
+          return Bad(kf + ".sample", "want at least 3 samples in the duration for a slope");
+        if (k->has_http()) {
+          v1::WorkloadSpec g;
+          *g.mutable_http() = k->http();
+          ASSIGN_OR_RETURN(v1::WorkloadSpec * kept,
+                           generator(kf, std::move(g), k->duration_seconds()));
+          if (kept->duration_seconds() != k->duration_seconds())
+            return Bad(kf + ".http.stages", "a soak's load lasts its duration: give a rate");
+          *k->mutable_http() = kept->http();
+        }
+        break;
+      }
+      default:
+        return Bad(pf, "give exactly one of ops, wait_until, load, soak or cleanup");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -695,7 +836,10 @@ absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const Spe
         CheckFixture(absl::StrCat(f, ".fixtures[", i, "]"), b->mutable_fixtures(i), &t));
   }
   RETURN_IF_ERROR(CheckWorkload(f + ".workload", b->mutable_workload(), &t));
-  RETURN_IF_ERROR(CheckFaults(f + ".workload.faults", b, &t));
+  RETURN_IF_ERROR(CheckFaults(f + ".workload.faults", b->mutable_workload()->mutable_faults(),
+                              b->workload().has_http(),
+                              uint64_t{b->workload().duration_seconds()} * 1000, b, &t));
+  RETURN_IF_ERROR(CheckPhases(f + ".workload", b, &t));
   if (b->has_observe() && b->workload().has_harness()) {
     return Bad(f + ".observe", "not with a harness: its report has no measured windows to observe");
   }

@@ -42,7 +42,12 @@ inline constexpr int kDefaultBaselineRuns = 1;
 // Bounds that the parser also uses to refuse a number at its line.
 inline constexpr uint32_t kMaxRepetitions = 1000;
 inline constexpr uint32_t kMaxAttempts = 10;
-inline constexpr uint32_t kMaxHosts = 250;  // test hosts of a stack (a /24 less gateway)
+inline constexpr uint32_t kMaxHosts = 250;
+inline constexpr int kMaxPhases = 32;
+inline constexpr uint32_t kDefaultOpTimeoutMs = 10000;
+inline constexpr uint32_t kDefaultWaitIntervalMs = 500;
+inline constexpr uint32_t kDefaultWaitTimeoutSeconds = 300;
+inline constexpr uint32_t kDefaultSoakSampleMs = 1000;  // test hosts of a stack (a /24 less gateway)
 inline constexpr int kMaxFaults = 32;       // actions of a fault schedule
 // The label an agent that can make netns test hosts carries ("true"); a job whose stack has
 // hosts gets it as an agent selector.

@@ -502,7 +502,7 @@ class Parser : public YamlReader {
   absl::Status Workload(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
     RETURN_IF_ERROR(CheckKeys(n, path,
                               {"warmup", "duration", "repetitions", "pause", "http", "redis", "wrk",
-                               "pgbench", "command", "harness", "faults"}));
+                               "pgbench", "command", "harness", "faults", "phases"}));
     if (n["faults"]) RETURN_IF_ERROR(Faults(n["faults"], path + ".faults", w->mutable_faults()));
     if (n["harness"]) {
       // A harness decides how long its benchmarks run; only the number of its runs is ours.
@@ -519,14 +519,33 @@ class Parser : public YamlReader {
     RETURN_IF_ERROR(OptWhole(n, path, "repetitions", 1, kMaxRepetitions, w,
                              &v1::WorkloadSpec::set_repetitions));
     RETURN_IF_ERROR(OptSeconds(n, path, "pause", w, &v1::WorkloadSpec::set_pause_seconds, true));
+    if (n["phases"]) {
+      for (const char* k :
+           {"http", "redis", "wrk", "pgbench", "command", "harness", "faults", "warmup"}) {
+        if (n[k]) {
+          return Error(n[k], path + "." + k,
+                       "goes inside a phase (load:, soak:) when the workload has phases");
+        }
+      }
+      return Phases(n["phases"], path + ".phases", w);
+    }
     int kinds =
         !!n["http"] + !!n["redis"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"] + !!n["harness"];
     if (kinds != 1) {
       return Error(n, path,
-                   "give exactly one load generator: http, redis, wrk, pgbench, command or "
-                   "harness");
+                   "give exactly one load generator (http, redis, wrk, pgbench, command or "
+                   "harness), or phases");
     }
     if (n["harness"]) return Harness(n["harness"], path + ".harness", w->mutable_harness());
+    return Generator(n, path, w);
+  }
+
+  // One of the load generators (not harness) of `n` into `w`.
+  absl::Status Generator(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
+    const int kinds = !!n["http"] + !!n["redis"] + !!n["wrk"] + !!n["pgbench"] + !!n["command"];
+    if (kinds != 1)
+      return Error(n, path,
+                   "give exactly one load generator: http, redis, wrk, pgbench or command");
     if (n["http"]) return Http(n["http"], path + ".http", w->mutable_http(), false);
     if (n["redis"]) return Http(n["redis"], path + ".redis", w->mutable_http(), true);
     if (n["wrk"]) {
@@ -648,29 +667,120 @@ class Parser : public YamlReader {
   absl::Status Requests(const YAML::Node& rq, const std::string& p, v1::HttpLoadSpec* s,
                         bool redis) {
     RETURN_IF_ERROR(List(rq, p, "a non-empty list"));
-    for (size_t i = 0; i < rq.size(); ++i) {
-      std::string rp = absl::StrCat(p, "[", i, "]");
-      RETURN_IF_ERROR(CheckKeys(
-          rq[i], rp,
-          redis ? std::set<std::string>{"name", "command", "weight"}
-                : std::set<std::string>{"name", "method", "path", "headers", "body", "weight"}));
-      v1::HttpRequestSpec* r = s->add_requests();
-      if (rq[i]["command"])
-        RETURN_IF_ERROR(StrList(rq[i]["command"], rp + ".command", r->mutable_command()));
-      if (rq[i]["name"]) {
-        ASSIGN_OR_RETURN(*r->mutable_name(), NonEmpty(rq[i]["name"], rp + ".name"));
+    for (size_t i = 0; i < rq.size(); ++i)
+      RETURN_IF_ERROR(Request(rq[i], absl::StrCat(p, "[", i, "]"), s->add_requests(), redis));
+    return absl::OkStatus();
+  }
+
+  absl::Status Request(const YAML::Node& n, const std::string& rp, v1::HttpRequestSpec* r,
+                       bool redis) {
+    RETURN_IF_ERROR(CheckKeys(
+        n, rp,
+        redis ? std::set<std::string>{"name", "command", "weight"}
+              : std::set<std::string>{"name", "method", "path", "headers", "body", "weight"}));
+    if (n["command"]) RETURN_IF_ERROR(StrList(n["command"], rp + ".command", r->mutable_command()));
+    if (n["name"]) {
+      ASSIGN_OR_RETURN(*r->mutable_name(), NonEmpty(n["name"], rp + ".name"));
+    }
+    if (n["method"]) {
+      ASSIGN_OR_RETURN(*r->mutable_method(), NonEmpty(n["method"], rp + ".method"));
+    }
+    if (n["path"]) {
+      ASSIGN_OR_RETURN(*r->mutable_path(), NonEmpty(n["path"], rp + ".path"));
+    }
+    if (n["headers"]) RETURN_IF_ERROR(StrMap(n["headers"], rp + ".headers", r->mutable_headers()));
+    RETURN_IF_ERROR(OptStr(n, rp, "body", r->mutable_body()));
+    return OptNumber(n, rp, "weight", 1e-9, 1e9, r, &v1::HttpRequestSpec::set_weight);
+  }
+
+  // phases: [{name, ops | wait_until | load | soak | cleanup}]
+  absl::Status Phases(const YAML::Node& n, const std::string& path, v1::WorkloadSpec* w) {
+    RETURN_IF_ERROR(List(n, path, "a non-empty list of phases"));
+    if (n.size() == 0) return Error(n, path, "must list at least one phase");
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string p = absl::StrCat(path, "[", i, "]");
+      const YAML::Node& ph = n[i];
+      RETURN_IF_ERROR(CheckKeys(ph, p, {"name", "ops", "wait_until", "load", "soak", "cleanup"}));
+      v1::PhaseSpec* out = w->add_phases();
+      if (ph["name"]) {
+        ASSIGN_OR_RETURN(*out->mutable_name(), NonEmpty(ph["name"], p + ".name"));
       }
-      if (rq[i]["method"]) {
-        ASSIGN_OR_RETURN(*r->mutable_method(), NonEmpty(rq[i]["method"], rp + ".method"));
+      const int kinds =
+          !!ph["ops"] + !!ph["wait_until"] + !!ph["load"] + !!ph["soak"] + !!ph["cleanup"];
+      if (kinds != 1)
+        return Error(ph, p, "give exactly one of ops, wait_until, load, soak or cleanup");
+      if (ph["ops"]) RETURN_IF_ERROR(Ops(ph["ops"], p + ".ops", out->mutable_ops()));
+      if (ph["cleanup"])
+        RETURN_IF_ERROR(Ops(ph["cleanup"], p + ".cleanup", out->mutable_cleanup()));
+      if (ph["wait_until"]) {
+        const YAML::Node& g = ph["wait_until"];
+        const std::string q = p + ".wait_until";
+        v1::WaitUntilSpec* wu = out->mutable_wait_until();
+        RETURN_IF_ERROR(CheckKeys(
+            g, q, {"command", "url", "status", "field", "equals", "interval", "timeout"}));
+        RETURN_IF_ERROR(OptStr(g, q, "command", wu->mutable_command()));
+        RETURN_IF_ERROR(OptStr(g, q, "url", wu->mutable_url()));
+        RETURN_IF_ERROR(OptWhole(g, q, "status", 100, 599, wu, &v1::WaitUntilSpec::set_status));
+        RETURN_IF_ERROR(OptStr(g, q, "field", wu->mutable_field()));
+        RETURN_IF_ERROR(OptStr(g, q, "equals", wu->mutable_equals()));
+        if (g["interval"]) {
+          ASSIGN_OR_RETURN(absl::Duration d,
+                           Duration(g["interval"], q + ".interval", absl::Milliseconds(10),
+                                    absl::Minutes(10), "want a duration from 10ms to 10m"));
+          wu->set_interval_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
+        }
+        RETURN_IF_ERROR(OptSeconds(g, q, "timeout", wu, &v1::WaitUntilSpec::set_timeout_seconds));
       }
-      if (rq[i]["path"]) {
-        ASSIGN_OR_RETURN(*r->mutable_path(), NonEmpty(rq[i]["path"], rp + ".path"));
+      if (ph["load"]) {
+        const YAML::Node& g = ph["load"];
+        const std::string q = p + ".load";
+        RETURN_IF_ERROR(
+            CheckKeys(g, q, {"duration", "http", "redis", "wrk", "pgbench", "command", "faults"}));
+        v1::WorkloadSpec tmp;
+        RETURN_IF_ERROR(Generator(g, q, &tmp));
+        v1::LoadPhase* l = out->mutable_load();
+        RETURN_IF_ERROR(OptSeconds(g, q, "duration", l, &v1::LoadPhase::set_duration_seconds));
+        if (g["faults"]) RETURN_IF_ERROR(Faults(g["faults"], q + ".faults", l->mutable_faults()));
+        if (tmp.has_http()) *l->mutable_http() = tmp.http();
+        if (tmp.has_wrk()) *l->mutable_wrk() = tmp.wrk();
+        if (tmp.has_pgbench()) *l->mutable_pgbench() = tmp.pgbench();
+        if (tmp.has_command()) *l->mutable_command() = tmp.command();
       }
-      if (rq[i]["headers"])
-        RETURN_IF_ERROR(StrMap(rq[i]["headers"], rp + ".headers", r->mutable_headers()));
-      RETURN_IF_ERROR(OptStr(rq[i], rp, "body", r->mutable_body()));
-      RETURN_IF_ERROR(
-          OptNumber(rq[i], rp, "weight", 1e-9, 1e9, r, &v1::HttpRequestSpec::set_weight));
+      if (ph["soak"]) {
+        const YAML::Node& g = ph["soak"];
+        const std::string q = p + ".soak";
+        v1::SoakPhase* sk = out->mutable_soak();
+        RETURN_IF_ERROR(CheckKeys(g, q, {"duration", "http", "sample"}));
+        if (!g["duration"]) return Error(g, q + ".duration", "is required");
+        RETURN_IF_ERROR(OptSeconds(g, q, "duration", sk, &v1::SoakPhase::set_duration_seconds));
+        if (g["http"]) RETURN_IF_ERROR(Http(g["http"], q + ".http", sk->mutable_http(), false));
+        if (g["sample"]) {
+          ASSIGN_OR_RETURN(absl::Duration d,
+                           Duration(g["sample"], q + ".sample", absl::Milliseconds(100),
+                                    absl::Minutes(10), "want a duration from 100ms to 10m"));
+          sk->set_sample_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // ops / cleanup: {count, concurrency, command | target + request, timeout}
+  absl::Status Ops(const YAML::Node& g, const std::string& q, v1::OpsSpec* o) {
+    RETURN_IF_ERROR(
+        CheckKeys(g, q, {"count", "concurrency", "command", "target", "request", "timeout"}));
+    if (!g["count"]) return Error(g, q + ".count", "is required");
+    RETURN_IF_ERROR(OptWhole(g, q, "count", 1, 1000000, o, &v1::OpsSpec::set_count));
+    RETURN_IF_ERROR(OptWhole(g, q, "concurrency", 1, 256, o, &v1::OpsSpec::set_concurrency));
+    RETURN_IF_ERROR(OptStr(g, q, "command", o->mutable_command()));
+    RETURN_IF_ERROR(OptStr(g, q, "target", o->mutable_target()));
+    if (g["request"])
+      RETURN_IF_ERROR(Request(g["request"], q + ".request", o->mutable_request(), false));
+    if (g["timeout"]) {
+      ASSIGN_OR_RETURN(absl::Duration d,
+                       Duration(g["timeout"], q + ".timeout", absl::Milliseconds(1), absl::Hours(1),
+                                "want a duration from 1ms to 1h"));
+      o->set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(d)));
     }
     return absl::OkStatus();
   }

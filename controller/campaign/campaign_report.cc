@@ -110,6 +110,31 @@ v1::CampaignReport BuildCampaignReport(const v1::Campaign& c,
     }
     for (const v1::JobResults& jr : in.results.jobs()) {
       const std::string job = BaseJob(jr.job_name(), tier.name());
+      // Phases that failed: operations that failed, waits never true; once per phase.
+      std::map<std::string, std::pair<int, const v1::PhaseRecord*>>
+          failed;  // name -> (reps, first)
+      std::vector<std::string> order;
+      for (const v1::RepetitionResult& rep : jr.repetitions()) {
+        for (const v1::PhaseRecord& ph : rep.phases()) {
+          if (ph.ok()) continue;
+          auto& f = failed[ph.name()];
+          if (f.first++ == 0) {
+            f.second = &ph;
+            order.push_back(ph.name());
+          }
+        }
+      }
+      for (const std::string& name : order) {
+        const auto& [reps, ph] = failed[name];
+        std::string line =
+            absl::StrCat("tier ", tier.name(), ": ", job, " phase ", name, " (", ph->kind(),
+                         ") failed in ", reps, " of ", jr.repetitions_size(), " repetitions");
+        if (ph->failures() > 0)
+          absl::StrAppend(&line, ", ", ph->failures(), " operations the first time");
+        if (!ph->errors().empty()) absl::StrAppend(&line, "; first: ", ph->errors(0));
+        r.add_failures(line);
+        (ph->kind() == "cleanup" ? warns : fails).push_back(line);
+      }
       const v1::JobSpec* spec = JobSpecNamed(in.run, jr.job_name());
       const v1::BenchmarkJob* bench = spec ? &spec->benchmark() : nullptr;
       std::vector<std::string> metrics;

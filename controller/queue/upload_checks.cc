@@ -57,6 +57,20 @@ std::string CheckObserved(const v1::RepetitionResult& r, const UploadLimits& l) 
     if (!std::isfinite(f.recovery_ms()))
       return absl::StrCat(".faults[", k, "].recovery_ms: not a number");
   }
+  if (r.phases_size() > 64) return ".phases: at most 64";
+  for (int k = 0; k < r.phases_size(); ++k) {
+    const auto& p = r.phases(k);
+    if (p.name().size() > l.max_name_bytes || p.kind().size() > l.max_name_bytes)
+      return absl::StrCat(".phases[", k, "]: names at most ", l.max_name_bytes, " bytes");
+    if (p.errors_size() > 10) return absl::StrCat(".phases[", k, "].errors: at most 10");
+    for (const auto& e : p.errors()) {
+      if (e.size() > l.max_message_bytes)
+        return absl::StrCat(".phases[", k, "].errors: at most ", l.max_message_bytes,
+                            " bytes each");
+    }
+    if (!std::isfinite(p.seconds()) || p.seconds() < 0)
+      return absl::StrCat(".phases[", k, "].seconds: not a duration");
+  }
   const auto& d = r.dbstats();
   if (d.statements_size() > 1000) return ".dbstats.statements: at most 1000";
   if (d.explains_size() > 100) return ".dbstats.explains: at most 100";

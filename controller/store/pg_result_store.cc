@@ -91,6 +91,11 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
         Exec(tx, "INSERT INTO faults (attempt_id, repetition, idx, data) VALUES ($1, $2, $3, $4)",
              req.attempt_id(), rep->repetition(), i, pqxx::binarystring(data.data(), data.size()));
       }
+      for (int i = 0; i < rep->phases_size(); ++i) {
+        std::string data = rep->phases(i).SerializeAsString();
+        Exec(tx, "INSERT INTO phases (attempt_id, repetition, idx, data) VALUES ($1, $2, $3, $4)",
+             req.attempt_id(), rep->repetition(), i, pqxx::binarystring(data.data(), data.size()));
+      }
       if (rep->has_dbstats()) {
         std::string data = rep->dbstats().SerializeAsString();
         Exec(tx, "INSERT INTO dbstats (attempt_id, repetition, data) VALUES ($1, $2, $3)",
@@ -198,6 +203,15 @@ absl::StatusOr<v1::RunResults> PgResultStore::GetRunResults(int64_t run_id) {
       if (it == reps.end()) continue;
       pqxx::binarystring b(r[2]);
       it->second->add_faults()->ParseFromArray(b.data(), static_cast<int>(b.size()));
+    }
+    for (const auto& r : Exec(tx,
+                              "SELECT attempt_id, repetition, data FROM phases WHERE attempt_id = "
+                              "ANY($1::bigint[]) ORDER BY attempt_id, repetition, idx",
+                              BigintArray(attempts))) {
+      auto it = reps.find({r[0].as<int64_t>(), r[1].as<int>()});
+      if (it == reps.end()) continue;
+      pqxx::binarystring b(r[2]);
+      it->second->add_phases()->ParseFromArray(b.data(), static_cast<int>(b.size()));
     }
     return absl::OkStatus();
   });

@@ -1,8 +1,10 @@
 // Scale-tier campaigns end to end: a suite's tiers submitted as one campaign through the CLI,
 // each tier a run on a real agent against the sample target, compared with the same tier of
 // the baseline campaign, and judged in the tier x metric report.
+#include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "agent/hosts/netns_hosts.h"
 #include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
@@ -188,6 +190,142 @@ TEST_F(CampaignTest, BadCampaignsAreRefusedNamingTheTierAndNothingIsStored) {
   EXPECT_EQ(Cli({"campaign", "get", std::to_string(id)}, &out), 0);
   EXPECT_NE(out.find("huge  run "), std::string::npos) << out;
   EXPECT_NE(out.find("cancelled  4 hosts"), std::string::npos) << out;
+}
+
+// A Warren-style campaign on netns test hosts: the sample target's manager and workers, each
+// repetition creating services through the manager's API (ops), waiting until every task runs
+// (wait_until), calling a service under load while a worker is killed (load with a fault),
+// holding (soak), and deleting the services (cleanup). The commit's flags file is a script of
+// the role and the number of services: the candidate's workers start tasks slowly at scale,
+// and its manager leaks with every heartbeat.
+constexpr char kWarren[] = R"yaml(
+name: it-warren
+project: it
+params: {services: 6, replicas: 2}
+tiers:
+  small:
+    hosts: {manager: 1, worker: 2}
+    params: {services: 6}
+    limits:
+      - {metric: wait.scheduled.seconds, target: 1.5, acceptable: 3, critical: 6}
+  medium:
+    hosts: {manager: 1, worker: 3}
+    params: {services: 30}
+    limits:
+      - {metric: wait.scheduled.seconds, target: 1.5, acceptable: 2, critical: 2.5}
+jobs:
+  - name: cluster
+    benchmark:
+      build:
+        repository: $REPO
+        commands: ["true"]
+      stack:
+        hosts: [{role: manager, count: 1}, {role: worker, count: 2}]
+        services:
+          - name: manager
+            on: manager
+            args: [/bin/sh, -c, "exec $TARGET --role manager --listen {host}:8080 $(sh {srcdir}/flags manager {param:services})"]
+            ready: {http: "http://{host}:8080/healthz", timeout: 20s}
+          - name: worker
+            on: worker
+            args: [/bin/sh, -c, "exec $TARGET --role worker --listen {host}:8081 --name worker-{index} --manager http://{host:manager-1}:8080 $(sh {srcdir}/flags worker {param:services})"]
+            ready: {http: "http://{host}:8081/healthz", timeout: 20s}
+      workload:
+        repetitions: 6
+        phases:
+          - name: create
+            ops:
+              count: "{param:services}"
+              concurrency: 4
+              target: "http://{host:manager-1}:8080"
+              request: {method: POST, path: /services, body: '{"name": "svc-{i}", "replicas": {param:replicas}}'}
+          - name: scheduled
+            wait_until: {url: "http://{host:manager-1}:8080/status", field: pending, equals: "0",
+                         interval: 50ms, timeout: 30s}
+          - name: api
+            load:
+              duration: 3s
+              http:
+                target: "http://{host:manager-1}:8080"
+                rate: 50
+                connections: 4
+                timeout: 2s
+                max_generator_lag_p99: 250ms
+                requests: [{path: /services/svc-1/call}]
+              faults:
+                recovery: {p99_band: 100%, hold: 500ms}
+                actions: [{name: kill-worker, action: kill, service: worker, target: worker-2, at: 1s}]
+          - name: soak
+            soak: {duration: 3s, sample: 200ms}
+          - name: teardown
+            cleanup:
+              count: "{param:services}"
+              concurrency: 4
+              target: "http://{host:manager-1}:8080"
+              request: {method: DELETE, path: "/services/svc-{i}"}
+      limits:
+        - {metric: soak.manager.manager-1.rss_slope, target: 200, acceptable: 1000, critical: 4000}
+)yaml";
+
+TEST_F(CampaignTest, AWarrenCampaignOnTestHostsFindsSlowPlacementAtScaleAndTheManagersLeak) {
+  if (auto s = agent::NetnsHostsAvailable(); !s.ok()) GTEST_SKIP() << s.message();
+  ControllerOptions co;
+  co.extra_args = {"--analysis-poll", "1s"};
+  StartController(co);
+  StartAgent("w1");
+  StartAgent("w2");  // the tiers run in parallel, each on its own hosts
+  const std::string base = Commit("echo");
+  const std::string slow = Commit(
+      "case \"$1\" in manager) echo --leak-per-heartbeat 262144 ;; "
+      "worker) if [ \"$2\" -gt 10 ]; then echo --task-start 100ms; fi ;; esac");
+  const std::string suite = WriteSuite("warren", kWarren);
+  std::string out;
+  const int64_t b = SubmitCampaign(
+      {"--suite", suite, "--commit", base, "--branch", "main", "--kind", "baseline"}, &out);
+  ASSERT_GT(b, 0) << out;
+  EXPECT_EQ(Cli({"campaign", "watch", std::to_string(b), "--timeout", "8m"}, &out), 0) << out;
+  nlohmann::json br = Report(b);
+  EXPECT_EQ(br["outcome"], "pass") << br.dump(1);
+  // Every phase measured under its name, per tier.
+  for (const char* tier : {"small", "medium"}) {
+    EXPECT_EQ(Cell(br, "wait.scheduled.seconds", tier)["level"], "target") << tier;
+    EXPECT_TRUE(Cell(br, "ops.create.rate", tier)["present"].get<bool>()) << tier;
+    EXPECT_EQ(Cell(br, "ops.create.failures", tier)["value"], 0) << tier;
+    EXPECT_TRUE(Cell(br, "load.api.http.latency.p99", tier)["present"].get<bool>()) << tier;
+  }
+  const int64_t small_run = std::stoll(br["campaign"]["tiers"][0]["run_id"].get<std::string>());
+  v1::RunResults sr = Results(small_run);
+  ASSERT_EQ(sr.jobs(0).repetitions_size(), 6);
+  const v1::RepetitionResult& rep = sr.jobs(0).repetitions(0);
+  ASSERT_EQ(rep.phases_size(), 5) << rep.DebugString();
+  EXPECT_EQ(rep.phases(0).kind(), "ops");
+  EXPECT_TRUE(rep.phases(0).ok());
+  EXPECT_EQ(rep.phases(1).kind(), "wait_until");
+  EXPECT_EQ(rep.phases(4).kind(), "cleanup");
+  EXPECT_TRUE(rep.phases(4).ok()) << rep.phases(4).DebugString();
+  ASSERT_EQ(rep.faults_size(), 1);
+  EXPECT_EQ(rep.faults(0).host(), "worker-2");
+
+  const int64_t c = SubmitCampaign({"--suite", suite, "--commit", slow, "--branch", "pr-2",
+                                    "--baseline-branch", "main", "--kind", "candidate"},
+                                   &out);
+  ASSERT_GT(c, 0) << out;
+  EXPECT_EQ(Cli({"campaign", "watch", std::to_string(c), "--timeout", "8m"}, &out), 5) << out;
+  std::cout << "the candidate campaign's report:\n" << out << std::flush;  // docs/campaigns.md
+  nlohmann::json cr = Report(c);
+  EXPECT_EQ(cr["outcome"], "fail");
+  // Slower placement in the right tier: medium is critical and regressed, small is not.
+  const nlohmann::json medium = Cell(cr, "wait.scheduled.seconds", "medium");
+  EXPECT_EQ(medium["level"], "critical") << medium.dump();
+  EXPECT_NE(Cell(cr, "wait.scheduled.seconds", "small")["verdict"], "VERDICT_REGRESSION");
+  EXPECT_EQ(Cell(cr, "wait.scheduled.seconds", "small")["level"], "target");
+  // The manager's leak, in the soak of both tiers.
+  for (const char* tier : {"small", "medium"}) {
+    const nlohmann::json leak = Cell(cr, "soak.manager.manager-1.rss_slope", tier);
+    EXPECT_GT(leak["value"].get<double>(), 1000) << tier << ": " << leak.dump();
+    EXPECT_EQ(Cell(br, "soak.manager.manager-1.rss_slope", tier)["level"], "target") << tier;
+  }
+  EXPECT_NE(out.find("tier medium: cluster wait.scheduled.seconds"), std::string::npos) << out;
 }
 
 }  // namespace

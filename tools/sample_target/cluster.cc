@@ -46,8 +46,10 @@ httplib::Result PostTo(const std::string& url, const std::string& path, const st
 }  // namespace
 
 Manager::Manager(std::vector<std::string> peers, absl::Duration worker_timeout,
-                 prometheus::Registry& registry)
-    : peers_(std::move(peers)), worker_timeout_(worker_timeout) {
+                 prometheus::Registry& registry, int64_t leak_per_heartbeat)
+    : peers_(std::move(peers)),
+      worker_timeout_(worker_timeout),
+      leak_per_heartbeat_(leak_per_heartbeat) {
   moves_ = &prometheus::BuildCounter()
                 .Name("sample_target_task_moves_total")
                 .Help("Tasks placed on another worker because theirs stopped heartbeating")
@@ -60,9 +62,13 @@ Manager::Manager(std::vector<std::string> peers, absl::Duration worker_timeout,
                        .Add({});
 }
 
-void Manager::AddService(const std::string& name, int replicas) {
+int64_t Manager::AddService(const std::string& name, int replicas, int64_t version) {
   absl::MutexLock l(&mu_);
-  services_[name] = replicas;
+  auto it = services_.find(name);
+  if (version == 0) version = it != services_.end() ? it->second.version : ++last_version_;
+  last_version_ = std::max(last_version_, version);
+  services_[name] = {replicas, version};
+  return version;
 }
 
 std::string Manager::Place(const std::string& task, const std::vector<std::string>& live) {
@@ -90,7 +96,9 @@ std::vector<std::string> Manager::TasksOf(const std::string& service) const {
   std::vector<std::string> tasks;
   auto it = services_.find(service);
   if (it == services_.end()) return tasks;
-  for (int i = 1; i <= it->second; ++i) tasks.push_back(absl::StrCat(service, ".", i));
+  // An incarnation's own tasks: a service deleted and created again gets new ones.
+  for (int i = 1; i <= it->second.replicas; ++i)
+    tasks.push_back(absl::StrCat(service, ".v", it->second.version, ".", i));
   return tasks;
 }
 
@@ -104,10 +112,14 @@ void Manager::Routes(httplib::Server& s) {
     if (!j.contains("replicas") || !j["replicas"].is_number_integer() ||
         j["replicas"].get<int>() < 1 || j["replicas"].get<int>() > 1000)
       return Fail(res, 400, "replicas: want a whole number from 1 to 1000");
-    AddService(j["name"], j["replicas"]);
-    // The replicas learn it too (once: what a peer sends on is not sent on again).
+    const int64_t asked =
+        j.contains("version") && j["version"].is_number_integer() ? j["version"].get<int64_t>() : 0;
+    const int64_t version = AddService(j["name"], j["replicas"], asked);
+    // The replicas learn it too, with its version (once: what a peer sends on is not sent on).
     if (!req.has_param("from_peer")) {
-      for (const auto& peer : peers_) PostTo(peer, "/services?from_peer=1", req.body);
+      const std::string body =
+          json{{"name", j["name"]}, {"replicas", j["replicas"]}, {"version", version}}.dump();
+      for (const auto& peer : peers_) PostTo(peer, "/services?from_peer=1", body);
     }
     res.status = 201;
     res.set_content(json{{"name", j["name"]}, {"replicas", j["replicas"]}}.dump() + "\n",
@@ -121,7 +133,8 @@ void Manager::Routes(httplib::Server& s) {
     json tasks = json::array();
     for (const auto& t : TasksOf(name)) tasks.push_back({{"id", t}, {"worker", Place(t, live)}});
     res.set_content(
-        json{{"name", name}, {"replicas", services_[name]}, {"tasks", tasks}}.dump() + "\n",
+        json{{"name", name}, {"replicas", services_[name].replicas}, {"tasks", tasks}}.dump() +
+            "\n",
         "application/json");
   });
   s.Get(R"(/services/([^/]+)/call)", [this](const httplib::Request& req, httplib::Response& res) {
@@ -165,14 +178,57 @@ void Manager::Routes(httplib::Server& s) {
         !j.contains("address") || !j["address"].is_string())
       return Fail(res, 400, "body: want {\"name\": ..., \"address\": \"host:port\"}");
     const std::string name = j["name"];
+    std::set<std::string> running;
+    if (j.contains("running") && j["running"].is_array())
+      for (const auto& t : j["running"])
+        if (t.is_string()) running.insert(t.get<std::string>());
     absl::MutexLock l(&mu_);
-    workers_[name] = {j["address"], absl::Now()};
+    workers_[name] = {j["address"], absl::Now(), std::move(running)};
+    if (leak_per_heartbeat_ > 0) leaked_.emplace_back(leak_per_heartbeat_, 1);  // resident
     const std::vector<std::string> live = LiveWorkers();
     json mine = json::array();
     for (const auto& [service, n] : services_)
       for (const auto& t : TasksOf(service))
         if (Place(t, live) == name) mine.push_back(t);
     res.set_content(json{{"tasks", mine}}.dump() + "\n", "application/json");
+  });
+  s.Delete(R"(/services/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    {
+      absl::MutexLock l(&mu_);
+      if (!services_.erase(name)) return Fail(res, 404, "no service '" + name + "'");
+    }
+    if (!req.has_param("from_peer")) {
+      for (const auto& peer : peers_) {
+        std::string host, base;
+        int port = 0;
+        if (!common::SplitHttpUrl(peer, &host, &port, &base)) continue;
+        httplib::Client c(host, port);
+        c.set_connection_timeout(0, 300'000);
+        c.Delete(("/services/" + name + "?from_peer=1").c_str());
+      }
+    }
+    res.status = 204;
+  });
+  s.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
+    absl::MutexLock l(&mu_);
+    const std::vector<std::string> live = LiveWorkers();
+    int64_t tasks = 0, running = 0;
+    for (const auto& [service, n] : services_) {
+      for (const auto& t : TasksOf(service)) {
+        ++tasks;
+        const std::string w = Place(t, live);
+        if (!w.empty() && workers_[w].running.count(t)) ++running;
+      }
+    }
+    res.set_content(json{{"services", services_.size()},
+                         {"tasks", tasks},
+                         {"running", running},
+                         {"pending", tasks - running},
+                         {"workers_live", live.size()}}
+                            .dump() +
+                        "\n",
+                    "application/json");
   });
   s.Get("/workers", [this](const httplib::Request&, httplib::Response& res) {
     absl::MutexLock l(&mu_);
@@ -185,30 +241,57 @@ void Manager::Routes(httplib::Server& s) {
   });
 }
 
-Worker::Worker(std::string name, std::vector<std::string> managers)
-    : name_(std::move(name)), managers_(std::move(managers)) {}
+Worker::Worker(std::string name, std::vector<std::string> managers, absl::Duration task_start)
+    : name_(std::move(name)), managers_(std::move(managers)), task_start_(task_start) {}
 
 Worker::~Worker() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  if (starter_.joinable()) starter_.join();
+}
+
+void Worker::StartTasks() {
+  while (!stop_) {
+    std::string next;
+    {
+      absl::MutexLock l(&mu_);
+      std::set<std::string> given;
+      for (const auto& [manager, tasks] : tasks_) given.insert(tasks.begin(), tasks.end());
+      // Tasks no manager gives it any more stop; the first given one not running starts.
+      for (auto it = running_.begin(); it != running_.end();)
+        it = given.count(*it) ? std::next(it) : running_.erase(it);
+      for (const auto& t : given) {
+        if (!running_.count(t)) {
+          next = t;
+          break;
+        }
+      }
+    }
+    if (next.empty()) {
+      absl::SleepFor(absl::Milliseconds(10));
+      continue;
+    }
+    if (task_start_ > absl::ZeroDuration()) absl::SleepFor(task_start_);
+    absl::MutexLock l(&mu_);
+    running_.insert(next);
+  }
 }
 
 void Worker::Routes(httplib::Server& s) {
   s.Get(R"(/tasks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string task = req.matches[1];
     absl::MutexLock l(&mu_);
-    for (const auto& [manager, tasks] : tasks_) {
-      if (tasks.count(task)) {
-        res.set_content(json{{"task", task}, {"worker", name_}}.dump() + "\n", "application/json");
-        return;
-      }
+    if (running_.count(task)) {
+      res.set_content(json{{"task", task}, {"worker", name_}}.dump() + "\n", "application/json");
+      return;
     }
-    Fail(res, 404, "task " + task + " is not on worker " + name_);
+    Fail(res, 404, "task " + task + " is not running on worker " + name_);
   });
 }
 
 void Worker::Start(const std::string& address) {
   address_ = address;
+  starter_ = std::thread([this] { StartTasks(); });
   thread_ = std::thread([this] {
     while (!stop_) {
       Heartbeat();
@@ -218,7 +301,13 @@ void Worker::Start(const std::string& address) {
 }
 
 void Worker::Heartbeat() {
-  const std::string body = json{{"name", name_}, {"address", address_}}.dump();
+  json running = json::array();
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& t : running_) running.push_back(t);
+  }
+  const std::string body =
+      json{{"name", name_}, {"address", address_}, {"running", running}}.dump();
   for (const auto& m : managers_) {
     auto r = PostTo(m, "/workers", body);
     std::set<std::string> tasks;

@@ -116,7 +116,8 @@ class Encoder {
   // looked up one byte back so that a call ending its function is named by its caller.
   void Add(void* const* frames, int n) {
     std::vector<uint64_t> locs;
-    for (int i = 0; i < n; ++i) locs.push_back(Location(reinterpret_cast<uintptr_t>(frames[i]), i == 0));
+    for (int i = 0; i < n; ++i)
+      locs.push_back(Location(reinterpret_cast<uintptr_t>(frames[i]), i == 0));
     if (!locs.empty()) ++stacks_[locs];
   }
 
@@ -147,7 +148,8 @@ class Encoder {
     l->set_address(pc);
     Dl_info info{};
     if (dladdr(reinterpret_cast<void*>(leaf ? pc : pc - 1), &info) && info.dli_sname) {
-      l->add_line()->set_function_id(Function(info.dli_sname, info.dli_fname ? info.dli_fname : ""));
+      l->add_line()->set_function_id(
+          Function(info.dli_sname, info.dli_fname ? info.dli_fname : ""));
     }
     return it->second;
   }
@@ -182,8 +184,8 @@ absl::StatusOr<std::string> ProfileCpu(absl::Duration duration, int hz) {
   if (auto s = InstallHandlerOnce(); !s.ok()) return s;
   // Room for every core busy for the whole duration, and some.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int capacity = static_cast<int>(
-      std::min<int64_t>(1 << 20, absl::ToInt64Seconds(duration + absl::Seconds(1)) * hz * cores + 64));
+  const int capacity = static_cast<int>(std::min<int64_t>(
+      1 << 20, absl::ToInt64Seconds(duration + absl::Seconds(1)) * hz * cores + 64));
   auto samples = std::make_unique<Samples>(capacity);
   g_next = 0;
   g_dropped = 0;

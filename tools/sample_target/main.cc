@@ -245,6 +245,8 @@ int main(int argc, char** argv) {
   std::string role = "standalone", name, services_flag;
   std::vector<std::string> managers, peers;
   absl::Duration worker_timeout = absl::Seconds(1);
+  absl::Duration task_start = absl::ZeroDuration();
+  int64_t leak_per_heartbeat = 0;
   app.add_option("--role", role,
                  "standalone, or a member of a manager/worker cluster: manager or worker")
       ->check(CLI::IsMember({"standalone", "manager", "worker"}))
@@ -256,6 +258,12 @@ int main(int argc, char** argv) {
   app.add_option("--name", name, "worker: its name (default: the host's name)");
   app.add_option("--services", services_flag,
                  "manager: services to start with, NAME=REPLICAS[,NAME=REPLICAS...]");
+  perfgate::common::AddDurationOption(app, "--task-start", &task_start,
+                                      "worker: how long starting one task takes (tasks start "
+                                      "one after another)");
+  app.add_option("--leak-per-heartbeat", leak_per_heartbeat,
+                 "manager: keep this many bytes per worker heartbeat received (a leak)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
   perfgate::common::AddDurationOption(app, "--worker-timeout", &worker_timeout,
                                       "manager: a worker whose heartbeats stop this long is dead "
                                       "and its tasks move (default 1s)");
@@ -284,7 +292,8 @@ int main(int argc, char** argv) {
   Service service(inj, *registry);
   std::unique_ptr<perfgate::sample_target::Manager> manager;
   if (role == "manager") {
-    manager = std::make_unique<perfgate::sample_target::Manager>(peers, worker_timeout, *registry);
+    manager = std::make_unique<perfgate::sample_target::Manager>(peers, worker_timeout, *registry,
+                                                                 leak_per_heartbeat);
     for (absl::string_view item : absl::StrSplit(services_flag, ',', absl::SkipEmpty())) {
       std::pair<std::string, std::string> kv = absl::StrSplit(item, '=');
       int replicas = 0;
@@ -303,7 +312,7 @@ int main(int argc, char** argv) {
       gethostname(h, sizeof h - 1);
       name = h;
     }
-    worker = std::make_unique<perfgate::sample_target::Worker>(name, managers);
+    worker = std::make_unique<perfgate::sample_target::Worker>(name, managers, task_start);
   }
   std::atomic<bool> stop{false};
   perfgate::common::HandleTerminationSignals([&](int) { stop = true; });

@@ -290,8 +290,8 @@ TEST(SuiteParserTest, BadHarnessesNameLineFieldAndProblem) {
       {job("        harness: {format: go-test, command: go, timout: 1m}\n"),
        "workload.harness.timout: unknown key"},
       {job("        harness: {format: go-test, command: go}\n        command: x\n"),
-       "give exactly one load generator: http, redis, wrk, pgbench, command or "
-       "harness"},
+       "give exactly one load generator (http, redis, wrk, pgbench, command or "
+       "harness), or phases"},
       {"jobs:\n  - benchmark:\n      observe: {profiles: [{service: a, url: \"http://x\", cpu: "
        "1s}]}\n"
        "      workload: {harness: {format: go-test, command: go}}\n",
@@ -604,10 +604,17 @@ jobs:
 
 TEST(AnalysisRulesTest, DefaultGatesAndFirstMatchWins) {
   for (const char* m : {"http.latency.p50", "http.latency.p99", "http.throughput", "http.errors",
-                        "proc.api.rss_peak", "pg.tps", "gbench.BM_Sum_4096", "prom.qps", "tx_ms"})
+                        "proc.api.rss_peak", "pg.tps", "gbench.BM_Sum_4096", "prom.qps", "tx_ms",
+                        // phases: what a scale-tier plan judges
+                        "ops.create.rate", "ops.create.latency.p99", "ops.create.failures",
+                        "wait.scheduled.seconds", "soak.manager.manager-1.rss_slope",
+                        "load.http.latency.p99", "load.api.http.error_ratio",
+                        "soak.http.throughput"})
     EXPECT_TRUE(GatesByDefault(m)) << m;
   for (const char* m : {"http.latency.p90", "http.latency.p99.9", "http.latency.max",
-                        "proc.api.cpu_util", "pg.latency.stddev", "dbstats.calls"})
+                        "proc.api.cpu_util", "pg.latency.stddev", "dbstats.calls",
+                        "ops.create.seconds", "ops.create.latency.max", "cleanup.failures",
+                        "load.http.generator_lag.p99", "load.api.http.latency.max"})
     EXPECT_FALSE(GatesByDefault(m)) << m;
   v1::AnalysisSpec a;
   a.set_min_effect(0.05);

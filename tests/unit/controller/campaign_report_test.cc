@@ -166,6 +166,33 @@ TEST(CampaignReportTest, TheOutcomeFollowsTheWorstCell) {
       "tier medium: run 22 failed: api@medium: ops phase create: 12 of 200 operations failed");
 }
 
+TEST(CampaignReportTest, FailedPhasesFailTheCampaignAndFailedCleanupsWarn) {
+  const auto both = Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED);
+  std::vector<TierInputs> tiers = {Tier("small", 21, 40, 1.2, 12, 180),
+                                   Tier("medium", 22, 40, 1.2, 12, 180)};
+  auto phase = [](TierInputs* in, const std::string& name, const std::string& kind,
+                  int64_t failures, const std::string& error) {
+    v1::RepetitionResult* rep = in->results.mutable_jobs(0)->add_repetitions();
+    v1::PhaseRecord* p = rep->add_phases();
+    p->set_name(name);
+    p->set_kind(kind);
+    p->set_ok(failures == 0 && error.empty());
+    p->set_failures(failures);
+    if (!error.empty()) p->add_errors(error);
+  };
+  phase(&tiers[1], "teardown", "cleanup", 2, "#3: exit 1: no such service");
+  auto r = BuildCampaignReport(both, tiers);
+  EXPECT_EQ(r.outcome(), "warn");
+  phase(&tiers[1], "create", "ops", 12, "#7: POST /services: status 503: no capacity");
+  phase(&tiers[1], "create", "ops", 3, "#9: POST /services: status 503: no capacity");
+  r = BuildCampaignReport(both, tiers);
+  EXPECT_EQ(r.outcome(), "fail");
+  ASSERT_EQ(r.failures_size(), 2);
+  EXPECT_EQ(r.failures(1),
+            "tier medium: api phase create (ops) failed in 2 of 3 repetitions, 12 operations the "
+            "first time; first: #7: POST /services: status 503: no capacity");
+}
+
 TEST(CampaignReportTest, StateIsTheTiersRunsTogether) {
   EXPECT_EQ(Campaign(v1::RUN_STATE_QUEUED, v1::RUN_STATE_QUEUED).state(), v1::RUN_STATE_QUEUED);
   EXPECT_EQ(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_QUEUED).state(), v1::RUN_STATE_RUNNING);
