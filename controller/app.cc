@@ -21,6 +21,7 @@
 #include "controller/alerts/notifier.h"
 #include "controller/analysis/analyser.h"
 #include "controller/api/controller_service.h"
+#include "controller/campaign/scheduler.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"
 #include "controller/events/controller_event.h"
@@ -38,6 +39,7 @@
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
+#include "controller/store/pg_schedule_store.h"
 #include "controller/web/pages.h"
 
 namespace perfgate::controller {
@@ -133,6 +135,8 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<PgForgeStore> forge_;
   std::unique_ptr<PgCampaignStore> campaigns_;
+  std::unique_ptr<PgScheduleStore> schedules_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<WebhookHandler> webhooks_;
   std::unique_ptr<OutboxSender> outbox_;
   EventBus outbox_due_;
@@ -180,6 +184,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   housekeeper_->Start();
   analyser_->Start();
   outbox_->Start();
+  scheduler_->Start();
   if (!alerts.webhook_url.empty() || !alerts.alertmanager_url.empty()) notifier_->Start();
   spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
                cfg_.controller_id, grpc_port, http_->port(), embedded_ != nullptr);
@@ -284,6 +289,12 @@ void ControllerAppImpl::BuildAnalysis(const NotifierOptions& alerts) {
 absl::Status ControllerAppImpl::BuildForge() {
   forge_ = std::make_unique<PgForgeStore>(*pool_);
   campaigns_ = std::make_unique<PgCampaignStore>(*pool_);
+  schedules_ = std::make_unique<PgScheduleStore>(*pool_);
+  scheduler_ = std::make_unique<Scheduler>(*schedules_, GitBranchHead, cfg_.schedule_poll);
+  scheduler_->OnFired([this] {
+    work_.Notify();
+    runs_.Notify();
+  });
   WebhookOptions wo;
   if (!cfg_.github_webhook_secret_file.empty()) {
     ASSIGN_OR_RETURN(wo.github_secret, ReadCredential("--github-webhook-secret-file",
@@ -351,7 +362,7 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
       std::make_unique<ControllerService>(*jobs_, *results_, *agents_, *sessions_, work_, runs_,
                                           metrics_, auth.api, spec_limits, *analysis_, *analyser_);
   api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
-  api_->SetCampaigns(campaigns_.get());
+  api_->SetCampaigns(campaigns_.get(), schedules_.get());
   pages_->SetForge(forge_.get());
   gateway_ =
       std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
@@ -408,6 +419,7 @@ void ControllerAppImpl::Shutdown() {
     if (dispatcher_) dispatcher_->Stop();
     if (housekeeper_) housekeeper_->Stop();
     if (analyser_) analyser_->Stop();
+    if (scheduler_) scheduler_->Stop();
     if (notifier_) notifier_->Stop();
     if (outbox_) outbox_->Stop();
     if (sessions_) sessions_->Stop();

@@ -37,6 +37,7 @@ struct ControllerConfig {
   std::string alert_webhook_secret_file;
   std::string alertmanager_url;  // "" off
   absl::Duration analysis_poll = absl::Seconds(5);
+  absl::Duration schedule_poll = absl::Seconds(10);  // how often due schedules are looked for
   bool confirm_inconclusive = true;
   // CI integration (docs/ci.md). Credentials live in files, never in the database or logs.
   std::string github_api_url = "https://api.github.com";

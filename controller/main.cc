@@ -76,6 +76,8 @@ void AddAnalysisFlags(CLI::App& app, ControllerConfig& cfg) {
                  "send alerts to this Alertmanager's v2 API (http://host:9093)");
   perfgate::common::AddDurationOption(app, "--analysis-poll", &cfg.analysis_poll,
                                       "backstop poll for finished runs to analyse");
+  perfgate::common::AddDurationOption(app, "--schedule-poll", &cfg.schedule_poll,
+                                      "how often due schedules (perfgate schedule) are fired");
   app.add_flag("--confirm-inconclusive,!--no-confirm-inconclusive", cfg.confirm_inconclusive,
                "schedule one confirmation run (baseline and candidate commits interleaved on the "
                "candidate's agent) for each candidate inconclusive on a gating metric, with as "

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/spec/suite_tiers.h"
 #include "common/status/grpc_status.h"
+#include "common/time/cron.h"
 #include "controller/api/controller_service.h"
 #include "controller/campaign/campaign_report.h"
 #include "controller/queue/agent_matcher.h"
@@ -45,12 +46,26 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("SubmitCampaign"));
   if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   v1::Campaign c = req->campaign();
+  if (auto s = CheckCampaign(&c, req->wait_for_capacity()); !s.ok()) return s;
+  auto stored = campaigns_->SubmitCampaign(c);
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  spdlog::info("msg=\"campaign submitted\" campaign={} suite={} tiers={} kind={} commit={}",
+               stored->id(), stored->suite_name(), stored->tiers_size(), RunKindName(c.kind()),
+               c.commit());
+  work_.Notify();
+  runs_.Notify();
+  *resp = *std::move(stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::CheckCampaign(v1::Campaign* cp, bool wait_for_capacity) {
+  v1::Campaign& c = *cp;
   if (c.tiers().empty()) return Invalid("campaign.tiers: give at least one tier");
   if (c.tiers_size() > static_cast<int>(common::kMaxTiers))
     return Invalid(absl::StrCat("campaign.tiers: at most ", common::kMaxTiers, " tiers"));
   if (c.suite_name().empty()) return Invalid("campaign.suite_name: is required");
   std::vector<v1::Agent> agents;
-  if (!req->wait_for_capacity()) {
+  if (!wait_for_capacity) {
     auto a = agents_.ListAgents();
     if (!a.ok()) return ToGrpcStatus(a.status());
     agents = *std::move(a);
@@ -73,7 +88,7 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
     spec.set_suite_name(c.suite_name());
     if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
       return Invalid(absl::StrCat(field, ".spec: ", s.message()));
-    if (req->wait_for_capacity()) continue;
+    if (wait_for_capacity) continue;
     // Refused now rather than queued forever: a tier no agent known here could run.
     for (const v1::JobSpec& job : spec.jobs()) {
       bool fits = false;
@@ -92,14 +107,6 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
       }
     }
   }
-  auto stored = campaigns_->SubmitCampaign(c);
-  if (!stored.ok()) return ToGrpcStatus(stored.status());
-  spdlog::info("msg=\"campaign submitted\" campaign={} suite={} tiers={} kind={} commit={}",
-               stored->id(), stored->suite_name(), stored->tiers_size(), RunKindName(c.kind()),
-               c.commit());
-  work_.Notify();
-  runs_.Notify();
-  *resp = *std::move(stored);
   return grpc::Status::OK;
 }
 
@@ -186,6 +193,105 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
     resp->set_content_type("text/plain");
     resp->set_body(RenderCampaignText(report));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
+                                            const v1::AddScheduleRequest* req, v1::Schedule* resp) {
+  ScopedLatency t(metrics_.rpc_latency("AddSchedule"));
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (schedules_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  v1::Schedule s = req->schedule();
+  auto cron = common::CronSchedule::Parse(s.cron());
+  if (!cron.ok()) return Invalid(absl::StrCat("schedule.cron: ", cron.status().message()));
+  if (s.branch().empty() || s.branch().size() > 256)
+    return Invalid("schedule.branch: is required (each fire measures its head), at most 256 bytes");
+  if (s.kind() == v1::RUN_KIND_UNSPECIFIED) s.set_kind(v1::RUN_KIND_BASELINE);
+  if (s.kind() == v1::RUN_KIND_CANDIDATE)
+    return Invalid("schedule.kind: baseline or experiment (a candidate is compared with a branch)");
+  if (s.has_run()) {
+    v1::RunSpec& spec = *s.mutable_run();
+    spec.set_branch(s.branch());
+    spec.set_kind(s.kind());
+    if (!s.project().empty()) spec.set_project(s.project());
+    s.set_project(spec.project());
+    s.set_suite_name(spec.suite_name());
+    if (auto st = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !st.ok())
+      return Invalid(absl::StrCat("schedule.run: ", st.message()));
+  } else if (s.has_campaign()) {
+    v1::Campaign& c = *s.mutable_campaign()->mutable_campaign();
+    c.set_branch(s.branch());
+    c.set_kind(s.kind());
+    if (!s.project().empty()) c.set_project(s.project());
+    s.set_project(c.project());
+    s.set_suite_name(c.suite_name());
+    // Checked as a submission, except for capacity: agents may come and go before it fires.
+    if (auto st = CheckCampaign(&c, /*wait_for_capacity=*/true); !st.ok()) return st;
+  } else {
+    return Invalid("schedule: give a campaign or a run to submit");
+  }
+  s.clear_id();
+  const absl::Time next = cron->Next(absl::Now());
+  if (next == absl::InfiniteFuture())
+    return Invalid("schedule.cron: '" + s.cron() + "' never fires");
+  s.mutable_next_fire_at()->set_seconds(absl::ToUnixSeconds(next));
+  auto stored = schedules_->AddSchedule(s);
+  if (!stored.ok()) return ToGrpcStatus(stored.status());
+  spdlog::info("msg=\"schedule added\" schedule={} cron=\"{}\" branch={} suite={}", stored->id(),
+               s.cron(), s.branch(), s.suite_name());
+  *resp = *std::move(stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::ListSchedules(grpc::ServerContext* ctx,
+                                              const v1::ListSchedulesRequest*,
+                                              v1::ListSchedulesResponse* resp) {
+  ScopedLatency t(metrics_.rpc_latency("ListSchedules"));
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (schedules_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  auto list = schedules_->ListSchedules(/*with_specs=*/false);
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (auto& s : *list) *resp->add_schedules() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::SetSchedulePaused(grpc::ServerContext* ctx,
+                                                  const v1::SetSchedulePausedRequest* req,
+                                                  v1::Schedule* resp) {
+  ScopedLatency t(metrics_.rpc_latency("SetSchedulePaused"));
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (schedules_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  if (req->id() <= 0) return Invalid("id: must be a schedule id");
+  auto all = schedules_->ListSchedules(false);
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  absl::Time next = absl::Now();
+  for (const v1::Schedule& s : *all) {
+    if (s.id() != req->id()) continue;
+    auto cron = common::CronSchedule::Parse(s.cron());
+    if (cron.ok()) next = cron->Next(absl::Now());
+  }
+  auto s = schedules_->SetPaused(req->id(), req->paused(), next);
+  if (!s.ok()) return ToGrpcStatus(s.status());
+  spdlog::info("msg=\"schedule {}\" schedule={}", req->paused() ? "paused" : "resumed", req->id());
+  *resp = *std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::RemoveSchedule(grpc::ServerContext* ctx,
+                                               const v1::RemoveScheduleRequest* req,
+                                               v1::Schedule* resp) {
+  ScopedLatency t(metrics_.rpc_latency("RemoveSchedule"));
+  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (schedules_ == nullptr)
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  if (req->id() <= 0) return Invalid("id: must be a schedule id");
+  auto s = schedules_->RemoveSchedule(req->id());
+  if (!s.ok()) return ToGrpcStatus(s.status());
+  spdlog::info("msg=\"schedule removed\" schedule={}", req->id());
+  *resp = *std::move(s);
   return grpc::Status::OK;
 }
 

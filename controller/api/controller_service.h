@@ -6,8 +6,9 @@
 #include "common/spec/run_spec_rules.h"
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
-#include "controller/campaign/campaign_store.h"
 #include "controller/api/run_watch_hub.h"
+#include "controller/campaign/campaign_store.h"
+#include "controller/campaign/schedule_store.h"
 #include "controller/events/event_bus.h"
 #include "controller/forge/forge_store.h"
 #include "controller/gateway/session_manager.h"
@@ -109,7 +110,10 @@ class ControllerService final
   grpc::Status ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* req,
                           v1::ListOutboxResponse* resp) override;
   // Campaigns (campaign_handlers.cc).
-  void SetCampaigns(CampaignStore* campaigns) { campaigns_ = campaigns; }
+  void SetCampaigns(CampaignStore* campaigns, ScheduleStore* schedules) {
+    campaigns_ = campaigns;
+    schedules_ = schedules;
+  }
   grpc::Status SubmitCampaign(grpc::ServerContext* ctx, const v1::SubmitCampaignRequest* req,
                               v1::Campaign* resp) override;
   grpc::Status GetCampaign(grpc::ServerContext* ctx, const v1::GetCampaignRequest* req,
@@ -118,13 +122,23 @@ class ControllerService final
                              v1::ListCampaignsResponse* resp) override;
   grpc::Status CancelCampaign(grpc::ServerContext* ctx, const v1::CancelCampaignRequest* req,
                               v1::Campaign* resp) override;
-  grpc::Status GetCampaignReport(grpc::ServerContext* ctx,
-                                 const v1::GetCampaignReportRequest* req,
+  grpc::Status GetCampaignReport(grpc::ServerContext* ctx, const v1::GetCampaignReportRequest* req,
                                  v1::Report* resp) override;
+  grpc::Status AddSchedule(grpc::ServerContext* ctx, const v1::AddScheduleRequest* req,
+                           v1::Schedule* resp) override;
+  grpc::Status ListSchedules(grpc::ServerContext* ctx, const v1::ListSchedulesRequest* req,
+                             v1::ListSchedulesResponse* resp) override;
+  grpc::Status SetSchedulePaused(grpc::ServerContext* ctx, const v1::SetSchedulePausedRequest* req,
+                                 v1::Schedule* resp) override;
+  grpc::Status RemoveSchedule(grpc::ServerContext* ctx, const v1::RemoveScheduleRequest* req,
+                              v1::Schedule* resp) override;
 
  private:
   grpc::Status PutProject(grpc::ServerContext* ctx, const v1::PutProjectRequest* req,
                           v1::Project* resp, bool create);
+  // A campaign's tiers checked as submissions (and, unless `wait_for_capacity`, against the
+  // known agents), their specs defaulted and given the campaign's project, branch and commit.
+  grpc::Status CheckCampaign(v1::Campaign* c, bool wait_for_capacity);
   // Validates `spec`, stores the run and wakes the dispatcher and watchers (SubmitRun, RerunRun).
   grpc::Status Submit(v1::RunSpec spec, v1::SubmitRunResponse* resp);
   JobStore& jobs_;
@@ -141,6 +155,7 @@ class ControllerService final
   std::string external_url_;
   ForgeStore* forge_ = nullptr;
   CampaignStore* campaigns_ = nullptr;
+  ScheduleStore* schedules_ = nullptr;
   std::function<void()> on_project_change_;
   RunWatchHub watches_;
 };

@@ -71,23 +71,28 @@ absl::StatusOr<v1::Campaign> LoadCampaign(pqxx::work& tx, int64_t id) {
 
 }  // namespace
 
+absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c) {
+  const int64_t id =
+      Exec(tx,
+           "INSERT INTO campaigns (project, branch, commit_sha, kind, suite_name) "
+           "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+           c.project(), c.branch(), c.commit(), RunKindName(c.kind()), c.suite_name())[0][0]
+          .as<int64_t>();
+  for (int i = 0; i < c.tiers_size(); ++i) {
+    const v1::CampaignTier& t = c.tiers(i);
+    ASSIGN_OR_RETURN(int64_t run_id, pgq::InsertRun(tx, t.spec()));
+    Exec(tx,
+         "INSERT INTO campaign_tiers (campaign_id, idx, name, run_id, hosts, params) "
+         "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+         id, i, t.name(), run_id, static_cast<int>(t.hosts()), LabelsToJson(t.params()));
+  }
+  return id;
+}
+
 absl::StatusOr<v1::Campaign> PgCampaignStore::SubmitCampaign(const v1::Campaign& c) {
   v1::Campaign out;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    const int64_t id =
-        Exec(tx,
-             "INSERT INTO campaigns (project, branch, commit_sha, kind, suite_name) "
-             "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-             c.project(), c.branch(), c.commit(), RunKindName(c.kind()), c.suite_name())[0][0]
-            .as<int64_t>();
-    for (int i = 0; i < c.tiers_size(); ++i) {
-      const v1::CampaignTier& t = c.tiers(i);
-      ASSIGN_OR_RETURN(int64_t run_id, pgq::InsertRun(tx, t.spec()));
-      Exec(tx,
-           "INSERT INTO campaign_tiers (campaign_id, idx, name, run_id, hosts, params) "
-           "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-           id, i, t.name(), run_id, static_cast<int>(t.hosts()), LabelsToJson(t.params()));
-    }
+    ASSIGN_OR_RETURN(int64_t id, InsertCampaign(tx, c));
     ASSIGN_OR_RETURN(out, LoadCampaign(tx, id));
     return absl::OkStatus();
   }));

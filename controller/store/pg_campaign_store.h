@@ -7,6 +7,9 @@
 
 namespace perfgate::controller {
 
+// Inserts the campaign and one run per tier inside `tx` (schedules fire through it); its id.
+absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c);
+
 class PgCampaignStore : public CampaignStore {
  public:
   explicit PgCampaignStore(PgPool& pool) : pool_(pool) {}

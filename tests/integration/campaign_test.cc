@@ -3,6 +3,7 @@
 // the baseline campaign, and judged in the tier x metric report.
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "agent/hosts/netns_hosts.h"
 #include "tests/integration/benchmark_fixture.h"
@@ -326,6 +327,83 @@ TEST_F(CampaignTest, AWarrenCampaignOnTestHostsFindsSlowPlacementAtScaleAndTheMa
     EXPECT_EQ(Cell(br, "soak.manager.manager-1.rss_slope", tier)["level"], "target") << tier;
   }
   EXPECT_NE(out.find("tier medium: cluster wait.scheduled.seconds"), std::string::npos) << out;
+}
+
+// Schedules through the CLI and two controller replicas on one database: added with their next
+// fire time shown, paused and resumed, a bad cron refused naming the field; a due slot (moved
+// into the past, as after a night) fires exactly once across both replicas, at the branch's
+// head, and the campaign it submits runs to its end.
+TEST_F(CampaignTest, AScheduleFiresItsSlotOnceAcrossReplicasAtTheBranchHead) {
+  ControllerOptions co;
+  co.extra_args = {"--schedule-poll", "200ms"};
+  StartController(co);
+  const std::string dir_b = dir_ + "/replica-b";
+  Sh("mkdir -p " + dir_b);
+  ControllerOptions b = co;
+  b.dsn = dsn_;
+  ControllerProcess replica_b(dir_b, b);
+  StartAgent("a1");
+  Commit("echo --added-latency 1ms");
+  const std::string head = Commit("echo --added-latency 2ms");
+  const std::string branch = ShOut("git -C " + dir_ + "/sut rev-parse --abbrev-ref HEAD");
+  std::string yaml = kSuite;
+  yaml.replace(yaml.find("repetitions: 8"), 14, "repetitions: 2");
+  const std::string suite = WriteSuite("nightly", yaml);
+  std::string out;
+  EXPECT_EQ(Cli({"schedule", "add", "--cron", "0 25 * * *", "--campaign", suite, "--branch",
+                 "main"},
+                &out),
+            2);
+  EXPECT_NE(out.find("schedule.cron: hour: 25 is out of range 0-23"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"schedule", "add", "--cron", "0 2 * * *", "--campaign", suite, "--branch", branch,
+                 "--tiers", "small"},
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("schedule 1  '0 2 * * *'  it-campaign  baseline  " + branch),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(" 02:00 UTC  last -"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"schedule", "pause", "1"}, &out), 0);
+  EXPECT_NE(out.find("PAUSED"), std::string::npos) << out;
+  EXPECT_EQ(Cli({"schedule", "resume", "1"}, &out), 0);
+  EXPECT_EQ(out.find("PAUSED"), std::string::npos) << out;
+
+  // The night comes: the slot is due (as after a controller restart, three slots late).
+  {
+    pqxx::connection c(dsn_);
+    pqxx::nontransaction tx(c);
+    tx.exec("UPDATE schedules SET next_fire_at = now() - interval '3 days'");
+  }
+  v1::ListCampaignsResponse camps;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto ctx = Ctx();
+        camps.Clear();
+        return stub_->ListCampaigns(ctx.get(), v1::ListCampaignsRequest(), &camps).ok() &&
+               camps.campaigns_size() > 0;
+      },
+      absl::Seconds(20)));
+  ASSERT_EQ(camps.campaigns_size(), 1);
+  const v1::Campaign& c = camps.campaigns(0);
+  EXPECT_EQ(c.commit(), head);  // the branch's head, read with git ls-remote
+  EXPECT_EQ(c.kind(), v1::RUN_KIND_BASELINE);
+  ASSERT_EQ(c.tiers_size(), 1);
+  EXPECT_EQ(c.tiers(0).name(), "small");
+  EXPECT_EQ(Cli({"campaign", "watch", std::to_string(c.id()), "--timeout", "3m"}, &out), 0) << out;
+  // Both replicas polled every 200 ms throughout: still one campaign, and the next slot ahead.
+  absl::SleepFor(absl::Seconds(1));
+  {
+    auto ctx = Ctx();
+    camps.Clear();
+    ASSERT_TRUE(stub_->ListCampaigns(ctx.get(), v1::ListCampaignsRequest(), &camps).ok());
+  }
+  EXPECT_EQ(camps.campaigns_size(), 1);
+  EXPECT_EQ(Cli({"schedule", "list"}, &out), 0);
+  EXPECT_NE(out.find("-> campaign " + std::to_string(c.id())), std::string::npos) << out;
+  EXPECT_EQ(Cli({"schedule", "remove", "1"}, &out), 0) << out;
+  EXPECT_EQ(Cli({"schedule", "list"}, &out), 0);
+  EXPECT_NE(out.find("no schedules"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -117,48 +117,14 @@ int WatchCampaign(Client& c, int64_t id, absl::Duration timeout) {
 }
 
 int Submit(Client& c, const SubmitFlags& f) {
-  std::ifstream in(f.suite, std::ios::binary);
-  if (!in) return Usage("--suite: cannot read " + f.suite);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
-  std::map<std::string, std::string> params;
-  try {
-    params = ParsePairs(f.params, "--param");
-  } catch (const CLI::ValidationError& e) {
-    return Usage(e.what());
-  }
-  std::vector<std::string> tiers = absl::StrSplit(f.tiers, ',', absl::SkipEmpty());
-  if (tiers.empty()) {
-    auto names = common::SuiteTierNames(f.suite, text);
-    if (!names.ok()) return Usage(std::string(names.status().message()));
-    tiers = params.empty() ? *names : std::vector<std::string>{"custom"};
-    if (tiers.empty())
-      return Usage(f.suite +
-                   " defines no tiers: add tiers: to it, or give --param to make a "
-                   "custom tier");
-  }
   absl::Duration timeout;
   if (!absl::ParseDuration(f.timeout, &timeout) || timeout <= absl::ZeroDuration())
     return Usage("--timeout: want a duration like 6h, got '" + f.timeout + "'");
   v1::SubmitCampaignRequest req;
   req.set_wait_for_capacity(f.wait_for_capacity);
   v1::Campaign* camp = req.mutable_campaign();
-  for (const std::string& name : tiers) {
-    auto tier = common::ParseSuiteTier(f.suite, text, {name, params});
-    if (!tier.ok()) return Usage(std::string(tier.status().message()));
-    if (camp->suite_name().empty()) {
-      camp->set_suite_name(tier->spec.suite_name());
-      camp->set_project(tier->spec.project());
-    }
-    v1::CampaignTier* t = camp->add_tiers();
-    t->set_name(name);
-    t->mutable_params()->insert(tier->params.begin(), tier->params.end());
-    t->set_hosts(tier->hosts);
-    *t->mutable_spec() = std::move(tier->spec);
-    t->mutable_spec()->set_baseline_branch(f.baseline_branch);
-  }
-  if (camp->suite_name().empty()) return Usage(f.suite + ": a campaign's suite needs a name:");
+  if (int rc = CampaignFromSuite(f.suite, f.tiers, f.params, f.baseline_branch, camp); rc != 0)
+    return rc;
   if (!f.project.empty()) camp->set_project(f.project);
   camp->set_commit(f.commit);
   camp->set_branch(f.branch);
@@ -174,6 +140,48 @@ int Submit(Client& c, const SubmitFlags& f) {
 }
 
 }  // namespace
+
+int CampaignFromSuite(const std::string& suite, const std::string& tier_list,
+                      const std::vector<std::string>& param_flags,
+                      const std::string& baseline_branch, v1::Campaign* camp) {
+  std::ifstream in(suite, std::ios::binary);
+  if (!in) return Usage("--suite: cannot read " + suite);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  std::map<std::string, std::string> params;
+  try {
+    params = ParsePairs(param_flags, "--param");
+  } catch (const CLI::ValidationError& e) {
+    return Usage(e.what());
+  }
+  std::vector<std::string> tiers = absl::StrSplit(tier_list, ',', absl::SkipEmpty());
+  if (tiers.empty()) {
+    auto names = common::SuiteTierNames(suite, text);
+    if (!names.ok()) return Usage(std::string(names.status().message()));
+    tiers = params.empty() ? *names : std::vector<std::string>{"custom"};
+    if (tiers.empty())
+      return Usage(suite +
+                   " defines no tiers: add tiers: to it, or give --param to make a "
+                   "custom tier");
+  }
+  for (const std::string& name : tiers) {
+    auto tier = common::ParseSuiteTier(suite, text, {name, params});
+    if (!tier.ok()) return Usage(std::string(tier.status().message()));
+    if (camp->suite_name().empty()) {
+      camp->set_suite_name(tier->spec.suite_name());
+      camp->set_project(tier->spec.project());
+    }
+    v1::CampaignTier* t = camp->add_tiers();
+    t->set_name(name);
+    t->mutable_params()->insert(tier->params.begin(), tier->params.end());
+    t->set_hosts(tier->hosts);
+    *t->mutable_spec() = std::move(tier->spec);
+    t->mutable_spec()->set_baseline_branch(baseline_branch);
+  }
+  if (camp->suite_name().empty()) return Usage(suite + ": a campaign's suite needs a name:");
+  return 0;
+}
 
 void AddCampaignCommands(CLI::App& app, Commands& cmds) {
   auto* campaign = app.add_subcommand(

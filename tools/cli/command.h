@@ -73,6 +73,14 @@ void AddAlertCommands(CLI::App& app, Commands& cmds);     // alert, changepoint
 void AddLoadCommand(CLI::App& app, Commands& cmds);
 void AddProjectCommands(CLI::App& app, Commands& cmds);  // project, outbox
 void AddCampaignCommands(CLI::App& app, Commands& cmds);
+void AddScheduleCommands(CLI::App& app, Commands& cmds);
+
+// The campaign a suite's tiers make (`campaign submit`, `schedule add --campaign`): every tier
+// of `tier_list` (comma-separated; default the suite's, or "custom" with params alone) read with
+// the --param overrides. 0, or the usage exit code after printing the problem.
+int CampaignFromSuite(const std::string& suite, const std::string& tier_list,
+                      const std::vector<std::string>& param_flags,
+                      const std::string& baseline_branch, v1::Campaign* camp);
 
 // Prints the error and returns its exit code (4 when the controller is unreachable, else 2).
 int Fail(const grpc::Status& s);

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   AddAlertCommands(app, cmds);
   AddProjectCommands(app, cmds);
   AddCampaignCommands(app, cmds);
+  AddScheduleCommands(app, cmds);
   AddLoadCommand(app, cmds);
   CLI11_PARSE(app, argc, argv);
 
