@@ -364,6 +364,7 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
   api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
   api_->SetCampaigns(campaigns_.get(), schedules_.get());
   pages_->SetForge(forge_.get());
+  pages_->SetCampaigns(campaigns_.get());
   gateway_ =
       std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
                                             auth.agents, UploadLimits{}, spec_limits);

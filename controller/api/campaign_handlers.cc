@@ -10,7 +10,6 @@
 #include "controller/api/controller_service.h"
 #include "controller/campaign/campaign_report.h"
 #include "controller/queue/agent_matcher.h"
-#include "controller/queue/result_summary.h"
 #include "spdlog/spdlog.h"
 
 namespace perfgate::controller {
@@ -160,32 +159,20 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
   if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
   const std::string format = req->format().empty() ? "text" : req->format();
-  if (format != "md" && format != "json" && format != "text")
-    return Invalid("format: must be text, md or json");
-  auto c = campaigns_->GetCampaign(req->id());
-  if (!c.ok()) return ToGrpcStatus(c.status());
-  std::vector<TierInputs> tiers;
-  for (const v1::CampaignTier& tier : c->tiers()) {
-    TierInputs in;
-    auto run = jobs_.GetRun(tier.run_id());
-    if (!run.ok()) return ToGrpcStatus(run.status());
-    in.run = *std::move(run);
-    auto results = results_.GetRunResults(tier.run_id());
-    if (!results.ok()) return ToGrpcStatus(results.status());
-    in.results = *std::move(results);
-    SummarizeRunResults(&in.results);
-    auto cmp = analysis_.LatestComparison(tier.run_id());
-    if (cmp.ok()) {
-      in.comparison = *std::move(cmp);
-    } else if (cmp.status().code() != absl::StatusCode::kNotFound) {
-      return ToGrpcStatus(cmp.status());
-    }
-    tiers.push_back(std::move(in));
+  if (format != "md" && format != "json" && format != "text" && format != "html")
+    return Invalid("format: must be text, md, json or html");
+  if (format == "html") {  // the page is served by the controller's HTTP port
+    resp->set_content_type("text/uri-list");
+    resp->set_body(absl::StrCat(external_url_, "/campaigns/", req->id()));
+    return grpc::Status::OK;
   }
-  const v1::CampaignReport report = BuildCampaignReport(*c, tiers);
+  auto loaded = LoadCampaignReport(*campaigns_, jobs_, results_, analysis_, req->id());
+  if (!loaded.ok()) return ToGrpcStatus(loaded.status());
+  const v1::CampaignReport& report = *loaded;
   if (format == "md") {
     resp->set_content_type("text/markdown");
-    resp->set_body(RenderCampaignMarkdown(report, ""));
+    resp->set_body(
+        RenderCampaignMarkdown(report, absl::StrCat(external_url_, "/campaigns/", req->id())));
   } else if (format == "json") {
     resp->set_content_type("application/json");
     resp->set_body(RenderCampaignJson(report));

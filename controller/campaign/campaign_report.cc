@@ -11,8 +11,10 @@
 #include "common/json/proto_json.h"
 #include "common/spec/analysis_spec.h"
 #include "common/spec/limit_levels.h"
+#include "common/status/macros.h"
 #include "controller/analysis/comparer.h"
 #include "controller/queue/job_state.h"
+#include "controller/queue/result_summary.h"
 #include "controller/report/render.h"
 
 namespace perfgate::controller {
@@ -212,6 +214,27 @@ v1::CampaignReport BuildCampaignReport(const v1::Campaign& c,
   for (const auto& f : fails) r.add_reasons(f);
   for (const auto& w : warns) r.add_reasons(w);
   return r;
+}
+
+absl::StatusOr<v1::CampaignReport> LoadCampaignReport(CampaignStore& campaigns, JobStore& jobs,
+                                                      ResultStore& results, AnalysisStore& analysis,
+                                                      int64_t id) {
+  ASSIGN_OR_RETURN(v1::Campaign c, campaigns.GetCampaign(id));
+  std::vector<TierInputs> tiers;
+  for (const v1::CampaignTier& tier : c.tiers()) {
+    TierInputs in;
+    ASSIGN_OR_RETURN(in.run, jobs.GetRun(tier.run_id()));
+    ASSIGN_OR_RETURN(in.results, results.GetRunResults(tier.run_id()));
+    SummarizeRunResults(&in.results);
+    auto cmp = analysis.LatestComparison(tier.run_id());
+    if (cmp.ok()) {
+      in.comparison = *std::move(cmp);
+    } else if (cmp.status().code() != absl::StatusCode::kNotFound) {
+      return cmp.status();
+    }
+    tiers.push_back(std::move(in));
+  }
+  return BuildCampaignReport(c, tiers);
 }
 
 std::string RenderCampaignText(const v1::CampaignReport& r) {

@@ -6,6 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "controller/analysis/analysis_store.h"
+#include "controller/campaign/campaign_store.h"
+#include "controller/queue/job_store.h"
+#include "controller/queue/result_store.h"
 #include "perfgate/v1/analysis.pb.h"
 #include "perfgate/v1/campaign.pb.h"
 #include "perfgate/v1/results.pb.h"
@@ -22,6 +27,12 @@ struct TierInputs {
 // Rows: per job, every metric a tier gives a limit for, then every gating metric measured.
 // Cells: the median, its level, a broken max/min, the change and verdict against the baseline.
 v1::CampaignReport BuildCampaignReport(const v1::Campaign& c, const std::vector<TierInputs>& tiers);
+
+// The report of campaign `id` from the stores: each tier's run, results (summarised) and stored
+// comparison. NOT_FOUND for an unknown campaign.
+absl::StatusOr<v1::CampaignReport> LoadCampaignReport(CampaignStore& campaigns, JobStore& jobs,
+                                                      ResultStore& results, AnalysisStore& analysis,
+                                                      int64_t id);
 
 std::string RenderCampaignText(const v1::CampaignReport& r);
 std::string RenderCampaignMarkdown(const v1::CampaignReport& r, const std::string& url);

@@ -9,9 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/spec/fault_text.h"
+#include "controller/campaign/campaign_report.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/result_summary.h"
 #include "controller/report/render.h"
+#include "controller/web/campaign_page.h"
 #include "controller/web/comparison_page.h"
 #include "controller/web/layout.h"
 #include "controller/web/svg.h"
@@ -181,6 +183,13 @@ std::pair<int, std::string> WebPages::Compare(int64_t id, const Query& q) {
   auto c = against ? analyser_.Compare(id, against) : analysis_.LatestComparison(id);
   if (!c.ok()) return ErrorPage(c.status());
   return {200, ComparisonPage(*c)};
+}
+
+std::pair<int, std::string> WebPages::Campaign(int64_t id) {
+  if (campaigns_ == nullptr) return ErrorPage(absl::NotFoundError("no campaigns here"));
+  auto r = LoadCampaignReport(*campaigns_, jobs_, results_, analysis_, id);
+  if (!r.ok()) return ErrorPage(r.status());
+  return {200, CampaignPage(*r)};
 }
 
 std::pair<int, std::string> WebPages::History(const Query& q) {
@@ -369,6 +378,11 @@ void WebPages::Register(httplib::Server& server) {
                reply(res, id_of(req, &id) ? Compare(id, query(req))
                                           : ErrorPage(absl::InvalidArgumentError("bad run id")));
              });
+  server.Get(R"(/campaigns/(\d+))", [=, this](const httplib::Request& req, httplib::Response& res) {
+    int64_t id = 0;
+    reply(res, id_of(req, &id) ? Campaign(id)
+                               : ErrorPage(absl::InvalidArgumentError("bad campaign id")));
+  });
   server.Get("/history", [=, this](const httplib::Request& req, httplib::Response& res) {
     reply(res, History(query(req)));
   });

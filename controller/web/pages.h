@@ -7,6 +7,7 @@
 
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
+#include "controller/campaign/campaign_store.h"
 #include "controller/forge/forge_store.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
@@ -25,6 +26,8 @@ class WebPages {
   void Register(httplib::Server& server);
   // CI integration's pages (/outbox); without it they answer 404.
   void SetForge(ForgeStore* forge) { forge_ = forge; }
+  // Campaigns' pages (/campaigns/ID); without it they answer 404.
+  void SetCampaigns(CampaignStore* campaigns) { campaigns_ = campaigns; }
 
   // Each page as (HTTP status, HTML); exposed so tests can render without a server.
   using Query = std::function<std::string(const std::string&)>;  // "" when absent
@@ -37,6 +40,7 @@ class WebPages {
   std::pair<int, std::string> ChangePoints(const Query& q);
   std::pair<int, std::string> Alerts(const Query& q);
   std::pair<int, std::string> Outbox(const Query& q);
+  std::pair<int, std::string> Campaign(int64_t id);
 
  private:
   JobStore& jobs_;
@@ -45,6 +49,7 @@ class WebPages {
   AnalysisStore& analysis_;
   Analyser& analyser_;
   ForgeStore* forge_ = nullptr;
+  CampaignStore* campaigns_ = nullptr;
 };
 
 }  // namespace perfgate::controller

@@ -141,6 +141,48 @@ std::string PercentileCurveSvg(const std::vector<double>& percentiles,
   return out + "</svg>";
 }
 
+std::string ScaleCurveSvg(const std::vector<std::string>& labels, const std::vector<double>& sizes,
+                          const std::vector<double>& baseline, const std::vector<double>& candidate,
+                          const std::string& unit) {
+  std::vector<double> all;
+  for (const auto* v : {&baseline, &candidate})
+    for (double x : *v)
+      if (std::isfinite(x)) all.push_back(x);
+  const Scale ys = Range(all, true);
+  const Scale xs = Range(sizes);
+  const double plot_w = kW - kLeft - kRight - 20, plot_h = kH - kTop - kBottom;
+  auto X = [&](double v) { return kLeft + 10 + plot_w * (sizes.size() > 1 ? xs(v) : 0.5); };
+  auto Y = [&](double v) { return kTop + plot_h * (1 - ys(v)); };
+  std::string out = Open(kH);
+  out += absl::StrFormat("<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#999\"/>", kLeft,
+                         kTop + plot_h, kW - kRight, kTop + plot_h);
+  out += Tick(kLeft - 6, Y(ys.hi) + 8, absl::StrFormat("%.4g %s", ys.hi, unit), "end");
+  out += Tick(kLeft - 6, Y(ys.lo), absl::StrFormat("%.4g %s", ys.lo, unit), "end");
+  for (size_t i = 0; i < labels.size() && i < sizes.size(); ++i)
+    out += Tick(X(sizes[i]), kH - 10, labels[i], "middle");
+  auto line = [&](const std::vector<double>& v, const char* color, const char* name) {
+    std::string pts;
+    for (size_t i = 0; i < v.size() && i < sizes.size(); ++i)
+      if (std::isfinite(v[i])) pts += absl::StrFormat("%.1f,%.1f ", X(sizes[i]), Y(v[i]));
+    if (pts.empty()) return;
+    out += absl::StrFormat(
+        "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"><title>%s"
+        "</title></polyline>",
+        pts, color, name);
+    for (size_t i = 0; i < v.size() && i < sizes.size(); ++i) {
+      if (!std::isfinite(v[i])) continue;
+      out += absl::StrFormat(
+          "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>%s %s: %.4g %s</title>"
+          "</circle>",
+          X(sizes[i]), Y(v[i]), color, name, HtmlEscape(i < labels.size() ? labels[i] : ""), v[i],
+          HtmlEscape(unit));
+    }
+  };
+  line(baseline, "#1f77b4", "baseline");
+  line(candidate, "#d62728", "this campaign");
+  return out + "</svg>";
+}
+
 std::string HistorySvg(const std::vector<HistorySvgPoint>& points, const std::vector<int>& changes,
                        const std::string& unit) {
   std::vector<double> all;

@@ -26,4 +26,11 @@ struct HistorySvgPoint {
 std::string HistorySvg(const std::vector<HistorySvgPoint>& points, const std::vector<int>& changes,
                        const std::string& unit);
 
+// A metric against the size of the work (a campaign's tiers, smallest first): x is each tier's
+// `sizes` (hosts, or the tier's index when no tier has hosts), labelled by `labels`; the
+// baseline and candidate values as two lines (NaN: the tier has no value on that side).
+std::string ScaleCurveSvg(const std::vector<std::string>& labels, const std::vector<double>& sizes,
+                          const std::vector<double>& baseline, const std::vector<double>& candidate,
+                          const std::string& unit);
+
 }  // namespace perfgate::controller

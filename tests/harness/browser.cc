@@ -2,9 +2,12 @@
 
 #include <httplib.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "common/net/local_port.h"
 #include "common/process/subprocess.h"
+#include "gtest/gtest.h"
 
 namespace perfgate::testing {
 
@@ -106,6 +109,63 @@ std::vector<HeadlessBrowser::LogEntry> HeadlessBrowser::TakeLog() {
   for (const auto& e : v)
     out.push_back({e.value("level", ""), e.value("source", ""), e.value("message", "")});
   return out;
+}
+
+// Loads each page in headless Chromium: it must load, draw every chart it has with a real
+// size and at least one mark, carry no script, log no console or network error, and link
+// only to pages of ours that load. charted: the pages that must hold at least one chart.
+void CheckPagesInBrowser(const std::string& dir, int http_port,
+                         const std::vector<std::string>& paths,
+                         const std::set<std::string>& charted) {
+  std::string why;
+  auto browser = HeadlessBrowser::Start(dir, &why);
+  ASSERT_NE(browser, nullptr) << why;
+  const std::string origin = absl::StrCat("http://127.0.0.1:", http_port);
+  std::set<std::string> links;
+  for (const std::string& path : paths) {
+    SCOPED_TRACE(path);
+    std::string error;
+    ASSERT_TRUE(browser->Navigate(origin + path, &error)) << error;
+    nlohmann::json page = browser->Eval(R"js(
+      const charts = [...document.querySelectorAll('svg')].map(s => {
+        const r = s.getBoundingClientRect();
+        return {w: r.width, h: r.height,
+                marks: s.querySelectorAll('circle,polyline,line,rect,path').length};
+      });
+      return {ready: document.readyState, title: document.title, charts,
+              scripts: document.scripts.length,
+              links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))};
+    )js");
+    ASSERT_FALSE(page.contains("error")) << page.dump();
+    EXPECT_EQ(page["ready"], "complete");
+    EXPECT_NE(page["title"].get<std::string>().find("perfgate"), std::string::npos);
+    EXPECT_EQ(page["scripts"], 0) << "pages work without JavaScript";
+    if (charted.count(path)) {
+      EXPECT_GE(page["charts"].size(), 1u) << "no chart drawn";
+    }
+    for (const auto& c : page["charts"]) {
+      EXPECT_GT(c["w"].get<double>(), 0) << c.dump();
+      EXPECT_GT(c["h"].get<double>(), 0) << c.dump();
+      EXPECT_GE(c["marks"].get<int>(), 1) << "an empty chart: " << c.dump();
+    }
+    for (const auto& l : page["links"]) {
+      const std::string href = l.get<std::string>();
+      if (!href.empty() && href[0] == '/') links.insert(href);
+    }
+    for (const auto& e : browser->TakeLog()) {
+      EXPECT_NE(e.level, "SEVERE") << e.source << ": " << e.message;
+      EXPECT_NE(e.level, "WARNING") << e.source << ": " << e.message;
+    }
+  }
+  // Every page of ours that the pages link to answers (bounded: the runs list links each run).
+  ASSERT_FALSE(links.empty());
+  int checked = 0;
+  for (const std::string& href : links) {
+    if (++checked > 200) break;
+    httplib::Client cli("127.0.0.1", http_port);
+    auto res = cli.Get(href.c_str());
+    EXPECT_EQ(res ? res->status : 0, 200) << "dead link " << href;
+  }
 }
 
 }  // namespace perfgate::testing

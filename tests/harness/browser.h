@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,13 @@ class HeadlessBrowser {
   int port_ = 0;
   std::string session_;
 };
+
+// Loads each page of the controller on `http_port` in headless Chromium: it must load, draw
+// every chart it has with a real size and at least one mark, carry no script, log no console or
+// network error, and link only to pages of ours that load. `charted`: the pages that must hold
+// at least one chart. Failures are gtest failures.
+void CheckPagesInBrowser(const std::string& dir, int http_port,
+                         const std::vector<std::string>& paths,
+                         const std::set<std::string>& charted);
 
 }  // namespace perfgate::testing

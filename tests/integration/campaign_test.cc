@@ -1,11 +1,14 @@
 // Scale-tier campaigns end to end: a suite's tiers submitted as one campaign through the CLI,
 // each tier a run on a real agent against the sample target, compared with the same tier of
 // the baseline campaign, and judged in the tier x metric report.
+#include <httplib.h>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "agent/hosts/netns_hosts.h"
+#include "tests/harness/browser.h"
 #include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
@@ -132,6 +135,18 @@ TEST_F(CampaignTest, ACandidateCampaignIsJudgedPerTierAgainstTheBaselineCampaign
   EXPECT_NE(out.find("campaign " + std::to_string(c) + "  it-campaign  succeeded  candidate"),
             std::string::npos)
       << out;
+  // The page: levels as colours, the regressed cell, a scale curve per metric, in a real browser.
+  const std::string page = "/campaigns/" + std::to_string(c);
+  EXPECT_EQ(Cli({"campaign", "report", std::to_string(c), "--format", "html"}, &out), 0);
+  EXPECT_NE(out.find(page), std::string::npos) << out;
+  httplib::Client http("127.0.0.1", controller_->http_port());
+  auto res = http.Get(page.c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("lvl-above_acceptable"), std::string::npos);
+  EXPECT_NE(res->body.find("<span class=\"regression\">regression"), std::string::npos);
+  EXPECT_NE(res->body.find("Scale curves"), std::string::npos);
+  CheckPagesInBrowser(dir_, controller_->http_port(), {page}, {page});
 }
 
 TEST_F(CampaignTest, BadCampaignsAreRefusedNamingTheTierAndNothingIsStored) {
@@ -350,10 +365,10 @@ TEST_F(CampaignTest, AScheduleFiresItsSlotOnceAcrossReplicasAtTheBranchHead) {
   yaml.replace(yaml.find("repetitions: 8"), 14, "repetitions: 2");
   const std::string suite = WriteSuite("nightly", yaml);
   std::string out;
-  EXPECT_EQ(Cli({"schedule", "add", "--cron", "0 25 * * *", "--campaign", suite, "--branch",
-                 "main"},
-                &out),
-            2);
+  EXPECT_EQ(
+      Cli({"schedule", "add", "--cron", "0 25 * * *", "--campaign", suite, "--branch", "main"},
+          &out),
+      2);
   EXPECT_NE(out.find("schedule.cron: hour: 25 is out of range 0-23"), std::string::npos) << out;
   EXPECT_EQ(Cli({"schedule", "add", "--cron", "0 2 * * *", "--campaign", suite, "--branch", branch,
                  "--tiers", "small"},

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/campaign/campaign_store.h"
+#include "controller/web/campaign_page.h"
 #include "tests/unit/controller/golden.h"
 
 namespace perfgate::controller {
@@ -213,6 +214,9 @@ TEST(CampaignReportGoldenTest, Text) {
 TEST(CampaignReportGoldenTest, Markdown) {
   ExpectGolden("campaign.md",
                RenderCampaignMarkdown(GoldenExample(), "https://perfgate.example/campaigns/3"));
+}
+TEST(CampaignReportGoldenTest, Html) {
+  ExpectGolden("campaign.html", CampaignPage(GoldenExample()) + "\n");
 }
 TEST(CampaignReportGoldenTest, Json) {
   ExpectGolden("campaign.json", RenderCampaignJson(GoldenExample()) + "\n");
