@@ -158,19 +158,24 @@ class Parser : public YamlReader {
   }
 
   // A share: a fraction (0.05) or a percentage ("5%"), from 0 to 100 %.
-  absl::StatusOr<double> Fraction(const YAML::Node& n, const std::string& path) const {
+  // A fraction written as 0.05 or 5%, at most `max` (1 = 100 %).
+  absl::StatusOr<double> Fraction(const YAML::Node& n, const std::string& path,
+                                  double max = 1) const {
     std::string text = n.IsScalar() ? n.Scalar() : "";
     const bool percent = !text.empty() && text.back() == '%';
     double v = 0;
     if (percent) {
       YAML::Node number(text.substr(0, text.size() - 1));
-      if (!YAML::convert<double>::decode(number, v) || !(v >= 0 && v <= 100))
-        return Error(n, path, "must be a percentage from 0% to 100% (like 5%) or a fraction");
+      if (!YAML::convert<double>::decode(number, v) || !(v >= 0 && v <= max * 100)) {
+        return Error(n, path,
+                     absl::StrCat("must be a percentage from 0% to ", max * 100,
+                                  "% (like 5%) or a fraction"));
+      }
       return v / 100;
     }
     if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !(v >= 0))
       return Error(n, path, "must be a fraction (0.05) or a percentage (5%)");
-    if (v > 1) {
+    if (v > max) {
       return Error(n, path,
                    absl::StrCat("is a fraction (0.05 = 5 %), so ", text, " would be ", v * 100,
                                 " %; write 0.05 or 5%"));
@@ -480,7 +485,8 @@ class Parser : public YamlReader {
       RETURN_IF_ERROR(CheckKeys(r, p, {"p99_band", "error_band", "hold"}));
       v1::RecoveryBand* b = f->mutable_recovery();
       if (r["p99_band"]) {
-        ASSIGN_OR_RETURN(double v, Fraction(r["p99_band"], p + ".p99_band"));
+        // As the rules allow: up to 1000 % (recovered once the p99 is within 11x of before).
+        ASSIGN_OR_RETURN(double v, Fraction(r["p99_band"], p + ".p99_band", 10));
         if (v <= 0) return Error(r["p99_band"], p + ".p99_band", "must be above 0");
         b->set_p99_band(v);
       }

@@ -21,12 +21,15 @@ grpc::Status Invalid(const std::string& msg) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
 }
 
-// The checks every campaign call starts with: the caller's token, and a store to answer from.
+// The checks every campaign and schedule call starts with: the caller's token, and a store to
+// answer from (`what` it keeps, for the error).
 grpc::Status Ready(const common::TokenAuth& auth, const grpc::ServerContextBase& ctx,
-                   const CampaignStore* store) {
+                   const void* store, const char* what = "campaigns") {
   if (auto s = auth.Check(ctx); !s.ok()) return ToGrpcStatus(s);
-  if (store == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no campaigns");
+  if (store == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("this controller keeps no ", what));
+  }
   return grpc::Status::OK;
 }
 
@@ -186,9 +189,7 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
 grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
                                             const v1::AddScheduleRequest* req, v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("AddSchedule"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
-  if (schedules_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
   v1::Schedule s = req->schedule();
   auto cron = common::CronSchedule::Parse(s.cron());
   if (!cron.ok()) return Invalid(absl::StrCat("schedule.cron: ", cron.status().message()));
@@ -235,9 +236,7 @@ grpc::Status ControllerService::ListSchedules(grpc::ServerContext* ctx,
                                               const v1::ListSchedulesRequest*,
                                               v1::ListSchedulesResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListSchedules"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
-  if (schedules_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
   auto list = schedules_->ListSchedules(/*with_specs=*/false);
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& s : *list) *resp->add_schedules() = std::move(s);
@@ -248,9 +247,7 @@ grpc::Status ControllerService::SetSchedulePaused(grpc::ServerContext* ctx,
                                                   const v1::SetSchedulePausedRequest* req,
                                                   v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("SetSchedulePaused"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
-  if (schedules_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a schedule id");
   auto all = schedules_->ListSchedules(false);
   if (!all.ok()) return ToGrpcStatus(all.status());
@@ -271,9 +268,7 @@ grpc::Status ControllerService::RemoveSchedule(grpc::ServerContext* ctx,
                                                const v1::RemoveScheduleRequest* req,
                                                v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("RemoveSchedule"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
-  if (schedules_ == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no schedules");
+  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a schedule id");
   auto s = schedules_->RemoveSchedule(req->id());
   if (!s.ok()) return ToGrpcStatus(s.status());

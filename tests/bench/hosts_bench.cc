@@ -8,9 +8,10 @@
 // to the call and to the action's end; and what sampling them costs (agent/bench/
 // resource_sampler.h, every 250 ms: 13 hosts' groups and 13 services), against the same
 // sampling with one /proc scan per tree instead of one per tick. Last, the real perfgate-agent
-// (with a controller on its embedded PostgreSQL): its own CPU and RSS while a job's 13 hosts
-// run (3 managers + 10 workers, a service on each, sampled every 250 ms; the workload a command
-// that sleeps the window, so nothing else runs in the agent), against the same agent idle.
+// (with a controller on its embedded PostgreSQL): its own CPU and RSS while a job's hosts run,
+// for each scale tier's shape (1 + 2, 3 + 5, 3 + 10 managers + workers, a service on each,
+// sampled every 250 ms; the workload a command that sleeps the window, so nothing else runs in
+// the agent), against the same agent idle.
 // Needs root; says SKIPPED otherwise.
 //   hosts_bench [--rounds 5] [--faults 60] [--sample-seconds 10] [--agent-seconds 15]
 
@@ -87,15 +88,16 @@ std::string RunCli(const std::string& bin_dir, const std::string& controller,
   return out.ok() ? *out : "";
 }
 
-constexpr char kThirteenHostsSuite[] = R"yaml(
+// A job of MANAGERS + WORKERS hosts with a service each (the campaign tiers' shapes).
+constexpr char kHostsSuite[] = R"yaml(
 name: hosts-bench
 jobs:
-  - name: thirteen
+  - name: tier
     benchmark:
       stack:
         hosts:
-          - {role: manager, count: 3, cpus: 0.5, memory: 256Mi}
-          - {role: worker, count: 10, cpus: 0.5, memory: 128Mi}
+          - {role: manager, count: MANAGERS, cpus: 0.5, memory: 256Mi}
+          - {role: worker, count: WORKERS, cpus: 0.5, memory: 128Mi}
         services:
           - {name: m, on: manager, args: [sleep, "600"]}
           - {name: w, on: worker, args: [sleep, "600"]}
@@ -105,7 +107,8 @@ jobs:
         command: 'sleep $PERFGATE_DURATION_SECONDS; echo "{\"measurements\": [{\"name\": \"x\", \"value\": 1}]}"'
 )yaml";
 
-// The real agent's own CPU (% of a core) and RSS (MiB): idle, then while a job's 13 hosts run.
+// The real agent's own CPU (% of a core) and RSS (MiB): idle, then while a job's 3, 8 and 13
+// hosts run.
 // 1 when it could not be measured (the reason on stderr).
 int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds) {
   std::filesystem::create_directories(dir + "/controller");
@@ -159,14 +162,13 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
     *cpu_pct = (read().cpu_seconds - c0) / seconds * 100;
     *rss_mib = rss / 1048576.0;
   };
-  double idle_cpu = 0, idle_rss = 0, busy_cpu = 0, busy_rss = 0;
+  double idle_cpu = 0, idle_rss = 0;
   measure(&idle_cpu, &idle_rss);
-  std::string suite = kThirteenHostsSuite;
-  suite.replace(suite.find("WINDOW"), 6, std::to_string(seconds + 10));
-  std::ofstream(dir + "/suite.yaml") << suite;
-  const std::string submitted =
-      RunCli(bin_dir, controller->grpc_addr(), {"run", "submit", "--suite", dir + "/suite.yaml"});
-  // The window starts once the 13 hosts and their services are up: then the sampler runs.
+  std::printf(
+      "\n| perfgate-agent (%d s each) | CPU, %% of a core | RSS MiB | over idle: CPU | RSS |\n"
+      "| --- | ---: | ---: | ---: | ---: |\n",
+      seconds);
+  std::printf("| idle, connected (reference) | %.2f | %.1f | | |\n", idle_cpu, idle_rss);
   const std::string prefix = perfgate::agent::HostsPrefix(name);
   // How many of the agent's namespaces there are.
   auto namespaces = [&] {
@@ -176,25 +178,35 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
     auto n = perfgate::common::RunAndCapture(c, &code);
     return n.ok() ? *n : std::string("?");
   };
-  const bool up =
-      perfgate::bench::WaitFor([&] { return namespaces() == "13\n"; }, absl::Seconds(60));
-  if (!up) {
-    std::fprintf(stderr, "the job's 13 hosts did not come up: %s (see %s/agent.log)\n",
-                 submitted.c_str(), dir.c_str());
-    stop_agent();
-    return 1;
+  // The campaign tiers' shapes: 1 + 2, 3 + 5, 3 + 10 hosts.
+  for (auto [managers, workers] : {std::pair{1, 2}, {3, 5}, {3, 10}}) {
+    const int n = managers + workers;
+    std::string suite = kHostsSuite;
+    suite.replace(suite.find("MANAGERS"), 8, std::to_string(managers));
+    suite.replace(suite.find("WORKERS"), 7, std::to_string(workers));
+    suite.replace(suite.find("WINDOW"), 6, std::to_string(seconds + 10));
+    std::ofstream(dir + "/suite.yaml") << suite;
+    const std::string submitted =
+        RunCli(bin_dir, controller->grpc_addr(), {"run", "submit", "--suite", dir + "/suite.yaml"});
+    // The window starts once the hosts and their services are up: then the sampler runs.
+    if (!perfgate::bench::WaitFor([&] { return namespaces() == absl::StrCat(n, "\n"); },
+                                  absl::Seconds(60))) {
+      std::fprintf(stderr, "the job's %d hosts did not come up: %s (see %s/agent.log)\n", n,
+                   submitted.c_str(), dir.c_str());
+      stop_agent();
+      return 1;
+    }
+    absl::SleepFor(absl::Seconds(3));  // services started, the repetition begun
+    double cpu = 0, rss = 0;
+    measure(&cpu, &rss);
+    std::printf(
+        "| running a job on %d hosts (%d services sampled every 250 ms) | %.2f | %.1f | "
+        "%+.2f | %+.1f |\n",
+        n, n, cpu, rss, cpu - idle_cpu, rss - idle_rss);
+    std::fflush(stdout);
+    // The job ends with its window; the agent tears the hosts down.
+    perfgate::bench::WaitFor([&] { return namespaces() == "0\n"; }, absl::Seconds(90));
   }
-  absl::SleepFor(absl::Seconds(3));  // services started, the repetition begun
-  measure(&busy_cpu, &busy_rss);
-  std::printf(
-      "\n| perfgate-agent (%d s each) | CPU, %% of a core | RSS MiB |\n| --- | ---: | ---: |\n",
-      seconds);
-  std::printf("| idle, connected (reference) | %.2f | %.1f |\n", idle_cpu, idle_rss);
-  std::printf("| running a job on 13 hosts (13 services sampled every 250 ms) | %.2f | %.1f |\n",
-              busy_cpu, busy_rss);
-  std::printf("| difference | %+.2f | %+.1f |\n", busy_cpu - idle_cpu, busy_rss - idle_rss);
-  // The job ends with its window; the agent tears the hosts down.
-  perfgate::bench::WaitFor([&] { return namespaces() == "0\n"; }, absl::Seconds(90));
   stop_agent();
   return 0;
 }
@@ -258,7 +270,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600));
   int agent_seconds = 15;
   app.add_option("--agent-seconds", agent_seconds,
-                 "how long the real agent is measured, idle and then with 13 hosts (0: skip)")
+                 "how long the real agent is measured, idle and then with 3, 8 and 13 hosts "
+                 "(0: skip)")
       ->check(CLI::Range(0, 600));
   std::string bin_dir = std::filesystem::canonical("/proc/self/exe").parent_path().string();
   app.add_option("--bin-dir", bin_dir, "where perfgate-controller, perfgate-agent and perfgate are")

@@ -276,8 +276,10 @@ void AddCampaignCommands(CLI::App& app, Commands& cmds) {
   auto* report = campaign->add_subcommand(
       "report", "the tier x metric table: values, levels, changes against the baseline, outcome");
   report->add_option("ID", *report_id, "campaign id")->required();
-  report->add_option("--format", *report_format, "text, md (PR comment) or json")
-      ->check(CLI::IsMember({"text", "md", "json"}))
+  report
+      ->add_option("--format", *report_format,
+                   "text, md (PR comment), json, or html (the page's URL)")
+      ->check(CLI::IsMember({"text", "md", "json", "html"}))
       ->capture_default_str();
   cmds.Add(report, [=](Client* c, const Globals&) {
     v1::GetCampaignReportRequest req;
