@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -182,7 +183,8 @@ std::map<std::string, double> ResourceSampler::RssSlopes() {
     const double n = s.samples;
     const double den = n * s.sum_tt - s.sum_t * s.sum_t;
     if (s.samples < 3 || den <= 0) continue;
-    out[name] = (n * s.sum_ty - s.sum_t * s.sum_y) / den;
+    // To the KiB per hour: a flat series' slope is rounding noise (1e-12), not a trend.
+    out[name] = std::round((n * s.sum_ty - s.sum_t * s.sum_y) / den * 1024) / 1024;
   }
   return out;
 }

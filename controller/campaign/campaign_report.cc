@@ -1,6 +1,7 @@
 #include "controller/campaign/campaign_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <utility>
@@ -56,7 +57,7 @@ std::string CellText(const v1::CampaignCell& c, const std::string& unit) {
   if (!c.level().empty()) absl::StrAppend(&s, " ", LevelWord(c.level()));
   if (!c.limit_broken().empty()) absl::StrAppend(&s, " BROKEN ", c.limit_broken());
   if (c.verdict() != v1::VERDICT_UNSPECIFIED)
-    absl::StrAppend(&s, absl::StrFormat(", %+.1f %% ", c.change() * 100), VerdictText(c.verdict()));
+    absl::StrAppend(&s, ", ", ChangeText(c), " ", VerdictText(c.verdict()));
   return s;
 }
 
@@ -66,6 +67,13 @@ std::string Lower(std::string s) {
 }
 
 }  // namespace
+
+std::string ChangeText(const v1::CampaignCell& c) {
+  // A change from (about) nothing has no percentage: a slope of 0 MiB/h that became 7,000.
+  if (std::abs(c.baseline()) <= 1e-9 * std::max(1.0, std::abs(c.value())))
+    return "from " + FormatValue(c.baseline());
+  return absl::StrFormat("%+.1f %%", c.change() * 100);
+}
 
 std::string LevelWord(const std::string& level) {
   return level == "above_acceptable" ? "above acceptable" : level;
@@ -192,8 +200,7 @@ v1::CampaignReport BuildCampaignReport(const v1::Campaign& c,
           cell.set_baseline(mc->baseline_median());
           if (mc->has_ratio()) cell.set_change(mc->ratio() - 1);
           if (mc->gate() && mc->verdict() == v1::VERDICT_REGRESSION)
-            fails.push_back(absl::StrCat(where, "regressed ",
-                                         absl::StrFormat("%+.1f %%", cell.change() * 100),
+            fails.push_back(absl::StrCat(where, "regressed ", ChangeText(cell),
                                          " against the tier's baseline"));
           if (mc->gate() && mc->verdict() == v1::VERDICT_INCONCLUSIVE)
             warns.push_back(where + "is inconclusive against the tier's baseline");

@@ -38,6 +38,9 @@ std::string RenderCampaignText(const v1::CampaignReport& r);
 std::string RenderCampaignMarkdown(const v1::CampaignReport& r, const std::string& url);
 std::string RenderCampaignJson(const v1::CampaignReport& r);
 
+// A cell's change against its baseline: "+8.1 %", or "from 0" when the baseline is (about) zero.
+std::string ChangeText(const v1::CampaignCell& c);
+
 // "target", "acceptable", "above acceptable", "critical", or "" (no levels).
 std::string LevelWord(const std::string& level);
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controller/analysis/comparer.h"
+#include "controller/campaign/campaign_report.h"
 #include "controller/report/render.h"
 #include "controller/web/layout.h"
 #include "controller/web/svg.h"
@@ -35,8 +36,8 @@ E Cell(const v1::CampaignCell& c, const std::string& unit) {
   if (!c.limit_broken().empty()) absl::StrAppend(&text, "<br>breaks ", Esc(c.limit_broken()));
   if (c.verdict() != v1::VERDICT_UNSPECIFIED) {
     const std::string v = VerdictText(c.verdict());
-    absl::StrAppend(&text, "<br><span class=\"", v, "\">", Esc(v), " ",
-                    absl::StrFormat("%+.1f %%", c.change() * 100), "</span>");
+    absl::StrAppend(&text, "<br><span class=\"", v, "\">", Esc(v), " ", Esc(ChangeText(c)),
+                    "</span>");
   }
   return absl::StrCat("<td class=\"num ", cls, "\">", text, "</td>");
 }

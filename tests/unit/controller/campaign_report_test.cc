@@ -194,6 +194,17 @@ TEST(CampaignReportTest, FailedPhasesFailTheCampaignAndFailedCleanupsWarn) {
             "first time; first: #7: POST /services: status 503: no capacity");
 }
 
+TEST(CampaignReportTest, AChangeFromNothingHasNoPercentage) {
+  v1::CampaignCell c;
+  c.set_value(7264);
+  c.set_baseline(0);
+  c.set_change(1e15);  // what a ratio to a rounding-noise baseline would say
+  EXPECT_EQ(ChangeText(c), "from 0");
+  c.set_baseline(3600);
+  c.set_change(7264.0 / 3600 - 1);
+  EXPECT_EQ(ChangeText(c), "+101.8 %");
+}
+
 TEST(CampaignReportTest, StateIsTheTiersRunsTogether) {
   EXPECT_EQ(Campaign(v1::RUN_STATE_QUEUED, v1::RUN_STATE_QUEUED).state(), v1::RUN_STATE_QUEUED);
   EXPECT_EQ(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_QUEUED).state(), v1::RUN_STATE_RUNNING);
