@@ -228,7 +228,8 @@ tiers:
     hosts: {manager: 1, worker: 3}
     params: {services: 30}
     limits:
-      - {metric: wait.scheduled.seconds, target: 1.5, acceptable: 2, critical: 2.5}
+      # The candidate's workers start 20 tasks each at 100 ms apiece: 2 s at least.
+      - {metric: wait.scheduled.seconds, target: 1, acceptable: 1.5, critical: 1.8}
 jobs:
   - name: cluster
     benchmark:
@@ -304,7 +305,8 @@ TEST_F(CampaignTest, AWarrenCampaignOnTestHostsFindsSlowPlacementAtScaleAndTheMa
   EXPECT_EQ(br["outcome"], "pass") << br.dump(1);
   // Every phase measured under its name, per tier.
   for (const char* tier : {"small", "medium"}) {
-    EXPECT_EQ(Cell(br, "wait.scheduled.seconds", tier)["level"], "target") << tier;
+    const std::string level = Cell(br, "wait.scheduled.seconds", tier)["level"];
+    EXPECT_TRUE(level == "target" || level == "acceptable") << tier << ": " << level;
     EXPECT_TRUE(Cell(br, "ops.create.rate", tier)["present"].get<bool>()) << tier;
     EXPECT_EQ(Cell(br, "ops.create.failures", tier)["value"], 0) << tier;
     EXPECT_TRUE(Cell(br, "load.api.http.latency.p99", tier)["present"].get<bool>()) << tier;
