@@ -148,15 +148,6 @@ absl::StatusOr<SuiteTiers> ReadSuiteTiers(const std::string& file, const YAML::N
   return r.Read(root);
 }
 
-std::set<std::string> ParamReferences(const YAML::Node& node) {
-  std::set<std::string> out;
-  WalkScalars(node, "", [&](YAML::Node n, const std::string&) {
-    for (const std::string& ref : TemplateReferences(n.Scalar()))
-      if (ref.rfind("param:", 0) == 0) out.insert(ref.substr(6));
-  });
-  return out;
-}
-
 absl::Status SubstituteParams(const std::string& file, const std::string& path, YAML::Node node,
                               const std::map<std::string, std::string>& params) {
   absl::Status status;

@@ -43,9 +43,6 @@ struct SuiteTiers {
 // Reads the suite's `params:` and `tiers:` (both optional). Errors name file, line and field.
 absl::StatusOr<SuiteTiers> ReadSuiteTiers(const std::string& file, const YAML::Node& root);
 
-// Every {param:NAME} in the scalars under `node` (named `path`), in file order.
-std::set<std::string> ParamReferences(const YAML::Node& node);
-
 // Replaces {param:NAME} in every scalar under `node`, in place. An unknown parameter is an
 // error naming the file, the line and the field.
 absl::Status SubstituteParams(const std::string& file, const std::string& path, YAML::Node node,
