@@ -17,8 +17,9 @@ bool GatesByDefault(const std::string& metric) {
                                      "http.errors",      "http.error_ratio", "pg.tps",
                                      "pg.latency.mean",  "pg.failed",        "proc.*.rss_peak"};
   // A phased workload's (docs/campaigns.md): what a scale-tier plan judges.
-  static const char* const kPhases[] = {"ops.*.rate", "ops.*.latency.p99", "ops.*.failures",
-                                        "wait.*.seconds", "soak.*.rss_slope"};
+  static const char* const kPhases[] = {"ops.*.rate",       "ops.*.latency.p99",
+                                        "ops.*.failures",   "wait.*.seconds",
+                                        "soak.*.rss_slope", "load.*fault.*.recovery"};
   // A load or soak phase's generator figures (load.http.latency.p99, load.api.http...): as
   // the generator's own.
   for (const char* phase : {"load.", "soak."}) {

@@ -609,12 +609,14 @@ TEST(AnalysisRulesTest, DefaultGatesAndFirstMatchWins) {
                         "ops.create.rate", "ops.create.latency.p99", "ops.create.failures",
                         "wait.scheduled.seconds", "soak.manager.manager-1.rss_slope",
                         "load.http.latency.p99", "load.api.http.error_ratio",
+                        "load.api.fault.kill-worker.recovery",
                         "soak.http.throughput"})
     EXPECT_TRUE(GatesByDefault(m)) << m;
   for (const char* m : {"http.latency.p90", "http.latency.p99.9", "http.latency.max",
                         "proc.api.cpu_util", "pg.latency.stddev", "dbstats.calls",
                         "ops.create.seconds", "ops.create.latency.max", "cleanup.failures",
-                        "load.http.generator_lag.p99", "load.api.http.latency.max"})
+                        "load.http.generator_lag.p99", "load.api.http.latency.max",
+                        "load.api.fault.kill-worker.during.p99"})
     EXPECT_FALSE(GatesByDefault(m)) << m;
   v1::AnalysisSpec a;
   a.set_min_effect(0.05);
