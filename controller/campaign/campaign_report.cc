@@ -71,7 +71,7 @@ std::string Lower(std::string s) {
 std::string ChangeText(const v1::CampaignCell& c) {
   // A change from (about) nothing has no percentage: a slope of 0 MiB/h that became 7,000.
   if (std::abs(c.baseline()) <= 1e-9 * std::max(1.0, std::abs(c.value())))
-    return "from " + FormatValue(c.baseline());
+    return std::abs(c.value()) <= 1e-9 ? "±0" : "from " + FormatValue(c.baseline());
   return absl::StrFormat("%+.1f %%", c.change() * 100);
 }
 

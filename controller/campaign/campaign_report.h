@@ -38,7 +38,8 @@ std::string RenderCampaignText(const v1::CampaignReport& r);
 std::string RenderCampaignMarkdown(const v1::CampaignReport& r, const std::string& url);
 std::string RenderCampaignJson(const v1::CampaignReport& r);
 
-// A cell's change against its baseline: "+8.1 %", or "from 0" when the baseline is (about) zero.
+// A cell's change against its baseline: "+8.1 %"; "from 0" when the baseline is (about) zero,
+// "±0" when both are.
 std::string ChangeText(const v1::CampaignCell& c);
 
 // "target", "acceptable", "above acceptable", "critical", or "" (no levels).

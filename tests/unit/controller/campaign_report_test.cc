@@ -200,6 +200,9 @@ TEST(CampaignReportTest, AChangeFromNothingHasNoPercentage) {
   c.set_baseline(0);
   c.set_change(1e15);  // what a ratio to a rounding-noise baseline would say
   EXPECT_EQ(ChangeText(c), "from 0");
+  c.set_value(0);
+  EXPECT_EQ(ChangeText(c), "±0");  // no errors before, none after
+  c.set_value(7264);
   c.set_baseline(3600);
   c.set_change(7264.0 / 3600 - 1);
   EXPECT_EQ(ChangeText(c), "+101.8 %");
