@@ -24,6 +24,7 @@
 #include "common/http/url.h"
 #include "common/json/json_path.h"
 #include "common/process/subprocess.h"
+#include "common/spec/run_spec_rules.h"
 #include "common/spec/template.h"
 #include "common/status/macros.h"
 
@@ -372,12 +373,7 @@ absl::Status RunPhases(const v1::WorkloadSpec& w, BenchContext& ctx, Stack* stac
         break;
       case v1::PhaseSpec::kLoad: {
         const v1::LoadPhase& l = p.load();
-        v1::WorkloadSpec g;
-        if (l.has_http()) *g.mutable_http() = l.http();
-        if (l.has_wrk()) *g.mutable_wrk() = l.wrk();
-        if (l.has_pgbench()) *g.mutable_pgbench() = l.pgbench();
-        if (l.has_command()) *g.mutable_command() = l.command();
-        *g.mutable_faults() = l.faults();
+        const v1::WorkloadSpec g = common::LoadPhaseWorkload(l);
         ctx.steps.Note(absl::StrCat(prefix, ": load for ", l.duration_seconds(), "s"));
         const int64_t start = MonotonicNowNs();
         v1::RepetitionResult load;

@@ -623,20 +623,14 @@ absl::Status CheckPhases(const std::string& wf, v1::BenchmarkJob* b, Templates* 
         v1::LoadPhase* l = ph->mutable_load();
         const std::string lf = pf + ".load";
         if (l->duration_seconds() == 0) l->set_duration_seconds(w->duration_seconds());
-        v1::WorkloadSpec g;
-        if (l->has_http()) *g.mutable_http() = l->http();
-        if (l->has_wrk()) *g.mutable_wrk() = l->wrk();
-        if (l->has_pgbench()) *g.mutable_pgbench() = l->pgbench();
-        if (l->has_command()) *g.mutable_command() = l->command();
+        v1::WorkloadSpec g = LoadPhaseWorkload(*l);
+        g.clear_faults();  // checked against the stack below
         if (g.generator_case() == v1::WorkloadSpec::GENERATOR_NOT_SET)
           return Bad(lf, "needs a load generator: http, redis, wrk, pgbench or command");
         ASSIGN_OR_RETURN(v1::WorkloadSpec * kept,
                          generator(lf, std::move(g), l->duration_seconds()));
         l->set_duration_seconds(kept->duration_seconds());  // stages may set it
-        if (kept->has_http()) *l->mutable_http() = kept->http();
-        if (kept->has_wrk()) *l->mutable_wrk() = kept->wrk();
-        if (kept->has_pgbench()) *l->mutable_pgbench() = kept->pgbench();
-        if (kept->has_command()) *l->mutable_command() = kept->command();
+        SetLoadPhaseGenerator(*kept, l);
         RETURN_IF_ERROR(CheckFaults(lf + ".faults", l->mutable_faults(), l->has_http(),
                                     uint64_t{l->duration_seconds()} * 1000, b, t));
         break;
@@ -964,6 +958,24 @@ absl::Status CheckRunFields(v1::RunSpec* spec, const SpecLimits& limits) {
 }
 
 }  // namespace
+
+v1::WorkloadSpec LoadPhaseWorkload(const v1::LoadPhase& l) {
+  v1::WorkloadSpec w;
+  if (l.has_http()) *w.mutable_http() = l.http();
+  if (l.has_wrk()) *w.mutable_wrk() = l.wrk();
+  if (l.has_pgbench()) *w.mutable_pgbench() = l.pgbench();
+  if (l.has_command()) *w.mutable_command() = l.command();
+  if (l.has_faults()) *w.mutable_faults() = l.faults();
+  w.set_duration_seconds(l.duration_seconds());
+  return w;
+}
+
+void SetLoadPhaseGenerator(const v1::WorkloadSpec& w, v1::LoadPhase* l) {
+  if (w.has_http()) *l->mutable_http() = w.http();
+  if (w.has_wrk()) *l->mutable_wrk() = w.wrk();
+  if (w.has_pgbench()) *l->mutable_pgbench() = w.pgbench();
+  if (w.has_command()) *l->mutable_command() = w.command();
+}
 
 absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const SpecLimits& limits) {
   RETURN_IF_ERROR(CheckRunFields(spec, limits));

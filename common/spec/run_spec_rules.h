@@ -47,8 +47,9 @@ inline constexpr int kMaxPhases = 32;
 inline constexpr uint32_t kDefaultOpTimeoutMs = 10000;
 inline constexpr uint32_t kDefaultWaitIntervalMs = 500;
 inline constexpr uint32_t kDefaultWaitTimeoutSeconds = 300;
-inline constexpr uint32_t kDefaultSoakSampleMs = 1000;  // test hosts of a stack (a /24 less gateway)
-inline constexpr int kMaxFaults = 32;       // actions of a fault schedule
+inline constexpr uint32_t kDefaultSoakSampleMs =
+    1000;                              // test hosts of a stack (a /24 less gateway)
+inline constexpr int kMaxFaults = 32;  // actions of a fault schedule
 // The label an agent that can make netns test hosts carries ("true"); a job whose stack has
 // hosts gets it as an agent selector.
 inline constexpr char kNetnsHostsLabel[] = "topology.netns";
@@ -86,6 +87,11 @@ struct SpecLimits {
 // INVALID_ARGUMENT with a message "spec.FIELD: PROBLEM"; the field path ("jobs[0].command
 // .timeout_seconds") is also attached as the payload kSpecFieldPayload, so that a caller
 // holding the spec's source (the suite parser) can point at it.
+// A load phase's generator (and faults) as a one-generator workload, and a workload's generator
+// back into a load phase: a load phase is checked and run as such a workload.
+v1::WorkloadSpec LoadPhaseWorkload(const v1::LoadPhase& l);
+void SetLoadPhaseGenerator(const v1::WorkloadSpec& w, v1::LoadPhase* l);
+
 absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const SpecLimits& limits = {});
 
 inline constexpr char kSpecFieldPayload[] = "perfgate.dev/spec-field";

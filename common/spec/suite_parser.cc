@@ -747,10 +747,7 @@ class Parser : public YamlReader {
         v1::LoadPhase* l = out->mutable_load();
         RETURN_IF_ERROR(OptSeconds(g, q, "duration", l, &v1::LoadPhase::set_duration_seconds));
         if (g["faults"]) RETURN_IF_ERROR(Faults(g["faults"], q + ".faults", l->mutable_faults()));
-        if (tmp.has_http()) *l->mutable_http() = tmp.http();
-        if (tmp.has_wrk()) *l->mutable_wrk() = tmp.wrk();
-        if (tmp.has_pgbench()) *l->mutable_pgbench() = tmp.pgbench();
-        if (tmp.has_command()) *l->mutable_command() = tmp.command();
+        SetLoadPhaseGenerator(tmp, l);
       }
       if (ph["soak"]) {
         const YAML::Node& g = ph["soak"];

@@ -249,15 +249,7 @@ grpc::Status ControllerService::SetSchedulePaused(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("SetSchedulePaused"));
   if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a schedule id");
-  auto all = schedules_->ListSchedules(false);
-  if (!all.ok()) return ToGrpcStatus(all.status());
-  absl::Time next = absl::Now();
-  for (const v1::Schedule& s : *all) {
-    if (s.id() != req->id()) continue;
-    auto cron = common::CronSchedule::Parse(s.cron());
-    if (cron.ok()) next = cron->Next(absl::Now());
-  }
-  auto s = schedules_->SetPaused(req->id(), req->paused(), next);
+  auto s = schedules_->SetPaused(req->id(), req->paused());
   if (!s.ok()) return ToGrpcStatus(s.status());
   spdlog::info("msg=\"schedule {}\" schedule={}", req->paused() ? "paused" : "resumed", req->id());
   *resp = *std::move(s);

@@ -61,11 +61,6 @@ std::string CellText(const v1::CampaignCell& c, const std::string& unit) {
   return s;
 }
 
-std::string Lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 }  // namespace
 
 std::string ChangeText(const v1::CampaignCell& c) {
@@ -73,6 +68,12 @@ std::string ChangeText(const v1::CampaignCell& c) {
   if (std::abs(c.baseline()) <= 1e-9 * std::max(1.0, std::abs(c.value())))
     return std::abs(c.value()) <= 1e-9 ? "±0" : "from " + FormatValue(c.baseline());
   return absl::StrFormat("%+.1f %%", c.change() * 100);
+}
+
+std::string EnumWord(const std::string& name) {
+  std::string s = name.substr(name.rfind('_') + 1);
+  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  return s;
 }
 
 std::string LevelWord(const std::string& level) {
@@ -247,15 +248,15 @@ absl::StatusOr<v1::CampaignReport> LoadCampaignReport(CampaignStore& campaigns, 
 std::string RenderCampaignText(const v1::CampaignReport& r) {
   const v1::Campaign& c = r.campaign();
   std::string out = absl::StrCat("campaign ", c.id(), " of ", c.suite_name(), " at ",
-                                 c.commit().substr(0, 12), " (", Lower(RunKindName(c.kind())), ", ",
-                                 c.branch(), "): ", r.outcome(), "\n\n");
+                                 c.commit().substr(0, 12), " (", EnumWord(RunKindName(c.kind())),
+                                 ", ", c.branch(), "): ", r.outcome(), "\n\n");
   for (const v1::CampaignTier& t : c.tiers()) {
     std::vector<std::string> params;
     for (const auto& [k, v] :
          std::map<std::string, std::string>(t.params().begin(), t.params().end()))
       params.push_back(k + "=" + v);
     absl::StrAppend(&out, "  tier ", t.name(), ": run ", t.run_id(), " ",
-                    Lower(RunStateName(t.state())),
+                    EnumWord(RunStateName(t.state())),
                     t.hosts() ? absl::StrCat(", ", t.hosts(), " hosts") : "",
                     params.empty() ? "" : ", " + absl::StrJoin(params, " "), "\n");
   }

@@ -42,6 +42,9 @@ std::string RenderCampaignJson(const v1::CampaignReport& r);
 // "±0" when both are.
 std::string ChangeText(const v1::CampaignCell& c);
 
+// An enum value as a word: "RUN_STATE_SUCCEEDED" or "SUCCEEDED" -> "succeeded".
+std::string EnumWord(const std::string& name);
+
 // "target", "acceptable", "above acceptable", "critical", or "" (no levels).
 std::string LevelWord(const std::string& level);
 

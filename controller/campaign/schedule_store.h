@@ -28,7 +28,8 @@ class ScheduleStore {
   virtual absl::StatusOr<v1::Schedule> AddSchedule(const v1::Schedule& s) = 0;
   // Every schedule, without its spec unless `with_specs`.
   virtual absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(bool with_specs) = 0;
-  virtual absl::StatusOr<v1::Schedule> SetPaused(int64_t id, bool paused, absl::Time next) = 0;
+  // Pauses, or resumes from the cron's next slot after now (missed slots are not made up).
+  virtual absl::StatusOr<v1::Schedule> SetPaused(int64_t id, bool paused) = 0;
   virtual absl::StatusOr<v1::Schedule> RemoveSchedule(int64_t id) = 0;
   // Unpaused schedules whose next_fire_at is at or before now, with their specs.
   virtual absl::StatusOr<std::vector<v1::Schedule>> DueSchedules(int limit) = 0;

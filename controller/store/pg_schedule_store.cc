@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status/macros.h"
+#include "common/time/cron.h"
 #include "controller/queue/job_state.h"
 #include "controller/store/pg_campaign_store.h"
 #include "controller/store/pg_queue_tx.h"
@@ -72,15 +73,18 @@ absl::StatusOr<std::vector<v1::Schedule>> PgScheduleStore::ListSchedules(bool wi
   return out;
 }
 
-absl::StatusOr<v1::Schedule> PgScheduleStore::SetPaused(int64_t id, bool paused, absl::Time next) {
+absl::StatusOr<v1::Schedule> PgScheduleStore::SetPaused(int64_t id, bool paused) {
   v1::Schedule out;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto row = Exec(tx, "SELECT cron FROM schedules WHERE id = $1 FOR UPDATE", id);
+    if (row.empty()) return absl::NotFoundError(absl::StrCat("schedule ", id, " not found"));
+    ASSIGN_OR_RETURN(common::CronSchedule cron,
+                     common::CronSchedule::Parse(row[0][0].as<std::string>()));
     // Resuming starts from the next slot: what was missed while paused is not made up.
-    auto r = Exec(tx,
-                  "UPDATE schedules SET paused = $2, next_fire_at = CASE WHEN $2 THEN "
-                  "next_fire_at ELSE to_timestamp($3) END WHERE id = $1 RETURNING id",
-                  id, paused, Epoch(next));
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("schedule ", id, " not found"));
+    Exec(tx,
+         "UPDATE schedules SET paused = $2, next_fire_at = CASE WHEN $2 THEN next_fire_at ELSE "
+         "to_timestamp($3) END WHERE id = $1",
+         id, paused, Epoch(cron.Next(absl::Now())));
     ASSIGN_OR_RETURN(out, Load(tx, id));
     return absl::OkStatus();
   }));

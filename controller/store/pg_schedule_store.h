@@ -13,7 +13,7 @@ class PgScheduleStore : public ScheduleStore {
   explicit PgScheduleStore(PgPool& pool) : pool_(pool) {}
   absl::StatusOr<v1::Schedule> AddSchedule(const v1::Schedule& s) override;
   absl::StatusOr<std::vector<v1::Schedule>> ListSchedules(bool with_specs) override;
-  absl::StatusOr<v1::Schedule> SetPaused(int64_t id, bool paused, absl::Time next) override;
+  absl::StatusOr<v1::Schedule> SetPaused(int64_t id, bool paused) override;
   absl::StatusOr<v1::Schedule> RemoveSchedule(int64_t id) override;
   absl::StatusOr<std::vector<v1::Schedule>> DueSchedules(int limit) override;
   absl::StatusOr<bool> Fire(const FireOrder& o) override;

@@ -16,12 +16,6 @@
 namespace perfgate::controller {
 namespace {
 
-std::string Lower(const std::string& enum_name) {
-  std::string s = enum_name.substr(enum_name.rfind('_') + 1);
-  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 E Cell(const v1::CampaignCell& c, const std::string& unit) {
   if (!c.present()) return "<td>-</td>";
   const std::string cls = !c.limit_broken().empty() ? "broken"
@@ -47,8 +41,8 @@ E Cell(const v1::CampaignCell& c, const std::string& unit) {
 std::string CampaignPage(const v1::CampaignReport& r) {
   const v1::Campaign& c = r.campaign();
   E body = absl::StrCat("<p>", Esc(c.suite_name()), " at <code>", Esc(c.commit().substr(0, 12)),
-                        "</code> · ", Esc(Lower(v1::RunKind_Name(c.kind()))), " on ",
-                        Esc(c.branch()), " · ", Esc(Lower(v1::RunState_Name(c.state()))),
+                        "</code> · ", Esc(EnumWord(v1::RunKind_Name(c.kind()))), " on ",
+                        Esc(c.branch()), " · ", Esc(EnumWord(v1::RunState_Name(c.state()))),
                         " · outcome <b class=\"outcome-", Esc(r.outcome()), "\">", Esc(r.outcome()),
                         "</b></p>");
   // The tiers, with their runs.
@@ -68,7 +62,7 @@ std::string CampaignPage(const v1::CampaignReport& r) {
                     t.verdict().empty() ? ""
                                         : absl::StrCat(" (<a href=\"/runs/", t.run_id(),
                                                        "/compare\">compared</a>)"),
-                    "</td><td>", Esc(Lower(v1::RunState_Name(t.state()))), "</td>",
+                    "</td><td>", Esc(EnumWord(v1::RunState_Name(t.state()))), "</td>",
                     VerdictCell(t.verdict()), "</tr>");
   }
   absl::StrAppend(&body, "</table>");

@@ -145,11 +145,11 @@ TEST_F(PgScheduleStoreTest, AnUnreadableHeadPassesTheSlotWithTheReasonKept) {
 
 TEST_F(PgScheduleStoreTest, PausedSchedulesDoNotFireAndResumeFromTheNextSlot) {
   const int64_t id = AddDue("*/5 * * * *", absl::Minutes(1));
-  const absl::Time next = absl::Now() + absl::Minutes(5);
-  ASSERT_TRUE(store_->SetPaused(id, true, next).ok());
+  ASSERT_TRUE(store_->SetPaused(id, true).ok());
   Scheduler scheduler(*store_, heads_, absl::Seconds(1), clock_);
   EXPECT_EQ(scheduler.FireDue(), 0);
-  auto resumed = store_->SetPaused(id, false, next);
+  const absl::Time next = common::CronSchedule::Parse("*/5 * * * *")->Next(absl::Now());
+  auto resumed = store_->SetPaused(id, false);
   ASSERT_TRUE(resumed.ok());
   EXPECT_FALSE(resumed->paused());
   EXPECT_EQ(resumed->next_fire_at().seconds(), absl::ToUnixSeconds(next));
