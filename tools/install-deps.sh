@@ -9,7 +9,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
       libpqxx-dev postgresql-15 postgresql-client-15 prometheus-cpp-dev libspdlog-dev
       nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcpp-httplib-dev libssl-dev
       libgtest-dev libgmock-dev curl zlib1g-dev prometheus iproute2 iptables openssh-client
-      rsync)
+      rsync libgoogle-perftools-dev)
+# The sample target's heap profile is gperftools' heap profiler (libgoogle-perftools-dev).
 # The agent makes netns test hosts with iproute2 (namespaces, veths, a bridge) and lets them talk
 # across the bridge with an iptables FORWARD rule where bridged traffic passes iptables. It
 # reaches ssh hosts (a --host-pool) with OpenSSH's client and copies builds there with rsync.

@@ -167,6 +167,62 @@ TEST_F(ClusterTest, SampleTargetServesACpuProfileThatShowsWhereItsCpuWent) {
   EXPECT_NE(text->find("perfgate::sample_target::BurnCpu"), std::string::npos) << *text;
 }
 
+// The heap profile (gperftools' heap profiler, --heap-profile): a manager told to leak 64 KiB a
+// heartbeat holds that in RetainHeartbeat; two profiles taken 40 heartbeats apart
+// differ there by what those heartbeats kept. Without the flag there is no heap profile.
+TEST_F(ClusterTest, SampleTargetServesAHeapProfileThatNamesWhereMemoryIsKept) {
+  SampleTarget plain(dir_, "no-heap", {});
+  auto r = plain.Client().Get("/debug/pprof/heap");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("--heap-profile"), std::string::npos) << r->body;
+
+  SampleTarget t(dir_, "heap",
+                 {"--role", "manager", "--leak-per-heartbeat", "65536", "--heap-profile"});
+  auto c = t.Client();
+  auto heartbeats = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto h =
+          c.Post("/workers", R"({"name": "w1", "address": "127.0.0.1:1"})", "application/json");
+      ASSERT_TRUE(h && h->status == 200);
+    }
+  };
+  auto inuse = [&](const std::string& body, int64_t* total) {
+    auto p = controller::Profile::Parse(body);
+    EXPECT_TRUE(p.ok()) << p.status();
+    std::map<std::string, int64_t> out;
+    if (!p.ok()) return out;
+    EXPECT_TRUE(common::IsGzip(body));
+    auto index = p->SampleTypeIndex("");
+    EXPECT_TRUE(index.ok());
+    EXPECT_EQ(p->SampleTypes()[*index], "inuse_space/bytes") << "the default, as Go's";
+    for (const auto& [name, cost] : p->Costs(*index, total)) out[name] = cost.flat;
+    return out;
+  };
+  heartbeats(10);
+  auto first = c.Get("/debug/pprof/heap");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  heartbeats(40);
+  auto second = c.Get("/debug/pprof/heap");
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200) << second->body;
+  int64_t t1 = 0, t2 = 0;
+  auto a = inuse(first->body, &t1), b = inuse(second->body, &t2);
+  const std::string leak = "perfgate::sample_target::Manager::RetainHeartbeat()";
+  // Exactly the blocks, and the list that holds them (a pointer each, grown by doubling).
+  EXPECT_GE(a[leak], 10 * 65536);
+  EXPECT_LE(a[leak], 10 * 65536 + 1024);
+  EXPECT_GE(b[leak], 50 * 65536);
+  EXPECT_LE(b[leak], 50 * 65536 + 1024);
+  EXPECT_GE(t2 - t1, 40 * 65536);
+  auto diff = controller::DiffProfiles(*controller::Profile::Parse(first->body),
+                                       *controller::Profile::Parse(second->body), "inuse_space", 3);
+  ASSERT_TRUE(diff.ok()) << diff.status();
+  ASSERT_GT(diff->functions_size(), 0);
+  EXPECT_EQ(diff->functions(0).name(), leak) << diff->DebugString();
+}
+
 }  // namespace
 }  // namespace perfgate::testing
 

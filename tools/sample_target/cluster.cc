@@ -1,5 +1,6 @@
 #include "tools/sample_target/cluster.h"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
@@ -102,6 +103,12 @@ std::vector<std::string> Manager::TasksOf(const std::string& service) const {
   return tasks;
 }
 
+__attribute__((noinline)) void Manager::RetainHeartbeat() {
+  char* block = new char[static_cast<size_t>(leak_per_heartbeat_)];
+  memset(block, 1, static_cast<size_t>(leak_per_heartbeat_));  // touched, so it is resident
+  leaked_.emplace_back(block);
+}
+
 void Manager::Routes(httplib::Server& s) {
   s.Post("/services", [this](const httplib::Request& req, httplib::Response& res) {
     json j = json::parse(req.body, nullptr, false);
@@ -184,7 +191,7 @@ void Manager::Routes(httplib::Server& s) {
         if (t.is_string()) running.insert(t.get<std::string>());
     absl::MutexLock l(&mu_);
     workers_[name] = {j["address"], absl::Now(), std::move(running)};
-    if (leak_per_heartbeat_ > 0) leaked_.emplace_back(leak_per_heartbeat_, 1);  // resident
+    if (leak_per_heartbeat_ > 0) RetainHeartbeat();
     const std::vector<std::string> live = LiveWorkers();
     json mine = json::array();
     for (const auto& [service, n] : services_)

@@ -1,7 +1,5 @@
 #include "tools/sample_target/cpu_profiler.h"
 
-#include <cxxabi.h>
-#include <dlfcn.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -10,14 +8,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/compress/gzip.h"
-#include "perfgate/pprof/profile.pb.h"
+#include "tools/sample_target/pprof_encoder.h"
 
 namespace perfgate::sample_target {
 namespace {
@@ -87,92 +83,6 @@ absl::Status SetTimer(int hz) {
   return absl::OkStatus();
 }
 
-std::string Demangle(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && d ? d : name;
-  free(d);
-  return out;
-}
-
-// Builds the pprof profile: one location per address, one function per symbol.
-class Encoder {
- public:
-  explicit Encoder(int hz) {
-    p_.add_string_table("");
-    auto* samples = p_.add_sample_type();
-    samples->set_type(Str("samples"));
-    samples->set_unit(Str("count"));
-    auto* cpu = p_.add_sample_type();
-    cpu->set_type(Str("cpu"));
-    cpu->set_unit(Str("nanoseconds"));
-    p_.mutable_period_type()->set_type(Str("cpu"));
-    p_.mutable_period_type()->set_unit(Str("nanoseconds"));
-    period_ns_ = 1'000'000'000 / hz;
-    p_.set_period(period_ns_);
-  }
-
-  // A stack, leaf first: the leaf is where the thread was; the others are return addresses,
-  // looked up one byte back so that a call ending its function is named by its caller.
-  void Add(void* const* frames, int n) {
-    std::vector<uint64_t> locs;
-    for (int i = 0; i < n; ++i)
-      locs.push_back(Location(reinterpret_cast<uintptr_t>(frames[i]), i == 0));
-    if (!locs.empty()) ++stacks_[locs];
-  }
-
-  std::string Finish(int64_t start_unix_ns, int64_t duration_ns) {
-    for (const auto& [locs, count] : stacks_) {
-      auto* s = p_.add_sample();
-      for (uint64_t l : locs) s->add_location_id(l);
-      s->add_value(count);
-      s->add_value(count * period_ns_);
-    }
-    p_.set_time_nanos(start_unix_ns);
-    p_.set_duration_nanos(duration_ns);
-    return common::Gzip(p_.SerializeAsString());
-  }
-
- private:
-  int64_t Str(const std::string& s) {
-    auto [it, added] = strings_.emplace(s, p_.string_table_size());
-    if (added) p_.add_string_table(s);
-    return it->second;
-  }
-
-  uint64_t Location(uintptr_t pc, bool leaf) {
-    auto [it, added] = locations_.emplace(pc, p_.location_size() + 1);
-    if (!added) return it->second;
-    auto* l = p_.add_location();
-    l->set_id(it->second);
-    l->set_address(pc);
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(leaf ? pc : pc - 1), &info) && info.dli_sname) {
-      l->add_line()->set_function_id(
-          Function(info.dli_sname, info.dli_fname ? info.dli_fname : ""));
-    }
-    return it->second;
-  }
-
-  uint64_t Function(const char* symbol, const std::string& file) {
-    auto [it, added] = functions_.emplace(symbol, p_.function_size() + 1);
-    if (!added) return it->second;
-    auto* f = p_.add_function();
-    f->set_id(it->second);
-    f->set_name(Str(Demangle(symbol)));
-    f->set_system_name(Str(symbol));
-    f->set_filename(Str(file));
-    return it->second;
-  }
-
-  pprof::Profile p_;
-  int64_t period_ns_ = 0;
-  std::map<std::string, int64_t> strings_;
-  std::map<uintptr_t, uint64_t> locations_;
-  std::map<std::string, uint64_t> functions_;
-  std::map<std::vector<uint64_t>, int64_t> stacks_;
-};
-
 }  // namespace
 
 absl::StatusOr<std::string> ProfileCpu(absl::Duration duration, int hz) {
@@ -201,12 +111,15 @@ absl::StatusOr<std::string> ProfileCpu(absl::Duration duration, int hz) {
   g_samples = nullptr;
   while (g_in_handler.load() != 0) std::this_thread::yield();
 
-  Encoder enc(hz);
+  const int64_t period_ns = 1'000'000'000 / hz;
+  PprofEncoder enc({{"samples", "count"}, {"cpu", "nanoseconds"}}, {"cpu", "nanoseconds"},
+                   period_ns);
   const int n = std::min(g_next.load(), capacity);
   for (int i = 0; i < n; ++i) {
     const int depth = samples->depth[i];
     if (depth > kSkip)
-      enc.Add(&samples->frames[static_cast<size_t>(i) * kMaxDepth + kSkip], depth - kSkip);
+      enc.Add(&samples->frames[static_cast<size_t>(i) * kMaxDepth + kSkip], depth - kSkip, true,
+              {1, period_ns});
   }
   return enc.Finish(absl::ToUnixNanos(start), absl::ToInt64Nanoseconds(took));
 }

@@ -3,11 +3,8 @@
 // agent captures the sample target like any Go service and the controller can diff the
 // functions where a regression went. It works as gperftools does: ITIMER_PROF delivers SIGPROF
 // once per 1/hz of CPU time used by any thread of the process; the handler records that
-// thread's stack (backtrace(3), into memory allocated beforehand); afterwards the addresses are
-// symbolised (dladdr(3): link the executable with -rdynamic so its own functions are named) and
-// identical stacks are counted once with their samples summed. Functions with internal linkage
-// (anonymous namespaces, static) have no dynamic symbol: their frames stay unnamed locations,
-// shown by address.
+// thread's stack (backtrace(3), into memory allocated beforehand); afterwards the stacks are
+// encoded with their addresses symbolised (pprof_encoder.h).
 //
 // One profile at a time per process; the HTTP handler calls Profile from its own thread.
 #pragma once

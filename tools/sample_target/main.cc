@@ -8,6 +8,7 @@
 //   POST /api/items          echoes the body's length (201)
 //   GET  /healthz, /metrics
 //   GET  /debug/pprof/profile?seconds=N   a CPU profile in pprof format (cpu_profiler.h)
+//   GET  /debug/pprof/heap                the heap profile, with --heap-profile (heap_profiler.h)
 //
 // With --role manager or worker it is also a member of a small manager/worker cluster
 // (cluster.h): managers place services' tasks on the workers that heartbeat to them.
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -39,6 +41,7 @@
 #include "prometheus/registry.h"
 #include "tools/sample_target/cluster.h"
 #include "tools/sample_target/cpu_profiler.h"
+#include "tools/sample_target/heap_profiler.h"
 
 // Outside the anonymous namespace and never inlined: the CPU profile (cpu_profiler.h) names
 // this function, so an injected CPU regression shows where it is in a profile diff.
@@ -159,6 +162,17 @@ class Service {
       res.set_header("Content-Disposition", "attachment; filename=\"profile\"");
       res.set_content(*std::move(p), "application/octet-stream");
     });
+    // The heap profile (live and allocated since the start), as Go's net/http/pprof serves it.
+    s.Get("/debug/pprof/heap", [](const httplib::Request&, httplib::Response& res) {
+      auto p = perfgate::sample_target::HeapProfile();
+      if (!p.ok()) {
+        res.status = absl::IsFailedPrecondition(p.status()) ? 404 : 500;
+        res.set_content(std::string(p.status().message()) + "\n", "text/plain");
+        return;
+      }
+      res.set_header("Content-Disposition", "attachment; filename=\"heap\"");
+      res.set_content(*std::move(p), "application/octet-stream");
+    });
     s.Post("/api/items", [this](const httplib::Request& req, httplib::Response& res) {
       Handle("create", res, [&] {
         res.set_content(absl::StrCat(R"({"received_bytes":)", req.body.size(), "}"),
@@ -247,6 +261,7 @@ int main(int argc, char** argv) {
   absl::Duration worker_timeout = absl::Seconds(1);
   absl::Duration task_start = absl::ZeroDuration();
   int64_t leak_per_heartbeat = 0;
+  bool heap_profile = false;
   app.add_option("--role", role,
                  "standalone, or a member of a manager/worker cluster: manager or worker")
       ->check(CLI::IsMember({"standalone", "manager", "worker"}))
@@ -264,6 +279,9 @@ int main(int argc, char** argv) {
   app.add_option("--leak-per-heartbeat", leak_per_heartbeat,
                  "manager: keep this many bytes per worker heartbeat received (a leak)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  app.add_flag("--heap-profile", heap_profile,
+               "record every allocation (gperftools) and serve /debug/pprof/heap; costs a stack "
+               "walk per allocation");
   perfgate::common::AddDurationOption(app, "--worker-timeout", &worker_timeout,
                                       "manager: a worker whose heartbeats stop this long is dead "
                                       "and its tasks move (default 1s)");
@@ -288,6 +306,14 @@ int main(int argc, char** argv) {
     std::cerr << s.message() << "\n";
     return 2;
   }
+  if (heap_profile) {
+    if (auto s = perfgate::sample_target::StartHeapProfiler(); !s.ok()) {
+      std::cerr << "--heap-profile: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  // Removes gperftools' private directory however main returns.
+  absl::Cleanup stop_heap_profiler = [] { perfgate::sample_target::StopHeapProfiler(); };
   auto registry = std::make_shared<prometheus::Registry>();
   Service service(inj, *registry);
   std::unique_ptr<perfgate::sample_target::Manager> manager;
