@@ -240,7 +240,8 @@ absl::Status BenchmarkRunner::RunWindows(const v1::WorkloadSpec& w, BenchContext
     (void)absl::SimpleAtoi(ctx.vars["attempt_id"], &attempt);
     const uint64_t seed = attempt * 1000 + rep;
     const std::string label = absl::StrCat("repetition ", rep);
-    absl::Status s = w.phases_size() > 0 ? RunPhases(w, ctx, stack, seed, label, &r)
+    auto heap_snapshot = [&observer](const std::string& point) { observer.HeapSnapshot(point); };
+    absl::Status s = w.phases_size() > 0 ? RunPhases(w, ctx, stack, seed, label, &r, heap_snapshot)
                                          : RunLoadWindow(w, window, ctx, stack, seed, label, &r);
     sampler.Stop(&r);
     *r.mutable_ended_at() = ToTimestamp(clock_.Now());

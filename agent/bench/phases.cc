@@ -247,13 +247,18 @@ void Prefixed(const std::string& prefix, v1::RepetitionResult&& from, v1::Repeti
     h.set_name(prefix + "." + h.name());
     *to->add_histograms() = std::move(h);
   }
-  for (auto& f : *from.mutable_faults()) *to->add_faults() = std::move(f);
+  for (auto& f : *from.mutable_faults()) {
+    f.set_phase(prefix);
+    *to->add_faults() = std::move(f);
+  }
   for (auto& g : *from.mutable_gaps()) *to->add_gaps() = std::move(g);
   if (to->generator().empty()) to->set_generator(from.generator());
 }
 
 absl::Status RunSoak(const v1::SoakPhase& k, const std::string& prefix, BenchContext& ctx,
-                     Stack* stack, v1::RepetitionResult* out, v1::PhaseRecord* rec) {
+                     Stack* stack, const HeapSnapshotFn& heap_snapshot, v1::RepetitionResult* out,
+                     v1::PhaseRecord* rec) {
+  if (heap_snapshot) heap_snapshot(prefix + ".start");
   const int64_t start = MonotonicNowNs();
   ResourceSampler sampler(stack ? stack->Processes() : std::vector<ServiceProcesses>{}, {},
                           absl::Milliseconds(k.sample_ms()));
@@ -272,6 +277,8 @@ absl::Status RunSoak(const v1::SoakPhase& k, const std::string& prefix, BenchCon
   v1::RepetitionResult ignored;
   sampler.Stop(&ignored);
   RETURN_IF_ERROR(s);
+  rec->set_seconds(SecondsSince(start));
+  if (heap_snapshot) heap_snapshot(prefix + ".end");
   std::string slopes;
   for (const auto& [service, slope] : sampler.RssSlopes()) {
     AddMeasurement(out, absl::StrCat(prefix, ".", service, ".rss_slope"), "MiB/h", slope,
@@ -279,7 +286,6 @@ absl::Status RunSoak(const v1::SoakPhase& k, const std::string& prefix, BenchCon
     absl::StrAppend(&slopes, slopes.empty() ? "" : ", ", service, " ",
                     absl::StrFormat("%+.1f", slope), " MiB/h");
   }
-  rec->set_seconds(SecondsSince(start));
   rec->set_ok(true);
   ctx.steps.Note(absl::StrCat(prefix, ": held ", absl::FormatDuration(d),
                               slopes.empty() ? "" : "; RSS slopes: " + slopes));
@@ -344,7 +350,8 @@ absl::Status RunLoadWindow(const v1::WorkloadSpec& w, absl::Duration window, Ben
 }
 
 absl::Status RunPhases(const v1::WorkloadSpec& w, BenchContext& ctx, Stack* stack, uint64_t seed,
-                       const std::string& label, v1::RepetitionResult* r) {
+                       const std::string& label, v1::RepetitionResult* r,
+                       const HeapSnapshotFn& heap_snapshot) {
   r->set_valid(true);
   r->set_generator("phases");
   for (int i = 0; i < w.phases_size(); ++i) {
@@ -391,7 +398,7 @@ absl::Status RunPhases(const v1::WorkloadSpec& w, BenchContext& ctx, Stack* stac
         break;
       }
       case v1::PhaseSpec::kSoak:
-        RETURN_IF_ERROR(RunSoak(p.soak(), prefix, ctx, stack, r, rec));
+        RETURN_IF_ERROR(RunSoak(p.soak(), prefix, ctx, stack, heap_snapshot, r, rec));
         break;
       default:
         return absl::FailedPreconditionError("phase " + p.name() + ": no kind");

@@ -43,6 +43,10 @@ void Observer::BeginWindow(v1::RepetitionResult* out) {
   window_start_ = ctx_.clock.Now();
 }
 
+void Observer::HeapSnapshot(const std::string& point) {
+  if (profiles_) profiles_->HeapSnapshot(point);
+}
+
 void Observer::EndWindow(v1::RepetitionResult* out) {
   const absl::Time end = ctx_.clock.Now();
   if (host_start_) {

@@ -34,6 +34,8 @@ class Observer {
   absl::Status Start();
   void BeginWindow(v1::RepetitionResult* out);
   void EndWindow(v1::RepetitionResult* out);
+  // Heap profiles of the services with profiles, at `point` inside the window (soak.start).
+  void HeapSnapshot(const std::string& point);
   void Stop();
 
  private:

@@ -127,6 +127,11 @@ void ProfileCapture::BeginWindow() {
   }
 }
 
+void ProfileCapture::HeapSnapshot(const std::string& point) {
+  for (size_t i = 0; i < specs_.size(); ++i)
+    Capture(specs_[i], bases_[i], "heap", point, "/heap", absl::Seconds(30));
+}
+
 void ProfileCapture::EndWindow(v1::RepetitionResult* out) {
   // The CPU profile ends on its own (at most the window long); periodic heaps stop now.
   {

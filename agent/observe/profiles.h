@@ -33,6 +33,9 @@ class ProfileCapture {
 
   // Heap "before" profiles now; CPU and periodic heap captures start in the background.
   void BeginWindow();
+  // A heap profile of every service now, at `point` (a soak's start and end: soak.start), kept
+  // with the window's captures.
+  void HeapSnapshot(const std::string& point);
   // Waits for the background captures, takes "after" and extra profiles, and appends
   // ProfileRefs and gaps to `out`.
   void EndWindow(v1::RepetitionResult* out);

@@ -694,7 +694,9 @@ absl::Status CheckPrometheus(const std::string& f, v1::PrometheusSpec* pr, Templ
   return absl::OkStatus();
 }
 
-absl::Status CheckProfiles(const std::string& f, v1::ObserveSpec* o, uint32_t window,
+// `soaks`: the workload has a soak phase, which takes every profiled service's heap at its start
+// and end, so a profile may ask for nothing else.
+absl::Status CheckProfiles(const std::string& f, v1::ObserveSpec* o, uint32_t window, bool soaks,
                            Templates* t) {
   if (o->profiles_size() > 32) return Bad(f + ".profiles", "at most 32");
   std::set<std::string> services;
@@ -718,8 +720,10 @@ absl::Status CheckProfiles(const std::string& f, v1::ObserveSpec* o, uint32_t wi
       }
     }
     if (!p.cpu_seconds() && !p.heap_before() && !p.heap_after() && !p.heap_every_seconds() &&
-        p.extra().empty())
-      return Bad(pf, "captures nothing: give cpu, heap, heap_every or extra");
+        p.extra().empty() && !soaks)
+      return Bad(pf,
+                 "captures nothing: give cpu, heap, heap_every or extra (or add a soak phase, "
+                 "whose start and end it profiles)");
   }
   return absl::OkStatus();
 }
@@ -740,11 +744,11 @@ absl::Status CheckPostgresStats(const std::string& f, v1::PostgresStatsSpec* pg,
   return absl::OkStatus();
 }
 
-absl::Status CheckObserve(const std::string& f, v1::ObserveSpec* o, uint32_t window, Templates* t,
-                          PromqlUses* promql) {
+absl::Status CheckObserve(const std::string& f, v1::ObserveSpec* o, uint32_t window, bool soaks,
+                          Templates* t, PromqlUses* promql) {
   if (o->has_prometheus())
     RETURN_IF_ERROR(CheckPrometheus(f + ".prometheus", o->mutable_prometheus(), t, promql));
-  RETURN_IF_ERROR(CheckProfiles(f, o, window, t));
+  RETURN_IF_ERROR(CheckProfiles(f, o, window, soaks, t));
   if (o->has_postgres())
     RETURN_IF_ERROR(CheckPostgresStats(f + ".postgres", o->mutable_postgres(), t));
   return absl::OkStatus();
@@ -838,8 +842,11 @@ absl::Status CheckBenchmark(const std::string& f, v1::BenchmarkJob* b, const Spe
     return Bad(f + ".observe", "not with a harness: its report has no measured windows to observe");
   }
   if (b->has_observe()) {
+    const auto& phases = b->workload().phases();
+    const bool soaks = std::any_of(phases.begin(), phases.end(),
+                                   [](const v1::PhaseSpec& p) { return p.has_soak(); });
     RETURN_IF_ERROR(CheckObserve(f + ".observe", b->mutable_observe(),
-                                 b->workload().duration_seconds(), &t, promql));
+                                 b->workload().duration_seconds(), soaks, &t, promql));
   }
   RETURN_IF_ERROR(CheckLimits(f, *b));
   if (b->has_analysis()) RETURN_IF_ERROR(CheckAnalysis(f + ".analysis", b->analysis(), limits));

@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -14,6 +15,7 @@
 #include "common/spec/limit_levels.h"
 #include "common/status/macros.h"
 #include "controller/analysis/comparer.h"
+#include "controller/campaign/soak_heaps.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/result_summary.h"
 #include "controller/report/render.h"
@@ -61,6 +63,78 @@ std::string CellText(const v1::CampaignCell& c, const std::string& unit) {
   return s;
 }
 
+// The job's faults over its repetitions, by (phase, name) in order of first appearance. A fault
+// that was not applied, or did not recover within the window, is worth a look (`warns`).
+void AddFaults(const std::string& tier, const std::string& job, const v1::JobResults& jr,
+               v1::CampaignReport* r, std::vector<std::string>* warns) {
+  std::vector<std::pair<std::string, std::string>> order;
+  std::map<std::pair<std::string, std::string>, v1::CampaignFault> by;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> recoveries;
+  std::map<std::pair<std::string, std::string>, int> unrecovered;
+  std::map<std::pair<std::string, std::string>, std::string> unapplied;  // the first error
+  for (const v1::RepetitionResult& rep : jr.repetitions()) {
+    for (const v1::FaultRecord& f : rep.faults()) {
+      const auto key = std::make_pair(f.phase(), f.name());
+      auto [it, added] = by.try_emplace(key);
+      v1::CampaignFault& cf = it->second;
+      if (added) {
+        order.push_back(key);
+        cf.set_tier(tier);
+        cf.set_job(job);
+        cf.set_phase(f.phase());
+        cf.set_name(f.name());
+        cf.set_action(f.action());
+        cf.set_target(f.target());
+      }
+      auto note = [&cf](const std::string& text) {
+        if (text.empty() || cf.errors_size() >= 5) return;
+        for (const std::string& e : cf.errors())
+          if (e == text) return;
+        cf.add_errors(text);
+      };
+      note(f.error());
+      if (f.applied_ms() < 0) {
+        unapplied.try_emplace(key, f.error());
+        continue;
+      }
+      cf.set_repetitions(cf.repetitions() + 1);
+      if (!f.host().empty() &&
+          std::find(cf.hosts().begin(), cf.hosts().end(), f.host()) == cf.hosts().end())
+        cf.add_hosts(f.host());
+      if (f.recovery_ms() >= 0) {
+        cf.set_recovered(cf.recovered() + 1);
+        recoveries[key].push_back(f.recovery_ms());
+      } else {
+        // The note says why: not within the window, before the next fault, nothing to recover to.
+        note(f.recovery_note().substr(0, f.recovery_note().find(':')));
+        if (absl::StartsWith(f.recovery_note(), "not recovered")) ++unrecovered[key];
+      }
+    }
+  }
+  for (const auto& key : order) {
+    v1::CampaignFault& cf = by[key];
+    std::vector<double>& v = recoveries[key];
+    if (!v.empty()) {
+      std::sort(v.begin(), v.end());
+      const size_t n = v.size();
+      cf.set_recovery_ms_median(n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+      cf.set_recovery_ms_max(v.back());
+    }
+    const std::string where =
+        absl::StrCat("tier ", tier, ": ", job, " fault ", cf.name(), " (", cf.action(), " ",
+                     cf.target(), cf.phase().empty() ? "" : " in " + cf.phase(), ")");
+    const int total = jr.repetitions_size();
+    if (cf.repetitions() < total)
+      warns->push_back(absl::StrCat(where, " was applied in ", cf.repetitions(), " of ", total,
+                                    " repetitions",
+                                    unapplied[key].empty() ? "" : ": " + unapplied[key]));
+    if (unrecovered[key] > 0)
+      warns->push_back(absl::StrCat(where, " did not recover in ", unrecovered[key], " of ",
+                                    cf.repetitions(), " repetitions"));
+    *r->add_faults() = std::move(cf);
+  }
+}
+
 }  // namespace
 
 std::string ChangeText(const v1::CampaignCell& c) {
@@ -74,6 +148,37 @@ std::string EnumWord(const std::string& name) {
   std::string s = name.substr(name.rfind('_') + 1);
   for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
   return s;
+}
+
+std::string FaultLine(const v1::CampaignFault& f) {
+  std::string s = absl::StrCat("tier ", f.tier(), ": ", f.job(), f.phase().empty() ? "" : " ",
+                               f.phase(), " fault ", f.name(), " (", f.action(), " ", f.target());
+  if (f.hosts_size() > 0) absl::StrAppend(&s, " on ", absl::StrJoin(f.hosts(), ", "));
+  absl::StrAppend(&s, "): ");
+  if (f.repetitions() == 0) {
+    absl::StrAppend(&s, "never applied");
+  } else {
+    absl::StrAppend(&s, "recovered in ", f.recovered(), " of ", f.repetitions(), " repetitions");
+    if (f.recovered() > 0)
+      absl::StrAppend(&s, ", median ", FormatValue(f.recovery_ms_median()), " ms, max ",
+                      FormatValue(f.recovery_ms_max()), " ms");
+  }
+  if (f.errors_size() > 0) absl::StrAppend(&s, "; ", absl::StrJoin(f.errors(), "; "));
+  return s;
+}
+
+std::string SoakHeapLine(const v1::SoakHeap& h) {
+  return absl::StrCat("tier ", h.tier(), ": ", h.job(), " ", h.phase(), ", ", h.service(),
+                      ": in use ", FormatProfileValue(h.start_bytes(), "bytes"), " -> ",
+                      FormatProfileValue(h.end_bytes(), "bytes"), " over ",
+                      FormatValue(h.seconds()), " s (", h.profiles(),
+                      h.profiles() == 1 ? " repetition)" : " repetitions)");
+}
+
+std::string LeakSuspectLine(const v1::FunctionDelta& f) {
+  return absl::StrCat(SignedProfileValue(f.candidate_flat() - f.base_flat(), "bytes"), "  ",
+                      f.name(), " (", FormatProfileValue(f.candidate_flat(), "bytes"),
+                      " in use at the end)");
 }
 
 std::string LevelWord(const std::string& level) {
@@ -121,6 +226,15 @@ v1::CampaignReport BuildCampaignReport(const v1::Campaign& c,
     }
     for (const v1::JobResults& jr : in.results.jobs()) {
       const std::string job = BaseJob(jr.job_name(), tier.name());
+      AddFaults(tier.name(), job, jr, &r, &warns);
+      for (const v1::SoakHeap& h : in.soak_heaps) {
+        if (h.job() != jr.job_name()) continue;
+        v1::SoakHeap& out = *r.add_soak_heaps();
+        out = h;
+        out.set_tier(tier.name());
+        out.set_job(job);
+        out.set_seconds(SoakSeconds(jr, h.phase()));
+      }
       // Phases that failed: operations that failed, waits never true; once per phase.
       std::map<std::string, std::pair<int, const v1::PhaseRecord*>>
           failed;  // name -> (reps, first)
@@ -240,6 +354,9 @@ absl::StatusOr<v1::CampaignReport> LoadCampaignReport(CampaignStore& campaigns, 
     } else if (cmp.status().code() != absl::StatusCode::kNotFound) {
       return cmp.status();
     }
+    if (IsTerminal(tier.state())) {
+      ASSIGN_OR_RETURN(in.soak_heaps, LoadSoakHeaps(results, tier.run_id()));
+    }
     tiers.push_back(std::move(in));
   }
   return BuildCampaignReport(c, tiers);
@@ -281,6 +398,19 @@ std::string RenderCampaignText(const v1::CampaignReport& r) {
     while (!l.empty() && l.back() == ' ') l.pop_back();
     absl::StrAppend(&out, l, "\n");
   }
+  if (r.faults_size() > 0) {
+    absl::StrAppend(&out, "\nfaults:\n");
+    for (const v1::CampaignFault& f : r.faults()) absl::StrAppend(&out, "  ", FaultLine(f), "\n");
+  }
+  if (r.soak_heaps_size() > 0) {
+    absl::StrAppend(&out, "\nsoak heaps and leak suspects (in-use growth from start to end):\n");
+    for (const v1::SoakHeap& h : r.soak_heaps()) {
+      absl::StrAppend(&out, "  ", SoakHeapLine(h), h.suspects().empty() ? ": no suspect" : "",
+                      "\n");
+      for (const v1::FunctionDelta& f : h.suspects())
+        absl::StrAppend(&out, "    ", LeakSuspectLine(f), "\n");
+    }
+  }
   if (r.reasons_size() > 0) {
     absl::StrAppend(&out, "\n", r.outcome() == "fail" ? "why it fails" : "to look at", ":\n");
     for (const std::string& why : r.reasons()) absl::StrAppend(&out, "  - ", why, "\n");
@@ -314,6 +444,24 @@ std::string RenderCampaignMarkdown(const v1::CampaignReport& r, const std::strin
   if (r.reasons_size() > 0) {
     out += "\n";
     for (const std::string& why : r.reasons()) absl::StrAppend(&out, "- ", why, "\n");
+  }
+  if (r.faults_size() > 0) {
+    absl::StrAppend(&out, "\n<details><summary>Faults</summary>\n\n");
+    for (const v1::CampaignFault& f : r.faults()) absl::StrAppend(&out, "- ", FaultLine(f), "\n");
+    absl::StrAppend(&out, "\n</details>\n");
+  }
+  if (r.soak_heaps_size() > 0) {
+    absl::StrAppend(&out, "\n<details><summary>Soak heaps and leak suspects</summary>\n\n");
+    for (const v1::SoakHeap& h : r.soak_heaps()) {
+      absl::StrAppend(&out, "- ", SoakHeapLine(h), h.suspects().empty() ? ": no suspect" : "",
+                      "\n");
+      for (const v1::FunctionDelta& f : h.suspects())
+        absl::StrAppend(&out, "  - ",
+                        SignedProfileValue(f.candidate_flat() - f.base_flat(), "bytes"), " `",
+                        f.name(), "` (", FormatProfileValue(f.candidate_flat(), "bytes"),
+                        " in use at the end)\n");
+    }
+    absl::StrAppend(&out, "\n</details>\n");
   }
   return out;
 }

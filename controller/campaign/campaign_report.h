@@ -22,10 +22,12 @@ struct TierInputs {
   v1::Run run;                               // with its jobs' specs (limits, analysis)
   v1::RunResults results;                    // per job, a summary per metric
   std::optional<v1::Comparison> comparison;  // against the tier's baseline, once analysed
+  std::vector<v1::SoakHeap> soak_heaps;      // LoadSoakHeaps of its run (stored job names)
 };
 
 // Rows: per job, every metric a tier gives a limit for, then every gating metric measured.
 // Cells: the median, its level, a broken max/min, the change and verdict against the baseline.
+// Also each job's faults (over its repetitions) and its soaks' heaps with their leak suspects.
 v1::CampaignReport BuildCampaignReport(const v1::Campaign& c, const std::vector<TierInputs>& tiers);
 
 // The report of campaign `id` from the stores: each tier's run, results (summarised) and stored
@@ -44,6 +46,15 @@ std::string ChangeText(const v1::CampaignCell& c);
 
 // An enum value as a word: "RUN_STATE_SUCCEEDED" or "SUCCEEDED" -> "succeeded".
 std::string EnumWord(const std::string& name);
+
+// One line each, shared by the renderings:
+//  "tier medium: api load.api fault kill-1 (kill random:worker on h3, h5): recovered in 2 of 2
+//   repetitions, median 1200 ms, max 1500 ms"
+std::string FaultLine(const v1::CampaignFault& f);
+//  "tier medium: cluster soak, manager: in use 1.20 MiB -> 5.60 MiB over 20 s (2 repetitions)"
+std::string SoakHeapLine(const v1::SoakHeap& h);
+//  "+4.30 MiB  perfgate::sample_target::Manager::RetainHeartbeat() (5.10 MiB in use at the end)"
+std::string LeakSuspectLine(const v1::FunctionDelta& f);
 
 // "target", "acceptable", "above acceptable", "critical", or "" (no levels).
 std::string LevelWord(const std::string& level);

@@ -45,7 +45,8 @@ std::string CheckObserved(const v1::RepetitionResult& r, const UploadLimits& l) 
   if (r.faults_size() > 64) return ".faults: at most 64";
   for (int k = 0; k < r.faults_size(); ++k) {
     const auto& f = r.faults(k);
-    for (const std::string* v : {&f.name(), &f.action(), &f.target(), &f.host(), &f.service()}) {
+    for (const std::string* v :
+         {&f.name(), &f.action(), &f.target(), &f.host(), &f.service(), &f.phase()}) {
       if (v->size() > l.max_name_bytes)
         return absl::StrCat(".faults[", k, "]: names at most ", l.max_name_bytes, " bytes");
     }

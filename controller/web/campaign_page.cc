@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/analysis/comparer.h"
 #include "controller/campaign/campaign_report.h"
+#include "controller/campaign/soak_heaps.h"
 #include "controller/report/render.h"
 #include "controller/web/layout.h"
 #include "controller/web/svg.h"
@@ -83,6 +84,50 @@ std::string CampaignPage(const v1::CampaignReport& r) {
                     "</h2><ul>");
     for (const std::string& why : r.reasons()) absl::StrAppend(&body, "<li>", Esc(why), "</li>");
     absl::StrAppend(&body, "</ul>");
+  }
+  if (r.faults_size() > 0) {
+    absl::StrAppend(&body,
+                    "<h2>Faults</h2><table><tr><th>tier</th><th>job</th><th>phase</th>"
+                    "<th>fault</th><th>action</th><th>where</th><th>recovered</th>"
+                    "<th>median</th><th>max</th><th>notes</th></tr>");
+    for (const v1::CampaignFault& f : r.faults()) {
+      const bool all = f.repetitions() > 0 && f.recovered() == f.repetitions();
+      absl::StrAppend(&body, "<tr><td>", Esc(f.tier()), "</td><td>", Esc(f.job()), "</td><td>",
+                      Esc(f.phase()), "</td><td>", Esc(f.name()), "</td><td>", Esc(f.action()), " ",
+                      Esc(f.target()), "</td><td>", Esc(absl::StrJoin(f.hosts(), ", ")),
+                      "</td><td class=\"num ", all ? "lvl-target" : "lvl-above_acceptable", "\">",
+                      f.recovered(), " of ", f.repetitions(), "</td><td class=\"num\">",
+                      f.recovered() ? Esc(FormatValue(f.recovery_ms_median()) + " ms") : "-",
+                      "</td><td class=\"num\">",
+                      f.recovered() ? Esc(FormatValue(f.recovery_ms_max()) + " ms") : "-",
+                      "</td><td>", Esc(absl::StrJoin(f.errors(), "; ")), "</td></tr>");
+    }
+    absl::StrAppend(&body, "</table>");
+  }
+  if (r.soak_heaps_size() > 0) {
+    absl::StrAppend(&body,
+                    "<h2>Soak heaps and leak suspects</h2><p>In-use heap at each soak's start and "
+                    "end (means over the repetitions); suspects are the functions whose in-use "
+                    "memory grew by ",
+                    Esc(FormatProfileValue(kLeakSuspectBytes, "bytes")), " or more.</p>");
+    for (const v1::SoakHeap& h : r.soak_heaps()) {
+      absl::StrAppend(&body, "<h3>", Esc(SoakHeapLine(h)), "</h3>");
+      if (h.suspects().empty()) {
+        absl::StrAppend(&body, "<p>No suspect.</p>");
+        continue;
+      }
+      absl::StrAppend(&body,
+                      "<table><tr><th>function</th><th>start</th><th>end</th><th>growth</th>"
+                      "</tr>");
+      for (const v1::FunctionDelta& f : h.suspects())
+        absl::StrAppend(&body, "<tr><td><code>", Esc(f.name()), "</code></td><td class=\"num\">",
+                        Esc(FormatProfileValue(f.base_flat(), "bytes")), "</td><td class=\"num\">",
+                        Esc(FormatProfileValue(f.candidate_flat(), "bytes")),
+                        "</td><td class=\"num lvl-above_acceptable\">",
+                        Esc(SignedProfileValue(f.candidate_flat() - f.base_flat(), "bytes")),
+                        "</td></tr>");
+      absl::StrAppend(&body, "</table>");
+    }
   }
   // How each metric grows with the work: a scale curve where two tiers or more measured it.
   std::vector<std::string> labels;

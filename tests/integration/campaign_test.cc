@@ -211,9 +211,10 @@ TEST_F(CampaignTest, BadCampaignsAreRefusedNamingTheTierAndNothingIsStored) {
 // A Warren-style campaign on netns test hosts: the sample target's manager and workers, each
 // repetition creating services through the manager's API (ops), waiting until every task runs
 // (wait_until), calling a service under load while a worker is killed (load with a fault),
-// holding (soak), and deleting the services (cleanup). The commit's flags file is a script of
-// the role and the number of services: the candidate's workers start tasks slowly at scale,
-// and its manager leaks with every heartbeat.
+// holding (soak, with the manager's heap profiled at its start and end), and deleting the
+// services (cleanup). The commit's flags file is a script of the role and the number of
+// services: the candidate's workers start tasks slowly at scale, and its manager leaks with
+// every heartbeat.
 constexpr char kWarren[] = R"yaml(
 name: it-warren
 project: it
@@ -241,7 +242,7 @@ jobs:
         services:
           - name: manager
             on: manager
-            args: [/bin/sh, -c, "exec $TARGET --role manager --listen {host}:8080 $(sh {srcdir}/flags manager {param:services})"]
+            args: [/bin/sh, -c, "exec $TARGET --role manager --heap-profile --listen {host}:8080 $(sh {srcdir}/flags manager {param:services})"]
             ready: {http: "http://{host}:8080/healthz", timeout: 20s}
           - name: worker
             on: worker
@@ -261,7 +262,9 @@ jobs:
                          interval: 50ms, timeout: 30s}
           - name: api
             load:
-              duration: 3s
+              # The killed worker's tasks move within the manager's 1 s worker timeout and a
+              # heartbeat: up to ~1.5 s here, so 3 s after the fault to recover in.
+              duration: 4s
               http:
                 target: "http://{host:manager-1}:8080"
                 rate: 50
@@ -280,6 +283,8 @@ jobs:
               concurrency: 4
               target: "http://{host:manager-1}:8080"
               request: {method: DELETE, path: "/services/svc-{i}"}
+      observe:
+        profiles: [{service: manager, url: "http://{host:manager-1}:8080/debug/pprof"}]
       limits:
         - {metric: soak.manager.manager-1.rss_slope, target: 200, acceptable: 1000, critical: 4000}
 )yaml";
@@ -323,6 +328,24 @@ TEST_F(CampaignTest, AWarrenCampaignOnTestHostsFindsSlowPlacementAtScaleAndTheMa
   EXPECT_TRUE(rep.phases(4).ok()) << rep.phases(4).DebugString();
   ASSERT_EQ(rep.faults_size(), 1);
   EXPECT_EQ(rep.faults(0).host(), "worker-2");
+  EXPECT_EQ(rep.faults(0).phase(), "load.api");
+  // The faults section: the worker killed in every repetition of each tier, and recovered.
+  ASSERT_EQ(br["faults"].size(), 2u) << br["faults"].dump(1);
+  for (const auto& f : br["faults"]) {
+    EXPECT_EQ(f["name"], "kill-worker");
+    EXPECT_EQ(f["phase"], "load.api");
+    EXPECT_EQ(f["repetitions"], 6) << f.dump();
+    EXPECT_EQ(f["hosts"], nlohmann::json::array({"worker-2"})) << f.dump();
+    EXPECT_GT(f.value("recovered", 0), 0) << f.dump();
+  }
+  // The manager's heap at each soak's start and end, without a leak to suspect.
+  ASSERT_EQ(br["soak_heaps"].size(), 2u) << br.dump(1);
+  for (const auto& h : br["soak_heaps"]) {
+    EXPECT_EQ(h["service"], "manager");
+    EXPECT_EQ(h["phase"], "soak");
+    EXPECT_EQ(h["profiles"], 6);
+    EXPECT_TRUE(h["suspects"].empty()) << h.dump(1);
+  }
 
   const int64_t c = SubmitCampaign({"--suite", suite, "--commit", slow, "--branch", "pr-2",
                                     "--baseline-branch", "main", "--kind", "candidate"},
@@ -343,6 +366,17 @@ TEST_F(CampaignTest, AWarrenCampaignOnTestHostsFindsSlowPlacementAtScaleAndTheMa
     EXPECT_GT(leak["value"].get<double>(), 1000) << tier << ": " << leak.dump();
     EXPECT_EQ(Cell(br, "soak.manager.manager-1.rss_slope", tier)["level"], "target") << tier;
   }
+  // And the function that leaks, named by the soak's heap profiles: the first suspect.
+  ASSERT_EQ(cr["soak_heaps"].size(), 2u) << cr.dump(1);
+  for (const auto& h : cr["soak_heaps"]) {
+    ASSERT_TRUE(h.contains("suspects")) << h.dump(1);
+    EXPECT_EQ(h["suspects"][0]["name"], "perfgate::sample_target::Manager::RetainHeartbeat()")
+        << h.dump(1);
+    EXPECT_GT(std::stoll(h["end_bytes"].get<std::string>()),
+              std::stoll(h["start_bytes"].get<std::string>()) + (1 << 20))
+        << h.dump(1);
+  }
+  EXPECT_NE(out.find("RetainHeartbeat()"), std::string::npos) << out;
   EXPECT_NE(out.find("tier medium: cluster wait.scheduled.seconds"), std::string::npos) << out;
 }
 

@@ -63,6 +63,25 @@ TEST(SuitePhasesTest, PhasesParseWithTheirDefaults) {
   EXPECT_EQ(w.phases(4).cleanup().concurrency(), 1u);
 }
 
+// A soak takes every profiled service's heap at its start and end: with a soak, a profile that
+// asks for nothing else is what a leak hunt needs; without one it still captures nothing.
+TEST(SuitePhasesTest, AProfileWithNothingElseToCaptureIsTheSoaksHeaps) {
+  std::string yaml = kPhases;
+  yaml += R"(      observe:
+        profiles: [{service: manager, url: "http://{host:manager-1}:8080/debug/pprof"}]
+)";
+  auto spec = ParseSuite("s.yaml", yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  const size_t soak = yaml.find("          - name: soak\n");
+  ASSERT_NE(soak, std::string::npos);
+  yaml.erase(soak, yaml.find("          - name: cleanup") - soak);
+  spec = ParseSuite("s.yaml", yaml);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("observe.profiles[0]: captures nothing"),
+            std::string::npos)
+      << spec.status();
+}
+
 TEST(SuitePhasesTest, BadPhasesAreRefusedNamingTheField) {
   auto refused = [](const std::string& from, const std::string& to, const std::string& want) {
     std::string text = kPhases;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "controller/campaign/campaign_store.h"
 #include "controller/web/campaign_page.h"
 #include "tests/unit/controller/golden.h"
@@ -95,13 +97,62 @@ void Compare(TierInputs* in, const std::string& metric, double baseline, double 
   m->set_gate(true);
 }
 
-// Medium places slower (a regression, and acceptable only) and its manager leaks (critical).
+// A repetition of `in`'s job in which the load phase "load.api" killed a worker: landed on
+// `host`, recovered after `recovery_ms` (< 0: not within the window).
+void Fault(TierInputs* in, const std::string& host, double recovery_ms) {
+  v1::RepetitionResult* rep = in->results.mutable_jobs(0)->add_repetitions();
+  v1::FaultRecord* f = rep->add_faults();
+  f->set_name("kill-worker");
+  f->set_action("kill");
+  f->set_target("random:worker");
+  f->set_phase("load.api");
+  f->set_host(host);
+  f->set_applied_ms(2000);
+  f->set_recovery_ms(recovery_ms);
+  f->set_recovery_note(recovery_ms >= 0 ? "recovered: errors <= 1.00% ..."
+                                        : "not recovered within the window: errors <= 1.00% ...");
+}
+
+// A soak heap of `in`'s job with its suspects (start, end).
+v1::SoakHeap& Soak(TierInputs* in, int64_t start, int64_t end,
+                   std::vector<std::tuple<std::string, int64_t, int64_t>> suspects) {
+  v1::SoakHeap& h = in->soak_heaps.emplace_back();
+  h.set_job(in->run.jobs(0).name());
+  h.set_phase("soak");
+  h.set_service("manager");
+  h.set_profiles(2);
+  h.set_start_bytes(start);
+  h.set_end_bytes(end);
+  for (const auto& [name, a, b] : suspects) {
+    v1::FunctionDelta* f = h.add_suspects();
+    f->set_name(name);
+    f->set_base_flat(a);
+    f->set_candidate_flat(b);
+  }
+  v1::PhaseRecord* p = in->results.mutable_jobs(0)->mutable_repetitions(0)->add_phases();
+  p->set_name("soak");
+  p->set_kind("soak");
+  p->set_ok(true);
+  p->set_seconds(20.4);
+  return h;
+}
+
+// Medium places slower (a regression, and acceptable only) and its manager leaks (critical);
+// a worker killed under load recovers in both tiers; medium's soak names the leak.
 std::vector<TierInputs> Example() {
   std::vector<TierInputs> tiers = {Tier("small", 21, 40, 1.2, 12, 180),
                                    Tier("medium", 22, 35, 7.5, 48, 610)};
   Compare(&tiers[0], "wait.scheduled.seconds", 1.19, 1.008, v1::VERDICT_NO_CHANGE);
   Compare(&tiers[1], "wait.scheduled.seconds", 2.5, 3.0, v1::VERDICT_REGRESSION);
   Compare(&tiers[1], "proc.manager.rss_peak", 300, 2.03, v1::VERDICT_REGRESSION);
+  Fault(&tiers[0], "small-worker-1", 800);
+  Fault(&tiers[0], "small-worker-2", 1000);
+  Fault(&tiers[1], "medium-worker-4", 1200);
+  Fault(&tiers[1], "medium-worker-4", 1500);
+  Soak(&tiers[0], 3 << 20, 3 << 20, {});
+  Soak(&tiers[1], 5 << 20, 12 << 20,
+       {{"perfgate::sample_target::Manager::RetainHeartbeat()", 1 << 20, 8 << 20},
+        {"std::vector<std::unique_ptr<char []>>::_M_realloc_insert()", 4096, 300 << 10}});
   return tiers;
 }
 
@@ -192,6 +243,67 @@ TEST(CampaignReportTest, FailedPhasesFailTheCampaignAndFailedCleanupsWarn) {
   EXPECT_EQ(r.failures(1),
             "tier medium: api phase create (ops) failed in 2 of 3 repetitions, 12 operations the "
             "first time; first: #7: POST /services: status 503: no capacity");
+}
+
+// Faults are summed over the repetitions per (phase, name); one that did not recover, or was not
+// applied, is worth a look (warn) but fails nothing on its own.
+TEST(CampaignReportTest, FaultsAreSummedPerTierAndOneThatDidNotRecoverWarns) {
+  const auto both = Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED);
+  std::vector<TierInputs> tiers = {Tier("small", 21, 40, 1.2, 12, 180),
+                                   Tier("medium", 22, 40, 1.2, 12, 180)};
+  Fault(&tiers[1], "w1", 900);
+  Fault(&tiers[1], "w2", 300);
+  Fault(&tiers[1], "w1", 600);
+  auto r = BuildCampaignReport(both, tiers);
+  EXPECT_EQ(r.outcome(), "pass");
+  ASSERT_EQ(r.faults_size(), 1);
+  const v1::CampaignFault& f = r.faults(0);
+  EXPECT_EQ(f.tier(), "medium");
+  EXPECT_EQ(f.job(), "api");
+  EXPECT_EQ(f.repetitions(), 3);
+  EXPECT_EQ(f.recovered(), 3);
+  EXPECT_EQ(f.recovery_ms_median(), 600);
+  EXPECT_EQ(f.recovery_ms_max(), 900);
+  EXPECT_EQ(FaultLine(f),
+            "tier medium: api load.api fault kill-worker (kill random:worker on w1, w2): recovered "
+            "in 3 of 3 repetitions, median 600 ms, max 900 ms");
+
+  Fault(&tiers[1], "w2", -1);
+  v1::FaultRecord* lost = tiers[1].results.mutable_jobs(0)->add_repetitions()->add_faults();
+  *lost = tiers[1].results.jobs(0).repetitions(0).faults(0);
+  lost->set_applied_ms(-1);
+  lost->set_recovery_ms(-1);
+  lost->set_recovery_note("");
+  lost->set_error("no live host has a worker");
+  r = BuildCampaignReport(both, tiers);
+  EXPECT_EQ(r.outcome(), "warn");
+  ASSERT_EQ(r.faults_size(), 1);
+  EXPECT_EQ(r.faults(0).repetitions(), 4);
+  EXPECT_EQ(r.faults(0).recovered(), 3);
+  ASSERT_EQ(r.reasons_size(), 2);
+  EXPECT_EQ(r.reasons(0),
+            "tier medium: api fault kill-worker (kill random:worker in load.api) was applied in 4 "
+            "of 5 repetitions: no live host has a worker");
+  EXPECT_EQ(r.reasons(1),
+            "tier medium: api fault kill-worker (kill random:worker in load.api) did not recover "
+            "in 1 of 4 repetitions");
+}
+
+TEST(CampaignReportTest, SoakHeapsAreTheTiersWithTheJobsNameAndTheSoaksLength) {
+  const auto both = Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED);
+  auto r = BuildCampaignReport(both, Example());
+  ASSERT_EQ(r.soak_heaps_size(), 2);
+  const v1::SoakHeap& h = r.soak_heaps(1);
+  EXPECT_EQ(h.tier(), "medium");
+  EXPECT_EQ(h.job(), "api");
+  EXPECT_DOUBLE_EQ(h.seconds(), 20.4);
+  EXPECT_EQ(SoakHeapLine(h),
+            "tier medium: api soak, manager: in use 5.00 MiB -> 12.00 MiB over 20.4 s (2 "
+            "repetitions)");
+  ASSERT_EQ(h.suspects_size(), 2);
+  EXPECT_EQ(LeakSuspectLine(h.suspects(0)),
+            "+7.00 MiB  perfgate::sample_target::Manager::RetainHeartbeat() (8.00 MiB in use at "
+            "the end)");
 }
 
 TEST(CampaignReportTest, AChangeFromNothingHasNoPercentage) {
