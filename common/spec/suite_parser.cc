@@ -905,7 +905,7 @@ absl::StatusOr<v1::RunSpec> ParseSuiteRoot(const std::string& filename, const YA
 
 }  // namespace
 
-absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path) {
+absl::StatusOr<std::string> ReadSuiteText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(path + ": cannot be read");
   std::string text;
@@ -917,6 +917,11 @@ absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path) {
           absl::StrCat(path, ": larger than ", kMaxSuiteBytes, " bytes"));
     }
   }
+  return text;
+}
+
+absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadSuiteText(path));
   return ParseSuite(path, text);
 }
 

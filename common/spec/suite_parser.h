@@ -38,7 +38,7 @@ struct TierChoice {
 struct TierRun {
   std::string tier;
   std::map<std::string, std::string> params;  // every parameter's value for this tier
-  uint32_t hosts = 0;                          // test hosts of its largest stack
+  uint32_t hosts = 0;                         // test hosts of its largest stack
   v1::RunSpec spec;
 };
 // ParseSuite for a tier: its parameters filled in, its hosts and limits applied, each job
@@ -49,5 +49,8 @@ absl::StatusOr<TierRun> ParseSuiteTier(const std::string& filename, const std::s
 
 // Reads and parses a file. NOT_FOUND if unreadable, INVALID_ARGUMENT if too large or invalid.
 absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path);
+// A suite file's text: NOT_FOUND when it cannot be read, INVALID_ARGUMENT when it is larger than
+// kMaxSuiteBytes (read no further than that).
+absl::StatusOr<std::string> ReadSuiteText(const std::string& path);
 
 }  // namespace perfgate::common

@@ -179,6 +179,10 @@ TEST_F(CampaignTest, BadCampaignsAreRefusedNamingTheTierAndNothingIsStored) {
   EXPECT_EQ(SubmitCampaign({"--suite", suite, "--param", "replicas=3"}, &out), 0);
   EXPECT_NE(out.find("--param replicas: the suite has no parameter 'replicas'"), std::string::npos)
       << out;
+  // A suite file past 1 MiB is refused before it is read whole.
+  const std::string big = WriteSuite("big", yaml + "# " + std::string(1 << 20, 'x') + "\n");
+  EXPECT_EQ(SubmitCampaign({"--suite", big}, &out), 0);
+  EXPECT_NE(out.find("larger than 1048576 bytes"), std::string::npos) << out;
   EXPECT_EQ(Cli({"campaign", "list"}, &out), 0);
   EXPECT_NE(out.find("no campaigns"), std::string::npos) << out;
   v1::ListRunsResponse runs;

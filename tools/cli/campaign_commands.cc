@@ -1,9 +1,7 @@
 // `perfgate campaign …`: submit a suite's scale tiers as one campaign (a run per tier), follow
 // it, cancel it, and read its tier x metric report (docs/campaigns.md).
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_join.h"
@@ -12,20 +10,15 @@
 #include "common/spec/suite_parser.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/cli/command.h"
+#include "tools/cli/render.h"
 
 namespace perfgate::cli {
 namespace {
 
-std::string Lower(std::string s, const std::string& prefix) {
-  if (s.rfind(prefix, 0) == 0) s = s.substr(prefix.size());
-  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 void RenderCampaign(std::ostream& o, const v1::Campaign& c) {
   o << "campaign " << c.id() << "  " << c.suite_name() << "  "
-    << Lower(v1::RunState_Name(c.state()), "RUN_STATE_") << "  "
-    << Lower(v1::RunKind_Name(c.kind()), "RUN_KIND_") << "  " << c.branch() << " @ "
+    << EnumLower(v1::RunState_Name(c.state()), "RUN_STATE_") << "  "
+    << EnumLower(v1::RunKind_Name(c.kind()), "RUN_KIND_") << "  " << c.branch() << " @ "
     << c.commit().substr(0, 12) << "\n";
   for (const v1::CampaignTier& t : c.tiers()) {
     std::vector<std::string> params;
@@ -33,7 +26,7 @@ void RenderCampaign(std::ostream& o, const v1::Campaign& c) {
          std::map<std::string, std::string>(t.params().begin(), t.params().end()))
       params.push_back(k + "=" + v);
     o << "  " << t.name() << "  run " << t.run_id() << "  "
-      << Lower(v1::RunState_Name(t.state()), "RUN_STATE_");
+      << EnumLower(v1::RunState_Name(t.state()), "RUN_STATE_");
     if (t.hosts() > 0) o << "  " << t.hosts() << " hosts";
     if (!params.empty()) o << "  " << absl::StrJoin(params, " ");
     if (!t.verdict().empty()) o << "  verdict " << t.verdict();
@@ -77,7 +70,7 @@ int WatchCampaign(Client& c, int64_t id, absl::Duration timeout) {
     }
     unreachable = 0;
     for (const v1::CampaignTier& t : camp.tiers()) {
-      std::string now = Lower(v1::RunState_Name(t.state()), "RUN_STATE_");
+      std::string now = EnumLower(v1::RunState_Name(t.state()), "RUN_STATE_");
       if (!t.verdict().empty()) now += " (" + t.verdict() + ")";
       if (seen[t.name()] != now) {
         std::cerr << "campaign " << id << ": tier " << t.name() << " (run " << t.run_id()
@@ -144,11 +137,9 @@ int Submit(Client& c, const SubmitFlags& f) {
 int CampaignFromSuite(const std::string& suite, const std::string& tier_list,
                       const std::vector<std::string>& param_flags,
                       const std::string& baseline_branch, v1::Campaign* camp) {
-  std::ifstream in(suite, std::ios::binary);
-  if (!in) return Usage("--suite: cannot read " + suite);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
+  auto read = common::ReadSuiteText(suite);
+  if (!read.ok()) return Usage("--suite: " + std::string(read.status().message()));
+  const std::string text = *std::move(read);
   std::map<std::string, std::string> params;
   try {
     params = ParsePairs(param_flags, "--param");

@@ -1,11 +1,10 @@
 // `perfgate project …` (CI integration: a repository on a forge and the suites run for it) and
 // `perfgate outbox list` (the reports on their way to the forge).
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/str_join.h"
+#include "common/spec/suite_parser.h"
 #include "tools/cli/command.h"
 
 namespace perfgate::cli {
@@ -95,14 +94,12 @@ bool ReadSuites(const std::vector<std::string>& files, const std::vector<std::st
     }
   }
   for (const auto& path : files) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      std::cerr << "perfgate: --suite " << path << ": cannot read\n";
+    auto text = common::ReadSuiteText(path);
+    if (!text.ok()) {
+      std::cerr << "perfgate: --suite " << text.status().message() << "\n";
       return false;
     }
-    p->add_suites()->set_yaml(text.str());
+    p->add_suites()->set_yaml(*std::move(text));
   }
   return true;
 }

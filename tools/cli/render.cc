@@ -28,6 +28,12 @@ std::string When(const google::protobuf::Timestamp& ts) {
 
 std::string RunStateShort(v1::RunState s) { return Short(v1::RunState_Name(s), "RUN_STATE_"); }
 
+std::string EnumLower(const std::string& enum_name, const std::string& prefix) {
+  std::string s = Short(enum_name, prefix);
+  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 void RenderRun(std::ostream& out, const v1::Run& run) {
   out << "run " << run.id() << "  " << RunStateShort(run.state()) << "\n"
       << "  kind:    " << Short(v1::RunKind_Name(run.kind()), "RUN_KIND_")

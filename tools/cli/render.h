@@ -16,6 +16,9 @@ void RenderRun(std::ostream& out, const v1::Run& run);
 void RenderRunList(std::ostream& out, const v1::ListRunsResponse& list);
 void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents);
 std::string RunStateShort(v1::RunState s);
+// An enum value without its prefix, in lower case: ("RUN_KIND_BASELINE", "RUN_KIND_") ->
+// "baseline".
+std::string EnumLower(const std::string& enum_name, const std::string& prefix);
 // Per job: one row per metric with its median, IQR, CV and each repetition's value. Without
 // `all`, only headline metrics (throughput, latency percentiles, resources).
 void RenderResults(std::ostream& out, const v1::RunResults& results, bool all);

@@ -6,6 +6,7 @@
 #include "absl/time/time.h"
 #include "common/spec/suite_parser.h"
 #include "tools/cli/command.h"
+#include "tools/cli/render.h"
 
 namespace perfgate::cli {
 namespace {
@@ -17,9 +18,7 @@ std::string When(const google::protobuf::Timestamp& t) {
 }
 
 void RenderSchedule(std::ostream& o, const v1::Schedule& s) {
-  std::string kind = v1::RunKind_Name(s.kind());
-  kind = kind.substr(kind.rfind('_') + 1);
-  for (auto& ch : kind) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  const std::string kind = EnumLower(v1::RunKind_Name(s.kind()), "RUN_KIND_");
   o << "schedule " << s.id() << "  '" << s.cron() << "'  " << s.suite_name() << "  " << kind << "  "
     << s.branch() << (s.paused() ? "  PAUSED" : "") << "\n"
     << "  next " << (s.paused() ? "(paused)" : When(s.next_fire_at())) << "  last "
