@@ -1,5 +1,6 @@
 #include "controller/campaign/soak_heaps.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <tuple>
@@ -49,6 +50,7 @@ absl::StatusOr<std::vector<v1::SoakHeap>> LoadSoakHeaps(ResultStore& results, in
   for (const auto& [key, reps] : pairs) {
     CostSum start, end;
     size_t used = 0;
+    int64_t period = 0;  // the largest sampling period among the profiles (bytes)
     for (const auto& [rep, ids] : reps) {
       if (ids.first == 0 || ids.second == 0 || used >= kMaxPairs) continue;
       // Both profiles of a repetition, or neither: the means compare the same repetitions.
@@ -65,6 +67,7 @@ absl::StatusOr<std::vector<v1::SoakHeap>> LoadSoakHeaps(ResultStore& results, in
       start = std::move(one_start);
       end = std::move(one_end);
       ++used;
+      period = std::max({period, pa->proto().period(), pb->proto().period()});
     }
     if (used == 0) continue;
     auto d = DiffCostSums(start, end, 1000);
@@ -76,9 +79,10 @@ absl::StatusOr<std::vector<v1::SoakHeap>> LoadSoakHeaps(ResultStore& results, in
     h.set_profiles(static_cast<int32_t>(used));
     h.set_start_bytes(d->base_total());
     h.set_end_bytes(d->candidate_total());
+    const int64_t floor = std::max(kLeakSuspectBytes, 2 * period);
     for (const v1::FunctionDelta& f : d->functions()) {
       if (h.suspects_size() >= kMaxLeakSuspects) break;
-      if (f.candidate_flat() - f.base_flat() >= kLeakSuspectBytes) *h.add_suspects() = f;
+      if (f.candidate_flat() - f.base_flat() >= floor) *h.add_suspects() = f;
     }
     out.push_back(std::move(h));
   }

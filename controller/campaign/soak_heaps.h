@@ -15,7 +15,9 @@
 namespace perfgate::controller {
 
 // A function is a suspect when its flat in-use memory grew by at least this much over the soak
-// (smaller growth is buffers and caches settling, not worth a line).
+// (smaller growth is buffers and caches settling, not worth a line), and by two sampling
+// periods of a sampled profile (Go's and tcmalloc's record one allocation per ~512 KiB on
+// average and scale it up: a single recorded allocation can read as 512 KiB).
 inline constexpr int64_t kLeakSuspectBytes = 256 << 10;
 inline constexpr int kMaxLeakSuspects = 5;
 

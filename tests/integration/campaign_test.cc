@@ -246,7 +246,7 @@ jobs:
         services:
           - name: manager
             on: manager
-            args: [/bin/sh, -c, "exec $TARGET --role manager --heap-profile --listen {host}:8080 $(sh {srcdir}/flags manager {param:services})"]
+            args: [/bin/sh, -c, "exec $TARGET --role manager --heap-profile sampled --listen {host}:8080 $(sh {srcdir}/flags manager {param:services})"]
             ready: {http: "http://{host}:8080/healthz", timeout: 20s}
           - name: worker
             on: worker

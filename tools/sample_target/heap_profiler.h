@@ -3,12 +3,17 @@
 // (the default), so that perfgate diffs a soak's start and end heaps of the sample target as it
 // does a Go service's and names the functions whose memory grew.
 //
-// The recording is gperftools' heap profiler (libtcmalloc, Debian's libgoogle-perftools-dev):
-// started, every allocation and free is recorded with its stack, so the figures are exact, not
-// sampled; it costs a stack walk per allocation, hence only with --heap-profile. Its text
-// profile (GetHeapProfile) is read and its stacks encoded (pprof_encoder.h). gperftools also
-// writes a profile file each time 100 MiB more is in use: those go to a private directory in
-// $TMPDIR, removed at StopHeapProfiler.
+// The recording is gperftools' (libtcmalloc, Debian's libgoogle-perftools-dev), in one of two
+// modes (--heap-profile MODE):
+//  - sampled: tcmalloc's heap sample, one allocation recorded per ~512 KiB allocated on average
+//    (as Go samples), scaled back to estimates as pprof does for heap_v2 profiles. Cheap enough
+//    for a service under load; tcmalloc reads its sampling period (TCMALLOC_SAMPLE_PARAMETER)
+//    only at start, so main re-executes the process with it set (ExecWithHeapSampling).
+//  - exact: the heap profiler, every allocation and free recorded with its stack (figures exact;
+//    a stack walk and a global lock per allocation: tests/bench/heap_profile_bench.sh measures
+//    ~17x less throughput at full load). It also writes a profile file each time 100 MiB more
+//    is in use: those go to a private directory in $TMPDIR, removed at StopHeapProfiler.
+// Either text profile is read and its stacks encoded (pprof_encoder.h).
 #pragma once
 
 #include <cstdint>
@@ -20,8 +25,19 @@
 
 namespace perfgate::sample_target {
 
-// INTERNAL when the private directory cannot be made; FAILED_PRECONDITION when already running.
-absl::Status StartHeapProfiler();
+inline constexpr int64_t kHeapSamplePeriod = 512 << 10;
+inline constexpr char kHeapSampleEnv[] = "TCMALLOC_SAMPLE_PARAMETER";
+
+enum class HeapMode { kSampled, kExact };
+
+// Sampled mode needs tcmalloc's sampling from the process's start: when the environment does
+// not set it, re-executes /proc/self/exe with `argv` and it set (returns only on failure,
+// INTERNAL). OK when it is set already.
+absl::Status ExecWithHeapSampling(char** argv);
+
+// INTERNAL when the exact mode's private directory cannot be made, or sampled mode runs without
+// tcmalloc's sampling; FAILED_PRECONDITION when already running.
+absl::Status StartHeapProfiler(HeapMode mode);
 // FAILED_PRECONDITION unless started; INTERNAL when gperftools' profile cannot be read.
 absl::StatusOr<std::string> HeapProfile();
 void StopHeapProfiler();
@@ -31,8 +47,15 @@ struct HeapStack {
   int64_t inuse_objects = 0, inuse_bytes = 0, alloc_objects = 0, alloc_bytes = 0;
   std::vector<void*> frames;  // return addresses, the allocating function's first
 };
-// The stacks of a text profile (the header and the MAPPED_LIBRARIES section skipped).
-// INVALID_ARGUMENT naming the line that does not parse.
-absl::StatusOr<std::vector<HeapStack>> ParseHeapText(const std::string& text);
+struct HeapText {
+  int64_t period = 0;  // "@ heap_v2/PERIOD": sampled every PERIOD bytes; 0 = every allocation
+  std::vector<HeapStack> stacks;
+};
+// The stacks of a text profile (%warn lines, the header and the MAPPED_LIBRARIES section
+// skipped). INVALID_ARGUMENT naming the line that does not parse.
+absl::StatusOr<HeapText> ParseHeapText(const std::string& text);
+// A sampled stack's counts scaled to estimates of the real ones: each allocation of the
+// stack's mean size was recorded with probability 1 - exp(-size / period).
+HeapStack Unsample(const HeapStack& s, int64_t period);
 
 }  // namespace perfgate::sample_target

@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   absl::Duration worker_timeout = absl::Seconds(1);
   absl::Duration task_start = absl::ZeroDuration();
   int64_t leak_per_heartbeat = 0;
-  bool heap_profile = false;
+  std::string heap_profile;
   app.add_option("--role", role,
                  "standalone, or a member of a manager/worker cluster: manager or worker")
       ->check(CLI::IsMember({"standalone", "manager", "worker"}))
@@ -279,9 +279,10 @@ int main(int argc, char** argv) {
   app.add_option("--leak-per-heartbeat", leak_per_heartbeat,
                  "manager: keep this many bytes per worker heartbeat received (a leak)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
-  app.add_flag("--heap-profile", heap_profile,
-               "record every allocation (gperftools) and serve /debug/pprof/heap; costs a stack "
-               "walk per allocation");
+  app.add_option("--heap-profile", heap_profile,
+                 "serve /debug/pprof/heap (gperftools): 'sampled' (an allocation per ~512 KiB, "
+                 "cheap) or 'exact' (every allocation; a stack walk and a lock each)")
+      ->check(CLI::IsMember({"sampled", "exact"}));
   perfgate::common::AddDurationOption(app, "--worker-timeout", &worker_timeout,
                                       "manager: a worker whose heartbeats stop this long is dead "
                                       "and its tasks move (default 1s)");
@@ -306,8 +307,16 @@ int main(int argc, char** argv) {
     std::cerr << s.message() << "\n";
     return 2;
   }
-  if (heap_profile) {
-    if (auto s = perfgate::sample_target::StartHeapProfiler(); !s.ok()) {
+  if (!heap_profile.empty()) {
+    using perfgate::sample_target::HeapMode;
+    const HeapMode mode = heap_profile == "exact" ? HeapMode::kExact : HeapMode::kSampled;
+    if (mode == HeapMode::kSampled) {
+      if (auto s = perfgate::sample_target::ExecWithHeapSampling(argv); !s.ok()) {
+        std::cerr << "--heap-profile: " << s.message() << "\n";
+        return 1;
+      }
+    }
+    if (auto s = perfgate::sample_target::StartHeapProfiler(mode); !s.ok()) {
       std::cerr << "--heap-profile: " << s.message() << "\n";
       return 1;
     }
