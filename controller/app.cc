@@ -344,8 +344,8 @@ absl::Status ControllerAppImpl::BuildForge() {
       !wo.gitlab_secret.empty());
   OutboxSenderOptions oo;
   oo.poll = cfg_.outbox_poll;
-  outbox_ = std::make_unique<OutboxSender>(*forge_, *jobs_, *analysis_, std::move(clients),
-                                           outbox_due_, metrics_, oo);
+  outbox_ = std::make_unique<OutboxSender>(*forge_, *jobs_, *analysis_, *results_, *campaigns_,
+                                           std::move(clients), outbox_due_, metrics_, oo);
   return absl::OkStatus();
 }
 

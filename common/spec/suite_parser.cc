@@ -925,4 +925,34 @@ absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path) {
   return ParseSuite(path, text);
 }
 
+absl::StatusOr<v1::Campaign> ParseSuiteCampaign(const std::string& filename,
+                                                const std::string& text,
+                                                const std::vector<std::string>& tiers,
+                                                const std::map<std::string, std::string>& params) {
+  std::vector<std::string> names = tiers;
+  if (names.empty()) {
+    ASSIGN_OR_RETURN(names, SuiteTierNames(filename, text));
+    if (!params.empty()) names = {"custom"};
+    if (names.empty())
+      return absl::InvalidArgumentError(
+          filename + " defines no tiers: add tiers: to it, or give parameters for a custom tier");
+  }
+  v1::Campaign c;
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(TierRun tier, ParseSuiteTier(filename, text, {name, params}));
+    if (c.suite_name().empty()) {
+      c.set_suite_name(tier.spec.suite_name());
+      c.set_project(tier.spec.project());
+    }
+    v1::CampaignTier* t = c.add_tiers();
+    t->set_name(name);
+    t->mutable_params()->insert(tier.params.begin(), tier.params.end());
+    t->set_hosts(tier.hosts);
+    *t->mutable_spec() = std::move(tier.spec);
+  }
+  if (c.suite_name().empty())
+    return absl::InvalidArgumentError(filename + ": a campaign's suite needs a name:");
+  return c;
+}
+
 }  // namespace perfgate::common

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "perfgate/v1/campaign.pb.h"
 #include "perfgate/v1/jobs.pb.h"
 
 namespace perfgate::common {
@@ -46,6 +47,16 @@ struct TierRun {
 absl::StatusOr<TierRun> ParseSuiteTier(const std::string& filename, const std::string& text,
                                        const TierChoice& choice,
                                        const SuiteDefaults& defaults = {});
+
+// The campaign of a suite's tiers (docs/campaigns.md): `tiers` in the given order (every tier of
+// the suite, in its order, when empty; one tier named "custom" when only `params` are given),
+// each tier's spec parsed with ParseSuiteTier, with its parameters and hosts. The campaign's
+// suite name and project are the suite's; INVALID_ARGUMENT for a suite without tiers (and no
+// params), without a name, or naming an unknown tier or parameter.
+absl::StatusOr<v1::Campaign> ParseSuiteCampaign(const std::string& filename,
+                                                const std::string& text,
+                                                const std::vector<std::string>& tiers,
+                                                const std::map<std::string, std::string>& params);
 
 // Reads and parses a file. NOT_FOUND if unreadable, INVALID_ARGUMENT if too large or invalid.
 absl::StatusOr<v1::RunSpec> LoadSuiteFile(const std::string& path);

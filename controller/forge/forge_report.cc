@@ -1,6 +1,7 @@
 #include "controller/forge/forge_report.h"
 
 #include "absl/strings/str_cat.h"
+#include "controller/campaign/campaign_report.h"
 #include "controller/report/render.h"
 
 namespace perfgate::controller {
@@ -103,6 +104,56 @@ RunReport Decide(const ReportInput& in) {
   }
 }
 
+RunReport DecideCampaign(const v1::CampaignReport& rep) {
+  const v1::Campaign& c = rep.campaign();
+  RunReport r;
+  int ended = 0;
+  for (const v1::CampaignTier& t : c.tiers())
+    ended += t.state() != v1::RUN_STATE_QUEUED && t.state() != v1::RUN_STATE_RUNNING;
+  if (c.state() == v1::RUN_STATE_QUEUED) return Pending(r, RunReport::Status::kQueued, "queued");
+  if (c.state() == v1::RUN_STATE_RUNNING) {
+    return Pending(r, RunReport::Status::kInProgress,
+                   absl::StrCat("running: ", ended, " of ", c.tiers_size(), " tiers ended"));
+  }
+  if (rep.outcome() == "pending") return Pending(r, RunReport::Status::kInProgress, "analysing");
+  const std::string why = rep.reasons().empty() ? "" : rep.reasons(0);
+  const std::string more =
+      rep.reasons_size() > 1 ? absl::StrCat(" (and ", rep.reasons_size() - 1, " more)") : "";
+  if (c.state() == v1::RUN_STATE_CANCELLED && rep.outcome() != "fail")
+    return Completed(r, "cancelled", "campaign cancelled");
+  if (rep.outcome() == "fail") return Completed(r, "failure", "fail: " + why + more);
+  if (rep.outcome() == "warn") return Completed(r, "neutral", "warn: " + why + more);
+  return Completed(r, "success",
+                   c.kind() == v1::RUN_KIND_BASELINE
+                       ? "pass: baseline campaign recorded"
+                       : "pass: every level Target or Acceptable, no regression");
+}
+
+// A campaign tier's report: its campaign's.
+RunReport ReportCampaign(const ReportInput& in) {
+  const v1::CampaignReport& rep = *in.campaign;
+  const v1::Campaign& c = rep.campaign();
+  RunReport r = DecideCampaign(rep);
+  r.title = CutUtf8(r.title, 1000);
+  std::string body = absl::StrCat("perfgate campaign [", c.id(), "](", in.campaign_url, ") of `",
+                                  c.suite_name(), "` at `", Short(c.commit()), "` (",
+                                  c.tiers_size(), " tiers): **", r.title, "**\n\n");
+  if (r.status == RunReport::Status::kCompleted)
+    absl::StrAppend(&body, RenderCampaignMarkdown(rep, in.campaign_url));
+  r.summary = CutMarkdown(std::move(body), kGitHubSummaryLimit, in.campaign_url);
+  r.description =
+      CutUtf8(absl::StrCat("campaign ", c.id(), ": ", r.title), kStatusDescriptionLimit);
+  return r;
+}
+
+const char* Icon(const RunReport& r) {
+  return r.status != RunReport::Status::kCompleted ? "⏳"
+         : r.conclusion == "success"               ? "✅"
+         : r.conclusion == "failure"               ? "❌"
+         : r.conclusion == "cancelled"             ? "⏹️"
+                                                   : "⚪";
+}
+
 }  // namespace
 
 const char* StatusName(RunReport::Status s) {
@@ -125,6 +176,13 @@ std::string CutMarkdown(std::string text, size_t limit, const std::string& url) 
 }
 
 RunReport ReportRun(const ReportInput& in) {
+  if (in.campaign) {
+    RunReport r = ReportCampaign(in);
+    r.verdict_line =
+        absl::StrCat("| `", in.run.suite_name(), "` | ", Icon(r), " ", r.title, " | [campaign ",
+                     in.campaign->campaign().id(), "](", in.campaign_url, ") |");
+    return r;
+  }
   RunReport r = Decide(in);
   r.title = CutUtf8(r.title, 1000);
   const std::string head =
@@ -138,19 +196,23 @@ RunReport ReportRun(const ReportInput& in) {
   r.summary = CutMarkdown(std::move(body), kGitHubSummaryLimit, in.compare_url);
   r.description =
       CutUtf8(absl::StrCat("run ", in.run.id(), ": ", r.title), kStatusDescriptionLimit);
-  const char* icon = r.status != RunReport::Status::kCompleted ? "⏳"
-                     : r.conclusion == "success"               ? "✅"
-                     : r.conclusion == "failure"               ? "❌"
-                     : r.conclusion == "cancelled"             ? "⏹️"
-                                                               : "⚪";
-  r.verdict_line = absl::StrCat("| `", in.run.suite_name(), "` | ", icon, " ", r.title, " | [run ",
-                                in.run.id(), "](", in.run_url, ") |");
+  r.verdict_line = absl::StrCat("| `", in.run.suite_name(), "` | ", Icon(r), " ", r.title,
+                                " | [run ", in.run.id(), "](", in.run_url, ") |");
   return r;
 }
 
 bool AnyChange(const std::vector<ReportInput>& runs) {
   for (const auto& in : runs) {
     RunReport r = ReportRun(in);
+    if (in.campaign) {
+      if (r.status != RunReport::Status::kCompleted) continue;
+      for (const v1::CampaignRow& row : in.campaign->rows())
+        for (const v1::CampaignCell& cell : row.cells())
+          if (cell.verdict() == v1::VERDICT_REGRESSION || cell.verdict() == v1::VERDICT_IMPROVEMENT)
+            return true;
+      if (in.campaign->outcome() == "fail") return true;
+      continue;
+    }
     if (r.status != RunReport::Status::kCompleted || !in.comparison) continue;
     if (in.comparison->regressions() > 0 || in.comparison->improvements() > 0 ||
         LimitBroken(*in.comparison))
@@ -166,6 +228,13 @@ std::string PrCommentBody(const std::vector<ReportInput>& runs, const std::strin
   for (const ReportInput& in : runs) {
     RunReport r = ReportRun(in);
     absl::StrAppend(&table, r.verdict_line, "\n");
+    if (in.campaign) {
+      if (r.status == RunReport::Status::kCompleted)
+        absl::StrAppend(&details, "\n<details><summary><code>", in.run.suite_name(),
+                        "</code> (campaign)</summary>\n\n",
+                        RenderCampaignMarkdown(*in.campaign, in.campaign_url), "\n</details>\n");
+      continue;
+    }
     if (r.status == RunReport::Status::kCompleted && in.comparison &&
         in.comparison->verdict() != v1::VERDICT_UNSPECIFIED) {
       absl::StrAppend(&details, "\n<details><summary><code>", in.run.suite_name(),

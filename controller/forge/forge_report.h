@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "perfgate/v1/analysis.pb.h"
+#include "perfgate/v1/campaign.pb.h"
 #include "perfgate/v1/jobs.pb.h"
 
 namespace perfgate::controller {
@@ -26,6 +27,9 @@ struct ReportInput {
   std::optional<v1::Comparison> comparison;  // the latest (the decision after confirmation)
   int64_t superseded_by = 0;
   std::string run_url, compare_url;
+  // The run is a tier of a campaign: the report is the campaign's (its outcome the conclusion).
+  std::optional<v1::CampaignReport> campaign;
+  std::string campaign_url;
 };
 
 struct RunReport {
@@ -40,6 +44,10 @@ struct RunReport {
   std::string verdict_line;  // a row of the PR comment's table (Markdown)
 };
 
+// A run's report; a campaign tier's is its campaign's: queued / in progress (running, or waiting
+// for the tiers' analyses) until its outcome is known, then pass -> success, warn -> neutral,
+// fail -> failure (cancelled when a tier was cancelled and nothing failed), titled with the
+// first reason, with the campaign's Markdown report as the summary.
 RunReport ReportRun(const ReportInput& in);
 const char* StatusName(RunReport::Status s);  // queued, in_progress, completed
 

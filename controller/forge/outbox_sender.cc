@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
+#include "controller/campaign/campaign_report.h"
 
 namespace perfgate::controller {
 namespace {
@@ -60,6 +61,14 @@ absl::StatusOr<ReportInput> OutboxSender::Input(int64_t run_id, int64_t supersed
   in.superseded_by = superseded_by;
   in.run_url = absl::StrCat(opts_.external_url, "/runs/", run_id);
   in.compare_url = absl::StrCat(in.run_url, "/compare");
+  auto campaign = campaigns_.CampaignOfRun(run_id);
+  if (!campaign.ok()) return campaign.status();
+  if (*campaign != 0) {
+    auto report = LoadCampaignReport(campaigns_, jobs_, results_, analysis_, *campaign);
+    if (!report.ok()) return report.status();
+    in.campaign = *std::move(report);
+    in.campaign_url = absl::StrCat(opts_.external_url, "/campaigns/", *campaign);
+  }
   return in;
 }
 
@@ -90,9 +99,10 @@ absl::StatusOr<OutboxContent> OutboxSender::Render(const OutboxItem& item) {
   c.suite = in->run.suite_name();
   c.sha = in->run.commit();
   c.run_id = in->run.id();
-  c.details_url = in->comparison ? in->compare_url : in->run_url;
+  c.details_url = in->campaign ? in->campaign_url : in->comparison ? in->compare_url : in->run_url;
   c.started_at = TimeOf(in->run.created_at());
-  c.completed_at = TimeOf(in->run.finished_at());
+  c.completed_at =
+      TimeOf(in->campaign ? in->campaign->campaign().finished_at() : in->run.finished_at());
   return c;
 }
 

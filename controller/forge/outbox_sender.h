@@ -13,11 +13,13 @@
 
 #include "common/time/clock.h"
 #include "controller/analysis/analysis_store.h"
+#include "controller/campaign/campaign_store.h"
 #include "controller/events/event_bus.h"
 #include "controller/forge/forge_client.h"
 #include "controller/forge/forge_store.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_store.h"
+#include "controller/queue/result_store.h"
 
 namespace perfgate::controller {
 
@@ -30,13 +32,16 @@ struct OutboxSenderOptions {
 
 class OutboxSender {
  public:
-  OutboxSender(ForgeStore& forge, JobStore& jobs, AnalysisStore& analysis,
+  OutboxSender(ForgeStore& forge, JobStore& jobs, AnalysisStore& analysis, ResultStore& results,
+               CampaignStore& campaigns,
                std::map<std::string, std::unique_ptr<ForgeClient>> clients, EventBus& wake,
                ControllerMetrics& metrics, OutboxSenderOptions opts,
                const common::Clock& clock = common::RealClock::Get())
       : forge_(forge),
         jobs_(jobs),
         analysis_(analysis),
+        results_(results),
+        campaigns_(campaigns),
         clients_(std::move(clients)),
         wake_(wake),
         metrics_(metrics),
@@ -59,6 +64,8 @@ class OutboxSender {
   ForgeStore& forge_;
   JobStore& jobs_;
   AnalysisStore& analysis_;
+  ResultStore& results_;
+  CampaignStore& campaigns_;
   std::map<std::string, std::unique_ptr<ForgeClient>> clients_;
   EventBus& wake_;
   ControllerMetrics& metrics_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -35,41 +36,99 @@ absl::StatusOr<v1::RunSpec> SuiteFileSpec(const v1::Project& p, const v1::Projec
   return spec;
 }
 
+// A registered suite as parsed: a run's spec, or (a suite with tiers) a campaign of its tiers.
+struct SuiteParse {
+  v1::RunSpec run;
+  std::optional<v1::Campaign> campaign;
+};
+
 // A registered suite parsed once per text, not once per delivery: yaml-cpp's parse and the rules
 // cost more than the rest of a webhook's planning. Bounded; a changed suite is a new text.
-absl::StatusOr<v1::RunSpec> ParsedSuite(const std::string& name, const std::string& yaml) {
+absl::StatusOr<SuiteParse> ParsedSuite(const std::string& name, const std::string& yaml) {
   static absl::Mutex mu(absl::kConstInit);
-  static auto* cache = new std::map<std::pair<std::string, std::string>, v1::RunSpec>();
+  static auto* cache = new std::map<std::pair<std::string, std::string>, SuiteParse>();
   constexpr size_t kMaxCached = 64;
   {
     absl::MutexLock lock(&mu);
     if (auto it = cache->find({name, yaml}); it != cache->end()) return it->second;
   }
-  auto spec = common::ParseSuite(name, yaml);
-  if (!spec.ok()) return spec.status();
+  SuiteParse parsed;
+  auto tiers = common::SuiteTierNames(name, yaml);
+  if (!tiers.ok()) return tiers.status();
+  if (tiers->empty()) {
+    auto spec = common::ParseSuite(name, yaml);
+    if (!spec.ok()) return spec.status();
+    parsed.run = *std::move(spec);
+  } else {
+    auto camp = common::ParseSuiteCampaign(name, yaml, {}, {});
+    if (!camp.ok()) return camp.status();
+    parsed.campaign = *std::move(camp);
+  }
   absl::MutexLock lock(&mu);
   if (cache->size() >= kMaxCached) cache->clear();
-  cache->emplace(std::pair{name, yaml}, *spec);
-  return spec;
+  cache->emplace(std::pair{name, yaml}, parsed);
+  return parsed;
 }
 
-// The project's suites as specs for one commit, or only those named.
-absl::StatusOr<std::vector<v1::RunSpec>> SpecsFor(const v1::Project& p,
-                                                  const std::string& clone_url,
-                                                  const std::vector<std::string>& only,
-                                                  const common::SpecLimits& limits,
-                                                  const auto& shape) {
-  std::vector<v1::RunSpec> out;
+// What a delivery submits: a run per suite, a campaign per registered suite with tiers.
+struct Planned {
+  std::vector<v1::RunSpec> runs;
+  std::vector<v1::Campaign> campaigns;
+  size_t size() const { return runs.size() + campaigns.size(); }
+};
+
+// "2 candidate run(s)" or "1 candidate run(s) and 1 campaign(s)".
+std::string Count(const Planned& p, const std::string& kind) {
+  return absl::StrCat(
+      p.runs.size(), " ", kind, " run(s)",
+      p.campaigns.empty() ? "" : absl::StrCat(" and ", p.campaigns.size(), " campaign(s)"));
+}
+
+void Take(Planned planned, ForgePlan* plan) {
+  plan->runs = std::move(planned.runs);
+  plan->campaigns = std::move(planned.campaigns);
+}
+
+// The project's suites for one commit, or only those named: a registered suite with tiers
+// becomes a campaign of every tier (suite files in the repository are read by the run at its
+// commit, so they are runs).
+absl::StatusOr<Planned> SpecsFor(const v1::Project& p, const std::string& clone_url,
+                                 const std::vector<std::string>& only,
+                                 const common::SpecLimits& limits, const auto& shape) {
+  Planned out;
   for (const v1::ProjectSuite& s : p.suites()) {
     if (!only.empty() && !Contains(only, s.name())) continue;
-    auto spec = s.path().empty()
-                    ? ParsedSuite(absl::StrCat("project ", p.name(), " suite ", s.name()), s.yaml())
-                    : SuiteFileSpec(p, s, clone_url);
+    const std::string label = absl::StrCat("project ", p.name(), " suite ", s.name());
+    std::optional<SuiteParse> parsed;
+    if (s.path().empty()) {
+      auto got = ParsedSuite(label, s.yaml());
+      if (!got.ok()) return got.status();
+      parsed = *std::move(got);
+    }
+    if (parsed && parsed->campaign) {
+      v1::Campaign camp = *parsed->campaign;
+      for (v1::CampaignTier& t : *camp.mutable_tiers()) {
+        v1::RunSpec& spec = *t.mutable_spec();
+        spec.set_project(p.name());
+        spec.set_suite_name(s.name());
+        shape(spec);
+        if (auto st = common::ValidateAndDefaultRunSpec(&spec, limits); !st.ok()) return st;
+      }
+      const v1::RunSpec& first = camp.tiers(0).spec();
+      camp.set_project(p.name());
+      camp.set_suite_name(s.name());
+      camp.set_branch(first.branch());
+      camp.set_commit(first.commit());
+      camp.set_kind(first.kind());
+      out.campaigns.push_back(std::move(camp));
+      continue;
+    }
+    auto spec = parsed ? absl::StatusOr<v1::RunSpec>(parsed->run) : SuiteFileSpec(p, s, clone_url);
     if (!spec.ok()) return spec.status();
     spec->set_project(p.name());
     shape(*spec);
     if (auto st = common::ValidateAndDefaultRunSpec(&*spec, limits); !st.ok()) return st;
-    out.push_back(*std::move(spec));
+    out.runs.push_back(*std::move(spec));
   }
   return out;
 }
@@ -93,9 +152,10 @@ PullRequestRecord RecordOf(const ForgeEvent& e) {
 }
 
 // Candidate runs of `suites` at the pull request's head, compared with its base branch.
-absl::StatusOr<std::vector<v1::RunSpec>> CandidateSpecs(
-    const v1::Project& p, const std::string& clone_url, const PullRequestRecord& pr,
-    const std::vector<std::string>& suites, int repetitions, const common::SpecLimits& limits) {
+absl::StatusOr<Planned> CandidateSpecs(const v1::Project& p, const std::string& clone_url,
+                                       const PullRequestRecord& pr,
+                                       const std::vector<std::string>& suites, int repetitions,
+                                       const common::SpecLimits& limits) {
   return SpecsFor(p, clone_url, suites, limits, [&](v1::RunSpec& s) {
     s.set_kind(v1::RUN_KIND_CANDIDATE);
     s.set_branch(pr.head_branch);
@@ -131,9 +191,9 @@ absl::StatusOr<ForgePlan> PlanPush(const v1::Project& p, const ForgeEvent& e,
     s.set_commit(e.after_sha);
   });
   if (!specs.ok()) return specs.status();
-  plan.runs = *std::move(specs);
-  plan.outcome = absl::StrCat(plan.runs.size(), " baseline run(s) of ", e.branch, " at ",
-                              e.after_sha.substr(0, 12));
+  plan.outcome =
+      absl::StrCat(Count(*specs, "baseline"), " of ", e.branch, " at ", e.after_sha.substr(0, 12));
+  Take(*std::move(specs), &plan);
   return plan;
 }
 
@@ -171,11 +231,11 @@ absl::StatusOr<ForgePlan> PlanPullRequest(const v1::Project& p, const ForgeEvent
   }
   auto specs = CandidateSpecs(p, e.clone_url, *plan.pr, {}, 0, limits);
   if (!specs.ok()) return specs.status();
-  plan.runs = *std::move(specs);
   plan.supersede = true;
   plan.skip_existing_head_runs = true;
-  plan.outcome = absl::StrCat(plan.runs.size(), " candidate run(s) of #", e.pr_number, " at ",
+  plan.outcome = absl::StrCat(Count(*specs, "candidate"), " of #", e.pr_number, " at ",
                               e.head_sha.substr(0, 12), " against ", e.base_branch);
+  Take(*std::move(specs), &plan);
   return plan;
 }
 
@@ -242,9 +302,9 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
       s.set_aa(true);
     });
     if (!specs.ok()) return specs.status();
-    plan.runs = *std::move(specs);
     plan.outcome =
-        absl::StrCat(plan.runs.size(), " A/A run(s) on ", pr->base_branch, " by @", e.commenter);
+        absl::StrCat(Count(*specs, "A/A"), " on ", pr->base_branch, " by @", e.commenter);
+    Take(*std::move(specs), &plan);
     plan.reply = absl::StrCat("A/A experiment on `", pr->base_branch, "` requested by @",
                               e.commenter, " (the baseline's code measured again: the noise).");
     plan.reply_lists_runs = true;
@@ -258,10 +318,10 @@ absl::StatusOr<ForgePlan> PlanComment(const v1::Project& p, const ForgeEvent& e,
   }
   auto specs = CandidateSpecs(p, e.clone_url, *pr, c.suites, c.repetitions, limits);
   if (!specs.ok()) return specs.status();
-  plan.runs = *std::move(specs);
   plan.supersede = true;
-  plan.outcome = absl::StrCat(plan.runs.size(), " candidate run(s) of #", e.pr_number, " at ",
+  plan.outcome = absl::StrCat(Count(*specs, "candidate"), " of #", e.pr_number, " at ",
                               pr->head_sha.substr(0, 12), " by @", e.commenter);
+  Take(*std::move(specs), &plan);
   plan.reply = absl::StrCat(
       "Benchmarking ", pr->head_sha.substr(0, 12), " as requested by @", e.commenter,
       c.repetitions > 0 ? absl::StrCat(" (", c.repetitions, " repetitions)") : "", ".");

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "common/spec/run_spec_rules.h"
 #include "controller/forge/forge_event.h"
+#include "perfgate/v1/campaign.pb.h"
 #include "perfgate/v1/forge.pb.h"
 #include "perfgate/v1/jobs.pb.h"
 
@@ -28,6 +29,9 @@ struct ForgePlan {
   std::string outcome;  // recorded with the delivery and logged: what was done, or why not
   std::string trigger;  // push, pull_request, comment
   std::vector<v1::RunSpec> runs;  // validated, defaults filled
+  // A registered suite with tiers: a campaign of all its tiers (docs/campaigns.md), each tier's
+  // spec validated; reported as one check run whose conclusion is the campaign's outcome.
+  std::vector<v1::Campaign> campaigns;
   // Skip a suite whose run at this PR head already exists (a pull_request event seen twice
   // under different deliveries, or a label added after the head ran).
   bool skip_existing_head_runs = false;

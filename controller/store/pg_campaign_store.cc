@@ -71,7 +71,8 @@ absl::StatusOr<v1::Campaign> LoadCampaign(pqxx::work& tx, int64_t id) {
 
 }  // namespace
 
-absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c) {
+absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c,
+                                       std::vector<int64_t>* run_ids) {
   const int64_t id =
       Exec(tx,
            "INSERT INTO campaigns (project, branch, commit_sha, kind, suite_name) "
@@ -81,6 +82,7 @@ absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c) {
   for (int i = 0; i < c.tiers_size(); ++i) {
     const v1::CampaignTier& t = c.tiers(i);
     ASSIGN_OR_RETURN(int64_t run_id, pgq::InsertRun(tx, t.spec()));
+    if (run_ids) run_ids->push_back(run_id);
     Exec(tx,
          "INSERT INTO campaign_tiers (campaign_id, idx, name, run_id, hosts, params) "
          "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
@@ -145,6 +147,16 @@ absl::StatusOr<std::vector<StopOrder>> PgCampaignStore::CancelCampaign(int64_t i
     return absl::OkStatus();
   }));
   return stops;
+}
+
+absl::StatusOr<int64_t> PgCampaignStore::CampaignOfRun(int64_t run_id) {
+  int64_t out = 0;
+  RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto rows = Exec(tx, "SELECT campaign_id FROM campaign_tiers WHERE run_id = $1", run_id);
+    out = rows.empty() ? 0 : rows[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace perfgate::controller

@@ -7,8 +7,10 @@
 
 namespace perfgate::controller {
 
-// Inserts the campaign and one run per tier inside `tx` (schedules fire through it); its id.
-absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c);
+// Inserts the campaign and one run per tier inside `tx` (schedules and webhooks submit through
+// it); its id, and the tiers' run ids in `run_ids` when given.
+absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c,
+                                       std::vector<int64_t>* run_ids = nullptr);
 
 class PgCampaignStore : public CampaignStore {
  public:
@@ -18,6 +20,7 @@ class PgCampaignStore : public CampaignStore {
   absl::StatusOr<v1::ListCampaignsResponse> ListCampaigns(
       const v1::ListCampaignsRequest& req) override;
   absl::StatusOr<std::vector<StopOrder>> CancelCampaign(int64_t id) override;
+  absl::StatusOr<int64_t> CampaignOfRun(int64_t run_id) override;
 
  private:
   PgPool& pool_;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controller/queue/rerun.h"
+#include "controller/store/pg_campaign_store.h"
 #include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
@@ -103,13 +104,16 @@ void TouchOutboxPair(pqxx::work& tx, const std::string& project,
 bool Supersede(pqxx::work& tx, const std::string& project, int pr,
                const std::vector<v1::Run>& newer, std::vector<StopOrder>* stops) {
   bool any = false;
+  // A campaign's tiers are runs of one suite submitted together: none supersedes another.
+  std::vector<int64_t> newer_ids;
+  for (const v1::Run& n : newer) newer_ids.push_back(n.id());
   for (const v1::Run& n : newer) {
     for (const auto& r : Exec(tx,
                               "SELECT f.run_id FROM forge_runs f JOIN runs r ON r.id = f.run_id "
                               "WHERE f.project = $1 AND f.pr_number = $2 AND r.suite_name = $3 "
-                              "AND f.run_id < $4 AND r.state IN ('QUEUED', 'RUNNING') "
-                              "AND NOT r.cancel_requested",
-                              project, pr, n.suite_name(), n.id())) {
+                              "AND f.run_id < $4 AND f.run_id <> ALL($5::bigint[]) "
+                              "AND r.state IN ('QUEUED', 'RUNNING') AND NOT r.cancel_requested",
+                              project, pr, n.suite_name(), n.id(), BigintArray(newer_ids))) {
       const int64_t old = r[0].as<int64_t>();
       Exec(tx, "UPDATE forge_runs SET superseded_by = $2 WHERE run_id = $1", old, n.id());
       (void)pgq::CancelRunTx(tx, old, absl::StrCat("superseded by run ", n.id()), stops);
@@ -127,7 +131,8 @@ absl::StatusOr<std::vector<v1::RunSpec>> LatestSpecs(pqxx::work& tx, const std::
   for (const auto& r : Exec(tx,
                             "SELECT DISTINCT ON (r.suite_name) r.id FROM forge_runs f JOIN runs r "
                             "ON r.id = f.run_id WHERE f.project = $1 AND f.pr_number = $2 AND "
-                            "r.kind = 'CANDIDATE' ORDER BY r.suite_name, r.id DESC",
+                            "r.kind = 'CANDIDATE' AND NOT EXISTS (SELECT 1 FROM campaign_tiers t "
+                            "WHERE t.run_id = r.id) ORDER BY r.suite_name, r.id DESC",
                             project, pr)) {
     auto run = pgq::LoadRun(tx, r[0].as<int64_t>());
     if (!run.ok()) return run.status();
@@ -341,22 +346,22 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
         if (r == report) return true;
       return false;
     };
-    for (v1::RunSpec spec : plan.runs) {
-      if (plan.skip_existing_head_runs &&
-          !Exec(tx,
-                "SELECT 1 FROM forge_runs f JOIN runs r ON r.id = f.run_id WHERE f.project = $1 "
-                "AND f.pr_number = $2 AND f.head_sha = $3 AND r.suite_name = $4 AND "
-                "f.superseded_by IS NULL",
-                pname, pr, spec.commit(), spec.suite_name())
-               .empty()) {
-        continue;
-      }
-      if (auto st = pgq::FillAaCommit(tx, &spec); !st.ok()) return st;
-      auto id = pgq::InsertRun(tx, spec);
-      if (!id.ok()) return id.status();
-      // What callers need of the new run (links, replies); GetRun has the rest.
+    // Whether this pull request's head already ran `suite` (a delivery seen twice).
+    auto ran_at_head = [&](const std::string& commit, const std::string& suite) {
+      return plan.skip_existing_head_runs &&
+             !Exec(tx,
+                   "SELECT 1 FROM forge_runs f JOIN runs r ON r.id = f.run_id WHERE f.project = "
+                   "$1 AND f.pr_number = $2 AND f.head_sha = $3 AND r.suite_name = $4 AND "
+                   "f.superseded_by IS NULL",
+                   pname, pr, commit, suite)
+                  .empty();
+    };
+    // A new run's forge row; its reports (one check run and commit status per suite and commit,
+    // pointing at `report_run`: for a campaign, its first tier's run, which the outbox trigger
+    // touches when any tier changes); what callers need of it (links, replies).
+    auto add_run = [&](const v1::RunSpec& spec, int64_t id, int64_t report_run) {
       v1::Run run;
-      run.set_id(*id);
+      run.set_id(id);
       run.set_state(v1::RUN_STATE_QUEUED);
       run.set_project(spec.project());
       run.set_branch(spec.branch());
@@ -367,20 +372,37 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
       Exec(tx,
            "INSERT INTO forge_runs (run_id, project, pr_number, head_sha, installation_id, "
            "trigger) VALUES ($1, $2, $3, $4, $5, $6)",
-           *id, pname, spec.aa() ? 0 : pr, spec.commit(), e.installation_id, plan.trigger);
-      if (!spec.aa()) {
+           id, pname, spec.aa() ? 0 : pr, spec.commit(), e.installation_id, plan.trigger);
+      if (!spec.aa() && report_run == id) {
         const std::string key = absl::StrCat(spec.commit(), ":", spec.suite_name());
         const bool check = github && wants(kCheckRun), status = wants(kCommitStatus);
         touched_outbox = touched_outbox || check || status;
         if (check && status) {
           TouchOutboxPair(tx, pname, {kCheckRun, "check:" + key}, {kCommitStatus, "status:" + key},
-                          *id, pr, e.installation_id);
+                          id, pr, e.installation_id);
         } else if (check || status) {
           TouchOutbox(tx, pname, check ? kCheckRun : kCommitStatus,
-                      (check ? "check:" : "status:") + key, *id, pr, e.installation_id);
+                      (check ? "check:" : "status:") + key, id, pr, e.installation_id);
         }
       }
       out.runs.push_back(std::move(run));
+    };
+    for (v1::RunSpec spec : plan.runs) {
+      if (ran_at_head(spec.commit(), spec.suite_name())) continue;
+      if (auto st = pgq::FillAaCommit(tx, &spec); !st.ok()) return st;
+      auto id = pgq::InsertRun(tx, spec);
+      if (!id.ok()) return id.status();
+      add_run(spec, *id, *id);
+    }
+    for (v1::Campaign camp : plan.campaigns) {
+      if (camp.tiers_size() == 0 || ran_at_head(camp.commit(), camp.suite_name())) continue;
+      for (v1::CampaignTier& t : *camp.mutable_tiers())
+        if (auto st = pgq::FillAaCommit(tx, t.mutable_spec()); !st.ok()) return st;
+      camp.set_commit(camp.tiers(0).spec().commit());
+      std::vector<int64_t> ids;
+      auto cid = InsertCampaign(tx, camp, &ids);
+      if (!cid.ok()) return cid.status();
+      for (int i = 0; i < camp.tiers_size(); ++i) add_run(camp.tiers(i).spec(), ids[i], ids[0]);
     }
     if (pr > 0 && Supersede(tx, pname, pr, out.runs, &out.stops)) touched_outbox = true;
     if (pr > 0 && !out.runs.empty() && project->comment() != "never" && plan.trigger != "push") {
@@ -397,10 +419,11 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
     }
     std::vector<int64_t> ids;
     for (const auto& r : out.runs) ids.push_back(r.id());
-    if (!out.runs.empty() && plan.runs.size() > out.runs.size())
-      absl::StrAppend(&plan.outcome, " (", plan.runs.size() - out.runs.size(),
-                      " already run at this head)");
-    if (out.runs.empty() && !plan.runs.empty())
+    size_t planned = plan.runs.size();
+    for (const auto& c : plan.campaigns) planned += c.tiers_size();
+    if (!out.runs.empty() && planned > out.runs.size())
+      absl::StrAppend(&plan.outcome, " (", planned - out.runs.size(), " already run at this head)");
+    if (out.runs.empty() && (!plan.runs.empty() || !plan.campaigns.empty()))
       plan.outcome = absl::StrCat("nothing new: every suite already ran at ", head.substr(0, 12));
     out.outcome = plan.outcome;
     Exec(tx,

@@ -139,6 +139,88 @@ TEST_F(ForgeTest, WebhooksToRunsToCheckRunsStatusesAndOneComment) {
             "ignored: a bot's comment");
 }
 
+// A registered suite with tiers runs as a campaign (docs/campaigns.md): a push to the default
+// branch makes a baseline campaign, a pull request a candidate campaign whose tiers are compared
+// with the baseline's same tiers; the head gets one check run and one commit status, concluded
+// by the campaign's outcome, with the campaign's report as the summary.
+TEST_F(ForgeTest, ATieredSuiteRunsAsACampaignReportedAsOneCheckRun) {
+  std::string yaml = SuiteYaml("hello", value_file_);
+  yaml.replace(yaml.find("jobs:"), 0, R"y(tiers:
+  small:
+    limits: [{metric: op.latency, target: 2, acceptable: 3, critical: 5}]
+  medium:
+    limits: [{metric: op.latency, target: 2, acceptable: 3, critical: 5}]
+)y");
+  std::ofstream(dir_ + "/suite.yaml") << yaml;
+  StartForgeController();
+  StartAgent("a1");
+  AddProject();
+
+  json push = GitHubExample("push", "", 4);
+  Answer a = Deliver("push", push, "d-push-c");
+  ASSERT_EQ(a.status, 202) << a.body.dump();
+  ASSERT_EQ(Runs(a).size(), 2u) << a.body.dump();  // a run per tier
+  EXPECT_TRUE(absl::StrContains(a.body.value("outcome", ""), "0 baseline run(s) and 1 campaign(s)"))
+      << a.body.dump();
+  for (int64_t id : Runs(a)) {
+    ASSERT_TRUE(WaitUntil([&] { return Analysed(id); }, absl::Seconds(120)));
+    EXPECT_EQ(GetRun(id).suite_name(), "hello");
+  }
+  EXPECT_EQ(GetRun(Runs(a)[1]).jobs(0).name(), "tiny@medium");
+
+  const std::string head = PullRequest("opened")["pull_request"]["head"]["sha"];
+  SetValue(4.0, head);  // above Acceptable, and a regression against the baseline
+  Answer opened = Deliver("pull_request", PullRequest("opened"), "d-pr-c");
+  ASSERT_EQ(opened.status, 202) << opened.body.dump();
+  ASSERT_EQ(Runs(opened).size(), 2u) << opened.body.dump();
+  for (int64_t id : Runs(opened)) {
+    ASSERT_TRUE(WaitUntil([&] { return Analysed(id); }, absl::Seconds(120)));
+    EXPECT_EQ(GetRun(id).state(), v1::RUN_STATE_SUCCEEDED) << "no tier supersedes another";
+  }
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(60)));
+  std::string out;
+  ASSERT_EQ(Cli({"campaign", "list", "--project", "hello"}, &out), 0);
+  EXPECT_NE(out.find("candidate"), std::string::npos) << out;
+  EXPECT_NE(out.find("baseline"), std::string::npos) << out;
+
+  for (const auto& e : proxy_->Exchanges())
+    EXPECT_LT(e.status, 400) << e.method << " " << e.path << ": " << e.answer;
+  const std::string repo = std::string("/repos/") + kRepo;
+  // One check run for the head (not one per tier), ending with the campaign's outcome.
+  int created = 0;
+  json last_check;
+  for (const auto& e : proxy_->Sent("POST", repo + "/check-runs")) {
+    json b = json::parse(e.body);
+    if (b["head_sha"] != head) continue;
+    ++created;
+    last_check = b;
+    EXPECT_EQ(b["name"], "perfgate / hello");
+  }
+  EXPECT_EQ(created, 1);
+  for (const auto& e : proxy_->Sent("PATCH", repo + "/check-runs/")) {
+    json b = json::parse(e.body);
+    if (b["external_id"] == std::to_string(Runs(opened)[0])) last_check = b;
+  }
+  ASSERT_TRUE(last_check.is_object());
+  EXPECT_EQ(last_check["status"], "completed") << last_check.dump();
+  EXPECT_EQ(last_check["conclusion"], "failure") << last_check.dump();
+  const std::string summary = last_check["output"]["summary"].get<std::string>();
+  EXPECT_TRUE(absl::StrContains(summary, "perfgate campaign [")) << summary;
+  EXPECT_TRUE(absl::StrContains(summary, "| job | metric | small | medium |")) << summary;
+  EXPECT_TRUE(absl::StrContains(last_check["output"]["title"].get<std::string>(), "fail: tier "))
+      << last_check.dump();
+  EXPECT_TRUE(absl::StrContains(last_check["details_url"].get<std::string>(), "/campaigns/"))
+      << last_check.dump();
+  json last_status;
+  for (const auto& e : proxy_->Sent("POST", repo + "/statuses/" + head))
+    last_status = json::parse(e.body);
+  ASSERT_TRUE(last_status.is_object());
+  EXPECT_EQ(last_status["state"], "failure") << last_status.dump();
+  auto posted = proxy_->Sent("POST", repo + "/issues/2/comments");
+  ASSERT_FALSE(posted.empty());
+  EXPECT_TRUE(absl::StrContains(posted[0].body, "[campaign ")) << posted[0].body;
+}
+
 // Bad deliveries are refused with the reason and store nothing; events perfgate does not act on
 // are acknowledged.
 TEST_F(ForgeTest, BadDeliveriesAreRefusedAndStoreNothing) {

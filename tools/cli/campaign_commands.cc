@@ -146,31 +146,17 @@ int CampaignFromSuite(const std::string& suite, const std::string& tier_list,
   } catch (const CLI::ValidationError& e) {
     return Usage(e.what());
   }
-  std::vector<std::string> tiers = absl::StrSplit(tier_list, ',', absl::SkipEmpty());
-  if (tiers.empty()) {
-    auto names = common::SuiteTierNames(suite, text);
-    if (!names.ok()) return Usage(std::string(names.status().message()));
-    tiers = params.empty() ? *names : std::vector<std::string>{"custom"};
-    if (tiers.empty())
-      return Usage(suite +
-                   " defines no tiers: add tiers: to it, or give --param to make a "
-                   "custom tier");
+  const std::vector<std::string> tiers = absl::StrSplit(tier_list, ',', absl::SkipEmpty());
+  auto parsed = common::ParseSuiteCampaign(suite, text, tiers, params);
+  if (!parsed.ok()) {
+    std::string why(parsed.status().message());
+    if (why.find("defines no tiers") != std::string::npos)
+      why = suite + " defines no tiers: add tiers: to it, or give --param to make a custom tier";
+    return Usage(why);
   }
-  for (const std::string& name : tiers) {
-    auto tier = common::ParseSuiteTier(suite, text, {name, params});
-    if (!tier.ok()) return Usage(std::string(tier.status().message()));
-    if (camp->suite_name().empty()) {
-      camp->set_suite_name(tier->spec.suite_name());
-      camp->set_project(tier->spec.project());
-    }
-    v1::CampaignTier* t = camp->add_tiers();
-    t->set_name(name);
-    t->mutable_params()->insert(tier->params.begin(), tier->params.end());
-    t->set_hosts(tier->hosts);
-    *t->mutable_spec() = std::move(tier->spec);
-    t->mutable_spec()->set_baseline_branch(baseline_branch);
-  }
-  if (camp->suite_name().empty()) return Usage(suite + ": a campaign's suite needs a name:");
+  *camp = *std::move(parsed);
+  for (v1::CampaignTier& t : *camp->mutable_tiers())
+    t.mutable_spec()->set_baseline_branch(baseline_branch);
   return 0;
 }
 

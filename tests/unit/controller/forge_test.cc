@@ -116,6 +116,33 @@ TEST(ForgePlannerTest, PushToABaselineBranchMakesBaselines) {
   EXPECT_EQ(PlanForgeEvent(p, push, std::nullopt, common::SpecLimits())->runs.size(), 1u);
 }
 
+// A registered suite with tiers is planned as a campaign of every tier, each tier's spec shaped
+// (kind, commit, branch) and validated like a run's.
+TEST(ForgePlannerTest, ASuiteWithTiersIsPlannedAsACampaign) {
+  v1::Project p = Project();
+  std::string yaml = kSuite;
+  yaml.replace(yaml.find("jobs:"), 0,
+               "tiers:\n  small: {limits: [{metric: x, max: 1}]}\n  large: {limits: [{metric: x, "
+               "max: 2}]}\n");
+  p.mutable_suites(0)->set_yaml(yaml);
+  ForgeEvent pr = PullRequestEvent("opened");
+  auto plan = PlanForgeEvent(p, pr, std::nullopt, common::SpecLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->runs.empty());
+  ASSERT_EQ(plan->campaigns.size(), 1u);
+  const v1::Campaign& c = plan->campaigns[0];
+  EXPECT_EQ(c.kind(), v1::RUN_KIND_CANDIDATE);
+  EXPECT_EQ(c.commit(), pr.head_sha);
+  EXPECT_EQ(c.project(), "hello");
+  ASSERT_EQ(c.tiers_size(), 2);
+  EXPECT_EQ(c.tiers(1).name(), "large");
+  EXPECT_EQ(c.tiers(1).spec().jobs(0).name(), "tiny@large");
+  EXPECT_EQ(c.tiers(1).spec().baseline_branch(), pr.base_branch);
+  EXPECT_EQ(c.tiers(1).spec().jobs(0).max_attempts(), 3u);
+  EXPECT_NE(plan->outcome.find("0 candidate run(s) and 1 campaign(s)"), std::string::npos)
+      << plan->outcome;
+}
+
 TEST(ForgePlannerTest, PullRequestsRunAsCandidatesForksWaitForATrustedCommand) {
   auto plan =
       PlanForgeEvent(Project(), PullRequestEvent("opened"), std::nullopt, common::SpecLimits());
@@ -305,6 +332,53 @@ TEST(ForgeReportTest, ConclusionsFollowTheFinalVerdict) {
   in.comparison->set_note(std::string(5000, 'x'));
   in.run.set_state(v1::RUN_STATE_SUCCEEDED);
   EXPECT_LE(ReportRun(in).description.size(), kStatusDescriptionLimit);
+}
+
+// A campaign tier's report is its campaign's: pending until the outcome is known, then the
+// outcome as the conclusion, titled with the first reason.
+TEST(ForgeReportTest, ACampaignsOutcomeIsTheConclusion) {
+  ReportInput in;
+  in.run = AnalysedRun("regression");
+  in.campaign_url = "https://perfgate.example/campaigns/4";
+  v1::CampaignReport& rep = in.campaign.emplace();
+  v1::Campaign& c = *rep.mutable_campaign();
+  c.set_id(4);
+  c.set_suite_name("hello");
+  c.set_kind(v1::RUN_KIND_CANDIDATE);
+  c.add_tiers()->set_state(v1::RUN_STATE_SUCCEEDED);
+  c.add_tiers()->set_state(v1::RUN_STATE_RUNNING);
+  c.set_state(v1::RUN_STATE_RUNNING);
+  rep.set_outcome("pending");
+  EXPECT_EQ(ReportRun(in).status, RunReport::Status::kInProgress);
+  EXPECT_EQ(ReportRun(in).title, "running: 1 of 2 tiers ended");
+  c.mutable_tiers(1)->set_state(v1::RUN_STATE_SUCCEEDED);
+  c.set_state(v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(ReportRun(in).title, "analysing");
+  rep.set_outcome("fail");
+  rep.add_reasons("tier large: api p99 regressed +40.0 % against the tier's baseline");
+  rep.add_reasons("tier large: api p99 120 ms: above acceptable");
+  RunReport r = ReportRun(in);
+  EXPECT_EQ(r.conclusion, "failure");
+  EXPECT_EQ(r.title,
+            "fail: tier large: api p99 regressed +40.0 % against the tier's baseline (and 1 more)");
+  EXPECT_NE(r.summary.find("perfgate campaign [4](https://perfgate.example/campaigns/4)"),
+            std::string::npos)
+      << r.summary;
+  EXPECT_NE(r.summary.find("### perfgate campaign: **fail**"), std::string::npos) << r.summary;
+  EXPECT_NE(r.verdict_line.find("[campaign 4]"), std::string::npos) << r.verdict_line;
+  EXPECT_LE(r.description.size(), kStatusDescriptionLimit);
+  rep.set_outcome("warn");
+  EXPECT_EQ(ReportRun(in).conclusion, "neutral");
+  EXPECT_EQ(ReportRun(in).status_state, "success");
+  rep.set_outcome("pass");
+  rep.clear_reasons();
+  EXPECT_EQ(ReportRun(in).conclusion, "success");
+  EXPECT_FALSE(AnyChange({in}));
+  rep.set_outcome("fail");
+  EXPECT_TRUE(AnyChange({in}));
+  c.set_state(v1::RUN_STATE_CANCELLED);
+  rep.set_outcome("warn");
+  EXPECT_EQ(ReportRun(in).conclusion, "cancelled");
 }
 
 TEST(ForgeReportTest, LongReportsAreCutWithALink) {
