@@ -69,8 +69,9 @@ void AddAnalysisFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--alert-webhook-url", cfg.alert_webhook_url,
                  "POST each alert here as JSON (http://host:port/path)");
   app.add_option("--alert-webhook-secret-file", cfg.alert_webhook_secret_file,
-                 "sign webhook bodies with HMAC-SHA256 under this file's first line "
-                 "(header X-Perfgate-Signature: sha256=<hex>)")
+                 "sign webhooks with HMAC-SHA256 of TIMESTAMP.BODY under this file's first line "
+                 "(headers X-Perfgate-Timestamp: unix seconds, X-Perfgate-Signature: "
+                 "sha256=<hex>)")
       ->check(CLI::ExistingFile);
   app.add_option("--alertmanager-url", cfg.alertmanager_url,
                  "send alerts to this Alertmanager's v2 API (http://host:9093)");

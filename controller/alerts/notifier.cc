@@ -40,9 +40,8 @@ std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active
                           {"ratio", absl::StrCat(a.ratio())},
                           {"ratio_ci", absl::StrCat(a.ratio_low(), "..", a.ratio_high())}};
   if (a.worst_functions_size() > 0) {
-    alert["annotations"]["profile_diff"] =
-        absl::StrCat(a.worst_functions_profile(), " (flat):\n",
-                     absl::StrJoin(WorstFunctionLines(a), "\n"));
+    alert["annotations"]["profile_diff"] = absl::StrCat(a.worst_functions_profile(), " (flat):\n",
+                                                        absl::StrJoin(WorstFunctionLines(a), "\n"));
   }
   if (!a.url().empty()) alert["generatorURL"] = a.url();
   const absl::Time created =
@@ -107,8 +106,13 @@ int Notifier::RunOnce() {
         std::vector<std::pair<std::string, std::string>> headers = {
             {"X-Perfgate-Alert-Id", std::to_string(d.alert.id())}};
         if (!opts_.webhook_secret.empty()) {
-          headers.emplace_back("X-Perfgate-Signature",
-                               "sha256=" + common::HmacSha256Hex(opts_.webhook_secret, body));
+          // The signature covers the time it was sent: a captured delivery replayed later fails
+          // the receiver's age check, and its timestamp cannot be changed without the secret.
+          const std::string ts = std::to_string(absl::ToUnixSeconds(clock_.Now()));
+          headers.emplace_back("X-Perfgate-Timestamp", ts);
+          headers.emplace_back(
+              "X-Perfgate-Signature",
+              "sha256=" + common::HmacSha256Hex(opts_.webhook_secret, ts + "." + body));
         }
         record("webhook", Post(opts_.webhook_url, body, headers));
       }
@@ -119,8 +123,9 @@ int Notifier::RunOnce() {
       } else {
         std::string base = opts_.alertmanager_url;
         while (absl::EndsWith(base, "/")) base.pop_back();
-        record("alertmanager", Post(base + "/api/v2/alerts",
-                                    AlertmanagerBody(d.alert, opts_.alertmanager_active_for, clock_.Now()), {}));
+        record("alertmanager",
+               Post(base + "/api/v2/alerts",
+                    AlertmanagerBody(d.alert, opts_.alertmanager_active_for, clock_.Now()), {}));
       }
     }
   }

@@ -1,5 +1,6 @@
 // Delivers alerts: to an outgoing webhook (the alert as JSON, signed with HMAC-SHA256 of the
-// body under a shared secret, header X-Perfgate-Signature: sha256=<hex>) and to Alertmanager's
+// "TIMESTAMP.BODY" under a shared secret, headers X-Perfgate-Timestamp: unix seconds and
+// X-Perfgate-Signature: sha256=<hex>) and to Alertmanager's
 // v2 API (POST /api/v2/alerts). Delivery state lives with the alert in the database; failures
 // are retried with backoff up to a limit, so a receiver that is down for a while loses nothing.
 // Delivery is at least once: receivers can tell repeats by X-Perfgate-Alert-Id / the alert_id

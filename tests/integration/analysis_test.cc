@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/hash/sha256.h"
 #include "common/process/subprocess.h"
@@ -76,6 +77,7 @@ class WebhookReceiver {
       std::lock_guard<std::mutex> l(mu_);
       bodies_.push_back(req.body);
       signatures_.push_back(req.get_header_value("X-Perfgate-Signature"));
+      timestamps_.push_back(req.get_header_value("X-Perfgate-Timestamp"));
       res.status = 204;
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -92,13 +94,17 @@ class WebhookReceiver {
     for (size_t i = 0; i < bodies_.size(); ++i) out.emplace_back(bodies_[i], signatures_[i]);
     return out;
   }
+  std::vector<std::string> Timestamps() {
+    std::lock_guard<std::mutex> l(mu_);
+    return timestamps_;
+  }
 
  private:
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
   std::mutex mu_;
-  std::vector<std::string> bodies_, signatures_;
+  std::vector<std::string> bodies_, signatures_, timestamps_;
 };
 
 class AnalysisTest : public BenchmarkTest {
@@ -234,9 +240,18 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
         return false;
       },
       absl::Seconds(20)));
+  // Signed over its send time and body (the receiver's check, docs/analysis.md): a replay
+  // under a fresh timestamp would need the secret.
   bool signed_ok = false;
-  for (const auto& [body, sig] : hook.Received()) {
-    EXPECT_EQ(sig, "sha256=" + common::HmacSha256Hex("s3cret", body)) << body;
+  const auto received = hook.Received();
+  const auto stamps = hook.Timestamps();
+  ASSERT_EQ(stamps.size(), received.size());
+  for (size_t i = 0; i < received.size(); ++i) {
+    const auto& [body, sig] = received[i];
+    int64_t ts = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(stamps[i], &ts)) << "X-Perfgate-Timestamp: " << stamps[i];
+    EXPECT_LE(std::abs(absl::ToUnixSeconds(absl::Now()) - ts), 300);
+    EXPECT_EQ(sig, "sha256=" + common::HmacSha256Hex("s3cret", stamps[i] + "." + body)) << body;
     auto j = nlohmann::json::parse(body, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << body;
     EXPECT_EQ(j["event"], "perfgate.alert");
