@@ -312,8 +312,7 @@ const char* KindName(const v1::PhaseSpec& p) {
 }  // namespace
 
 std::string PhasePrefix(const v1::PhaseSpec& p) {
-  const std::string kind = KindName(p);
-  return p.name() == kind || p.name().empty() ? kind : kind + "." + p.name();
+  return common::PhaseMetricPrefix(KindName(p), p.name());
 }
 
 absl::Status RunLoadWindow(const v1::WorkloadSpec& w, absl::Duration window, BenchContext& ctx,

@@ -966,6 +966,10 @@ absl::Status CheckRunFields(v1::RunSpec* spec, const SpecLimits& limits) {
 
 }  // namespace
 
+std::string PhaseMetricPrefix(const std::string& kind, const std::string& name) {
+  return name == kind || name.empty() ? kind : kind + "." + name;
+}
+
 v1::WorkloadSpec LoadPhaseWorkload(const v1::LoadPhase& l) {
   v1::WorkloadSpec w;
   if (l.has_http()) *w.mutable_http() = l.http();

@@ -83,15 +83,19 @@ struct SpecLimits {
   std::string promtool;  // checks PromQL syntax when set (path to promtool)
 };
 
-// Validates `spec` and fills its defaults so that a stored spec is complete.
-// INVALID_ARGUMENT with a message "spec.FIELD: PROBLEM"; the field path ("jobs[0].command
-// .timeout_seconds") is also attached as the payload kSpecFieldPayload, so that a caller
-// holding the spec's source (the suite parser) can point at it.
 // A load phase's generator (and faults) as a one-generator workload, and a workload's generator
 // back into a load phase: a load phase is checked and run as such a workload.
 v1::WorkloadSpec LoadPhaseWorkload(const v1::LoadPhase& l);
 void SetLoadPhaseGenerator(const v1::WorkloadSpec& w, v1::LoadPhase* l);
 
+// A phase's metric prefix (docs/campaigns.md): KIND, or KIND.NAME when the name is not the
+// kind's ("soak", "soak.idle"); KIND is ops, wait, load, soak or cleanup.
+std::string PhaseMetricPrefix(const std::string& kind, const std::string& name);
+
+// Validates `spec` and fills its defaults so that a stored spec is complete.
+// INVALID_ARGUMENT with a message "spec.FIELD: PROBLEM"; the field path ("jobs[0].command
+// .timeout_seconds") is also attached as the payload kSpecFieldPayload, so that a caller
+// holding the spec's source (the suite parser) can point at it.
 absl::Status ValidateAndDefaultRunSpec(v1::RunSpec* spec, const SpecLimits& limits = {});
 
 inline constexpr char kSpecFieldPayload[] = "perfgate.dev/spec-field";

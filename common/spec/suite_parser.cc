@@ -935,7 +935,8 @@ absl::StatusOr<v1::Campaign> ParseSuiteCampaign(const std::string& filename,
     if (!params.empty()) names = {"custom"};
     if (names.empty())
       return absl::InvalidArgumentError(
-          filename + " defines no tiers: add tiers: to it, or give parameters for a custom tier");
+          filename +
+          " defines no tiers: add tiers: to it, or give parameters (--param) for a custom tier");
   }
   v1::Campaign c;
   for (const std::string& name : names) {

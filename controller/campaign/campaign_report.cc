@@ -175,10 +175,10 @@ std::string SoakHeapLine(const v1::SoakHeap& h) {
                       h.profiles() == 1 ? " repetition)" : " repetitions)");
 }
 
-std::string LeakSuspectLine(const v1::FunctionDelta& f) {
-  return absl::StrCat(SignedProfileValue(f.candidate_flat() - f.base_flat(), "bytes"), "  ",
-                      f.name(), " (", FormatProfileValue(f.candidate_flat(), "bytes"),
-                      " in use at the end)");
+std::string LeakSuspectLine(const v1::FunctionDelta& f, const std::string& quote) {
+  return absl::StrCat(SignedProfileValue(f.candidate_flat() - f.base_flat(), "bytes"),
+                      quote.empty() ? "  " : " ", quote, f.name(), quote, " (",
+                      FormatProfileValue(f.candidate_flat(), "bytes"), " in use at the end)");
 }
 
 std::string LevelWord(const std::string& level) {
@@ -456,10 +456,7 @@ std::string RenderCampaignMarkdown(const v1::CampaignReport& r, const std::strin
       absl::StrAppend(&out, "- ", SoakHeapLine(h), h.suspects().empty() ? ": no suspect" : "",
                       "\n");
       for (const v1::FunctionDelta& f : h.suspects())
-        absl::StrAppend(&out, "  - ",
-                        SignedProfileValue(f.candidate_flat() - f.base_flat(), "bytes"), " `",
-                        f.name(), "` (", FormatProfileValue(f.candidate_flat(), "bytes"),
-                        " in use at the end)\n");
+        absl::StrAppend(&out, "  - ", LeakSuspectLine(f, "`"), "\n");
     }
     absl::StrAppend(&out, "\n</details>\n");
   }

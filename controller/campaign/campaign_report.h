@@ -53,8 +53,9 @@ std::string EnumWord(const std::string& name);
 std::string FaultLine(const v1::CampaignFault& f);
 //  "tier medium: cluster soak, manager: in use 1.20 MiB -> 5.60 MiB over 20 s (2 repetitions)"
 std::string SoakHeapLine(const v1::SoakHeap& h);
-//  "+4.30 MiB  perfgate::sample_target::Manager::RetainHeartbeat() (5.10 MiB in use at the end)"
-std::string LeakSuspectLine(const v1::FunctionDelta& f);
+//  "+4.30 MiB  perfgate::sample_target::Manager::RetainHeartbeat() (5.10 MiB in use at the end)";
+//  the function's name between `quote`s (Markdown: "`").
+std::string LeakSuspectLine(const v1::FunctionDelta& f, const std::string& quote = "");
 
 // "target", "acceptable", "above acceptable", "critical", or "" (no levels).
 std::string LevelWord(const std::string& level);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "common/spec/run_spec_rules.h"
 #include "common/status/macros.h"
 #include "controller/profile/pprof.h"
 
@@ -94,10 +95,7 @@ double SoakSeconds(const v1::JobResults& job, const std::string& phase) {
   int n = 0;
   for (const v1::RepetitionResult& r : job.repetitions()) {
     for (const v1::PhaseRecord& p : r.phases()) {
-      if (p.kind() != "soak") continue;
-      const std::string prefix =
-          p.name() == "soak" || p.name().empty() ? "soak" : "soak." + p.name();
-      if (prefix != phase) continue;
+      if (p.kind() != "soak" || common::PhaseMetricPrefix("soak", p.name()) != phase) continue;
       sum += p.seconds();
       ++n;
     }

@@ -148,12 +148,7 @@ int CampaignFromSuite(const std::string& suite, const std::string& tier_list,
   }
   const std::vector<std::string> tiers = absl::StrSplit(tier_list, ',', absl::SkipEmpty());
   auto parsed = common::ParseSuiteCampaign(suite, text, tiers, params);
-  if (!parsed.ok()) {
-    std::string why(parsed.status().message());
-    if (why.find("defines no tiers") != std::string::npos)
-      why = suite + " defines no tiers: add tiers: to it, or give --param to make a custom tier";
-    return Usage(why);
-  }
+  if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
   *camp = *std::move(parsed);
   for (v1::CampaignTier& t : *camp->mutable_tiers())
     t.mutable_spec()->set_baseline_branch(baseline_branch);
