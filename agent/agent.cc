@@ -17,6 +17,7 @@
 #include "agent/session.h"
 #include "agent/spool/uploader.h"
 #include "common/grpc/auth.h"
+#include "common/grpc/tls.h"
 #include "common/http/http_server.h"
 #include "common/log/log.h"
 #include "common/spec/run_spec_rules.h"
@@ -120,7 +121,9 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
-  channel_ = grpc::CreateCustomChannel(cfg_.controller, grpc::InsecureChannelCredentials(), args);
+  auto creds = common::MakeChannelCredentials({cfg_.tls_ca, cfg_.tls_cert, cfg_.tls_key});
+  if (!creds.ok()) return creds.status();
+  channel_ = grpc::CreateCustomChannel(cfg_.controller, *creds, args);
   stub_ = v1::AgentGateway::NewStub(channel_);
   auto ctx = [this](absl::Duration timeout) { return NewContext(timeout); };
   uploader_ = std::make_unique<Uploader>(

@@ -34,7 +34,12 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--work-dir", cfg.work_dir, "journal, spool and scratch space")
       ->capture_default_str();
-  app.add_option("--token-file", cfg.token_file, "bearer token for the controller's agent gateway");
+  app.add_option("--token-file", cfg.token_file,
+                 "bearer token for the controller's agent gateway (mode 0600)");
+  app.add_option("--tls-ca", cfg.tls_ca, "the controller serves TLS: its CA certificate (PEM)");
+  app.add_option("--tls-cert", cfg.tls_cert,
+                 "this agent's client certificate (PEM; its CN is the agent's name)");
+  app.add_option("--tls-key", cfg.tls_key, "the client certificate's key (PEM, mode 0600)");
   app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics")
       ->capture_default_str();
   app.add_option("--prometheus-url", cfg.prometheus_url,

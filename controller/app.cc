@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc/tls.h"
 #include "common/http/http_server.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
@@ -45,13 +46,9 @@
 namespace perfgate::controller {
 namespace {
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
-absl::StatusOr<common::TokenAuth> LoadAuth(const std::string& file) {
+absl::StatusOr<common::TokenAuth> LoadAuth(const std::string& file, common::TokenAuth::Kind kind) {
   if (file.empty()) return common::TokenAuth();
-  return common::TokenAuth::FromFile(file);
+  return common::TokenAuth::FromFile(file, kind);
 }
 
 // A credential file's contents: the first line (`whole`: everything, for a PEM key).
@@ -99,6 +96,7 @@ class ControllerAppImpl : public ControllerApp {
   };
   struct Auths {
     common::TokenAuth api, agents;
+    std::shared_ptr<grpc::ServerCredentials> grpc_credentials;
   };
   // Init's steps, in order: each builds one part of the controller.
   absl::StatusOr<Listeners> ParseListeners() const;
@@ -110,7 +108,7 @@ class ControllerAppImpl : public ControllerApp {
   absl::Status BuildForge();              // projects, webhooks, the outbox and the forges' clients
   void BuildServices(const Auths& auth);  // pages, the operators' API, the agents' gateway
   absl::Status StartHttp(const Listeners& l);
-  absl::StatusOr<int> StartGrpc();  // the bound port
+  absl::StatusOr<int> StartGrpc(const Auths& auth);  // the bound port
   // A NOTIFY from any replica (controller/events/controller_event.h) wakes our components.
   void OnDatabaseEvent(const std::string& payload);
 
@@ -179,7 +177,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   RETURN_IF_ERROR(BuildForge());
   BuildServices(auth);
   RETURN_IF_ERROR(StartHttp(listen));
-  ASSIGN_OR_RETURN(int grpc_port, StartGrpc());
+  ASSIGN_OR_RETURN(int grpc_port, StartGrpc(auth));
   dispatcher_->Start();
   housekeeper_->Start();
   analyser_->Start();
@@ -202,16 +200,35 @@ absl::StatusOr<ControllerAppImpl::Listeners> ControllerAppImpl::ParseListeners()
 }
 
 absl::StatusOr<ControllerAppImpl::Auths> ControllerAppImpl::LoadAuths(const Listeners& l) const {
-  ASSIGN_OR_RETURN(common::TokenAuth api, LoadAuth(cfg_.api_token_file));
-  ASSIGN_OR_RETURN(common::TokenAuth agents, LoadAuth(cfg_.agent_token_file));
-  if (!IsLoopback(l.grpc_host) && !(api.enabled() && agents.enabled()) && !cfg_.insecure_no_auth) {
+  ASSIGN_OR_RETURN(common::TokenAuth api,
+                   LoadAuth(cfg_.api_token_file, common::TokenAuth::Kind::kApi));
+  ASSIGN_OR_RETURN(common::TokenAuth agents,
+                   LoadAuth(cfg_.agent_token_file, common::TokenAuth::Kind::kAgent));
+  ASSIGN_OR_RETURN(
+      auto creds, common::MakeServerCredentials({cfg_.tls_cert, cfg_.tls_key, cfg_.tls_client_ca}));
+  const bool loopback = common::IsLoopbackHost(l.grpc_host);
+  const bool agents_identified = !cfg_.tls_client_ca.empty() || agents.enabled();
+  if (!loopback && !(api.enabled() && agents_identified) && !cfg_.insecure_no_auth) {
     return absl::FailedPreconditionError(
         "--grpc-listen " + cfg_.grpc_listen +
-        " is not loopback: pass --api-token-file and --agent-token-file (or --insecure-no-auth on "
-        "a trusted network)");
+        " is not loopback: pass --api-token-file and --agent-token-file or --tls-client-ca (or "
+        "--insecure-no-auth on a trusted network)");
+  }
+  if (!loopback && cfg_.tls_cert.empty() && !cfg_.insecure_plaintext) {
+    return absl::FailedPreconditionError(
+        "--grpc-listen " + cfg_.grpc_listen +
+        " is not loopback: pass --tls-cert and --tls-key, so that tokens and results do not "
+        "travel in clear text (or --insecure-plaintext on a trusted network)");
   }
   if (!api.enabled()) spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
-  return Auths{std::move(api), std::move(agents)};
+  if (agents.enabled() && !agents.all_named() && cfg_.tls_client_ca.empty())
+    spdlog::warn(
+        "msg=\"an agent token names no agent: its holder may act as any agent (write 'AGENT "
+        "TOKEN' lines)\"");
+  spdlog::info("msg=\"gRPC security\" tls={} agent_certificates={} agent_tokens={} api_tokens={}",
+               !cfg_.tls_cert.empty(), !cfg_.tls_client_ca.empty(), agents.enabled(),
+               api.enabled());
+  return Auths{std::move(api), std::move(agents), std::move(creds)};
 }
 
 absl::StatusOr<std::string> ControllerAppImpl::OpenDatabase() {
@@ -365,9 +382,10 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
   api_->SetCampaigns(campaigns_.get(), schedules_.get());
   pages_->SetForge(forge_.get());
   pages_->SetCampaigns(campaigns_.get());
-  gateway_ =
-      std::make_unique<AgentGatewayService>(*jobs_, *results_, *sessions_, work_, runs_, metrics_,
-                                            auth.agents, UploadLimits{}, spec_limits);
+  gateway_ = std::make_unique<AgentGatewayService>(
+      *jobs_, *results_, *sessions_, work_, runs_, metrics_,
+      AgentIdentities(auth.agents, /*require_certificate=*/!cfg_.tls_client_ca.empty()),
+      UploadLimits{}, spec_limits);
 }
 
 absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
@@ -392,12 +410,12 @@ absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> ControllerAppImpl::StartGrpc() {
+absl::StatusOr<int> ControllerAppImpl::StartGrpc(const Auths& auth) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(cfg_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(cfg_.grpc_listen, auth.grpc_credentials, &bound_port);
   builder.RegisterService(api_.get());
   builder.RegisterService(gateway_.get());
   builder.SetMaxReceiveMessageSize(8 << 20);

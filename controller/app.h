@@ -17,7 +17,11 @@ struct ControllerConfig {
   std::string data_dir = "./perfgate-data";
   std::string api_token_file;
   std::string agent_token_file;
-  bool insecure_no_auth = false;      // allow non-loopback listening without tokens
+  bool insecure_no_auth = false;  // allow non-loopback listening without tokens
+  // TLS on the gRPC port (docs/security.md). With a client CA, agents must present a
+  // certificate from it and act only as the agent it names (mutual TLS).
+  std::string tls_cert, tls_key, tls_client_ca;
+  bool insecure_plaintext = false;    // allow a non-loopback gRPC listener without TLS
   std::string controller_id;          // default: hostname:pid
   std::string ready_file;             // written (JSON with ports) once serving
   std::string promtool = "promtool";  // checks suites' PromQL at submit; "" = no check

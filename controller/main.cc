@@ -23,11 +23,20 @@ void AddServingFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--data-dir", cfg.data_dir, "where the embedded PostgreSQL lives")
       ->capture_default_str();
   app.add_option("--api-token-file", cfg.api_token_file,
-                 "bearer tokens accepted on the Controller API, one a line");
+                 "API tokens, one 'NAME ROLE TOKEN' a line (ROLE: viewer, submitter or admin); "
+                 "mode 0600");
   app.add_option("--agent-token-file", cfg.agent_token_file,
-                 "bearer tokens accepted from agents, one a line");
+                 "agent tokens, one 'AGENT TOKEN' a line: a token lets only that agent connect "
+                 "and touch only its attempts; mode 0600");
   app.add_flag("--insecure-no-auth", cfg.insecure_no_auth,
                "allow a non-loopback listener without tokens");
+  app.add_option("--tls-cert", cfg.tls_cert, "serve gRPC over TLS with this certificate (PEM)");
+  app.add_option("--tls-key", cfg.tls_key, "the certificate's private key (PEM, mode 0600)");
+  app.add_option("--tls-client-ca", cfg.tls_client_ca,
+                 "mutual TLS for agents: CA certificates (PEM, several during a rotation) that "
+                 "issue agent certificates; an agent's certificate CN is its name");
+  app.add_flag("--insecure-plaintext", cfg.insecure_plaintext,
+               "allow a non-loopback gRPC listener without TLS");
   app.add_option("--controller-id", cfg.controller_id,
                  "name of this replica (default hostname:pid)");
   app.add_option("--ready-file", cfg.ready_file,

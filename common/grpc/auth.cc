@@ -1,8 +1,14 @@
 #include "common/grpc/auth.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace perfgate::common {
@@ -16,31 +22,100 @@ bool SameToken(const std::string& a, absl::string_view b) {
   return diff == 0;
 }
 
-absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
+// The file's token lines, each split into its words; comments and blank lines dropped.
+absl::StatusOr<std::vector<std::pair<int, std::vector<std::string>>>> ReadTokenLines(
+    absl::string_view flag, const std::string& path) {
+  if (auto s = CheckSecretFileMode(flag, path); !s.ok()) return s;
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError("token file " + path + ": cannot be read");
-  std::vector<std::string> tokens;
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": ", path, ": cannot be read"));
+  std::vector<std::pair<int, std::vector<std::string>>> lines;
   std::string line;
-  while (std::getline(in, line)) {
+  for (int n = 1; std::getline(in, line); ++n) {
     absl::string_view t = absl::StripAsciiWhitespace(line);
-    if (!t.empty() && t[0] != '#') tokens.emplace_back(t);
+    if (t.empty() || t[0] == '#') continue;
+    lines.emplace_back(n, absl::StrSplit(t, absl::ByAnyChar(" \t"), absl::SkipEmpty()));
   }
-  if (tokens.empty()) return absl::InvalidArgumentError("token file " + path + ": holds no token");
-  return tokens;
+  if (lines.empty())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, ": holds no token"));
+  return lines;
 }
 
 }  // namespace
 
-absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
-  auto tokens = ReadTokens(path);
-  if (!tokens.ok()) return tokens.status();
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kSubmitter:
+      return "submitter";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+absl::StatusOr<Role> ParseRole(absl::string_view s) {
+  for (Role r : {Role::kViewer, Role::kSubmitter, Role::kAdmin})
+    if (s == RoleName(r)) return r;
+  return absl::InvalidArgumentError(
+      absl::StrCat("role '", s, "': want viewer, submitter or admin"));
+}
+
+absl::Status CheckSecretFileMode(absl::string_view flag, const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0)
+    return absl::NotFoundError(absl::StrCat(flag, ": ", path, ": cannot be read"));
+  if ((st.st_mode & 077) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: %s is readable by group or others (mode %03o): a secret file must "
+                        "be readable by its owner only (chmod 600)",
+                        std::string(flag), path, st.st_mode & 0777));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path, Kind kind) {
+  const char* flag = kind == Kind::kApi ? "--api-token-file" : "--agent-token-file";
+  auto lines = ReadTokenLines(flag, path);
+  if (!lines.ok()) return lines.status();
   TokenAuth auth;
-  auth.tokens_.insert(tokens->begin(), tokens->end());
+  std::set<std::string> names, tokens;
+  for (const auto& [n, words] : *lines) {
+    auto bad = [&, n = n](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, ":", n, ": ", why));
+    };
+    Entry e;
+    if (words.size() == 1) {
+      e.token = words[0];
+      if (kind == Kind::kApi) e.name = "token";
+    } else if (kind == Kind::kApi && words.size() == 3) {
+      auto role = ParseRole(words[1]);
+      if (!role.ok()) return bad(role.status().message());
+      e = Entry{words[0], words[2], *role};
+    } else if (kind == Kind::kAgent && words.size() == 2) {
+      e.name = words[0];
+      e.token = words[1];
+    } else {
+      return bad(kind == Kind::kApi ? "want NAME ROLE TOKEN" : "want NAME TOKEN");
+    }
+    if (e.token.size() < 16) return bad("a token must be at least 16 characters");
+    if (!tokens.insert(e.token).second) return bad("the same token is listed twice");
+    // An agent may hold two tokens (rotation); an API name is one actor with one role.
+    if (kind == Kind::kApi && words.size() == 3 && !names.insert(e.name).second)
+      return bad("name '" + e.name + "' is listed twice");
+    auth.entries_.push_back(std::move(e));
+  }
   return auth;
 }
 
-absl::Status TokenAuth::Check(const grpc::ServerContextBase& ctx) const {
-  if (tokens_.empty()) return absl::OkStatus();
+bool TokenAuth::all_named() const {
+  for (const Entry& e : entries_)
+    if (e.name.empty()) return false;
+  return true;
+}
+
+absl::StatusOr<Principal> TokenAuth::Authenticate(const grpc::ServerContextBase& ctx) const {
+  if (entries_.empty()) return Principal{};
   auto it = ctx.client_metadata().find("authorization");
   if (it == ctx.client_metadata().end()) {
     return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
@@ -49,16 +124,18 @@ absl::Status TokenAuth::Check(const grpc::ServerContextBase& ctx) const {
   if (!absl::ConsumePrefix(&value, "Bearer ")) {
     return absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'");
   }
-  for (const auto& t : tokens_) {
-    if (SameToken(t, value)) return absl::OkStatus();
-  }
-  return absl::UnauthenticatedError("invalid token");
+  // Every entry is compared, so the time taken does not say which one matched.
+  const Entry* match = nullptr;
+  for (const Entry& e : entries_)
+    if (SameToken(e.token, value)) match = &e;
+  if (match == nullptr) return absl::UnauthenticatedError("invalid token");
+  return Principal{match->name, match->role, true};
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  auto tokens = ReadTokens(path);
-  if (!tokens.ok()) return tokens.status();
-  return tokens->front();
+  auto lines = ReadTokenLines("--token-file", path);
+  if (!lines.ok()) return lines.status();
+  return lines->front().second.back();
 }
 
 }  // namespace perfgate::common

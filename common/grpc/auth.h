@@ -1,33 +1,68 @@
-// Bearer-token authentication for gRPC services. Tokens come from a file (one per line, so
-// that a token can be rotated by listing old and new together). With no file, every caller is
-// accepted. Safe for concurrent use once loaded.
+// Bearer-token authentication for gRPC services, and the secret files it reads.
+//
+// A token file holds one token a line ('#' starts a comment), so that a token can be rotated by
+// listing the old and the new together. A line names who holds the token:
+//   API tokens (--api-token-file):     NAME ROLE TOKEN   e.g. "ci submitter 3f9c…"
+//   agent tokens (--agent-token-file): NAME TOKEN        e.g. "bench-07 81d2…"
+// NAME is recorded as the actor of what the caller does (API) or is the agent the caller may act
+// as (agents). A line with the token alone is still read for compatibility: an API token then
+// is "token" with the admin role, an agent token binds to no agent name (any agent may use it).
+// With no file, every caller is accepted as an unnamed admin. Secret files must not be readable
+// by group or others (the loader refuses them, as ssh does). Safe for concurrent use once loaded.
 #pragma once
 
 #include <grpcpp/server_context.h>
 
-#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace perfgate::common {
 
-class TokenAuth {
- public:
-  // Accepts everyone.
-  TokenAuth() = default;
-  // NOT_FOUND if the file cannot be read, INVALID_ARGUMENT if it holds no token.
-  static absl::StatusOr<TokenAuth> FromFile(const std::string& path);
+// What an API caller may do; each role includes the ones before it.
+enum class Role { kViewer = 0, kSubmitter = 1, kAdmin = 2 };
+const char* RoleName(Role r);
+// INVALID_ARGUMENT naming the roles for anything else.
+absl::StatusOr<Role> ParseRole(absl::string_view s);
 
-  bool enabled() const { return !tokens_.empty(); }
-  // UNAUTHENTICATED unless the call carries "authorization: Bearer <one of the tokens>".
-  absl::Status Check(const grpc::ServerContextBase& ctx) const;
-
- private:
-  std::set<std::string> tokens_;
+// Who made a call. `name` is empty when nothing names the caller (no token file, or a token
+// line without a name).
+struct Principal {
+  std::string name;
+  Role role = Role::kAdmin;
+  bool authenticated = false;  // a token was checked (false: authentication is off)
 };
 
-// Reads a token file's first non-empty line (client side).
+class TokenAuth {
+ public:
+  enum class Kind { kApi, kAgent };
+  // Accepts everyone.
+  TokenAuth() = default;
+  // NOT_FOUND if the file cannot be read; INVALID_ARGUMENT (with the line) for a malformed line,
+  // a duplicate name or token, an empty file, or a file group or others can read.
+  static absl::StatusOr<TokenAuth> FromFile(const std::string& path, Kind kind);
+
+  bool enabled() const { return !entries_.empty(); }
+  // Whether every token names its holder (agents: whether calls can be bound to agent names).
+  bool all_named() const;
+  // UNAUTHENTICATED unless the call carries "authorization: Bearer <one of the tokens>".
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx) const;
+
+ private:
+  struct Entry {
+    std::string name, token;
+    Role role = Role::kAdmin;
+  };
+  std::vector<Entry> entries_;
+};
+
+// INVALID_ARGUMENT naming `flag` when group or others may read `path` (a key or token file);
+// NOT_FOUND when it does not exist.
+absl::Status CheckSecretFileMode(absl::string_view flag, const std::string& path);
+
+// Reads a client's token file: its first token (a line's last word), after CheckSecretFileMode.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 }  // namespace perfgate::common

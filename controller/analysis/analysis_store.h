@@ -80,9 +80,10 @@ class AnalysisStore {
   virtual absl::StatusOr<v1::ListChangePointsResponse> ListChangePoints(
       const v1::ListChangePointsRequest& req) = 0;
   virtual absl::StatusOr<v1::ChangePointRecord> TriageChangePoint(
-      const v1::TriageChangePointRequest& req) = 0;
+      const v1::TriageChangePointRequest& req, const std::string& actor) = 0;
   virtual absl::StatusOr<v1::ListAlertsResponse> ListAlerts(const v1::ListAlertsRequest& req) = 0;
-  virtual absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest& req) = 0;
+  virtual absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest& req,
+                                                const std::string& actor) = 0;
 
   // Alerts with a pending delivery whose time has come.
   virtual absl::StatusOr<std::vector<Delivery>> DueDeliveries(int limit) = 0;

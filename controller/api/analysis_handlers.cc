@@ -24,7 +24,7 @@ grpc::Status CheckText(const char* field, const std::string& v, size_t max = 256
 grpc::Status ControllerService::CompareRun(grpc::ServerContext* ctx,
                                            const v1::CompareRunRequest* req, v1::Comparison* resp) {
   ScopedLatency t(metrics_.rpc_latency("CompareRun"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return Invalid("run_id: must be a run id");
   if (req->against_run_id() < 0) return Invalid("against_run_id: must be a run id");
   auto c = req->against_run_id() != 0 ? analyser_.Compare(req->run_id(), req->against_run_id())
@@ -37,7 +37,7 @@ grpc::Status ControllerService::CompareRun(grpc::ServerContext* ctx,
 grpc::Status ControllerService::GetReport(grpc::ServerContext* ctx, const v1::GetReportRequest* req,
                                           v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetReport"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return Invalid("run_id: must be a run id");
   const std::string format = req->format().empty() ? "text" : req->format();
   if (format != "md" && format != "json" && format != "text" && format != "html")
@@ -66,7 +66,7 @@ grpc::Status ControllerService::GetReport(grpc::ServerContext* ctx, const v1::Ge
 grpc::Status ControllerService::GetHistory(grpc::ServerContext* ctx,
                                            const v1::GetHistoryRequest* req, v1::History* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetHistory"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   for (auto [f, v] : {std::pair{"project", &req->project()},
                       {"branch", &req->branch()},
                       {"suite_name", &req->suite_name()},
@@ -85,7 +85,7 @@ grpc::Status ControllerService::ListChangePoints(grpc::ServerContext* ctx,
                                                  const v1::ListChangePointsRequest* req,
                                                  v1::ListChangePointsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListChangePoints"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (auto s = CheckText("suite_name", req->suite_name()); !s.ok()) return s;
   if (auto s = CheckText("state", req->state()); !s.ok()) return s;
   auto r = analysis_.ListChangePoints(*req);
@@ -98,9 +98,10 @@ grpc::Status ControllerService::TriageChangePoint(grpc::ServerContext* ctx,
                                                   const v1::TriageChangePointRequest* req,
                                                   v1::ChangePointRecord* resp) {
   ScopedLatency t(metrics_.rpc_latency("TriageChangePoint"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  auto who = Caller(*ctx, __func__);
+  if (!who.ok()) return ToGrpcStatus(who.status());
   if (req->id() <= 0) return Invalid("id: must be a change point id");
-  auto r = analysis_.TriageChangePoint(*req);
+  auto r = analysis_.TriageChangePoint(*req, who->name);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *std::move(r);
   return grpc::Status::OK;
@@ -110,7 +111,7 @@ grpc::Status ControllerService::ListAlerts(grpc::ServerContext* ctx,
                                            const v1::ListAlertsRequest* req,
                                            v1::ListAlertsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListAlerts"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (auto s = CheckText("state", req->state()); !s.ok()) return s;
   auto r = analysis_.ListAlerts(*req);
   if (!r.ok()) return ToGrpcStatus(r.status());
@@ -121,9 +122,10 @@ grpc::Status ControllerService::ListAlerts(grpc::ServerContext* ctx,
 grpc::Status ControllerService::UpdateAlert(grpc::ServerContext* ctx,
                                             const v1::UpdateAlertRequest* req, v1::Alert* resp) {
   ScopedLatency t(metrics_.rpc_latency("UpdateAlert"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  auto who = Caller(*ctx, __func__);
+  if (!who.ok()) return ToGrpcStatus(who.status());
   if (req->id() <= 0) return Invalid("id: must be an alert id");
-  auto r = analysis_.UpdateAlert(*req);
+  auto r = analysis_.UpdateAlert(*req, who->name);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *std::move(r);
   return grpc::Status::OK;

@@ -7,6 +7,7 @@
 #include "common/spec/suite_tiers.h"
 #include "common/status/grpc_status.h"
 #include "common/time/cron.h"
+#include "controller/api/api_roles.h"
 #include "controller/api/controller_service.h"
 #include "controller/campaign/campaign_report.h"
 #include "controller/queue/agent_matcher.h"
@@ -23,9 +24,8 @@ grpc::Status Invalid(const std::string& msg) {
 
 // The checks every campaign and schedule call starts with: the caller's token, and a store to
 // answer from (`what` it keeps, for the error).
-grpc::Status Ready(const common::TokenAuth& auth, const grpc::ServerContextBase& ctx,
-                   const void* store, const char* what = "campaigns") {
-  if (auto s = auth.Check(ctx); !s.ok()) return ToGrpcStatus(s);
+grpc::Status Ready(const absl::Status& caller, const void* store, const char* what = "campaigns") {
+  if (!caller.ok()) return ToGrpcStatus(caller);
   if (store == nullptr) {
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         absl::StrCat("this controller keeps no ", what));
@@ -46,9 +46,11 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
                                                const v1::SubmitCampaignRequest* req,
                                                v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("SubmitCampaign"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  auto who = Caller(*ctx, __func__);
+  if (auto s = Ready(who.status(), campaigns_); !s.ok()) return s;
   v1::Campaign c = req->campaign();
   if (auto s = CheckCampaign(&c, req->wait_for_capacity()); !s.ok()) return s;
+  for (auto& t : *c.mutable_tiers()) t.mutable_spec()->set_submitted_by(who->name);
   auto stored = campaigns_->SubmitCampaign(c);
   if (!stored.ok()) return ToGrpcStatus(stored.status());
   spdlog::info("msg=\"campaign submitted\" campaign={} suite={} tiers={} kind={} commit={}",
@@ -115,7 +117,7 @@ grpc::Status ControllerService::CheckCampaign(v1::Campaign* cp, bool wait_for_ca
 grpc::Status ControllerService::GetCampaign(grpc::ServerContext* ctx,
                                             const v1::GetCampaignRequest* req, v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaign"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
   auto c = campaigns_->GetCampaign(req->id());
   if (!c.ok()) return ToGrpcStatus(c.status());
@@ -127,7 +129,7 @@ grpc::Status ControllerService::ListCampaigns(grpc::ServerContext* ctx,
                                               const v1::ListCampaignsRequest* req,
                                               v1::ListCampaignsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListCampaigns"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
   if (req->project().size() > 256 || req->branch().size() > 256)
     return Invalid("project, branch: at most 256 bytes");
   auto list = campaigns_->ListCampaigns(*req);
@@ -140,9 +142,22 @@ grpc::Status ControllerService::CancelCampaign(grpc::ServerContext* ctx,
                                                const v1::CancelCampaignRequest* req,
                                                v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelCampaign"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  auto who = Caller(*ctx, __func__);
+  if (auto s = Ready(who.status(), campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
-  auto stops = campaigns_->CancelCampaign(req->id());
+  // A campaign is its submitter's: the one who submitted its runs.
+  auto before = campaigns_->GetCampaign(req->id());
+  if (!before.ok()) return ToGrpcStatus(before.status());
+  if (before->tiers_size() > 0) {
+    auto first = jobs_.GetRun(before->tiers(0).run_id());
+    if (!first.ok()) return ToGrpcStatus(first.status());
+    if (auto s = MayActOnOwn(*who, first->submitted_by(), absl::StrCat("campaign ", req->id()));
+        !s.ok()) {
+      metrics_.calls_refused("CancelCampaign").Increment();
+      return ToGrpcStatus(s);
+    }
+  }
+  auto stops = campaigns_->CancelCampaign(req->id(), who->name);
   if (!stops.ok()) return ToGrpcStatus(stops.status());
   for (const StopOrder& o : *stops)
     sessions_.SendCancel(o.agent, o.attempt_id, "campaign cancelled");
@@ -159,7 +174,7 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
                                                   const v1::GetCampaignReportRequest* req,
                                                   v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaignReport"));
-  if (auto s = Ready(auth_, *ctx, campaigns_); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a campaign id");
   const std::string format = req->format().empty() ? "text" : req->format();
   if (format != "md" && format != "json" && format != "text" && format != "html")
@@ -189,7 +204,7 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
 grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
                                             const v1::AddScheduleRequest* req, v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("AddSchedule"));
-  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
   v1::Schedule s = req->schedule();
   auto cron = common::CronSchedule::Parse(s.cron());
   if (!cron.ok()) return Invalid(absl::StrCat("schedule.cron: ", cron.status().message()));
@@ -236,7 +251,7 @@ grpc::Status ControllerService::ListSchedules(grpc::ServerContext* ctx,
                                               const v1::ListSchedulesRequest*,
                                               v1::ListSchedulesResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListSchedules"));
-  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
   auto list = schedules_->ListSchedules(/*with_specs=*/false);
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& s : *list) *resp->add_schedules() = std::move(s);
@@ -247,7 +262,7 @@ grpc::Status ControllerService::SetSchedulePaused(grpc::ServerContext* ctx,
                                                   const v1::SetSchedulePausedRequest* req,
                                                   v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("SetSchedulePaused"));
-  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a schedule id");
   auto s = schedules_->SetPaused(req->id(), req->paused());
   if (!s.ok()) return ToGrpcStatus(s.status());
@@ -260,7 +275,7 @@ grpc::Status ControllerService::RemoveSchedule(grpc::ServerContext* ctx,
                                                const v1::RemoveScheduleRequest* req,
                                                v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("RemoveSchedule"));
-  if (auto s = Ready(auth_, *ctx, schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
   if (req->id() <= 0) return Invalid("id: must be a schedule id");
   auto s = schedules_->RemoveSchedule(req->id());
   if (!s.ok()) return ToGrpcStatus(s.status());

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
+#include "controller/api/api_roles.h"
 #include "controller/profile/pprof.h"
 #include "controller/queue/rerun.h"
 #include "controller/queue/result_summary.h"
@@ -21,30 +22,45 @@ grpc::Status BadId(const char* field) {
 grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::SubmitRunRequest* req,
                                           v1::SubmitRunResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("SubmitRun"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  return Submit(req->spec(), resp);
+  auto who = Caller(*ctx, __func__);
+  if (!who.ok()) return ToGrpcStatus(who.status());
+  return Submit(req->spec(), *who, resp);
 }
 
 grpc::Status ControllerService::RerunRun(grpc::ServerContext* ctx, const v1::RerunRunRequest* req,
                                          v1::SubmitRunResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("RerunRun"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  auto who = Caller(*ctx, __func__);
+  if (!who.ok()) return ToGrpcStatus(who.status());
   if (req->id() <= 0) return BadId("id");
   auto run = jobs_.GetRun(req->id());
   if (!run.ok()) return ToGrpcStatus(run.status());
   auto spec = RerunSpec(*run);
   if (!spec.ok()) return ToGrpcStatus(spec.status());
-  spdlog::info("msg=\"rerun requested\" of_run={}", req->id());
-  return Submit(*std::move(spec), resp);
+  spdlog::info("msg=\"rerun requested\" of_run={} by={}", req->id(), who->name);
+  return Submit(*std::move(spec), *who, resp);
 }
 
-grpc::Status ControllerService::Submit(v1::RunSpec spec, v1::SubmitRunResponse* resp) {
+absl::StatusOr<common::Principal> ControllerService::Caller(const grpc::ServerContextBase& ctx,
+                                                            const char* method) {
+  auto who = Authorize(auth_, ctx, method);
+  if (absl::IsPermissionDenied(who.status())) {
+    spdlog::warn("msg=\"API call refused\" method={} peer={} error=\"{}\"", method, ctx.peer(),
+                 who.status().message());
+    metrics_.calls_refused(method).Increment();
+  }
+  return who;
+}
+
+grpc::Status ControllerService::Submit(v1::RunSpec spec, const common::Principal& who,
+                                       v1::SubmitRunResponse* resp) {
   if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
     return ToGrpcStatus(s);
+  spec.set_submitted_by(who.name);
   auto run = jobs_.SubmitRun(spec);
   if (!run.ok()) return ToGrpcStatus(run.status());
-  spdlog::info("msg=\"run submitted\" run={} kind={} jobs={} branch={} commit={}", run->id(),
-               RunKindName(spec.kind()), spec.jobs_size(), spec.branch(), spec.commit());
+  spdlog::info("msg=\"run submitted\" run={} kind={} jobs={} branch={} commit={} by={}", run->id(),
+               RunKindName(spec.kind()), spec.jobs_size(), spec.branch(), spec.commit(), who.name);
   work_.Notify();
   runs_.Notify();
   *resp->mutable_run() = *std::move(run);
@@ -54,7 +70,7 @@ grpc::Status ControllerService::Submit(v1::RunSpec spec, v1::SubmitRunResponse* 
 grpc::Status ControllerService::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
                                        v1::Run* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRun"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->id() <= 0) return BadId("id");
   auto run = jobs_.GetRun(req->id());
   if (!run.ok()) return ToGrpcStatus(run.status());
@@ -65,7 +81,7 @@ grpc::Status ControllerService::GetRun(grpc::ServerContext* ctx, const v1::GetRu
 grpc::Status ControllerService::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsRequest* req,
                                          v1::ListRunsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListRuns"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (!v1::RunState_IsValid(req->state()))
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "state: unknown");
   if (!v1::RunKind_IsValid(req->kind()))
@@ -79,13 +95,22 @@ grpc::Status ControllerService::ListRuns(grpc::ServerContext* ctx, const v1::Lis
 grpc::Status ControllerService::CancelRun(grpc::ServerContext* ctx, const v1::CancelRunRequest* req,
                                           v1::Run* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelRun"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  auto who = Caller(*ctx, __func__);
+  if (!who.ok()) return ToGrpcStatus(who.status());
   if (req->id() <= 0) return BadId("id");
-  auto stops = jobs_.CancelRun(req->id());
+  auto before = jobs_.GetRun(req->id());
+  if (!before.ok()) return ToGrpcStatus(before.status());
+  if (auto s = MayActOnOwn(*who, before->submitted_by(), absl::StrCat("run ", req->id()));
+      !s.ok()) {
+    metrics_.calls_refused("CancelRun").Increment();
+    return ToGrpcStatus(s);
+  }
+  auto stops = jobs_.CancelRun(req->id(), who->name);
   if (!stops.ok()) return ToGrpcStatus(stops.status());
   // Agents on other replicas get the order through NOTIFY; here we deliver what we can.
   for (const StopOrder& o : *stops) sessions_.SendCancel(o.agent, o.attempt_id, "run cancelled");
-  spdlog::info("msg=\"run cancel requested\" run={} live_attempts={}", req->id(), stops->size());
+  spdlog::info("msg=\"run cancel requested\" run={} live_attempts={} by={}", req->id(),
+               stops->size(), who->name);
   runs_.Notify();
   auto run = jobs_.GetRun(req->id());
   if (!run.ok()) return ToGrpcStatus(run.status());
@@ -104,7 +129,8 @@ class RejectedWatch : public grpc::ServerWriteReactor<v1::RunEvent> {
 
 grpc::ServerWriteReactor<v1::RunEvent>* ControllerService::WatchRun(
     grpc::CallbackServerContext* ctx, const v1::WatchRunRequest* req) {
-  if (auto s = auth_.Check(*ctx); !s.ok()) return new RejectedWatch(ToGrpcStatus(s));
+  if (auto who = Caller(*ctx, __func__); !who.ok())
+    return new RejectedWatch(ToGrpcStatus(who.status()));
   if (req->id() <= 0) return new RejectedWatch(BadId("id"));
   if (req->after_log_id() < 0) {
     return new RejectedWatch(
@@ -117,7 +143,7 @@ grpc::Status ControllerService::GetRunLogs(grpc::ServerContext* ctx,
                                            const v1::GetRunLogsRequest* req,
                                            v1::GetRunLogsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRunLogs"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return BadId("run_id");
   if (req->after_id() < 0)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_id: negative");
@@ -132,7 +158,7 @@ grpc::Status ControllerService::GetRunResults(grpc::ServerContext* ctx,
                                               const v1::GetRunResultsRequest* req,
                                               v1::RunResults* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRunResults"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return BadId("run_id");
   auto results = results_.GetRunResults(req->run_id());
   if (!results.ok()) return ToGrpcStatus(results.status());
@@ -145,7 +171,7 @@ grpc::Status ControllerService::GetRunSeries(grpc::ServerContext* ctx,
                                              const v1::GetRunSeriesRequest* req,
                                              v1::GetRunSeriesResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRunSeries"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return BadId("run_id");
   if (req->name().empty() || req->name().size() > 256)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name: 1 to 256 bytes");
@@ -159,7 +185,7 @@ grpc::Status ControllerService::GetRunDbStats(grpc::ServerContext* ctx,
                                               const v1::GetRunDbStatsRequest* req,
                                               v1::GetRunDbStatsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetRunDbStats"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return BadId("run_id");
   auto r = results_.GetRunDbStats(req->run_id());
   if (!r.ok()) return ToGrpcStatus(r.status());
@@ -171,7 +197,7 @@ grpc::Status ControllerService::ListProfiles(grpc::ServerContext* ctx,
                                              const v1::ListProfilesRequest* req,
                                              v1::ListProfilesResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListProfiles"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->run_id() <= 0) return BadId("run_id");
   auto r = results_.ListProfiles(req->run_id());
   if (!r.ok()) return ToGrpcStatus(r.status());
@@ -202,7 +228,7 @@ grpc::Status ControllerService::GetProfileTop(grpc::ServerContext* ctx,
                                               const v1::GetProfileTopRequest* req,
                                               v1::ProfileTop* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetProfileTop"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->profile_id() <= 0) return BadId("profile_id");
   auto p = LoadProfile(results_, req->profile_id());
   if (!p.ok()) return ToGrpcStatus(p.status());
@@ -217,7 +243,7 @@ grpc::Status ControllerService::DiffProfiles(grpc::ServerContext* ctx,
                                              const v1::DiffProfilesRequest* req,
                                              v1::ProfileDiff* resp) {
   ScopedLatency t(metrics_.rpc_latency("DiffProfiles"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->base_id() <= 0) return BadId("base_id");
   if (req->candidate_id() <= 0) return BadId("candidate_id");
   auto base = LoadProfile(results_, req->base_id());
@@ -236,7 +262,7 @@ grpc::Status ControllerService::DownloadProfile(grpc::ServerContext* ctx,
                                                 const v1::DownloadProfileRequest* req,
                                                 grpc::ServerWriter<v1::DownloadProfileChunk>* w) {
   ScopedLatency t(metrics_.rpc_latency("DownloadProfile"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (req->profile_id() <= 0) return BadId("profile_id");
   auto p = results_.GetProfile(req->profile_id());
   if (!p.ok()) return ToGrpcStatus(p.status());
@@ -259,7 +285,7 @@ grpc::Status ControllerService::DownloadProfile(grpc::ServerContext* ctx,
 grpc::Status ControllerService::ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest*,
                                            v1::ListAgentsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListAgents"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   auto agents = agents_.ListAgents();
   if (!agents.ok()) return ToGrpcStatus(agents.status());
   for (auto& a : *agents) *resp->add_agents() = std::move(a);
@@ -269,14 +295,16 @@ grpc::Status ControllerService::ListAgents(grpc::ServerContext* ctx, const v1::L
 grpc::Status ControllerService::DrainAgent(grpc::ServerContext* ctx,
                                            const v1::DrainAgentRequest* req, v1::Agent* resp) {
   ScopedLatency t(metrics_.rpc_latency("DrainAgent"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  auto who = Caller(*ctx, __func__);
+  if (!who.ok()) return ToGrpcStatus(who.status());
   if (req->name().empty())
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name: is required");
-  auto agent = agents_.SetDraining(req->name(), !req->undo());
+  auto agent = agents_.SetDraining(req->name(), !req->undo(), who->name);
   if (!agent.ok()) return ToGrpcStatus(agent.status());
   sessions_.SetDraining(req->name(), !req->undo());
   if (req->undo()) work_.Notify();
-  spdlog::info("msg=\"agent drain\" agent={} draining={}", req->name(), !req->undo());
+  spdlog::info("msg=\"agent drain\" agent={} draining={} by={}", req->name(), !req->undo(),
+               who->name);
   *resp = *std::move(agent);
   return grpc::Status::OK;
 }

@@ -139,8 +139,12 @@ class ControllerService final
   // A campaign's tiers checked as submissions (and, unless `wait_for_capacity`, against the
   // known agents), their specs defaulted and given the campaign's project, branch and commit.
   grpc::Status CheckCampaign(v1::Campaign* c, bool wait_for_capacity);
-  // Validates `spec`, stores the run and wakes the dispatcher and watchers (SubmitRun, RerunRun).
-  grpc::Status Submit(v1::RunSpec spec, v1::SubmitRunResponse* resp);
+  // Validates `spec`, stores the run as submitted by `who` and wakes the dispatcher and
+  // watchers (SubmitRun, RerunRun).
+  grpc::Status Submit(v1::RunSpec spec, const common::Principal& who, v1::SubmitRunResponse* resp);
+  // The caller, when its token's role allows `method` (api_roles.h); refusals are logged and
+  // counted.
+  absl::StatusOr<common::Principal> Caller(const grpc::ServerContextBase& ctx, const char* method);
   JobStore& jobs_;
   ResultStore& results_;
   AgentStore& agents_;

@@ -25,8 +25,9 @@ grpc::Status CheckName(const std::string& name) {
 grpc::Status ControllerService::PutProject(grpc::ServerContext* ctx,
                                            const v1::PutProjectRequest* req, v1::Project* resp,
                                            bool create) {
-  ScopedLatency t(metrics_.rpc_latency(create ? "AddProject" : "UpdateProject"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  const char* method = create ? "AddProject" : "UpdateProject";
+  ScopedLatency t(metrics_.rpc_latency(method));
+  if (auto who = Caller(*ctx, method); !who.ok()) return ToGrpcStatus(who.status());
   if (!forge_) return NoForge();
   v1::Project p = req->project();
   if (auto s = ValidateProject(&p); !s.ok()) return ToGrpcStatus(s);
@@ -52,7 +53,7 @@ grpc::Status ControllerService::UpdateProject(grpc::ServerContext* ctx,
 grpc::Status ControllerService::GetProject(grpc::ServerContext* ctx,
                                            const v1::GetProjectRequest* req, v1::Project* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetProject"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (!forge_) return NoForge();
   if (auto s = CheckName(req->name()); !s.ok()) return s;
   auto p = forge_->GetProject(req->name());
@@ -65,7 +66,7 @@ grpc::Status ControllerService::ListProjects(grpc::ServerContext* ctx,
                                              const v1::ListProjectsRequest*,
                                              v1::ListProjectsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListProjects"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (!forge_) return NoForge();
   auto list = forge_->ListProjects();
   if (!list.ok()) return ToGrpcStatus(list.status());
@@ -76,7 +77,7 @@ grpc::Status ControllerService::ListProjects(grpc::ServerContext* ctx,
 grpc::Status ControllerService::RemoveProject(grpc::ServerContext* ctx,
                                               const v1::GetProjectRequest* req, v1::Project* resp) {
   ScopedLatency t(metrics_.rpc_latency("RemoveProject"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (!forge_) return NoForge();
   if (auto s = CheckName(req->name()); !s.ok()) return s;
   auto p = forge_->RemoveProject(req->name());
@@ -91,7 +92,7 @@ grpc::Status ControllerService::ListOutbox(grpc::ServerContext* ctx,
                                            const v1::ListOutboxRequest* req,
                                            v1::ListOutboxResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListOutbox"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
   if (!forge_) return NoForge();
   const std::string& st = req->state();
   if (!st.empty() && st != "pending" && st != "done" && st != "failed")

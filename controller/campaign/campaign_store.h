@@ -27,7 +27,8 @@ class CampaignStore {
   virtual absl::StatusOr<v1::ListCampaignsResponse> ListCampaigns(
       const v1::ListCampaignsRequest& req) = 0;
   // Cancels every tier's run (idempotent); the live attempts whose agents must stop.
-  virtual absl::StatusOr<std::vector<StopOrder>> CancelCampaign(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<StopOrder>> CancelCampaign(int64_t id,
+                                                                const std::string& actor) = 0;
   // The campaign run `run_id` is a tier of; 0 when none.
   virtual absl::StatusOr<int64_t> CampaignOfRun(int64_t run_id) = 0;
 };

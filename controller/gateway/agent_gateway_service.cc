@@ -11,23 +11,62 @@ using common::ToGrpcStatus;
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentGatewayService::Session(
     grpc::CallbackServerContext* ctx) {
-  if (auto s = auth_.Check(*ctx); !s.ok()) return new RejectedSession(ToGrpcStatus(s));
+  auto agent = identities_.Identify(*ctx);
+  if (!agent.ok()) {
+    spdlog::warn("msg=\"agent session refused\" peer={} error=\"{}\"", ctx->peer(),
+                 agent.status().message());
+    return new RejectedSession(ToGrpcStatus(agent.status()));
+  }
   auto start = std::chrono::steady_clock::now();
   auto* hist = &metrics_.rpc_latency("Session");
-  return new AgentSession(next_session_id_++, &sessions_, [start, hist] {
+  return new AgentSession(next_session_id_++, *agent, &sessions_, [start, hist] {
     hist->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   });
+}
+
+absl::Status AgentGatewayService::MayTouch(const grpc::ServerContextBase& ctx, const char* method,
+                                           int64_t attempt_id) {
+  auto caller = identities_.Identify(ctx);
+  if (!caller.ok()) {
+    spdlog::warn("msg=\"agent call refused\" method={} peer={} attempt={} error=\"{}\"", method,
+                 ctx.peer(), attempt_id, caller.status().message());
+    if (absl::IsPermissionDenied(caller.status())) metrics_.calls_refused(method).Increment();
+    return caller.status();
+  }
+  if (caller->empty()) return absl::OkStatus();
+  std::string owner;
+  {
+    absl::MutexLock lock(&agents_mu_);
+    if (auto it = agent_of_attempt_.find(attempt_id); it != agent_of_attempt_.end())
+      owner = it->second;
+  }
+  if (owner.empty()) {
+    auto o = jobs_.AgentOfAttempt(attempt_id);
+    if (!o.ok()) return o.status();
+    owner = *o;
+    absl::MutexLock lock(&agents_mu_);
+    if (agent_of_attempt_.size() >= 100'000) agent_of_attempt_.clear();
+    agent_of_attempt_[attempt_id] = owner;
+  }
+  if (owner == *caller) return absl::OkStatus();
+  spdlog::warn(
+      "msg=\"agent call refused: another agent's attempt\" method={} caller={} attempt={} "
+      "assigned_to={} peer={}",
+      method, *caller, attempt_id, owner, ctx.peer());
+  metrics_.calls_refused(method).Increment();
+  return absl::PermissionDeniedError(
+      absl::StrCat("attempt ", attempt_id, " is not assigned to agent '", *caller, "'"));
 }
 
 grpc::Status AgentGatewayService::AcceptAttempt(grpc::ServerContext* ctx,
                                                 const v1::AcceptAttemptRequest* req,
                                                 v1::AcceptAttemptResponse*) {
   ScopedLatency t(metrics_.rpc_latency("AcceptAttempt"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->attempt_id() <= 0 || req->epoch() <= 0 || req->agent().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "attempt_id, epoch and agent are required");
   }
+  if (auto s = MayTouch(*ctx, "AcceptAttempt", req->attempt_id()); !s.ok()) return ToGrpcStatus(s);
   absl::Status s = jobs_.AcceptAttempt(*req);
   if (absl::IsFailedPrecondition(s)) {
     sessions_.MarkIdleByAttempt(req->attempt_id());
@@ -41,10 +80,11 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
                                                   const v1::CompleteAttemptRequest* req,
                                                   v1::CompleteAttemptResponse*) {
   ScopedLatency t(metrics_.rpc_latency("CompleteAttempt"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->attempt_id() <= 0 || req->epoch() <= 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
   }
+  if (auto s = MayTouch(*ctx, "CompleteAttempt", req->attempt_id()); !s.ok())
+    return ToGrpcStatus(s);
   if (req->outcome() == v1::ATTEMPT_OUTCOME_UNSPECIFIED ||
       !v1::AttemptOutcome_IsValid(req->outcome())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -103,8 +143,8 @@ grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,
                                             const v1::UploadLogRequest* req,
                                             v1::UploadLogResponse*) {
   ScopedLatency t(metrics_.rpc_latency("UploadLog"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckLogUpload(*req, limits_); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayTouch(*ctx, "UploadLog", req->attempt_id()); !s.ok()) return ToGrpcStatus(s);
   auto run = jobs_.AppendLogs(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
   runs_.Notify();
@@ -115,10 +155,11 @@ grpc::Status AgentGatewayService::UploadBlobChunk(grpc::ServerContext* ctx,
                                                   const v1::UploadBlobChunkRequest* req,
                                                   v1::UploadBlobChunkResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("UploadBlobChunk"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (req->attempt_id() <= 0 || req->epoch() <= 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
   }
+  if (auto s = MayTouch(*ctx, "UploadBlobChunk", req->attempt_id()); !s.ok())
+    return ToGrpcStatus(s);
   auto r = results_.StoreBlobChunk(*req);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *r;
@@ -129,8 +170,8 @@ grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
                                                 const v1::UploadResultsRequest* req,
                                                 v1::UploadResultsResponse*) {
   ScopedLatency t(metrics_.rpc_latency("UploadResults"));
-  if (auto s = auth_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   if (auto s = CheckResultsUpload(*req, limits_); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayTouch(*ctx, "UploadResults", req->attempt_id()); !s.ok()) return ToGrpcStatus(s);
   auto run = results_.StoreResults(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
   return grpc::Status::OK;

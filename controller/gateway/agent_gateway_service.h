@@ -4,9 +4,11 @@
 
 #include <atomic>
 
-#include "common/grpc/auth.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/spec/run_spec_rules.h"
 #include "controller/events/event_bus.h"
+#include "controller/gateway/agent_identity.h"
 #include "controller/gateway/session_manager.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_store.h"
@@ -21,7 +23,7 @@ class AgentGatewayService final
  public:
   AgentGatewayService(JobStore& jobs, ResultStore& results, SessionManager& sessions,
                       EventBus& work, EventBus& runs, ControllerMetrics& metrics,
-                      common::TokenAuth auth, UploadLimits limits = {},
+                      AgentIdentities identities, UploadLimits limits = {},
                       common::SpecLimits spec_limits = {})
       : jobs_(jobs),
         results_(results),
@@ -29,7 +31,7 @@ class AgentGatewayService final
         work_(work),
         runs_(runs),
         metrics_(metrics),
-        auth_(std::move(auth)),
+        identities_(std::move(identities)),
         limits_(limits),
         spec_limits_(std::move(spec_limits)) {}
 
@@ -53,7 +55,11 @@ class AgentGatewayService final
   EventBus& work_;
   EventBus& runs_;
   ControllerMetrics& metrics_;
-  const common::TokenAuth auth_;
+  const AgentIdentities identities_;
+  // OK when the call's credentials may act for attempt `attempt_id` (also when they name no
+  // agent); PERMISSION_DENIED, logged and counted, when it is another agent's;
+  // UNAUTHENTICATED for bad credentials; NOT_FOUND for an unknown attempt.
+  absl::Status MayTouch(const grpc::ServerContextBase& ctx, const char* method, int64_t attempt_id);
   // A suite_file attempt's completion: its suite's jobs added to the run, or the attempt failed
   // with the file's error (`ended_as` then says FAILED).
   absl::StatusOr<int64_t> CompleteSuiteFile(const v1::CompleteAttemptRequest& req,
@@ -62,6 +68,10 @@ class AgentGatewayService final
   const UploadLimits limits_;
   const common::SpecLimits spec_limits_;  // for the jobs a suite_file attempt adds
   std::atomic<uint64_t> next_session_id_{1};
+  // Attempt id -> its agent. An attempt's agent never changes, so entries never go stale; the
+  // map is cleared when it grows past a bound.
+  absl::Mutex agents_mu_;
+  absl::flat_hash_map<int64_t, std::string> agent_of_attempt_ ABSL_GUARDED_BY(agents_mu_);
 };
 
 }  // namespace perfgate::controller

@@ -13,8 +13,11 @@ void SessionRef::Close(const grpc::Status& status) {
   if (session_) session_->Close(status);
 }
 
-AgentSession::AgentSession(uint64_t id, SessionEvents* events, std::function<void()> on_done)
-    : ref_(new SessionRef(id)), events_(events), on_done_(std::move(on_done)) {
+AgentSession::AgentSession(uint64_t id, std::string bound_agent, SessionEvents* events,
+                           std::function<void()> on_done)
+    : ref_(new SessionRef(id, std::move(bound_agent))),
+      events_(events),
+      on_done_(std::move(on_done)) {
   {
     absl::MutexLock lock(&ref_->mu_);
     ref_->session_ = this;

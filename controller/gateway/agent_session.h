@@ -27,18 +27,23 @@ class SessionRef {
   bool Send(const v1::ControllerMessage& msg);
   void Close(const grpc::Status& status);
   uint64_t id() const { return id_; }
+  // The agent name the stream's credentials (certificate or named token) allow; "" when they
+  // name none. The session's hello must then carry this name.
+  const std::string& bound_agent() const { return bound_agent_; }
   // Whether Close() was called (by anyone).
   bool close_requested() const { return close_requested_; }
   // A ref bound to no stream (Send fails, Close is recorded): for unit tests of the manager.
-  static std::shared_ptr<SessionRef> Detached(uint64_t id) {
-    return std::shared_ptr<SessionRef>(new SessionRef(id));
+  static std::shared_ptr<SessionRef> Detached(uint64_t id, std::string bound_agent = "") {
+    return std::shared_ptr<SessionRef>(new SessionRef(id, std::move(bound_agent)));
   }
 
  private:
   friend class AgentSession;
   std::atomic<bool> close_requested_{false};
-  explicit SessionRef(uint64_t id) : id_(id) {}
+  SessionRef(uint64_t id, std::string bound_agent)
+      : id_(id), bound_agent_(std::move(bound_agent)) {}
   const uint64_t id_;
+  const std::string bound_agent_;
   absl::Mutex mu_;
   AgentSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
@@ -55,7 +60,8 @@ class SessionEvents {
 class AgentSession : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage> {
  public:
   // Starts reading at once. Deletes itself when the stream is done.
-  AgentSession(uint64_t id, SessionEvents* events, std::function<void()> on_done);
+  AgentSession(uint64_t id, std::string bound_agent, SessionEvents* events,
+               std::function<void()> on_done);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;

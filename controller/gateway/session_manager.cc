@@ -62,6 +62,17 @@ void SessionManager::HandleHello(const SessionRefPtr& s, const v1::Hello& hello)
         grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one session"));
     return;
   }
+  if (!s->bound_agent().empty() && s->bound_agent() != hello.name()) {
+    spdlog::warn(
+        "msg=\"agent session refused: credentials name another agent\" hello={} "
+        "credentials={}",
+        hello.name(), s->bound_agent());
+    metrics_.calls_refused("Session").Increment();
+    s->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "hello.name: '" + hello.name() + "' but the credentials are agent '" +
+                              s->bound_agent() + "'s"));
+    return;
+  }
   auto start = agents_.StartSession(hello, opts_.controller_id);
   if (!start.ok()) {
     spdlog::warn("msg=\"agent session refused\" agent={} error=\"{}\"", hello.name(),

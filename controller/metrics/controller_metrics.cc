@@ -12,11 +12,11 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 }
 
 constexpr const char* kMethods[] = {
-    "SubmitRun",       "RerunRun",      "GetRun",        "ListRuns",      "CancelRun",
-    "WatchRun",        "GetRunLogs",    "ListAgents",    "DrainAgent",    "AcceptAttempt",
-    "CompleteAttempt", "UploadLog",     "UploadResults", "GetRunResults", "Session",
-    "AddProject",      "UpdateProject", "GetProject",    "ListProjects",  "RemoveProject",
-    "ListOutbox",      "other"};
+    "SubmitRun",       "RerunRun",        "GetRun",        "ListRuns",      "CancelRun",
+    "WatchRun",        "GetRunLogs",      "ListAgents",    "DrainAgent",    "AcceptAttempt",
+    "CompleteAttempt", "UploadLog",       "UploadResults", "GetRunResults", "Session",
+    "AddProject",      "UpdateProject",   "GetProject",    "ListProjects",  "RemoveProject",
+    "ListOutbox",      "UploadBlobChunk", "other"};
 
 }  // namespace
 
@@ -49,6 +49,11 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                   .Help("gRPC handler latency by method (for streams: the stream's lifetime)")
                   .Register(*registry_);
   for (const char* m : kMethods) rpc_latency_[m] = &rpc.Add({{"method", m}}, LatencyBuckets());
+  auto& refused = prometheus::BuildCounter()
+                      .Name("perfgate_controller_calls_refused_total")
+                      .Help("Calls refused for their credentials (PERMISSION_DENIED) by method")
+                      .Register(*registry_);
+  for (const char* m : kMethods) calls_refused_[m] = &refused.Add({{"method", m}});
   auto& hooks = prometheus::BuildCounter()
                     .Name("perfgate_controller_webhooks_total")
                     .Help("Webhook deliveries by forge and result")
@@ -72,6 +77,11 @@ prometheus::Counter& ControllerMetrics::webhooks(const std::string& forge,
                                                  const std::string& result) {
   auto it = webhooks_.find({forge, result});
   return it == webhooks_.end() ? *webhooks_.at({"github", "error"}) : *it->second;
+}
+
+prometheus::Counter& ControllerMetrics::calls_refused(const std::string& method) {
+  auto it = calls_refused_.find(method);
+  return it == calls_refused_.end() ? *calls_refused_.at("other") : *it->second;
 }
 
 prometheus::Counter& ControllerMetrics::outbox_sends(const std::string& result) {

@@ -25,6 +25,9 @@ class ControllerMetrics {
   prometheus::Gauge& agents_connected() { return *agents_connected_; }
   // The latency histogram of one RPC method; methods outside the known set share "other".
   prometheus::Histogram& rpc_latency(const std::string& method);
+  // Calls refused because the caller's credentials do not allow them (PERMISSION_DENIED): an
+  // agent acting for another agent's attempt, a token without the role a call needs.
+  prometheus::Counter& calls_refused(const std::string& method);
   // Webhooks by forge and result (accepted, duplicate, ignored, refused, error).
   prometheus::Counter& webhooks(const std::string& forge, const std::string& result);
   prometheus::Histogram& webhook_latency() { return *webhook_latency_; }
@@ -38,6 +41,7 @@ class ControllerMetrics {
   prometheus::Counter* claims_;
   prometheus::Gauge* agents_connected_;
   std::map<std::string, prometheus::Histogram*> rpc_latency_;
+  std::map<std::string, prometheus::Counter*> calls_refused_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> webhooks_;
   prometheus::Histogram* webhook_latency_;
   std::map<std::string, prometheus::Counter*> outbox_sends_;

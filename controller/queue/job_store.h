@@ -53,7 +53,8 @@ class JobStore {
   virtual absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& req) = 0;
   // Cancels every job of the run (see OnCancelRequested). Returns the live attempts whose
   // agents must be told to stop. NOT_FOUND for an unknown id. Idempotent.
-  virtual absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id,
+                                                           const std::string& actor) = 0;
 
   // For each agent in turn, claims the oldest claimable job whose selector the agent's labels
   // satisfy and creates an ASSIGNED attempt for it; agents that are busy or draining, or for
@@ -89,6 +90,8 @@ class JobStore {
       const google::protobuf::RepeatedPtrField<v1::JobSpec>* expansion = nullptr) = 0;
   // The job an attempt belongs to, and the names of its run's jobs. NOT_FOUND unknown attempt.
   virtual absl::StatusOr<AttemptJob> JobOfAttempt(int64_t attempt_id) = 0;
+  // The agent an attempt was assigned to (it never changes). NOT_FOUND for an unknown attempt.
+  virtual absl::StatusOr<std::string> AgentOfAttempt(int64_t attempt_id) = 0;
   // Stores log chunks; chunks already stored (same attempt, seq) are skipped. Returns run id.
   virtual absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) = 0;
   virtual absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
@@ -124,7 +127,8 @@ class AgentStore {
   virtual absl::Status EndSession(const std::string& agent, const std::string& controller_id) = 0;
   virtual absl::StatusOr<std::vector<v1::Agent>> ListAgents() = 0;
   // NOT_FOUND for an unknown agent.
-  virtual absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining) = 0;
+  virtual absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining,
+                                                const std::string& actor) = 0;
 };
 
 using JobStorePtr = std::unique_ptr<JobStore>;

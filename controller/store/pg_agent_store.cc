@@ -9,7 +9,8 @@ namespace {
 
 constexpr char kAgentSelect[] =
     "SELECT g.name, g.labels::text, g.capacity, g.connected, g.draining, "
-    "extract(epoch from g.last_seen)::float8, coalesce(a.id, 0), coalesce(a.job_id, 0) "
+    "extract(epoch from g.last_seen)::float8, coalesce(a.id, 0), coalesce(a.job_id, 0), "
+    "g.drained_by "
     "FROM agents g LEFT JOIN attempts a ON a.agent_name = g.name AND a.state IN ('ASSIGNED', "
     "'RUNNING', 'LOST') ";
 
@@ -23,6 +24,7 @@ v1::Agent AgentFromRow(const pqxx::row& r) {
   SetTimestamp(r[5], a.mutable_last_seen());
   a.set_running_attempt_id(r[6].as<int64_t>());
   a.set_running_job_id(r[7].as<int64_t>());
+  a.set_drained_by(r[8].as<std::string>());
   return a;
 }
 
@@ -144,10 +146,12 @@ absl::StatusOr<std::vector<v1::Agent>> PgAgentStore::ListAgents() {
   return out;
 }
 
-absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, bool draining) {
+absl::StatusOr<v1::Agent> PgAgentStore::SetDraining(const std::string& name, bool draining,
+                                                    const std::string& actor) {
   v1::Agent out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    if (Exec(tx, "UPDATE agents SET draining = $2 WHERE name = $1 RETURNING name", name, draining)
+    if (Exec(tx, "UPDATE agents SET draining = $2, drained_by = $3 WHERE name = $1 RETURNING name",
+             name, draining, actor)
             .empty()) {
       return absl::NotFoundError("agent '" + name + "' not found");
     }

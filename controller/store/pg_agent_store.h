@@ -18,7 +18,8 @@ class PgAgentStore : public AgentStore {
                                                  const v1::Heartbeat& hb) override;
   absl::Status EndSession(const std::string& agent, const std::string& controller_id) override;
   absl::StatusOr<std::vector<v1::Agent>> ListAgents() override;
-  absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining) override;
+  absl::StatusOr<v1::Agent> SetDraining(const std::string& name, bool draining,
+                                        const std::string& actor) override;
 
  private:
   // Refreshes leases of what the agent holds and returns the held attempts it must stop.

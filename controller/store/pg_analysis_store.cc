@@ -43,11 +43,13 @@ void ChangePointFromRow(const pqxx::row& r, v1::ChangePointRecord* c) {
   c->set_note(r[13].as<std::string>());
   SetTimestamp(r[14], c->mutable_created_at());
   c->set_direction(static_cast<v1::Direction>(r[15].as<int>()));
+  c->set_triaged_by(r[16].as<std::string>());
 }
 
 constexpr char kChangePointColumns[] =
     "id, project, branch, suite_name, machine_class, job_name, metric, run_id, commit_sha, "
-    "before_value, after_value, p, state, note, extract(epoch from created_at)::float8, direction";
+    "before_value, after_value, p, state, note, extract(epoch from created_at)::float8, direction, "
+    "triaged_by";
 
 absl::StatusOr<v1::Alert> AlertFromRow(const pqxx::row& r) {
   // id, body, state, webhook, alertmanager, last_error, note, delivery_attempts
@@ -60,12 +62,13 @@ absl::StatusOr<v1::Alert> AlertFromRow(const pqxx::row& r) {
   a->set_last_error(r[5].as<std::string>());
   a->set_note(r[6].as<std::string>());
   SetTimestamp(r[8], a->mutable_created_at());
+  a->set_triaged_by(r[9].as<std::string>());
   return a;
 }
 
 constexpr char kAlertColumns[] =
     "id, body, state, webhook, alertmanager, last_error, note, delivery_attempts, "
-    "extract(epoch from created_at)::float8";
+    "extract(epoch from created_at)::float8, triaged_by";
 
 // Inserts an alert (at most one per comparison metric or change point); sets its id. The id
 // and delivery state live in columns (AlertFromRow reads them there), not in the body.
@@ -415,7 +418,7 @@ absl::StatusOr<v1::ListChangePointsResponse> PgAnalysisStore::ListChangePoints(
 }
 
 absl::StatusOr<v1::ChangePointRecord> PgAnalysisStore::TriageChangePoint(
-    const v1::TriageChangePointRequest& req) {
+    const v1::TriageChangePointRequest& req, const std::string& actor) {
   static const std::set<std::string> kStates = {"open", "acknowledged", "fixed", "false_positive"};
   if (!kStates.count(req.state()))
     return absl::InvalidArgumentError("state: must be open, acknowledged, fixed or false_positive");
@@ -424,10 +427,10 @@ absl::StatusOr<v1::ChangePointRecord> PgAnalysisStore::TriageChangePoint(
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = Exec(tx,
                   absl::StrCat("UPDATE change_points SET state = $2, note = CASE WHEN $3 = '' "
-                               "THEN note ELSE $3 END, updated_at = now() WHERE id = $1 "
-                               "RETURNING ",
+                               "THEN note ELSE $3 END, updated_at = now(), triaged_by = $4 "
+                               "WHERE id = $1 RETURNING ",
                                kChangePointColumns),
-                  req.id(), req.state(), req.note());
+                  req.id(), req.state(), req.note(), actor);
     if (r.empty())
       return absl::NotFoundError(absl::StrCat("change point ", req.id(), " not found"));
     ChangePointFromRow(r[0], &out);
@@ -458,7 +461,8 @@ absl::StatusOr<v1::ListAlertsResponse> PgAnalysisStore::ListAlerts(
   return out;
 }
 
-absl::StatusOr<v1::Alert> PgAnalysisStore::UpdateAlert(const v1::UpdateAlertRequest& req) {
+absl::StatusOr<v1::Alert> PgAnalysisStore::UpdateAlert(const v1::UpdateAlertRequest& req,
+                                                       const std::string& actor) {
   static const std::set<std::string> kStates = {"firing", "acknowledged", "resolved"};
   if (!kStates.count(req.state()))
     return absl::InvalidArgumentError("state: must be acknowledged, resolved or firing");
@@ -470,10 +474,10 @@ absl::StatusOr<v1::Alert> PgAnalysisStore::UpdateAlert(const v1::UpdateAlertRequ
                   absl::StrCat("UPDATE alerts SET state = $2, note = CASE WHEN $3 = '' THEN note "
                                "ELSE $3 END, updated_at = now(), alertmanager = CASE WHEN $2 = "
                                "'resolved' AND alertmanager = 'delivered' THEN 'pending' ELSE "
-                               "alertmanager END, next_delivery_at = now() WHERE id = $1 "
-                               "RETURNING ",
+                               "alertmanager END, next_delivery_at = now(), triaged_by = $4 "
+                               "WHERE id = $1 RETURNING ",
                                kAlertColumns),
-                  req.id(), req.state(), req.note());
+                  req.id(), req.state(), req.note(), actor);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("alert ", req.id(), " not found"));
     auto a = AlertFromRow(r[0]);
     if (!a.ok()) return a.status();

@@ -27,10 +27,11 @@ class PgAnalysisStore : public AnalysisStore {
   absl::StatusOr<v1::Comparison> LatestComparison(int64_t run_id) override;
   absl::StatusOr<v1::ListChangePointsResponse> ListChangePoints(
       const v1::ListChangePointsRequest& req) override;
-  absl::StatusOr<v1::ChangePointRecord> TriageChangePoint(
-      const v1::TriageChangePointRequest& req) override;
+  absl::StatusOr<v1::ChangePointRecord> TriageChangePoint(const v1::TriageChangePointRequest& req,
+                                                          const std::string& actor) override;
   absl::StatusOr<v1::ListAlertsResponse> ListAlerts(const v1::ListAlertsRequest& req) override;
-  absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest& req) override;
+  absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest& req,
+                                        const std::string& actor) override;
   absl::StatusOr<std::vector<Delivery>> DueDeliveries(int limit) override;
   absl::Status RecordDelivery(int64_t alert_id, const std::string& channel, bool ok,
                               const std::string& error, absl::Duration retry_in,

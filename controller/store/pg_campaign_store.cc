@@ -132,7 +132,8 @@ absl::StatusOr<v1::ListCampaignsResponse> PgCampaignStore::ListCampaigns(
   return out;
 }
 
-absl::StatusOr<std::vector<StopOrder>> PgCampaignStore::CancelCampaign(int64_t id) {
+absl::StatusOr<std::vector<StopOrder>> PgCampaignStore::CancelCampaign(int64_t id,
+                                                                       const std::string& actor) {
   std::vector<StopOrder> stops;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     stops.clear();
@@ -143,6 +144,10 @@ absl::StatusOr<std::vector<StopOrder>> PgCampaignStore::CancelCampaign(int64_t i
     for (const auto& row : rows) {
       RETURN_IF_ERROR(pgq::CancelRunTx(tx, row[0].as<int64_t>(),
                                        absl::StrCat("campaign ", id, " cancelled"), &stops));
+      Exec(tx,
+           "UPDATE runs SET cancelled_by = $2 WHERE id = $1 AND cancelled_by = '' AND "
+           "state NOT IN ('SUCCEEDED', 'FAILED')",
+           row[0].as<int64_t>(), actor);
     }
     return absl::OkStatus();
   }));

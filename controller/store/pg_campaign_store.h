@@ -19,7 +19,8 @@ class PgCampaignStore : public CampaignStore {
   absl::StatusOr<v1::Campaign> GetCampaign(int64_t id) override;
   absl::StatusOr<v1::ListCampaignsResponse> ListCampaigns(
       const v1::ListCampaignsRequest& req) override;
-  absl::StatusOr<std::vector<StopOrder>> CancelCampaign(int64_t id) override;
+  absl::StatusOr<std::vector<StopOrder>> CancelCampaign(int64_t id,
+                                                        const std::string& actor) override;
   absl::StatusOr<int64_t> CampaignOfRun(int64_t run_id) override;
 
  private:

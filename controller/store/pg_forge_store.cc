@@ -387,8 +387,12 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
       }
       out.runs.push_back(std::move(run));
     };
+    // Who asked: the forge and the trigger (and the commenter of a "/perfgate" command).
+    const std::string source =
+        absl::StrCat(e.forge, ":", plan.trigger, e.commenter.empty() ? "" : " by " + e.commenter);
     for (v1::RunSpec spec : plan.runs) {
       if (ran_at_head(spec.commit(), spec.suite_name())) continue;
+      spec.set_submitted_by(source);
       if (auto st = pgq::FillAaCommit(tx, &spec); !st.ok()) return st;
       auto id = pgq::InsertRun(tx, spec);
       if (!id.ok()) return id.status();
@@ -396,8 +400,10 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
     }
     for (v1::Campaign camp : plan.campaigns) {
       if (camp.tiers_size() == 0 || ran_at_head(camp.commit(), camp.suite_name())) continue;
-      for (v1::CampaignTier& t : *camp.mutable_tiers())
+      for (v1::CampaignTier& t : *camp.mutable_tiers()) {
         if (auto st = pgq::FillAaCommit(tx, t.mutable_spec()); !st.ok()) return st;
+        t.mutable_spec()->set_submitted_by(source);
+      }
       camp.set_commit(camp.tiers(0).spec().commit());
       std::vector<int64_t> ids;
       auto cid = InsertCampaign(tx, camp, &ids);

@@ -257,6 +257,18 @@ absl::StatusOr<AttemptJob> PgJobStore::JobOfAttempt(int64_t attempt_id) {
   return out;
 }
 
+absl::StatusOr<std::string> PgJobStore::AgentOfAttempt(int64_t attempt_id) {
+  std::string agent;
+  absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    auto r = Exec(tx, "SELECT agent_name FROM attempts WHERE id = $1", attempt_id);
+    if (r.empty()) return pgq::AttemptNotFound(attempt_id);
+    agent = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return agent;
+}
+
 absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(
     const v1::CompleteAttemptRequest& req,
     const google::protobuf::RepeatedPtrField<v1::JobSpec>* expansion) {

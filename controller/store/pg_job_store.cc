@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status/macros.h"
 #include "controller/store/pg_queue_tx.h"
 #include "controller/store/pg_util.h"
 
@@ -173,11 +174,17 @@ absl::StatusOr<v1::ListRunsResponse> PgJobStore::ListRuns(const v1::ListRunsRequ
   return out;
 }
 
-absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id) {
+absl::StatusOr<std::vector<StopOrder>> PgJobStore::CancelRun(int64_t id, const std::string& actor) {
   std::vector<StopOrder> stops;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     stops.clear();
-    return pgq::CancelRunTx(tx, id, "cancel requested", &stops);
+    RETURN_IF_ERROR(pgq::CancelRunTx(tx, id, "cancel requested", &stops));
+    // The first to cancel is recorded (a second cancel of an ended run changes nothing).
+    Exec(tx,
+         "UPDATE runs SET cancelled_by = $2 WHERE id = $1 AND cancelled_by = '' AND "
+         "state NOT IN ('SUCCEEDED', 'FAILED')",
+         id, actor);
+    return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return stops;

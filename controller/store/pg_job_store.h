@@ -26,13 +26,14 @@ class PgJobStore : public JobStore {
   absl::StatusOr<v1::Run> SubmitRun(const v1::RunSpec& spec) override;
   absl::StatusOr<v1::Run> GetRun(int64_t id) override;
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& req) override;
-  absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id) override;
+  absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id, const std::string& actor) override;
   absl::StatusOr<std::vector<Claim>> ClaimJobs(const std::vector<std::string>& agents) override;
   absl::Status AcceptAttempt(const v1::AcceptAttemptRequest& req) override;
   absl::StatusOr<int64_t> CompleteAttempt(
       const v1::CompleteAttemptRequest& req,
       const google::protobuf::RepeatedPtrField<v1::JobSpec>* expansion = nullptr) override;
   absl::StatusOr<AttemptJob> JobOfAttempt(int64_t attempt_id) override;
+  absl::StatusOr<std::string> AgentOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<int64_t> AppendLogs(const v1::UploadLogRequest& req) override;
   absl::StatusOr<v1::GetRunLogsResponse> GetRunLogs(int64_t run_id, int64_t after_id,
                                                     int limit) override;

@@ -36,7 +36,8 @@ const char kRunColumns[] =
     "extract(epoch from finished_at)::float8, baseline_branch, baseline_runs, "
     "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0), analysed_at IS NOT "
     "NULL, "
-    "coalesce((SELECT c.id FROM runs c WHERE c.confirms_run_id = runs.id), 0)";
+    "coalesce((SELECT c.id FROM runs c WHERE c.confirms_run_id = runs.id), 0), submitted_by, "
+    "cancelled_by";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_id(r[0].as<int64_t>());
@@ -56,20 +57,22 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_confirms_run_id(r[14].as<int64_t>());
   run->set_analysed(r[15].as<bool>());
   run->set_confirmed_by_run_id(r[16].as<int64_t>());
+  run->set_submitted_by(r[17].as<std::string>());
+  run->set_cancelled_by(r[18].as<std::string>());
 }
 
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {
   const int64_t run_id =
       tx.exec_params1(
             "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state, "
-            "baseline_branch, baseline_runs, against_run_id, aa, confirms_run_id) "
-            "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0), $9, nullif($10, 0)) "
-            "RETURNING id",
+            "baseline_branch, baseline_runs, against_run_id, aa, confirms_run_id, submitted_by) "
+            "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0), $9, nullif($10, 0), "
+            "$11) RETURNING id",
             spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
             spec.suite_name(),
             spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
             std::max(1, spec.baseline_runs()), spec.against_run_id(), spec.aa(),
-            spec.confirms_run_id())[0]
+            spec.confirms_run_id(), spec.submitted_by())[0]
           .as<int64_t>();
   RETURN_IF_ERROR(InsertJobs(tx, run_id, 0, spec.jobs(), 0));
   NotifyWork(tx);

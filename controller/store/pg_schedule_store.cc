@@ -136,11 +136,15 @@ absl::StatusOr<bool> PgScheduleStore::Fire(const FireOrder& o) {
       if (s.has_run()) {
         v1::RunSpec spec = s.run();
         spec.set_commit(o.commit);
+        spec.set_submitted_by(absl::StrCat("schedule ", o.id));
         ASSIGN_OR_RETURN(run_id, pgq::InsertRun(tx, spec));
       } else {
         v1::Campaign c = s.campaign().campaign();
         c.set_commit(o.commit);
-        for (v1::CampaignTier& t : *c.mutable_tiers()) t.mutable_spec()->set_commit(o.commit);
+        for (v1::CampaignTier& t : *c.mutable_tiers()) {
+          t.mutable_spec()->set_commit(o.commit);
+          t.mutable_spec()->set_submitted_by(absl::StrCat("schedule ", o.id));
+        }
         ASSIGN_OR_RETURN(campaign_id, InsertCampaign(tx, c));
       }
     }

@@ -90,6 +90,10 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
                    Esc(run->commit()), "</code></td></tr><tr><th>suite</th><td>",
                    Esc(run->suite_name()), "</td></tr><tr><th>created / finished (UTC)</th><td>",
                    Time(run->created_at()), " / ", Time(run->finished_at()), "</td></tr>");
+  if (!run->submitted_by().empty())
+    absl::StrAppend(&body, "<tr><th>submitted by</th><td>", Esc(run->submitted_by()), "</td></tr>");
+  if (!run->cancelled_by().empty())
+    absl::StrAppend(&body, "<tr><th>cancelled by</th><td>", Esc(run->cancelled_by()), "</td></tr>");
   if (!run->verdict().empty())
     absl::StrAppend(&body, "<tr><th>verdict</th><td class=\"", Esc(run->verdict()),
                     "\"><a href=\"/runs/", id, "/compare\">", Esc(run->verdict()),

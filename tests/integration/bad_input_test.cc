@@ -1,4 +1,6 @@
 // Bad input at the API and gateway gets a clear error and changes nothing.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -19,7 +21,8 @@ int64_t RunCount(v1::Controller::Stub& stub, const std::string& token = "") {
 
 TEST_F(ClusterTest, MissingOrWrongTokenIsUnauthenticated) {
   std::string tokens = dir_ + "/tokens";
-  std::ofstream(tokens) << "s3cret\n";
+  std::ofstream(tokens) << "ci submitter s3cret-0123456789ab\n";
+  chmod(tokens.c_str(), 0600);
   ControllerOptions o;
   o.api_token_file = tokens;
   StartController(o);
@@ -35,7 +38,7 @@ TEST_F(ClusterTest, MissingOrWrongTokenIsUnauthenticated) {
   auto ctx = Ctx("");
   EXPECT_EQ(stub_->SubmitRun(ctx.get(), req, &sresp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(RunCount(*stub_, "s3cret"), 0) << "a refused submit stores nothing";
+  EXPECT_EQ(RunCount(*stub_, "s3cret-0123456789ab"), 0) << "a refused submit stores nothing";
   {
     v1::WatchRunRequest wreq;
     wreq.set_id(1);

@@ -283,13 +283,14 @@ TEST_F(PgJobStoreTest, CancelInEveryState) {
   Connect("a");
   // Queued: cancelled at once.
   v1::Run queued = Submit(1);
-  ASSERT_TRUE(jobs_->CancelRun(queued.id()).ok());
+  ASSERT_TRUE(jobs_->CancelRun(queued.id(), "ops").ok());
   EXPECT_EQ(jobs_->GetRun(queued.id())->state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(jobs_->GetRun(queued.id())->cancelled_by(), "ops");
   // Running: cancelling, the agent is told, its report ends it.
   v1::Run running = Submit(1);
   auto a = Claim("a");
   ASSERT_TRUE(Accept(*a, "a").ok());
-  auto stops = jobs_->CancelRun(running.id());
+  auto stops = jobs_->CancelRun(running.id(), "ops");
   ASSERT_TRUE(stops.ok());
   ASSERT_EQ(stops->size(), 1u);
   EXPECT_EQ((*stops)[0].agent, "a");
@@ -306,7 +307,7 @@ TEST_F(PgJobStoreTest, CancelInEveryState) {
   // Assigned but not yet accepted: the accept is refused and the attempt ends.
   v1::Run assigned = Submit(1);
   auto b = Claim("a");
-  ASSERT_TRUE(jobs_->CancelRun(assigned.id()).ok());
+  ASSERT_TRUE(jobs_->CancelRun(assigned.id(), "ops").ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(Accept(*b, "a")));
   EXPECT_EQ(jobs_->GetRun(assigned.id())->state(), v1::RUN_STATE_CANCELLED);
   EXPECT_EQ(LiveAttempts("a"), 0) << "the cancelled attempt must release the agent";
@@ -315,12 +316,13 @@ TEST_F(PgJobStoreTest, CancelInEveryState) {
   auto c = Claim("a");
   ASSERT_TRUE(Complete(*c, v1::ATTEMPT_OUTCOME_INFRA_FAILURE).ok());
   EXPECT_EQ(StateOf(retrying.id()), v1::JOB_STATE_RETRY_WAIT);
-  ASSERT_TRUE(jobs_->CancelRun(retrying.id()).ok());
+  ASSERT_TRUE(jobs_->CancelRun(retrying.id(), "ci").ok());
   EXPECT_EQ(jobs_->GetRun(retrying.id())->state(), v1::RUN_STATE_CANCELLED);
-  // Finished: cancel is a no-op.
-  ASSERT_TRUE(jobs_->CancelRun(retrying.id()).ok());
+  // Finished: cancel is a no-op, and the first canceller stays recorded.
+  ASSERT_TRUE(jobs_->CancelRun(retrying.id(), "ops").ok());
   EXPECT_EQ(jobs_->GetRun(retrying.id())->state(), v1::RUN_STATE_CANCELLED);
-  EXPECT_TRUE(absl::IsNotFound(jobs_->CancelRun(424242).status()));
+  EXPECT_EQ(jobs_->GetRun(retrying.id())->cancelled_by(), "ci");
+  EXPECT_TRUE(absl::IsNotFound(jobs_->CancelRun(424242, "ops").status()));
 }
 
 TEST_F(PgJobStoreTest, ExpiredLeaseMakesAttemptLostAndKeepsTheAgentReserved) {
@@ -432,11 +434,13 @@ TEST_F(PgJobStoreTest, ListRunsFiltersAndPages) {
 TEST_F(PgJobStoreTest, DrainingAgentClaimsNothing) {
   Connect("a");
   Submit(1);
-  ASSERT_TRUE(agents_->SetDraining("a", true).ok());
+  auto drained = agents_->SetDraining("a", true, "ops");
+  ASSERT_TRUE(drained.ok());
+  EXPECT_EQ(drained->drained_by(), "ops");
   EXPECT_FALSE(Claim("a").has_value());
-  ASSERT_TRUE(agents_->SetDraining("a", false).ok());
+  ASSERT_TRUE(agents_->SetDraining("a", false, "ops").ok());
   EXPECT_TRUE(Claim("a").has_value());
-  EXPECT_TRUE(absl::IsNotFound(agents_->SetDraining("ghost", true).status()));
+  EXPECT_TRUE(absl::IsNotFound(agents_->SetDraining("ghost", true, "ops").status()));
 }
 
 }  // namespace

@@ -3,14 +3,15 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "common/json/proto_json.h"
 #include "tools/cli/render.h"
 
 namespace perfgate::cli {
 
 Client::Client(const Globals& g) : g_(g) {
-  stub_ = v1::Controller::NewStub(
-      grpc::CreateChannel(g.controller, grpc::InsecureChannelCredentials()));
+  stub_ = v1::Controller::NewStub(grpc::CreateChannel(
+      g.controller, g.credentials ? g.credentials : grpc::InsecureChannelCredentials()));
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Ctx(absl::Duration timeout) const {
@@ -34,6 +35,13 @@ const Action* Commands::Parsed(bool* needs_client) const {
 int Fail(const grpc::Status& s) {
   std::cerr << "perfgate: " << s.error_message() << " (" << static_cast<int>(s.error_code())
             << ")\n";
+  // What a plaintext client sees of a TLS port, and a TLS client of a plaintext one.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      (absl::StrContains(s.error_message(), "Socket closed") ||
+       absl::StrContains(s.error_message(), "handshake") ||
+       absl::StrContains(s.error_message(), "SSL")))
+    std::cerr << "perfgate: does the controller serve TLS? pass its CA with --tls-ca (or "
+                 "PERFGATE_TLS_CA); with --tls-ca, check the CA and the address's name\n";
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                  s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
              ? 4

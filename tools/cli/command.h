@@ -29,6 +29,8 @@ struct Globals {
   std::string token;
   std::string token_file;
   std::string output = "table";
+  std::string tls_ca;  // verify the controller's TLS certificate with this CA ("" plaintext)
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // from tls_ca, set before Client
 };
 
 class Client {

@@ -47,6 +47,8 @@ void RenderRun(std::ostream& out, const v1::Run& run) {
       << "  suite:   " << (run.suite_name().empty() ? "-" : run.suite_name()) << "\n"
       << "  created: " << When(run.created_at()) << "   finished: " << When(run.finished_at())
       << "\n";
+  if (!run.submitted_by().empty()) out << "  submitted by: " << run.submitted_by() << "\n";
+  if (!run.cancelled_by().empty()) out << "  cancelled by: " << run.cancelled_by() << "\n";
   if (run.jobs().empty()) return;
   bool commits = false;  // jobs at their own commits (confirmation runs)
   for (const auto& j : run.jobs()) commits |= !j.spec().commit().empty();
@@ -81,17 +83,19 @@ void RenderRunList(std::ostream& out, const v1::ListRunsResponse& list) {
 }
 
 void RenderAgents(std::ostream& out, const v1::ListAgentsResponse& agents) {
-  out << std::left << std::setw(24) << "AGENT" << std::setw(11) << "CONNECTED" << std::setw(9)
-      << "DRAINING" << std::setw(10) << "ATTEMPT" << std::setw(22) << "LAST SEEN"
+  out << std::left << std::setw(24) << "AGENT" << std::setw(11) << "CONNECTED" << std::setw(18)
+      << "DRAINING (BY)" << std::setw(10) << "ATTEMPT" << std::setw(22) << "LAST SEEN"
       << "LABELS\n";
   for (const auto& a : agents.agents()) {
     std::vector<std::string> labels;
     std::map<std::string, std::string> sorted(a.labels().begin(), a.labels().end());
     for (const auto& [k, v] : sorted) labels.push_back(k + "=" + v);
+    std::string draining = a.draining() ? "yes" : "no";
+    if (!a.drained_by().empty()) draining += " (" + a.drained_by().substr(0, 10) + ")";
     out << std::left << std::setw(24) << a.name().substr(0, 23) << std::setw(11)
-        << (a.connected() ? "yes" : "no") << std::setw(9) << (a.draining() ? "yes" : "no")
-        << std::setw(10) << (a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "-")
-        << std::setw(22) << When(a.last_seen()) << absl::StrJoin(labels, ",") << "\n";
+        << (a.connected() ? "yes" : "no") << std::setw(18) << draining << std::setw(10)
+        << (a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "-") << std::setw(22)
+        << When(a.last_seen()) << absl::StrJoin(labels, ",") << "\n";
   }
 }
 

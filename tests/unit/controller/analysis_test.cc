@@ -468,14 +468,15 @@ class HistoryStore : public AnalysisStore {
       const v1::ListChangePointsRequest&) override {
     return v1::ListChangePointsResponse{};
   }
-  absl::StatusOr<v1::ChangePointRecord> TriageChangePoint(
-      const v1::TriageChangePointRequest&) override {
+  absl::StatusOr<v1::ChangePointRecord> TriageChangePoint(const v1::TriageChangePointRequest&,
+                                                          const std::string&) override {
     return absl::UnimplementedError("");
   }
   absl::StatusOr<v1::ListAlertsResponse> ListAlerts(const v1::ListAlertsRequest&) override {
     return v1::ListAlertsResponse{};
   }
-  absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest&) override {
+  absl::StatusOr<v1::Alert> UpdateAlert(const v1::UpdateAlertRequest&,
+                                        const std::string&) override {
     return absl::UnimplementedError("");
   }
   absl::StatusOr<std::vector<Delivery>> DueDeliveries(int) override {

@@ -43,7 +43,9 @@ class FakeAgentStore : public AgentStore {
     return started.size();
   }
   absl::StatusOr<std::vector<v1::Agent>> ListAgents() override { return std::vector<v1::Agent>{}; }
-  absl::StatusOr<v1::Agent> SetDraining(const std::string&, bool) override { return v1::Agent(); }
+  absl::StatusOr<v1::Agent> SetDraining(const std::string&, bool, const std::string&) override {
+    return v1::Agent();
+  }
   std::mutex mu;
   std::vector<std::string> started, ended;
   std::atomic<int> heartbeats{0};
@@ -81,6 +83,25 @@ TEST(SessionManagerTest, SilentSessionsAreClosedAfterOfflineAfter) {
   ASSERT_TRUE(Eventually([&] { return m.connected() == 1; }));
   EXPECT_EQ(m.IdleAgents(), std::vector<std::string>({"b"}));
   EXPECT_TRUE(Eventually([&] { return store.Ended() == std::vector<std::string>({"a"}); }));
+}
+
+// A stream whose credentials name agent b may only say hello as b.
+TEST(SessionManagerTest, AHelloMustNameTheAgentTheCredentialsName) {
+  common::FakeClock clock;
+  FakeAgentStore store;
+  EventBus work;
+  ControllerMetrics metrics;
+  SessionManager m({}, store, work, metrics, clock);
+  auto as_other = SessionRef::Detached(1, "b"), as_self = SessionRef::Detached(2, "b");
+  auto unbound = SessionRef::Detached(3);
+  m.OnMessage(as_other, Hello("a"));
+  m.OnMessage(as_self, Hello("b"));
+  m.OnMessage(unbound, Hello("c"));
+  ASSERT_TRUE(Eventually([&] { return m.connected() == 2; }));
+  EXPECT_TRUE(as_other->close_requested());
+  EXPECT_FALSE(as_self->close_requested());
+  EXPECT_FALSE(unbound->close_requested());
+  EXPECT_EQ(store.StartedCount(), 2u) << "the refused hello started no session";
 }
 
 TEST(SessionManagerTest, BusyAgentsAreNotOfferedWorkAndNewerSessionWins) {

@@ -1,0 +1,43 @@
+// TLS for the gRPC port: the controller's server credentials (optionally asking agents for a
+// client certificate: mutual TLS) and the agents' and the CLI's channel credentials. PEM files
+// are checked when loaded (a certificate that does not parse, a key that is not the
+// certificate's, an expired certificate, a key group or others can read), each error naming
+// the flag, so a misconfiguration stops the process at start rather than failing handshakes.
+#pragma once
+
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_context.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace perfgate::common {
+
+struct TlsServerFiles {
+  std::string cert, key;  // --tls-cert, --tls-key: both or neither (neither: plaintext)
+  // --tls-client-ca: CA certificates (several may be concatenated, for a rotation) whose
+  // client certificates are verified. Clients without a certificate are still accepted by the
+  // handshake; the agent gateway then requires one (the CLI authenticates with a token).
+  std::string client_ca;
+};
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const TlsServerFiles& f);
+
+struct TlsClientFiles {
+  std::string ca;         // --tls-ca: verify the controller with these CAs (empty: plaintext)
+  std::string cert, key;  // --tls-cert, --tls-key: the client's certificate (mutual TLS)
+};
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const TlsClientFiles& f);
+
+// The name in the call's verified client certificate: its subject CN, or (no CN) its only
+// subject alternative name. Empty when the call came without a certificate or over plaintext.
+std::string PeerCertificateName(const grpc::ServerContextBase& ctx);
+
+// Whether a listener on `host` is reachable only from this machine.
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace perfgate::common
