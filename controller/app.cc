@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <httplib.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -67,6 +68,30 @@ absl::StatusOr<std::string> ReadCredential(const std::string& flag, const std::s
   if (text.empty())
     return absl::InvalidArgumentError(flag + ": " + path + " is empty or unreadable");
   return text;
+}
+
+// A password in --postgres-dsn would be on the command line (ps, /proc, shell history): refused
+// in favour of libpq's password file. The DSN is parsed by libpq itself, so both the key=value
+// and the URI forms are understood as the connection will read them.
+absl::Status CheckDsnHasNoPassword(const std::string& dsn) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (opts == nullptr) {
+    std::string why = err ? err : "cannot be parsed";
+    PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return absl::InvalidArgumentError("--postgres-dsn: " + why);
+  }
+  bool password = false;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o)
+    if (std::string(o->keyword) == "password" && o->val != nullptr && o->val[0] != '\0')
+      password = true;
+  PQconninfoFree(opts);
+  if (password)
+    return absl::InvalidArgumentError(
+        "--postgres-dsn: holds a password, which a command line shows to every user; put it in a "
+        "password file (PGPASSFILE, ~/.pgpass or passfile=FILE in the DSN, mode 0600)");
+  return absl::OkStatus();
 }
 
 absl::Status WriteReadyFile(const std::string& path, int grpc_port, int http_port) {
@@ -233,6 +258,7 @@ absl::StatusOr<ControllerAppImpl::Auths> ControllerAppImpl::LoadAuths(const List
 
 absl::StatusOr<std::string> ControllerAppImpl::OpenDatabase() {
   std::string dsn = cfg_.postgres_dsn;
+  if (!dsn.empty()) RETURN_IF_ERROR(CheckDsnHasNoPassword(dsn));
   if (dsn.empty()) {
     EmbeddedPostgresOptions o;
     o.data_dir = cfg_.data_dir;

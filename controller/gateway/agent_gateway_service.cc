@@ -40,6 +40,7 @@ absl::Status AgentGatewayService::MayTouch(const grpc::ServerContextBase& ctx, c
     if (auto it = agent_of_attempt_.find(attempt_id); it != agent_of_attempt_.end())
       owner = it->second;
   }
+  if (owner.empty()) owner = sessions_.AssignedAgent(attempt_id);  // assigned here: no query
   if (owner.empty()) {
     auto o = jobs_.AgentOfAttempt(attempt_id);
     if (!o.ok()) return o.status();

@@ -199,10 +199,21 @@ void SessionManager::SetBusy(const std::string& agent, int64_t attempt_id) {
   absl::MutexLock lock(&mu_);
   auto it = by_agent_.find(agent);
   if (it != by_agent_.end()) it->second.busy_attempt = attempt_id;
+  if (attempt_id != 0) {
+    if (assigned_.size() >= 10'000) assigned_.clear();  // ended attempts whose end we missed
+    assigned_[attempt_id] = agent;
+  }
+}
+
+std::string SessionManager::AssignedAgent(int64_t attempt_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = assigned_.find(attempt_id);
+  return it == assigned_.end() ? "" : it->second;
 }
 
 void SessionManager::MarkIdleByAttempt(int64_t attempt_id) {
   absl::MutexLock lock(&mu_);
+  assigned_.erase(attempt_id);
   for (auto& [name, e] : by_agent_) {
     if (e.busy_attempt == attempt_id) e.busy_attempt = 0;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/time/clock.h"
 #include "controller/events/event_bus.h"
@@ -49,6 +50,10 @@ class SessionManager : public SessionEvents {
   // Marks the agent busy with `attempt_id` / idle again (attempt_id 0).
   void SetBusy(const std::string& agent, int64_t attempt_id);
   void MarkIdleByAttempt(int64_t attempt_id);
+  // The agent this replica's dispatcher assigned `attempt_id` to, while it runs ("" when
+  // unknown here). Only the dispatcher's own claims are recorded, never what an agent says it
+  // holds, so the gateway may trust it instead of asking the database on every call.
+  std::string AssignedAgent(int64_t attempt_id);
   void SetDraining(const std::string& agent, bool draining);
   // Ends sessions silent for longer than offline_after. Called periodically (and by tests).
   void ExpireSilentSessions();
@@ -73,6 +78,8 @@ class SessionManager : public SessionEvents {
   void HandleClosed(const SessionRefPtr& s);
   void SendStops(const SessionRefPtr& s, const std::vector<int64_t>& attempts);
   std::string AgentOf(const SessionRefPtr& s);
+  // Attempts this replica assigned, while they run (SetBusy to MarkIdleByAttempt).
+  absl::flat_hash_map<int64_t, std::string> assigned_ ABSL_GUARDED_BY(mu_);
 
   const SessionManagerOptions opts_;
   AgentStore& agents_;

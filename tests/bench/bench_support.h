@@ -113,14 +113,15 @@ class SimAgent {
     absl::Duration heartbeat_every = absl::ZeroDuration();   // 0: the caller calls Heartbeat()
     std::function<void(int64_t run, absl::Time)> assigned;   // on each assignment, if set
     std::function<void(int64_t run, absl::Time)> completed;  // on each acknowledged completion
+    std::shared_ptr<grpc::ChannelCredentials> credentials;   // null: plaintext
   };
 
   SimAgent(const std::string& addr, std::string name, Options o)
       : name_(std::move(name)), o_(std::move(o)) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-    stub_ = v1::AgentGateway::NewStub(
-        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+    stub_ = v1::AgentGateway::NewStub(grpc::CreateCustomChannel(
+        addr, o_.credentials ? o_.credentials : grpc::InsecureChannelCredentials(), args));
     thread_ = std::thread([this] { Loop(); });
     if (o_.heartbeat_every > absl::ZeroDuration()) {
       // Heartbeats keep the session alive (the controller closes silent ones).

@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./tools/install-deps.sh --test
-./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench tail_bench hosts_bench
+./tools/build.sh perfgate-controller dispatch_bench profile_bench forge_bench tail_bench hosts_bench tls_bench
 ./build/bin/dispatch_bench --bin-dir "$(pwd)/build/bin" "$@"
+echo
+echo "== the queue over mutual TLS against plaintext =="
+./build/bin/tls_bench --bin-dir "$(pwd)/build/bin" --pki "$(pwd)/tools/pki.sh"
 echo
 echo "== pprof reading (controller/profile) against go tool pprof =="
 ./build/bin/profile_bench

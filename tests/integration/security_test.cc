@@ -398,8 +398,9 @@ TEST_F(SecurityTest, EachRoleAgainstEachCallOfTheApi) {
 TEST_F(SecurityTest, SecretsAndListenersAreCheckedAtStart) {
   auto controller = [&](std::vector<std::string> args) {
     common::SpawnOptions so;
-    so.argv = {BinaryPath("perfgate-controller"), "--postgres-dsn", dsn_, "--http-listen",
-               "127.0.0.1:0"};
+    so.argv = {BinaryPath("perfgate-controller"), "--http-listen", "127.0.0.1:0"};
+    if (std::find(args.begin(), args.end(), "--postgres-dsn") == args.end())
+      args.insert(args.end(), {"--postgres-dsn", dsn_});
     so.argv.insert(so.argv.end(), args.begin(), args.end());
     int code = 0;
     auto r = common::RunAndCapture(so, &code);
@@ -423,6 +424,13 @@ TEST_F(SecurityTest, SecretsAndListenersAreCheckedAtStart) {
   EXPECT_NE(out.find(":1: a token must be at least 16 characters"), std::string::npos) << out;
   std::tie(code, out) = controller({"--api-token-file", tight, "--tls-cert", tight});
   EXPECT_NE(out.find("--tls-cert and --tls-key go together"), std::string::npos) << out;
+  // A database password on the command line, in either DSN form.
+  for (std::string dsn : {dsn_ + " password=hunter2", std::string("postgresql://u:hunter2@db/x")}) {
+    std::tie(code, out) = controller({"--postgres-dsn", dsn});
+    EXPECT_NE(code, 0);
+    EXPECT_NE(out.find("--postgres-dsn: holds a password"), std::string::npos) << out;
+    EXPECT_EQ(out.find("hunter2"), std::string::npos) << "the password is not echoed: " << out;
+  }
 
   // The CLI: --token refused; a loose token file refused.
   StartController();
