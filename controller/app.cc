@@ -42,6 +42,7 @@
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
 #include "controller/store/pg_schedule_store.h"
+#include "controller/web/http_auth.h"
 #include "controller/web/pages.h"
 
 namespace perfgate::controller {
@@ -122,6 +123,7 @@ class ControllerAppImpl : public ControllerApp {
   struct Auths {
     common::TokenAuth api, agents;
     std::shared_ptr<grpc::ServerCredentials> grpc_credentials;
+    bool http_auth = false;
   };
   // Init's steps, in order: each builds one part of the controller.
   absl::StatusOr<Listeners> ParseListeners() const;
@@ -132,7 +134,7 @@ class ControllerAppImpl : public ControllerApp {
   void BuildAnalysis(const NotifierOptions& alerts);
   absl::Status BuildForge();              // projects, webhooks, the outbox and the forges' clients
   void BuildServices(const Auths& auth);  // pages, the operators' API, the agents' gateway
-  absl::Status StartHttp(const Listeners& l);
+  absl::Status StartHttp(const Listeners& l, const Auths& auth);
   absl::StatusOr<int> StartGrpc(const Auths& auth);  // the bound port
   // A NOTIFY from any replica (controller/events/controller_event.h) wakes our components.
   void OnDatabaseEvent(const std::string& payload);
@@ -167,6 +169,8 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<ControllerService> api_;
   std::unique_ptr<AgentGatewayService> gateway_;
   std::unique_ptr<grpc::Server> server_;
+  common::TokenAuth http_tokens_;  // --http-auth's: before http_auth_, which refers to it
+  std::unique_ptr<HttpAuth> http_auth_;
   std::unique_ptr<common::HttpServer> http_;
   std::once_flag shutdown_once_;
 };
@@ -201,7 +205,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   BuildAnalysis(alerts);
   RETURN_IF_ERROR(BuildForge());
   BuildServices(auth);
-  RETURN_IF_ERROR(StartHttp(listen));
+  RETURN_IF_ERROR(StartHttp(listen, auth));
   ASSIGN_OR_RETURN(int grpc_port, StartGrpc(auth));
   dispatcher_->Start();
   housekeeper_->Start();
@@ -245,15 +249,27 @@ absl::StatusOr<ControllerAppImpl::Auths> ControllerAppImpl::LoadAuths(const List
         " is not loopback: pass --tls-cert and --tls-key, so that tokens and results do not "
         "travel in clear text (or --insecure-plaintext on a trusted network)");
   }
+  const bool http_auth =
+      cfg_.http_auth == "on" || (cfg_.http_auth == "auto" && !common::IsLoopbackHost(l.http_host));
+  if (http_auth && !api.enabled()) {
+    return absl::FailedPreconditionError(
+        cfg_.http_auth == "on"
+            ? "--http-auth on needs --api-token-file (the tokens that may view the pages)"
+            : "--http-listen " + cfg_.http_listen +
+                  " is not loopback, so the pages and /metrics need authentication: pass "
+                  "--api-token-file (or --http-auth off on a trusted network)");
+  }
   if (!api.enabled()) spdlog::warn("msg=\"API authentication disabled (no --api-token-file)\"");
   if (agents.enabled() && !agents.all_named() && cfg_.tls_client_ca.empty())
     spdlog::warn(
         "msg=\"an agent token names no agent: its holder may act as any agent (write 'AGENT "
         "TOKEN' lines)\"");
-  spdlog::info("msg=\"gRPC security\" tls={} agent_certificates={} agent_tokens={} api_tokens={}",
-               !cfg_.tls_cert.empty(), !cfg_.tls_client_ca.empty(), agents.enabled(),
-               api.enabled());
-  return Auths{std::move(api), std::move(agents), std::move(creds)};
+  spdlog::info(
+      "msg=\"security\" tls={} agent_certificates={} agent_tokens={} api_tokens={} "
+      "http_auth={}",
+      !cfg_.tls_cert.empty(), !cfg_.tls_client_ca.empty(), agents.enabled(), api.enabled(),
+      http_auth);
+  return Auths{std::move(api), std::move(agents), std::move(creds), http_auth};
 }
 
 absl::StatusOr<std::string> ControllerAppImpl::OpenDatabase() {
@@ -414,7 +430,11 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
       UploadLimits{}, spec_limits);
 }
 
-absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
+absl::Status ControllerAppImpl::StartHttp(const Listeners& l, const Auths& auth) {
+  if (auth.http_auth) {
+    http_tokens_ = auth.api;
+    http_auth_ = std::make_unique<HttpAuth>(http_tokens_);
+  }
   ASSIGN_OR_RETURN(http_, common::HttpServer::Start(
                               l.http_host, l.http_port, metrics_.registry(),
                               [this] {
@@ -422,6 +442,7 @@ absl::Status ControllerAppImpl::StartHttp(const Listeners& l) {
                                   metrics_.SetJobsByState(*counts);
                               },
                               [this](httplib::Server& server) {
+                                if (http_auth_) http_auth_->Install(server);
                                 pages_->Register(server);
                                 webhooks_->Register(server);
                               }));

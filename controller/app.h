@@ -21,7 +21,10 @@ struct ControllerConfig {
   // TLS on the gRPC port (docs/security.md). With a client CA, agents must present a
   // certificate from it and act only as the agent it names (mutual TLS).
   std::string tls_cert, tls_key, tls_client_ca;
-  bool insecure_plaintext = false;    // allow a non-loopback gRPC listener without TLS
+  bool insecure_plaintext = false;  // allow a non-loopback gRPC listener without TLS
+  // Pages and /metrics for viewers only: "on", "off", or "auto" (on unless --http-listen is
+  // loopback).
+  std::string http_auth = "auto";
   std::string controller_id;          // default: hostname:pid
   std::string ready_file;             // written (JSON with ports) once serving
   std::string promtool = "promtool";  // checks suites' PromQL at submit; "" = no check

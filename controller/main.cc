@@ -37,6 +37,11 @@ void AddServingFlags(CLI::App& app, ControllerConfig& cfg) {
                  "issue agent certificates; an agent's certificate CN is its name");
   app.add_flag("--insecure-plaintext", cfg.insecure_plaintext,
                "allow a non-loopback gRPC listener without TLS");
+  app.add_option("--http-auth", cfg.http_auth,
+                 "pages and /metrics answer only API tokens (Authorization: Bearer, or the "
+                 "/login cookie): on, off, or auto (on unless --http-listen is loopback)")
+      ->check(CLI::IsMember({"on", "off", "auto"}))
+      ->capture_default_str();
   app.add_option("--controller-id", cfg.controller_id,
                  "name of this replica (default hostname:pid)");
   app.add_option("--ready-file", cfg.ready_file,

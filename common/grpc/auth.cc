@@ -6,10 +6,12 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/hash/sha256.h"
 
 namespace perfgate::common {
 namespace {
@@ -124,12 +126,52 @@ absl::StatusOr<Principal> TokenAuth::Authenticate(const grpc::ServerContextBase&
   if (!absl::ConsumePrefix(&value, "Bearer ")) {
     return absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'");
   }
+  return AuthenticateToken(value);
+}
+
+absl::StatusOr<Principal> TokenAuth::AuthenticateToken(absl::string_view token) const {
+  if (entries_.empty()) return Principal{};
   // Every entry is compared, so the time taken does not say which one matched.
   const Entry* match = nullptr;
   for (const Entry& e : entries_)
-    if (SameToken(e.token, value)) match = &e;
+    if (SameToken(e.token, token)) match = &e;
   if (match == nullptr) return absl::UnauthenticatedError("invalid token");
   return Principal{match->name, match->role, true};
+}
+
+absl::StatusOr<std::string> TokenAuth::IssueSession(absl::string_view token,
+                                                    int64_t expires_unix) const {
+  for (const Entry& e : entries_) {
+    if (!SameToken(e.token, token)) continue;
+    const std::string signed_part = absl::StrCat(e.name, ".", expires_unix);
+    return absl::StrCat(signed_part, ".", HmacSha256Hex(e.token, signed_part));
+  }
+  return absl::UnauthenticatedError("invalid token");
+}
+
+absl::StatusOr<Principal> TokenAuth::AuthenticateSession(absl::string_view session,
+                                                         int64_t now_unix) const {
+  // NAME may itself hold dots: the expiry and the MAC are the last two fields.
+  const size_t mac_dot = session.rfind('.');
+  if (mac_dot == absl::string_view::npos || mac_dot == 0)
+    return absl::UnauthenticatedError("malformed session");
+  const size_t exp_dot = session.rfind('.', mac_dot - 1);
+  int64_t expires = 0;
+  if (exp_dot == absl::string_view::npos ||
+      !absl::SimpleAtoi(session.substr(exp_dot + 1, mac_dot - exp_dot - 1), &expires))
+    return absl::UnauthenticatedError("malformed session");
+  if (expires < now_unix) return absl::UnauthenticatedError("session expired: log in again");
+  const absl::string_view name = session.substr(0, exp_dot);
+  const absl::string_view signed_part = session.substr(0, mac_dot);
+  const absl::string_view mac = session.substr(mac_dot + 1);
+  // A named holder may have two tokens (rotation): any of them may have signed it.
+  for (const Entry& e : entries_) {
+    if (e.name != name) continue;
+    if (SameToken(HmacSha256Hex(e.token, std::string_view(signed_part.data(), signed_part.size())),
+                  mac))
+      return Principal{e.name, e.role, true};
+  }
+  return absl::UnauthenticatedError("invalid session");
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {

@@ -49,6 +49,14 @@ class TokenAuth {
   bool all_named() const;
   // UNAUTHENTICATED unless the call carries "authorization: Bearer <one of the tokens>".
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx) const;
+  // The holder of `token` (UNAUTHENTICATED if it is none of the file's).
+  absl::StatusOr<Principal> AuthenticateToken(absl::string_view token) const;
+
+  // A login session for the pages, without the token in it: "NAME.EXPIRY.MAC" where MAC is
+  // HMAC-SHA256(token, "NAME.EXPIRY"). Every replica reading the same file accepts it; removing
+  // the token from the file ends its sessions. `token` must be one of the file's.
+  absl::StatusOr<std::string> IssueSession(absl::string_view token, int64_t expires_unix) const;
+  absl::StatusOr<Principal> AuthenticateSession(absl::string_view session, int64_t now_unix) const;
 
  private:
   struct Entry {

@@ -3,6 +3,7 @@
 // or by named token; API roles; secrets kept off command lines and out of readable files.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -392,6 +393,63 @@ TEST_F(SecurityTest, EachRoleAgainstEachCallOfTheApi) {
   c.set_id(theirs.id());
   ASSERT_TRUE(stub_->CancelRun(Ctx("admin-token-0123456789").get(), c, &r).ok());
   EXPECT_EQ(GetRun(*stub_, theirs.id(), "viewer-token-0123456789").cancelled_by(), "ops");
+}
+
+// --http-auth: pages and /metrics for token holders only (bearer header or login cookie);
+// /healthz and the webhook endpoints stay open.
+TEST_F(SecurityTest, PagesAndMetricsAnswerViewersOnly) {
+  const std::string tokens = dir_ + "/api-tokens";
+  WriteSecret(tokens, "dash viewer viewer-token-0123456789\nops admin admin-token-0123456789\n");
+  ControllerOptions o;
+  o.api_token_file = tokens;
+  o.extra_args = {"--http-auth", "on"};
+  StartController(o);
+  httplib::Client http("127.0.0.1", controller_->http_port());
+  EXPECT_EQ(http.Get("/")->status, 401);
+  for (const char* path : {"/runs", "/agents", "/metrics", "/alerts"}) {
+    auto r = http.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 401) << path;
+    EXPECT_EQ(r->body.find("perfgate_controller"), std::string::npos) << "no metrics leak";
+    r = http.Get(path, {{"Authorization", "Bearer wrong-token-0123456789"}});
+    EXPECT_EQ(r->status, 401) << path;
+    r = http.Get(path, {{"Authorization", "Bearer viewer-token-0123456789"}});
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body.substr(0, 200);
+  }
+  EXPECT_EQ(http.Get("/healthz")->status, 200);
+  auto hook = http.Post("/hooks/github", "{}", "application/json");
+  ASSERT_TRUE(hook);
+  EXPECT_EQ(hook->body.find("Log in"), std::string::npos) << "webhooks check their own signature";
+
+  // The login form sets a session cookie that holds no token; it opens the pages.
+  auto bad = http.Post("/login", "token=nope", "application/x-www-form-urlencoded");
+  EXPECT_EQ(bad->status, 401);
+  EXPECT_FALSE(bad->has_header("Set-Cookie"));
+  auto login =
+      http.Post("/login", "token=viewer-token-0123456789", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 302);
+  std::string cookie = login->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+  EXPECT_EQ(cookie.find("viewer-token"), std::string::npos) << "the token is not in the cookie";
+  cookie = cookie.substr(0, cookie.find(';'));
+  auto page = http.Get("/runs", {{"Cookie", cookie}});
+  EXPECT_EQ(page->status, 200);
+  // A forged session (another name, the same MAC) is refused.
+  std::string forged = cookie;
+  forged.replace(forged.find("dash"), 4, "ops");
+  EXPECT_EQ(http.Get("/runs", {{"Cookie", forged}})->status, 401);
+  // Off by default on loopback; a public listener without tokens is refused.
+  std::string out;
+  common::SpawnOptions so;
+  so.argv = {BinaryPath("perfgate-controller"), "--postgres-dsn", dsn_, "--http-listen",
+             "0.0.0.0:0"};
+  int code = 0;
+  auto r = common::RunAndCapture(so, &code);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(r.value_or("").find("the pages and /metrics need authentication"), std::string::npos)
+      << r.value_or("");
 }
 
 // Secrets stay off command lines and out of files others can read; a public listener needs TLS.

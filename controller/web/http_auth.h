@@ -1,0 +1,28 @@
+// --http-auth: the pages and /metrics answer viewers and above only. A client proves it with
+// its API token as "Authorization: Bearer TOKEN" (Prometheus: `authorization:
+// credentials_file`) or with the session cookie /login sets (HttpOnly, SameSite=Strict; it
+// carries the token's name, an expiry and an HMAC made with the token, never the token).
+// /healthz and the webhook endpoints (/hooks/..., which check their own signatures) stay open.
+#pragma once
+
+#include <httplib.h>
+
+#include "absl/time/time.h"
+#include "common/grpc/auth.h"
+
+namespace perfgate::controller {
+
+class HttpAuth {
+ public:
+  // `tokens` must outlive the server.
+  HttpAuth(const common::TokenAuth& tokens, absl::Duration session_ttl = absl::Hours(12))
+      : tokens_(tokens), ttl_(session_ttl) {}
+  // Adds /login (GET form, POST token), /logout, and the check before every other route.
+  void Install(httplib::Server& server) const;
+
+ private:
+  const common::TokenAuth& tokens_;
+  const absl::Duration ttl_;
+};
+
+}  // namespace perfgate::controller
