@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/executor.h"
+#include "agent/hosts/cgroup.h"
 #include "agent/hosts/netns_hosts.h"
 #include "agent/hosts/ssh_hosts.h"
 #include "agent/recovery.h"
@@ -145,6 +147,35 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   eo.work_dir = cfg_.work_dir;
   eo.observe.prometheus_url = cfg_.prometheus_url;
   eo.observe.prometheus_bin = cfg_.prometheus_bin;
+  // The job sandbox: a control group per attempt where the agent may make them (root), and
+  // the unprivileged user the job code runs as.
+  eo.attempt_cgroups = geteuid() == 0 && Cgroup::Detect().ok();
+  if (!cfg_.job_user.empty()) {
+    if (geteuid() != 0)
+      return absl::FailedPreconditionError("--job-user " + cfg_.job_user +
+                                           ": only an agent running as root can switch users");
+    auto user = LookupJobUser(cfg_.job_user);
+    if (!user.ok()) return user.status();
+    eo.job_user = *user;
+    // The job must reach its attempt's directory, and nothing else of ours: traverse, no list.
+    chmod(cfg_.work_dir.c_str(), 0711);
+    chmod((cfg_.work_dir + "/attempts").c_str(), 0711);
+  } else if (geteuid() == 0) {
+    spdlog::warn(
+        "msg=\"jobs run as root, able to read this agent's credentials; pass --job-user "
+        "perfgate-job (tools/install-deps.sh creates that user)\"");
+  }
+  if (eo.attempt_cgroups) {
+    // What the attempts of a previous life left running (a daemon out of its process group).
+    if (auto n = RemoveLeftoverCgroups(AttemptCgroupPrefix(cfg_.name)); n.ok() && *n > 0)
+      spdlog::info("msg=\"removed attempt groups of a previous life\" groups={}", *n);
+  } else {
+    spdlog::warn(
+        "msg=\"no control group per attempt (needs root and cgroups): a job process that "
+        "leaves its process group survives teardown\"");
+  }
+  spdlog::info("msg=\"job sandbox\" user={} attempt_cgroups={}",
+               eo.job_user ? eo.job_user->name : "agent's own", eo.attempt_cgroups);
   executor_ = std::make_unique<Executor>(eo, *stub_, ctx, *uploader_, *attempts_family_);
   SessionOptions so;
   so.name = cfg_.name;

@@ -1,16 +1,27 @@
 #include "agent/executor.h"
 
 #include <algorithm>
+#include <filesystem>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/suite_file_reader.h"
 #include "agent/exec/command_runner.h"
+#include "agent/hosts/cgroup.h"
 #include "agent/hosts/netns_hosts.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
 
 namespace perfgate::agent {
+
+std::string AttemptCgroupPrefix(const std::string& agent_name) {
+  return HostsPrefix(agent_name) + ".attempt-";
+}
+
+std::string AttemptCgroupName(const std::string& agent_name, int64_t attempt_id) {
+  return AttemptCgroupPrefix(agent_name) + std::to_string(attempt_id);
+}
 
 Executor::Executor(ExecutorOptions opts, v1::AgentGateway::StubInterface& stub, ContextFactory ctx,
                    Uploader& uploader, prometheus::Family<prometheus::Counter>& attempts)
@@ -107,11 +118,51 @@ void Executor::Execute(const v1::Assign& a) {
   RunOutcome outcome;
   std::optional<std::string> suite_text;
   {
+    // The job's sandbox, for the attempt's whole life: its group is emptied and removed once
+    // the runners below have torn their stacks down.
+    JobSandbox box;
+    box.base_env = BaseJobEnvironment(dir + "/work");
+    box.user = opts_.job_user;
+    std::unique_ptr<Cgroup> group;
+    if (opts_.attempt_cgroups) {
+      auto g = Cgroup::Create(AttemptCgroupName(opts_.agent_name, a.attempt_id()), {});
+      if (g.ok()) {
+        group = *std::move(g);
+        box.cgroup_procs = group->procs_files();
+      } else {
+        spdlog::warn(
+            "msg=\"no control group for the attempt; what leaves its process group "
+            "survives teardown\" attempt={} error=\"{}\"",
+            a.attempt_id(), g.status().message());
+      }
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir + "/work", ec);
+    if (box.user) {
+      if (auto s = ChownTree(dir + "/work", *box.user); !s.ok())
+        spdlog::warn("msg=\"work directory not given to the job user\" error=\"{}\"", s.message());
+    }
+    absl::Cleanup empty_group = [&] {
+      if (!group) return;
+      const size_t left = group->Pids().size();
+      if (left > 0) {
+        journal
+            ->AppendLog(v1::LOG_STREAM_AGENT,
+                        absl::StrCat("perfgate-agent: killing ", left,
+                                     " process(es) the job left running (its control group)\n"))
+            .IgnoreError();
+      }
+      if (auto s = group->Remove(); !s.ok())
+        spdlog::warn("msg=\"attempt group not removed\" attempt={} error=\"{}\"", a.attempt_id(),
+                     s.message());
+    };
     CommandRunner command(*journal, dir + "/work");
+    command.set_sandbox(&box);
     BenchmarkRunner benchmark(
         *journal, opts_.work_dir + "/cache", dir + "/work", [this] { uploader_.Wake(); },
         opts_.observe);
     benchmark.set_hosts_prefix(HostsPrefix(opts_.agent_name));
+    benchmark.set_sandbox(&box);
     benchmark.set_host_pool(opts_.host_pool);
     SuiteFileReader suite_file(*journal, opts_.work_dir + "/cache", dir + "/work");
     std::function<void(const std::string&)> cancel;

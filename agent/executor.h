@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/exec/job_sandbox.h"
 #include "agent/observe/observer.h"
 #include "agent/spool/uploader.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
@@ -27,10 +28,19 @@ struct ExecutorOptions {
   std::string work_dir;  // absolute; attempts/ and cache/ below it
   ObserveConfig observe;
   HostPool* host_pool = nullptr;  // for ssh hosts; not owned
+  // The job sandbox (agent/exec/job_sandbox.h): a control group per attempt where the machine
+  // lets the agent make them, and the unprivileged user jobs run as (--job-user).
+  bool attempt_cgroups = false;
+  std::optional<JobUser> job_user;
   // Accepting an attempt is retried while the controller is unreachable, within its lease.
   int accept_tries = 60;
   absl::Duration accept_retry_every = absl::Milliseconds(500);
 };
+
+// An attempt's control group: named under the agent's hosts prefix, so that the agent's next
+// life finds (and kills) what its previous one left (agent.cc).
+std::string AttemptCgroupPrefix(const std::string& agent_name);
+std::string AttemptCgroupName(const std::string& agent_name, int64_t attempt_id);
 
 class Executor {
  public:

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", cfg.tls_cert,
                  "this agent's client certificate (PEM; its CN is the agent's name)");
   app.add_option("--tls-key", cfg.tls_key, "the client certificate's key (PEM, mode 0600)");
+  app.add_option("--job-user", cfg.job_user,
+                 "run the jobs' code (builds, services, fixtures, commands) as this unprivileged "
+                 "user, e.g. perfgate-job, so that it cannot read the agent's key and token "
+                 "(needs root)");
   app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics")
       ->capture_default_str();
   app.add_option("--prometheus-url", cfg.prometheus_url,

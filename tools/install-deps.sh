@@ -73,6 +73,12 @@ if [ "$(id -u)" = 0 ] && [ "$(stat -c %a /)" = 700 ]; then
   echo "install-deps: / has mode 0700; setting 0755 so that the PostgreSQL user can reach its data"
   chmod 755 /
 fi
+# Agents run the jobs' code as this unprivileged user (perfgate-agent --job-user perfgate-job),
+# so that a benchmarked commit cannot read the agent's key and token (docs/security.md).
+if [ "$(id -u)" = 0 ] && ! getent passwd perfgate-job >/dev/null; then
+  echo "install-deps: creating the system user perfgate-job (agents run jobs as it)"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin perfgate-job
+fi
 # Debian's postgresql package starts a cluster of its own on port 5432; perfgate does not use
 # it (it runs private clusters on unix sockets), so it is left alone.
 # The forge tests' npm packages (tests/forge/package.json, versions pinned by its lock file), into

@@ -97,6 +97,7 @@ void BenchmarkRunner::Cancel(const std::string& reason) {
 
 RunOutcome BenchmarkRunner::Run(const v1::BenchmarkJob& job) {
   StepRunner steps(journal_, cancel_, clock_);
+  steps.set_sandbox(sandbox_);
   const v1::Assign& a = journal_.assign();
   steps.Note(absl::StrCat("attempt ", a.attempt_id(), " starting: benchmark of commit ",
                           a.commit().empty() ? "(none)" : a.commit()));

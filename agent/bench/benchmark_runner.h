@@ -39,6 +39,8 @@ class BenchmarkRunner {
   RunOutcome Run(const v1::BenchmarkJob& job);
   // The prefix of the test hosts this runner's stacks make (BenchContext::hosts_prefix).
   void set_hosts_prefix(std::string prefix) { hosts_prefix_ = std::move(prefix); }
+  // Job code runs in `sandbox` (agent/exec/job_sandbox.h; not owned; null: none).
+  void set_sandbox(const JobSandbox* sandbox) { sandbox_ = sandbox; }
   // The agent's ssh host pool (BenchContext::host_pool); not owned.
   void set_host_pool(HostPool* pool) { host_pool_ = pool; }
   void Cancel(const std::string& reason);
@@ -61,6 +63,7 @@ class BenchmarkRunner {
   std::function<void()> result_added_;
   const ObserveConfig observe_;
   std::string hosts_prefix_ = "pgh";
+  const JobSandbox* sandbox_ = nullptr;
   HostPool* host_pool_ = nullptr;
   std::atomic<bool> cancel_{false};
   absl::Mutex mu_;

@@ -33,6 +33,7 @@ absl::Status BuildCache::Git(BenchContext& ctx, const std::vector<std::string>& 
   o.spawn.argv = {"git"};
   o.spawn.argv.insert(o.spawn.argv.end(), args.begin(), args.end());
   o.spawn.env_add["GIT_TERMINAL_PROMPT"] = "0";
+  o.agent_tool = true;
   o.timeout = absl::Minutes(30);
   o.capture_stdout = out ? 4096 : 0;
   o.stream_output = out == nullptr;  // rev-parse output is for us, not the log
@@ -88,6 +89,7 @@ absl::StatusOr<std::string> BuildCache::ReadFile(const std::string& repository,
   }
   StepOptions o;
   o.spawn.argv = {"git", "-C", m.mirror, "cat-file", "blob", object};
+  o.agent_tool = true;
   o.timeout = absl::Minutes(5);
   o.capture_stdout = max_bytes;
   o.stream_output = false;
@@ -124,6 +126,9 @@ absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,
   if (auto s = Git(ctx, {"-C", src, "checkout", "--quiet", "--detach", sha}, "git checkout " + sha);
       !s.ok())
     return s;
+  // The build is job code: its checkout becomes the job user's.
+  if (const JobSandbox* box = ctx.steps.sandbox(); box && box->user)
+    RETURN_IF_ERROR(ChownTree(src, *box->user));
   const absl::Time deadline = ctx.clock.Now() + absl::Seconds(build.timeout_seconds());
   for (int i = 0; i < build.commands_size(); ++i) {
     auto cmd = ctx.Expand(build.commands(i));

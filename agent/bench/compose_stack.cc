@@ -121,6 +121,7 @@ class ComposeStackImpl : public Stack {
     o.spawn.argv.insert(o.spawn.argv.end(), args.begin(), args.end());
     o.spawn.env_add.insert(env_.begin(), env_.end());
     o.spawn.working_dir = std::filesystem::path(file_).parent_path().string();
+    o.agent_tool = true;  // the containers are dockerd's, in their own groups
     return o;
   }
 
@@ -137,6 +138,7 @@ class ComposeStackImpl : public Stack {
     StepOptions o;
     o.spawn.argv = {"docker"};
     o.spawn.argv.insert(o.spawn.argv.end(), args.begin(), args.end());
+    o.agent_tool = true;
     o.timeout = absl::Minutes(1);
     o.stream_output = false;
     o.capture_stdout = 1 << 16;

@@ -488,6 +488,11 @@ class ExecStackImpl : public Stack, public HostControl {
       std::error_code ec;
       std::filesystem::create_directories(wd, ec);
       o.working_dir = wd;
+      // The service is job code: in the attempt's sandbox (the ssh client above is ours).
+      if (const JobSandbox* box = ctx_.steps.sandbox()) {
+        box->Apply(&o);
+        if (box->user) ChownTree(wd, *box->user).IgnoreError();
+      }
     }
     r.log_path = ctx_.workdir + "/logs/" + name + ".log";
     int fd = open(r.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

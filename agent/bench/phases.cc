@@ -61,6 +61,7 @@ std::string RunCommandOp(const std::string& cmd, const BenchContext& ctx, absl::
   o.working_dir = ctx.workdir;
   o.stdout_fd = fd;
   o.stderr_fd = fd;
+  if (ctx.steps.sandbox()) ctx.steps.sandbox()->Apply(&o);
   auto pid = common::Spawn(o);
   if (fd >= 0) close(fd);
   if (!pid.ok()) return std::string(pid.status().message());

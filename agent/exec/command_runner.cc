@@ -22,6 +22,7 @@ RunOutcome CommandRunner::Run(const v1::CommandJob& job) {
   std::error_code ec;
   std::filesystem::create_directories(workdir, ec);
   StepRunner steps(journal_, cancel_);
+  steps.set_sandbox(sandbox_);
   StepOptions o;
   o.spawn.argv = {"/bin/sh", "-c", job.command()};
   o.spawn.env_add.insert(job.env().begin(), job.env().end());

@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/exec/job_sandbox.h"
 #include "agent/spool/attempt_journal.h"
 #include "perfgate/v1/jobs.pb.h"
 
@@ -28,12 +29,15 @@ class CommandRunner {
       : journal_(journal), default_workdir_(std::move(default_workdir)) {}
 
   RunOutcome Run(const v1::CommandJob& job);
+  // The command runs in `sandbox` (job_sandbox.h; not owned; null: none).
+  void set_sandbox(const JobSandbox* sandbox) { sandbox_ = sandbox; }
   // Asks the running command to stop (SIGTERM, grace, SIGKILL). Safe before Run starts too.
   void Cancel(const std::string& reason);
 
  private:
   AttemptJournal& journal_;
   const std::string default_workdir_;
+  const JobSandbox* sandbox_ = nullptr;
   std::atomic<bool> cancel_{false};
   absl::Mutex mu_;
   std::string cancel_reason_ ABSL_GUARDED_BY(mu_);

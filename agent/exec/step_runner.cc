@@ -56,6 +56,7 @@ StepResult StepRunner::Run(const StepOptions& o) {
     return res;
   }
   common::SpawnOptions spawn = o.spawn;
+  if (sandbox_ && !o.agent_tool) sandbox_->Apply(&spawn);
   spawn.new_process_group = true;
   spawn.stdout_fd = out_pipe[1];
   spawn.stderr_fd = err_pipe[1];

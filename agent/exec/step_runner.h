@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "agent/exec/job_sandbox.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/process/subprocess.h"
 #include "common/time/clock.h"
@@ -22,6 +23,9 @@ struct StepOptions {
   absl::Duration grace = absl::Seconds(10);
   bool stream_output = true;  // into the journal as STDOUT/STDERR chunks
   size_t capture_stdout = 0;  // keep up to this many bytes of stdout in the result
+  // The agent's own tool (git, docker compose, tc): runs with the agent's environment and user,
+  // outside the job's sandbox. Everything else the suite brings is job code.
+  bool agent_tool = false;
 };
 
 struct StepResult {
@@ -42,6 +46,10 @@ class StepRunner {
       : journal_(journal), cancel_(cancel), clock_(clock) {}
 
   StepResult Run(const StepOptions& opts);
+  // Job code (every step not marked agent_tool) runs in `sandbox` from now on (null: none).
+  // It must outlive the runner.
+  void set_sandbox(const JobSandbox* sandbox) { sandbox_ = sandbox; }
+  const JobSandbox* sandbox() const { return sandbox_; }
   // Appends a chunk, logging (not failing) if the disk refuses: the outcome still counts.
   void Emit(v1::LogStream stream, const std::string& data);
   // One line on the agent's own stream ("perfgate-agent: " prefixed, newline added).
@@ -53,6 +61,7 @@ class StepRunner {
   AttemptJournal& journal_;
   const std::atomic<bool>& cancel_;
   const common::Clock& clock_;
+  const JobSandbox* sandbox_ = nullptr;
 };
 
 }  // namespace perfgate::agent

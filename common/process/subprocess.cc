@@ -1,6 +1,7 @@
 #include "common/process/subprocess.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& opts) {
   // Build everything the child needs before fork: only async-signal-safe calls after it.
   std::vector<std::string> env_strings;
   std::map<std::string, std::string> env;
-  for (char** e = environ; *e; ++e) {
+  for (char** e = environ; opts.inherit_env && *e; ++e) {
     std::string_view kv(*e);
     auto eq = kv.find('=');
     if (eq != std::string_view::npos)
@@ -101,7 +102,8 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& opts) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    if (opts.gid && setgid(*opts.gid) != 0) _exit(126);
+    // The supplementary groups too: root's would otherwise stay with the new user.
+    if (opts.gid && (setgroups(1, &*opts.gid) != 0 || setgid(*opts.gid) != 0)) _exit(126);
     if (opts.uid && setuid(*opts.uid) != 0) _exit(126);
     if (!opts.working_dir.empty() && chdir(opts.working_dir.c_str()) != 0) _exit(126);
     execvpe(argv[0], argv.data(), envp.data());

@@ -18,6 +18,7 @@ namespace perfgate::common {
 struct SpawnOptions {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env_add;  // on top of the parent's environment
+  bool inherit_env = true;                     // false: env_add is the whole environment
   std::string working_dir;                     // empty: inherit
   bool new_process_group = true;
   std::optional<uid_t> uid;  // drop to this user (and gid) when set

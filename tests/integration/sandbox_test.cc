@@ -1,0 +1,171 @@
+// The job sandbox end to end (agent/exec/job_sandbox.h): job code sees only its own
+// environment; a daemon that leaves its process group dies with the attempt (teardown, cancel,
+// the agent's kill -9 and restart); run as --job-user it cannot read the agent's token, and
+// cannot upload for any attempt without it. Root-only parts report SKIPPED with the reason.
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/hosts/cgroup.h"
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+// Why attempt groups cannot be tested here, or "".
+std::string NoCgroups() {
+  if (geteuid() != 0) return "attempt control groups need root";
+  if (auto v = agent::Cgroup::Detect(); !v.ok()) return std::string(v.status().message());
+  return "";
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Running (a zombie waiting for whoever adopted it counts as dead).
+bool Alive(pid_t pid) {
+  if (pid <= 0) return false;
+  const std::string stat = Slurp(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+class SandboxTest : public ClusterTest {
+ protected:
+  // A command that starts a daemon out of its process group and session (setsid, double fork),
+  // which writes its pid to `pid_file`, waits for it to be up, then runs `then`.
+  std::string DaemonThen(const std::string& pid_file, const std::string& then) {
+    return absl::StrCat("(setsid sh -c 'echo $$ > ", pid_file, ".tmp && mv ", pid_file, ".tmp ",
+                        pid_file, " && exec sleep 300' </dev/null >/dev/null 2>&1 &); ",
+                        "while [ ! -s ", pid_file, " ]; do sleep 0.05; done; ", then);
+  }
+  pid_t WaitForPid(const std::string& pid_file) {
+    pid_t pid = 0;
+    EXPECT_TRUE(WaitUntil([&] { return (pid = std::atoi(Slurp(pid_file).c_str())) > 0; },
+                          absl::Seconds(20)))
+        << "the daemon never started";
+    return pid;
+  }
+  std::string Logs(int64_t run) {
+    std::string all;
+    for (const auto& c : RunLogs(*stub_, run)) all += c.data();
+    return all;
+  }
+};
+
+TEST_F(SandboxTest, JobCodeSeesOnlyItsOwnEnvironment) {
+  // Something only the agent's environment holds (as a credential would).
+  setenv("PERFGATE_TEST_AGENT_SECRET", "agent-only-value", 1);
+  StartController();
+  StartAgent("env");
+  unsetenv("PERFGATE_TEST_AGENT_SECRET");
+  v1::SubmitRunRequest req;
+  auto* job = req.mutable_spec()->add_jobs();
+  job->set_name("env");
+  job->mutable_command()->set_command("env | sort");
+  (*job->mutable_command()->mutable_env())["DECLARED"] = "by-the-suite";
+  v1::SubmitRunResponse resp;
+  ASSERT_TRUE(stub_->SubmitRun(Ctx().get(), req, &resp).ok());
+  v1::Run run = WaitForRunEnd(*stub_, resp.run().id());
+  ASSERT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
+  const std::string env = Logs(run.id());
+  EXPECT_EQ(env.find("agent-only-value"), std::string::npos) << env;
+  for (const char* want :
+       {"DECLARED=by-the-suite", "PERFGATE_ATTEMPT_ID=", "PATH=", "HOME=", "LANG="})
+    EXPECT_NE(env.find(want), std::string::npos) << want << " missing:\n" << env;
+}
+
+TEST_F(SandboxTest, ADaemonLeavingItsProcessGroupDiesWithTheAttempt) {
+  if (std::string why = NoCgroups(); !why.empty()) GTEST_SKIP() << why;
+  StartController();
+  StartAgent("sandbox");
+
+  // Teardown: the command returns at once; its daemon must not outlive the attempt.
+  const std::string p1 = dir_ + "/teardown.pid";
+  v1::Run done = SubmitCommand(*stub_, DaemonThen(p1, "echo started"));
+  pid_t d1 = WaitForPid(p1);
+  EXPECT_EQ(WaitForRunEnd(*stub_, done.id()).state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(d1); }, absl::Seconds(10)))
+      << "the daemon " << d1 << " survived the attempt's teardown";
+  EXPECT_NE(Logs(done.id()).find("left running (its control group)"), std::string::npos)
+      << "the kill is said in the log";
+
+  // Cancel.
+  const std::string p2 = dir_ + "/cancel.pid";
+  v1::Run cancelled = SubmitCommand(*stub_, DaemonThen(p2, "sleep 300"));
+  pid_t d2 = WaitForPid(p2);
+  v1::CancelRunRequest c;
+  c.set_id(cancelled.id());
+  v1::Run r;
+  ASSERT_TRUE(stub_->CancelRun(Ctx().get(), c, &r).ok());
+  EXPECT_EQ(WaitForRunEnd(*stub_, cancelled.id()).state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(d2); }, absl::Seconds(10)))
+      << "the daemon " << d2 << " survived the cancel";
+
+  // The agent killed outright and restarted: its next life kills what the attempt left.
+  const std::string p3 = dir_ + "/restart.pid";
+  v1::Run orphaned = SubmitCommand(*stub_, DaemonThen(p3, "sleep 300"));
+  pid_t d3 = WaitForPid(p3);
+  agents_["sandbox"]->process().Kill9();
+  ASSERT_TRUE(Alive(d3)) << "the daemon must outlive the agent's death to be tested";
+  StartAgent("sandbox");
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(d3); }, absl::Seconds(20)))
+      << "the daemon " << d3 << " survived the agent's restart";
+  c.set_id(orphaned.id());
+  stub_->CancelRun(Ctx().get(), c, &r);
+}
+
+TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "switching to a job user needs root";
+  if (getpwnam("perfgate-job") == nullptr) {
+    std::string out;
+    int code = -1;
+    common::SpawnOptions o;
+    o.argv = {"useradd", "--system",          "--no-create-home",
+              "--shell", "/usr/sbin/nologin", "perfgate-job"};
+    auto r = common::RunAndCapture(o, &code);
+    ASSERT_EQ(code, 0) << "useradd perfgate-job: " << r.value_or("");
+  }
+  chmod(dir_.c_str(), 0711);  // the job must reach its own work directory under ours
+  const std::string tokens = dir_ + "/agent-tokens", token = dir_ + "/agent.token";
+  std::ofstream(tokens) << "jailed jailed-token-0123456789\n";
+  std::ofstream(token) << "jailed-token-0123456789\n";
+  chmod(tokens.c_str(), 0600);
+  chmod(token.c_str(), 0600);
+  ControllerOptions co;
+  co.extra_args = {"--agent-token-file", tokens};
+  StartController(co);
+  StartAgent("jailed", {"--token-file", token, "--job-user", "perfgate-job"});
+  // The job tries the agent's token, then an UploadResults for another attempt (gRPC by hand
+  // over HTTP/2: attempt 424242, epoch 1, one repetition) with no token, as it has none.
+  const std::string cmd = absl::StrCat(
+      "id -un; cat ", token, " && echo TOKEN-READ; ",
+      "printf '\\000\\000\\000\\000\\012\\010\\262\\362\\031\\020\\001\\032\\002\\010\\001' > "
+      "req; ",
+      "curl -s -o /dev/null -D - --http2-prior-knowledge -H 'content-type: application/grpc' ",
+      "-H 'te: trailers' --data-binary @req http://", controller_->address(),
+      "/perfgate.v1.AgentGateway/UploadResults | tr -d '\\r' | grep -i '^grpc-'; ",
+      "echo 'the job ran to its end'");
+  v1::Run run = SubmitCommand(*stub_, cmd);
+  run = WaitForRunEnd(*stub_, run.id());
+  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
+  const std::string logs = Logs(run.id());
+  EXPECT_NE(logs.find("perfgate-job"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("Permission denied"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("\nTOKEN-READ\n"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("grpc-status: 16"), std::string::npos) << "UNAUTHENTICATED:\n" << logs;
+  EXPECT_NE(logs.find("the job ran to its end"), std::string::npos) << logs;
+  // The attempt's own outcome and log came through intact.
+  ASSERT_EQ(run.jobs_size(), 1);
+  EXPECT_EQ(run.jobs(0).attempts_size(), 1);
+}
+
+}  // namespace
+}  // namespace perfgate::testing
