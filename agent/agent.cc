@@ -91,6 +91,16 @@ class AgentImpl : public Agent {
 
 absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   cfg_ = cfg;
+  // With a client certificate the controller knows this agent by the certificate's name.
+  if (!cfg_.tls_cert.empty()) {
+    auto cert_name = common::CertificateName("--tls-cert", cfg_.tls_cert);
+    if (!cert_name.ok()) return cert_name.status();
+    if (cfg_.name.empty()) cfg_.name = *cert_name;
+    if (cfg_.name != *cert_name)
+      return absl::InvalidArgumentError("--name " + cfg_.name + ": the certificate --tls-cert " +
+                                        cfg_.tls_cert + " names agent '" + *cert_name +
+                                        "'; the controller knows an agent by its certificate");
+  }
   if (cfg_.name.empty()) {
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
@@ -167,7 +177,7 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   }
   if (eo.attempt_cgroups) {
     // What the attempts of a previous life left running (a daemon out of its process group).
-    if (auto n = RemoveLeftoverCgroups(AttemptCgroupPrefix(cfg_.name)); n.ok() && *n > 0)
+    if (auto n = RemoveLeftoverCgroups(AttemptCgroupPrefix(cfg_.work_dir)); n.ok() && *n > 0)
       spdlog::info("msg=\"removed attempt groups of a previous life\" groups={}", *n);
   } else {
     spdlog::warn(

@@ -5,6 +5,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/bench/benchmark_runner.h"
 #include "agent/bench/suite_file_reader.h"
 #include "agent/exec/command_runner.h"
@@ -15,12 +16,16 @@
 
 namespace perfgate::agent {
 
-std::string AttemptCgroupPrefix(const std::string& agent_name) {
-  return HostsPrefix(agent_name) + ".attempt-";
+std::string AttemptCgroupPrefix(const std::string& work_dir) {
+  // Keyed by the work directory, which one agent holds at a time (its lock) and its next life
+  // holds again: two agents of one name on a machine (a test's) must not clean up each other's.
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : work_dir) h = (h ^ c) * 1099511628211ull;
+  return absl::StrFormat("attempt-%012x-", h & 0xffffffffffffull);
 }
 
-std::string AttemptCgroupName(const std::string& agent_name, int64_t attempt_id) {
-  return AttemptCgroupPrefix(agent_name) + std::to_string(attempt_id);
+std::string AttemptCgroupName(const std::string& work_dir, int64_t attempt_id) {
+  return AttemptCgroupPrefix(work_dir) + std::to_string(attempt_id);
 }
 
 Executor::Executor(ExecutorOptions opts, v1::AgentGateway::StubInterface& stub, ContextFactory ctx,
@@ -125,7 +130,7 @@ void Executor::Execute(const v1::Assign& a) {
     box.user = opts_.job_user;
     std::unique_ptr<Cgroup> group;
     if (opts_.attempt_cgroups) {
-      auto g = Cgroup::Create(AttemptCgroupName(opts_.agent_name, a.attempt_id()), {});
+      auto g = Cgroup::Create(AttemptCgroupName(opts_.work_dir, a.attempt_id()), {});
       if (g.ok()) {
         group = *std::move(g);
         box.cgroup_procs = group->procs_files();

@@ -37,10 +37,10 @@ struct ExecutorOptions {
   absl::Duration accept_retry_every = absl::Milliseconds(500);
 };
 
-// An attempt's control group: named under the agent's hosts prefix, so that the agent's next
-// life finds (and kills) what its previous one left (agent.cc).
-std::string AttemptCgroupPrefix(const std::string& agent_name);
-std::string AttemptCgroupName(const std::string& agent_name, int64_t attempt_id);
+// An attempt's control group: named after the agent's work directory, so that the agent's
+// next life finds (and kills) what its previous one left (agent.cc).
+std::string AttemptCgroupPrefix(const std::string& work_dir);
+std::string AttemptCgroupName(const std::string& work_dir, int64_t attempt_id);
 
 class Executor {
  public:

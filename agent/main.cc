@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
                  "bearer token for the controller's agent gateway (mode 0600)");
   app.add_option("--tls-ca", cfg.tls_ca, "the controller serves TLS: its CA certificate (PEM)");
   app.add_option("--tls-cert", cfg.tls_cert,
-                 "this agent's client certificate (PEM; its CN is the agent's name)");
+                 "this agent's client certificate (PEM; its CN is the agent's name, and --name's "
+                 "default)");
   app.add_option("--tls-key", cfg.tls_key, "the client certificate's key (PEM, mode 0600)");
   app.add_option("--job-user", cfg.job_user,
                  "run the jobs' code (builds, services, fixtures, commands) as this unprivileged "

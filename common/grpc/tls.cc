@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <fstream>
 #include <sstream>
@@ -134,6 +135,28 @@ std::string PeerCertificateName(const grpc::ServerContextBase& ctx) {
   auto san = auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME);
   if (cn.empty() && san.size() == 1) return std::string(san[0].data(), san[0].size());
   return "";
+}
+
+absl::StatusOr<std::string> CertificateName(const std::string& flag, const std::string& path) {
+  auto pem = ReadPem(flag, path);
+  if (!pem.ok()) return pem.status();
+  X509Ptr x = FirstCert(*pem);
+  if (!x) return absl::InvalidArgumentError(flag + ": " + path + ": holds no PEM certificate");
+  char cn[256] = {0};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(x.get()), NID_commonName, cn, sizeof cn) > 0)
+    return std::string(cn);
+  std::unique_ptr<GENERAL_NAMES, void (*)(GENERAL_NAMES*)> sans(
+      static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(x.get(), NID_subject_alt_name, nullptr, nullptr)),
+      GENERAL_NAMES_free);
+  if (sans && sk_GENERAL_NAME_num(sans.get()) == 1) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans.get(), 0);
+    if (n->type == GEN_DNS)
+      return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)),
+                         ASN1_STRING_length(n->d.dNSName));
+  }
+  return absl::InvalidArgumentError(flag + ": " + path +
+                                    ": the certificate has no CN and not exactly one DNS name");
 }
 
 bool IsLoopbackHost(const std::string& host) {

@@ -37,6 +37,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 // subject alternative name. Empty when the call came without a certificate or over plaintext.
 std::string PeerCertificateName(const grpc::ServerContextBase& ctx);
 
+// The name a certificate file's (first) certificate gives its holder, as PeerCertificateName
+// reads it on the other side: its CN, or (no CN) its only subject alternative name.
+// INVALID_ARGUMENT naming `flag` when the file holds no certificate or the name is ambiguous.
+absl::StatusOr<std::string> CertificateName(const std::string& flag, const std::string& path);
+
 // Whether a listener on `host` is reachable only from this machine.
 bool IsLoopbackHost(const std::string& host);
 

@@ -258,6 +258,27 @@ TEST_F(SecurityTest, MutualTlsBindsEachAgentToItsOwnAttempts) {
             std::string::npos)
       << r.value_or("");
 
+  // Nor with another agent's certificate than its --name says.
+  so.argv = {BinaryPath("perfgate-agent"),
+             "--controller",
+             controller_->address(),
+             "--name",
+             "b",
+             "--work-dir",
+             dir_ + "/agent-misnamed",
+             "--tls-ca",
+             pki.lab + "/ca.pem",
+             "--tls-cert",
+             pki.lab + "/agents/a.pem",
+             "--tls-key",
+             pki.lab + "/agents/a.key",
+             "--http-listen",
+             "127.0.0.1:0"};
+  r = common::RunAndCapture(so, &code);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(r.value_or("").find("--name b: the certificate --tls-cert"), std::string::npos)
+      << r.value_or("");
+
   // A plaintext client on the TLS port: no answer; the CLI says what to do.
   auto plain = v1::Controller::NewStub(
       grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
