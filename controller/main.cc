@@ -12,16 +12,30 @@ namespace {
 
 using perfgate::controller::ControllerConfig;
 
-// Where the controller listens, its database and its credentials.
+// Where the controller listens, and its database.
 void AddServingFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--grpc-listen", cfg.grpc_listen, "gRPC address for the API and agents")
       ->capture_default_str();
   app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics and /healthz")
       ->capture_default_str();
   app.add_option("--postgres-dsn", cfg.postgres_dsn,
-                 "libpq connection string of an existing database");
+                 "libpq connection string of an existing database (no password: use PGPASSFILE)");
   app.add_option("--data-dir", cfg.data_dir, "where the embedded PostgreSQL lives")
       ->capture_default_str();
+  app.add_option("--controller-id", cfg.controller_id,
+                 "name of this replica (default hostname:pid)");
+  app.add_option("--ready-file", cfg.ready_file,
+                 "write {grpc_port, http_port, pid} here once serving");
+  app.add_option("--promtool", cfg.promtool,
+                 "promtool used to check suites' PromQL at submit (\"\" to skip the check)")
+      ->capture_default_str();
+  app.add_option("--db-pool-size", cfg.pool_size, "database connections")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 64));
+}
+
+// Who may talk to it, and over what (docs/security.md).
+void AddSecurityFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--api-token-file", cfg.api_token_file,
                  "API tokens, one 'NAME ROLE TOKEN' a line (ROLE: viewer, submitter or admin); "
                  "mode 0600");
@@ -42,16 +56,6 @@ void AddServingFlags(CLI::App& app, ControllerConfig& cfg) {
                  "/login cookie): on, off, or auto (on unless --http-listen is loopback)")
       ->check(CLI::IsMember({"on", "off", "auto"}))
       ->capture_default_str();
-  app.add_option("--controller-id", cfg.controller_id,
-                 "name of this replica (default hostname:pid)");
-  app.add_option("--ready-file", cfg.ready_file,
-                 "write {grpc_port, http_port, pid} here once serving");
-  app.add_option("--promtool", cfg.promtool,
-                 "promtool used to check suites' PromQL at submit (\"\" to skip the check)")
-      ->capture_default_str();
-  app.add_option("--db-pool-size", cfg.pool_size, "database connections")
-      ->capture_default_str()
-      ->check(CLI::Range(2, 64));
 }
 
 // The queue's timings: leases, retries, polls.
@@ -144,6 +148,7 @@ int main(int argc, char** argv) {
       "performance lab.\n"
       "With no --postgres-dsn it runs a private PostgreSQL under --data-dir (unix socket only)."};
   AddServingFlags(app, cfg);
+  AddSecurityFlags(app, cfg);
   AddQueueFlags(app, cfg);
   AddAnalysisFlags(app, cfg);
   AddForgeFlags(app, cfg);

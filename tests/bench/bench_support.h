@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "common/process/subprocess.h"
 #include "perfgate/v1/agent_gateway.grpc.pb.h"
+#include "perfgate/v1/controller.grpc.pb.h"
 
 namespace perfgate::bench {
 
@@ -40,6 +41,16 @@ inline bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   return false;
+}
+
+// Agents the controller has a live session with (-1 when it cannot be asked).
+inline int ConnectedAgents(v1::Controller::Stub& stub) {
+  grpc::ClientContext ctx;
+  v1::ListAgentsResponse resp;
+  if (!stub.ListAgents(&ctx, v1::ListAgentsRequest(), &resp).ok()) return -1;
+  int n = 0;
+  for (const auto& a : resp.agents()) n += a.connected();
+  return n;
 }
 
 // perfgate-controller from `bin_dir` with its data, ready file and log (controller.log) under

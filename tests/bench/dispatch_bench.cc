@@ -39,6 +39,7 @@
 namespace {
 
 using namespace perfgate;
+using bench::ConnectedAgents;
 using bench::Percentile;
 using bench::WaitFor;
 
@@ -90,15 +91,6 @@ v1::SubmitRunRequest Jobs(int n) {
   for (int i = 0; i < n; ++i)
     req.mutable_spec()->add_jobs()->mutable_command()->set_command("true");
   return req;
-}
-
-int ConnectedAgents(v1::Controller::Stub& stub) {
-  grpc::ClientContext ctx;
-  v1::ListAgentsResponse resp;
-  if (!stub.ListAgents(&ctx, v1::ListAgentsRequest(), &resp).ok()) return -1;
-  int n = 0;
-  for (const auto& a : resp.agents()) n += a.connected();
-  return n;
 }
 
 }  // namespace

@@ -93,15 +93,7 @@ std::optional<Figures> Round(const std::string& bin_dir, const std::string& pki,
     }
     sims.push_back(std::make_unique<bench::SimAgent>(controller->grpc_addr(), name, o));
   }
-  auto connected = [&] {
-    grpc::ClientContext ctx;
-    v1::ListAgentsResponse resp;
-    if (!stub->ListAgents(&ctx, v1::ListAgentsRequest(), &resp).ok()) return -1;
-    int n = 0;
-    for (const auto& a : resp.agents()) n += a.connected();
-    return n;
-  };
-  if (!WaitFor([&] { return connected() == agents; }, absl::Seconds(60))) {
+  if (!WaitFor([&] { return bench::ConnectedAgents(*stub) == agents; }, absl::Seconds(60))) {
     std::cerr << "agents did not connect (tls=" << tls << ")\n";
     return std::nullopt;
   }

@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "agent/hosts/cgroup.h"
-#include "tests/integration/fixture.h"
+#include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
 namespace {
@@ -37,7 +38,7 @@ bool Alive(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
 
-class SandboxTest : public ClusterTest {
+class SandboxTest : public BenchmarkTest {
  protected:
   // A command that starts a daemon out of its process group and session (setsid, double fork),
   // which writes its pid to `pid_file`, waits for it to be up, then runs `then`.
@@ -122,10 +123,51 @@ TEST_F(SandboxTest, ADaemonLeavingItsProcessGroupDiesWithTheAttempt) {
   stub_->CancelRun(Ctx().get(), c, &r);
 }
 
+// Whether every directory above `path` lets other users through (the job user must reach it).
+bool OpenToOthers(const std::string& path) {
+  for (std::filesystem::path p = std::filesystem::path(path).parent_path(); !p.empty();
+       p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
+    if (p == p.root_path()) break;
+  }
+  return true;
+}
+
+constexpr char kJailedSuite[] = R"yaml(
+name: jailed
+jobs:
+  - name: api
+    benchmark:
+      build:
+        repository: $REPO
+        commands: ["sh attack.sh", "mkdir -p out && cp flags out/flags"]
+      stack:
+        services:
+          - name: api
+            args: [/bin/sh, -c, "id -un > $DROP/api.user; exec $TARGET --listen {host}:{port:api} $(cat {srcdir}/out/flags)"]
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
+      workload:
+        duration: 1s
+        repetitions: 2
+        http:
+          target: "http://{host}:{port:api}"
+          rate: 50
+          connections: 2
+          max_generator_lag_p99: 250ms
+          requests:
+            - {name: list, path: /api/items}
+)yaml";
+
+// A benchmark whose build step, run as --job-user, tries the agent's token file and an upload
+// for another attempt: both fail, and the run's own build, service and results are intact.
 TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) {
   if (geteuid() != 0) GTEST_SKIP() << "switching to a job user needs root";
+  if (!OpenToOthers(BinaryPath("perfgate-sample-target")))
+    GTEST_SKIP() << "the built binaries' directories are closed to other users, so a job user "
+                    "could not run the sample target";
   if (getpwnam("perfgate-job") == nullptr) {
-    std::string out;
     int code = -1;
     common::SpawnOptions o;
     o.argv = {"useradd", "--system",          "--no-create-home",
@@ -133,7 +175,7 @@ TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) 
     auto r = common::RunAndCapture(o, &code);
     ASSERT_EQ(code, 0) << "useradd perfgate-job: " << r.value_or("");
   }
-  chmod(dir_.c_str(), 0711);  // the job must reach its own work directory under ours
+  chmod(dir_.c_str(), 0711);  // the job must reach its own directories under ours
   const std::string tokens = dir_ + "/agent-tokens", token = dir_ + "/agent.token";
   std::ofstream(tokens) << "jailed jailed-token-0123456789\n";
   std::ofstream(token) << "jailed-token-0123456789\n";
@@ -143,28 +185,39 @@ TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) 
   co.extra_args = {"--agent-token-file", tokens};
   StartController(co);
   StartAgent("jailed", {"--token-file", token, "--job-user", "perfgate-job"});
-  // The job tries the agent's token, then an UploadResults for another attempt (gRPC by hand
-  // over HTTP/2: attempt 424242, epoch 1, one repetition) with no token, as it has none.
-  const std::string cmd = absl::StrCat(
-      "id -un; cat ", token, " && echo TOKEN-READ; ",
+  Commit("--threads 2");
+  // The attack, committed to the repository the suite builds: the token, then UploadResults
+  // for another attempt by hand over HTTP/2 (attempt 424242, epoch 1, one repetition), with no
+  // token since it has none.
+  std::ofstream(repo_ + "/attack.sh") << absl::StrCat(
+      "id -un\n", "cat ", token, " && echo TOKEN-READ\n",
       "printf '\\000\\000\\000\\000\\012\\010\\262\\362\\031\\020\\001\\032\\002\\010\\001' > "
-      "req; ",
+      "req\n",
       "curl -s -o /dev/null -D - --http2-prior-knowledge -H 'content-type: application/grpc' ",
       "-H 'te: trailers' --data-binary @req http://", controller_->address(),
-      "/perfgate.v1.AgentGateway/UploadResults | tr -d '\\r' | grep -i '^grpc-'; ",
-      "echo 'the job ran to its end'");
-  v1::Run run = SubmitCommand(*stub_, cmd);
-  run = WaitForRunEnd(*stub_, run.id());
-  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
-  const std::string logs = Logs(run.id());
-  EXPECT_NE(logs.find("perfgate-job"), std::string::npos) << logs;
+      "/perfgate.v1.AgentGateway/UploadResults | tr -d '\\r' | grep -i '^grpc-'\n",
+      "echo the attack ran to its end\n");
+  Sh("git -C " + repo_ + " add attack.sh");
+  const std::string commit = Commit("--threads 2");
+  const std::string drop = dir_ + "/drop";  // where the service says who it runs as
+  mkdir(drop.c_str(), 0777);
+  chmod(drop.c_str(), 0777);
+  const int64_t id =
+      Submit(WriteSuite("jailed", absl::StrReplaceAll(kJailedSuite, {{"$DROP", drop}})), commit, 0);
+  const std::string logs = AllLogs(id);
+  EXPECT_NE(logs.find("\nperfgate-job\n"), std::string::npos) << logs;
   EXPECT_NE(logs.find("Permission denied"), std::string::npos) << logs;
   EXPECT_EQ(logs.find("\nTOKEN-READ\n"), std::string::npos) << logs;
   EXPECT_NE(logs.find("grpc-status: 16"), std::string::npos) << "UNAUTHENTICATED:\n" << logs;
-  EXPECT_NE(logs.find("the job ran to its end"), std::string::npos) << logs;
-  // The attempt's own outcome and log came through intact.
-  ASSERT_EQ(run.jobs_size(), 1);
-  EXPECT_EQ(run.jobs(0).attempts_size(), 1);
+  EXPECT_NE(logs.find("the attack ran to its end"), std::string::npos) << logs;
+  // The run's own build, service (as the job user) and measurements came through.
+  v1::RunResults res = Results(id);
+  ASSERT_EQ(res.jobs_size(), 1);
+  EXPECT_EQ(res.jobs(0).repetitions_size(), 2);
+  for (const auto& rep : res.jobs(0).repetitions())
+    EXPECT_TRUE(rep.valid()) << rep.invalid_reason();
+  EXPECT_GT(Median(res, "http.requests"), 0);
+  EXPECT_EQ(Slurp(drop + "/api.user"), "perfgate-job\n") << "the service ran as the job user";
 }
 
 }  // namespace

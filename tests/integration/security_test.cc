@@ -294,6 +294,29 @@ TEST_F(SecurityTest, MutualTlsBindsEachAgentToItsOwnAttempts) {
       << "refusals are logged";
 }
 
+// A CA rotation: the controller trusts the old and the new CA at once, so agents move over one
+// by one; a certificate from neither is still refused.
+TEST_F(SecurityTest, TwoClientCasAreTrustedDuringARotation) {
+  Pki pki = MakePki(dir_);
+  const std::string bundle = dir_ + "/both-cas.pem";
+  std::ofstream(bundle) << ReadFile(pki.lab + "/ca.pem") << ReadFile(pki.foreign + "/ca.pem");
+  Sh(absl::StrCat(kPki, " init ", dir_, "/third && ", kPki, " issue-agent ", dir_, "/third c"));
+  ControllerOptions o;
+  o.extra_args = {"--tls-cert",      pki.lab + "/controller.pem",
+                  "--tls-key",       pki.lab + "/controller.key",
+                  "--tls-client-ca", bundle};
+  StartController(o);
+  auto old_ca =
+      Gateway(Tls(pki.lab + "/ca.pem", pki.lab + "/agents/b.pem", pki.lab + "/agents/b.key"));
+  auto new_ca = Gateway(
+      Tls(pki.lab + "/ca.pem", pki.foreign + "/agents/a.pem", pki.foreign + "/agents/a.key"));
+  auto neither =
+      Gateway(Tls(pki.lab + "/ca.pem", dir_ + "/third/agents/c.pem", dir_ + "/third/agents/c.key"));
+  EXPECT_TRUE(HelloAs(*old_ca, "b").ok());
+  EXPECT_TRUE(HelloAs(*new_ca, "a").ok());
+  EXPECT_EQ(HelloAs(*neither, "c").error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_F(SecurityTest, NamedAgentTokensBindAgentsWithoutTls) {
   const std::string tokens = dir_ + "/agent-tokens", b_token = dir_ + "/b.token";
   WriteSecret(tokens, "a aaaaaaaaaaaaaaaaaaaaaaaa\nb bbbbbbbbbbbbbbbbbbbbbbbb\n");

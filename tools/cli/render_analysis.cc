@@ -43,6 +43,9 @@ void RenderAlerts(std::ostream& out, const v1::ListAlertsResponse& a) {
       out << "         " << line << "\n";
     if (!x.url().empty()) out << "       " << x.url() << "\n";
     if (!x.last_error().empty()) out << "       last delivery error: " << x.last_error() << "\n";
+    if (!x.triaged_by().empty())
+      out << "       " << x.state() << " by " << x.triaged_by()
+          << (x.note().empty() ? "" : ": " + x.note()) << "\n";
   }
 }
 
@@ -54,6 +57,9 @@ void RenderChangePoints(std::ostream& out,
     out << absl::StrFormat("%-5d %-14s %-16s %-24s %-8d %-14s %12.4g %12.4g %8.2g\n", c.id(),
                            c.state(), c.suite_name(), c.job_name() + "/" + c.metric(), c.run_id(),
                            c.commit().substr(0, 12), c.before(), c.after(), c.p());
+    if (!c.triaged_by().empty())
+      out << "      " << c.state() << " by " << c.triaged_by()
+          << (c.note().empty() ? "" : ": " + c.note()) << "\n";
   }
 }
 
