@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "agent/bench/stack.h"
 #include "agent/spool/attempt_journal.h"
 #include "common/log/log.h"
 #include "common/process/subprocess.h"
@@ -49,6 +50,9 @@ absl::Status RecoverAttempts(const std::string& attempts_dir, Uploader& uploader
     if (!journal->result()) {
       std::string note =
           "perfgate-agent: the agent restarted while this attempt ran" + KillOrphans(*journal);
+      if (std::string compose = RemoveLeftoverComposeProject(std::to_string(journal->attempt_id()));
+          !compose.empty())
+        absl::StrAppend(&note, "; ", compose);
       journal->AppendLog(v1::LOG_STREAM_AGENT, note + "\n").IgnoreError();
       v1::CompleteAttemptRequest r;
       r.set_outcome(v1::ATTEMPT_OUTCOME_INFRA_FAILURE);

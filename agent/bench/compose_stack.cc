@@ -17,7 +17,7 @@ class ComposeStackImpl : public Stack {
   ComposeStackImpl(const v1::StackSpec& spec, BenchContext& ctx)
       : spec_(spec), c_(spec.compose()), ctx_(ctx) {
     auto it = ctx.vars.find("attempt_id");
-    project_ = "perfgate-" + (it == ctx.vars.end() ? std::string("x") : it->second);
+    project_ = ComposeProjectName(it == ctx.vars.end() ? std::string("x") : it->second);
   }
   ~ComposeStackImpl() override { Stop(); }
 
@@ -179,6 +179,44 @@ class ComposeStackImpl : public Stack {
 
 std::unique_ptr<Stack> MakeComposeStack(const v1::StackSpec& spec, BenchContext& ctx) {
   return std::make_unique<ComposeStackImpl>(spec, ctx);
+}
+
+std::string ComposeProjectName(const std::string& attempt_id) { return "perfgate-" + attempt_id; }
+
+std::string RemoveLeftoverComposeProject(const std::string& attempt_id) {
+  if (common::FindProgram("docker").empty()) return "";
+  const std::string label = "label=com.docker.compose.project=" + ComposeProjectName(attempt_id);
+  // One docker command's output (empty when it fails: no engine, nothing to do).
+  auto docker = [](std::vector<std::string> args) {
+    common::SpawnOptions o;
+    o.argv = {"docker"};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    int code = -1;
+    auto out = common::RunAndCapture(o, &code);
+    return code == 0 && out.ok() ? *out : std::string();
+  };
+  // Containers first: a network or volume in use cannot go.
+  struct Kind {
+    const char* name;
+    std::vector<std::string> list, remove;
+  };
+  const Kind kinds[] = {
+      {"container", {"ps", "-aq", "--filter", label}, {"rm", "-f", "-v"}},
+      {"network", {"network", "ls", "-q", "--filter", label}, {"network", "rm"}},
+      {"volume", {"volume", "ls", "-q", "--filter", label}, {"volume", "rm", "-f"}}};
+  std::string note;
+  for (const Kind& k : kinds) {
+    std::vector<std::string> rm = k.remove;
+    const size_t before = rm.size();
+    for (absl::string_view id : absl::StrSplit(docker(k.list), '\n', absl::SkipWhitespace()))
+      rm.emplace_back(absl::StripAsciiWhitespace(id));
+    if (rm.size() == before) continue;
+    docker(rm);
+    absl::StrAppend(&note, note.empty() ? "" : ", ", rm.size() - before, " ", k.name, "(s)");
+  }
+  return note.empty()
+             ? ""
+             : "removed its compose project " + ComposeProjectName(attempt_id) + " (" + note + ")";
 }
 
 }  // namespace perfgate::agent

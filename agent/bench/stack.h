@@ -89,4 +89,12 @@ class Stack {
 
 std::unique_ptr<Stack> MakeStack(const v1::StackSpec& spec, BenchContext& ctx);
 
+// The compose project of an attempt's stack: its containers, networks and volumes carry it as
+// the label com.docker.compose.project.
+std::string ComposeProjectName(const std::string& attempt_id);
+// Removes what a previous life of the agent left of an attempt's compose project (dockerd keeps
+// containers running when the agent dies); returns what it did, for the attempt's log ("" when
+// nothing was left or there is no Docker here).
+std::string RemoveLeftoverComposeProject(const std::string& attempt_id);
+
 }  // namespace perfgate::agent

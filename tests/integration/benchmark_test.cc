@@ -250,24 +250,7 @@ jobs:
   EXPECT_GT(Median(r, "proc.db.rss_peak"), 5) << "the whole postgres process tree, in MiB";
 }
 
-TEST_F(BenchmarkTest, ComposeStackBuildsItsImageLocallyAndIsTornDown) {
-  if (system("docker info >/dev/null 2>&1") != 0 || system("which docker-compose >/dev/null") != 0)
-    GTEST_SKIP() << "no Docker engine here (tools/test.sh starts one where it can)";
-  repo_ = dir_ + "/web";
-  Sh("mkdir -p " + repo_ + "/www && echo hello > " + repo_ + "/www/index.html");
-  std::ofstream(repo_ + "/Dockerfile")
-      << "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n"
-         "ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", "
-         "\"8080\", \"-h\", \"/www\"]\n";
-  std::ofstream(repo_ + "/docker-compose.yml")
-      << "version: \"2.4\"\nservices:\n  web:\n    build: .\n    image: perfgate-it-web:latest\n"
-         "    ports: [\"127.0.0.1:${PERFGATE_PORT_WEB}:8080\"]\n";
-  Sh("cd " + repo_ +
-     " && git init -q && git config user.email t@x && git config user.name t && "
-     "git add -A && git commit -qm web");
-  StartController();
-  StartAgent("a1");
-  std::string suite = WriteSuite("compose", R"yaml(
+constexpr char kComposeSuite[] = R"yaml(
 name: it-compose
 jobs:
   - name: web
@@ -284,7 +267,29 @@ jobs:
         duration: 1s
         repetitions: 2
         http: {target: "http://{host}:{port:web}", closed_loop: true, connections: 2, requests: [{path: /index.html}]}
-)yaml");
+)yaml";
+
+// A repository whose compose file builds a busybox httpd image locally (no registry pulls).
+void ComposeRepo(const std::string& repo) {
+  Sh("mkdir -p " + repo + "/www && echo hello > " + repo + "/www/index.html");
+  std::ofstream(repo + "/Dockerfile") << "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n"
+                                         "ENTRYPOINT [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", "
+                                         "\"8080\", \"-h\", \"/www\"]\n";
+  std::ofstream(repo + "/docker-compose.yml")
+      << "version: \"2.4\"\nservices:\n  web:\n    build: .\n    image: perfgate-it-web:latest\n"
+         "    ports: [\"127.0.0.1:${PERFGATE_PORT_WEB}:8080\"]\n";
+  Sh("cd " + repo +
+     " && git init -q && git config user.email t@x && git config user.name t && "
+     "git add -A && git commit -qm web");
+}
+
+TEST_F(BenchmarkTest, ComposeStackBuildsItsImageLocallyAndIsTornDown) {
+  if (system("docker info >/dev/null 2>&1") != 0 || system("which docker-compose >/dev/null") != 0)
+    GTEST_SKIP() << "no Docker engine here (tools/test.sh starts one where it can)";
+  ComposeRepo(repo_ = dir_ + "/web");
+  StartController();
+  StartAgent("a1");
+  std::string suite = WriteSuite("compose", kComposeSuite);
   int64_t id = Submit(suite, "HEAD", 0);
   std::string logs = AllLogs(id);
   v1::RunResults r = Results(id);
@@ -297,6 +302,42 @@ jobs:
   std::string project = "perfgate-" + std::to_string(run.jobs(0).attempts(0).id());
   EXPECT_EQ(ShOut("docker ps -aq --filter label=com.docker.compose.project=" + project), "")
       << "the attempt's containers are gone";
+}
+
+// dockerd keeps a compose stack's containers running when the agent dies: its next life takes
+// the project down before it takes work.
+TEST_F(BenchmarkTest, AComposeProjectOfAKilledAgentIsTakenDownByItsNextLife) {
+  if (system("docker info >/dev/null 2>&1") != 0 || system("which docker-compose >/dev/null") != 0)
+    GTEST_SKIP() << "no Docker engine here (tools/test.sh starts one where it can)";
+  ComposeRepo(repo_ = dir_ + "/web");
+  StartController();
+  StartAgent("a1");
+  std::string suite = WriteSuite(
+      "compose", absl::StrReplaceAll(kComposeSuite, {{"duration: 1s", "duration: 60s"},
+                                                     {"repetitions: 2", "repetitions: 1"}}));
+  int64_t id = Submit(suite, "HEAD", -1);
+  ASSERT_TRUE(WaitUntil([&] { return AllLogs(id).find("ready: 1") != std::string::npos; },
+                        absl::Seconds(120)))
+      << AllLogs(id);
+  const std::string project =
+      "perfgate-" + std::to_string(GetRun(*stub_, id).jobs(0).attempts(0).id());
+  const std::string ps = "docker ps -aq --filter label=com.docker.compose.project=" + project;
+  agents_["a1"]->process().Kill9();
+  ASSERT_NE(ShOut(ps), "") << "the containers outlive the agent";
+  StartAgent("a1");
+  EXPECT_TRUE(WaitUntil([&] { return ShOut(ps).empty(); }, absl::Seconds(30)))
+      << "the project's containers are still there";
+  EXPECT_EQ(ShOut("docker network ls -q --filter label=com.docker.compose.project=" + project), "");
+  v1::CancelRunRequest c;
+  c.set_id(id);
+  v1::Run r;
+  stub_->CancelRun(Ctx().get(), c, &r);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return AllLogs(id).find("removed its compose project " + project) != std::string::npos;
+      },
+      absl::Seconds(30)))
+      << AllLogs(id);
 }
 
 // A microbenchmark suite CI already has: Google Benchmark's JSON read by a harness job on a real

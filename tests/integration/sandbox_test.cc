@@ -110,6 +110,33 @@ TEST_F(SandboxTest, ADaemonLeavingItsProcessGroupDiesWithTheAttempt) {
   EXPECT_TRUE(WaitUntil([&] { return !Alive(d2); }, absl::Seconds(10)))
       << "the daemon " << d2 << " survived the cancel";
 
+  // A benchmark's service that daemonises a helper: gone with the stack's teardown.
+  Commit("--threads 2");
+  const std::string p4 = dir_ + "/service.pid";
+  const std::string suite = absl::StrReplaceAll(R"yaml(
+name: daemonising
+jobs:
+  - name: api
+    benchmark:
+      build: {repository: $REPO, commands: ["true"]}
+      stack:
+        services:
+          - name: api
+            args: [/bin/sh, -c, "$DAEMON exec $TARGET --listen {host}:{port:api}"]
+            ports: [api]
+            ready: {http: "http://{host}:{port:api}/healthz", timeout: 20s}
+      workload:
+        duration: 1s
+        repetitions: 1
+        http: {target: "http://{host}:{port:api}", rate: 20, connections: 1, max_generator_lag_p99: 250ms, requests: [{path: /healthz}]}
+)yaml",
+                                                {{"$DAEMON", DaemonThen(p4, "")}});
+  const int64_t bench = Submit(WriteSuite("daemonising", suite), "HEAD", 0);
+  pid_t d4 = WaitForPid(p4);
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(d4); }, absl::Seconds(10)))
+      << "the service's daemon " << d4 << " survived the stack's teardown\n"
+      << AllLogs(bench);
+
   // The agent killed outright and restarted: its next life kills what the attempt left.
   const std::string p3 = dir_ + "/restart.pid";
   v1::Run orphaned = SubmitCommand(*stub_, DaemonThen(p3, "sleep 300"));
