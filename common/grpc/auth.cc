@@ -11,7 +11,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/hash/sha256.h"
+#include "spdlog/spdlog.h"
 
 namespace perfgate::common {
 namespace {
@@ -76,11 +79,67 @@ absl::Status CheckSecretFileMode(absl::string_view flag, const std::string& path
   return absl::OkStatus();
 }
 
+struct TokenAuth::Source {
+  std::string path;
+  Kind kind;
+  absl::Mutex mu;
+  std::shared_ptr<const Entries> entries ABSL_GUARDED_BY(mu);
+  std::string version ABSL_GUARDED_BY(mu);  // what stat said when `entries` were read
+  std::string refused ABSL_GUARDED_BY(mu);  // the version last refused (logged once)
+  absl::Time next_look ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+// Changes when the file is replaced or rewritten: inode, size, modification time (ns).
+std::string FileVersion(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+}
+}  // namespace
+
 absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path, Kind kind) {
+  const std::string version = FileVersion(path);
+  auto entries = Parse(path, kind);
+  if (!entries.ok()) return entries.status();
+  TokenAuth auth;
+  auth.source_ = std::make_shared<Source>();
+  auth.source_->path = path;
+  auth.source_->kind = kind;
+  absl::MutexLock lock(&auth.source_->mu);
+  auth.source_->entries = std::make_shared<const Entries>(*std::move(entries));
+  auth.source_->version = version;
+  auth.source_->next_look = absl::Now() + absl::Seconds(1);
+  return auth;
+}
+
+std::shared_ptr<const TokenAuth::Entries> TokenAuth::Current() const {
+  if (!source_) return std::make_shared<const Entries>();
+  Source& s = *source_;
+  absl::MutexLock lock(&s.mu);
+  const absl::Time now = absl::Now();
+  if (now < s.next_look) return s.entries;
+  s.next_look = now + absl::Seconds(1);
+  const std::string version = FileVersion(s.path);
+  if (version == s.version || version == s.refused) return s.entries;
+  auto entries = Parse(s.path, s.kind);
+  if (!entries.ok()) {
+    s.refused = version;
+    spdlog::warn("msg=\"token file changed but is refused; the previous tokens stay\" error=\"{}\"",
+                 std::string(entries.status().message()));
+    return s.entries;
+  }
+  spdlog::info("msg=\"token file re-read\" path={} tokens={}", s.path, entries->size());
+  s.entries = std::make_shared<const Entries>(*std::move(entries));
+  s.version = version;
+  return s.entries;
+}
+
+absl::StatusOr<TokenAuth::Entries> TokenAuth::Parse(const std::string& path, Kind kind) {
   const char* flag = kind == Kind::kApi ? "--api-token-file" : "--agent-token-file";
   auto lines = ReadTokenLines(flag, path);
   if (!lines.ok()) return lines.status();
-  TokenAuth auth;
+  Entries out;
   std::set<std::string> names, tokens;
   for (const auto& [n, words] : *lines) {
     auto bad = [&, n = n](absl::string_view why) {
@@ -105,19 +164,19 @@ absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path, Kind kind
     // An agent may hold two tokens (rotation); an API name is one actor with one role.
     if (kind == Kind::kApi && words.size() == 3 && !names.insert(e.name).second)
       return bad("name '" + e.name + "' is listed twice");
-    auth.entries_.push_back(std::move(e));
+    out.push_back(std::move(e));
   }
-  return auth;
+  return out;
 }
 
 bool TokenAuth::all_named() const {
-  for (const Entry& e : entries_)
+  for (const Entry& e : *Current())
     if (e.name.empty()) return false;
   return true;
 }
 
 absl::StatusOr<Principal> TokenAuth::Authenticate(const grpc::ServerContextBase& ctx) const {
-  if (entries_.empty()) return Principal{};
+  if (!enabled()) return Principal{};
   auto it = ctx.client_metadata().find("authorization");
   if (it == ctx.client_metadata().end()) {
     return absl::UnauthenticatedError("missing 'authorization: Bearer <token>' metadata");
@@ -130,10 +189,11 @@ absl::StatusOr<Principal> TokenAuth::Authenticate(const grpc::ServerContextBase&
 }
 
 absl::StatusOr<Principal> TokenAuth::AuthenticateToken(absl::string_view token) const {
-  if (entries_.empty()) return Principal{};
+  if (!enabled()) return Principal{};
+  const auto entries = Current();
   // Every entry is compared, so the time taken does not say which one matched.
   const Entry* match = nullptr;
-  for (const Entry& e : entries_)
+  for (const Entry& e : *entries)
     if (SameToken(e.token, token)) match = &e;
   if (match == nullptr) return absl::UnauthenticatedError("invalid token");
   return Principal{match->name, match->role, true};
@@ -141,7 +201,7 @@ absl::StatusOr<Principal> TokenAuth::AuthenticateToken(absl::string_view token) 
 
 absl::StatusOr<std::string> TokenAuth::IssueSession(absl::string_view token,
                                                     int64_t expires_unix) const {
-  for (const Entry& e : entries_) {
+  for (const Entry& e : *Current()) {
     if (!SameToken(e.token, token)) continue;
     const std::string signed_part = absl::StrCat(e.name, ".", expires_unix);
     return absl::StrCat(signed_part, ".", HmacSha256Hex(e.token, signed_part));
@@ -165,7 +225,8 @@ absl::StatusOr<Principal> TokenAuth::AuthenticateSession(absl::string_view sessi
   const absl::string_view signed_part = session.substr(0, mac_dot);
   const absl::string_view mac = session.substr(mac_dot + 1);
   // A named holder may have two tokens (rotation): any of them may have signed it.
-  for (const Entry& e : entries_) {
+  const auto entries = Current();
+  for (const Entry& e : *entries) {
     if (e.name != name) continue;
     if (SameToken(HmacSha256Hex(e.token, std::string_view(signed_part.data(), signed_part.size())),
                   mac))

@@ -8,11 +8,15 @@
 // as (agents). A line with the token alone is still read for compatibility: an API token then
 // is "token" with the admin role, an agent token binds to no agent name (any agent may use it).
 // With no file, every caller is accepted as an unnamed admin. Secret files must not be readable
-// by group or others (the loader refuses them, as ssh does). Safe for concurrent use once loaded.
+// by group or others (the loader refuses them, as ssh does). The file is followed: when it
+// changes (looked at no more than once a second) it is read again, so tokens rotate without a
+// restart; a changed file that is malformed keeps the last good tokens (logged). Copies share
+// the file and what was read from it. Safe for concurrent use.
 #pragma once
 
 #include <grpcpp/server_context.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +48,7 @@ class TokenAuth {
   // a duplicate name or token, an empty file, or a file group or others can read.
   static absl::StatusOr<TokenAuth> FromFile(const std::string& path, Kind kind);
 
-  bool enabled() const { return !entries_.empty(); }
+  bool enabled() const { return source_ != nullptr; }
   // Whether every token names its holder (agents: whether calls can be bound to agent names).
   bool all_named() const;
   // UNAUTHENTICATED unless the call carries "authorization: Bearer <one of the tokens>".
@@ -63,7 +67,12 @@ class TokenAuth {
     std::string name, token;
     Role role = Role::kAdmin;
   };
-  std::vector<Entry> entries_;
+  using Entries = std::vector<Entry>;
+  struct Source;  // the file, what was last read from it, and when it was last looked at
+  static absl::StatusOr<Entries> Parse(const std::string& path, Kind kind);
+  // The tokens now (re-read first when the file changed).
+  std::shared_ptr<const Entries> Current() const;
+  std::shared_ptr<Source> source_;
 };
 
 // INVALID_ARGUMENT naming `flag` when group or others may read `path` (a key or token file);

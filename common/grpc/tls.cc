@@ -1,5 +1,7 @@
 #include "common/grpc/tls.h"
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -91,19 +93,26 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
       return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
     return grpc::InsecureServerCredentials();
   }
+  // Checked once here, so that a mistake stops the start with the flag named; from then on
+  // gRPC's file watcher re-reads the files every kTlsRefreshSeconds, so that a certificate, its
+  // key or the client CA bundle is rotated by replacing the files, without a restart.
   auto pair = ReadKeyPair("--tls-cert", f.cert, "--tls-key", f.key);
   if (!pair.ok()) return pair.status();
-  grpc::SslServerCredentialsOptions o(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-  o.pem_key_cert_pairs.push_back({pair->second, pair->first});
   if (!f.client_ca.empty()) {
     auto ca = ReadPem("--tls-client-ca", f.client_ca);
     if (!ca.ok()) return ca.status();
     if (auto s = CheckCerts("--tls-client-ca", f.client_ca, *ca); !s.ok()) return s;
-    o.pem_root_certs = *ca;
-    // Verified when presented; the agent gateway refuses calls without one.
-    o.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
-  return grpc::SslServerCredentials(o);
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      f.key, f.cert, f.client_ca, kTlsRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions o(provider);
+  o.watch_identity_key_cert_pairs();
+  if (!f.client_ca.empty()) {
+    o.watch_root_certs();
+    // Verified when presented; the agent gateway refuses calls without one.
+    o.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(o);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(

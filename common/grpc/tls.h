@@ -23,8 +23,11 @@ struct TlsServerFiles {
   // handshake; the agent gateway then requires one (the CLI authenticates with a token).
   std::string client_ca;
 };
+// The files are checked now and then watched: replaced files (a rotation) are served within
+// kTlsRefreshSeconds, without a restart.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsServerFiles& f);
+constexpr unsigned kTlsRefreshSeconds = 5;
 
 struct TlsClientFiles {
   std::string ca;         // --tls-ca: verify the controller with these CAs (empty: plaintext)

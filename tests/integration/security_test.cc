@@ -317,6 +317,78 @@ TEST_F(SecurityTest, TwoClientCasAreTrustedDuringARotation) {
   EXPECT_EQ(HelloAs(*neither, "c").error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// A rotation by replacing the files: the controller serves its new certificate and trusts the
+// new client CA within its refresh period, without a restart.
+TEST_F(SecurityTest, ReplacedCertificateFilesAreServedWithoutARestart) {
+  Pki pki = MakePki(dir_);
+  const std::string live = dir_ + "/live";
+  auto install = [&](const std::string& cert, const std::string& key, const std::string& cas) {
+    // Each file replaced whole (rename), as a deployment tool would.
+    Sh(absl::StrCat("mkdir -p ", live, " && cp ", cert, " ", live, "/c.tmp && mv ", live, "/c.tmp ",
+                    live, "/server.pem && cp ", key, " ", live, "/k.tmp && chmod 600 ", live,
+                    "/k.tmp && mv ", live, "/k.tmp ", live, "/server.key && cat ", cas, " > ", live,
+                    "/a.tmp && mv ", live, "/a.tmp ", live, "/client-ca.pem"));
+  };
+  install(pki.lab + "/controller.pem", pki.lab + "/controller.key", pki.lab + "/ca.pem");
+  ControllerOptions o;
+  o.extra_args = {"--tls-cert",         live + "/server.pem", "--tls-key",
+                  live + "/server.key", "--tls-client-ca",    live + "/client-ca.pem"};
+  StartController(o);
+  const pid_t pid = controller_->process().pid();
+  auto trusts_new = v1::Controller::NewStub(
+      grpc::CreateChannel(controller_->address(), Tls(pki.foreign + "/ca.pem")));
+  auto new_agent = Gateway(
+      Tls(pki.lab + "/ca.pem", pki.foreign + "/agents/a.pem", pki.foreign + "/agents/a.key"));
+  v1::ListRunsResponse lr;
+  EXPECT_EQ(trusts_new->ListRuns(Ctx().get(), v1::ListRunsRequest(), &lr).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(HelloAs(*new_agent, "a").error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  install(pki.foreign + "/controller.pem", pki.foreign + "/controller.key",
+          pki.lab + "/ca.pem " + pki.foreign + "/ca.pem");
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto fresh = v1::Controller::NewStub(
+            grpc::CreateChannel(controller_->address(), Tls(pki.foreign + "/ca.pem")));
+        return fresh->ListRuns(Ctx("", absl::Seconds(2)).get(), v1::ListRunsRequest(), &lr).ok();
+      },
+      absl::Seconds(20)))
+      << "the new certificate was not served";
+  auto agent_now = Gateway(
+      Tls(pki.foreign + "/ca.pem", pki.foreign + "/agents/a.pem", pki.foreign + "/agents/a.key"));
+  EXPECT_TRUE(HelloAs(*agent_now, "a").ok()) << "the new CA's agent is trusted";
+  auto old_agent =
+      Gateway(Tls(pki.foreign + "/ca.pem", pki.lab + "/agents/b.pem", pki.lab + "/agents/b.key"));
+  EXPECT_TRUE(HelloAs(*old_agent, "b").ok()) << "and the old CA's, during the change";
+  EXPECT_EQ(controller_->process().pid(), pid);
+  EXPECT_TRUE(controller_->process().Running()) << "no restart";
+}
+
+// Tokens rotate by rewriting the file: the controller follows it; a malformed rewrite keeps the
+// tokens it had, saying why.
+TEST_F(SecurityTest, ARewrittenTokenFileTakesEffectWithoutARestart) {
+  const std::string tokens = dir_ + "/api-tokens";
+  WriteSecret(tokens, "ops admin old-token-0123456789\n");
+  ControllerOptions o;
+  o.api_token_file = tokens;
+  StartController(o);
+  auto works = [&](const std::string& token) {
+    v1::ListRunsResponse r;
+    return stub_->ListRuns(Ctx(token).get(), v1::ListRunsRequest(), &r).ok();
+  };
+  EXPECT_TRUE(works("old-token-0123456789"));
+  WriteSecret(tokens, "ops admin old-token-0123456789\nops2 admin new-token-0123456789\n");
+  EXPECT_TRUE(WaitUntil([&] { return works("new-token-0123456789"); }, absl::Seconds(10)));
+  EXPECT_TRUE(works("old-token-0123456789")) << "both during the change";
+  WriteSecret(tokens, "ops2 admin new-token-0123456789\n");
+  EXPECT_TRUE(WaitUntil([&] { return !works("old-token-0123456789"); }, absl::Seconds(10)));
+  WriteSecret(tokens, "ops2 boss new-token-0123456789\n");
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_TRUE(works("new-token-0123456789")) << "a malformed file keeps the last good tokens";
+  EXPECT_NE(controller_->process().Log().find("token file changed but is refused"),
+            std::string::npos);
+}
+
 TEST_F(SecurityTest, NamedAgentTokensBindAgentsWithoutTls) {
   const std::string tokens = dir_ + "/agent-tokens", b_token = dir_ + "/b.token";
   WriteSecret(tokens, "a aaaaaaaaaaaaaaaaaaaaaaaa\nb bbbbbbbbbbbbbbbbbbbbbbbb\n");
