@@ -257,7 +257,8 @@ std::pair<int, std::string> WebPages::Agents() {
     std::string l;
     for (const auto& [k, v] : labels) absl::StrAppend(&l, Esc(k), "=", Esc(v), " ");
     absl::StrAppend(&body, "<tr><td>", Esc(a.name()), "</td><td>", a.connected() ? "yes" : "no",
-                    "</td><td>", a.draining() ? "yes" : "no", "</td><td>",
+                    "</td><td>", a.draining() ? "yes" : "no",
+                    a.drained_by().empty() ? "" : " (by " + Esc(a.drained_by()) + ")", "</td><td>",
                     Esc(labels["machine_class"]), "</td><td>", l, "</td><td>",
                     a.running_attempt_id() ? std::to_string(a.running_attempt_id()) : "",
                     "</td><td>", Time(a.last_seen()), "</td></tr>");
