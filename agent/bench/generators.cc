@@ -203,6 +203,7 @@ absl::Status RunPgbench(const v1::PgbenchSpec& p, absl::Duration window, BenchCo
   std::error_code ec;
   std::filesystem::remove_all(logdir, ec);
   std::filesystem::create_directories(logdir, ec);
+  GiveToJob(ctx.steps.sandbox(), logdir);  // pgbench writes its logs there
   StepOptions o;
   o.spawn.argv = {"pgbench",
                   "-c",

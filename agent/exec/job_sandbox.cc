@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/log/log.h"
+
 namespace perfgate::agent {
 
 absl::StatusOr<JobUser> LookupJobUser(const std::string& name) {
@@ -20,7 +22,18 @@ absl::StatusOr<JobUser> LookupJobUser(const std::string& name) {
                                "--system --no-create-home " +
                                name + "`)");
   if (pw.pw_uid == 0) return absl::InvalidArgumentError("--job-user " + name + ": is root");
-  return JobUser{name, pw.pw_uid, pw.pw_gid};
+  JobUser user{name, pw.pw_uid, pw.pw_gid};
+  common::SpawnOptions probe;
+  probe.argv = {"/bin/true"};
+  probe.uid = user.uid;
+  probe.gid = user.gid;
+  int code = -1;
+  auto ran = common::RunAndCapture(probe, &code);
+  if (!ran.ok() || code != 0)
+    return absl::FailedPreconditionError(
+        "--job-user " + name + ": this agent cannot switch to that user (exit code " +
+        std::to_string(code) + "; it must run as root, outside a user namespace that denies it)");
+  return user;
 }
 
 std::map<std::string, std::string> BaseJobEnvironment(const std::string& home) {
@@ -56,6 +69,13 @@ absl::Status ChownTree(const std::string& path, const JobUser& user) {
   }
   if (ec) return absl::InternalError("walking " + path + ": " + ec.message());
   return absl::OkStatus();
+}
+
+void GiveToJob(const JobSandbox* sandbox, const std::string& dir) {
+  if (sandbox == nullptr || !sandbox->user) return;
+  if (auto s = ChownTree(dir, *sandbox->user); !s.ok())
+    spdlog::warn("msg=\"directory not given to the job user\" dir={} error=\"{}\"", dir,
+                 std::string(s.message()));
 }
 
 }  // namespace perfgate::agent

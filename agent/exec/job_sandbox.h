@@ -28,7 +28,9 @@ struct JobUser {
   uid_t uid = 0;
   gid_t gid = 0;
 };
-// The account `name` (NOT_FOUND, naming it, when there is none).
+// The account `name`, checked by switching to it once (a child that drops to it and exits):
+// NOT_FOUND when there is none; FAILED_PRECONDITION when this process cannot switch users
+// (not root, or a user namespace that denies setgroups).
 absl::StatusOr<JobUser> LookupJobUser(const std::string& name);
 
 struct JobSandbox {
@@ -46,5 +48,8 @@ std::map<std::string, std::string> BaseJobEnvironment(const std::string& home);
 
 // Gives `path` and everything under it to `user` (the job's directories, made by the agent).
 absl::Status ChownTree(const std::string& path, const JobUser& user);
+// A directory the agent made for the job to write in (under the attempt's work directory):
+// the job user's when `sandbox` has one. Logged, not fatal: the job then fails saying why.
+void GiveToJob(const JobSandbox* sandbox, const std::string& dir);
 
 }  // namespace perfgate::agent
