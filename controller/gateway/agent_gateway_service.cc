@@ -24,16 +24,20 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentGatewaySe
   });
 }
 
-absl::Status AgentGatewayService::MayTouch(const grpc::ServerContextBase& ctx, const char* method,
-                                           int64_t attempt_id) {
+absl::StatusOr<std::string> AgentGatewayService::Caller(const grpc::ServerContextBase& ctx,
+                                                        const char* method) {
   auto caller = identities_.Identify(ctx);
   if (!caller.ok()) {
-    spdlog::warn("msg=\"agent call refused\" method={} peer={} attempt={} error=\"{}\"", method,
-                 ctx.peer(), attempt_id, caller.status().message());
+    spdlog::warn("msg=\"agent call refused\" method={} peer={} error=\"{}\"", method, ctx.peer(),
+                 caller.status().message());
     if (absl::IsPermissionDenied(caller.status())) metrics_.calls_refused(method).Increment();
-    return caller.status();
   }
-  if (caller->empty()) return absl::OkStatus();
+  return caller;
+}
+
+absl::Status AgentGatewayService::MayTouch(const grpc::ServerContextBase& ctx, const char* method,
+                                           const std::string& caller, int64_t attempt_id) {
+  if (caller.empty()) return absl::OkStatus();
   std::string owner;
   {
     absl::MutexLock lock(&agents_mu_);
@@ -49,25 +53,28 @@ absl::Status AgentGatewayService::MayTouch(const grpc::ServerContextBase& ctx, c
     if (agent_of_attempt_.size() >= 100'000) agent_of_attempt_.clear();
     agent_of_attempt_[attempt_id] = owner;
   }
-  if (owner == *caller) return absl::OkStatus();
+  if (owner == caller) return absl::OkStatus();
   spdlog::warn(
       "msg=\"agent call refused: another agent's attempt\" method={} caller={} attempt={} "
       "assigned_to={} peer={}",
-      method, *caller, attempt_id, owner, ctx.peer());
+      method, caller, attempt_id, owner, ctx.peer());
   metrics_.calls_refused(method).Increment();
   return absl::PermissionDeniedError(
-      absl::StrCat("attempt ", attempt_id, " is not assigned to agent '", *caller, "'"));
+      absl::StrCat("attempt ", attempt_id, " is not assigned to agent '", caller, "'"));
 }
 
 grpc::Status AgentGatewayService::AcceptAttempt(grpc::ServerContext* ctx,
                                                 const v1::AcceptAttemptRequest* req,
                                                 v1::AcceptAttemptResponse*) {
   ScopedLatency t(metrics_.rpc_latency("AcceptAttempt"));
+  auto caller = Caller(*ctx, "AcceptAttempt");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (req->attempt_id() <= 0 || req->epoch() <= 0 || req->agent().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "attempt_id, epoch and agent are required");
   }
-  if (auto s = MayTouch(*ctx, "AcceptAttempt", req->attempt_id()); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayTouch(*ctx, "AcceptAttempt", *caller, req->attempt_id()); !s.ok())
+    return ToGrpcStatus(s);
   absl::Status s = jobs_.AcceptAttempt(*req);
   if (absl::IsFailedPrecondition(s)) {
     sessions_.MarkIdleByAttempt(req->attempt_id());
@@ -81,10 +88,12 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
                                                   const v1::CompleteAttemptRequest* req,
                                                   v1::CompleteAttemptResponse*) {
   ScopedLatency t(metrics_.rpc_latency("CompleteAttempt"));
+  auto caller = Caller(*ctx, "CompleteAttempt");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (req->attempt_id() <= 0 || req->epoch() <= 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
   }
-  if (auto s = MayTouch(*ctx, "CompleteAttempt", req->attempt_id()); !s.ok())
+  if (auto s = MayTouch(*ctx, "CompleteAttempt", *caller, req->attempt_id()); !s.ok())
     return ToGrpcStatus(s);
   if (req->outcome() == v1::ATTEMPT_OUTCOME_UNSPECIFIED ||
       !v1::AttemptOutcome_IsValid(req->outcome())) {
@@ -144,8 +153,11 @@ grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,
                                             const v1::UploadLogRequest* req,
                                             v1::UploadLogResponse*) {
   ScopedLatency t(metrics_.rpc_latency("UploadLog"));
+  auto caller = Caller(*ctx, "UploadLog");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (auto s = CheckLogUpload(*req, limits_); !s.ok()) return ToGrpcStatus(s);
-  if (auto s = MayTouch(*ctx, "UploadLog", req->attempt_id()); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayTouch(*ctx, "UploadLog", *caller, req->attempt_id()); !s.ok())
+    return ToGrpcStatus(s);
   auto run = jobs_.AppendLogs(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
   runs_.Notify();
@@ -156,10 +168,12 @@ grpc::Status AgentGatewayService::UploadBlobChunk(grpc::ServerContext* ctx,
                                                   const v1::UploadBlobChunkRequest* req,
                                                   v1::UploadBlobChunkResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("UploadBlobChunk"));
+  auto caller = Caller(*ctx, "UploadBlobChunk");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (req->attempt_id() <= 0 || req->epoch() <= 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attempt_id and epoch are required");
   }
-  if (auto s = MayTouch(*ctx, "UploadBlobChunk", req->attempt_id()); !s.ok())
+  if (auto s = MayTouch(*ctx, "UploadBlobChunk", *caller, req->attempt_id()); !s.ok())
     return ToGrpcStatus(s);
   auto r = results_.StoreBlobChunk(*req);
   if (!r.ok()) return ToGrpcStatus(r.status());
@@ -171,8 +185,11 @@ grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
                                                 const v1::UploadResultsRequest* req,
                                                 v1::UploadResultsResponse*) {
   ScopedLatency t(metrics_.rpc_latency("UploadResults"));
+  auto caller = Caller(*ctx, "UploadResults");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (auto s = CheckResultsUpload(*req, limits_); !s.ok()) return ToGrpcStatus(s);
-  if (auto s = MayTouch(*ctx, "UploadResults", req->attempt_id()); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = MayTouch(*ctx, "UploadResults", *caller, req->attempt_id()); !s.ok())
+    return ToGrpcStatus(s);
   auto run = results_.StoreResults(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
   return grpc::Status::OK;

@@ -56,10 +56,13 @@ class AgentGatewayService final
   EventBus& runs_;
   ControllerMetrics& metrics_;
   const AgentIdentities identities_;
-  // OK when the call's credentials may act for attempt `attempt_id` (also when they name no
-  // agent); PERMISSION_DENIED, logged and counted, when it is another agent's;
-  // UNAUTHENTICATED for bad credentials; NOT_FOUND for an unknown attempt.
-  absl::Status MayTouch(const grpc::ServerContextBase& ctx, const char* method, int64_t attempt_id);
+  // The agent the call's credentials name ("" when they name none), checked before anything
+  // else a call does: UNAUTHENTICATED / PERMISSION_DENIED (logged, counted) otherwise.
+  absl::StatusOr<std::string> Caller(const grpc::ServerContextBase& ctx, const char* method);
+  // OK when `caller` may act for attempt `attempt_id` (also when it is ""); PERMISSION_DENIED,
+  // logged and counted, when it is another agent's; NOT_FOUND for an unknown attempt.
+  absl::Status MayTouch(const grpc::ServerContextBase& ctx, const char* method,
+                        const std::string& caller, int64_t attempt_id);
   // A suite_file attempt's completion: its suite's jobs added to the run, or the attempt failed
   // with the file's error (`ended_as` then says FAILED).
   absl::StatusOr<int64_t> CompleteSuiteFile(const v1::CompleteAttemptRequest& req,
