@@ -12,6 +12,7 @@
 #include "agent/hosts/cgroup.h"
 #include "agent/hosts/netns_hosts.h"
 #include "agent/spool/attempt_journal.h"
+#include "common/hash/stable_hash.h"
 #include "common/log/log.h"
 
 namespace perfgate::agent {
@@ -19,9 +20,7 @@ namespace perfgate::agent {
 std::string AttemptCgroupPrefix(const std::string& work_dir) {
   // Keyed by the work directory, which one agent holds at a time (its lock) and its next life
   // holds again: two agents of one name on a machine (a test's) must not clean up each other's.
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : work_dir) h = (h ^ c) * 1099511628211ull;
-  return absl::StrFormat("attempt-%012x-", h & 0xffffffffffffull);
+  return absl::StrFormat("attempt-%012x-", common::StableHash(work_dir) & 0xffffffffffffull);
 }
 
 std::string AttemptCgroupName(const std::string& work_dir, int64_t attempt_id) {

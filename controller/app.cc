@@ -169,7 +169,6 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<ControllerService> api_;
   std::unique_ptr<AgentGatewayService> gateway_;
   std::unique_ptr<grpc::Server> server_;
-  common::TokenAuth http_tokens_;  // --http-auth's: before http_auth_, which refers to it
   std::unique_ptr<HttpAuth> http_auth_;
   std::unique_ptr<common::HttpServer> http_;
   std::once_flag shutdown_once_;
@@ -431,10 +430,7 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
 }
 
 absl::Status ControllerAppImpl::StartHttp(const Listeners& l, const Auths& auth) {
-  if (auth.http_auth) {
-    http_tokens_ = auth.api;
-    http_auth_ = std::make_unique<HttpAuth>(http_tokens_);
-  }
+  if (auth.http_auth) http_auth_ = std::make_unique<HttpAuth>(auth.api);
   ASSIGN_OR_RETURN(http_, common::HttpServer::Start(
                               l.http_host, l.http_port, metrics_.registry(),
                               [this] {

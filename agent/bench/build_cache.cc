@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/hash/stable_hash.h"
 #include "common/status/macros.h"
 
 namespace fs = std::filesystem;
@@ -16,8 +17,7 @@ namespace {
 
 // A stable directory name for a repository: readable tail plus a hash of the whole location.
 std::string RepoKey(const std::string& repo) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : repo) h = (h ^ c) * 1099511628211ull;
+  const uint64_t h = common::StableHash(repo);
   std::string tail = fs::path(repo).filename().string();
   if (tail.empty()) tail = fs::path(repo).parent_path().filename().string();
   std::string clean;

@@ -491,7 +491,8 @@ class ExecStackImpl : public Stack, public HostControl {
       // The service is job code: in the attempt's sandbox (the ssh client above is ours).
       if (const JobSandbox* box = ctx_.steps.sandbox()) {
         box->Apply(&o);
-        if (box->user) ChownTree(wd, *box->user).IgnoreError();
+        // Its default directory is the attempt's; a directory the suite names is left as it is.
+        if (s.working_dir().empty()) GiveToJob(box, wd);
       }
     }
     r.log_path = ctx_.workdir + "/logs/" + name + ".log";

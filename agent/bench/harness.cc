@@ -403,8 +403,9 @@ absl::StatusOr<std::vector<v1::RepetitionResult>> RunHarness(const v1::HarnessSp
     std::filesystem::remove(report, ec);  // never read a report a previous run left
     std::filesystem::create_directories(report.parent_path(), ec);
     // The harness writes its report there; only a directory of the attempt's is given.
-    if (absl::StartsWith(report.parent_path().lexically_normal().string(), ctx.workdir))
-      GiveToJob(ctx.steps.sandbox(), report.parent_path().string());
+    const std::string parent = report.parent_path().lexically_normal().string();
+    if (parent == ctx.workdir || absl::StartsWith(parent, ctx.workdir + "/"))
+      GiveToJob(ctx.steps.sandbox(), parent);
   }
   o.timeout = absl::Seconds(h.timeout_seconds());
   o.stream_output = !report.empty();  // otherwise stdout is the report; stderr is kept

@@ -73,9 +73,9 @@ absl::Status ChownTree(const std::string& path, const JobUser& user) {
 
 void GiveToJob(const JobSandbox* sandbox, const std::string& dir) {
   if (sandbox == nullptr || !sandbox->user) return;
-  if (auto s = ChownTree(dir, *sandbox->user); !s.ok())
+  if (lchown(dir.c_str(), sandbox->user->uid, sandbox->user->gid) != 0)
     spdlog::warn("msg=\"directory not given to the job user\" dir={} error=\"{}\"", dir,
-                 std::string(s.message()));
+                 strerror(errno));
 }
 
 }  // namespace perfgate::agent

@@ -48,8 +48,9 @@ std::map<std::string, std::string> BaseJobEnvironment(const std::string& home);
 
 // Gives `path` and everything under it to `user` (the job's directories, made by the agent).
 absl::Status ChownTree(const std::string& path, const JobUser& user);
-// A directory the agent made for the job to write in (under the attempt's work directory):
-// the job user's when `sandbox` has one. Logged, not fatal: the job then fails saying why.
+// A directory the agent has just made for the job to write in: the job user's when `sandbox`
+// has one (the directory itself, not what it holds). Logged, not fatal: the job then fails
+// saying why.
 void GiveToJob(const JobSandbox* sandbox, const std::string& dir);
 
 }  // namespace perfgate::agent

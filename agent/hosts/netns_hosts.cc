@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/hash/stable_hash.h"
 #include "common/log/log.h"
 #include "common/status/macros.h"
 
@@ -105,8 +106,7 @@ bool NeedsForwardRule() {
 }  // namespace
 
 std::string HostsPrefix(const std::string& agent_name) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across builds and machines
-  for (unsigned char c : agent_name) h = (h ^ c) * 1099511628211ull;
+  uint64_t h = common::StableHash(agent_name);
   constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string out = "p";
   for (int i = 0; i < 3; ++i, h /= 36) out += kDigits[h % 36];

@@ -14,14 +14,14 @@ namespace perfgate::controller {
 
 class HttpAuth {
  public:
-  // `tokens` must outlive the server.
-  HttpAuth(const common::TokenAuth& tokens, absl::Duration session_ttl = absl::Hours(12))
-      : tokens_(tokens), ttl_(session_ttl) {}
+  // A copy of `tokens` shares its file (and follows it).
+  explicit HttpAuth(common::TokenAuth tokens, absl::Duration session_ttl = absl::Hours(12))
+      : tokens_(std::move(tokens)), ttl_(session_ttl) {}
   // Adds /login (GET form, POST token), /logout, and the check before every other route.
   void Install(httplib::Server& server) const;
 
  private:
-  const common::TokenAuth& tokens_;
+  const common::TokenAuth tokens_;
   const absl::Duration ttl_;
 };
 
