@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,24 @@ namespace perfgate::agent {
 namespace {
 
 constexpr char kVersion[] = "perfgate-agent/0.1";
+
+// The user job code runs as (none: the agent's own). A user named with --job-user must be
+// usable; the default one is given up, with the reason, where this agent cannot switch to it.
+absl::StatusOr<std::optional<JobUser>> ChooseJobUser(const AgentConfig& cfg) {
+  if (cfg.job_user.empty()) return std::nullopt;
+  absl::StatusOr<JobUser> user =
+      geteuid() != 0 ? absl::FailedPreconditionError("--job-user " + cfg.job_user +
+                                                     ": only an agent running as root can "
+                                                     "switch users")
+                     : LookupJobUser(cfg.job_user);
+  if (user.ok()) return *user;
+  if (cfg.job_user_explicit) return user.status();
+  spdlog::warn(
+      "msg=\"jobs run as the agent's own user: the default job user is not usable\" "
+      "reason=\"{}\"",
+      std::string(user.status().message()));
+  return std::nullopt;
+}
 
 std::map<std::string, std::string> DetectLabels(const AgentConfig& cfg, bool can_make_hosts,
                                                 const HostPool* pool) {
@@ -160,13 +179,10 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   // The job sandbox: a control group per attempt where the agent may make them (root), and
   // the unprivileged user the job code runs as.
   eo.attempt_cgroups = geteuid() == 0 && Cgroup::Detect().ok();
-  if (!cfg_.job_user.empty()) {
-    if (geteuid() != 0)
-      return absl::FailedPreconditionError("--job-user " + cfg_.job_user +
-                                           ": only an agent running as root can switch users");
-    auto user = LookupJobUser(cfg_.job_user);
-    if (!user.ok()) return user.status();
-    eo.job_user = *user;
+  if (auto user = ChooseJobUser(cfg_); !user.ok()) {
+    return user.status();
+  } else if (*user) {
+    eo.job_user = **user;
     // The job must reach its attempt's directory, and nothing else of ours: traverse, no list.
     chmod(cfg_.work_dir.c_str(), 0711);
     chmod((cfg_.work_dir + "/attempts").c_str(), 0711);

@@ -23,8 +23,11 @@ struct AgentConfig {
   // TLS to the controller (docs/security.md): its CA, and this agent's certificate and key
   // (mutual TLS; the certificate's CN must be this agent's name).
   std::string tls_ca, tls_cert, tls_key;
-  // Job code runs as this unprivileged user ("": as the agent's own user).
-  std::string job_user;
+  // Job code runs as this unprivileged user ("": as the agent's own user). The default is
+  // `kDefaultJobUser`, which an agent that cannot switch to it (not root, no such user) gives
+  // up with a warning; a user named on purpose (`job_user_explicit`) is required.
+  std::string job_user = "perfgate-job";
+  bool job_user_explicit = false;
   std::string http_listen = "127.0.0.1:7602";
   absl::Duration reconnect_min = absl::Milliseconds(200);
   absl::Duration reconnect_max = absl::Seconds(10);

@@ -41,10 +41,13 @@ int main(int argc, char** argv) {
                  "this agent's client certificate (PEM; its CN is the agent's name, and --name's "
                  "default)");
   app.add_option("--tls-key", cfg.tls_key, "the client certificate's key (PEM, mode 0600)");
-  app.add_option("--job-user", cfg.job_user,
-                 "run the jobs' code (builds, services, fixtures, commands) as this unprivileged "
-                 "user, e.g. perfgate-job, so that it cannot read the agent's key and token "
-                 "(needs root)");
+  auto* job_user =
+      app.add_option("--job-user", cfg.job_user,
+                     "run the jobs' code (builds, services, fixtures, commands) as this "
+                     "unprivileged user, so that it cannot read the agent's key and token (needs "
+                     "root; the default user is skipped with a warning where the agent cannot "
+                     "switch to it; '' runs jobs as the agent's own user)")
+          ->capture_default_str();
   app.add_option("--http-listen", cfg.http_listen, "HTTP address for /metrics")
       ->capture_default_str();
   app.add_option("--prometheus-url", cfg.prometheus_url,
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  cfg.job_user_explicit = job_user->count() > 0;
   for (const auto& l : labels) {
     auto eq = l.find('=');
     if (eq == std::string::npos || eq == 0) {

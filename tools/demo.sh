@@ -56,8 +56,16 @@ for _ in $(seq 1 300); do [ -f "$dir/controller.ready" ] && break; sleep 0.1; do
 [ -f "$dir/controller.ready" ] || { echo "controller did not start:"; cat "$dir/controller.log"; exit 1; }
 
 echo "== starting an agent (the sample target on its PATH)"
+# The agent runs the jobs' code as its job user (perfgate-job, which install-deps made). Where
+# that user cannot reach this build tree (a checkout under a private home), the demo's jobs run
+# as the agent's own user instead, and the agent's log warns that they do.
+job_user=()
+if [ "$(id -u)" = 0 ] && ! runuser -u perfgate-job -- test -x "$bin/perfgate-sample-target" 2>/dev/null; then
+  echo "   (perfgate-job cannot run $bin/perfgate-sample-target: jobs run as root in this demo)"
+  job_user=(--job-user '')
+fi
 PATH=$bin:$PATH "$bin/perfgate-agent" --controller "127.0.0.1:$port" --name demo-agent --work-dir "$dir/agent" \
-  --http-listen 127.0.0.1:0 >"$dir/agent.log" 2>&1 &
+  --http-listen 127.0.0.1:0 "${job_user[@]}" >"$dir/agent.log" 2>&1 &
 pids+=($!)
 export PERFGATE_CONTROLLER=127.0.0.1:$port
 for _ in $(seq 1 100); do "$bin/perfgate" agent list 2>/dev/null | grep -q 'demo-agent *yes' && break; sleep 0.1; done

@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -121,6 +124,16 @@ std::unique_ptr<v1::AgentGateway::Stub> ControllerProcess::GatewayStub() const {
       grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
 }
 
+bool OpenToOthers(const std::string& path) {
+  for (std::filesystem::path p = std::filesystem::path(path).parent_path(); !p.empty();
+       p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
+    if (p == p.root_path()) break;
+  }
+  return true;
+}
+
 AgentProcess::AgentProcess(const std::string& name, const std::string& controller,
                            const std::string& work_dir, std::vector<std::string> extra_args) {
   std::vector<std::string> argv = {BinaryPath("perfgate-agent"),
@@ -132,6 +145,12 @@ AgentProcess::AgentProcess(const std::string& name, const std::string& controlle
                                    work_dir,
                                    "--http-listen",
                                    "127.0.0.1:0"};
+  // Jobs run as the agent's default job user where it can run the tests' binaries: where the
+  // build tree is closed to other users, as the agent's own (a test that names --job-user
+  // chooses for itself).
+  if (std::find(extra_args.begin(), extra_args.end(), "--job-user") == extra_args.end() &&
+      !OpenToOthers(BinaryPath("perfgate-sample-target")))
+    argv.insert(argv.end(), {"--job-user", ""});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   proc_ = std::make_unique<ChildProcess>("agent " + name, argv, work_dir + ".log");
 }

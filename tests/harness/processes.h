@@ -19,6 +19,8 @@ namespace perfgate::testing {
 
 // Path of a built binary (set by CMake through PERFGATE_BIN_DIR).
 std::string BinaryPath(const std::string& name);
+// Whether every directory above `path` lets other users through (a job user must reach it).
+bool OpenToOthers(const std::string& path);
 
 // Polls `cond` every few milliseconds until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout);

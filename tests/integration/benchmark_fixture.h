@@ -142,8 +142,8 @@ class BenchmarkTest : public ClusterTest {
         "-h 127.0.0.1 -p {port:db}\", timeout: 60s}\n");
   }
 
-  // The shell command of PostgresService. PostgreSQL refuses to run as root: as root the
-  // service drops to the postgres user.
+  // The shell command of PostgresService. PostgreSQL refuses to run as root: a job running as
+  // root (an agent without a job user) drops to the postgres user.
   static std::string PostgresServiceCommand(const std::string& extra) {
     std::string pgbin = ShOut("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1");
     std::string server =
@@ -151,10 +151,9 @@ class BenchmarkTest : public ClusterTest {
         "/postgres -D {workdir}/pg -p {port:db} -k {workdir}/pg -c "
         "listen_addresses=127.0.0.1 -c fsync=off " +
         extra;
-    return geteuid() == 0 ? "mkdir -p {workdir}/pg && chown postgres {workdir}/pg && exec runuser "
-                            "-u postgres -- /bin/sh -c '" +
-                                server + "'"
-                          : server;
+    return "if [ $(id -u) = 0 ]; then mkdir -p {workdir}/pg && chown postgres {workdir}/pg && "
+           "exec runuser -u postgres -- /bin/sh -c '" +
+           server + "'; else " + server + "; fi";
   }
 
   std::string repo_;

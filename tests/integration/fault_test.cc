@@ -40,7 +40,7 @@ std::string CountingJob(const std::string& pidfile) {
 TEST_F(ClusterTest, AgentKill9MidJobLosesNoLineAndTheJobEndsCorrectly) {
   StartController();
   StartAgent("a1");
-  std::string pidfile = dir_ + "/job.pid";
+  std::string pidfile = JobDrop() + "/job.pid";
   v1::Run run = SubmitCommand(*stub_, CountingJob(pidfile));
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -84,7 +84,7 @@ TEST_F(ClusterTest, ControllerKill9MidJobLosesNoLineAndTheJobCompletesOnce) {
   StartController();
   int port = controller_->grpc_port();
   StartAgent("a1");
-  std::string pidfile = dir_ + "/job.pid";
+  std::string pidfile = JobDrop() + "/job.pid";
   v1::Run run = SubmitCommand(*stub_, CountingJob(pidfile));
   ASSERT_TRUE(WaitUntil([&] { return RunLogs(*stub_, run.id()).size() >= 5; }, absl::Seconds(30)));
   controller_->process().Kill9();

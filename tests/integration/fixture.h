@@ -1,6 +1,8 @@
 // A controller on a fresh database with agents on demand, all real processes.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +18,7 @@ class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("perfgate-it");
+    chmod(dir_.c_str(), 0711);  // the agents' job user reaches its directories under it
     dsn_ = TestPostgres::Get().NewDatabase();
   }
   void TearDown() override {
@@ -49,6 +52,14 @@ class ClusterTest : public ::testing::Test {
       if (a.name() == name && a.connected()) return true;
     }
     return false;
+  }
+  // A directory under ours that job code may write in (it may run as the agents' job user, who
+  // can only pass through `dir_`): for the files a test's job leaves for the test to read.
+  std::string JobDrop() {
+    const std::string drop = dir_ + "/job-drop";
+    mkdir(drop.c_str(), 0777);
+    chmod(drop.c_str(), 0777);
+    return drop;
   }
   // Runs the perfgate CLI; returns its exit code and fills *out with stdout+stderr.
   int Cli(const std::vector<std::string>& args, std::string* out) {

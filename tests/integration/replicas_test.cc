@@ -37,7 +37,7 @@ TEST_F(ClusterTest, ReplicasWakeEachOtherAndCancelAcrossReplicas) {
   ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << "replica B was not woken by A's submit";
   EXPECT_EQ(done.jobs(0).attempts(0).agent(), "b-agent");
 
-  std::string pidfile = dir_ + "/job.pid";
+  std::string pidfile = JobDrop() + "/job.pid";
   v1::Run long_run = SubmitCommand(*stub_, "echo $$ > " + pidfile + "; sleep 120");
   ASSERT_TRUE(
       WaitUntil([&] { return GetRun(*stub_, long_run.id()).state() == v1::RUN_STATE_RUNNING; },

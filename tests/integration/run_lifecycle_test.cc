@@ -233,7 +233,7 @@ TEST_F(ClusterTest, CancelQueuedRunIsImmediate) {
 TEST_F(ClusterTest, CancelRunningRunStopsTheProcessGroup) {
   StartController();
   StartAgent("a1");
-  std::string pidfile = dir_ + "/job.pid";
+  std::string pidfile = JobDrop() + "/job.pid";
   // The job ignores SIGTERM: only the SIGKILL after its 2 s grace stops it.
   v1::Run run =
       SubmitCommand(*stub_, "trap '' TERM; echo $$ > " + pidfile + "; echo started; sleep 120");

@@ -90,7 +90,7 @@ TEST_F(SandboxTest, ADaemonLeavingItsProcessGroupDiesWithTheAttempt) {
   StartAgent("sandbox");
 
   // Teardown: the command returns at once; its daemon must not outlive the attempt.
-  const std::string p1 = dir_ + "/teardown.pid";
+  const std::string p1 = JobDrop() + "/teardown.pid";
   v1::Run done = SubmitCommand(*stub_, DaemonThen(p1, "echo started"));
   pid_t d1 = WaitForPid(p1);
   EXPECT_EQ(WaitForRunEnd(*stub_, done.id()).state(), v1::RUN_STATE_SUCCEEDED);
@@ -100,7 +100,7 @@ TEST_F(SandboxTest, ADaemonLeavingItsProcessGroupDiesWithTheAttempt) {
       << "the kill is said in the log";
 
   // Cancel.
-  const std::string p2 = dir_ + "/cancel.pid";
+  const std::string p2 = JobDrop() + "/cancel.pid";
   v1::Run cancelled = SubmitCommand(*stub_, DaemonThen(p2, "sleep 300"));
   pid_t d2 = WaitForPid(p2);
   v1::CancelRunRequest c;
@@ -113,7 +113,7 @@ TEST_F(SandboxTest, ADaemonLeavingItsProcessGroupDiesWithTheAttempt) {
 
   // A benchmark's service that daemonises a helper: gone with the stack's teardown.
   Commit("--threads 2");
-  const std::string p4 = dir_ + "/service.pid";
+  const std::string p4 = JobDrop() + "/service.pid";
   const std::string suite = absl::StrReplaceAll(R"yaml(
 name: daemonising
 jobs:
@@ -139,7 +139,7 @@ jobs:
       << AllLogs(bench);
 
   // The agent killed outright and restarted: its next life kills what the attempt left.
-  const std::string p3 = dir_ + "/restart.pid";
+  const std::string p3 = JobDrop() + "/restart.pid";
   v1::Run orphaned = SubmitCommand(*stub_, DaemonThen(p3, "sleep 300"));
   pid_t d3 = WaitForPid(p3);
   agents_["sandbox"]->process().Kill9();
@@ -149,17 +149,6 @@ jobs:
       << "the daemon " << d3 << " survived the agent's restart";
   c.set_id(orphaned.id());
   stub_->CancelRun(Ctx().get(), c, &r);
-}
-
-// Whether every directory above `path` lets other users through (the job user must reach it).
-bool OpenToOthers(const std::string& path) {
-  for (std::filesystem::path p = std::filesystem::path(path).parent_path(); !p.empty();
-       p = p.parent_path()) {
-    struct stat st {};
-    if (stat(p.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return false;
-    if (p == p.root_path()) break;
-  }
-  return true;
 }
 
 constexpr char kJailedSuite[] = R"yaml(
@@ -188,23 +177,32 @@ jobs:
             - {name: list, path: /api/items}
 )yaml";
 
-// A benchmark whose build step, run as --job-user, tries the agent's token file and an upload
-// for another attempt: both fail, and the run's own build, service and results are intact.
-TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) {
-  if (geteuid() != 0) GTEST_SKIP() << "switching to a job user needs root";
+// Why a job user cannot be tested here ("" when it can): it needs root, the perfgate-job
+// account (made here when missing, as tools/install-deps.sh does), a user switch this machine
+// allows, and a build tree other users may enter.
+std::string NoJobUser() {
+  if (geteuid() != 0) return "switching to a job user needs root";
   if (!OpenToOthers(BinaryPath("perfgate-sample-target")))
-    GTEST_SKIP() << "the built binaries' directories are closed to other users, so a job user "
-                    "could not run the sample target";
+    return "the built binaries' directories are closed to other users, so a job user could not "
+           "run the sample target";
   if (getpwnam("perfgate-job") == nullptr) {
     int code = -1;
     common::SpawnOptions o;
     o.argv = {"useradd", "--system",          "--no-create-home",
               "--shell", "/usr/sbin/nologin", "perfgate-job"};
     auto r = common::RunAndCapture(o, &code);
-    ASSERT_EQ(code, 0) << "useradd perfgate-job: " << r.value_or("");
+    if (code != 0) return "useradd perfgate-job: " + r.value_or("");
   }
   if (auto user = agent::LookupJobUser("perfgate-job"); !user.ok())
-    GTEST_SKIP() << user.status().message();
+    return std::string(user.status().message());
+  return "";
+}
+
+// A benchmark whose build step, run as the default job user (no --job-user given), tries the
+// agent's token file and an upload for another attempt: both fail, and the run's own build,
+// service and results are intact.
+TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) {
+  if (auto why = NoJobUser(); !why.empty()) GTEST_SKIP() << why;
   chmod(dir_.c_str(), 0711);  // the job must reach its own directories under ours
   const std::string tokens = dir_ + "/agent-tokens", token = dir_ + "/agent.token";
   std::ofstream(tokens) << "jailed jailed-token-0123456789\n";
@@ -214,7 +212,7 @@ TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) 
   ControllerOptions co;
   co.extra_args = {"--agent-token-file", tokens};
   StartController(co);
-  StartAgent("jailed", {"--token-file", token, "--job-user", "perfgate-job"});
+  StartAgent("jailed", {"--token-file", token});  // the default job user
   Commit("--threads 2");
   // The attack, committed to the repository the suite builds: the token, then UploadResults
   // for another attempt by hand over HTTP/2 (attempt 424242, epoch 1, one repetition), with no
@@ -229,9 +227,7 @@ TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) 
       "echo the attack ran to its end\n");
   Sh("git -C " + repo_ + " add attack.sh");
   const std::string commit = Commit("--threads 2");
-  const std::string drop = dir_ + "/drop";  // where the service says who it runs as
-  mkdir(drop.c_str(), 0777);
-  chmod(drop.c_str(), 0777);
+  const std::string drop = JobDrop();  // where the service says who it runs as
   const int64_t id =
       Submit(WriteSuite("jailed", absl::StrReplaceAll(kJailedSuite, {{"$DROP", drop}})), commit, 0);
   const std::string logs = AllLogs(id);
@@ -248,6 +244,55 @@ TEST_F(SandboxTest, AJobAsTheJobUserCannotReadTheAgentsTokenNorUploadWithoutIt) 
     EXPECT_TRUE(rep.valid()) << rep.invalid_reason();
   EXPECT_GT(Median(res, "http.requests"), 0);
   EXPECT_EQ(Slurp(drop + "/api.user"), "perfgate-job\n") << "the service ran as the job user";
+}
+
+// An agent that is not root cannot switch users: the default job user is given up with a
+// warning saying why (the agent serves, its jobs run as itself), a --job-user named on purpose
+// stops it with the reason.
+TEST_F(SandboxTest, ANonRootAgentGivesUpTheDefaultJobUserButNotANamedOne) {
+  if (auto why = NoJobUser(); !why.empty()) GTEST_SKIP() << why;
+  StartController();
+  const passwd* pw = getpwnam("perfgate-job");
+  ASSERT_NE(pw, nullptr);
+  const std::string work = dir_ + "/agent-unprivileged";
+  std::filesystem::create_directories(work);
+  ASSERT_EQ(chown(work.c_str(), pw->pw_uid, pw->pw_gid), 0);
+  auto as_job_user = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"runuser",
+                                     "-u",
+                                     "perfgate-job",
+                                     "--",
+                                     BinaryPath("perfgate-agent"),
+                                     "--controller",
+                                     controller_->address(),
+                                     "--name",
+                                     "unprivileged",
+                                     "--work-dir",
+                                     work,
+                                     "--http-listen",
+                                     "127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  };
+  common::SpawnOptions named;
+  named.argv = as_job_user({"--job-user", "perfgate-job"});
+  int code = 0;
+  auto out = common::RunAndCapture(named, &code);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.value_or("").find("--job-user perfgate-job: only an agent running as root can "
+                                  "switch users"),
+            std::string::npos)
+      << out.value_or("");
+
+  ChildProcess agent("unprivileged agent", as_job_user({}), dir_ + "/agent-unprivileged.log");
+  EXPECT_TRUE(WaitUntil([&] { return AgentConnected("unprivileged"); }, absl::Seconds(20)))
+      << agent.Log();
+  EXPECT_NE(agent.Log().find("jobs run as the agent's own user: the default job user is not "
+                             "usable\" reason=\"--job-user perfgate-job: only an agent running "
+                             "as root"),
+            std::string::npos)
+      << agent.Log();
+  agent.Terminate();  // runuser passes SIGTERM on and exits 143 itself
 }
 
 }  // namespace
