@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc/tls.h"
 #include "common/http/http_server.h"
 #include "common/http/url.h"
@@ -42,6 +43,7 @@
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
 #include "controller/store/pg_schedule_store.h"
+#include "controller/store/postgres_supervisor.h"
 #include "controller/web/http_auth.h"
 #include "controller/web/pages.h"
 
@@ -113,6 +115,10 @@ class ControllerAppImpl : public ControllerApp {
   absl::Status Init(const ControllerConfig& cfg);
   void Wait() override { server_->Wait(); }
   void Shutdown() override;
+  absl::Status ExitStatus() override {
+    absl::MutexLock l(&exit_mu_);
+    return exit_status_;
+  }
   ~ControllerAppImpl() override;
 
  private:
@@ -142,6 +148,9 @@ class ControllerAppImpl : public ControllerApp {
   ControllerConfig cfg_;
   RetryPolicy retry_;
   std::unique_ptr<EmbeddedPostgres> embedded_;
+  std::unique_ptr<PostgresSupervisor> supervisor_;  // of embedded_
+  absl::Mutex exit_mu_;
+  absl::Status exit_status_ ABSL_GUARDED_BY(exit_mu_);
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<PgJobStore> jobs_;
   std::unique_ptr<PgResultStore> results_;
@@ -214,6 +223,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   if (!alerts.webhook_url.empty() || !alerts.alertmanager_url.empty()) notifier_->Start();
   spdlog::info("msg=\"controller serving\" id={} grpc_port={} http_port={} embedded_postgres={}",
                cfg_.controller_id, grpc_port, http_->port(), embedded_ != nullptr);
+  RETURN_IF_ERROR(ExitStatus());  // the private PostgreSQL given up while we started
   if (!cfg_.ready_file.empty()) return WriteReadyFile(cfg_.ready_file, grpc_port, http_->port());
   return absl::OkStatus();
 }
@@ -279,6 +289,22 @@ absl::StatusOr<std::string> ControllerAppImpl::OpenDatabase() {
     o.data_dir = cfg_.data_dir;
     ASSIGN_OR_RETURN(embedded_, EmbeddedPostgres::Start(o));
     dsn = embedded_->Dsn();
+  }
+  if (embedded_) {
+    // We started that server, so we keep it running (a dead one is restarted; one that keeps
+    // dying stops the controller with the reason).
+    PostgresSupervisorOptions so;
+    so.on_state = [this](bool up) { metrics_.postgres_up().Set(up ? 1 : 0); };
+    so.on_restarted = [this] { metrics_.postgres_restarts().Increment(); };
+    so.on_give_up = [this](absl::Status s) {
+      {
+        absl::MutexLock l(&exit_mu_);
+        exit_status_ = std::move(s);
+      }
+      Shutdown();
+    };
+    supervisor_ = std::make_unique<PostgresSupervisor>(*embedded_, std::move(so));
+    supervisor_->Start();
   }
   ASSIGN_OR_RETURN(pool_, PgPool::Create(dsn, cfg_.pool_size));
   ASSIGN_OR_RETURN(int version, ApplyMigrations(*pool_, BuiltinMigrations()));
@@ -495,6 +521,7 @@ void ControllerAppImpl::Shutdown() {
 
 ControllerAppImpl::~ControllerAppImpl() {
   Shutdown();
+  supervisor_.reset();  // before the server it watches is stopped
   listener_.reset();
   pool_.reset();
   embedded_.reset();  // stops the private PostgreSQL after every connection is gone

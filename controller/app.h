@@ -67,6 +67,8 @@ class ControllerApp {
   // Blocks until Shutdown() is called (from a signal thread) and the server has stopped.
   virtual void Wait() = 0;
   virtual void Shutdown() = 0;
+  // Why the controller stopped by itself (its private PostgreSQL given up), or OK.
+  virtual absl::Status ExitStatus() = 0;
 };
 
 }  // namespace perfgate::controller

@@ -179,7 +179,12 @@ int main(int argc, char** argv) {
   controller = *std::move(created);
   if (early_signal) controller->Shutdown();
   controller->Wait();
+  absl::Status exit = controller->ExitStatus();
   controller.reset();
+  if (!exit.ok()) {
+    spdlog::critical("msg=\"controller stopped\" error=\"{}\"", std::string(exit.message()));
+    return 1;
+  }
   spdlog::info("msg=\"controller stopped\"");
   return 0;
 }

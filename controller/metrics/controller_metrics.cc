@@ -44,6 +44,16 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                            .Help("Agents with a live session on this controller")
                            .Register(*registry_)
                            .Add({});
+  postgres_up_ = &prometheus::BuildGauge()
+                      .Name("perfgate_controller_postgres_up")
+                      .Help("1 while the private PostgreSQL this controller supervises runs")
+                      .Register(*registry_)
+                      .Add({});
+  postgres_restarts_ = &prometheus::BuildCounter()
+                            .Name("perfgate_controller_postgres_restarts_total")
+                            .Help("Restarts of the private PostgreSQL after it died")
+                            .Register(*registry_)
+                            .Add({});
   auto& rpc = prometheus::BuildHistogram()
                   .Name("perfgate_controller_rpc_duration_seconds")
                   .Help("gRPC handler latency by method (for streams: the stream's lifetime)")

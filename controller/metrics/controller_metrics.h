@@ -23,6 +23,9 @@ class ControllerMetrics {
   prometheus::Histogram& dispatch_latency() { return *dispatch_latency_; }
   prometheus::Counter& claims() { return *claims_; }
   prometheus::Gauge& agents_connected() { return *agents_connected_; }
+  // The private PostgreSQL (controller/store/postgres_supervisor.h): up, and restarts.
+  prometheus::Gauge& postgres_up() { return *postgres_up_; }
+  prometheus::Counter& postgres_restarts() { return *postgres_restarts_; }
   // The latency histogram of one RPC method; methods outside the known set share "other".
   prometheus::Histogram& rpc_latency(const std::string& method);
   // Calls refused because the caller's credentials do not allow them (PERMISSION_DENIED): an
@@ -40,6 +43,8 @@ class ControllerMetrics {
   prometheus::Histogram* dispatch_latency_;
   prometheus::Counter* claims_;
   prometheus::Gauge* agents_connected_;
+  prometheus::Gauge* postgres_up_;
+  prometheus::Counter* postgres_restarts_;
   std::map<std::string, prometheus::Histogram*> rpc_latency_;
   std::map<std::string, prometheus::Counter*> calls_refused_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> webhooks_;

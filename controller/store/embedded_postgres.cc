@@ -1,9 +1,11 @@
 #include "controller/store/embedded_postgres.h"
 
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
@@ -103,7 +105,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
 }
 
 EmbeddedPostgres::~EmbeddedPostgres() {
-  if (running_) {
+  if (running_ && State() != ServerState::kGone) {
     if (auto s = Stop(); !s.ok())
       spdlog::warn("msg=\"stopping embedded postgres\" error=\"{}\"", s.message());
   }
@@ -162,7 +164,9 @@ absl::Status EmbeddedPostgres::Init() {
 
 absl::Status EmbeddedPostgres::StartServer() {
   std::string out;
-  if (PgCtl({opts_.bin_dir + "/pg_ctl", "status", "-D", cluster_dir_}, &out).ok()) {
+  // (A postmaster killed a moment ago can linger as a zombie that pg_ctl takes for alive.)
+  if (PgCtl({opts_.bin_dir + "/pg_ctl", "status", "-D", cluster_dir_}, &out).ok() &&
+      ServerAlive()) {
     spdlog::info("msg=\"adopting running private PostgreSQL\" dir={}", cluster_dir_);
     running_ = true;
     return absl::OkStatus();
@@ -178,6 +182,20 @@ absl::Status EmbeddedPostgres::StartServer() {
   running_ = true;
   spdlog::info("msg=\"private PostgreSQL started\" socket_dir={}", socket_dir_);
   return absl::OkStatus();
+}
+
+EmbeddedPostgres::ServerState EmbeddedPostgres::State() const {
+  std::ifstream in(cluster_dir_ + "/postmaster.pid");
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return ServerState::kGone;
+  if (kill(pid, 0) != 0 && errno != EPERM) return ServerState::kGone;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  const bool zombie =
+      paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+  return zombie ? ServerState::kUnreaped : ServerState::kAlive;
 }
 
 absl::Status EmbeddedPostgres::Stop() {

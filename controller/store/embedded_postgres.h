@@ -37,7 +37,14 @@ class EmbeddedPostgres {
   std::string Dsn() const { return DsnFor(opts_.database); }
   std::string DsnFor(const std::string& database) const;
 
-  // pg_ctl restart / stop / start, for fault-injection tests and operators.
+  // The postmaster of postmaster.pid (the supervisor polls this): alive; dead but not yet
+  // reaped by whoever adopted it (a zombie, whose lock file keeps a new server from starting);
+  // or gone.
+  enum class ServerState { kAlive, kUnreaped, kGone };
+  ServerState State() const;
+  bool ServerAlive() const { return State() == ServerState::kAlive; }
+
+  // pg_ctl restart / stop / start, for fault-injection tests, operators and the supervisor.
   absl::Status Restart();
   absl::Status Stop();
   absl::Status StartServer();

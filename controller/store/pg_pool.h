@@ -36,7 +36,6 @@ class PgPool {
   // Runs `fn` with a raw connection (for LISTEN, COPY, advisory locks held across calls).
   absl::Status WithConnection(const std::function<absl::Status(pqxx::connection&)>& fn);
 
-
   // Maps the exception in flight (call from a catch block) to a status.
   static absl::Status StatusFromCurrentException();
 

@@ -14,6 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/process/subprocess.h"
 #include "gtest/gtest.h"
 
@@ -89,13 +92,14 @@ std::string ChildProcess::Log() const {
 ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions opts) {
   std::string ready = dir + "/controller.ready";
   unlink(ready.c_str());
-  std::vector<std::string> argv = {BinaryPath("perfgate-controller"), "--postgres-dsn", opts.dsn,
-                                   "--grpc-listen", "127.0.0.1:" + std::to_string(opts.grpc_port),
-                                   "--http-listen", "127.0.0.1:0", "--ready-file", ready,
-                                   // Fast timings so that failure paths finish within a test.
-                                   "--lease", "3s", "--sweep-interval", "200ms", "--lost-after",
-                                   "3s", "--retry-backoff", "200ms", "--heartbeat-interval", "1s",
-                                   "--offline-after", "4s", "--startup-grace", "5s"};
+  std::vector<std::string> argv = {
+      BinaryPath("perfgate-controller"), opts.data_dir.empty() ? "--postgres-dsn" : "--data-dir",
+      opts.data_dir.empty() ? opts.dsn : opts.data_dir, "--grpc-listen",
+      "127.0.0.1:" + std::to_string(opts.grpc_port), "--http-listen", "127.0.0.1:0", "--ready-file",
+      ready,
+      // Fast timings so that failure paths finish within a test.
+      "--lease", "3s", "--sweep-interval", "200ms", "--lost-after", "3s", "--retry-backoff",
+      "200ms", "--heartbeat-interval", "1s", "--offline-after", "4s", "--startup-grace", "5s"};
   if (!opts.api_token_file.empty()) {
     argv.push_back("--api-token-file");
     argv.push_back(opts.api_token_file);
@@ -230,6 +234,21 @@ std::string AttemptStdout(const std::vector<v1::LogChunk>& chunks, int64_t attem
     if (c.attempt_id() == attempt_id && c.stream() == v1::LOG_STREAM_STDOUT) out += c.data();
   }
   return out;
+}
+
+std::vector<int> NumberedLines(const std::string& out) {
+  std::vector<int> v;
+  for (absl::string_view l : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    int n = 0;
+    if (absl::ConsumePrefix(&l, "line-") && absl::SimpleAtoi(l, &n)) v.push_back(n);
+  }
+  return v;
+}
+
+std::vector<int> Range(int from, int to) {
+  std::vector<int> v;
+  for (int i = from; i <= to; ++i) v.push_back(i);
+  return v;
 }
 
 }  // namespace perfgate::testing

@@ -46,7 +46,8 @@ class ChildProcess {
 
 struct ControllerOptions {
   std::string dsn;
-  int grpc_port = 0;  // 0: ephemeral
+  std::string data_dir;  // instead of `dsn`: the controller's own private PostgreSQL here
+  int grpc_port = 0;     // 0: ephemeral
   std::string api_token_file;
   std::vector<std::string> extra_args;
 };
@@ -96,5 +97,9 @@ v1::Run WaitForRunEnd(v1::Controller::Stub& stub, int64_t id,
 std::vector<v1::LogChunk> RunLogs(v1::Controller::Stub& stub, int64_t id);
 // The stdout text of one attempt, reassembled from its chunks.
 std::string AttemptStdout(const std::vector<v1::LogChunk>& chunks, int64_t attempt_id);
+// The N of every "line-N" of a job's output, in order (jobs that count their lines).
+std::vector<int> NumberedLines(const std::string& out);
+// from, from + 1, ..., to.
+std::vector<int> Range(int from, int to);
 
 }  // namespace perfgate::testing

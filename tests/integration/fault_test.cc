@@ -5,28 +5,10 @@
 #include <fstream>
 #include <set>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
 namespace {
-
-// Every "line-N" of the output, in order.
-std::vector<int> Lines(const std::string& out) {
-  std::vector<int> v;
-  for (absl::string_view l : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-    int n = 0;
-    if (absl::ConsumePrefix(&l, "line-") && absl::SimpleAtoi(l, &n)) v.push_back(n);
-  }
-  return v;
-}
-
-std::vector<int> Range(int from, int to) {
-  std::vector<int> v;
-  for (int i = from; i <= to; ++i) v.push_back(i);
-  return v;
-}
 
 constexpr int kLines = 60;
 
@@ -46,7 +28,7 @@ TEST_F(ClusterTest, AgentKill9MidJobLosesNoLineAndTheJobEndsCorrectly) {
       [&] {
         v1::Run r = GetRun(*stub_, run.id());
         if (r.jobs(0).attempts_size() == 0) return false;
-        return Lines(AttemptStdout(RunLogs(*stub_, run.id()), r.jobs(0).attempts(0).id())).size() >=
+        return NumberedLines(AttemptStdout(RunLogs(*stub_, run.id()), r.jobs(0).attempts(0).id())).size() >=
                5;
       },
       absl::Seconds(30)));
@@ -65,11 +47,11 @@ TEST_F(ClusterTest, AgentKill9MidJobLosesNoLineAndTheJobEndsCorrectly) {
   EXPECT_EQ(done.jobs(0).attempts(1).outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
   auto logs = RunLogs(*stub_, run.id());
   // The first attempt: everything the agent read before it died, once, in order.
-  std::vector<int> first = Lines(AttemptStdout(logs, done.jobs(0).attempts(0).id()));
+  std::vector<int> first = NumberedLines(AttemptStdout(logs, done.jobs(0).attempts(0).id()));
   ASSERT_GE(first.size(), 5u);
   EXPECT_EQ(first, Range(1, first.size()));
   // The retry: complete.
-  EXPECT_EQ(Lines(AttemptStdout(logs, done.jobs(0).attempts(1).id())), Range(1, kLines));
+  EXPECT_EQ(NumberedLines(AttemptStdout(logs, done.jobs(0).attempts(1).id())), Range(1, kLines));
   // Chunk seqs per attempt have no gaps and no duplicates.
   std::map<int64_t, std::vector<int64_t>> seqs;
   for (const auto& c : logs) seqs[c.attempt_id()].push_back(c.seq());
@@ -97,7 +79,7 @@ TEST_F(ClusterTest, ControllerKill9MidJobLosesNoLineAndTheJobCompletesOnce) {
   v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(60));
   ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED);
   ASSERT_EQ(done.jobs(0).attempts_size(), 1) << "the attempt survived the controller restart";
-  EXPECT_EQ(Lines(AttemptStdout(RunLogs(*stub_, run.id()), done.jobs(0).attempts(0).id())),
+  EXPECT_EQ(NumberedLines(AttemptStdout(RunLogs(*stub_, run.id()), done.jobs(0).attempts(0).id())),
             Range(1, kLines));
 }
 

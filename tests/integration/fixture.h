@@ -18,7 +18,6 @@ class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("perfgate-it");
-    chmod(dir_.c_str(), 0711);  // the agents' job user reaches its directories under it
     dsn_ = TestPostgres::Get().NewDatabase();
   }
   void TearDown() override {
@@ -31,7 +30,7 @@ class ClusterTest : public ::testing::Test {
     controller_.reset();
   }
   void StartController(ControllerOptions o = {}) {
-    o.dsn = dsn_;
+    if (o.data_dir.empty()) o.dsn = dsn_;
     controller_ = std::make_unique<ControllerProcess>(dir_, o);
     stub_ = controller_->ControllerStub();
   }

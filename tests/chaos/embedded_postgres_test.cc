@@ -1,0 +1,71 @@
+// The fault matrix (issue 17), its PostgreSQL rows: the controller's private PostgreSQL, with
+// the production settings (fsync on, synchronous commit), killed with kill -9 under a running
+// job. The controller restarts it (crash recovery), says so in its log and metrics, and the run
+// ends with every line exactly once; the API answers again without restarting the controller.
+#include <httplib.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "tests/integration/fixture.h"
+
+namespace perfgate::testing {
+namespace {
+
+constexpr int kLines = 200;
+
+pid_t Postmaster(const std::string& cluster_dir) {
+  std::ifstream in(cluster_dir + "/postmaster.pid");
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+std::string Metrics(int http_port) {
+  httplib::Client cli("127.0.0.1", http_port);
+  auto r = cli.Get("/metrics");
+  return r ? r->body : "";
+}
+
+TEST_F(ClusterTest, EmbeddedPostgresKilledMidJobIsRestartedAndTheRunEndsWithEveryLineOnce) {
+  ControllerOptions co;
+  co.data_dir = dir_ + "/controller";
+  StartController(co);
+  ASSERT_NE(controller_->grpc_port(), 0);
+  StartAgent("a1");
+  // 200 lines over about 10 s; the postmaster dies about 5 s in.
+  v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 " + std::to_string(kLines) +
+                                          "); do echo line-$i; sleep 0.05; done");
+  ASSERT_TRUE(WaitUntil([&] { return RunLogs(*stub_, run.id()).size() >= 5; }, absl::Seconds(30)));
+  absl::SleepFor(absl::Seconds(3));
+  const pid_t postmaster = Postmaster(co.data_dir + "/pg");
+  ASSERT_GT(postmaster, 0);
+  ASSERT_EQ(kill(postmaster, SIGKILL), 0);
+
+  // While it is down the API says so and the controller stays up; then it answers again.
+  v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(90));
+  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_TRUE(controller_->process().Running());
+  EXPECT_NE(Postmaster(co.data_dir + "/pg"), postmaster) << "a new postmaster";
+  // Every line of the attempt that completed the job, once and in order.
+  const auto& last = done.jobs(0).attempts(done.jobs(0).attempts_size() - 1);
+  EXPECT_EQ(last.outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(NumberedLines(AttemptStdout(RunLogs(*stub_, run.id()), last.id())), Range(1, kLines));
+  std::string out;
+  EXPECT_EQ(Cli({"run", "get", std::to_string(run.id())}, &out), 0) << out;
+  EXPECT_NE(out.find("SUCCEEDED"), std::string::npos) << out;
+
+  const std::string log = controller_->process().Log();
+  EXPECT_NE(log.find("msg=\"private PostgreSQL died: restarting it"), std::string::npos) << log;
+  EXPECT_NE(log.find("msg=\"private PostgreSQL restarted\""), std::string::npos) << log;
+  const std::string metrics = Metrics(controller_->http_port());
+  EXPECT_NE(metrics.find("perfgate_controller_postgres_restarts_total 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("perfgate_controller_postgres_up 1"), std::string::npos) << metrics;
+  // And it stops cleanly, with its server.
+  EXPECT_EQ(controller_->process().Terminate(), 0);
+  EXPECT_EQ(Postmaster(co.data_dir + "/pg"), 0) << "the server stopped with the controller";
+}
+
+}  // namespace
+}  // namespace perfgate::testing
