@@ -115,9 +115,9 @@ absl::StatusOr<RunSamples> PgAnalysisStore::LoadRunSamples(int64_t run_id) {
     pgq::RunFromRow(r[0], &out.run);
     for (const auto& j : Exec(tx,
                               "SELECT j.name, j.spec::text, x.attempt_id, a.agent_name FROM jobs j "
-                              "CROSS JOIN LATERAL (SELECT max(attempt_id) AS attempt_id FROM "
-                              "repetitions p WHERE p.job_id = j.id) x LEFT JOIN attempts a ON a.id "
-                              "= x.attempt_id WHERE j.run_id = $1 ORDER BY j.idx",
+                              "CROSS JOIN LATERAL (SELECT results_attempt(j.id) AS attempt_id) x "
+                              "LEFT JOIN attempts a ON a.id = x.attempt_id WHERE j.run_id = $1 "
+                              "ORDER BY j.idx",
                               run_id)) {
       if (j[2].is_null()) continue;  // no results (a command job, or nothing measured)
       JobSamples js;
@@ -197,7 +197,7 @@ PgAnalysisStore::NoiseSamples(const v1::Run& run, const std::string& branch, con
               "SELECT m.name, p.attempt_id, m.value FROM repetitions p JOIN jobs j ON j.id = "
               "p.job_id JOIN measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
               "p.repetition WHERE p.run_id IN (SELECT id FROM rs) AND j.name = $4 AND "
-              "p.machine_class = $5 AND p.valid",
+              "p.machine_class = $5 AND p.valid AND p.attempt_id = results_attempt(j.id)",
               run.project(), branch, run.suite_name(), job, machine_class, runs, run.id())) {
       by[{r[0].as<std::string>(), r[1].as<int64_t>()}].push_back(r[2].as<double>());
     }
@@ -217,7 +217,7 @@ absl::StatusOr<std::vector<v1::HdrHistogram>> PgAnalysisStore::Histograms(int64_
     for (const auto& r :
          Exec(tx,
               "SELECT h.data FROM jobs j JOIN repetitions p ON p.job_id = j.id AND p.attempt_id = "
-              "(SELECT max(attempt_id) FROM repetitions q WHERE q.job_id = j.id) JOIN histograms "
+              "results_attempt(j.id) JOIN histograms "
               "h ON h.attempt_id = p.attempt_id AND h.repetition = p.repetition WHERE j.run_id = "
               "$1 AND j.name = $2 AND h.name = $3 AND p.valid ORDER BY p.repetition",
               run_id, job, name)) {
@@ -273,8 +273,8 @@ absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequ
         "percentile_cont(0.25) WITHIN GROUP (ORDER BY m.value), "
         "percentile_cont(0.75) WITHIN GROUP (ORDER BY m.value), count(*), max(m.unit), "
         "max(m.direction) FROM runs r JOIN jobs j ON j.run_id = r.id JOIN repetitions p ON "
-        "p.job_id = j.id AND p.valid AND p.attempt_id = (SELECT max(attempt_id) FROM repetitions "
-        "q WHERE q.job_id = j.id) JOIN measurements m ON m.attempt_id = p.attempt_id AND "
+        "p.job_id = j.id AND p.valid AND p.attempt_id = results_attempt(j.id) "
+        "JOIN measurements m ON m.attempt_id = p.attempt_id AND "
         "m.repetition = p.repetition WHERE r.kind = 'BASELINE' AND r.state = 'SUCCEEDED' AND ($1 "
         "= '' OR r.project = $1) AND r.branch = $2 AND r.suite_name = $3 AND j.name = $4 AND "
         "p.machine_class = $5 AND m.name = $6 GROUP BY r.id ORDER BY r.id DESC LIMIT $7",

@@ -24,6 +24,15 @@ absl::Status StaleEpoch(int64_t attempt_id, int64_t epoch) {
       absl::StrCat("attempt ", attempt_id, ": stale epoch ", epoch));
 }
 
+absl::Status CheckCurrentAttempt(int64_t attempt_id, int64_t caller_epoch, int64_t attempt_epoch,
+                                 int64_t job_epoch) {
+  if (caller_epoch != attempt_epoch) return StaleEpoch(attempt_id, caller_epoch);
+  if (attempt_epoch != job_epoch)
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt ", attempt_id, ": superseded by a later attempt of its job"));
+  return absl::OkStatus();
+}
+
 void Notify(pqxx::work& tx, const ControllerEvent& e) {
   Exec(tx, "SELECT pg_notify($1, $2)", kEventsChannel, EncodeEvent(e));
 }

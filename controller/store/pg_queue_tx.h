@@ -71,4 +71,8 @@ std::string Interval(absl::Duration d);
 // The errors every epoch-fenced call gives, worded once.
 absl::Status AttemptNotFound(int64_t attempt_id);
 absl::Status StaleEpoch(int64_t attempt_id, int64_t epoch);
+// The results fence: the caller's epoch is the attempt's, and the attempt is its job's current
+// one (a later attempt supersedes it; its late results and blobs are refused).
+absl::Status CheckCurrentAttempt(int64_t attempt_id, int64_t caller_epoch, int64_t attempt_epoch,
+                                 int64_t job_epoch);
 }  // namespace perfgate::controller::pgq

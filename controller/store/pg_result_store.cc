@@ -27,13 +27,15 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
     // The attempt row lock serialises uploads of one attempt, so the "already stored" check
     // below cannot race with a concurrent replay.
     auto r = Exec(tx,
-                  "SELECT a.epoch, j.run_id, j.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
-                  "WHERE a.id = $1 FOR UPDATE OF a",
+                  "SELECT a.epoch, j.run_id, j.id, j.current_epoch, a.state FROM attempts a JOIN "
+                  "jobs j ON j.id = a.job_id WHERE a.id = $1 FOR UPDATE OF a",
                   req.attempt_id());
     if (r.empty()) return pgq::AttemptNotFound(req.attempt_id());
-    if (r[0][0].as<int64_t>() != req.epoch()) return pgq::StaleEpoch(req.attempt_id(), req.epoch());
+    RETURN_IF_ERROR(pgq::CheckCurrentAttempt(req.attempt_id(), req.epoch(), r[0][0].as<int64_t>(),
+                                             r[0][3].as<int64_t>()));
     run_id = r[0][1].as<int64_t>();
     const int64_t job_id = r[0][2].as<int64_t>();
+    const std::string attempt_state = r[0][4].as<std::string>();
     std::set<int> stored;
     for (const auto& row :
          Exec(tx, "SELECT repetition FROM repetitions WHERE attempt_id = $1", req.attempt_id())) {
@@ -43,7 +45,12 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
     for (const auto& rep : req.results()) {
       if (stored.insert(rep.repetition()).second) fresh.push_back(&rep);
     }
-    if (fresh.empty()) return absl::OkStatus();
+    if (fresh.empty()) return absl::OkStatus();  // a replay
+    // An attempt the controller ended (expired, cancelled) stores nothing new.
+    if (attempt_state != "ASSIGNED" && attempt_state != "RUNNING" && attempt_state != "LOST")
+      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(),
+                                                        " already ended as ", attempt_state,
+                                                        ": its results are refused"));
     // Profiles name blobs, which must have arrived whole first.
     for (const auto* rep : fresh) {
       for (int i = 0; i < rep->profiles_size(); ++i) {
@@ -138,9 +145,8 @@ absl::StatusOr<v1::RunResults> PgResultStore::GetRunResults(int64_t run_id) {
     // attempt may have reported some too).
     std::map<int64_t, v1::JobResults*> by_attempt;
     for (const auto& r : Exec(tx,
-                              "SELECT j.id, j.name, (SELECT max(attempt_id) FROM repetitions p "
-                              "WHERE p.job_id = j.id) FROM jobs j WHERE j.run_id = $1 ORDER BY "
-                              "j.idx",
+                              "SELECT j.id, j.name, results_attempt(j.id) FROM jobs j WHERE "
+                              "j.run_id = $1 ORDER BY j.idx",
                               run_id)) {
       v1::JobResults* jr = out.add_jobs();
       jr->set_job_id(r[0].as<int64_t>());
@@ -228,10 +234,8 @@ absl::StatusOr<std::map<int64_t, std::string>> LatestAttempts(pqxx::work& tx, in
     return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
   }
   std::map<int64_t, std::string> out;
-  for (const auto& r : Exec(tx,
-                            "SELECT (SELECT max(attempt_id) FROM repetitions p WHERE p.job_id = "
-                            "j.id), j.name FROM jobs j WHERE j.run_id = $1",
-                            run_id)) {
+  for (const auto& r :
+       Exec(tx, "SELECT results_attempt(j.id), j.name FROM jobs j WHERE j.run_id = $1", run_id)) {
     if (!r[0].is_null()) out[r[0].as<int64_t>()] = r[1].as<std::string>();
   }
   return out;
@@ -267,9 +271,13 @@ absl::StatusOr<v1::UploadBlobChunkResponse> PgResultStore::StoreBlobChunk(
   v1::UploadBlobChunkResponse resp;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     resp.Clear();
-    auto a = Exec(tx, "SELECT epoch FROM attempts WHERE id = $1", req.attempt_id());
+    auto a = Exec(tx,
+                  "SELECT a.epoch, j.current_epoch FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                  "WHERE a.id = $1",
+                  req.attempt_id());
     if (a.empty()) return pgq::AttemptNotFound(req.attempt_id());
-    if (a[0][0].as<int64_t>() != req.epoch()) return pgq::StaleEpoch(req.attempt_id(), req.epoch());
+    RETURN_IF_ERROR(pgq::CheckCurrentAttempt(req.attempt_id(), req.epoch(), a[0][0].as<int64_t>(),
+                                             a[0][1].as<int64_t>()));
     Exec(tx, "INSERT INTO blobs (sha256, size) VALUES ($1, $2) ON CONFLICT DO NOTHING",
          req.sha256(), req.size());
     auto b = Exec(tx, "SELECT size, received, complete FROM blobs WHERE sha256 = $1 FOR UPDATE",

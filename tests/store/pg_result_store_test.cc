@@ -6,8 +6,8 @@
 #include "common/hist/hdr_histogram.h"
 #include "controller/queue/result_summary.h"
 #include "controller/store/migrations.h"
-#include "controller/store/pg_analysis_store.h"
 #include "controller/store/pg_agent_store.h"
+#include "controller/store/pg_analysis_store.h"
 #include "controller/store/pg_job_store.h"
 #include "gtest/gtest.h"
 #include "tests/harness/test_postgres.h"
@@ -297,7 +297,8 @@ TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
     auto claim = jobs_->ClaimJob("a1", nullptr);
     EXPECT_TRUE(claim.ok() && claim->has_value());
     assign_ = **claim;
-    EXPECT_TRUE(results_->StoreResults(Req({Rep(1, p99), Rep(2, p99 + 1), Rep(3, 99, false)})).ok());
+    EXPECT_TRUE(
+        results_->StoreResults(Req({Rep(1, p99), Rep(2, p99 + 1), Rep(3, 99, false)})).ok());
     v1::CompleteAttemptRequest c;
     c.set_attempt_id(assign_.attempt_id());
     c.set_epoch(assign_.epoch());
@@ -322,6 +323,99 @@ TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
   auto own = analysis.NoiseSamples(aa, "main", "bench", "", 10);
   ASSERT_TRUE(own.ok()) << own.status();
   EXPECT_EQ(own->at("http.latency.p99"), (std::vector<std::vector<double>>{{10, 11}}));
+}
+
+// The results fence (issue 17): an attempt superseded by a later attempt of its job (its
+// lease ran out, it was lost beyond lost_after, the job was retried) can store no results and no
+// blob chunks, even with its own epoch; what it stored before stays for the record, but the job's
+// results, the analysis and the noise estimate read only the attempt that completed the job.
+TEST_F(PgResultStoreTest, ASupersededAttemptsLateResultsAreRefusedAndNeverAnalysed) {
+  v1::CompleteAttemptRequest done;  // the fixture's run holds the agent: finish it first
+  done.set_attempt_id(assign_.attempt_id());
+  done.set_epoch(assign_.epoch());
+  done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  ASSERT_TRUE(jobs_->CompleteAttempt(done).ok());
+  auto sql = [&](const std::string& q) {
+    ASSERT_TRUE(pool_
+                    ->Transact([&](pqxx::work& tx) {
+                      tx.exec(q);
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  };
+  v1::RunSpec spec;
+  spec.set_project("p");
+  spec.set_suite_name("s");
+  spec.set_branch("main");
+  spec.set_commit("c");
+  spec.set_kind(v1::RUN_KIND_BASELINE);
+  spec.add_jobs()->mutable_command()->set_command("true");
+  spec.mutable_jobs(0)->set_name("bench");
+  spec.mutable_jobs(0)->set_max_attempts(2);
+  v1::Run run = *jobs_->SubmitRun(spec);
+  auto first = jobs_->ClaimJob("a1", nullptr);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  assign_ = **first;
+  const v1::Assign old = assign_;
+  ASSERT_TRUE(results_->StoreResults(Req({Rep(1, 900)})).ok());  // before it was lost
+  // Lost, then lost for longer than lost_after: ended, and the job retried on another agent.
+  sql("UPDATE attempts SET lease_expires_at = now() - interval '1 second'");
+  ASSERT_TRUE(jobs_->Sweep(absl::Minutes(10)).ok());
+  sql("UPDATE attempts SET lost_at = now() - interval '11 minutes'");
+  ASSERT_TRUE(jobs_->Sweep(absl::Minutes(10)).ok());
+  // Ended but not yet superseded: nothing new is stored (a replay of what it stored is fine).
+  auto ended = results_->StoreResults(Req({Rep(2, 900)}));
+  EXPECT_TRUE(absl::IsFailedPrecondition(ended.status())) << ended.status();
+  EXPECT_NE(ended.status().message().find("already ended as EXPIRED"), std::string::npos)
+      << ended.status();
+  EXPECT_TRUE(results_->StoreResults(Req({Rep(1, 900)})).ok()) << "a replay";
+  sql("UPDATE jobs SET not_before = now()");  // the retry's backoff
+  v1::Hello h;
+  h.set_name("b1");
+  h.set_capacity(1);
+  ASSERT_TRUE(agents_->StartSession(h, "test").ok());
+  auto second = jobs_->ClaimJob("b1", nullptr);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  ASSERT_EQ((*second)->job_id(), old.job_id());
+  // Superseded: refused whatever it sends, results or blob chunks.
+  auto late = results_->StoreResults(Req({Rep(3, 900)}));
+  EXPECT_TRUE(absl::IsFailedPrecondition(late.status())) << late.status();
+  EXPECT_NE(late.status().message().find("superseded by a later attempt"), std::string::npos)
+      << late.status();
+  v1::UploadBlobChunkRequest chunk;
+  chunk.set_attempt_id(old.attempt_id());
+  chunk.set_epoch(old.epoch());
+  chunk.set_sha256(common::Sha256Hex("late"));
+  chunk.set_size(4);
+  chunk.set_data("late");
+  EXPECT_TRUE(absl::IsFailedPrecondition(results_->StoreBlobChunk(chunk).status()));
+  // The retry measures and completes the job: its results are the job's.
+  assign_ = **second;
+  ASSERT_TRUE(results_->StoreResults(Req({Rep(1, 10), Rep(2, 11)})).ok());
+  v1::CompleteAttemptRequest c;
+  c.set_attempt_id(assign_.attempt_id());
+  c.set_epoch(assign_.epoch());
+  c.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  ASSERT_TRUE(jobs_->CompleteAttempt(c).ok());
+  auto res = results_->GetRunResults(run.id());
+  ASSERT_TRUE(res.ok()) << res.status();
+  ASSERT_EQ(res->jobs_size(), 1);
+  EXPECT_EQ(res->jobs(0).attempt_id(), assign_.attempt_id());
+  EXPECT_EQ(res->jobs(0).repetitions_size(), 2);
+  PgAnalysisStore analysis(*pool_);
+  auto samples = analysis.LoadRunSamples(run.id());
+  ASSERT_TRUE(samples.ok()) << samples.status();
+  ASSERT_EQ(samples->jobs.size(), 1u);
+  EXPECT_EQ(samples->jobs[0].agent, "b1");
+  EXPECT_EQ(samples->jobs[0].total, 2);
+  // As a baseline's noise, only the completing attempt's values (900 was the lost one's).
+  spec.set_kind(v1::RUN_KIND_CANDIDATE);
+  spec.set_branch("feature");
+  spec.set_baseline_branch("main");
+  v1::Run cand = *jobs_->SubmitRun(spec);
+  auto noise = analysis.NoiseSamples(cand, "main", "bench", "", 10);
+  ASSERT_TRUE(noise.ok()) << noise.status();
+  EXPECT_EQ(noise->at("http.latency.p99"), (std::vector<std::vector<double>>{{10, 11}}));
 }
 
 }  // namespace
