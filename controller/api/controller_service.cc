@@ -1,5 +1,6 @@
 #include "controller/api/controller_service.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
@@ -17,6 +18,19 @@ grpc::Status BadId(const char* field) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                       std::string(field) + ": must be a positive run id");
 }
+// A client's request_id: short, and of characters that need no quoting in logs.
+absl::Status CheckRequestId(const std::string& id) {
+  if (id.size() > 128)
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: at most 128 characters, got ", id.size()));
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' &&
+        c != '-')
+      return absl::InvalidArgumentError("request_id: only letters, digits and . _ : - are allowed");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::SubmitRunRequest* req,
@@ -24,7 +38,7 @@ grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::Su
   ScopedLatency t(metrics_.rpc_latency("SubmitRun"));
   auto who = Caller(*ctx, __func__);
   if (!who.ok()) return ToGrpcStatus(who.status());
-  return Submit(req->spec(), *who, resp);
+  return Submit(req->spec(), *who, resp, req->request_id());
 }
 
 grpc::Status ControllerService::RerunRun(grpc::ServerContext* ctx, const v1::RerunRunRequest* req,
@@ -53,12 +67,22 @@ absl::StatusOr<common::Principal> ControllerService::Caller(const grpc::ServerCo
 }
 
 grpc::Status ControllerService::Submit(v1::RunSpec spec, const common::Principal& who,
-                                       v1::SubmitRunResponse* resp) {
+                                       v1::SubmitRunResponse* resp, const std::string& request_id) {
+  if (auto s = CheckRequestId(request_id); !s.ok()) return ToGrpcStatus(s);
   if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
     return ToGrpcStatus(s);
   spec.set_submitted_by(who.name);
-  auto run = jobs_.SubmitRun(spec);
+  spec.set_request_id(request_id);
+  bool duplicate = false;
+  auto run = jobs_.SubmitRun(spec, &duplicate);
   if (!run.ok()) return ToGrpcStatus(run.status());
+  resp->set_duplicate(duplicate);
+  if (duplicate) {
+    spdlog::info("msg=\"run submission repeated\" run={} request_id={} by={}", run->id(),
+                 request_id, who.name);
+    *resp->mutable_run() = *std::move(run);
+    return grpc::Status::OK;
+  }
   spdlog::info("msg=\"run submitted\" run={} kind={} jobs={} branch={} commit={} by={}", run->id(),
                RunKindName(spec.kind()), spec.jobs_size(), spec.branch(), spec.commit(), who.name);
   work_.Notify();

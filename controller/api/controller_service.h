@@ -141,7 +141,8 @@ class ControllerService final
   grpc::Status CheckCampaign(v1::Campaign* c, bool wait_for_capacity);
   // Validates `spec`, stores the run as submitted by `who` and wakes the dispatcher and
   // watchers (SubmitRun, RerunRun).
-  grpc::Status Submit(v1::RunSpec spec, const common::Principal& who, v1::SubmitRunResponse* resp);
+  grpc::Status Submit(v1::RunSpec spec, const common::Principal& who, v1::SubmitRunResponse* resp,
+                      const std::string& request_id = "");
   // The caller, when its token's role allows `method` (api_roles.h); refusals are logged and
   // counted.
   absl::StatusOr<common::Principal> Caller(const grpc::ServerContextBase& ctx, const char* method);

@@ -45,8 +45,11 @@ class JobStore {
  public:
   virtual ~JobStore() = default;
 
-  // Inserts the run with its jobs (QUEUED) in one transaction. `spec` must be validated.
-  virtual absl::StatusOr<v1::Run> SubmitRun(const v1::RunSpec& spec) = 0;
+  // Inserts the run with its jobs (QUEUED) in one transaction. `spec` must be validated. With a
+  // spec.request_id its submitter used before, the run that made instead (*duplicate set), or
+  // ALREADY_EXISTS when that run's spec was another.
+  virtual absl::StatusOr<v1::Run> SubmitRun(const v1::RunSpec& spec,
+                                            bool* duplicate = nullptr) = 0;
   // NOT_FOUND for an unknown id.
   virtual absl::StatusOr<v1::Run> GetRun(int64_t id) = 0;
   // INVALID_ARGUMENT for a bad page token.

@@ -390,9 +390,12 @@ absl::StatusOr<DeliveryResult> PgForgeStore::ApplyDelivery(
     // Who asked: the forge and the trigger (and the commenter of a "/perfgate" command).
     const std::string source =
         absl::StrCat(e.forge, ":", plan.trigger, e.commenter.empty() ? "" : " by " + e.commenter);
-    for (v1::RunSpec spec : plan.runs) {
+    for (size_t i = 0; i < plan.runs.size(); ++i) {
+      v1::RunSpec spec = plan.runs[i];
       if (ran_at_head(spec.commit(), spec.suite_name())) continue;
       spec.set_submitted_by(source);
+      // The delivery names the runs it makes (the delivery itself is recorded once, above).
+      spec.set_request_id(absl::StrCat(forge, ":", delivery_id, ":", i));
       if (auto st = pgq::FillAaCommit(tx, &spec); !st.ok()) return st;
       auto id = pgq::InsertRun(tx, spec);
       if (!id.ok()) return id.status();

@@ -113,9 +113,29 @@ absl::Status pgq::CancelRunTx(pqxx::work& tx, int64_t id, const std::string& why
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec) {
+absl::StatusOr<v1::Run> PgJobStore::SubmitRun(const v1::RunSpec& spec, bool* duplicate) {
   v1::Run out;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (duplicate) *duplicate = false;
+    if (!spec.request_id().empty()) {
+      // Concurrent retries of one request wait here for each other; the first inserts.
+      Exec(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 17))",
+           spec.submitted_by() + "\n" + spec.request_id());
+      auto prior = Exec(tx,
+                        "SELECT id, request_digest FROM runs WHERE submitted_by = $1 AND "
+                        "request_id = $2",
+                        spec.submitted_by(), spec.request_id());
+      if (!prior.empty()) {
+        const int64_t id = prior[0][0].as<int64_t>();
+        if (prior[0][1].as<std::string>() != pgq::RequestDigest(spec))
+          return absl::AlreadyExistsError(
+              absl::StrCat("request_id: '", spec.request_id(), "' was used for run ", id,
+                           ", which had another spec; use a new request_id"));
+        ASSIGN_OR_RETURN(out, pgq::LoadRun(tx, id));
+        if (duplicate) *duplicate = true;
+        return absl::OkStatus();
+      }
+    }
     if (spec.against_run_id() != 0 &&
         Exec(tx, "SELECT 1 FROM runs WHERE id = $1", spec.against_run_id()).empty()) {
       return absl::InvalidArgumentError(

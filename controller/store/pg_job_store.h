@@ -23,7 +23,7 @@ class PgJobStore : public JobStore {
   PgJobStore(PgPool& pool, RetryPolicy retry, QueueTimings timings)
       : pool_(pool), retry_(retry), timings_(timings) {}
 
-  absl::StatusOr<v1::Run> SubmitRun(const v1::RunSpec& spec) override;
+  absl::StatusOr<v1::Run> SubmitRun(const v1::RunSpec& spec, bool* duplicate = nullptr) override;
   absl::StatusOr<v1::Run> GetRun(int64_t id) override;
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& req) override;
   absl::StatusOr<std::vector<StopOrder>> CancelRun(int64_t id, const std::string& actor) override;

@@ -1,11 +1,14 @@
 // The queue's transaction steps (pg_queue_tx.h).
 #include "controller/store/pg_queue_tx.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash/sha256.h"
 #include "common/status/macros.h"
 #include "controller/store/pg_util.h"
 
@@ -70,18 +73,33 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_cancelled_by(r[18].as<std::string>());
 }
 
+std::string RequestDigest(const v1::RunSpec& spec) {
+  v1::RunSpec what = spec;
+  what.clear_request_id();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    what.SerializeToCodedStream(&coded);
+  }
+  return common::Sha256Hex(bytes);
+}
+
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {
   const int64_t run_id =
       tx.exec_params1(
             "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state, "
-            "baseline_branch, baseline_runs, against_run_id, aa, confirms_run_id, submitted_by) "
+            "baseline_branch, baseline_runs, against_run_id, aa, confirms_run_id, submitted_by, "
+            "request_id, request_digest) "
             "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0), $9, nullif($10, 0), "
-            "$11) RETURNING id",
+            "$11, nullif($12, ''), nullif($13, '')) RETURNING id",
             spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
             spec.suite_name(),
             spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
             std::max(1, spec.baseline_runs()), spec.against_run_id(), spec.aa(),
-            spec.confirms_run_id(), spec.submitted_by())[0]
+            spec.confirms_run_id(), spec.submitted_by(), spec.request_id(),
+            spec.request_id().empty() ? std::string() : RequestDigest(spec))[0]
           .as<int64_t>();
   RETURN_IF_ERROR(InsertJobs(tx, run_id, 0, spec.jobs(), 0));
   NotifyWork(tx);

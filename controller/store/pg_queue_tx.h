@@ -50,6 +50,8 @@ void NotifyRun(pqxx::work& tx, int64_t run_id);
 extern const char kRunColumns[];
 void RunFromRow(const pqxx::row& r, v1::Run* run);
 // Inserts a run and its jobs (QUEUED) from a validated spec and wakes dispatchers and watchers.
+// What a request_id is checked against when reused: a digest of the spec without it.
+std::string RequestDigest(const v1::RunSpec& spec);
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec);
 // Inserts jobs (QUEUED) into a run at indexes first_idx..; `expanded_from`: the suite_file job
 // that read them (0: none).

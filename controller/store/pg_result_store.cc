@@ -46,11 +46,6 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
       if (stored.insert(rep.repetition()).second) fresh.push_back(&rep);
     }
     if (fresh.empty()) return absl::OkStatus();  // a replay
-    // An attempt the controller ended (expired, cancelled) stores nothing new.
-    if (attempt_state != "ASSIGNED" && attempt_state != "RUNNING" && attempt_state != "LOST")
-      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(),
-                                                        " already ended as ", attempt_state,
-                                                        ": its results are refused"));
     // Profiles name blobs, which must have arrived whole first.
     for (const auto* rep : fresh) {
       for (int i = 0; i < rep->profiles_size(); ++i) {
@@ -63,6 +58,11 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
         }
       }
     }
+    // An attempt the controller ended (expired, cancelled) stores nothing new.
+    if (attempt_state != "ASSIGNED" && attempt_state != "RUNNING" && attempt_state != "LOST")
+      return absl::FailedPreconditionError(absl::StrCat("attempt ", req.attempt_id(),
+                                                        " already ended as ", attempt_state,
+                                                        ": its results are refused"));
     for (const auto* rep : fresh) {
       Exec(tx,
            "INSERT INTO repetitions (attempt_id, repetition, run_id, job_id, valid, "

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -212,6 +213,61 @@ TEST_F(ClusterTest, RerunSubmitsTheSameSpecAsANewRun) {
   EXPECT_NE(out.find("again-c0ffee"), std::string::npos) << out;
   EXPECT_EQ(Cli({"run", "rerun", "99"}, &out), 2) << out;
   EXPECT_NE(out.find("99"), std::string::npos) << out;
+}
+
+// Idempotent submissions (issue 17): a repeated request_id answers with the first run; the
+// CLI names each invocation's submission and retries it with that name while the controller is
+// unreachable, so a retry after a lost reply cannot make a second run.
+TEST_F(ClusterTest, ARepeatedSubmissionAnswersWithTheFirstRunAndTheCliRetriesWithItsId) {
+  StartController();
+  v1::SubmitRunRequest req;
+  req.mutable_spec()->add_jobs()->mutable_command()->set_command("true");
+  req.set_request_id("ci-pipeline-7:job-3");
+  v1::SubmitRunResponse first, second;
+  ASSERT_TRUE(stub_->SubmitRun(Ctx().get(), req, &first).ok());
+  ASSERT_TRUE(stub_->SubmitRun(Ctx().get(), req, &second).ok());
+  EXPECT_FALSE(first.duplicate());
+  EXPECT_TRUE(second.duplicate());
+  EXPECT_EQ(second.run().id(), first.run().id());
+  req.set_request_id("not ok");
+  grpc::Status bad = stub_->SubmitRun(Ctx().get(), req, &second);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message(), "request_id: only letters, digits and . _ : - are allowed");
+  std::string out;
+  ASSERT_EQ(Cli({"run", "submit", "--command", "true", "--request-id", "ci-42"}, &out), 0) << out;
+  ASSERT_EQ(Cli({"run", "submit", "--command", "true", "--request-id", "ci-42"}, &out), 0) << out;
+  EXPECT_NE(out.find("perfgate: request ci-42 was submitted before: run"), std::string::npos)
+      << out;
+  v1::ListRunsResponse runs;
+  ASSERT_TRUE(stub_->ListRuns(Ctx().get(), v1::ListRunsRequest(), &runs).ok());
+  EXPECT_EQ(runs.runs_size(), 2) << "one run per request id";
+
+  // The controller is down when the CLI submits and comes back a second later: the CLI retries
+  // its submission with one id, and it is made once.
+  const int port = controller_->grpc_port();
+  controller_.reset();
+  auto submit = std::async(std::launch::async, [&] {
+    common::SpawnOptions o;
+    o.argv = {BinaryPath("perfgate"),
+              "--controller",
+              "127.0.0.1:" + std::to_string(port),
+              "run",
+              "submit",
+              "--command",
+              "true"};
+    int code = -1;
+    auto cli_out = common::RunAndCapture(o, &code);
+    return std::make_pair(code, cli_out.value_or(""));
+  });
+  absl::SleepFor(absl::Seconds(1));
+  ControllerOptions o;
+  o.grpc_port = port;
+  StartController(o);
+  auto [code, cli_out] = submit.get();
+  EXPECT_EQ(code, 0) << cli_out;
+  EXPECT_NE(cli_out.find("; retrying submission cli-"), std::string::npos) << cli_out;
+  ASSERT_TRUE(stub_->ListRuns(Ctx().get(), v1::ListRunsRequest(), &runs).ok());
+  EXPECT_EQ(runs.runs_size(), 3);
 }
 
 TEST_F(ClusterTest, CancelQueuedRunIsImmediate) {

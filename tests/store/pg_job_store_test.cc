@@ -509,5 +509,68 @@ TEST_F(PgJobStoreTest, AnAaRunTakesTheNewestBaselinesCommitOrSaysThereIsNone) {
   EXPECT_EQ(jobs_->SubmitRun(aa)->commit(), "chosen");
 }
 
+// Idempotent submissions (issue 17): a request_id its submitter used before answers with the
+// first run, also when the retries race; another spec under the same id is refused; another
+// submitter's id is its own.
+TEST_F(PgJobStoreTest, ARepeatedRequestIdAnswersWithTheFirstRunEvenWhenRetriesRace) {
+  v1::RunSpec spec;
+  spec.set_kind(v1::RUN_KIND_BASELINE);
+  spec.set_branch("main");
+  spec.set_commit("c0ffee");
+  spec.set_submitted_by("ci");
+  spec.set_request_id("cli-0123");
+  auto* j = spec.add_jobs();
+  j->set_name("j");
+  j->set_max_attempts(1);
+  j->mutable_command()->set_command("true");
+  bool duplicate = true;
+  auto first = jobs_->SubmitRun(spec, &duplicate);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(duplicate);
+  auto again = jobs_->SubmitRun(spec, &duplicate);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(duplicate);
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(again->jobs_size(), 1);
+
+  v1::RunSpec other = spec;
+  other.set_commit("badc0de");
+  auto clash = jobs_->SubmitRun(other, &duplicate);
+  EXPECT_TRUE(absl::IsAlreadyExists(clash.status())) << clash.status();
+  EXPECT_NE(clash.status().message().find("request_id: 'cli-0123' was used for run " +
+                                          std::to_string(first->id())),
+            std::string::npos)
+      << clash.status();
+  v1::RunSpec someone_else = spec;
+  someone_else.set_submitted_by("ops");
+  auto theirs = jobs_->SubmitRun(someone_else, &duplicate);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  EXPECT_FALSE(duplicate);
+  EXPECT_NE(theirs->id(), first->id());
+
+  // Eight retries of a new request at once: one run.
+  spec.set_request_id("cli-race");
+  std::vector<std::thread> threads;
+  std::vector<int64_t> ids(8, 0);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = jobs_->SubmitRun(spec);
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (r.ok()) ids[i] = r->id();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), 1u);
+  int64_t runs = 0;
+  ASSERT_TRUE(pool_
+                  ->Transact([&](pqxx::work& tx) {
+                    runs = tx.exec("SELECT count(*) FROM runs WHERE request_id = 'cli-race'")[0][0]
+                               .as<int64_t>();
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(runs, 1);
+}
+
 }  // namespace
 }  // namespace perfgate::controller

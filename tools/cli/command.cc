@@ -3,15 +3,23 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/json/proto_json.h"
 #include "tools/cli/render.h"
 
 namespace perfgate::cli {
 
 Client::Client(const Globals& g) : g_(g) {
-  stub_ = v1::Controller::NewStub(grpc::CreateChannel(
-      g.controller, g.credentials ? g.credentials : grpc::InsecureChannelCredentials()));
+  // Reconnect within a second of a controller coming back (gRPC's default backoff grows to
+  // minutes), so that a retried call finds it.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  stub_ = v1::Controller::NewStub(grpc::CreateCustomChannel(
+      g.controller, g.credentials ? g.credentials : grpc::InsecureChannelCredentials(), args));
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Ctx(absl::Duration timeout) const {
@@ -32,14 +40,48 @@ const Action* Commands::Parsed(bool* needs_client) const {
   return nullptr;
 }
 
+namespace {
+// A TLS mismatch also answers UNAVAILABLE; retrying it cannot help.
+bool HandshakeFailure(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         (absl::StrContains(s.error_message(), "Socket closed") ||
+          absl::StrContains(s.error_message(), "handshake") ||
+          absl::StrContains(s.error_message(), "SSL"));
+}
+}  // namespace
+
+std::string NewRequestId() {
+  absl::BitGen gen;
+  return absl::StrCat("cli-", absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16),
+                      absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16));
+}
+
+grpc::Status CallWithRetries(const std::string& what,
+                             const std::function<grpc::Status(grpc::ClientContext*)>& call,
+                             const Client& c) {
+  absl::Duration wait = absl::Milliseconds(500);
+  for (int attempt = 0;; ++attempt) {
+    // A retry waits up to 5 s for the channel to connect instead of failing at once while it
+    // is still reconnecting.
+    auto ctx = attempt == 0 ? c.Ctx() : c.Ctx(absl::Seconds(5));
+    if (attempt > 0) ctx->set_wait_for_ready(true);
+    grpc::Status s = call(ctx.get());
+    const bool retryable = (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                            s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) &&
+                           !HandshakeFailure(s);
+    if (s.ok() || !retryable || attempt == 4) return s;
+    std::cerr << "perfgate: " << s.error_message() << "; retrying " << what << " in "
+              << absl::FormatDuration(wait) << "\n";
+    absl::SleepFor(wait);
+    wait *= 2;
+  }
+}
+
 int Fail(const grpc::Status& s) {
   std::cerr << "perfgate: " << s.error_message() << " (" << static_cast<int>(s.error_code())
             << ")\n";
   // What a plaintext client sees of a TLS port, and a TLS client of a plaintext one.
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
-      (absl::StrContains(s.error_message(), "Socket closed") ||
-       absl::StrContains(s.error_message(), "handshake") ||
-       absl::StrContains(s.error_message(), "SSL")))
+  if (HandshakeFailure(s))
     std::cerr << "perfgate: does the controller serve TLS? pass its CA with --tls-ca (or "
                  "PERFGATE_TLS_CA); with --tls-ca, check the CA and the address's name\n";
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ||

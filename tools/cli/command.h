@@ -86,6 +86,15 @@ int CampaignFromSuite(const std::string& suite, const std::string& tier_list,
 
 // Prints the error and returns its exit code (4 when the controller is unreachable, else 2).
 int Fail(const grpc::Status& s);
+// A fresh id for one submission ("cli-" and 32 random hex digits).
+std::string NewRequestId();
+// Calls `call` until it succeeds or fails for good: UNAVAILABLE and DEADLINE_EXCEEDED (the
+// reply may have been lost) are retried 4 times, after 0.5, 1, 2 and 4 s, each retry waiting up
+// to 5 s for the controller to be reachable, saying so on stderr. Only for calls that are safe
+// to repeat (an idempotent request, like a submission's request_id).
+grpc::Status CallWithRetries(const std::string& what,
+                             const std::function<grpc::Status(grpc::ClientContext*)>& call,
+                             const Client& c);
 // Prints a usage problem and returns 2.
 int Usage(const std::string& problem);
 int ExitCodeFor(v1::RunState s);

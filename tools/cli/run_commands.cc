@@ -27,6 +27,7 @@ struct SubmitFlags {
   int baseline_runs = 0;
   int64_t against = 0;
   bool aa = false;
+  std::string request_id;
 };
 
 CLI::App* AddSubmit(CLI::App* run, SubmitFlags* f) {
@@ -47,6 +48,10 @@ CLI::App* AddSubmit(CLI::App* run, SubmitFlags* f) {
   submit->add_option("--selector", f->selector, "agent label KEY=VALUE the job needs (repeatable)");
   submit->add_option("--timeout", f->timeout, "job timeout, e.g. 30m (default 1h)");
   AddFollowFlags(submit, f->follow);
+  submit->add_option("--request-id", f->request_id,
+                     "name this submission (e.g. the CI job's id): submitting again with the same "
+                     "id answers with the first run instead of making another (default: one id "
+                     "per invocation, kept across its retries)");
   submit->add_option("--baseline-branch", f->baseline_branch,
                      "candidates: compare with this branch's baseline (default: --branch)");
   submit
@@ -104,9 +109,17 @@ int Submit(Client& c, const SubmitFlags& f) {
   if (f.baseline_runs) spec->set_baseline_runs(f.baseline_runs);
   if (f.against) spec->set_against_run_id(f.against);
   spec->set_aa(f.aa);
+  // One id for this submission, so that a retry after a lost reply finds the run the first
+  // attempt made instead of making a second.
+  req.set_request_id(f.request_id.empty() ? NewRequestId() : f.request_id);
   v1::SubmitRunResponse resp;
-  auto ctx = c.Ctx();
-  if (grpc::Status s = c.stub().SubmitRun(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+  grpc::Status s = CallWithRetries(
+      "submission " + req.request_id(),
+      [&](grpc::ClientContext* ctx) { return c.stub().SubmitRun(ctx, req, &resp); }, c);
+  if (!s.ok()) return Fail(s);
+  if (resp.duplicate() && !c.json())
+    std::cerr << "perfgate: request " << req.request_id() << " was submitted before: run "
+              << resp.run().id() << "\n";
   return Submitted(c, resp.run(), f.follow);
 }
 
