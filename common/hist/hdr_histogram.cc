@@ -10,37 +10,52 @@ namespace {
 
 int Log2Floor(uint64_t v) { return 63 - __builtin_clzll(v); }
 
-}  // namespace
-
-absl::StatusOr<HdrHistogram> HdrHistogram::Create(int64_t lowest, int64_t highest, int digits) {
+absl::Status CheckShape(int64_t lowest, int64_t highest, int64_t digits) {
   if (lowest < 1) return absl::InvalidArgumentError("histogram lowest: must be >= 1");
-  if (highest < 2 * lowest)
+  if (highest / 2 < lowest)  // highest < 2 * lowest, without overflowing
     return absl::InvalidArgumentError("histogram highest: must be >= 2 * lowest");
   if (highest > (int64_t{1} << 50))
     return absl::InvalidArgumentError("histogram highest: at most 2^50");
   if (digits < 1 || digits > 5)
     return absl::InvalidArgumentError("histogram significant_digits: 1..5");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<HdrHistogram> HdrHistogram::Create(int64_t lowest, int64_t highest, int digits) {
+  if (auto s = CheckShape(lowest, highest, digits); !s.ok()) return s;
   return HdrHistogram(lowest, highest, digits);
 }
 
-HdrHistogram::HdrHistogram(int64_t lowest, int64_t highest, int digits)
-    : lowest_(lowest), highest_(highest), digits_(digits) {
+HdrHistogram::Shape HdrHistogram::ShapeOf(int64_t lowest, int64_t highest, int digits) {
+  Shape s;
   // Enough linear sub-buckets that one step is at most 10^-digits of the bucket's values.
   int64_t largest_single_unit = 2 * static_cast<int64_t>(std::pow(10, digits));
   int sub_bucket_count_magnitude =
       static_cast<int>(std::ceil(std::log2(static_cast<double>(largest_single_unit))));
-  sub_bucket_half_count_magnitude_ = std::max(sub_bucket_count_magnitude, 1) - 1;
-  unit_magnitude_ = Log2Floor(static_cast<uint64_t>(lowest));
-  sub_bucket_count_ = int64_t{1} << (sub_bucket_half_count_magnitude_ + 1);
-  sub_bucket_half_count_ = sub_bucket_count_ / 2;
-  sub_bucket_mask_ = (sub_bucket_count_ - 1) << unit_magnitude_;
-  int64_t smallest_untrackable = sub_bucket_count_ << unit_magnitude_;
+  s.sub_bucket_half_count_magnitude = std::max(sub_bucket_count_magnitude, 1) - 1;
+  s.unit_magnitude = Log2Floor(static_cast<uint64_t>(lowest));
+  s.sub_bucket_count = int64_t{1} << (s.sub_bucket_half_count_magnitude + 1);
+  int64_t smallest_untrackable = s.sub_bucket_count << s.unit_magnitude;
   int buckets = 1;
   while (smallest_untrackable <= highest) {
     smallest_untrackable <<= 1;
     ++buckets;
   }
-  counts_.assign(static_cast<size_t>((buckets + 1) * sub_bucket_half_count_), 0);
+  s.counts = static_cast<size_t>((buckets + 1) * (s.sub_bucket_count / 2));
+  return s;
+}
+
+HdrHistogram::HdrHistogram(int64_t lowest, int64_t highest, int digits)
+    : lowest_(lowest), highest_(highest), digits_(digits) {
+  const Shape shape = ShapeOf(lowest, highest, digits);
+  sub_bucket_half_count_magnitude_ = shape.sub_bucket_half_count_magnitude;
+  unit_magnitude_ = shape.unit_magnitude;
+  sub_bucket_count_ = shape.sub_bucket_count;
+  sub_bucket_half_count_ = sub_bucket_count_ / 2;
+  sub_bucket_mask_ = (sub_bucket_count_ - 1) << unit_magnitude_;
+  counts_.assign(shape.counts, 0);
 }
 
 int HdrHistogram::BucketIndex(int64_t v) const {
@@ -180,22 +195,33 @@ v1::HdrHistogram HdrHistogram::ToProto() const {
 }
 
 absl::StatusOr<HdrHistogram> HdrHistogram::FromProto(const v1::HdrHistogram& p) {
+  // The shape's checks first, and its size before anything is allocated.
+  if (auto s = CheckShape(p.lowest(), p.highest(), p.significant_digits()); !s.ok()) return s;
+  const size_t buckets = ShapeOf(p.lowest(), p.highest(), p.significant_digits()).counts;
+  if (buckets > kMaxDecodedBuckets)
+    return absl::InvalidArgumentError(
+        absl::StrCat("histogram significant_digits: ", p.significant_digits(), " with lowest ",
+                     p.lowest(), " and highest ", p.highest(), " makes ", buckets,
+                     " buckets, more than ", kMaxDecodedBuckets));
   auto h = Create(p.lowest(), p.highest(), p.significant_digits());
   if (!h.ok()) return h.status();
   size_t i = 0;
   int64_t total = 0;
   for (int64_t c : p.counts()) {
     if (c < 0) {
-      if (static_cast<uint64_t>(-c) > h->counts_.size() - i)
+      // A run of -c empty buckets (negated unsigned: INT64_MIN is a run, not an overflow).
+      const uint64_t run = uint64_t{0} - static_cast<uint64_t>(c);
+      if (run > h->counts_.size() - i)
         return absl::InvalidArgumentError("histogram counts: run of empty buckets past the end");
-      i += static_cast<size_t>(-c);
+      i += static_cast<size_t>(run);
       continue;
     }
     if (i >= h->counts_.size())
       return absl::InvalidArgumentError("histogram counts: more buckets than the shape has");
     h->counts_[i] = c;
     i++;
-    total += c;
+    if (__builtin_add_overflow(total, c, &total))
+      return absl::InvalidArgumentError("histogram counts: their total overflows");
   }
   if (total != p.total()) {
     return absl::InvalidArgumentError(

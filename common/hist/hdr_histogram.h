@@ -23,8 +23,11 @@ class HdrHistogram {
   // INVALID_ARGUMENT unless 1 <= lowest, 2 * lowest <= highest and 1 <= digits <= 5.
   static absl::StatusOr<HdrHistogram> Create(int64_t lowest = 1, int64_t highest = 60'000'000,
                                              int significant_digits = 3);
-  // Reads a serialised histogram. INVALID_ARGUMENT (naming the problem) for a malformed one.
+  // Reads a serialised histogram. INVALID_ARGUMENT naming the field for a histogram no agent could
+  // have sent: a shape of more than kMaxDecodedBuckets buckets (decoding cost is bounded), counts
+  // that run past the shape or whose total overflows, min/max outside the range.
   static absl::StatusOr<HdrHistogram> FromProto(const v1::HdrHistogram& p);
+  static constexpr size_t kMaxDecodedBuckets = size_t{1} << 20;
 
   // Records `value` `count` times. Values outside [lowest, highest] are clamped into it and
   // counted in clamped_low()/clamped_high().
@@ -57,6 +60,13 @@ class HdrHistogram {
 
  private:
   HdrHistogram(int64_t lowest, int64_t highest, int digits);
+  // The shape's derived sizes, computed before anything is allocated.
+  struct Shape {
+    int sub_bucket_half_count_magnitude, unit_magnitude;
+    int64_t sub_bucket_count;
+    size_t counts;
+  };
+  static Shape ShapeOf(int64_t lowest, int64_t highest, int digits);
   int BucketIndex(int64_t v) const;
   size_t CountsIndex(int64_t v) const;
   int64_t ValueFromIndex(size_t index) const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -149,6 +150,39 @@ TEST(HdrHistogramTest, SerialisesCompactlyAndRoundTrips) {
   bad = p;
   bad.set_significant_digits(0);
   EXPECT_TRUE(absl::IsInvalidArgument(HdrHistogram::FromProto(bad).status()));
+}
+
+// What an upload could hold that no agent sends: decoding refuses it naming the field, without
+// overflowing (the sanitizer build checks the "without") or allocating beyond the bound.
+TEST(HdrHistogramTest, HostileSerialisedHistogramsAreRefusedWithinBounds) {
+  auto h = HdrHistogram::Create();
+  h->Record(5);
+  const v1::HdrHistogram p = h->ToProto();
+  auto refused = [](const v1::HdrHistogram& bad) {
+    auto r = HdrHistogram::FromProto(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    return std::string(r.status().message());
+  };
+  v1::HdrHistogram bad = p;
+  bad.add_counts(std::numeric_limits<int64_t>::min());  // a run of 2^63 empty buckets
+  EXPECT_EQ(refused(bad), "histogram counts: run of empty buckets past the end");
+  bad = p;
+  bad.clear_counts();
+  bad.add_counts(std::numeric_limits<int64_t>::max());
+  bad.add_counts(std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(refused(bad), "histogram counts: their total overflows");
+  bad = p;
+  bad.set_lowest(std::numeric_limits<int64_t>::max());  // 2 * lowest would overflow
+  EXPECT_EQ(refused(bad), "histogram highest: must be >= 2 * lowest");
+  bad = p;
+  bad.set_significant_digits(5);
+  bad.set_highest(int64_t{1} << 50);
+  EXPECT_NE(refused(bad).find("makes 4587520 buckets, more than 1048576"), std::string::npos);
+  // The largest shape agents use decodes.
+  auto wide = HdrHistogram::Create(1, int64_t{1} << 50, 3);
+  ASSERT_TRUE(wide.ok());
+  wide->Record(1'000'000'000'000);
+  EXPECT_TRUE(HdrHistogram::FromProto(wide->ToProto()).ok());
 }
 
 TEST(HdrHistogramTest, MemoryIsFixedWhateverIsRecorded) {
