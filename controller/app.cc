@@ -306,7 +306,9 @@ absl::StatusOr<std::string> ControllerAppImpl::OpenDatabase() {
     supervisor_ = std::make_unique<PostgresSupervisor>(*embedded_, std::move(so));
     supervisor_->Start();
   }
-  ASSIGN_OR_RETURN(pool_, PgPool::Create(dsn, cfg_.pool_size));
+  PgPoolOptions po;
+  po.statement_timeout = cfg_.db_statement_timeout;
+  ASSIGN_OR_RETURN(pool_, PgPool::Create(dsn, cfg_.pool_size, po));
   ASSIGN_OR_RETURN(int version, ApplyMigrations(*pool_, BuiltinMigrations()));
   spdlog::info("msg=\"database ready\" schema_version={}", version);
   return dsn;

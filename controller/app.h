@@ -29,6 +29,7 @@ struct ControllerConfig {
   std::string ready_file;             // written (JSON with ports) once serving
   std::string promtool = "promtool";  // checks suites' PromQL at submit; "" = no check
   int pool_size = 8;
+  absl::Duration db_statement_timeout = absl::Seconds(60);  // PgPoolOptions
   absl::Duration lost_after = absl::Minutes(10);
   absl::Duration retry_base = absl::Seconds(10);
   absl::Duration lease = absl::Seconds(30);

@@ -32,6 +32,8 @@ void AddServingFlags(CLI::App& app, ControllerConfig& cfg) {
   app.add_option("--db-pool-size", cfg.pool_size, "database connections")
       ->capture_default_str()
       ->check(CLI::Range(2, 64));
+  perfgate::common::AddDurationOption(app, "--db-statement-timeout", &cfg.db_statement_timeout,
+                                      "cancel a database statement running longer (0: never)");
 }
 
 // Who may talk to it, and over what (docs/security.md).

@@ -15,6 +15,10 @@ absl::StatusOr<int> ApplyMigrations(PgPool& pool, const std::vector<Migration>& 
       pqxx::nontransaction nt(c);
       return nt.exec(sql);
     };
+    // Waiting for another replica's migrations, and a migration itself, may take longer than
+    // the pool's statement_timeout: lifted here, restored before the connection goes back.
+    const std::string timeout = exec("SHOW statement_timeout")[0][0].as<std::string>();
+    exec("SET statement_timeout = 0");
     exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) + ")");
     absl::Status result = [&]() -> absl::Status {
       exec(
@@ -42,6 +46,7 @@ absl::StatusOr<int> ApplyMigrations(PgPool& pool, const std::vector<Migration>& 
       return absl::OkStatus();
     }();
     exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLockKey) + ")");
+    exec("SET statement_timeout = " + c.quote(timeout));
     return result;
   });
   if (!s.ok()) return s;

@@ -27,6 +27,8 @@ absl::Status PgPool::StatusFromCurrentException() {
   } catch (const pqxx::sql_error& e) {
     // Class 08 (connection exception) and 57P (operator intervention, e.g. shutdown).
     std::string state = e.sqlstate();
+    if (state == "57014")  // query_canceled: our statement_timeout
+      return absl::DeadlineExceededError(std::string("database statement timed out: ") + e.what());
     if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0) {
       return absl::UnavailableError(std::string("database unavailable: ") + e.what());
     }
@@ -36,11 +38,20 @@ absl::Status PgPool::StatusFromCurrentException() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(const std::string& dsn, int size) {
-  std::unique_ptr<PgPool> pool(new PgPool(dsn));
+std::unique_ptr<pqxx::connection> PgPool::Connect() const {
+  auto c = std::make_unique<pqxx::connection>(dsn_);
+  pqxx::nontransaction(*c).exec(
+      "SET statement_timeout = " +
+      std::to_string(absl::ToInt64Milliseconds(options_.statement_timeout)));
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(const std::string& dsn, int size,
+                                                       PgPoolOptions options) {
+  std::unique_ptr<PgPool> pool(new PgPool(dsn, options));
   for (int i = 0; i < size; ++i) {
     try {
-      pool->idle_.push_back(std::make_unique<pqxx::connection>(dsn));
+      pool->idle_.push_back(pool->Connect());
     } catch (...) {
       return StatusFromCurrentException();
     }
@@ -55,8 +66,12 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
   std::unique_ptr<pqxx::connection> c;
   {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* n) { return *n > 0; }, &available_));
+    if (!mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](int* n) { return *n > 0; }, &available_),
+                              options_.acquire_timeout))
+      return absl::UnavailableError(
+          "database: no free connection within " + absl::FormatDuration(options_.acquire_timeout) +
+          " (all are held: the database or a statement is slow; --db-pool-size sets how many)");
     --available_;
     if (!idle_.empty()) {
       c = std::move(idle_.back());
@@ -66,7 +81,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Acquire() {
   if (c && c->is_open()) return c;
   // A slot whose connection broke: reconnect outside the lock.
   try {
-    return std::make_unique<pqxx::connection>(dsn_);
+    return Connect();
   } catch (...) {
     absl::MutexLock lock(&mu_);
     ++available_;
@@ -97,14 +112,16 @@ absl::Status PgPool::WithConnection(const std::function<absl::Status(pqxx::conne
 absl::Status PgPool::Transact(const std::function<absl::Status(pqxx::work&)>& fn) {
   absl::Status s;
   for (int attempt = 0; attempt < 4; ++attempt) {
+    bool connected = false;  // a call that got no connection at all is not retried
     s = WithConnection([&](pqxx::connection& c) -> absl::Status {
+      connected = true;
       pqxx::work tx(c);
       absl::Status inner = fn(tx);
       if (!inner.ok()) return inner;  // destructor rolls back
       tx.commit();
       return absl::OkStatus();
     });
-    bool retry = absl::IsAborted(s) || (absl::IsUnavailable(s) && attempt == 0);
+    bool retry = absl::IsAborted(s) || (absl::IsUnavailable(s) && attempt == 0 && connected);
     if (!retry) return s;
     spdlog::debug("msg=\"retrying transaction\" attempt={} status=\"{}\"", attempt + 1,
                   s.ToString());

@@ -4,6 +4,8 @@
 //   unique/foreign-key/check -> ALREADY_EXISTS / FAILED_PRECONDITION / INVALID_ARGUMENT
 //   serialization, deadlock  -> ABORTED (retried inside Transact)
 //   commit outcome unknown   -> UNKNOWN (never retried)
+//   statement_timeout        -> DEADLINE_EXCEEDED
+//   no free connection       -> UNAVAILABLE after PgPoolOptions::acquire_timeout
 //   other SQL errors         -> INTERNAL
 // Safe for concurrent use: each call gets a connection of its own for its duration.
 #pragma once
@@ -17,13 +19,24 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace perfgate::controller {
+
+struct PgPoolOptions {
+  // How long a call waits for a free connection before UNAVAILABLE (instead of hanging while a
+  // slow database or query holds them all).
+  absl::Duration acquire_timeout = absl::Seconds(10);
+  // PostgreSQL's statement_timeout on every connection: a statement running longer is
+  // cancelled, DEADLINE_EXCEEDED (0: none). Migrations lift it for their own transaction.
+  absl::Duration statement_timeout = absl::Seconds(60);
+};
 
 class PgPool {
  public:
   // Connects `size` connections eagerly; UNAVAILABLE if the database cannot be reached.
-  static absl::StatusOr<std::unique_ptr<PgPool>> Create(const std::string& dsn, int size);
+  static absl::StatusOr<std::unique_ptr<PgPool>> Create(const std::string& dsn, int size,
+                                                        PgPoolOptions options = {});
   ~PgPool();
 
   // Runs `fn` in a read-write transaction and commits. Retries up to 3 times on ABORTED
@@ -40,11 +53,13 @@ class PgPool {
   static absl::Status StatusFromCurrentException();
 
  private:
-  explicit PgPool(std::string dsn) : dsn_(std::move(dsn)) {}
+  PgPool(std::string dsn, PgPoolOptions o) : dsn_(std::move(dsn)), options_(o) {}
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  std::unique_ptr<pqxx::connection> Connect() const;  // throws as libpqxx does
   void Release(std::unique_ptr<pqxx::connection> c);
 
   const std::string dsn_;
+  const PgPoolOptions options_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int available_ ABSL_GUARDED_BY(mu_) = 0;  // idle + not yet (re)connected slots
