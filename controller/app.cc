@@ -458,7 +458,15 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
 }
 
 absl::Status ControllerAppImpl::StartHttp(const Listeners& l, const Auths& auth) {
-  if (auth.http_auth) http_auth_ = std::make_unique<HttpAuth>(auth.api);
+  if (auth.http_auth)
+    http_auth_ =
+        std::make_unique<HttpAuth>(auth.api, /*secure_cookie=*/!cfg_.http_tls_cert.empty());
+  if (!cfg_.http_tls_cert.empty() || !cfg_.http_tls_key.empty()) {
+    if (cfg_.http_tls_cert.empty() || cfg_.http_tls_key.empty())
+      return absl::InvalidArgumentError("--http-tls-cert and --http-tls-key: both or neither");
+    RETURN_IF_ERROR(common::CheckServerKeyPair("--http-tls-cert", cfg_.http_tls_cert,
+                                               "--http-tls-key", cfg_.http_tls_key));
+  }
   ASSIGN_OR_RETURN(http_, common::HttpServer::Start(
                               l.http_host, l.http_port, metrics_.registry(),
                               [this] {
@@ -469,10 +477,12 @@ absl::Status ControllerAppImpl::StartHttp(const Listeners& l, const Auths& auth)
                                 if (http_auth_) http_auth_->Install(server);
                                 pages_->Register(server);
                                 webhooks_->Register(server);
-                              }));
+                              },
+                              {cfg_.http_tls_cert, cfg_.http_tls_key}));
   // Links in reports and alerts: --external-url, or where the pages are now being served.
   const std::string external_url = cfg_.external_url.empty()
-                                       ? absl::StrCat("http://", l.http_host, ":", http_->port())
+                                       ? absl::StrCat(cfg_.http_tls_cert.empty() ? "http" : "https",
+                                                      "://", l.http_host, ":", http_->port())
                                        : cfg_.external_url;
   analyser_->SetExternalUrl(external_url);
   api_->SetExternalUrl(external_url);

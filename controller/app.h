@@ -25,6 +25,8 @@ struct ControllerConfig {
   // Pages and /metrics for viewers only: "on", "off", or "auto" (on unless --http-listen is
   // loopback).
   std::string http_auth = "auto";
+  // TLS on the HTTP port (pages, webhooks, /metrics): both or neither.
+  std::string http_tls_cert, http_tls_key;
   std::string controller_id;          // default: hostname:pid
   std::string ready_file;             // written (JSON with ports) once serving
   std::string promtool = "promtool";  // checks suites' PromQL at submit; "" = no check

@@ -53,6 +53,10 @@ void AddSecurityFlags(CLI::App& app, ControllerConfig& cfg) {
                  "issue agent certificates; an agent's certificate CN is its name");
   app.add_flag("--insecure-plaintext", cfg.insecure_plaintext,
                "allow a non-loopback gRPC listener without TLS");
+  app.add_option("--http-tls-cert", cfg.http_tls_cert,
+                 "serve the HTTP port (pages, webhooks, /metrics) over TLS with this certificate "
+                 "(PEM; with --http-tls-key)");
+  app.add_option("--http-tls-key", cfg.http_tls_key, "the HTTP certificate's key (PEM, mode 0600)");
   app.add_option("--http-auth", cfg.http_auth,
                  "pages and /metrics answer only API tokens (Authorization: Bearer, or the "
                  "/login cookie): on, off, or auto (on unless --http-listen is loopback)")

@@ -86,6 +86,12 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadKeyPair(const std::strin
 
 }  // namespace
 
+absl::Status CheckServerKeyPair(const std::string& cert_flag, const std::string& cert,
+                                const std::string& key_flag, const std::string& key) {
+  auto pair = ReadKeyPair(cert_flag, cert, key_flag, key);
+  return pair.ok() ? absl::OkStatus() : pair.status();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsServerFiles& f) {
   if (f.cert.empty() && f.key.empty()) {

@@ -45,6 +45,12 @@ std::string PeerCertificateName(const grpc::ServerContextBase& ctx);
 // INVALID_ARGUMENT naming `flag` when the file holds no certificate or the name is ambiguous.
 absl::StatusOr<std::string> CertificateName(const std::string& flag, const std::string& path);
 
+// Checks a certificate and its key as MakeServerCredentials does (parses, not expired, the key
+// is the certificate's, the key file mode 0600), each error naming its flag: for listeners that
+// load the files themselves (the HTTP port's TLS).
+absl::Status CheckServerKeyPair(const std::string& cert_flag, const std::string& cert,
+                                const std::string& key_flag, const std::string& key);
+
 // Whether a listener on `host` is reachable only from this machine.
 bool IsLoopbackHost(const std::string& host);
 

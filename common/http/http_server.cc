@@ -10,9 +10,20 @@ namespace perfgate::common {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry,
-    std::function<void()> before_scrape, std::function<void(httplib::Server&)> add_routes) {
+    std::function<void()> before_scrape, std::function<void(httplib::Server&)> add_routes,
+    const HttpTlsFiles& tls) {
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->server_ = std::make_unique<httplib::Server>();
+  if (tls.cert.empty() != tls.key.empty())
+    return absl::InvalidArgumentError("--http-tls-cert and --http-tls-key: both or neither");
+  if (!tls.cert.empty()) {
+    auto https = std::make_unique<httplib::SSLServer>(tls.cert.c_str(), tls.key.c_str());
+    if (!https->is_valid())
+      return absl::InvalidArgumentError("--http-tls-cert " + tls.cert + ", --http-tls-key " +
+                                        tls.key + ": cannot be loaded for TLS");
+    s->server_ = std::move(https);
+  } else {
+    s->server_ = std::make_unique<httplib::Server>();
+  }
   s->registry_ = std::move(registry);
   prometheus::Registry* reg = s->registry_.get();
   s->server_->Get(

@@ -55,9 +55,10 @@ void HttpAuth::Install(httplib::Server& server) const {
                       "text/html; charset=utf-8");
       return;
     }
-    res.set_header("Set-Cookie",
-                   absl::StrCat(kCookie, "=", *session, "; Path=/; HttpOnly; SameSite=Strict; ",
-                                "Max-Age=", absl::ToInt64Seconds(ttl_)));
+    res.set_header(
+        "Set-Cookie",
+        absl::StrCat(kCookie, "=", *session, "; Path=/; HttpOnly; SameSite=Strict; ",
+                     secure_cookie_ ? "Secure; " : "", "Max-Age=", absl::ToInt64Seconds(ttl_)));
     res.set_redirect("/");
   });
   server.Get("/logout", [](const httplib::Request&, httplib::Response& res) {

@@ -14,14 +14,17 @@ namespace perfgate::controller {
 
 class HttpAuth {
  public:
-  // A copy of `tokens` shares its file (and follows it).
-  explicit HttpAuth(common::TokenAuth tokens, absl::Duration session_ttl = absl::Hours(12))
-      : tokens_(std::move(tokens)), ttl_(session_ttl) {}
+  // A copy of `tokens` shares its file (and follows it). `secure_cookie`: the port serves TLS,
+  // so the login cookie is marked Secure (never sent over plain HTTP).
+  explicit HttpAuth(common::TokenAuth tokens, bool secure_cookie = false,
+                    absl::Duration session_ttl = absl::Hours(12))
+      : tokens_(std::move(tokens)), secure_cookie_(secure_cookie), ttl_(session_ttl) {}
   // Adds /login (GET form, POST token), /logout, and the check before every other route.
   void Install(httplib::Server& server) const;
 
  private:
   const common::TokenAuth tokens_;
+  const bool secure_cookie_;
   const absl::Duration ttl_;
 };
 

@@ -569,6 +569,67 @@ TEST_F(SecurityTest, PagesAndMetricsAnswerViewersOnly) {
 }
 
 // Secrets stay off command lines and out of files others can read; a public listener needs TLS.
+// The HTTP port over TLS with its own certificate (tools/pki.sh's controller certificate): pages,
+// /metrics and the login answer HTTPS, verified against the lab CA; plain HTTP gets nothing;
+// the login cookie is Secure; a key that is not the certificate's stops the start, naming it.
+TEST_F(SecurityTest, TheHttpPortServesTlsWithItsOwnCertificate) {
+  auto ShOut = [](const std::string& cmd) {
+    common::SpawnOptions o;
+    o.argv = {"bash", "-c", cmd};
+    int code = -1;
+    std::string out = common::RunAndCapture(o, &code).value_or("");
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  Pki pki = MakePki(dir_);
+  const std::string tokens = dir_ + "/api-tokens";
+  WriteSecret(tokens, "ops viewer viewer-token-0123456789\n");
+  ControllerOptions o;
+  o.api_token_file = tokens;
+  o.extra_args = {"--http-tls-cert", pki.lab + "/controller.pem",
+                  "--http-tls-key",  pki.lab + "/controller.key",
+                  "--http-auth",     "on"};
+  StartController(o);
+  const std::string base = absl::StrCat("https://127.0.0.1:", controller_->http_port());
+  EXPECT_EQ(ShOut("curl -sS --cacert " + pki.lab + "/ca.pem " + base + "/healthz"), "ok");
+  EXPECT_EQ(ShOut("curl -sS --cacert " + pki.lab + "/ca.pem -o /dev/null -w '%{http_code}' " +
+                  base + "/metrics"),
+            "401");
+  EXPECT_NE(ShOut("curl -sS --cacert " + pki.lab + "/ca.pem -H 'Authorization: Bearer " +
+                  "viewer-token-0123456789' " + base + "/metrics")
+                .find("perfgate_controller_agents_connected"),
+            std::string::npos);
+  EXPECT_NE(ShOut("curl -sS --cacert " + pki.lab + "/ca.pem -D - -o /dev/null --data-urlencode " +
+                  "token=viewer-token-0123456789 " + base + "/login")
+                .find("HttpOnly; SameSite=Strict; Secure;"),
+            std::string::npos);
+  // Not verified by another CA, and nothing for plain HTTP.
+  EXPECT_EQ(
+      ShOut("curl -s --cacert " + pki.foreign + "/ca.pem " + base + "/healthz >/dev/null; echo $?"),
+      "60");
+  EXPECT_NE(ShOut(absl::StrCat("curl -s http://127.0.0.1:", controller_->http_port(),
+                               "/healthz; echo \" exit=$?\"")),
+            "ok exit=0");
+  controller_.reset();
+
+  common::SpawnOptions so;
+  so.argv = {BinaryPath("perfgate-controller"),
+             "--postgres-dsn",
+             dsn_,
+             "--grpc-listen",
+             "127.0.0.1:0",
+             "--http-listen",
+             "127.0.0.1:0",
+             "--http-tls-cert",
+             pki.lab + "/controller.pem",
+             "--http-tls-key",
+             pki.lab + "/agents/a.key"};
+  int code = 0;
+  auto out = common::RunAndCapture(so, &code);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.value_or("").find("--http-tls-key"), std::string::npos) << out.value_or("");
+}
+
 TEST_F(SecurityTest, SecretsAndListenersAreCheckedAtStart) {
   auto controller = [&](std::vector<std::string> args) {
     common::SpawnOptions so;
