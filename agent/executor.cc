@@ -197,6 +197,17 @@ void Executor::Execute(const v1::Assign& a) {
     absl::MutexLock lock(&mu_);
     cancel_running_ = nullptr;
   }
+  // Output the spool could not hold (a full disk) is lost: the attempt cannot pass as complete.
+  if (absl::Status w = journal->WriteError();
+      !w.ok() && outcome.outcome != v1::ATTEMPT_OUTCOME_CANCELLED) {
+    spdlog::error(
+        "msg=\"attempt output lost: ending it as an infrastructure failure\" attempt={} "
+        "error=\"{}\"",
+        a.attempt_id(), w.message());
+    outcome = {v1::ATTEMPT_OUTCOME_INFRA_FAILURE, outcome.exit_code,
+               "the agent could not spool the attempt's output (" + std::string(w.message()) +
+                   "); earlier outcome: " + v1::AttemptOutcome_Name(outcome.outcome)};
+  }
   v1::CompleteAttemptRequest result;
   result.set_outcome(outcome.outcome);
   result.set_exit_code(outcome.exit_code);

@@ -157,22 +157,38 @@ std::vector<ProcessRecord> AttemptJournal::processes() const {
   return processes_;
 }
 
+absl::Status AttemptJournal::Noted(absl::Status s) {
+  if (!s.ok() && write_error_.ok()) write_error_ = s;
+  return s;
+}
+
+absl::Status AttemptJournal::WriteError() const {
+  absl::MutexLock lock(&mu_);
+  return write_error_;
+}
+
 absl::Status AttemptJournal::AddResult(const v1::RepetitionResult& r) {
   std::error_code ec;
   std::filesystem::create_directories(dir_ + "/results", ec);
-  if (ec) return absl::InternalError("mkdir " + dir_ + "/results: " + ec.message());
   absl::MutexLock lock(&mu_);
-  return WriteFileAtomic(absl::StrCat(dir_, "/results/", r.repetition(), ".pb"),
-                         r.SerializeAsString());
+  if (ec) return Noted(absl::InternalError("mkdir " + dir_ + "/results: " + ec.message()));
+  return Noted(WriteFileAtomic(absl::StrCat(dir_, "/results/", r.repetition(), ".pb"),
+                               r.SerializeAsString()));
 }
 
 absl::StatusOr<std::string> AttemptJournal::AddBlob(const std::string& bytes) {
   std::string sha = common::Sha256Hex(bytes);
   std::error_code ec;
   std::filesystem::create_directories(dir_ + "/blobs", ec);
-  if (ec) return absl::InternalError("mkdir " + dir_ + "/blobs: " + ec.message());
+  if (ec) {
+    absl::MutexLock lock(&mu_);
+    return Noted(absl::InternalError("mkdir " + dir_ + "/blobs: " + ec.message()));
+  }
   if (std::filesystem::exists(BlobPath(sha), ec)) return sha;  // the same bytes again
-  if (auto s = WriteFileAtomic(BlobPath(sha), bytes); !s.ok()) return s;
+  if (auto s = WriteFileAtomic(BlobPath(sha), bytes); !s.ok()) {
+    absl::MutexLock lock(&mu_);
+    return Noted(s);
+  }
   return sha;
 }
 
@@ -226,10 +242,10 @@ absl::StatusOr<int64_t> AttemptJournal::AppendLog(v1::LogStream stream, const st
   while (done < rec.size()) {
     ssize_t w = pwrite(spool_fd_, rec.data() + done, rec.size() - done, end_ + done);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return Errno("append to log spool");
+    if (w < 0) return Noted(Errno("append to log spool"));  // the next append overwrites it
     done += w;
   }
-  if (fdatasync(spool_fd_) != 0) return Errno("fsync log spool");
+  if (fdatasync(spool_fd_) != 0) return Noted(Errno("fsync log spool"));
   offsets_.push_back(end_);
   end_ += rec.size();
   return static_cast<int64_t>(offsets_.size() - 1);
@@ -245,7 +261,8 @@ int64_t AttemptJournal::acked() const {
   return acked_;
 }
 
-absl::StatusOr<std::vector<v1::LogChunk>> AttemptJournal::Unacked(size_t max_bytes) const {
+absl::StatusOr<std::vector<v1::LogChunk>> AttemptJournal::Unacked(size_t max_bytes,
+                                                                  size_t max_chunks) const {
   absl::MutexLock lock(&mu_);
   std::vector<v1::LogChunk> out;
   size_t bytes = 0;
@@ -253,7 +270,7 @@ absl::StatusOr<std::vector<v1::LogChunk>> AttemptJournal::Unacked(size_t max_byt
     uint64_t start = offsets_[i];
     uint64_t stop = i + 1 < static_cast<int64_t>(offsets_.size()) ? offsets_[i + 1] : end_;
     size_t len = stop - start - kHeader;
-    if (!out.empty() && bytes + len > max_bytes) break;
+    if (!out.empty() && (bytes + len > max_bytes || out.size() >= max_chunks)) break;
     std::string buf(stop - start, '\0');
     if (auto s = PreadAll(spool_fd_, buf.data(), buf.size(), start); !s.ok()) return s;
     v1::LogChunk c;
@@ -278,9 +295,8 @@ absl::Status AttemptJournal::Finish(const v1::CompleteAttemptRequest& result) {
   if (result_) return absl::OkStatus();
   v1::CompleteAttemptRequest r = result;
   r.set_log_chunks(offsets_.size());
-  if (auto s = WriteFileAtomic(dir_ + "/result.pb", r.SerializeAsString()); !s.ok()) return s;
-  result_ = r;
-  return absl::OkStatus();
+  result_ = r;  // the uploader ends the attempt even if the file cannot be written
+  return WriteFileAtomic(dir_ + "/result.pb", r.SerializeAsString());
 }
 
 std::optional<v1::CompleteAttemptRequest> AttemptJournal::result() const {

@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,14 +67,23 @@ class AttemptJournal {
   absl::StatusOr<int64_t> AppendLog(v1::LogStream stream, const std::string& data);
   int64_t chunk_count() const;
   int64_t acked() const;
-  // Up to `max_bytes` of chunks not yet acknowledged (at least one if any remain).
-  absl::StatusOr<std::vector<v1::LogChunk>> Unacked(size_t max_bytes) const;
+  // Up to `max_bytes` and `max_chunks` of chunks not yet acknowledged (at least one if any
+  // remain).
+  absl::StatusOr<std::vector<v1::LogChunk>> Unacked(size_t max_bytes,
+                                                    size_t max_chunks = SIZE_MAX) const;
   // Chunks [0, upto) are safely stored by the controller.
   absl::Status Ack(int64_t upto);
 
-  // Records the end of the attempt (written once; later calls are ignored).
+  // Records the end of the attempt (written once; later calls are ignored). The completion is
+  // kept in memory even when writing it fails (the disk is full), so that the uploader still
+  // ends the attempt; only a restart would then lose it.
   absl::Status Finish(const v1::CompleteAttemptRequest& result);
   std::optional<v1::CompleteAttemptRequest> result() const;
+
+  // The first write that failed (a log chunk, a result, a blob), or OK: an attempt whose
+  // output could not be spooled lost some of it and must not pass as complete (the executor
+  // ends it as an infrastructure failure with this reason).
+  absl::Status WriteError() const;
 
   // Deletes the directory; the journal must not be used afterwards.
   absl::Status Remove();
@@ -92,6 +102,9 @@ class AttemptJournal {
   std::vector<ProcessRecord> processes_ ABSL_GUARDED_BY(mu_);
   absl::Status WriteProcesses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<v1::CompleteAttemptRequest> result_ ABSL_GUARDED_BY(mu_);
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);
+  // Keeps the first failed write (for WriteError) and returns `s`.
+  absl::Status Noted(absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
  public:
   ~AttemptJournal();

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common/log/log.h"
+#include "common/wire/upload_limits.h"
 
 namespace perfgate::agent {
 
@@ -207,7 +208,8 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
     results_uploaded_->Increment(reps.size());
   }
   while (j->acked() < j->chunk_count()) {
-    auto chunks = j->Unacked(1 << 20);
+    // Within what the controller takes in one request (common/wire/upload_limits.h).
+    auto chunks = j->Unacked(1 << 20, common::kMaxLogChunksPerUpload);
     if (!chunks.ok()) {
       spdlog::error("msg=\"cannot read log spool\" attempt={} error=\"{}\"", id,
                     chunks.status().message());

@@ -6,15 +6,16 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "common/wire/upload_limits.h"
 #include "perfgate/v1/agent_gateway.pb.h"
 
 namespace perfgate::controller {
 
 struct UploadLimits {
-  int max_chunks_per_request = 1000;
-  size_t max_chunk_bytes = 256 * 1024;
+  int max_chunks_per_request = common::kMaxLogChunksPerUpload;
+  size_t max_chunk_bytes = common::kMaxLogChunkBytes;
   size_t max_message_bytes = 1024;
-  int max_repetitions_per_request = 100;
+  int max_repetitions_per_request = common::kMaxRepetitionsPerUpload;
   int max_measurements_per_repetition = 10'000;
   int max_histograms_per_repetition = 1'000;
   size_t max_name_bytes = 256;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "gtest/gtest.h"
 #include "tests/harness/test_postgres.h"
@@ -100,6 +101,54 @@ TEST(AttemptJournalTest, TornTailRecordIsCutOff) {
   auto all = (*j)->Unacked(1 << 20);
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[1].data(), "next\n");
+}
+
+// A write the spool could not take (a full disk: the spool is /dev/full here) is kept as the
+// journal's write error, the first one, so the executor ends the attempt as an infrastructure
+// failure instead of passing it with lines missing; the completion is kept in memory even when
+// its file cannot be written, so the attempt still ends.
+TEST(AttemptJournalTest, AFailedWriteIsKeptAsTheJournalsWriteError) {
+  std::string dir = perfgate::testing::MakeTempDir("journal") + "/a3";
+  {
+    auto j = AttemptJournal::Create(dir, MakeAssign(3));
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_TRUE((*j)->WriteError().ok());
+  }
+  ASSERT_EQ(unlink((dir + "/log.spool").c_str()), 0);
+  ASSERT_EQ(symlink("/dev/full", (dir + "/log.spool").c_str()), 0);
+  auto j = AttemptJournal::Open(dir);
+  ASSERT_TRUE(j.ok()) << j.status();
+  auto seq = (*j)->AppendLog(v1::LOG_STREAM_STDOUT, "line\n");
+  EXPECT_FALSE(seq.ok());
+  absl::Status first = (*j)->WriteError();
+  EXPECT_NE(first.message().find("append to log spool"), std::string::npos) << first;
+  EXPECT_NE(first.message().find("No space left on device"), std::string::npos) << first;
+  std::ofstream(dir + "/results") << "not a directory";
+  v1::RepetitionResult r;
+  r.set_repetition(1);
+  EXPECT_FALSE((*j)->AddResult(r).ok());
+  EXPECT_EQ((*j)->WriteError(), first) << "the first failure is the one kept";
+  // The completion's file cannot be written (its directory is gone): it is still kept.
+  std::filesystem::remove_all(dir);
+  v1::CompleteAttemptRequest done;
+  done.set_outcome(v1::ATTEMPT_OUTCOME_INFRA_FAILURE);
+  EXPECT_FALSE((*j)->Finish(done).ok());
+  ASSERT_TRUE((*j)->result().has_value());
+  EXPECT_EQ((*j)->result()->outcome(), v1::ATTEMPT_OUTCOME_INFRA_FAILURE);
+}
+
+// Batches stay within the controller's count per request however small the chunks are (a job
+// printing short lines quickly spooled thousands, and the whole batch was refused).
+TEST(AttemptJournalTest, UnackedChunksAreBatchedWithinACount) {
+  std::string dir = perfgate::testing::MakeTempDir("journal") + "/a4";
+  auto j = AttemptJournal::Create(dir, MakeAssign(4));
+  ASSERT_TRUE(j.ok()) << j.status();
+  for (int i = 0; i < 2500; ++i) ASSERT_TRUE((*j)->AppendLog(v1::LOG_STREAM_STDOUT, "x\n").ok());
+  auto batch = (*j)->Unacked(1 << 20, 1000);
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->size(), 1000u);
+  EXPECT_EQ(batch->back().seq(), 999);
+  EXPECT_EQ((*j)->Unacked(1 << 20)->size(), 2500u) << "no count: bytes only";
 }
 
 }  // namespace
