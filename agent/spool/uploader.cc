@@ -2,10 +2,31 @@
 
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "common/log/log.h"
 #include "common/wire/upload_limits.h"
 
 namespace perfgate::agent {
+namespace {
+
+// How a repetition the controller refused is reported (its invalid_reason starts so).
+constexpr char kRefusedPrefix[] = "refused by the controller: ";
+constexpr int kPayloadFailuresBeforeRefused = 5;
+
+// What is left of a repetition the controller refused: its number, timing and generator, marked
+// invalid with the controller's words, so that the run shows it and counts it.
+v1::RepetitionResult RefusedRepetition(const v1::RepetitionResult& r, const std::string& why) {
+  v1::RepetitionResult bare;
+  bare.set_repetition(r.repetition());
+  bare.set_generator(r.generator());
+  *bare.mutable_started_at() = r.started_at();
+  *bare.mutable_ended_at() = r.ended_at();
+  bare.set_valid(false);
+  bare.set_invalid_reason((kRefusedPrefix + why).substr(0, 900));
+  return bare;
+}
+
+}  // namespace
 
 Uploader::Uploader(v1::AgentGateway::StubInterface& stub, ContextFactory ctx, RefusedFn refused,
                    prometheus::Registry& registry)
@@ -177,20 +198,55 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
   for (auto& r : *results) {
     if (!UploadBlobs(*j, &r)) return false;
   }
+  // Batches of up to 16; after the controller refuses a batch's content, one at a time, so
+  // that one repetition it cannot take is found and reported instead of costing the rest.
+  size_t batch_max = 16;
   for (size_t i = 0; i < results->size();) {
     v1::UploadResultsRequest req;
     req.set_attempt_id(id);
     req.set_epoch(epoch);
     std::vector<int> reps;
     size_t bytes = 0;
-    for (; i < results->size() && reps.size() < 16 && bytes < (2 << 20); ++i) {
+    const size_t first = i;
+    for (; i < results->size() && reps.size() < batch_max && bytes < (2 << 20); ++i) {
       bytes += (*results)[i].ByteSizeLong();
       reps.push_back((*results)[i].repetition());
-      *req.add_results() = std::move((*results)[i]);
+      *req.add_results() = (*results)[i];
     }
     v1::UploadResultsResponse resp;
     auto ctx = ctx_();
     grpc::Status s = stub_.UploadResults(ctx.get(), req, &resp);
+    // The content, not the moment: refused outright, or failing the same way call after call
+    // (a message too large for the channel, a decoding error on the other side).
+    bool content_refused = s.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+        s.error_code() == grpc::StatusCode::INTERNAL) {
+      absl::MutexLock lock(&mu_);
+      content_refused = ++payload_failures_[id] >= kPayloadFailuresBeforeRefused;
+    }
+    if (content_refused) {
+      if (reps.size() > 1) {
+        batch_max = 1;
+        i = first;
+        continue;
+      }
+      v1::RepetitionResult& refused = (*results)[first];
+      if (!refused.valid() && absl::StartsWith(refused.invalid_reason(), kRefusedPrefix)) {
+        // Even its bare report is refused: nothing of it can be stored.
+        spdlog::error("msg=\"repetition dropped\" attempt={} repetition={} error=\"{}\"", id,
+                      refused.repetition(), s.error_message());
+        if (auto st = j->AckResults(reps); !st.ok()) return false;
+        continue;
+      }
+      spdlog::error(
+          "msg=\"controller refused a repetition: reporting it invalid\" attempt={} "
+          "repetition={} error=\"{}\"",
+          id, refused.repetition(), s.error_message());
+      refused = RefusedRepetition(refused, s.error_message());
+      if (auto st = j->AddResult(refused); !st.ok()) return false;
+      i = first;
+      continue;
+    }
     if (IsFinalRefusal(s)) {
       spdlog::error("msg=\"controller refused results\" attempt={} error=\"{}\"", id,
                     s.error_message());
@@ -200,6 +256,10 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
       spdlog::warn("msg=\"result upload failed; will retry\" attempt={} code={} error=\"{}\"", id,
                    static_cast<int>(s.error_code()), s.error_message());
       return false;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      payload_failures_.erase(id);
     }
     if (auto st = j->AckResults(reps); !st.ok()) {
       spdlog::error("msg=\"cannot record result ack\" attempt={} error=\"{}\"", id, st.message());

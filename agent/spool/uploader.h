@@ -62,6 +62,10 @@ class Uploader {
   prometheus::Counter* upload_errors_;
   absl::Mutex mu_;
   std::map<int64_t, std::shared_ptr<AttemptJournal>> journals_ ABSL_GUARDED_BY(mu_);
+  // RESOURCE_EXHAUSTED/INTERNAL answers to an attempt's results in a row: past
+  // kPayloadFailuresBeforeRefused they are taken as a refusal of the content (which retrying
+  // cannot change) rather than retried forever.
+  std::map<int64_t, int> payload_failures_ ABSL_GUARDED_BY(mu_);
   uint64_t wake_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
@@ -44,6 +45,13 @@ class FlakyGateway final : public v1::AgentGateway::Service {
     if (during_results_) std::exchange(during_results_, nullptr)();
     absl::MutexLock lock(&mu_);
     for (const auto& r : req->results()) {
+      if (r.valid() && poison_.count(r.repetition()))
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "results[0].measurements[0].value: not finite");
+      if (r.valid() && too_large_.count(r.repetition()))
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "message larger than max");
+    }
+    for (const auto& r : req->results()) {
       for (const auto& p : r.profiles()) {
         if (common::Sha256Hex(blobs_[p.sha256()]) != p.sha256())
           return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "blob not whole");
@@ -66,6 +74,8 @@ class FlakyGateway final : public v1::AgentGateway::Service {
 
   // Runs once, inside the first UploadResults call (set before the uploader starts).
   std::function<void()> during_results_;
+  // Repetitions whose content is refused (INVALID_ARGUMENT) or never fits (RESOURCE_EXHAUSTED).
+  std::set<int> poison_, too_large_;
   absl::Mutex mu_;
   int chunk_calls_ = 0, data_calls_ = 0;
   std::map<std::string, std::string> blobs_;
@@ -187,6 +197,43 @@ TEST_F(UploaderTest, AResultSpooledDuringAPassArrivesBeforeTheCompletion) {
   EXPECT_EQ(gateway_.results_[1].repetition(), 2);
   EXPECT_TRUE(gateway_.completed_);
   EXPECT_EQ(gateway_.results_at_completion_, 2u) << "the completion came before the last result";
+}
+
+// One repetition the controller cannot take costs only itself (issue 17): a refused batch is
+// retried one repetition at a time; the refused one, and one that fails RESOURCE_EXHAUSTED call
+// after call, is reported as an invalid repetition with the controller's words; the rest, and
+// the completion, arrive.
+TEST_F(UploaderTest, ARefusedRepetitionIsReportedInvalidAndTheRestKept) {
+  gateway_.poison_ = {2};
+  gateway_.too_large_ = {4};
+  for (int n = 1; n <= 5; ++n) {
+    v1::RepetitionResult r;
+    r.set_repetition(n);
+    r.set_valid(true);
+    auto* m = r.add_measurements();
+    m->set_name("http.throughput");
+    m->set_value(100 + n);
+    ASSERT_TRUE(journal_->AddResult(r).ok());
+  }
+  v1::CompleteAttemptRequest done;
+  done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+  ASSERT_TRUE(journal_->Finish(done).ok());
+  Drain();
+  absl::MutexLock lock(&gateway_.mu_);
+  ASSERT_EQ(gateway_.results_.size(), 5u);
+  std::map<int, v1::RepetitionResult> by;
+  for (const auto& r : gateway_.results_) by[r.repetition()] = r;
+  for (int n : {1, 3, 5}) {
+    EXPECT_TRUE(by[n].valid()) << n;
+    EXPECT_EQ(by[n].measurements(0).value(), 100 + n);
+  }
+  EXPECT_FALSE(by[2].valid());
+  EXPECT_EQ(by[2].invalid_reason(),
+            "refused by the controller: results[0].measurements[0].value: not finite");
+  EXPECT_EQ(by[2].measurements_size(), 0);
+  EXPECT_FALSE(by[4].valid());
+  EXPECT_EQ(by[4].invalid_reason(), "refused by the controller: message larger than max");
+  EXPECT_TRUE(gateway_.completed_);
 }
 
 }  // namespace
