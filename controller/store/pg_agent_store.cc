@@ -64,13 +64,16 @@ std::vector<int64_t> PgAgentStore::TouchHeld(
        "UPDATE attempts SET lease_expires_at = now() + $2::interval "
        "WHERE agent_name = $1 AND state IN ('ASSIGNED', 'RUNNING')",
        agent, pgq::Interval(timings_.assigned_lease));
+  // What the agent runs and should not: cancelled, superseded or ended attempts, and attempts
+  // this database does not know as the agent's at all (a claim committed asynchronously that a
+  // PostgreSQL crash took back while the agent already ran it).
   std::vector<int64_t> stop;
   for (const auto& r :
        Exec(tx,
-            "SELECT a.id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.agent_name = $1 "
-            "AND a.id = ANY($2::bigint[]) AND (j.state IN ('CANCELLING', 'CANCELLED') OR a.epoch "
-            "<> j.current_epoch "
-            "OR a.state NOT IN ('ASSIGNED', 'RUNNING', 'LOST'))",
+            "SELECT h.id FROM unnest($2::bigint[]) AS h(id) LEFT JOIN attempts a ON a.id = h.id "
+            "AND a.agent_name = $1 LEFT JOIN jobs j ON j.id = a.job_id WHERE a.id IS NULL OR "
+            "j.state IN ('CANCELLING', 'CANCELLED') OR a.epoch <> j.current_epoch OR a.state NOT "
+            "IN ('ASSIGNED', 'RUNNING', 'LOST')",
             agent, BigintArray(HeldIds(held, true)))) {
     stop.push_back(r[0].as<int64_t>());
   }

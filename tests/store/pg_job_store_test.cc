@@ -572,5 +572,29 @@ TEST_F(PgJobStoreTest, ARepeatedRequestIdAnswersWithTheFirstRunEvenWhenRetriesRa
   EXPECT_EQ(runs, 1);
 }
 
+// After a PostgreSQL crash took back a claim committed asynchronously, the agent still runs an
+// attempt the database does not know: its heartbeat lists it and the answer stops it (also one
+// the database knows as another agent's). The agent's own live attempt is left alone.
+TEST_F(PgJobStoreTest, AHeldAttemptTheDatabaseDoesNotKnowIsStopped) {
+  Connect("a");
+  Connect("b");
+  Submit(1);
+  auto mine = Claim("a");
+  ASSERT_TRUE(Accept(*mine, "a").ok());
+  Submit(1);
+  auto theirs = Claim("b");
+  ASSERT_TRUE(theirs.has_value());
+  v1::Heartbeat hb;
+  for (int64_t id : {mine->attempt_id(), int64_t{987654}, theirs->attempt_id()}) {
+    auto* h = hb.add_held();
+    h->set_attempt_id(id);
+    h->set_running(true);
+  }
+  auto stop = agents_->Heartbeat("a", hb);
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  std::sort(stop->begin(), stop->end());
+  EXPECT_EQ(*stop, (std::vector<int64_t>{theirs->attempt_id(), 987654}));
+}
+
 }  // namespace
 }  // namespace perfgate::controller
