@@ -195,8 +195,11 @@ absl::StatusOr<std::vector<PromSample>> PromClient::Range(const std::string& exp
 
 void RunPromQueries(const PromClient& client,
                     const google::protobuf::RepeatedPtrField<v1::PromQuery>& queries,
-                    absl::Time start, absl::Time end, v1::RepetitionResult* out) {
+                    absl::Time start, absl::Time end, v1::RepetitionResult* out,
+                    const SeriesCaps& caps) {
   const int64_t window_ms = absl::ToInt64Milliseconds(end - start);
+  size_t points = 0;
+  for (const auto& s : out->series()) points += s.points_size();
   for (const auto& q : queries) {
     const std::string expr = common::SubstituteWindow(q.expr(), std::max<int64_t>(window_ms, 1));
     auto gap = [&](const std::string& why) {
@@ -214,7 +217,13 @@ void RunPromQueries(const PromClient& client,
         gap("the range query returned no series");
         continue;
       }
+      int dropped = 0;
       for (const auto& s : *r) {
+        if (out->series_size() >= caps.max_series || points + s.points.size() > caps.max_points) {
+          ++dropped;
+          continue;
+        }
+        points += s.points.size();
         v1::Series* series = out->add_series();
         series->set_name(q.name());
         series->set_unit(q.unit());
@@ -225,6 +234,9 @@ void RunPromQueries(const PromClient& client,
           p->set_value(v);
         }
       }
+      if (dropped > 0)
+        gap(absl::StrCat(dropped, " of ", r->size(), " series dropped: a repetition keeps at most ",
+                         caps.max_series, " series and ", caps.max_points, " points"));
       continue;
     }
     auto r = client.Instant(expr, end);

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/exec/bench_context.h"
+#include "common/wire/upload_limits.h"
 #include "perfgate/v1/results.pb.h"
 #include "perfgate/v1/suite.pb.h"
 
@@ -60,9 +61,16 @@ class PromClient {
 
 // Runs the suite's queries over one repetition's window [start, end]: instant queries become
 // measurements prom.NAME (exactly one value expected), range queries stored series; a query
-// that fails or returns nothing becomes a gap naming Prometheus's error.
+// that fails or returns nothing becomes a gap naming Prometheus's error. A repetition keeps at
+// most `max_series` series and `max_points` points in all (what the controller takes, by
+// default); the series past them are dropped with a gap saying how many.
+struct SeriesCaps {
+  int max_series = common::kMaxSeriesPerRepetition;
+  size_t max_points = common::kMaxSeriesPointsPerRepetition;
+};
 void RunPromQueries(const PromClient& client,
                     const google::protobuf::RepeatedPtrField<v1::PromQuery>& queries,
-                    absl::Time start, absl::Time end, v1::RepetitionResult* out);
+                    absl::Time start, absl::Time end, v1::RepetitionResult* out,
+                    const SeriesCaps& caps = {});
 
 }  // namespace perfgate::agent

@@ -11,5 +11,8 @@ namespace perfgate::common {
 inline constexpr int kMaxLogChunksPerUpload = 1000;
 inline constexpr size_t kMaxLogChunkBytes = 256 * 1024;
 inline constexpr int kMaxRepetitionsPerUpload = 100;
+// Prometheus range series of one repetition: how many, and how many points in all.
+inline constexpr int kMaxSeriesPerRepetition = 4000;
+inline constexpr size_t kMaxSeriesPointsPerRepetition = 1'000'000;
 
 }  // namespace perfgate::common

@@ -23,13 +23,15 @@ std::string CheckObserved(const v1::RepetitionResult& r, const UploadLimits& l) 
       return absl::StrCat(".gaps[", k, "]: name must be 1..", l.max_name_bytes,
                           " bytes, reason at most ", l.max_message_bytes);
   }
-  if (r.series_size() > l.max_histograms_per_repetition * 4) return ".series: too many";
+  if (r.series_size() > common::kMaxSeriesPerRepetition)
+    return absl::StrCat(".series: at most ", common::kMaxSeriesPerRepetition);
   size_t points = 0;
   for (int k = 0; k < r.series_size(); ++k) {
     if (long_name(r.series(k).name())) return absl::StrCat(".series[", k, "].name: bad length");
     points += r.series(k).points_size();
   }
-  if (points > 1'000'000) return ".series: more than 1,000,000 points";
+  if (points > common::kMaxSeriesPointsPerRepetition)
+    return absl::StrCat(".series: more than ", common::kMaxSeriesPointsPerRepetition, " points");
   if (r.profiles_size() > 256) return ".profiles: at most 256";
   std::set<std::string> keys;
   for (int k = 0; k < r.profiles_size(); ++k) {
