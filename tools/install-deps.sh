@@ -26,11 +26,13 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # the ssh-host tests run Debian's sshd (openssh-server) inside netns
 # hosts as the machines of a host pool.
 # The harness tests run the real benchmark harnesses: a Google Benchmark program
-# (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine.
+# (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine; the fuzz
+# targets are built with clang-14 and libFuzzer (tests/fuzz/run.sh).
 if [ "${1:-}" = --test ]; then
   pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
          chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine
-         etcd-server openssh-server redis-server redis-sentinel redis-tools)
+         etcd-server openssh-server redis-server redis-sentinel redis-tools
+         clang-14 libfuzzer-14-dev)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()

@@ -40,3 +40,8 @@ if grep -q 'LeakSanitizer has encountered a fatal error\|LeakSanitizer does not 
 fi
 ASAN_OPTIONS=detect_leaks=$leaks:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "${PERFGATE_TEST_JOBS:-2}" --timeout 300 "$@"
+cd ..
+# The libFuzzer targets (tests/fuzz/): built with clang, each run 10 s after replaying its seeds
+# and every kept regression input; a finding fails the suite.
+echo "test.sh: fuzzing (tests/fuzz/run.sh 10)"
+tests/fuzz/run.sh 10
