@@ -32,7 +32,7 @@ if [ "${1:-}" = --test ]; then
   pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
          chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine
          etcd-server openssh-server redis-server redis-sentinel redis-tools
-         clang-14 libfuzzer-14-dev)
+         clang-14 libfuzzer-14-dev libclang-rt-14-dev)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()
