@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +20,17 @@ namespace perfgate::testing {
 
 // Path of a built binary (set by CMake through PERFGATE_BIN_DIR).
 std::string BinaryPath(const std::string& name);
+// A shell command's standard output, trailing newlines cut (stderr stays the test's).
+inline std::string ShOut(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 // Whether every directory above `path` lets other users through (a job user must reach it).
 bool OpenToOthers(const std::string& path);
 

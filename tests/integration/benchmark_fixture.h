@@ -16,16 +16,6 @@ namespace perfgate::testing {
 
 inline void Sh(const std::string& cmd) { ASSERT_EQ(system(cmd.c_str()), 0) << cmd; }
 
-inline std::string ShOut(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
 class BenchmarkTest : public ClusterTest {
  protected:
   // A repository whose commits differ in the flags the sample target is started with.

@@ -573,14 +573,6 @@ TEST_F(SecurityTest, PagesAndMetricsAnswerViewersOnly) {
 // /metrics and the login answer HTTPS, verified against the lab CA; plain HTTP gets nothing;
 // the login cookie is Secure; a key that is not the certificate's stops the start, naming it.
 TEST_F(SecurityTest, TheHttpPortServesTlsWithItsOwnCertificate) {
-  auto ShOut = [](const std::string& cmd) {
-    common::SpawnOptions o;
-    o.argv = {"bash", "-c", cmd};
-    int code = -1;
-    std::string out = common::RunAndCapture(o, &code).value_or("");
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-  };
   Pki pki = MakePki(dir_);
   const std::string tokens = dir_ + "/api-tokens";
   WriteSecret(tokens, "ops viewer viewer-token-0123456789\n");
