@@ -132,41 +132,54 @@ absl::StatusOr<std::vector<PromSample>> PromClient::Get(
     return absl::UnavailableError("prometheus at " + base_ + ": " +
                                   httplib::to_string(res.error()));
   }
-  nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
+  return ParsePromAnswer(res->status, res->body);
+}
+
+absl::StatusOr<std::vector<PromSample>> ParsePromAnswer(int http_status, const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::UnavailableError(
-        absl::StrCat("prometheus answered status ", res->status, " without JSON"));
+        absl::StrCat("prometheus answered status ", http_status, " without JSON"));
   }
-  if (j.value("status", "") != "success") {
-    return absl::InvalidArgumentError(
-        Truncate(j.value("errorType", "error") + ": " + j.value("error", "(no message)")));
-  }
-  const auto& data = j["data"];
-  std::string type = data.value("resultType", "");
+  // Every access below goes through at()/get<>(), which throw on a missing key or a wrong type
+  // (a const operator[] on a missing key is undefined behaviour in nlohmann::json).
   std::vector<PromSample> out;
   auto point = [](const nlohmann::json& v) -> std::pair<int64_t, double> {
-    double t = v.at(0).get<double>();
-    std::string s = v.at(1).get<std::string>();
+    const double t = v.at(0).get<double>();
+    const std::string s = v.at(1).get<std::string>();
+    // Prometheus times are seconds since the epoch; a value outside what int64 milliseconds
+    // hold is not a time.
+    if (!std::isfinite(t) || std::fabs(t) > 9e15) throw std::out_of_range("timestamp out of range");
     return {static_cast<int64_t>(std::llround(t * 1000)), std::strtod(s.c_str(), nullptr)};
   };
   try {
+    if (!j.contains("status") || j.at("status") != "success") {
+      auto text = [&](const char* key, const char* dflt) {
+        return j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>()
+                                                        : std::string(dflt);
+      };
+      return absl::InvalidArgumentError(
+          Truncate(text("errorType", "error") + ": " + text("error", "(no message)")));
+    }
+    const auto& data = j.at("data");
+    const std::string type = data.at("resultType").get<std::string>();
     if (type == "scalar") {
-      out.push_back({{}, {point(data["result"])}});
+      out.push_back({{}, {point(data.at("result"))}});
     } else if (type == "vector" || type == "matrix") {
-      for (const auto& r : data["result"]) {
+      for (const auto& r : data.at("result")) {
         PromSample s;
-        for (const auto& [k, v] : r["metric"].items()) s.labels[k] = v.get<std::string>();
+        for (const auto& [k, v] : r.at("metric").items()) s.labels[k] = v.get<std::string>();
         if (type == "vector") {
-          s.points.push_back(point(r["value"]));
+          s.points.push_back(point(r.at("value")));
         } else {
-          for (const auto& v : r["values"]) s.points.push_back(point(v));
+          for (const auto& v : r.at("values")) s.points.push_back(point(v));
         }
         out.push_back(std::move(s));
       }
     } else {
-      return absl::InvalidArgumentError("unexpected result type '" + type + "'");
+      return absl::InvalidArgumentError("unexpected result type '" + Truncate(type) + "'");
     }
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {
     return absl::UnavailableError(std::string("malformed answer from prometheus: ") + e.what());
   }
   return out;

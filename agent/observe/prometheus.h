@@ -59,6 +59,11 @@ class PromClient {
   std::string base_;
 };
 
+// Parses an answer of the query API (the JSON body and HTTP status Prometheus sent): its samples,
+// INVALID_ARGUMENT with Prometheus's error text when it refused the query, UNAVAILABLE when the
+// body is not a well-formed answer. Any bytes are safe to pass (fuzzed: tests/fuzz/).
+absl::StatusOr<std::vector<PromSample>> ParsePromAnswer(int http_status, const std::string& body);
+
 // Runs the suite's queries over one repetition's window [start, end]: instant queries become
 // measurements prom.NAME (exactly one value expected), range queries stored series; a query
 // that fails or returns nothing becomes a gap naming Prometheus's error. A repetition keeps at
