@@ -467,18 +467,24 @@ absl::Status ControllerAppImpl::StartHttp(const Listeners& l, const Auths& auth)
     RETURN_IF_ERROR(common::CheckServerKeyPair("--http-tls-cert", cfg_.http_tls_cert,
                                                "--http-tls-key", cfg_.http_tls_key));
   }
-  ASSIGN_OR_RETURN(http_, common::HttpServer::Start(
-                              l.http_host, l.http_port, metrics_.registry(),
-                              [this] {
-                                if (auto counts = jobs_->CountJobsByState(); counts.ok())
-                                  metrics_.SetJobsByState(*counts);
-                              },
-                              [this](httplib::Server& server) {
-                                if (http_auth_) http_auth_->Install(server);
-                                pages_->Register(server);
-                                webhooks_->Register(server);
-                              },
-                              {cfg_.http_tls_cert, cfg_.http_tls_key}));
+  common::HttpServerOptions http;
+  http.before_scrape = [this] {
+    if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
+  };
+  http.add_routes = [this](httplib::Server& server) {
+    if (http_auth_) http_auth_->Install(server);
+    pages_->Register(server);
+    webhooks_->Register(server);
+  };
+  if (http_auth_) {
+    http.pre_routing = [auth = http_auth_.get()](const httplib::Request& req,
+                                                 httplib::Response& res) {
+      return auth->Refuse(req, res);
+    };
+  }
+  http.tls = {cfg_.http_tls_cert, cfg_.http_tls_key};
+  ASSIGN_OR_RETURN(http_, common::HttpServer::Start(l.http_host, l.http_port, metrics_.registry(),
+                                                    std::move(http)));
   // Links in reports and alerts: --external-url, or where the pages are now being served.
   const std::string external_url = cfg_.external_url.empty()
                                        ? absl::StrCat(cfg_.http_tls_cert.empty() ? "http" : "https",

@@ -65,32 +65,33 @@ void HttpAuth::Install(httplib::Server& server) const {
     res.set_header("Set-Cookie", absl::StrCat(kCookie, "=; Path=/; HttpOnly; Max-Age=0"));
     res.set_redirect("/login");
   });
-  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (Open(req.path)) return httplib::Server::HandlerResponse::Unhandled;
-    absl::Status why = absl::UnauthenticatedError("no credentials");
-    if (std::string auth = req.get_header_value("Authorization"); !auth.empty()) {
-      absl::string_view token = auth;
-      if (absl::ConsumePrefix(&token, "Bearer ")) {
-        auto who = tokens_.AuthenticateToken(token);
-        if (who.ok()) return httplib::Server::HandlerResponse::Unhandled;  // every role views
-        why = who.status();
-      }
-    } else if (std::string session = CookieValue(req, kCookie); !session.empty()) {
-      auto who = tokens_.AuthenticateSession(session, absl::ToUnixSeconds(absl::Now()));
-      if (who.ok()) return httplib::Server::HandlerResponse::Unhandled;
+}
+
+bool HttpAuth::Refuse(const httplib::Request& req, httplib::Response& res) const {
+  if (Open(req.path)) return false;
+  absl::Status why = absl::UnauthenticatedError("no credentials");
+  if (std::string auth = req.get_header_value("Authorization"); !auth.empty()) {
+    absl::string_view token = auth;
+    if (absl::ConsumePrefix(&token, "Bearer ")) {
+      auto who = tokens_.AuthenticateToken(token);
+      if (who.ok()) return false;  // every role views
       why = who.status();
     }
-    res.status = 401;
-    res.set_header("WWW-Authenticate", "Bearer realm=\"perfgate\"");
-    if (req.path == "/metrics") {
-      res.set_content(
-          absl::StrCat("401: ", why.message(), " (send Authorization: Bearer <API token>)\n"),
-          "text/plain");
-    } else {
-      res.set_content(LoginPage(std::string(why.message())), "text/html; charset=utf-8");
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  } else if (std::string session = CookieValue(req, kCookie); !session.empty()) {
+    auto who = tokens_.AuthenticateSession(session, absl::ToUnixSeconds(absl::Now()));
+    if (who.ok()) return false;
+    why = who.status();
+  }
+  res.status = 401;
+  res.set_header("WWW-Authenticate", "Bearer realm=\"perfgate\"");
+  if (req.path == "/metrics") {
+    res.set_content(
+        absl::StrCat("401: ", why.message(), " (send Authorization: Bearer <API token>)\n"),
+        "text/plain");
+  } else {
+    res.set_content(LoginPage(std::string(why.message())), "text/html; charset=utf-8");
+  }
+  return true;
 }
 
 }  // namespace perfgate::controller

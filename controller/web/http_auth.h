@@ -21,6 +21,9 @@ class HttpAuth {
       : tokens_(std::move(tokens)), secure_cookie_(secure_cookie), ttl_(session_ttl) {}
   // Adds /login (GET form, POST token), /logout, and the check before every other route.
   void Install(httplib::Server& server) const;
+  // The check before routing (common::HttpServerOptions::pre_routing): true when it answered
+  // the request (401 with the login page, or for /metrics a text error).
+  bool Refuse(const httplib::Request& req, httplib::Response& res) const;
 
  private:
   const common::TokenAuth tokens_;

@@ -351,13 +351,18 @@ int main(int argc, char** argv) {
   }
   std::atomic<bool> stop{false};
   perfgate::common::HandleTerminationSignals([&](int) { stop = true; });
-  auto server =
-      perfgate::common::HttpServer::Start(host, port, registry, nullptr, [&](httplib::Server& s) {
-        s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-        service.Routes(s);
-        if (manager) manager->Routes(s);
-        if (worker) worker->Routes(s);
-      });
+  // A benchmark target: its clients hold keep-alive connections through a run's pauses, and
+  // a load test may open many; the bound stays for memory.
+  perfgate::common::HttpServerOptions http;
+  http.limits.workers = threads;
+  http.limits.max_connections = std::max(4096, http.limits.workers);
+  http.limits.keep_alive_seconds = 60;
+  http.add_routes = [&](httplib::Server& s) {
+    service.Routes(s);
+    if (manager) manager->Routes(s);
+    if (worker) worker->Routes(s);
+  };
+  auto server = perfgate::common::HttpServer::Start(host, port, registry, std::move(http));
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;
