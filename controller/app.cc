@@ -42,6 +42,7 @@
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_listener.h"
 #include "controller/store/pg_result_store.h"
+#include "controller/store/pg_retention_store.h"
 #include "controller/store/pg_schedule_store.h"
 #include "controller/store/postgres_supervisor.h"
 #include "controller/web/http_auth.h"
@@ -154,6 +155,7 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<PgJobStore> jobs_;
   std::unique_ptr<PgResultStore> results_;
+  std::unique_ptr<PgRetentionStore> retention_;
   std::unique_ptr<PgAgentStore> agents_;
   ControllerMetrics metrics_;
   EventBus work_, runs_;
@@ -321,6 +323,7 @@ absl::Status ControllerAppImpl::BuildQueue(const std::string& dsn) {
   timings.agent_offline_after = cfg_.offline_after;
   jobs_ = std::make_unique<PgJobStore>(*pool_, retry_, timings);
   results_ = std::make_unique<PgResultStore>(*pool_);
+  retention_ = std::make_unique<PgRetentionStore>(*pool_);
   agents_ = std::make_unique<PgAgentStore>(*pool_, retry_, timings);
   // Before anything can expire: whatever ran while no controller was up gets a grace period.
   RETURN_IF_ERROR(jobs_->ExtendLiveLeases(cfg_.startup_grace));
@@ -451,6 +454,11 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
   api_->SetCampaigns(campaigns_.get(), schedules_.get());
   pages_->SetForge(forge_.get());
   pages_->SetCampaigns(campaigns_.get());
+  const RetentionAges ages{absl::Hours(24) * cfg_.retain_logs_days,
+                           absl::Hours(24) * cfg_.retain_profiles_days};
+  api_->SetRetention(retention_.get(), ages);
+  pages_->SetRetention(retention_.get(), ages);
+  housekeeper_->SetRetention(retention_.get(), ages, cfg_.retention_interval, &metrics_);
   gateway_ = std::make_unique<AgentGatewayService>(
       *jobs_, *results_, *sessions_, work_, runs_, metrics_,
       AgentIdentities(auth.agents, /*require_certificate=*/!cfg_.tls_client_ca.empty()),
@@ -470,6 +478,11 @@ absl::Status ControllerAppImpl::StartHttp(const Listeners& l, const Auths& auth)
   common::HttpServerOptions http;
   http.before_scrape = [this] {
     if (auto counts = jobs_->CountJobsByState(); counts.ok()) metrics_.SetJobsByState(*counts);
+    if (auto usage = retention_->Usage(); usage.ok()) {
+      std::map<std::string, int64_t> bytes;
+      for (const auto& k : usage->kinds()) bytes[k.kind()] = k.bytes();
+      metrics_.SetStoreBytes(bytes);
+    }
   };
   http.add_routes = [this](httplib::Server& server) {
     if (http_auth_) http_auth_->Install(server);

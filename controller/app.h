@@ -41,6 +41,11 @@ struct ControllerConfig {
   absl::Duration heartbeat_interval = absl::Seconds(10);
   absl::Duration offline_after = absl::Seconds(30);
   absl::Duration shutdown_deadline = absl::Seconds(10);
+  // Retention: finished runs' logs and profiles removed after these many days (0: kept);
+  // measurements are kept. Checked every `retention_interval`.
+  int retain_logs_days = 30;
+  int retain_profiles_days = 90;
+  absl::Duration retention_interval = absl::Hours(1);
   // Analysis and alerts.
   std::string external_url;       // base of links in reports/alerts; default http://<http-listen>
   std::string alert_webhook_url;  // "" off

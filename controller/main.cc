@@ -66,6 +66,17 @@ void AddSecurityFlags(CLI::App& app, ControllerConfig& cfg) {
 
 // The queue's timings: leases, retries, polls.
 void AddQueueFlags(CLI::App& app, ControllerConfig& cfg) {
+  app.add_option("--retain-logs-days", cfg.retain_logs_days,
+                 "finished runs' logs are removed after this many days (0: kept; measurements "
+                 "are always kept)")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
+  app.add_option("--retain-profiles-days", cfg.retain_profiles_days,
+                 "finished runs' pprof profiles are removed after this many days (0: kept)")
+      ->check(CLI::Range(0, 3650))
+      ->capture_default_str();
+  perfgate::common::AddDurationOption(app, "--retention-interval", &cfg.retention_interval,
+                                      "how often retention looks for what to remove");
   perfgate::common::AddDurationOption(app, "--lost-after", &cfg.lost_after,
                                       "how long a LOST attempt keeps its agent reserved");
   perfgate::common::AddDurationOption(

@@ -36,6 +36,7 @@ const std::map<absl::string_view, Role>& Table() {
       {"ListCampaigns", Role::kViewer},
       {"GetCampaignReport", Role::kViewer},
       {"ListSchedules", Role::kViewer},
+      {"GetStorage", Role::kViewer},
       // Running benchmarks (and cancelling one's own).
       {"SubmitRun", Role::kSubmitter},
       {"RerunRun", Role::kSubmitter},
@@ -53,6 +54,8 @@ const std::map<absl::string_view, Role>& Table() {
       {"AddSchedule", Role::kAdmin},
       {"SetSchedulePaused", Role::kAdmin},
       {"RemoveSchedule", Role::kAdmin},
+      // Removing data (logs and profiles past the retention policy, or younger on request).
+      {"CollectGarbage", Role::kAdmin},
   };
   return *t;
 }

@@ -16,6 +16,7 @@
 #include "controller/queue/job_state.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
+#include "controller/queue/retention_store.h"
 #include "perfgate/v1/controller.grpc.pb.h"
 
 namespace perfgate::controller {
@@ -47,6 +48,15 @@ class ControllerService final
     forge_ = forge;
     on_project_change_ = std::move(on_project_change);
   }
+  // Retention (retention_handlers.cc): the store and the controller's policy.
+  void SetRetention(RetentionStore* store, RetentionAges policy) {
+    retention_ = store;
+    retention_policy_ = policy;
+  }
+  grpc::Status CollectGarbage(grpc::ServerContext* ctx, const v1::CollectGarbageRequest* req,
+                              v1::CollectGarbageResponse* resp) override;
+  grpc::Status GetStorage(grpc::ServerContext* ctx, const v1::GetStorageRequest* req,
+                          v1::Storage* resp) override;
   // Ends open WatchRun streams (before the server shuts down).
   void StopWatches() { watches_.Stop(); }
 
@@ -158,6 +168,8 @@ class ControllerService final
   AnalysisStore& analysis_;
   Analyser& analyser_;
   std::string external_url_;
+  RetentionStore* retention_ = nullptr;
+  RetentionAges retention_policy_;
   ForgeStore* forge_ = nullptr;
   CampaignStore* campaigns_ = nullptr;
   ScheduleStore* schedules_ = nullptr;

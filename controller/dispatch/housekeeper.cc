@@ -30,6 +30,27 @@ void Housekeeper::RunOnce() {
     work_.Notify();
   }
   sessions_.ExpireSilentSessions();
+  if (retention_ != nullptr && absl::Now() >= next_retention_) {
+    next_retention_ = absl::Now() + retention_every_;
+    Retain();
+  }
+}
+
+void Housekeeper::Retain() {
+  // A few seconds at a time, so that a large backlog (retention newly enabled on a big store)
+  // does not hold up lease sweeping; the rest follows on the next rounds.
+  auto r = retention_->Collect(ages_, /*dry_run=*/false, absl::Now() + absl::Seconds(5));
+  if (r.ok() && r->more()) next_retention_ = absl::Now();
+  if (!r.ok()) {
+    spdlog::warn("msg=\"retention failed\" error=\"{}\"", r.status().message());
+    return;
+  }
+  for (const auto& k : r->kinds()) {
+    if (k.runs() == 0) continue;
+    metrics_->retention_removed_bytes(k.kind()).Increment(static_cast<double>(k.bytes()));
+    spdlog::info("msg=\"retention removed\" kind={} older_than_days={} runs={} items={} bytes={}",
+                 k.kind(), k.older_than_days(), k.runs(), k.items(), k.bytes());
+  }
 }
 
 }  // namespace perfgate::controller

@@ -1,6 +1,7 @@
 // Periodic duties of a controller replica: lease sweeping (a singleton among replicas, under
-// an advisory lock in the store) and ending silent sessions. (Queue-depth gauges are refreshed
-// when /metrics is scraped, not here.)
+// an advisory lock in the store), ending silent sessions, and retention (old runs' logs and
+// profiles removed, a few seconds' work at a time). (Queue-depth gauges are refreshed when
+// /metrics is scraped, not here.)
 #pragma once
 
 #include <atomic>
@@ -8,7 +9,9 @@
 
 #include "controller/events/event_bus.h"
 #include "controller/gateway/session_manager.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/queue/job_store.h"
+#include "controller/queue/retention_store.h"
 
 namespace perfgate::controller {
 
@@ -21,6 +24,16 @@ class Housekeeper {
         work_(work),
         interval_(interval),
         lost_after_(lost_after) {}
+  // Also removes logs and profiles past `ages` every `every` (the first time a minute after
+  // start), counting the bytes in `metrics`.
+  void SetRetention(RetentionStore* store, RetentionAges ages, absl::Duration every,
+                    ControllerMetrics* metrics) {
+    retention_ = store;
+    ages_ = ages;
+    retention_every_ = every;
+    metrics_ = metrics;
+    next_retention_ = absl::Now() + absl::Minutes(1);
+  }
   ~Housekeeper() { Stop(); }
   void Start();
   void Stop();
@@ -32,6 +45,12 @@ class Housekeeper {
   EventBus& work_;
   const absl::Duration interval_;
   const absl::Duration lost_after_;
+  void Retain();
+  RetentionStore* retention_ = nullptr;
+  RetentionAges ages_;
+  absl::Duration retention_every_;
+  ControllerMetrics* metrics_ = nullptr;
+  absl::Time next_retention_;
   EventBus stop_signal_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -12,11 +12,11 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 }
 
 constexpr const char* kMethods[] = {
-    "SubmitRun",       "RerunRun",        "GetRun",        "ListRuns",      "CancelRun",
-    "WatchRun",        "GetRunLogs",      "ListAgents",    "DrainAgent",    "AcceptAttempt",
-    "CompleteAttempt", "UploadLog",       "UploadResults", "GetRunResults", "Session",
-    "AddProject",      "UpdateProject",   "GetProject",    "ListProjects",  "RemoveProject",
-    "ListOutbox",      "UploadBlobChunk", "other"};
+    "SubmitRun",       "RerunRun",        "GetRun",         "ListRuns",      "CancelRun",
+    "WatchRun",        "GetRunLogs",      "ListAgents",     "DrainAgent",    "AcceptAttempt",
+    "CompleteAttempt", "UploadLog",       "UploadResults",  "GetRunResults", "Session",
+    "AddProject",      "UpdateProject",   "GetProject",     "ListProjects",  "RemoveProject",
+    "ListOutbox",      "UploadBlobChunk", "CollectGarbage", "GetStorage",    "other"};
 
 }  // namespace
 
@@ -54,6 +54,14 @@ ControllerMetrics::ControllerMetrics() : registry_(std::make_shared<prometheus::
                             .Help("Restarts of the private PostgreSQL after it died")
                             .Register(*registry_)
                             .Add({});
+  store_bytes_ = &prometheus::BuildGauge()
+                      .Name("perfgate_controller_store_bytes")
+                      .Help("The store's tables with indexes, by kind of data")
+                      .Register(*registry_);
+  retention_removed_ = &prometheus::BuildCounter()
+                            .Name("perfgate_controller_retention_removed_bytes_total")
+                            .Help("Log text and profile blobs removed for age, by kind")
+                            .Register(*registry_);
   auto& rpc = prometheus::BuildHistogram()
                   .Name("perfgate_controller_rpc_duration_seconds")
                   .Help("gRPC handler latency by method (for streams: the stream's lifetime)")
@@ -104,6 +112,15 @@ void ControllerMetrics::SetJobsByState(const std::map<std::string, int64_t>& cou
     auto it = counts.find(state);
     gauge->Set(it == counts.end() ? 0 : static_cast<double>(it->second));
   }
+}
+
+void ControllerMetrics::SetStoreBytes(const std::map<std::string, int64_t>& bytes) {
+  for (const auto& [kind, n] : bytes)
+    store_bytes_->Add({{"kind", kind}}).Set(static_cast<double>(n));
+}
+
+prometheus::Counter& ControllerMetrics::retention_removed_bytes(const std::string& kind) {
+  return retention_removed_->Add({{"kind", kind}});
 }
 
 prometheus::Histogram& ControllerMetrics::rpc_latency(const std::string& method) {

@@ -20,6 +20,9 @@ class ControllerMetrics {
   std::shared_ptr<prometheus::Registry> registry() { return registry_; }
   // Jobs per state (all states known to the state machine are pre-created at 0).
   void SetJobsByState(const std::map<std::string, int64_t>& counts);
+  // The store's bytes per kind of data (RetentionStore::Usage), and what retention removed.
+  void SetStoreBytes(const std::map<std::string, int64_t>& bytes);
+  prometheus::Counter& retention_removed_bytes(const std::string& kind);
   prometheus::Histogram& dispatch_latency() { return *dispatch_latency_; }
   prometheus::Counter& claims() { return *claims_; }
   prometheus::Gauge& agents_connected() { return *agents_connected_; }
@@ -40,6 +43,8 @@ class ControllerMetrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::map<std::string, prometheus::Gauge*> jobs_by_state_;
+  prometheus::Family<prometheus::Gauge>* store_bytes_;
+  prometheus::Family<prometheus::Counter>* retention_removed_;
   prometheus::Histogram* dispatch_latency_;
   prometheus::Counter* claims_;
   prometheus::Gauge* agents_connected_;

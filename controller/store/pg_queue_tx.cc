@@ -49,7 +49,8 @@ const char kRunColumns[] =
     "coalesce(against_run_id, 0), verdict, aa, coalesce(confirms_run_id, 0), analysed_at IS NOT "
     "NULL, "
     "coalesce((SELECT c.id FROM runs c WHERE c.confirms_run_id = runs.id), 0), submitted_by, "
-    "cancelled_by";
+    "cancelled_by, extract(epoch from logs_removed_at)::float8, "
+    "extract(epoch from profiles_removed_at)::float8";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_id(r[0].as<int64_t>());
@@ -71,6 +72,8 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_confirmed_by_run_id(r[16].as<int64_t>());
   run->set_submitted_by(r[17].as<std::string>());
   run->set_cancelled_by(r[18].as<std::string>());
+  if (!r[19].is_null()) SetTimestamp(r[19], run->mutable_logs_removed_at());
+  if (!r[20].is_null()) SetTimestamp(r[20], run->mutable_profiles_removed_at());
 }
 
 std::string RequestDigest(const v1::RunSpec& spec) {

@@ -50,7 +50,11 @@ absl::StatusOr<int64_t> PgResultStore::StoreResults(const v1::UploadResultsReque
     for (const auto* rep : fresh) {
       for (int i = 0; i < rep->profiles_size(); ++i) {
         const auto& p = rep->profiles(i);
-        auto b = Exec(tx, "SELECT complete FROM blobs WHERE sha256 = $1", p.sha256());
+        // FOR KEY SHARE: retention, which deletes unreferenced blobs, waits for this
+        // transaction's profile rows (and then sees them) rather than deleting the blob
+        // between this check and the insert.
+        auto b = Exec(tx, "SELECT complete FROM blobs WHERE sha256 = $1 FOR KEY SHARE",
+                      p.sha256());
         if (b.empty() || !b[0][0].as<bool>()) {
           return absl::InvalidArgumentError(
               absl::StrCat("results[repetition ", rep->repetition(), "].profiles[", i,

@@ -28,7 +28,8 @@ std::string Layout(const std::string& title, const E& body) {
       "overflow:auto;max-height:30em}.chart{display:block;margin:.3em 0}form{margin:.5em 0}"
       "</style></head><body><nav><a href=\"/runs\">Runs</a><a href=\"/queue\">Queue</a>"
       "<a href=\"/agents\">Agents</a><a href=\"/changepoints\">Change points</a>"
-      "<a href=\"/alerts\">Alerts</a><a href=\"/outbox\">Outbox</a></nav><h1>",
+      "<a href=\"/alerts\">Alerts</a><a href=\"/outbox\">Outbox</a><a href=\"/storage\">Storage</a>"
+      "</nav><h1>",
       Esc(title), "</h1>", body, "</body></html>");
 }
 

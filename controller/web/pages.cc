@@ -177,6 +177,12 @@ std::pair<int, std::string> WebPages::Run(int64_t id) {
     if (text.size() > 64 * 1024) text = "…\n" + text.substr(text.size() - 64 * 1024);
     absl::StrAppend(&body, "<h2>Logs</h2><pre>", Esc(text), "</pre>");
   }
+  for (const auto& [what, at] : {std::pair{"Logs", &run->logs_removed_at()},
+                                 std::pair{"Profiles", &run->profiles_removed_at()}}) {
+    if (at->seconds() > 0)
+      absl::StrAppend(&body, "<h2>", what, "</h2><p>Removed by the retention policy on ", Time(*at),
+                      " UTC (the measurements are kept).</p>");
+  }
   return {200, Layout(absl::StrCat("Run ", id), body)};
 }
 
@@ -278,6 +284,37 @@ std::pair<int, std::string> WebPages::Queue() {
                     runs->runs_size(), ")</h2>", RunsTable(*runs));
   }
   return {200, Layout("Queue", body)};
+}
+
+namespace {
+std::string Bytes(int64_t n) {
+  if (n >= (int64_t{1} << 30)) return absl::StrFormat("%.1f GiB", n / double(int64_t{1} << 30));
+  if (n >= (1 << 20)) return absl::StrFormat("%.1f MiB", n / double(1 << 20));
+  if (n >= (1 << 10)) return absl::StrFormat("%.1f KiB", n / double(1 << 10));
+  return absl::StrCat(n, " B");
+}
+std::string Kept(absl::Duration d) {
+  return d > absl::ZeroDuration() ? absl::StrCat(absl::ToInt64Hours(d) / 24, " days") : "kept";
+}
+}  // namespace
+
+std::pair<int, std::string> WebPages::Storage() {
+  if (retention_ == nullptr) return {404, Layout("Storage", "<p>No store usage here.</p>")};
+  auto usage = retention_->Usage();
+  if (!usage.ok()) return ErrorPage(usage.status());
+  E body = "<table><tr><th>kind</th><th>size</th><th>removed after</th></tr>";
+  for (const auto& k : usage->kinds()) {
+    std::string after = "kept";
+    if (k.kind() == "logs") after = Kept(retention_policy_.logs);
+    if (k.kind() == "profiles") after = Kept(retention_policy_.profiles);
+    absl::StrAppend(&body, "<tr><td>", Esc(k.kind()), "</td><td class=\"num\">", Bytes(k.bytes()),
+                    "</td><td>", after, "</td></tr>");
+  }
+  absl::StrAppend(&body, "<tr><th>total</th><th class=\"num\">", Bytes(usage->total_bytes()),
+                  "</th><th></th></tr></table><p>Logs and profiles of runs finished longer ago "
+                  "than the policy are removed hourly; runs, measurements, verdicts and history "
+                  "are kept. <code>perfgate gc --dry-run</code> says what would go now.</p>");
+  return {200, Layout("Storage", body)};
 }
 
 std::pair<int, std::string> WebPages::ChangePoints(const Query& q) {
@@ -393,6 +430,8 @@ void WebPages::Register(httplib::Server& server) {
   });
   server.Get("/agents",
              [=, this](const httplib::Request&, httplib::Response& res) { reply(res, Agents()); });
+  server.Get("/storage",
+             [=, this](const httplib::Request&, httplib::Response& res) { reply(res, Storage()); });
   server.Get("/queue",
              [=, this](const httplib::Request&, httplib::Response& res) { reply(res, Queue()); });
   server.Get("/changepoints", [=, this](const httplib::Request& req, httplib::Response& res) {

@@ -11,6 +11,7 @@
 #include "controller/forge/forge_store.h"
 #include "controller/queue/job_store.h"
 #include "controller/queue/result_store.h"
+#include "controller/queue/retention_store.h"
 
 namespace httplib {
 class Server;
@@ -28,6 +29,11 @@ class WebPages {
   void SetForge(ForgeStore* forge) { forge_ = forge; }
   // Campaigns' pages (/campaigns/ID); without it they answer 404.
   void SetCampaigns(CampaignStore* campaigns) { campaigns_ = campaigns; }
+  // The storage page (/storage): disk use per kind and the retention policy.
+  void SetRetention(RetentionStore* store, RetentionAges policy) {
+    retention_ = store;
+    retention_policy_ = policy;
+  }
 
   // Each page as (HTTP status, HTML); exposed so tests can render without a server.
   using Query = std::function<std::string(const std::string&)>;  // "" when absent
@@ -41,6 +47,7 @@ class WebPages {
   std::pair<int, std::string> Alerts(const Query& q);
   std::pair<int, std::string> Outbox(const Query& q);
   std::pair<int, std::string> Campaign(int64_t id);
+  std::pair<int, std::string> Storage();
 
  private:
   JobStore& jobs_;
@@ -50,6 +57,8 @@ class WebPages {
   Analyser& analyser_;
   ForgeStore* forge_ = nullptr;
   CampaignStore* campaigns_ = nullptr;
+  RetentionStore* retention_ = nullptr;
+  RetentionAges retention_policy_;
 };
 
 }  // namespace perfgate::controller

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -359,6 +360,67 @@ TEST_F(ClusterTest, DrainedAgentTakesNoWorkUntilUndrained) {
                          absl::Seconds(2)));
   ASSERT_EQ(Cli({"agent", "drain", "a1", "--undo"}, &out), 0) << out;
   EXPECT_EQ(WaitForRunEnd(*stub_, run.id()).state(), v1::RUN_STATE_SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace perfgate::testing
+
+namespace perfgate::testing {
+namespace {
+
+// Retention end to end (issue 17): a run finished 40 days ago (aged in the database) loses its
+// logs to `perfgate gc`, after a dry run that says so and removes nothing; the CLI, the run's
+// page, the storage page and /metrics tell what happened; the measurements stay.
+TEST_F(ClusterTest, GcRemovesAnOldRunsLogsAfterADryRunAndEverySurfaceSaysSo) {
+  StartController();
+  StartAgent("a1");
+  v1::Run run = SubmitCommand(*stub_, "echo hello-retention");
+  ASSERT_EQ(WaitForRunEnd(*stub_, run.id()).state(), v1::RUN_STATE_SUCCEEDED);
+  const std::string id = std::to_string(run.id());
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec("UPDATE runs SET finished_at = now() - interval '40 days' WHERE id = " + id);
+    tx.commit();
+  }
+  std::string out;
+  ASSERT_EQ(Cli({"gc", "--dry-run"}, &out), 0) << out;
+  EXPECT_NE(out.find("logs: would remove"), std::string::npos) << out;
+  EXPECT_NE(out.find("of 1 runs finished over 30 days ago"), std::string::npos) << out;
+  EXPECT_NE(out.find("profiles: would remove 0 profiles"), std::string::npos) << out;
+  ASSERT_EQ(Cli({"run", "logs", id}, &out), 0) << out;
+  EXPECT_NE(out.find("hello-retention"), std::string::npos) << "a dry run removes nothing";
+
+  ASSERT_EQ(Cli({"gc"}, &out), 0) << out;
+  EXPECT_NE(out.find("logs: removed"), std::string::npos) << out;
+  ASSERT_EQ(Cli({"run", "logs", id}, &out), 0) << out;
+  EXPECT_EQ(out.find("hello-retention"), std::string::npos) << out;
+  EXPECT_NE(out.find("logs removed by the retention policy"), std::string::npos) << out;
+  EXPECT_TRUE(GetRun(*stub_, run.id()).has_logs_removed_at());
+
+  ASSERT_EQ(Cli({"storage"}, &out), 0) << out;
+  EXPECT_NE(out.find("logs"), std::string::npos) << out;
+  EXPECT_NE(out.find("30 days"), std::string::npos) << out;
+  EXPECT_NE(out.find("total"), std::string::npos) << out;
+
+  httplib::Client http("127.0.0.1", controller_->http_port());
+  auto page = http.Get(("/runs/" + id).c_str());
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("Removed by the retention policy"), std::string::npos);
+  auto storage = http.Get("/storage");
+  ASSERT_TRUE(storage);
+  EXPECT_EQ(storage->status, 200);
+  EXPECT_NE(storage->body.find("measurements"), std::string::npos);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("perfgate_controller_store_bytes{kind=\"logs\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("perfgate_controller_retention_removed_bytes_total{kind=\"logs\"}"),
+            std::string::npos);
+
+  // Bad input is refused by the CLI, naming the option.
+  EXPECT_NE(Cli({"gc", "--logs-older-than-days", "0"}, &out), 0);
+  EXPECT_NE(out.find("--logs-older-than-days"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ void AddLoadCommand(CLI::App& app, Commands& cmds);
 void AddProjectCommands(CLI::App& app, Commands& cmds);  // project, outbox
 void AddCampaignCommands(CLI::App& app, Commands& cmds);
 void AddScheduleCommands(CLI::App& app, Commands& cmds);
+void AddStorageCommands(CLI::App& app, Commands& cmds);  // storage, gc
 
 // The campaign a suite's tiers make (`campaign submit`, `schedule add --campaign`): every tier
 // of `tier_list` (comma-separated; default the suite's, or "custom" with params alone) read with

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   AddProjectCommands(app, cmds);
   AddCampaignCommands(app, cmds);
   AddScheduleCommands(app, cmds);
+  AddStorageCommands(app, cmds);
   AddLoadCommand(app, cmds);
   CLI11_PARSE(app, argc, argv);
 

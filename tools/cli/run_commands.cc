@@ -164,6 +164,20 @@ int Logs(Client& c, int64_t run_id) {
     if (page.chunks_size() == 0) break;
     req.set_after_id(page.last_id());
   }
+  if (all.chunks_size() == 0) {
+    // Nothing: not written yet, or removed for age. Say which.
+    v1::GetRunRequest get;
+    get.set_id(run_id);
+    v1::Run run;
+    auto ctx = c.Ctx();
+    if (c.stub().GetRun(ctx.get(), get, &run).ok() && run.logs_removed_at().seconds() > 0) {
+      std::cerr << "run " << run_id << ": logs removed by the retention policy on "
+                << absl::FormatTime("%Y-%m-%d %H:%M UTC",
+                                    absl::FromUnixSeconds(run.logs_removed_at().seconds()),
+                                    absl::UTCTimeZone())
+                << "\n";
+    }
+  }
   if (c.json()) std::cout << common::ProtoToJson(all);
   return 0;
 }
