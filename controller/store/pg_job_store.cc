@@ -214,12 +214,26 @@ absl::StatusOr<int64_t> PgJobStore::AppendLogs(const v1::UploadLogRequest& req) 
   int64_t run_id = 0;
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     auto r = Exec(tx,
-                  "SELECT a.epoch, j.run_id, j.id FROM attempts a JOIN jobs j ON j.id = a.job_id "
-                  "WHERE a.id = $1",
+                  "SELECT a.epoch, j.run_id, j.id, j.current_epoch, a.state FROM attempts a JOIN "
+                  "jobs j ON j.id = a.job_id WHERE a.id = $1",
                   req.attempt_id());
     if (r.empty()) return pgq::AttemptNotFound(req.attempt_id());
-    if (r[0][0].as<int64_t>() != req.epoch()) {
-      return pgq::StaleEpoch(req.attempt_id(), req.epoch());
+    RETURN_IF_ERROR(pgq::CheckCurrentAttempt(req.attempt_id(), req.epoch(), r[0][0].as<int64_t>(),
+                                             r[0][3].as<int64_t>()));
+    // An attempt the controller gave up on (its agent unreachable for longer than lost_after,
+    // the job run again) takes no new output; a replay of what it stored is still answered OK.
+    if (r[0][4].as<std::string>() == "EXPIRED") {
+      std::vector<int64_t> seqs;
+      for (const auto& c : req.chunks()) seqs.push_back(c.seq());
+      const auto stored = Exec(tx,
+                               "SELECT count(*) FROM log_chunks WHERE attempt_id = $1 AND seq = "
+                               "ANY($2::bigint[])",
+                               req.attempt_id(), BigintArray(seqs));
+      if (stored[0][0].as<int64_t>() != static_cast<int64_t>(seqs.size()))
+        return absl::FailedPreconditionError(absl::StrCat(
+            "attempt ", req.attempt_id(),
+            " expired (its agent was unreachable for longer than lost_after): its further output "
+            "is refused"));
     }
     run_id = r[0][1].as<int64_t>();
     int64_t job_id = r[0][2].as<int64_t>();

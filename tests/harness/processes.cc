@@ -92,14 +92,28 @@ std::string ChildProcess::Log() const {
 ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions opts) {
   std::string ready = dir + "/controller.ready";
   unlink(ready.c_str());
-  std::vector<std::string> argv = {
-      BinaryPath("perfgate-controller"), opts.data_dir.empty() ? "--postgres-dsn" : "--data-dir",
-      opts.data_dir.empty() ? opts.dsn : opts.data_dir, "--grpc-listen",
-      "127.0.0.1:" + std::to_string(opts.grpc_port), "--http-listen", "127.0.0.1:0", "--ready-file",
-      ready,
-      // Fast timings so that failure paths finish within a test.
-      "--lease", "3s", "--sweep-interval", "200ms", "--lost-after", "3s", "--retry-backoff",
-      "200ms", "--heartbeat-interval", "1s", "--offline-after", "4s", "--startup-grace", "5s"};
+  grpc_host_ = opts.grpc_host;
+  std::vector<std::string> argv = {BinaryPath("perfgate-controller"),
+                                   opts.data_dir.empty() ? "--postgres-dsn" : "--data-dir",
+                                   opts.data_dir.empty() ? opts.dsn : opts.data_dir,
+                                   "--grpc-listen",
+                                   opts.grpc_host + ":" + std::to_string(opts.grpc_port),
+                                   "--http-listen",
+                                   "127.0.0.1:0",
+                                   "--ready-file",
+                                   ready};
+  // Fast timings so that failure paths finish within a test, unless the test names its own.
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--lease", "3s"},
+                                                        {"--sweep-interval", "200ms"},
+                                                        {"--lost-after", "3s"},
+                                                        {"--retry-backoff", "200ms"},
+                                                        {"--heartbeat-interval", "1s"},
+                                                        {"--offline-after", "4s"},
+                                                        {"--startup-grace", "5s"}}) {
+    if (std::find(opts.extra_args.begin(), opts.extra_args.end(), flag) == opts.extra_args.end())
+      argv.insert(argv.end(), {flag, value});
+  }
   if (!opts.api_token_file.empty()) {
     argv.push_back("--api-token-file");
     argv.push_back(opts.api_token_file);
@@ -139,16 +153,11 @@ bool OpenToOthers(const std::string& path) {
 }
 
 AgentProcess::AgentProcess(const std::string& name, const std::string& controller,
-                           const std::string& work_dir, std::vector<std::string> extra_args) {
-  std::vector<std::string> argv = {BinaryPath("perfgate-agent"),
-                                   "--controller",
-                                   controller,
-                                   "--name",
-                                   name,
-                                   "--work-dir",
-                                   work_dir,
-                                   "--http-listen",
-                                   "127.0.0.1:0"};
+                           const std::string& work_dir, std::vector<std::string> extra_args,
+                           std::vector<std::string> prefix) {
+  std::vector<std::string> argv = std::move(prefix);
+  argv.insert(argv.end(), {BinaryPath("perfgate-agent"), "--controller", controller, "--name", name,
+                           "--work-dir", work_dir, "--http-listen", "127.0.0.1:0"});
   // Jobs run as the agent's default job user where it can run the tests' binaries: where the
   // build tree is closed to other users, as the agent's own (a test that names --job-user
   // chooses for itself).

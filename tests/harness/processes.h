@@ -60,14 +60,19 @@ struct ControllerOptions {
   std::string dsn;
   std::string data_dir;  // instead of `dsn`: the controller's own private PostgreSQL here
   int grpc_port = 0;     // 0: ephemeral
+  // The gRPC listener's address: loopback, or an address the test made (a veth's, for agents
+  // in network namespaces; the test then passes --insecure-plaintext).
+  std::string grpc_host = "127.0.0.1";
   std::string api_token_file;
+  // Added to the command line; a timing flag named here (--lease, --lost-after, ...) replaces
+  // the harness's fast default for it.
   std::vector<std::string> extra_args;
 };
 
 class ControllerProcess {
  public:
   ControllerProcess(const std::string& dir, ControllerOptions opts);
-  std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+  std::string address() const { return grpc_host_ + ":" + std::to_string(grpc_port_); }
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_port_; }
   ChildProcess& process() { return *proc_; }
@@ -76,14 +81,17 @@ class ControllerProcess {
 
  private:
   std::unique_ptr<ChildProcess> proc_;
+  std::string grpc_host_;
   int grpc_port_ = 0;
   int http_port_ = 0;
 };
 
 class AgentProcess {
  public:
+  // `prefix` runs before the agent's command line (["ip", "netns", "exec", NS] puts it in a
+  // network namespace; `ip` execs the agent, so the process is the agent's).
   AgentProcess(const std::string& name, const std::string& controller, const std::string& work_dir,
-               std::vector<std::string> extra_args = {});
+               std::vector<std::string> extra_args = {}, std::vector<std::string> prefix = {});
   // Stops the agent as an operator would (SIGTERM): it cancels what it runs and tears the
   // stack down. Killed outright, it would leave a running attempt's services behind (they run
   // in their own process groups, for the next agent start to clean up).

@@ -598,3 +598,48 @@ TEST_F(PgJobStoreTest, AHeldAttemptTheDatabaseDoesNotKnowIsStopped) {
 
 }  // namespace
 }  // namespace perfgate::controller
+
+namespace perfgate::controller {
+namespace {
+
+// The log fence (issue 17): an attempt the controller gave up on takes no new lines (a replay of
+// stored ones is answered OK), and once superseded by a later attempt it takes nothing at all.
+TEST_F(PgJobStoreTest, AnExpiredAttemptsNewLinesAreRefusedAndASupersededOnesAltogether) {
+  Connect("a1");
+  Submit(1);
+  auto a = Claim("a1");
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(Accept(*a, "a1").ok());
+  auto logs = [&](const v1::Assign& at, std::vector<int> seqs) {
+    v1::UploadLogRequest r;
+    r.set_attempt_id(at.attempt_id());
+    r.set_epoch(at.epoch());
+    for (int s : seqs) {
+      auto* c = r.add_chunks();
+      c->set_seq(s);
+      c->set_stream(v1::LOG_STREAM_STDOUT);
+      c->set_data("line\n");
+    }
+    return jobs_->AppendLogs(r).status();
+  };
+  ASSERT_TRUE(logs(*a, {0, 1}).ok());
+  Sql("UPDATE attempts SET lease_expires_at = now() - interval '1 second'");
+  ASSERT_TRUE(jobs_->Sweep(absl::Minutes(10)).ok());
+  EXPECT_TRUE(logs(*a, {2}).ok()) << "LOST still takes its lines: it may resume";
+  Sql("UPDATE attempts SET lost_at = now() - interval '11 minutes'");
+  ASSERT_TRUE(jobs_->Sweep(absl::Minutes(10)).ok());
+  absl::Status late = logs(*a, {2, 3});
+  EXPECT_TRUE(absl::IsFailedPrecondition(late)) << late;
+  EXPECT_NE(late.message().find("expired"), std::string::npos) << late;
+  EXPECT_TRUE(logs(*a, {0, 1, 2}).ok()) << "a replay of stored lines";
+  Connect("b1");
+  auto b = Claim("b1");
+  ASSERT_TRUE(b.has_value());
+  absl::Status superseded = logs(*a, {0});
+  EXPECT_TRUE(absl::IsFailedPrecondition(superseded)) << superseded;
+  EXPECT_NE(superseded.message().find("superseded"), std::string::npos) << superseded;
+  EXPECT_TRUE(logs(*b, {0}).ok());
+}
+
+}  // namespace
+}  // namespace perfgate::controller
