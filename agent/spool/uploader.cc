@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "common/fault/failpoint.h"
 #include "common/log/log.h"
 #include "common/wire/upload_limits.h"
 
@@ -261,6 +262,7 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
       absl::MutexLock lock(&mu_);
       payload_failures_.erase(id);
     }
+    common::Failpoint("agent.upload_results.before_ack");
     if (auto st = j->AckResults(reps); !st.ok()) {
       spdlog::error("msg=\"cannot record result ack\" attempt={} error=\"{}\"", id, st.message());
       return false;
@@ -295,6 +297,7 @@ bool Uploader::Drain(const std::shared_ptr<AttemptJournal>& j) {
       return false;
     }
     int64_t upto = req.chunks(req.chunks_size() - 1).seq() + 1;
+    common::Failpoint("agent.upload_log.before_ack");
     if (auto st = j->Ack(upto); !st.ok()) {
       spdlog::error("msg=\"cannot record ack\" attempt={} error=\"{}\"", id, st.message());
       return false;

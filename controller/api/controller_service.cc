@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/fault/failpoint.h"
 #include "common/log/log.h"
 #include "common/status/grpc_status.h"
 #include "controller/api/api_roles.h"
@@ -76,6 +77,7 @@ grpc::Status ControllerService::Submit(v1::RunSpec spec, const common::Principal
   bool duplicate = false;
   auto run = jobs_.SubmitRun(spec, &duplicate);
   if (!run.ok()) return ToGrpcStatus(run.status());
+  common::Failpoint("controller.submit_run.after_commit");
   resp->set_duplicate(duplicate);
   if (duplicate) {
     spdlog::info("msg=\"run submission repeated\" run={} request_id={} by={}", run->id(),

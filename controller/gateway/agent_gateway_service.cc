@@ -1,6 +1,7 @@
 #include "controller/gateway/agent_gateway_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/fault/failpoint.h"
 #include "common/log/log.h"
 #include "common/spec/suite_parser.h"
 #include "common/status/grpc_status.h"
@@ -76,6 +77,7 @@ grpc::Status AgentGatewayService::AcceptAttempt(grpc::ServerContext* ctx,
   if (auto s = MayTouch(*ctx, "AcceptAttempt", *caller, req->attempt_id()); !s.ok())
     return ToGrpcStatus(s);
   absl::Status s = jobs_.AcceptAttempt(*req);
+  common::Failpoint("controller.accept_attempt.after_commit");
   if (absl::IsFailedPrecondition(s)) {
     sessions_.MarkIdleByAttempt(req->attempt_id());
     work_.Notify();
@@ -117,6 +119,7 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
     run = jobs_.CompleteAttempt(*req);
   }
   if (!run.ok()) return ToGrpcStatus(run.status());
+  common::Failpoint("controller.complete_attempt.after_commit");
   spdlog::info("msg=\"attempt completed\" run={} attempt={} outcome={} exit_code={}", *run,
                req->attempt_id(), v1::AttemptOutcome_Name(ended_as), req->exit_code());
   sessions_.MarkIdleByAttempt(req->attempt_id());
@@ -160,6 +163,7 @@ grpc::Status AgentGatewayService::UploadLog(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   auto run = jobs_.AppendLogs(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
+  common::Failpoint("controller.upload_log.after_commit");
   runs_.Notify();
   return grpc::Status::OK;
 }
@@ -177,6 +181,7 @@ grpc::Status AgentGatewayService::UploadBlobChunk(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   auto r = results_.StoreBlobChunk(*req);
   if (!r.ok()) return ToGrpcStatus(r.status());
+  common::Failpoint("controller.upload_blob.after_commit");
   *resp = *r;
   return grpc::Status::OK;
 }
@@ -192,6 +197,7 @@ grpc::Status AgentGatewayService::UploadResults(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   auto run = results_.StoreResults(*req);
   if (!run.ok()) return ToGrpcStatus(run.status());
+  common::Failpoint("controller.upload_results.after_commit");
   return grpc::Status::OK;
 }
 

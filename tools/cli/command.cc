@@ -60,16 +60,23 @@ grpc::Status CallWithRetries(const std::string& what,
                              const std::function<grpc::Status(grpc::ClientContext*)>& call,
                              const Client& c) {
   absl::Duration wait = absl::Milliseconds(500);
+  bool first_closed = false;
   for (int attempt = 0;; ++attempt) {
     // A retry waits up to 5 s for the channel to connect instead of failing at once while it
     // is still reconnecting.
     auto ctx = attempt == 0 ? c.Ctx() : c.Ctx(absl::Seconds(5));
     if (attempt > 0) ctx->set_wait_for_ready(true);
     grpc::Status s = call(ctx.get());
+    if (s.ok()) return s;
+    // A socket closed under the call is a controller that went away mid-call (its reply lost:
+    // the case the request id is for) or a TLS mismatch, which closes it again at once: it is
+    // retried once, within the 5 s a retry waits for the channel, and no more.
+    const bool closed = HandshakeFailure(s);
+    if (attempt == 0) first_closed = closed;
     const bool retryable = (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                             s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) &&
-                           !HandshakeFailure(s);
-    if (s.ok() || !retryable || attempt == 4) return s;
+                           !(first_closed && attempt > 0) && !(closed && attempt > 0);
+    if (!retryable || attempt == 4) return s;
     std::cerr << "perfgate: " << s.error_message() << "; retrying " << what << " in "
               << absl::FormatDuration(wait) << "\n";
     absl::SleepFor(wait);
@@ -82,8 +89,9 @@ int Fail(const grpc::Status& s) {
             << ")\n";
   // What a plaintext client sees of a TLS port, and a TLS client of a plaintext one.
   if (HandshakeFailure(s))
-    std::cerr << "perfgate: does the controller serve TLS? pass its CA with --tls-ca (or "
-                 "PERFGATE_TLS_CA); with --tls-ca, check the CA and the address's name\n";
+    std::cerr << "perfgate: the connection was closed: the controller went away, or it serves "
+                 "TLS (pass its CA with --tls-ca or PERFGATE_TLS_CA; with --tls-ca, check the CA "
+                 "and the address's name)\n";
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                  s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
              ? 4
