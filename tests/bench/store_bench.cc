@@ -50,11 +50,18 @@ class Filler {
         results_(pool),
         reps_(reps),
         metrics_(metrics) {
+    Connect();
+  }
+
+  // The two filling agents' sessions (again after a controller marked them offline); each
+  // takes only the jobs its own thread submits (a selector on its name).
+  void Connect() {
     for (const char* name : {"fill-1", "fill-2"}) {
       v1::Hello h;
       h.set_name(name);
       h.set_capacity(1);
       (*h.mutable_labels())["machine_class"] = "bench";
+      (*h.mutable_labels())["filler"] = name;
       if (!agents_.StartSession(h, "bench").ok()) std::abort();
     }
   }
@@ -71,9 +78,17 @@ class Filler {
     auto* job = spec.add_jobs();
     job->set_name("api");
     job->set_max_attempts(1);
+    (*job->mutable_agent_selector())["filler"] = agent;
     job->mutable_command()->set_command("true");
     auto run = jobs_.SubmitRun(spec);
-    auto claim = run.ok() ? jobs_.ClaimJob(agent, nullptr) : run.status();
+    if (!run.ok()) return Fail("submit", run.status());
+    // A claim can come back empty while the other filling thread's claim holds the page this
+    // job is on (FOR UPDATE SKIP LOCKED): try again.
+    absl::StatusOr<std::optional<v1::Assign>> claim = std::nullopt;
+    for (int tries = 0; tries < 100 && claim.ok() && !claim->has_value(); ++tries) {
+      if (tries > 0) absl::SleepFor(absl::Milliseconds(5));
+      claim = jobs_.ClaimJob(agent, nullptr);
+    }
     if (!claim.ok() || !claim->has_value()) return Fail("claim", claim.status());
     const v1::Assign a = **claim;
     v1::AcceptAttemptRequest acc;
@@ -108,6 +123,7 @@ class Filler {
 
   // Baselines numbered [from, to) on two threads.
   bool Fill(int64_t from, int64_t to) {
+    Connect();
     std::atomic<int64_t> next{from};
     std::atomic<bool> ok{true};
     std::vector<std::thread> ts;

@@ -47,6 +47,21 @@ class BoundaryTest : public ClusterTest {
     o.grpc_port = port;
     StartController(o);
   }
+  // A controller armed at `point` and one agent; a counting job submitted, the controller killed
+  // at the point and started again: the run must succeed with every line once.
+  v1::Run RunThroughAKilledController(const std::string& point) {
+    {
+      ArmedFailpoints armed(point);
+      StartController();
+    }
+    StartAgent("a1");
+    v1::Run run = SubmitLines();
+    WaitForDeathAndRestartController();
+    v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(60));
+    EXPECT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
+    if (done.state() == v1::RUN_STATE_SUCCEEDED) ExpectEveryLineOnce(done);
+    return done;
+  }
   // Every attempt's chunks are seqs 0..n-1, once each; the last attempt has every line.
   void ExpectEveryLineOnce(const v1::Run& done) {
     const auto logs = RunLogs(*stub_, done.id());
@@ -64,47 +79,20 @@ class BoundaryTest : public ClusterTest {
 };
 
 TEST_F(BoundaryTest, ControllerKilledBetweenCompleteAttemptsCommitAndReply) {
-  {
-    ArmedFailpoints armed("controller.complete_attempt.after_commit");
-    StartController();
-  }
-  StartAgent("a1");
-  v1::Run run = SubmitLines();
-  ASSERT_NO_FATAL_FAILURE(WaitForDeathAndRestartController());
-  v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(60));
-  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
+  v1::Run done = RunThroughAKilledController("controller.complete_attempt.after_commit");
   ASSERT_EQ(done.jobs(0).attempts_size(), 1) << "the completion was stored once, replayed once";
-  ExpectEveryLineOnce(done);
   // The agent is free again: a second run goes through.
   EXPECT_EQ(WaitForRunEnd(*stub_, SubmitCommand(*stub_, "true").id()).state(),
             v1::RUN_STATE_SUCCEEDED);
 }
 
 TEST_F(BoundaryTest, ControllerKilledBetweenStoringALogBatchAndReplying) {
-  {
-    ArmedFailpoints armed("controller.upload_log.after_commit@3");
-    StartController();
-  }
-  StartAgent("a1");
-  v1::Run run = SubmitLines();
-  ASSERT_NO_FATAL_FAILURE(WaitForDeathAndRestartController());
-  v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(60));
-  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
-  ASSERT_EQ(done.jobs(0).attempts_size(), 1);
-  ExpectEveryLineOnce(done);
+  v1::Run done = RunThroughAKilledController("controller.upload_log.after_commit@3");
+  EXPECT_EQ(done.jobs(0).attempts_size(), 1);
 }
 
 TEST_F(BoundaryTest, ControllerKilledBetweenAcceptingAnAttemptAndReplying) {
-  {
-    ArmedFailpoints armed("controller.accept_attempt.after_commit");
-    StartController();
-  }
-  StartAgent("a1");
-  v1::Run run = SubmitLines();
-  ASSERT_NO_FATAL_FAILURE(WaitForDeathAndRestartController());
-  v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(60));
-  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
-  ExpectEveryLineOnce(done);
+  RunThroughAKilledController("controller.accept_attempt.after_commit");
 }
 
 TEST_F(BoundaryTest, ControllerKilledBetweenSubmitRunsCommitAndReplyMakesOneRun) {

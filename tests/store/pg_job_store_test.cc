@@ -9,6 +9,7 @@
 #include "controller/store/pg_agent_store.h"
 #include "gtest/gtest.h"
 #include "tests/harness/test_postgres.h"
+#include "tests/store/store_test_support.h"
 
 namespace perfgate::controller {
 namespace {
@@ -78,14 +79,7 @@ class PgJobStoreTest : public ::testing::Test {
     return jobs_->CompleteAttempt(r);
   }
 
-  void Sql(const std::string& sql) {
-    ASSERT_TRUE(pool_
-                    ->Transact([&](pqxx::work& tx) {
-                      tx.exec(sql);
-                      return absl::OkStatus();
-                    })
-                    .ok());
-  }
+  void Sql(const std::string& sql) { testing::Sql(*pool_, sql); }
 
   // Live attempts (ASSIGNED, RUNNING, LOST) holding the agent.
   int64_t LiveAttempts(const std::string& agent) {

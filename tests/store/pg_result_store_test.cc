@@ -11,6 +11,7 @@
 #include "controller/store/pg_job_store.h"
 #include "gtest/gtest.h"
 #include "tests/harness/test_postgres.h"
+#include "tests/store/store_test_support.h"
 
 namespace perfgate::controller {
 namespace {
@@ -18,8 +19,8 @@ namespace {
 class PgResultStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = *PgPool::Create(perfgate::testing::TestPostgres::Get().NewDatabase(), 4);
-    ASSERT_TRUE(ApplyMigrations(*pool_, BuiltinMigrations()).ok());
+    pool_ = testing::MigratedPool();
+    ASSERT_NE(pool_, nullptr);
     jobs_ = std::make_unique<PgJobStore>(*pool_, RetryPolicy{}, QueueTimings{});
     agents_ = std::make_unique<PgAgentStore>(*pool_, RetryPolicy{}, QueueTimings{});
     results_ = std::make_unique<PgResultStore>(*pool_);

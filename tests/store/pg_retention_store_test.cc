@@ -4,12 +4,10 @@
 #include "controller/store/pg_retention_store.h"
 
 #include "common/hash/sha256.h"
-#include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_job_store.h"
 #include "controller/store/pg_result_store.h"
-#include "gtest/gtest.h"
-#include "tests/harness/test_postgres.h"
+#include "tests/store/store_test_support.h"
 
 namespace perfgate::controller {
 namespace {
@@ -17,8 +15,8 @@ namespace {
 class PgRetentionStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = *PgPool::Create(perfgate::testing::TestPostgres::Get().NewDatabase(), 4);
-    ASSERT_TRUE(ApplyMigrations(*pool_, BuiltinMigrations()).ok());
+    pool_ = testing::MigratedPool();
+    ASSERT_NE(pool_, nullptr);
     jobs_ = std::make_unique<PgJobStore>(*pool_, RetryPolicy{}, QueueTimings{});
     agents_ = std::make_unique<PgAgentStore>(*pool_, RetryPolicy{}, QueueTimings{});
     results_ = std::make_unique<PgResultStore>(*pool_);
@@ -95,24 +93,8 @@ class PgRetentionStoreTest : public ::testing::Test {
     return run;
   }
 
-  void Sql(const std::string& sql) {
-    ASSERT_TRUE(pool_
-                    ->Transact([&](pqxx::work& tx) {
-                      tx.exec(sql);
-                      return absl::OkStatus();
-                    })
-                    .ok());
-  }
-  int64_t Count(const std::string& sql) {
-    int64_t n = -1;
-    EXPECT_TRUE(pool_
-                    ->Transact([&](pqxx::work& tx) {
-                      n = tx.exec1(sql)[0].as<int64_t>();
-                      return absl::OkStatus();
-                    })
-                    .ok());
-    return n;
-  }
+  void Sql(const std::string& sql) { testing::Sql(*pool_, sql); }
+  int64_t Count(const std::string& sql) { return testing::Count(*pool_, sql); }
   const v1::CollectedKind& Kind(const v1::CollectGarbageResponse& r, const std::string& k) {
     for (const auto& c : r.kinds())
       if (c.kind() == k) return c;
@@ -153,12 +135,10 @@ TEST_F(PgRetentionStoreTest, OldRunsLoseLogsAndProfilesRecentOnesAndMeasurements
   EXPECT_EQ(Kind(*done, "logs").items(), 5);
   EXPECT_EQ(Kind(*done, "profiles").bytes(), 7000);
   EXPECT_EQ(Count("SELECT count(*) FROM log_chunks WHERE run_id = " + std::to_string(new_run)), 4);
-  EXPECT_EQ(Count("SELECT count(*) FROM log_chunks WHERE run_id <> " + std::to_string(new_run)),
-            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM log_chunks WHERE run_id <> " + std::to_string(new_run)), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM blobs"), 1);
-  EXPECT_EQ(Count("SELECT count(*) FROM blob_chunks WHERE sha256 = '" +
-                  common::Sha256Hex(own) + "'"),
-            0);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM blob_chunks WHERE sha256 = '" + common::Sha256Hex(own) + "'"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM profiles"), 1);
   // The runs say so; their measurements are all there.
   auto old = jobs_->GetRun(old_run);
