@@ -84,78 +84,83 @@ absl::StatusOr<v1::CollectGarbageResponse> PgRetentionStore::Collect(const Reten
   return resp;
 }
 
-absl::StatusOr<bool> PgRetentionStore::CollectLogs(absl::Duration age, bool dry_run,
-                                                   absl::Time deadline, v1::CollectedKind* out) {
+absl::StatusOr<bool> PgRetentionStore::ForEachBatch(const char* column, absl::Duration age,
+                                                    bool dry_run, absl::Time deadline,
+                                                    const RemoveBatch& remove,
+                                                    v1::CollectedKind* out) {
   int64_t after = 0;
   for (;;) {
     std::vector<int64_t> runs;
+    Removed removed;
+    // Counted after the commit: Transact runs the body again after a serialization failure.
     RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-      runs = NextRuns(tx, "logs_removed_at", age, after, batch_);
+      runs = NextRuns(tx, column, age, after, batch_);
       if (runs.empty()) return absl::OkStatus();
       const std::string ids = BigintArray(runs);
-      const char* count =
-          dry_run ? "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM log_chunks "
-                    "WHERE run_id = ANY($1::bigint[])"
-                  : "WITH d AS (DELETE FROM log_chunks WHERE run_id = ANY($1::bigint[]) "
-                    "RETURNING octet_length(data) AS n) SELECT count(*), coalesce(sum(n), 0) "
-                    "FROM d";
-      auto r = Exec(tx, count, ids);
-      out->set_items(out->items() + r[0][0].as<int64_t>());
-      out->set_bytes(out->bytes() + r[0][1].as<int64_t>());
+      removed = remove(tx, ids);
       if (!dry_run)
-        Exec(tx, "UPDATE runs SET logs_removed_at = now() WHERE id = ANY($1::bigint[])", ids);
+        Exec(tx, absl::StrCat("UPDATE runs SET ", column, " = now() WHERE id = ANY($1::bigint[])"),
+             ids);
       return absl::OkStatus();
     }));
     if (runs.empty()) return true;
     out->set_runs(out->runs() + static_cast<int64_t>(runs.size()));
+    out->set_items(out->items() + removed.items);
+    out->set_bytes(out->bytes() + removed.bytes);
     after = runs.back();
     if (absl::Now() >= deadline) return false;
   }
 }
 
+absl::StatusOr<bool> PgRetentionStore::CollectLogs(absl::Duration age, bool dry_run,
+                                                   absl::Time deadline, v1::CollectedKind* out) {
+  return ForEachBatch(
+      "logs_removed_at", age, dry_run, deadline,
+      [dry_run](pqxx::work& tx, const std::string& ids) {
+        auto r = Exec(tx,
+                      dry_run ? "SELECT count(*), coalesce(sum(octet_length(data)), 0) FROM "
+                                "log_chunks WHERE run_id = ANY($1::bigint[])"
+                              : "WITH d AS (DELETE FROM log_chunks WHERE run_id = "
+                                "ANY($1::bigint[]) RETURNING octet_length(data) AS n) SELECT "
+                                "count(*), coalesce(sum(n), 0) FROM d",
+                      ids);
+        return Removed{r[0][0].as<int64_t>(), r[0][1].as<int64_t>()};
+      },
+      out);
+}
+
 absl::StatusOr<bool> PgRetentionStore::CollectProfiles(absl::Duration age, bool dry_run,
                                                        absl::Time deadline,
                                                        v1::CollectedKind* out) {
-  int64_t after = 0;
-  for (;;) {
-    std::vector<int64_t> runs;
-    RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-      runs = NextRuns(tx, "profiles_removed_at", age, after, batch_);
-      if (runs.empty()) return absl::OkStatus();
-      const std::string ids = BigintArray(runs);
-      // The blobs only these runs' profiles name, locked against a results upload naming one of
-      // them meanwhile (it takes FOR KEY SHARE on the blob it names).
-      auto blobs = Exec(tx,
-                        "SELECT b.sha256, b.size FROM blobs b WHERE b.sha256 IN (SELECT sha256 "
-                        "FROM profiles WHERE run_id = ANY($1::bigint[])) AND NOT EXISTS (SELECT "
-                        "1 FROM profiles p WHERE p.sha256 = b.sha256 AND NOT p.run_id = "
-                        "ANY($1::bigint[])) FOR UPDATE OF b",
-                        ids);
-      std::vector<std::string> unreferenced;
-      int64_t bytes = 0;
-      for (const auto& b : blobs) {
-        unreferenced.push_back(b[0].as<std::string>());
-        bytes += b[1].as<int64_t>();
-      }
-      auto n = Exec(tx,
-                    dry_run ? "SELECT count(*) FROM profiles WHERE run_id = ANY($1::bigint[])"
-                            : "WITH d AS (DELETE FROM profiles WHERE run_id = ANY($1::bigint[]) "
-                              "RETURNING 1) SELECT count(*) FROM d",
-                    ids);
-      out->set_items(out->items() + n[0][0].as<int64_t>());
-      out->set_bytes(out->bytes() + bytes);
-      if (!dry_run) {
+  return ForEachBatch(
+      "profiles_removed_at", age, dry_run, deadline,
+      [dry_run](pqxx::work& tx, const std::string& ids) {
+        // The blobs only these runs' profiles name, locked against a results upload naming one
+        // of them meanwhile (it takes FOR KEY SHARE on the blob it names).
+        auto blobs = Exec(tx,
+                          "SELECT b.sha256, b.size FROM blobs b WHERE b.sha256 IN (SELECT "
+                          "sha256 FROM profiles WHERE run_id = ANY($1::bigint[])) AND NOT "
+                          "EXISTS (SELECT 1 FROM profiles p WHERE p.sha256 = b.sha256 AND NOT "
+                          "p.run_id = ANY($1::bigint[])) FOR UPDATE OF b",
+                          ids);
+        std::vector<std::string> unreferenced;
+        Removed removed;
+        for (const auto& b : blobs) {
+          unreferenced.push_back(b[0].as<std::string>());
+          removed.bytes += b[1].as<int64_t>();
+        }
+        auto n = Exec(tx,
+                      dry_run ? "SELECT count(*) FROM profiles WHERE run_id = ANY($1::bigint[])"
+                              : "WITH d AS (DELETE FROM profiles WHERE run_id = "
+                                "ANY($1::bigint[]) RETURNING 1) SELECT count(*) FROM d",
+                      ids);
+        removed.items = n[0][0].as<int64_t>();
         // blob_chunks go with their blob (ON DELETE CASCADE).
-        Exec(tx, "DELETE FROM blobs WHERE sha256 = ANY($1::text[])", TextArray(unreferenced));
-        Exec(tx, "UPDATE runs SET profiles_removed_at = now() WHERE id = ANY($1::bigint[])", ids);
-      }
-      return absl::OkStatus();
-    }));
-    if (runs.empty()) return true;
-    out->set_runs(out->runs() + static_cast<int64_t>(runs.size()));
-    after = runs.back();
-    if (absl::Now() >= deadline) return false;
-  }
+        if (!dry_run)
+          Exec(tx, "DELETE FROM blobs WHERE sha256 = ANY($1::text[])", TextArray(unreferenced));
+        return removed;
+      },
+      out);
 }
 
 absl::StatusOr<v1::Storage> PgRetentionStore::Usage() {

@@ -287,12 +287,7 @@ std::pair<int, std::string> WebPages::Queue() {
 }
 
 namespace {
-std::string Bytes(int64_t n) {
-  if (n >= (int64_t{1} << 30)) return absl::StrFormat("%.1f GiB", n / double(int64_t{1} << 30));
-  if (n >= (1 << 20)) return absl::StrFormat("%.1f MiB", n / double(1 << 20));
-  if (n >= (1 << 10)) return absl::StrFormat("%.1f KiB", n / double(1 << 10));
-  return absl::StrCat(n, " B");
-}
+std::string Bytes(int64_t n) { return FormatProfileValue(n, "bytes"); }
 std::string Kept(absl::Duration d) {
   return d > absl::ZeroDuration() ? absl::StrCat(absl::ToInt64Hours(d) / 24, " days") : "kept";
 }

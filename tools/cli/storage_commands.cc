@@ -3,17 +3,13 @@
 #include <iostream>
 
 #include "absl/strings/str_format.h"
+#include "controller/report/render.h"
 #include "tools/cli/command.h"
 
 namespace perfgate::cli {
 namespace {
 
-std::string Bytes(int64_t n) {
-  if (n >= (int64_t{1} << 30)) return absl::StrFormat("%.1f GiB", n / double(int64_t{1} << 30));
-  if (n >= (1 << 20)) return absl::StrFormat("%.1f MiB", n / double(1 << 20));
-  if (n >= (1 << 10)) return absl::StrFormat("%.1f KiB", n / double(1 << 10));
-  return absl::StrFormat("%d B", n);
-}
+std::string Bytes(int64_t n) { return controller::FormatProfileValue(n, "bytes"); }
 
 std::string Policy(int days) { return days > 0 ? absl::StrFormat("%d days", days) : "kept"; }
 
