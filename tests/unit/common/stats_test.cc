@@ -3,12 +3,14 @@
 // paths, Benjamini & Hochberg's (1995) own worked example.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "common/stats/bootstrap.h"
 #include "common/stats/mann_whitney.h"
 #include "common/stats/multiple_testing.h"
+#include "common/stats/summary.h"
 #include "common/stats/verdict.h"
 
 namespace perfgate::common {
@@ -92,6 +94,43 @@ TEST(BenjaminiHochbergTest, PapersWorkedExample) {
   // Order of input does not matter.
   const std::vector<double> rev(p.rbegin(), p.rend());
   EXPECT_NEAR(BenjaminiHochberg(rev)[14], adj[0], 1e-15);
+}
+
+TEST(BootstrapTest, MedianBySelectionIsTheSortedQuantileBitForBit) {
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> d(3, 1);
+  for (size_t n = 1; n <= 41; ++n) {
+    for (int round = 0; round < 20; ++round) {
+      std::vector<double> v(n);
+      for (double& x : v) x = round % 4 == 0 ? std::floor(d(rng)) : d(rng);  // ties too
+      std::vector<double> sorted(v);
+      std::sort(sorted.begin(), sorted.end());
+      const double want = Quantile(sorted, 0.5);
+      EXPECT_EQ(MedianInPlace(v), want) << "n=" << n << " round " << round;
+    }
+  }
+}
+
+TEST(BootstrapTest, CountingMediansGiveTheIntervalsSortingResamplesGives) {
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> d(2, 0.5);
+  const auto sorting = [](std::vector<double>& v) {  // the general path, with the same statistic
+    return MedianInPlace(v);
+  };
+  for (size_t nb : {1, 2, 5, 10, 31, 80}) {
+    for (size_t nc : {1, 4, 10, 33}) {
+      std::vector<double> b(nb), c(nc);
+      for (double& x : b) x = std::round(d(rng) * 4) / 4;  // ties
+      for (double& x : c) x = d(rng);
+      BootstrapOptions o;
+      o.resamples = 500;
+      const RatioInterval fast = BootstrapRatio(b, c, o);
+      const RatioInterval slow = BootstrapRatio(b, c, o, sorting);
+      EXPECT_EQ(fast.estimate, slow.estimate) << nb << " x " << nc;
+      EXPECT_EQ(fast.low, slow.low) << nb << " x " << nc;
+      EXPECT_EQ(fast.high, slow.high) << nb << " x " << nc;
+    }
+  }
 }
 
 TEST(BootstrapTest, RatioOfMediansWithItsInterval) {
