@@ -244,16 +244,21 @@ absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequ
   absl::Status s = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     h.clear_points();
     h.clear_change_points();
+    // Points are the runs' summaries (metric_summaries, written as each run succeeds), newest
+    // first: the cost follows `limit`, not the store. The project spelled out when given, so
+    // that its condition is an index's.
+    const std::string project = req.project().empty() ? "$1 = ''" : "r.project = $1";
     // Defaults for job and machine class: the newest baseline's that measured the metric.
     std::string job = req.job_name(), machine_class = req.machine_class();
     if (job.empty() || machine_class.empty()) {
       auto d = Exec(tx,
-                    "SELECT j.name, p.machine_class FROM runs r "
-                    "JOIN jobs j ON j.run_id = r.id JOIN repetitions p ON p.job_id = j.id JOIN "
-                    "measurements m ON m.attempt_id = p.attempt_id AND m.repetition = "
-                    "p.repetition WHERE r.kind = 'BASELINE' AND ($1 = '' OR r.project = $1) AND "
-                    "r.branch = $2 AND r.suite_name = $3 AND m.name = $4 AND ($5 = '' OR j.name "
-                    "= $5) AND ($6 = '' OR p.machine_class = $6) ORDER BY r.id DESC LIMIT 1",
+                    absl::StrCat("SELECT s.job_name, s.machine_class FROM metric_summaries s "
+                                 "JOIN runs r ON r.id = s.run_id WHERE s.metric = $4 AND ($5 = '' "
+                                 "OR s.job_name = $5) AND ($6 = '' OR s.machine_class = $6) AND "
+                                 "r.kind = 'BASELINE' AND ",
+                                 project,
+                                 " AND r.branch = $2 AND r.suite_name = $3 ORDER BY s.run_id "
+                                 "DESC LIMIT 1"),
                     req.project(), h.branch(), req.suite_name(), req.metric(), job, machine_class);
       if (d.empty()) {
         return absl::NotFoundError(absl::StrCat("no baseline run of suite ", req.suite_name(),
@@ -268,16 +273,12 @@ absl::StatusOr<v1::History> PgAnalysisStore::GetHistory(const v1::GetHistoryRequ
     const int limit = req.limit() ? req.limit() : 200;
     auto rows = Exec(
         tx,
-        "SELECT r.id, r.commit_sha, extract(epoch from r.created_at)::float8, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY m.value), "
-        "percentile_cont(0.25) WITHIN GROUP (ORDER BY m.value), "
-        "percentile_cont(0.75) WITHIN GROUP (ORDER BY m.value), count(*), max(m.unit), "
-        "max(m.direction) FROM runs r JOIN jobs j ON j.run_id = r.id JOIN repetitions p ON "
-        "p.job_id = j.id AND p.valid AND p.attempt_id = results_attempt(j.id) "
-        "JOIN measurements m ON m.attempt_id = p.attempt_id AND "
-        "m.repetition = p.repetition WHERE r.kind = 'BASELINE' AND r.state = 'SUCCEEDED' AND ($1 "
-        "= '' OR r.project = $1) AND r.branch = $2 AND r.suite_name = $3 AND j.name = $4 AND "
-        "p.machine_class = $5 AND m.name = $6 GROUP BY r.id ORDER BY r.id DESC LIMIT $7",
+        absl::StrCat("SELECT r.id, r.commit_sha, extract(epoch from r.created_at)::float8, "
+                     "s.median, s.q1, s.q3, s.n, s.unit, s.direction FROM metric_summaries s "
+                     "JOIN runs r ON r.id = s.run_id WHERE s.metric = $6 AND s.job_name = $4 AND "
+                     "s.machine_class = $5 AND r.kind = 'BASELINE' AND r.state = 'SUCCEEDED' AND ",
+                     project,
+                     " AND r.branch = $2 AND r.suite_name = $3 ORDER BY s.run_id DESC LIMIT $7"),
         req.project(), h.branch(), req.suite_name(), job, machine_class, req.metric(), limit);
     for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
       const auto& r = *it;

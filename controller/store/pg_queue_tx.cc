@@ -150,6 +150,8 @@ void RefreshRunState(pqxx::work& tx, int64_t run_id) {
        "END "
        "WHERE id = $1",
        run_id, name, IsTerminal(next));
+  // Its points for `perfgate history`, summarised once now that its results are final.
+  if (next == v1::RUN_STATE_SUCCEEDED) Exec(tx, "SELECT summarise_run($1)", run_id);
   NotifyRun(tx, run_id);
 }
 

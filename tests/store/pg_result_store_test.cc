@@ -62,6 +62,45 @@ class PgResultStoreTest : public ::testing::Test {
     return r;
   }
 
+  // The fixture's run holds the agent: finished, so that the next can be claimed.
+  void FinishFixtureRun() {
+    v1::CompleteAttemptRequest done;
+    done.set_attempt_id(assign_.attempt_id());
+    done.set_epoch(assign_.epoch());
+    done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+    ASSERT_TRUE(jobs_->CompleteAttempt(done).ok());
+  }
+
+  // A run of project p, suite s, job bench through its life on a1: p99 valid repetitions
+  // `p99` and `p99 + 1` and an invalid one of 99, then the attempt ends with `outcome`.
+  v1::Run Measured(v1::RunKind kind, bool aa, const std::string& branch, double p99,
+                   v1::AttemptOutcome outcome = v1::ATTEMPT_OUTCOME_SUCCEEDED) {
+    v1::RunSpec spec;
+    spec.set_project("p");
+    spec.set_suite_name("s");
+    spec.set_branch(branch);
+    spec.set_baseline_branch("main");
+    spec.set_commit("c");
+    spec.set_kind(kind);
+    spec.set_aa(aa);
+    spec.add_jobs()->mutable_command()->set_command("true");
+    spec.mutable_jobs(0)->set_name("bench");
+    spec.mutable_jobs(0)->set_max_attempts(1);
+    auto run = jobs_->SubmitRun(spec);
+    EXPECT_TRUE(run.ok()) << run.status();
+    auto claim = jobs_->ClaimJob("a1", nullptr);
+    EXPECT_TRUE(claim.ok() && claim->has_value());
+    assign_ = **claim;
+    EXPECT_TRUE(
+        results_->StoreResults(Req({Rep(1, p99), Rep(2, p99 + 1), Rep(3, 99, false)})).ok());
+    v1::CompleteAttemptRequest c;
+    c.set_attempt_id(assign_.attempt_id());
+    c.set_epoch(assign_.epoch());
+    c.set_outcome(outcome);
+    EXPECT_TRUE(jobs_->CompleteAttempt(c).ok());
+    return *run;
+  }
+
   v1::UploadResultsRequest Req(std::vector<v1::RepetitionResult> reps) {
     v1::UploadResultsRequest req;
     req.set_attempt_id(assign_.attempt_id());
@@ -275,43 +314,12 @@ namespace {
 // The analysis store's noise samples: baseline runs of the branch and A/A runs measured against
 // it, never candidates, each run's valid values apart.
 TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
-  // The fixture's run holds the agent: finish it first.
-  v1::CompleteAttemptRequest done;
-  done.set_attempt_id(assign_.attempt_id());
-  done.set_epoch(assign_.epoch());
-  done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
-  ASSERT_TRUE(jobs_->CompleteAttempt(done).ok());
-  auto measured = [&](v1::RunKind kind, bool aa, const std::string& branch, double p99) {
-    v1::RunSpec spec;
-    spec.set_project("p");
-    spec.set_suite_name("s");
-    spec.set_branch(branch);
-    spec.set_baseline_branch("main");
-    spec.set_commit("c");
-    spec.set_kind(kind);
-    spec.set_aa(aa);
-    spec.add_jobs()->mutable_command()->set_command("true");
-    spec.mutable_jobs(0)->set_name("bench");
-    spec.mutable_jobs(0)->set_max_attempts(1);
-    auto run = jobs_->SubmitRun(spec);
-    EXPECT_TRUE(run.ok()) << run.status();
-    auto claim = jobs_->ClaimJob("a1", nullptr);
-    EXPECT_TRUE(claim.ok() && claim->has_value());
-    assign_ = **claim;
-    EXPECT_TRUE(
-        results_->StoreResults(Req({Rep(1, p99), Rep(2, p99 + 1), Rep(3, 99, false)})).ok());
-    v1::CompleteAttemptRequest c;
-    c.set_attempt_id(assign_.attempt_id());
-    c.set_epoch(assign_.epoch());
-    c.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
-    EXPECT_TRUE(jobs_->CompleteAttempt(c).ok());
-    return *run;
-  };
-  measured(v1::RUN_KIND_BASELINE, false, "main", 10);
-  v1::Run aa = measured(v1::RUN_KIND_EXPERIMENT, true, "aa-check", 20);
-  measured(v1::RUN_KIND_CANDIDATE, false, "feature", 30);
-  measured(v1::RUN_KIND_EXPERIMENT, false, "main", 40);  // an experiment that is not an A/A
-  v1::Run cand = measured(v1::RUN_KIND_CANDIDATE, false, "feature", 50);
+  FinishFixtureRun();
+  Measured(v1::RUN_KIND_BASELINE, false, "main", 10);
+  v1::Run aa = Measured(v1::RUN_KIND_EXPERIMENT, true, "aa-check", 20);
+  Measured(v1::RUN_KIND_CANDIDATE, false, "feature", 30);
+  Measured(v1::RUN_KIND_EXPERIMENT, false, "main", 40);  // an experiment that is not an A/A
+  v1::Run cand = Measured(v1::RUN_KIND_CANDIDATE, false, "feature", 50);
   PgAnalysisStore analysis(*pool_);
   auto noise = analysis.NoiseSamples(cand, "main", "bench", "", 10);
   ASSERT_TRUE(noise.ok()) << noise.status();
@@ -326,16 +334,58 @@ TEST_F(PgResultStoreTest, NoiseComesFromBaselineAndAaRunsOnly) {
   EXPECT_EQ(own->at("http.latency.p99"), (std::vector<std::vector<double>>{{10, 11}}));
 }
 
+// `perfgate history`: a point per succeeded baseline of the branch (the run's summary, written as
+// it succeeded), from its valid repetitions; candidates, other branches and failed runs are not
+// points; newest `limit` points, oldest first.
+TEST_F(PgResultStoreTest, HistoryPointsAreTheSucceededBaselinesSummaries) {
+  FinishFixtureRun();
+  const v1::Run b1 = Measured(v1::RUN_KIND_BASELINE, false, "main", 10);
+  Measured(v1::RUN_KIND_CANDIDATE, false, "feature", 30);
+  Measured(v1::RUN_KIND_BASELINE, false, "other", 40);
+  Measured(v1::RUN_KIND_BASELINE, false, "main", 50, v1::ATTEMPT_OUTCOME_FAILED);
+  const v1::Run b2 = Measured(v1::RUN_KIND_BASELINE, false, "main", 20);
+  PgAnalysisStore analysis(*pool_);
+  v1::GetHistoryRequest req;
+  req.set_project("p");
+  req.set_branch("main");
+  req.set_suite_name("s");
+  req.set_metric("http.latency.p99");
+  auto h = analysis.GetHistory(req);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->job_name(), "bench");
+  EXPECT_EQ(h->unit(), "ms");
+  EXPECT_EQ(h->direction(), v1::DIRECTION_LOWER_IS_BETTER);
+  ASSERT_EQ(h->points_size(), 2);
+  EXPECT_EQ(h->points(0).run_id(), b1.id());
+  EXPECT_DOUBLE_EQ(h->points(0).median(), 10.5);  // repetitions 10 and 11; the invalid 99 not
+  EXPECT_DOUBLE_EQ(h->points(0).q1(), 10.25);
+  EXPECT_DOUBLE_EQ(h->points(0).q3(), 10.75);
+  EXPECT_EQ(h->points(0).repetitions(), 2);
+  EXPECT_EQ(h->points(1).run_id(), b2.id());
+  EXPECT_DOUBLE_EQ(h->points(1).median(), 20.5);
+  req.set_limit(1);
+  h = analysis.GetHistory(req);
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_EQ(h->points_size(), 1);
+  EXPECT_EQ(h->points(0).run_id(), b2.id());
+  // The project left out: any project's.
+  req.clear_project();
+  h = analysis.GetHistory(req);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->points_size(), 1);
+  req.set_metric("http.nothing");
+  EXPECT_EQ(analysis.GetHistory(req).status().code(), absl::StatusCode::kNotFound);
+  // A summary row per metric (2) of each succeeded run that measured (4; the fixture's stored
+  // nothing), none of the failed one.
+  EXPECT_EQ(testing::Count(*pool_, "SELECT count(*) FROM metric_summaries"), 4 * 2);
+}
+
 // The results fence (issue 17): an attempt superseded by a later attempt of its job (its
 // lease ran out, it was lost beyond lost_after, the job was retried) can store no results and no
 // blob chunks, even with its own epoch; what it stored before stays for the record, but the job's
 // results, the analysis and the noise estimate read only the attempt that completed the job.
 TEST_F(PgResultStoreTest, ASupersededAttemptsLateResultsAreRefusedAndNeverAnalysed) {
-  v1::CompleteAttemptRequest done;  // the fixture's run holds the agent: finish it first
-  done.set_attempt_id(assign_.attempt_id());
-  done.set_epoch(assign_.epoch());
-  done.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
-  ASSERT_TRUE(jobs_->CompleteAttempt(done).ok());
+  FinishFixtureRun();
   auto sql = [&](const std::string& q) {
     ASSERT_TRUE(pool_
                     ->Transact([&](pqxx::work& tx) {
