@@ -1,6 +1,10 @@
 #include "common/json/proto_json.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
+
+#include "common/hash/sha256.h"
 
 namespace perfgate::common {
 
@@ -12,6 +16,17 @@ std::string ProtoToJson(const google::protobuf::Message& m, bool pretty) {
   o.always_print_primitive_fields = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   return out;
+}
+
+std::string ProtoDigest(const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
 }
 
 }  // namespace perfgate::common

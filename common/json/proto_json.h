@@ -12,4 +12,8 @@ namespace perfgate::common {
 // `pretty`: indented, for people and files; otherwise one line (HTTP bodies).
 std::string ProtoToJson(const google::protobuf::Message& m, bool pretty = true);
 
+// SHA-256 (hex) of the message's deterministic binary serialization: equal messages, equal
+// digests (an idempotent request's fingerprint).
+std::string ProtoDigest(const google::protobuf::Message& m);
+
 }  // namespace perfgate::common

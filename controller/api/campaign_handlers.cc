@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json/proto_json.h"
 #include "common/spec/suite_tiers.h"
 #include "common/status/grpc_status.h"
 #include "common/time/cron.h"
@@ -48,11 +49,24 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("SubmitCampaign"));
   auto who = Caller(*ctx, __func__);
   if (auto s = Ready(who.status(), campaigns_); !s.ok()) return s;
+  if (auto s = CheckRequestId(req->request_id()); !s.ok()) return ToGrpcStatus(s);
   v1::Campaign c = req->campaign();
   if (auto s = CheckCampaign(&c, req->wait_for_capacity()); !s.ok()) return s;
   for (auto& t : *c.mutable_tiers()) t.mutable_spec()->set_submitted_by(who->name);
-  auto stored = campaigns_->SubmitCampaign(c);
+  CampaignStore::Submission by{who->name, req->request_id(), ""};
+  if (!by.request_id.empty()) {
+    v1::SubmitCampaignRequest what = *req;  // the request as sent, but for its key
+    what.clear_request_id();
+    by.request_digest = common::ProtoDigest(what);
+  }
+  auto stored = campaigns_->SubmitCampaign(c, by);
   if (!stored.ok()) return ToGrpcStatus(stored.status());
+  if (stored->duplicate()) {
+    spdlog::info("msg=\"campaign submission repeated\" campaign={} request_id={} by={}",
+                 stored->id(), by.request_id, who->name);
+    *resp = *std::move(stored);
+    return grpc::Status::OK;
+  }
   spdlog::info("msg=\"campaign submitted\" campaign={} suite={} tiers={} kind={} commit={}",
                stored->id(), stored->suite_name(), stored->tiers_size(), RunKindName(c.kind()),
                c.commit());

@@ -19,7 +19,8 @@ grpc::Status BadId(const char* field) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                       std::string(field) + ": must be a positive run id");
 }
-// A client's request_id: short, and of characters that need no quoting in logs.
+}  // namespace
+
 absl::Status CheckRequestId(const std::string& id) {
   if (id.size() > 128)
     return absl::InvalidArgumentError(
@@ -31,8 +32,6 @@ absl::Status CheckRequestId(const std::string& id) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 grpc::Status ControllerService::SubmitRun(grpc::ServerContext* ctx, const v1::SubmitRunRequest* req,
                                           v1::SubmitRunResponse* resp) {

@@ -21,6 +21,10 @@
 
 namespace perfgate::controller {
 
+// A client's idempotency key (SubmitRun, SubmitCampaign): at most 128 characters, of letters,
+// digits and . _ : - (no quoting in logs); INVALID_ARGUMENT naming request_id otherwise.
+absl::Status CheckRequestId(const std::string& id);
+
 class ControllerService final
     : public v1::Controller::WithCallbackMethod_WatchRun<v1::Controller::Service> {
  public:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,9 +20,18 @@ v1::RunState CampaignState(const v1::Campaign& c);
 class CampaignStore {
  public:
   virtual ~CampaignStore() = default;
+  // Who submits a campaign, and the idempotency key of their request (both optional).
+  struct Submission {
+    std::string submitted_by;
+    std::string request_id;      // "" none
+    std::string request_digest;  // of the request as sent: a reused id with another is refused
+  };
   // Stores the campaign and one run per tier (each tier's spec already validated, with the
-  // campaign's project, branch, commit, kind and suite name) in one transaction.
-  virtual absl::StatusOr<v1::Campaign> SubmitCampaign(const v1::Campaign& c) = 0;
+  // campaign's project, branch, commit, kind and suite name) in one transaction. With a
+  // request_id the caller used before: that campaign with duplicate set, or ALREADY_EXISTS
+  // when the digest differs.
+  virtual absl::StatusOr<v1::Campaign> SubmitCampaign(const v1::Campaign& c,
+                                                      const Submission& by) = 0;
   // NOT_FOUND for an unknown id.
   virtual absl::StatusOr<v1::Campaign> GetCampaign(int64_t id) = 0;
   virtual absl::StatusOr<v1::ListCampaignsResponse> ListCampaigns(

@@ -91,10 +91,34 @@ absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c,
   return id;
 }
 
-absl::StatusOr<v1::Campaign> PgCampaignStore::SubmitCampaign(const v1::Campaign& c) {
+absl::StatusOr<v1::Campaign> PgCampaignStore::SubmitCampaign(const v1::Campaign& c,
+                                                             const Submission& by) {
   v1::Campaign out;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    if (!by.request_id.empty()) {
+      // Concurrent retries of one request wait here for each other; the first inserts.
+      Exec(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 18))",
+           by.submitted_by + "\n" + by.request_id);
+      auto prior = Exec(tx,
+                        "SELECT id, request_digest FROM campaigns WHERE submitted_by = $1 AND "
+                        "request_id = $2",
+                        by.submitted_by, by.request_id);
+      if (!prior.empty()) {
+        const int64_t id = prior[0][0].as<int64_t>();
+        if (prior[0][1].as<std::string>() != by.request_digest)
+          return absl::AlreadyExistsError(
+              absl::StrCat("request_id: '", by.request_id, "' was used for campaign ", id,
+                           ", which had another request; use a new request_id"));
+        ASSIGN_OR_RETURN(out, LoadCampaign(tx, id));
+        out.set_duplicate(true);
+        return absl::OkStatus();
+      }
+    }
     ASSIGN_OR_RETURN(int64_t id, InsertCampaign(tx, c));
+    Exec(tx,
+         "UPDATE campaigns SET submitted_by = $2, request_id = NULLIF($3, ''), request_digest = "
+         "NULLIF($4, '') WHERE id = $1",
+         id, by.submitted_by, by.request_id, by.request_digest);
     ASSIGN_OR_RETURN(out, LoadCampaign(tx, id));
     return absl::OkStatus();
   }));

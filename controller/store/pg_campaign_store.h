@@ -15,7 +15,7 @@ absl::StatusOr<int64_t> InsertCampaign(pqxx::work& tx, const v1::Campaign& c,
 class PgCampaignStore : public CampaignStore {
  public:
   explicit PgCampaignStore(PgPool& pool) : pool_(pool) {}
-  absl::StatusOr<v1::Campaign> SubmitCampaign(const v1::Campaign& c) override;
+  absl::StatusOr<v1::Campaign> SubmitCampaign(const v1::Campaign& c, const Submission& by) override;
   absl::StatusOr<v1::Campaign> GetCampaign(int64_t id) override;
   absl::StatusOr<v1::ListCampaignsResponse> ListCampaigns(
       const v1::ListCampaignsRequest& req) override;

@@ -1,14 +1,12 @@
 // The queue's transaction steps (pg_queue_tx.h).
 #include "controller/store/pg_queue_tx.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/hash/sha256.h"
+#include "common/json/proto_json.h"
 #include "common/status/macros.h"
 #include "controller/store/pg_util.h"
 
@@ -79,14 +77,7 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
 std::string RequestDigest(const v1::RunSpec& spec) {
   v1::RunSpec what = spec;
   what.clear_request_id();
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    what.SerializeToCodedStream(&coded);
-  }
-  return common::Sha256Hex(bytes);
+  return common::ProtoDigest(what);
 }
 
 absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {

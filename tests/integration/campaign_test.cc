@@ -193,9 +193,34 @@ TEST_F(CampaignTest, BadCampaignsAreRefusedNamingTheTierAndNothingIsStored) {
   EXPECT_EQ(runs.runs_size(), 0);
 
   // Queued instead with --wait-for-capacity, and cancelled as a whole.
-  const int64_t id = SubmitCampaign(
-      {"--suite", suite, "--tiers", "huge,small", "--wait-for-capacity", "--commit", "HEAD"}, &out);
+  const int64_t id =
+      SubmitCampaign({"--suite", suite, "--tiers", "huge,small", "--wait-for-capacity", "--commit",
+                      "HEAD", "--request-id", "ci-job-17"},
+                     &out);
   ASSERT_GT(id, 0) << out;
+  // The same request again (a CI retry after a lost reply): the first campaign, no second; the
+  // same id for another request: refused, naming it.
+  EXPECT_EQ(SubmitCampaign({"--suite", suite, "--tiers", "huge,small", "--wait-for-capacity",
+                            "--commit", "HEAD", "--request-id", "ci-job-17"},
+                           &out),
+            id);
+  EXPECT_NE(out.find("\"duplicate\": true"), std::string::npos) << out;
+  EXPECT_EQ(SubmitCampaign({"--suite", suite, "--tiers", "small", "--wait-for-capacity", "--commit",
+                            "HEAD", "--request-id", "ci-job-17"},
+                           &out),
+            0);
+  EXPECT_NE(out.find("request_id: 'ci-job-17' was used for campaign " + std::to_string(id) +
+                     ", which had another request"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(SubmitCampaign({"--suite", suite, "--request-id", "no spaces"}, &out), 0);
+  EXPECT_NE(out.find("request_id: only letters, digits"), std::string::npos) << out;
+  {
+    v1::ListCampaignsResponse all;
+    auto ctx = Ctx();
+    ASSERT_TRUE(stub_->ListCampaigns(ctx.get(), v1::ListCampaignsRequest(), &all).ok());
+    EXPECT_EQ(all.campaigns_size(), 1);
+  }
   EXPECT_EQ(Cli({"campaign", "cancel", std::to_string(id)}, &out), 0) << out;
   EXPECT_TRUE(WaitUntil(
       [&] {

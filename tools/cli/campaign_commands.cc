@@ -35,7 +35,8 @@ void RenderCampaign(std::ostream& o, const v1::Campaign& c) {
 }
 
 struct SubmitFlags {
-  std::string suite, tiers, commit, branch, project, kind = "experiment", baseline_branch;
+  std::string suite, tiers, commit, branch, project, kind = "experiment", baseline_branch,
+                                                     request_id;
   std::vector<std::string> params;
   bool wait = false, wait_for_capacity = false;
   std::string timeout = "6h";
@@ -124,9 +125,16 @@ int Submit(Client& c, const SubmitFlags& f) {
   v1::RunKind k = v1::RUN_KIND_EXPERIMENT;
   ParseEnumFlag(f.kind, "RUN_KIND_", &v1::RunKind_Parse, &k);
   camp->set_kind(k);
+  // One id for this submission: a retry after a lost reply finds the campaign the first made.
+  req.set_request_id(f.request_id.empty() ? NewRequestId() : f.request_id);
   v1::Campaign resp;
-  auto ctx = c.Ctx();
-  if (grpc::Status s = c.stub().SubmitCampaign(ctx.get(), req, &resp); !s.ok()) return Fail(s);
+  grpc::Status s = CallWithRetries(
+      "campaign submission " + req.request_id(),
+      [&](grpc::ClientContext* ctx) { return c.stub().SubmitCampaign(ctx, req, &resp); }, c);
+  if (!s.ok()) return Fail(s);
+  if (resp.duplicate() && !c.json())
+    std::cerr << "perfgate: request " << req.request_id() << " was submitted before: campaign "
+              << resp.id() << "\n";
   if (!f.wait) return Show(c, resp, [&] { RenderCampaign(std::cout, resp); });
   std::cerr << "submitted campaign " << resp.id() << " (" << resp.tiers_size() << " tiers)\n";
   return WatchCampaign(c, resp.id(), timeout);
@@ -187,6 +195,10 @@ void AddCampaignCommands(CLI::App& app, Commands& cmds) {
                    "queue a tier no known agent can host yet instead of refusing it");
   submit->add_option("--timeout", f->timeout, "with --wait: give up after this long")
       ->capture_default_str();
+  submit->add_option("--request-id", f->request_id,
+                     "name this submission (e.g. the CI job's id): submitting again with the same "
+                     "id answers with the first campaign instead of making another (default: one "
+                     "id per invocation, kept across its retries)");
   cmds.Add(submit, [f](Client* c, const Globals&) { return Submit(*c, *f); });
 
   auto list_project = std::make_shared<std::string>();
