@@ -526,6 +526,7 @@ absl::StatusOr<int> ControllerAppImpl::StartGrpc(const Auths& auth) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0)
     return absl::UnavailableError("cannot listen on --grpc-listen " + cfg_.grpc_listen);
