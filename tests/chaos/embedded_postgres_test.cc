@@ -2,10 +2,17 @@
 // the production settings (fsync on, synchronous commit), killed with kill -9 under a running
 // job. The controller restarts it (crash recovery), says so in its log and metrics, and the run
 // ends with every line exactly once; the API answers again without restarting the controller.
+// And PostgreSQL killed at exact boundaries: the controller stopped by a failpoint (=stop) right
+// after a commit (an accept, which commits without waiting for the disk; a log batch; a
+// completion), the postmaster killed while it is stopped, the controller continued: whatever
+// the crash kept, the run ends once, with every line of its completing attempt once.
 #include <httplib.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "tests/integration/fixture.h"
 
@@ -65,6 +72,66 @@ TEST_F(ClusterTest, EmbeddedPostgresKilledMidJobIsRestartedAndTheRunEndsWithEver
   // And it stops cleanly, with its server.
   EXPECT_EQ(controller_->process().Terminate(), 0);
   EXPECT_EQ(Postmaster(co.data_dir + "/pg"), 0) << "the server stopped with the controller";
+}
+
+// The state letter of /proc/PID/stat ('T' stopped).
+char ProcessState(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+class PostgresAtABoundaryTest : public ClusterTest {
+ protected:
+  void KillPostgresRightAfter(const std::string& point) {
+    ControllerOptions co;
+    co.data_dir = dir_ + "/controller";
+    setenv("PERFGATE_FAILPOINTS", (point + "=stop").c_str(), 1);
+    StartController(co);
+    unsetenv("PERFGATE_FAILPOINTS");
+    StartAgent("a1");
+    v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 40); do echo line-$i; sleep 0.05; done");
+    const pid_t controller = controller_->process().pid();
+    ASSERT_TRUE(WaitUntil([&] { return ProcessState(controller) == 'T'; }, absl::Seconds(60)))
+        << "the failpoint was never reached";
+    const pid_t postmaster = Postmaster(co.data_dir + "/pg");
+    ASSERT_GT(postmaster, 0);
+    ASSERT_EQ(kill(postmaster, SIGKILL), 0);
+    ASSERT_EQ(kill(controller, SIGCONT), 0);
+    v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(120));
+    ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
+    EXPECT_NE(Postmaster(co.data_dir + "/pg"), postmaster) << "a new postmaster";
+    const auto& last = done.jobs(0).attempts(done.jobs(0).attempts_size() - 1);
+    EXPECT_EQ(last.outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
+    const auto logs = RunLogs(*stub_, run.id());
+    EXPECT_EQ(NumberedLines(AttemptStdout(logs, last.id())), Range(1, 40));
+    // No chunk twice in any attempt.
+    std::map<int64_t, std::set<int64_t>> seqs;
+    for (const auto& c : logs)
+      EXPECT_TRUE(seqs[c.attempt_id()].insert(c.seq()).second)
+          << "attempt " << c.attempt_id() << " chunk " << c.seq() << " twice";
+    // (The run may have ended before the server is back: a completion was durable.)
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          return controller_->process().Log().find("msg=\"private PostgreSQL restarted\"") !=
+                 std::string::npos;
+        },
+        absl::Seconds(60)));
+    EXPECT_NE(controller_->process().Log().find("failpoint: continued"), std::string::npos);
+  }
+};
+
+TEST_F(PostgresAtABoundaryTest, KilledRightAfterAnAcceptCommitted) {
+  KillPostgresRightAfter("controller.accept_attempt.after_commit");
+}
+
+TEST_F(PostgresAtABoundaryTest, KilledRightAfterALogBatchCommitted) {
+  KillPostgresRightAfter("controller.upload_log.after_commit@2");
+}
+
+TEST_F(PostgresAtABoundaryTest, KilledRightAfterACompletionCommitted) {
+  KillPostgresRightAfter("controller.complete_attempt.after_commit");
 }
 
 }  // namespace
