@@ -1,5 +1,6 @@
 #include "controller/dispatch/dispatcher.h"
 
+#include "common/fault/failpoint.h"
 #include "common/log/log.h"
 
 namespace perfgate::controller {
@@ -30,6 +31,7 @@ int Dispatcher::DispatchOnce() {
                  claims.status().message());
     return 0;
   }
+  if (!claims->empty()) common::Failpoint("controller.claim.after_commit");
   int assigned = 0;
   for (const JobStore::Claim& c : *claims) {
     const v1::Assign& a = c.assign;

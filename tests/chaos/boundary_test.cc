@@ -15,21 +15,13 @@
 #include <future>
 #include <map>
 
+#include "tests/chaos/chaos_support.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
 namespace {
 
 constexpr int kLines = 40;
-
-// PERFGATE_FAILPOINTS for the processes started while it lives (children inherit it).
-class ArmedFailpoints {
- public:
-  explicit ArmedFailpoints(const std::string& spec) {
-    setenv("PERFGATE_FAILPOINTS", spec.c_str(), 1);
-  }
-  ~ArmedFailpoints() { unsetenv("PERFGATE_FAILPOINTS"); }
-};
 
 class BoundaryTest : public ClusterTest {
  protected:

@@ -3,8 +3,8 @@
 // job. The controller restarts it (crash recovery), says so in its log and metrics, and the run
 // ends with every line exactly once; the API answers again without restarting the controller.
 // And PostgreSQL killed at exact boundaries: the controller stopped by a failpoint (=stop) right
-// after a commit (an accept, which commits without waiting for the disk; a log batch; a
-// completion), the postmaster killed while it is stopped, the controller continued: whatever
+// after a commit (a claim and an accept, which commit without waiting for the disk; a log batch;
+// a completion), the postmaster killed while it is stopped, the controller continued: whatever
 // the crash kept, the run ends once, with every line of its completing attempt once.
 #include <httplib.h>
 #include <signal.h>
@@ -14,19 +14,13 @@
 #include <map>
 #include <set>
 
+#include "tests/chaos/chaos_support.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
 namespace {
 
 constexpr int kLines = 200;
-
-pid_t Postmaster(const std::string& cluster_dir) {
-  std::ifstream in(cluster_dir + "/postmaster.pid");
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
-}
 
 std::string Metrics(int http_port) {
   httplib::Client cli("127.0.0.1", http_port);
@@ -74,22 +68,15 @@ TEST_F(ClusterTest, EmbeddedPostgresKilledMidJobIsRestartedAndTheRunEndsWithEver
   EXPECT_EQ(Postmaster(co.data_dir + "/pg"), 0) << "the server stopped with the controller";
 }
 
-// The state letter of /proc/PID/stat ('T' stopped).
-char ProcessState(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t paren = stat.rfind(')');
-  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
-}
-
 class PostgresAtABoundaryTest : public ClusterTest {
  protected:
   void KillPostgresRightAfter(const std::string& point) {
     ControllerOptions co;
     co.data_dir = dir_ + "/controller";
-    setenv("PERFGATE_FAILPOINTS", (point + "=stop").c_str(), 1);
-    StartController(co);
-    unsetenv("PERFGATE_FAILPOINTS");
+    {
+      ArmedFailpoints armed(point + "=stop");
+      StartController(co);
+    }
     StartAgent("a1");
     v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 40); do echo line-$i; sleep 0.05; done");
     const pid_t controller = controller_->process().pid();
@@ -121,6 +108,10 @@ class PostgresAtABoundaryTest : public ClusterTest {
     EXPECT_NE(controller_->process().Log().find("failpoint: continued"), std::string::npos);
   }
 };
+
+TEST_F(PostgresAtABoundaryTest, KilledRightAfterAClaimCommitted) {
+  KillPostgresRightAfter("controller.claim.after_commit");
+}
 
 TEST_F(PostgresAtABoundaryTest, KilledRightAfterAnAcceptCommitted) {
   KillPostgresRightAfter("controller.accept_attempt.after_commit");

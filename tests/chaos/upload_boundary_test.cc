@@ -6,14 +6,18 @@
 //   - the controller between storing a profile blob's chunk and replying: the chunk is sent
 //     again; the blob is stored once, whole (its SHA-256 checked on the last chunk);
 //   - the agent between a results upload and its journal noting it: the attempt is lost with
-//     its agent and the job runs again on the restarted one.
+//     its agent and the job runs again on the restarted one;
+//   - the embedded PostgreSQL (kill -9) right after a results batch committed, the controller
+//     held there by a stopping failpoint and continued after the kill.
 // After each: the run succeeded; the results the analysis reads are one attempt's repetitions
 // 1..3, each once with each measurement once; one CPU profile per repetition, each readable.
+#include <signal.h>
 #include <stdlib.h>
 
 #include <map>
 #include <set>
 
+#include "tests/chaos/chaos_support.h"
 #include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
@@ -47,15 +51,6 @@ jobs:
         profiles:
           - {service: api, url: "http://{host}:{port:api}/debug/pprof", cpu: 1s}
 )yaml";
-
-// PERFGATE_FAILPOINTS for the processes started while it lives (children inherit it).
-class ArmedFailpoints {
- public:
-  explicit ArmedFailpoints(const std::string& spec) {
-    setenv("PERFGATE_FAILPOINTS", spec.c_str(), 1);
-  }
-  ~ArmedFailpoints() { unsetenv("PERFGATE_FAILPOINTS"); }
-};
 
 class UploadBoundaryTest : public BenchmarkTest {
  protected:
@@ -156,6 +151,29 @@ TEST_F(UploadBoundaryTest, AgentKilledBetweenAResultsUploadAndItsJournalNotingIt
       << "the failpoint was never reached";
   StartAgent("a1");  // same work dir and journal
   WaitForSuccess(run);
+  ExpectEachRepetitionAndProfileOnce(run);
+}
+
+TEST_F(UploadBoundaryTest, PostgresKilledRightAfterAResultsBatchCommitted) {
+  ControllerOptions co;
+  co.data_dir = dir_ + "/controller";
+  {
+    ArmedFailpoints armed("controller.upload_results.after_commit=stop");
+    StartController(co);
+  }
+  StartAgent("a1");
+  const int64_t run = SubmitSuite();
+  ASSERT_GT(run, 0);
+  const pid_t controller = controller_->process().pid();
+  ASSERT_TRUE(WaitUntil([&] { return ProcessState(controller) == 'T'; }, absl::Seconds(90)))
+      << "the failpoint was never reached";
+  const pid_t postmaster = Postmaster(co.data_dir + "/pg");
+  ASSERT_GT(postmaster, 0);
+  ASSERT_EQ(kill(postmaster, SIGKILL), 0);
+  ASSERT_EQ(kill(controller, SIGCONT), 0);
+  // (Calls fail while the server restarts: WaitForRunEnd retries them.)
+  const v1::Run done = WaitForRunEnd(*stub_, run, absl::Seconds(150));
+  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
   ExpectEachRepetitionAndProfileOnce(run);
 }
 

@@ -27,9 +27,13 @@ class ClusterTest : public ::testing::Test {
         std::cerr << "---- agent " << name << " log ----\n" << a->process().Log();
     }
     agents_.clear();
+    // A controller running its own PostgreSQL stops it only when it is asked to stop: killed,
+    // it would leave the server running after the test.
+    if (controller_ && embedded_postgres_) controller_->process().Terminate();
     controller_.reset();
   }
   void StartController(ControllerOptions o = {}) {
+    embedded_postgres_ = !o.data_dir.empty();
     if (o.data_dir.empty()) o.dsn = dsn_;
     controller_ = std::make_unique<ControllerProcess>(dir_, o);
     stub_ = controller_->ControllerStub();
@@ -74,6 +78,7 @@ class ClusterTest : public ::testing::Test {
   std::string dir_;
   std::string dsn_;
   std::unique_ptr<ControllerProcess> controller_;
+  bool embedded_postgres_ = false;  // the controller started with a data dir of its own
   std::unique_ptr<v1::Controller::Stub> stub_;
   std::map<std::string, std::unique_ptr<AgentProcess>> agents_;
 };
