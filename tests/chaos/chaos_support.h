@@ -1,13 +1,19 @@
 // What the fault-matrix tests share: failpoints armed for the processes a test starts, the
-// embedded PostgreSQL's postmaster, and whether a process is stopped.
+// embedded PostgreSQL's postmaster, whether a process is stopped, and PostgreSQL killed while a
+// failpoint holds the controller.
 #pragma once
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/types.h>
 
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/harness/processes.h"
 
 namespace perfgate::testing {
 
@@ -36,6 +42,24 @@ inline char ProcessState(pid_t pid) {
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+// Waits until `controller` has stopped at its failpoint (NAME=stop), kills the postmaster of
+// `cluster_dir` (kill -9) and continues the controller. The killed postmaster's pid; 0, with the
+// test failed, when the point was never reached or there was no server.
+inline pid_t KillPostgresWhileStopped(pid_t controller, const std::string& cluster_dir,
+                                      absl::Duration wait) {
+  if (!WaitUntil([&] { return ProcessState(controller) == 'T'; }, wait)) {
+    ADD_FAILURE() << "the failpoint was never reached";
+    return 0;
+  }
+  const pid_t postmaster = Postmaster(cluster_dir);
+  EXPECT_GT(postmaster, 0) << "no postmaster in " << cluster_dir;
+  if (postmaster > 0) {
+    EXPECT_EQ(kill(postmaster, SIGKILL), 0);
+  }
+  EXPECT_EQ(kill(controller, SIGCONT), 0);
+  return postmaster;
 }
 
 }  // namespace perfgate::testing

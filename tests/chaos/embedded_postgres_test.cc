@@ -79,13 +79,9 @@ class PostgresAtABoundaryTest : public ClusterTest {
     }
     StartAgent("a1");
     v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 40); do echo line-$i; sleep 0.05; done");
-    const pid_t controller = controller_->process().pid();
-    ASSERT_TRUE(WaitUntil([&] { return ProcessState(controller) == 'T'; }, absl::Seconds(60)))
-        << "the failpoint was never reached";
-    const pid_t postmaster = Postmaster(co.data_dir + "/pg");
+    const pid_t postmaster = KillPostgresWhileStopped(controller_->process().pid(),
+                                                      co.data_dir + "/pg", absl::Seconds(60));
     ASSERT_GT(postmaster, 0);
-    ASSERT_EQ(kill(postmaster, SIGKILL), 0);
-    ASSERT_EQ(kill(controller, SIGCONT), 0);
     v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(120));
     ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
     EXPECT_NE(Postmaster(co.data_dir + "/pg"), postmaster) << "a new postmaster";

@@ -164,13 +164,9 @@ TEST_F(UploadBoundaryTest, PostgresKilledRightAfterAResultsBatchCommitted) {
   StartAgent("a1");
   const int64_t run = SubmitSuite();
   ASSERT_GT(run, 0);
-  const pid_t controller = controller_->process().pid();
-  ASSERT_TRUE(WaitUntil([&] { return ProcessState(controller) == 'T'; }, absl::Seconds(90)))
-      << "the failpoint was never reached";
-  const pid_t postmaster = Postmaster(co.data_dir + "/pg");
-  ASSERT_GT(postmaster, 0);
-  ASSERT_EQ(kill(postmaster, SIGKILL), 0);
-  ASSERT_EQ(kill(controller, SIGCONT), 0);
+  ASSERT_GT(KillPostgresWhileStopped(controller_->process().pid(), co.data_dir + "/pg",
+                                     absl::Seconds(90)),
+            0);
   // (Calls fail while the server restarts: WaitForRunEnd retries them.)
   const v1::Run done = WaitForRunEnd(*stub_, run, absl::Seconds(150));
   ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
