@@ -1,6 +1,7 @@
 // Periodic duties of a controller replica: lease sweeping (a singleton among replicas, under
-// an advisory lock in the store), ending silent sessions, and retention (old runs' logs and
-// profiles removed, a few seconds' work at a time). (Queue-depth gauges are refreshed when
+// an advisory lock in the store), ending silent sessions, retention (old runs' logs and
+// profiles removed, a few seconds' work at a time), and giving free heap memory back to the
+// kernel every kTrimEvery. (Queue-depth gauges are refreshed when
 // /metrics is scraped, not here.)
 #pragma once
 
@@ -17,6 +18,7 @@ namespace perfgate::controller {
 
 class Housekeeper {
  public:
+  static constexpr absl::Duration kTrimEvery = absl::Seconds(30);
   Housekeeper(JobStore& jobs, SessionManager& sessions, EventBus& work, absl::Duration interval,
               absl::Duration lost_after)
       : jobs_(jobs),
@@ -51,6 +53,7 @@ class Housekeeper {
   absl::Duration retention_every_;
   ControllerMetrics* metrics_ = nullptr;
   absl::Time next_retention_;
+  absl::Time next_trim_;
   EventBus stop_signal_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

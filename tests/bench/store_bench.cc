@@ -322,7 +322,9 @@ int main(int argc, char** argv) {
     if (target == runs) {
       // The fleet: agents connect, then heartbeat every 10 s, spread over the interval.
       const pid_t pid = controller->pid();
-      absl::SleepFor(absl::Seconds(2));
+      // After the controller's periodic return of free memory (every 30 s), so that "before"
+      // is its steady state, not the residue of the queries just measured.
+      absl::SleepFor(absl::Seconds(32));
       const double idle_rss = RssMiB(pid);
       std::vector<std::unique_ptr<bench::SimAgent>> sims;
       for (int i = 0; i < agents; ++i) {
