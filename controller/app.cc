@@ -433,6 +433,7 @@ absl::Status ControllerAppImpl::BuildForge() {
       !wo.gitlab_secret.empty());
   OutboxSenderOptions oo;
   oo.poll = cfg_.outbox_poll;
+  oo.lease = cfg_.outbox_lease;
   outbox_ = std::make_unique<OutboxSender>(*forge_, *jobs_, *analysis_, *results_, *campaigns_,
                                            std::move(clients), outbox_due_, metrics_, oo);
   return absl::OkStatus();

@@ -66,6 +66,7 @@ struct ControllerConfig {
   std::string gitlab_webhook_secret_file;
   absl::Duration forge_timeout = absl::Seconds(10);
   absl::Duration outbox_poll = absl::Seconds(5);
+  absl::Duration outbox_lease = absl::Seconds(60);
 };
 
 class ControllerApp {

@@ -153,6 +153,10 @@ void AddForgeFlags(CLI::App& app, ControllerConfig& cfg) {
   perfgate::common::AddDurationOption(app, "--outbox-poll", &cfg.outbox_poll,
                                       "backstop poll of the outbox (reports are sent as soon as "
                                       "they are due)");
+  perfgate::common::AddDurationOption(
+      app, "--outbox-lease", &cfg.outbox_lease,
+      "how long a report being sent is held by its sender; one whose sender died before "
+      "recording the answer is sent again after this");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "controller/forge/outbox_sender.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/fault/failpoint.h"
 #include "common/log/log.h"
 #include "controller/campaign/campaign_report.h"
 
@@ -159,6 +160,9 @@ int OutboxSender::RunOnce() {
             "result={} status={} error=\"{}\"",
             item.id, item.project, item.kind, item.target, result, o.http_status, o.error);
       }
+      // A test kills the controller here: sent, not yet recorded (sent again once the row's
+      // lease has run out).
+      if (o.kind == SendOutcome::Kind::kSent) common::Failpoint("controller.outbox.after_send");
       if (auto s = forge_.FinishOutbox(item, o); !s.ok()) {
         spdlog::warn("component=outbox msg=\"cannot record the send\" id={} error=\"{}\"", item.id,
                      s.message());

@@ -87,7 +87,7 @@ class ForgeTest : public ClusterTest {
     std::ofstream(commit.empty() ? value_file_ : value_file_ + "-" + commit) << v << "\n";
   }
 
-  void StartForgeController(int grpc_port = 0) {
+  void StartForgeController(int grpc_port = 0, const std::vector<std::string>& extra = {}) {
     ControllerOptions o;
     o.grpc_port = grpc_port;
     o.extra_args = {"--github-webhook-secret-file",
@@ -100,6 +100,7 @@ class ForgeTest : public ClusterTest {
                     "1s",
                     "--analysis-poll",
                     "1s"};
+    o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
     StartController(o);
   }
 

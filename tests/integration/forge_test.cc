@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "tests/chaos/chaos_support.h"
 #include "tests/integration/fixture.h"
 #include "tests/integration/forge_fixture.h"
 
@@ -349,6 +350,52 @@ TEST_F(ForgeTest, OutboxRidesOutOutageRateLimitAndControllerCrash) {
   ASSERT_FALSE(statuses.empty());
   EXPECT_NE(json::parse(statuses.back().body)["state"], "pending");
   EXPECT_TRUE(proxy_->Sent("POST", repo + "/issues/").empty());  // --comment never
+}
+
+// The fault matrix's outbox row (docs/reliability.md): the controller killed (a failpoint) after
+// a report reached GitHub and before the outbox recorded it. The row stays claimed until its
+// lease runs out (3 s here), then the restarted controller sends it again: at least once,
+// recorded once, and every report ends sent.
+TEST_F(ForgeTest, ControllerKilledBetweenSendingAReportAndRecordingItSendsItAgain) {
+  {
+    ArmedFailpoints armed("controller.outbox.after_send");
+    StartForgeController(0, {"--outbox-lease", "3s"});
+  }
+  StartAgent("a1");
+  AddProject({"--comment", "never"});
+  // GitHub unavailable until the delivery has been answered, so that the controller dies on a
+  // retry, not while it answers the webhook.
+  proxy_->SetMode(RecordingProxy::Mode::kUnavailable);
+  Answer opened = Deliver("pull_request", PullRequest("opened"), "o-1");
+  ASSERT_EQ(opened.status, 202) << opened.body.dump();
+  const int64_t cand = Runs(opened)[0];
+  proxy_->SetMode(RecordingProxy::Mode::kForward);
+  ASSERT_TRUE(WaitUntil([&] { return !controller_->process().Running(); }, absl::Seconds(60)))
+      << "no report was sent";
+  // The report it sent: the row of the last "report sent" line of the killed controller.
+  const std::string died = controller_->process().Log();
+  const std::string sent_line = "msg=\"report sent\" ";
+  const size_t at = died.rfind(sent_line);
+  ASSERT_NE(at, std::string::npos) << died;
+  const size_t id_at = at + sent_line.size();
+  const std::string row = died.substr(id_at, died.find(' ', id_at) + 1 - id_at);  // "id=N "
+  auto sends_of_row = [&](const std::string& log) {
+    size_t n = 0;
+    for (size_t p = log.find(sent_line + row); p != std::string::npos;
+         p = log.find(sent_line + row, p + 1))
+      ++n;
+    return n;
+  };
+  ASSERT_EQ(sends_of_row(died), 1u) << died;
+
+  StartForgeController(controller_->grpc_port(), {"--outbox-lease", "3s"});
+  ASSERT_TRUE(WaitUntil([&] { return Analysed(cand); }, absl::Seconds(120)));
+  ASSERT_TRUE(WaitUntil([&] { return OutboxDrained(); }, absl::Seconds(120)));
+  // The row was sent again once its lease ran out (as the run's state then was), and every row
+  // is recorded done.
+  const std::string log = controller_->process().Log();
+  EXPECT_GE(sends_of_row(log), 2u) << row << "\n" << log;
+  for (const auto& e : Outbox()) EXPECT_EQ(e.state(), "done") << e.DebugString();
 }
 
 // A newer push to the pull request supersedes its unfinished run, reported as such.
