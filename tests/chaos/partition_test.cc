@@ -7,15 +7,19 @@
 //     reserved; on healing the agent resumes it; one attempt, every line once;
 //   - longer than --lost-after: the attempt expires, the job runs again on another agent; on
 //     healing the cut-off agent is told to stop, its late writes are refused (no line of its
-//     attempt stored after the expiry), and the run succeeds from the second attempt alone.
+//     attempt stored after the expiry), and the run succeeds from the second attempt alone;
+//   - between a claim's commit and its Assign (the controller held there by a stopping
+//     failpoint): the assignment runs out, the job runs once after healing.
 // After each, the invariants are checked from the database: the run ended, no line lost or
 // duplicated, never two live attempts on one agent. Needs root (namespaces, tc); SKIPPED
 // otherwise.
+#include <signal.h>
 #include <unistd.h>
 
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "tests/chaos/chaos_support.h"
 #include "tests/integration/fixture.h"
 
 namespace perfgate::testing {
@@ -210,6 +214,49 @@ TEST_F(PartitionTest, LongerThanLostAfterTheJobMovesAndTheCutOffAgentsLateWrites
   // (Without the fence, every line a1 spooled while cut off was stored after the expiry.)
   const std::string a1_log = agents_["a1"]->process().Log();
   EXPECT_NE(a1_log.find("controller refused attempt logs"), std::string::npos) << a1_log;
+  ExpectAtMostOneLiveAttemptPerAgent();
+}
+
+// Cut between a claim and its Assign: the controller held by a stopping failpoint just after
+// the claim committed, the agent's link cut, the controller continued, so that its Assign goes
+// into a stalled connection. The assignment's lease (3 s) runs out with the agent unreachable;
+// on healing, the job runs once, whether the agent gets the stale Assign late (TCP retransmits
+// it) and is refused, or a fresh one.
+TEST_F(PartitionTest, CutBetweenAClaimAndItsAssignTheJobStillRunsOnce) {
+  {
+    ArmedFailpoints armed("controller.claim.after_commit=stop");
+    ASSERT_NO_FATAL_FAILURE(StartPartitionableController());
+  }
+  ASSERT_NO_FATAL_FAILURE(StartAgentInNamespace("a1"));
+  v1::Run run = SubmitLines(30);
+  const pid_t controller = controller_->process().pid();
+  ASSERT_TRUE(WaitUntil([&] { return ProcessState(controller) == 'T'; }, absl::Seconds(30)))
+      << "the claim's failpoint was never reached";
+  Cut();
+  ASSERT_EQ(kill(controller, SIGCONT), 0);
+  // The claimed attempt was never accepted: it ends without running.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Count(
+                   "SELECT count(*) FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE "
+                   "j.run_id = " +
+                   std::to_string(run.id()) +
+                   " AND a.state NOT IN ('ASSIGNED', 'RUNNING', 'LOST')") >= 1;
+      },
+      absl::Seconds(30)))
+      << "the assignment's lease ran out during the partition";
+  ExpectAtMostOneLiveAttemptPerAgent();
+  absl::SleepFor(absl::Seconds(2));
+  Heal();
+  v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(90));
+  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
+  const auto& attempts = done.jobs(0).attempts();
+  ASSERT_GE(attempts.size(), 2) << "the first assignment never ran";
+  const auto logs = RunLogs(*stub_, run.id());
+  EXPECT_TRUE(AttemptStdout(logs, attempts[0].id()).empty()) << "the stalled Assign never ran";
+  EXPECT_EQ(NumberedLines(AttemptStdout(logs, attempts[attempts.size() - 1].id())), Range(1, 30));
+  for (int i = 1; i + 1 < attempts.size(); ++i)
+    EXPECT_TRUE(AttemptStdout(logs, attempts[i].id()).empty()) << attempts[i].DebugString();
   ExpectAtMostOneLiveAttemptPerAgent();
 }
 
