@@ -12,6 +12,8 @@ namespace perfgate::controller {
 
 struct ControllerConfig {
   std::string grpc_listen = "127.0.0.1:7600";
+  // A listener serving only the agents' gateway; "" = agents use grpc_listen.
+  std::string agent_listen;
   std::string http_listen = "127.0.0.1:7601";
   std::string postgres_dsn;  // empty: embedded PostgreSQL under data_dir
   std::string data_dir = "./perfgate-data";

@@ -130,6 +130,7 @@ ControllerProcess::ControllerProcess(const std::string& dir, ControllerOptions o
   auto j = nlohmann::json::parse(in);
   grpc_port_ = j["grpc_port"];
   http_port_ = j["http_port"];
+  if (j.contains("agent_port")) agent_port_ = j["agent_port"];
 }
 
 std::unique_ptr<v1::Controller::Stub> ControllerProcess::ControllerStub() const {

@@ -74,6 +74,10 @@ class ControllerProcess {
   ControllerProcess(const std::string& dir, ControllerOptions opts);
   std::string address() const { return grpc_host_ + ":" + std::to_string(grpc_port_); }
   int grpc_port() const { return grpc_port_; }
+  // Where agents connect: the --agent-listen port when the controller has one, else address().
+  std::string agent_address() const {
+    return agent_port_ == 0 ? address() : grpc_host_ + ":" + std::to_string(agent_port_);
+  }
   int http_port() const { return http_port_; }
   ChildProcess& process() { return *proc_; }
   std::unique_ptr<v1::Controller::Stub> ControllerStub() const;
@@ -84,6 +88,7 @@ class ControllerProcess {
   std::string grpc_host_;
   int grpc_port_ = 0;
   int http_port_ = 0;
+  int agent_port_ = 0;
 };
 
 class AgentProcess {

@@ -41,7 +41,7 @@ class ClusterTest : public ::testing::Test {
   AgentProcess& StartAgent(const std::string& name, std::vector<std::string> extra_args = {}) {
     agents_.erase(name);
     auto& a = agents_[name];
-    a = std::make_unique<AgentProcess>(name, controller_->address(), dir_ + "/agent-" + name,
+    a = std::make_unique<AgentProcess>(name, controller_->agent_address(), dir_ + "/agent-" + name,
                                        std::move(extra_args));
     EXPECT_TRUE(WaitUntil([&] { return AgentConnected(name); }, absl::Seconds(20)))
         << name << " never connected";

@@ -1,4 +1,5 @@
 // Submit -> dispatch -> agent runs -> logs and result back, through real processes.
+#include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <signal.h>
 
@@ -269,6 +270,30 @@ TEST_F(ClusterTest, ARepeatedSubmissionAnswersWithTheFirstRunAndTheCliRetriesWit
   EXPECT_NE(cli_out.find("; retrying submission cli-"), std::string::npos) << cli_out;
   ASSERT_TRUE(stub_->ListRuns(Ctx().get(), v1::ListRunsRequest(), &runs).ok());
   EXPECT_EQ(runs.runs_size(), 3);
+}
+
+// --agent-listen: a port serving the agents' gateway alone (README, "The store at fleet
+// scale": an agent's connection costs less there). An agent connected there runs a job; the
+// operators' API is not served there; agents on --grpc-listen still connect, so a fleet can
+// move over one agent at a time.
+TEST_F(ClusterTest, AgentsConnectOnAListenerOfTheirOwnThatServesNothingElse) {
+  ControllerOptions o;
+  o.extra_args = {"--agent-listen", "127.0.0.1:0"};
+  StartController(o);
+  ASSERT_NE(controller_->agent_address(), controller_->address());
+  StartAgent("a1");  // on the agents' port
+  v1::Run done =
+      WaitForRunEnd(*stub_, SubmitCommand(*stub_, "echo on-its-own-port").id(), absl::Seconds(60));
+  ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.jobs(0).attempts(0).agent(), "a1");
+  auto api = v1::Controller::NewStub(
+      grpc::CreateChannel(controller_->agent_address(), grpc::InsecureChannelCredentials()));
+  v1::ListAgentsResponse agents;
+  EXPECT_EQ(api->ListAgents(Ctx().get(), v1::ListAgentsRequest(), &agents).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  agents_["a2"] = std::make_unique<AgentProcess>("a2", controller_->address(), dir_ + "/agent-a2");
+  EXPECT_TRUE(WaitUntil([&] { return AgentConnected("a2"); }, absl::Seconds(20)))
+      << "an agent on the API's port";
 }
 
 TEST_F(ClusterTest, CancelQueuedRunIsImmediate) {

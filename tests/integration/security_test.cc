@@ -646,6 +646,21 @@ TEST_F(SecurityTest, SecretsAndListenersAreCheckedAtStart) {
       controller({"--grpc-listen", "0.0.0.0:0", "--api-token-file", tight, "--insecure-no-auth"});
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("is not loopback: pass --tls-cert and --tls-key"), std::string::npos) << out;
+  // The agents' own port is held to the same rules: off loopback, agents identified and TLS.
+  std::tie(code, out) = controller({"--agent-listen", "0.0.0.0:0"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("--agent-listen 0.0.0.0:0 is not loopback: pass --agent-token-file or "
+                     "--tls-client-ca"),
+            std::string::npos)
+      << out;
+  std::tie(code, out) = controller({"--agent-listen", "0.0.0.0:0", "--insecure-no-auth"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("--agent-listen 0.0.0.0:0 is not loopback: pass --tls-cert and --tls-key"),
+            std::string::npos)
+      << out;
+  std::tie(code, out) = controller({"--agent-listen", "no-port-here"});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("--agent-listen"), std::string::npos) << out;
   WriteSecret(dir_ + "/short", "ops admin short\n");
   std::tie(code, out) = controller({"--api-token-file", dir_ + "/short"});
   EXPECT_NE(out.find(":1: a token must be at least 16 characters"), std::string::npos) << out;
