@@ -96,6 +96,9 @@ class BenchController {
     auto ready = nlohmann::json::parse(std::ifstream(dir + "/ready"));
     c->grpc_addr_ = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
     c->http_port_ = ready["http_port"].get<int>();
+    c->agent_addr_ = ready.contains("agent_port")
+                         ? "127.0.0.1:" + std::to_string(ready["agent_port"].get<int>())
+                         : c->grpc_addr_;
     return c;
   }
   ~BenchController() { Stop(); }
@@ -107,13 +110,15 @@ class BenchController {
   }
   pid_t pid() const { return pid_; }
   const std::string& grpc_addr() const { return grpc_addr_; }
+  // Where agents connect: --agent-listen's port when given, else grpc_addr().
+  const std::string& agent_addr() const { return agent_addr_; }
   int http_port() const { return http_port_; }
 
  private:
   explicit BenchController(pid_t pid) : pid_(pid) {}
   const pid_t pid_;
   bool stopped_ = false;
-  std::string grpc_addr_;
+  std::string grpc_addr_, agent_addr_;
   int http_port_ = 0;
 };
 

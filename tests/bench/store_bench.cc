@@ -12,8 +12,10 @@
 //   each grew. (With 100 calls a p99 is the second-slowest call: one scheduling stall of the
 //   shared machine, which a direct SQL loop also shows about once in 5,000 calls, decided it.)
 //   fleet: controller RSS before and with --agents simulated agents connected (each its own
-//   connection and Session stream), and controller CPU per heartbeat while each agent sends
-//   one every 10 s (the agents' default), over the controller's idle CPU in an equal window.
+//   connection and Session stream) on --agent-listen, against the same number connected to the
+//   API's port first (the reference; they leave before the fleet comes), and controller CPU per
+//   heartbeat while each agent sends one every 10 s (the agents' default), over the controller's
+//   idle CPU in an equal window.
 // Bounded: every phase has a deadline; the store lives in a private PostgreSQL, removed at exit.
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
@@ -246,7 +248,8 @@ int main(int argc, char** argv) {
     const std::string cdir = dir + "/c" + std::to_string(target);
     mkdir(cdir.c_str(), 0755);
     auto controller = bench::BenchController::Start(
-        bin_dir, cdir, {"--postgres-dsn", dsn, "--retain-logs-days", "0"});
+        bin_dir, cdir,
+        {"--postgres-dsn", dsn, "--retain-logs-days", "0", "--agent-listen", "127.0.0.1:0"});
     if (!controller) return 1;
     auto stub = v1::Controller::NewStub(
         grpc::CreateChannel(controller->grpc_addr(), grpc::InsecureChannelCredentials()));
@@ -320,24 +323,45 @@ int main(int argc, char** argv) {
     rows.push_back(f);
 
     if (target == runs) {
-      // The fleet: agents connect, then heartbeat every 10 s, spread over the interval.
+      // The fleet: agents connect, then heartbeat every 10 s, spread over the interval; first,
+      // as the reference, the same number on the API's port (--grpc-listen), then gone.
       const pid_t pid = controller->pid();
+      auto connect = [&](const std::string& addr, const char* prefix) {
+        std::vector<std::unique_ptr<bench::SimAgent>> sims;
+        for (int i = 0; i < agents; ++i) {
+          bench::SimAgent::Options o;
+          o.labels["machine_class"] = "fleet";
+          sims.push_back(
+              std::make_unique<bench::SimAgent>(addr, absl::StrFormat("%s-%04d", prefix, i), o));
+        }
+        if (!bench::WaitFor([&] { return bench::ConnectedAgents(*stub) >= agents; },
+                            absl::Seconds(120))) {
+          std::cerr << "only " << bench::ConnectedAgents(*stub) << " agents connected\n";
+          sims.clear();
+        }
+        return sims;
+      };
       // After the controller's periodic return of free memory (every 30 s), so that "before"
       // is its steady state, not the residue of the queries just measured.
       absl::SleepFor(absl::Seconds(32));
       const double idle_rss = RssMiB(pid);
-      std::vector<std::unique_ptr<bench::SimAgent>> sims;
-      for (int i = 0; i < agents; ++i) {
-        bench::SimAgent::Options o;
-        o.labels["machine_class"] = "fleet";
-        sims.push_back(std::make_unique<bench::SimAgent>(controller->grpc_addr(),
-                                                         absl::StrFormat("fleet-%04d", i), o));
+      double api_rss = 0;
+      {
+        auto sims = connect(controller->grpc_addr(), "api");
+        if (sims.empty()) return 1;
+        // As long as the fleet below is connected when it is measured (two returns of free
+        // memory).
+        absl::SleepFor(absl::Seconds(61));
+        api_rss = RssMiB(pid);
       }
-      if (!bench::WaitFor([&] { return bench::ConnectedAgents(*stub) >= agents; },
-                          absl::Seconds(120))) {
-        std::cerr << "only " << bench::ConnectedAgents(*stub) << " agents connected\n";
+      if (!bench::WaitFor([&] { return bench::ConnectedAgents(*stub) == 0; }, absl::Seconds(60))) {
+        std::cerr << bench::ConnectedAgents(*stub) << " reference agents still connected\n";
         return 1;
       }
+      absl::SleepFor(absl::Seconds(32));
+      const double between_rss = RssMiB(pid);
+      auto sims = connect(controller->agent_addr(), "fleet");
+      if (sims.empty()) return 1;
       const absl::Duration window = absl::Seconds(30), every = absl::Seconds(10);
       // Reference: the controller's own CPU over the same window with the agents connected
       // and silent (its sweeps, polls and listener), subtracted from the heartbeats' window.
@@ -359,17 +383,20 @@ int main(int argc, char** argv) {
       }
       absl::SleepFor(absl::Seconds(1));
       const double cpu = CpuSeconds(pid) - cpu0 - idle_cpu, fleet_rss = RssMiB(pid);
+      auto per_agent = [&](double rss, double before) { return (rss - before) * 1024 / agents; };
       std::printf(
           "fleet: %d simulated agents, each its own connection and Session stream\n"
-          "  controller RSS before they connect        %8.1f MiB\n"
-          "  controller RSS with %d agents connected %8.1f MiB  (+%.1f MiB, %.1f KiB per agent; "
-          "target < 64 MiB)\n"
-          "  controller CPU per heartbeat              %8.1f us  (%lld heartbeats in %.0f s: "
-          "%.1f%% "
-          "of a core over its idle %.1f%%)\n\n",
-          agents, idle_rss, agents, fleet_rss, fleet_rss - idle_rss,
-          (fleet_rss - idle_rss) * 1024 / agents, cpu * 1e6 / beats, (long long)beats,
-          absl::ToDoubleSeconds(window), 100 * cpu / absl::ToDoubleSeconds(window),
+          "  controller RSS before they connect           %8.1f MiB\n"
+          "  reference: %d agents on --grpc-listen      %8.1f MiB  (%.1f KiB per agent)\n"
+          "  after they left                              %8.1f MiB\n"
+          "  controller RSS, %d agents on --agent-listen %8.1f MiB  (%.1f KiB per agent over "
+          "before; x%.2f of the reference; target < 64 MiB)\n"
+          "  controller CPU per heartbeat                 %8.1f us  (%lld heartbeats in %.0f s: "
+          "%.1f%% of a core over its idle %.1f%%)\n\n",
+          agents, idle_rss, agents, api_rss, per_agent(api_rss, idle_rss), between_rss, agents,
+          fleet_rss, per_agent(fleet_rss, idle_rss), fleet_rss / api_rss, cpu * 1e6 / beats,
+          (long long)beats, absl::ToDoubleSeconds(window),
+          100 * cpu / absl::ToDoubleSeconds(window),
           100 * idle_cpu / absl::ToDoubleSeconds(window));
       sims.clear();
     }
