@@ -4,78 +4,26 @@
 // again (the receiver tells repeats by X-Perfgate-Alert-Id), every alert arrives, each is
 // recorded `delivered`, and nothing is sent a third time. (The forge outbox's row of the same
 // case is in tests/integration/forge_test.cc, which has GitHub's published API to send to.)
-#include <httplib.h>
-
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <thread>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "tests/chaos/chaos_support.h"
+#include "tests/harness/webhook_receiver.h"
 #include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
 namespace {
 
-// Google Benchmark's sample summing 4096 numbers SAMPLE_SLOW_SUM times: a candidate that sums
-// four times over is a regression no machine noise hides, in a few seconds of agent time.
-constexpr char kSuite[] = R"(name: alerts
-jobs:
-  - name: sum
-    benchmark:
-      workload:
-        repetitions: 3
-        harness:
-          format: google-benchmark
-          command: "$GBENCH --benchmark_format=json --benchmark_repetitions=4 --benchmark_min_time=0.02 --benchmark_filter=BM_Sum/4096"
-          env: {SAMPLE_SLOW_SUM: "$SLOW"}
-)";
-
-// The alerts' webhook: the alert ids it was sent, in order of arrival.
-class AlertReceiver {
- public:
-  AlertReceiver() {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> l(mu_);
-      ids_.push_back(req.get_header_value("X-Perfgate-Alert-Id"));
-      res.status = 204;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~AlertReceiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
-  std::vector<std::string> Ids() {
-    std::lock_guard<std::mutex> l(mu_);
-    return ids_;
-  }
-  std::map<std::string, int> Counts() {
-    std::map<std::string, int> n;
-    for (const auto& id : Ids()) ++n[id];
-    return n;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<std::string> ids_;
-};
+// The alert ids a webhook was sent, in order of arrival.
+std::vector<std::string> AlertIds(WebhookReceiver& hook) {
+  std::vector<std::string> ids;
+  for (const auto& d : hook.Deliveries()) ids.push_back(d.Header("X-Perfgate-Alert-Id"));
+  return ids;
+}
 
 class DeliveryBoundaryTest : public BenchmarkTest {
  protected:
-  std::string WriteAlertSuite(const std::string& name, const std::string& slow) {
-    return WriteSuite(
-        name, absl::StrReplaceAll(
-                  kSuite, {{"$GBENCH", BinaryPath("perfgate-gbench-sample")}, {"$SLOW", slow}}));
-  }
   // The alerts' delivery states by id, from `perfgate alert list`.
   std::map<std::string, std::string> WebhookStates() {
     std::string out;
@@ -89,7 +37,7 @@ class DeliveryBoundaryTest : public BenchmarkTest {
 };
 
 TEST_F(DeliveryBoundaryTest, ControllerKilledBetweenSendingAnAlertAndRecordingItSendsItAgain) {
-  AlertReceiver hook;
+  WebhookReceiver hook;
   ControllerOptions co;
   co.extra_args = {"--alert-webhook-url", hook.url(), "--analysis-poll", "1s"};
   {
@@ -97,11 +45,11 @@ TEST_F(DeliveryBoundaryTest, ControllerKilledBetweenSendingAnAlertAndRecordingIt
     StartController(co);
   }
   StartAgent("a1");
-  SubmitKind(WriteAlertSuite("base", "1"), "", "baseline", "main");
+  SubmitKind(WriteSumSuite("base", "1"), "", "baseline", "main");
   // The candidate is analysed after it ends and its alerts sent after that: the controller dies
   // then, so this submission does not wait for the run through the controller.
   std::string out;
-  ASSERT_EQ(Cli({"run", "submit", "--suite", WriteAlertSuite("cand", "4"), "--branch", "feature",
+  ASSERT_EQ(Cli({"run", "submit", "--suite", WriteSumSuite("cand", "4"), "--branch", "feature",
                  "--baseline-branch", "main", "--kind", "candidate"},
                 &out),
             0)
@@ -110,7 +58,7 @@ TEST_F(DeliveryBoundaryTest, ControllerKilledBetweenSendingAnAlertAndRecordingIt
       << "no alert was sent\n"
       << controller_->process().Log();
   EXPECT_NE(controller_->process().Log().find("failpoint reached"), std::string::npos);
-  const std::vector<std::string> before = hook.Ids();
+  const std::vector<std::string> before = AlertIds(hook);
   ASSERT_EQ(before.size(), 1u) << "the controller died after its first send";
   const std::string first = before[0];
 
@@ -131,7 +79,8 @@ TEST_F(DeliveryBoundaryTest, ControllerKilledBetweenSendingAnAlertAndRecordingIt
       << controller_->process().Log();
   ASSERT_TRUE(states.count(first)) << first << " is not an alert of the store";
   absl::SleepFor(absl::Seconds(5));  // two more polls of the notifier: nothing sent again
-  const std::map<std::string, int> counts = hook.Counts();
+  std::map<std::string, int> counts;
+  for (const auto& id : AlertIds(hook)) ++counts[id];
   EXPECT_EQ(counts.size(), states.size()) << "every alert arrived, nothing else did";
   for (const auto& [id, state] : states) {
     auto n = counts.find(id);

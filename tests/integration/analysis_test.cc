@@ -20,6 +20,7 @@
 #include "common/hash/sha256.h"
 #include "common/process/subprocess.h"
 #include "tests/harness/browser.h"
+#include "tests/harness/webhook_receiver.h"
 #include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
@@ -69,44 +70,6 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-// An HTTP receiver for the outgoing webhook: keeps what it was sent.
-class WebhookReceiver {
- public:
-  WebhookReceiver() {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> l(mu_);
-      bodies_.push_back(req.body);
-      signatures_.push_back(req.get_header_value("X-Perfgate-Signature"));
-      timestamps_.push_back(req.get_header_value("X-Perfgate-Timestamp"));
-      res.status = 204;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~WebhookReceiver() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::vector<std::pair<std::string, std::string>> Received() {
-    std::lock_guard<std::mutex> l(mu_);
-    std::vector<std::pair<std::string, std::string>> out;
-    for (size_t i = 0; i < bodies_.size(); ++i) out.emplace_back(bodies_[i], signatures_[i]);
-    return out;
-  }
-  std::vector<std::string> Timestamps() {
-    std::lock_guard<std::mutex> l(mu_);
-    return timestamps_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<std::string> bodies_, signatures_, timestamps_;
-};
-
 class AnalysisTest : public BenchmarkTest {
  protected:
   // Regression or improvement alerts raised for the run, one per metric (0 when none).
@@ -153,12 +116,8 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
         dir_ + "/alertmanager.log");
   }
   ControllerOptions co;
-  co.extra_args = {"--alert-webhook-url",
-                   absl::StrCat("http://127.0.0.1:", hook.port(), "/hook"),
-                   "--alert-webhook-secret-file",
-                   secret_file,
-                   "--analysis-poll",
-                   "1s"};
+  co.extra_args = {"--alert-webhook-url", hook.url(),        "--alert-webhook-secret-file",
+                   secret_file,           "--analysis-poll", "1s"};
   if (am) {
     co.extra_args.push_back("--alertmanager-url");
     co.extra_args.push_back(absl::StrCat("http://127.0.0.1:", am_port));
@@ -235,23 +194,23 @@ TEST_F(AnalysisTest, CandidatesGetVerdictsReportsAlertsAndPages) {
   // Alerts: the p50 regression, delivered to the webhook with a valid signature.
   EXPECT_TRUE(WaitUntil(
       [&] {
-        for (const auto& [body, sig] : hook.Received())
-          if (body.find("http.latency.p50") != std::string::npos) return true;
+        for (const auto& d : hook.Deliveries())
+          if (d.body.find("http.latency.p50") != std::string::npos) return true;
         return false;
       },
       absl::Seconds(20)));
   // Signed over its send time and body (the receiver's check, docs/analysis.md): a replay
   // under a fresh timestamp would need the secret.
   bool signed_ok = false;
-  const auto received = hook.Received();
-  const auto stamps = hook.Timestamps();
-  ASSERT_EQ(stamps.size(), received.size());
-  for (size_t i = 0; i < received.size(); ++i) {
-    const auto& [body, sig] = received[i];
+  for (const auto& d : hook.Deliveries()) {
+    const std::string& body = d.body;
+    const std::string stamp = d.Header("X-Perfgate-Timestamp");
     int64_t ts = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(stamps[i], &ts)) << "X-Perfgate-Timestamp: " << stamps[i];
+    ASSERT_TRUE(absl::SimpleAtoi(stamp, &ts)) << "X-Perfgate-Timestamp: " << stamp;
     EXPECT_LE(std::abs(absl::ToUnixSeconds(absl::Now()) - ts), 300);
-    EXPECT_EQ(sig, "sha256=" + common::HmacSha256Hex("s3cret", stamps[i] + "." + body)) << body;
+    EXPECT_EQ(d.Header("X-Perfgate-Signature"),
+              "sha256=" + common::HmacSha256Hex("s3cret", stamp + "." + body))
+        << body;
     auto j = nlohmann::json::parse(body, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << body;
     EXPECT_EQ(j["event"], "perfgate.alert");

@@ -38,6 +38,29 @@ class BenchmarkTest : public ClusterTest {
     return path;
   }
 
+  // A harness job of Google Benchmark's sample summing 4096 numbers `slow` times (3 runs x 4
+  // repetitions): a candidate that sums four times over is a regression no machine noise hides,
+  // in a few seconds of agent time. `extra`: more of the benchmark's YAML (limits: ...).
+  std::string WriteSumSuite(const std::string& name, const std::string& slow,
+                            const std::string& extra = "") {
+    return WriteSuite(
+        name,
+        absl::StrCat(
+            R"(name: micro
+jobs:
+  - name: sum
+    benchmark:
+      workload:
+        repetitions: 3
+        harness:
+          format: google-benchmark
+          command: ")",
+            BinaryPath("perfgate-gbench-sample"),
+            R"( --benchmark_format=json --benchmark_repetitions=4 --benchmark_min_time=0.02 --benchmark_filter=BM_Sum/4096"
+          env: {SAMPLE_SLOW_SUM: ")",
+            slow, "\"}\n", extra));
+  }
+
   int64_t Submit(const std::string& suite, const std::string& commit, int want_exit) {
     std::string out;
     int code = Cli({"-o", "json", "run", "submit", "--suite", suite, "--commit", commit, "--branch",

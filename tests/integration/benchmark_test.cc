@@ -347,23 +347,10 @@ TEST_F(BenchmarkTest, AComposeProjectOfAKilledAgentIsTakenDownByItsNextLife) {
 TEST_F(BenchmarkTest, HarnessJobsStoreEveryRepetitionAndACandidateIsJudged) {
   StartController();
   StartAgent("a1");
-  const std::string suite = R"(name: micro
-jobs:
-  - name: sum
-    benchmark:
-      workload:
-        repetitions: 3
-        harness:
-          format: google-benchmark
-          command: "$GBENCH --benchmark_format=json --benchmark_repetitions=4 --benchmark_min_time=0.02 --benchmark_filter=BM_Sum/4096"
-          env: {SAMPLE_SLOW_SUM: "$SLOW"}
-      limits:
-        - {metric: gbench.BM_Sum_4096.items_per_second, min: 1}
-)";
   auto write = [&](const std::string& name, const std::string& slow) {
-    return WriteSuite(
-        name, absl::StrReplaceAll(
-                  suite, {{"$GBENCH", BinaryPath("perfgate-gbench-sample")}, {"$SLOW", slow}}));
+    return WriteSumSuite(
+        name, slow,
+        "      limits:\n        - {metric: gbench.BM_Sum_4096.items_per_second, min: 1}\n");
   };
   int64_t base = SubmitKind(write("base", "1"), "", "baseline", "main");
   v1::RunResults r = Results(base);

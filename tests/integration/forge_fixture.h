@@ -142,6 +142,19 @@ class ForgeTest : public ClusterTest {
 
   v1::Run GetRun(int64_t id) { return testing::GetRun(*stub_, id); }
 
+  // An agent, the project (no comments), and a pull request opened while GitHub answers 503:
+  // the candidate run it made (0, with the test failed, when it made none).
+  int64_t OpenWhileGitHubIsDown() {
+    StartAgent("a1");
+    AddProject({"--comment", "never"});
+    proxy_->SetMode(RecordingProxy::Mode::kUnavailable);
+    Answer opened = Deliver("pull_request", PullRequest("opened"), "o-1");
+    EXPECT_EQ(opened.status, 202) << opened.body.dump();
+    const std::vector<int64_t> runs = Runs(opened);
+    EXPECT_EQ(runs.size(), 1u) << opened.body.dump();
+    return runs.empty() ? 0 : runs[0];
+  }
+
   bool Analysed(int64_t id) {
     v1::Run r = GetRun(id);
     if (!r.analysed()) return false;

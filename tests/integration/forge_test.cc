@@ -303,12 +303,8 @@ TEST_F(ForgeTest, BadDeliveriesAreRefusedAndStoreNothing) {
 // Retry-After, and a controller killed with deliveries pending.
 TEST_F(ForgeTest, OutboxRidesOutOutageRateLimitAndControllerCrash) {
   StartForgeController();
-  StartAgent("a1");
-  AddProject({"--comment", "never"});
-  proxy_->SetMode(RecordingProxy::Mode::kUnavailable);
-  Answer opened = Deliver("pull_request", PullRequest("opened"), "o-1");
-  ASSERT_EQ(opened.status, 202) << opened.body.dump();
-  const int64_t cand = Runs(opened)[0];
+  const int64_t cand = OpenWhileGitHubIsDown();
+  ASSERT_NE(cand, 0);
   ASSERT_TRUE(WaitUntil(
       [&] {
         for (const auto& e : Outbox("pending"))
@@ -361,14 +357,10 @@ TEST_F(ForgeTest, ControllerKilledBetweenSendingAReportAndRecordingItSendsItAgai
     ArmedFailpoints armed("controller.outbox.after_send");
     StartForgeController(0, {"--outbox-lease", "3s"});
   }
-  StartAgent("a1");
-  AddProject({"--comment", "never"});
   // GitHub unavailable until the delivery has been answered, so that the controller dies on a
   // retry, not while it answers the webhook.
-  proxy_->SetMode(RecordingProxy::Mode::kUnavailable);
-  Answer opened = Deliver("pull_request", PullRequest("opened"), "o-1");
-  ASSERT_EQ(opened.status, 202) << opened.body.dump();
-  const int64_t cand = Runs(opened)[0];
+  const int64_t cand = OpenWhileGitHubIsDown();
+  ASSERT_NE(cand, 0);
   proxy_->SetMode(RecordingProxy::Mode::kForward);
   ASSERT_TRUE(WaitUntil([&] { return !controller_->process().Running(); }, absl::Seconds(60)))
       << "no report was sent";
