@@ -1,8 +1,8 @@
 // Periodic duties of a controller replica: lease sweeping (a singleton among replicas, under
 // an advisory lock in the store), ending silent sessions, retention (old runs' logs and
 // profiles removed, a few seconds' work at a time), and giving free heap memory back to the
-// kernel every kTrimEvery. (Queue-depth gauges are refreshed when
-// /metrics is scraped, not here.)
+// kernel every kTrimEvery. (Queue-depth gauges are refreshed when /metrics is scraped, not
+// here.)
 #pragma once
 
 #include <atomic>
