@@ -246,6 +246,12 @@ std::string AttemptStdout(const std::vector<v1::LogChunk>& chunks, int64_t attem
   return out;
 }
 
+int Occurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 std::vector<int> NumberedLines(const std::string& out) {
   std::vector<int> v;
   for (absl::string_view l : absl::StrSplit(out, '\n', absl::SkipEmpty())) {

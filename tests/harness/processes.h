@@ -126,5 +126,7 @@ std::string AttemptStdout(const std::vector<v1::LogChunk>& chunks, int64_t attem
 std::vector<int> NumberedLines(const std::string& out);
 // from, from + 1, ..., to.
 std::vector<int> Range(int from, int to);
+// How often `what` occurs in `text` (overlaps counted): lines of a log, say.
+int Occurrences(const std::string& text, const std::string& what);
 
 }  // namespace perfgate::testing

@@ -28,12 +28,6 @@ double Value(const v1::RunResults& r, const std::string& name) {
   return -1;
 }
 
-int Count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 // Three etcd members, one per host with half a core and 256 MiB each, named after their hosts
 // (etcd-N), so that etcd's /v2/members/leader names the leader's host. Writes go to etcd-1.
 constexpr char kEtcdSuite[] = R"yaml(
@@ -99,7 +93,7 @@ TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryM
   EXPECT_GE(kill->undone_ms(), 7000);
   EXPECT_LT(kill->undone_ms(), 7200);
   // The killed member came back: started twice, and the stack was whole at the end.
-  EXPECT_EQ(Count(logs, "service etcd." + kill->host() + " started"), 2) << logs;
+  EXPECT_EQ(Occurrences(logs, "service etcd." + kill->host() + " started"), 2) << logs;
   EXPECT_NE(logs.find("fault kill-leader undone on " + kill->host()), std::string::npos) << logs;
   // Losing the leader costs the writes something while a new one is elected (or, when the
   // leader was etcd-1, which takes the writes, until it is back).
@@ -451,7 +445,7 @@ TEST_F(BenchmarkTest, ARedisMasterKilledUnderLoadFailsOverThroughSentinelAndTheL
             << Value(r, "fault.kill-master.before.p99") << " ms before, "
             << Value(r, "fault.kill-master.during.p99") << " ms during, error ratio during "
             << Value(r, "fault.kill-master.during.error_ratio") << "\n";
-  EXPECT_EQ(Count(logs, "service redis.redis-1 started"), 2) << "restarted: " << logs;
+  EXPECT_EQ(Occurrences(logs, "service redis.redis-1 started"), 2) << "restarted: " << logs;
 
   // Later the Sentinels name another master, which a partition cuts off until the end.
   const v1::FaultRecord* isolate = FindFault(r, "isolate-master");

@@ -371,14 +371,7 @@ TEST_F(ForgeTest, ControllerKilledBetweenSendingAReportAndRecordingItSendsItAgai
   ASSERT_NE(at, std::string::npos) << died;
   const size_t id_at = at + sent_line.size();
   const std::string row = died.substr(id_at, died.find(' ', id_at) + 1 - id_at);  // "id=N "
-  auto sends_of_row = [&](const std::string& log) {
-    size_t n = 0;
-    for (size_t p = log.find(sent_line + row); p != std::string::npos;
-         p = log.find(sent_line + row, p + 1))
-      ++n;
-    return n;
-  };
-  ASSERT_EQ(sends_of_row(died), 1u) << died;
+  ASSERT_EQ(Occurrences(died, sent_line + row), 1) << died;
 
   StartForgeController(controller_->grpc_port(), {"--outbox-lease", "3s"});
   ASSERT_TRUE(WaitUntil([&] { return Analysed(cand); }, absl::Seconds(120)));
@@ -386,7 +379,7 @@ TEST_F(ForgeTest, ControllerKilledBetweenSendingAReportAndRecordingItSendsItAgai
   // The row was sent again once its lease ran out (as the run's state then was), and every row
   // is recorded done.
   const std::string log = controller_->process().Log();
-  EXPECT_GE(sends_of_row(log), 2u) << row << "\n" << log;
+  EXPECT_GE(Occurrences(log, sent_line + row), 2) << row << "\n" << log;
   for (const auto& e : Outbox()) EXPECT_EQ(e.state(), "done") << e.DebugString();
 }
 

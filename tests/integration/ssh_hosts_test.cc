@@ -191,11 +191,7 @@ TEST_F(BenchmarkTest, AStackRunsOnSshHostsFromACopyOfTheBuildAndLeavesNothing) {
     EXPECT_GE(f.undone_ms(), f.applied_ms() + 500) << f.error();
     EXPECT_TRUE(f.error().empty()) << f.error();
   }
-  auto count = [&](const std::string& what) {
-    int n = 0;
-    for (size_t at = logs.find(what); at != std::string::npos; at = logs.find(what, at + 1)) ++n;
-    return n;
-  };
+  auto count = [&](const std::string& what) { return Occurrences(logs, what); };
   EXPECT_EQ(count("service api.worker-2 started (pid "), 3) << "restarted in each repetition";
   EXPECT_EQ(count("service api.worker-2 ready after"), 3) << "and waited for: " << logs;
   EXPECT_EQ(count("service api.worker-1 started (pid "), 1) << logs;
