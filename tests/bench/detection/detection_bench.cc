@@ -40,6 +40,7 @@
 #include "common/stats/summary.h"
 #include "tests/bench/detection/lab.h"
 #include "tests/bench/detection/previous_rules.h"
+#include "tests/bench/detection/replay.h"
 
 namespace {
 
@@ -182,21 +183,110 @@ void PrintPowerTable(const std::vector<Level>& levels, const std::vector<Power>&
   }
 }
 
+// The resampled pipeline's table: each rule set at each shift, side by side.
+void PrintReplay(const perfgate::bench::ReplayResult& r, int runs,
+                 const perfgate::bench::ReplayOptions& o, nlohmann::json* out) {
+  std::cout << absl::StrFormat(
+      "\nRESAMPLED PIPELINE (the controller's comparer on %d trials a shift, repetitions drawn "
+      "from the %d runs of the baseline's code, latency metrics x (1 + shift), %d baseline "
+      "run%s pooled, %d different first looks; replay.h; %.0f s)\n",
+      r.today.empty() ? 0 : r.today[0].trials, runs, o.baseline_runs,
+      o.baseline_runs == 1 ? "" : "s", r.distinct_looks, r.seconds);
+  (*out)["baseline_runs"] = o.baseline_runs;
+  std::cout << absl::StrFormat("  %-9s %-6s %-24s %-30s %-13s %-14s %-14s %-17s %s\n", "rules",
+                               "shift", "first look regr. (CI)", "final p50 regression (CI)",
+                               "inconclusive", "run reg/nc/inc", "confirmations",
+                               "reps a side med/max", "agent min a candidate");
+  for (bool prev : {false, true}) {
+    for (const auto& f : prev ? r.previous : r.today) {
+      const auto pct = [&](int k) { return f.trials ? 100.0 * k / f.trials : 0.0; };
+      // The first look repeats its looks: its interval counts each once.
+      const int looks = std::min(f.trials, r.distinct_looks);
+      const int first_k =
+          f.trials ? static_cast<int>(std::lround(1.0 * f.first_regression * looks / f.trials)) : 0;
+      std::vector<int> sides = f.confirmation_sides;
+      std::sort(sides.begin(), sides.end());
+      std::cout << absl::StrFormat(
+          "  %-9s %-6s %-24s %-30s %-13d %-14s %-14d %-17s %.1f\n", prev ? "previous" : "today",
+          absl::StrFormat("+%.0f %%", 100 * f.shift),
+          absl::StrFormat("%.0f %% (%s)", pct(f.first_regression), Wilson(first_k, looks)),
+          absl::StrFormat("%d (%.1f %%; %s)", f.final_regression, pct(f.final_regression),
+                          Wilson(f.final_regression, f.trials)),
+          f.final_inconclusive,
+          absl::StrFormat("%d/%d/%d", f.run_regression, f.run_no_change, f.run_inconclusive),
+          f.confirmations,
+          sides.empty() ? std::string("-")
+                        : absl::StrFormat("%d/%d", sides[sides.size() / 2], sides.back()),
+          f.trials ? f.agent_seconds / 60 / f.trials : 0);
+      const auto why = [](const char* what, const std::map<std::string, int>& counts) {
+        if (counts.empty()) return;
+        std::vector<std::pair<int, std::string>> sorted;
+        for (const auto& [name, n] : counts) sorted.emplace_back(-n, name);
+        std::sort(sorted.begin(), sorted.end());
+        std::cout << absl::StrFormat("  %-9s %s:", "", what);
+        for (size_t i = 0; i < std::min<size_t>(4, sorted.size()); ++i)
+          std::cout << absl::StrFormat("%s %s %d", i ? ";" : "", sorted[i].second,
+                                       -sorted[i].first);
+        std::cout << "\n";
+      };
+      why("left inconclusive at the end (gating)", f.undecided);
+      if (f.shift == 0) why("flagged at the end", f.flagged);
+      if (f.shift == 0)
+        std::cout << absl::StrFormat(
+            "  %-9s A/A: %d metric comparisons; flagged at the first look %d (%s), at the end %d "
+            "(%.3f %%; CI %s)\n",
+            "", f.metric_comparisons, f.first_flagged,
+            Wilson(static_cast<int>(std::lround(1.0 * f.first_flagged * looks / f.trials)),
+                   f.metric_comparisons * looks / f.trials),
+            f.final_flagged,
+            f.metric_comparisons ? 100.0 * f.final_flagged / f.metric_comparisons : 0,
+            Wilson(f.final_flagged, f.metric_comparisons));
+      (*out)[prev ? "previous" : "today"].push_back(
+          {{"shift", f.shift},
+           {"trials", f.trials},
+           {"first_regression", f.first_regression},
+           {"final_regression", f.final_regression},
+           {"final_inconclusive", f.final_inconclusive},
+           {"final_no_change", f.final_no_change},
+           {"run_regression", f.run_regression},
+           {"run_no_change", f.run_no_change},
+           {"run_inconclusive", f.run_inconclusive},
+           {"confirmations", f.confirmations},
+           {"confirmation_sides", f.confirmation_sides},
+           {"agent_minutes_a_candidate", f.trials ? f.agent_seconds / 60 / f.trials : 0},
+           {"metric_comparisons", f.metric_comparisons},
+           {"first_flagged", f.first_flagged},
+           {"final_flagged", f.final_flagged}});
+    }
+  }
+}
+
 }  // namespace
 
 // main is long on purpose: it is the benchmark's script, read top to bottom as the README
 // describes it (flags, set-up, measured steps, figures).
 int main(int argc, char** argv) {
   std::string bin_dir, source_dir, json_out, setting = "quiet";
-  int rounds = 4, history = 3, budget = 0;
+  int rounds = 4, history = 3, budget = 0, trials = 300;
   bool first_look_only = false;
   std::vector<double> levels_pct = {5, 10, 20};
   CLI::App app{
       "perfgate detection benchmark: false positives and power at injected shifts, at "
       "the first comparison and through the whole pipeline (confirmation runs included)"};
-  app.add_option("--bin-dir", bin_dir, "where the perfgate binaries are")->required();
-  app.add_option("--source-dir", source_dir, "the perfgate checkout (for the example suite)")
-      ->required();
+  std::string replay_from;
+  int replay_baseline_runs = 1;
+  app.add_option("--replay-baseline-runs", replay_baseline_runs,
+                 "the resampled pipeline's baseline side pools this many runs (as a run's "
+                 "--baseline-runs K does)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10));
+  app.add_option("--bin-dir", bin_dir,
+                 "where the perfgate binaries are (required unless --replay-from)");
+  app.add_option("--source-dir", source_dir,
+                 "the perfgate checkout (for the example suite; required unless --replay-from)");
+  app.add_option("--replay-from", replay_from,
+                 "measure nothing: replay the runs of the baseline's code that an earlier "
+                 "invocation's --json saved (its baseline_code_runs)");
   app.add_option("--rounds", rounds,
                  "rounds; each measures a baseline, an A/A candidate and every level once")
       ->capture_default_str()
@@ -222,8 +312,40 @@ int main(int argc, char** argv) {
                "schedule no confirmation runs: the pipeline part reports the analyser's first "
                "verdicts and the confirmations they would have asked for (repetitions a side), "
                "in a fraction of the time");
+  app.add_option("--replay-trials", trials,
+                 "trials a shift of the resampled pipeline (the controller's comparer on "
+                 "repetitions drawn from this invocation's baseline runs; replay.h); 0: none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.add_option("--json", json_out, "also write the figures here");
   CLI11_PARSE(app, argc, argv);
+  if (!replay_from.empty()) {
+    std::ifstream in(replay_from);
+    nlohmann::json saved = nlohmann::json::parse(in, nullptr, false);
+    if (saved.is_discarded() || !saved.contains("baseline_code_runs")) {
+      std::cerr << replay_from << ": not a detection_bench --json file with baseline_code_runs\n";
+      return 2;
+    }
+    auto runs = perfgate::bench::RunsFromJson(saved["baseline_code_runs"]);
+    if (!runs.ok()) {
+      std::cerr << replay_from << ": " << runs.status().message() << "\n";
+      return 2;
+    }
+    perfgate::bench::ReplayOptions ro;
+    ro.trials = std::max(trials, 1);
+    ro.baseline_runs = replay_baseline_runs;
+    const perfgate::bench::ReplayResult replay = perfgate::bench::Replay(*runs, ro);
+    nlohmann::json out = {{"replay_from", replay_from}, {"setting", saved.value("setting", "")}};
+    std::cout << "replaying " << runs->size() << " runs of the "
+              << out["setting"].get<std::string>() << " setting from " << replay_from << "\n";
+    PrintReplay(replay, static_cast<int>(runs->size()), ro, &out["resampled"]);
+    if (!json_out.empty()) std::ofstream(json_out) << out.dump(2) << "\n";
+    return 0;
+  }
+  if (bin_dir.empty() || source_dir.empty()) {
+    std::cerr << "--bin-dir and --source-dir are required (unless --replay-from)\n";
+    return 2;
+  }
   const std::string noise =
       setting == "noisy" ? " --noise-latency 1ms --noise-cv 0.4 --noise-period 1s" : "";
 
@@ -299,9 +421,17 @@ int main(int argc, char** argv) {
   Tally first_aa, prev_aa;
   prev_aa.previous = true;
   std::vector<double> floors, margins, noise_cvs, prev_floors;
+  // Every run of the baseline's code as the comparer sees it, for the resampled pipeline.
+  std::vector<controller::RunSamples> base_samples;
+  const auto add_sample = [&](const v1::Comparison& c, bool candidate_side, int64_t id) {
+    base_samples.push_back(
+        perfgate::bench::RunFromComparison(c, candidate_side, lab.GetRun(id).jobs(0).spec(), id));
+  };
   for (size_t i = 0; i < base_runs.size(); ++i) {
     for (size_t j = i + 1; j < base_runs.size(); ++j) {
       const v1::Comparison c = lab.MustCompare(base_runs[j], base_runs[i]);
+      if (i == 0 && j == 1) add_sample(c, false, base_runs[0]);
+      if (i == 0) add_sample(c, true, base_runs[j]);
       first_aa.Add(c);
       prev_aa.Add(c);
       for (const auto& m : c.metrics()) {
@@ -313,6 +443,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  for (int64_t aa : levels[0].candidates) add_sample(lab.MustCompare(aa, base_runs[0]), true, aa);
   std::vector<Power> first_power(levels.size()), prev_power(levels.size());
   for (Power& p : prev_power) p.previous = true;
   for (size_t li = 1; li < levels.size(); ++li)
@@ -422,6 +553,16 @@ int main(int argc, char** argv) {
       planned_sides.size(), candidates, Median({planned_sides.begin(), planned_sides.end()}),
       planned_sides.empty() ? 0 : *std::max_element(planned_sides.begin(), planned_sides.end()));
   out["pipeline"]["planned_confirmations"] = planned_sides;
+  out["baseline_code_runs"] = perfgate::bench::RunsToJson(base_samples);
+  if (trials > 0) {
+    std::cout << "\nreplaying the pipeline on resampled repetitions...\n" << std::flush;
+    perfgate::bench::ReplayOptions ro;
+    ro.trials = trials;
+    ro.baseline_runs = replay_baseline_runs;
+    const perfgate::bench::ReplayResult replay = perfgate::bench::Replay(base_samples, ro);
+    out["resampled"] = nlohmann::json::object();
+    PrintReplay(replay, static_cast<int>(base_samples.size()), ro, &out["resampled"]);
+  }
   std::cout << "\n(targets: A/A false positives <= 1 % of metric comparisons; quiet: power >= 95 % "
                "at +5 %; noisy: >= 90 % at +20 % with the default repetitions and at +10 % within "
                "the confirmation budget; realised = median run p50 of the level against the "
