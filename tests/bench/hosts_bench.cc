@@ -173,7 +173,7 @@ int MeasureAgent(const std::string& bin_dir, const std::string& dir, int seconds
   // How many of the agent's namespaces there are.
   auto namespaces = [&] {
     perfgate::common::SpawnOptions c;
-    c.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + prefix + "' || true"};
+    c.argv = {"/bin/sh", "-c", "ip netns list 2>/dev/null | grep -c '^" + prefix + "' || true"};
     int code = 0;
     auto n = perfgate::common::RunAndCapture(c, &code);
     return n.ok() ? *n : std::string("?");

@@ -149,7 +149,7 @@ TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryM
   EXPECT_NE(out.find("fault stall: pause etcd on etcd-3"), std::string::npos) << out;
 
   common::SpawnOptions o;
-  o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
+  o.argv = {"/bin/sh", "-c", "ip netns list 2>/dev/null | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
   int code = 0;
   EXPECT_EQ(*common::RunAndCapture(o, &code), "0\n") << "nothing of the hosts is left";
 
@@ -460,7 +460,7 @@ TEST_F(BenchmarkTest, ARedisMasterKilledUnderLoadFailsOverThroughSentinelAndTheL
     EXPECT_LT(Value(r, absl::StrCat("proc.", host, ".memory_peak")), 128) << "its limit";
 
   common::SpawnOptions o;
-  o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
+  o.argv = {"/bin/sh", "-c", "ip netns list 2>/dev/null | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
   int code = 0;
   EXPECT_EQ(*common::RunAndCapture(o, &code), "0\n") << "nothing of the hosts is left";
 }

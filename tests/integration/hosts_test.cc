@@ -73,7 +73,7 @@ class HostsTest : public ::testing::Test {
   // Nothing of the topology `tag` is left: namespaces, interfaces, rules, cgroups.
   static void ExpectGone(const std::string& tag) {
     const std::string p = Prefix() + tag;
-    EXPECT_EQ(Sh("ip netns list | grep -c '^" + p + "' || true"), "0\n");
+    EXPECT_EQ(Sh("ip netns list 2>/dev/null | grep -c '^" + p + "' || true"), "0\n");
     EXPECT_EQ(Sh("ip -o link show | grep -c ': " + p + "' || true"), "0\n");
     EXPECT_EQ(Sh("iptables -w -S FORWARD 2>/dev/null | grep -c -- '-i " + p + "' || true"), "0\n");
     EXPECT_EQ(Sh("ls -d /sys/fs/cgroup/*/perfgate/" + p + "* /sys/fs/cgroup/perfgate/" + p +
@@ -284,7 +284,7 @@ TEST_F(HostsTest, LeftoversOfAKilledAgentAreRemoved) {
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   EXPECT_TRUE(Alive(sleeper)) << "the service outlived its agent";
-  EXPECT_EQ(Sh("ip netns list | grep -c '^" + Prefix() + "c' || true"), "2\n");
+  EXPECT_EQ(Sh("ip netns list 2>/dev/null | grep -c '^" + Prefix() + "c' || true"), "2\n");
 
   std::atomic<bool> reaped{false};
   std::thread init([&] {
@@ -320,7 +320,7 @@ TEST_F(ClusterTest, AnAgentRemovesTheTestHostsOfItsPreviousLifeAtStart) {
   const std::string mine_ns = (*left)->hosts()[0].netns, other_ns = (*others)->hosts()[0].netns;
   auto count = [](const std::string& ns) {
     common::SpawnOptions o;
-    o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + ns + " ' || true"};
+    o.argv = {"/bin/sh", "-c", "ip netns list 2>/dev/null | grep -c '^" + ns + " ' || true"};
     int code = 0;
     auto out = common::RunAndCapture(o, &code);
     return out.ok() ? *out : "";
@@ -378,7 +378,7 @@ TEST_F(ClusterTest, AnAgentKilledMidJobWithEightHostsUpLeavesNothingOnceRestarte
                         absl::Seconds(60)))
       << logs();
   // Eight hosts, each with its service, and what names them.
-  const std::string namespaces = ShOut("ip netns list | grep '^" + prefix + "' | cut -d' ' -f1");
+  const std::string namespaces = ShOut("ip netns list 2>/dev/null | grep '^" + prefix + "' | cut -d' ' -f1");
   EXPECT_EQ(std::vector<std::string>(absl::StrSplit(namespaces, '\n', absl::SkipEmpty())).size(),
             8u)
       << namespaces;
@@ -394,7 +394,7 @@ TEST_F(ClusterTest, AnAgentKilledMidJobWithEightHostsUpLeavesNothingOnceRestarte
 
   agents_[name]->process().Kill9();
   for (pid_t p : services) EXPECT_TRUE(Alive(p)) << "a service outlived its agent";
-  EXPECT_EQ(ShOut("ip netns list | grep -c '^" + prefix + "' || true"), "8");
+  EXPECT_EQ(ShOut("ip netns list 2>/dev/null | grep -c '^" + prefix + "' || true"), "8");
 
   // This process adopted the killed agent's services; it reaps them once they die, as init
   // would (a zombie keeps its process group alive and its cgroup busy).
@@ -417,7 +417,7 @@ TEST_F(ClusterTest, AnAgentKilledMidJobWithEightHostsUpLeavesNothingOnceRestarte
   EXPECT_TRUE(cleaned) << agents_[name]->process().Log();
   EXPECT_NE(agents_[name]->process().Log().find("hosts=8"), std::string::npos)
       << agents_[name]->process().Log();
-  EXPECT_EQ(ShOut("ip netns list | grep -c '^" + prefix + "' || true"), "0");
+  EXPECT_EQ(ShOut("ip netns list 2>/dev/null | grep -c '^" + prefix + "' || true"), "0");
   EXPECT_EQ(ShOut("ip link show | grep -c '" + prefix + "' || true"), "0") << "veths and bridge";
   EXPECT_EQ(ShOut("find /sys/fs/cgroup -maxdepth 3 -name '" + prefix + "*' | wc -l"), "0")
       << "cgroups";
@@ -517,7 +517,7 @@ TEST_F(BenchmarkTest, AStackRunsOnTestHostsAndLeavesNothing) {
   EXPECT_NE(logs.find("service one ready on one of its 3 hosts after"), std::string::npos) << logs;
   // Nothing of the attempt's hosts is left on the machine.
   common::SpawnOptions o;
-  o.argv = {"/bin/sh", "-c", "ip netns list | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
+  o.argv = {"/bin/sh", "-c", "ip netns list 2>/dev/null | grep -c '^" + agent::HostsPrefix(name) + "' || true"};
   int code = 0;
   EXPECT_EQ(*common::RunAndCapture(o, &code), "0\n");
 
