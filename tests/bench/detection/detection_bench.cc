@@ -193,6 +193,10 @@ void PrintReplay(const perfgate::bench::ReplayResult& r, int runs,
       r.today.empty() ? 0 : r.today[0].trials, runs, o.baseline_runs,
       o.baseline_runs == 1 ? "" : "s", r.distinct_looks, r.seconds);
   (*out)["baseline_runs"] = o.baseline_runs;
+  if (o.min_effect >= 0) {
+    std::cout << absl::StrFormat("  (judged with a suite floor of %.1f %%)\n", 100 * o.min_effect);
+    (*out)["min_effect"] = o.min_effect;
+  }
   std::cout << absl::StrFormat("  %-9s %-6s %-24s %-30s %-13s %-14s %-14s %-17s %s\n", "rules",
                                "shift", "first look regr. (CI)", "final p50 regression (CI)",
                                "inconclusive", "run reg/nc/inc", "confirmations",
@@ -275,6 +279,11 @@ int main(int argc, char** argv) {
       "the first comparison and through the whole pipeline (confirmation runs included)"};
   std::string replay_from;
   int replay_baseline_runs = 1;
+  double replay_min_effect = -1;
+  app.add_option("--replay-min-effect", replay_min_effect,
+                 "the resampled pipeline judges with this suite floor (a fraction: 0.1 = 10 %) "
+                 "instead of the suite's own")
+      ->check(CLI::Range(0.0, 10.0));
   app.add_option("--replay-baseline-runs", replay_baseline_runs,
                  "the resampled pipeline's baseline side pools this many runs (as a run's "
                  "--baseline-runs K does)")
@@ -334,6 +343,7 @@ int main(int argc, char** argv) {
     perfgate::bench::ReplayOptions ro;
     ro.trials = std::max(trials, 1);
     ro.baseline_runs = replay_baseline_runs;
+    ro.min_effect = replay_min_effect;
     const perfgate::bench::ReplayResult replay = perfgate::bench::Replay(*runs, ro);
     nlohmann::json out = {{"replay_from", replay_from}, {"setting", saved.value("setting", "")}};
     std::cout << "replaying " << runs->size() << " runs of the "
@@ -559,6 +569,7 @@ int main(int argc, char** argv) {
     perfgate::bench::ReplayOptions ro;
     ro.trials = trials;
     ro.baseline_runs = replay_baseline_runs;
+    ro.min_effect = replay_min_effect;
     const perfgate::bench::ReplayResult replay = perfgate::bench::Replay(base_samples, ro);
     out["resampled"] = nlohmann::json::object();
     PrintReplay(replay, static_cast<int>(base_samples.size()), ro, &out["resampled"]);

@@ -199,8 +199,13 @@ void Explain(const v1::Comparison& c, const Judged& j, bool previous, ReplayFigu
 
 }  // namespace
 
-ReplayResult Replay(const std::vector<RunSamples>& runs, const ReplayOptions& opts) {
+ReplayResult Replay(const std::vector<RunSamples>& measured, const ReplayOptions& opts) {
   ReplayResult out;
+  std::vector<RunSamples> runs = measured;
+  if (opts.min_effect >= 0)
+    for (RunSamples& r : runs)
+      for (JobSamples& j : r.jobs)
+        j.spec.mutable_benchmark()->mutable_analysis()->set_min_effect(opts.min_effect);
   const size_t k = static_cast<size_t>(std::max(1, opts.baseline_runs));
   if (runs.size() < k + 2) return out;
   const absl::Time start = absl::Now();

@@ -47,6 +47,9 @@ struct ReplayOptions {
   std::string primary = "http.latency.p50";
   // The baseline side pools this many runs (a run's --baseline-runs K: the newest K baselines).
   int baseline_runs = 1;
+  // >= 0: every job's analysis.min_effect (the suite's floor) set to this, as a suite that states
+  // the change that matters to it would.
+  double min_effect = -1;
 };
 
 // The figures of one rule set at one shift.
