@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/bench/benchmark_runner.h"
-#include "agent/bench/suite_file_reader.h"
+#include "agent/bench/repository_reader.h"
 #include "agent/exec/command_runner.h"
 #include "agent/hosts/cgroup.h"
 #include "agent/hosts/netns_hosts.h"
@@ -121,6 +121,7 @@ void Executor::Execute(const v1::Assign& a) {
   }
   RunOutcome outcome;
   std::optional<std::string> suite_text;
+  std::optional<v1::CommitList> commit_list;
   {
     // The job's sandbox, for the attempt's whole life: its group is emptied and removed once
     // the runners below have torn their stacks down.
@@ -168,12 +169,12 @@ void Executor::Execute(const v1::Assign& a) {
     benchmark.set_hosts_prefix(HostsPrefix(opts_.agent_name));
     benchmark.set_sandbox(&box);
     benchmark.set_host_pool(opts_.host_pool);
-    SuiteFileReader suite_file(*journal, opts_.work_dir + "/cache", dir + "/work");
+    RepositoryReader reader(*journal, opts_.work_dir + "/cache", dir + "/work");
     std::function<void(const std::string&)> cancel;
     if (a.spec().has_benchmark()) {
       cancel = [&benchmark](const std::string& why) { benchmark.Cancel(why); };
-    } else if (a.spec().has_suite_file()) {
-      cancel = [&suite_file](const std::string& why) { suite_file.Cancel(why); };
+    } else if (a.spec().has_suite_file() || a.spec().has_commit_range()) {
+      cancel = [&reader](const std::string& why) { reader.Cancel(why); };
     } else {
       cancel = [&command](const std::string& why) { command.Cancel(why); };
     }
@@ -187,8 +188,12 @@ void Executor::Execute(const v1::Assign& a) {
       outcome = benchmark.Run(a.spec().benchmark());
     } else if (a.spec().has_suite_file()) {
       std::string text;
-      outcome = suite_file.Run(a.spec().suite_file(), &text);
+      outcome = reader.ReadSuite(a.spec().suite_file(), &text);
       if (outcome.outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED) suite_text = std::move(text);
+    } else if (a.spec().has_commit_range()) {
+      v1::CommitList list;
+      outcome = reader.ListCommits(a.spec().commit_range(), &list);
+      if (outcome.outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED) commit_list = std::move(list);
     } else if (a.spec().has_command()) {
       outcome = command.Run(a.spec().command());
     } else {
@@ -213,6 +218,7 @@ void Executor::Execute(const v1::Assign& a) {
   result.set_exit_code(outcome.exit_code);
   result.set_message(outcome.message);
   if (suite_text) result.set_suite_file_text(*std::move(suite_text));
+  if (commit_list) *result.mutable_commit_list() = *std::move(commit_list);
   if (auto s = journal->Finish(result); !s.ok()) {
     spdlog::error("msg=\"cannot journal result\" attempt={} error=\"{}\"", a.attempt_id(),
                   s.message());

@@ -24,6 +24,7 @@
 #include "controller/alerts/notifier.h"
 #include "controller/analysis/analyser.h"
 #include "controller/api/controller_service.h"
+#include "controller/bisect/bisector.h"
 #include "controller/campaign/scheduler.h"
 #include "controller/dispatch/dispatcher.h"
 #include "controller/dispatch/housekeeper.h"
@@ -37,6 +38,7 @@
 #include "controller/store/migrations.h"
 #include "controller/store/pg_agent_store.h"
 #include "controller/store/pg_analysis_store.h"
+#include "controller/store/pg_bisect_store.h"
 #include "controller/store/pg_campaign_store.h"
 #include "controller/store/pg_forge_store.h"
 #include "controller/store/pg_job_store.h"
@@ -172,6 +174,8 @@ class ControllerAppImpl : public ControllerApp {
   std::unique_ptr<Housekeeper> housekeeper_;
   std::unique_ptr<PgAnalysisStore> analysis_;
   std::unique_ptr<Analyser> analyser_;
+  std::unique_ptr<PgBisectStore> bisections_;
+  std::unique_ptr<Bisector> bisector_;
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<PgForgeStore> forge_;
   std::unique_ptr<PgCampaignStore> campaigns_;
@@ -226,6 +230,7 @@ absl::Status ControllerAppImpl::Init(const ControllerConfig& cfg) {
   dispatcher_->Start();
   housekeeper_->Start();
   analyser_->Start();
+  bisector_->Start();
   outbox_->Start();
   scheduler_->Start();
   if (!alerts.webhook_url.empty() || !alerts.alertmanager_url.empty()) notifier_->Start();
@@ -398,6 +403,10 @@ void ControllerAppImpl::BuildAnalysis(const NotifierOptions& alerts) {
   analysis_ = std::make_unique<PgAnalysisStore>(*pool_);
   analyser_ = std::make_unique<Analyser>(*analysis_, *results_, run_states_, ao);
   notifier_ = std::make_unique<Notifier>(*analysis_, alerts);
+  bisections_ = std::make_unique<PgBisectStore>(*pool_);
+  BisectorOptions bo;
+  bo.poll = cfg_.analysis_poll;
+  bisector_ = std::make_unique<Bisector>(*bisections_, *jobs_, *analysis_, run_states_, bo);
 }
 
 absl::Status ControllerAppImpl::BuildForge() {
@@ -478,6 +487,8 @@ void ControllerAppImpl::BuildServices(const Auths& auth) {
                                           metrics_, auth.api, spec_limits, *analysis_, *analyser_);
   api_->SetForge(forge_.get(), [this] { webhooks_->InvalidateSecrets(); });
   api_->SetCampaigns(campaigns_.get(), schedules_.get());
+  api_->SetBisector(bisector_.get(), bisections_.get());
+  pages_->SetBisections(bisections_.get());
   pages_->SetForge(forge_.get());
   pages_->SetCampaigns(campaigns_.get());
   const RetentionAges ages{absl::Hours(24) * cfg_.retain_logs_days,
@@ -581,6 +592,7 @@ void ControllerAppImpl::Shutdown() {
     if (dispatcher_) dispatcher_->Stop();
     if (housekeeper_) housekeeper_->Stop();
     if (analyser_) analyser_->Stop();
+    if (bisector_) bisector_->Stop();
     if (scheduler_) scheduler_->Stop();
     if (notifier_) notifier_->Stop();
     if (outbox_) outbox_->Stop();

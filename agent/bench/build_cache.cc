@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/hash/stable_hash.h"
 #include "common/status/macros.h"
 
@@ -98,6 +99,77 @@ absl::StatusOr<std::string> BuildCache::ReadFile(const std::string& repository,
   if (!r.ok()) return absl::FailedPreconditionError(DescribeFailure("git cat-file blob", r));
   ctx.steps.Note(absl::StrCat("read ", path, " at ", m.sha.substr(0, 12), " (", size, " bytes)"));
   return std::move(r.stdout_text);
+}
+
+namespace {
+
+// One commit of `git log --format=%H%x1f%P%x1f%an <%ae>%x1f%ct%x1f%s`.
+absl::StatusOr<v1::CommitInfo> ParseCommitLine(absl::string_view line) {
+  std::vector<absl::string_view> f = absl::StrSplit(line, '\x1f');
+  int64_t t = 0;
+  if (f.size() != 5 || f[0].size() < 40 || !absl::SimpleAtoi(f[3], &t))
+    return absl::InternalError(absl::StrCat("git log printed an unexpected line: ", line));
+  v1::CommitInfo c;
+  c.set_sha(std::string(f[0]));
+  for (absl::string_view p : absl::StrSplit(f[1], ' ', absl::SkipEmpty()))
+    c.add_parents(std::string(p));
+  c.set_author(std::string(f[2]));
+  c.mutable_time()->set_seconds(t);
+  c.set_subject(std::string(f[4]).substr(0, 200));
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CommitList> BuildCache::ListCommits(const std::string& repository,
+                                                       const std::string& good,
+                                                       const std::string& bad, size_t max_commits,
+                                                       BenchContext& ctx) {
+  ASSIGN_OR_RETURN(Mirrored b, Mirror(repository, bad, ctx));
+  std::string g;
+  RETURN_IF_ERROR(Git(ctx, {"-C", b.mirror, "rev-parse", "--verify", "--quiet", good + "^{commit}"},
+                      "commit '" + good + "' is not in " + repository, &g));
+  if (!Git(ctx, {"-C", b.mirror, "merge-base", "--is-ancestor", g, b.sha}, "").ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("good commit ", g.substr(0, 12),
+                                                      " is not an ancestor of bad commit ",
+                                                      b.sha.substr(0, 12)));
+  }
+  // A line is at most ~400 bytes (the subject is cut to 200 by us, not by git: allow more).
+  const size_t cap = std::min<size_t>(max_commits + 1, 1000000) * 2048;
+  auto log = [&](std::vector<std::string> args) -> absl::StatusOr<std::string> {
+    StepOptions o;
+    o.spawn.argv = {"git", "-C", b.mirror, "log", "--format=%H%x1f%P%x1f%an <%ae>%x1f%ct%x1f%s"};
+    o.spawn.argv.insert(o.spawn.argv.end(), args.begin(), args.end());
+    o.agent_tool = true;
+    o.timeout = absl::Minutes(10);
+    o.capture_stdout = cap;
+    o.stream_output = false;
+    StepResult r = ctx.steps.Run(o);
+    if (r.cancelled) return absl::CancelledError("cancelled");
+    if (!r.ok()) return absl::FailedPreconditionError(DescribeFailure("git log", r));
+    return std::move(r.stdout_text);
+  };
+  v1::CommitList out;
+  ASSIGN_OR_RETURN(std::string first, log({"-1", g}));
+  ASSIGN_OR_RETURN(*out.mutable_good(), ParseCommitLine(absl::StripAsciiWhitespace(first)));
+  ASSIGN_OR_RETURN(std::string text,
+                   log({"--first-parent", "--reverse", absl::StrCat(g, "..", b.sha)}));
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    if (static_cast<size_t>(out.commits_size()) >= max_commits) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the range ", g.substr(0, 12), "..", b.sha.substr(0, 12),
+                       " holds more than ", max_commits, " commits; bisect a shorter one"));
+    }
+    ASSIGN_OR_RETURN(*out.add_commits(), ParseCommitLine(line));
+  }
+  if (out.commits().empty() || out.commits().rbegin()->sha() != b.sha) {
+    return absl::FailedPreconditionError(absl::StrCat("bad commit ", b.sha.substr(0, 12),
+                                                      " is not after good commit ", g.substr(0, 12),
+                                                      " on its first-parent line"));
+  }
+  ctx.steps.Note(absl::StrCat("listed ", out.commits_size(), " commits after ", g.substr(0, 12),
+                              " up to ", b.sha.substr(0, 12)));
+  return out;
 }
 
 absl::StatusOr<std::string> BuildCache::Prepare(const v1::BuildSpec& build,

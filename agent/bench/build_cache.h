@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/exec/bench_context.h"
+#include "perfgate/v1/jobs.pb.h"
 #include "perfgate/v1/suite.pb.h"
 
 namespace perfgate::agent {
@@ -29,6 +30,13 @@ class BuildCache {
   absl::StatusOr<std::string> ReadFile(const std::string& repository, const std::string& commit,
                                        const std::string& path, size_t max_bytes,
                                        BenchContext& ctx);
+
+  // The commits of good..bad on bad's first-parent line, oldest first, with good's own (git
+  // rev-list --first-parent, from the mirror). FAILED_PRECONDITION when either end is not in the
+  // repository, good is not an ancestor of bad, or the range holds more than `max_commits`.
+  absl::StatusOr<v1::CommitList> ListCommits(const std::string& repository, const std::string& good,
+                                             const std::string& bad, size_t max_commits,
+                                             BenchContext& ctx);
 
  private:
   struct Mirrored {

@@ -933,6 +933,10 @@ absl::Status CheckJob(const std::string& f, int index, v1::JobSpec* job, const S
   if (job->has_benchmark())
     return CheckBenchmark(f + ".benchmark", job->mutable_benchmark(), limits, promql);
   if (job->has_suite_file()) return CheckSuiteFileJob(f + ".suite_file", job->suite_file(), limits);
+  if (job->has_commit_range()) {
+    return Bad(f + ".commit_range",
+               "is made by the controller for a bisection; start one with perfgate bisect start");
+  }
   if (!job->has_command()) return Bad(f + ".command", "is required (or benchmark)");
   return CheckCommandJob(f + ".command", job->mutable_command(), limits);
 }
@@ -961,6 +965,10 @@ absl::Status CheckRunFields(v1::RunSpec* spec, const SpecLimits& limits) {
   if (spec->confirms_run_id() != 0)
     return Bad("confirms_run_id",
                "is set by the controller for the confirmation runs it schedules");
+  if (spec->bisection_id() != 0)
+    return Bad("bisection_id",
+               "is set by the controller for a bisection's steps; start one with perfgate bisect "
+               "start");
   return absl::OkStatus();
 }
 

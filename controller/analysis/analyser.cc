@@ -175,32 +175,43 @@ absl::Status Analyser::LearnNoise(const RunSamples& candidate, ComparisonInputs*
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::Comparison> Analyser::CompareArms(const RunSamples& run, std::string* how) {
+  auto [base, cand] = SplitConfirmation(run);
+  if (base.jobs.empty() || cand.jobs.empty()) return absl::NotFoundError("a side measured nothing");
+  ComparisonInputs in;
+  in.candidate = std::move(cand);
+  in.baselines.push_back(std::move(base));
+  in.interleaved = true;  // no run-to-run margin, or more evidence would never decide
+  if (auto s = LearnNoise(in.candidate, &in); !s.ok()) return s;
+  v1::Comparison c = BuildComparison(in, opts_.verdict);
+  const SideSources cand_src = ArmSources(run, false);
+  const SideSources base_src = ArmSources(run, true);
+  AddCurves(cand_src, base_src, &c);
+  AddProfileDiffs(cand_src, base_src, &c);
+  std::set<std::string> agents;
+  for (const JobSamples& j : in.candidate.jobs) agents.insert(j.agent);
+  int rounds = 0;
+  for (const JobSamples& j : run.jobs)
+    if (j.spec.has_arm()) rounds = std::max(rounds, j.spec.arm().round());
+  *how = absl::StrCat("baseline commit ", in.baselines[0].run.commit().substr(0, 12),
+                      " and candidate commit ", run.run.commit().substr(0, 12),
+                      " measured in turn (A B x ", rounds, ") on ", absl::StrJoin(agents, ", "));
+  return c;
+}
+
 absl::Status Analyser::DecideConfirmation(const RunSamples& confirmation, AnalysisOutcome* out) {
   const v1::Run& run = confirmation.run;
-  auto [base, cand] = SplitConfirmation(confirmation);
-  if (base.jobs.empty() || cand.jobs.empty()) {
+  std::string how;
+  auto compared = CompareArms(confirmation, &how);
+  if (absl::IsNotFound(compared.status())) {
     out->comparison =
         NoComparison(confirmation, absl::StrCat("confirmation of run ", run.confirms_run_id(),
                                                 ": a side measured nothing, so run ",
                                                 run.confirms_run_id(), " stays inconclusive"));
     return absl::OkStatus();
   }
-  ComparisonInputs in;
-  in.candidate = std::move(cand);
-  in.baselines.push_back(std::move(base));
-  in.interleaved = true;  // the decision: no run-to-run margin, or it would never end
-  if (auto s = LearnNoise(in.candidate, &in); !s.ok()) return s;
-  v1::Comparison c = BuildComparison(in, opts_.verdict);
-  const SideSources cand_src = ArmSources(confirmation, false);
-  const SideSources base_src = ArmSources(confirmation, true);
-  AddCurves(cand_src, base_src, &c);
-  AddProfileDiffs(cand_src, base_src, &c);
-  std::set<std::string> agents;
-  for (const JobSamples& j : in.candidate.jobs) agents.insert(j.agent);
-  const std::string how = absl::StrCat(
-      "baseline commit ", in.baselines[0].run.commit().substr(0, 12), " and candidate commit ",
-      run.commit().substr(0, 12), " measured in turn (A B x ", kConfirmationRounds, ") on ",
-      absl::StrJoin(agents, ", "));
+  if (!compared.ok()) return compared.status();
+  v1::Comparison& c = *compared;
   c.set_note(absl::StrCat("interleaved confirmation of run ", run.confirms_run_id(), ": ", how));
   out->comparison = c;
   // The decision, as the confirmed run's latest comparison.
@@ -379,14 +390,35 @@ absl::Status Analyser::Analyse(const v1::Run& run) {
   out.webhook = opts_.webhook;
   out.alertmanager = opts_.alertmanager;
   const bool confirming = run.confirms_run_id() != 0;
-  const bool compared = !confirming && (run.kind() == v1::RUN_KIND_CANDIDATE ||
-                                        run.against_run_id() != 0 || run.aa());
+  // A bisection's step (its commit listing has no arms and is left alone).
+  const bool stepping =
+      run.bisection_id() != 0 && run.kind() == v1::RUN_KIND_EXPERIMENT && run.commit() != "";
+  const bool compared =
+      !confirming && !stepping &&
+      (run.kind() == v1::RUN_KIND_CANDIDATE || run.against_run_id() != 0 || run.aa());
   if (run.state() == v1::RUN_STATE_SUCCEEDED &&
-      (compared || confirming || run.kind() == v1::RUN_KIND_BASELINE)) {
+      (compared || confirming || stepping || run.kind() == v1::RUN_KIND_BASELINE)) {
     auto samples = store_.LoadRunSamples(run.id());
     if (!samples.ok()) return samples.status();
     if (confirming) {
       if (auto s = DecideConfirmation(*samples, &out); !s.ok()) return s;
+    }
+    if (stepping) {
+      // A bisection's step: its own comparison, which the bisector reads (no alerts: the
+      // bisection reports its outcome).
+      std::string how;
+      auto c = CompareArms(*samples, &how);
+      if (absl::IsNotFound(c.status())) {
+        out.comparison = NoComparison(
+            *samples, absl::StrCat("bisection ", run.bisection_id(), ": a side measured nothing"));
+      } else if (!c.ok()) {
+        return c.status();
+      } else {
+        c->set_note(absl::StrCat("step of bisection ", run.bisection_id(), ": ", how));
+        c->clear_confirmation_repetitions();
+        c->clear_confirmation_plan();
+        out.comparison = *std::move(c);
+      }
     }
     if (compared) {
       auto c = CompareSamples(*samples, run.against_run_id());

@@ -56,6 +56,10 @@ class Analyser {
   // The confirmation run's own comparison (its two sides) and the decision for the run it
   // confirms, with that run's alerts.
   absl::Status DecideConfirmation(const RunSamples& confirmation, AnalysisOutcome* out);
+  // A run of interleaved arms (a confirmation, a bisection step): its baseline arms against its
+  // candidate arms, with curves and profile diffs; *how says what was measured where. NOT_FOUND
+  // when a side measured nothing.
+  absl::StatusOr<v1::Comparison> CompareArms(const RunSamples& run, std::string* how);
   // Per (job, metric) noise CV of the candidate's series on its machine classes.
   absl::Status LearnNoise(const RunSamples& candidate, ComparisonInputs* in);
   absl::Status Analyse(const v1::Run& run);

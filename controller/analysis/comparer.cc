@@ -450,23 +450,31 @@ std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v
   // the machine's day. Jobs run in submission order on a pinned agent, one at a time.
   for (int round = 1; round <= kConfirmationRounds; ++round) {
     for (const auto& [j, side] : jobs) {
-      // One spare repetition per round: a repetition found invalid (the generator fell behind
-      // on a busy machine) must not leave the confirmation short of a verdict again.
-      const uint32_t per_round = (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;
-      for (bool baseline : {true, false}) {
-        v1::JobSpec* job = spec.add_jobs();
-        *job = j->spec;
-        job->set_name(absl::StrCat(j->job_name, baseline ? " A" : " B", round));
-        job->set_commit(baseline ? c.baseline_commits(0) : run.commit());
-        (*job->mutable_agent_selector())[kAgentNameLabel] = j->agent;
-        job->mutable_arm()->set_job(j->job_name);
-        job->mutable_arm()->set_baseline(baseline);
-        job->mutable_arm()->set_round(round);
-        job->mutable_benchmark()->mutable_workload()->set_repetitions(per_round);
-      }
+      AddArms(j->spec, j->job_name, j->agent, c.baseline_commits(0), run.commit(), round,
+              RoundRepetitions(side), &spec);
     }
   }
   return spec;
+}
+
+uint32_t RoundRepetitions(uint32_t side) {
+  return (side + kConfirmationRounds - 1) / kConfirmationRounds + 1;
+}
+
+void AddArms(const v1::JobSpec& job_spec, const std::string& job_name, const std::string& agent,
+             const std::string& baseline_commit, const std::string& candidate_commit, int round,
+             uint32_t repetitions, v1::RunSpec* spec) {
+  for (bool baseline : {true, false}) {
+    v1::JobSpec* job = spec->add_jobs();
+    *job = job_spec;
+    job->set_name(absl::StrCat(job_name, baseline ? " A" : " B", round));
+    job->set_commit(baseline ? baseline_commit : candidate_commit);
+    (*job->mutable_agent_selector())[kAgentNameLabel] = agent;
+    job->mutable_arm()->set_job(job_name);
+    job->mutable_arm()->set_baseline(baseline);
+    job->mutable_arm()->set_round(round);
+    job->mutable_benchmark()->mutable_workload()->set_repetitions(repetitions);
+  }
 }
 
 std::pair<RunSamples, RunSamples> SplitConfirmation(const RunSamples& confirmation) {

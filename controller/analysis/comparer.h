@@ -106,6 +106,15 @@ inline constexpr int kConfirmationRounds = 3;
 // nothing measured).
 std::optional<v1::RunSpec> ConfirmationSpec(const RunSamples& candidate, const v1::Comparison& c,
                                             int min_repetitions, std::string* why);
+// Repetitions per round of an arm that gives a side `side` repetitions over kConfirmationRounds
+// rounds, with one spare per round: a repetition found invalid (the generator fell behind on a
+// busy machine) must not leave the run short of a verdict again.
+uint32_t RoundRepetitions(uint32_t side);
+// Adds round `round` of an interleaved pair to `spec`: job `job_name` (from `job_spec`) at the
+// baseline commit (arm A) then at the candidate commit (arm B), both pinned to `agent`.
+void AddArms(const v1::JobSpec& job_spec, const std::string& job_name, const std::string& agent,
+             const std::string& baseline_commit, const std::string& candidate_commit, int round,
+             uint32_t repetitions, v1::RunSpec* spec);
 // A confirmation run's samples as its two sides {baseline, candidate}, each confirmed job's
 // rounds pooled under that job's name. Jobs without an arm are left out.
 std::pair<RunSamples, RunSamples> SplitConfirmation(const RunSamples& confirmation);

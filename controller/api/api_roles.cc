@@ -35,6 +35,9 @@ const std::map<absl::string_view, Role>& Table() {
       {"GetCampaign", Role::kViewer},
       {"ListCampaigns", Role::kViewer},
       {"GetCampaignReport", Role::kViewer},
+      {"GetBisection", Role::kViewer},
+      {"ListBisections", Role::kViewer},
+      {"GetBisectionReport", Role::kViewer},
       {"ListSchedules", Role::kViewer},
       {"GetStorage", Role::kViewer},
       // Running benchmarks (and cancelling one's own).
@@ -43,6 +46,9 @@ const std::map<absl::string_view, Role>& Table() {
       {"CancelRun", Role::kSubmitter},
       {"SubmitCampaign", Role::kSubmitter},
       {"CancelCampaign", Role::kSubmitter},
+      {"StartBisection", Role::kSubmitter},
+      {"CancelBisection", Role::kSubmitter},
+      {"MarkBisection", Role::kSubmitter},
       // Running the lab: agents, projects (their webhook secrets and rules), triage,
       // schedules (which run on every matching machine without anyone asking).
       {"DrainAgent", Role::kAdmin},

@@ -7,6 +7,8 @@
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
 #include "controller/api/run_watch_hub.h"
+#include "controller/bisect/bisect_store.h"
+#include "controller/bisect/bisector.h"
 #include "controller/campaign/campaign_store.h"
 #include "controller/campaign/schedule_store.h"
 #include "controller/events/event_bus.h"
@@ -146,6 +148,23 @@ class ControllerService final
                                  v1::Schedule* resp) override;
   grpc::Status RemoveSchedule(grpc::ServerContext* ctx, const v1::RemoveScheduleRequest* req,
                               v1::Schedule* resp) override;
+  // Bisections (bisect_handlers.cc).
+  void SetBisector(Bisector* bisector, BisectStore* bisections) {
+    bisector_ = bisector;
+    bisections_ = bisections;
+  }
+  grpc::Status StartBisection(grpc::ServerContext* ctx, const v1::StartBisectionRequest* req,
+                              v1::Bisection* resp) override;
+  grpc::Status GetBisection(grpc::ServerContext* ctx, const v1::GetBisectionRequest* req,
+                            v1::Bisection* resp) override;
+  grpc::Status ListBisections(grpc::ServerContext* ctx, const v1::ListBisectionsRequest* req,
+                              v1::ListBisectionsResponse* resp) override;
+  grpc::Status CancelBisection(grpc::ServerContext* ctx, const v1::CancelBisectionRequest* req,
+                               v1::Bisection* resp) override;
+  grpc::Status MarkBisection(grpc::ServerContext* ctx, const v1::MarkBisectionRequest* req,
+                             v1::Bisection* resp) override;
+  grpc::Status GetBisectionReport(grpc::ServerContext* ctx, const v1::GetBisectionRequest* req,
+                                  v1::Report* resp) override;
 
  private:
   grpc::Status PutProject(grpc::ServerContext* ctx, const v1::PutProjectRequest* req,
@@ -177,6 +196,8 @@ class ControllerService final
   ForgeStore* forge_ = nullptr;
   CampaignStore* campaigns_ = nullptr;
   ScheduleStore* schedules_ = nullptr;
+  Bisector* bisector_ = nullptr;
+  BisectStore* bisections_ = nullptr;
   std::function<void()> on_project_change_;
   RunWatchHub watches_;
 };

@@ -10,6 +10,11 @@ absl::StatusOr<v1::RunSpec> RerunSpec(const v1::Run& run) {
         "run ", run.id(), " is a confirmation run of run ", run.confirms_run_id(),
         ", which the controller schedules itself; rerun run ", run.confirms_run_id(), " instead"));
   }
+  if (run.bisection_id() != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("run ", run.id(), " is a step of bisection ",
+                                                      run.bisection_id(),
+                                                      ", which the controller schedules itself"));
+  }
   if (run.jobs().empty())
     return absl::FailedPreconditionError(absl::StrCat("run ", run.id(), " has no jobs"));
   v1::RunSpec spec;

@@ -44,12 +44,14 @@ void ChangePointFromRow(const pqxx::row& r, v1::ChangePointRecord* c) {
   SetTimestamp(r[14], c->mutable_created_at());
   c->set_direction(static_cast<v1::Direction>(r[15].as<int>()));
   c->set_triaged_by(r[16].as<std::string>());
+  c->set_bisection_id(r[17].as<int64_t>());
+  c->set_culprit(r[18].as<std::string>());
 }
 
 constexpr char kChangePointColumns[] =
     "id, project, branch, suite_name, machine_class, job_name, metric, run_id, commit_sha, "
     "before_value, after_value, p, state, note, extract(epoch from created_at)::float8, direction, "
-    "triaged_by";
+    "triaged_by, coalesce(bisection_id, 0), culprit";
 
 absl::StatusOr<v1::Alert> AlertFromRow(const pqxx::row& r) {
   // id, body, state, webhook, alertmanager, last_error, note, delivery_attempts
@@ -63,12 +65,13 @@ absl::StatusOr<v1::Alert> AlertFromRow(const pqxx::row& r) {
   a->set_note(r[6].as<std::string>());
   SetTimestamp(r[8], a->mutable_created_at());
   a->set_triaged_by(r[9].as<std::string>());
+  a->set_culprit(r[10].as<std::string>());
   return a;
 }
 
 constexpr char kAlertColumns[] =
     "id, body, state, webhook, alertmanager, last_error, note, delivery_attempts, "
-    "extract(epoch from created_at)::float8, triaged_by";
+    "extract(epoch from created_at)::float8, triaged_by, culprit";
 
 // Inserts an alert (at most one per comparison metric or change point); sets its id. The id
 // and delivery state live in columns (AlertFromRow reads them there), not in the body.

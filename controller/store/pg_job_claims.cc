@@ -236,6 +236,18 @@ absl::Status AddExpandedJobs(pqxx::work& tx, const v1::CompleteAttemptRequest& r
   return absl::OkStatus();
 }
 
+// A commit_range job that just succeeded keeps the commits it listed.
+absl::Status SaveCommitList(pqxx::work& tx, const v1::CompleteAttemptRequest& req) {
+  std::string json;
+  if (auto st = google::protobuf::util::MessageToJsonString(req.commit_list(), &json); !st.ok())
+    return absl::InternalError("cannot encode the commit list: " + st.ToString());
+  Exec(tx,
+       "UPDATE jobs j SET commits = $2::jsonb FROM attempts a WHERE a.id = $1 AND j.id = a.job_id "
+       "AND j.state = 'SUCCEEDED'",
+       req.attempt_id(), json);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AttemptJob> PgJobStore::JobOfAttempt(int64_t attempt_id) {
@@ -278,7 +290,8 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(
   // failed or cancelled while its job runs. Anything else (a retry, a replay, a cancel in
   // between, a stale epoch, jobs to add) matches nothing, is rolled back, and takes the
   // detailed path.
-  if (req.outcome() != v1::ATTEMPT_OUTCOME_INFRA_FAILURE && expansion == nullptr) {
+  if (req.outcome() != v1::ATTEMPT_OUTCOME_INFRA_FAILURE && expansion == nullptr &&
+      !req.has_commit_list()) {
     JobTransition t = OnAttemptEnded(retry_, v1::JOB_STATE_RUNNING, req.outcome(), 0, 0);
     absl::Status fs = pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       auto r =
@@ -307,6 +320,7 @@ absl::StatusOr<int64_t> PgJobStore::CompleteAttempt(
       if (!ended.ok()) return ended.status();
       run_id = *ended;
       if (job_ended && expansion != nullptr) return AddExpandedJobs(tx, req, run_id, *expansion);
+      if (job_ended && req.has_commit_list()) return SaveCommitList(tx, req);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

@@ -17,11 +17,12 @@ using pgq::Interval;
 
 absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
   std::map<int64_t, v1::Job*> by_id;
-  for (const auto& r : Exec(tx,
-                            "SELECT id, name, state, spec::text, attempts_made, message, "
-                            "extract(epoch from updated_at)::float8, coalesce(expanded_from, 0) "
-                            "FROM jobs WHERE run_id = $1 ORDER BY idx",
-                            run->id())) {
+  for (const auto& r :
+       Exec(tx,
+            "SELECT id, name, state, spec::text, attempts_made, message, "
+            "extract(epoch from updated_at)::float8, coalesce(expanded_from, 0), commits::text "
+            "FROM jobs WHERE run_id = $1 ORDER BY idx",
+            run->id())) {
     v1::Job* job = run->add_jobs();
     job->set_id(r[0].as<int64_t>());
     job->set_run_id(run->id());
@@ -34,6 +35,11 @@ absl::Status LoadJobs(pqxx::work& tx, v1::Run* run) {
     job->set_message(r[5].as<std::string>());
     SetTimestamp(r[6], job->mutable_updated_at());
     job->set_expanded_from_job_id(r[7].as<int64_t>());
+    if (!r[8].is_null()) {
+      auto cs = google::protobuf::util::JsonStringToMessage(r[8].as<std::string>(),
+                                                            job->mutable_commits());
+      if (!cs.ok()) return absl::InternalError("stored commit list unreadable: " + cs.ToString());
+    }
     by_id[job->id()] = job;
   }
   for (const auto& r :

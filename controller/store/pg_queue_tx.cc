@@ -48,7 +48,7 @@ const char kRunColumns[] =
     "NULL, "
     "coalesce((SELECT c.id FROM runs c WHERE c.confirms_run_id = runs.id), 0), submitted_by, "
     "cancelled_by, extract(epoch from logs_removed_at)::float8, "
-    "extract(epoch from profiles_removed_at)::float8";
+    "extract(epoch from profiles_removed_at)::float8, coalesce(bisection_id, 0)";
 
 void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_id(r[0].as<int64_t>());
@@ -72,6 +72,7 @@ void RunFromRow(const pqxx::row& r, v1::Run* run) {
   run->set_cancelled_by(r[18].as<std::string>());
   if (!r[19].is_null()) SetTimestamp(r[19], run->mutable_logs_removed_at());
   if (!r[20].is_null()) SetTimestamp(r[20], run->mutable_profiles_removed_at());
+  run->set_bisection_id(r[21].as<int64_t>());
 }
 
 std::string RequestDigest(const v1::RunSpec& spec) {
@@ -85,15 +86,15 @@ absl::StatusOr<int64_t> InsertRun(pqxx::work& tx, const v1::RunSpec& spec) {
       tx.exec_params1(
             "INSERT INTO runs (project, branch, commit_sha, kind, suite_name, state, "
             "baseline_branch, baseline_runs, against_run_id, aa, confirms_run_id, submitted_by, "
-            "request_id, request_digest) "
+            "request_id, request_digest, bisection_id) "
             "VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, nullif($8, 0), $9, nullif($10, 0), "
-            "$11, nullif($12, ''), nullif($13, '')) RETURNING id",
+            "$11, nullif($12, ''), nullif($13, ''), nullif($14, 0)) RETURNING id",
             spec.project(), spec.branch(), spec.commit(), RunKindName(spec.kind()),
             spec.suite_name(),
             spec.baseline_branch().empty() ? spec.branch() : spec.baseline_branch(),
             std::max(1, spec.baseline_runs()), spec.against_run_id(), spec.aa(),
             spec.confirms_run_id(), spec.submitted_by(), spec.request_id(),
-            spec.request_id().empty() ? std::string() : RequestDigest(spec))[0]
+            spec.request_id().empty() ? std::string() : RequestDigest(spec), spec.bisection_id())[0]
           .as<int64_t>();
   RETURN_IF_ERROR(InsertJobs(tx, run_id, 0, spec.jobs(), 0));
   NotifyWork(tx);

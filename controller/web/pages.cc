@@ -9,10 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/spec/fault_text.h"
+#include "controller/bisect/bisect_report.h"
 #include "controller/campaign/campaign_report.h"
 #include "controller/queue/job_state.h"
 #include "controller/queue/result_summary.h"
 #include "controller/report/render.h"
+#include "controller/web/bisect_page.h"
 #include "controller/web/campaign_page.h"
 #include "controller/web/comparison_page.h"
 #include "controller/web/layout.h"
@@ -200,6 +202,26 @@ std::pair<int, std::string> WebPages::Campaign(int64_t id) {
   auto r = LoadCampaignReport(*campaigns_, jobs_, results_, analysis_, id);
   if (!r.ok()) return ErrorPage(r.status());
   return {200, CampaignPage(*r)};
+}
+
+std::pair<int, std::string> WebPages::Bisections() {
+  if (bisections_ == nullptr) return ErrorPage(absl::NotFoundError("no bisections here"));
+  auto l = bisections_->ListBisections({});
+  if (!l.ok()) return ErrorPage(l.status());
+  return {200, BisectionsPage(*l)};
+}
+
+std::pair<int, std::string> WebPages::Bisection(int64_t id, bool markdown) {
+  if (bisections_ == nullptr) return ErrorPage(absl::NotFoundError("no bisections here"));
+  auto b = bisections_->GetBisection(id);
+  if (!b.ok()) return ErrorPage(b.status());
+  std::optional<v1::Comparison> culprit;
+  if (b->culprit_run_id() != 0) {
+    auto c = analysis_.LatestComparison(b->culprit_run_id());
+    if (c.ok()) culprit = *std::move(c);
+  }
+  const v1::Comparison* cp = culprit ? &*culprit : nullptr;
+  return {200, markdown ? BisectionMarkdown(*b, cp, "") : BisectionPage(*b, cp)};
 }
 
 std::pair<int, std::string> WebPages::History(const Query& q) {
@@ -420,6 +442,24 @@ void WebPages::Register(httplib::Server& server) {
     reply(res, id_of(req, &id) ? Campaign(id)
                                : ErrorPage(absl::InvalidArgumentError("bad campaign id")));
   });
+  server.Get("/bisections", [=, this](const httplib::Request&, httplib::Response& res) {
+    reply(res, Bisections());
+  });
+  server.Get(
+      R"(/bisections/(\d+))", [=, this](const httplib::Request& req, httplib::Response& res) {
+        int64_t id = 0;
+        reply(res, id_of(req, &id) ? Bisection(id, false)
+                                   : ErrorPage(absl::InvalidArgumentError("bad bisection id")));
+      });
+  server.Get(
+      R"(/bisections/(\d+)\.md)", [=, this](const httplib::Request& req, httplib::Response& res) {
+        int64_t id = 0;
+        if (!id_of(req, &id)) return reply(res, ErrorPage(absl::InvalidArgumentError("bad id")));
+        auto [status, body] = Bisection(id, true);
+        res.status = status;
+        res.set_content(
+            body, status == 200 ? "text/markdown; charset=utf-8" : "text/html; charset=utf-8");
+      });
   server.Get("/history", [=, this](const httplib::Request& req, httplib::Response& res) {
     reply(res, History(query(req)));
   });

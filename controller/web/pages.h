@@ -7,6 +7,7 @@
 
 #include "controller/analysis/analyser.h"
 #include "controller/analysis/analysis_store.h"
+#include "controller/bisect/bisect_store.h"
 #include "controller/campaign/campaign_store.h"
 #include "controller/forge/forge_store.h"
 #include "controller/queue/job_store.h"
@@ -29,6 +30,8 @@ class WebPages {
   void SetForge(ForgeStore* forge) { forge_ = forge; }
   // Campaigns' pages (/campaigns/ID); without it they answer 404.
   void SetCampaigns(CampaignStore* campaigns) { campaigns_ = campaigns; }
+  // Bisections' pages (/bisections, /bisections/ID, /bisections/ID.md); without it, 404.
+  void SetBisections(BisectStore* bisections) { bisections_ = bisections; }
   // The storage page (/storage): disk use per kind and the retention policy.
   void SetRetention(RetentionStore* store, RetentionAges policy) {
     retention_ = store;
@@ -48,6 +51,9 @@ class WebPages {
   std::pair<int, std::string> Outbox(const Query& q);
   std::pair<int, std::string> Campaign(int64_t id);
   std::pair<int, std::string> Storage();
+  std::pair<int, std::string> Bisections();
+  // `markdown`: the report as text/markdown instead of the page.
+  std::pair<int, std::string> Bisection(int64_t id, bool markdown);
 
  private:
   JobStore& jobs_;
@@ -57,6 +63,7 @@ class WebPages {
   Analyser& analyser_;
   ForgeStore* forge_ = nullptr;
   CampaignStore* campaigns_ = nullptr;
+  BisectStore* bisections_ = nullptr;
   RetentionStore* retention_ = nullptr;
   RetentionAges retention_policy_;
 };

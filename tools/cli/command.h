@@ -77,6 +77,7 @@ void AddProjectCommands(CLI::App& app, Commands& cmds);  // project, outbox
 void AddCampaignCommands(CLI::App& app, Commands& cmds);
 void AddScheduleCommands(CLI::App& app, Commands& cmds);
 void AddStorageCommands(CLI::App& app, Commands& cmds);  // storage, gc
+void AddBisectCommands(CLI::App& app, Commands& cmds);
 
 // The campaign a suite's tiers make (`campaign submit`, `schedule add --campaign`): every tier
 // of `tier_list` (comma-separated; default the suite's, or "custom" with params alone) read with

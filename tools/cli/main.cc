@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   AddAlertCommands(app, cmds);
   AddProjectCommands(app, cmds);
   AddCampaignCommands(app, cmds);
+  AddBisectCommands(app, cmds);
   AddScheduleCommands(app, cmds);
   AddStorageCommands(app, cmds);
   AddLoadCommand(app, cmds);
