@@ -106,6 +106,9 @@ absl::Status ValidateProject(v1::Project* p) {
   if (p->comment().empty()) p->set_comment("always");
   if (p->comment() != "always" && p->comment() != "on_change" && p->comment() != "never")
     return Bad("comment", absl::StrCat("`", p->comment(), "` is not always, on_change or never"));
+  if (p->bisect().empty()) p->set_bisect("manual");
+  if (p->bisect() != "auto" && p->bisect() != "manual")
+    return Bad("bisect", absl::StrCat("`", p->bisect(), "` is not auto or manual"));
   if (p->fork_label().size() > 255) return Bad("fork_label", "at most 255 characters");
   if (p->webhook_secret_file().size() > 4096) return Bad("webhook_secret_file", "too long");
   if (p->clone_url().size() > 1024) return Bad("clone_url", "at most 1024 characters");

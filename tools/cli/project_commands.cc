@@ -11,7 +11,7 @@ namespace perfgate::cli {
 namespace {
 
 struct ProjectFlags {
-  std::string name, forge, repository, fork_label, comment, webhook_secret_file, clone_url;
+  std::string name, forge, repository, fork_label, comment, webhook_secret_file, clone_url, bisect;
   std::vector<std::string> suites, suite_paths, baseline_branches, triggers, trusted_users, reports;
   bool clear_fork_label = false;
 };
@@ -51,6 +51,10 @@ void AddProjectFlags(CLI::App* sub, ProjectFlags& f, bool create) {
                   "default only after a trusted /perfgate run)");
   sub->add_option("--comment", f.comment, "the pull request comment: always, on_change, never")
       ->check(CLI::IsMember({"always", "on_change", "never"}));
+  sub->add_option("--bisect", f.bisect,
+                  "auto: bisect every change point on a baseline branch to its culprit commit; "
+                  "manual (default): only when asked (perfgate bisect start)")
+      ->check(CLI::IsMember({"auto", "manual"}));
   sub->add_option("--report", f.reports,
                   "check_run and/or commit_status (repeat; default both on GitHub, "
                   "commit_status on GitLab)")
@@ -74,6 +78,7 @@ void Fill(const ProjectFlags& f, v1::Project* p) {
   set_list(f.reports, p->mutable_reports());
   if (!f.fork_label.empty()) p->set_fork_label(f.fork_label);
   if (!f.comment.empty()) p->set_comment(f.comment);
+  if (!f.bisect.empty()) p->set_bisect(f.bisect);
   if (!f.webhook_secret_file.empty()) p->set_webhook_secret_file(f.webhook_secret_file);
   if (!f.clone_url.empty()) p->set_clone_url(f.clone_url);
 }
