@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <deque>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,13 @@
 
 namespace perfgate::common {
 namespace {
+
+// lo <= v <= hi, and false for NaN (which every comparison refuses, so `v < lo || v > hi` lets
+// it through).
+bool InRange(double v, double lo, double hi) { return v >= lo && v <= hi; }
+
+// The most requests/s a rate may ask (the suite parser's bound).
+constexpr double kMaxRate = 10'000'000;
 
 absl::Status Bad(const std::string& field, const std::string& problem) {
   absl::Status s = absl::InvalidArgumentError(absl::StrCat("spec.", field, ": ", problem));
@@ -137,7 +146,7 @@ absl::Status CheckHosts(const std::string& f, const v1::ExecStack& ex,
       return Bad(hf + ".role", "'" + h.role() + "' must not end in -N: its hosts are named ROLE-N");
     if (h.count() < 1 || h.count() > kMaxHosts)
       return Bad(hf + ".count", absl::StrCat("must be from 1 to ", kMaxHosts));
-    if (h.cpus() < 0 || h.cpus() > 1024) return Bad(hf + ".cpus", "must be from 0 to 1024");
+    if (!InRange(h.cpus(), 0, 1024)) return Bad(hf + ".cpus", "must be from 0 to 1024");
     if (h.memory_bytes() != 0 && h.memory_bytes() < (1u << 20))
       return Bad(hf + ".memory", "at least 1Mi");
     if (!roles->emplace(h.role(), h.count()).second)
@@ -289,8 +298,7 @@ absl::Status CheckFaults(const std::string& f, v1::FaultSchedule* fs, bool has_h
     if (a.action() == v1::FaultSpec::ACTION_NETEM) {
       if (!a.delay_ms() && !(a.loss() > 0)) return Bad(af, "netem needs a delay or a loss");
       if (a.jitter_ms() > a.delay_ms()) return Bad(af + ".jitter", "must not exceed the delay");
-      if (a.loss() < 0 || a.loss() > 1)
-        return Bad(af + ".loss", "must be from 0 to 1 (or 0% to 100%)");
+      if (!InRange(a.loss(), 0, 1)) return Bad(af + ".loss", "must be from 0 to 1 (or 0% to 100%)");
     }
   }
   const v1::LeaderProbe& l = fs->leader();
@@ -304,10 +312,8 @@ absl::Status CheckFaults(const std::string& f, v1::FaultSchedule* fs, bool has_h
   }
   if (!l.command().empty()) t->Add(f + ".leader.command", l.command());
   const v1::RecoveryBand& r = fs->recovery();
-  if (r.p99_band() < 0 || r.p99_band() > 10)
-    return Bad(f + ".recovery.p99_band", "from 0 to 10 (1000 %)");
-  if (r.error_band() < 0 || r.error_band() > 1)
-    return Bad(f + ".recovery.error_band", "from 0 to 1");
+  if (!InRange(r.p99_band(), 0, 10)) return Bad(f + ".recovery.p99_band", "from 0 to 10 (1000 %)");
+  if (!InRange(r.error_band(), 0, 1)) return Bad(f + ".recovery.error_band", "from 0 to 1");
   if (r.hold_ms() > window_ms) return Bad(f + ".recovery.hold", "longer than the measured window");
   return absl::OkStatus();
 }
@@ -380,6 +386,8 @@ absl::Status CheckRedisTarget(const std::string& hf, const v1::HttpLoadSpec& h, 
 absl::Status CheckHttpRate(const std::string& wf, v1::WorkloadSpec* w) {
   v1::HttpLoadSpec* h = w->mutable_http();
   const std::string hf = wf + GeneratorField(*h);
+  if (!InRange(h->rate(), 0, kMaxRate))
+    return Bad(hf + ".rate", absl::StrCat("must be from 0 to ", kMaxRate, " requests/s"));
   if (h->stages_size() > 0 && h->rate() > 0) return Bad(hf + ".rate", "give either rate or stages");
   if (h->closed_loop() && (h->rate() > 0 || h->stages_size() > 0))
     return Bad(hf + ".closed_loop", "a closed loop takes no rate or stages");
@@ -390,6 +398,8 @@ absl::Status CheckHttpRate(const std::string& wf, v1::WorkloadSpec* w) {
     const v1::RateStage& s = h->stages(i);
     const std::string sf = absl::StrCat(hf, ".stages[", i, "]");
     if (s.duration_seconds() == 0) return Bad(sf + ".duration_seconds", "is required");
+    if (!InRange(s.rate(), 0, kMaxRate) || !InRange(s.rate_to(), 0, kMaxRate))
+      return Bad(sf, absl::StrCat("rates must be from 0 to ", kMaxRate, " requests/s"));
     if (s.rate() == 0 && s.rate_to() == 0)
       return Bad(sf, "a stage needs a positive rate (use pause between repetitions)");
     staged += s.duration_seconds();
@@ -759,6 +769,13 @@ absl::Status CheckLimits(const std::string& f, const v1::BenchmarkJob& b) {
     const auto& l = b.limits(i);
     const std::string lf = absl::StrCat(f, ".limits[", i, "]");
     if (l.metric().empty()) return Bad(lf + ".metric", "is required");
+    for (const auto& [name, has, v] :
+         {std::tuple{"max", l.has_max(), l.max()}, std::tuple{"min", l.has_min(), l.min()},
+          std::tuple{"target", l.has_target(), l.target()},
+          std::tuple{"acceptable", l.has_acceptable(), l.acceptable()},
+          std::tuple{"critical", l.has_critical(), l.critical()}}) {
+      if (has && !std::isfinite(v)) return Bad(lf + "." + name, "must be a finite number");
+    }
     if (!l.has_max() && !l.has_min() && !HasLevels(l))
       return Bad(lf, "give max, min, or target/acceptable/critical levels");
     if (auto s = CheckLimitLevels(l); !s.ok()) return Bad(lf, std::string(s.message()));

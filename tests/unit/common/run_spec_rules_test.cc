@@ -1,5 +1,8 @@
 #include "common/spec/run_spec_rules.h"
 
+#include <cmath>
+#include <functional>
+
 #include "gtest/gtest.h"
 
 namespace perfgate::common {
@@ -87,6 +90,39 @@ v1::RunSpec OneBenchmark() {
   b->mutable_workload()->mutable_http()->set_target("http://{host}:{port:api}");
   b->mutable_workload()->mutable_http()->set_rate(100);
   return s;
+}
+
+// NaN passes a check written `v < lo || v > hi` and then differs from itself, so a stored spec
+// would not validate to the same spec again (the run_spec fuzzer's finding): every number is
+// refused unless finite and in range.
+TEST(RunSpecRulesTest, NotANumberIsRefusedWhereverANumberGoes) {
+  const double nan = std::nan("");
+  std::vector<std::pair<std::function<void(v1::BenchmarkJob*)>, std::string>> cases = {
+      {[&](v1::BenchmarkJob* b) { b->mutable_workload()->mutable_http()->set_rate(nan); },
+       "http.rate"},
+      {[&](v1::BenchmarkJob* b) {
+         auto* h = b->mutable_workload()->mutable_http();
+         h->set_rate(0);
+         auto* st = h->add_stages();
+         st->set_duration_seconds(10);
+         st->set_rate(100);
+         st->set_rate_to(nan);
+       },
+       "stages[0]"},
+      {[&](v1::BenchmarkJob* b) {
+         auto* l = b->add_limits();
+         l->set_metric("http.latency.p99");
+         l->set_max(nan);
+       },
+       "limits[0].max"},
+  };
+  for (const auto& [mutate, field] : cases) {
+    v1::RunSpec s = OneBenchmark();
+    mutate(s.mutable_jobs(0)->mutable_benchmark());
+    const absl::Status st = ValidateAndDefaultRunSpec(&s);
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << field << ": " << st;
+    EXPECT_NE(st.message().find(field), std::string::npos) << st;
+  }
 }
 
 TEST(RunSpecRulesTest, BenchmarkDefaultsAndChecks) {
