@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "controller/analysis/comparer.h"
 
 namespace perfgate::controller {
 namespace {
@@ -16,14 +17,6 @@ v1::CommitMark MarkAt(const v1::Bisection& b, int i) {
 }
 
 std::string Short(const std::string& sha) { return sha.substr(0, 12); }
-
-std::string Percent(double ratio) { return absl::StrFormat("%+.1f %%", 100 * (ratio - 1)); }
-
-// "+12.3 % (+10.1 .. +14.0 %)".
-std::string Effect(const v1::BisectionStep& s) {
-  return absl::StrFormat("%s (%+.1f .. %+.1f %%)", Percent(s.ratio()), 100 * (s.ratio_low() - 1),
-                         100 * (s.ratio_high() - 1));
-}
 
 // The last decided step measuring `commit` against `against` with `purpose` ("" any).
 const v1::BisectionStep* StepOf(const v1::Bisection& b, const std::string& commit,
@@ -56,13 +49,13 @@ void FinishCulprit(v1::Bisection* b, int r, const v1::BisectionStep& step) {
   b->set_culprit(c.sha());
   b->set_culprit_run_id(step.run_id());
   std::string msg = absl::StrCat("first bad commit ", CommitLine(c), ": ", b->metric(), " ",
-                                 Effect(step), " against its parent");
+                                 StepEffect(step), " against its parent");
   if (c.parents_size() > 1) {
     absl::StrAppend(&msg, "; it is a merge: bisect into the merged branch with --good ",
                     Short(c.parents(0)), " --bad ", Short(c.parents(1)));
   }
   if (const v1::BisectionStep* ends = EndsStep(*b)) {
-    absl::StrAppend(&msg, "; the ends differ by ", Effect(*ends));
+    absl::StrAppend(&msg, "; the ends differ by ", StepEffect(*ends));
     // Significantly less than the whole change: more of it came after.
     const bool up = ends->ratio() >= 1;
     const bool part =
@@ -85,6 +78,20 @@ void FinishCulprit(v1::Bisection* b, int r, const v1::BisectionStep& step) {
 bool IsFinished(v1::BisectionState s) {
   return s == v1::BISECTION_STATE_SUCCEEDED || s == v1::BISECTION_STATE_FAILED ||
          s == v1::BISECTION_STATE_CANCELLED;
+}
+
+std::string StateText(v1::BisectionState s) {
+  return absl::AsciiStrToLower(v1::BisectionState_Name(s).substr(16));
+}
+
+std::string MarkText(v1::CommitMark m) {
+  return absl::AsciiStrToLower(v1::CommitMark_Name(m).substr(12));
+}
+
+std::string StepEffect(const v1::BisectionStep& s) {
+  if (s.ratio() == 0) return "";
+  return absl::StrFormat("%+.1f %% (%+.1f .. %+.1f %%)", 100 * (s.ratio() - 1),
+                         100 * (s.ratio_low() - 1), 100 * (s.ratio_high() - 1));
 }
 
 std::string CommitLine(const v1::CommitInfo& c) {
@@ -158,7 +165,7 @@ std::optional<NextStep> PlanNext(v1::Bisection* b) {
                         ": ", Short(rs),
                         " differs from an earlier good commit but not from its "
                         "parent (",
-                        Effect(*s), ")"));
+                        StepEffect(*s), ")"));
     return std::nullopt;
   }
   // Only skipped commits between the last good and the first bad: the culprit is one of them
@@ -175,11 +182,7 @@ std::optional<NextStep> PlanNext(v1::Bisection* b) {
 
 void JudgeStep(const v1::MetricComparison& m, const std::string& direction,
                v1::BisectionStep* step) {
-  step->set_verdict(m.verdict() == v1::VERDICT_REGRESSION     ? "regression"
-                    : m.verdict() == v1::VERDICT_IMPROVEMENT  ? "improvement"
-                    : m.verdict() == v1::VERDICT_NO_CHANGE    ? "no_change"
-                    : m.verdict() == v1::VERDICT_INCONCLUSIVE ? "inconclusive"
-                                                              : "none");
+  step->set_verdict(VerdictText(m.verdict()));
   step->set_ratio(m.has_ratio() ? m.ratio() : 1);
   step->set_ratio_low(m.has_ratio() ? m.interval_low() : 1);
   step->set_ratio_high(m.has_ratio() ? m.interval_high() : 1);
@@ -194,6 +197,7 @@ void JudgeStep(const v1::MetricComparison& m, const std::string& direction,
     step->set_outcome("undecided");
   }
   step->set_note(m.reason());
+  step->set_repetitions_needed(m.repetitions_needed());
 }
 
 void ApplyStep(const v1::BisectionStep& step, v1::Bisection* b) {
@@ -207,11 +211,11 @@ void ApplyStep(const v1::BisectionStep& step, v1::Bisection* b) {
       b->set_direction(step.verdict());
       b->set_effect(step.ratio() - 1);
     } else if (o == "like_good" || o == "other_way") {
-      Finish(
-          b, v1::BISECTION_STATE_FAILED,
-          absl::StrCat("not reproduced: the bad end ", Short(step.commit()), " measured ",
-                       Effect(step), " against the good end on ", b->agent(), " (", step.verdict(),
-                       o == "other_way" ? ", the other way" : "", "): nothing to bisect"));
+      Finish(b, v1::BISECTION_STATE_FAILED,
+             absl::StrCat("not reproduced: the bad end ", Short(step.commit()), " measured ",
+                          StepEffect(step), " against the good end on ", b->agent(), " (",
+                          step.verdict(), o == "other_way" ? ", the other way" : "",
+                          "): nothing to bisect"));
     } else if (o == "skipped") {
       Finish(b, v1::BISECTION_STATE_FAILED,
              absl::StrCat("an end of the range did not build or run: ", step.note()));

@@ -52,4 +52,11 @@ std::string CommitLine(const v1::CommitInfo& c);
 
 bool IsFinished(v1::BisectionState s);
 
+// A state or a mark as the messages, the CLI and the pages say it: "running", "skipped".
+std::string StateText(v1::BisectionState s);
+std::string MarkText(v1::CommitMark m);
+
+// "+12.3 % (+10.1 .. +14.0 %)": a step's measurement of the metric; "" before it was measured.
+std::string StepEffect(const v1::BisectionStep& s);
+
 }  // namespace perfgate::controller

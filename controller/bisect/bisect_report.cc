@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "controller/analysis/comparer.h"
 #include "controller/bisect/bisect_plan.h"
 
 namespace perfgate::controller {
@@ -24,17 +24,10 @@ const v1::CommitInfo* Commit(const v1::Bisection& b, const std::string& sha) {
 
 }  // namespace
 
-std::string StepEffect(const v1::BisectionStep& s) {
-  if (s.ratio() == 0) return "";
-  return absl::StrFormat("%+.1f %% (%+.1f .. %+.1f %%)", 100 * (s.ratio() - 1),
-                         100 * (s.ratio_low() - 1), 100 * (s.ratio_high() - 1));
-}
-
 std::string BisectionMarkdown(const v1::Bisection& b, const v1::Comparison* culprit,
                               const std::string& base_url) {
-  std::string out = absl::StrFormat(
-      "## perfgate bisection %d: %s\n\n%s\n\n", b.id(),
-      absl::AsciiStrToLower(v1::BisectionState_Name(b.state()).substr(16)), Cell(b.message()));
+  std::string out = absl::StrFormat("## perfgate bisection %d: %s\n\n%s\n\n", b.id(),
+                                    StateText(b.state()), Cell(b.message()));
   absl::StrAppend(&out, "| | |\n|---|---|\n");
   absl::StrAppend(&out, "| suite | ", Cell(b.suite_name()), " (project ", Cell(b.project()),
                   ") |\n");
@@ -68,11 +61,7 @@ std::string BisectionMarkdown(const v1::Bisection& b, const v1::Comparison* culp
                           "%+.1f %%, p = %.2g): %s. ",
                           m.name(), m.baseline_median(), m.candidate_median(), m.unit(),
                           100 * (m.ratio() - 1), 100 * (m.interval_low() - 1),
-                          100 * (m.interval_high() - 1), m.p(),
-                          m.verdict() == v1::VERDICT_REGRESSION    ? "regression"
-                          : m.verdict() == v1::VERDICT_IMPROVEMENT ? "improvement"
-                          : m.verdict() == v1::VERDICT_NO_CHANGE   ? "no change"
-                                                                   : "inconclusive"));
+                          100 * (m.interval_high() - 1), m.p(), VerdictText(m.verdict())));
     }
     absl::StrAppend(&out, "[Comparison](", base_url, "/runs/", culprit->candidate_run_id(),
                     "/compare)\n\n");

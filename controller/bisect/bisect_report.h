@@ -15,7 +15,4 @@ namespace perfgate::controller {
 std::string BisectionMarkdown(const v1::Bisection& b, const v1::Comparison* culprit,
                               const std::string& base_url);
 
-// "+12.3 % (+10.1 .. +14.0 %)" for a step's measurement; "" before it was measured.
-std::string StepEffect(const v1::BisectionStep& s);
-
 }  // namespace perfgate::controller

@@ -53,8 +53,10 @@ class BisectStore {
     std::string good;
   };
   virtual absl::StatusOr<ChangePointEnds> ChangePointRange(int64_t change_point_id) = 0;
-  // Change points of projects that bisect automatically, newest first, that have none yet.
-  virtual absl::StatusOr<std::vector<int64_t>> ChangePointsToBisect(int limit) = 0;
+  // Open change points of projects that bisect automatically that have no bisection yet,
+  // newest first, but for `exclude`.
+  virtual absl::StatusOr<std::vector<int64_t>> ChangePointsToBisect(
+      int limit, const std::vector<int64_t>& exclude) = 0;
   // Records what the change point's bisection found on it and on its alerts.
   virtual absl::Status SetCulprit(int64_t change_point_id, int64_t bisection_id,
                                   const std::string& culprit) = 0;

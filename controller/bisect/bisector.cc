@@ -52,10 +52,6 @@ double AgentSeconds(const v1::Run& run) {
   return s;
 }
 
-std::string StateName(v1::BisectionState s) {
-  return absl::AsciiStrToLower(v1::BisectionState_Name(s).substr(16));
-}
-
 }  // namespace
 
 void Bisector::Start() {
@@ -123,7 +119,7 @@ void Bisector::Report(const v1::Bisection& b) {
   spdlog::info(
       "component=bisector msg=\"bisection {}\" bisection={} culprit={} steps={} "
       "agent_seconds={:.0f} message=\"{}\"",
-      StateName(b.state()), b.id(), b.culprit().substr(0, 12), b.steps_size(), b.agent_seconds(),
+      StateText(b.state()), b.id(), b.culprit().substr(0, 12), b.steps_size(), b.agent_seconds(),
       b.message());
   if (b.change_point_id() == 0 || !IsFinished(b.state())) return;
   std::string culprit;
@@ -135,7 +131,7 @@ void Bisector::Report(const v1::Bisection& b) {
     culprit =
         absl::StrCat("one of ", b.range_first().substr(0, 12), "..", b.range_last().substr(0, 12));
   } else {
-    culprit = absl::StrCat("bisection ", b.id(), " ", StateName(b.state()), ": ", b.message());
+    culprit = absl::StrCat("bisection ", b.id(), " ", StateText(b.state()), ": ", b.message());
   }
   if (auto s = store_.SetCulprit(b.change_point_id(), b.id(), culprit); !s.ok()) {
     spdlog::warn("component=bisector msg=\"culprit not recorded\" bisection={} error=\"{}\"",
@@ -144,10 +140,9 @@ void Bisector::Report(const v1::Bisection& b) {
 }
 
 void Bisector::StartAutomatic() {
-  auto cps = store_.ChangePointsToBisect(20);
+  auto cps = store_.ChangePointsToBisect(20, {refused_.begin(), refused_.end()});
   if (!cps.ok()) return;
   for (int64_t cp : *cps) {
-    if (refused_.count(cp)) continue;
     v1::StartBisectionRequest req;
     req.set_change_point_id(cp);
     auto b = StartBisection(req, "bisect:auto");
@@ -164,16 +159,6 @@ void Bisector::StartAutomatic() {
           cp, b.status().ToString());
     }
   }
-}
-
-absl::StatusOr<JobSamples> Bisector::TemplateJob(const v1::Bisection& b) {
-  ASSIGN_OR_RETURN(RunSamples run, analysis_.LoadRunSamples(b.template_run_id()));
-  for (const JobSamples& j : run.jobs) {
-    if (j.job_name != b.job_name()) continue;
-    return j;
-  }
-  return absl::NotFoundError(
-      absl::StrCat("run ", b.template_run_id(), " has no measured job ", b.job_name()));
 }
 
 absl::StatusOr<v1::Bisection> Bisector::StartBisection(const v1::StartBisectionRequest& req,
@@ -259,6 +244,10 @@ absl::StatusOr<v1::Bisection> Bisector::StartBisection(const v1::StartBisectionR
     return absl::FailedPreconditionError(absl::StrCat(
         "run ", tmpl.run.id(), ": the agent that measured job ", job->job_name, " is unknown"));
   b.set_agent(job->agent);
+  *b.mutable_job() = job->spec;
+  b.mutable_job()->clear_arm();
+  b.set_branch(tmpl.run.branch());
+  b.set_baseline_branch(tmpl.run.baseline_branch());
   if (b.metric().empty()) b.set_metric("http.latency.p50");
   if (!job->metrics.count(b.metric())) {
     std::vector<std::string> have;
@@ -274,7 +263,7 @@ absl::StatusOr<v1::Bisection> Bisector::StartBisection(const v1::StartBisectionR
                              b.bad().substr(0, 12), " on ", b.agent()));
   v1::RunSpec listing;
   listing.set_project(b.project());
-  listing.set_branch(tmpl.run.branch());
+  listing.set_branch(b.branch());
   listing.set_kind(v1::RUN_KIND_EXPERIMENT);
   listing.set_suite_name(b.suite_name());
   listing.set_submitted_by(actor);
@@ -296,7 +285,7 @@ absl::StatusOr<v1::Bisection> Bisector::Mark(const v1::MarkBisectionRequest& req
         if (b->state() != v1::BISECTION_STATE_WAITING &&
             b->state() != v1::BISECTION_STATE_RUNNING) {
           refused = absl::FailedPreconditionError(
-              absl::StrCat("bisection ", b->id(), " is ", StateName(b->state()),
+              absl::StrCat("bisection ", b->id(), " is ", StateText(b->state()),
                            ": only a running or waiting one takes marks"));
           return std::nullopt;
         }
@@ -311,9 +300,8 @@ absl::StatusOr<v1::Bisection> Bisector::Mark(const v1::MarkBisectionRequest& req
         b->set_marks(i, req.mark());
         if (b->state() == v1::BISECTION_STATE_WAITING) {
           b->set_state(v1::BISECTION_STATE_RUNNING);
-          b->set_message(absl::StrCat(
-              "marked ", b->commits(i).sha().substr(0, 12), " ",
-              absl::AsciiStrToLower(v1::CommitMark_Name(req.mark()).substr(12)), " by hand"));
+          b->set_message(absl::StrCat("marked ", b->commits(i).sha().substr(0, 12), " ",
+                                      MarkText(req.mark()), " by hand"));
           return Advance(b);
         }
         return std::nullopt;
@@ -408,18 +396,8 @@ absl::StatusOr<std::optional<v1::RunSpec>> Bisector::Advance(v1::Bisection* b) {
     ApplyStep(last, b);
     if (b->state() != v1::BISECTION_STATE_RUNNING) return std::nullopt;
     if (last.outcome() == "undecided") {
-      const int max_reps = b->max_repetitions() > 0
-                               ? b->max_repetitions()
-                               : static_cast<int>(common::kDefaultMaxConfirmationRepetitions);
-      auto need = [&]() -> int {
-        auto c = analysis_.LatestComparison(last.run_id());
-        if (!c.ok()) return 0;
-        for (const v1::MetricComparison& x : c->metrics())
-          if (x.job_name() == b->job_name() && x.name() == b->metric())
-            return x.repetitions_needed();
-        return 0;
-      }();
-      const int again = RepeatRepetitions(last, need, max_reps);
+      const int max_reps = MaxRepetitions(*b);
+      const int again = RepeatRepetitions(last, last.repetitions_needed(), max_reps);
       if (again > 0) {
         v1::BisectionStep* step = b->add_steps();
         step->set_number(b->steps_size());
@@ -429,8 +407,7 @@ absl::StatusOr<std::optional<v1::RunSpec>> Bisector::Advance(v1::Bisection* b) {
         step->set_repetitions(again);
         step->set_outcome("running");
         SetNow(step->mutable_started_at());
-        ASSIGN_OR_RETURN(v1::RunSpec spec, StepSpec(*b, *step));
-        return spec;
+        return StepSpec(*b, *step);
       }
       if (last.purpose() == "ends") {
         b->set_state(v1::BISECTION_STATE_FAILED);
@@ -456,24 +433,25 @@ absl::StatusOr<std::optional<v1::RunSpec>> Bisector::Advance(v1::Bisection* b) {
   step->set_against(b->commits(next->against).sha());
   step->set_outcome("running");
   SetNow(step->mutable_started_at());
-  ASSIGN_OR_RETURN(JobSamples job, TemplateJob(*b));
-  step->set_repetitions(BaseRepetitions(job, opts_.min_repetitions));
+  step->set_repetitions(
+      std::max<int>(b->job().benchmark().workload().repetitions(), opts_.min_repetitions));
   int left = 0;
   for (int i = next->against + 1; i < b->commits_size(); ++i)
     left += b->marks(i) == v1::COMMIT_MARK_UNKNOWN;
   b->set_message(absl::StrCat(
       "step ", step->number(), " (", next->purpose, "): ", step->commit().substr(0, 12),
       " against ", step->against().substr(0, 12), "; ", left, " commit(s) left untested"));
-  ASSIGN_OR_RETURN(v1::RunSpec spec, StepSpec(*b, *step));
-  return spec;
+  return StepSpec(*b, *step);
 }
 
-absl::StatusOr<v1::RunSpec> Bisector::StepSpec(const v1::Bisection& b,
-                                               const v1::BisectionStep& step) {
-  ASSIGN_OR_RETURN(JobSamples job, TemplateJob(b));
-  ASSIGN_OR_RETURN(v1::Run tmpl, jobs_.GetRun(b.template_run_id()));
-  v1::JobSpec spec = job.spec;
-  spec.clear_arm();
+int Bisector::MaxRepetitions(const v1::Bisection& b) {
+  if (b.max_repetitions() > 0) return b.max_repetitions();
+  const uint32_t suite = b.job().benchmark().analysis().max_repetitions();
+  return static_cast<int>(suite > 0 ? suite : common::kDefaultMaxConfirmationRepetitions);
+}
+
+v1::RunSpec Bisector::StepSpec(const v1::Bisection& b, const v1::BisectionStep& step) {
+  v1::JobSpec spec = b.job();
   // The floor a step is judged at: the one asked for; else, once the ends showed the change, a
   // third of it (at least the suite's floor), so that a commit is bad when it carries a good part
   // of the change and good when it carries little, which a few repetitions tell apart; before
@@ -487,11 +465,11 @@ absl::StatusOr<v1::RunSpec> Bisector::StepSpec(const v1::Bisection& b,
   }
   v1::RunSpec run;
   run.set_project(b.project());
-  run.set_branch(tmpl.branch());
+  run.set_branch(b.branch());
   run.set_commit(step.commit());
   run.set_kind(v1::RUN_KIND_EXPERIMENT);
-  run.set_suite_name(tmpl.suite_name());
-  run.set_baseline_branch(tmpl.baseline_branch());
+  run.set_suite_name(b.suite_name());
+  run.set_baseline_branch(b.baseline_branch());
   run.set_submitted_by(absl::StrCat("bisection:", b.id()));
   for (int round = 1; round <= kConfirmationRounds; ++round) {
     AddArms(spec, b.job_name(), b.agent(), step.against(), step.commit(), round,

@@ -46,12 +46,14 @@ class Bisector {
 
  private:
   absl::StatusOr<std::optional<v1::RunSpec>> Advance(v1::Bisection* b);
-  // The step run's end read into the last step (outcome, measurements, agent time); nullopt
+  // The step run's end read into the last step (outcome, measurements, agent time); false
   // while the run is not finished or not analysed yet.
   absl::StatusOr<bool> ReadStep(v1::Bisection* b);
   // The run that measures the bisection's last step.
-  absl::StatusOr<v1::RunSpec> StepSpec(const v1::Bisection& b, const v1::BisectionStep& step);
-  absl::StatusOr<JobSamples> TemplateJob(const v1::Bisection& b);
+  static v1::RunSpec StepSpec(const v1::Bisection& b, const v1::BisectionStep& step);
+  // A side's repetitions a step may grow to: the bisection's, else the suite's
+  // analysis.max_repetitions, else the confirmation budget's default.
+  static int MaxRepetitions(const v1::Bisection& b);
   void StartAutomatic();
   void Report(const v1::Bisection& b);
 

@@ -8,6 +8,12 @@
 #include "controller/queue/suite_file.h"
 
 namespace perfgate::controller {
+namespace {
+
+// A commit_range job's list (the agent lists at most 100000: agent/bench/repository_reader.h).
+constexpr int kMaxCommitListCommits = 100000;
+
+}  // namespace
 using common::ToGrpcStatus;
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentGatewayService::Session(
@@ -115,6 +121,19 @@ grpc::Status AgentGatewayService::CompleteAttempt(grpc::ServerContext* ctx,
           absl::StrCat("suite_file_text: at most ", common::kMaxSuiteBytes, " bytes"));
     }
     run = CompleteSuiteFile(*req, &ended_as);
+  } else if (req->has_commit_list()) {
+    // Stored on the job for its bisection: only a commit_range job's, and bounded.
+    if (req->commit_list().commits_size() > kMaxCommitListCommits) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("commit_list: at most ", kMaxCommitListCommits, " commits"));
+    }
+    auto job = jobs_.JobOfAttempt(req->attempt_id());
+    if (!job.ok()) return ToGrpcStatus(job.status());
+    if (!job->spec.has_commit_range()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "commit_list: only a commit_range job lists commits");
+    }
+    run = jobs_.CompleteAttempt(*req);
   } else {
     run = jobs_.CompleteAttempt(*req);
   }

@@ -26,6 +26,9 @@ absl::StatusOr<v1::Bisection> FromRow(const pqxx::row& r) {
   return b;
 }
 
+// The state column: LISTING, RUNNING, ... (the partial index names them).
+std::string StateColumn(v1::BisectionState s) { return v1::BisectionState_Name(s).substr(16); }
+
 absl::StatusOr<std::string> ToJson(const v1::Bisection& b) {
   std::string json;
   auto st = google::protobuf::util::MessageToJsonString(b, &json);
@@ -38,8 +41,7 @@ absl::Status Save(pqxx::work& tx, const v1::Bisection& b) {
   Exec(tx,
        "UPDATE bisections SET doc = $2::jsonb, state = $3, finished_at = CASE WHEN $4 THEN "
        "coalesce(finished_at, now()) ELSE NULL END WHERE id = $1",
-       b.id(), json, v1::BisectionState_Name(b.state()).substr(16), IsFinished(b.state()));
-  pgq::NotifyRun(tx, b.active_run_id());  // wakes watchers and the bisector of other replicas
+       b.id(), json, StateColumn(b.state()), IsFinished(b.state()));
   return absl::OkStatus();
 }
 
@@ -61,8 +63,7 @@ absl::StatusOr<v1::Bisection> PgBisectStore::CreateBisection(const v1::Bisection
                   "INSERT INTO bisections (project, suite_name, state, change_point_id, doc) "
                   "VALUES ($1, $2, $3, nullif($4, 0), $5::jsonb) RETURNING id, "
                   "extract(epoch from created_at)::float8",
-                  b.project(), b.suite_name(), v1::BisectionState_Name(b.state()).substr(16),
-                  b.change_point_id(), json);
+                  b.project(), b.suite_name(), StateColumn(b.state()), b.change_point_id(), json);
     b.set_id(r[0][0].as<int64_t>());
     SetTimestamp(r[0][1], b.mutable_created_at());
     v1::RunSpec spec = listing;
@@ -154,8 +155,8 @@ absl::StatusOr<std::vector<StopOrder>> PgBisectStore::CancelBisection(int64_t id
     if (r.empty()) return absl::NotFoundError(absl::StrCat("bisection ", id, " not found"));
     ASSIGN_OR_RETURN(v1::Bisection b, FromRow(r[0]));
     if (IsFinished(b.state())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "bisection ", id, " has finished (", v1::BisectionState_Name(b.state()).substr(16), ")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("bisection ", id, " has finished (", StateText(b.state()), ")"));
     }
     for (const auto& run : Exec(tx,
                                 "SELECT id FROM runs WHERE bisection_id = $1 AND state NOT IN "
@@ -241,18 +242,25 @@ absl::StatusOr<BisectStore::ChangePointEnds> PgBisectStore::ChangePointRange(
   return out;
 }
 
-absl::StatusOr<std::vector<int64_t>> PgBisectStore::ChangePointsToBisect(int limit) {
+absl::StatusOr<std::vector<int64_t>> PgBisectStore::ChangePointsToBisect(
+    int limit, const std::vector<int64_t>& exclude) {
   std::vector<int64_t> out;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.clear();
-    for (const auto& r :
-         Exec(tx,
-              "SELECT c.id, p.body FROM change_points c JOIN projects p ON p.name = c.project "
-              "WHERE c.bisection_id IS NULL AND c.state = 'open' ORDER BY c.id DESC LIMIT $1",
-              limit)) {
+    // The projects that ask for it first (a handful; their rules are in the serialised body),
+    // so that the limit counts only change points that will be bisected.
+    std::vector<std::string> projects;
+    for (const auto& r : Exec(tx, "SELECT name, body FROM projects")) {
       v1::Project p;
-      if (ParseProto(r[1], &p) && p.bisect() == "auto") out.push_back(r[0].as<int64_t>());
+      if (ParseProto(r[1], &p) && p.bisect() == "auto") projects.push_back(r[0].as<std::string>());
     }
+    if (projects.empty()) return absl::OkStatus();
+    for (const auto& r : Exec(tx,
+                              "SELECT id FROM change_points WHERE bisection_id IS NULL AND "
+                              "state = 'open' AND project = ANY($1::text[]) AND "
+                              "id <> ALL($3::bigint[]) ORDER BY id DESC LIMIT $2",
+                              TextArray(projects), limit, BigintArray(exclude)))
+      out.push_back(r[0].as<int64_t>());
     return absl::OkStatus();
   }));
   return out;

@@ -22,7 +22,8 @@ class PgBisectStore : public BisectStore {
   absl::StatusOr<int64_t> NewestSuiteRun(const std::string& project,
                                          const std::string& suite) override;
   absl::StatusOr<ChangePointEnds> ChangePointRange(int64_t change_point_id) override;
-  absl::StatusOr<std::vector<int64_t>> ChangePointsToBisect(int limit) override;
+  absl::StatusOr<std::vector<int64_t>> ChangePointsToBisect(
+      int limit, const std::vector<int64_t>& exclude) override;
   absl::Status SetCulprit(int64_t change_point_id, int64_t bisection_id,
                           const std::string& culprit) override;
 

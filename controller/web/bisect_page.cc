@@ -1,6 +1,5 @@
 #include "controller/web/bisect_page.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "controller/bisect/bisect_plan.h"
@@ -8,24 +7,12 @@
 #include "controller/web/layout.h"
 
 namespace perfgate::controller {
-namespace {
-
-std::string State(v1::BisectionState s) {
-  return absl::AsciiStrToLower(v1::BisectionState_Name(s).substr(16));
-}
-
-std::string Mark(int m) {
-  return absl::AsciiStrToLower(v1::CommitMark_Name(static_cast<v1::CommitMark>(m)).substr(12));
-}
-
-}  // namespace
-
 std::string BisectionPage(const v1::Bisection& b, const v1::Comparison* culprit) {
   E body =
       absl::StrCat("<p>", Esc(b.suite_name()), " · <code>", Esc(b.metric()), "</code> of job ",
                    Esc(b.job_name()), " · <code>", Esc(b.good().substr(0, 12)), "</code>..<code>",
                    Esc(b.bad().substr(0, 12)), "</code> · on ", Esc(b.agent()), " · <b>",
-                   Esc(State(b.state())), "</b> · <a href=\"/bisections/", b.id(),
+                   Esc(StateText(b.state())), "</b> · <a href=\"/bisections/", b.id(),
                    ".md\">Markdown</a></p><p>", Esc(b.message()), "</p>");
   absl::StrAppend(&body, absl::StrFormat("<p>%d steps, %.1f agent-minutes", b.steps_size(),
                                          b.agent_seconds() / 60));
@@ -78,10 +65,11 @@ std::string BisectionPage(const v1::Bisection& b, const v1::Comparison* culprit)
     for (int i = 0; i < b.commits_size(); ++i) {
       const v1::CommitInfo& c = b.commits(i);
       const bool hit = c.sha() == b.culprit();
-      absl::StrAppend(&body, "<tr", hit ? " class=\"regression\"" : "", "><td><code>",
-                      Esc(c.sha().substr(0, 12)), "</code></td><td>",
-                      Esc(i < b.marks_size() ? Mark(b.marks(i)) : "unknown"), "</td><td>",
-                      Esc(c.author()), "</td><td>", Esc(c.subject()), "</td></tr>");
+      absl::StrAppend(
+          &body, "<tr", hit ? " class=\"regression\"" : "", "><td><code>",
+          Esc(c.sha().substr(0, 12)), "</code></td><td>",
+          Esc(i < b.marks_size() ? MarkText(static_cast<v1::CommitMark>(b.marks(i))) : "unknown"),
+          "</td><td>", Esc(c.author()), "</td><td>", Esc(c.subject()), "</td></tr>");
     }
     absl::StrAppend(&body, "</table>");
   }
@@ -96,7 +84,7 @@ std::string BisectionsPage(const v1::ListBisectionsResponse& list) {
     absl::StrAppend(&body, "<tr><td><a href=\"/bisections/", b.id(), "\">", b.id(), "</a></td><td>",
                     Esc(b.suite_name()), "</td><td><code>", Esc(b.metric()),
                     "</code></td><td><code>", Esc(b.good().substr(0, 12)), "</code>..<code>",
-                    Esc(b.bad().substr(0, 12)), "</code></td><td>", Esc(State(b.state())),
+                    Esc(b.bad().substr(0, 12)), "</code></td><td>", Esc(StateText(b.state())),
                     "</td><td class=\"num\">", b.steps_size(), "</td><td>", Esc(b.message()),
                     "</td><td>", Esc(Time(b.created_at())), "</td></tr>");
   }
