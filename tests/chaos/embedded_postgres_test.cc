@@ -85,14 +85,15 @@ class PostgresAtABoundaryTest : public ClusterTest {
     v1::Run done = WaitForRunEnd(*stub_, run.id(), absl::Seconds(120));
     ASSERT_EQ(done.state(), v1::RUN_STATE_SUCCEEDED) << done.DebugString();
     // The run's end can be read through a backend the killed postmaster left behind, before the
-    // controller has noticed and started a new one: wait for it (bounded).
+    // controller has noticed: wait (bounded) until it says the new server is up.
     EXPECT_TRUE(WaitUntil(
         [&] {
-          const pid_t now = Postmaster(co.data_dir + "/pg");
-          return now > 0 && now != postmaster;
+          return controller_->process().Log().find("msg=\"private PostgreSQL restarted\"") !=
+                 std::string::npos;
         },
         absl::Seconds(30)))
-        << "a new postmaster";
+        << controller_->process().Log();
+    EXPECT_NE(Postmaster(co.data_dir + "/pg"), postmaster) << "a new postmaster";
     const auto& last = done.jobs(0).attempts(done.jobs(0).attempts_size() - 1);
     EXPECT_EQ(last.outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
     const auto logs = RunLogs(*stub_, run.id());
