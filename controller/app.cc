@@ -398,6 +398,7 @@ void ControllerAppImpl::BuildAnalysis(const NotifierOptions& alerts) {
   AnalyserOptions ao;
   ao.poll = cfg_.analysis_poll;
   ao.confirm_inconclusive = cfg_.confirm_inconclusive;
+  ao.change_points.max_p = cfg_.change_point_max_p;
   ao.webhook = !alerts.webhook_url.empty();
   ao.alertmanager = !alerts.alertmanager_url.empty();
   analysis_ = std::make_unique<PgAnalysisStore>(*pool_);

@@ -56,6 +56,8 @@ struct ControllerConfig {
   absl::Duration analysis_poll = absl::Seconds(5);
   absl::Duration schedule_poll = absl::Seconds(10);  // how often due schedules are looked for
   bool confirm_inconclusive = true;
+  // Change points along baseline branches: the significance a split must reach.
+  double change_point_max_p = 0.001;
   // CI integration (docs/ci.md). Credentials live in files, never in the database or logs.
   std::string github_api_url = "https://api.github.com";
   std::string github_token_file;    // a personal access token, or

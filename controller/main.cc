@@ -130,6 +130,12 @@ void AddAnalysisFlags(CLI::App& app, ControllerConfig& cfg) {
                "many repetitions as its measured noise needs within the suite's budget "
                "(analysis.max_repetitions, analysis.max_confirmation_time)")
       ->capture_default_str();
+  app.add_option("--change-point-max-p", cfg.change_point_max_p,
+                 "a step along a baseline branch is a change point when its permutation p-value "
+                 "is at most this (lower: fewer false alarms, more baseline runs before one is "
+                 "found; 1999 permutations, so no lower than 0.0005)")
+      ->check(CLI::Range(0.0005, 0.2))
+      ->capture_default_str();
 }
 
 // CI integration: webhooks in, reports out (docs/ci.md).

@@ -44,6 +44,7 @@ std::string Notifier::AlertmanagerBody(const v1::Alert& a, absl::Duration active
     alert["annotations"]["profile_diff"] = absl::StrCat(a.worst_functions_profile(), " (flat):\n",
                                                         absl::StrJoin(WorstFunctionLines(a), "\n"));
   }
+  if (!a.culprit().empty()) alert["annotations"]["culprit"] = a.culprit();
   if (!a.url().empty()) alert["generatorURL"] = a.url();
   const absl::Time created =
       a.has_created_at() ? absl::FromUnixSeconds(a.created_at().seconds()) : now;

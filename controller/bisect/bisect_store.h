@@ -53,13 +53,15 @@ class BisectStore {
     std::string good;
   };
   virtual absl::StatusOr<ChangePointEnds> ChangePointRange(int64_t change_point_id) = 0;
-  // Open change points of projects that bisect automatically that have no bisection yet,
-  // newest first, but for `exclude`.
+  // Open change points on gating metrics of projects that bisect automatically that have no
+  // bisection yet, newest first, one per run and job (metrics that changed at the same run share a
+  // range), but for those of `exclude` and their siblings.
   virtual absl::StatusOr<std::vector<int64_t>> ChangePointsToBisect(
       int limit, const std::vector<int64_t>& exclude) = 0;
-  // Records what the change point's bisection found on it and on its alerts.
+  // Records what the change point's bisection found on it, on its siblings (the same run and
+  // job) and on their alerts; `notify`: the alerts go out again, naming it.
   virtual absl::Status SetCulprit(int64_t change_point_id, int64_t bisection_id,
-                                  const std::string& culprit) = 0;
+                                  const std::string& culprit, bool notify) = 0;
 };
 
 }  // namespace perfgate::controller

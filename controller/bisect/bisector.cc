@@ -133,7 +133,10 @@ void Bisector::Report(const v1::Bisection& b) {
   } else {
     culprit = absl::StrCat("bisection ", b.id(), " ", StateText(b.state()), ": ", b.message());
   }
-  if (auto s = store_.SetCulprit(b.change_point_id(), b.id(), culprit); !s.ok()) {
+  // A found culprit (or range) is news to the alert's receivers; a failed or cancelled
+  // bisection is only noted on it.
+  const bool found = b.state() == v1::BISECTION_STATE_SUCCEEDED;
+  if (auto s = store_.SetCulprit(b.change_point_id(), b.id(), culprit, found); !s.ok()) {
     spdlog::warn("component=bisector msg=\"culprit not recorded\" bisection={} error=\"{}\"",
                  b.id(), s.ToString());
   }

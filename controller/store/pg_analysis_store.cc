@@ -46,12 +46,13 @@ void ChangePointFromRow(const pqxx::row& r, v1::ChangePointRecord* c) {
   c->set_triaged_by(r[16].as<std::string>());
   c->set_bisection_id(r[17].as<int64_t>());
   c->set_culprit(r[18].as<std::string>());
+  c->set_gating(r[19].as<bool>());
 }
 
 constexpr char kChangePointColumns[] =
     "id, project, branch, suite_name, machine_class, job_name, metric, run_id, commit_sha, "
     "before_value, after_value, p, state, note, extract(epoch from created_at)::float8, direction, "
-    "triaged_by, coalesce(bisection_id, 0), culprit";
+    "triaged_by, coalesce(bisection_id, 0), culprit, gating";
 
 absl::StatusOr<v1::Alert> AlertFromRow(const pqxx::row& r) {
   // id, body, state, webhook, alertmanager, last_error, note, delivery_attempts
@@ -361,11 +362,11 @@ absl::Status PgAnalysisStore::SaveAnalysis(AnalysisOutcome* o) {
       auto r = Exec(tx,
                     "INSERT INTO change_points (project, branch, suite_name, machine_class, "
                     "job_name, metric, run_id, commit_sha, before_value, after_value, p, "
-                    "direction) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON "
-                    "CONFLICT DO NOTHING RETURNING id",
+                    "direction, gating) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                    "$12, $13) ON CONFLICT DO NOTHING RETURNING id",
                     c.project(), c.branch(), c.suite_name(), c.machine_class(), c.job_name(),
                     c.metric(), c.run_id(), c.commit(), c.before(), c.after(), c.p(),
-                    static_cast<int>(c.direction()));
+                    static_cast<int>(c.direction()), c.gating());
       if (r.empty()) continue;  // known already: no second alert
       c.set_id(r[0][0].as<int64_t>());
       alert.set_change_point_id(c.id());

@@ -71,8 +71,15 @@ absl::StatusOr<v1::Bisection> PgBisectStore::CreateBisection(const v1::Bisection
     ASSIGN_OR_RETURN(int64_t run, pgq::InsertRun(tx, spec));
     b.set_active_run_id(run);
     if (b.change_point_id() != 0) {
+      // Its siblings (other metrics of the same job that changed at the same run) share the
+      // range: one bisection answers for all of them.
       Exec(tx, "UPDATE change_points SET bisection_id = $2 WHERE id = $1", b.change_point_id(),
            b.id());
+      Exec(tx,
+           "UPDATE change_points c SET bisection_id = $2 FROM change_points o WHERE o.id = $1 "
+           "AND c.run_id = o.run_id AND c.job_name = o.job_name AND c.machine_class = "
+           "o.machine_class AND c.bisection_id IS NULL",
+           b.change_point_id(), b.id());
     }
     return Save(tx, b);
   }));
@@ -255,11 +262,20 @@ absl::StatusOr<std::vector<int64_t>> PgBisectStore::ChangePointsToBisect(
       if (ParseProto(r[1], &p) && p.bisect() == "auto") projects.push_back(r[0].as<std::string>());
     }
     if (projects.empty()) return absl::OkStatus();
-    for (const auto& r : Exec(tx,
-                              "SELECT id FROM change_points WHERE bisection_id IS NULL AND "
-                              "state = 'open' AND project = ANY($1::text[]) AND "
-                              "id <> ALL($3::bigint[]) ORDER BY id DESC LIMIT $2",
-                              TextArray(projects), limit, BigintArray(exclude)))
+    // Of the metrics that gate their job, one per run and job (the metrics that changed together
+    // share a range; the median latency's, when it is one of them, speaks for them), none whose run
+    // and job is being bisected or was refused (`exclude`).
+    for (const auto& r :
+         Exec(tx,
+              "SELECT id FROM (SELECT DISTINCT ON (run_id, job_name, machine_class) id FROM "
+              "change_points c WHERE bisection_id IS NULL AND state = 'open' AND gating AND "
+              "project = "
+              "ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM change_points o WHERE o.run_id = "
+              "c.run_id AND o.job_name = c.job_name AND o.machine_class = c.machine_class AND "
+              "(o.bisection_id IS NOT NULL OR o.id = ANY($3::bigint[]))) ORDER BY run_id, "
+              "job_name, machine_class, (metric = 'http.latency.p50') DESC, id) x ORDER BY id "
+              "DESC LIMIT $2",
+              TextArray(projects), limit, BigintArray(exclude)))
       out.push_back(r[0].as<int64_t>());
     return absl::OkStatus();
   }));
@@ -267,12 +283,24 @@ absl::StatusOr<std::vector<int64_t>> PgBisectStore::ChangePointsToBisect(
 }
 
 absl::Status PgBisectStore::SetCulprit(int64_t change_point_id, int64_t bisection_id,
-                                       const std::string& culprit) {
+                                       const std::string& culprit, bool notify) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    Exec(tx, "UPDATE change_points SET bisection_id = $2, culprit = $3 WHERE id = $1",
+    // The change point and its siblings (same run and job, not bisected on their own).
+    Exec(tx,
+         "UPDATE change_points c SET bisection_id = $2, culprit = $3 FROM change_points o WHERE "
+         "o.id = $1 AND c.run_id = o.run_id AND c.job_name = o.job_name AND c.machine_class = "
+         "o.machine_class AND (c.id = $1 OR c.bisection_id IS NULL OR c.bisection_id = $2)",
          change_point_id, bisection_id, culprit);
-    Exec(tx, "UPDATE alerts SET culprit = $2, updated_at = now() WHERE change_point_id = $1",
-         change_point_id, culprit);
+    // Their alerts name the culprit and, when told, go out again to the channels that had them.
+    Exec(tx,
+         "UPDATE alerts SET culprit = $2, webhook = CASE WHEN $3 AND webhook = 'delivered' THEN "
+         "'pending' ELSE webhook END, alertmanager = CASE WHEN $3 AND alertmanager = "
+         "'delivered' THEN 'pending' ELSE alertmanager END, delivery_attempts = CASE WHEN $3 "
+         "AND (webhook = 'delivered' OR alertmanager = 'delivered') THEN 0 ELSE "
+         "delivery_attempts END, next_delivery_at = CASE WHEN $3 THEN now() ELSE "
+         "next_delivery_at END, updated_at = now() WHERE change_point_id IN (SELECT id FROM "
+         "change_points WHERE bisection_id = $1)",
+         bisection_id, culprit, notify);
     return absl::OkStatus();
   });
 }

@@ -24,8 +24,8 @@ class PgBisectStore : public BisectStore {
   absl::StatusOr<ChangePointEnds> ChangePointRange(int64_t change_point_id) override;
   absl::StatusOr<std::vector<int64_t>> ChangePointsToBisect(
       int limit, const std::vector<int64_t>& exclude) override;
-  absl::Status SetCulprit(int64_t change_point_id, int64_t bisection_id,
-                          const std::string& culprit) override;
+  absl::Status SetCulprit(int64_t change_point_id, int64_t bisection_id, const std::string& culprit,
+                          bool notify) override;
 
  private:
   PgPool& pool_;

@@ -343,8 +343,8 @@ std::pair<int, std::string> WebPages::ChangePoints(const Query& q) {
   E body =
       "<table><tr><th>id</th><th>suite</th><th>job</th><th>metric</th><th>branch</th>"
       "<th>machine class</th><th>run</th><th>commit</th><th>before</th><th>after</th>"
-      "<th>p</th><th>state</th></tr>";
-  for (const auto& c : r->change_points())
+      "<th>p</th><th>state</th><th>bisection</th></tr>";
+  for (const auto& c : r->change_points()) {
     absl::StrAppend(
         &body, "<tr><td>", c.id(), "</td><td>", Esc(c.suite_name()), "</td><td>", Esc(c.job_name()),
         "</td><td><a href=\"/history?project=", Esc(c.project()), "&amp;branch=", Esc(c.branch()),
@@ -354,7 +354,13 @@ std::pair<int, std::string> WebPages::ChangePoints(const Query& q) {
         "</td><td><a href=\"/runs/", c.run_id(), "\">", c.run_id(), "</a></td><td><code>",
         Esc(c.commit().substr(0, 12)), "</code></td><td class=\"num\">", FormatValue(c.before()),
         "</td><td class=\"num\">", FormatValue(c.after()), "</td><td class=\"num\">",
-        absl::StrFormat("%.2g", c.p()), "</td><td>", Esc(c.state()), "</td></tr>");
+        absl::StrFormat("%.2g", c.p()), "</td><td>", Esc(c.state()), "</td><td>");
+    if (c.bisection_id() != 0) {
+      absl::StrAppend(&body, "<a href=\"/bisections/", c.bisection_id(), "\">",
+                      c.culprit().empty() ? "running" : Esc(c.culprit()), "</a>");
+    }
+    absl::StrAppend(&body, "</td></tr>");
+  }
   return {200, Layout("Change points", body + "</table>")};
 }
 
@@ -369,6 +375,7 @@ std::pair<int, std::string> WebPages::Alerts(const Query& q) {
   for (const auto& a : r->alerts())
     absl::StrAppend(&body, "<tr><td>", a.id(), "</td><td class=\"", Esc(a.kind()), "\">",
                     Esc(a.kind()), "</td><td>", Esc(a.state()), "</td><td>", Esc(a.summary()),
+                    a.culprit().empty() ? "" : "<br>culprit: " + Esc(a.culprit()),
                     "</td><td><a href=\"/runs/", a.run_id(), "/compare\">", a.run_id(),
                     "</a></td><td>", Esc(a.webhook()), "</td><td>", Esc(a.alertmanager()),
                     "</td><td>", Esc(a.last_error()), "</td></tr>");

@@ -41,6 +41,7 @@ void RenderAlerts(std::ostream& out, const v1::ListAlertsResponse& a) {
       out << "       worst-moving functions (" << x.worst_functions_profile() << ", flat):\n";
     for (const std::string& line : controller::WorstFunctionLines(x))
       out << "         " << line << "\n";
+    if (!x.culprit().empty()) out << "       culprit: " << x.culprit() << "\n";
     if (!x.url().empty()) out << "       " << x.url() << "\n";
     if (!x.last_error().empty()) out << "       last delivery error: " << x.last_error() << "\n";
     if (!x.triaged_by().empty())
@@ -57,6 +58,9 @@ void RenderChangePoints(std::ostream& out,
     out << absl::StrFormat("%-5d %-14s %-16s %-24s %-8d %-14s %12.4g %12.4g %8.2g\n", c.id(),
                            c.state(), c.suite_name(), c.job_name() + "/" + c.metric(), c.run_id(),
                            c.commit().substr(0, 12), c.before(), c.after(), c.p());
+    if (c.bisection_id() != 0)
+      out << "      bisection " << c.bisection_id() << ": "
+          << (c.culprit().empty() ? "running" : c.culprit()) << "\n";
     if (!c.triaged_by().empty())
       out << "      " << c.state() << " by " << c.triaged_by()
           << (c.note().empty() ? "" : ": " + c.note()) << "\n";

@@ -435,6 +435,7 @@ class HistoryStore : public AnalysisStore {
     j.job_name = "api";
     j.machine_class = "m";
     j.metrics["http.latency.p50"] = {"ms", v1::DIRECTION_LOWER_IS_BETTER, {11}};
+    if (min_effect > 0) j.spec.mutable_benchmark()->mutable_analysis()->set_min_effect(min_effect);
     s.jobs.push_back(j);
     return s;
   }
@@ -496,6 +497,7 @@ class HistoryStore : public AnalysisStore {
   v1::RunKind kind = v1::RUN_KIND_BASELINE;
   std::string suite = "s";
   absl::Status load_error;
+  double min_effect = 0;  // the job's analysis.min_effect, when set
 };
 
 class NoResults : public ResultStore {
@@ -554,6 +556,14 @@ TEST(AnalyserTest, BaselineHistoryStepBecomesOneChangePointOnceFivePointsFollow)
     v1::ChangePointRecord known;
     known.set_run_id(131);
     *store.history.add_change_points() = known;
+    Analyser a(store, results, runs, {});
+    a.RunOnce();
+    EXPECT_TRUE(store.outcome.change_points.empty());
+  }
+  {
+    // A steady 10 % step under a job whose floor is 15 %: not worth a change point.
+    HistoryStore store(40);
+    store.min_effect = 0.15;
     Analyser a(store, results, runs, {});
     a.RunOnce();
     EXPECT_TRUE(store.outcome.change_points.empty());
