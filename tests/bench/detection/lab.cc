@@ -29,7 +29,7 @@ std::string Must(std::vector<std::string> argv, const std::string& cwd = "") {
   int code = 0;
   auto out = common::RunAndCapture(o, &code);
   if (!out.ok() || code != 0) {
-    std::cerr << "detection_bench: " << argv[0] << " " << (argv.size() > 1 ? argv[1] : "")
+    std::cerr << "bench: " << argv[0] << " " << (argv.size() > 1 ? argv[1] : "")
               << " failed (" << code << "): " << (out.ok() ? *out : out.status().ToString())
               << "\n";
     std::exit(1);
@@ -82,7 +82,8 @@ class Lab::Child {
 Lab::Lab(std::string bin_dir, std::string dir) : bin_(std::move(bin_dir)), dir_(std::move(dir)) {}
 Lab::~Lab() = default;
 
-bool Lab::Start(const std::string& source_dir, const std::string& suite_extra, bool confirm) {
+bool Lab::Start(const std::string& source_dir, const std::string& suite_extra, bool confirm,
+                const std::string& suite_file) {
   std::vector<std::string> argv = {bin_ + "/perfgate-controller",
                                    "--data-dir",
                                    dir_ + "/controller",
@@ -107,7 +108,7 @@ bool Lab::Start(const std::string& source_dir, const std::string& suite_extra, b
   // The agent finds perfgate-sample-target on its PATH, as in the demo.
   agent_ = std::make_unique<Child>(
       std::vector<std::string>{bin_ + "/perfgate-agent", "--controller", addr_, "--name",
-                               "detection-agent", "--work-dir", dir_ + "/agent", "--http-listen",
+                               "lab-agent", "--work-dir", dir_ + "/agent", "--http-listen",
                                "127.0.0.1:0"},
       dir_ + "/agent.log",
       std::map<std::string, std::string>{
@@ -118,7 +119,7 @@ bool Lab::Start(const std::string& source_dir, const std::string& suite_extra, b
   Must({"git", "-C", sut_, "config", "user.email", "bench@perfgate.invalid"});
   Must({"git", "-C", sut_, "config", "user.name", "perfgate bench"});
   std::stringstream text;
-  text << std::ifstream(source_dir + "/deploy/examples/sample-target-suite.yaml").rdbuf();
+  text << std::ifstream(source_dir + "/" + suite_file).rdbuf();
   suite_ = dir_ + "/suite.yaml";
   std::ofstream(suite_) << absl::StrReplaceAll(text.str(), {{"repository: /tmp/perfgate-demo/sut",
                                                              "repository: " + sut_}})

@@ -32,8 +32,11 @@ class Lab {
   // Starts the controller and the agent, makes the repository and the suite (the example suite
   // with `suite_extra`, top-level YAML such as an analysis section, appended).
   // confirm false: the controller schedules no confirmation runs (--no-confirm-inconclusive).
+  // suite_file: another suite than the example (relative to source_dir), whose build repository
+  // is written as the example's (/tmp/perfgate-demo/sut) and pointed at the lab's.
   bool Start(const std::string& source_dir, const std::string& suite_extra = "",
-             bool confirm = true);
+             bool confirm = true,
+             const std::string& suite_file = "deploy/examples/sample-target-suite.yaml");
   // A commit whose flags file (the sample target's flags) holds `flags`.
   std::string Commit(const std::string& flags);
   // kind "baseline" (branch main) or "candidate" (on `branch`, compared with main).
@@ -49,6 +52,8 @@ class Lab {
   v1::Comparison FinalComparison(int64_t cand, int64_t* confirmation);
   // The median over a run's valid repetitions of kPrimary.
   double RunP50(int64_t id);
+  v1::Controller::Stub& stub() { return *stub_; }
+  const std::string& dir() const { return dir_; }
 
  private:
   class Child;

@@ -153,6 +153,18 @@ TEST(BisectPlanTest, AChangeSpreadOverTwoCommitsIsReportedAsARange) {
   EXPECT_NE(b.message().find("the change is spread"), std::string::npos) << b.message();
 }
 
+TEST(BisectPlanTest, ACulpritSomewhatBelowTheEndsIsTheWholeChange) {
+  // Commit 9 makes it 47 % slower, a later one 2 % more: less than a step's floor, so the
+  // culprit is not called part of a spread change although the intervals do not overlap.
+  v1::Bisection b = Range(15);
+  Bisect(&b, [](int i) -> std::optional<double> {
+    return 1.0 + (i + 1 >= 9 ? 0.47 : 0) + (i + 1 >= 13 ? 0.03 : 0);
+  });
+  ASSERT_EQ(b.state(), v1::BISECTION_STATE_SUCCEEDED) << b.message();
+  EXPECT_EQ(IndexOf(b, b.culprit()) + 1, 9);
+  EXPECT_FALSE(b.spread()) << b.message();
+}
+
 TEST(BisectPlanTest, EndsThatDoNotDifferFailWithoutBisecting) {
   v1::Bisection b = Range(15);
   const int measured = Bisect(&b, [](int) -> std::optional<double> { return 1.0; });
