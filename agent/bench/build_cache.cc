@@ -130,9 +130,17 @@ absl::StatusOr<v1::CommitList> BuildCache::ListCommits(const std::string& reposi
   RETURN_IF_ERROR(Git(ctx, {"-C", b.mirror, "rev-parse", "--verify", "--quiet", good + "^{commit}"},
                       "commit '" + good + "' is not in " + repository, &g));
   if (!Git(ctx, {"-C", b.mirror, "merge-base", "--is-ancestor", g, b.sha}, "").ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("good commit ", g.substr(0, 12),
-                                                      " is not an ancestor of bad commit ",
-                                                      b.sha.substr(0, 12)));
+    // Bisecting into a merged branch (good: the merge's first parent, bad: the branch's tip):
+    // the branch's commits start where it forked, the good end is that fork point.
+    std::string base;
+    RETURN_IF_ERROR(Git(ctx, {"-C", b.mirror, "merge-base", g, b.sha},
+                        absl::StrCat("good commit ", g.substr(0, 12), " and bad commit ",
+                                     b.sha.substr(0, 12), " share no history"),
+                        &base));
+    ctx.steps.Note(absl::StrCat("good commit ", g.substr(0, 12), " is not an ancestor of ",
+                                b.sha.substr(0, 12), ": the range starts at their merge base ",
+                                base.substr(0, 12)));
+    g = base;
   }
   // A line is at most ~400 bytes (the subject is cut to 200 by us, not by git: allow more).
   const size_t cap = std::min<size_t>(max_commits + 1, 1000000) * 2048;

@@ -32,8 +32,10 @@ class BuildCache {
                                        BenchContext& ctx);
 
   // The commits of good..bad on bad's first-parent line, oldest first, with good's own (git
-  // rev-list --first-parent, from the mirror). FAILED_PRECONDITION when either end is not in the
-  // repository, good is not an ancestor of bad, or the range holds more than `max_commits`.
+  // rev-list --first-parent, from the mirror). When good is not an ancestor of bad (the parents
+  // of a merge: main and the merged branch's tip), the range starts at their merge base, which
+  // is the good end returned. FAILED_PRECONDITION when either end is not in the repository, they
+  // share no history, or the range holds more than `max_commits`.
   absl::StatusOr<v1::CommitList> ListCommits(const std::string& repository, const std::string& good,
                                              const std::string& bad, size_t max_commits,
                                              BenchContext& ctx);

@@ -52,7 +52,8 @@ void FinishCulprit(v1::Bisection* b, int r, const v1::BisectionStep& step) {
                                  StepEffect(step), " against its parent");
   if (c.parents_size() > 1) {
     absl::StrAppend(&msg, "; it is a merge: bisect into the merged branch with --good ",
-                    Short(c.parents(0)), " --bad ", Short(c.parents(1)));
+                    Short(c.parents(0)), " --bad ", Short(c.parents(1)),
+                    " (the range starts where the branch forked)");
   }
   if (const v1::BisectionStep* ends = EndsStep(*b)) {
     absl::StrAppend(&msg, "; the ends differ by ", StepEffect(*ends));

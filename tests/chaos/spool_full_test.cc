@@ -31,13 +31,14 @@ TEST_F(SpoolFullTest, AFullSpoolEndsTheAttemptAsAnInfrastructureFailureSayingWhy
   mounted_ = disk;
   StartController();
   StartAgent("a1");
-  // About 4 MB of output lines into a 2 MB disk.
+  // About 4 MB of output lines into a 2 MB disk (the padding made once: a command substitution
+  // per line cost 40,000 forks and most of a minute and a half).
   v1::SubmitRunRequest req;
   v1::JobSpec* job = req.mutable_spec()->add_jobs();
   job->set_name("chatty");
   job->set_max_attempts(1);
   job->mutable_command()->set_command(
-      "for i in $(seq 1 40000); do echo \"line-$i $(printf '%090d' 0)\"; done");
+      "pad=$(printf '%090d' 0); for i in $(seq 1 40000); do echo \"line-$i $pad\"; done");
   v1::SubmitRunResponse resp;
   ASSERT_TRUE(stub_->SubmitRun(Ctx().get(), req, &resp).ok());
   v1::Run done = WaitForRunEnd(*stub_, resp.run().id(), absl::Seconds(120));

@@ -147,6 +147,21 @@ TEST_F(CampaignTest, ACandidateCampaignIsJudgedPerTierAgainstTheBaselineCampaign
   EXPECT_NE(res->body.find("<span class=\"regression\">regression"), std::string::npos);
   EXPECT_NE(res->body.find("Scale curves"), std::string::npos);
   CheckPagesInBrowser(dir_, controller_->http_port(), {page}, {page});
+
+  // Bisecting the tier that regressed (docs/bisect.md): the tier's run is the template, so each
+  // step runs its job at the tier's parameters — at the small tier's the change would not
+  // reproduce and the bisection would fail.
+  const int64_t medium_cand = std::stoll(cr["campaign"]["tiers"][1]["run_id"].get<std::string>());
+  ASSERT_EQ(Cli({"bisect", "start", "--run", std::to_string(medium_cand), "--good", base, "--bad",
+                 slow, "--wait", "--timeout", "200s"},
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("first bad commit " + slow.substr(0, 12)), std::string::npos) << out;
+  EXPECT_EQ(Cli({"-o", "json", "bisect", "list"}, &out), 0);
+  auto list = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(list.is_discarded()) << out;
+  EXPECT_EQ(list["bisections"][0]["job_name"], "api@medium") << out;
 }
 
 TEST_F(CampaignTest, BadCampaignsAreRefusedNamingTheTierAndNothingIsStored) {

@@ -244,6 +244,46 @@ TEST_F(BenchFilesTest, ReadsAFileAtACommitFromTheMirrorOnly) {
   EXPECT_TRUE(absl::StrContains(unknown.status().message(), "is not in")) << unknown.status();
 }
 
+TEST_F(BenchFilesTest, ListsTheFirstParentLineAndIntoAMergedBranchFromWhereItForked) {
+  // main: A B M C, where M merges the branch X1 X2 that forked at A.
+  const std::string repo = dir_ + "/repo";
+  Sh("git init -q -b main " + repo + " && cd " + repo +
+     " && git config user.email t@x && git config user.name t && git commit -q --allow-empty -m "
+     "A && git tag A && git checkout -q -b feature && git commit -q --allow-empty -m X1 && git "
+     "commit -q --allow-empty -m X2 && git tag X2 && git checkout -q main && git commit -q "
+     "--allow-empty -m B && git tag B && git merge -q --no-ff -m M feature && git commit -q "
+     "--allow-empty -m C && git tag C && git checkout -q --orphan other && git commit -q "
+     "--allow-empty -m O && git tag O && git checkout -q main");
+  auto subjects = [](const v1::CommitList& l) {
+    std::string out = l.good().subject() + ":";
+    for (const auto& c : l.commits())
+      out += " " + c.subject() + "/" + std::to_string(c.parents_size());
+    return out;
+  };
+  BuildCache cache(dir_ + "/cache");
+  auto line = cache.ListCommits(repo, "A", "C", 100, *ctx_);
+  ASSERT_TRUE(line.ok()) << line.status() << Log();
+  EXPECT_EQ(subjects(*line), "A: B/1 M/2 C/1") << "the merge is one commit of the line";
+  EXPECT_EQ(line->commits(1).author(), "t <t@x>");
+  // Into the branch M merged: its parents as the ends; the range starts where it forked.
+  auto branch = cache.ListCommits(repo, "B", "X2", 100, *ctx_);
+  ASSERT_TRUE(branch.ok()) << branch.status() << Log();
+  EXPECT_EQ(subjects(*branch), "A: X1/1 X2/1");
+  EXPECT_NE(Log().find("the range starts at their merge base"), std::string::npos) << Log();
+  auto unrelated = cache.ListCommits(repo, "O", "C", 100, *ctx_);
+  ASSERT_FALSE(unrelated.ok());
+  EXPECT_TRUE(absl::StrContains(unrelated.status().message(), "share no history"))
+      << unrelated.status();
+  auto unknown = cache.ListCommits(repo, "nope", "C", 100, *ctx_);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(absl::StrContains(unknown.status().message(), "'nope' is not in"))
+      << unknown.status();
+  auto many = cache.ListCommits(repo, "A", "C", 2, *ctx_);
+  ASSERT_FALSE(many.ok());
+  EXPECT_TRUE(absl::StrContains(many.status().message(), "holds more than 2 commits"))
+      << many.status();
+}
+
 TEST_F(BenchFilesTest, ExecStackStartsWaitsAndStopsInReverse) {
   auto port = common::FreeLocalPort();
   ASSERT_TRUE(port.ok());
