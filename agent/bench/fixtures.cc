@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "agent/hosts/ssh_hosts.h"  // ShellQuote
 
 namespace perfgate::agent {
 namespace {
@@ -13,13 +14,6 @@ namespace {
 constexpr char kNoOwnerFilter[] =
     R"(awk '/^COPY .* FROM stdin;$/ {c = 1} c && /^\\.$/ {c = 0; print; next} )"
     R"(!c && (/^ALTER .* OWNER TO .*;$/ || /^(GRANT|REVOKE) .*;$/) {next} {print}')";
-
-// Quotes `s` for /bin/sh.
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 }  // namespace
 

@@ -19,9 +19,6 @@
 namespace perfgate::agent {
 namespace {
 
-constexpr auto kLower = v1::DIRECTION_LOWER_IS_BETTER;
-constexpr auto kHigher = v1::DIRECTION_HIGHER_IS_BETTER;
-
 void Add(v1::RepetitionResult* out, const std::string& name, const std::string& unit, double v,
          v1::Direction d) {
   AddMeasurement(out, name, unit, v, d);

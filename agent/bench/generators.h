@@ -34,6 +34,10 @@ struct LoadTimeline {
   absl::Duration window;              // the load's planned length, filled by the run
 };
 
+// Short names for the directions measurements are added with.
+inline constexpr auto kLower = v1::DIRECTION_LOWER_IS_BETTER;
+inline constexpr auto kHigher = v1::DIRECTION_HIGHER_IS_BETTER;
+
 // One measurement appended to `out`.
 void AddMeasurement(v1::RepetitionResult* out, const std::string& name, const std::string& unit,
                     double v, v1::Direction d);

@@ -24,8 +24,6 @@ namespace perfgate::agent {
 namespace {
 
 using Json = nlohmann::json;
-constexpr auto kLower = v1::DIRECTION_LOWER_IS_BETTER;
-constexpr auto kHigher = v1::DIRECTION_HIGHER_IS_BETTER;
 
 // Collects the repetitions of one report: repetition k (0-based) of every benchmark goes into
 // results[k], each metric named once per repetition.

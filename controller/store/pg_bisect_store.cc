@@ -12,7 +12,7 @@
 namespace perfgate::controller {
 namespace {
 
-constexpr char kColumns[] =
+constexpr char kBisectionColumns[] =
     "id, doc::text, extract(epoch from created_at)::float8, extract(epoch from "
     "finished_at)::float8";
 
@@ -89,7 +89,8 @@ absl::StatusOr<v1::Bisection> PgBisectStore::CreateBisection(const v1::Bisection
 absl::StatusOr<v1::Bisection> PgBisectStore::GetBisection(int64_t id) {
   v1::Bisection out;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    auto r = Exec(tx, absl::StrCat("SELECT ", kColumns, " FROM bisections WHERE id = $1"), id);
+    auto r =
+        Exec(tx, absl::StrCat("SELECT ", kBisectionColumns, " FROM bisections WHERE id = $1"), id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("bisection ", id, " not found"));
     ASSIGN_OR_RETURN(out, FromRow(r[0]));
     return absl::OkStatus();
@@ -104,7 +105,7 @@ absl::StatusOr<v1::ListBisectionsResponse> PgBisectStore::ListBisections(
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     out.Clear();
     for (const auto& r : Exec(tx,
-                              absl::StrCat("SELECT ", kColumns,
+                              absl::StrCat("SELECT ", kBisectionColumns,
                                            " FROM bisections WHERE ($1 = '' OR project = $1) "
                                            "ORDER BY id DESC LIMIT $2"),
                               req.project(), limit)) {
@@ -131,10 +132,10 @@ absl::StatusOr<bool> PgBisectStore::Update(int64_t id, const Advance& advance) {
   bool done = false;
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     done = false;
-    auto r = Exec(
-        tx,
-        absl::StrCat("SELECT ", kColumns, " FROM bisections WHERE id = $1 FOR UPDATE SKIP LOCKED"),
-        id);
+    auto r = Exec(tx,
+                  absl::StrCat("SELECT ", kBisectionColumns,
+                               " FROM bisections WHERE id = $1 FOR UPDATE SKIP LOCKED"),
+                  id);
     if (r.empty()) return absl::OkStatus();  // another replica has it (or it is gone)
     ASSIGN_OR_RETURN(v1::Bisection b, FromRow(r[0]));
     ASSIGN_OR_RETURN(std::optional<v1::RunSpec> run, advance(&b));
@@ -158,7 +159,8 @@ absl::StatusOr<std::vector<StopOrder>> PgBisectStore::CancelBisection(int64_t id
   RETURN_IF_ERROR(pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     stops.clear();
     auto r = Exec(
-        tx, absl::StrCat("SELECT ", kColumns, " FROM bisections WHERE id = $1 FOR UPDATE"), id);
+        tx, absl::StrCat("SELECT ", kBisectionColumns, " FROM bisections WHERE id = $1 FOR UPDATE"),
+        id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("bisection ", id, " not found"));
     ASSIGN_OR_RETURN(v1::Bisection b, FromRow(r[0]));
     if (IsFinished(b.state())) {

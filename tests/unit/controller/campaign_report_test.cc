@@ -139,7 +139,7 @@ v1::SoakHeap& Soak(TierInputs* in, int64_t start, int64_t end,
 
 // Medium places slower (a regression, and acceptable only) and its manager leaks (critical);
 // a worker killed under load recovers in both tiers; medium's soak names the leak.
-std::vector<TierInputs> Example() {
+std::vector<TierInputs> ExampleTiers() {
   std::vector<TierInputs> tiers = {Tier("small", 21, 40, 1.2, 12, 180),
                                    Tier("medium", 22, 35, 7.5, 48, 610)};
   Compare(&tiers[0], "wait.scheduled.seconds", 1.19, 1.008, v1::VERDICT_NO_CHANGE);
@@ -157,8 +157,8 @@ std::vector<TierInputs> Example() {
 }
 
 TEST(CampaignReportTest, RowsAreTheLimitedThenTheGatingMetricsWithACellPerTier) {
-  const auto r =
-      BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED), Example());
+  const auto r = BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED),
+                                     ExampleTiers());
   ASSERT_EQ(r.rows_size(), 5);
   EXPECT_EQ(r.rows(0).metric(), "ops.create.rate");
   EXPECT_EQ(r.rows(0).job(), "api");
@@ -291,7 +291,7 @@ TEST(CampaignReportTest, FaultsAreSummedPerTierAndOneThatDidNotRecoverWarns) {
 
 TEST(CampaignReportTest, SoakHeapsAreTheTiersWithTheJobsNameAndTheSoaksLength) {
   const auto both = Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED);
-  auto r = BuildCampaignReport(both, Example());
+  auto r = BuildCampaignReport(both, ExampleTiers());
   ASSERT_EQ(r.soak_heaps_size(), 2);
   const v1::SoakHeap& h = r.soak_heaps(1);
   EXPECT_EQ(h.tier(), "medium");
@@ -331,7 +331,8 @@ TEST(CampaignReportTest, StateIsTheTiersRunsTogether) {
 }
 
 v1::CampaignReport GoldenExample() {
-  return BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED), Example());
+  return BuildCampaignReport(Campaign(v1::RUN_STATE_SUCCEEDED, v1::RUN_STATE_SUCCEEDED),
+                             ExampleTiers());
 }
 
 TEST(CampaignReportGoldenTest, Text) {

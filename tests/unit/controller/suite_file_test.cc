@@ -9,7 +9,7 @@
 namespace perfgate::controller {
 namespace {
 
-constexpr char kSuite[] = R"(name: from-the-repo
+constexpr char kRepositorySuite[] = R"(name: from-the-repo
 jobs:
   - name: api
     benchmark:
@@ -34,7 +34,7 @@ v1::SuiteFileJob Job(uint32_t repetitions = 0) {
 TEST(SuiteFileTest, JobsGetTheRepositoryAndTheControllersDefaults) {
   common::SpecLimits limits;
   limits.default_max_attempts = 2;
-  auto jobs = ExpandSuiteFile(Job(), kSuite, {"suite-file"}, limits);
+  auto jobs = ExpandSuiteFile(Job(), kRepositorySuite, {"suite-file"}, limits);
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_EQ(jobs->size(), 2);
   EXPECT_EQ((*jobs)[0].benchmark().build().repository(), "/srv/app.git");
@@ -42,7 +42,7 @@ TEST(SuiteFileTest, JobsGetTheRepositoryAndTheControllersDefaults) {
       << "a job naming its repository keeps it";
   EXPECT_EQ((*jobs)[0].benchmark().workload().repetitions(), 5u);
   EXPECT_EQ((*jobs)[0].max_attempts(), 2u) << "the controller's retry policy";
-  auto more = ExpandSuiteFile(Job(12), kSuite, {"suite-file"}, limits);
+  auto more = ExpandSuiteFile(Job(12), kRepositorySuite, {"suite-file"}, limits);
   ASSERT_TRUE(more.ok());
   EXPECT_EQ((*more)[0].benchmark().workload().repetitions(), 12u) << "/perfgate run --repetitions";
   EXPECT_EQ((*more)[1].benchmark().workload().repetitions(), 12u);
@@ -58,10 +58,13 @@ TEST(SuiteFileTest, ErrorsNameTheFileLineAndField) {
        ".perfgate/suite.yaml:4:5: jobs[0].timout: unknown key"},
       {"name: x\njobs: [\n", ".perfgate/suite.yaml:3:1: not valid YAML/JSON"},
       {"", ".perfgate/suite.yaml"},
-      {kSuite,
+      {kRepositorySuite,
        ".perfgate/suite.yaml: job `api`: the run already has a job of that name",
        {"suite-file", "api"}},
-      {kSuite, ".perfgate/suite.yaml: 2 jobs; a run may have at most 2", {"suite-file"}, 2},
+      {kRepositorySuite,
+       ".perfgate/suite.yaml: 2 jobs; a run may have at most 2",
+       {"suite-file"},
+       2},
       {std::string(common::kMaxSuiteBytes + 1, '#'), "a suite file may be at most"},
   };
   for (const auto& c : cases) {
