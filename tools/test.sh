@@ -25,7 +25,7 @@ cd ..
 # leak or undefined behaviour (signed overflow, a bad shift, a misaligned read) fails the test
 # that hit it. A unity build (8 sources a compiler run: the gRPC, protobuf and Abseil headers
 # parsed once for them) with line tables only (-g1, enough for the reports to name file and
-# line): about 6 minutes the first time on 2 cores where a plain -g build took 16, then
+# line): 11.6 minutes the first time on 2 cores where a plain -g build took 16, then
 # incremental. (The main build in build/ is not a unity build: it catches a missing include.)
 echo "test.sh: the unit and store tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" \
