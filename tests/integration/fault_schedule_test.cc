@@ -125,9 +125,10 @@ TEST_F(BenchmarkTest, AnEtcdLeaderKilledUnderLoadIsFoundRestartedAndItsRecoveryM
       << isolate->detail();
   EXPECT_GE(isolate->applied_ms(), 15000);
   // The stall at 13 s may have started an election still going at 15 s: the probe is then
-  // asked again until a leader is named (at most 5 s), and the record says so.
+  // asked again until a leader is named (at most 5 s), and the record says so. The probe itself
+  // (etcdctl asking each member) has taken 259 ms with the suite running on both cores.
   const bool retried = isolate->detail().find(" on try ") != std::string::npos;
-  EXPECT_LT(isolate->applied_ms(), retried ? 20100 : 15100) << isolate->detail();
+  EXPECT_LT(isolate->applied_ms(), retried ? 21000 : 16000) << isolate->detail();
   EXPECT_NE(logs.find("fault isolate-leader undone on " + isolate->host()), std::string::npos)
       << "healed at the window's end: " << logs;
   Value(r, "fault.isolate-leader.during.p99");
