@@ -215,7 +215,9 @@ absl::Status AgentImpl::Init(const AgentConfig& cfg) {
   session_ = std::make_unique<Session>(so, *stub_, ctx, *executor_, *uploader_, *connected_gauge_,
                                        *reconnects_);
 
-  if (auto s = RecoverAttempts(cfg_.work_dir + "/attempts", *uploader_); !s.ok()) return s;
+  if (auto s = RecoverAttempts(cfg_.work_dir + "/attempts", HostsPrefix(cfg_.name), *uploader_);
+      !s.ok())
+    return s;
   // Test hosts its previous life left (agent/hosts/): namespaces, bridge, rules, cgroups and
   // what ran in them, removed before it takes work. One that will not go is logged; the next
   // topology has names of its own.

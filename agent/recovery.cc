@@ -36,7 +36,8 @@ std::string KillOrphans(const AttemptJournal& journal) {
 
 }  // namespace
 
-absl::Status RecoverAttempts(const std::string& attempts_dir, Uploader& uploader) {
+absl::Status RecoverAttempts(const std::string& attempts_dir, const std::string& agent_prefix,
+                             Uploader& uploader) {
   for (const auto& e : fs::directory_iterator(attempts_dir)) {
     auto j = AttemptJournal::Open(e.path().string());
     if (!j.ok()) {
@@ -50,7 +51,8 @@ absl::Status RecoverAttempts(const std::string& attempts_dir, Uploader& uploader
     if (!journal->result()) {
       std::string note =
           "perfgate-agent: the agent restarted while this attempt ran" + KillOrphans(*journal);
-      if (std::string compose = RemoveLeftoverComposeProject(std::to_string(journal->attempt_id()));
+      if (std::string compose =
+              RemoveLeftoverComposeProject(agent_prefix, std::to_string(journal->attempt_id()));
           !compose.empty())
         absl::StrAppend(&note, "; ", compose);
       journal->AppendLog(v1::LOG_STREAM_AGENT, note + "\n").IgnoreError();

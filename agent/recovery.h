@@ -13,7 +13,9 @@
 namespace perfgate::agent {
 
 // Called once at start, before the session opens. An error means a journal could not be
-// finished (the disk is gone); the agent must not start then.
-absl::Status RecoverAttempts(const std::string& attempts_dir, Uploader& uploader);
+// finished (the disk is gone); the agent must not start then. `agent_prefix` names what the
+// agent's stacks made (HostsPrefix of its name: compose projects).
+absl::Status RecoverAttempts(const std::string& attempts_dir, const std::string& agent_prefix,
+                             Uploader& uploader);
 
 }  // namespace perfgate::agent

@@ -15,7 +15,9 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # across the bridge with an iptables FORWARD rule where bridged traffic passes iptables. It
 # reaches ssh hosts (a --host-pool) with OpenSSH's client and copies builds there with rsync.
 # The tests also drive wrk, and the compose driver against a real Docker engine with an image
-# built locally from busybox (no registry pulls); golang-go builds a small Go service (standard
+# built locally from busybox (no registry pulls) — with apparmor, which docker.io only recommends:
+# where the kernel has AppArmor on (Debian's does), dockerd refuses to start any container
+# without apparmor_parser to load its docker-default profile; golang-go builds a small Go service (standard
 # library only) whose /debug/pprof the profile tests capture; a real Alertmanager receives
 # the analysis tests' alerts; the page tests load every web page in headless Chromium through
 # chromedriver (WebDriver). The CI-integration tests run GitHub's OpenAPI description in Prism
@@ -29,7 +31,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates openssl p
 # (libbenchmark-dev), pytest-benchmark, go test -bench (golang-go) and hyperfine; the fuzz
 # targets are built with clang-14 and libFuzzer (tests/fuzz/run.sh).
 if [ "${1:-}" = --test ]; then
-  pkgs+=(wrk docker.io docker-compose busybox-static golang-go prometheus-alertmanager
+  pkgs+=(wrk docker.io docker-compose apparmor busybox-static golang-go prometheus-alertmanager
          chromium chromium-driver libbenchmark-dev python3-pytest-benchmark hyperfine
          etcd-server openssh-server redis-server redis-sentinel redis-tools
          clang-14 libfuzzer-14-dev libclang-rt-14-dev)

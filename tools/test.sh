@@ -15,10 +15,22 @@ if ! docker info >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v dockerd >/d
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || echo "test.sh: dockerd did not start; the compose test will be skipped"
 fi
+# ctest, its output kept: where tests fail, the failed assertions of each again at the end
+# (tools/failure-digest.sh), where a long CI log is read first.
+run_ctest() {
+  local log
+  log=$(mktemp /tmp/perfgate-ctest-XXXXXX.log)
+  if ! ctest --output-on-failure -j "${PERFGATE_TEST_JOBS:-2}" --timeout 300 "$@" 2>&1 | tee "$log"; then
+    echo "test.sh: what failed, in short (the whole output is above):"
+    ../tools/failure-digest.sh <"$log"
+    return 1
+  fi
+  rm -f "$log"
+}
 cd build
 # Tests start their own PostgreSQL clusters and processes on ephemeral ports, so they can run
 # in parallel.
-ctest --output-on-failure -j "${PERFGATE_TEST_JOBS:-2}" --timeout 300 "$@"
+run_ctest "$@"
 cd ..
 # The unit and store tests once more, built with AddressSanitizer and UndefinedBehaviorSanitizer
 # into build-asan/ (-O1; the process-level tests are left out of that build): a memory error, a
@@ -42,7 +54,7 @@ if grep -q 'LeakSanitizer has encountered a fatal error\|LeakSanitizer does not 
   leaks=0
 fi
 ASAN_OPTIONS=detect_leaks=$leaks:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure -j "${PERFGATE_TEST_JOBS:-2}" --timeout 300 "$@"
+  run_ctest "$@"
 cd ..
 # The libFuzzer targets (tests/fuzz/): built with clang, each run 10 s after replaying its seeds
 # and every kept regression input; a finding fails the suite.

@@ -17,7 +17,8 @@ class ComposeStackImpl : public Stack {
   ComposeStackImpl(const v1::StackSpec& spec, BenchContext& ctx)
       : spec_(spec), c_(spec.compose()), ctx_(ctx) {
     auto it = ctx.vars.find("attempt_id");
-    project_ = ComposeProjectName(it == ctx.vars.end() ? std::string("x") : it->second);
+    project_ = ComposeProjectName(ctx.hosts_prefix,
+                                  it == ctx.vars.end() ? std::string("x") : it->second);
   }
   ~ComposeStackImpl() override { Stop(); }
 
@@ -181,11 +182,15 @@ std::unique_ptr<Stack> MakeComposeStack(const v1::StackSpec& spec, BenchContext&
   return std::make_unique<ComposeStackImpl>(spec, ctx);
 }
 
-std::string ComposeProjectName(const std::string& attempt_id) { return "perfgate-" + attempt_id; }
+std::string ComposeProjectName(const std::string& agent_prefix, const std::string& attempt_id) {
+  return absl::StrCat("perfgate-", agent_prefix, "-", attempt_id);
+}
 
-std::string RemoveLeftoverComposeProject(const std::string& attempt_id) {
+std::string RemoveLeftoverComposeProject(const std::string& agent_prefix,
+                                         const std::string& attempt_id) {
   if (common::FindProgram("docker").empty()) return "";
-  const std::string label = "label=com.docker.compose.project=" + ComposeProjectName(attempt_id);
+  const std::string project = ComposeProjectName(agent_prefix, attempt_id);
+  const std::string label = "label=com.docker.compose.project=" + project;
   // One docker command's output (empty when it fails: no engine, nothing to do).
   auto docker = [](std::vector<std::string> args) {
     common::SpawnOptions o;
@@ -216,7 +221,7 @@ std::string RemoveLeftoverComposeProject(const std::string& attempt_id) {
   }
   return note.empty()
              ? ""
-             : "removed its compose project " + ComposeProjectName(attempt_id) + " (" + note + ")";
+             : "removed its compose project " + project + " (" + note + ")";
 }
 
 }  // namespace perfgate::agent

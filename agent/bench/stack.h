@@ -3,7 +3,7 @@
 //    directory from templates, output to {workdir}/logs/NAME.log, started in order and each
 //    waited for with its readiness check; stopped in reverse order with SIGTERM, the stack's
 //    grace period, then SIGKILL.
-//  - compose: one docker-compose project per attempt (perfgate-<attempt>), `up -d --build`,
+//  - compose: one docker-compose project per attempt (perfgate-<agent prefix>-<attempt>), `up -d --build`,
 //    the readiness checks, and `down -v --remove-orphans` at the end.
 // Stop() is always safe to call, also after a failed Start() and more than once; the output
 // of every service ends up in the attempt's log.
@@ -90,11 +90,14 @@ class Stack {
 std::unique_ptr<Stack> MakeStack(const v1::StackSpec& spec, BenchContext& ctx);
 
 // The compose project of an attempt's stack: its containers, networks and volumes carry it as
-// the label com.docker.compose.project.
-std::string ComposeProjectName(const std::string& attempt_id);
+// the label com.docker.compose.project. Named after the agent (`agent_prefix`, its HostsPrefix)
+// and the attempt: attempt ids are one controller's, and one Docker engine may serve agents of
+// several controllers (perfgate-p3kx-12).
+std::string ComposeProjectName(const std::string& agent_prefix, const std::string& attempt_id);
 // Removes what a previous life of the agent left of an attempt's compose project (dockerd keeps
 // containers running when the agent dies); returns what it did, for the attempt's log ("" when
 // nothing was left or there is no Docker here).
-std::string RemoveLeftoverComposeProject(const std::string& attempt_id);
+std::string RemoveLeftoverComposeProject(const std::string& agent_prefix,
+                                         const std::string& attempt_id);
 
 }  // namespace perfgate::agent

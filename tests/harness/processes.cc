@@ -35,6 +35,19 @@ bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout) {
   return cond();
 }
 
+pid_t WaitForPidFile(const std::string& path, absl::Duration timeout) {
+  pid_t pid = 0;
+  WaitUntil(
+      [&] {
+        std::ifstream f(path);
+        std::string line;
+        // A line and its newline: `echo` writes both at once, so a partial number is never read.
+        return std::getline(f, line) && !f.eof() && absl::SimpleAtoi(line, &pid) && pid > 0;
+      },
+      timeout);
+  return pid;
+}
+
 ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv, std::string log_path)
     : name_(std::move(name)), log_path_(std::move(log_path)) {
   int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

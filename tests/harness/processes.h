@@ -37,6 +37,10 @@ bool OpenToOthers(const std::string& path);
 // Polls `cond` every few milliseconds until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout);
 
+// The pid a job wrote to `path` (`echo $$ > path`), once the whole number is there: the shell
+// creates the file before it writes, so the file alone says nothing yet. 0 after `timeout`.
+pid_t WaitForPidFile(const std::string& path, absl::Duration timeout);
+
 class ChildProcess {
  public:
   ChildProcess(std::string name, std::vector<std::string> argv, std::string log_path);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "agent/hosts/netns_hosts.h"
 #include "tests/integration/benchmark_fixture.h"
 
 namespace perfgate::testing {
@@ -288,7 +289,10 @@ TEST_F(BenchmarkTest, ComposeStackBuildsItsImageLocallyAndIsTornDown) {
     GTEST_SKIP() << "no Docker engine here (tools/test.sh starts one where it can)";
   ComposeRepo(repo_ = dir_ + "/web");
   StartController();
-  StartAgent("a1");
+  // Named after this test's process: its compose project is the agent's, as on a machine whose
+  // Docker engine serves agents of other controllers (here: other tests) at once.
+  const std::string name = absl::StrCat("compose-", getpid());
+  StartAgent(name);
   std::string suite = WriteSuite("compose", kComposeSuite);
   int64_t id = Submit(suite, "HEAD", 0);
   std::string logs = AllLogs(id);
@@ -299,7 +303,8 @@ TEST_F(BenchmarkTest, ComposeStackBuildsItsImageLocallyAndIsTornDown) {
   EXPECT_GT(Median(r, "proc.web.rss_peak"), 0.0) << "the container's processes, from /proc";
   EXPECT_NE(logs.find("down -v"), std::string::npos);
   v1::Run run = GetRun(*stub_, id);
-  std::string project = "perfgate-" + std::to_string(run.jobs(0).attempts(0).id());
+  const std::string project =
+      absl::StrCat("perfgate-", agent::HostsPrefix(name), "-", run.jobs(0).attempts(0).id());
   EXPECT_EQ(ShOut("docker ps -aq --filter label=com.docker.compose.project=" + project), "")
       << "the attempt's containers are gone";
 }
@@ -311,7 +316,8 @@ TEST_F(BenchmarkTest, AComposeProjectOfAKilledAgentIsTakenDownByItsNextLife) {
     GTEST_SKIP() << "no Docker engine here (tools/test.sh starts one where it can)";
   ComposeRepo(repo_ = dir_ + "/web");
   StartController();
-  StartAgent("a1");
+  const std::string name = absl::StrCat("compose-", getpid());
+  StartAgent(name);
   std::string suite = WriteSuite(
       "compose", absl::StrReplaceAll(kComposeSuite, {{"duration: 1s", "duration: 60s"},
                                                      {"repetitions: 2", "repetitions: 1"}}));
@@ -319,12 +325,12 @@ TEST_F(BenchmarkTest, AComposeProjectOfAKilledAgentIsTakenDownByItsNextLife) {
   ASSERT_TRUE(WaitUntil([&] { return AllLogs(id).find("ready: 1") != std::string::npos; },
                         absl::Seconds(120)))
       << AllLogs(id);
-  const std::string project =
-      "perfgate-" + std::to_string(GetRun(*stub_, id).jobs(0).attempts(0).id());
+  const std::string project = absl::StrCat("perfgate-", agent::HostsPrefix(name), "-",
+                                           GetRun(*stub_, id).jobs(0).attempts(0).id());
   const std::string ps = "docker ps -aq --filter label=com.docker.compose.project=" + project;
-  agents_["a1"]->process().Kill9();
+  agents_[name]->process().Kill9();
   ASSERT_NE(ShOut(ps), "") << "the containers outlive the agent";
-  StartAgent("a1");
+  StartAgent(name);
   EXPECT_TRUE(WaitUntil([&] { return ShOut(ps).empty(); }, absl::Seconds(30)))
       << "the project's containers are still there";
   EXPECT_EQ(ShOut("docker network ls -q --filter label=com.docker.compose.project=" + project), "");

@@ -42,9 +42,8 @@ TEST_F(ClusterTest, ReplicasWakeEachOtherAndCancelAcrossReplicas) {
   ASSERT_TRUE(
       WaitUntil([&] { return GetRun(*stub_, long_run.id()).state() == v1::RUN_STATE_RUNNING; },
                 absl::Seconds(30)));
-  ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, absl::Seconds(10)));
-  int pid = 0;
-  std::ifstream(pidfile) >> pid;
+  const pid_t pid = WaitForPidFile(pidfile, absl::Seconds(10));
+  ASSERT_GT(pid, 0);
   v1::CancelRunRequest req;
   req.set_id(long_run.id());
   v1::Run after;

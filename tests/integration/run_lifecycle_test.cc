@@ -321,9 +321,7 @@ TEST_F(ClusterTest, CancelRunningRunStopsTheProcessGroup) {
       SubmitCommand(*stub_, "trap '' TERM; echo $$ > " + pidfile + "; echo started; sleep 120");
   ASSERT_TRUE(WaitUntil([&] { return GetRun(*stub_, run.id()).state() == v1::RUN_STATE_RUNNING; },
                         absl::Seconds(20)));
-  ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, absl::Seconds(20)));
-  int pid = 0;
-  std::ifstream(pidfile) >> pid;
+  const pid_t pid = WaitForPidFile(pidfile, absl::Seconds(20));
   ASSERT_GT(pid, 0);
   v1::CancelRunRequest req;
   req.set_id(run.id());
