@@ -57,14 +57,18 @@ void FinishCulprit(v1::Bisection* b, int r, const v1::BisectionStep& step) {
   }
   if (const v1::BisectionStep* ends = EndsStep(*b)) {
     absl::StrAppend(&msg, "; the ends differ by ", StepEffect(*ends));
-    // Less than the whole change by at least what a step can tell (its floor), interval to
-    // interval: more of it came after. Intervals that merely do not overlap are not enough —
-    // two runs' intervals miss each other by noise and drift (a 20 % change seen as +14.6 %
-    // against its parent and +18.6 % between the ends, 0.6 % apart).
+    // What the ends' change leaves beyond the culprit's, interval to interval (both ratios are
+    // against nearly the same code, the parent and the good end): when that rest is itself a
+    // change the suite would report (the ends' floor, the metric's own), more of it came after.
+    // Intervals that merely do not overlap are not enough — two runs' intervals miss each other
+    // by noise and drift (a 20 % change seen as +14.6 % against its parent and +18.6 % between
+    // the ends: a rest of 0.6 %). Nor is a third of the change, the floor steps are judged at:
+    // a change half of which lands in each of two commits leaves a rest of +40 % after +94 %,
+    // which that floor (+57 %) would call the whole.
     const bool up = ends->ratio() >= 1;
-    const double gap =
-        up ? ends->ratio_low() - step.ratio_high() : step.ratio_low() - ends->ratio_high();
-    const bool part = gap > 0 && gap >= step.floor();
+    const double high = up ? step.ratio_high() : ends->ratio_high();
+    const double rest = high > 0 ? (up ? ends->ratio_low() : step.ratio_low()) / high : 0;
+    const bool part = rest >= 1 + ends->floor();
     if (part) {
       b->set_spread(true);
       b->set_range_first(c.sha());

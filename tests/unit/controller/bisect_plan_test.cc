@@ -154,7 +154,7 @@ TEST(BisectPlanTest, AChangeSpreadOverTwoCommitsIsReportedAsARange) {
 }
 
 TEST(BisectPlanTest, ACulpritSomewhatBelowTheEndsIsTheWholeChange) {
-  // Commit 9 makes it 47 % slower, a later one 2 % more: less than a step's floor, so the
+  // Commit 9 makes it 47 % slower, a later one 2 % more: less than the suite's floor, so the
   // culprit is not called part of a spread change although the intervals do not overlap.
   v1::Bisection b = Range(15);
   Bisect(&b, [](int i) -> std::optional<double> {
