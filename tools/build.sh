@@ -5,5 +5,9 @@
 # anew for a program it cached as NOTFOUND. A configure with nothing new takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# A unity build (8 sources a compiler run: the gRPC, protobuf and Abseil headers parsed once for
+# them) takes less than half the compiler time of a plain one; tests/fuzz/run.sh builds the
+# libraries plainly, which still catches a source that misses an include of its own.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 >/dev/null
 cmake --build build -j "${PERFGATE_JOBS:-2}" ${1:+--target "$@"}

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status/grpc_status.h"
 #include "controller/api/controller_service.h"
+#include "controller/api/handler_status.h"
 #include "controller/report/render.h"
 
 namespace perfgate::controller {
@@ -10,12 +11,8 @@ namespace perfgate::controller {
 using common::ToGrpcStatus;
 namespace {
 
-grpc::Status Invalid(const std::string& msg) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-}
-
 grpc::Status CheckText(const char* field, const std::string& v, size_t max = 256) {
-  if (v.size() > max) return Invalid(absl::StrCat(field, ": at most ", max, " bytes"));
+  if (v.size() > max) return InvalidArgument(absl::StrCat(field, ": at most ", max, " bytes"));
   return grpc::Status::OK;
 }
 
@@ -25,8 +22,8 @@ grpc::Status ControllerService::CompareRun(grpc::ServerContext* ctx,
                                            const v1::CompareRunRequest* req, v1::Comparison* resp) {
   ScopedLatency t(metrics_.rpc_latency("CompareRun"));
   if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
-  if (req->run_id() <= 0) return Invalid("run_id: must be a run id");
-  if (req->against_run_id() < 0) return Invalid("against_run_id: must be a run id");
+  if (req->run_id() <= 0) return InvalidArgument("run_id: must be a run id");
+  if (req->against_run_id() < 0) return InvalidArgument("against_run_id: must be a run id");
   auto c = req->against_run_id() != 0 ? analyser_.Compare(req->run_id(), req->against_run_id())
                                       : analysis_.LatestComparison(req->run_id());
   if (!c.ok()) return ToGrpcStatus(c.status());
@@ -38,10 +35,10 @@ grpc::Status ControllerService::GetReport(grpc::ServerContext* ctx, const v1::Ge
                                           v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetReport"));
   if (auto who = Caller(*ctx, __func__); !who.ok()) return ToGrpcStatus(who.status());
-  if (req->run_id() <= 0) return Invalid("run_id: must be a run id");
+  if (req->run_id() <= 0) return InvalidArgument("run_id: must be a run id");
   const std::string format = req->format().empty() ? "text" : req->format();
   if (format != "md" && format != "json" && format != "text" && format != "html")
-    return Invalid("format: must be md, json, text or html");
+    return InvalidArgument("format: must be md, json, text or html");
   const std::string page = absl::StrCat(external_url_, "/runs/", req->run_id(), "/compare");
   if (format == "html") {
     resp->set_content_type("text/uri-list");
@@ -100,7 +97,7 @@ grpc::Status ControllerService::TriageChangePoint(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("TriageChangePoint"));
   auto who = Caller(*ctx, __func__);
   if (!who.ok()) return ToGrpcStatus(who.status());
-  if (req->id() <= 0) return Invalid("id: must be a change point id");
+  if (req->id() <= 0) return InvalidArgument("id: must be a change point id");
   auto r = analysis_.TriageChangePoint(*req, who->name);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *std::move(r);
@@ -124,7 +121,7 @@ grpc::Status ControllerService::UpdateAlert(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("UpdateAlert"));
   auto who = Caller(*ctx, __func__);
   if (!who.ok()) return ToGrpcStatus(who.status());
-  if (req->id() <= 0) return Invalid("id: must be an alert id");
+  if (req->id() <= 0) return InvalidArgument("id: must be an alert id");
   auto r = analysis_.UpdateAlert(*req, who->name);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *std::move(r);

@@ -4,6 +4,7 @@
 #include "common/status/grpc_status.h"
 #include "controller/api/api_roles.h"
 #include "controller/api/controller_service.h"
+#include "controller/api/handler_status.h"
 #include "controller/bisect/bisect_report.h"
 #include "spdlog/spdlog.h"
 
@@ -12,14 +13,11 @@ namespace perfgate::controller {
 using common::ToGrpcStatus;
 namespace {
 
-grpc::Status Ready(const absl::Status& caller, const void* store) {
-  if (!caller.ok()) return ToGrpcStatus(caller);
-  if (store == nullptr)
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this controller keeps no bisections");
-  return grpc::Status::OK;
+grpc::Status BisectionsReady(const absl::Status& caller, const void* store) {
+  return StoreReady(caller, store, "bisections");
 }
 
-grpc::Status BadId(int64_t id) {
+grpc::Status BadBisectionId(int64_t id) {
   return id > 0 ? grpc::Status::OK
                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must be a bisection id");
 }
@@ -31,7 +29,7 @@ grpc::Status ControllerService::StartBisection(grpc::ServerContext* ctx,
                                                v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("StartBisection"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = Ready(who.status(), bisector_); !s.ok()) return s;
+  if (auto s = BisectionsReady(who.status(), bisector_); !s.ok()) return s;
   auto b = bisector_->StartBisection(*req, who->name);
   if (!b.ok()) return ToGrpcStatus(b.status());
   spdlog::info(
@@ -49,8 +47,8 @@ grpc::Status ControllerService::GetBisection(grpc::ServerContext* ctx,
                                              const v1::GetBisectionRequest* req,
                                              v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetBisection"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
-  if (auto s = BadId(req->id()); !s.ok()) return s;
+  if (auto s = BisectionsReady(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
+  if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto b = bisections_->GetBisection(req->id());
   if (!b.ok()) return ToGrpcStatus(b.status());
   *resp = *std::move(b);
@@ -61,7 +59,7 @@ grpc::Status ControllerService::ListBisections(grpc::ServerContext* ctx,
                                                const v1::ListBisectionsRequest* req,
                                                v1::ListBisectionsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListBisections"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
+  if (auto s = BisectionsReady(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
   if (req->limit() < 0 || req->limit() > 500)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: 0 (50) to 500");
   auto l = bisections_->ListBisections(*req);
@@ -75,8 +73,8 @@ grpc::Status ControllerService::CancelBisection(grpc::ServerContext* ctx,
                                                 v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelBisection"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = Ready(who.status(), bisections_); !s.ok()) return s;
-  if (auto s = BadId(req->id()); !s.ok()) return s;
+  if (auto s = BisectionsReady(who.status(), bisections_); !s.ok()) return s;
+  if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto before = bisections_->GetBisection(req->id());
   if (!before.ok()) return ToGrpcStatus(before.status());
   if (auto s = MayActOnOwn(*who, before->created_by(), absl::StrCat("bisection ", req->id()));
@@ -102,8 +100,8 @@ grpc::Status ControllerService::MarkBisection(grpc::ServerContext* ctx,
                                               v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("MarkBisection"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = Ready(who.status(), bisector_); !s.ok()) return s;
-  if (auto s = BadId(req->id()); !s.ok()) return s;
+  if (auto s = BisectionsReady(who.status(), bisector_); !s.ok()) return s;
+  if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto before = bisections_->GetBisection(req->id());
   if (!before.ok()) return ToGrpcStatus(before.status());
   if (auto s = MayActOnOwn(*who, before->created_by(), absl::StrCat("bisection ", req->id()));
@@ -124,8 +122,8 @@ grpc::Status ControllerService::GetBisectionReport(grpc::ServerContext* ctx,
                                                    const v1::GetBisectionRequest* req,
                                                    v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetBisectionReport"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
-  if (auto s = BadId(req->id()); !s.ok()) return s;
+  if (auto s = BisectionsReady(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
+  if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto b = bisections_->GetBisection(req->id());
   if (!b.ok()) return ToGrpcStatus(b.status());
   std::optional<v1::Comparison> culprit;

@@ -10,6 +10,7 @@
 #include "common/time/cron.h"
 #include "controller/api/api_roles.h"
 #include "controller/api/controller_service.h"
+#include "controller/api/handler_status.h"
 #include "controller/campaign/campaign_report.h"
 #include "controller/queue/agent_matcher.h"
 #include "spdlog/spdlog.h"
@@ -19,19 +20,9 @@ namespace perfgate::controller {
 using common::ToGrpcStatus;
 namespace {
 
-grpc::Status Invalid(const std::string& msg) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-}
-
-// The checks every campaign and schedule call starts with: the caller's token, and a store to
-// answer from (`what` it keeps, for the error).
+// The checks every campaign and schedule call starts with (handler_status.h).
 grpc::Status Ready(const absl::Status& caller, const void* store, const char* what = "campaigns") {
-  if (!caller.ok()) return ToGrpcStatus(caller);
-  if (store == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        absl::StrCat("this controller keeps no ", what));
-  }
-  return grpc::Status::OK;
+  return StoreReady(caller, store, what);
 }
 
 std::string SelectorText(const Labels& selector) {
@@ -78,10 +69,10 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
 
 grpc::Status ControllerService::CheckCampaign(v1::Campaign* cp, bool wait_for_capacity) {
   v1::Campaign& c = *cp;
-  if (c.tiers().empty()) return Invalid("campaign.tiers: give at least one tier");
+  if (c.tiers().empty()) return InvalidArgument("campaign.tiers: give at least one tier");
   if (c.tiers_size() > static_cast<int>(common::kMaxTiers))
-    return Invalid(absl::StrCat("campaign.tiers: at most ", common::kMaxTiers, " tiers"));
-  if (c.suite_name().empty()) return Invalid("campaign.suite_name: is required");
+    return InvalidArgument(absl::StrCat("campaign.tiers: at most ", common::kMaxTiers, " tiers"));
+  if (c.suite_name().empty()) return InvalidArgument("campaign.suite_name: is required");
   std::vector<v1::Agent> agents;
   if (!wait_for_capacity) {
     auto a = agents_.ListAgents();
@@ -93,11 +84,11 @@ grpc::Status ControllerService::CheckCampaign(v1::Campaign* cp, bool wait_for_ca
     v1::CampaignTier& tier = *c.mutable_tiers(i);
     const std::string field = absl::StrCat("campaign.tiers[", i, "] (", tier.name(), ")");
     if (tier.name().empty() || tier.name().size() > 32)
-      return Invalid(absl::StrCat("campaign.tiers[", i, "].name: 1 to 32 characters"));
+      return InvalidArgument(absl::StrCat("campaign.tiers[", i, "].name: 1 to 32 characters"));
     if (!names.insert(tier.name()).second)
-      return Invalid(absl::StrCat(field, ": the tier is named twice"));
+      return InvalidArgument(absl::StrCat(field, ": the tier is named twice"));
     if (tier.params_size() > static_cast<int>(common::kMaxParams))
-      return Invalid(absl::StrCat(field, ".params: at most ", common::kMaxParams));
+      return InvalidArgument(absl::StrCat(field, ".params: at most ", common::kMaxParams));
     v1::RunSpec& spec = *tier.mutable_spec();
     spec.set_project(c.project());
     spec.set_branch(c.branch());
@@ -105,7 +96,7 @@ grpc::Status ControllerService::CheckCampaign(v1::Campaign* cp, bool wait_for_ca
     spec.set_kind(c.kind());
     spec.set_suite_name(c.suite_name());
     if (auto s = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !s.ok())
-      return Invalid(absl::StrCat(field, ".spec: ", s.message()));
+      return InvalidArgument(absl::StrCat(field, ".spec: ", s.message()));
     if (wait_for_capacity) continue;
     // Refused now rather than queued forever: a tier no agent known here could run.
     for (const v1::JobSpec& job : spec.jobs()) {
@@ -132,7 +123,7 @@ grpc::Status ControllerService::GetCampaign(grpc::ServerContext* ctx,
                                             const v1::GetCampaignRequest* req, v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaign"));
   if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
-  if (req->id() <= 0) return Invalid("id: must be a campaign id");
+  if (req->id() <= 0) return InvalidArgument("id: must be a campaign id");
   auto c = campaigns_->GetCampaign(req->id());
   if (!c.ok()) return ToGrpcStatus(c.status());
   *resp = *std::move(c);
@@ -145,7 +136,7 @@ grpc::Status ControllerService::ListCampaigns(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("ListCampaigns"));
   if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
   if (req->project().size() > 256 || req->branch().size() > 256)
-    return Invalid("project, branch: at most 256 bytes");
+    return InvalidArgument("project, branch: at most 256 bytes");
   auto list = campaigns_->ListCampaigns(*req);
   if (!list.ok()) return ToGrpcStatus(list.status());
   *resp = *std::move(list);
@@ -158,7 +149,7 @@ grpc::Status ControllerService::CancelCampaign(grpc::ServerContext* ctx,
   ScopedLatency t(metrics_.rpc_latency("CancelCampaign"));
   auto who = Caller(*ctx, __func__);
   if (auto s = Ready(who.status(), campaigns_); !s.ok()) return s;
-  if (req->id() <= 0) return Invalid("id: must be a campaign id");
+  if (req->id() <= 0) return InvalidArgument("id: must be a campaign id");
   // A campaign is its submitter's: the one who submitted its runs.
   auto before = campaigns_->GetCampaign(req->id());
   if (!before.ok()) return ToGrpcStatus(before.status());
@@ -189,10 +180,10 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
                                                   v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaignReport"));
   if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
-  if (req->id() <= 0) return Invalid("id: must be a campaign id");
+  if (req->id() <= 0) return InvalidArgument("id: must be a campaign id");
   const std::string format = req->format().empty() ? "text" : req->format();
   if (format != "md" && format != "json" && format != "text" && format != "html")
-    return Invalid("format: must be text, md, json or html");
+    return InvalidArgument("format: must be text, md, json or html");
   if (format == "html") {  // the page is served by the controller's HTTP port
     resp->set_content_type("text/uri-list");
     resp->set_body(absl::StrCat(external_url_, "/campaigns/", req->id()));
@@ -221,12 +212,12 @@ grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
   if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
   v1::Schedule s = req->schedule();
   auto cron = common::CronSchedule::Parse(s.cron());
-  if (!cron.ok()) return Invalid(absl::StrCat("schedule.cron: ", cron.status().message()));
+  if (!cron.ok()) return InvalidArgument(absl::StrCat("schedule.cron: ", cron.status().message()));
   if (s.branch().empty() || s.branch().size() > 256)
-    return Invalid("schedule.branch: is required (each fire measures its head), at most 256 bytes");
+    return InvalidArgument("schedule.branch: is required (each fire measures its head), at most 256 bytes");
   if (s.kind() == v1::RUN_KIND_UNSPECIFIED) s.set_kind(v1::RUN_KIND_BASELINE);
   if (s.kind() == v1::RUN_KIND_CANDIDATE)
-    return Invalid("schedule.kind: baseline or experiment (a candidate is compared with a branch)");
+    return InvalidArgument("schedule.kind: baseline or experiment (a candidate is compared with a branch)");
   if (s.has_run()) {
     v1::RunSpec& spec = *s.mutable_run();
     spec.set_branch(s.branch());
@@ -235,7 +226,7 @@ grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
     s.set_project(spec.project());
     s.set_suite_name(spec.suite_name());
     if (auto st = common::ValidateAndDefaultRunSpec(&spec, spec_limits_); !st.ok())
-      return Invalid(absl::StrCat("schedule.run: ", st.message()));
+      return InvalidArgument(absl::StrCat("schedule.run: ", st.message()));
   } else if (s.has_campaign()) {
     v1::Campaign& c = *s.mutable_campaign()->mutable_campaign();
     c.set_branch(s.branch());
@@ -246,12 +237,12 @@ grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
     // Checked as a submission, except for capacity: agents may come and go before it fires.
     if (auto st = CheckCampaign(&c, /*wait_for_capacity=*/true); !st.ok()) return st;
   } else {
-    return Invalid("schedule: give a campaign or a run to submit");
+    return InvalidArgument("schedule: give a campaign or a run to submit");
   }
   s.clear_id();
   const absl::Time next = cron->Next(absl::Now());
   if (next == absl::InfiniteFuture())
-    return Invalid("schedule.cron: '" + s.cron() + "' never fires");
+    return InvalidArgument("schedule.cron: '" + s.cron() + "' never fires");
   s.mutable_next_fire_at()->set_seconds(absl::ToUnixSeconds(next));
   auto stored = schedules_->AddSchedule(s);
   if (!stored.ok()) return ToGrpcStatus(stored.status());
@@ -277,7 +268,7 @@ grpc::Status ControllerService::SetSchedulePaused(grpc::ServerContext* ctx,
                                                   v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("SetSchedulePaused"));
   if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
-  if (req->id() <= 0) return Invalid("id: must be a schedule id");
+  if (req->id() <= 0) return InvalidArgument("id: must be a schedule id");
   auto s = schedules_->SetPaused(req->id(), req->paused());
   if (!s.ok()) return ToGrpcStatus(s.status());
   spdlog::info("msg=\"schedule {}\" schedule={}", req->paused() ? "paused" : "resumed", req->id());
@@ -290,7 +281,7 @@ grpc::Status ControllerService::RemoveSchedule(grpc::ServerContext* ctx,
                                                v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("RemoveSchedule"));
   if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
-  if (req->id() <= 0) return Invalid("id: must be a schedule id");
+  if (req->id() <= 0) return InvalidArgument("id: must be a schedule id");
   auto s = schedules_->RemoveSchedule(req->id());
   if (!s.ok()) return ToGrpcStatus(s.status());
   spdlog::info("msg=\"schedule removed\" schedule={}", req->id());

@@ -21,12 +21,12 @@
 namespace perfgate::testing {
 namespace {
 
-constexpr int kLines = 40;
+constexpr int kBoundaryJobLines = 40;
 
 class BoundaryTest : public ClusterTest {
  protected:
   v1::Run SubmitLines() {
-    return SubmitCommand(*stub_, "for i in $(seq 1 " + std::to_string(kLines) +
+    return SubmitCommand(*stub_, "for i in $(seq 1 " + std::to_string(kBoundaryJobLines) +
                                      "); do echo line-$i; sleep 0.05; done");
   }
   // The controller killed by its failpoint, then started again on its port without it.
@@ -66,7 +66,7 @@ class BoundaryTest : public ClusterTest {
     }
     const auto& attempts = done.jobs(0).attempts();
     EXPECT_EQ(NumberedLines(AttemptStdout(logs, attempts[attempts.size() - 1].id())),
-              Range(1, kLines));
+              Range(1, kBoundaryJobLines));
   }
 };
 

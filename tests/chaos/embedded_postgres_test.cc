@@ -20,7 +20,7 @@
 namespace perfgate::testing {
 namespace {
 
-constexpr int kLines = 200;
+constexpr int kOutageJobLines = 200;
 
 std::string Metrics(int http_port) {
   httplib::Client cli("127.0.0.1", http_port);
@@ -35,7 +35,7 @@ TEST_F(ClusterTest, EmbeddedPostgresKilledMidJobIsRestartedAndTheRunEndsWithEver
   ASSERT_NE(controller_->grpc_port(), 0);
   StartAgent("a1");
   // 200 lines over about 10 s; the postmaster dies about 5 s in.
-  v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 " + std::to_string(kLines) +
+  v1::Run run = SubmitCommand(*stub_, "for i in $(seq 1 " + std::to_string(kOutageJobLines) +
                                           "); do echo line-$i; sleep 0.05; done");
   ASSERT_TRUE(WaitUntil([&] { return RunLogs(*stub_, run.id()).size() >= 5; }, absl::Seconds(30)));
   absl::SleepFor(absl::Seconds(3));
@@ -51,7 +51,7 @@ TEST_F(ClusterTest, EmbeddedPostgresKilledMidJobIsRestartedAndTheRunEndsWithEver
   // Every line of the attempt that completed the job, once and in order.
   const auto& last = done.jobs(0).attempts(done.jobs(0).attempts_size() - 1);
   EXPECT_EQ(last.outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
-  EXPECT_EQ(NumberedLines(AttemptStdout(RunLogs(*stub_, run.id()), last.id())), Range(1, kLines));
+  EXPECT_EQ(NumberedLines(AttemptStdout(RunLogs(*stub_, run.id()), last.id())), Range(1, kOutageJobLines));
   std::string out;
   EXPECT_EQ(Cli({"run", "get", std::to_string(run.id())}, &out), 0) << out;
   EXPECT_NE(out.find("SUCCEEDED"), std::string::npos) << out;

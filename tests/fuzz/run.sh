@@ -11,7 +11,9 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 targets=(hdr_histogram_fuzz suite_parser_fuzz http_response_fuzz pprof_fuzz prom_answer_fuzz
   webhook_fuzz run_spec_fuzz results_upload_fuzz)
+# A unity build, as build/ and build-asan/ are (the fuzzers' own sources are one each).
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" \
+  -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DPERFGATE_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j "${PERFGATE_JOBS:-2}" --target "${targets[@]}"
 # webhook_fuzz's input is a selector byte (even: GitHub, the event at index byte/2 of the

@@ -11,7 +11,7 @@
 namespace perfgate::cli {
 namespace {
 
-std::string When(const google::protobuf::Timestamp& t) {
+std::string ToTheMinute(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0) return "-";
   return absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::FromUnixSeconds(t.seconds()),
                           absl::UTCTimeZone());
@@ -21,8 +21,8 @@ void RenderSchedule(std::ostream& o, const v1::Schedule& s) {
   const std::string kind = EnumLower(v1::RunKind_Name(s.kind()), "RUN_KIND_");
   o << "schedule " << s.id() << "  '" << s.cron() << "'  " << s.suite_name() << "  " << kind << "  "
     << s.branch() << (s.paused() ? "  PAUSED" : "") << "\n"
-    << "  next " << (s.paused() ? "(paused)" : When(s.next_fire_at())) << "  last "
-    << When(s.last_fired_at());
+    << "  next " << (s.paused() ? "(paused)" : ToTheMinute(s.next_fire_at())) << "  last "
+    << ToTheMinute(s.last_fired_at());
   if (s.last_campaign_id()) o << " -> campaign " << s.last_campaign_id();
   if (s.last_run_id()) o << " -> run " << s.last_run_id();
   o << "\n";
