@@ -97,8 +97,9 @@ TEST_F(FaultRunnerTest, FiresAndUndoesOnTimeAndFindsTheLeader) {
   EXPECT_TRUE(records[2].host() == "db-1" || records[2].host() == "db-2") << records[2].host();
   for (const auto& r : records) {
     EXPECT_GE(r.applied_ms(), r.scheduled_ms()) << r.name();
-    EXPECT_LT(r.applied_ms(), r.scheduled_ms() + 50)
-        << r.name() << " (the leader probe runs a shell)";
+    // On time, not at the window's end (400 ms): a fault whose target is found by the leader
+    // probe waits for a shell, which takes tens of ms under a sanitizer on a busy machine.
+    EXPECT_LT(r.applied_ms(), r.scheduled_ms() + 150) << r.name();
   }
   EXPECT_GE(records[0].undone_ms(), 250);
   EXPECT_EQ(records[1].undone_ms(), -1) << "no duration: undone after the window";

@@ -168,8 +168,9 @@ TEST(ComparerTest, ADriftLearnedFromFewRunsIsPooledWithAConservativePrior) {
   in.noise[{"api", "host.cpu_util"}] = {0.2, 0.05, 3};
   const v1::Comparison drifting = BuildComparison(in, {});
   for (const auto& m : drifting.metrics()) {
-    if (m.name() == "http.generator_lag.p99")
+    if (m.name() == "http.generator_lag.p99") {
       EXPECT_NEAR(m.margin(), 1.96 * 0.05 * std::sqrt(2.0), 1e-9);
+    }
   }
 }
 

@@ -105,7 +105,9 @@ TEST(BisectPlanTest, FindsTheCulpritOfSixteenCommitsWithinLogStepsAndSkipsTheBro
     EXPECT_FALSE(b.spread());
     EXPECT_NE(b.message().find("first bad commit"), std::string::npos) << b.message();
     for (const auto& s : b.steps()) {
-      if (s.commit() == b.commits(5).sha()) EXPECT_EQ(s.outcome(), "skipped");
+      if (s.commit() == b.commits(5).sha()) {
+        EXPECT_EQ(s.outcome(), "skipped");
+      }
     }
   }
 }

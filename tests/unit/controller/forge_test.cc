@@ -480,7 +480,7 @@ TEST(GitHubAppJwtTest, SignsRs256ThatOpensslVerifies) {
   EXPECT_FALSE(GitHubAppJwt("1", "not a key", now).ok());
   common::SpawnOptions rm;
   rm.argv = {"rm", "-rf", d};
-  common::RunAndCapture(rm, &code);
+  (void)common::RunAndCapture(rm, &code);
 }
 
 TEST(ProjectRulesTest, NamesTheFieldAndTheProblem) {
