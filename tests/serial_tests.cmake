@@ -1,4 +1,5 @@
 # Tests that ctest -j must not run beside each other (read by ctest after the discovered tests;
+# they are named in full: renaming one of them means renaming it here too;
 # a test waiting for a lock leaves its slot to others).
 # - ssh_machines: the ssh tests' machines are netns hosts of this one machine, with its /tmp and
 #   process table; two pools at once (the order CI runs them in, without cost data) made ssh

@@ -13,10 +13,6 @@ namespace perfgate::controller {
 using common::ToGrpcStatus;
 namespace {
 
-grpc::Status BisectionsReady(const absl::Status& caller, const void* store) {
-  return StoreReady(caller, store, "bisections");
-}
-
 grpc::Status BadBisectionId(int64_t id) {
   return id > 0 ? grpc::Status::OK
                 : grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must be a bisection id");
@@ -29,7 +25,7 @@ grpc::Status ControllerService::StartBisection(grpc::ServerContext* ctx,
                                                v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("StartBisection"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = BisectionsReady(who.status(), bisector_); !s.ok()) return s;
+  if (auto s = StoreReady(who.status(), bisector_, "bisections"); !s.ok()) return s;
   auto b = bisector_->StartBisection(*req, who->name);
   if (!b.ok()) return ToGrpcStatus(b.status());
   spdlog::info(
@@ -47,7 +43,8 @@ grpc::Status ControllerService::GetBisection(grpc::ServerContext* ctx,
                                              const v1::GetBisectionRequest* req,
                                              v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetBisection"));
-  if (auto s = BisectionsReady(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), bisections_, "bisections"); !s.ok())
+    return s;
   if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto b = bisections_->GetBisection(req->id());
   if (!b.ok()) return ToGrpcStatus(b.status());
@@ -59,7 +56,8 @@ grpc::Status ControllerService::ListBisections(grpc::ServerContext* ctx,
                                                const v1::ListBisectionsRequest* req,
                                                v1::ListBisectionsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListBisections"));
-  if (auto s = BisectionsReady(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), bisections_, "bisections"); !s.ok())
+    return s;
   if (req->limit() < 0 || req->limit() > 500)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit: 0 (50) to 500");
   auto l = bisections_->ListBisections(*req);
@@ -73,7 +71,7 @@ grpc::Status ControllerService::CancelBisection(grpc::ServerContext* ctx,
                                                 v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelBisection"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = BisectionsReady(who.status(), bisections_); !s.ok()) return s;
+  if (auto s = StoreReady(who.status(), bisections_, "bisections"); !s.ok()) return s;
   if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto before = bisections_->GetBisection(req->id());
   if (!before.ok()) return ToGrpcStatus(before.status());
@@ -100,7 +98,7 @@ grpc::Status ControllerService::MarkBisection(grpc::ServerContext* ctx,
                                               v1::Bisection* resp) {
   ScopedLatency t(metrics_.rpc_latency("MarkBisection"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = BisectionsReady(who.status(), bisector_); !s.ok()) return s;
+  if (auto s = StoreReady(who.status(), bisector_, "bisections"); !s.ok()) return s;
   if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto before = bisections_->GetBisection(req->id());
   if (!before.ok()) return ToGrpcStatus(before.status());
@@ -122,7 +120,8 @@ grpc::Status ControllerService::GetBisectionReport(grpc::ServerContext* ctx,
                                                    const v1::GetBisectionRequest* req,
                                                    v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetBisectionReport"));
-  if (auto s = BisectionsReady(Caller(*ctx, __func__).status(), bisections_); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), bisections_, "bisections"); !s.ok())
+    return s;
   if (auto s = BadBisectionId(req->id()); !s.ok()) return s;
   auto b = bisections_->GetBisection(req->id());
   if (!b.ok()) return ToGrpcStatus(b.status());

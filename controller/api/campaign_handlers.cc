@@ -20,11 +20,6 @@ namespace perfgate::controller {
 using common::ToGrpcStatus;
 namespace {
 
-// The checks every campaign and schedule call starts with (handler_status.h).
-grpc::Status Ready(const absl::Status& caller, const void* store, const char* what = "campaigns") {
-  return StoreReady(caller, store, what);
-}
-
 std::string SelectorText(const Labels& selector) {
   std::vector<std::string> parts;
   for (const auto& [k, v] : std::map<std::string, std::string>(selector.begin(), selector.end()))
@@ -39,7 +34,7 @@ grpc::Status ControllerService::SubmitCampaign(grpc::ServerContext* ctx,
                                                v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("SubmitCampaign"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = Ready(who.status(), campaigns_); !s.ok()) return s;
+  if (auto s = StoreReady(who.status(), campaigns_, "campaigns"); !s.ok()) return s;
   if (auto s = CheckRequestId(req->request_id()); !s.ok()) return ToGrpcStatus(s);
   v1::Campaign c = req->campaign();
   if (auto s = CheckCampaign(&c, req->wait_for_capacity()); !s.ok()) return s;
@@ -122,7 +117,8 @@ grpc::Status ControllerService::CheckCampaign(v1::Campaign* cp, bool wait_for_ca
 grpc::Status ControllerService::GetCampaign(grpc::ServerContext* ctx,
                                             const v1::GetCampaignRequest* req, v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaign"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), campaigns_, "campaigns"); !s.ok())
+    return s;
   if (req->id() <= 0) return InvalidArgument("id: must be a campaign id");
   auto c = campaigns_->GetCampaign(req->id());
   if (!c.ok()) return ToGrpcStatus(c.status());
@@ -134,7 +130,8 @@ grpc::Status ControllerService::ListCampaigns(grpc::ServerContext* ctx,
                                               const v1::ListCampaignsRequest* req,
                                               v1::ListCampaignsResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListCampaigns"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), campaigns_, "campaigns"); !s.ok())
+    return s;
   if (req->project().size() > 256 || req->branch().size() > 256)
     return InvalidArgument("project, branch: at most 256 bytes");
   auto list = campaigns_->ListCampaigns(*req);
@@ -148,7 +145,7 @@ grpc::Status ControllerService::CancelCampaign(grpc::ServerContext* ctx,
                                                v1::Campaign* resp) {
   ScopedLatency t(metrics_.rpc_latency("CancelCampaign"));
   auto who = Caller(*ctx, __func__);
-  if (auto s = Ready(who.status(), campaigns_); !s.ok()) return s;
+  if (auto s = StoreReady(who.status(), campaigns_, "campaigns"); !s.ok()) return s;
   if (req->id() <= 0) return InvalidArgument("id: must be a campaign id");
   // A campaign is its submitter's: the one who submitted its runs.
   auto before = campaigns_->GetCampaign(req->id());
@@ -179,7 +176,8 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
                                                   const v1::GetCampaignReportRequest* req,
                                                   v1::Report* resp) {
   ScopedLatency t(metrics_.rpc_latency("GetCampaignReport"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), campaigns_); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), campaigns_, "campaigns"); !s.ok())
+    return s;
   if (req->id() <= 0) return InvalidArgument("id: must be a campaign id");
   const std::string format = req->format().empty() ? "text" : req->format();
   if (format != "md" && format != "json" && format != "text" && format != "html")
@@ -209,7 +207,8 @@ grpc::Status ControllerService::GetCampaignReport(grpc::ServerContext* ctx,
 grpc::Status ControllerService::AddSchedule(grpc::ServerContext* ctx,
                                             const v1::AddScheduleRequest* req, v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("AddSchedule"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok())
+    return s;
   v1::Schedule s = req->schedule();
   auto cron = common::CronSchedule::Parse(s.cron());
   if (!cron.ok()) return InvalidArgument(absl::StrCat("schedule.cron: ", cron.status().message()));
@@ -256,7 +255,8 @@ grpc::Status ControllerService::ListSchedules(grpc::ServerContext* ctx,
                                               const v1::ListSchedulesRequest*,
                                               v1::ListSchedulesResponse* resp) {
   ScopedLatency t(metrics_.rpc_latency("ListSchedules"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok())
+    return s;
   auto list = schedules_->ListSchedules(/*with_specs=*/false);
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& s : *list) *resp->add_schedules() = std::move(s);
@@ -267,7 +267,8 @@ grpc::Status ControllerService::SetSchedulePaused(grpc::ServerContext* ctx,
                                                   const v1::SetSchedulePausedRequest* req,
                                                   v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("SetSchedulePaused"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok())
+    return s;
   if (req->id() <= 0) return InvalidArgument("id: must be a schedule id");
   auto s = schedules_->SetPaused(req->id(), req->paused());
   if (!s.ok()) return ToGrpcStatus(s.status());
@@ -280,7 +281,8 @@ grpc::Status ControllerService::RemoveSchedule(grpc::ServerContext* ctx,
                                                const v1::RemoveScheduleRequest* req,
                                                v1::Schedule* resp) {
   ScopedLatency t(metrics_.rpc_latency("RemoveSchedule"));
-  if (auto s = Ready(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok()) return s;
+  if (auto s = StoreReady(Caller(*ctx, __func__).status(), schedules_, "schedules"); !s.ok())
+    return s;
   if (req->id() <= 0) return InvalidArgument("id: must be a schedule id");
   auto s = schedules_->RemoveSchedule(req->id());
   if (!s.ok()) return ToGrpcStatus(s.status());
