@@ -209,6 +209,49 @@ void JudgeStep(const v1::MetricComparison& m, const std::string& direction,
   step->set_repetitions_needed(m.repetitions_needed());
 }
 
+void JudgeFailedStep(const v1::Run& run, const v1::Bisection& b, v1::BisectionStep* step) {
+  // Per side: its earliest failed round and that job's message, and whether a round before it
+  // succeeded (the side built and ran).
+  struct Side {
+    std::string why;
+    int32_t failed_round = 0;
+    bool ran = false;
+  } commit, against;
+  for (const v1::Job& j : run.jobs()) {
+    if (j.state() != v1::JOB_STATE_FAILED) continue;
+    Side& side = j.spec().commit() == step->against() ? against : commit;
+    if (side.why.empty() || j.spec().arm().round() < side.failed_round) {
+      side.why = j.message();
+      side.failed_round = j.spec().arm().round();
+    }
+  }
+  for (const v1::Job& j : run.jobs()) {
+    Side& side = j.spec().commit() == step->against() ? against : commit;
+    side.ran |= j.state() == v1::JOB_STATE_SUCCEEDED && j.spec().arm().round() < side.failed_round;
+  }
+  bool interrupted_before = false;
+  for (const v1::BisectionStep& s : b.steps()) {
+    interrupted_before |= s.number() != step->number() && s.outcome() == "interrupted" &&
+                          s.commit() == step->commit() && s.against() == step->against();
+  }
+  const bool failed_against = !against.why.empty() && commit.why.empty();
+  const Side& failed = failed_against ? against : commit;
+  if (!failed.why.empty() && failed.ran && !interrupted_before) {
+    step->set_outcome("interrupted");
+    step->set_note(absl::StrCat(failed_against ? "the known-good side" : "the commit",
+                                " failed after a round it ran: ", failed.why,
+                                "; the step runs again"));
+    return;
+  }
+  if (failed_against) {
+    step->set_outcome("failed");
+    step->set_note(against.why);
+    return;
+  }
+  step->set_outcome("skipped");
+  step->set_note(commit.why.empty() ? run.verdict() : commit.why);
+}
+
 void ApplyStep(const v1::BisectionStep& step, v1::Bisection* b) {
   const int i = FindCommit(*b, step.commit());
   if (i < 0) return;

@@ -8,6 +8,7 @@
 
 #include "perfgate/v1/analysis.pb.h"
 #include "perfgate/v1/bisect.pb.h"
+#include "perfgate/v1/jobs.pb.h"
 
 namespace perfgate::controller {
 
@@ -33,6 +34,14 @@ std::optional<NextStep> PlanNext(v1::Bisection* b);
 // Sets the step's measurement fields.
 void JudgeStep(const v1::MetricComparison& m, const std::string& direction,
                v1::BisectionStep* step);
+
+// How a step whose run failed ends, from its jobs: `failed` (the known-good side did not build or
+// run: the bisection cannot go on), `skipped` (the commit under test did not: git bisect's skip),
+// or `interrupted` (a side failed in a later round after it had built and run in an earlier one
+// of the same step: the machine spoiled a repetition, not the commit; the step runs again, once,
+// and a second such failure of the same step counts as the commit's). Sets the outcome and
+// the note (the failed job's message). `b` holds the steps before this one.
+void JudgeFailedStep(const v1::Run& run, const v1::Bisection& b, v1::BisectionStep* step);
 
 // Applies the step's outcome to the marks (and, for the first step, the direction and effect).
 // FAILED state with a message when the first step shows no change.

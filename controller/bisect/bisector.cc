@@ -109,6 +109,15 @@ int Bisector::RunOnce() {
 void Bisector::Report(const v1::Bisection& b) {
   if (!b.steps().empty() && b.steps().rbegin()->outcome() == "running") {
     const v1::BisectionStep& s = *b.steps().rbegin();
+    if (b.steps_size() >= 2) {
+      const v1::BisectionStep& before = b.steps(b.steps_size() - 2);
+      if (before.outcome() == "interrupted") {
+        spdlog::warn(
+            "component=bisector msg=\"step interrupted; measured again\" bisection={} step={} "
+            "run={} note=\"{}\"",
+            b.id(), before.number(), before.run_id(), before.note());
+      }
+    }
     spdlog::info(
         "component=bisector msg=\"step started\" bisection={} step={} purpose={} commit={} "
         "against={} run={} repetitions={}",
@@ -334,24 +343,12 @@ absl::StatusOr<bool> Bisector::ReadStep(v1::Bisection* b) {
     return true;
   }
   if (run.state() == v1::RUN_STATE_FAILED) {
-    // Which side failed: the commit under test does not build or run (skipped, as git bisect
-    // skip), or the known-good one did (the bisection cannot go on).
-    std::string why_commit, why_against;
-    for (const v1::Job& j : run.jobs()) {
-      if (j.state() != v1::JOB_STATE_FAILED) continue;
-      std::string& why = j.spec().commit() == step.against() ? why_against : why_commit;
-      if (why.empty()) why = j.message();
-    }
-    if (!why_against.empty() && why_commit.empty()) {
-      step.set_outcome("failed");
-      step.set_note(why_against);
+    JudgeFailedStep(run, *b, &step);
+    if (step.outcome() == "failed") {
       b->set_state(v1::BISECTION_STATE_FAILED);
       b->set_message(absl::StrCat("the known-good commit ", step.against().substr(0, 12),
-                                  " failed in step ", step.number(), ": ", why_against));
-      return true;
+                                  " failed in step ", step.number(), ": ", step.note()));
     }
-    step.set_outcome("skipped");
-    step.set_note(why_commit.empty() ? run.verdict() : why_commit);
     return true;
   }
   auto c = analysis_.LatestComparison(run.id());
@@ -398,20 +395,11 @@ absl::StatusOr<std::optional<v1::RunSpec>> Bisector::Advance(v1::Bisection* b) {
     if (b->state() != v1::BISECTION_STATE_RUNNING) return std::nullopt;
     ApplyStep(last, b);
     if (b->state() != v1::BISECTION_STATE_RUNNING) return std::nullopt;
+    if (last.outcome() == "interrupted") return RepeatStep(b, last, last.repetitions());
     if (last.outcome() == "undecided") {
       const int max_reps = MaxRepetitions(*b);
       const int again = RepeatRepetitions(last, last.repetitions_needed(), max_reps);
-      if (again > 0) {
-        v1::BisectionStep* step = b->add_steps();
-        step->set_number(b->steps_size());
-        step->set_purpose(last.purpose());
-        step->set_commit(last.commit());
-        step->set_against(last.against());
-        step->set_repetitions(again);
-        step->set_outcome("running");
-        SetNow(step->mutable_started_at());
-        return StepSpec(*b, *step);
-      }
+      if (again > 0) return RepeatStep(b, last, again);
       if (last.purpose() == "ends") {
         b->set_state(v1::BISECTION_STATE_FAILED);
         b->set_message(absl::StrCat("the ends could not be told apart within the budget of ",
@@ -444,6 +432,19 @@ absl::StatusOr<std::optional<v1::RunSpec>> Bisector::Advance(v1::Bisection* b) {
   b->set_message(absl::StrCat(
       "step ", step->number(), " (", next->purpose, "): ", step->commit().substr(0, 12),
       " against ", step->against().substr(0, 12), "; ", left, " commit(s) left untested"));
+  return StepSpec(*b, *step);
+}
+
+v1::RunSpec Bisector::RepeatStep(v1::Bisection* b, const v1::BisectionStep& last,
+                                 int repetitions) {
+  v1::BisectionStep* step = b->add_steps();
+  step->set_number(b->steps_size());
+  step->set_purpose(last.purpose());
+  step->set_commit(last.commit());
+  step->set_against(last.against());
+  step->set_repetitions(repetitions);
+  step->set_outcome("running");
+  SetNow(step->mutable_started_at());
   return StepSpec(*b, *step);
 }
 

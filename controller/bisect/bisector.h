@@ -51,6 +51,8 @@ class Bisector {
   absl::StatusOr<bool> ReadStep(v1::Bisection* b);
   // The run that measures the bisection's last step.
   static v1::RunSpec StepSpec(const v1::Bisection& b, const v1::BisectionStep& step);
+  // `last` measured again as a new step with `repetitions` a side; returns its run.
+  static v1::RunSpec RepeatStep(v1::Bisection* b, const v1::BisectionStep& last, int repetitions);
   // A side's repetitions a step may grow to: the bisection's, else the suite's
   // analysis.max_repetitions, else the confirmation budget's default.
   static int MaxRepetitions(const v1::Bisection& b);

@@ -133,7 +133,9 @@ TEST_F(BisectTest, SixteenCommitsNarrowToTheOneThatAddedCpuWorkAndTheBrokenBuild
   EXPECT_EQ(b.direction(), "regression");
   int measured = 0;
   for (const auto& s : b.steps()) {
-    if (s.outcome() != "skipped") ++measured;
+    // Skipped steps measured nothing; interrupted ones (a round the loaded machine spoiled,
+    // measured again: docs/bisect.md) come on top of the plan's bound.
+    if (s.outcome() != "skipped" && s.outcome() != "interrupted") ++measured;
     if (s.commit() == c[6]) {
       EXPECT_EQ(s.outcome(), "skipped") << "commit 6 does not build";
       EXPECT_NE(s.note().find("build step"), std::string::npos) << s.note();

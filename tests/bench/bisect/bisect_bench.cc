@@ -8,8 +8,8 @@
 // What it reports per range: whether the culprit was found, the measured steps against the
 // binary-search floor ceil(log2(N - 1)) and the plan's bound (that + 2: the ends, and the culprit
 // against its parent when no halving measured it), steps measured again because they stayed
-// undecided, agent and wall time, and the reference in the same invocation: a linear scan of
-// the range (a step per commit at this run's mean step cost).
+// undecided (or were interrupted), agent and wall time, and the reference in the same
+// invocation: a linear scan of the range (a step per commit at this run's mean step cost).
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>

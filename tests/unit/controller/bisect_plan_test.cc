@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -195,6 +196,63 @@ TEST(BisectPlanTest, UndecidedStepsGrowWithinTheBudget) {
   EXPECT_EQ(RepeatRepetitions(s, 400, 60), 60) << "within the budget";
   s.set_repetitions(60);
   EXPECT_EQ(RepeatRepetitions(s, 400, 60), 0) << "the budget is spent";
+}
+
+// A step's run of interleaved arms (A: against, B: the commit) in round order; `failed` names
+// the arms that failed ("B3": the commit's third round), the rest succeeded.
+v1::Run StepRun(const v1::BisectionStep& s, const std::set<std::string>& failed) {
+  v1::Run run;
+  run.set_state(v1::RUN_STATE_FAILED);
+  for (int round = 1; round <= 3; ++round) {
+    for (const char* side : {"A", "B"}) {
+      v1::Job* j = run.add_jobs();
+      const std::string name = absl::StrCat(side, round);
+      j->mutable_spec()->set_commit(side[0] == 'A' ? s.against() : s.commit());
+      j->mutable_spec()->mutable_arm()->set_round(round);
+      const bool bad = failed.count(name) > 0;
+      j->set_state(bad ? v1::JOB_STATE_FAILED : v1::JOB_STATE_SUCCEEDED);
+      if (bad) j->set_message(name + ": none of the 2 repetitions was valid");
+    }
+  }
+  return run;
+}
+
+TEST(BisectPlanTest, AFailedStepIsTheCommitsTheGoodSidesOrOnceAnInterruption) {
+  v1::Bisection b = Range(16);
+  v1::BisectionStep* s = b.add_steps();
+  s->set_number(1);
+  s->set_commit(b.commits(12).sha());
+  s->set_against(b.commits(8).sha());
+  // The commit's first round failed (it does not build or run; later rounds may have run on a
+  // warm build cache): skipped, with its words.
+  JudgeFailedStep(StepRun(*s, {"B1"}), b, s);
+  EXPECT_EQ(s->outcome(), "skipped");
+  EXPECT_EQ(s->note(), "B1: none of the 2 repetitions was valid");
+  // The known-good side never ran: the bisection cannot go on.
+  JudgeFailedStep(StepRun(*s, {"A1"}), b, s);
+  EXPECT_EQ(s->outcome(), "failed");
+  // Either side failing after a round it ran: interrupted, measured again.
+  JudgeFailedStep(StepRun(*s, {"B3"}), b, s);
+  EXPECT_EQ(s->outcome(), "interrupted");
+  EXPECT_NE(s->note().find("the commit failed after a round it ran: B3"), std::string::npos)
+      << s->note();
+  JudgeFailedStep(StepRun(*s, {"A2"}), b, s);
+  EXPECT_EQ(s->outcome(), "interrupted");
+  EXPECT_NE(s->note().find("the known-good side"), std::string::npos) << s->note();
+  // Once: the same step interrupted before, its next failure is the commit's (or the good
+  // side's).
+  v1::BisectionStep* again = b.add_steps();
+  again->set_number(2);
+  again->set_commit(s->commit());
+  again->set_against(s->against());
+  JudgeFailedStep(StepRun(*again, {"B2"}), b, again);
+  EXPECT_EQ(again->outcome(), "skipped");
+  JudgeFailedStep(StepRun(*again, {"A3"}), b, again);
+  EXPECT_EQ(again->outcome(), "failed");
+  // Another step (another commit) is interrupted once on its own account.
+  again->set_commit(b.commits(10).sha());
+  JudgeFailedStep(StepRun(*again, {"B2"}), b, again);
+  EXPECT_EQ(again->outcome(), "interrupted");
 }
 
 TEST(BisectPlanTest, CommitsAreFoundByUniquePrefix) {
