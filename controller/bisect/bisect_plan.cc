@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -283,6 +284,20 @@ void ApplyStep(const v1::BisectionStep& step, v1::Bisection* b) {
 int RepeatRepetitions(const v1::BisectionStep& step, int needed, int max_repetitions) {
   if (step.repetitions() >= max_repetitions) return 0;
   return std::min(max_repetitions, std::max(needed, 2 * step.repetitions()));
+}
+
+StepCounts CountSteps(const v1::Bisection& b) {
+  StepCounts n;
+  std::set<std::string> pairs;
+  for (const v1::BisectionStep& s : b.steps()) {
+    if (s.outcome() == "skipped") {
+      ++n.skipped;
+      continue;
+    }
+    n.again += !pairs.insert(s.commit() + ":" + s.against()).second;
+  }
+  n.pairs = static_cast<int>(pairs.size());
+  return n;
 }
 
 int FindCommit(const v1::Bisection& b, const std::string& sha) {

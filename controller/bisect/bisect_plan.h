@@ -52,6 +52,14 @@ void ApplyStep(const v1::BisectionStep& step, v1::Bisection* b);
 // try within the budget).
 int RepeatRepetitions(const v1::BisectionStep& step, int needed, int max_repetitions);
 
+// A bisection's steps counted: `pairs`, the distinct (commit, against) pairs measured (the
+// plan's steps); `again`, steps that measured a pair once more (undecided, so with more
+// repetitions, or interrupted); `skipped`, steps whose commit did not build or run.
+struct StepCounts {
+  int pairs = 0, again = 0, skipped = 0;
+};
+StepCounts CountSteps(const v1::Bisection& b);
+
 // The index of `sha` (a full sha or a unique prefix of at least 4 hex digits) in the commits;
 // -1 when none or ambiguous.
 int FindCommit(const v1::Bisection& b, const std::string& sha);

@@ -5,11 +5,11 @@
 #include <httplib.h>
 
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "controller/bisect/bisect_plan.h"
 #include "tests/harness/webhook_receiver.h"
 #include "tests/integration/benchmark_fixture.h"
 
@@ -90,19 +90,6 @@ class BisectTest : public BenchmarkTest {
     return std::stoll(j["id"].get<std::string>());
   }
 
-  // The steps that measured a pair of commits, skipped ones aside: a pair measured again (an
-  // undecided step with more repetitions, an interrupted one: docs/bisect.md) is one step of
-  // the plan, its repetitions grown; `again` counts those re-measurements.
-  static int MeasuredSteps(const v1::Bisection& b, int* again) {
-    std::set<std::string> pairs;
-    *again = 0;
-    for (const auto& s : b.steps()) {
-      if (s.outcome() == "skipped") continue;
-      *again += !pairs.insert(s.commit() + ":" + s.against()).second;
-    }
-    return static_cast<int>(pairs.size());
-  }
-
   // Runs and jobs still queued or running anywhere.
   int OpenJobs() {
     v1::ListRunsRequest req;
@@ -152,10 +139,10 @@ TEST_F(BisectTest, SixteenCommitsNarrowToTheOneThatAddedCpuWorkAndTheBrokenBuild
     }
     EXPECT_GT(s.agent_seconds(), 0);
   }
-  int again = 0;
-  EXPECT_LE(MeasuredSteps(b, &again), 5)
-      << "ceil(log2 15) + 1 measured steps: the ends and four halvings (" << again
-      << " measured again with more repetitions)";
+  // A pair measured again (undecided, or interrupted: docs/bisect.md) is one step of the plan.
+  const controller::StepCounts steps = controller::CountSteps(b);
+  EXPECT_LE(steps.pairs, 5) << "ceil(log2 15) + 1 measured steps: the ends and four halvings ("
+                            << steps.again << " measured again)";
   EXPECT_GT(b.agent_seconds(), 0);
   // The culprit against its parent, with the function it added named by the profile diff.
   const v1::BisectionStep& last = *b.steps().rbegin();
@@ -296,10 +283,9 @@ TEST_F(BisectTest, AChangePointOnMainIsBisectedOnItsOwnAndASpreadChangeIsReporte
   EXPECT_EQ(b.range_first(), c[7]);
   EXPECT_EQ(b.range_last(), c[9]);
   EXPECT_NE(b.message().find("the change is spread"), std::string::npos) << b.message();
-  int again = 0;
-  EXPECT_LE(MeasuredSteps(b, &again), 4)
-      << "the ends, two halvings, the culprit against its parent (" << again
-      << " measured again with more repetitions)";
+  const controller::StepCounts steps = controller::CountSteps(b);
+  EXPECT_LE(steps.pairs, 4) << "the ends, two halvings, the culprit against its parent ("
+                            << steps.again << " measured again)";
 
   // The change point and its siblings (the other metrics that moved at that run) name the
   // culprit, on the CLI and the page.

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "controller/bisect/bisect_plan.h"
 #include "perfgate/v1/bisect.pb.h"
 #include "tests/bench/detection/lab.h"
 
@@ -129,15 +130,10 @@ RangeResult BisectRange(Lab& lab, int n, double position, double effect, int max
   r.found = b.culprit() == shas[r.culprit - 1];
   r.spread = b.spread();
   r.agent_seconds = b.agent_seconds();
-  std::set<std::string> seen;
-  for (const v1::BisectionStep& s : b.steps()) {
-    if (s.outcome() == "skipped") {
-      ++r.skipped;
-      continue;
-    }
-    ++r.measured;
-    if (!seen.insert(s.commit() + ":" + s.against()).second) ++r.remeasured;
-  }
+  const controller::StepCounts steps = controller::CountSteps(b);
+  r.skipped = steps.skipped;
+  r.measured = steps.pairs + steps.again;
+  r.remeasured = steps.again;
   std::cout << "  " << r.state << ": " << r.message << "\n";
   return r;
 }

@@ -253,6 +253,16 @@ TEST(BisectPlanTest, AFailedStepIsTheCommitsTheGoodSidesOrOnceAnInterruption) {
   again->set_commit(b.commits(10).sha());
   JudgeFailedStep(StepRun(*again, {"B2"}), b, again);
   EXPECT_EQ(again->outcome(), "interrupted");
+  // Counted: a pair measured again is one step of the plan.
+  again->set_commit(s->commit());
+  v1::BisectionStep* skipped = b.add_steps();
+  skipped->set_commit(b.commits(11).sha());
+  skipped->set_against(s->against());
+  skipped->set_outcome("skipped");
+  const StepCounts n = CountSteps(b);
+  EXPECT_EQ(n.pairs, 1);
+  EXPECT_EQ(n.again, 1);
+  EXPECT_EQ(n.skipped, 1);
 }
 
 TEST(BisectPlanTest, CommitsAreFoundByUniquePrefix) {
